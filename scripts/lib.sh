@@ -1,0 +1,30 @@
+# Shared shell helpers; source it: . "$(dirname "$0")/lib.sh"
+set -euo pipefail
+SPARKCRAFT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SPARKCRAFT_CACHE=${SPARKCRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sparkcraft}
+export SPARKCRAFT_ROOT SPARKCRAFT_CACHE
+mkdir -p "$SPARKCRAFT_CACHE"
+
+say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# apt_install PKG...: install the Debian packages that are missing; idempotent.
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  # apt lists may be missing on a fresh machine; refresh once per boot-ish.
+  if [ ! -f /var/lib/apt/periodic/sparkcraft-updated ] || [ -n "$(find /var/lib/apt/periodic/sparkcraft-updated -mmin +720 2>/dev/null)" ]; then
+    $sudo apt-get update -qq >/dev/null && $sudo mkdir -p /var/lib/apt/periodic && $sudo touch /var/lib/apt/periodic/sparkcraft-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# with_lock NAME CMD...: run CMD holding an exclusive lock in the cache (parallel runs share downloads).
+with_lock() {
+  local name=$1; shift
+  mkdir -p "$SPARKCRAFT_CACHE/locks"
+  flock "$SPARKCRAFT_CACHE/locks/$name.lock" "$@"
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * `sparkcraft` — the pipeline CLI: config → render → stage → build → smoke → publish.
+ * Each step registers its own subcommands from `src/<step>/cli.ts`.
+ */
+import { Command, CommanderError } from 'commander';
+import { describeError, isUserError } from '../lib/errors.ts';
+import { getLogLevel, setLogLevel } from '../lib/log.ts';
+import { mask } from '../lib/secrets.ts';
+
+type Registrar = (program: Command) => void;
+
+// One line per pipeline step; keep them in pipeline order.
+const registrars: Array<() => Promise<{ register: Registrar }>> = [
+  // () => import('../render/cli.ts'),
+];
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('sparkcraft')
+    .description('Build, test and publish Spark rocks, snaps and the spark8t CLI')
+    .option('--log-level <level>', 'DEBUG, INFO, WARN or ERROR', 'INFO')
+    .hook('preAction', (cmd) => setLogLevel(String(cmd.opts().logLevel ?? 'INFO')))
+    .exitOverride()
+    .showHelpAfterError(false);
+  for (const load of registrars) (await load()).register(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    process.stderr.write(mask(`error: ${describeError(e)}`) + '\n');
+    if (getLogLevel() === 'DEBUG' && e instanceof Error && e.stack) process.stderr.write(mask(e.stack) + '\n');
+    return isUserError(e) ? e.exitCode : 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`error: ${describeError(e)}\n`);
+    process.exit(1);
+  },
+);

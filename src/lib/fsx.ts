@@ -1,0 +1,56 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** Write a file atomically: temp file in the same directory, fsync, rename. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fh = await fs.open(tmp, 'w', mode ?? 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    if (mode !== undefined) await fs.chmod(tmp, mode);
+    await fs.rename(tmp, file);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Replace a directory atomically: build into `<dir>.new-*`, then swap with rename. */
+export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
+  const parent = path.dirname(dir);
+  await fs.mkdir(parent, { recursive: true });
+  const tmp = `${dir}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const old = `${dir}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await fs.mkdir(tmp);
+    await fill(tmp);
+  } catch (e) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  let hadOld = false;
+  try {
+    await fs.rename(dir, old);
+    hadOld = true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  await fs.rename(tmp, dir);
+  if (hadOld) await fs.rm(old, { recursive: true, force: true });
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it, afterEach } from 'vitest';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { clearSecrets, mask, registerSecret } from '../src/lib/secrets.ts';
+import { replaceDirAtomic, writeFileAtomic } from '../src/lib/fsx.ts';
+import { UserError, describeError } from '../src/lib/errors.ts';
+
+describe('secret masking', () => {
+  afterEach(() => clearSecrets());
+  it('masks registered secrets and their encoded forms', () => {
+    registerSecret('s3cr3t/value+x');
+    const out = mask(`a s3cr3t/value+x b ${encodeURIComponent('s3cr3t/value+x')} c ${Buffer.from('s3cr3t/value+x').toString('base64')}`);
+    expect(out).toBe('a *** b *** c ***');
+  });
+  it('masks secret-looking environment values, bearer tokens and URL credentials', () => {
+    const out = mask('token=abcd1234 Authorization: Bearer eyJhbGci.x.y https://user:pw@host/x', { GITHUB_TOKEN: 'abcd1234' });
+    expect(out).toBe('token=*** Authorization: Bearer *** https://user:***@host/x');
+  });
+});
+
+describe('atomic writes', () => {
+  it('leaves no temp file and replaces content', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sc-'));
+    const f = path.join(dir, 'a', 'b.txt');
+    await writeFileAtomic(f, 'one');
+    await writeFileAtomic(f, 'two', 0o600);
+    expect(await fs.readFile(f, 'utf8')).toBe('two');
+    expect((await fs.stat(f)).mode & 0o777).toBe(0o600);
+    expect(await fs.readdir(path.dirname(f))).toEqual(['b.txt']);
+  });
+  it('keeps the previous directory when filling the new one fails', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sc-'));
+    const target = path.join(dir, 'tree');
+    await replaceDirAtomic(target, async (t) => fs.writeFile(path.join(t, 'x'), '1'));
+    await expect(
+      replaceDirAtomic(target, async (t) => {
+        await fs.writeFile(path.join(t, 'y'), '2');
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await fs.readdir(target)).toEqual(['x']);
+    expect(await fs.readdir(dir)).toEqual(['tree']);
+  });
+});
+
+describe('errors', () => {
+  it('renders one line with the hint', () => {
+    expect(describeError(new UserError('E_X', 'bad thing\nhappened', { hint: 'do that' }))).toBe('bad thing happened (do that)');
+  });
+});
