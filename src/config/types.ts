@@ -1,0 +1,87 @@
+/**
+ * The release matrix (`matrix.yaml` at the project root) is the only place a version, tag or jar is
+ * named. These types are the contract between config → render → stage → build → smoke → publish.
+ * `src/config/matrix.ts` loads and validates the YAML into these shapes; everything downstream
+ * receives a `ResolvedLine` (one Spark line × one flavour with every derived value computed).
+ */
+
+export type Risk = 'edge' | 'beta' | 'candidate' | 'stable';
+
+/** A Maven Central artifact staged into /opt/spark/jars. */
+export interface JarSpec {
+  group: string;
+  artifact: string;
+  version: string;
+  /** Optional classifier (e.g. `shaded`). */
+  classifier?: string;
+  /** SPDX licence identifier, for the SBOM. */
+  license: string;
+}
+
+/** A PyPI distribution (the Spark distribution itself, or flavour extras such as jupyterlab). */
+export interface PypiSpec {
+  name: string;
+  version: string;
+  license: string;
+}
+
+export interface FlavourSpec {
+  /** `spark`, `jupyter`, `kyuubi`, ... */
+  name: string;
+  /** OCI image name, e.g. `charmed-spark-jupyterlab`. */
+  image: string;
+  /** Extra version that enters the tag (`<spark>-<extra>`), e.g. the jupyterlab version. */
+  tagVersion?: string;
+  /** Extra PyPI packages installed into the image. */
+  pypi?: PypiSpec[];
+  /** Extra pebble services (name → command), rendered into the rock. */
+  services?: Record<string, { command: string; startup: 'enabled' | 'disabled'; environment?: Record<string, string> }>;
+}
+
+export interface LineSpec {
+  /** Spark minor line, also the snap track and the image's moving tag: `3.5`. */
+  track: string;
+  /** Full Spark version (semver): `3.5.9`. */
+  spark: string;
+  scala: string;
+  java: number;
+  python: string;
+  hadoop: string;
+  rock: { base: 'ubuntu@22.04' | 'ubuntu@24.04' };
+  snap: { base: 'core22' | 'core24' };
+  /** Where Spark comes from: the pyspark distribution on PyPI (reachable here) or the Apache tarball. */
+  distribution: { pypi: PypiSpec; tarball?: string };
+  jars: JarSpec[];
+  flavours: string[];
+}
+
+export interface Matrix {
+  /** The line rendered into the committed top-level manifests. */
+  defaultLine: string;
+  risks: Risk[];
+  /** Risk the committed manifests and default builds use. */
+  defaultRisk: Risk;
+  project: {
+    registry: string; // ghcr.io/canonical
+    source: string; // https://github.com/... (OCI label)
+    snapName: string; // spark-client
+    runUser: string; // _daemon_
+    uid: number; // 584792
+    pebble: { module: string; version: string };
+  };
+  flavours: Record<string, FlavourSpec>;
+  lines: LineSpec[];
+}
+
+/** One buildable thing: a line × flavour with every derived name computed. */
+export interface ResolvedLine {
+  line: LineSpec;
+  flavour: FlavourSpec;
+  risk: Risk;
+  /** `22.04` from `ubuntu@22.04`. */
+  baseVersion: string;
+  /** Image reference parts. */
+  image: { registry: string; name: string; tags: string[]; ref: string };
+  /** Snap channel `3.5/edge`. */
+  snapChannel: string;
+}
