@@ -1,0 +1,167 @@
+/**
+ * skopeo, for talking to OCI registries (the OCI distribution protocol): read a manifest digest, copy an
+ * oci-archive to a registry tag. Commands are `[cli, args]` data built by pure functions (printed in
+ * dry runs, asserted in tests) and run by one wrapper; skopeo's failures are translated into a kind
+ * (`auth`, `network`, `server`, `notfound`, `tls`, `other`) in one place.
+ *
+ * Credentials never enter an argument list: callers pass an authfile path (0600, see
+ * src/publish/credentials.ts). The build helper's src/lib/tools/skopeo.ts covers local transports.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execa } from 'execa';
+import { mask } from '../secrets.ts';
+
+export const SKOPEO = 'skopeo';
+
+export interface RegistryAccess {
+  /** containers-auth.json file with the credentials (mode 0600); absent = anonymous. */
+  authfile?: string;
+  /** Directory of CA certificates (`*.crt`) trusted for this registry. */
+  certDir?: string;
+  /** Extra environment for skopeo (tests point HOME/XDG_RUNTIME_DIR away from user auth files). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export type Command = readonly [cli: string, args: readonly string[]];
+
+export type FailureKind = 'auth' | 'network' | 'server' | 'notfound' | 'tls' | 'other';
+
+export class SkopeoError extends Error {
+  readonly kind: FailureKind;
+  readonly status: number | undefined;
+  readonly command: Command;
+  readonly stderrTail: string;
+  constructor(kind: FailureKind, command: Command, stderr: string, status?: number) {
+    const line = lastErrorLine(stderr);
+    super(`skopeo ${command[1][0] ?? ''} failed (${kind}${status ? ` ${status}` : ''}): ${line}`);
+    this.name = 'SkopeoError';
+    this.kind = kind;
+    this.status = status;
+    this.command = command;
+    this.stderrTail = stderr.slice(-2000);
+  }
+  get retryable(): boolean {
+    return this.kind === 'network' || this.kind === 'server';
+  }
+}
+
+/** The useful part of skopeo's `time=... level=fatal msg="..."` line. */
+export function lastErrorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const last = lines.at(-1) ?? '';
+  const m = /msg="((?:[^"\\]|\\.)*)"/.exec(last);
+  const msg = m ? m[1]!.replace(/\\"/g, '"') : last;
+  return mask(msg).slice(0, 500);
+}
+
+/** Classify a skopeo failure from its stderr (pure; tested on real skopeo messages). */
+export function classifyFailure(stderr: string): { kind: FailureKind; status?: number } {
+  const s = stderr;
+  if (/unauthorized|authentication required|invalid username\/password|incorrect username or password|status(?: code)?:? 401\b/i.test(s))
+    return { kind: 'auth', status: 401 };
+  if (/\bdenied\b|forbidden|status(?: code)?:? 403\b|requested access to the resource is denied/i.test(s))
+    return { kind: 'auth', status: 403 };
+  if (/x509:|certificate signed by unknown authority|certificate is not valid|tls: failed to verify/i.test(s)) return { kind: 'tls' };
+  const st = /(?:unexpected HTTP status|status code|HTTP status):? (5\d\d)\b/i.exec(s) ?? /\b(5\d\d) (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)/i.exec(s);
+  if (st) return { kind: 'server', status: Number(st[1]) };
+  if (/manifest unknown|name unknown|\bnot found\b|NAME_UNKNOWN|MANIFEST_UNKNOWN/i.test(s)) return { kind: 'notfound', status: 404 };
+  if (
+    /connection reset|broken pipe|\bEOF\b|i\/o timeout|connection refused|TLS handshake timeout|use of closed network connection|server misbehaving|no such host|network is unreachable|timeout awaiting|context deadline exceeded|http2: |server closed|connection was closed/i.test(
+      s,
+    )
+  )
+    return { kind: 'network' };
+  return { kind: 'other' };
+}
+
+function accessArgs(prefix: '' | 'dest-' | 'src-', a: RegistryAccess): string[] {
+  const out: string[] = [];
+  if (a.authfile) out.push(`--${prefix}authfile`, a.authfile);
+  if (a.certDir) out.push(`--${prefix}cert-dir`, a.certDir);
+  return out;
+}
+
+/** `skopeo inspect --raw docker://REF` — the manifest exactly as the registry stores it. */
+export function inspectRawCommand(ref: string, a: RegistryAccess): Command {
+  return [SKOPEO, ['inspect', '--raw', ...accessArgs('', a), `docker://${ref}`]];
+}
+
+/** `skopeo inspect --raw oci-archive:FILE` — the archive's manifest. */
+export function archiveManifestCommand(file: string): Command {
+  return [SKOPEO, ['inspect', '--raw', `oci-archive:${file}`]];
+}
+
+/**
+ * `skopeo copy --preserve-digests oci-archive:FILE docker://REF`: blobs the registry already has are
+ * skipped, the manifest is written unchanged (or the copy fails), the pushed digest goes to digestFile.
+ */
+export function copyArchiveCommand(file: string, ref: string, a: RegistryAccess & { digestFile?: string }): Command {
+  const args = ['copy', '--preserve-digests', ...accessArgs('dest-', a)];
+  if (a.digestFile) args.push('--digestfile', a.digestFile);
+  args.push(`oci-archive:${file}`, `docker://${ref}`);
+  return [SKOPEO, args];
+}
+
+/** `skopeo copy docker://REF oci:DIR` — pull an image back (tests, verification). */
+export function pullToLayoutCommand(ref: string, dir: string, tag: string, a: RegistryAccess): Command {
+  return [SKOPEO, ['copy', '--preserve-digests', ...accessArgs('src-', a), `docker://${ref}`, `oci:${dir}:${tag}`]];
+}
+
+/** Shown in dry runs and logs: the command with secrets masked (there are none in argv by design). */
+export function formatCommand(c: Command): string {
+  return mask([c[0], ...c[1]].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' '));
+}
+
+export function sha256Digest(bytes: string | Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+export async function run(c: Command, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
+  const r = await execa(c[0], [...c[1]], {
+    reject: false,
+    env: opts.env,
+    extendEnv: true,
+    timeout: opts.timeoutMs ?? 15 * 60_000,
+    stripFinalNewline: false,
+    stdin: 'ignore',
+  });
+  if (r.exitCode === 0 && !r.failed) return String(r.stdout);
+  if ((r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.message ?? ''))) {
+    throw new SkopeoError('other', c, `skopeo not found on PATH (install it: bash scripts/setup.sh registry)`);
+  }
+  const stderr = String(r.stderr ?? '') || String(r.message ?? '');
+  const { kind, status } = r.timedOut ? { kind: 'network' as const, status: undefined } : classifyFailure(stderr);
+  throw new SkopeoError(kind, c, stderr, status);
+}
+
+/** Digest of the manifest stored under REF, or null when the tag does not exist. */
+export async function remoteDigest(ref: string, a: RegistryAccess): Promise<string | null> {
+  try {
+    const raw = await run(inspectRawCommand(ref, a), { env: a.env });
+    return sha256Digest(raw);
+  } catch (e) {
+    if (e instanceof SkopeoError && e.kind === 'notfound') return null;
+    throw e;
+  }
+}
+
+/** Digest of the manifest inside an oci-archive (what `--preserve-digests` pushes). */
+export async function archiveDigest(file: string, env?: NodeJS.ProcessEnv): Promise<string> {
+  const raw = await run(archiveManifestCommand(file), { env });
+  return sha256Digest(raw);
+}
+
+/** Push FILE to REF; returns the digest skopeo reports for the pushed manifest. */
+export async function pushArchive(file: string, ref: string, a: RegistryAccess): Promise<string> {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-digest-'));
+  const digestFile = path.join(tmp, 'digest');
+  try {
+    await run(copyArchiveCommand(file, ref, { ...a, digestFile }), { env: a.env });
+    return (await fs.readFile(digestFile, 'utf8')).trim();
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Snap → Snap Store, plan → apply. The channel (`<track>/<risk>`) comes from the matrix; promotion
+ * between risks is a separate, explicit command.
+ *
+ *   planSnapUpload(...)   pure: the file, its name/version (checked against the matrix), the channel,
+ *                         the exact snapcraft command, and what is missing to run it
+ *   applySnapUpload(...)  I/O: refuses with one line when snapcraft or credentials are missing
+ *   planPromote(...)      pure: `snapcraft release <name> <rev> <track>/<risk>` or `snapcraft promote`
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { execa } from 'execa';
+import { parse as parseYaml } from 'yaml';
+import type { ResolvedLine, Risk } from '../config/types.ts';
+import { AggregateUserError, UserError } from '../lib/errors.ts';
+import {
+  formatCommand,
+  parseUploadRevision,
+  promoteCommand,
+  releaseCommand,
+  runStore,
+  uploadCommand,
+  type Command,
+} from '../lib/tools/snapcraft-store.ts';
+import { hostArch } from './rock.ts';
+
+export const RISKS: Risk[] = ['edge', 'beta', 'candidate', 'stable'];
+
+export interface SnapMeta {
+  name: string;
+  version: string;
+  grade?: string;
+  confinement?: string;
+}
+
+export interface SnapPlan {
+  kind: 'sparkcraft.publish.snap/plan';
+  version: 1;
+  snap: string;
+  file: string;
+  meta: SnapMeta;
+  channel: string;
+  command: string;
+  argv: string[];
+  /** What prevents running it here (empty = ready). */
+  missing: string[];
+  /** Mismatches between the file and the matrix (always fatal). */
+  problems: string[];
+}
+
+/** Pure. */
+export function planSnapUpload(i: { resolved: ResolvedLine; snapName: string; file: string; meta: SnapMeta; missing: string[] }): SnapPlan {
+  const channel = i.resolved.snapChannel || `${i.resolved.line.track}/${i.resolved.risk}`;
+  const cmd = uploadCommand(i.file, channel);
+  const problems: string[] = [];
+  if (i.meta.name !== i.snapName) problems.push(`${i.file} is snap "${i.meta.name}", the matrix publishes "${i.snapName}"`);
+  if (i.meta.version !== i.resolved.line.spark) problems.push(`${i.file} has version ${i.meta.version}, line ${i.resolved.line.track} is ${i.resolved.line.spark}`);
+  if (i.resolved.risk === 'stable' || i.resolved.risk === 'candidate') {
+    if (i.meta.grade && i.meta.grade !== 'stable') problems.push(`${i.file} has grade ${i.meta.grade}; ${i.resolved.risk} needs grade stable`);
+  }
+  return {
+    kind: 'sparkcraft.publish.snap/plan',
+    version: 1,
+    snap: i.snapName,
+    file: i.file,
+    meta: i.meta,
+    channel,
+    command: formatCommand(cmd),
+    argv: [cmd[0], ...cmd[1]],
+    missing: i.missing,
+    problems,
+  };
+}
+
+export function formatSnapPlan(p: SnapPlan): string {
+  const lines = [
+    `plan: upload snap ${p.snap} ${p.meta.version} → Snap Store channel ${p.channel}`,
+    `  file     ${p.file}`,
+    `  command  ${p.command}`,
+  ];
+  for (const m of p.missing) lines.push(`  missing: ${m}`);
+  for (const pr of p.problems) lines.push(`  problem: ${pr}`);
+  return lines.join('\n');
+}
+
+/** I/O: read meta/snap.yaml out of the squashfs with unsquashfs (no snapd needed). */
+export async function readSnapMeta(file: string): Promise<SnapMeta> {
+  const r = await execa('unsquashfs', ['-cat', file, 'meta/snap.yaml'], { reject: false, timeout: 60_000, stdin: 'ignore' });
+  if (r.exitCode !== 0) {
+    throw new UserError('E_ARTIFACT', `${file} is not a readable snap (unsquashfs: ${String(r.stderr || r.message).split('\n')[0]})`, {
+      hint: 'rebuild it with npm run build:snap',
+    });
+  }
+  const doc = parseYaml(String(r.stdout)) as Record<string, unknown> | null;
+  if (!doc || typeof doc.name !== 'string' || doc.version === undefined) {
+    throw new UserError('E_ARTIFACT', `${file}: meta/snap.yaml lacks name or version`, { hint: 'rebuild it with npm run build:snap' });
+  }
+  return {
+    name: doc.name,
+    version: String(doc.version),
+    ...(typeof doc.grade === 'string' ? { grade: doc.grade } : {}),
+    ...(typeof doc.confinement === 'string' ? { confinement: doc.confinement } : {}),
+  };
+}
+
+export async function findSnapArtifact(root: string, snapName: string, version: string): Promise<string> {
+  const dist = path.join(root, 'dist');
+  const want = `${snapName}_${version}_`;
+  let names: string[] = [];
+  try {
+    names = await fs.readdir(dist);
+  } catch {
+    /* no dist/ */
+  }
+  const c = names.filter((n) => n.startsWith(want) && n.endsWith('.snap')).sort();
+  const pick = c.find((n) => n === `${want}${hostArch()}.snap`) ?? c[0];
+  if (!pick) {
+    throw new UserError('E_ARTIFACT', `no snap ${path.join('dist', `${want}${hostArch()}.snap`)} to publish`, {
+      hint: 'run npm run build:snap first, or pass --artifact FILE',
+    });
+  }
+  return path.join(dist, pick);
+}
+
+/** Problems that stop an upload (reported together). */
+export function snapRefusal(p: SnapPlan): UserError | null {
+  const errs = [
+    ...p.problems.map((m) => new UserError('E_SNAP_MISMATCH', m, { hint: 'rebuild the snap for this line' })),
+    ...p.missing.map((m) => new UserError('E_STORE_UNAVAILABLE', `cannot upload to the Snap Store: ${m}`, { hint: `the plan above is what would run` })),
+  ];
+  if (errs.length === 0) return null;
+  return errs.length === 1 ? errs[0]! : new AggregateUserError(errs);
+}
+
+export interface SnapResult {
+  kind: 'sparkcraft.publish.snap/result';
+  version: 1;
+  channel: string;
+  revision: number | null;
+  output: string;
+}
+
+export async function applyStoreCommand(cmd: Command, env: NodeJS.ProcessEnv, what: string): Promise<{ revision: number | null; output: string }> {
+  const r = await runStore(cmd, env);
+  if (r.exitCode !== 0) {
+    const line = r.output.trim().split('\n').filter(Boolean).at(-1) ?? `exit ${r.exitCode}`;
+    const auth = /credentials|login|unauthori[sz]ed|macaroon|401|403/i.test(r.output);
+    throw new UserError(auth ? 'E_STORE_AUTH' : 'E_STORE', `${what} failed: ${line}`, {
+      hint: auth ? 'refresh SNAPCRAFT_STORE_CREDENTIALS (snapcraft export-login)' : 'see snapcraft output above',
+    });
+  }
+  return { revision: parseUploadRevision(r.output), output: r.output };
+}
+
+export async function applySnapUpload(p: SnapPlan, env: NodeJS.ProcessEnv): Promise<SnapResult> {
+  const refusal = snapRefusal(p);
+  if (refusal) throw refusal;
+  const { revision, output } = await applyStoreCommand([p.argv[0]!, p.argv.slice(1)], env, `snapcraft upload to ${p.channel}`);
+  return { kind: 'sparkcraft.publish.snap/result', version: 1, channel: p.channel, revision, output };
+}
+
+export interface PromotePlan {
+  kind: 'sparkcraft.publish.promote/plan';
+  version: 1;
+  snap: string;
+  from: string | null;
+  to: string;
+  revision: number | null;
+  command: string;
+  argv: string[];
+  missing: string[];
+}
+
+/** Pure: an explicit revision → `snapcraft release`; otherwise promote what `from` holds. */
+export function planPromote(i: { snapName: string; track: string; to: Risk; from?: Risk; revision?: number; missing: string[] }): PromotePlan {
+  const to = `${i.track}/${i.to}`;
+  if (i.revision === undefined && i.from === undefined) {
+    throw new UserError('E_USAGE', 'promote needs --revision N or --from RISK', { hint: 'e.g. --from edge --to beta' });
+  }
+  if (i.from !== undefined && RISKS.indexOf(i.from) >= RISKS.indexOf(i.to)) {
+    throw new UserError('E_USAGE', `promote goes from a less stable risk to a more stable one, not ${i.from} → ${i.to}`, {
+      hint: `risks in order: ${RISKS.join(', ')}`,
+    });
+  }
+  let cmd: Command;
+  try {
+    cmd = i.revision !== undefined ? releaseCommand(i.snapName, i.revision, to) : promoteCommand(i.snapName, `${i.track}/${i.from}`, to);
+  } catch (e) {
+    throw new UserError('E_USAGE', e instanceof Error ? e.message : String(e));
+  }
+  return {
+    kind: 'sparkcraft.publish.promote/plan',
+    version: 1,
+    snap: i.snapName,
+    from: i.revision !== undefined ? null : `${i.track}/${i.from}`,
+    to,
+    revision: i.revision ?? null,
+    command: formatCommand(cmd),
+    argv: [cmd[0], ...cmd[1]],
+    missing: i.missing,
+  };
+}
