@@ -4,7 +4,6 @@
 . "$(dirname "$0")/../lib.sh"
 ACTIONLINT_VERSION=${ACTIONLINT_VERSION:-v1.7.12}
 bin="$SPARKCRAFT_CACHE/bin/actionlint-$ACTIONLINT_VERSION"
-[ -x "$bin" ] && exit 0
 export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || die "actionlint: Go is needed to build actionlint (install Go 1.22+ and retry)"
 build() {
@@ -19,4 +18,6 @@ build() {
 }
 export -f build say die
 export bin ACTIONLINT_VERSION
-with_lock actionlint bash -c build
+[ -x "$bin" ] || with_lock actionlint bash -c build
+# actionlint runs shellcheck on every `run:` script when it is on PATH.
+apt_install shellcheck

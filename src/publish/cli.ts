@@ -10,7 +10,7 @@ import { UserError, describeError, isUserError } from '../lib/errors.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.ts';
-import { RegistrySession, applyRockPlan, findRockArtifact, formatRockPlan, inspectRock, repositoryOf } from './rock.ts';
+import { RegistrySession, applyRockPlan, findRockArtifact, formatRockPlan, hostArch, imageVersion, inspectRock, repositoryOf, tagsForLine } from './rock.ts';
 import {
   RISKS,
   applySnapUpload,
@@ -90,9 +90,9 @@ interface RockCliOpts extends LineOpts {
 
 export async function publishRock(o: RockCliOpts, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const { matrix, resolved } = await loadLine(o);
-  const registry = o.registry ?? env.SPARKCRAFT_REGISTRY ?? resolved.image.registry ?? matrix.project.registry;
+  const registry = o.registry || env.SPARKCRAFT_REGISTRY || resolved.image.registry || matrix.project.registry;
   const artifact = o.artifact ? path.resolve(o.artifact) : await findRockArtifact(projectRoot, resolved);
-  const certDir = o.registryCertDir ?? env.SPARKCRAFT_REGISTRY_CERT_DIR;
+  const certDir = o.registryCertDir || env.SPARKCRAFT_REGISTRY_CERT_DIR || undefined;
   const retry: RetryPolicy = { attempts: Math.max(1, o.attempts), baseDelayMs: o.retryDelayMs, maxDelayMs: Math.max(o.retryDelayMs, DEFAULT_RETRY.maxDelayMs) };
   const session = new RegistrySession(repositoryOf(registry, resolved.image.name).host, env, certDir, retry);
   try {
@@ -199,6 +199,26 @@ export async function promoteSnap(o: PromoteCliOpts, env: NodeJS.ProcessEnv = pr
   else process.stdout.write(`released ${plan.snap} to ${plan.to}\n`);
 }
 
+/** Pure: what release pipelines need to know about a line, as `key=value` lines (for $GITHUB_OUTPUT). */
+export function resolveOutputs(matrix: Matrix, r: ResolvedLine): Record<string, string> {
+  const arch = hostArch();
+  const tags = tagsForLine(r);
+  return {
+    track: r.line.track,
+    spark: r.line.spark,
+    flavour: r.flavour.name,
+    risk: r.risk,
+    image: r.image.name,
+    registry: r.image.registry || matrix.project.registry,
+    tags: tags.map((t) => t.tag).join(' '),
+    'snap-name': matrix.project.snapName,
+    'snap-channel': r.snapChannel,
+    'build-dir': `build/${r.line.track}/${r.flavour.name}`,
+    'rock-file': `dist/${r.image.name}_${imageVersion(r)}_${arch}.rock`,
+    'snap-file': `dist/${matrix.project.snapName}_${r.line.spark}_${arch}.snap`,
+  };
+}
+
 export function register(program: Command): void {
   const publish = program.command('publish').description('publish the rock to an OCI registry and the snap to the Snap Store (dry run unless --yes)');
 
@@ -213,6 +233,21 @@ export function register(program: Command): void {
   lineOptions(publish.command('snap').description('upload the snap to the Snap Store channel <track>/<risk> of its line')).action(async (o: SnapCliOpts) =>
     publishSnap(o),
   );
+
+  publish
+    .command('resolve')
+    .description('print the line\'s names (track, tags, channel, build dir, artifact files) as key=value lines, or --json')
+    .option('--matrix <file>', 'release matrix file')
+    .option('--line <track>', 'Spark line')
+    .option('--flavour <name>', 'flavour')
+    .option('--risk <risk>', 'risk')
+    .option('--json', 'as JSON', false)
+    .action(async (o: LineOpts & { json: boolean }) => {
+      const { matrix, resolved } = await loadLine(o);
+      const out = resolveOutputs(matrix, resolved);
+      if (o.json) emitJson(out);
+      else process.stdout.write(Object.entries(out).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+    });
 
   publish
     .command('promote')

@@ -1,0 +1,104 @@
+/**
+ * The GitHub workflows under .github/workflows, validated with actionlint (built from its Go module by
+ * scripts/setup.d/50-actionlint.sh; shellcheck checks every `run:` script), plus the release
+ * pipeline's contract: what triggers it, which secrets and permissions it uses, which commands it runs.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { promises as fs, readFileSync, readdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execa } from 'execa';
+import { parse } from 'yaml';
+import { cacheDir, projectRoot } from '../src/lib/paths.ts';
+
+const WF = path.join(projectRoot, '.github/workflows');
+const VERSION = /ACTIONLINT_VERSION:-(v[\d.]+)/.exec(readFileSync(path.join(projectRoot, 'scripts/setup.d/50-actionlint.sh'), 'utf8'))![1]!;
+const actionlint = path.join(cacheDir(), 'bin', `actionlint-${VERSION}`);
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const load = (f: string): Doc => parse(readFileSync(path.join(WF, f), 'utf8')) as Doc;
+
+beforeAll(() => {
+  execFileSync('bash', [path.join(projectRoot, 'scripts/setup.d/50-actionlint.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
+});
+
+describe('actionlint', () => {
+  it('accepts every workflow file', async () => {
+    const files = readdirSync(WF).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(WF, f));
+    expect(files.map((f) => path.basename(f))).toEqual(expect.arrayContaining(['ci.yaml', 'release.yaml']));
+    const r = await execa(actionlint, ['-color=false', ...files], { cwd: projectRoot, reject: false });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('really checks: a broken workflow (bad expression, unknown runner key, shellcheck finding) is rejected', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-wf-'));
+    try {
+      await fs.mkdir(path.join(dir, '.github/workflows'), { recursive: true });
+      const bad = path.join(dir, '.github/workflows/bad.yaml');
+      await fs.writeFile(
+        bad,
+        'on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    timeout: 5\n    steps:\n      - run: echo ${{ github.nope }}\n      - run: cd $DIR && echo $1\n',
+      );
+      const r = await execa(actionlint, ['-color=false', bad], { cwd: dir, reject: false });
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(/unexpected key "timeout"/);
+      expect(r.stdout).toMatch(/property "nope" is not defined/);
+      expect(r.stdout).toMatch(/shellcheck reported issue/);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('ci.yaml', () => {
+  const ci = load('ci.yaml');
+  it('runs on pull requests and can be called by the release workflow', () => {
+    expect(Object.keys(ci.on)).toEqual(expect.arrayContaining(['pull_request', 'workflow_call']));
+    expect(Object.keys(ci.on.workflow_call.inputs)).toEqual(['line', 'flavour', 'risk']);
+  });
+  it('checks rendered manifests, tests, builds with the craft tools, smoke-tests via smoke.yaml', () => {
+    const runs = JSON.stringify(ci.jobs);
+    expect(runs).toContain('npm run render -- --check');
+    expect(runs).toContain('npm test');
+    const uses = Object.values(ci.jobs.build.steps as Doc[]).map((s) => s.uses).filter(Boolean);
+    expect(uses).toEqual(expect.arrayContaining(['canonical/craft-actions/rockcraft-pack@main', 'snapcore/action-build@v1']));
+    expect(ci.jobs.smoke.uses).toBe('./.github/workflows/smoke.yaml');
+    expect(ci.permissions).toEqual({ contents: 'read' });
+  });
+});
+
+describe('release.yaml', () => {
+  const rel = load('release.yaml');
+  it('runs on release tags or by hand with a line input', () => {
+    expect(rel.on.push.tags).toEqual(['release/*/*']);
+    expect(rel.on.workflow_dispatch.inputs.line.required).toBe(true);
+    expect(rel.on.workflow_dispatch.inputs.risk.options).toEqual(['edge', 'beta', 'candidate', 'stable']);
+  });
+  it('builds and smoke-tests first (ci.yaml), then publishes both with the right credentials', () => {
+    expect(rel.jobs.ci.uses).toBe('./.github/workflows/ci.yaml');
+    const pub = rel.jobs.publish;
+    expect(pub.needs).toEqual(['select', 'ci']);
+    expect(pub.permissions).toEqual({ contents: 'read', packages: 'write' });
+    const steps = pub.steps as Doc[];
+    const rock = steps.find((s) => /publish:rock/.test(s.run ?? ''))!;
+    const snap = steps.find((s) => /publish:snap/.test(s.run ?? ''))!;
+    expect(rock.env).toEqual({ GITHUB_TOKEN: '${{ secrets.GITHUB_TOKEN }}' });
+    expect(snap.env).toEqual({ SNAPCRAFT_STORE_CREDENTIALS: '${{ secrets.SNAPCRAFT_STORE_CREDENTIALS }}' });
+    // Secrets reach only the step that needs them, never the whole job.
+    expect(JSON.stringify(pub.env)).not.toMatch(/secrets\./);
+    expect(rock.run).toMatch(/--line "\$LINE" --flavour "\$FLAVOUR" --risk "\$RISK" \$APPLY --json/);
+  });
+  it('the select step parses a release tag the way the workflow documents', async () => {
+    const step = (rel.jobs.select.steps as Doc[])[0]!;
+    const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-gh-')), 'out');
+    await fs.writeFile(out, '');
+    const ok = await execa('bash', ['-e', '-c', step.run], { env: { EVENT: 'push', REF_NAME: 'release/3.4/candidate', GITHUB_OUTPUT: out } });
+    expect(ok.exitCode).toBe(0);
+    expect(await fs.readFile(out, 'utf8')).toBe('line=3.4\nflavour=spark\nrisk=candidate\n');
+    const bad = await execa('bash', ['-e', '-c', step.run], { env: { EVENT: 'push', REF_NAME: 'release/3.4/nightly', GITHUB_OUTPUT: out }, reject: false });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout).toContain("::error::unknown risk 'nightly'");
+  });
+});
