@@ -17,6 +17,7 @@ import { pullToLayoutCommand, run, sha256Digest, remoteDigest } from '../src/lib
 import { credentialsFromEnv, writeAuthFile } from '../src/publish/credentials.ts';
 import { RegistrySession, applyRockPlan, inspectRock, type RockPlan } from '../src/publish/rock.ts';
 import { CuttingProxy } from './support/tcp-proxy.ts';
+import { HttpFaultProxy } from './support/http-fault-proxy.ts';
 import { ensureRegistry, fixtureLine, makeTestRock, registryEnv, tmpDir, type LocalRegistry } from './support/registry.ts';
 
 let reg: LocalRegistry;
@@ -244,6 +245,40 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
       console.log(`proxy: ${proxy.connections} connections, ${proxy.upstreamBytes} bytes upstream, ${proxy.cutsDone} cut`);
     } finally {
       await proxy.stop();
+    }
+  });
+
+  it('5xx answers on blob uploads are retried; a registry that keeps failing gives up with one line', async () => {
+    const rock = await makeTestRock(dir, { bytes: 512 * 1024 });
+    const state = path.dirname(path.dirname(reg.certDir));
+    const [, port] = reg.address.split(':');
+    const tls = { cert: await fs.readFile(path.join(state, 'certs/server.crt')), key: await fs.readFile(path.join(state, 'certs/server.key')) };
+    const target = { host: '127.0.0.1', port: Number(port), ca: await fs.readFile(reg.caFile) };
+    const isUpload = (req: { method?: string; url?: string }) => (req.method === 'PATCH' || req.method === 'PUT') && /\/blobs\/uploads\//.test(req.url ?? '');
+    const flaky = new HttpFaultProxy(target, tls, { match: isUpload, status: 503, times: 2 });
+    const flakyPort = await flaky.start();
+    try {
+      const name = uniq();
+      const out = await captureOutput(() => publish({ registry: `127.0.0.1:${flakyPort}/sparkcraft-test`, artifact: rock, name }));
+      expect(out.error).toBeUndefined();
+      expect(flaky.injected).toBe(2);
+      expect(out.value!.result.pushed[0]!.attempts).toBe(3);
+      expect(out.text.match(/failed \(skopeo copy failed \(server 503\)/g)).toHaveLength(2);
+      const pulled = await pullBack(`${reg.address}/sparkcraft-test/${name}@${out.value!.plan.artifact.digest}`);
+      expect(pulled).toEqual({ digest: out.value!.plan.artifact.digest, blobsIntact: true, blobs: 3 });
+    } finally {
+      await flaky.stop();
+    }
+    const broken = new HttpFaultProxy(target, tls, { match: isUpload, status: 500, times: 1000 });
+    const brokenPort = await broken.start();
+    try {
+      const out = await captureOutput(() => publish({ registry: `127.0.0.1:${brokenPort}/sparkcraft-test`, artifact: rock, name: uniq(), retry: { attempts: 3, baseDelayMs: 50, maxDelayMs: 50 } }));
+      const e = out.error as UserError;
+      expect(e.code).toBe('E_REGISTRY_UNAVAILABLE');
+      expect(e.oneLine()).toMatch(/^pushing .* failed after 3 attempts \(server 500\): .*500 Internal Server Error/);
+      expect(broken.injected).toBe(3);
+    } finally {
+      await broken.stop();
     }
   });
 
