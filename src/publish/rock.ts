@@ -291,6 +291,11 @@ function lastLine(e: SkopeoError): string {
 export async function inspectRock(o: RockOptions, session: RegistrySession): Promise<RockPlan> {
   let digest: string;
   try {
+    await fs.access(o.artifact);
+  } catch {
+    throw new UserError('E_ARTIFACT', `no rock at ${o.artifact}`, { hint: 'run npm run build:rock first, or pass --artifact FILE' });
+  }
+  try {
     digest = await archiveDigest(o.artifact);
   } catch (e) {
     throw new UserError('E_ARTIFACT', `${o.artifact} is not a readable oci-archive: ${e instanceof Error ? e.message : String(e)}`, {

@@ -85,6 +85,11 @@ export function formatSnapPlan(p: SnapPlan): string {
 
 /** I/O: read meta/snap.yaml out of the squashfs with unsquashfs (no snapd needed). */
 export async function readSnapMeta(file: string): Promise<SnapMeta> {
+  try {
+    await fs.access(file);
+  } catch {
+    throw new UserError('E_ARTIFACT', `no snap at ${file}`, { hint: 'run npm run build:snap first, or pass --artifact FILE' });
+  }
   const r = await execa('unsquashfs', ['-cat', file, 'meta/snap.yaml'], { reject: false, timeout: 60_000, stdin: 'ignore' });
   if (r.exitCode !== 0) {
     throw new UserError('E_ARTIFACT', `${file} is not a readable snap (unsquashfs: ${String(r.stderr || r.message).split('\n')[0]})`, {
