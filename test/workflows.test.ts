@@ -52,6 +52,12 @@ describe('actionlint', () => {
   });
 });
 
+describe('both workflows', () => {
+  it('run steps with an explicit bash (-eo pipefail), so `publish ... | tee` cannot hide a failure', () => {
+    for (const f of ['ci.yaml', 'release.yaml']) expect(load(f).defaults).toEqual({ run: { shell: 'bash' } });
+  });
+});
+
 describe('ci.yaml', () => {
   const ci = load('ci.yaml');
   it('runs on pull requests and can be called by the release workflow', () => {
@@ -94,10 +100,10 @@ describe('release.yaml', () => {
     const step = (rel.jobs.select.steps as Doc[])[0]!;
     const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-gh-')), 'out');
     await fs.writeFile(out, '');
-    const ok = await execa('bash', ['-e', '-c', step.run], { env: { EVENT: 'push', REF_NAME: 'release/3.4/candidate', GITHUB_OUTPUT: out } });
+    const ok = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], { env: { EVENT: 'push', REF_NAME: 'release/3.4/candidate', GITHUB_OUTPUT: out } });
     expect(ok.exitCode).toBe(0);
     expect(await fs.readFile(out, 'utf8')).toBe('line=3.4\nflavour=spark\nrisk=candidate\n');
-    const bad = await execa('bash', ['-e', '-c', step.run], { env: { EVENT: 'push', REF_NAME: 'release/3.4/nightly', GITHUB_OUTPUT: out }, reject: false });
+    const bad = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], { env: { EVENT: 'push', REF_NAME: 'release/3.4/nightly', GITHUB_OUTPUT: out }, reject: false });
     expect(bad.exitCode).toBe(1);
     expect(bad.stdout).toContain("::error::unknown risk 'nightly'");
   });
