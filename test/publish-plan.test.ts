@@ -9,7 +9,7 @@ import { classifyFailure, copyArchiveCommand, inspectRawCommand, lastErrorLine }
 import { promoteCommand, releaseCommand, uploadCommand, parseUploadRevision } from '../src/lib/tools/snapcraft-store.ts';
 import { authFileContent, credentialsFromEnv } from '../src/publish/credentials.ts';
 import { RetriesExhausted, backoffDelays, withRetry } from '../src/publish/retry.ts';
-import { classifyTag, decideRockPlan, formatRockPlan, repositoryOf, schemeTags, tagsForLine } from '../src/publish/rock.ts';
+import { RegistrySession, applyRockPlan, classifyTag, decideRockPlan, formatRockPlan, repositoryOf, schemeTags, tagsForLine } from '../src/publish/rock.ts';
 import { planPromote, planSnapUpload, snapRefusal } from '../src/publish/snap.ts';
 import { fixtureLine } from './support/registry.ts';
 
@@ -79,6 +79,23 @@ describe('rock plan', () => {
     const p = decideRockPlan({ ...base, resolved: fixtureLine(), existing: { '3.5.9-22.04_edge': 'unknown' }, force: false });
     expect(p.tags[0]).toMatchObject({ existing: 'unknown', action: 'push' });
     expect(formatRockPlan(p)).toMatch(/3\.5\.9-22\.04_edge\s+immutable\s+push\s+\(now: not checked\)/);
+  });
+});
+
+describe('rock apply pre-checks (before any registry call)', () => {
+  const base = { registry: 'ghcr.io/canonical', artifact: { file: '/nonexistent.rock', digest: D1 }, credentials: 'anonymous' };
+  it('reports every problem at once: immutable refusal, unread tags, missing credentials', async () => {
+    const plan = decideRockPlan({ ...base, resolved: fixtureLine(), existing: { '3.5.9-22.04_edge': D2, '3.5-22.04_edge': 'unknown' }, force: false });
+    const session = new RegistrySession('ghcr.io', {}, undefined, { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 });
+    const e = await applyRockPlan(plan, session).catch((x: unknown) => x);
+    expect((e as UserError).code).toBe('E_MANY');
+    expect((e as import('../src/lib/errors.ts').AggregateUserError).problems.map((p) => p.code)).toEqual(['E_IMMUTABLE_TAG', 'E_PLAN_INCOMPLETE', 'E_NO_CREDENTIALS']);
+  });
+  it('refuses without credentials even when the plan is clean', async () => {
+    const plan = decideRockPlan({ ...base, resolved: fixtureLine(), existing: {}, force: false });
+    const session = new RegistrySession('ghcr.io', { REGISTRY_USER: 'u' }, undefined, { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 });
+    const e = (await applyRockPlan(plan, session).catch((x: unknown) => x)) as UserError;
+    expect(e.oneLine()).toBe('no credentials for ghcr.io (set REGISTRY_USER and REGISTRY_PASSWORD (or GITHUB_TOKEN for ghcr.io))');
   });
 });
 

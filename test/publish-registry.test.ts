@@ -213,11 +213,10 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
     expect(out.text).not.toMatch(/retrying/);
   });
 
-  it('no credentials: --yes refuses before pushing', async () => {
+  it('no credentials: this registry refuses anonymous reads with one 401 line naming the cause', async () => {
     const rock = await makeTestRock(dir);
     const env = { PATH: process.env.PATH };
     const err = await publish({ registry: `${reg.address}/sparkcraft-test`, artifact: rock, name: uniq(), env }).then(() => null, (e: unknown) => e);
-    // Anonymous reads are refused by this registry too: the first call already fails with 401.
     expect((err as UserError).code).toBe('E_REGISTRY_AUTH');
     expect((err as UserError).oneLine()).toContain('from no credentials (anonymous)');
   });
