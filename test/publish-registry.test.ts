@@ -76,7 +76,7 @@ async function publish(opts: { registry: string; artifact: string; spark?: strin
   const host = opts.registry.split('/')[0]!;
   const session = new RegistrySession(host, env, reg.certDir, opts.retry ?? FAST);
   try {
-    const plan = await inspectRock({ resolved, registry: opts.registry, artifact: opts.artifact, force: !!opts.force, certDir: reg.certDir, env, dryRun: false }, session);
+    const plan = await inspectRock({ resolved, registry: opts.registry, artifact: opts.artifact, force: !!opts.force, certDir: reg.certDir, dryRun: false }, session);
     const result = await applyRockPlan(plan, session);
     return { plan, result };
   } finally {
@@ -164,7 +164,7 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
     const session = new RegistrySession(reg.address, env, reg.certDir, FAST);
     let plan: RockPlan;
     try {
-      plan = await inspectRock({ resolved: fixtureLine({ registry, name }), registry, artifact: b, force: false, certDir: reg.certDir, env, dryRun: false }, session);
+      plan = await inspectRock({ resolved: fixtureLine({ registry, name }), registry, artifact: b, force: false, certDir: reg.certDir, dryRun: false }, session);
       expect(plan.tags.map((t) => t.action)).toEqual(['refuse', 'move']);
       expect(plan.problems).toHaveLength(1);
       const err = await applyRockPlan(plan, session).then(() => null, (e: unknown) => e);

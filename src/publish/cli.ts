@@ -97,7 +97,7 @@ export async function publishRock(o: RockCliOpts, env: NodeJS.ProcessEnv = proce
   const session = new RegistrySession(repositoryOf(registry, resolved.image.name).host, env, certDir, retry);
   try {
     const plan = await inspectRock(
-      { resolved, registry, artifact, force: o.force, env, dryRun: !o.yes, retry, ...(certDir ? { certDir } : {}) },
+      { resolved, registry, artifact, force: o.force, dryRun: !o.yes, ...(certDir ? { certDir } : {}) },
       session,
     );
     if (!o.json) process.stdout.write(formatRockPlan(plan) + '\n');

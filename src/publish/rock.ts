@@ -23,7 +23,7 @@ import {
   type RegistryAccess,
 } from '../lib/tools/skopeo-registry.ts';
 import { credentialsFromEnv, writeAuthFile, type RegistryCredentials } from './credentials.ts';
-import { DEFAULT_RETRY, RetriesExhausted, withRetry, type RetryPolicy } from './retry.ts';
+import { RetriesExhausted, withRetry, type RetryPolicy } from './retry.ts';
 
 export type TagKind = 'immutable' | 'moving';
 export interface TagSpec {
@@ -119,8 +119,7 @@ export interface DecideInput {
 
 /** Pure: the plan. */
 export function decideRockPlan(i: DecideInput): RockPlan {
-  const { host, repository } = repositoryOf(i.registry, i.resolved.image.name);
-  void host;
+  const { repository } = repositoryOf(i.registry, i.resolved.image.name);
   const problems: string[] = [];
   const tags: TagPlan[] = tagsForLine(i.resolved).map((t) => {
     const existing = i.existing[t.tag] ?? null;
@@ -204,8 +203,6 @@ export interface RockOptions {
   artifact: string;
   force: boolean;
   certDir?: string;
-  env: NodeJS.ProcessEnv;
-  retry?: RetryPolicy;
   /** Dry runs tolerate an unreadable registry (tags become 'unknown'); apply does not. */
   dryRun: boolean;
 }
