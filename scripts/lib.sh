@@ -26,5 +26,6 @@ apt_install() {
 with_lock() {
   local name=$1; shift
   mkdir -p "$SPARKCRAFT_CACHE/locks"
-  flock "$SPARKCRAFT_CACHE/locks/$name.lock" "$@"
+  # -o: the lock is not inherited by daemons the command starts.
+  flock -o "$SPARKCRAFT_CACHE/locks/$name.lock" "$@"
 }
