@@ -1,0 +1,185 @@
+/**
+ * A small Kubernetes REST client on node:https with keep-alive. No client library: start-up
+ * time of the spark8t executable matters more than generality. Failures become one-line
+ * UserErrors (what, where, what to check); DEBUG logs each request without credentials.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { URL } from 'node:url';
+import { UserError } from '../../lib/errors.ts';
+import { log } from '../../lib/log.ts';
+import type { Credentials } from './kubeconfig.ts';
+
+export type Json = Record<string, unknown>;
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+/** Kinds spark8t manages, with their REST paths. */
+export const KINDS = {
+  Namespace: { group: '', version: 'v1', plural: 'namespaces', namespaced: false },
+  ServiceAccount: { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true },
+  Secret: { group: '', version: 'v1', plural: 'secrets', namespaced: true },
+  Pod: { group: '', version: 'v1', plural: 'pods', namespaced: true },
+  ConfigMap: { group: '', version: 'v1', plural: 'configmaps', namespaced: true },
+  Role: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespaced: true },
+  RoleBinding: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true },
+} as const;
+export type Kind = keyof typeof KINDS;
+
+export function resourcePath(kind: Kind, namespace?: string, name?: string): string {
+  const k = KINDS[kind];
+  const prefix = k.group ? `/apis/${k.group}/${k.version}` : `/api/${k.version}`;
+  const ns = k.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${prefix}${ns}/${k.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+/** An API answer that is not 2xx. `status` 0 means no HTTP answer at all. */
+export class KubeApiError extends UserError {
+  readonly status: number;
+  readonly reason: string | undefined;
+  constructor(status: number, reason: string | undefined, message: string, hint: string) {
+    super(`E_K8S_${status || 'CONNECT'}`, message, { hint });
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+const PATCH_TYPES = {
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  json: 'application/json-patch+json',
+} as const;
+
+export class KubeClient {
+  readonly server: string;
+  readonly namespace: string;
+  readonly creds: Credentials;
+  private readonly agent: http.Agent;
+  private readonly url: URL;
+
+  constructor(creds: Credentials) {
+    this.creds = creds;
+    this.server = creds.server;
+    this.namespace = creds.namespace;
+    this.url = new URL(creds.server);
+    const tls = this.url.protocol === 'https:';
+    this.agent = tls
+      ? new https.Agent({
+          keepAlive: true,
+          ca: creds.ca,
+          cert: creds.cert,
+          key: creds.key,
+          rejectUnauthorized: !creds.insecure,
+          servername: creds.tlsServerName,
+        })
+      : new http.Agent({ keepAlive: true });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** Send one request; resolve with the parsed JSON body of a 2xx answer. */
+  request<T = Json>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'spark8t-ts' };
+    if (this.creds.token) headers.Authorization = `Bearer ${this.creds.token}`;
+    else if (this.creds.basic) headers.Authorization = `Basic ${Buffer.from(`${this.creds.basic.username}:${this.creds.basic.password}`).toString('base64')}`;
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    if (payload) {
+      headers['Content-Type'] = contentType;
+      headers['Content-Length'] = String(payload.length);
+    }
+    const target = new URL(this.url.pathname.replace(/\/$/, '') + path, this.url);
+    log.debug(`${method} ${target.href}`);
+    const mod = target.protocol === 'https:' ? https : http;
+    return new Promise<T>((resolvePromise, reject) => {
+      const req = mod.request(target, { method, headers, agent: this.agent, timeout: 30_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          log.debug(`${method} ${target.pathname}${target.search} -> ${status}`);
+          let parsed: unknown;
+          try {
+            parsed = text ? JSON.parse(text) : {};
+          } catch {
+            parsed = { message: text.slice(0, 200) };
+          }
+          if (status >= 200 && status < 300) resolvePromise(parsed as T);
+          else reject(this.httpError(method, target, status, parsed as Json));
+        });
+        res.on('error', (e) => reject(this.networkError(target, e)));
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out after 30 s'), { code: 'ETIMEDOUT' })));
+      req.on('error', (e) => reject(this.networkError(target, e)));
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  private httpError(method: string, target: URL, status: number, body: Json): KubeApiError {
+    const reason = typeof body.reason === 'string' ? body.reason : undefined;
+    const msg = typeof body.message === 'string' ? body.message : `HTTP ${status}`;
+    const where = `${method} ${target.pathname} on ${this.server}`;
+    const hints: Record<number, string> = {
+      401: 'the credentials were refused: check the token or client certificate in your kubeconfig (it may have expired)',
+      403: 'your user lacks the RBAC permission for this; ask an administrator or use another --context',
+      404: 'check the name and namespace',
+      409: 'it already exists or changed meanwhile; delete it first or retry',
+      422: 'the object was rejected as invalid; check names (DNS-1123) and values',
+    };
+    const what = status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : status === 404 ? 'not found' : status === 409 ? 'conflict' : status === 422 ? 'invalid' : `HTTP ${status}`;
+    return new KubeApiError(status, reason, `Kubernetes API ${what}: ${msg} (${where})`.replace(/\s+/g, ' '), hints[status] ?? 'check the API server logs');
+  }
+
+  private networkError(target: URL, e: Error): KubeApiError {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    const where = `${target.protocol}//${target.host}`;
+    if (code === 'ECONNREFUSED') return new KubeApiError(0, code, `cannot connect to the Kubernetes API at ${where}: connection refused`, 'is the cluster running? check the server URL in your kubeconfig or --master');
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new KubeApiError(0, code, `cannot resolve the Kubernetes API host ${target.hostname}`, 'check the server URL and DNS');
+    if (code === 'ETIMEDOUT' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new KubeApiError(0, code, `the Kubernetes API at ${where} did not answer (${code})`, 'check the network path to the cluster');
+    if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME|ALTNAME/i.test(code) || /certificate|SSL|TLS/i.test(e.message)) {
+      return new KubeApiError(0, code, `TLS handshake with the Kubernetes API at ${where} failed: ${e.message}`, 'check certificate-authority(-data) in your kubeconfig, or the server name');
+    }
+    return new KubeApiError(0, code, `request to the Kubernetes API at ${where} failed: ${e.message}`, 'check the cluster and your kubeconfig');
+  }
+
+  get<T extends KubeObject = KubeObject>(kind: Kind, name: string, namespace?: string): Promise<T> {
+    return this.request<T>('GET', resourcePath(kind, namespace, name));
+  }
+
+  /** GET that answers undefined on 404. */
+  async find<T extends KubeObject = KubeObject>(kind: Kind, name: string, namespace?: string): Promise<T | undefined> {
+    try {
+      return await this.get<T>(kind, name, namespace);
+    } catch (e) {
+      if (e instanceof KubeApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  /** List; namespace undefined = all namespaces (one request). */
+  async list<T extends KubeObject = KubeObject>(kind: Kind, opts: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
+    const q = opts.labelSelector ? `?labelSelector=${encodeURIComponent(opts.labelSelector)}` : '';
+    const body = await this.request<{ items?: T[] }>('GET', resourcePath(kind, opts.namespace) + q);
+    return body.items ?? [];
+  }
+
+  create<T extends KubeObject = KubeObject>(kind: Kind, obj: KubeObject): Promise<T> {
+    return this.request<T>('POST', resourcePath(kind, obj.metadata.namespace), obj);
+  }
+
+  patch<T extends KubeObject = KubeObject>(kind: Kind, name: string, namespace: string | undefined, patch: unknown, type: keyof typeof PATCH_TYPES = 'merge'): Promise<T> {
+    return this.request<T>('PATCH', resourcePath(kind, namespace, name), patch, PATCH_TYPES[type]);
+  }
+
+  delete(kind: Kind, name: string, namespace?: string): Promise<Json> {
+    return this.request('DELETE', resourcePath(kind, namespace, name), { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' });
+  }
+}

@@ -1,0 +1,152 @@
+/** `service-account-registry <action>`: the commands and output formats of spark8t 1.6, plus --json. */
+import { Command, CommanderError, Option } from 'commander';
+import { describeError, isUserError, UserError } from '../../lib/errors.ts';
+import { getLogLevel } from '../../lib/log.ts';
+import { mask } from '../../lib/secrets.ts';
+import { addKubeOptions, applyLogLevel, connect, type KubeOptions } from '../kube/options.ts';
+import { expandVars, mergeLevels, parseConfArgs, readProperties, removeKeys, type Props } from '../conf/properties.ts';
+import { Registry, accountId, PrimaryNotFound } from './registry.ts';
+import { accountProps } from './account.ts';
+
+interface ActionOpts extends KubeOptions {
+  username: string;
+  namespace: string;
+  propertiesFile?: string;
+  conf?: string[];
+  primary?: boolean;
+  ignoreIntegrationHub?: boolean;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function out(s: string): void {
+  process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+}
+
+function refOf(o: ActionOpts) {
+  return { name: expandVars(o.username), namespace: expandVars(o.namespace) };
+}
+
+function newProps(o: ActionOpts): Props {
+  const file = o.propertiesFile ? readProperties(expandVars(o.propertiesFile)) : new Map();
+  return mergeLevels([file, parseConfArgs(o.conf)]);
+}
+
+export function buildRegistryProgram(run: (fn: () => Promise<void>) => void): Command {
+  const program = new Command('service-account-registry')
+    .description('Manage Spark service accounts on Kubernetes')
+    .exitOverride()
+    .showHelpAfterError(false)
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const action = (name: string, desc: string, opts: { user?: boolean; conf?: boolean } = {}) => {
+    const c = addKubeOptions(program.command(name).description(desc));
+    if (opts.user !== false) {
+      c.option('--username <name>', 'service account name', 'spark').option('--namespace <ns>', 'namespace', 'default');
+    }
+    if (opts.conf) {
+      c.option('--properties-file <file>', 'Spark properties file').option('--conf <key=value>', 'Spark property (repeatable)', collect);
+    }
+    return c;
+  };
+
+  const withRegistry = (fn: (reg: Registry, o: ActionOpts) => Promise<void>) => (o: ActionOpts) =>
+    run(async () => {
+      applyLogLevel(o.logLevel);
+      const { kube } = connect(o);
+      try {
+        await fn(new Registry(kube), o);
+      } finally {
+        kube.close();
+      }
+    });
+
+  action('create', 'create a service account with its Role, RoleBinding and config Secret', { conf: true })
+    .option('--primary', 'make it the primary account')
+    .action(withRegistry(async (reg, o) => reg.create(refOf(o), newProps(o), o.primary === true)));
+
+  action('delete', 'delete a service account and its Role, RoleBinding and Secret')
+    .action(withRegistry(async (reg, o) => reg.delete(refOf(o))));
+
+  action('add-config', 'merge properties into the account configuration', { conf: true })
+    .action(withRegistry(async (reg, o) => {
+      const acc = await reg.require(refOf(o));
+      await reg.setConfig(acc, mergeLevels([acc.props, newProps(o)]));
+    }));
+
+  action('remove-config', 'remove keys (KEY, or KEY=VALUE when the value matches) from the configuration')
+    .option('--conf <key[=value]>', 'key to remove (repeatable)', collect)
+    .option('--properties-file <file>', 'accepted for compatibility; ignored')
+    .action(withRegistry(async (reg, o) => {
+      const acc = await reg.require(refOf(o));
+      await reg.setConfig(acc, removeKeys(acc.props, o.conf ?? []));
+    }));
+
+  action('get-config', 'print the effective configuration of an account')
+    .option('--ignore-integration-hub', 'leave out Spark Integration Hub properties')
+    .option('--json', 'print JSON')
+    .action(withRegistry(async (reg, o) => {
+      const acc = await reg.require(refOf(o));
+      const props = accountProps(acc, o.ignoreIntegrationHub === true);
+      if (o.json) out(JSON.stringify(Object.fromEntries(props), null, 2));
+      else for (const [k, v] of props) out(`${k}=${v}`);
+    }));
+
+  action('clear-config', 'remove every property from the account configuration')
+    .action(withRegistry(async (reg, o) => reg.setConfig(refOf(o), new Map())));
+
+  action('get-primary', 'print the primary account as namespace:name', { user: false })
+    .option('--json', 'print JSON')
+    .action(withRegistry(async (reg, o) => {
+      const p = await reg.getPrimary();
+      if (!p) throw new PrimaryNotFound();
+      out(o.json ? JSON.stringify({ name: p.name, namespace: p.namespace, id: accountId(p) }) : accountId(p));
+    }));
+
+  action('list', 'list spark8t service accounts in all namespaces', { user: false })
+    .option('--json', 'print JSON')
+    .action(withRegistry(async (reg, o) => {
+      const all = await reg.list();
+      if (o.json) out(JSON.stringify(all.map((a) => ({ ...a, id: accountId(a) })), null, 2));
+      else for (const a of all) out(`${accountId(a)}${a.primary ? ' (Primary)' : ''}`);
+    }));
+
+  const gm = action('get-manifest', 'print the manifests create would apply; creates nothing');
+  gm.action((o: ActionOpts) =>
+    run(async () => {
+      applyLogLevel(o.logLevel);
+      // The manifests do not depend on the cluster: no connection needed.
+      out(new Registry(undefined as never).manifest(refOf(o)));
+    }),
+  );
+  void Option;
+  return program;
+}
+
+/** Run with argv after the tool name; resolves with the exit status. */
+export async function runRegistry(argv: string[]): Promise<number> {
+  let pending: Promise<void> = Promise.resolve();
+  const program = buildRegistryProgram((fn) => {
+    pending = fn();
+  });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp({ error: true });
+      return 2;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+    await pending;
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (isUserError(e) && ['E_ACCOUNT_NOT_FOUND', 'E_PRIMARY_NOT_FOUND', 'E_EXISTS'].includes(e.code)) {
+      // spark8t prints these on standard output and exits 1; keep that for scripts that parse it.
+      out(e.message);
+      return 1;
+    }
+    process.stderr.write(mask(`error: ${describeError(e)}`) + '\n');
+    if (getLogLevel() === 'DEBUG' && e instanceof Error && e.stack) process.stderr.write(mask(e.stack) + '\n');
+    return e instanceof UserError ? e.exitCode : 1;
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * Service accounts stored in Kubernetes, compatible with spark8t 1.6: same objects, labels,
+ * secret layout and key encoding. Differences on purpose: create is all-or-nothing, names are
+ * validated before any request, and listing is one labelled cluster-wide request.
+ */
+import { stringify as toYaml } from 'yaml';
+import { UserError } from '../../lib/errors.ts';
+import { log } from '../../lib/log.ts';
+import { registerSecret } from '../../lib/secrets.ts';
+import { KubeApiError, type KubeClient, type KubeObject, type Kind } from '../kube/client.ts';
+import type { Props } from '../conf/properties.ts';
+import { decodeKey, encodeKey } from './encoding.ts';
+import {
+  GENERATED_BY, MANAGED_BY, PRIMARY, SPARK8T, dns1123Label, dns1123Subdomain, hubSecretName, roleBindingManifest,
+  roleBindingName, roleManifest, roleName, secretManifest, secretName, serviceAccountManifest,
+} from './manifests.ts';
+
+export interface AccountRef {
+  name: string;
+  namespace: string;
+}
+export interface Account extends AccountRef {
+  primary: boolean;
+}
+export interface AccountConfig extends Account {
+  /** From the account secret `spark8t-sa-conf-<name>`. */
+  props: Props;
+  /** From the read-only integration hub secret `integrator-hub-conf-<name>`. */
+  hubProps: Props;
+}
+
+export const accountId = (a: AccountRef) => `${a.namespace}:${a.name}`;
+
+export class AccountNotFound extends UserError {
+  constructor(id: string) {
+    super('E_ACCOUNT_NOT_FOUND', `Account ${id} could not be found.`);
+  }
+}
+export class PrimaryNotFound extends UserError {
+  constructor() {
+    super('E_PRIMARY_NOT_FOUND', 'Primary account not found. Please create or tag an account as primary.');
+  }
+}
+export class AlreadyExists extends UserError {
+  constructor(kind: string, name: string) {
+    super('E_EXISTS', `Could not create the service account. A ${kind.toLowerCase()} with name '${name}' already exists.`);
+  }
+}
+
+/** Validate a name and namespace before talking to the API. */
+export function validateRef(ref: AccountRef): void {
+  const problems: string[] = [];
+  const n = dns1123Subdomain(ref.name) ?? (ref.name.length > 237 ? 'must be at most 237 characters (the secret name adds 16)' : undefined);
+  if (n) problems.push(`username "${ref.name}" ${n}`);
+  const ns = dns1123Label(ref.namespace);
+  if (ns) problems.push(`namespace "${ref.namespace}" ${ns}`);
+  if (problems.length) throw new UserError('E_INVALID_NAME', `invalid ${problems.join('; ')}`, { hint: 'Kubernetes names follow RFC 1123 (DNS-1123)', exitCode: 2 });
+}
+
+function decodeSecret(obj: KubeObject | undefined): Props {
+  const out: Props = new Map();
+  const data = (obj?.data ?? {}) as Record<string, string>;
+  for (const key of Object.keys(data).sort()) {
+    const value = Buffer.from(data[key]!, 'base64').toString('utf8');
+    registerSecret(value);
+    out.set(decodeKey(key), value);
+  }
+  return out;
+}
+
+function isPrimary(o: KubeObject): boolean {
+  return o.metadata.labels?.[PRIMARY] !== undefined;
+}
+
+export class Registry {
+  constructor(readonly kube: KubeClient) {}
+
+  /** Every spark8t account: one labelled list across namespaces, or the current namespace if forbidden. */
+  async list(): Promise<Account[]> {
+    const selector = `${MANAGED_BY}=${SPARK8T}`;
+    let items: KubeObject[];
+    try {
+      items = await this.kube.list('ServiceAccount', { labelSelector: selector });
+    } catch (e) {
+      if (!(e instanceof KubeApiError && e.status === 403)) throw e;
+      log.debug(`listing across namespaces is forbidden; listing namespace ${this.kube.namespace}`);
+      items = await this.kube.list('ServiceAccount', { namespace: this.kube.namespace, labelSelector: selector });
+    }
+    return items.map((o) => ({ name: o.metadata.name, namespace: o.metadata.namespace!, primary: isPrimary(o) }));
+  }
+
+  async getPrimary(): Promise<Account | undefined> {
+    const primaries = (await this.list()).filter((a) => a.primary);
+    if (primaries.length > 1) log.warn(`More than one primary account: ${primaries.map(accountId).join(', ')}. Choosing the first: ${accountId(primaries[0]!)}.`);
+    return primaries[0];
+  }
+
+  private async readSecret(name: string, namespace: string): Promise<Props> {
+    try {
+      return decodeSecret(await this.kube.find('Secret', name, namespace));
+    } catch (e) {
+      if (e instanceof KubeApiError && e.status === 403) return new Map();
+      throw e;
+    }
+  }
+
+  async get(ref: AccountRef): Promise<AccountConfig | undefined> {
+    validateRef(ref);
+    const sa = await this.kube.find('ServiceAccount', ref.name, ref.namespace);
+    if (!sa) return undefined;
+    const [props, hubProps] = await Promise.all([
+      this.readSecret(secretName(ref.name), ref.namespace),
+      this.readSecret(hubSecretName(ref.name), ref.namespace),
+    ]);
+    return { ...ref, primary: isPrimary(sa), props, hubProps };
+  }
+
+  async require(ref: AccountRef): Promise<AccountConfig> {
+    const a = await this.get(ref);
+    if (!a) throw new AccountNotFound(accountId(ref));
+    return a;
+  }
+
+  /** The four manifests, joined as spark8t prints them; creates nothing. */
+  manifest(ref: AccountRef): string {
+    validateRef(ref);
+    return [serviceAccountManifest, roleManifest, roleBindingManifest, secretManifest]
+      .map((f) => toYaml(f(ref.name, ref.namespace)))
+      .join('---\n');
+  }
+
+  private async ensureNamespace(namespace: string): Promise<void> {
+    try {
+      if (await this.kube.find('Namespace', namespace)) return;
+    } catch (e) {
+      if (!(e instanceof KubeApiError && (e.status === 403 || e.status === 401))) throw e;
+      // Cannot read namespaces: try to use it anyway; the create below tells if it exists.
+      return;
+    }
+    try {
+      await this.kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+    } catch (e) {
+      if (e instanceof KubeApiError && (e.status === 401 || e.status === 403)) {
+        throw new UserError('E_NAMESPACE', `Namespace ${namespace} can not be created.`, { hint: 'create it as an administrator first, or use an existing namespace' });
+      }
+      if (e instanceof KubeApiError && e.status === 409) return;
+      throw e;
+    }
+  }
+
+  /** Create all four objects, or none: on failure the ones made are deleted again. */
+  async create(ref: AccountRef, props: Props, primary: boolean): Promise<void> {
+    validateRef(ref);
+    const { name, namespace } = ref;
+    await this.ensureNamespace(namespace);
+    const checks: Array<[Kind, string]> = [['ServiceAccount', name], ['Role', roleName(name)], ['RoleBinding', roleBindingName(name)]];
+    const found = await Promise.all(checks.map(([k, n]) => this.kube.find(k, n, namespace)));
+    found.forEach((f, i) => {
+      if (f) throw new AlreadyExists(checks[i]![0], checks[i]![1]);
+    });
+    const label = { [MANAGED_BY]: SPARK8T, [GENERATED_BY]: SPARK8T };
+    const withLabels = (o: KubeObject): KubeObject => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, ...(o.kind === 'Secret' ? {} : label) } } });
+    const secret = secretManifest(name, namespace);
+    if (props.size) secret.data = Object.fromEntries([...props].map(([k, v]) => [encodeKey(k), Buffer.from(v).toString('base64')]));
+    const steps: Array<[Kind, KubeObject]> = [
+      ['ServiceAccount', withLabels(serviceAccountManifest(name, namespace))],
+      ['Role', withLabels(roleManifest(name, namespace))],
+      ['RoleBinding', withLabels(roleBindingManifest(name, namespace))],
+      ['Secret', secret],
+    ];
+    const made: Array<[Kind, string]> = [];
+    try {
+      for (const [kind, obj] of steps) {
+        await this.kube.create(kind, obj);
+        made.push([kind, obj.metadata.name]);
+      }
+      // Juju (3.6.10+) stamps managed-by=juju on everything in its namespaces: force ours back.
+      for (const [kind, n] of made.slice(0, 3)) await this.kube.patch(kind, n, namespace, { metadata: { labels: { [MANAGED_BY]: SPARK8T } } }, 'merge');
+    } catch (e) {
+      const failed = steps[made.length]?.[0] ?? 'label';
+      const undone: string[] = [];
+      for (const [kind, n] of made.reverse()) {
+        try {
+          await this.kube.delete(kind, n, namespace);
+          undone.push(`${kind} ${n}`);
+        } catch (e2) {
+          log.warn(`rollback: could not delete ${kind} ${namespace}/${n}: ${(e2 as Error).message}`);
+        }
+      }
+      const why = e instanceof UserError ? e.oneLine() : (e as Error).message;
+      throw new UserError('E_CREATE', `creating ${failed} for account ${accountId(ref)} failed, nothing was kept${undone.length ? ` (removed ${undone.join(', ')})` : ''}: ${why}`, {
+        hint: 'check your permissions in that namespace (spark8t needs to create ServiceAccounts, Roles, RoleBindings and Secrets)',
+      });
+    }
+    if (primary) await this.setPrimary(ref);
+  }
+
+  /** Move the primary label to this account (from whichever account had it). */
+  async setPrimary(ref: AccountRef): Promise<void> {
+    const current = (await this.list()).filter((a) => a.primary);
+    for (const old of current) {
+      if (old.name === ref.name && old.namespace === ref.namespace) continue;
+      await this.kube.patch('ServiceAccount', old.name, old.namespace, { metadata: { labels: { [PRIMARY]: null } } }, 'merge');
+      await this.kube.patch('RoleBinding', roleBindingName(old.name), old.namespace, { metadata: { labels: { [PRIMARY]: null } } }, 'merge').catch((e) => {
+        if (!(e instanceof KubeApiError && e.status === 404)) throw e;
+      });
+    }
+    await this.kube.patch('ServiceAccount', ref.name, ref.namespace, { metadata: { labels: { [PRIMARY]: 'True' } } }, 'merge');
+    await this.kube.patch('RoleBinding', roleBindingName(ref.name), ref.namespace, { metadata: { labels: { [PRIMARY]: 'True' } } }, 'merge');
+  }
+
+  /** Replace the stored configuration (the secret's whole data) in one request. */
+  async setConfig(ref: AccountRef, props: Props): Promise<void> {
+    validateRef(ref);
+    const data = Object.fromEntries([...props].map(([k, v]) => [encodeKey(k), Buffer.from(v).toString('base64')]));
+    const name = secretName(ref.name);
+    const existing = await this.kube.find('Secret', name, ref.namespace);
+    if (!existing) {
+      const s = secretManifest(ref.name, ref.namespace);
+      if (props.size) s.data = data;
+      await this.kube.create('Secret', s);
+      return;
+    }
+    const patch: Array<Record<string, unknown>> = [{ op: 'add', path: '/data', value: data }];
+    await this.kube.patch('Secret', name, ref.namespace, patch, 'json');
+  }
+
+  async delete(ref: AccountRef): Promise<void> {
+    validateRef(ref);
+    if (!(await this.kube.find('ServiceAccount', ref.name, ref.namespace))) throw new AccountNotFound(ref.name);
+    const targets: Array<[Kind, string]> = [
+      ['ServiceAccount', ref.name], ['Role', roleName(ref.name)], ['RoleBinding', roleBindingName(ref.name)], ['Secret', secretName(ref.name)],
+    ];
+    const problems: string[] = [];
+    for (const [kind, n] of targets) {
+      try {
+        await this.kube.delete(kind, n, ref.namespace);
+      } catch (e) {
+        if (e instanceof KubeApiError && e.status === 404) continue;
+        problems.push(`${kind} ${n}: ${e instanceof UserError ? e.message : String(e)}`);
+      }
+    }
+    if (problems.length) throw new UserError('E_DELETE', `account ${accountId(ref)} was only partly deleted: ${problems.join('; ')}`, { hint: 'check your permissions and run delete again' });
+  }
+}

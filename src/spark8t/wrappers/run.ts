@@ -1,0 +1,144 @@
+/**
+ * spark-submit, spark-shell, pyspark and spark-sql: build the merged configuration from the six
+ * levels, write it to a private temporary properties file, and run Spark with an argument array
+ * (no shell), forwarding signals and exiting with Spark's status.
+ */
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, homedir } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../../lib/errors.ts';
+import { log } from '../../lib/log.ts';
+import { applyLogLevel, connect } from '../kube/options.ts';
+import { resolveAccount } from '../registry/account.ts';
+import { expandVars, formatProperties, mergeLevels, parseConfArgs, readProperties, type Props } from '../conf/properties.ts';
+import { parseWrapperArgs, type WrapperArgs } from './args.ts';
+
+export const WRAPPERS = ['spark-submit', 'spark-shell', 'pyspark', 'spark-sql'] as const;
+export type WrapperTool = (typeof WRAPPERS)[number];
+
+export interface Env {
+  sparkHome: string;
+  sparkConfs: string;
+  userData: string;
+  envConfFile: string | undefined;
+}
+
+export function sparkEnv(env: NodeJS.ProcessEnv = process.env): Env {
+  const sparkHome = env.SPARK_HOME ?? '/opt/spark';
+  return {
+    sparkHome,
+    sparkConfs: env.SPARK_CONFS ?? join(sparkHome, 'conf'),
+    userData: env.SPARK_USER_DATA ?? env.HOME ?? homedir(),
+    envConfFile: env.SPARK_CLIENT_ENV_CONF || undefined,
+  };
+}
+
+/** The six levels, lowest priority first (pure apart from reading the named files). */
+export function configurationLevels(tool: WrapperTool, e: Env, account: Props, args: Pick<WrapperArgs, 'propertiesFile' | 'conf'>, env: NodeJS.ProcessEnv = process.env): Props[] {
+  const defaults = join(e.sparkConfs, 'spark-defaults.conf');
+  return [
+    existsSync(defaults) ? readProperties(defaults, env) : new Map(),
+    tool === 'spark-shell' ? new Map([['spark.driver.extraJavaOptions', `-Dscala.shell.histfile=${e.userData}/.scala_history`]]) : new Map(),
+    account,
+    e.envConfFile ? readProperties(expandVars(e.envConfFile, env), env) : new Map(),
+    args.propertiesFile ? readProperties(expandVars(args.propertiesFile, env), env) : new Map(),
+    parseConfArgs(args.conf, env),
+  ];
+}
+
+/** The local address the cluster can reach us on: a UDP socket "connected" to the API host. */
+export async function detectDriverHost(server: string): Promise<string | undefined> {
+  const u = new URL(server);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  try {
+    await new Promise<void>((res, rej) => {
+      sock.once('error', rej);
+      sock.connect(port, host, () => res());
+    });
+    return sock.address().address;
+  } catch {
+    log.debug(`driver host detection failed for ${host}:${port}`);
+    return undefined;
+  } finally {
+    sock.close();
+  }
+}
+
+export interface Plan {
+  command: string;
+  args: string[];
+  props: Props;
+  env: Record<string, string>;
+}
+
+/** Everything but running: the command, its arguments and the merged properties. */
+export async function planWrapper(tool: WrapperTool, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Plan & { propsFileArgIndex: number }> {
+  const a = parseWrapperArgs(argv, tool);
+  applyLogLevel(a.logLevel);
+  const e = sparkEnv(env);
+  const command = join(e.sparkHome, 'bin', tool);
+  if (!existsSync(command)) throw new UserError('E_SPARK_HOME', `${command} not found`, { hint: 'set SPARK_HOME to a Spark distribution' });
+  const { kube, kubeconfigPath } = connect(a, env);
+  let account;
+  try {
+    account = await resolveAccount(kube, { username: a.username, namespace: a.namespace, ignoreIntegrationHub: a.ignoreIntegrationHub }, env);
+  } finally {
+    kube.close();
+  }
+  let props = mergeLevels(configurationLevels(tool, e, account.props, a, env));
+  if (tool !== 'spark-submit') {
+    const host = await detectDriverHost(kube.server);
+    if (host) props = mergeLevels([new Map([['spark.driver.host', host]]), props]);
+    if (!props.has('spark.driver.host')) {
+      throw new UserError('E_DRIVER_HOST', 'Please specify spark.driver.host configuration property', { hint: 'pass --conf spark.driver.host=<an address the cluster can reach>', exitCode: 2 });
+    }
+  }
+  const args = ['--master', `k8s://${kube.server}`];
+  if (tool === 'spark-submit') args.push('--deploy-mode', a.deployMode ?? 'cluster');
+  args.push('--properties-file', '');
+  const propsFileArgIndex = args.length - 1;
+  args.push(...a.rest);
+  const childEnv: Record<string, string> = {};
+  if (kubeconfigPath) childEnv.KUBECONFIG = kubeconfigPath;
+  return { command, args, props, env: childEnv, propsFileArgIndex };
+}
+
+export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Promise<number> {
+  const plan = await planWrapper(tool, argv);
+  const dir = mkdtempSync(join(tmpdir(), 'spark8t-conf-'));
+  const file = join(dir, 'spark.conf');
+  writeFileSync(file, formatProperties(plan.props), { mode: 0o600 });
+  plan.args[plan.propsFileArgIndex] = file;
+  log.debug(`${plan.command} ${plan.args.join(' ')}`);
+  if (tool === 'spark-shell') {
+    const hist = join(sparkEnv().userData, '.scala_history');
+    try {
+      if (!existsSync(hist)) writeFileSync(hist, '', { flag: 'a' });
+    } catch {
+      /* the shell works without history */
+    }
+  }
+  try {
+    return await new Promise<number>((resolveExit, reject) => {
+      const child = spawn(plan.command, plan.args, { stdio: 'inherit', env: { ...process.env, ...plan.env } });
+      const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+      const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as NodeJS.Signals[]).map((s) => [s, forward(s)] as const);
+      for (const [s, h] of handlers) process.on(s, h);
+      child.on('error', (err) => reject(new UserError('E_SPAWN', `cannot run ${plan.command}: ${err.message}`, { hint: 'check SPARK_HOME' })));
+      child.on('exit', (code, signal) => {
+        for (const [s, h] of handlers) process.off(s, h);
+        resolveExit(code ?? (signal ? 128 + (osSignal(signal) ?? 1) : 1));
+      });
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function osSignal(sig: NodeJS.Signals): number | undefined {
+  return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[sig];
+}
