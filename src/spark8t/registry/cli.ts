@@ -5,7 +5,7 @@ import { getLogLevel } from '../../lib/log.ts';
 import { mask } from '../../lib/secrets.ts';
 import { addKubeOptions, applyLogLevel, connect, type KubeOptions } from '../kube/options.ts';
 import { expandVars, mergeLevels, parseConfArgs, readProperties, removeKeys, type Props } from '../conf/properties.ts';
-import { Registry, accountId, PrimaryNotFound } from './registry.ts';
+import { Registry, accountId, PrimaryNotFound, validateRef } from './registry.ts';
 import { accountProps } from './account.ts';
 
 interface ActionOpts extends KubeOptions {
@@ -54,6 +54,7 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void): Co
   const withRegistry = (fn: (reg: Registry, o: ActionOpts) => Promise<void>) => (o: ActionOpts) =>
     run(async () => {
       applyLogLevel(o.logLevel);
+      if (o.username !== undefined) validateRef(refOf(o));
       const { kube } = connect(o);
       try {
         await fn(new Registry(kube), o);

@@ -129,32 +129,42 @@ export class Registry {
       .join('---\n');
   }
 
-  private async ensureNamespace(namespace: string): Promise<void> {
+  /** Make sure the namespace exists; 'unknown' when we may neither read nor create namespaces. */
+  private async ensureNamespace(namespace: string): Promise<'ok' | 'unknown'> {
+    let readable = true;
     try {
-      if (await this.kube.find('Namespace', namespace)) return;
+      if (await this.kube.find('Namespace', namespace)) return 'ok';
     } catch (e) {
       if (!(e instanceof KubeApiError && (e.status === 403 || e.status === 401))) throw e;
-      // Cannot read namespaces: try to use it anyway; the create below tells if it exists.
-      return;
+      readable = false;
     }
     try {
       await this.kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
     } catch (e) {
       if (e instanceof KubeApiError && (e.status === 401 || e.status === 403)) {
+        // Users scoped to one namespace may read neither: go on and see whether it is usable.
+        if (!readable) return 'unknown';
         throw new UserError('E_NAMESPACE', `Namespace ${namespace} can not be created.`, { hint: 'create it as an administrator first, or use an existing namespace' });
       }
-      if (e instanceof KubeApiError && e.status === 409) return;
+      if (e instanceof KubeApiError && e.status === 409) return 'ok';
       throw e;
     }
+    return 'ok';
   }
 
   /** Create all four objects, or none: on failure the ones made are deleted again. */
   async create(ref: AccountRef, props: Props, primary: boolean): Promise<void> {
     validateRef(ref);
     const { name, namespace } = ref;
-    await this.ensureNamespace(namespace);
+    const nsState = await this.ensureNamespace(namespace);
     const checks: Array<[Kind, string]> = [['ServiceAccount', name], ['Role', roleName(name)], ['RoleBinding', roleBindingName(name)]];
-    const found = await Promise.all(checks.map(([k, n]) => this.kube.find(k, n, namespace)));
+    const nsError = (e: unknown) =>
+      nsState === 'unknown' && e instanceof KubeApiError && (e.status === 403 || e.status === 404)
+        ? new UserError('E_NAMESPACE', `Namespace ${namespace} can not be created.`, { hint: 'it does not exist or you may not use it; ask an administrator' })
+        : e;
+    const found = await Promise.all(checks.map(([k, n]) => this.kube.find(k, n, namespace))).catch((e) => {
+      throw nsError(e);
+    });
     found.forEach((f, i) => {
       if (f) throw new AlreadyExists(checks[i]![0], checks[i]![1]);
     });
@@ -177,6 +187,7 @@ export class Registry {
       // Juju (3.6.10+) stamps managed-by=juju on everything in its namespaces: force ours back.
       for (const [kind, n] of made.slice(0, 3)) await this.kube.patch(kind, n, namespace, { metadata: { labels: { [MANAGED_BY]: SPARK8T } } }, 'merge');
     } catch (e) {
+      if (made.length === 0 && nsError(e) !== e) throw nsError(e);
       const failed = steps[made.length]?.[0] ?? 'label';
       const undone: string[] = [];
       for (const [kind, n] of made.reverse()) {

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { decodeKey, encodeKey, encodeKeyLegacy, decodeKeyLegacy } from '../../src/spark8t/registry/encoding.ts';
+import { expandVars, mergeJavaOptions, mergeLevels, parseConfArgs, parseProperties, removeKeys, splitJavaOptions } from '../../src/spark8t/conf/properties.ts';
+import { parseWrapperArgs } from '../../src/spark8t/wrappers/args.ts';
+import { dns1123Label } from '../../src/spark8t/registry/manifests.ts';
+import { validateRef } from '../../src/spark8t/registry/registry.ts';
+import { toolFromName } from '../../src/spark8t/main.ts';
+
+describe('secret key encoding (spark8t 1.6 K8sSecretKeySerializer)', () => {
+  it('encodes like the reference', () => {
+    // Values printed by the Python package: K8sSecretKeySerializer().serialize(...)
+    expect(encodeKey('spark.a_b')).toBe('spark.a_5fb');
+    expect(encodeKey('a b')).toBe('a_20b');
+    expect(encodeKey('é/x')).toBe('_c3_a9_2fx');
+    expect(encodeKey('spark.kubernetes.executor.podNamePrefix')).toBe('spark.kubernetes.executor.podNamePrefix');
+  });
+  it('decodes hex keys and falls back to the legacy percent scheme', () => {
+    expect(decodeKey('a_5fb')).toBe('a_b');
+    expect(decodeKey('a__b')).toBe('a_b');
+    expect(decodeKey('x_zz')).toBe('x%zz');
+    expect(decodeKey('a_')).toBe('a%');
+    expect(decodeKeyLegacy(encodeKeyLegacy('a b_c'))).toBe('a b_c');
+    for (const k of ['spark.x', 'a=b', 'ü€', 'a_b_c', '--x..y']) {
+      expect(decodeKey(encodeKey(k))).toBe(k);
+      expect(encodeKey(k)).toMatch(/^[-._a-zA-Z0-9]+$/);
+    }
+  });
+});
+
+describe('properties', () => {
+  it('parses files as spark8t does: key ends at = or space, value after the first =', () => {
+    const p = parseProperties('# c\n\nspark.a=1\nspark.b = x=y \nspark.c x=1\nspark.d=${HOME}/w\n', { HOME: '/h' });
+    expect([...p]).toEqual([
+      ['spark.a', '1'],
+      ['spark.b', 'x=y'],
+      ['spark.c', '1'],
+      ['spark.d', '/h/w'],
+    ]);
+  });
+  it('a line without = is a clear error naming the file and line (the reference crashes)', () => {
+    expect(() => parseProperties('a=1\nspark.c $HOME/z\n', {}, 'f.conf')).toThrow('f.conf:2: "spark.c $HOME/z" is not a key=value property');
+  });
+  it('expands known variables and leaves unknown ones', () => {
+    expect(expandVars('$A-${B}-$C', { A: '1', B: '2' })).toBe('1-2-$C');
+  });
+  it('--conf values may contain = and are expanded; a missing = is a usage error', () => {
+    expect(parseConfArgs(['k=a=b', 'u=$U'], { U: 'x' })).toEqual(new Map([['k', 'a=b'], ['u', 'x']]));
+    expect(() => parseConfArgs(['novalue'])).toThrow(/not key=value/);
+  });
+  it('merges JavaOptions keeping non -D options and quoted values', () => {
+    expect(splitJavaOptions('-Da="x y" -XX:+UseG1GC  \'-Db=c d\'')).toEqual(['-Da="x y"', '-XX:+UseG1GC', "'-Db=c d'"]);
+    expect(mergeJavaOptions(['-Da=1 -XX:+UseG1GC -Dq="p q"', '-Da=2 -verbose:gc'])).toBe('-Da=2 -XX:+UseG1GC -Dq="p q" -verbose:gc');
+    const m = mergeLevels([
+      new Map([['spark.driver.extraJavaOptions', '-Dx=1 -XX:+UseG1GC'], ['k', 'low']]),
+      new Map([['spark.driver.extraJavaOptions', '-Dy="a b"'], ['k', 'high']]),
+    ]);
+    expect(m.get('spark.driver.extraJavaOptions')).toBe('-Dx=1 -XX:+UseG1GC -Dy="a b"');
+    expect(m.get('k')).toBe('high');
+  });
+  it('remove-config removes KEY, and KEY=VALUE only on a match', () => {
+    const p = new Map([['a', '1'], ['b', '2']]);
+    expect([...removeKeys(p, ['a=9', 'b'])]).toEqual([['a', '1']]);
+    expect([...removeKeys(p, ['a=1'])]).toEqual([['b', '2']]);
+  });
+});
+
+describe('names and dispatch', () => {
+  it('validates DNS-1123 names before any request', () => {
+    expect(dns1123Label('ok-1')).toBeUndefined();
+    expect(dns1123Label('Bad_Name')).toMatch(/lower case/);
+    expect(() => validateRef({ name: 'UPPER', namespace: 'ns' })).toThrow(/invalid username "UPPER"/);
+    expect(() => validateRef({ name: 'ok', namespace: 'a.b' })).toThrow(/namespace "a.b"/);
+  });
+  it('dispatches on the called name, with or without the snap prefix', () => {
+    expect(toolFromName('/x/spark-client.spark-submit')).toBe('spark-submit');
+    expect(toolFromName('service-account-registry')).toBe('service-account-registry');
+    expect(toolFromName('/usr/bin/spark8t')).toBeUndefined();
+  });
+  it('keeps the application arguments of spark-submit untouched', () => {
+    const a = parseWrapperArgs(['--username', 'u', '--class', 'Main', '--conf', 'a=1', 'app.jar', '--conf', 'b=2', 'x y'], 'spark-submit');
+    expect(a.username).toBe('u');
+    expect(a.conf).toEqual(['a=1']);
+    expect(a.rest).toEqual(['--class', 'Main', 'app.jar', '--conf', 'b=2', 'x y']);
+    expect(() => parseWrapperArgs(['--deploy-mode', 'nope'], 'spark-submit')).toThrow(/client or cluster/);
+  });
+});

@@ -1,0 +1,23 @@
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../support/k8s.ts';
+
+export const CACHE = process.env.SPARKCRAFT_CACHE ?? join(homedir(), '.cache', 'sparkcraft');
+export const PY_SAR = join(CACHE, 'venv-spark8t', 'bin', 'service-account-registry');
+
+/** Ours, from the TypeScript sources (the executable is tested in exe.test.ts). */
+export async function ours(tool: string, args: string[], env: Record<string, string> = {}) {
+  return execa('node', ['--import', 'tsx', join(ROOT, 'src/spark8t/entry.ts'), tool, ...args], {
+    reject: false,
+    env: { ...env },
+    extendEnv: true,
+  });
+}
+
+/** The Python reference (spark8t 1.6 from PyPI, installed by scripts/setup.d/30-spark8t-py.sh). */
+export async function reference(args: string[], env: Record<string, string> = {}) {
+  if (!existsSync(PY_SAR)) await execa('bash', [join(ROOT, 'scripts/setup.d/30-spark8t-py.sh')]);
+  return execa(PY_SAR, args, { reject: false, env });
+}
