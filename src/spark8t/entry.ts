@@ -1,18 +1,11 @@
 /** Process entry of the spark8t executable (bundled by src/spark8t/build). */
 import { main } from './main.ts';
 
-// In a single executable application argv[1] repeats argv[0]; under node it is the script.
-const sea = (() => {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return typeof process.versions.node === 'string' && Boolean((process as unknown as { isSea?: () => boolean }).isSea?.());
-  } catch {
-    return false;
-  }
-})();
-const argv0 = process.env.SPARK8T_ARGV0 ?? (sea ? process.argv0 : process.argv[1] ?? 'spark8t');
-const args = process.argv.slice(2);
-main(argv0, args).then(
+// The name we were called by decides the tool. Compiled with bun, argv[1] is a virtual path and
+// argv0 holds the link name; as a Node SEA or a script, argv[1] is the called path.
+const compiledWithBun = typeof (process.versions as Record<string, string | undefined>).bun === 'string' && (process.argv[1] ?? '').startsWith('/$bunfs/');
+const argv0 = process.env.SPARK8T_ARGV0 ?? (compiledWithBun ? process.argv0 : (process.argv[1] ?? 'spark8t'));
+main(argv0, process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },

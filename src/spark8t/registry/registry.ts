@@ -106,12 +106,13 @@ export class Registry {
 
   async get(ref: AccountRef): Promise<AccountConfig | undefined> {
     validateRef(ref);
-    const sa = await this.kube.find('ServiceAccount', ref.name, ref.namespace);
-    if (!sa) return undefined;
-    const [props, hubProps] = await Promise.all([
+    // All three reads at once: one round trip instead of two.
+    const [sa, props, hubProps] = await Promise.all([
+      this.kube.find('ServiceAccount', ref.name, ref.namespace),
       this.readSecret(secretName(ref.name), ref.namespace),
       this.readSecret(hubSecretName(ref.name), ref.namespace),
     ]);
+    if (!sa) return undefined;
     return { ...ref, primary: isPrimary(sa), props, hubProps };
   }
 

@@ -1,0 +1,57 @@
+/**
+ * npm run bench:spark8t — our executable against Python spark8t 1.6 on the same local apiserver:
+ * `list` with 50 accounts, `get-config`, and `--help` start-up. Prints medians and ratios.
+ * Targets: ours ≥ 10× faster on each; `--help` ≤ 50 ms.
+ */
+import { execa } from 'execa';
+import { join } from 'node:path';
+import { ensureCluster, ROOT, kubectl } from '../test/support/k8s.ts';
+import { PY_SAR, reference } from '../test/spark8t/support.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const N = 50;
+
+async function median(cmd: string, args: string[], env: Record<string, string>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = process.hrtime.bigint();
+    const r = await execa(cmd, args, { env, reject: false });
+    if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.split('\n').pop()}`);
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+async function main() {
+  const info = await ensureCluster();
+  await execa('bash', [join(ROOT, 'scripts/build-spark8t.sh')]);
+  await reference(['--help']);
+  const env = { KUBECONFIG: info.adminKubeconfig, PATH: process.env.PATH ?? '' };
+  const ns = 'bench-spark8t';
+  const exe = join(ROOT, 'dist/spark8t');
+  const have = (await execa(exe, ['service-account-registry', 'list'], { env })).stdout.split('\n').filter((l) => l.startsWith(`${ns}:`)).length;
+  for (let i = have; i < N; i++) {
+    await execa(exe, ['service-account-registry', 'create', '--username', `u${i}`, '--namespace', ns, '--conf', `spark.k${i}=v`], { env });
+  }
+  void kubectl;
+  const cases: Array<[string, string[]]> = [
+    ['list (50 accounts)', ['list']],
+    ['get-config', ['get-config', '--username', 'u1', '--namespace', ns]],
+    ['--help', ['--help']],
+  ];
+  console.log(`runs per case: ${RUNS} (median)`);
+  console.log('case'.padEnd(22) + 'ours ms'.padStart(10) + 'python ms'.padStart(12) + 'ratio'.padStart(9));
+  for (const [name, args] of cases) {
+    const o = await median(exe, ['service-account-registry', ...args], env);
+    const p = await median(PY_SAR, args, env);
+    console.log(name.padEnd(22) + o.toFixed(1).padStart(10) + p.toFixed(1).padStart(12) + `${(p / o).toFixed(1)}x`.padStart(9));
+  }
+  const help = await median(exe, ['--help'], env);
+  console.log(`spark8t --help: ${help.toFixed(1)} ms (target ≤ 50 ms)`);
+}
+
+main().catch((e) => {
+  console.error(`error: ${e instanceof Error ? e.message : e}`);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { copyFileSync, mkdtempSync, symlinkSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, type ClusterInfo, ensureCluster, uniqueName } from '../support/k8s.ts';
+
+let info: ClusterInfo;
+let exe: string;
+
+beforeAll(async () => {
+  info = await ensureCluster();
+  await execa('bash', [join(ROOT, 'scripts/build-spark8t.sh')]);
+  // Copied alone to another directory: it must be self-contained.
+  const dir = mkdtempSync(join(tmpdir(), 'exe-'));
+  exe = join(dir, 'spark8t');
+  copyFileSync(join(ROOT, 'dist/spark8t'), exe);
+  for (const t of ['service-account-registry', 'spark-client.service-account-registry', 'spark-submit']) symlinkSync('spark8t', join(dir, t));
+}, 300_000);
+
+describe('dist/spark8t, one self-contained executable', () => {
+  it('is an executable file and lists its tools', async () => {
+    expect(statSync(exe).mode & 0o111).not.toBe(0);
+    const r = await execa(exe, ['--help'], { cwd: '/' });
+    expect(r.stdout).toMatch(/service-account-registry[\s\S]*spark-submit[\s\S]*spark-shell[\s\S]*pyspark[\s\S]*spark-sql/);
+  });
+  it('dispatches on link names (plain and spark-client.) and as spark8t <tool>', async () => {
+    const ns = uniqueName('exe');
+    const env = { KUBECONFIG: info.adminKubeconfig };
+    const dir = join(exe, '..');
+    expect((await execa(join(dir, 'service-account-registry'), ['create', '--username', 'x', '--namespace', ns], { env })).exitCode).toBe(0);
+    expect((await execa(join(dir, 'spark-client.service-account-registry'), ['list'], { env })).stdout).toContain(`${ns}:x`);
+    expect((await execa(exe, ['service-account-registry', 'get-config', '--username', 'x', '--namespace', ns], { env })).stdout).toContain(`spark.kubernetes.namespace=${ns}`);
+  });
+  it('unknown tools and bad flags fail with one line and a non-zero status', async () => {
+    const r = await execa(exe, ['nope'], { reject: false });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim()).toBe('error: unknown tool "nope" (one of: service-account-registry, spark-submit, spark-shell, pyspark, spark-sql)');
+    const r2 = await execa(join(exe, '..', 'spark-submit'), ['--deploy-mode', 'sideways'], { reject: false });
+    expect(r2.exitCode).toBe(2);
+    expect(r2.stderr.trim()).toBe('error: --deploy-mode must be client or cluster, not "sideways"');
+  });
+});

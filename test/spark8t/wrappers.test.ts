@@ -1,0 +1,97 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { mkdtempSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, type ClusterInfo, ensureCluster, kubectlJson, uniqueName } from '../support/k8s.ts';
+import { ours } from './support.ts';
+
+let info: ClusterInfo;
+let sparkHome: string;
+
+beforeAll(async () => {
+  info = await ensureCluster();
+  sparkHome = (await execa('bash', [join(ROOT, 'scripts/spark-home.sh')])).stdout.trim();
+}, 600_000);
+
+describe('spark-submit with real Spark against the real apiserver', () => {
+  it('creates the driver pod and config map with the account and properties of all six levels', async () => {
+    const ns = uniqueName('submit');
+    const env = { KUBECONFIG: info.adminKubeconfig, SPARK_HOME: sparkHome };
+    expect((await ours('service-account-registry', ['create', '--username', 'sub', '--namespace', ns, '--conf', 'spark.level.account=3', '--conf', 'spark.level.over=account'], env)).exitCode).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), 'lv-'));
+    const confs = join(dir, 'confs');
+    mkdirSync(confs);
+    writeFileSync(join(confs, 'spark-defaults.conf'), 'spark.level.defaults=1\nspark.level.over=defaults\nspark.kubernetes.container.image=example/spark:1\nspark.driver.extraJavaOptions=-Dfrom.defaults=1 -XX:+UseG1GC\n');
+    writeFileSync(join(dir, 'env.conf'), 'spark.level.env=4\nspark.level.over=env\n');
+    writeFileSync(join(dir, 'cli.conf'), 'spark.level.file=5\nspark.level.over=file\nspark.driver.extraJavaOptions=-Dfrom.file="a b"\n');
+    const r = await ours('spark-submit', [
+      '--username', 'sub', '--namespace', ns, '--properties-file', join(dir, 'cli.conf'),
+      '--conf', 'spark.level.conf=6', '--conf', 'spark.level.over=conf', '--conf', 'spark.kubernetes.submission.waitAppCompletion=false',
+      '--class', 'org.apache.spark.examples.SparkPi', 'local:///opt/spark/examples/jars/spark-examples.jar', '10',
+    ], { ...env, SPARK_CONFS: confs, SPARK_CLIENT_ENV_CONF: join(dir, 'env.conf') });
+    expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
+    const pods = await kubectlJson(info, ['-n', ns, 'get', 'pods']);
+    expect(pods.items).toHaveLength(1);
+    const pod = pods.items[0];
+    expect(pod.spec.serviceAccountName).toBe('sub');
+    expect(pod.spec.containers[0].image).toBe('example/spark:1');
+    expect(pod.spec.containers[0].args).toEqual(expect.arrayContaining(['driver']));
+    const cms = await kubectlJson(info, ['-n', ns, 'get', 'configmaps']);
+    const cm = cms.items.find((c: any) => c.metadata.name.startsWith('spark-drv-'));
+    const props: string = cm.data['spark.properties'];
+    for (const [k, v] of <Array<[string, string]>>[['spark.level.defaults', '1'], ['spark.level.account', '3'], ['spark.level.env', '4'], ['spark.level.file', '5'], ['spark.level.conf', '6'], ['spark.level.over', 'conf'], ['spark.kubernetes.namespace', ns], ['spark.kubernetes.authenticate.driver.serviceAccountName', 'sub']]) {
+      expect(props).toMatch(new RegExp(`^${k.replace(/\./g, '\\.')}=${v}$`, 'm'));
+    }
+    // JavaOptions merged option by option, the non -D option and the quoted value kept.
+    // (java.util.Properties escapes = and : in values: `-Dfrom.defaults\=1`.)
+    expect(props).toMatch(/^spark\.driver\.extraJavaOptions=-Dfrom\.defaults\\?=1 -XX\\?:\+UseG1GC -Dfrom\.file\\?="a b"$/m);
+  });
+
+  it("exits with Spark's status and passes arguments with spaces intact (no shell)", async () => {
+    // A fake Spark that records its arguments and exits 7: testing our argument handling.
+    const home = mkdtempSync(join(tmpdir(), 'fake-spark-'));
+    mkdirSync(join(home, 'bin'));
+    const script = join(home, 'bin', 'spark-submit');
+    writeFileSync(script, '#!/bin/bash\nfor a in "$@"; do printf "<%s>\\n" "$a"; done\ngrep -c . "${6}" >&2 || true\nexit 7\n');
+    chmodSync(script, 0o755);
+    const ns = uniqueName('exit');
+    const env = { KUBECONFIG: info.adminKubeconfig, SPARK_HOME: home, SPARK_CONFS: join(home, 'conf') };
+    await ours('service-account-registry', ['create', '--username', 'e', '--namespace', ns], env);
+    const r = await ours('spark-submit', ['--username', 'e', '--namespace', ns, '--deploy-mode', 'client', 'app.py', 'a b', '$HOME', ';ls'], env);
+    expect(r.exitCode).toBe(7);
+    const lines = r.stdout.split('\n');
+    expect(lines.slice(0, 6)).toEqual(['<--master>', `<k8s://${info.apiUrl}>`, '<--deploy-mode>', '<client>', '<--properties-file>', expect.stringMatching(/^<\/.*spark\.conf>$/)]);
+    expect(lines.slice(6, 10)).toEqual(['<app.py>', '<a b>', '<$HOME>', '<;ls>']);
+  });
+
+  it('the primary account is used when no --username/--namespace is given; no primary is a clear error', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'fake-spark-'));
+    mkdirSync(join(home, 'bin'));
+    writeFileSync(join(home, 'bin', 'spark-submit'), '#!/bin/bash\ncat "$6"\n');
+    chmodSync(join(home, 'bin', 'spark-submit'), 0o755);
+    const ns = uniqueName('prim');
+    const env = { KUBECONFIG: info.adminKubeconfig, SPARK_HOME: home, SPARK_CONFS: join(home, 'conf') };
+    await ours('service-account-registry', ['create', '--username', 'pp', '--namespace', ns, '--primary'], env);
+    const r = await ours('spark-submit', ['x.py'], env);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain(`spark.kubernetes.namespace=${ns}`);
+    expect(r.stdout).toContain('spark.kubernetes.authenticate.driver.serviceAccountName=pp');
+  });
+});
+
+describe('interactive shells', () => {
+  it('spark-shell adds the history file option and a detected driver host', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'fake-spark-'));
+    mkdirSync(join(home, 'bin'));
+    writeFileSync(join(home, 'bin', 'spark-shell'), '#!/bin/bash\ncat "$4"\n');
+    chmodSync(join(home, 'bin', 'spark-shell'), 0o755);
+    const ns = uniqueName('shell');
+    const env = { KUBECONFIG: info.adminKubeconfig, SPARK_HOME: home, SPARK_CONFS: join(home, 'conf'), SPARK_USER_DATA: home };
+    await ours('service-account-registry', ['create', '--username', 'sh', '--namespace', ns], env);
+    const r = await ours('spark-shell', ['--username', 'sh', '--namespace', ns, '--conf', 'spark.driver.extraJavaOptions=-Dmine=1'], env);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^spark\.driver\.host=127\.0\.0\.1$/m);
+    expect(r.stdout).toContain(`spark.driver.extraJavaOptions=-Dscala.shell.histfile=${home}/.scala_history -Dmine=1`);
+  });
+});
