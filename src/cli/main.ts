@@ -12,7 +12,7 @@ type Registrar = (program: Command) => void;
 
 // One line per pipeline step; keep them in pipeline order.
 const registrars: Array<() => Promise<{ register: Registrar }>> = [
-  // () => import('../render/cli.ts'),
+  () => import('../render/cli.ts'),
   () => import('../publish/cli.ts'),
 ];
 

@@ -34,6 +34,9 @@ export interface FlavourSpec {
   tagVersion?: string;
   /** Extra PyPI packages installed into the image. */
   pypi?: PypiSpec[];
+  /** false when the flavour's inputs cannot be staged yet; `reason` says why. */
+  available?: boolean;
+  reason?: string;
   /** Extra pebble services (name → command), rendered into the rock. */
   services?: Record<string, { command: string; startup: 'enabled' | 'disabled'; environment?: Record<string, string> }>;
 }
@@ -47,6 +50,8 @@ export interface LineSpec {
   java: number;
   python: string;
   hadoop: string;
+  /** The py4j source zip under python/lib (PYTHONPATH names it). */
+  py4j: string;
   rock: { base: 'ubuntu@22.04' | 'ubuntu@24.04' };
   snap: { base: 'core22' | 'core24' };
   /** Where Spark comes from: the pyspark distribution on PyPI (reachable here) or the Apache tarball. */

@@ -84,6 +84,7 @@ export function fixtureLine(over: { spark?: string; track?: string; risk?: Resol
       java: 17,
       python: '3.10',
       hadoop: '3.3.4',
+      py4j: 'py4j-0.10.9.7-src.zip',
       rock: { base: 'ubuntu@22.04' },
       snap: { base: 'core22' },
       distribution: { pypi: { name: 'pyspark', version: spark, license: 'Apache-2.0' } },
