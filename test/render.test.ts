@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { loadMatrix, resolveLine, validateMatrix } from '../src/config/matrix.ts';
+import { loadTemplates, renderLine, validateManifests } from '../src/render/render.ts';
+import { check } from '../src/render/cli.ts';
+import { ROOT } from './support/k8s.ts';
+
+const matrix = loadMatrix();
+const templates = loadTemplates();
+
+describe('release matrix', () => {
+  it('resolves tags, tracks and channels from the scheme', () => {
+    const r = resolveLine(matrix, { line: '3.5', risk: 'edge' });
+    expect(r.line.spark).toBe('3.5.9');
+    expect(r.image.tags).toEqual(['3.5.9-22.04_edge', '3.5-22.04_edge']);
+    expect(r.image.ref).toBe('ghcr.io/canonical/charmed-spark:3.5-22.04_edge');
+    expect(r.snapChannel).toBe('3.5/edge');
+    expect(resolveLine(matrix, { line: '3.5', risk: 'stable' }).image.tags).toContain('3.5-22.04');
+    expect(resolveLine(matrix, { line: '4.1' }).image.tags[0]).toBe('4.1.3-24.04_edge');
+    expect(() => resolveLine(matrix, { line: '2.4' })).toThrow(/no Spark line "2.4".*/);
+  });
+  it('names the key path and reason of every invalid entry', () => {
+    const raw = parse(readFileSync(join(ROOT, 'matrix.yaml'), 'utf8'));
+    raw.lines[1].spark = '3.6.0';
+    raw.lines[0].jars[0].version = 'x y';
+    raw.lines[2].snap.base = 'core22';
+    delete raw.project.uid;
+    let msg = '';
+    try {
+      validateMatrix(raw, 'm.yaml');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toContain('m.yaml: lines[1].spark 3.6.0 is not in track 3.5');
+    expect(msg).toContain('m.yaml: lines[0].jars[0].version must be a Maven coordinate part');
+    expect(msg).toContain('m.yaml: lines[2].snap.base core22 does not match rock base ubuntu@24.04');
+    expect(msg).toContain('m.yaml: project.uid is required');
+  });
+});
+
+describe('rendering', () => {
+  it('renders and validates every line and available flavour', () => {
+    for (const line of matrix.lines) {
+      const files = renderLine(matrix, resolveLine(matrix, { line: line.track }), templates);
+      const rock = parse(files.find((f) => f.path === 'rockcraft.yaml')!.content);
+      expect(rock.base).toBe(line.rock.base);
+      expect(rock['run-user']).toBe('_daemon_');
+      expect(rock.services.sparkd).toMatchObject({ startup: 'enabled', 'on-success': 'shutdown', 'on-failure': 'shutdown' });
+      expect(rock.services['history-server'].startup).toBe('disabled');
+      expect(rock.environment).toMatchObject({ SPARK_HOME: '/opt/spark', SPARK_CONFS: '/etc/spark8t/conf', HOME: '/var/lib/spark', SPARK_USER_DATA: '/var/lib/spark', SPARK_LOG_DIR: '/var/log/spark' });
+      const snap = parse(files.find((f) => f.path === 'snap/snapcraft.yaml')!.content);
+      expect(snap.version).toBe(line.spark);
+      expect(Object.keys(snap.apps)).toEqual(['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql']);
+      expect(snap.apps['spark-shell'].plugs).toContain('network-bind');
+      expect(snap.plugs['dot-kube-config']).toEqual({ interface: 'personal-files', read: ['$HOME/.kube/config'] });
+      const defaults = files.find((f) => f.path === 'files/snap/etc/spark8t/conf/spark-defaults.conf')!.content;
+      expect(defaults).toContain(`spark.kubernetes.container.image=ghcr.io/canonical/charmed-spark:${line.track}-${line.rock.base.split('@')[1]}_edge`);
+    }
+  });
+  it('refuses a manifest the craft tools would refuse, naming the key', () => {
+    const files = renderLine(matrix, resolveLine(matrix, {}), templates);
+    const rock = parse(files[0]!.content);
+    rock.services.sparkd.startup = 'sometimes';
+    rock.parts.spark.plugins = 'dump';
+    const bad = files.map((f) => (f.path === 'rockcraft.yaml' ? { ...f, content: stringify(rock) } : f));
+    expect(() => validateManifests(bad, '3.5/spark')).toThrow(/services\.sparkd\.startup: must be one of "enabled", "disabled".*parts\.spark\.plugins: unknown key/);
+  });
+  it('the committed manifests are current (render --check)', async () => {
+    expect(await check()).toEqual([]);
+    const r = await execa('bash', [join(ROOT, 'scripts/sparkcraft.sh'), 'render', '--check', '--matrix', join(ROOT, 'test/fixtures/matrix-other-default.yaml')], { reject: false });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/committed rockcraft\.yaml and snap\/snapcraft\.yaml differ/);
+  });
+});
+
+describe('scripts in the rock keep arguments intact', () => {
+  const files = renderLine(matrix, resolveLine(matrix, {}), templates);
+  const dir = mkdtempSync(join(tmpdir(), 'scripts-'));
+  for (const f of files.filter((x) => x.path.startsWith('files/rock/'))) {
+    const p = join(dir, f.path.slice('files/rock/'.length));
+    mkdirSync(join(p, '..'), { recursive: true });
+    writeFileSync(p, f.content);
+    chmodSync(p, f.mode);
+  }
+  const entry = join(dir, 'opt/spark/entrypoint.sh');
+  it('entrypoint driver: spark-submit in client mode with every argument as given', async () => {
+    const r = await execa('bash', [entry, 'driver', '--properties-file', '/opt/spark/conf/spark.properties', '--class', 'A B', 'x y'], { env: { SPARK_ENTRYPOINT_DRY_RUN: '1', SPARK_HOME: '/opt/spark', SPARK_DRIVER_BIND_ADDRESS: '10.0.0.5' } });
+    expect(r.stdout.split('\n')).toEqual(['/opt/spark/bin/spark-submit', '--conf', 'spark.driver.bindAddress=10.0.0.5', '--conf', 'spark.executorEnv.SPARK_DRIVER_POD_IP=10.0.0.5', '--deploy-mode', 'client', '--properties-file', '/opt/spark/conf/spark.properties', '--class', 'A B', 'x y']);
+  });
+  it('entrypoint executor: the KubernetesExecutorBackend java command with the pod environment', async () => {
+    const r = await execa('bash', [entry, 'executor'], { env: { SPARK_ENTRYPOINT_DRY_RUN: '1', SPARK_HOME: '/opt/spark', JAVA_HOME: '/jvm', SPARK_EXECUTOR_MEMORY: '2g', SPARK_DRIVER_URL: 'spark://d:7078', SPARK_EXECUTOR_ID: '3', SPARK_EXECUTOR_CORES: '2', SPARK_APPLICATION_ID: 'app-1', SPARK_EXECUTOR_POD_IP: '10.1.1.1', SPARK_JAVA_OPT_0: '-Dk=v w' } });
+    const cmd = r.stdout.split('\n');
+    expect(cmd.slice(0, 4)).toEqual(['/jvm/bin/java', '-Dk=v w', '-Xms2g', '-Xmx2g']);
+    expect(cmd).toContain('org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend');
+    expect(cmd.join(' ')).toContain('--driver-url spark://d:7078 --executor-id 3 --cores 2 --app-id app-1 --hostname 10.1.1.1');
+  });
+  it('sparkd: refuses unknown roles, idles without one', async () => {
+    const bad = await execa('bash', [join(dir, 'opt/pebble/sparkd.sh'), 'painter'], { reject: false });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('unknown role "painter"');
+    const idle = execa('bash', [join(dir, 'opt/pebble/sparkd.sh')], { reject: false });
+    let ended = false;
+    void idle.then(() => (ended = true));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(ended).toBe(false);
+    idle.kill();
+    await idle;
+  });
+  it('every script passes bash -n', async () => {
+    for (const f of files.filter((x) => x.mode === 0o755)) {
+      const p = join(dir, 'check.sh');
+      writeFileSync(p, f.content);
+      expect((await execa('bash', ['-n', p], { reject: false })).exitCode, f.path).toBe(0);
+    }
+  });
+});
