@@ -13,6 +13,7 @@ type Registrar = (program: Command) => void;
 // One line per pipeline step; keep them in pipeline order.
 const registrars: Array<() => Promise<{ register: Registrar }>> = [
   () => import('../render/cli.ts'),
+  () => import('../stage/cli.ts'),
   () => import('../publish/cli.ts'),
 ];
 

@@ -1,0 +1,43 @@
+/** The Go toolchain: build a command of a module at a pinned version through a throwaway module. */
+import { execa } from 'execa';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.ts';
+import { cacheDir } from '../paths.ts';
+
+export function goEnv(): Record<string, string> {
+  const c = cacheDir();
+  return {
+    GOMODCACHE: join(c, 'go', 'mod'),
+    GOCACHE: join(c, 'go', 'build'),
+    GOFLAGS: '-mod=mod',
+    GOTOOLCHAIN: 'local',
+    CGO_ENABLED: '0',
+    PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin`,
+  };
+}
+
+/**
+ * Build `pkg` (a main package of `module@version`) into the cache, once: `<cache>/bin/<name>-<version>`.
+ * `go install pkg@version` needs the proxy's version list (refused by some proxies), so a
+ * throwaway module requiring that exact version is used instead.
+ */
+export async function goBuildCached(name: string, module: string, version: string, pkg: string): Promise<string> {
+  const out = join(cacheDir(), 'bin', `${name}-${version}`);
+  if (existsSync(out)) return out;
+  const work = join(cacheDir(), 'go', `${name}-build-${version}`);
+  mkdirSync(work, { recursive: true });
+  writeFileSync(join(work, 'go.mod'), `module sparkcraft.local/${name}-build\n\ngo 1.22\n\nrequire ${module} ${version}\n`);
+  writeFileSync(join(work, 'tools.go'), `package tools\n\nimport _ "${pkg}"\n`);
+  const env = goEnv();
+  try {
+    await execa('go', ['mod', 'tidy'], { cwd: work, env });
+    await execa('nice', ['go', 'build', '-trimpath', '-ldflags=-s -w', '-o', `${out}.tmp`, pkg], { cwd: work, env });
+  } catch (e) {
+    const err = e as { code?: string; stderr?: string };
+    if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'the Go toolchain (go) is not installed', { hint: 'install Go ≥ 1.22 and re-run' });
+    throw new UserError('E_GO_BUILD', `building ${pkg}@${version} failed: ${(err.stderr ?? '').trim().split('\n').pop()}`, { hint: 'check that the Go module proxy is reachable' });
+  }
+  renameSync(`${out}.tmp`, out);
+  return out;
+}

@@ -1,0 +1,106 @@
+/**
+ * The content-addressed download cache: `<cache>/downloads/sha256/<hex>`. A file enters it only
+ * after its sha256 matched; downloads go to a temporary name first. Network failures are retried
+ * with exponential backoff, then reported in one line naming the input.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { UserError } from '../lib/errors.ts';
+import { log } from '../lib/log.ts';
+import { cacheDir } from '../lib/paths.ts';
+
+export interface RetryPolicy {
+  attempts: number;
+  baseMs: number;
+}
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseMs: 500 };
+
+export function casPath(sha256: string): string {
+  return join(cacheDir(), 'downloads', 'sha256', sha256);
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  await pipeline(createReadStream(file), h);
+  return h.digest('hex');
+}
+
+class Transient extends Error {}
+
+async function downloadOnce(url: string, dest: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(600_000) });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
+    throw new Transient(`network error (${cause})`);
+  }
+  if (res.status >= 500 || res.status === 429) throw new Transient(`HTTP ${res.status}`);
+  if (!res.ok || !res.body) throw new UserError('E_DOWNLOAD', `HTTP ${res.status} for ${url}`, { hint: 'check the URL in the lock file (npm run lock refreshes it)' });
+  try {
+    await pipeline(Readable.fromWeb(res.body as never), createWriteStream(dest));
+  } catch (e) {
+    throw new Transient(`transfer interrupted (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Download `url` (when its sha256 is not cached yet), verify it, and return the cache path. */
+export async function fetchVerified(name: string, url: string, sha256: string, retry: RetryPolicy = DEFAULT_RETRY): Promise<string> {
+  const dest = casPath(sha256);
+  if (existsSync(dest)) return dest;
+  mkdirSync(join(dest, '..'), { recursive: true });
+  const tmp = `${dest}.part-${process.pid}`;
+  let lastWhy = '';
+  for (let attempt = 1; attempt <= retry.attempts; attempt++) {
+    try {
+      log.info(`downloading ${name} (${url})`);
+      await downloadOnce(url, tmp);
+      const got = await sha256File(tmp);
+      if (got !== sha256) {
+        rmSync(tmp, { force: true });
+        throw new UserError('E_CHECKSUM', `checksum mismatch for ${name}: expected sha256 ${sha256}, got ${got} (${url})`, { hint: 'the file changed upstream or the lock is wrong; nothing was staged' });
+      }
+      renameSync(tmp, dest);
+      return dest;
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      if (!(e instanceof Transient)) throw e;
+      lastWhy = e.message;
+      if (attempt < retry.attempts) {
+        const wait = retry.baseMs * 2 ** (attempt - 1);
+        log.warn(`${name}: ${e.message}; retrying in ${wait} ms (${attempt}/${retry.attempts})`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+  throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${retry.attempts} attempts: ${lastWhy} (${url})`, { hint: 'check the network or proxy; cached inputs are reused on the next run' });
+}
+
+/** Download without a known checksum (lock refresh only) and return [cache path, sha256]. */
+export async function fetchUnpinned(name: string, url: string, retry: RetryPolicy = DEFAULT_RETRY): Promise<{ path: string; sha256: string }> {
+  const dir = join(cacheDir(), 'downloads', 'tmp');
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `${process.pid}-${Date.now()}`);
+  let lastWhy = '';
+  for (let attempt = 1; attempt <= retry.attempts; attempt++) {
+    try {
+      log.info(`downloading ${name} (${url})`);
+      await downloadOnce(url, tmp);
+      const sha256 = await sha256File(tmp);
+      const dest = casPath(sha256);
+      mkdirSync(join(dest, '..'), { recursive: true });
+      if (existsSync(dest)) rmSync(tmp);
+      else renameSync(tmp, dest);
+      return { path: dest, sha256 };
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      if (!(e instanceof Transient)) throw e;
+      lastWhy = e.message;
+      if (attempt < retry.attempts) await new Promise((r) => setTimeout(r, retry.baseMs * 2 ** (attempt - 1)));
+    }
+  }
+  throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${retry.attempts} attempts: ${lastWhy} (${url})`, { hint: 'check the network' });
+}

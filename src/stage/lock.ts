@@ -1,0 +1,127 @@
+/**
+ * The lock file (`sparkcraft.lock.json`): every input of every line pinned by URL and sha256.
+ * `npm run lock` refreshes it on purpose; stage and build only read it.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import semver from 'semver';
+import { UserError } from '../lib/errors.ts';
+import { log } from '../lib/log.ts';
+import { projectRoot } from '../lib/paths.ts';
+import { writeFileAtomic } from '../lib/fsx.ts';
+import { mavenUrl } from '../config/matrix.ts';
+import type { LineSpec, Matrix } from '../config/types.ts';
+import { fetchUnpinned } from './fetch.ts';
+import { createHash } from 'node:crypto';
+
+export const LOCK_FILE = join(projectRoot, 'sparkcraft.lock.json');
+
+export type InputKind = 'pypi' | 'maven' | 'go';
+export interface LockedInput {
+  id: string;
+  kind: InputKind;
+  name: string;
+  version: string;
+  url: string;
+  sha256: string;
+  license: string;
+}
+export interface LockFile {
+  lockVersion: 1;
+  inputs: Record<string, LockedInput>;
+  lines: Record<string, string[]>;
+}
+
+/** What a line needs, before checksums are known (pure). */
+export function plannedInputs(m: Matrix, line: LineSpec): Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> {
+  const p = line.distribution.pypi;
+  return [
+    { id: `pypi:${p.name}@${p.version}`, kind: 'pypi', name: p.name, version: p.version, license: p.license },
+    ...line.jars.map((j) => ({ id: `maven:${j.group}:${j.artifact}@${j.version}`, kind: 'maven' as const, name: `${j.group}:${j.artifact}`, version: j.version, license: j.license, url: mavenUrl(j) })),
+    { id: `go:${m.project.pebble.module}@${m.project.pebble.version}`, kind: 'go', name: m.project.pebble.module, version: m.project.pebble.version, license: 'GPL-3.0-only', url: `https://proxy.golang.org/${m.project.pebble.module.toLowerCase()}/@v/${m.project.pebble.version}.zip` },
+  ];
+}
+
+export function readLock(file = LOCK_FILE): LockFile {
+  let raw: string;
+  try {
+    raw = readFileSync(file, 'utf8');
+  } catch {
+    throw new UserError('E_LOCK', `lock file ${file} is missing`, { hint: 'run `npm run lock` and commit sparkcraft.lock.json' });
+  }
+  try {
+    return JSON.parse(raw) as LockFile;
+  } catch (e) {
+    throw new UserError('E_LOCK', `lock file ${file} is not valid JSON: ${(e as Error).message}`, { hint: 'restore it from git or run `npm run lock`' });
+  }
+}
+
+/** The pinned inputs of one line; refuses when the lock does not match the matrix. */
+export function lockedInputsFor(m: Matrix, line: LineSpec, lock: LockFile): LockedInput[] {
+  const want = plannedInputs(m, line).map((i) => i.id);
+  const missing = want.filter((id) => !lock.inputs[id]);
+  if (missing.length) throw new UserError('E_LOCK', `the lock file does not pin ${missing.join(', ')} (Spark ${line.track})`, { hint: 'matrix.yaml changed: run `npm run lock` and commit the result' });
+  return want.map((id) => lock.inputs[id]!);
+}
+
+interface PypiRelease {
+  packagetype: string;
+  url: string;
+  digests: { sha256: string };
+}
+
+async function pypiProject(name: string): Promise<{ releases: Record<string, PypiRelease[]> }> {
+  const url = `https://pypi.org/pypi/${name}/json`;
+  const res = await fetch(url);
+  if (!res.ok) throw new UserError('E_LOCK', `PyPI answered ${res.status} for ${url}`);
+  return (await res.json()) as { releases: Record<string, PypiRelease[]> };
+}
+
+/** Newer patch releases of each line on PyPI (the "new Spark release" report). */
+export function newerPatches(versions: string[], line: LineSpec): string[] {
+  return versions.filter((v) => semver.valid(v) && !semver.prerelease(v) && semver.satisfies(v, `~${line.track}.0`) && semver.gt(v, line.spark)).sort(semver.compare);
+}
+
+export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE): Promise<{ lock: LockFile; newer: Record<string, string[]> }> {
+  let lock: LockFile;
+  try {
+    lock = readLock(file);
+  } catch {
+    lock = { lockVersion: 1, inputs: {}, lines: {} };
+  }
+  const newer: Record<string, string[]> = {};
+  const pypiCache = new Map<string, { releases: Record<string, PypiRelease[]> }>();
+  for (const line of m.lines) {
+    if (tracks && !tracks.includes(line.track)) continue;
+    const ids: string[] = [];
+    for (const inp of plannedInputs(m, line)) {
+      ids.push(inp.id);
+      if (lock.inputs[inp.id]) continue;
+      if (inp.kind === 'pypi') {
+        if (!pypiCache.has(inp.name)) pypiCache.set(inp.name, await pypiProject(inp.name));
+        const proj = pypiCache.get(inp.name)!;
+        const sdist = proj.releases[inp.version]?.find((f) => f.packagetype === 'sdist');
+        if (!sdist) throw new UserError('E_LOCK', `${inp.name} ${inp.version} has no source distribution on PyPI`);
+        lock.inputs[inp.id] = { ...inp, url: new URL(sdist.url, `https://pypi.org/pypi/${inp.name}/json`).href, sha256: sdist.digests.sha256 };
+        newer[line.track] = newerPatches(Object.keys(proj.releases), line);
+      } else {
+        const got = await fetchUnpinned(inp.id, inp.url!);
+        if (inp.kind === 'maven') {
+          // Cross-check with the .sha1 Maven Central serves beside the jar.
+          const res = await fetch(`${inp.url}.sha1`);
+          if (res.ok) {
+            const want = (await res.text()).trim().split(/\s+/)[0];
+            const have = createHash('sha1').update(readFileSync(got.path)).digest('hex');
+            if (want !== have) throw new UserError('E_CHECKSUM', `${inp.id}: sha1 ${have} differs from Maven Central's ${want}`, { hint: 'retry later; the download was corrupted' });
+          }
+        }
+        lock.inputs[inp.id] = { ...inp, url: inp.url!, sha256: got.sha256 };
+      }
+      log.info(`locked ${inp.id} ${lock.inputs[inp.id]!.sha256}`);
+    }
+    lock.lines[line.track] = ids;
+  }
+  const sorted: LockFile = { lockVersion: 1, inputs: Object.fromEntries(Object.entries(lock.inputs).sort(([a], [b]) => a.localeCompare(b))), lines: Object.fromEntries(Object.entries(lock.lines).sort()) };
+  await writeFileAtomic(file, JSON.stringify(sorted, null, 2) + '\n');
+  return { lock: sorted, newer };
+}

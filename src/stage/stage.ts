@@ -1,0 +1,138 @@
+/**
+ * Fill `build/<track>/<flavour>/inputs/` from pinned, verified inputs: the Spark distribution
+ * (pyspark sdist) laid out as /opt/spark, extra jars, pebble built from its Go module, the spark8t
+ * executable with its command links, manifest.json and an SPDX SBOM. The tree is built aside and
+ * swapped in whole; an unchanged stage (same input hashes) returns at once.
+ */
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readFile, rm, symlink, writeFile, chmod, link, rename } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../lib/errors.ts';
+import { log } from '../lib/log.ts';
+import { cacheDir, projectRoot } from '../lib/paths.ts';
+import { replaceDirAtomic } from '../lib/fsx.ts';
+import { goBuildCached } from '../lib/tools/go.ts';
+import type { ResolvedLine, Matrix } from '../config/types.ts';
+import { renderToBuild } from '../render/cli.ts';
+import { fetchVerified, sha256File } from './fetch.ts';
+import { LOCK_FILE, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
+import { describeTree, spdxDocument, type Origin } from './sbom.ts';
+
+export const LAYOUT_VERSION = 3;
+export const SPARK8T_TOOLS = ['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql'];
+
+export interface StageOptions {
+  line?: string;
+  flavour?: string;
+  lockFile?: string;
+  matrix?: string;
+  spark8t?: string;
+}
+
+export interface StageResult {
+  dir: string;
+  inputs: string;
+  resolved: ResolvedLine;
+  matrix: Matrix;
+  skipped: boolean;
+  seconds: number;
+}
+
+/** Extract the pyspark sdist once per checksum into the cache, laid out as /opt/spark. */
+async function sparkTree(input: LockedInput, archive: string, py4j: string): Promise<string> {
+  const dest = join(cacheDir(), 'extract', `spark-${input.sha256}`);
+  if (existsSync(join(dest, '.complete'))) return dest;
+  const tmp = `${dest}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  const raw = join(tmp, 'raw');
+  await mkdir(raw, { recursive: true });
+  log.info(`unpacking ${input.name} ${input.version}`);
+  await execa('tar', ['-xzf', archive, '-C', raw, '--strip-components=1', '--no-same-owner']);
+  const home = join(tmp, 'home');
+  await mkdir(join(home, 'python'), { recursive: true });
+  for (const d of ['bin', 'sbin', 'jars', 'data', 'examples', 'licenses']) {
+    if (existsSync(join(raw, 'deps', d))) await rename(join(raw, 'deps', d), join(home, d));
+  }
+  if (!existsSync(join(home, 'jars')) || !existsSync(join(home, 'bin', 'spark-submit'))) {
+    throw new UserError('E_STAGE', `${input.name} ${input.version} does not carry Spark's bin/ and jars/`, { hint: 'use a pyspark source distribution (sdist)' });
+  }
+  await rename(join(raw, 'pyspark'), join(home, 'python', 'pyspark'));
+  if (existsSync(join(raw, 'lib'))) await rename(join(raw, 'lib'), join(home, 'python', 'lib'));
+  if (!existsSync(join(home, 'python', 'lib', py4j))) {
+    throw new UserError('E_STAGE', `${input.name} ${input.version} has no python/lib/${py4j}`, { hint: 'fix `py4j` of this line in matrix.yaml' });
+  }
+  await mkdir(join(home, 'conf'), { recursive: true });
+  await execa('find', [home, '-path', `${home}/bin/*`, '-o', '-path', `${home}/sbin/*`, '-type', 'f', '-exec', 'chmod', '0755', '{}', '+']);
+  await execa('chmod', ['-R', 'u+rwX,go+rX,go-w', home]);
+  await rename(home, dest);
+  await rm(tmp, { recursive: true, force: true });
+  await writeFile(join(dest, '.complete'), '');
+  return dest;
+}
+
+function origin(i: LockedInput): Origin {
+  return { name: i.name, version: i.version, url: i.url, sha256: i.sha256, license: i.license };
+}
+
+export async function stage(o: StageOptions = {}): Promise<StageResult> {
+  const started = Date.now();
+  const { dir, resolved, matrix } = await renderToBuild({ line: o.line, flavour: o.flavour, matrix: o.matrix });
+  const lock = readLock(o.lockFile ?? LOCK_FILE);
+  const inputs = lockedInputsFor(matrix, resolved.line, lock);
+  const spark8t = o.spark8t ?? join(projectRoot, 'dist', 'spark8t');
+  if (!existsSync(spark8t)) {
+    log.info('dist/spark8t is missing: building it');
+    const { buildSpark8t } = await import('../spark8t/build/build.ts');
+    await buildSpark8t();
+  }
+  const spark8tSha = await sha256File(spark8t);
+  const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j })).digest('hex');
+  const target = join(dir, 'inputs');
+  const stampFile = join(target, '.stamp');
+  if (existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
+    log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
+    return { dir, inputs: target, resolved, matrix, skipped: true, seconds: (Date.now() - started) / 1000 };
+  }
+  // Every download verified before anything is staged.
+  const paths = new Map<string, string>();
+  for (const i of inputs) paths.set(i.id, await fetchVerified(i.id, i.url, i.sha256));
+  const spark = inputs.find((i) => i.kind === 'pypi')!;
+  const pebbleIn = inputs.find((i) => i.kind === 'go')!;
+  const tree = await sparkTree(spark, paths.get(spark.id)!, resolved.line.py4j);
+  const pebble = await goBuildCached('pebble', pebbleIn.name, pebbleIn.version, `${pebbleIn.name}/cmd/pebble`);
+
+  await replaceDirAtomic(target, async (tmp) => {
+    await execa('cp', ['-al', tree, join(tmp, 'spark')]);
+    await rm(join(tmp, 'spark', '.complete'), { force: true });
+    await mkdir(join(tmp, 'jars'));
+    for (const i of inputs.filter((x) => x.kind === 'maven')) {
+      const artifact = i.name.split(':')[1]!;
+      await link(paths.get(i.id)!, join(tmp, 'jars', `${artifact}-${i.version}.jar`));
+    }
+    await mkdir(join(tmp, 'pebble'));
+    await copyFile(pebble, join(tmp, 'pebble', 'pebble'));
+    await chmod(join(tmp, 'pebble', 'pebble'), 0o755);
+    const bin = join(tmp, 'spark8t', 'opt', 'spark-client', 'bin');
+    await mkdir(bin, { recursive: true });
+    await copyFile(spark8t, join(bin, 'spark8t'));
+    await chmod(join(bin, 'spark8t'), 0o755);
+    for (const t of SPARK8T_TOOLS) await symlink('spark8t', join(bin, `spark-client.${t}`));
+
+    const spark8tOrigin: Origin = { name: 'spark8t (sparkcraft)', version: '1.6.0-ts', url: 'dist/spark8t', sha256: spark8tSha, license: 'Apache-2.0' };
+    const pebbleOrigin = origin(pebbleIn);
+    const jarOrigins = new Map(inputs.filter((x) => x.kind === 'maven').map((i) => [`jars/${i.name.split(':')[1]}-${i.version}.jar`, origin(i)]));
+    const files = await describeTree(tmp, (rel) =>
+      rel.startsWith('spark/') ? origin(spark) : rel.startsWith('pebble/') ? pebbleOrigin : rel.startsWith('spark8t/') ? spark8tOrigin : jarOrigins.get(rel) ?? spark8tOrigin,
+    );
+    const origins = [...inputs.map(origin), spark8tOrigin];
+    const created = new Date((Number(process.env.SOURCE_DATE_EPOCH) || Math.floor(statSync(LOCK_FILE).mtimeMs / 1000)) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.line.spark}-inputs`, created, files, origins), null, 1));
+    await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ line: resolved.line.track, spark: resolved.line.spark, flavour: resolved.flavour.name, inputs: origins, files: files.length }, null, 2));
+    await writeFile(join(tmp, '.stamp'), stamp);
+  });
+  const seconds = (Date.now() - started) / 1000;
+  log.info(`staged ${target} in ${seconds.toFixed(1)} s`);
+  return { dir, inputs: target, resolved, matrix, skipped: false, seconds };
+}
