@@ -11,8 +11,9 @@ export function register(program: Command): void {
     .description('fill build/<track>/<flavour>/inputs from the pinned inputs of the lock file')
     .option('--line <track>', 'Spark line (default: the matrix default)')
     .option('--flavour <name>', 'flavour (default: spark)')
+    .option('--force', 'restage even when nothing changed')
     .option('--json', 'print a JSON summary')
-    .action(async (o: { line?: string; flavour?: string; json?: boolean }) => {
+    .action(async (o: { line?: string; flavour?: string; json?: boolean; force?: boolean }) => {
       const r = await stage(o);
       if (o.json) console.log(JSON.stringify({ inputs: r.inputs, skipped: r.skipped, seconds: r.seconds }));
       else console.log(`${r.inputs}${r.skipped ? ' (unchanged)' : ''} in ${r.seconds.toFixed(2)} s`);

@@ -29,6 +29,8 @@ export interface StageOptions {
   lockFile?: string;
   matrix?: string;
   spark8t?: string;
+  /** Restage even when the inputs are unchanged. */
+  force?: boolean;
 }
 
 export interface StageResult {
@@ -91,7 +93,7 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
   const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j })).digest('hex');
   const target = join(dir, 'inputs');
   const stampFile = join(target, '.stamp');
-  if (existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
+  if (!o.force && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
     log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
     return { dir, inputs: target, resolved, matrix, skipped: true, seconds: (Date.now() - started) / 1000 };
   }

@@ -1,0 +1,84 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stage } from '../src/stage/stage.ts';
+import { fetchVerified } from '../src/stage/fetch.ts';
+import { newerPatches, readLock, LOCK_FILE } from '../src/stage/lock.ts';
+import { ROOT } from './support/k8s.ts';
+
+let inputs: string;
+
+beforeAll(async () => {
+  inputs = (await stage()).inputs;
+}, 900_000);
+
+describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
+  it('lays Spark out as /opt/spark wants it, with extra jars, pebble and spark8t', async () => {
+    expect(lstatSync(join(inputs, 'spark/bin/spark-submit')).mode & 0o111).not.toBe(0);
+    const jars = readdirSync(join(inputs, 'spark/jars'));
+    expect(jars).toContain('spark-core_2.12-3.5.9.jar');
+    expect(jars).toContain('spark-kubernetes_2.12-3.5.9.jar');
+    expect(jars.some((j) => j.startsWith('kubernetes-client-'))).toBe(true);
+    expect(readdirSync(join(inputs, 'jars')).sort()).toEqual(['aws-java-sdk-bundle-1.12.262.jar', 'hadoop-aws-3.3.4.jar', 'iceberg-spark-runtime-3.5_2.12-1.12.0.jar', 'jmx_prometheus_javaagent-1.0.1.jar']);
+    expect(existsSync(join(inputs, 'spark/python/lib/py4j-0.10.9.7-src.zip'))).toBe(true);
+    const pv = await execa(join(inputs, 'pebble/pebble'), ['version', '--client']);
+    expect(pv.stdout).toContain('v1.26.0');
+    expect(readlinkSync(join(inputs, 'spark8t/opt/spark-client/bin/spark-client.spark-submit'))).toBe('spark8t');
+  });
+  it('writes an SPDX SBOM covering every staged file, with origin, checksums and licence', async () => {
+    const sbom = JSON.parse(readFileSync(join(inputs, 'sbom.spdx.json'), 'utf8'));
+    expect(sbom.spdxVersion).toBe('SPDX-2.3');
+    const { stdout } = await execa('find', ['.', '-type', 'f', '!', '-name', 'sbom.spdx.json', '!', '-name', 'manifest.json', '!', '-name', '.stamp'], { cwd: inputs });
+    const files = stdout.split('\n').sort();
+    expect(sbom.files.map((f: { fileName: string }) => f.fileName).sort()).toEqual(files);
+    const jar = sbom.files.find((f: { fileName: string }) => f.fileName === './jars/hadoop-aws-3.3.4.jar');
+    expect(jar.licenseConcluded).toBe('Apache-2.0');
+    expect(jar.checksums[1].checksumValue).toBe(readLock().inputs['maven:org.apache.hadoop:hadoop-aws@3.3.4']!.sha256);
+  });
+  it('an unchanged stage is skipped', async () => {
+    const r = await stage();
+    expect(r.skipped).toBe(true);
+  });
+  it('a checksum mismatch is refused with expected, actual and URL, and nothing is staged', async () => {
+    const lock = JSON.parse(readFileSync(LOCK_FILE, 'utf8'));
+    const id = 'maven:io.prometheus.jmx:jmx_prometheus_javaagent@1.0.1';
+    lock.inputs[id].sha256 = '0'.repeat(64);
+    const bad = join(mkdtempSync(join(tmpdir(), 'lock-')), 'lock.json');
+    writeFileSync(bad, JSON.stringify(lock));
+    const before = readFileSync(join(inputs, '.stamp'), 'utf8');
+    await expect(stage({ lockFile: bad })).rejects.toThrow(/checksum mismatch for maven:io\.prometheus\.jmx:jmx_prometheus_javaagent@1\.0\.1: expected sha256 0{64}, got [0-9a-f]{64} \(https:\/\/repo1\.maven\.org\/.*\.jar\)/);
+    expect(readFileSync(join(inputs, '.stamp'), 'utf8')).toBe(before);
+  });
+  it('network failures are retried with backoff, then one clear line naming the input', async () => {
+    const srv = createServer((s) => s.destroy());
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as { port: number }).port;
+    let err: Error | undefined;
+    const t0 = Date.now();
+    try {
+      await fetchVerified('test-input', `http://127.0.0.1:${port}/x.jar`, 'a'.repeat(64), { attempts: 3, baseMs: 100 });
+    } catch (e) {
+      err = e as Error;
+    }
+    srv.close();
+    expect(err?.message).toMatch(/^cannot download test-input after 3 attempts: .*\(http:\/\/127\.0\.0\.1:\d+\/x\.jar\)$/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+  });
+  it('a stage killed midway leaves the previous tree', async () => {
+    const lock = JSON.parse(readFileSync(LOCK_FILE, 'utf8'));
+    // Force a restage (different stamp) and kill it while it copies.
+    const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'stage', '--force'], { reject: false });
+    await new Promise((r) => setTimeout(r, 1200));
+    p.kill('SIGKILL');
+    await p;
+    void lock;
+    expect(existsSync(join(inputs, 'spark/bin/spark-submit'))).toBe(true);
+    expect(existsSync(join(inputs, '.stamp'))).toBe(true);
+  });
+  it('reports newer patch releases of a line', () => {
+    expect(newerPatches(['3.5.8', '3.5.9', '3.5.10', '3.6.0', '4.0.0.dev1'], { track: '3.5', spark: '3.5.9' } as never)).toEqual(['3.5.10']);
+  });
+});
