@@ -14,6 +14,7 @@ type Registrar = (program: Command) => void;
 const registrars: Array<() => Promise<{ register: Registrar }>> = [
   () => import('../render/cli.ts'),
   () => import('../stage/cli.ts'),
+  () => import('../build/cli.ts'),
   () => import('../publish/cli.ts'),
 ];
 

@@ -1,0 +1,80 @@
+/** `sparkcraft build rock|snap`: render → stage → build with rockcraft/snapcraft or the built-in backend. */
+import type { Command } from 'commander';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../lib/errors.ts';
+import { log } from '../lib/log.ts';
+import { projectRoot } from '../lib/paths.ts';
+import { stage } from '../stage/stage.ts';
+import { craftPack, onPath } from './craft.ts';
+import { buildRock, gitRevision } from './rock.ts';
+import { buildSnap } from './snap.ts';
+
+export type Backend = 'auto' | 'craft' | 'builtin';
+export interface BuildOptions {
+  line?: string;
+  flavour?: string;
+  backend?: Backend;
+  json?: boolean;
+}
+
+export interface BuildSummary {
+  artifact: string;
+  kind: 'rock' | 'snap';
+  backend: 'craft' | 'builtin';
+  size: number;
+  seconds: number;
+  reused: boolean;
+  manifestDigest?: string;
+  layers?: Array<{ digest: string; size: number; comment: string; cached: boolean }>;
+  sha256?: string;
+}
+
+export async function build(kind: 'rock' | 'snap', o: BuildOptions = {}): Promise<BuildSummary> {
+  const started = Date.now();
+  const tool = kind === 'rock' ? 'rockcraft' : 'snapcraft';
+  const backend = o.backend === 'craft' || ((o.backend ?? 'auto') === 'auto' && (await onPath(tool))) ? 'craft' : 'builtin';
+  if (o.backend && !['auto', 'craft', 'builtin'].includes(o.backend)) throw new UserError('E_USAGE', `unknown backend ${o.backend}`, { hint: 'auto, craft or builtin', exitCode: 2 });
+  const st = await stage({ line: o.line, flavour: o.flavour });
+  const dist = join(projectRoot, 'dist');
+  const r = st.resolved;
+  if (backend === 'craft') {
+    const artifact = await craftPack(tool, st.dir, dist, `.${kind}`);
+    return { artifact, kind, backend, size: statSync(artifact).size, seconds: (Date.now() - started) / 1000, reused: false };
+  }
+  const meta = await gitRevision(projectRoot);
+  if (kind === 'rock') {
+    const version = r.flavour.tagVersion ? `${r.line.spark}-${r.flavour.tagVersion}` : r.line.spark;
+    const out = join(dist, `${r.flavour.image}_${version}_amd64.rock`);
+    const b = await buildRock(st.dir, out, { epoch: meta.epoch, revision: meta.revision, source: st.matrix.project.source });
+    return {
+      artifact: out, kind, backend, size: statSync(out).size, seconds: (Date.now() - started) / 1000, reused: b.reused,
+      manifestDigest: `sha256:${b.image.manifestDigest.slice(7)}`,
+      layers: b.layers.map((l) => ({ digest: l.digest, size: l.size, comment: l.comment, cached: l.cached })),
+    };
+  }
+  const out = join(dist, `${st.matrix.project.snapName}_${r.line.spark}_amd64.snap`);
+  const b = await buildSnap(st.dir, out, meta.epoch);
+  return { artifact: out, kind, backend, size: statSync(out).size, seconds: (Date.now() - started) / 1000, reused: b.reused, sha256: b.sha256 };
+}
+
+export function register(program: Command): void {
+  const cmd = program.command('build').description('build the rock or the snap of a line (render → stage → pack)');
+  for (const kind of ['rock', 'snap'] as const) {
+    cmd
+      .command(kind)
+      .description(`build dist/*.${kind}`)
+      .option('--line <track>', 'Spark line (default: the matrix default)')
+      .option('--flavour <name>', 'flavour (default: spark)')
+      .option('--backend <backend>', 'auto (craft tool when on PATH), craft or builtin', 'auto')
+      .option('--json', 'print a JSON summary')
+      .action(async (o: BuildOptions) => {
+        const s = await build(kind, o);
+        if (o.json) console.log(JSON.stringify(s, null, 2));
+        else {
+          log.info(`${s.reused ? 'unchanged' : 'built'} ${s.artifact} (${(s.size / 1048576).toFixed(1)} MiB) in ${s.seconds.toFixed(1)} s with the ${s.backend} backend`);
+          console.log(s.artifact);
+        }
+      });
+  }
+}

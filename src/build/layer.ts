@@ -1,0 +1,126 @@
+/**
+ * Layers: a tar of entries, gzip-compressed with pigz (-n: no name or time, so deterministic),
+ * hashed on the way (diff_id of the tar, digest of the blob) and kept in a cache keyed by what
+ * went in, so an unchanged layer is never rebuilt.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { UserError } from '../lib/errors.ts';
+import { cacheDir } from '../lib/paths.ts';
+import { writeTar, type TarEntry } from './tar.ts';
+
+export interface LayerBlob {
+  key: string;
+  digest: string; // sha256:... of the compressed blob
+  diffId: string; // sha256:... of the tar
+  size: number;
+  path: string; // the blob in the cache
+  comment: string;
+}
+
+export function layerCacheDir(): string {
+  return join(cacheDir(), 'layers');
+}
+
+export function cachedLayer(key: string): LayerBlob | undefined {
+  const meta = join(layerCacheDir(), `${key}.json`);
+  if (!existsSync(meta)) return undefined;
+  const l = JSON.parse(readFileSync(meta, 'utf8')) as LayerBlob;
+  return existsSync(l.path) ? l : undefined;
+}
+
+/** Compress a tar of `entries` into the cache under `key` (skipped when already there). */
+export async function buildLayer(key: string, comment: string, entries: () => Promise<TarEntry[]>, mtime: number): Promise<LayerBlob & { cached: boolean }> {
+  const hit = cachedLayer(key);
+  if (hit) return { ...hit, cached: true };
+  const dir = layerCacheDir();
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `${key}.tar.gz.tmp-${process.pid}`);
+  const list = await entries();
+  const diffHash = createHash('sha256');
+  const blobHash = createHash('sha256');
+  let size = 0;
+  const pigz = spawn('pigz', ['-n', '-6', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const spawnError = new Promise<never>((_, rej) => pigz.on('error', (e) => rej(new UserError('E_TOOL', `pigz could not run (${(e as NodeJS.ErrnoException).code})`, { hint: 'run `npm run setup` (installs pigz)' }))));
+  const out = createWriteStream(tmp);
+  pigz.stdout.on('data', (c: Buffer) => {
+    blobHash.update(c);
+    size += c.length;
+  });
+  pigz.stdout.pipe(out);
+  const tee = new PassThrough();
+  tee.on('data', (c: Buffer) => diffHash.update(c));
+  tee.pipe(pigz.stdin);
+  const done = new Promise<void>((res, rej) => {
+    out.on('finish', () => res());
+    out.on('error', (e) => rej(e));
+  });
+  const exited = new Promise<number>((res) => pigz.on('close', (code) => res(code ?? 1)));
+  try {
+    await Promise.race([writeTar(tee, list, mtime).then(() => tee.end()), spawnError]);
+    const code = await exited;
+    await done;
+    if (code !== 0) throw new UserError('E_TOOL', `pigz failed with status ${code}`);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOSPC') throw new UserError('E_DISK_FULL', `no space left on device while writing layer ${comment}`, { hint: `free space under ${dir}` });
+    throw e;
+  }
+  const digest = `sha256:${blobHash.digest('hex')}`;
+  const path = join(dir, `${digest.slice(7)}.tar.gz`);
+  renameSync(tmp, path);
+  const blob: LayerBlob = { key, digest, diffId: `sha256:${diffHash.digest('hex')}`, size, path, comment };
+  writeFileSync(join(dir, `${key}.json`), JSON.stringify(blob));
+  return { ...blob, cached: false };
+}
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Entries for a host directory placed at `prefix` in the image, sorted; real modes, ownership from
+ * the disk unless `owner` overrides it. `includeRoot` adds the prefix directory itself.
+ */
+export async function dirEntries(root: string, prefix: string, opts: { owner?: Owner; includeRoot?: boolean; skip?: (rel: string) => boolean } = {}): Promise<TarEntry[]> {
+  const out: TarEntry[] = [];
+  const own = (st: { uid: number; gid: number }) => opts.owner ?? { uid: st.uid, gid: st.gid };
+  const join2 = (a: string, b: string) => (a ? `${a}/${b}` : b);
+  if (opts.includeRoot && prefix) {
+    const st = await lstat(root);
+    out.push({ path: prefix, type: 'dir', mode: st.mode & 0o7777, ...own(st) });
+  }
+  const walk = async (dir: string, rel: string) => {
+    const names = (await readdir(dir)).sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : a === b ? 0 : 1));
+    for (const n of names) {
+      const p = join(dir, n);
+      const r = join2(rel, n);
+      if (opts.skip?.(r)) continue;
+      const st = await lstat(p);
+      const path = join2(prefix, r);
+      if (st.isDirectory()) {
+        out.push({ path, type: 'dir', mode: st.mode & 0o7777, ...own(st) });
+        await walk(p, r);
+      } else if (st.isSymbolicLink()) {
+        out.push({ path, type: 'symlink', mode: 0o777, ...own(st), linkname: await readlink(p) });
+      } else if (st.isFile()) {
+        out.push({ path, type: 'file', mode: st.mode & 0o7777, ...own(st), size: st.size, source: p });
+      }
+      // devices, fifos and sockets are the runtime's business
+    }
+  };
+  await walk(root, '');
+  return out;
+}
+
+/** fnmatch as craft-parts uses it: `*` and `?` also match `/`. */
+export function fnmatch(pattern: string, path: string): boolean {
+  const re = pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`).test(path);
+}

@@ -1,0 +1,266 @@
+/**
+ * The built-in rock backend: executes a rendered rockcraft.yaml (the subset our manifests use)
+ * into an OCI archive. Plan first (pure, from the manifest), then apply (bootstrap, layers, archive).
+ *
+ * Layers: 1 Debian base (minbase) · 2 runtime packages · one per dump part (spark, extra-jars,
+ * spark8t + pebble, config) · users, pebble layer. Ubuntu is not reachable here, so the base is
+ * Debian bookworm; the image labels say so.
+ */
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { UserError } from '../lib/errors.ts';
+import { log } from '../lib/log.ts';
+import { rootfs, rootfsDiff, rootfsKey, SUITE } from '../lib/tools/mmdebstrap.ts';
+import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
+import { assembleImage, writeOciArchive, type Image } from './oci.ts';
+import type { TarEntry } from './tar.ts';
+
+export const FORMAT = 4;
+
+interface Permission {
+  path?: string;
+  owner?: number;
+  group?: number;
+  mode?: string;
+}
+interface Part {
+  plugin: string;
+  source?: string;
+  organize?: Record<string, string>;
+  permissions?: Permission[];
+  prime?: string[];
+  'stage-packages'?: string[];
+  after?: string[];
+}
+export interface RockManifest {
+  name: string;
+  version: string;
+  base: string;
+  summary: string;
+  description: string;
+  license: string;
+  'run-user'?: string;
+  'entrypoint-service'?: string;
+  environment?: Record<string, string>;
+  services?: Record<string, Record<string, unknown>>;
+  parts: Record<string, Part>;
+}
+
+/** Ubuntu package names that differ in Debian bookworm (none of ours today; kept as one table). */
+export const UBUNTU_TO_DEBIAN: Record<string, string> = {};
+
+export const RUN_USERS: Record<string, { uid: number; name: string }> = { _daemon_: { uid: 584792, name: '_daemon_' } };
+
+export interface PartPlan {
+  name: string;
+  source: string;
+  prefix: string; // where the source's top level lands (from `organize: {"*": dir/}`)
+  renames: Record<string, string>;
+  permissions: Permission[];
+  prime?: string[];
+}
+
+export interface RockPlan {
+  name: string;
+  version: string;
+  packages: string[];
+  parts: PartPlan[];
+  env: Record<string, string>;
+  user?: { uid: number; name: string };
+  entrypoint: string[];
+  pebbleLayer: string;
+  labels: Record<string, string>;
+}
+
+/** Pure: what the manifest asks for, as data. Unsupported constructs are refused by name. */
+export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockPlan {
+  const packages: string[] = [];
+  const parts: PartPlan[] = [];
+  for (const [name, p] of Object.entries(m.parts)) {
+    for (const pkg of p['stage-packages'] ?? []) packages.push(UBUNTU_TO_DEBIAN[pkg] ?? pkg);
+    if (p.plugin === 'nil') continue;
+    if (p.plugin !== 'dump') throw new UserError('E_UNSUPPORTED', `${where}: part ${name} uses plugin ${p.plugin}; the built-in backend runs dump and nil parts`, { hint: 'install rockcraft and use --backend craft' });
+    if (!p.source) throw new UserError('E_MANIFEST', `${where}: part ${name} has no source`);
+    let prefix = '';
+    const renames: Record<string, string> = {};
+    for (const [from, to] of Object.entries(p.organize ?? {})) {
+      if (from === '*' && to.endsWith('/')) prefix = to.replace(/\/+$/, '');
+      else renames[from] = to;
+    }
+    parts.push({ name, source: p.source, prefix, renames, permissions: p.permissions ?? [], prime: p.prime });
+  }
+  const user = m['run-user'] ? RUN_USERS[m['run-user']] : undefined;
+  if (m['run-user'] && !user) throw new UserError('E_MANIFEST', `${where}: run-user ${m['run-user']} is not one rockcraft knows`);
+  const svc = m['entrypoint-service'];
+  if (svc && !m.services?.[svc]) throw new UserError('E_MANIFEST', `${where}: entrypoint-service ${svc} is not a service`);
+  return {
+    name: m.name,
+    version: m.version,
+    packages: [...new Set(packages)].sort(),
+    parts,
+    env: m.environment ?? {},
+    user,
+    entrypoint: svc ? ['/usr/bin/pebble', 'enter', '--verbose', '--args', svc] : ['/usr/bin/pebble', 'enter', '--verbose'],
+    pebbleLayer: toYaml({ summary: `${m.name} services`, description: `Services of the ${m.name} rock.`, services: m.services ?? {} }),
+    labels: {
+      'org.opencontainers.image.title': m.name,
+      'org.opencontainers.image.version': m.version,
+      'org.opencontainers.image.description': m.summary,
+      'org.opencontainers.image.licenses': m.license,
+      'org.opencontainers.image.base.name': `debian:${SUITE}`,
+      'io.sparkcraft.base-note': `built by the sparkcraft built-in backend on Debian ${SUITE}; rockcraft would use ${m.base}`,
+    },
+  };
+}
+
+/** Apply a part's organize renames and permissions to its entries. */
+export function applyPart(entries: TarEntry[], part: PartPlan): TarEntry[] {
+  const out: TarEntry[] = [];
+  for (const e of entries) {
+    let path = e.path;
+    for (const [from, to] of Object.entries(part.renames)) if (path === from || path.startsWith(`${from}/`)) path = to + path.slice(from.length);
+    if (part.prime && !part.prime.some((g) => fnmatch(g, path) || g.startsWith(`${path}/`))) continue;
+    const ent = { ...e, path };
+    let matched = false;
+    for (const perm of part.permissions) {
+      if (perm.path !== undefined && !fnmatch(perm.path, path)) continue;
+      matched = true;
+      if (perm.owner !== undefined) ent.uid = perm.owner;
+      if (perm.group !== undefined) ent.gid = perm.group;
+      if (perm.mode !== undefined && ent.type !== 'symlink') ent.mode = parseInt(perm.mode, 8);
+    }
+    // A directory that only leads to this part's files (/opt, /etc, /opt/spark for the config
+    // part) is left to the layers below, so it keeps their ownership; the runtime creates
+    // missing parents. Directories the permissions name are written with what they ask.
+    if (ent.type === 'dir' && part.permissions.length > 0 && !matched) continue;
+    out.push(ent);
+  }
+  return out.sort((a, b) => (Buffer.from(a.path) < Buffer.from(b.path) ? -1 : 1));
+}
+
+async function treeKey(dir: string): Promise<string> {
+  // Cheap and exact enough: names, sizes, modes and mtimes of every file (content for small ones).
+  const h = createHash('sha256');
+  for (const e of await dirEntries(dir, '')) {
+    h.update(`${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.size ?? 0}\0${e.linkname ?? ''}\0`);
+    if (e.type === 'file') {
+      const st = statSync(e.source!);
+      h.update(st.size < 1 << 20 ? readFileSync(e.source!) : `${st.mtimeMs}`);
+    }
+  }
+  return h.digest('hex');
+}
+
+export interface RockBuild {
+  artifact: string;
+  image: Image;
+  layers: Array<LayerBlob & { cached: boolean }>;
+  reused: boolean;
+}
+
+export async function buildRock(buildDir: string, outFile: string, meta: { epoch: number; revision: string; source: string }): Promise<RockBuild> {
+  const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
+  const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
+  const mtime = meta.epoch;
+  const layers: Array<LayerBlob & { cached: boolean }> = [];
+  const step = (what: string) => log.info(`rock ${plan.name}: ${what}`);
+
+  // 1-2: Debian base and the runtime packages, as two layers.
+  const baseKey = rootfsKey('minbase', []);
+  const fullKey = rootfsKey('minbase', plan.packages);
+  step('base layer');
+  layers.push(await buildLayer(`f${FORMAT}-base-${baseKey}-${mtime}`, `debian ${SUITE} minbase`, async () => dirEntries(await rootfs('minbase', []), ''), mtime));
+  step('runtime packages layer');
+  layers.push(
+    await buildLayer(`f${FORMAT}-runtime-${fullKey}-${mtime}`, `packages: ${plan.packages.join(' ')}`, async () => {
+      const base = await rootfs('minbase', []);
+      const full = await rootfs('minbase', plan.packages);
+      return dirEntries(await rootfsDiff(base, full), '', { skip: (r) => r === 'var/cache/apt' || r.startsWith('var/log/') });
+    }, mtime),
+  );
+
+  // One layer per dump part, in manifest order (after: is honoured by that order in our manifests).
+  for (const part of plan.parts) {
+    const src = join(buildDir, part.source);
+    if (!existsSync(src)) throw new UserError('E_STAGE', `part ${part.name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
+    const key = createHash('sha256').update(JSON.stringify({ FORMAT, part, tree: await treeKey(src), mtime })).digest('hex').slice(0, 32);
+    step(`part ${part.name}`);
+    layers.push(
+      await buildLayer(`f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, async () => {
+        const ents = await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) });
+        return applyPart(ents, part);
+      }, mtime),
+    );
+  }
+
+  // Users, pebble and its layer: the rock's own additions.
+  step('pebble and users layer');
+  const full = await rootfs('minbase', plan.packages);
+  const pebbleBin = join(buildDir, 'inputs', 'pebble', 'pebble');
+  if (!existsSync(pebbleBin)) throw new UserError('E_STAGE', `${pebbleBin} is missing`, { hint: 'run `npm run stage` first' });
+  let passwd = readFileSync(join(full, 'etc/passwd'), 'utf8');
+  let group = readFileSync(join(full, 'etc/group'), 'utf8');
+  if (plan.user && !passwd.split('\n').some((l) => l.startsWith(`${plan.user!.name}:`))) {
+    passwd += `${plan.user.name}:x:${plan.user.uid}:${plan.user.uid}::/nonexistent:/usr/bin/false\n`;
+    group += `${plan.user.name}:x:${plan.user.uid}:\n`;
+  }
+  const uid = plan.user?.uid ?? 0;
+  const extra: TarEntry[] = [
+    { path: 'etc/group', type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(group) },
+    { path: 'etc/passwd', type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(passwd) },
+    { path: 'usr/bin/pebble', type: 'file', mode: 0o755, uid: 0, gid: 0, source: pebbleBin, size: statSync(pebbleBin).size },
+    { path: 'var/lib/pebble', type: 'dir', mode: 0o755, uid: 0, gid: 0 },
+    { path: 'var/lib/pebble/default', type: 'dir', mode: 0o755, uid, gid: uid },
+    { path: 'var/lib/pebble/default/layers', type: 'dir', mode: 0o755, uid, gid: uid },
+    { path: `var/lib/pebble/default/layers/001-${plan.name}.yaml`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.pebbleLayer) },
+  ];
+  const extraKey = createHash('sha256').update(JSON.stringify({ FORMAT, extra: extra.map((e) => ({ ...e, data: e.data?.toString() })), pebble: statSync(pebbleBin).size, pebbleSha: createHash('sha256').update(readFileSync(pebbleBin)).digest('hex'), mtime })).digest('hex').slice(0, 32);
+  layers.push(await buildLayer(`f${FORMAT}-rock-${extraKey}`, 'users, pebble and its service layer', async () => extra, mtime));
+
+  const created = new Date(mtime * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const env = { ...plan.env };
+  const image = assembleImage(
+    layers,
+    {
+      created,
+      user: plan.user ? `${plan.user.uid}:${plan.user.uid}` : '0:0',
+      env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      entrypoint: plan.entrypoint,
+      cmd: [],
+      workingDir: '/',
+      labels: { ...plan.labels, 'org.opencontainers.image.created': created, 'org.opencontainers.image.revision': meta.revision, 'org.opencontainers.image.source': meta.source },
+    },
+    plan.version,
+  );
+  // Unchanged: the archive already holds this manifest.
+  const stampFile = `${outFile}.digest`;
+  const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
+  if (!reused) {
+    step(`writing ${outFile}`);
+    await writeOciArchive(image, outFile, mtime);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(stampFile, `${image.manifestDigest} ${statSync(outFile).size}`);
+  }
+  return { artifact: outFile, image, layers, reused };
+}
+
+/**
+ * Revision (HEAD) and the timestamp every file gets: SOURCE_DATE_EPOCH when set, else the commit
+ * time of the last change to matrix.yaml or the lock file, so unrelated commits keep layers cached.
+ */
+export async function gitRevision(root: string): Promise<{ revision: string; epoch: number }> {
+  const env = Number(process.env.SOURCE_DATE_EPOCH);
+  let revision = 'unknown';
+  let epoch = 0;
+  try {
+    revision = (await execa('git', ['rev-parse', 'HEAD'], { cwd: root })).stdout.trim();
+    epoch = Number((await execa('git', ['log', '-1', '--format=%ct', '--', 'matrix.yaml', 'sparkcraft.lock.json'], { cwd: root })).stdout.trim()) || 0;
+  } catch {
+    /* not a git checkout */
+  }
+  return { revision, epoch: Number.isFinite(env) && env > 0 ? env : epoch };
+}

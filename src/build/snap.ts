@@ -1,0 +1,168 @@
+/**
+ * The built-in snap backend: derives meta/snap.yaml from a rendered snapcraft.yaml as snapcraft
+ * does (apps, plugs, hooks, environment), fills a prime tree from the parts (dump parts from the
+ * build folder; stage-packages as installed by Debian on top of a minimal base), and packs it
+ * with mksquashfs using snapcraft's options and fixed timestamps.
+ */
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { UserError } from '../lib/errors.ts';
+import { log } from '../lib/log.ts';
+import { cacheDir } from '../lib/paths.ts';
+import { rootfs, rootfsDiff } from '../lib/tools/mmdebstrap.ts';
+import { dirEntries, fnmatch } from './layer.ts';
+import { sha256File } from '../stage/fetch.ts';
+
+interface SnapPart {
+  plugin: string;
+  source?: string;
+  organize?: Record<string, string>;
+  prime?: string[];
+  'stage-packages'?: string[];
+}
+export interface SnapcraftYaml {
+  name: string;
+  version: string;
+  summary: string;
+  description: string;
+  title?: string;
+  license?: string;
+  base: string;
+  grade?: string;
+  confinement: string;
+  environment?: Record<string, string>;
+  plugs?: Record<string, unknown>;
+  apps?: Record<string, { command: string; plugs?: string[]; environment?: Record<string, string>; 'command-chain'?: string[] }>;
+  hooks?: Record<string, unknown>;
+  parts: Record<string, SnapPart>;
+}
+
+/** Pure: meta/snap.yaml as snapcraft writes it for our manifests. */
+export function deriveSnapYaml(s: SnapcraftYaml, hooks: string[]): Record<string, unknown> {
+  const apps: Record<string, unknown> = {};
+  for (const [name, a] of Object.entries(s.apps ?? {})) {
+    apps[name] = {
+      command: a.command,
+      ...(a['command-chain'] ? { 'command-chain': a['command-chain'] } : {}),
+      ...(a.plugs ? { plugs: a.plugs } : {}),
+      ...(a.environment ? { environment: a.environment } : {}),
+    };
+  }
+  const hookDefs: Record<string, unknown> = { ...(s.hooks ?? {}) };
+  for (const h of hooks) hookDefs[h] ??= {};
+  return {
+    name: s.name,
+    version: s.version,
+    summary: s.summary,
+    description: s.description,
+    ...(s.title ? { title: s.title } : {}),
+    ...(s.license ? { license: s.license } : {}),
+    architectures: ['amd64'],
+    base: s.base,
+    assumes: ['command-chain'],
+    apps,
+    confinement: s.confinement,
+    grade: s.grade ?? 'stable',
+    ...(s.environment ? { environment: s.environment } : {}),
+    ...(Object.keys(hookDefs).length ? { hooks: hookDefs } : {}),
+    ...(s.plugs ? { plugs: s.plugs } : {}),
+  };
+}
+
+/** Snap format rules snapd applies to meta/snap.yaml (the ones a pack can violate). */
+export function checkSnapYaml(y: Record<string, unknown>): string[] {
+  const p: string[] = [];
+  if (typeof y.name !== 'string' || !/^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/.test(y.name) || y.name.includes('--')) p.push('name is not a valid snap name');
+  if (typeof y.version !== 'string' || !/^[a-zA-Z0-9](?:[a-zA-Z0-9:.+~-]{0,30}[a-zA-Z0-9+~])?$/.test(y.version)) p.push('version is not a valid snap version');
+  if (!['strict', 'classic', 'devmode'].includes(y.confinement as string)) p.push('confinement must be strict, classic or devmode');
+  for (const [n, a] of Object.entries((y.apps ?? {}) as Record<string, { command?: string }>)) {
+    if (!/^[a-zA-Z0-9](?:-?[a-zA-Z0-9])*$/.test(n)) p.push(`app name ${n} is invalid`);
+    if (!a.command) p.push(`app ${n} has no command`);
+  }
+  return p;
+}
+
+export async function buildSnap(buildDir: string, outFile: string, epoch: number): Promise<{ artifact: string; sha256: string; reused: boolean }> {
+  const sy = parseYaml(await readFile(join(buildDir, 'snap', 'snapcraft.yaml'), 'utf8')) as SnapcraftYaml;
+  const packages = [...new Set(Object.values(sy.parts).flatMap((p) => p['stage-packages'] ?? []))].sort();
+  const hooksDir = join(buildDir, 'snap', 'hooks');
+  const hooks = existsSync(hooksDir) ? (await import('node:fs')).readdirSync(hooksDir).sort() : [];
+  const snapYaml = deriveSnapYaml(sy, hooks);
+  const problems = checkSnapYaml(snapYaml);
+  if (problems.length) throw new UserError('E_SNAP_YAML', `meta/snap.yaml would be refused: ${problems.join('; ')}`);
+
+  // Key of everything that goes in: package set, part trees, snap.yaml, hooks.
+  const h = createHash('sha256').update(JSON.stringify({ v: 2, packages, snapYaml, epoch }));
+  for (const part of Object.values(sy.parts)) {
+    if (part.plugin !== 'dump') continue;
+    for (const e of await dirEntries(join(buildDir, part.source!), '')) h.update(`${e.path}\0${e.mode}\0${e.size ?? 0}\0${e.linkname ?? ''}`);
+  }
+  for (const hk of hooks) h.update(await readFile(join(hooksDir, hk)));
+  const key = h.digest('hex').slice(0, 32);
+  const stamp = `${outFile}.key`;
+  if (existsSync(outFile) && existsSync(stamp) && (await readFile(stamp, 'utf8')) === key) {
+    return { artifact: outFile, sha256: await sha256File(outFile), reused: true };
+  }
+
+  const prime = join(cacheDir(), 'snap-prime', key);
+  await rm(prime, { recursive: true, force: true });
+  await mkdir(prime, { recursive: true });
+  if (packages.length) {
+    log.info(`snap ${sy.name}: stage-packages ${packages.join(', ')}`);
+    const diff = await rootfsDiff(await rootfs('minbase', []), await rootfs('minbase', packages));
+    for (const top of ['usr', 'etc', 'lib', 'lib64']) {
+      if (existsSync(join(diff, top))) await execa('cp', ['-a', join(diff, top), join(prime, top)]);
+    }
+    for (const f of ['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow', 'etc/passwd-', 'etc/group-', 'etc/shadow-', 'etc/gshadow-']) await rm(join(prime, f), { force: true });
+  }
+  for (const [name, part] of Object.entries(sy.parts)) {
+    if (part.plugin === 'nil') continue;
+    if (part.plugin !== 'dump') throw new UserError('E_UNSUPPORTED', `snap part ${name} uses plugin ${part.plugin}; the built-in backend runs dump and nil parts`, { hint: 'use --backend craft' });
+    const src = join(buildDir, part.source!);
+    if (!existsSync(src)) throw new UserError('E_STAGE', `snap part ${name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
+    log.info(`snap ${sy.name}: part ${name}`);
+    let prefix = '';
+    const renames: Record<string, string> = {};
+    for (const [from, to] of Object.entries(part.organize ?? {})) {
+      if (from === '*' && to.endsWith('/')) prefix = to.replace(/\/+$/, '');
+      else renames[from] = to;
+    }
+    for (const e of await dirEntries(src, '')) {
+      if (e.type === 'dir') continue;
+      let rel = e.path;
+      for (const [from, to] of Object.entries(renames)) if (rel === from || rel.startsWith(`${from}/`)) rel = to + rel.slice(from.length);
+      const dest = prefix ? `${prefix}/${rel}` : rel;
+      if (part.prime && !part.prime.some((g) => fnmatch(g, dest))) continue;
+      await mkdir(dirname(join(prime, dest)), { recursive: true });
+      if (e.type === 'symlink') await execa('ln', ['-sfn', e.linkname!, join(prime, dest)]);
+      else await cp(e.source!, join(prime, dest), { preserveTimestamps: false });
+    }
+  }
+  await mkdir(join(prime, 'meta', 'hooks'), { recursive: true });
+  await writeFile(join(prime, 'meta', 'snap.yaml'), toYaml(snapYaml));
+  for (const hk of hooks) {
+    await cp(join(hooksDir, hk), join(prime, 'meta', 'hooks', hk));
+    await chmod(join(prime, 'meta', 'hooks', hk), 0o755);
+  }
+  await execa('chmod', ['-R', 'go-w', prime]);
+  const tmp = `${dirname(outFile)}/.${outFile.split('/').pop()}.tmp-${process.pid}`;
+  await mkdir(dirname(outFile), { recursive: true });
+  log.info(`snap ${sy.name}: mksquashfs → ${outFile}`);
+  try {
+    await execa('mksquashfs', [prime, tmp, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', String(epoch), '-all-time', String(epoch), '-quiet', '-no-progress']);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    const err = e as { code?: string; stderr?: string };
+    if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'mksquashfs is not installed', { hint: 'run `npm run setup` (squashfs-tools)' });
+    if (/No space left/.test(err.stderr ?? '')) throw new UserError('E_DISK_FULL', `no space left on device writing ${outFile}`);
+    throw new UserError('E_SQUASHFS', `mksquashfs failed: ${(err.stderr ?? '').trim().split('\n').pop()}`);
+  }
+  await rename(tmp, outFile);
+  await writeFile(stamp, key);
+  await rm(prime, { recursive: true, force: true });
+  return { artifact: outFile, sha256: await sha256File(outFile), reused: false };
+}

@@ -1,0 +1,53 @@
+/** mmdebstrap: a Debian root file system in a directory, built once per package set and cached. */
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.ts';
+import { log } from '../log.ts';
+import { cacheDir } from '../paths.ts';
+
+export const SUITE = 'bookworm';
+
+export function rootfsKey(variant: string, packages: string[]): string {
+  return createHash('sha256').update(JSON.stringify({ SUITE, variant, packages: [...packages].sort(), v: 1 })).digest('hex').slice(0, 24);
+}
+
+/** A cached rootfs directory (`--mode=root`, so ownership is real). */
+export async function rootfs(variant: 'minbase', packages: string[]): Promise<string> {
+  const key = rootfsKey(variant, packages);
+  const dir = join(cacheDir(), 'rootfs', key);
+  if (existsSync(join(dir, '.complete'))) return join(dir, 'root');
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `root.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  log.info(`bootstrapping Debian ${SUITE} (${variant}${packages.length ? ` + ${packages.join(', ')}` : ''})`);
+  try {
+    await execa('mmdebstrap', [`--variant=${variant}`, '--mode=root', '--format=directory', '--aptopt=Acquire::Retries "3"', '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-exclude=/usr/share/locale/*', ...(packages.length ? [`--include=${packages.join(',')}`] : []), SUITE, tmp], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    const err = e as { code?: string; stderr?: string };
+    if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'mmdebstrap is not installed', { hint: 'run `npm run setup`' });
+    const lines = (err.stderr ?? '').split('\n').filter((l) => /^E: |Errors were|error processing/.test(l));
+    throw new UserError('E_BOOTSTRAP', `mmdebstrap failed: ${lines.slice(0, 2).join(' / ').slice(0, 300) || 'see its output'}`, { hint: 'check that the Debian mirror is reachable' });
+  }
+  rmSync(join(dir, 'root'), { recursive: true, force: true });
+  renameSync(tmp, join(dir, 'root'));
+  writeFileSync(join(dir, '.complete'), '');
+  return join(dir, 'root');
+}
+
+/** Files of `full` that differ from `base` (rsync --compare-dest), cached next to `full`. */
+export async function rootfsDiff(base: string, full: string): Promise<string> {
+  const out = `${full}.diff`;
+  if (existsSync(`${out}.complete`)) return out;
+  const tmp = `${out}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  await execa('rsync', ['-a', '--numeric-ids', `--compare-dest=${base}/`, `${full}/`, `${tmp}/`]);
+  rmSync(out, { recursive: true, force: true });
+  rmSync(`${out}.complete`, { force: true });
+  renameSync(tmp, out);
+  writeFileSync(`${out}.complete`, '');
+  return out;
+}
