@@ -20,6 +20,8 @@ export interface LayerBlob {
   size: number;
   path: string; // the blob in the cache
   comment: string;
+  /** Directories the layer writes, with their metadata (later layers repeat them unchanged). */
+  dirs: Record<string, { mode: number; uid: number; gid: number }>;
 }
 
 export function layerCacheDir(): string {
@@ -30,7 +32,7 @@ export function cachedLayer(key: string): LayerBlob | undefined {
   const meta = join(layerCacheDir(), `${key}.json`);
   if (!existsSync(meta)) return undefined;
   const l = JSON.parse(readFileSync(meta, 'utf8')) as LayerBlob;
-  return existsSync(l.path) ? l : undefined;
+  return existsSync(l.path) && l.dirs ? l : undefined;
 }
 
 /** Compress a tar of `entries` into the cache under `key` (skipped when already there). */
@@ -74,7 +76,9 @@ export async function buildLayer(key: string, comment: string, entries: () => Pr
   const digest = `sha256:${blobHash.digest('hex')}`;
   const path = join(dir, `${digest.slice(7)}.tar.gz`);
   renameSync(tmp, path);
-  const blob: LayerBlob = { key, digest, diffId: `sha256:${diffHash.digest('hex')}`, size, path, comment };
+  const dirs: LayerBlob['dirs'] = {};
+  for (const e of list) if (e.type === 'dir') dirs[e.path] = { mode: e.mode, uid: e.uid, gid: e.gid };
+  const blob: LayerBlob = { key, digest, diffId: `sha256:${diffHash.digest('hex')}`, size, path, comment, dirs };
   writeFileSync(join(dir, `${key}.json`), JSON.stringify(blob));
   return { ...blob, cached: false };
 }

@@ -19,7 +19,7 @@ import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
 import { assembleImage, writeOciArchive, type Image } from './oci.ts';
 import type { TarEntry } from './tar.ts';
 
-export const FORMAT = 4;
+export const FORMAT = 5;
 
 interface Permission {
   path?: string;
@@ -118,13 +118,13 @@ export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockPlan {
 }
 
 /** Apply a part's organize renames and permissions to its entries. */
-export function applyPart(entries: TarEntry[], part: PartPlan): TarEntry[] {
-  const out: TarEntry[] = [];
+export function applyPart(entries: TarEntry[], part: PartPlan): Array<TarEntry & { inherit?: boolean }> {
+  const out: Array<TarEntry & { inherit?: boolean }> = [];
   for (const e of entries) {
     let path = e.path;
     for (const [from, to] of Object.entries(part.renames)) if (path === from || path.startsWith(`${from}/`)) path = to + path.slice(from.length);
     if (part.prime && !part.prime.some((g) => fnmatch(g, path) || g.startsWith(`${path}/`))) continue;
-    const ent = { ...e, path };
+    const ent: TarEntry & { inherit?: boolean } = { ...e, path };
     let matched = false;
     for (const perm of part.permissions) {
       if (perm.path !== undefined && !fnmatch(perm.path, path)) continue;
@@ -134,12 +134,43 @@ export function applyPart(entries: TarEntry[], part: PartPlan): TarEntry[] {
       if (perm.mode !== undefined && ent.type !== 'symlink') ent.mode = parseInt(perm.mode, 8);
     }
     // A directory that only leads to this part's files (/opt, /etc, /opt/spark for the config
-    // part) is left to the layers below, so it keeps their ownership; the runtime creates
-    // missing parents. Directories the permissions name are written with what they ask.
-    if (ent.type === 'dir' && part.permissions.length > 0 && !matched) continue;
+    // part) keeps the metadata the layers below gave it (see inheritDirs).
+    if (ent.type === 'dir' && part.permissions.length > 0 && !matched) ent.inherit = true;
     out.push(ent);
   }
   return out.sort((a, b) => (Buffer.from(a.path) < Buffer.from(b.path) ? -1 : 1));
+}
+
+export type DirMeta = Map<string, { mode: number; uid: number; gid: number }>;
+
+/**
+ * Overlay file systems take a directory's metadata from the topmost layer that has it, and a
+ * runtime creates missing parents as root 0755. So every ancestor of a layer's entries is written,
+ * with the metadata the layers below gave it (or root 0755 when new).
+ */
+export function inheritDirs(entries: Array<TarEntry & { inherit?: boolean }>, below: DirMeta): TarEntry[] {
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  const out: TarEntry[] = [];
+  for (const e of entries) {
+    const parts = e.path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const anc = parts.slice(0, i).join('/');
+      if (!byPath.has(anc)) {
+        const m = below.get(anc) ?? { mode: 0o755, uid: 0, gid: 0 };
+        const d = { path: anc, type: 'dir' as const, ...m };
+        byPath.set(anc, d);
+        out.push(d);
+      }
+    }
+    if (e.inherit && below.has(e.path)) {
+      const { inherit: _i, ...rest } = e;
+      out.push({ ...rest, ...below.get(e.path)! });
+    } else {
+      const { inherit: _i, ...rest } = e;
+      out.push(rest);
+    }
+  }
+  return out.sort((a, b) => (Buffer.from(a.path) < Buffer.from(b.path) ? -1 : a.path === b.path ? 0 : 1));
 }
 
 async function treeKey(dir: string): Promise<string> {
@@ -183,18 +214,24 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
     }, mtime),
   );
 
+  const below: DirMeta = new Map();
+  const remember = (l: LayerBlob) => {
+    for (const [p, m] of Object.entries(l.dirs)) below.set(p, m);
+  };
+  layers.forEach(remember);
+
   // One layer per dump part, in manifest order (after: is honoured by that order in our manifests).
+  // Its key is what it will contain: entry metadata plus a content key of the source tree.
   for (const part of plan.parts) {
     const src = join(buildDir, part.source);
     if (!existsSync(src)) throw new UserError('E_STAGE', `part ${part.name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
-    const key = createHash('sha256').update(JSON.stringify({ FORMAT, part, tree: await treeKey(src), mtime })).digest('hex').slice(0, 32);
+    const entries = inheritDirs(applyPart(await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), below);
+    const meta = entries.map((e) => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.linkname ?? ''}`).join('\n');
+    const key = createHash('sha256').update(JSON.stringify({ FORMAT, meta, tree: await treeKey(src), mtime })).digest('hex').slice(0, 32);
     step(`part ${part.name}`);
-    layers.push(
-      await buildLayer(`f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, async () => {
-        const ents = await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) });
-        return applyPart(ents, part);
-      }, mtime),
-    );
+    const l = await buildLayer(`f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, async () => entries, mtime);
+    layers.push(l);
+    remember(l);
   }
 
   // Users, pebble and its layer: the rock's own additions.
@@ -219,7 +256,8 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
     { path: `var/lib/pebble/default/layers/001-${plan.name}.yaml`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.pebbleLayer) },
   ];
   const extraKey = createHash('sha256').update(JSON.stringify({ FORMAT, extra: extra.map((e) => ({ ...e, data: e.data?.toString() })), pebble: statSync(pebbleBin).size, pebbleSha: createHash('sha256').update(readFileSync(pebbleBin)).digest('hex'), mtime })).digest('hex').slice(0, 32);
-  layers.push(await buildLayer(`f${FORMAT}-rock-${extraKey}`, 'users, pebble and its service layer', async () => extra, mtime));
+  const extraEntries = inheritDirs(extra, below);
+  layers.push(await buildLayer(`f${FORMAT}-rock-${extraKey}-${createHash('sha256').update(JSON.stringify(extraEntries.map((e) => [e.path, e.mode, e.uid, e.gid]))).digest('hex').slice(0, 16)}`, 'users, pebble and its service layer', async () => extraEntries, mtime));
 
   const created = new Date(mtime * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
   const env = { ...plan.env };
