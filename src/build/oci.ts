@@ -1,7 +1,8 @@
 /** OCI image layout and oci-archive writing (the `.rock` format), deterministic. */
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { projectRoot } from '../lib/paths.ts';
 import { UserError } from '../lib/errors.ts';
 import { writeTar, type TarEntry } from './tar.ts';
 import type { LayerBlob } from './layer.ts';
@@ -62,10 +63,27 @@ export function assembleImage(layers: LayerBlob[], c: ImageConfig, refName: stri
   return { config, configDigest, manifest, manifestDigest, index, layers };
 }
 
+/**
+ * Artifacts are written under build/.tmp (same file system) and renamed into dist/, so a build
+ * killed at any moment (even its child processes carrying on) never leaves a partial file in dist/.
+ */
+export function tmpArtifact(file: string): string {
+  const dir = join(projectRoot, 'build', '.tmp');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${basename(file)}.tmp-${process.pid}`);
+}
+
+/** Where the build remembers what an artifact in dist/ was made from. */
+export function artifactStamp(file: string, kind: string): string {
+  const dir = join(projectRoot, 'build', '.stamps');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${basename(file)}.${kind}`);
+}
+
 /** Write the image as an oci-archive (a tar of the OCI layout) to `file`, via a temporary name. */
 export async function writeOciArchive(img: Image, file: string, mtime: number): Promise<void> {
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${dirname(file)}/.${file.split('/').pop()}.tmp-${process.pid}`;
+  const tmp = tmpArtifact(file);
   const blob = (digest: string) => `blobs/sha256/${digest.slice(7)}`;
   const entries: TarEntry[] = [
     { path: 'blobs', type: 'dir', mode: 0o755, uid: 0, gid: 0 },

@@ -16,7 +16,7 @@ import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { rootfs, rootfsDiff, rootfsKey, SUITE } from '../lib/tools/mmdebstrap.ts';
 import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
-import { assembleImage, writeOciArchive, type Image } from './oci.ts';
+import { artifactStamp, assembleImage, writeOciArchive, type Image } from './oci.ts';
 import type { TarEntry } from './tar.ts';
 
 export const FORMAT = 5;
@@ -174,7 +174,10 @@ export function inheritDirs(entries: Array<TarEntry & { inherit?: boolean }>, be
 }
 
 async function treeKey(dir: string): Promise<string> {
-  // Cheap and exact enough: names, sizes, modes and mtimes of every file (content for small ones).
+  // Staged inputs carry the hash of everything they were made from: use it.
+  const stamp = join(dir, '..', '.stamp');
+  if (dir.includes('/inputs/') && existsSync(stamp)) return `${readFileSync(stamp, 'utf8')}:${dir.split('/inputs/').pop()}`;
+  // Otherwise names, sizes and modes of every file, and the content of small ones.
   const h = createHash('sha256');
   for (const e of await dirEntries(dir, '')) {
     h.update(`${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.size ?? 0}\0${e.linkname ?? ''}\0`);
@@ -275,7 +278,7 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
     plan.version,
   );
   // Unchanged: the archive already holds this manifest.
-  const stampFile = `${outFile}.digest`;
+  const stampFile = artifactStamp(outFile, 'digest');
   const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
   if (!reused) {
     step(`writing ${outFile}`);

@@ -16,6 +16,7 @@ import { cacheDir } from '../lib/paths.ts';
 import { rootfs, rootfsDiff } from '../lib/tools/mmdebstrap.ts';
 import { dirEntries, fnmatch } from './layer.ts';
 import { sha256File } from '../stage/fetch.ts';
+import { artifactStamp, tmpArtifact } from './oci.ts';
 
 interface SnapPart {
   plugin: string;
@@ -63,7 +64,6 @@ export function deriveSnapYaml(s: SnapcraftYaml, hooks: string[]): Record<string
     ...(s.license ? { license: s.license } : {}),
     architectures: ['amd64'],
     base: s.base,
-    assumes: ['command-chain'],
     apps,
     confinement: s.confinement,
     grade: s.grade ?? 'stable',
@@ -96,14 +96,14 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
   if (problems.length) throw new UserError('E_SNAP_YAML', `meta/snap.yaml would be refused: ${problems.join('; ')}`);
 
   // Key of everything that goes in: package set, part trees, snap.yaml, hooks.
-  const h = createHash('sha256').update(JSON.stringify({ v: 2, packages, snapYaml, epoch }));
+  const h = createHash('sha256').update(JSON.stringify({ v: 3, packages, snapYaml, epoch }));
   for (const part of Object.values(sy.parts)) {
     if (part.plugin !== 'dump') continue;
     for (const e of await dirEntries(join(buildDir, part.source!), '')) h.update(`${e.path}\0${e.mode}\0${e.size ?? 0}\0${e.linkname ?? ''}`);
   }
   for (const hk of hooks) h.update(await readFile(join(hooksDir, hk)));
   const key = h.digest('hex').slice(0, 32);
-  const stamp = `${outFile}.key`;
+  const stamp = artifactStamp(outFile, 'key');
   if (existsSync(outFile) && existsSync(stamp) && (await readFile(stamp, 'utf8')) === key) {
     return { artifact: outFile, sha256: await sha256File(outFile), reused: true };
   }
@@ -143,13 +143,13 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
     }
   }
   await mkdir(join(prime, 'meta', 'hooks'), { recursive: true });
-  await writeFile(join(prime, 'meta', 'snap.yaml'), toYaml(snapYaml));
+  await writeFile(join(prime, 'meta', 'snap.yaml'), toYaml(snapYaml, { lineWidth: 0 }));
   for (const hk of hooks) {
     await cp(join(hooksDir, hk), join(prime, 'meta', 'hooks', hk));
     await chmod(join(prime, 'meta', 'hooks', hk), 0o755);
   }
   await execa('chmod', ['-R', 'go-w', prime]);
-  const tmp = `${dirname(outFile)}/.${outFile.split('/').pop()}.tmp-${process.pid}`;
+  const tmp = tmpArtifact(outFile);
   await mkdir(dirname(outFile), { recursive: true });
   log.info(`snap ${sy.name}: mksquashfs → ${outFile}`);
   try {

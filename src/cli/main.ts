@@ -15,6 +15,7 @@ const registrars: Array<() => Promise<{ register: Registrar }>> = [
   () => import('../render/cli.ts'),
   () => import('../stage/cli.ts'),
   () => import('../build/cli.ts'),
+  () => import('../smoke/cli.ts'),
   () => import('../publish/cli.ts'),
 ];
 

@@ -95,3 +95,12 @@ describe('interactive shells', () => {
     expect(r.stdout).toContain(`spark.driver.extraJavaOptions=-Dscala.shell.histfile=${home}/.scala_history -Dmine=1`);
   });
 });
+
+describe('--master local[N]', () => {
+  it('runs Spark locally without a cluster or an account', async () => {
+    const home = (await execa('bash', [join(ROOT, 'scripts/spark-home.sh')])).stdout.trim();
+    const r = await ours('spark-submit', ['--master', 'local[1]', join(home, 'examples', 'pi.py'), '2'], { SPARK_HOME: home, KUBECONFIG: '/nonexistent' });
+    expect(r.exitCode, r.stderr.slice(-1000)).toBe(0);
+    expect(r.stdout).toMatch(/Pi is roughly 3\.1/);
+  }, 300_000);
+});

@@ -82,6 +82,12 @@ export async function planWrapper(tool: WrapperTool, argv: readonly string[], en
   const e = sparkEnv(env);
   const command = join(e.sparkHome, 'bin', tool);
   if (!existsSync(command)) throw new UserError('E_SPARK_HOME', `${command} not found`, { hint: 'set SPARK_HOME to a Spark distribution' });
+  // `--master local[N]` runs Spark locally: no cluster, no account (handy for trying a job).
+  if (a.master && /^local(\[[^\]]*\])?$/.test(a.master)) {
+    const props = mergeLevels(configurationLevels(tool, e, new Map(), a, env));
+    const args = ['--master', a.master, '--properties-file', ''];
+    return { command, args: [...args, ...a.rest], props, env: {}, propsFileArgIndex: 3 };
+  }
   const { kube, kubeconfigPath } = connect(a, env);
   let account;
   try {

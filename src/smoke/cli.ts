@@ -1,0 +1,23 @@
+/** `sparkcraft smoke`. */
+import type { Command } from 'commander';
+import { UserError } from '../lib/errors.ts';
+import { smoke } from './smoke.ts';
+
+export function register(program: Command): void {
+  program
+    .command('smoke')
+    .description('run Spark jobs, the history server and spark8t in the built rock and snap (builds them when missing)')
+    .option('--artifact <which>', 'rock, snap or all', 'all')
+    .option('--line <track>', 'Spark line (default: the matrix default)')
+    .option('--only <regex>', 'run only the checks whose name matches')
+    .option('--json', 'print the results as JSON')
+    .action(async (o: { artifact: 'rock' | 'snap' | 'all'; line?: string; only?: string; json?: boolean }) => {
+      if (!['rock', 'snap', 'all'].includes(o.artifact)) throw new UserError('E_USAGE', `--artifact must be rock, snap or all`, { exitCode: 2 });
+      const t = Date.now();
+      const results = await smoke({ artifact: o.artifact, line: o.line, only: o.only ? new RegExp(o.only) : undefined });
+      if (o.json) console.log(JSON.stringify(results, null, 2));
+      const failed = results.filter((r) => !r.ok);
+      console.log(`smoke: ${results.length - failed.length} passed, ${failed.length} failed in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+      if (failed.length) throw new UserError('E_SMOKE', `failed: ${failed.map((f) => f.name).join('; ')}`);
+    });
+}

@@ -1,0 +1,167 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { build } from '../src/build/cli.ts';
+import { planRock, applyPart, inheritDirs } from '../src/build/rock.ts';
+import { deriveSnapYaml, checkSnapYaml } from '../src/build/snap.ts';
+import { craftCommand } from '../src/build/craft.ts';
+import { ROOT } from './support/k8s.ts';
+
+const CONF = join(process.env.SPARKCRAFT_CACHE ?? join(process.env.HOME!, '.cache/sparkcraft'), 'podman', 'containers.conf');
+let rock: string;
+let snap: string;
+
+beforeAll(async () => {
+  rock = (await build('rock', { backend: 'builtin' })).artifact;
+  snap = (await build('snap', { backend: 'builtin' })).artifact;
+}, 1_800_000);
+
+describe('plans from the rendered manifests (pure)', () => {
+  const m = parse(readFileSync(join(ROOT, 'rockcraft.yaml'), 'utf8'));
+  it('turns rockcraft.yaml into packages, parts, user, entrypoint and a pebble layer', () => {
+    const p = planRock(m);
+    expect(p.packages).toContain('openjdk-17-jre-headless');
+    expect(p.parts.map((x) => x.name)).toEqual(['spark', 'extra-jars', 'spark8t', 'config']);
+    expect(p.parts[0]!.prefix).toBe('opt/spark');
+    expect(p.user).toEqual({ uid: 584792, name: '_daemon_' });
+    expect(p.entrypoint).toEqual(['/usr/bin/pebble', 'enter', '--verbose', '--args', 'sparkd']);
+    expect(parse(p.pebbleLayer).services.sparkd.command).toBe('/bin/bash /opt/pebble/sparkd.sh [ ]');
+  });
+  it('refuses plugins it cannot run, pointing at the craft backend', () => {
+    expect(() => planRock({ ...m, parts: { x: { plugin: 'maven', source: '.' } } })).toThrow(/plugin maven; the built-in backend runs dump and nil parts/);
+  });
+  it('applies permissions and keeps the ownership of directories it only passes through', () => {
+    const part = { name: 'config', source: 'files', prefix: '', renames: {}, permissions: [{ path: 'var/lib/spark', owner: 584792, group: 584792, mode: '770' }] };
+    const ents = applyPart([
+      { path: 'opt/spark', type: 'dir', mode: 0o755, uid: 0, gid: 0 },
+      { path: 'opt/spark/entrypoint.sh', type: 'file', mode: 0o755, uid: 0, gid: 0, size: 1 },
+      { path: 'var/lib/spark', type: 'dir', mode: 0o755, uid: 0, gid: 0 },
+    ], part);
+    const out = inheritDirs(ents, new Map([['opt/spark', { mode: 0o755, uid: 584792, gid: 584792 }]]));
+    expect(out.find((e) => e.path === 'opt/spark')).toMatchObject({ uid: 584792 });
+    expect(out.find((e) => e.path === 'var/lib/spark')).toMatchObject({ uid: 584792, mode: 0o770 });
+    expect(out.find((e) => e.path === 'opt')).toMatchObject({ uid: 0, mode: 0o755 });
+  });
+  it('derives meta/snap.yaml as snapcraft does and checks the snap format rules', () => {
+    const s = parse(readFileSync(join(ROOT, 'snap/snapcraft.yaml'), 'utf8'));
+    const y = deriveSnapYaml(s, ['install']);
+    expect(y).toMatchObject({ name: 'spark-client', version: '3.5.9', confinement: 'strict', base: 'core22', architectures: ['amd64'], hooks: { install: {} } });
+    expect(checkSnapYaml(y)).toEqual([]);
+    expect(checkSnapYaml({ ...y, name: 'Bad--Name', apps: { 'x y': {} } })).toEqual(['name is not a valid snap name', 'app name x y is invalid', 'app x y has no command']);
+  });
+  it('builds the craft command lines', () => {
+    expect(craftCommand('rockcraft', { verbose: true })).toEqual(['rockcraft', ['pack', '--verbose']]);
+    expect(craftCommand('snapcraft')).toEqual(['snapcraft', ['pack']]);
+  });
+});
+
+describe('the rock is a real OCI archive', () => {
+  it('skopeo inspects it; labels, user, env and entrypoint are there', async () => {
+    const r = JSON.parse((await execa('skopeo', ['inspect', '--config', `oci-archive:${rock}`])).stdout);
+    expect(r.config.User).toBe('584792:584792');
+    expect(r.config.Entrypoint).toEqual(['/usr/bin/pebble', 'enter', '--verbose', '--args', 'sparkd']);
+    expect(r.config.Env).toContain('SPARK_HOME=/opt/spark');
+    expect(r.config.Labels['org.opencontainers.image.base.name']).toBe('debian:bookworm');
+    expect(r.config.Labels['org.opencontainers.image.version']).toBe('3.5.9');
+    expect(r.rootfs.diff_ids).toHaveLength(7);
+  });
+  it('umoci unpacks it with the expected ownership', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'umoci-'));
+    await execa('tar', ['-xf', rock, '-C', dir]);
+    const bundle = join(dir, 'bundle');
+    await execa('umoci', ['unpack', '--image', `${dir}:3.5.9`, bundle]);
+    const st = statSync(join(bundle, 'rootfs/opt/spark/jars'));
+    expect(st.uid).toBe(584792);
+    expect(statSync(join(bundle, 'rootfs/var/lib/spark')).mode & 0o777).toBe(0o770);
+    expect(readFileSync(join(bundle, 'rootfs/etc/passwd'), 'utf8')).toContain('_daemon_:x:584792:584792:');
+    await execa('rm', ['-rf', dir]);
+  });
+  it('runs with podman (runc) as the run user: java, spark-submit, pyspark, spark8t, pebble', async () => {
+    const env = { CONTAINERS_CONF: CONF };
+    await execa('skopeo', ['copy', '-q', `oci-archive:${rock}`, 'containers-storage:localhost/charmed-spark:build-test'], { env });
+    const run = (script: string) => execa('podman', ['run', '--rm', '--network', 'host', '--entrypoint', '/bin/bash', 'localhost/charmed-spark:build-test', '-c', script], { env, reject: false });
+    const r = await run('id -u; java -version 2>&1 | head -1; spark-submit --version 2>&1 | grep -o "version 3.5.9" | head -1; python3 -c "import pyspark; print(pyspark.__version__)"; spark8t --help | head -1; echo "SPARK_CONFS=$SPARK_CONFS"');
+    expect(r.exitCode, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe('584792');
+    expect(lines[1]).toMatch(/openjdk version "17/);
+    expect(lines[2]).toBe('version 3.5.9');
+    expect(lines[3]).toBe('3.5.9');
+    expect(lines[4]).toMatch(/^spark8t /);
+    expect(lines[5]).toBe('SPARK_CONFS=/etc/spark8t/conf');
+    // pebble as the entrypoint: sparkd idles, history-server is disabled.
+    const name = `build-test-${process.pid}`;
+    await execa('podman', ['run', '-d', '--name', name, '--network', 'host', 'localhost/charmed-spark:build-test'], { env });
+    try {
+      let out = '';
+      for (let i = 0; i < 30 && !/sparkd\s+enabled\s+active/.test(out); i++) {
+        await new Promise((res) => setTimeout(res, 500));
+        out = (await execa('podman', ['exec', name, 'pebble', 'services'], { env, reject: false })).stdout;
+      }
+      expect(out).toMatch(/history-server\s+disabled\s+inactive/);
+      expect(out).toMatch(/sparkd\s+enabled\s+active/);
+    } finally {
+      await execa('podman', ['rm', '-f', name], { env, reject: false });
+    }
+  });
+});
+
+describe('the snap is a real squashfs snap', () => {
+  it('unsquashfs lists it; meta/snap.yaml passes snap pack checks; every app command is executable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snap-'));
+    await execa('unsquashfs', ['-q', '-d', join(dir, 'root'), snap]);
+    const y = parse(readFileSync(join(dir, 'root/meta/snap.yaml'), 'utf8'));
+    expect(y.name).toBe('spark-client');
+    expect((await execa('timeout', ['60', 'snap', 'pack', '--check-skeleton', join(dir, 'root')], { reject: false })).exitCode).toBe(0);
+    for (const [n, a] of Object.entries(y.apps as Record<string, { command: string }>)) {
+      const p = join(dir, 'root', a.command);
+      expect(existsSync(p), n).toBe(true);
+      expect(statSync(p).mode & 0o111, n).not.toBe(0);
+    }
+    expect(statSync(join(dir, 'root/meta/hooks/install')).mode & 0o111).not.toBe(0);
+    expect(existsSync(join(dir, 'root/usr/lib/jvm/java-17-openjdk-amd64/bin/java'))).toBe(true);
+    const sb = (await execa('unsquashfs', ['-s', snap])).stdout;
+    expect(sb).toMatch(/Compression xz/);
+    expect(sb).toMatch(/Block size 131072/);
+    await execa('rm', ['-rf', dir]);
+  });
+});
+
+describe('reproducible and cached', () => {
+  it('an unchanged rebuild reuses every layer and the archive', async () => {
+    const again = await build('rock', { backend: 'builtin' });
+    expect(again.reused).toBe(true);
+    expect(again.layers!.every((l) => l.cached)).toBe(true);
+  });
+  it('two builds from the same inputs give identical layer and manifest digests', async () => {
+    // Rebuild every layer from scratch into a separate cache and compare.
+    const cache = mkdtempSync(join(tmpdir(), 'cache-'));
+    const first = await build('rock', { backend: 'builtin' });
+    const src = join(process.env.HOME!, '.cache/sparkcraft');
+    await execa('bash', ['-c', `mkdir -p "${cache}" && ln -s "${src}/rootfs" "${cache}/rootfs" && ln -s "${src}/downloads" "${cache}/downloads" && ln -s "${src}/extract" "${cache}/extract" && ln -s "${src}/bin" "${cache}/bin" && ln -s "${src}/go" "${cache}/go"`]);
+    const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', '--json'], { env: { SPARKCRAFT_CACHE: cache }, reject: false });
+    expect(r.exitCode, r.stderr.slice(-500)).toBe(0);
+    const second = JSON.parse(r.stdout);
+    expect(second.layers.every((l: { cached: boolean }) => !l.cached)).toBe(true);
+    expect(second.layers.map((l: { digest: string }) => l.digest)).toEqual(first.layers!.map((l) => l.digest));
+    expect(second.manifestDigest).toBe(first.manifestDigest);
+    await execa('rm', ['-rf', cache]);
+  });
+  it('leaves no partial file in dist/ after kill -9', async () => {
+    const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'snap', '--backend', 'builtin'], { env: { SOURCE_DATE_EPOCH: '1234567' }, reject: false, detached: true });
+    await new Promise((res) => setTimeout(res, 15_000));
+    p.kill('SIGKILL');
+    await p;
+    // Its children (mksquashfs) may carry on writing their temporary file outside dist/.
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    const names = readdirSync(join(ROOT, 'dist'));
+    expect(names.filter((n) => n.includes('.tmp'))).toEqual([]);
+  });
+});
