@@ -97,9 +97,15 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
 
   // Key of everything that goes in: package set, part trees, snap.yaml, hooks.
   const h = createHash('sha256').update(JSON.stringify({ v: 3, packages, snapYaml, epoch }));
+  // Staged inputs carry the hash of what they were made from; other files are hashed whole.
+  const inputsStamp = join(buildDir, 'inputs', '.stamp');
+  h.update(existsSync(inputsStamp) ? await readFile(inputsStamp) : 'no-stamp');
   for (const part of Object.values(sy.parts)) {
     if (part.plugin !== 'dump') continue;
-    for (const e of await dirEntries(join(buildDir, part.source!), '')) h.update(`${e.path}\0${e.mode}\0${e.size ?? 0}\0${e.linkname ?? ''}`);
+    for (const e of await dirEntries(join(buildDir, part.source!), '')) {
+      h.update(`${e.path}\0${e.mode}\0${e.size ?? 0}\0${e.linkname ?? ''}`);
+      if (e.type === 'file' && !part.source!.startsWith('inputs/')) h.update(await readFile(e.source!));
+    }
   }
   for (const hk of hooks) h.update(await readFile(join(hooksDir, hk)));
   const key = h.digest('hex').slice(0, 32);

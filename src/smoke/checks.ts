@@ -33,7 +33,8 @@ export class CheckFailed extends Error {
 export const tail = (s: string, n = 15) => s.trim().split('\n').slice(-n).join('\n');
 
 export function expectOutput(what: string, out: { exitCode?: number; stdout: string; stderr: string }, re: RegExp): string {
-  const all = `${out.stdout}\n${out.stderr}`;
+  // pebble prefixes each line of a service's output with a timestamp and [service].
+  const all = `${out.stdout}\n${out.stderr}`.replace(/^\S+ \[[\w-]+\] /gm, '');
   if (out.exitCode !== 0 || !re.test(all)) throw new CheckFailed(`${what}: exit ${out.exitCode}, expected ${re}`, tail(all));
   return all.match(re)![0];
 }
@@ -79,11 +80,13 @@ export async function runCheck(name: string, fn: () => Promise<string>): Promise
 export function rockChecks(rock: RockRunner, c: Cluster, opts: { sparkJars: string; imageRef: string }) {
   const work = mkdtempSync(join(tmpdir(), 'smoke-rock-'));
   chmodSync(work, 0o755);
+  // A self-contained kubeconfig (certificates inline) the run user can read.
   const kube = join(work, 'kubeconfig');
-  copyFileSync(c.adminKubeconfig, kube);
-  chmodSync(kube, 0o644);
-  const pki = dirname(c.adminKubeconfig);
-  const kubeVol = [`${kube}:/kube/config:ro`, `${pki}:${pki}:ro`];
+  const kubeVol = [`${kube}:/kube/config:ro`];
+  const flatten = execa(c.kubectl, ['--kubeconfig', c.adminKubeconfig, 'config', 'view', '--flatten', '--minify']).then((r) => {
+    writeFileSync(kube, r.stdout, { mode: 0o644 });
+    chmodSync(kube, 0o644);
+  });
   const ns = `smoke-${Date.now().toString(36)}`;
   const name = `smoke-${process.pid}`;
   const checks: Array<[string, () => Promise<string>]> = [
@@ -135,6 +138,7 @@ export function rockChecks(rock: RockRunner, c: Cluster, opts: { sparkJars: stri
       return 'driver, executor and unknown role behave';
     }],
     ['rock: spark8t creates and lists service accounts on the kube-apiserver', async () => {
+      await flatten;
       const r = await rock.run(['-c', `spark-client.service-account-registry create --username smoke --namespace ${ns} --conf spark.smoke=1 && spark-client.service-account-registry list && spark-client.service-account-registry get-config --username smoke --namespace ${ns}`], { entrypoint: '/bin/bash', volumes: kubeVol, envs: { KUBECONFIG: '/kube/config' } });
       return expectOutput('spark8t in the rock', r, new RegExp(`${ns}:smoke[\\s\\S]*spark\\.smoke=1`));
     }],
@@ -183,8 +187,12 @@ export function snapChecks(snap: SnapRunner, c: Cluster) {
       return pods.items[0].metadata.name;
     }],
     ['snap: pyspark runs a local job from piped input', async () => {
-      const r = await snap.app('pyspark', ['--master', 'local[1]'], { input: 'print("sum=%d" % spark.range(100).selectExpr("sum(id)").first()[0])\nexit()\n' });
-      return expectOutput('pyspark', r, /sum=4950/);
+      const r = await snap.app('pyspark', ['--master', 'local[1]'], {
+        // Piped input is not an interactive shell (no PYTHONSTARTUP): the script makes its session,
+        // which the pyspark launcher has configured (master local[1], our properties file).
+        input: 'from pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\nprint("master=%s sum=%d" % (spark.sparkContext.master, spark.range(100).selectExpr("sum(id)").first()[0]))\n',
+      });
+      return expectOutput('pyspark', r, /master=local\[1\] sum=4950/);
     }],
   ];
   return checks;

@@ -83,11 +83,11 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
   const { dir, resolved, matrix } = await renderToBuild({ line: o.line, flavour: o.flavour, matrix: o.matrix });
   const lock = readLock(o.lockFile ?? LOCK_FILE);
   const inputs = lockedInputsFor(matrix, resolved.line, lock);
-  const spark8t = o.spark8t ?? join(projectRoot, 'dist', 'spark8t');
-  if (!existsSync(spark8t)) {
-    log.info('dist/spark8t is missing: building it');
-    const { buildSpark8t } = await import('../spark8t/build/build.ts');
-    await buildSpark8t();
+  let spark8t = o.spark8t;
+  if (!spark8t) {
+    // Rebuilt only when its sources changed since the last build.
+    const { ensureSpark8t } = await import('../spark8t/build/build.ts');
+    spark8t = await ensureSpark8t();
   }
   const spark8tSha = await sha256File(spark8t);
   const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j })).digest('hex');

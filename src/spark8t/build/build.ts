@@ -12,7 +12,8 @@
  */
 import { build } from 'esbuild';
 import { execa } from 'execa';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../lib/paths.ts';
 import { TOOLS } from '../main.ts';
@@ -75,4 +76,32 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       process.exit(1);
     },
   );
+}
+
+/** Hash of everything the executable is built from. */
+export function sourcesHash(): string {
+  const h = createHash('sha256');
+  const walk = (d: string) => {
+    for (const n of readdirSync(d).sort()) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.(ts|json)$/.test(n)) h.update(p.slice(projectRoot.length)).update(readFileSync(p));
+    }
+  };
+  walk(join(projectRoot, 'src/spark8t'));
+  walk(join(projectRoot, 'src/lib'));
+  h.update(readFileSync(join(projectRoot, 'package-lock.json')));
+  return h.digest('hex');
+}
+
+/** dist/spark8t, rebuilt only when its sources changed (builds are not bit-for-bit reproducible). */
+export async function ensureSpark8t(): Promise<string> {
+  const exe = join(projectRoot, 'dist', 'spark8t');
+  const stamp = join(projectRoot, 'build', 'spark8t', 'sources.sha256');
+  const want = sourcesHash();
+  if (existsSync(exe) && existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return exe;
+  await buildSpark8t();
+  mkdirSync(join(projectRoot, 'build', 'spark8t'), { recursive: true });
+  writeFileSync(stamp, want);
+  return exe;
 }
