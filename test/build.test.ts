@@ -1,16 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { build } from '../src/build/cli.ts';
-import { planRock, applyPart, inheritDirs } from '../src/build/rock.ts';
+import { planRock, applyPart, inheritDirs, buildRock, gitRevision } from '../src/build/rock.ts';
+import { stage } from '../src/stage/stage.ts';
+import { ensureSpark8t } from '../src/spark8t/build/build.ts';
 import { deriveSnapYaml, checkSnapYaml } from '../src/build/snap.ts';
 import { craftCommand } from '../src/build/craft.ts';
 import { ROOT } from './support/k8s.ts';
+import { containersConf } from '../src/smoke/runner.ts';
+import { cacheDir } from '../src/lib/paths.ts';
 
-const CONF = join(process.env.SPARKCRAFT_CACHE ?? join(process.env.HOME!, '.cache/sparkcraft'), 'podman', 'containers.conf');
 let rock: string;
 let snap: string;
 
@@ -80,7 +83,7 @@ describe('the rock is a real OCI archive', () => {
     await execa('rm', ['-rf', dir]);
   });
   it('runs with podman (runc) as the run user: java, spark-submit, pyspark, spark8t, pebble', async () => {
-    const env = { CONTAINERS_CONF: CONF };
+    const env = { CONTAINERS_CONF: containersConf() };
     await execa('skopeo', ['copy', '-q', `oci-archive:${rock}`, 'containers-storage:localhost/charmed-spark:build-test'], { env });
     const run = (script: string) => execa('podman', ['run', '--rm', '--network', 'host', '--entrypoint', '/bin/bash', 'localhost/charmed-spark:build-test', '-c', script], { env, reject: false });
     const r = await run('id -u; java -version 2>&1 | head -1; spark-submit --version 2>&1 | grep -o "version 3.5.9" | head -1; python3 -c "import pyspark; print(pyspark.__version__)"; spark8t --help | head -1; echo "SPARK_CONFS=$SPARK_CONFS"');
@@ -136,11 +139,41 @@ describe('reproducible and cached', () => {
     expect(again.reused).toBe(true);
     expect(again.layers!.every((l) => l.cached)).toBe(true);
   });
+  it('shows progress: a live step line on a terminal, timestamped lines otherwise', async () => {
+    const cli = `node --import tsx ${join(ROOT, 'src/cli/main.ts')} build rock --backend builtin`;
+    const plain = await execa('bash', ['-c', `${cli} 2>&1 >/dev/null`], { cwd: ROOT });
+    const lines = plain.stdout.split('\n');
+    expect(lines.some((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO rock charmed-spark: part spark8t: done in \d+\.\d s$/.test(l)), plain.stdout).toBe(true);
+    // Under a pseudo-terminal (script(1)): the spinner line is redrawn in place, then a finished line stays.
+    const tty = await execa('script', ['-qec', cli, '/dev/null'], { cwd: ROOT });
+    expect(tty.stdout).toMatch(/\r\x1b\[2K\+ rock charmed-spark: part spark8t \(\d+\.\d s\)/);
+    expect(tty.stdout).not.toMatch(/\d{4}-\d\d-\d\dT[\d:.]+Z INFO/);
+  });
+  it('changing only the spark8t executable rebuilds only its layer', async () => {
+    const first = await build('rock', { backend: 'builtin' });
+    const work = mkdtempSync(join(tmpdir(), 'spark8t-changed-'));
+    const exe = join(work, 'spark8t');
+    copyFileSync(await ensureSpark8t(), exe);
+    appendFileSync(exe, 'a changed build\n');
+    try {
+      const st = await stage({ spark8t: exe });
+      expect(st.skipped).toBe(false);
+      const meta = await gitRevision(ROOT);
+      const b = await buildRock(st.dir, join(work, 'changed.rock'), { ...meta, source: st.matrix.project.source });
+      const rebuilt = b.layers.filter((l) => !l.cached).map((l) => l.comment);
+      expect(rebuilt).toEqual(['part spark8t']);
+      const changed = b.layers.map((l, i) => (l.digest === first.layers![i]!.digest ? null : l.comment)).filter(Boolean);
+      expect(changed).toEqual(['part spark8t']);
+    } finally {
+      await stage(); // back to the real executable
+      await execa('rm', ['-rf', work]);
+    }
+  });
   it('two builds from the same inputs give identical layer and manifest digests', async () => {
     // Rebuild every layer from scratch into a separate cache and compare.
     const cache = mkdtempSync(join(tmpdir(), 'cache-'));
     const first = await build('rock', { backend: 'builtin' });
-    const src = join(process.env.HOME!, '.cache/sparkcraft');
+    const src = cacheDir();
     await execa('bash', ['-c', `mkdir -p "${cache}" && ln -s "${src}/rootfs" "${cache}/rootfs" && ln -s "${src}/downloads" "${cache}/downloads" && ln -s "${src}/extract" "${cache}/extract" && ln -s "${src}/bin" "${cache}/bin" && ln -s "${src}/go" "${cache}/go"`]);
     const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', '--json'], { env: { SPARKCRAFT_CACHE: cache }, reject: false });
     expect(r.exitCode, r.stderr.slice(-500)).toBe(0);

@@ -31,7 +31,7 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
   it('writes an SPDX SBOM covering every staged file, with origin, checksums and licence', async () => {
     const sbom = JSON.parse(readFileSync(join(inputs, 'sbom.spdx.json'), 'utf8'));
     expect(sbom.spdxVersion).toBe('SPDX-2.3');
-    const { stdout } = await execa('find', ['.', '-type', 'f', '!', '-name', 'sbom.spdx.json', '!', '-name', 'manifest.json', '!', '-name', '.stamp'], { cwd: inputs });
+    const { stdout } = await execa('find', ['.', '-type', 'f', '!', '-name', 'sbom.spdx.json', '!', '-name', 'manifest.json', '!', '-name', '.stamp', '!', '-name', '.keys.json'], { cwd: inputs });
     const files = stdout.split('\n').sort();
     expect(sbom.files.map((f: { fileName: string }) => f.fileName).sort()).toEqual(files);
     const jar = sbom.files.find((f: { fileName: string }) => f.fileName === './jars/hadoop-aws-3.3.4.jar');

@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
-import { log } from '../lib/log.ts';
+import { inStep } from '../lib/log.ts';
 import { rootfs, rootfsDiff, rootfsKey, SUITE } from '../lib/tools/mmdebstrap.ts';
 import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
 import { artifactStamp, assembleImage, writeOciArchive, type Image } from './oci.ts';
@@ -174,9 +174,12 @@ export function inheritDirs(entries: Array<TarEntry & { inherit?: boolean }>, be
 }
 
 async function treeKey(dir: string): Promise<string> {
-  // Staged inputs carry the hash of everything they were made from: use it.
-  const stamp = join(dir, '..', '.stamp');
-  if (dir.includes('/inputs/') && existsSync(stamp)) return `${readFileSync(stamp, 'utf8')}:${dir.split('/inputs/').pop()}`;
+  // Each staged input tree carries the hash of what it was made from (inputs/.keys.json): use it.
+  const keysFile = join(dir, '..', '.keys.json');
+  if (dir.includes('/inputs/') && existsSync(keysFile)) {
+    const k = (JSON.parse(readFileSync(keysFile, 'utf8')) as Record<string, string>)[dir.split('/inputs/').pop()!];
+    if (k) return `inputs:${k}`;
+  }
   // Otherwise names, sizes and modes of every file, and the content of small ones.
   const h = createHash('sha256');
   for (const e of await dirEntries(dir, '')) {
@@ -201,20 +204,18 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
   const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
   const mtime = meta.epoch;
   const layers: Array<LayerBlob & { cached: boolean }> = [];
-  const step = (what: string) => log.info(`rock ${plan.name}: ${what}`);
+  const step = <T>(what: string, fn: () => Promise<T>) => inStep(`rock ${plan.name}: ${what}`, fn);
 
   // 1-2: Debian base and the runtime packages, as two layers.
   const baseKey = rootfsKey('minbase', []);
   const fullKey = rootfsKey('minbase', plan.packages);
-  step('base layer');
-  layers.push(await buildLayer(`f${FORMAT}-base-${baseKey}-${mtime}`, `debian ${SUITE} minbase`, async () => dirEntries(await rootfs('minbase', []), ''), mtime));
-  step('runtime packages layer');
+  layers.push(await step('base layer', () => buildLayer(`f${FORMAT}-base-${baseKey}-${mtime}`, `debian ${SUITE} minbase`, async () => dirEntries(await rootfs('minbase', []), ''), mtime)));
   layers.push(
-    await buildLayer(`f${FORMAT}-runtime-${fullKey}-${mtime}`, `packages: ${plan.packages.join(' ')}`, async () => {
+    await step('runtime packages layer', () => buildLayer(`f${FORMAT}-runtime-${fullKey}-${mtime}`, `packages: ${plan.packages.join(' ')}`, async () => {
       const base = await rootfs('minbase', []);
       const full = await rootfs('minbase', plan.packages);
       return dirEntries(await rootfsDiff(base, full), '', { skip: (r) => r === 'var/cache/apt' || r.startsWith('var/log/') });
-    }, mtime),
+    }, mtime)),
   );
 
   const below: DirMeta = new Map();
@@ -231,14 +232,12 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
     const entries = inheritDirs(applyPart(await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), below);
     const meta = entries.map((e) => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.linkname ?? ''}`).join('\n');
     const key = createHash('sha256').update(JSON.stringify({ FORMAT, meta, tree: await treeKey(src), mtime })).digest('hex').slice(0, 32);
-    step(`part ${part.name}`);
-    const l = await buildLayer(`f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, async () => entries, mtime);
+    const l = await step(`part ${part.name}`, () => buildLayer(`f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, async () => entries, mtime));
     layers.push(l);
     remember(l);
   }
 
   // Users, pebble and its layer: the rock's own additions.
-  step('pebble and users layer');
   const full = await rootfs('minbase', plan.packages);
   const pebbleBin = join(buildDir, 'inputs', 'pebble', 'pebble');
   if (!existsSync(pebbleBin)) throw new UserError('E_STAGE', `${pebbleBin} is missing`, { hint: 'run `npm run stage` first' });
@@ -260,7 +259,7 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
   ];
   const extraKey = createHash('sha256').update(JSON.stringify({ FORMAT, extra: extra.map((e) => ({ ...e, data: e.data?.toString() })), pebble: statSync(pebbleBin).size, pebbleSha: createHash('sha256').update(readFileSync(pebbleBin)).digest('hex'), mtime })).digest('hex').slice(0, 32);
   const extraEntries = inheritDirs(extra, below);
-  layers.push(await buildLayer(`f${FORMAT}-rock-${extraKey}-${createHash('sha256').update(JSON.stringify(extraEntries.map((e) => [e.path, e.mode, e.uid, e.gid]))).digest('hex').slice(0, 16)}`, 'users, pebble and its service layer', async () => extraEntries, mtime));
+  layers.push(await step('pebble and users layer', () => buildLayer(`f${FORMAT}-rock-${extraKey}-${createHash('sha256').update(JSON.stringify(extraEntries.map((e) => [e.path, e.mode, e.uid, e.gid]))).digest('hex').slice(0, 16)}`, 'users, pebble and its service layer', async () => extraEntries, mtime)));
 
   const created = new Date(mtime * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
   const env = { ...plan.env };
@@ -281,8 +280,7 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
   const stampFile = artifactStamp(outFile, 'digest');
   const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
   if (!reused) {
-    step(`writing ${outFile}`);
-    await writeOciArchive(image, outFile, mtime);
+    await step(`writing ${outFile}`, () => writeOciArchive(image, outFile, mtime));
     const { writeFileSync } = await import('node:fs');
     writeFileSync(stampFile, `${image.manifestDigest} ${statSync(outFile).size}`);
   }

@@ -11,7 +11,7 @@ import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promi
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
-import { log } from '../lib/log.ts';
+import { endStep, step } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
 import { rootfs, rootfsDiff } from '../lib/tools/mmdebstrap.ts';
 import { dirEntries, fnmatch } from './layer.ts';
@@ -118,7 +118,7 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
   await rm(prime, { recursive: true, force: true });
   await mkdir(prime, { recursive: true });
   if (packages.length) {
-    log.info(`snap ${sy.name}: stage-packages ${packages.join(', ')}`);
+    step(`snap ${sy.name}: stage-packages ${packages.join(', ')}`);
     const diff = await rootfsDiff(await rootfs('minbase', []), await rootfs('minbase', packages));
     for (const top of ['usr', 'etc', 'lib', 'lib64']) {
       if (existsSync(join(diff, top))) await execa('cp', ['-a', join(diff, top), join(prime, top)]);
@@ -130,7 +130,7 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
     if (part.plugin !== 'dump') throw new UserError('E_UNSUPPORTED', `snap part ${name} uses plugin ${part.plugin}; the built-in backend runs dump and nil parts`, { hint: 'use --backend craft' });
     const src = join(buildDir, part.source!);
     if (!existsSync(src)) throw new UserError('E_STAGE', `snap part ${name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
-    log.info(`snap ${sy.name}: part ${name}`);
+    step(`snap ${sy.name}: part ${name}`);
     let prefix = '';
     const renames: Record<string, string> = {};
     for (const [from, to] of Object.entries(part.organize ?? {})) {
@@ -157,7 +157,7 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
   await execa('chmod', ['-R', 'go-w', prime]);
   const tmp = tmpArtifact(outFile);
   await mkdir(dirname(outFile), { recursive: true });
-  log.info(`snap ${sy.name}: mksquashfs → ${outFile}`);
+  step(`snap ${sy.name}: mksquashfs → ${outFile}`);
   try {
     await execa('mksquashfs', [prime, tmp, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', String(epoch), '-all-time', String(epoch), '-quiet', '-no-progress']);
   } catch (e) {
@@ -170,5 +170,6 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
   await rename(tmp, outFile);
   await writeFile(stamp, key);
   await rm(prime, { recursive: true, force: true });
+  endStep();
   return { artifact: outFile, sha256: await sha256File(outFile), reused: false };
 }

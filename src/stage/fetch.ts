@@ -47,24 +47,17 @@ async function downloadOnce(url: string, dest: string): Promise<void> {
   }
 }
 
-/** Download `url` (when its sha256 is not cached yet), verify it, and return the cache path. */
-export async function fetchVerified(name: string, url: string, sha256: string, retry: RetryPolicy = DEFAULT_RETRY): Promise<string> {
-  const dest = casPath(sha256);
-  if (existsSync(dest)) return dest;
-  mkdirSync(join(dest, '..'), { recursive: true });
-  const tmp = `${dest}.part-${process.pid}`;
+/**
+ * Download `url` to `tmp` and hand it to `accept` (which verifies and moves it), retrying
+ * transient failures with exponential backoff; `tmp` never survives a failed attempt.
+ */
+async function download<T>(name: string, url: string, tmp: string, retry: RetryPolicy, accept: () => Promise<T>): Promise<T> {
   let lastWhy = '';
   for (let attempt = 1; attempt <= retry.attempts; attempt++) {
     try {
       log.info(`downloading ${name} (${url})`);
       await downloadOnce(url, tmp);
-      const got = await sha256File(tmp);
-      if (got !== sha256) {
-        rmSync(tmp, { force: true });
-        throw new UserError('E_CHECKSUM', `checksum mismatch for ${name}: expected sha256 ${sha256}, got ${got} (${url})`, { hint: 'the file changed upstream or the lock is wrong; nothing was staged' });
-      }
-      renameSync(tmp, dest);
-      return dest;
+      return await accept();
     } catch (e) {
       rmSync(tmp, { force: true });
       if (!(e instanceof Transient)) throw e;
@@ -79,28 +72,34 @@ export async function fetchVerified(name: string, url: string, sha256: string, r
   throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${retry.attempts} attempts: ${lastWhy} (${url})`, { hint: 'check the network or proxy; cached inputs are reused on the next run' });
 }
 
-/** Download without a known checksum (lock refresh only) and return [cache path, sha256]. */
+/** Download `url` (when its sha256 is not cached yet), verify it, and return the cache path. */
+export async function fetchVerified(name: string, url: string, sha256: string, retry: RetryPolicy = DEFAULT_RETRY): Promise<string> {
+  const dest = casPath(sha256);
+  if (existsSync(dest)) return dest;
+  mkdirSync(join(dest, '..'), { recursive: true });
+  const tmp = `${dest}.part-${process.pid}`;
+  return download(name, url, tmp, retry, async () => {
+    const got = await sha256File(tmp);
+    if (got !== sha256) {
+      rmSync(tmp, { force: true });
+      throw new UserError('E_CHECKSUM', `checksum mismatch for ${name}: expected sha256 ${sha256}, got ${got} (${url})`, { hint: 'the file changed upstream or the lock is wrong; nothing was staged' });
+    }
+    renameSync(tmp, dest);
+    return dest;
+  });
+}
+
+/** Download without a known checksum (lock refresh only) and return its cache path and sha256. */
 export async function fetchUnpinned(name: string, url: string, retry: RetryPolicy = DEFAULT_RETRY): Promise<{ path: string; sha256: string }> {
   const dir = join(cacheDir(), 'downloads', 'tmp');
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `${process.pid}-${Date.now()}`);
-  let lastWhy = '';
-  for (let attempt = 1; attempt <= retry.attempts; attempt++) {
-    try {
-      log.info(`downloading ${name} (${url})`);
-      await downloadOnce(url, tmp);
-      const sha256 = await sha256File(tmp);
-      const dest = casPath(sha256);
-      mkdirSync(join(dest, '..'), { recursive: true });
-      if (existsSync(dest)) rmSync(tmp);
-      else renameSync(tmp, dest);
-      return { path: dest, sha256 };
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      if (!(e instanceof Transient)) throw e;
-      lastWhy = e.message;
-      if (attempt < retry.attempts) await new Promise((r) => setTimeout(r, retry.baseMs * 2 ** (attempt - 1)));
-    }
-  }
-  throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${retry.attempts} attempts: ${lastWhy} (${url})`, { hint: 'check the network' });
+  return download(name, url, tmp, retry, async () => {
+    const sha256 = await sha256File(tmp);
+    const dest = casPath(sha256);
+    mkdirSync(join(dest, '..'), { recursive: true });
+    if (existsSync(dest)) rmSync(tmp);
+    else renameSync(tmp, dest);
+    return { path: dest, sha256 };
+  });
 }

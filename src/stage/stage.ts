@@ -20,7 +20,7 @@ import { fetchVerified, sha256File } from './fetch.ts';
 import { LOCK_FILE, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
 
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 export const SPARK8T_TOOLS = ['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql'];
 
 export interface StageOptions {
@@ -132,6 +132,15 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
     const created = new Date((Number(process.env.SOURCE_DATE_EPOCH) || Math.floor(statSync(LOCK_FILE).mtimeMs / 1000)) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
     await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.line.spark}-inputs`, created, files, origins), null, 1));
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ line: resolved.line.track, spark: resolved.line.spark, flavour: resolved.flavour.name, inputs: origins, files: files.length }, null, 2));
+    // One key per input tree, so a build rebuilds only the layers whose inputs changed.
+    const key = (v: unknown) => createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, v })).digest('hex');
+    const keys = {
+      spark: key({ spark: spark.sha256, py4j: resolved.line.py4j }),
+      jars: key(inputs.filter((x) => x.kind === 'maven').map((i) => [i.name, i.version, i.sha256])),
+      pebble: key({ pebble: await sha256File(join(tmp, 'pebble', 'pebble')) }),
+      spark8t: key({ spark8tSha, tools: SPARK8T_TOOLS }),
+    };
+    await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
     await writeFile(join(tmp, '.stamp'), stamp);
   });
   const seconds = (Date.now() - started) / 1000;
