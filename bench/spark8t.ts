@@ -4,20 +4,26 @@
  * Targets: ours ≥ 10× faster on each; `--help` ≤ 50 ms.
  */
 import { execa } from 'execa';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ensureCluster, ROOT, kubectl } from '../test/support/k8s.ts';
+import { ensureCluster, ROOT } from '../test/support/k8s.ts';
 import { PY_SAR, reference } from '../test/spark8t/support.ts';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const N = 50;
 
+/**
+ * Median wall time of `cmd args`, spawned without a shell (spawnSync: the least overhead Node
+ * offers; hyperfine -N gives the same numbers within a millisecond here).
+ */
 async function median(cmd: string, args: string[], env: Record<string, string>): Promise<number> {
   const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < RUNS + 2; i++) {
     const t = process.hrtime.bigint();
-    const r = await execa(cmd, args, { env, reject: false });
-    if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.split('\n').pop()}`);
-    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.toString().trim().split('\n').pop()}`);
+    if (i >= 2) times.push(ms); // two warm-up runs
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)]!;
@@ -34,7 +40,6 @@ async function main() {
   for (let i = have; i < N; i++) {
     await execa(exe, ['service-account-registry', 'create', '--username', `u${i}`, '--namespace', ns, '--conf', `spark.k${i}=v`], { env });
   }
-  void kubectl;
   const cases: Array<[string, string[]]> = [
     ['list (50 accounts)', ['list']],
     ['get-config', ['get-config', '--username', 'u1', '--namespace', ns]],

@@ -4,7 +4,9 @@ export type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 const ORDER: Record<Level, number> = { DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40 };
 
 let threshold: Level = 'WARN';
-let timestamps = !process.stderr.isTTY;
+// Decided on first use: touching process.stderr costs milliseconds of start-up in the executable.
+let timestamps: boolean | undefined;
+const stamped = () => (timestamps ??= !process.stderr.isTTY);
 
 export function setLogLevel(level: string): void {
   const l = level.toUpperCase() as Level;
@@ -21,7 +23,7 @@ export function setTimestamps(on: boolean): void {
 function emit(level: Level, msg: string): void {
   if (ORDER[level] < ORDER[threshold]) return;
   if (current?.timer) process.stderr.write('\r\x1b[2K'); // the spinner line is redrawn after
-  const prefix = timestamps ? `${new Date().toISOString()} ${level} ` : `${level} `;
+  const prefix = stamped() ? `${new Date().toISOString()} ${level} ` : `${level} `;
   process.stderr.write(mask(prefix + msg) + '\n');
 }
 
@@ -49,7 +51,7 @@ export function step(label: string): void {
   endStep();
   if (ORDER.INFO < ORDER[threshold]) return;
   current = { label, t0: Date.now() };
-  if (process.stderr.isTTY && !timestamps) {
+  if (process.stderr.isTTY && !stamped()) {
     let i = 0;
     const c = current;
     const draw = () => process.stderr.write(`\r\x1b[2K${FRAMES[i++ % FRAMES.length]} ${c.label} ${((Date.now() - c.t0) / 1000).toFixed(0)}s`);

@@ -3,11 +3,11 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClusterInfo, createNamespace, ensureCluster, kubectl, kubectlJson, uniqueName } from '../support/k8s.ts';
-import { ours, reference } from './support.ts';
+import { ours, reference, type Runtime } from './support.ts';
 
 let info: ClusterInfo;
 let env: Record<string, string>;
-const sar = (args: string[], e: Record<string, string> = env) => ours('service-account-registry', args, e);
+const sar = (args: string[], e: Record<string, string> = env, runtime: Runtime = 'exe') => ours('service-account-registry', args, e, runtime);
 
 beforeAll(async () => {
   info = await ensureCluster();
@@ -141,17 +141,18 @@ describe('the restricted user', () => {
   });
 });
 
-describe('API failures are one line, never a stack trace', () => {
+// Both transports: Bun's fetch (the executable) and node:https (Node, and the SEA fallback).
+describe.each(['exe', 'node'] as const)('API failures are one line, never a stack trace (%s)', (runtime) => {
   const oneLine = (s: string) => s.trim().split('\n').length === 1 && !/\n\s+at /.test(s);
   it('connection refused', async () => {
-    const r = await sar(['list', '--master', 'https://127.0.0.1:1'], { KUBECONFIG: info.adminKubeconfig });
+    const r = await sar(['list', '--master', 'https://127.0.0.1:1'], { KUBECONFIG: info.adminKubeconfig }, runtime);
     // --master selects a cluster by URL; no cluster has that server:
     expect(r.exitCode).toBe(1);
     expect(oneLine(r.stderr)).toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'kc-'));
     const kc = join(dir, 'kc');
     writeFileSync(kc, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: sekret-token-123}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`);
-    const r2 = await sar(['list', '--kubeconfig', kc]);
+    const r2 = await sar(['list', '--kubeconfig', kc], {}, runtime);
     expect(r2.exitCode).toBe(1);
     expect(r2.stderr.trim()).toMatch(/^error: cannot connect to the Kubernetes API at https:\/\/127\.0\.0\.1:1: connection refused/);
   });
@@ -159,19 +160,19 @@ describe('API failures are one line, never a stack trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kc-'));
     const bad = join(dir, 'bad');
     writeFileSync(bad, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${info.apiUrl}"}}]\nusers: [{name: u, user: {token: sekret-token-123}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`);
-    const tls = await sar(['list', '--kubeconfig', bad]);
+    const tls = await sar(['list', '--kubeconfig', bad], {}, runtime);
     expect(tls.exitCode).toBe(1);
     expect(tls.stderr.trim()).toMatch(/^error: TLS handshake with the Kubernetes API at https:\/\/127\.0\.0\.1:\d+ failed: .*certificate/);
     const insecure = join(dir, 'insecure');
     writeFileSync(insecure, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${info.apiUrl}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: sekret-token-123}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`);
-    const u401 = await sar(['list', '--kubeconfig', insecure, '--log-level', 'DEBUG']);
+    const u401 = await sar(['list', '--kubeconfig', insecure, '--log-level', 'DEBUG'], {}, runtime);
     expect(u401.exitCode).toBe(1);
     expect(u401.stderr).toMatch(/error: Kubernetes API unauthorized: .*\(the credentials were refused/);
     expect(u401.stderr).toMatch(/DEBUG GET https:\/\/127\.0\.0\.1:\d+\/api\/v1\/serviceaccounts\?labelSelector=/);
     expect(u401.stderr).not.toContain('sekret-token-123');
   });
   it('403: the restricted user reading another namespace', async () => {
-    const r = await sar(['get-config', '--username', 'x', '--namespace', 'default'], { KUBECONFIG: info.restrictedKubeconfig });
+    const r = await sar(['get-config', '--username', 'x', '--namespace', 'default'], { KUBECONFIG: info.restrictedKubeconfig }, runtime);
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim()).toMatch(/^error: Kubernetes API forbidden: .*serviceaccounts "x" is forbidden.*\(GET \/api\/v1\/namespaces\/default\/serviceaccounts\/x on https:.*\) \(your user lacks the RBAC permission/);
     expect(oneLine(r.stderr)).toBe(true);

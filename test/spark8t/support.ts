@@ -7,13 +7,19 @@ import { ROOT } from '../support/k8s.ts';
 export const CACHE = process.env.SPARKCRAFT_CACHE ?? join(homedir(), '.cache', 'sparkcraft');
 export const PY_SAR = join(CACHE, 'venv-spark8t', 'bin', 'service-account-registry');
 
-/** Ours, from the TypeScript sources (the executable is tested in exe.test.ts). */
-export async function ours(tool: string, args: string[], env: Record<string, string> = {}) {
-  return execa('node', ['--import', 'tsx', join(ROOT, 'src/spark8t/entry.ts'), tool, ...args], {
-    reject: false,
-    env: { ...env },
-    extendEnv: true,
-  });
+export type Runtime = 'exe' | 'node';
+let exe: Promise<string> | undefined;
+
+/**
+ * Ours: the shipped executable (dist/spark8t, bun-compiled, rebuilt when its sources change), or
+ * with `runtime` 'node' the TypeScript sources under Node (the node:https transport).
+ */
+export async function ours(tool: string, args: string[], env: Record<string, string> = {}, runtime: Runtime = 'exe') {
+  if (runtime === 'node') {
+    return execa('node', ['--import', 'tsx', join(ROOT, 'src/spark8t/entry.ts'), tool, ...args], { reject: false, env: { ...env }, extendEnv: true });
+  }
+  exe ??= import('../../src/spark8t/build/build.ts').then((m) => m.ensureSpark8t());
+  return execa(await exe, [tool, ...args], { reject: false, env: { ...env }, extendEnv: true });
 }
 
 /** The Python reference (spark8t 1.6 from PyPI, installed by scripts/setup.d/30-spark8t-py.sh). */

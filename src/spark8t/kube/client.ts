@@ -1,10 +1,10 @@
 /**
- * A small Kubernetes REST client on node:https with keep-alive. No client library: start-up
+ * A small Kubernetes REST client: Bun's fetch in the compiled executable, node:https with keep-alive
+ * elsewhere. No client library: start-up
  * time of the spark8t executable matters more than generality. Failures become one-line
  * UserErrors (what, where, what to check); DEBUG logs each request without credentials.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import { URL } from 'node:url';
 import { UserError } from '../../lib/errors.ts';
 import { log } from '../../lib/log.ts';
@@ -49,6 +49,10 @@ export class KubeApiError extends UserError {
   }
 }
 
+const TIMEOUT_MS = 30_000;
+/** Compiled with bun (or run by it): use its native fetch; SPARK8T_TRANSPORT=node forces node:https. */
+const BUN_FETCH = typeof (process.versions as Record<string, string | undefined>).bun === 'string' && process.env.SPARK8T_TRANSPORT !== 'node';
+
 const PATCH_TYPES = {
   merge: 'application/merge-patch+json',
   strategic: 'application/strategic-merge-patch+json',
@@ -59,7 +63,8 @@ export class KubeClient {
   readonly server: string;
   readonly namespace: string;
   readonly creds: Credentials;
-  private readonly agent: http.Agent;
+  private agent?: http.Agent;
+  private queue: Promise<void> = Promise.resolve();
   private readonly url: URL;
 
   constructor(creds: Credentials) {
@@ -67,25 +72,35 @@ export class KubeClient {
     this.server = creds.server;
     this.namespace = creds.namespace;
     this.url = new URL(creds.server);
-    const tls = this.url.protocol === 'https:';
-    this.agent = tls
-      ? new https.Agent({
-          keepAlive: true,
-          ca: creds.ca,
-          cert: creds.cert,
-          key: creds.key,
-          rejectUnauthorized: !creds.insecure,
-          servername: creds.tlsServerName,
-        })
-      : new http.Agent({ keepAlive: true });
   }
 
   close(): void {
-    this.agent.destroy();
+    this.agent?.destroy();
+  }
+
+  /** node:http(s) and its agent load on first use: the executable does not need them (start-up). */
+  private async nodeAgent(): Promise<[typeof http | typeof import('node:https'), http.Agent]> {
+    const creds = this.creds;
+    if (this.url.protocol === 'https:') {
+      const https = await import('node:https');
+      this.agent ??= new https.Agent({
+        keepAlive: true,
+        maxSockets: 1, // one TLS handshake; the few requests of a command queue on it
+        ca: creds.ca,
+        cert: creds.cert,
+        key: creds.key,
+        rejectUnauthorized: !creds.insecure,
+        servername: creds.tlsServerName,
+      });
+      return [https, this.agent];
+    }
+    const httpMod = await import('node:http');
+    this.agent ??= new httpMod.Agent({ keepAlive: true, maxSockets: 1 });
+    return [httpMod, this.agent];
   }
 
   /** Send one request; resolve with the parsed JSON body of a 2xx answer. */
-  request<T = Json>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+  async request<T = Json>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'spark8t-ts' };
     if (this.creds.token) headers.Authorization = `Bearer ${this.creds.token}`;
     else if (this.creds.basic) headers.Authorization = `Basic ${Buffer.from(`${this.creds.basic.username}:${this.creds.basic.password}`).toString('base64')}`;
@@ -96,31 +111,63 @@ export class KubeClient {
     }
     const target = new URL(this.url.pathname.replace(/\/$/, '') + path, this.url);
     log.debug(`${method} ${target.href}`);
-    const mod = target.protocol === 'https:' ? https : http;
-    return new Promise<T>((resolvePromise, reject) => {
-      const req = mod.request(target, { method, headers, agent: this.agent, timeout: 30_000 }, (res) => {
+    const answer = (status: number, text: string): T => {
+      log.debug(`${method} ${target.pathname}${target.search} -> ${status}`);
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : {};
+      } catch {
+        parsed = { message: text.slice(0, 200) };
+      }
+      if (status >= 200 && status < 300) return parsed as T;
+      throw this.httpError(method, target, status, parsed as Json);
+    };
+    if (BUN_FETCH) return this.sendFetch(method, target, headers, payload).then(([status, text]) => answer(status, text));
+    return this.sendNode(method, target, headers, payload).then(([status, text]) => answer(status, text));
+  }
+
+  /** node:http(s) with the keep-alive agent: one connection, requests queued on it. */
+  private async sendNode(method: string, target: URL, headers: Record<string, string>, payload?: Buffer): Promise<[number, string]> {
+    const [mod, agent] = await this.nodeAgent();
+    return new Promise((resolvePromise, reject) => {
+      const req = mod.request(target, { method, headers, agent, timeout: TIMEOUT_MS }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          log.debug(`${method} ${target.pathname}${target.search} -> ${status}`);
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : {};
-          } catch {
-            parsed = { message: text.slice(0, 200) };
-          }
-          if (status >= 200 && status < 300) resolvePromise(parsed as T);
-          else reject(this.httpError(method, target, status, parsed as Json));
-        });
+        res.on('end', () => resolvePromise([res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')]));
         res.on('error', (e) => reject(this.networkError(target, e)));
       });
-      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out after 30 s'), { code: 'ETIMEDOUT' })));
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`timed out after ${TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
       req.on('error', (e) => reject(this.networkError(target, e)));
       if (payload) req.write(payload);
       req.end();
     });
+  }
+
+  /**
+   * Bun's native fetch (the compiled executable): its TLS client and connection pool are much
+   * cheaper to start than its node:https emulation (measured: 19 vs 27 ms for three GETs).
+   */
+  private sendFetch(method: string, target: URL, headers: Record<string, string>, payload?: Buffer): Promise<[number, string]> {
+    // Queued on one kept-alive connection, as node's agent with maxSockets 1: one TLS handshake.
+    const next = this.queue.then(() => this.fetchOnce(method, target, headers, payload));
+    this.queue = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  private async fetchOnce(method: string, target: URL, headers: Record<string, string>, payload?: Buffer): Promise<[number, string]> {
+    const c = this.creds;
+    const tls = { ca: c.ca?.toString('utf8'), cert: c.cert?.toString('utf8'), key: c.key?.toString('utf8'), rejectUnauthorized: !c.insecure, serverName: c.tlsServerName };
+    try {
+      const res = await fetch(target, { method, headers, body: payload, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'manual', tls } as RequestInit);
+      return [res.status, await res.text()];
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      if (err.name === 'TimeoutError') throw this.networkError(target, Object.assign(new Error(`timed out after ${TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' }));
+      throw this.networkError(target, err);
+    }
   }
 
   private httpError(method: string, target: URL, status: number, body: Json): KubeApiError {
