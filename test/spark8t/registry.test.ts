@@ -171,6 +171,19 @@ describe.each(['exe', 'node'] as const)('API failures are one line, never a stac
     expect(u401.stderr).toMatch(/DEBUG GET https:\/\/127\.0\.0\.1:\d+\/api\/v1\/serviceaccounts\?labelSelector=/);
     expect(u401.stderr).not.toContain('sekret-token-123');
   });
+  it('a kubeconfig that is not YAML, or names a missing context', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+    const broken = join(dir, 'broken');
+    writeFileSync(broken, 'apiVersion: v1\nclusters: [{name: c\n  users: :\n');
+    const r = await sar(['list', '--kubeconfig', broken], {}, runtime);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^error: kubeconfig ${broken} is not valid YAML: .+\\(fix the file\\)$`));
+    expect(oneLine(r.stderr)).toBe(true);
+    const ctx = await sar(['list', '--context', 'nope'], { KUBECONFIG: info.adminKubeconfig }, runtime);
+    expect(ctx.exitCode).toBe(1);
+    expect(oneLine(ctx.stderr)).toBe(true);
+    expect(ctx.stderr).toMatch(/context "?nope"?/);
+  });
   it('403: the restricted user reading another namespace', async () => {
     const r = await sar(['get-config', '--username', 'x', '--namespace', 'default'], { KUBECONFIG: info.restrictedKubeconfig }, runtime);
     expect(r.exitCode).toBe(1);

@@ -15,6 +15,9 @@ import { parse as parseYaml } from 'yaml';
 import { UserError } from '../../lib/errors.ts';
 import { registerSecret } from '../../lib/secrets.ts';
 
+/** Bun's native YAML parser in the executable (0.15 ms against 5 ms for the yaml package there). */
+const nativeYaml = (globalThis as { Bun?: { YAML?: { parse(text: string): unknown } } }).Bun?.YAML;
+
 export interface NamedEntry<T> {
   name: string;
   value: T;
@@ -266,7 +269,7 @@ export function loadCredentials(opts: { kubeconfig?: string; context?: string; m
       throw new UserError('E_KUBECONFIG', `cannot read kubeconfig ${file}: ${(e as NodeJS.ErrnoException).code}`, { hint: 'check permissions' });
     }
     try {
-      return { doc: parseYaml(text), file };
+      return { doc: nativeYaml ? nativeYaml.parse(text) : parseYaml(text), file };
     } catch (e) {
       throw new UserError('E_KUBECONFIG', `kubeconfig ${file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, { hint: 'fix the file' });
     }
