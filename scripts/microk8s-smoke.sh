@@ -52,8 +52,11 @@ install-snap() {
 create-sa() {
   say "creating service account $NAMESPACE:$USERNAME"
   $SAR create --username "$USERNAME" --namespace "$NAMESPACE" --conf spark.smoke.source=microk8s-smoke
-  $SAR list | grep -qx "$NAMESPACE:$USERNAME" || die "the account is not listed"
-  $SAR get-config --username "$USERNAME" --namespace "$NAMESPACE" | grep -qx 'spark.smoke.source=microk8s-smoke' || die "its configuration was not stored"
+  local listed conf
+  listed=$($SAR list) || die "service-account-registry list failed"
+  grep -qx "$NAMESPACE:$USERNAME" <<<"$listed" || die "the account is not listed"
+  conf=$($SAR get-config --username "$USERNAME" --namespace "$NAMESPACE") || die "service-account-registry get-config failed"
+  grep -qx 'spark.smoke.source=microk8s-smoke' <<<"$conf" || die "its configuration was not stored"
 }
 
 spark-pi() {

@@ -38,6 +38,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that leaves early (`| head`) ends our output, not with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+  throw e;
+});
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {

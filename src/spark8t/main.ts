@@ -4,6 +4,7 @@
  * `spark8t <tool> ...`. Modules load lazily so `--help` stays fast.
  */
 import { basename } from 'node:path';
+import { writeOut } from './output.ts';
 
 export const TOOLS = ['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql'] as const;
 export type Tool = (typeof TOOLS)[number];
@@ -44,11 +45,11 @@ export async function main(argv0: string, args: string[]): Promise<number> {
   if (!tool) {
     const first = args[0];
     if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-      process.stdout.write(HELP);
+      writeOut(HELP);
       return first === undefined ? 2 : 0;
     }
     if (first === '--version') {
-      process.stdout.write(`${VERSION}\n`);
+      writeOut(`${VERSION}\n`);
       return 0;
     }
     tool = toolFromName(first);

@@ -32,6 +32,14 @@ describe('dist/spark8t, one self-contained executable', () => {
     expect((await execa(join(dir, 'spark-client.service-account-registry'), ['list'], { env })).stdout).toContain(`${ns}:x`);
     expect((await execa(exe, ['service-account-registry', 'get-config', '--username', 'x', '--namespace', ns], { env })).stdout).toContain(`spark.kubernetes.namespace=${ns}`);
   });
+  it('a reader that goes away early (| head, | grep -q) is not an error', async () => {
+    // The reader closes its end before we write: every write meets EPIPE.
+    const gone = '| (exec 0<&-; sleep 0.3)';
+    const env = { KUBECONFIG: info.adminKubeconfig };
+    const r = await execa('bash', ['-c', `set -o pipefail; "${exe}" --help ${gone} && "${exe}" service-account-registry --help ${gone} && "${exe}" service-account-registry list ${gone}`], { env, reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+  });
   it('unknown tools and bad flags fail with one line and a non-zero status', async () => {
     const r = await execa(exe, ['nope'], { reject: false });
     expect(r.exitCode).toBe(2);

@@ -7,6 +7,7 @@ import { addKubeOptions, applyLogLevel, connect, type KubeOptions } from '../kub
 import { expandVars, mergeLevels, parseConfArgs, readProperties, removeKeys, type Props } from '../conf/properties.ts';
 import { Registry, accountId, PrimaryNotFound, validateRef } from './registry.ts';
 import { accountProps } from './account.ts';
+import { writeOut } from '../output.ts';
 
 interface ActionOpts extends KubeOptions {
   username: string;
@@ -21,7 +22,7 @@ interface ActionOpts extends KubeOptions {
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function out(s: string): void {
-  process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+  writeOut(s.endsWith('\n') ? s : `${s}\n`);
 }
 
 function refOf(o: ActionOpts) {
@@ -38,7 +39,7 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void): Co
     .description('Manage Spark service accounts on Kubernetes')
     .exitOverride()
     .showHelpAfterError(false)
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeOut: (s) => writeOut(s), writeErr: (s) => process.stderr.write(s) });
 
   const action = (name: string, desc: string, opts: { user?: boolean; conf?: boolean } = {}) => {
     const c = addKubeOptions(program.command(name).description(desc));
