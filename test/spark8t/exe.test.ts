@@ -32,6 +32,12 @@ describe('dist/spark8t, one self-contained executable', () => {
     expect((await execa(join(dir, 'spark-client.service-account-registry'), ['list'], { env })).stdout).toContain(`${ns}:x`);
     expect((await execa(exe, ['service-account-registry', 'get-config', '--username', 'x', '--namespace', ns], { env })).stdout).toContain(`spark.kubernetes.namespace=${ns}`);
   });
+  it('help names every action; each action parses on its own', async () => {
+    const { ACTIONS } = await import('../../src/spark8t/registry/cli.ts');
+    const help = (await execa(exe, ['service-account-registry', '--help'])).stdout;
+    for (const a of ACTIONS) expect(help).toMatch(new RegExp(`^  ${a} `, 'm'));
+    for (const a of ACTIONS) expect((await execa(exe, ['service-account-registry', a, '--help'])).stdout).toContain(`Usage: service-account-registry ${a} [options]`);
+  });
   it('a reader that goes away early (| head, | grep -q) is not an error', async () => {
     // The reader closes its end before we write: every write meets EPIPE.
     const gone = '| (exec 0<&-; sleep 0.3)';

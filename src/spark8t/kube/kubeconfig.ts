@@ -11,12 +11,17 @@ import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { parse as parseYaml } from 'yaml';
 import { UserError } from '../../lib/errors.ts';
 import { registerSecret } from '../../lib/secrets.ts';
 
 /** Bun's native YAML parser in the executable (0.15 ms against 5 ms for the yaml package there). */
 const nativeYaml = (globalThis as { Bun?: { YAML?: { parse(text: string): unknown } } }).Bun?.YAML;
+let parseYaml: ((text: string) => unknown) | undefined = nativeYaml ? (text) => nativeYaml.parse(text) : undefined;
+
+/** Load the YAML parser (the yaml package outside Bun) before loadCredentials; start-up pays only for what it uses. */
+export async function prepareKubeconfigParser(): Promise<void> {
+  parseYaml ??= (await import('yaml')).parse;
+}
 
 export interface NamedEntry<T> {
   name: string;
@@ -269,7 +274,8 @@ export function loadCredentials(opts: { kubeconfig?: string; context?: string; m
       throw new UserError('E_KUBECONFIG', `cannot read kubeconfig ${file}: ${(e as NodeJS.ErrnoException).code}`, { hint: 'check permissions' });
     }
     try {
-      return { doc: nativeYaml ? nativeYaml.parse(text) : parseYaml(text), file };
+      if (!parseYaml) throw new Error('prepareKubeconfigParser() was not awaited');
+      return { doc: parseYaml(text), file };
     } catch (e) {
       throw new UserError('E_KUBECONFIG', `kubeconfig ${file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, { hint: 'fix the file' });
     }

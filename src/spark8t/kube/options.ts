@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { setLogLevel } from '../../lib/log.ts';
 import { UserError } from '../../lib/errors.ts';
 import { KubeClient } from './client.ts';
-import { loadCredentials } from './kubeconfig.ts';
+import { loadCredentials, prepareKubeconfigParser } from './kubeconfig.ts';
 import { expandVars } from '../conf/properties.ts';
 
 export interface KubeOptions {
@@ -40,7 +40,8 @@ export interface Connection {
   kubeconfigPath: string | undefined;
 }
 
-export function connect(opts: KubeOptions, env: NodeJS.ProcessEnv = process.env): Connection {
+export async function connect(opts: KubeOptions, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
+  await prepareKubeconfigParser();
   const creds = loadCredentials(
     {
       kubeconfig: opts.kubeconfig ? expandVars(opts.kubeconfig, env) : undefined,

@@ -1,5 +1,5 @@
 /** `service-account-registry <action>`: the commands and output formats of spark8t 1.6, plus --json. */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { describeError, isUserError, UserError } from '../../lib/errors.ts';
 import { getLogLevel } from '../../lib/log.ts';
 import { mask } from '../../lib/secrets.ts';
@@ -34,14 +34,21 @@ function newProps(o: ActionOpts): Props {
   return mergeLevels([file, parseConfArgs(o.conf)]);
 }
 
-export function buildRegistryProgram(run: (fn: () => Promise<void>) => void): Command {
+export const ACTIONS = ['create', 'delete', 'add-config', 'remove-config', 'get-config', 'clear-config', 'get-primary', 'list', 'get-manifest'] as const;
+
+/**
+ * The commander program. With `only`, the other actions are not registered: a command pays only
+ * for the parser it runs (start-up); help and unknown actions get the whole program.
+ */
+export function buildRegistryProgram(run: (fn: () => Promise<void>) => void, only?: string): Command {
   const program = new Command('service-account-registry')
     .description('Manage Spark service accounts on Kubernetes')
     .exitOverride()
     .showHelpAfterError(false)
     .configureOutput({ writeOut: (s) => writeOut(s), writeErr: (s) => process.stderr.write(s) });
 
-  const action = (name: string, desc: string, opts: { user?: boolean; conf?: boolean } = {}) => {
+  const action = (name: (typeof ACTIONS)[number], desc: string, opts: { user?: boolean; conf?: boolean } = {}) => {
+    if (only && name !== only) return new Command(name);
     const c = addKubeOptions(program.command(name).description(desc));
     if (opts.user !== false) {
       c.option('--username <name>', 'service account name', 'spark').option('--namespace <ns>', 'namespace', 'default');
@@ -56,7 +63,7 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void): Co
     run(async () => {
       applyLogLevel(o.logLevel);
       if (o.username !== undefined) validateRef(refOf(o));
-      const { kube } = connect(o);
+      const { kube } = await connect(o);
       try {
         await fn(new Registry(kube), o);
       } finally {
@@ -119,19 +126,20 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void): Co
     run(async () => {
       applyLogLevel(o.logLevel);
       // The manifests do not depend on the cluster: no connection needed.
-      out(new Registry(undefined as never).manifest(refOf(o)));
+      out(await new Registry(undefined as never).manifest(refOf(o)));
     }),
   );
-  void Option;
   return program;
 }
 
 /** Run with argv after the tool name; resolves with the exit status. */
 export async function runRegistry(argv: string[]): Promise<number> {
   let pending: Promise<void> = Promise.resolve();
+  const first = argv[0];
+  const only = first && (ACTIONS as readonly string[]).includes(first) ? first : undefined;
   const program = buildRegistryProgram((fn) => {
     pending = fn();
-  });
+  }, only);
   try {
     if (argv.length === 0) {
       program.outputHelp({ error: true });

@@ -3,7 +3,6 @@
  * secret layout and key encoding. Differences on purpose: create is all-or-nothing, names are
  * validated before any request, and listing is one labelled cluster-wide request.
  */
-import { stringify as toYaml } from 'yaml';
 import { UserError } from '../../lib/errors.ts';
 import { log } from '../../lib/log.ts';
 import { registerSecret } from '../../lib/secrets.ts';
@@ -123,8 +122,9 @@ export class Registry {
   }
 
   /** The four manifests, joined as spark8t prints them; creates nothing. */
-  manifest(ref: AccountRef): string {
+  async manifest(ref: AccountRef): Promise<string> {
     validateRef(ref);
+    const { stringify: toYaml } = await import('yaml');
     return [serviceAccountManifest, roleManifest, roleBindingManifest, secretManifest]
       .map((f) => toYaml(f(ref.name, ref.namespace)))
       .join('---\n');

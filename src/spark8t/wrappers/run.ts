@@ -88,7 +88,7 @@ export async function planWrapper(tool: WrapperTool, argv: readonly string[], en
     const args = ['--master', a.master, '--properties-file', ''];
     return { command, args: [...args, ...a.rest], props, env: {}, propsFileArgIndex: 3 };
   }
-  const { kube, kubeconfigPath } = connect(a, env);
+  const { kube, kubeconfigPath } = await connect(a, env);
   let account;
   try {
     account = await resolveAccount(kube, { username: a.username, namespace: a.namespace, ignoreIntegrationHub: a.ignoreIntegrationHub }, env);
