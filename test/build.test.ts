@@ -183,6 +183,29 @@ describe('reproducible and cached', () => {
     expect(second.manifestDigest).toBe(first.manifestDigest);
     await execa('rm', ['-rf', cache]);
   });
+  it('a full disk is one clear line and leaves no partial layer', async () => {
+    // The layer cache on a 64 MiB tmpfs: the runtime-packages layer cannot fit.
+    const cache = mkdtempSync(join(tmpdir(), 'full-cache-'));
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', cache]);
+    try {
+      const src = cacheDir();
+      for (const d of ['rootfs', 'downloads', 'extract', 'bin', 'go']) await execa('ln', ['-s', join(src, d), join(cache, d)]);
+      const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin'], { env: { SPARKCRAFT_CACHE: cache }, reject: false, timeout: 600_000 });
+      expect(r.exitCode).toBe(1);
+      const last = r.stderr.trim().split('\n').pop()!;
+      expect(last).toMatch(/^error: no space left on device while writing layer .+ \(free space under .+\)$/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(readdirSync(join(cache, 'layers')).filter((n) => n.includes('.tmp'))).toEqual([]);
+    } finally {
+      await execa('umount', ['-l', cache]);
+      await execa('rm', ['-rf', cache]);
+    }
+  });
+  it('a missing craft tool is one clear line', async () => {
+    const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'craft'], { env: { PATH: '/usr/bin:/bin' }, reject: false });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.trim().split('\n').pop()).toBe('error: rockcraft is not installed (install it (snap install rockcraft --classic) or use --backend builtin)');
+  });
   it('leaves no partial file in dist/ after kill -9', async () => {
     const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'snap', '--backend', 'builtin'], { env: { SOURCE_DATE_EPOCH: '1234567' }, reject: false, detached: true });
     await new Promise((res) => setTimeout(res, 15_000));

@@ -47,27 +47,36 @@ export async function buildLayer(key: string, comment: string, entries: () => Pr
   const blobHash = createHash('sha256');
   let size = 0;
   const pigz = spawn('pigz', ['-n', '-6', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const spawnError = new Promise<never>((_, rej) => pigz.on('error', (e) => rej(new UserError('E_TOOL', `pigz could not run (${(e as NodeJS.ErrnoException).code})`, { hint: 'run `npm run setup` (installs pigz)' }))));
   const out = createWriteStream(tmp);
+  const tee = new PassThrough();
+  // Any failure of the pipeline (pigz missing, a full disk, pigz dying) ends the whole layer.
+  const failure = new Promise<never>((_, rej) => {
+    pigz.on('error', (e) => rej(new UserError('E_TOOL', `pigz could not run (${(e as NodeJS.ErrnoException).code})`, { hint: 'run `npm run setup` (installs pigz)' })));
+    out.on('error', rej);
+    pigz.stdin.on('error', rej);
+    tee.on('error', rej);
+  });
+  failure.catch(() => undefined); // observed below; never an unhandled rejection
   pigz.stdout.on('data', (c: Buffer) => {
     blobHash.update(c);
     size += c.length;
   });
   pigz.stdout.pipe(out);
-  const tee = new PassThrough();
   tee.on('data', (c: Buffer) => diffHash.update(c));
   tee.pipe(pigz.stdin);
-  const done = new Promise<void>((res, rej) => {
-    out.on('finish', () => res());
-    out.on('error', (e) => rej(e));
-  });
+  const finished = new Promise<void>((res) => out.on('finish', () => res()));
   const exited = new Promise<number>((res) => pigz.on('close', (code) => res(code ?? 1)));
+  const writing = writeTar(tee, list, mtime).then(() => tee.end());
+  writing.catch(() => undefined); // after a failure the tar writer may fail too: the first cause wins
   try {
-    await Promise.race([writeTar(tee, list, mtime).then(() => tee.end()), spawnError]);
-    const code = await exited;
-    await done;
+    await Promise.race([writing, failure]);
+    const code = await Promise.race([exited, failure]);
+    await Promise.race([finished, failure]);
     if (code !== 0) throw new UserError('E_TOOL', `pigz failed with status ${code}`);
   } catch (e) {
+    pigz.kill('SIGKILL');
+    tee.destroy();
+    out.destroy();
     rmSync(tmp, { force: true });
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOSPC') throw new UserError('E_DISK_FULL', `no space left on device while writing layer ${comment}`, { hint: `free space under ${dir}` });

@@ -5,7 +5,7 @@
  * Two ways, both from the npm registry only:
  *  - bun --compile --bytecode (default; the `@oven/bun-linux-x64` package): measured on this 2-core
  *    VM with hyperfine, `spark8t --help` 8.5 ms, `service-account-registry --help` 15 ms, `list` of
- *    50 accounts 30 ms, `get-config` 33 ms; 107 MiB. Without --bytecode: 26 ms, 35 ms, 33 ms, 69 ms.
+ *    50 accounts 30 ms, `get-config` 27 ms; 107 MiB. Without --bytecode: 26 ms, 35 ms, 33 ms, 69 ms.
  *  - Node SEA (`--runtime node`: esbuild bundle + postject into a copy of node 20 with a V8 code
  *    cache): `--help` ≈ 49 ms, `list` ≈ 79 ms, 95 MiB.
  * bun wins on start-up, which is what a CLI is judged by; SEA stays as the fallback when bun's
