@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stage } from '../src/stage/stage.ts';
@@ -66,6 +67,28 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
     srv.close();
     expect(err?.message).toMatch(/^cannot download test-input after 3 attempts: .*\(http:\/\/127\.0\.0\.1:\d+\/x\.jar\)$/);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+  });
+  it('a full disk while downloading is one clear line, not retried, and nothing enters the cache', async () => {
+    const srv = createHttpServer((_, res) => res.end(Buffer.alloc(4 << 20, 1)));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as { port: number }).port;
+    const cache = mkdtempSync(join(tmpdir(), 'full-dl-'));
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', cache]);
+    try {
+      const script = `import { fetchVerified } from ${JSON.stringify(join(ROOT, 'src/stage/fetch.ts'))};
+        try { await fetchVerified('big', 'http://127.0.0.1:${port}/big.jar', '${'b'.repeat(64)}', { attempts: 3, baseMs: 2000 }); }
+        catch (e) { console.error(e.message); process.exit(1); }`;
+      const t0 = Date.now();
+      const r = await execa('node', ['--import', 'tsx', '--input-type=module', '-e', script], { env: { SPARKCRAFT_CACHE: cache }, reject: false });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr.trim()).toBe(`no space left on device downloading http://127.0.0.1:${port}/big.jar`);
+      expect(Date.now() - t0).toBeLessThan(2000); // not retried
+      expect(readdirSync(join(cache, 'downloads', 'sha256'))).toEqual([]);
+    } finally {
+      srv.close();
+      await execa('umount', ['-l', cache]);
+      await execa('rm', ['-rf', cache]);
+    }
   });
   it('a stage killed midway leaves the previous tree', async () => {
     const lock = JSON.parse(readFileSync(LOCK_FILE, 'utf8'));

@@ -43,7 +43,9 @@ async function downloadOnce(url: string, dest: string): Promise<void> {
   try {
     await pipeline(Readable.fromWeb(res.body as never), createWriteStream(dest));
   } catch (e) {
-    throw new Transient(`transfer interrupted (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC') throw new UserError('E_DISK_FULL', `no space left on device downloading ${url}`, { hint: `free space under ${cacheDir()}` });
+    throw new Transient(`transfer interrupted (${code ?? (e as Error).message})`);
   }
 }
 
