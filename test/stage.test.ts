@@ -101,6 +101,19 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
     expect(existsSync(join(inputs, 'spark/bin/spark-submit'))).toBe(true);
     expect(existsSync(join(inputs, '.stamp'))).toBe(true);
   });
+  it('a lock refresh drops inputs and lines the matrix no longer names, and keeps the rest', async () => {
+    const { refreshLock } = await import('../src/stage/lock.ts');
+    const { loadMatrix } = await import('../src/config/matrix.ts');
+    const lock = readLock();
+    lock.inputs['pypi:pyspark@0.0.1'] = { ...lock.inputs[lock.lines['3.5']![0]!]!, id: 'pypi:pyspark@0.0.1', version: '0.0.1' };
+    lock.lines['9.9'] = ['pypi:pyspark@0.0.1'];
+    const file = join(mkdtempSync(join(tmpdir(), 'lock-')), 'lock.json');
+    writeFileSync(file, JSON.stringify(lock));
+    const { lock: after } = await refreshLock(loadMatrix(), ['3.5'], file);
+    expect(after.inputs['pypi:pyspark@0.0.1']).toBeUndefined();
+    expect(after.lines['9.9']).toBeUndefined();
+    expect(after).toEqual(JSON.parse(readFileSync(LOCK_FILE, 'utf8')));
+  });
   it('reports newer patch releases of a line', () => {
     expect(newerPatches(['3.5.8', '3.5.9', '3.5.10', '3.6.0', '4.0.0.dev1'], { track: '3.5', spark: '3.5.9' } as never)).toEqual(['3.5.10']);
   });

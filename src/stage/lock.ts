@@ -96,14 +96,17 @@ export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE
     const ids: string[] = [];
     for (const inp of plannedInputs(m, line)) {
       ids.push(inp.id);
+      if (inp.kind === 'pypi') {
+        // Newer patch releases are reported on every refresh, locked or not.
+        if (!pypiCache.has(inp.name)) pypiCache.set(inp.name, await pypiProject(inp.name));
+        newer[line.track] = newerPatches(Object.keys(pypiCache.get(inp.name)!.releases), line);
+      }
       if (lock.inputs[inp.id]) continue;
       if (inp.kind === 'pypi') {
-        if (!pypiCache.has(inp.name)) pypiCache.set(inp.name, await pypiProject(inp.name));
         const proj = pypiCache.get(inp.name)!;
         const sdist = proj.releases[inp.version]?.find((f) => f.packagetype === 'sdist');
         if (!sdist) throw new UserError('E_LOCK', `${inp.name} ${inp.version} has no source distribution on PyPI`);
         lock.inputs[inp.id] = { ...inp, url: new URL(sdist.url, `https://pypi.org/pypi/${inp.name}/json`).href, sha256: sdist.digests.sha256 };
-        newer[line.track] = newerPatches(Object.keys(proj.releases), line);
       } else {
         const got = await fetchUnpinned(inp.id, inp.url!);
         if (inp.kind === 'maven') {
@@ -121,6 +124,11 @@ export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE
     }
     lock.lines[line.track] = ids;
   }
+  // Lines gone from the matrix, and inputs no line uses any more, leave the lock.
+  const tracksNow = new Set(m.lines.map((l) => l.track));
+  for (const t of Object.keys(lock.lines)) if (!tracksNow.has(t)) delete lock.lines[t];
+  const used = new Set(Object.values(lock.lines).flat());
+  for (const id of Object.keys(lock.inputs)) if (!used.has(id)) delete lock.inputs[id];
   const sorted: LockFile = { lockVersion: 1, inputs: Object.fromEntries(Object.entries(lock.inputs).sort(([a], [b]) => a.localeCompare(b))), lines: Object.fromEntries(Object.entries(lock.lines).sort()) };
   await writeFileAtomic(file, JSON.stringify(sorted, null, 2) + '\n');
   return { lock: sorted, newer };
