@@ -55,3 +55,17 @@ describe('dist/spark8t, one self-contained executable', () => {
     expect(r2.stderr.trim()).toBe('error: --deploy-mode must be client or cluster, not "sideways"');
   });
 });
+
+describe('the Node SEA fallback (--runtime node)', () => {
+  it('builds, and runs the registry against the apiserver over node:https', async () => {
+    const { buildSpark8t } = await import('../../src/spark8t/build/build.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'sea-'));
+    const sea = await buildSpark8t({ outDir: dir, runtime: 'node' });
+    const env = { KUBECONFIG: info.adminKubeconfig };
+    const ns = uniqueName('sea');
+    expect((await execa(sea, ['service-account-registry', 'create', '--username', 's', '--namespace', ns, '--conf', 'spark.sea=1'], { env })).exitCode).toBe(0);
+    expect((await execa(join(dir, 'service-account-registry'), ['get-config', '--username', 's', '--namespace', ns], { env })).stdout).toContain('spark.sea=1');
+    expect((await execa(sea, ['service-account-registry', 'get-manifest', '--username', 's'])).stdout).toMatch(/^apiVersion: v1\nkind: ServiceAccount/);
+    await execa('rm', ['-rf', dir]);
+  }, 300_000);
+});

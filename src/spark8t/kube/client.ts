@@ -50,6 +50,14 @@ export class KubeApiError extends UserError {
 }
 
 const TIMEOUT_MS = 30_000;
+
+/**
+ * A Node built-in, loaded synchronously when the runtime can (a Node SEA cannot run dynamic
+ * import()); undefined elsewhere, where import() is used.
+ */
+function builtin<T>(id: string): T | undefined {
+  return typeof process.getBuiltinModule === 'function' ? (process.getBuiltinModule(id) as T | undefined) : undefined;
+}
 /** Compiled with bun (or run by it): use its native fetch; SPARK8T_TRANSPORT=node forces node:https. */
 const BUN_FETCH = typeof (process.versions as Record<string, string | undefined>).bun === 'string' && process.env.SPARK8T_TRANSPORT !== 'node';
 
@@ -82,7 +90,7 @@ export class KubeClient {
   private async nodeAgent(): Promise<[typeof http | typeof import('node:https'), http.Agent]> {
     const creds = this.creds;
     if (this.url.protocol === 'https:') {
-      const https = await import('node:https');
+      const https = builtin<typeof import('node:https')>('node:https') ?? (await import('node:https'));
       this.agent ??= new https.Agent({
         keepAlive: true,
         maxSockets: 1, // one TLS handshake; the few requests of a command queue on it
@@ -94,7 +102,7 @@ export class KubeClient {
       });
       return [https, this.agent];
     }
-    const httpMod = await import('node:http');
+    const httpMod = builtin<typeof http>('node:http') ?? (await import('node:http'));
     this.agent ??= new httpMod.Agent({ keepAlive: true, maxSockets: 1 });
     return [httpMod, this.agent];
   }
