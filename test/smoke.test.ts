@@ -37,6 +37,13 @@ describe('smoke of the default line (real rock and snap)', () => {
     ]);
   }, 1_800_000);
 
+  it('a check run alone (--only) sets up what it needs: the account, the install hook', async () => {
+    const results = await smoke({ artifact: 'all', only: /cluster/ });
+    expect(results.map((r) => `${r.name}: ${r.ok ? 'ok' : r.detail}`)).toEqual([
+      'rock: spark-submit --deploy-mode cluster creates the driver pod: ok',
+      'snap: spark-submit --deploy-mode cluster creates the driver pod: ok',
+    ]);
+  }, 600_000);
   it('the MicroK8s smoke steps that need no MicroK8s run against the local apiserver', async () => {
     await ensureCluster();
     const home = (await execa('bash', [join(ROOT, 'scripts/spark-home.sh')])).stdout.trim();
