@@ -40,8 +40,13 @@ async function main() {
   for (let i = have; i < N; i++) {
     await execa(exe, ['service-account-registry', 'create', '--username', `u${i}`, '--namespace', ns, '--conf', `spark.k${i}=v`], { env });
   }
+  // Every account on the cluster is listed (earlier test runs leave theirs): say how many.
+  const all = (await execa(exe, ['service-account-registry', 'list'], { env })).stdout.split('\n').filter(Boolean);
+  const total = all.length;
+  const namespaces = new Set(all.map((l) => l.split(':')[0])).size;
+  console.log(`cluster: ${total} spark8t accounts in ${namespaces} namespaces (${N} in ${ns})`);
   const cases: Array<[string, string[]]> = [
-    ['list (50 accounts)', ['list']],
+    [`list (${total} accounts)`, ['list']],
     ['get-config', ['get-config', '--username', 'u1', '--namespace', ns]],
     ['--help', ['--help']],
   ];

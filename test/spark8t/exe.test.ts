@@ -36,6 +36,8 @@ describe('dist/spark8t, one self-contained executable', () => {
     const { ACTIONS } = await import('../../src/spark8t/registry/cli.ts');
     const help = (await execa(exe, ['service-account-registry', '--help'])).stdout;
     for (const a of ACTIONS) expect(help).toMatch(new RegExp(`^  ${a} `, 'm'));
+    // `--help` builds a summary program; `help` builds the whole one: same text.
+    expect((await execa(exe, ['service-account-registry', 'help'])).stdout).toBe(help);
     for (const a of ACTIONS) expect((await execa(exe, ['service-account-registry', a, '--help'])).stdout).toContain(`Usage: service-account-registry ${a} [options]`);
   });
   it('a reader that goes away early (| head, | grep -q) is not an error', async () => {

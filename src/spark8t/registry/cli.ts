@@ -37,8 +37,11 @@ function newProps(o: ActionOpts): Props {
 export const ACTIONS = ['create', 'delete', 'add-config', 'remove-config', 'get-config', 'clear-config', 'get-primary', 'list', 'get-manifest'] as const;
 
 /**
- * The commander program. With `only`, the other actions are not registered: a command pays only
- * for the parser it runs (start-up); help and unknown actions get the whole program.
+ * The commander program. A command pays only for the parser it runs (start-up):
+ *  - `only`: the other actions are not registered;
+ *  - `only: 'summary'` (the top-level help): each action gets its name, description and one option,
+ *    which is all the top-level help shows (a test compares it with the full program's).
+ * Without `only` (`help <action>`, unknown actions) the whole program is built.
  */
 export function buildRegistryProgram(run: (fn: () => Promise<void>) => void, only?: string): Command {
   const program = new Command('service-account-registry')
@@ -48,6 +51,7 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void, onl
     .configureOutput({ writeOut: (s) => writeOut(s), writeErr: (s) => process.stderr.write(s) });
 
   const action = (name: (typeof ACTIONS)[number], desc: string, opts: { user?: boolean; conf?: boolean } = {}) => {
+    if (only === 'summary') return program.command(name).description(desc).option('--log-level <level>');
     if (only && name !== only) return new Command(name);
     const c = addKubeOptions(program.command(name).description(desc));
     if (opts.user !== false) {
@@ -136,7 +140,7 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void, onl
 export async function runRegistry(argv: string[]): Promise<number> {
   let pending: Promise<void> = Promise.resolve();
   const first = argv[0];
-  const only = first && (ACTIONS as readonly string[]).includes(first) ? first : undefined;
+  const only = first === undefined || (argv.length === 1 && (first === '--help' || first === '-h')) ? 'summary' : (ACTIONS as readonly string[]).includes(first) ? first : undefined;
   const program = buildRegistryProgram((fn) => {
     pending = fn();
   }, only);
