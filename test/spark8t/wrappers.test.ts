@@ -104,3 +104,33 @@ describe('--master local[N]', () => {
     expect(r.stdout).toMatch(/Pi is roughly 3\.1/);
   }, 300_000);
 });
+
+describe('signals', () => {
+  it('SIGTERM to the wrapper reaches Spark, which stops; the wrapper exits with its status', async () => {
+    const home = (await execa('bash', [join(ROOT, 'scripts/spark-home.sh')])).stdout.trim();
+    const dir = mkdtempSync(join(tmpdir(), 'sig-'));
+    const marker = `sigtest-${Date.now()}`;
+    const app = join(dir, `${marker}.py`);
+    writeFileSync(app, 'import sys, time\nfrom pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\nprint("ready", flush=True)\ntime.sleep(300)\n');
+    const exe = await (await import('../../src/spark8t/build/build.ts')).ensureSpark8t();
+    const p = execa(exe, ['spark-submit', '--master', 'local[1]', app], { env: { SPARK_HOME: home, KUBECONFIG: '/nonexistent' }, reject: false });
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error('the app never got ready')), 240_000);
+      p.stdout!.on('data', (c: Buffer) => {
+        if (c.toString().includes('ready')) {
+          clearTimeout(t);
+          res();
+        }
+      });
+    });
+    const t0 = Date.now();
+    p.kill('SIGTERM'); // to our wrapper only: it must pass it on
+    const r = await p;
+    expect(Date.now() - t0).toBeLessThan(60_000);
+    // The JVM ends on SIGTERM with 128+15; the wrapper reports Spark's status, not its own.
+    expect(r.exitCode, r.stderr.slice(-800)).toBe(143);
+    const left = await execa('pgrep', ['-f', marker], { reject: false });
+    expect(left.stdout.trim()).toBe('');
+  }, 300_000);
+});
+

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
@@ -131,18 +131,65 @@ export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Pr
   try {
     return await new Promise<number>((resolveExit, reject) => {
       const child = spawn(plan.command, plan.args, { stdio: 'inherit', env: { ...process.env, ...plan.env } });
-      const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+      // A signal sent to us alone (a supervisor's SIGTERM) reaches Spark's whole process tree, as
+      // one sent to the terminal's process group would: the JVM now, its children (the Python
+      // runner of a PySpark app) once the JVM has gone, if they are still there.
+      let pending: { sig: NodeJS.Signals; pids: number[] } | undefined;
+      const forward = (sig: NodeJS.Signals) => () => {
+        if (child.pid) pending = { sig, pids: descendants(child.pid) };
+        child.kill(sig);
+      };
       const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as NodeJS.Signals[]).map((s) => [s, forward(s)] as const);
       for (const [s, h] of handlers) process.on(s, h);
       child.on('error', (err) => reject(new UserError('E_SPAWN', `cannot run ${plan.command}: ${err.message}`, { hint: 'check SPARK_HOME' })));
       child.on('exit', (code, signal) => {
         for (const [s, h] of handlers) process.off(s, h);
+        for (const pid of pending?.pids ?? []) {
+          try {
+            process.kill(pid, pending!.sig);
+          } catch {
+            /* already gone */
+          }
+        }
         resolveExit(code ?? (signal ? 128 + (osSignal(signal) ?? 1) : 1));
       });
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Every descendant of `root` now, from /proc (Linux). */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // The command name (2nd field) may hold spaces and parentheses: ppid follows the last ')'.
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(e));
+      children.set(ppid, list);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length) {
+    for (const c of children.get(queue.shift()!) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
 }
 
 function osSignal(sig: NodeJS.Signals): number | undefined {
