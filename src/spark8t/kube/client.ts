@@ -73,6 +73,8 @@ export class KubeClient {
   readonly creds: Credentials;
   private agent?: http.Agent;
   private queue: Promise<void> = Promise.resolve();
+  /** Bun's fetch TLS options, made from the credentials once per client. */
+  private fetchTls?: Record<string, unknown>;
   private readonly url: URL;
 
   constructor(creds: Credentials) {
@@ -119,19 +121,16 @@ export class KubeClient {
     }
     const target = new URL(this.url.pathname.replace(/\/$/, '') + path, this.url);
     log.debug(`${method} ${target.href}`);
-    const answer = (status: number, text: string): T => {
-      log.debug(`${method} ${target.pathname}${target.search} -> ${status}`);
-      let parsed: unknown;
-      try {
-        parsed = text ? JSON.parse(text) : {};
-      } catch {
-        parsed = { message: text.slice(0, 200) };
-      }
-      if (status >= 200 && status < 300) return parsed as T;
-      throw this.httpError(method, target, status, parsed as Json);
-    };
-    if (BUN_FETCH) return this.sendFetch(method, target, headers, payload).then(([status, text]) => answer(status, text));
-    return this.sendNode(method, target, headers, payload).then(([status, text]) => answer(status, text));
+    const [status, text] = await (BUN_FETCH ? this.sendFetch(method, target, headers, payload) : this.sendNode(method, target, headers, payload));
+    log.debug(`${method} ${target.pathname}${target.search} -> ${status}`);
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      parsed = { message: text.slice(0, 200) };
+    }
+    if (status >= 200 && status < 300) return parsed as T;
+    throw this.httpError(method, target, status, parsed as Json);
   }
 
   /** node:http(s) with the keep-alive agent: one connection, requests queued on it. */
@@ -167,9 +166,9 @@ export class KubeClient {
 
   private async fetchOnce(method: string, target: URL, headers: Record<string, string>, payload?: Buffer): Promise<[number, string]> {
     const c = this.creds;
-    const tls = { ca: c.ca?.toString('utf8'), cert: c.cert?.toString('utf8'), key: c.key?.toString('utf8'), rejectUnauthorized: !c.insecure, serverName: c.tlsServerName };
+    this.fetchTls ??= { ca: c.ca?.toString('utf8'), cert: c.cert?.toString('utf8'), key: c.key?.toString('utf8'), rejectUnauthorized: !c.insecure, serverName: c.tlsServerName };
     try {
-      const res = await fetch(target, { method, headers, body: payload, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'manual', tls } as RequestInit);
+      const res = await fetch(target, { method, headers, body: payload, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'manual', tls: this.fetchTls } as RequestInit);
       return [res.status, await res.text()];
     } catch (e) {
       const err = e as Error & { code?: string };

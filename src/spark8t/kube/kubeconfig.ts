@@ -273,8 +273,8 @@ export function loadCredentials(opts: { kubeconfig?: string; context?: string; m
     } catch (e) {
       throw new UserError('E_KUBECONFIG', `cannot read kubeconfig ${file}: ${(e as NodeJS.ErrnoException).code}`, { hint: 'check permissions' });
     }
+    if (!parseYaml) throw new Error('internal: loadCredentials before prepareKubeconfigParser()');
     try {
-      if (!parseYaml) throw new Error('prepareKubeconfigParser() was not awaited');
       return { doc: parseYaml(text), file };
     } catch (e) {
       throw new UserError('E_KUBECONFIG', `kubeconfig ${file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, { hint: 'fix the file' });
