@@ -8,9 +8,9 @@
  */
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
 import { inStep } from '../lib/log.ts';
@@ -173,13 +173,17 @@ export function inheritDirs(entries: Array<TarEntry & { inherit?: boolean }>, be
   return out.sort((a, b) => (Buffer.from(a.path) < Buffer.from(b.path) ? -1 : a.path === b.path ? 0 : 1));
 }
 
-async function treeKey(dir: string): Promise<string> {
-  // Each staged input tree carries the hash of what it was made from (inputs/.keys.json): use it.
+/** The key stage recorded for a staged input tree (inputs/.keys.json: the hash of what it was made from). */
+function stagedKey(dir: string): string | undefined {
   const keysFile = join(dir, '..', '.keys.json');
-  if (dir.includes('/inputs/') && existsSync(keysFile)) {
-    const k = (JSON.parse(readFileSync(keysFile, 'utf8')) as Record<string, string>)[dir.split('/inputs/').pop()!];
-    if (k) return `inputs:${k}`;
-  }
+  if (!dir.includes('/inputs/') || !existsSync(keysFile)) return undefined;
+  const k = (JSON.parse(readFileSync(keysFile, 'utf8')) as Record<string, string>)[dir.split('/inputs/').pop()!];
+  return k ? `inputs:${k}` : undefined;
+}
+
+async function treeKey(dir: string): Promise<string> {
+  const staged = stagedKey(dir);
+  if (staged) return staged;
   // Otherwise names, sizes and modes of every file, and the content of small ones.
   const h = createHash('sha256');
   for (const e of await dirEntries(dir, '')) {
@@ -257,7 +261,7 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
     { path: 'var/lib/pebble/default/layers', type: 'dir', mode: 0o755, uid, gid: uid },
     { path: `var/lib/pebble/default/layers/001-${plan.name}.yaml`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.pebbleLayer) },
   ];
-  const extraKey = createHash('sha256').update(JSON.stringify({ FORMAT, extra: extra.map((e) => ({ ...e, data: e.data?.toString() })), pebble: statSync(pebbleBin).size, pebbleSha: createHash('sha256').update(readFileSync(pebbleBin)).digest('hex'), mtime })).digest('hex').slice(0, 32);
+  const extraKey = createHash('sha256').update(JSON.stringify({ FORMAT, extra: extra.map((e) => ({ ...e, data: e.data?.toString() })), pebble: stagedKey(dirname(pebbleBin)) ?? createHash('sha256').update(readFileSync(pebbleBin)).digest('hex'), mtime })).digest('hex').slice(0, 32);
   const extraEntries = inheritDirs(extra, below);
   layers.push(await step('pebble and users layer', () => buildLayer(`f${FORMAT}-rock-${extraKey}-${createHash('sha256').update(JSON.stringify(extraEntries.map((e) => [e.path, e.mode, e.uid, e.gid]))).digest('hex').slice(0, 16)}`, 'users, pebble and its service layer', async () => extraEntries, mtime)));
 
@@ -281,7 +285,6 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
   const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
   if (!reused) {
     await step(`writing ${outFile}`, () => writeOciArchive(image, outFile, mtime));
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(stampFile, `${image.manifestDigest} ${statSync(outFile).size}`);
   }
   return { artifact: outFile, image, layers, reused };
