@@ -30,7 +30,8 @@ export class CheckFailed extends Error {
   }
 }
 
-export const tail = (s: string, n = Number(process.env.SMOKE_TAIL) || 15) => s.trim().split("\n").slice(-n).join("\n");
+/** The last lines of a log a failed check shows (SMOKE_TAIL of them, 15 by default). */
+export const tail = (s: string, n = Number(process.env.SMOKE_TAIL) || 15) => s.trim().split('\n').slice(-n).join('\n');
 
 export function expectOutput(what: string, out: { exitCode?: number; stdout: string; stderr: string }, re: RegExp): string {
   // pebble prefixes each line of a service's output with a timestamp and [service].

@@ -136,14 +136,19 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void, onl
   return program;
 }
 
+/** How much of the program `argv` needs: the top-level help, one action, or all of it. */
+function programScope(argv: string[]): string | undefined {
+  const [first] = argv;
+  if (first === undefined || (argv.length === 1 && (first === '--help' || first === '-h'))) return 'summary';
+  return (ACTIONS as readonly string[]).includes(first) ? first : undefined;
+}
+
 /** Run with argv after the tool name; resolves with the exit status. */
 export async function runRegistry(argv: string[]): Promise<number> {
   let pending: Promise<void> = Promise.resolve();
-  const first = argv[0];
-  const only = first === undefined || (argv.length === 1 && (first === '--help' || first === '-h')) ? 'summary' : (ACTIONS as readonly string[]).includes(first) ? first : undefined;
   const program = buildRegistryProgram((fn) => {
     pending = fn();
-  }, only);
+  }, programScope(argv));
   try {
     if (argv.length === 0) {
       program.outputHelp({ error: true });
