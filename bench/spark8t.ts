@@ -12,21 +12,33 @@ import { PY_SAR, reference } from '../test/spark8t/support.ts';
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const N = 50;
 
+/** Wall time of one run of `cmd args`, spawned without a shell (spawnSync: the least overhead Node offers). */
+function once(cmd: string, args: string[], env: Record<string, string>): number {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.toString().trim().split('\n').pop()}`);
+  return ms;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 /**
- * Median wall time of `cmd args`, spawned without a shell (spawnSync: the least overhead Node
- * offers; hyperfine -N gives the same numbers within a millisecond here).
+ * Medians of ours and the reference, run alternately (ours, python, ours, ...) after two warm-up
+ * rounds, so both meet the same machine: a burst of load elsewhere falls on both, not on one.
  */
-async function median(cmd: string, args: string[], env: Record<string, string>): Promise<number> {
-  const times: number[] = [];
+function compare(a: [string, string[]], b: [string, string[]], env: Record<string, string>): [number, number] {
+  const ta: number[] = [];
+  const tb: number[] = [];
   for (let i = 0; i < RUNS + 2; i++) {
-    const t = process.hrtime.bigint();
-    const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const ms = Number(process.hrtime.bigint() - t) / 1e6;
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.toString().trim().split('\n').pop()}`);
-    if (i >= 2) times.push(ms); // two warm-up runs
+    const x = once(a[0], a[1], env);
+    const y = once(b[0], b[1], env);
+    if (i >= 2) {
+      ta.push(x);
+      tb.push(y);
+    }
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return [median(ta), median(tb)];
 }
 
 async function main() {
@@ -50,14 +62,13 @@ async function main() {
     ['get-config', ['get-config', '--username', 'u1', '--namespace', ns]],
     ['--help', ['--help']],
   ];
-  console.log(`runs per case: ${RUNS} (median)`);
+  console.log(`runs per case: ${RUNS} each, ours and python alternately (median)`);
   console.log('case'.padEnd(22) + 'ours ms'.padStart(10) + 'python ms'.padStart(12) + 'ratio'.padStart(9));
   for (const [name, args] of cases) {
-    const o = await median(exe, ['service-account-registry', ...args], env);
-    const p = await median(PY_SAR, args, env);
+    const [o, p] = compare([exe, ['service-account-registry', ...args]], [PY_SAR, args], env);
     console.log(name.padEnd(22) + o.toFixed(1).padStart(10) + p.toFixed(1).padStart(12) + `${(p / o).toFixed(1)}x`.padStart(9));
   }
-  const help = await median(exe, ['--help'], env);
+  const help = median(Array.from({ length: RUNS + 2 }, () => once(exe, ['--help'], env)).slice(2));
   console.log(`spark8t --help: ${help.toFixed(1)} ms (target ≤ 50 ms)`);
 }
 

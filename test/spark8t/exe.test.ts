@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { copyFileSync, mkdtempSync, symlinkSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, symlinkSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, type ClusterInfo, ensureCluster, uniqueName } from '../support/k8s.ts';
@@ -47,6 +47,39 @@ describe('dist/spark8t, one self-contained executable', () => {
     const r = await execa('bash', ['-c', `set -o pipefail; "${exe}" --help ${gone} && "${exe}" service-account-registry --help ${gone} && "${exe}" service-account-registry list ${gone}`], { env, reject: false });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
+  });
+  it('a slow reader on a non-blocking pipe gets every byte (EAGAIN is waited out, not lost)', async () => {
+    const ns = uniqueName('eagain');
+    const env = { KUBECONFIG: info.adminKubeconfig };
+    const dir = mkdtempSync(join(tmpdir(), 'eagain-'));
+    // ~220 KB of configuration: several times a pipe's 64 KiB buffer.
+    const lines = Array.from({ length: 3000 }, (_, i) => `spark.k${String(i).padStart(5, '0')}=${'v'.repeat(60)}`);
+    writeFileSync(join(dir, 'big.properties'), lines.join('\n') + '\n');
+    await execa(exe, ['service-account-registry', 'create', '--username', 'big', '--namespace', ns, '--properties-file', join(dir, 'big.properties')], { env });
+    // Python makes the pipe's write end O_NONBLOCK and reads only after the writer has filled it.
+    const reader = [
+      'import os, subprocess, sys, time',
+      'r, w = os.pipe(); os.set_blocking(w, False)',
+      'p = subprocess.Popen(sys.argv[1:], stdout=w); os.close(w); time.sleep(0.5)',
+      'data = b""',
+      'while (c := os.read(r, 4096)): data += c; time.sleep(0.0005)',
+      'sys.stdout.write(f"{p.wait()} {len(data)} {data.count(10)}")',
+    ].join('\n');
+    const r = await execa('python3', ['-c', reader, exe, 'service-account-registry', 'get-config', '--username', 'big', '--namespace', ns], { env });
+    const expected = (await execa(exe, ['service-account-registry', 'get-config', '--username', 'big', '--namespace', ns], { env, stripFinalNewline: false })).stdout;
+    expect(r.stdout).toBe(`0 ${Buffer.byteLength(expected)} ${lines.length + 2}`);
+  });
+  it('ignores .env and bunfig.toml in the current directory (bun executables read both by default)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cwd-'));
+    const home = mkdtempSync(join(tmpdir(), 'home-'));
+    // A .env would change KUBECONFIG; a bunfig.toml preload would run the directory's code.
+    writeFileSync(join(dir, '.env'), `KUBECONFIG=${info.adminKubeconfig}\n`);
+    writeFileSync(join(dir, 'bunfig.toml'), 'preload = ["./evil.js"]\n');
+    writeFileSync(join(dir, 'evil.js'), `require('fs').writeFileSync(${JSON.stringify(join(dir, 'ran'))}, 'x');\n`);
+    const r = await execa(exe, ['service-account-registry', 'list'], { cwd: dir, env: { HOME: home }, extendEnv: false, reject: false });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr.trim()).toBe(`error: no kubeconfig found (looked at ${home}/.kube/config) (pass --kubeconfig FILE or set KUBECONFIG)`);
+    expect(existsSync(join(dir, 'ran'))).toBe(false);
   });
   it('unknown tools and bad flags fail with one line and a non-zero status', async () => {
     const r = await execa(exe, ['nope'], { reject: false });
