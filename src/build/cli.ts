@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
-import { endStep, log } from '../lib/log.ts';
+import { log } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { stage } from '../stage/stage.ts';
 import { craftPack, onPath } from './craft.ts';
@@ -31,15 +31,6 @@ export interface BuildSummary {
 }
 
 export async function build(kind: 'rock' | 'snap', o: BuildOptions = {}): Promise<BuildSummary> {
-  try {
-    return await buildSteps(kind, o);
-  } catch (e) {
-    endStep(true);
-    throw e;
-  }
-}
-
-async function buildSteps(kind: 'rock' | 'snap', o: BuildOptions): Promise<BuildSummary> {
   const started = Date.now();
   const tool = kind === 'rock' ? 'rockcraft' : 'snapcraft';
   const backend = o.backend === 'craft' || ((o.backend ?? 'auto') === 'auto' && (await onPath(tool))) ? 'craft' : 'builtin';

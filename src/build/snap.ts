@@ -11,7 +11,7 @@ import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promi
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
-import { endStep, step } from '../lib/log.ts';
+import { inStep } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
 import { rootfs, rootfsDiff } from '../lib/tools/mmdebstrap.ts';
 import { dirEntries, fnmatch } from './layer.ts';
@@ -118,35 +118,37 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
   await rm(prime, { recursive: true, force: true });
   await mkdir(prime, { recursive: true });
   if (packages.length) {
-    step(`snap ${sy.name}: stage-packages ${packages.join(', ')}`);
-    const diff = await rootfsDiff(await rootfs('minbase', []), await rootfs('minbase', packages));
-    for (const top of ['usr', 'etc', 'lib', 'lib64']) {
-      if (existsSync(join(diff, top))) await execa('cp', ['-a', join(diff, top), join(prime, top)]);
-    }
-    for (const f of ['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow', 'etc/passwd-', 'etc/group-', 'etc/shadow-', 'etc/gshadow-']) await rm(join(prime, f), { force: true });
+    await inStep(`snap ${sy.name}: stage-packages ${packages.join(', ')}`, async () => {
+      const diff = await rootfsDiff(await rootfs('minbase', []), await rootfs('minbase', packages));
+      for (const top of ['usr', 'etc', 'lib', 'lib64']) {
+        if (existsSync(join(diff, top))) await execa('cp', ['-a', join(diff, top), join(prime, top)]);
+      }
+      for (const f of ['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow', 'etc/passwd-', 'etc/group-', 'etc/shadow-', 'etc/gshadow-']) await rm(join(prime, f), { force: true });
+    });
   }
   for (const [name, part] of Object.entries(sy.parts)) {
     if (part.plugin === 'nil') continue;
     if (part.plugin !== 'dump') throw new UserError('E_UNSUPPORTED', `snap part ${name} uses plugin ${part.plugin}; the built-in backend runs dump and nil parts`, { hint: 'use --backend craft' });
     const src = join(buildDir, part.source!);
     if (!existsSync(src)) throw new UserError('E_STAGE', `snap part ${name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
-    step(`snap ${sy.name}: part ${name}`);
-    let prefix = '';
-    const renames: Record<string, string> = {};
-    for (const [from, to] of Object.entries(part.organize ?? {})) {
-      if (from === '*' && to.endsWith('/')) prefix = to.replace(/\/+$/, '');
-      else renames[from] = to;
-    }
-    for (const e of await dirEntries(src, '')) {
-      if (e.type === 'dir') continue;
-      let rel = e.path;
-      for (const [from, to] of Object.entries(renames)) if (rel === from || rel.startsWith(`${from}/`)) rel = to + rel.slice(from.length);
-      const dest = prefix ? `${prefix}/${rel}` : rel;
-      if (part.prime && !part.prime.some((g) => fnmatch(g, dest))) continue;
-      await mkdir(dirname(join(prime, dest)), { recursive: true });
-      if (e.type === 'symlink') await execa('ln', ['-sfn', e.linkname!, join(prime, dest)]);
-      else await cp(e.source!, join(prime, dest), { preserveTimestamps: false });
-    }
+    await inStep(`snap ${sy.name}: part ${name}`, async () => {
+      let prefix = '';
+      const renames: Record<string, string> = {};
+      for (const [from, to] of Object.entries(part.organize ?? {})) {
+        if (from === '*' && to.endsWith('/')) prefix = to.replace(/\/+$/, '');
+        else renames[from] = to;
+      }
+      for (const e of await dirEntries(src, '')) {
+        if (e.type === 'dir') continue;
+        let rel = e.path;
+        for (const [from, to] of Object.entries(renames)) if (rel === from || rel.startsWith(`${from}/`)) rel = to + rel.slice(from.length);
+        const dest = prefix ? `${prefix}/${rel}` : rel;
+        if (part.prime && !part.prime.some((g) => fnmatch(g, dest))) continue;
+        await mkdir(dirname(join(prime, dest)), { recursive: true });
+        if (e.type === 'symlink') await execa('ln', ['-sfn', e.linkname!, join(prime, dest)]);
+        else await cp(e.source!, join(prime, dest), { preserveTimestamps: false });
+      }
+    });
   }
   await mkdir(join(prime, 'meta', 'hooks'), { recursive: true });
   await writeFile(join(prime, 'meta', 'snap.yaml'), toYaml(snapYaml, { lineWidth: 0 }));
@@ -157,19 +159,19 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
   await execa('chmod', ['-R', 'go-w', prime]);
   const tmp = tmpArtifact(outFile);
   await mkdir(dirname(outFile), { recursive: true });
-  step(`snap ${sy.name}: mksquashfs → ${outFile}`);
-  try {
-    await execa('mksquashfs', [prime, tmp, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', String(epoch), '-all-time', String(epoch), '-quiet', '-no-progress']);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    const err = e as { code?: string; stderr?: string };
-    if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'mksquashfs is not installed', { hint: 'run `npm run setup` (squashfs-tools)' });
-    if (/No space left/.test(err.stderr ?? '')) throw new UserError('E_DISK_FULL', `no space left on device writing ${outFile}`);
-    throw new UserError('E_SQUASHFS', `mksquashfs failed: ${(err.stderr ?? '').trim().split('\n').pop()}`);
-  }
-  await rename(tmp, outFile);
+  await inStep(`snap ${sy.name}: mksquashfs → ${outFile}`, async () => {
+    try {
+      await execa('mksquashfs', [prime, tmp, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', String(epoch), '-all-time', String(epoch), '-quiet', '-no-progress']);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      const err = e as { code?: string; stderr?: string };
+      if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'mksquashfs is not installed', { hint: 'run `npm run setup` (squashfs-tools)' });
+      if (/No space left/.test(err.stderr ?? '')) throw new UserError('E_DISK_FULL', `no space left on device writing ${outFile}`);
+      throw new UserError('E_SQUASHFS', `mksquashfs failed: ${(err.stderr ?? '').trim().split('\n').pop()}`);
+    }
+    await rename(tmp, outFile);
+  });
   await writeFile(stamp, key);
   await rm(prime, { recursive: true, force: true });
-  endStep();
   return { artifact: outFile, sha256: await sha256File(outFile), reused: false };
 }

@@ -47,7 +47,7 @@ interface Current {
 let current: Current | undefined;
 const FRAMES = '|/-\\';
 
-export function step(label: string): void {
+function step(label: string): void {
   endStep();
   if (ORDER.INFO < ORDER[threshold]) return;
   current = { label, t0: Date.now() };
@@ -61,7 +61,7 @@ export function step(label: string): void {
   } else emit('INFO', `${label} ...`);
 }
 
-export function endStep(failed = false): void {
+function endStep(failed = false): void {
   const c = current;
   if (!c) return;
   current = undefined;
@@ -72,7 +72,7 @@ export function endStep(failed = false): void {
   } else emit('INFO', `${c.label}: ${failed ? 'failed' : 'done'} in ${secs} s`);
 }
 
-/** Run `fn` as one step. */
+/** Run `fn` as one step: the only way to mark progress, so a failed step is always ended. */
 export async function inStep<T>(label: string, fn: () => Promise<T>): Promise<T> {
   step(label);
   try {
