@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -200,6 +200,25 @@ describe('reproducible and cached', () => {
       await execa('umount', ['-l', cache]);
       await execa('rm', ['-rf', cache]);
     }
+  });
+  it('a failing snap step is ended as failed, is one clear line, and leaves neither the prime tree nor a partial snap', async () => {
+    // mksquashfs stands in for a squashfs that fails late (as a full disk would), after every part ran.
+    const bin = mkdtempSync(join(tmpdir(), 'failing-mksquashfs-'));
+    writeFileSync(join(bin, 'mksquashfs'), '#!/bin/sh\necho "FATAL ERROR: Failed to write to output filesystem" >&2\nexit 1\n', { mode: 0o755 });
+    const primes = join(cacheDir(), 'snap-prime');
+    const before = existsSync(primes) ? readdirSync(primes) : [];
+    const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'snap', '--backend', 'builtin'], {
+      cwd: ROOT, env: { PATH: `${bin}:${process.env.PATH}`, SOURCE_DATE_EPOCH: '2345678' }, reject: false, timeout: 600_000,
+    });
+    expect(r.exitCode).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.some((l) => /INFO snap spark-client: part spark8t: done in \d+\.\d s$/.test(l)), r.stderr).toBe(true);
+    expect(lines.some((l) => /INFO snap spark-client: mksquashfs → .+\.snap: failed in \d+\.\d s$/.test(l)), r.stderr).toBe(true);
+    expect(lines.pop()).toBe('error: mksquashfs failed: FATAL ERROR: Failed to write to output filesystem');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(readdirSync(join(ROOT, 'dist')).filter((n) => n.includes('.tmp'))).toEqual([]);
+    expect(existsSync(primes) ? readdirSync(primes) : []).toEqual(before);
+    await execa('rm', ['-rf', bin]);
   });
   it('a missing craft tool is one clear line', async () => {
     const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'craft'], { env: { PATH: '/usr/bin:/bin' }, reject: false });

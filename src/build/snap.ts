@@ -6,7 +6,7 @@
  */
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
@@ -90,7 +90,7 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
   const sy = parseYaml(await readFile(join(buildDir, 'snap', 'snapcraft.yaml'), 'utf8')) as SnapcraftYaml;
   const packages = [...new Set(Object.values(sy.parts).flatMap((p) => p['stage-packages'] ?? []))].sort();
   const hooksDir = join(buildDir, 'snap', 'hooks');
-  const hooks = existsSync(hooksDir) ? (await import('node:fs')).readdirSync(hooksDir).sort() : [];
+  const hooks = existsSync(hooksDir) ? readdirSync(hooksDir).sort() : [];
   const snapYaml = deriveSnapYaml(sy, hooks);
   const problems = checkSnapYaml(snapYaml);
   if (problems.length) throw new UserError('E_SNAP_YAML', `meta/snap.yaml would be refused: ${problems.join('; ')}`);
@@ -117,61 +117,65 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
   const prime = join(cacheDir(), 'snap-prime', key);
   await rm(prime, { recursive: true, force: true });
   await mkdir(prime, { recursive: true });
-  if (packages.length) {
-    await inStep(`snap ${sy.name}: stage-packages ${packages.join(', ')}`, async () => {
-      const diff = await rootfsDiff(await rootfs('minbase', []), await rootfs('minbase', packages));
-      for (const top of ['usr', 'etc', 'lib', 'lib64']) {
-        if (existsSync(join(diff, top))) await execa('cp', ['-a', join(diff, top), join(prime, top)]);
-      }
-      for (const f of ['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow', 'etc/passwd-', 'etc/group-', 'etc/shadow-', 'etc/gshadow-']) await rm(join(prime, f), { force: true });
-    });
-  }
-  for (const [name, part] of Object.entries(sy.parts)) {
-    if (part.plugin === 'nil') continue;
-    if (part.plugin !== 'dump') throw new UserError('E_UNSUPPORTED', `snap part ${name} uses plugin ${part.plugin}; the built-in backend runs dump and nil parts`, { hint: 'use --backend craft' });
-    const src = join(buildDir, part.source!);
-    if (!existsSync(src)) throw new UserError('E_STAGE', `snap part ${name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
-    await inStep(`snap ${sy.name}: part ${name}`, async () => {
-      let prefix = '';
-      const renames: Record<string, string> = {};
-      for (const [from, to] of Object.entries(part.organize ?? {})) {
-        if (from === '*' && to.endsWith('/')) prefix = to.replace(/\/+$/, '');
-        else renames[from] = to;
-      }
-      for (const e of await dirEntries(src, '')) {
-        if (e.type === 'dir') continue;
-        let rel = e.path;
-        for (const [from, to] of Object.entries(renames)) if (rel === from || rel.startsWith(`${from}/`)) rel = to + rel.slice(from.length);
-        const dest = prefix ? `${prefix}/${rel}` : rel;
-        if (part.prime && !part.prime.some((g) => fnmatch(g, dest))) continue;
-        await mkdir(dirname(join(prime, dest)), { recursive: true });
-        if (e.type === 'symlink') await execa('ln', ['-sfn', e.linkname!, join(prime, dest)]);
-        else await cp(e.source!, join(prime, dest), { preserveTimestamps: false });
-      }
-    });
-  }
-  await mkdir(join(prime, 'meta', 'hooks'), { recursive: true });
-  await writeFile(join(prime, 'meta', 'snap.yaml'), toYaml(snapYaml, { lineWidth: 0 }));
-  for (const hk of hooks) {
-    await cp(join(hooksDir, hk), join(prime, 'meta', 'hooks', hk));
-    await chmod(join(prime, 'meta', 'hooks', hk), 0o755);
-  }
-  await execa('chmod', ['-R', 'go-w', prime]);
-  const tmp = tmpArtifact(outFile);
-  await mkdir(dirname(outFile), { recursive: true });
-  await inStep(`snap ${sy.name}: mksquashfs → ${outFile}`, async () => {
-    try {
-      await execa('mksquashfs', [prime, tmp, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', String(epoch), '-all-time', String(epoch), '-quiet', '-no-progress']);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      const err = e as { code?: string; stderr?: string };
-      if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'mksquashfs is not installed', { hint: 'run `npm run setup` (squashfs-tools)' });
-      if (/No space left/.test(err.stderr ?? '')) throw new UserError('E_DISK_FULL', `no space left on device writing ${outFile}`);
-      throw new UserError('E_SQUASHFS', `mksquashfs failed: ${(err.stderr ?? '').trim().split('\n').pop()}`);
+  // The prime tree (as big as the snap unpacked) goes whether the build succeeds or not.
+  try {
+    if (packages.length) {
+      await inStep(`snap ${sy.name}: stage-packages ${packages.join(', ')}`, async () => {
+        const diff = await rootfsDiff(await rootfs('minbase', []), await rootfs('minbase', packages));
+        for (const top of ['usr', 'etc', 'lib', 'lib64']) {
+          if (existsSync(join(diff, top))) await execa('cp', ['-a', join(diff, top), join(prime, top)]);
+        }
+        for (const f of ['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow', 'etc/passwd-', 'etc/group-', 'etc/shadow-', 'etc/gshadow-']) await rm(join(prime, f), { force: true });
+      });
     }
-    await rename(tmp, outFile);
-  });
+    for (const [name, part] of Object.entries(sy.parts)) {
+      if (part.plugin === 'nil') continue;
+      if (part.plugin !== 'dump') throw new UserError('E_UNSUPPORTED', `snap part ${name} uses plugin ${part.plugin}; the built-in backend runs dump and nil parts`, { hint: 'use --backend craft' });
+      const src = join(buildDir, part.source!);
+      if (!existsSync(src)) throw new UserError('E_STAGE', `snap part ${name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
+      await inStep(`snap ${sy.name}: part ${name}`, async () => {
+        let prefix = '';
+        const renames: Record<string, string> = {};
+        for (const [from, to] of Object.entries(part.organize ?? {})) {
+          if (from === '*' && to.endsWith('/')) prefix = to.replace(/\/+$/, '');
+          else renames[from] = to;
+        }
+        for (const e of await dirEntries(src, '')) {
+          if (e.type === 'dir') continue;
+          let rel = e.path;
+          for (const [from, to] of Object.entries(renames)) if (rel === from || rel.startsWith(`${from}/`)) rel = to + rel.slice(from.length);
+          const dest = prefix ? `${prefix}/${rel}` : rel;
+          if (part.prime && !part.prime.some((g) => fnmatch(g, dest))) continue;
+          await mkdir(dirname(join(prime, dest)), { recursive: true });
+          if (e.type === 'symlink') await execa('ln', ['-sfn', e.linkname!, join(prime, dest)]);
+          else await cp(e.source!, join(prime, dest), { preserveTimestamps: false });
+        }
+      });
+    }
+    await mkdir(join(prime, 'meta', 'hooks'), { recursive: true });
+    await writeFile(join(prime, 'meta', 'snap.yaml'), toYaml(snapYaml, { lineWidth: 0 }));
+    for (const hk of hooks) {
+      await cp(join(hooksDir, hk), join(prime, 'meta', 'hooks', hk));
+      await chmod(join(prime, 'meta', 'hooks', hk), 0o755);
+    }
+    await execa('chmod', ['-R', 'go-w', prime]);
+    const tmp = tmpArtifact(outFile);
+    await mkdir(dirname(outFile), { recursive: true });
+    await inStep(`snap ${sy.name}: mksquashfs → ${outFile}`, async () => {
+      try {
+        await execa('mksquashfs', [prime, tmp, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', String(epoch), '-all-time', String(epoch), '-quiet', '-no-progress']);
+      } catch (e) {
+        await rm(tmp, { force: true });
+        const err = e as { code?: string; stderr?: string };
+        if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'mksquashfs is not installed', { hint: 'run `npm run setup` (squashfs-tools)' });
+        if (/No space left/.test(err.stderr ?? '')) throw new UserError('E_DISK_FULL', `no space left on device writing ${outFile}`);
+        throw new UserError('E_SQUASHFS', `mksquashfs failed: ${(err.stderr ?? '').trim().split('\n').pop()}`);
+      }
+      await rename(tmp, outFile);
+    });
+  } finally {
+    await rm(prime, { recursive: true, force: true });
+  }
   await writeFile(stamp, key);
-  await rm(prime, { recursive: true, force: true });
   return { artifact: outFile, sha256: await sha256File(outFile), reused: false };
 }
