@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -10,6 +11,7 @@ import { stage } from '../src/stage/stage.ts';
 import { ensureSpark8t } from '../src/spark8t/build/build.ts';
 import { deriveSnapYaml, checkSnapYaml } from '../src/build/snap.ts';
 import { craftCommand } from '../src/build/craft.ts';
+import { layerCacheDir, trimLayerCache } from '../src/build/layer.ts';
 import { ROOT } from './support/k8s.ts';
 import { containersConf } from '../src/smoke/runner.ts';
 import { cacheDir } from '../src/lib/paths.ts';
@@ -58,6 +60,42 @@ describe('plans from the rendered manifests (pure)', () => {
   it('builds the craft command lines', () => {
     expect(craftCommand('rockcraft', { verbose: true })).toEqual(['rockcraft', ['pack', '--verbose']]);
     expect(craftCommand('snapcraft')).toEqual(['snapcraft', ['pack']]);
+  });
+});
+
+describe('trimming the layer cache', () => {
+  it('keeps named and recently used layers and the blobs they point at; drops the rest and dead temporaries', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'trim-'));
+    const saved = process.env.SPARKCRAFT_CACHE;
+    process.env.SPARKCRAFT_CACHE = cache;
+    try {
+      const dir = layerCacheDir();
+      mkdirSync(dir, { recursive: true });
+      const old = new Date(Date.now() - 2 * 3_600_000);
+      const put = (name: string, body: string, aged: boolean) => {
+        writeFileSync(join(dir, name), body);
+        if (aged) utimesSync(join(dir, name), old, old);
+      };
+      const layer = (key: string, blob: string, aged: boolean) => put(`${key}.json`, JSON.stringify({ key, path: join(dir, blob), dirs: {} }), aged);
+      put('a.tar.gz', 'A', true);
+      put('b.tar.gz', 'BB', true);
+      put('c.tar.gz', 'CCC', true);
+      put('orphan.tar.gz', 'DDDD', true);
+      layer('named', 'a.tar.gz', true); // old, but an artifact uses it
+      layer('recent', 'b.tar.gz', false); // not named, used within the grace period
+      layer('stale', 'c.tar.gz', true); // neither: goes with its blob
+      layer('stale-shares-a', 'a.tar.gz', true); // goes; a.tar.gz stays for 'named'
+      const dead = spawnSync('true').pid;
+      put(`x.tar.gz.tmp-${dead}`, 'EEEEE', false);
+      put(`y.tar.gz.tmp-${process.pid}`, 'F', false); // a build of this process is writing it
+      const r = trimLayerCache(new Set(['named']));
+      expect(readdirSync(dir).sort()).toEqual(['a.tar.gz', 'b.tar.gz', 'named.json', 'recent.json', `y.tar.gz.tmp-${process.pid}`]);
+      expect(r).toEqual({ layers: 2, bytes: 3 + 4 + 5 });
+    } finally {
+      if (saved === undefined) delete process.env.SPARKCRAFT_CACHE;
+      else process.env.SPARKCRAFT_CACHE = saved;
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 });
 
@@ -137,6 +175,31 @@ describe('reproducible and cached', () => {
   it('an unchanged rebuild reuses every layer and the archive', async () => {
     const again = await build('rock', { backend: 'builtin' });
     expect(again.reused).toBe(true);
+    expect(again.layers!.every((l) => l.cached)).toBe(true);
+  });
+  it('trims layers no artifact uses from the cache, keeping the ones it uses and recent ones', async () => {
+    const dir = layerCacheDir();
+    const fake = (key: string, hoursAgo: number) => {
+      const blob = join(dir, `${key}-blob.tar.gz`);
+      writeFileSync(blob, 'x'.repeat(1024));
+      writeFileSync(join(dir, `${key}.json`), JSON.stringify({ key, path: blob, dirs: {} }));
+      const t = new Date(Date.now() - hoursAgo * 3_600_000);
+      for (const f of [blob, join(dir, `${key}.json`)]) utimesSync(f, t, t);
+      return blob;
+    };
+    const old = fake('test-unused-old', 30);
+    const recent = fake('test-unused-recent', 0.1);
+    const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', '--json'], { cwd: ROOT });
+    const summary = JSON.parse(r.stdout);
+    expect(summary.reused).toBe(true);
+    expect(r.stderr).toMatch(/INFO trimmed the layer cache: [1-9]\d* layers no artifact uses/);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(join(dir, 'test-unused-old.json'))).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+    rmSync(recent);
+    rmSync(join(dir, 'test-unused-recent.json'));
+    // What the rock is made of is still there: the next build reuses every layer.
+    const again = await build('rock', { backend: 'builtin' });
     expect(again.layers!.every((l) => l.cached)).toBe(true);
   });
   it('shows progress: a live step line on a terminal, timestamped lines otherwise', async () => {
@@ -225,9 +288,15 @@ describe('reproducible and cached', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim().split('\n').pop()).toBe('error: rockcraft is not installed (install it (snap install rockcraft --classic) or use --backend builtin)');
   });
-  it('leaves no partial file in dist/ after kill -9', async () => {
+  it('builds with SOURCE_DATE_EPOCH set; killed with -9 while packing, it leaves no partial file in dist/', async () => {
     const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'snap', '--backend', 'builtin'], { env: { SOURCE_DATE_EPOCH: '1234567' }, reject: false, detached: true });
-    await new Promise((res) => setTimeout(res, 15_000));
+    let err = '';
+    p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    // Kill it while mksquashfs writes: 3 s after that step starts, the build must still be running
+    // (mksquashfs once refused to start when SOURCE_DATE_EPOCH was set).
+    for (let waited = 0; !/mksquashfs → /.test(err) && p.exitCode === null && waited < 300_000; waited += 250) await new Promise((res) => setTimeout(res, 250));
+    await new Promise((res) => setTimeout(res, 3_000));
+    expect(p.exitCode, err).toBe(null);
     p.kill('SIGKILL');
     await p;
     // Its children (mksquashfs) may carry on writing their temporary file outside dist/.
@@ -238,5 +307,10 @@ describe('reproducible and cached', () => {
     }
     const names = readdirSync(join(ROOT, 'dist'));
     expect(names.filter((n) => n.includes('.tmp'))).toEqual([]);
+    // Its prime tree (~1 GB) and partial snap are left behind by the kill, and swept by the next build.
+    const left = () => [join(cacheDir(), 'snap-prime'), join(ROOT, 'build', '.tmp')].flatMap((d) => readdirSync(d).filter((n) => n.endsWith(`.${p.pid}`) || n.endsWith(`.tmp-${p.pid}`)));
+    expect(left()).toHaveLength(2);
+    expect((await build('snap', { backend: 'builtin' })).reused).toBe(true);
+    expect(left()).toEqual([]);
   });
 });

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { clearSecrets, mask, registerSecret } from '../src/lib/secrets.ts';
-import { replaceDirAtomic, writeFileAtomic } from '../src/lib/fsx.ts';
+import { alive, replaceDirAtomic, sweepLeftovers, writeFileAtomic } from '../src/lib/fsx.ts';
+import { spawnSync } from 'node:child_process';
 import { UserError, describeError } from '../src/lib/errors.ts';
 
 describe('secret masking', () => {
@@ -41,6 +42,25 @@ describe('atomic writes', () => {
     ).rejects.toThrow('boom');
     expect(await fs.readdir(target)).toEqual(['x']);
     expect(await fs.readdir(dir)).toEqual(['tree']);
+  });
+  it('sweeps what killed processes left: their temporaries go, a running process keeps its own', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sc-'));
+    const dead = spawnSync('true').pid!;
+    // A replaced directory whose build was killed mid-fill (kill -9 skips every cleanup).
+    await fs.mkdir(path.join(dir, `tree.new-${dead}-0a1b2c3d`));
+    await fs.writeFile(path.join(dir, `tree.new-${dead}-0a1b2c3d`, 'partial'), 'x');
+    await fs.mkdir(path.join(dir, `tree.new-${process.pid}-0a1b2c3d`)); // this process: still running
+    await fs.mkdir(path.join(dir, `other.new-${dead}-0a1b2c3d`)); // another directory's: not ours to sweep
+    await replaceDirAtomic(path.join(dir, 'tree'), async (t) => fs.writeFile(path.join(t, 'x'), '1'));
+    expect((await fs.readdir(dir)).sort()).toEqual([`other.new-${dead}-0a1b2c3d`, 'tree', `tree.new-${process.pid}-0a1b2c3d`]);
+    // The general form: a pattern whose first group is the pid.
+    await fs.writeFile(path.join(dir, `a.snap.tmp-${dead}`), 'x');
+    await fs.writeFile(path.join(dir, `b.snap.tmp-${process.pid}`), 'x');
+    expect(await sweepLeftovers(dir, /\.tmp-(\d+)$/)).toBe(1);
+    expect(await fs.readdir(dir)).toContain(`b.snap.tmp-${process.pid}`);
+    expect(await fs.readdir(dir)).not.toContain(`a.snap.tmp-${dead}`);
+    expect(alive(process.pid)).toBe(true);
+    expect(alive(dead)).toBe(false);
   });
 });
 

@@ -3,11 +3,13 @@ import type { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
+import { sweepLeftovers } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { stage } from '../stage/stage.ts';
 import { craftPack, onPath } from './craft.ts';
-import { buildRock, gitRevision } from './rock.ts';
+import { buildRock, gitRevision, layersInUse } from './rock.ts';
+import { trimLayerCache } from './layer.ts';
 import { buildSnap } from './snap.ts';
 
 export type Backend = 'auto' | 'craft' | 'builtin';
@@ -42,11 +44,15 @@ export async function build(kind: 'rock' | 'snap', o: BuildOptions = {}): Promis
     const artifact = await craftPack(tool, st.dir, dist, `.${kind}`);
     return { artifact, kind, backend, size: statSync(artifact).size, seconds: (Date.now() - started) / 1000, reused: false };
   }
+  // Partial artifacts of builds killed meanwhile (their children may have written on for a while).
+  await sweepLeftovers(join(projectRoot, 'build', '.tmp'), /\.tmp-(\d+)$/);
   const meta = await gitRevision(projectRoot);
   if (kind === 'rock') {
     const version = r.flavour.tagVersion ? `${r.line.spark}-${r.flavour.tagVersion}` : r.line.spark;
     const out = join(dist, `${r.flavour.image}_${version}_amd64.rock`);
     const b = await buildRock(st.dir, out, { epoch: meta.epoch, revision: meta.revision, source: st.matrix.project.source });
+    const trimmed = trimLayerCache(layersInUse(dist));
+    if (trimmed.layers || trimmed.bytes) log.info(`trimmed the layer cache: ${trimmed.layers} layers no artifact uses, ${(trimmed.bytes / 1048576).toFixed(0)} MiB`);
     return {
       artifact: out, kind, backend, size: statSync(out).size, seconds: (Date.now() - started) / 1000, reused: b.reused,
       manifestDigest: `sha256:${b.image.manifestDigest.slice(7)}`,

@@ -5,11 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
+import { alive } from '../lib/fsx.ts';
 import { cacheDir } from '../lib/paths.ts';
 import { writeTar, type TarEntry } from './tar.ts';
 
@@ -32,7 +33,51 @@ export function cachedLayer(key: string): LayerBlob | undefined {
   const meta = join(layerCacheDir(), `${key}.json`);
   if (!existsSync(meta)) return undefined;
   const l = JSON.parse(readFileSync(meta, 'utf8')) as LayerBlob;
-  return existsSync(l.path) && l.dirs ? l : undefined;
+  if (!existsSync(l.path) || !l.dirs) return undefined;
+  const now = new Date();
+  utimesSync(meta, now, now); // last use, for trimLayerCache
+  return l;
+}
+
+/**
+ * Every change of a part (a new Spark, a new spark8t) adds layers, so the cache is trimmed after
+ * each build. A layer stays while `keep` names it (the artifacts of this checkout use it) or while
+ * it was used within `graceMs` (a build running meanwhile, another checkout sharing the cache);
+ * a blob stays while a remaining layer points at it. Temporaries of builds that died go too.
+ */
+export function trimLayerCache(keep: Set<string>, graceMs = 3_600_000, now = Date.now()): { layers: number; bytes: number } {
+  const dir = layerCacheDir();
+  if (!existsSync(dir)) return { layers: 0, bytes: 0 };
+  const names = readdirSync(dir);
+  const recent = (p: string) => now - statSync(p).mtimeMs < graceMs;
+  const kept = new Set<string>();
+  let layers = 0;
+  let bytes = 0;
+  for (const n of names.filter((x) => x.endsWith('.json'))) {
+    const meta = join(dir, n);
+    const key = n.slice(0, -'.json'.length);
+    let blob: string | undefined;
+    try {
+      blob = (JSON.parse(readFileSync(meta, 'utf8')) as LayerBlob).path;
+    } catch {
+      blob = undefined; // unreadable: not a layer anyone can use
+    }
+    if (blob && (keep.has(key) || recent(meta))) {
+      kept.add(blob);
+      continue;
+    }
+    rmSync(meta, { force: true });
+    layers++;
+  }
+  for (const n of names) {
+    const p = join(dir, n);
+    const tmp = /\.tmp-(\d+)$/.exec(n);
+    const drop = tmp ? !alive(Number(tmp[1])) : n.endsWith('.tar.gz') && !kept.has(p) && !recent(p);
+    if (!drop || !existsSync(p)) continue;
+    bytes += statSync(p).size;
+    rmSync(p, { force: true });
+  }
+  return { layers, bytes };
 }
 
 /** Compress a tar of `entries` into the cache under `key` (skipped when already there). */

@@ -1,6 +1,6 @@
 /** OCI image layout and oci-archive writing (the `.rock` format), deterministic. */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { projectRoot } from '../lib/paths.ts';
 import { UserError } from '../lib/errors.ts';
@@ -73,11 +73,23 @@ export function tmpArtifact(file: string): string {
   return join(dir, `${basename(file)}.tmp-${process.pid}`);
 }
 
+const STAMPS = join(projectRoot, 'build', '.stamps');
+
 /** Where the build remembers what an artifact in dist/ was made from. */
 export function artifactStamp(file: string, kind: string): string {
-  const dir = join(projectRoot, 'build', '.stamps');
-  mkdirSync(dir, { recursive: true });
-  return join(dir, `${basename(file)}.${kind}`);
+  mkdirSync(STAMPS, { recursive: true });
+  return join(STAMPS, `${basename(file)}.${kind}`);
+}
+
+/** The stamps of one kind whose artifact is still in `dist`: artifact file name → stamp contents. */
+export function stampsOfKind(kind: string, dist: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!existsSync(STAMPS)) return out;
+  for (const n of readdirSync(STAMPS)) {
+    const artifact = n.slice(0, -kind.length - 1);
+    if (n.endsWith(`.${kind}`) && existsSync(join(dist, artifact))) out.set(artifact, readFileSync(join(STAMPS, n), 'utf8'));
+  }
+  return out;
 }
 
 /** Write the image as an oci-archive (a tar of the OCI layout) to `file`, via a temporary name. */

@@ -16,7 +16,8 @@ import { UserError } from '../lib/errors.ts';
 import { inStep } from '../lib/log.ts';
 import { rootfs, rootfsDiff, rootfsKey, SUITE } from '../lib/tools/mmdebstrap.ts';
 import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
-import { artifactStamp, assembleImage, writeOciArchive, type Image } from './oci.ts';
+import { artifactStamp, assembleImage, stampsOfKind, writeOciArchive, type Image } from './oci.ts';
+import { writeFileAtomic } from '../lib/fsx.ts';
 import type { TarEntry } from './tar.ts';
 
 export const FORMAT = 5;
@@ -287,7 +288,13 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
     await step(`writing ${outFile}`, () => writeOciArchive(image, outFile, mtime));
     writeFileSync(stampFile, `${image.manifestDigest} ${statSync(outFile).size}`);
   }
+  await writeFileAtomic(artifactStamp(outFile, 'layers'), layers.map((l) => `${l.key}\n`).join(''));
   return { artifact: outFile, image, layers, reused };
+}
+
+/** Layer keys the rocks in `dist` are made of: what trimLayerCache keeps. */
+export function layersInUse(dist: string): Set<string> {
+  return new Set([...stampsOfKind('layers', dist).values()].flatMap((s) => s.split('\n').filter(Boolean)));
 }
 
 /**

@@ -11,6 +11,7 @@ import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promi
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
+import { sweepLeftovers } from '../lib/fsx.ts';
 import { inStep } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
 import { rootfs, rootfsDiff } from '../lib/tools/mmdebstrap.ts';
@@ -109,15 +110,17 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
   }
   for (const hk of hooks) h.update(await readFile(join(hooksDir, hk)));
   const key = h.digest('hex').slice(0, 32);
+  // The prime tree (as big as the snap unpacked) goes whether the build succeeds or not; trees
+  // of builds that were killed are swept by the next build (their process is gone).
+  const primes = join(cacheDir(), 'snap-prime');
+  await sweepLeftovers(primes, /^[0-9a-f]{32}\.(\d+)$/);
   const stamp = artifactStamp(outFile, 'key');
   if (existsSync(outFile) && existsSync(stamp) && (await readFile(stamp, 'utf8')) === key) {
     return { artifact: outFile, sha256: await sha256File(outFile), reused: true };
   }
 
-  const prime = join(cacheDir(), 'snap-prime', key);
-  await rm(prime, { recursive: true, force: true });
+  const prime = join(primes, `${key}.${process.pid}`);
   await mkdir(prime, { recursive: true });
-  // The prime tree (as big as the snap unpacked) goes whether the build succeeds or not.
   try {
     if (packages.length) {
       await inStep(`snap ${sy.name}: stage-packages ${packages.join(', ')}`, async () => {
@@ -163,7 +166,10 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
     await mkdir(dirname(outFile), { recursive: true });
     await inStep(`snap ${sy.name}: mksquashfs → ${outFile}`, async () => {
       try {
-        await execa('mksquashfs', [prime, tmp, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', String(epoch), '-all-time', String(epoch), '-quiet', '-no-progress']);
+        // mksquashfs (4.5+) refuses -mkfs-time/-all-time while SOURCE_DATE_EPOCH is set ("can't be
+        // used at the same time"); the times are given here, from the same epoch.
+        const { SOURCE_DATE_EPOCH: _, ...env } = process.env;
+        await execa('mksquashfs', [prime, tmp, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', String(epoch), '-all-time', String(epoch), '-quiet', '-no-progress'], { env, extendEnv: false });
       } catch (e) {
         await rm(tmp, { force: true });
         const err = e as { code?: string; stderr?: string };

@@ -26,6 +26,8 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
 export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
   const parent = path.dirname(dir);
   await fs.mkdir(parent, { recursive: true });
+  const base = path.basename(dir).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  await sweepLeftovers(parent, new RegExp(`^${base}\\.(?:new|old)-(\\d+)-[0-9a-f]+$`));
   const tmp = `${dir}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
   const old = `${dir}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
@@ -53,4 +55,36 @@ export async function exists(p: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Whether process `pid` still runs (EPERM: it does, as another user). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove what killed processes left in `dir` (kill -9 and power loss skip every cleanup): entries
+ * whose name matches `leftover`, its first group being the pid of a process that no longer runs.
+ * A reused pid only keeps a leftover longer. Returns how many entries went.
+ */
+export async function sweepLeftovers(dir: string, leftover: RegExp): Promise<number> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const name of names) {
+    const m = leftover.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    await fs.rm(path.join(dir, name), { recursive: true, force: true });
+    n++;
+  }
+  return n;
 }
