@@ -217,7 +217,7 @@ describe('reproducible and cached', () => {
     const work = mkdtempSync(join(tmpdir(), 'spark8t-changed-'));
     const exe = join(work, 'spark8t');
     copyFileSync(await ensureSpark8t(), exe);
-    appendFileSync(exe, 'a changed build\n');
+    appendFileSync(exe, `a changed build ${process.pid} ${Date.now()}\n`); // unique: a layer cached from an earlier run would hide the rebuild
     try {
       const st = await stage({ spark8t: exe });
       expect(st.skipped).toBe(false);

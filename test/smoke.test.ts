@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { smoke } from '../src/smoke/smoke.ts';
 import { snapEnvironment } from '../src/smoke/runner.ts';
@@ -35,6 +37,8 @@ describe('smoke of the default line (real rock and snap)', () => {
       'snap: spark-submit --deploy-mode cluster creates the driver pod',
       'snap: pyspark runs a local job from piped input',
     ]);
+    // The unpacked snap (~1 GB) and the kubeconfig with the cluster's credentials are gone.
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith(`sparkcraft-smoke-${process.pid}-`))).toEqual([]);
   }, 1_800_000);
 
   it('a check run alone (--only) sets up what it needs: the account, the install hook', async () => {

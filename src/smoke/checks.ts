@@ -78,8 +78,10 @@ export async function runCheck(name: string, fn: () => Promise<string>): Promise
   }
 }
 
-export function rockChecks(rock: RockRunner, c: Cluster, opts: { sparkJars: string; imageRef: string }) {
-  const work = mkdtempSync(join(tmpdir(), 'smoke-rock-'));
+/** `work`: a directory of the caller's, removed by it (it will hold a kubeconfig with credentials). */
+export function rockChecks(rock: RockRunner, c: Cluster, opts: { sparkJars: string; imageRef: string; work: string }) {
+  const work = opts.work;
+  mkdirSync(work, { recursive: true });
   chmodSync(work, 0o755);
   // A self-contained kubeconfig (certificates inline) the run user can read.
   const kube = join(work, 'kubeconfig');

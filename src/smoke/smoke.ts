@@ -1,8 +1,10 @@
 /** `npm run smoke`: build (cached) and really run the rock and the snap of a line. */
 import { execa } from 'execa';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sweepLeftovers } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { build } from '../build/cli.ts';
@@ -30,19 +32,26 @@ export async function smoke(o: { artifact?: 'rock' | 'snap' | 'all'; line?: stri
       if (!r.ok) process.stderr.write(`${r.detail}\n`);
     }
   };
-  if (which === 'rock' || which === 'all') {
-    const b = await build('rock', { line: o.line, backend: 'builtin' });
-    const { loadMatrix, resolveLine } = await import('../config/matrix.ts');
-    const r = resolveLine(loadMatrix(), { line: o.line });
-    const rock = await RockRunner.load(b.artifact, `${r.flavour.image}:smoke`);
-    const sparkJars = join(projectRoot, 'build', r.line.track, r.flavour.name, 'inputs', 'spark', 'jars');
-    await run(rockChecks(rock, cluster, { sparkJars, imageRef: r.image.ref }));
+  // The unpacked snap (~1 GB) and a kubeconfig with the cluster's credentials: removed however the
+  // checks end (the next smoke sweeps what a killed one left).
+  await sweepLeftovers(tmpdir(), /^sparkcraft-smoke-(\d+)-\w+$/);
+  const work = mkdtempSync(join(tmpdir(), `sparkcraft-smoke-${process.pid}-`));
+  try {
+    if (which === 'rock' || which === 'all') {
+      const b = await build('rock', { line: o.line, backend: 'builtin' });
+      const { loadMatrix, resolveLine } = await import('../config/matrix.ts');
+      const r = resolveLine(loadMatrix(), { line: o.line });
+      const rock = await RockRunner.load(b.artifact, `${r.flavour.image}:smoke`);
+      const sparkJars = join(projectRoot, 'build', r.line.track, r.flavour.name, 'inputs', 'spark', 'jars');
+      await run(rockChecks(rock, cluster, { sparkJars, imageRef: r.image.ref, work: join(work, 'rock') }));
+    }
+    if (which === 'snap' || which === 'all') {
+      const b = await build('snap', { line: o.line, backend: 'builtin' });
+      const snap = await SnapRunner.unpack(b.artifact, join(work, 'snap'));
+      await run(snapChecks(snap, cluster));
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
-  if (which === 'snap' || which === 'all') {
-    const b = await build('snap', { line: o.line, backend: 'builtin' });
-    const snap = await SnapRunner.unpack(b.artifact, mkdtempSync(join(tmpdir(), 'smoke-snap-')));
-    await run(snapChecks(snap, cluster));
-  }
-  void existsSync;
   return results;
 }

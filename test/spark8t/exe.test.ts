@@ -1,6 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdtempSync, symlinkSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, type ClusterInfo, ensureCluster, uniqueName } from '../support/k8s.ts';
@@ -17,6 +17,8 @@ beforeAll(async () => {
   copyFileSync(join(ROOT, 'dist/spark8t'), exe);
   for (const t of ['service-account-registry', 'spark-client.service-account-registry', 'spark-submit']) symlinkSync('spark8t', join(dir, t));
 }, 300_000);
+
+afterAll(() => rmSync(join(exe, '..'), { recursive: true, force: true })); // a 107 MiB copy
 
 describe('dist/spark8t, one self-contained executable', () => {
   it('is an executable file and lists its tools', async () => {
@@ -68,6 +70,7 @@ describe('dist/spark8t, one self-contained executable', () => {
     const r = await execa('python3', ['-c', reader, exe, 'service-account-registry', 'get-config', '--username', 'big', '--namespace', ns], { env });
     const expected = (await execa(exe, ['service-account-registry', 'get-config', '--username', 'big', '--namespace', ns], { env, stripFinalNewline: false })).stdout;
     expect(r.stdout).toBe(`0 ${Buffer.byteLength(expected)} ${lines.length + 2}`);
+    rmSync(dir, { recursive: true });
   });
   it('ignores .env and bunfig.toml in the current directory (bun executables read both by default)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cwd-'));
@@ -80,6 +83,7 @@ describe('dist/spark8t, one self-contained executable', () => {
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr.trim()).toBe(`error: no kubeconfig found (looked at ${home}/.kube/config) (pass --kubeconfig FILE or set KUBECONFIG)`);
     expect(existsSync(join(dir, 'ran'))).toBe(false);
+    for (const d of [dir, home]) rmSync(d, { recursive: true });
   });
   it('unknown tools and bad flags fail with one line and a non-zero status', async () => {
     const r = await execa(exe, ['nope'], { reject: false });
