@@ -94,6 +94,7 @@ export class SnapRunner {
   static async unpack(snapFile: string, work: string): Promise<SnapRunner> {
     const root = join(work, 'snap');
     await execa('rm', ['-rf', root]);
+    mkdirSync(work, { recursive: true });
     await execa('unsquashfs', ['-q', '-d', root, snapFile]);
     const dirs = { snap: root, data: join(work, 'var/snap/data'), common: join(work, 'var/snap/common'), realHome: join(work, 'home'), userData: join(work, 'home/snap/x1'), userCommon: join(work, 'home/snap/common') };
     for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
