@@ -6,10 +6,10 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ClusterInfo, createNamespace, ensureCluster, kubectl } from '../support/k8s.ts';
+import { ROOT, type ClusterInfo, createNamespace, ensureCluster, kubectl } from '../support/k8s.ts';
 import { ours } from './support.ts';
 
 let info: ClusterInfo;
@@ -106,24 +106,43 @@ describe('choosing the cluster', () => {
 });
 
 describe('in a pod', () => {
-  it('uses the service account token and CA Kubernetes mounts, when there is no kubeconfig', async () => {
+  /** Run `cmds` ($0 = the executable) where /run (= /var/run) holds only what a pod's would: a private mount namespace. */
+  async function inPod(cmds: string, env: Record<string, string> = {}) {
     const pod = join(dir, 'pod');
     await execa('mkdir', ['-p', pod]);
     writeFileSync(join(pod, 'token'), token);
     writeFileSync(join(pod, 'namespace'), ns);
     await execa('cp', [ca, join(pod, 'ca.crt')]);
-    const exe = (await import('../../src/spark8t/build/build.ts')).ensureSpark8t();
+    const exe = await (await import('../../src/spark8t/build/build.ts')).ensureSpark8t();
     const url = new URL(info.apiUrl);
-    // A private mount namespace: /run (= /var/run) holds only what a pod's would.
-    const script = `set -e; mount -t tmpfs tmpfs /run; d=/run/secrets/kubernetes.io/serviceaccount; mkdir -p $d; cp ${pod}/* $d/;
-      "$0" service-account-registry list; exec "$0" service-account-registry get-config --username seen --namespace ${ns}`;
-    const r = await execa('unshare', ['-m', 'sh', '-c', script, await exe], {
-      env: { HOME: join(dir, 'nohome'), KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port, PATH: process.env.PATH! },
+    const script = `set -e; mount -t tmpfs tmpfs /run; d=/run/secrets/kubernetes.io/serviceaccount; mkdir -p $d; cp ${pod}/* $d/; ${cmds}`;
+    return execa('unshare', ['-m', 'sh', '-c', script, exe], {
+      env: { HOME: join(dir, 'nohome'), KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port, PATH: process.env.PATH!, ...env },
       extendEnv: false,
       reject: false,
     });
+  }
+
+  it('uses the service account token and CA Kubernetes mounts, when there is no kubeconfig', async () => {
+    const r = await inPod(`"$0" service-account-registry list; exec "$0" service-account-registry get-config --username seen --namespace ${ns}`);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${ns}:seen`);
     expect(r.stdout).toContain('spark.kc=1');
   });
+
+  it('gives real Spark a kubeconfig for those credentials, and removes it when Spark is done', async () => {
+    const sparkHome = (await execa('bash', [join(ROOT, 'scripts/spark-home.sh')])).stdout.trim();
+    const tmp = mkdtempSync(join(tmpdir(), 'kc-tmp-'));
+    const r = await inPod(
+      `exec "$0" spark-submit --username seen --namespace ${ns} --conf spark.kubernetes.submission.waitAppCompletion=false ` +
+        '--conf spark.kubernetes.container.image=example/spark:1 --class org.apache.spark.examples.SparkPi local:///opt/spark/examples/jars/spark-examples.jar 10',
+      { SPARK_HOME: sparkHome, TMPDIR: tmp },
+    );
+    expect(r.exitCode, r.stderr.split('\n').filter((l) => /Exception|message|Failure|ERROR|error/.test(l)).slice(0, 8).join('\n')).toBe(0);
+    const pods = JSON.parse((await kubectl(info, ['-n', ns, 'get', 'pods', '-o', 'json'])).stdout);
+    expect(pods.items.map((p: { spec: { serviceAccountName: string } }) => p.spec.serviceAccountName)).toEqual(['seen']);
+    // The properties file and the kubeconfig lived in one private directory, gone now.
+    expect(readdirSync(tmp).filter((n) => n.startsWith('spark8t-'))).toEqual([]);
+    rmSync(tmp, { recursive: true, force: true });
+  }, 300_000);
 });

@@ -76,9 +76,8 @@ export interface Credentials {
   key?: Buffer;
   token?: string;
   basic?: { username: string; password: string };
-  /** The kubeconfig file this came from (handed to Spark as KUBECONFIG), if any. */
+  /** The kubeconfig file this came from (handed to Spark as KUBECONFIG); none in a pod. */
   sourceFile?: string;
-  inCluster: boolean;
 }
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -213,7 +212,6 @@ export function resolveCredentials(cfg: RawKubeconfig, sel: Selection, where: st
     insecure: c['insecure-skip-tls-verify'] === true,
     tlsServerName: c['tls-server-name'],
     sourceFile,
-    inCluster: false,
   };
   const u = user?.user ?? {};
   const base = user?.base ?? cluster.base;
@@ -248,7 +246,6 @@ export function inClusterCredentials(env: NodeJS.ProcessEnv = process.env, dir =
     ca: existsSync(`${dir}/ca.crt`) ? readFileSync(`${dir}/ca.crt`) : undefined,
     insecure: false,
     token,
-    inCluster: true,
   };
 }
 

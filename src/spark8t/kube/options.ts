@@ -1,7 +1,4 @@
 /** The Kubernetes flags every spark8t tool takes, and turning them into a connected client. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { setLogLevel } from '../../lib/log.ts';
 import { UserError } from '../../lib/errors.ts';
@@ -36,7 +33,11 @@ export function applyLogLevel(level: string | undefined): void {
 
 export interface Connection {
   kube: KubeClient;
-  /** A kubeconfig file Spark can use (the user's, or a private one written for in-cluster use). */
+  /**
+   * The user's kubeconfig file, for Spark. Undefined in a pod: Spark's Kubernetes client then reads
+   * the mounted service-account token and CA itself (a kubeconfig naming the token by `tokenFile`
+   * is not understood by it: its requests went out anonymous).
+   */
   kubeconfigPath: string | undefined;
 }
 
@@ -50,20 +51,5 @@ export async function connect(opts: KubeOptions, env: NodeJS.ProcessEnv = proces
     },
     env,
   );
-  let kubeconfigPath = creds.sourceFile;
-  if (creds.inCluster) {
-    const dir = mkdtempSync(join(tmpdir(), 'spark8t-'));
-    const p = join(dir, 'kubeconfig');
-    const cfg = {
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'in-cluster', cluster: { server: creds.server, ...(creds.ca ? { 'certificate-authority-data': creds.ca.toString('base64') } : {}) } }],
-      users: [{ name: 'in-cluster', user: { tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' } }],
-      contexts: [{ name: 'in-cluster', context: { cluster: 'in-cluster', user: 'in-cluster', namespace: creds.namespace } }],
-      'current-context': 'in-cluster',
-    };
-    writeFileSync(p, JSON.stringify(cfg), { mode: 0o600 });
-    kubeconfigPath = p;
-  }
-  return { kube: new KubeClient(creds), kubeconfigPath };
+  return { kube: new KubeClient(creds), kubeconfigPath: creds.sourceFile };
 }

@@ -115,11 +115,6 @@ export async function planWrapper(tool: WrapperTool, argv: readonly string[], en
 
 export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Promise<number> {
   const plan = await planWrapper(tool, argv);
-  const dir = mkdtempSync(join(tmpdir(), 'spark8t-conf-'));
-  const file = join(dir, 'spark.conf');
-  writeFileSync(file, formatProperties(plan.props), { mode: 0o600 });
-  plan.args[plan.propsFileArgIndex] = file;
-  log.debug(`${plan.command} ${plan.args.join(' ')}`);
   if (tool === 'spark-shell') {
     const hist = join(sparkEnv().userData, '.scala_history');
     try {
@@ -128,7 +123,13 @@ export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Pr
       /* the shell works without history */
     }
   }
+  // The properties (they may hold credentials): private, and gone when Spark is.
+  const dir = mkdtempSync(join(tmpdir(), 'spark8t-conf-'));
   try {
+    const file = join(dir, 'spark.conf');
+    writeFileSync(file, formatProperties(plan.props), { mode: 0o600 });
+    plan.args[plan.propsFileArgIndex] = file;
+    log.debug(`${plan.command} ${plan.args.join(' ')}`);
     return await new Promise<number>((resolveExit, reject) => {
       const child = spawn(plan.command, plan.args, { stdio: 'inherit', env: { ...process.env, ...plan.env } });
       // A signal sent to us alone (a supervisor's SIGTERM) reaches Spark's whole process tree, as
