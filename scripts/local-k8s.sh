@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A real Kubernetes API on loopback for tests: etcd + kube-apiserver with TLS and RBAC.
-#   scripts/local-k8s.sh start|stop|status|env
+#   scripts/local-k8s.sh start|reset|stop|status|env
+# reset: stop, drop etcd's data, start again (an empty cluster; npm test starts with one). There is
+# no controller-manager, so deleted namespaces never finish terminating: reset is how they go.
 # No kubelet or scheduler: objects are stored and validated, pods stay Pending.
 # Writes an admin kubeconfig and a restricted one (namespace `restricted-ns` only: may create
 # ServiceAccounts and Secrets there, not Roles or RoleBindings, cannot list or create namespaces).
@@ -139,6 +141,8 @@ stop_procs() {
 case "${1:-}" in
   start) with_lock local-k8s bash "$0" _start ;;
   _start) start ;;
+  reset) with_lock local-k8s bash "$0" _reset ;;
+  _reset) stop_procs; rm -rf "$DIR/etcd"; start ;;
   stop) stop_procs; say "local Kubernetes API stopped" ;;
   status)
     if alive apiserver && alive etcd && ready; then echo "running https://127.0.0.1:$API_PORT"; else echo "stopped"; exit 3; fi ;;
@@ -152,5 +156,5 @@ export LOCAL_K8S_DIR=$DIR
 export KUBECTL=$KUBECTL
 EOF
     ;;
-  *) die "usage: $0 start|stop|status|env" ;;
+  *) die "usage: $0 start|reset|stop|status|env" ;;
 esac

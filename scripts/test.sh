@@ -11,6 +11,10 @@ if [ -f rockcraft.yaml ]; then
   say "render --check"
   bash scripts/sparkcraft.sh render --check
 fi
+say "a fresh local Kubernetes API"
+# What earlier runs left (hundreds of namespaces and accounts) would slow the cluster and the
+# benchmarks' list; every test makes what it needs.
+bash scripts/local-k8s.sh reset
 say "tests"
 report=$(mktemp -d)/vitest.json
 set +e

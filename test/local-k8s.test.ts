@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ROOT, ensureCluster, kubectl, kubectlJson, createNamespace, deleteNamespace } from './support/k8s.ts';
 
 describe('scripts/local-k8s.sh: a real kube-apiserver with etcd', () => {
@@ -33,6 +36,26 @@ describe('scripts/local-k8s.sh: a real kube-apiserver with etcd', () => {
     expect(await can('create', 'serviceaccounts', '-n', 'default')).toBe('no');
   });
 
+  it('reset starts an empty cluster: what was left is gone, the restricted user is back', async () => {
+    // A second instance, in its own directory and on its own ports: the suite's cluster stays up.
+    const dir = mkdtempSync(join(tmpdir(), 'k8s-reset-'));
+    const env = { LOCAL_K8S_DIR: dir, LOCAL_K8S_API_PORT: '26443', LOCAL_K8S_ETCD_PORT: '22379' };
+    const script = `${ROOT}/scripts/local-k8s.sh`;
+    const info = await ensureCluster();
+    const k = (...args: string[]) => execa(info.kubectlPath, ['--kubeconfig', join(dir, 'admin.kubeconfig'), ...args]);
+    try {
+      await execa('bash', [script, 'start'], { env });
+      await k('create', 'namespace', 'left-behind');
+      expect((await k('get', 'namespaces', '-o', 'name')).stdout).toContain('namespace/left-behind');
+      await execa('bash', [script, 'reset'], { env });
+      const names = (await k('get', 'namespaces', '-o', 'name')).stdout;
+      expect(names).not.toContain('namespace/left-behind');
+      expect(names).toContain('namespace/restricted-ns');
+    } finally {
+      await execa('bash', [script, 'stop'], { env, reject: false });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
   it('start is idempotent and status reports it running', async () => {
     await ensureCluster();
     const again = await execa('bash', [`${ROOT}/scripts/local-k8s.sh`, 'start']);
