@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdtempSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, readFileSync, rmSync } from 'node:fs';
+import { parse } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, type ClusterInfo, ensureCluster, kubectlJson, uniqueName } from '../support/k8s.ts';
@@ -48,6 +49,29 @@ describe('spark-submit with real Spark against the real apiserver', () => {
     expect(props).toMatch(/^spark\.driver\.extraJavaOptions=-Dfrom\.defaults\\?=1 -XX\\?:\+UseG1GC -Dfrom\.file\\?="a b"$/m);
   });
 
+  it('--context reaches Spark too: it authenticates as that context, not as current-context', async () => {
+    const ns = uniqueName('ctx');
+    // current-context is a user the apiserver refuses; --context names the admin.
+    const dir = mkdtempSync(join(tmpdir(), 'ctx-'));
+    const admin = parse(readFileSync(info.adminKubeconfig, 'utf8'));
+    admin.users.push({ name: 'refused', user: { token: 'not-a-valid-token' } });
+    admin.contexts.push({ name: 'refused@local', context: { cluster: admin.contexts[0].context.cluster, user: 'refused' } });
+    const good = admin['current-context'];
+    admin['current-context'] = 'refused@local';
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, JSON.stringify(admin), { mode: 0o600 });
+    const env = { KUBECONFIG: kubeconfig, SPARK_HOME: sparkHome };
+    expect((await ours('service-account-registry', ['create', '--context', good, '--username', 'c', '--namespace', ns], env)).exitCode).toBe(0);
+    const r = await ours('spark-submit', [
+      '--context', good, '--username', 'c', '--namespace', ns,
+      '--conf', 'spark.kubernetes.submission.waitAppCompletion=false', '--conf', 'spark.kubernetes.container.image=example/spark:1',
+      '--class', 'org.apache.spark.examples.SparkPi', 'local:///opt/spark/examples/jars/spark-examples.jar', '10',
+    ], env);
+    expect(r.exitCode, r.stderr.split('\n').filter((l) => /Exception|Unauthorized|Forbidden/.test(l)).slice(0, 4).join('\n')).toBe(0);
+    const pods = await kubectlJson(info, ['-n', ns, 'get', 'pods']);
+    expect(pods.items.map((p: { spec: { serviceAccountName: string } }) => p.spec.serviceAccountName)).toEqual(['c']);
+    rmSync(dir, { recursive: true, force: true });
+  });
   it("exits with Spark's status and passes arguments with spaces intact (no shell)", async () => {
     // A fake Spark that records its arguments and exits 7: testing our argument handling.
     const home = mkdtempSync(join(tmpdir(), 'fake-spark-'));

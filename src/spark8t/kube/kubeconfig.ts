@@ -78,6 +78,12 @@ export interface Credentials {
   basic?: { username: string; password: string };
   /** The kubeconfig file this came from (handed to Spark as KUBECONFIG); none in a pod. */
   sourceFile?: string;
+  /**
+   * The context used, when it is not the kubeconfig's current-context (--context, or --master
+   * choosing another): Spark must be told (spark.kubernetes.context), or it authenticates as
+   * current-context's user.
+   */
+  sparkContext?: string;
 }
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -212,6 +218,7 @@ export function resolveCredentials(cfg: RawKubeconfig, sel: Selection, where: st
     insecure: c['insecure-skip-tls-verify'] === true,
     tlsServerName: c['tls-server-name'],
     sourceFile,
+    sparkContext: ctxName !== cfg.currentContext ? ctxName : undefined,
   };
   const u = user?.user ?? {};
   const base = user?.base ?? cluster.base;

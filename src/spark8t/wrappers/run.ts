@@ -95,7 +95,10 @@ export async function planWrapper(tool: WrapperTool, argv: readonly string[], en
   } finally {
     kube.close();
   }
-  let props = mergeLevels(configurationLevels(tool, e, account.props, a, env));
+  // The context spark8t used goes with the account's properties (as its namespace does).
+  const context = kube.creds.sparkContext;
+  const accountLevel = context ? new Map([...account.props, ['spark.kubernetes.context', context]]) : account.props;
+  let props = mergeLevels(configurationLevels(tool, e, accountLevel, a, env));
   if (tool !== 'spark-submit') {
     const host = await detectDriverHost(kube.server);
     if (host) props = mergeLevels([new Map([['spark.driver.host', host]]), props]);
