@@ -3,13 +3,13 @@ import type { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
-import { sweepLeftovers } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { stage } from '../stage/stage.ts';
 import { craftPack, onPath } from './craft.ts';
 import { buildRock, gitRevision, layersInUse } from './rock.ts';
 import { trimLayerCache } from './layer.ts';
+import { sweepTmpArtifacts } from './oci.ts';
 import { buildSnap } from './snap.ts';
 
 export type Backend = 'auto' | 'craft' | 'builtin';
@@ -44,8 +44,7 @@ export async function build(kind: 'rock' | 'snap', o: BuildOptions = {}): Promis
     const artifact = await craftPack(tool, st.dir, dist, `.${kind}`);
     return { artifact, kind, backend, size: statSync(artifact).size, seconds: (Date.now() - started) / 1000, reused: false };
   }
-  // Partial artifacts of builds killed meanwhile (their children may have written on for a while).
-  await sweepLeftovers(join(projectRoot, 'build', '.tmp'), /\.tmp-(\d+)$/);
+  await sweepTmpArtifacts();
   const meta = await gitRevision(projectRoot);
   if (kind === 'rock') {
     const version = r.flavour.tagVersion ? `${r.line.spark}-${r.flavour.tagVersion}` : r.line.spark;

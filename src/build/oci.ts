@@ -4,6 +4,7 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, re
 import { basename, dirname, join } from 'node:path';
 import { projectRoot } from '../lib/paths.ts';
 import { UserError } from '../lib/errors.ts';
+import { sweepLeftovers } from '../lib/fsx.ts';
 import { writeTar, type TarEntry } from './tar.ts';
 import type { LayerBlob } from './layer.ts';
 
@@ -67,10 +68,16 @@ export function assembleImage(layers: LayerBlob[], c: ImageConfig, refName: stri
  * Artifacts are written under build/.tmp (same file system) and renamed into dist/, so a build
  * killed at any moment (even its child processes carrying on) never leaves a partial file in dist/.
  */
+const TMP = join(projectRoot, 'build', '.tmp');
+
 export function tmpArtifact(file: string): string {
-  const dir = join(projectRoot, 'build', '.tmp');
-  mkdirSync(dir, { recursive: true });
-  return join(dir, `${basename(file)}.tmp-${process.pid}`);
+  mkdirSync(TMP, { recursive: true });
+  return join(TMP, `${basename(file)}.tmp-${process.pid}`);
+}
+
+/** Remove the partial artifacts of builds killed meanwhile (their children may have written on for a while). */
+export function sweepTmpArtifacts(): Promise<number> {
+  return sweepLeftovers(TMP, /\.tmp-(\d+)$/);
 }
 
 const STAMPS = join(projectRoot, 'build', '.stamps');
