@@ -88,15 +88,12 @@ export function artifactStamp(file: string, kind: string): string {
   return join(STAMPS, `${basename(file)}.${kind}`);
 }
 
-/** The stamps of one kind whose artifact is still in `dist`: artifact file name → stamp contents. */
-export function stampsOfKind(kind: string, dist: string): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!existsSync(STAMPS)) return out;
-  for (const n of readdirSync(STAMPS)) {
-    const artifact = n.slice(0, -kind.length - 1);
-    if (n.endsWith(`.${kind}`) && existsSync(join(dist, artifact))) out.set(artifact, readFileSync(join(STAMPS, n), 'utf8'));
-  }
-  return out;
+/** The contents of the stamps of one kind whose artifact is still in `dist`. */
+export function stampsOfKind(kind: string, dist: string): string[] {
+  if (!existsSync(STAMPS)) return [];
+  return readdirSync(STAMPS)
+    .filter((n) => n.endsWith(`.${kind}`) && existsSync(join(dist, n.slice(0, -kind.length - 1))))
+    .map((n) => readFileSync(join(STAMPS, n), 'utf8'));
 }
 
 /** Write the image as an oci-archive (a tar of the OCI layout) to `file`, via a temporary name. */

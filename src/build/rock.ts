@@ -294,7 +294,7 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
 
 /** Layer keys the rocks in `dist` are made of: what trimLayerCache keeps. */
 export function layersInUse(dist: string): Set<string> {
-  return new Set([...stampsOfKind('layers', dist).values()].flatMap((s) => s.split('\n').filter(Boolean)));
+  return new Set(stampsOfKind('layers', dist).flatMap((s) => s.split('\n').filter(Boolean)));
 }
 
 /**
