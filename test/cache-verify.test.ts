@@ -5,6 +5,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync, statSync, utimesSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { casPath, fetchVerified, recheckCached } from '../src/stage/fetch.ts';
+import { buildLayer } from '../src/build/layer.ts';
 import { stage } from '../src/stage/stage.ts';
 import { readLock } from '../src/stage/lock.ts';
 
@@ -74,6 +75,42 @@ describe('the download cache re-verifies what may have changed', () => {
     expect(await recheckCached('entry', want)).toBe('verified');
     expect(await recheckCached('entry', want, { rehash: true })).toBe('removed');
     expect(await recheckCached('entry', want)).toBe('absent');
+  });
+});
+
+describe('the layer cache re-verifies a blob before it goes into an image', () => {
+  it('a byte flipped in a cached layer blob is found by its digest: removed with one warning, the layer built again identically', async () => {
+    const saved = process.env.SPARKCRAFT_CACHE;
+    const cache = mkdtempSync(join(tmpdir(), 'layer-verify-'));
+    process.env.SPARKCRAFT_CACHE = cache;
+    const entries = async () => [
+      { path: 'opt', type: 'dir' as const, mode: 0o755, uid: 0, gid: 0 },
+      { path: 'opt/hello', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, data: Buffer.from('hello '.repeat(2000)) },
+    ];
+    try {
+      const first = await buildLayer('verify-test', 'a test layer', entries, 1_700_000_000);
+      expect(first.cached).toBe(false);
+      expect((await buildLayer('verify-test', 'a test layer', entries, 1_700_000_000)).cached).toBe(true);
+      flipByte(first.path, 20);
+      const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      let again;
+      let warned: string[] = [];
+      try {
+        again = await buildLayer('verify-test', 'a test layer', entries, 1_700_000_000);
+        warned = stderr.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('WARN'));
+      } finally {
+        stderr.mockRestore();
+      }
+      expect(again.cached).toBe(false);
+      expect(again.digest).toBe(first.digest);
+      expect(`sha256:${sha(readFileSync(again.path))}`).toBe(first.digest);
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toMatch(/cached layer a test layer was changed on disk/);
+    } finally {
+      if (saved === undefined) delete process.env.SPARKCRAFT_CACHE;
+      else process.env.SPARKCRAFT_CACHE = saved;
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 });
 

@@ -9,14 +9,14 @@
  * again.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
-import { writeFileAtomic } from '../lib/fsx.ts';
+import { fileIdentity, writeFileAtomic } from '../lib/fsx.ts';
 
 export interface RetryPolicy {
   attempts: number;
@@ -78,12 +78,6 @@ async function download<T>(name: string, url: string, tmp: string, retry: RetryP
     }
   }
   throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${retry.attempts} attempts: ${lastWhy} (${url})`, { hint: 'check the network or proxy; cached inputs are reused on the next run' });
-}
-
-/** What identifies a verified file on disk: a write in place changes mtime, a replacement the inode. */
-function fileIdentity(file: string): string {
-  const st = statSync(file, { bigint: true });
-  return JSON.stringify({ size: String(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino) });
 }
 
 async function recordVerified(dest: string): Promise<void> {
