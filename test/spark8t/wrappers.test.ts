@@ -181,6 +181,26 @@ describe('--master local[N]', () => {
   }, 300_000);
 });
 
+describe('shells given a script on stdin (not a terminal) run it as the interactive shell does', () => {
+  const local = () => ({ SPARK_HOME: sparkHome, KUBECONFIG: '/nonexistent' });
+  it('pyspark: spark and sc are defined, the lines run in order, results printed', async () => {
+    const r = await ours('pyspark', ['--master', 'local[1]'], local(), 'exe', 'print(spark.range(5).count())\nprint(sc.parallelize([1, 2, 3]).sum())\n');
+    expect(r.stderr).not.toContain('NameError');
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines).toContain('5');
+    expect(lines.indexOf('6')).toBeGreaterThan(lines.indexOf('5'));
+  }, 300_000);
+
+  it('spark-shell: spark and sc are defined, results printed', async () => {
+    const r = await ours('spark-shell', ['--master', 'local[1]'], { ...local(), SPARK_USER_DATA: mkdtempSync(join(tmpdir(), 'ud-')) }, 'exe', 'println(spark.range(5).count())\nprintln(sc.parallelize(Seq(1, 2, 3)).sum().toInt)\n');
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(0);
+    const lines = r.stdout.split('\n').map((l) => l.trim());
+    expect(lines).toContain('5');
+    expect(lines).toContain('6');
+  }, 300_000);
+});
+
 describe('signals', () => {
   it('SIGTERM to the wrapper reaches Spark, which stops; the wrapper exits with its status', async () => {
     const home = (await execa('bash', [join(ROOT, 'scripts/spark-home.sh')])).stdout.trim();

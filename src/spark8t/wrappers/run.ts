@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
+import { isatty } from 'node:tty';
 import { join } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
 import { log } from '../../lib/log.ts';
@@ -19,6 +20,7 @@ import { resolveAccount } from '../registry/account.ts';
 import { expandVars, formatProperties, mergeLevels, parseConfArgs, readProperties, type Props } from '../conf/properties.ts';
 import { parseWrapperArgs, type WrapperArgs } from './args.ts';
 import { driverOutcome, planDriverWatch, type DriverRef, type PodState } from './driver.ts';
+import { pysparkStdinEnv } from './stdin.ts';
 
 export const WRAPPERS = ['spark-submit', 'spark-shell', 'pyspark', 'spark-sql'] as const;
 export type WrapperTool = (typeof WRAPPERS)[number];
@@ -154,6 +156,8 @@ async function driverResult(driver: NonNullable<Plan['driver']>, sparkStatus: nu
 
 export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Promise<number> {
   const plan = await planWrapper(tool, argv);
+  // A script on stdin runs as typed in the shell, with `spark` and `sc` defined (stdin.ts).
+  if (tool === 'pyspark') Object.assign(plan.env, pysparkStdinEnv(isatty(0), plan.props, process.env));
   if (tool === 'spark-shell') {
     const hist = join(sparkEnv().userData, '.scala_history');
     try {
