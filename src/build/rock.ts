@@ -189,7 +189,7 @@ function stagedKey(dir: string): string | undefined {
   return k ? `inputs:${k}` : undefined;
 }
 
-async function treeKey(dir: string): Promise<string> {
+export async function treeKey(dir: string): Promise<string> {
   const staged = stagedKey(dir);
   if (staged) return staged;
   // Otherwise names, sizes and modes of every file, and the content of small ones.
@@ -205,7 +205,7 @@ async function treeKey(dir: string): Promise<string> {
 }
 
 /** What a part's override-build sees: its source, and under $CRAFT_STAGE the dump parts it comes after. */
-function scriptletOf(part: PartPlan, plan: RockPlan, buildDir: string) {
+export function scriptletOf(part: PartPlan, plan: RockPlan, buildDir: string) {
   const stage = part.build!.after.map((n) => {
     const d = plan.parts.find((x) => x.name === n);
     if (!d) throw new UserError('E_MANIFEST', `part ${part.name} comes after ${n}, which is not a part the built-in backend stages`);

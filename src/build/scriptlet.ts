@@ -46,9 +46,8 @@ export async function hostPackages(part: string, names: string[]): Promise<Recor
   return out;
 }
 
-/** Run (or reuse) the part's build; `treeKey` gives the content key of a directory. */
-export async function runScriptlet(p: ScriptletPart, env: { epoch: number; project: string; version: string }, treeKey: (dir: string) => Promise<string>): Promise<ScriptletRun> {
-  const root = join(cacheDir(), 'parts');
+/** Run (or reuse) the part's build; `treeKey` gives the content key of a directory; `root` holds the cache. */
+export async function runScriptlet(p: ScriptletPart, env: { epoch: number; project: string; version: string }, treeKey: (dir: string) => Promise<string>, root = join(cacheDir(), 'parts')): Promise<ScriptletRun> {
   const tools = await hostPackages(p.name, p.packages);
   const stageKeys = await Promise.all(p.stage.map(async (s) => [s.at, await treeKey(s.dir)]));
   const key = createHash('sha256')
@@ -78,8 +77,10 @@ export async function runScriptlet(p: ScriptletPart, env: { epoch: number; proje
         await symlink(s.at ? s.dir : join(s.dir, n), at);
       }
     }
-    const r = await execa('bash', ['-euo', 'pipefail', '-c', p.script], {
+    // stdin closed: bash reads bashrc when its stdin is a socket (as node's pipes are).
+    const r = await execa('bash', ['--norc', '--noprofile', '-euo', 'pipefail', '-c', p.script], {
       cwd: build,
+      stdin: 'ignore',
       extendEnv: false,
       reject: false,
       all: true,
