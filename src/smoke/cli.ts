@@ -1,6 +1,7 @@
 /** `sparkcraft smoke`. */
 import type { Command } from 'commander';
 import { UserError } from '../lib/errors.ts';
+import { log } from '../lib/log.ts';
 import { smoke } from './smoke.ts';
 
 export function register(program: Command): void {
@@ -15,9 +16,13 @@ export function register(program: Command): void {
       if (!['rock', 'snap', 'all'].includes(o.artifact)) throw new UserError('E_USAGE', `--artifact must be rock, snap or all`, { exitCode: 2 });
       const t = Date.now();
       const results = await smoke({ artifact: o.artifact, line: o.line, only: o.only ? new RegExp(o.only) : undefined });
-      if (o.json) console.log(JSON.stringify(results, null, 2));
       const failed = results.filter((r) => !r.ok);
-      console.log(`smoke: ${results.length - failed.length} passed, ${failed.length} failed in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+      const summary = `smoke: ${results.length - failed.length} passed, ${failed.length} failed in ${((Date.now() - t) / 1000).toFixed(0)} s`;
+      // With --json, stdout is the JSON document alone; the summary goes with the log.
+      if (o.json) {
+        console.log(JSON.stringify(results, null, 2));
+        log.info(summary);
+      } else console.log(summary);
       if (failed.length) throw new UserError('E_SMOKE', `failed: ${failed.map((f) => f.name).join('; ')}`);
     });
 }
