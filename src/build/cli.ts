@@ -47,8 +47,7 @@ export async function build(kind: 'rock' | 'snap', o: BuildOptions = {}): Promis
   await sweepTmpArtifacts();
   const meta = await gitRevision(projectRoot);
   if (kind === 'rock') {
-    const version = r.flavour.tagVersion ? `${r.line.spark}-${r.flavour.tagVersion}` : r.line.spark;
-    const out = join(dist, `${r.flavour.image}_${version}_amd64.rock`);
+    const out = join(projectRoot, r.paths.rock);
     const b = await buildRock(st.dir, out, { epoch: meta.epoch, revision: meta.revision, source: st.matrix.project.source });
     const trimmed = trimLayerCache(layersInUse(dist));
     if (trimmed.layers || trimmed.bytes) log.info(`trimmed the layer cache: ${trimmed.layers} layers no artifact uses, ${(trimmed.bytes / 1048576).toFixed(0)} MiB`);
@@ -58,7 +57,7 @@ export async function build(kind: 'rock' | 'snap', o: BuildOptions = {}): Promis
       layers: b.layers.map((l) => ({ digest: l.digest, size: l.size, comment: l.comment, cached: l.cached })),
     };
   }
-  const out = join(dist, `${st.matrix.project.snapName}_${r.line.spark}_amd64.snap`);
+  const out = join(projectRoot, r.paths.snap);
   const b = await buildSnap(st.dir, out, meta.epoch);
   return { artifact: out, kind, backend, size: statSync(out).size, seconds: (Date.now() - started) / 1000, reused: b.reused, sha256: b.sha256 };
 }

@@ -10,7 +10,7 @@ import { UserError, describeError, isUserError } from '../lib/errors.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.ts';
-import { RegistrySession, applyRockPlan, findRockArtifact, formatRockPlan, hostArch, imageVersion, inspectRock, repositoryOf, tagsForLine } from './rock.ts';
+import { RegistrySession, applyRockPlan, findRockArtifact, formatRockPlan, inspectRock, repositoryOf } from './rock.ts';
 import {
   RISKS,
   applySnapUpload,
@@ -131,8 +131,8 @@ interface SnapCliOpts extends LineOpts {
 
 export async function publishSnap(o: SnapCliOpts, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const { matrix, resolved } = await loadLine(o);
-  const snapName = matrix.project.snapName;
-  const file = o.artifact ? path.resolve(o.artifact) : await findSnapArtifact(projectRoot, snapName, resolved.line.spark);
+  const snapName = resolved.snap.name;
+  const file = o.artifact ? path.resolve(o.artifact) : await findSnapArtifact(projectRoot, resolved);
   const meta = await readSnapMeta(file);
   const { missing } = await storeReadiness(env);
   const plan = planSnapUpload({ resolved, snapName, file, meta, missing });
@@ -201,8 +201,6 @@ export async function promoteSnap(o: PromoteCliOpts, env: NodeJS.ProcessEnv = pr
 
 /** Pure: what release pipelines need to know about a line, as `key=value` lines (for $GITHUB_OUTPUT). */
 export function resolveOutputs(matrix: Matrix, r: ResolvedLine): Record<string, string> {
-  const arch = hostArch();
-  const tags = tagsForLine(r);
   return {
     track: r.line.track,
     spark: r.line.spark,
@@ -210,12 +208,12 @@ export function resolveOutputs(matrix: Matrix, r: ResolvedLine): Record<string, 
     risk: r.risk,
     image: r.image.name,
     registry: r.image.registry || matrix.project.registry,
-    tags: tags.map((t) => t.tag).join(' '),
-    'snap-name': matrix.project.snapName,
-    'snap-channel': r.snapChannel,
-    'build-dir': `build/${r.line.track}/${r.flavour.name}`,
-    'rock-file': `dist/${r.image.name}_${imageVersion(r)}_${arch}.rock`,
-    'snap-file': `dist/${matrix.project.snapName}_${r.line.spark}_${arch}.snap`,
+    tags: r.image.tags.join(' '),
+    'snap-name': r.snap.name,
+    'snap-channel': r.snap.channel,
+    'build-dir': r.paths.build,
+    'rock-file': r.paths.rock,
+    'snap-file': r.paths.snap,
   };
 }
 

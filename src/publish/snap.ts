@@ -22,7 +22,7 @@ import {
   uploadCommand,
   type Command,
 } from '../lib/tools/snapcraft-store.ts';
-import { hostArch } from './rock.ts';
+import { findArtifact } from './rock.ts';
 
 export const RISKS: Risk[] = ['edge', 'beta', 'candidate', 'stable'];
 
@@ -50,11 +50,11 @@ export interface SnapPlan {
 
 /** Pure. */
 export function planSnapUpload(i: { resolved: ResolvedLine; snapName: string; file: string; meta: SnapMeta; missing: string[] }): SnapPlan {
-  const channel = i.resolved.snapChannel || `${i.resolved.line.track}/${i.resolved.risk}`;
+  const channel = i.resolved.snap.channel;
   const cmd = uploadCommand(i.file, channel);
   const problems: string[] = [];
   if (i.meta.name !== i.snapName) problems.push(`${i.file} is snap "${i.meta.name}", the matrix publishes "${i.snapName}"`);
-  if (i.meta.version !== i.resolved.line.spark) problems.push(`${i.file} has version ${i.meta.version}, line ${i.resolved.line.track} is ${i.resolved.line.spark}`);
+  if (i.meta.version !== i.resolved.snap.version) problems.push(`${i.file} has version ${i.meta.version}, line ${i.resolved.line.track} is ${i.resolved.snap.version}`);
   if (i.resolved.risk === 'stable' || i.resolved.risk === 'candidate') {
     if (i.meta.grade && i.meta.grade !== 'stable') problems.push(`${i.file} has grade ${i.meta.grade}; ${i.resolved.risk} needs grade stable`);
   }
@@ -108,23 +108,9 @@ export async function readSnapMeta(file: string): Promise<SnapMeta> {
   };
 }
 
-export async function findSnapArtifact(root: string, snapName: string, version: string): Promise<string> {
-  const dist = path.join(root, 'dist');
-  const want = `${snapName}_${version}_`;
-  let names: string[] = [];
-  try {
-    names = await fs.readdir(dist);
-  } catch {
-    /* no dist/ */
-  }
-  const c = names.filter((n) => n.startsWith(want) && n.endsWith('.snap')).sort();
-  const pick = c.find((n) => n === `${want}${hostArch()}.snap`) ?? c[0];
-  if (!pick) {
-    throw new UserError('E_ARTIFACT', `no snap ${path.join('dist', `${want}${hostArch()}.snap`)} to publish`, {
-      hint: 'run npm run build:snap first, or pass --artifact FILE',
-    });
-  }
-  return path.join(dist, pick);
+/** Default artifact: the line's dist/<snap>_<version>_<arch>.snap (host arch first, then any arch). */
+export async function findSnapArtifact(root: string, r: ResolvedLine): Promise<string> {
+  return findArtifact(root, r.paths.snap, r.arch, 'snap', 'npm run build:snap');
 }
 
 /** Problems that stop an upload (reported together). */

@@ -13,7 +13,7 @@ import { loadTemplates, renderLine, type RenderedFile, type Templates } from './
 export const COMMITTED = ['rockcraft.yaml', 'snap/snapcraft.yaml'];
 
 export function buildDir(r: ResolvedLine, root = projectRoot): string {
-  return join(root, 'build', r.line.track, r.flavour.name);
+  return join(root, r.paths.build);
 }
 
 /** Write a build folder: manifests, the install hook and files/ (replaced as a whole). inputs/ is left alone. */

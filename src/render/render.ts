@@ -71,7 +71,7 @@ export function templateContext(m: Matrix, r: ResolvedLine) {
     line: r.line,
     flavour: r.flavour,
     risk: r.risk,
-    version: r.flavour.tagVersion ? `${r.line.spark}-${r.flavour.tagVersion}` : r.line.spark,
+    version: r.version,
     imageRef: r.image.ref,
     py4j: r.line.py4j,
     packages: packages(r),

@@ -42,7 +42,7 @@ export async function smoke(o: { artifact?: 'rock' | 'snap' | 'all'; line?: stri
       const { loadMatrix, resolveLine } = await import('../config/matrix.ts');
       const r = resolveLine(loadMatrix(), { line: o.line });
       const rock = await RockRunner.load(b.artifact, `${r.flavour.image}:smoke`);
-      const sparkJars = join(projectRoot, 'build', r.line.track, r.flavour.name, 'inputs', 'spark', 'jars');
+      const sparkJars = join(projectRoot, r.paths.inputs, 'spark', 'jars');
       await run(rockChecks(rock, cluster, { sparkJars, imageRef: r.image.ref, work: join(work, 'rock') }));
     }
     if (which === 'snap' || which === 'all') {
