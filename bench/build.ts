@@ -8,6 +8,7 @@
 import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, mkdirSync } from 'node:fs';
 import { artifactStamp } from '../src/build/oci.ts';
+import { workspace } from '../src/lib/workspace.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from '../src/build/cli.ts';
@@ -36,7 +37,7 @@ async function main() {
   const cache = mkdtempSync(join(tmpdir(), 'bench-cache-'));
   for (const d of ['downloads', 'extract', 'rootfs', 'bin', 'go']) symlinkSync(join(cacheDir(), d), join(cache, d));
   // Forget that dist/ already holds this image, so the cold build writes the archive too.
-  rmSync(artifactStamp(first.artifact, 'digest'), { force: true });
+  rmSync(artifactStamp(workspace(), first.artifact, 'digest'), { force: true });
   const [coldOut, cold] = await timed(() => execa('node', ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', '--json'], { env: { SPARKCRAFT_CACHE: cache } }));
   const summary = JSON.parse(coldOut.stdout) as { layers: Array<{ size: number }>; artifact: string; size: number };
   const imageBytes = summary.size;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, utimesSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -100,6 +100,21 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
     void lock;
     expect(existsSync(join(inputs, 'spark/bin/spark-submit'))).toBe(true);
     expect(existsSync(join(inputs, '.stamp'))).toBe(true);
+  });
+  it('the lock given is the one read: it dates the SBOM (the default lock was read too)', async () => {
+    const other = join(mkdtempSync(join(tmpdir(), 'lock-')), 'lock.json');
+    copyFileSync(LOCK_FILE, other);
+    const when = new Date('2001-02-03T04:05:06Z');
+    utimesSync(other, when, when);
+    const { SOURCE_DATE_EPOCH: saved } = process.env;
+    delete process.env.SOURCE_DATE_EPOCH;
+    try {
+      await stage({ lockFile: other, force: true });
+      expect(JSON.parse(readFileSync(join(inputs, 'sbom.spdx.json'), 'utf8')).creationInfo.created).toBe('2001-02-03T04:05:06Z');
+    } finally {
+      if (saved !== undefined) process.env.SOURCE_DATE_EPOCH = saved;
+      await stage({ force: true });
+    }
   });
   it('a lock refresh drops inputs and lines the matrix no longer names, and keeps the rest', async () => {
     const { refreshLock } = await import('../src/stage/lock.ts');

@@ -1,10 +1,9 @@
 /** `sparkcraft build rock|snap`: render → stage → build with rockcraft/snapcraft or the built-in backend. */
 import type { Command } from 'commander';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
-import { projectRoot } from '../lib/paths.ts';
+import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import { stage } from '../stage/stage.ts';
 import { craftPack, onPath } from './craft.ts';
 import { buildRock, gitRevision, layersInUse } from './rock.ts';
@@ -32,24 +31,23 @@ export interface BuildSummary {
   sha256?: string;
 }
 
-export async function build(kind: 'rock' | 'snap', o: BuildOptions = {}): Promise<BuildSummary> {
+export async function build(kind: 'rock' | 'snap', o: BuildOptions = {}, ws: Workspace = workspace()): Promise<BuildSummary> {
   const started = Date.now();
   const tool = kind === 'rock' ? 'rockcraft' : 'snapcraft';
   const backend = o.backend === 'craft' || ((o.backend ?? 'auto') === 'auto' && (await onPath(tool))) ? 'craft' : 'builtin';
   if (o.backend && !['auto', 'craft', 'builtin'].includes(o.backend)) throw new UserError('E_USAGE', `unknown backend ${o.backend}`, { hint: 'auto, craft or builtin', exitCode: 2 });
-  const st = await stage({ line: o.line, flavour: o.flavour });
-  const dist = join(projectRoot, 'dist');
+  const st = await stage({ line: o.line, flavour: o.flavour }, ws);
   const r = st.resolved;
   if (backend === 'craft') {
-    const artifact = await craftPack(tool, st.dir, dist, `.${kind}`);
+    const artifact = await craftPack(tool, st.dir, ws.dist, `.${kind}`);
     return { artifact, kind, backend, size: statSync(artifact).size, seconds: (Date.now() - started) / 1000, reused: false };
   }
-  await sweepTmpArtifacts();
-  const meta = await gitRevision(projectRoot);
+  await sweepTmpArtifacts(ws);
+  const meta = await gitRevision(ws.root);
   if (kind === 'rock') {
-    const out = join(projectRoot, r.paths.rock);
-    const b = await buildRock(st.dir, out, { epoch: meta.epoch, revision: meta.revision, source: st.matrix.project.source });
-    const trimmed = trimLayerCache(layersInUse(dist));
+    const out = at(ws, r.paths.rock);
+    const b = await buildRock(ws, st.dir, out, { epoch: meta.epoch, revision: meta.revision, source: st.matrix.project.source });
+    const trimmed = trimLayerCache(layersInUse(ws));
     if (trimmed.layers || trimmed.bytes) log.info(`trimmed the layer cache: ${trimmed.layers} layers no artifact uses, ${(trimmed.bytes / 1048576).toFixed(0)} MiB`);
     return {
       artifact: out, kind, backend, size: statSync(out).size, seconds: (Date.now() - started) / 1000, reused: b.reused,
@@ -57,8 +55,8 @@ export async function build(kind: 'rock' | 'snap', o: BuildOptions = {}): Promis
       layers: b.layers.map((l) => ({ digest: l.digest, size: l.size, comment: l.comment, cached: l.cached })),
     };
   }
-  const out = join(projectRoot, r.paths.snap);
-  const b = await buildSnap(st.dir, out, meta.epoch);
+  const out = at(ws, r.paths.snap);
+  const b = await buildSnap(ws, st.dir, out, meta.epoch);
   return { artifact: out, kind, backend, size: statSync(out).size, seconds: (Date.now() - started) / 1000, reused: b.reused, sha256: b.sha256 };
 }
 

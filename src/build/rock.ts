@@ -19,6 +19,7 @@ import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
 import { artifactStamp, assembleImage, stampsOfKind, writeOciArchive, type Image } from './oci.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
 import type { TarEntry } from './tar.ts';
+import type { Workspace } from '../lib/workspace.ts';
 
 export const FORMAT = 5;
 
@@ -204,7 +205,7 @@ export interface RockBuild {
   reused: boolean;
 }
 
-export async function buildRock(buildDir: string, outFile: string, meta: { epoch: number; revision: string; source: string }): Promise<RockBuild> {
+export async function buildRock(ws: Workspace, buildDir: string, outFile: string, meta: { epoch: number; revision: string; source: string }): Promise<RockBuild> {
   const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
   const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
   const mtime = meta.epoch;
@@ -282,19 +283,19 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
     plan.version,
   );
   // Unchanged: the archive already holds this manifest.
-  const stampFile = artifactStamp(outFile, 'digest');
+  const stampFile = artifactStamp(ws, outFile, 'digest');
   const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
   if (!reused) {
-    await step(`writing ${outFile}`, () => writeOciArchive(image, outFile, mtime));
+    await step(`writing ${outFile}`, () => writeOciArchive(ws, image, outFile, mtime));
     writeFileSync(stampFile, `${image.manifestDigest} ${statSync(outFile).size}`);
   }
-  await writeFileAtomic(artifactStamp(outFile, 'layers'), layers.map((l) => `${l.key}\n`).join(''));
+  await writeFileAtomic(artifactStamp(ws, outFile, 'layers'), layers.map((l) => `${l.key}\n`).join(''));
   return { artifact: outFile, image, layers, reused };
 }
 
-/** Layer keys the rocks in `dist` are made of: what trimLayerCache keeps. */
-export function layersInUse(dist: string): Set<string> {
-  return new Set(stampsOfKind('layers', dist).flatMap((s) => s.split('\n').filter(Boolean)));
+/** Layer keys the rocks in the workspace's dist/ are made of: what trimLayerCache keeps. */
+export function layersInUse(ws: Workspace): Set<string> {
+  return new Set(stampsOfKind(ws, 'layers').flatMap((s) => s.split('\n').filter(Boolean)));
 }
 
 /**

@@ -18,6 +18,7 @@ import { rootfs, rootfsDiff } from '../lib/tools/mmdebstrap.ts';
 import { dirEntries, fnmatch } from './layer.ts';
 import { sha256File } from '../stage/fetch.ts';
 import { artifactStamp, tmpArtifact } from './oci.ts';
+import type { Workspace } from '../lib/workspace.ts';
 
 interface SnapPart {
   plugin: string;
@@ -87,7 +88,7 @@ export function checkSnapYaml(y: Record<string, unknown>): string[] {
   return p;
 }
 
-export async function buildSnap(buildDir: string, outFile: string, epoch: number): Promise<{ artifact: string; sha256: string; reused: boolean }> {
+export async function buildSnap(ws: Workspace, buildDir: string, outFile: string, epoch: number): Promise<{ artifact: string; sha256: string; reused: boolean }> {
   const sy = parseYaml(await readFile(join(buildDir, 'snap', 'snapcraft.yaml'), 'utf8')) as SnapcraftYaml;
   const packages = [...new Set(Object.values(sy.parts).flatMap((p) => p['stage-packages'] ?? []))].sort();
   const hooksDir = join(buildDir, 'snap', 'hooks');
@@ -114,7 +115,7 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
   // of builds that were killed are swept by the next build (their process is gone).
   const primes = join(cacheDir(), 'snap-prime');
   await sweepLeftovers(primes, /^[0-9a-f]{32}\.(\d+)$/);
-  const stamp = artifactStamp(outFile, 'key');
+  const stamp = artifactStamp(ws, outFile, 'key');
   if (existsSync(outFile) && existsSync(stamp) && (await readFile(stamp, 'utf8')) === key) {
     return { artifact: outFile, sha256: await sha256File(outFile), reused: true };
   }
@@ -162,7 +163,7 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
       await chmod(join(prime, 'meta', 'hooks', hk), 0o755);
     }
     await execa('chmod', ['-R', 'go-w', prime]);
-    const tmp = tmpArtifact(outFile);
+    const tmp = tmpArtifact(ws, outFile);
     await mkdir(dirname(outFile), { recursive: true });
     await inStep(`snap ${sy.name}: mksquashfs → ${outFile}`, async () => {
       try {

@@ -11,13 +11,14 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
-import { cacheDir, projectRoot } from '../lib/paths.ts';
+import { cacheDir } from '../lib/paths.ts';
 import { replaceDirAtomic } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
 import { renderToBuild } from '../render/cli.ts';
 import { fetchVerified, sha256File } from './fetch.ts';
-import { LOCK_FILE, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
+import { lockedInputsFor, readLock, type LockedInput } from './lock.ts';
+import { workspace, type Workspace } from '../lib/workspace.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
 
 export const LAYOUT_VERSION = 4;
@@ -78,10 +79,12 @@ function origin(i: LockedInput): Origin {
   return { name: i.name, version: i.version, url: i.url, sha256: i.sha256, license: i.license };
 }
 
-export async function stage(o: StageOptions = {}): Promise<StageResult> {
+export async function stage(o: StageOptions = {}, ws: Workspace = workspace(undefined, { ...(o.lockFile ? { lockFile: o.lockFile } : {}), ...(o.matrix ? { matrixFile: o.matrix } : {}) })): Promise<StageResult> {
   const started = Date.now();
-  const { dir, resolved, matrix } = await renderToBuild({ line: o.line, flavour: o.flavour, matrix: o.matrix });
-  const lock = readLock(o.lockFile ?? LOCK_FILE);
+  const { dir, resolved, matrix } = await renderToBuild({ line: o.line, flavour: o.flavour, matrix: ws.matrixFile });
+  // The lock in use dates the SBOM too (the default one was read even when another was given).
+  const lockFile = o.lockFile ?? ws.lockFile;
+  const lock = readLock(lockFile);
   const inputs = lockedInputsFor(matrix, resolved.line, lock);
   let spark8t = o.spark8t;
   if (!spark8t) {
@@ -129,7 +132,7 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
       rel.startsWith('spark/') ? origin(spark) : rel.startsWith('pebble/') ? pebbleOrigin : rel.startsWith('spark8t/') ? spark8tOrigin : jarOrigins.get(rel) ?? spark8tOrigin,
     );
     const origins = [...inputs.map(origin), spark8tOrigin];
-    const created = new Date((Number(process.env.SOURCE_DATE_EPOCH) || Math.floor(statSync(LOCK_FILE).mtimeMs / 1000)) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const created = new Date((Number(process.env.SOURCE_DATE_EPOCH) || Math.floor(statSync(lockFile).mtimeMs / 1000)) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
     await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.line.spark}-inputs`, created, files, origins), null, 1));
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ line: resolved.line.track, spark: resolved.line.spark, flavour: resolved.flavour.name, inputs: origins, files: files.length }, null, 2));
     // One key per input tree, so a build rebuilds only the layers whose inputs changed.
