@@ -11,7 +11,7 @@ import { artifactStamp } from '../src/build/oci.ts';
 import { workspace } from '../src/lib/workspace.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from '../src/build/cli.ts';
+import { build } from '../src/build/build.ts';
 import { cacheDir, projectRoot } from '../src/lib/paths.ts';
 import { readLock, lockedInputsFor } from '../src/stage/lock.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';

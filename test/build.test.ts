@@ -5,7 +5,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readd
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { build } from '../src/build/cli.ts';
+import { build } from '../src/build/build.ts';
 import { planRock, applyPart, inheritDirs, buildRock, gitRevision } from '../src/build/rock.ts';
 import { stage } from '../src/stage/stage.ts';
 import { ensureSpark8t } from '../src/spark8t/build/build.ts';

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { hostArch, loadMatrix, resolveLine, validateMatrix } from '../src/config/matrix.ts';
-import { loadTemplates, renderLine, validateManifests } from '../src/render/render.ts';
-import { check } from '../src/render/cli.ts';
+import { check, loadTemplates, renderLine, validateManifests } from '../src/render/render.ts';
 import { ROOT } from './support/k8s.ts';
 
 const matrix = loadMatrix();

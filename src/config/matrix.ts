@@ -161,6 +161,12 @@ export function resolveLine(m: Matrix, sel: { line?: string; flavour?: string; r
   };
 }
 
+/** Load the matrix and resolve the selected line: what every step starts from. */
+export function selectLine(file: string, sel: { line?: string; flavour?: string; risk?: Risk } = {}): { matrix: Matrix; resolved: ResolvedLine } {
+  const matrix = loadMatrix(file);
+  return { matrix, resolved: resolveLine(matrix, sel) };
+}
+
 export function mavenUrl(j: JarSpec, repo = 'https://repo1.maven.org/maven2'): string {
   const file = `${j.artifact}-${j.version}${j.classifier ? `-${j.classifier}` : ''}.jar`;
   return `${repo}/${j.group.replace(/\./g, '/')}/${j.artifact}/${j.version}/${file}`;

@@ -1,15 +1,19 @@
 /**
  * Render one line × flavour × risk into files: the rockcraft and snapcraft manifests and the
  * static files the parts dump (entrypoint, pebble service scripts, configs, snap wrappers, hook).
- * Pure: templates are read once by `loadTemplates`; `renderLine` returns data; writing is in cli.ts.
+ * Pure: templates are read once by `loadTemplates`; `renderLine` returns data. Writing the build
+ * folder and the committed manifests comes last, apart.
  */
 import Handlebars from 'handlebars';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFile, mkdir, writeFile, chmod } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { projectRoot } from '../lib/paths.ts';
-import type { Matrix, ResolvedLine } from '../config/types.ts';
+import { writeFileAtomic, replaceDirAtomic } from '../lib/fsx.ts';
+import { flavourAvailable, loadMatrix, resolveLine } from '../config/matrix.ts';
+import type { Matrix, ResolvedLine, Risk } from '../config/types.ts';
 import { validate } from './schema.ts';
 import { rockcraftSchema, snapcraftSchema } from './schemas.ts';
 
@@ -122,4 +126,67 @@ export function validateManifests(files: RenderedFile[], what: string): void {
   }
   if (problems.length === 1) throw problems[0];
   if (problems.length) throw new AggregateUserError(problems);
+}
+
+// Writing: the build folder of a line, the committed manifests.
+
+export const COMMITTED = ['rockcraft.yaml', 'snap/snapcraft.yaml'];
+
+export function buildDir(r: ResolvedLine, root = projectRoot): string {
+  return join(root, r.paths.build);
+}
+
+/** Write a build folder: manifests, the install hook and files/ (replaced as a whole). inputs/ is left alone. */
+export async function writeBuildFolder(dir: string, files: RenderedFile[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const f of files.filter((x) => !x.path.startsWith('files/'))) {
+    await mkdir(dirname(join(dir, f.path)), { recursive: true });
+    await writeFileAtomic(join(dir, f.path), f.content, f.mode);
+  }
+  await replaceDirAtomic(join(dir, 'files'), async (tmp) => {
+    for (const f of files.filter((x) => x.path.startsWith('files/'))) {
+      const p = join(tmp, f.path.slice('files/'.length));
+      await mkdir(dirname(p), { recursive: true });
+      await writeFile(p, f.content);
+      await chmod(p, f.mode);
+    }
+    // Directories the rock wants to exist (owned and moded by the manifest's permissions).
+    for (const d of ['rock/var/lib/spark', 'rock/var/log/spark', 'rock/etc/spark/conf']) await mkdir(join(tmp, d), { recursive: true });
+  });
+}
+
+export interface RenderOptions {
+  matrix?: string;
+  line?: string;
+  flavour?: string;
+  risk?: Risk;
+}
+
+/** Render and write the build folder of one line; returns it and the resolved line. */
+export async function renderToBuild(o: RenderOptions = {}, templates?: Templates): Promise<{ dir: string; resolved: ResolvedLine; matrix: Matrix; files: RenderedFile[] }> {
+  const matrix = loadMatrix(o.matrix);
+  const resolved = resolveLine(matrix, { line: o.line, flavour: o.flavour, risk: o.risk });
+  if (!flavourAvailable(resolved.flavour)) {
+    throw new UserError('E_FLAVOUR', `flavour ${resolved.flavour.name} cannot be built yet: ${(resolved.flavour as { reason?: string }).reason ?? 'inputs unavailable'}`);
+  }
+  const files = renderLine(matrix, resolved, templates ?? loadTemplates());
+  const dir = buildDir(resolved);
+  await writeBuildFolder(dir, files);
+  return { dir, resolved, matrix, files };
+}
+
+/** What the committed top-level manifests must contain: the default line at the default risk. */
+export function committedFiles(matrix: Matrix, t: Templates): RenderedFile[] {
+  const r = resolveLine(matrix, {});
+  return renderLine(matrix, r, t).filter((f) => COMMITTED.includes(f.path));
+}
+
+export async function check(o: RenderOptions = {}): Promise<string[]> {
+  const want = committedFiles(loadMatrix(o.matrix), loadTemplates());
+  const stale: string[] = [];
+  for (const f of want) {
+    const have = await readFile(join(projectRoot, f.path), 'utf8').catch(() => undefined);
+    if (have !== f.content) stale.push(f.path);
+  }
+  return stale;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { sweepLeftovers } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
-import { build } from '../build/cli.ts';
+import { build } from '../build/build.ts';
 import { RockRunner, SnapRunner } from './runner.ts';
 import { rockChecks, runCheck, snapChecks, type CheckResult, type Cluster } from './checks.ts';
 

@@ -15,7 +15,7 @@ import { cacheDir } from '../lib/paths.ts';
 import { replaceDirAtomic } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
-import { renderToBuild } from '../render/cli.ts';
+import { renderToBuild } from '../render/render.ts';
 import { fetchVerified, sha256File } from './fetch.ts';
 import { lockedInputsFor, readLock, type LockedInput } from './lock.ts';
 import { workspace, type Workspace } from '../lib/workspace.ts';
