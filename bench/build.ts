@@ -45,7 +45,7 @@ async function main() {
   // Baseline: verify the same downloads, unpack Spark, compress the same payload with tar | pigz.
   const m = loadMatrix();
   const r = resolveLine(m, {});
-  const inputs = lockedInputsFor(m, r.line, readLock());
+  const inputs = lockedInputsFor(r.project, r.line, readLock());
   const plan = planRock(parse(readFileSync(join(projectRoot, 'rockcraft.yaml'), 'utf8')));
   const full = await rootfs('minbase', plan.packages);
   const work = mkdtempSync(join(tmpdir(), 'bench-base-'));

@@ -24,7 +24,7 @@ async function main() {
         const r = resolveLine(m, { line: line.track, flavour: f });
         if (!flavourAvailable(r.flavour)) continue;
         for (const risk of m.risks) {
-          renderLine(m, resolveLine(m, { line: line.track, flavour: f, risk }), tpl);
+          renderLine(resolveLine(m, { line: line.track, flavour: f, risk }), tpl);
           count++;
         }
       }

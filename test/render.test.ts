@@ -63,7 +63,7 @@ describe('resolving every flavour', () => {
             rock: `dist/${f.image}_${version}_arm64.rock`,
             snap: `dist/spark-client_${line.spark}_arm64.snap`,
           });
-          const files = renderLine(matrix, r, templates);
+          const files = renderLine(r, templates);
           const rock = parse(files.find((x) => x.path === 'rockcraft.yaml')!.content);
           expect(rock.name).toBe(f.image);
           expect(rock.version).toBe(version);
@@ -84,7 +84,7 @@ describe('resolving every flavour', () => {
 describe('rendering', () => {
   it('renders and validates every line and available flavour', () => {
     for (const line of matrix.lines) {
-      const files = renderLine(matrix, resolveLine(matrix, { line: line.track }), templates);
+      const files = renderLine(resolveLine(matrix, { line: line.track }), templates);
       const rock = parse(files.find((f) => f.path === 'rockcraft.yaml')!.content);
       expect(rock.base).toBe(line.rock.base);
       expect(rock['run-user']).toBe('_daemon_');
@@ -101,7 +101,7 @@ describe('rendering', () => {
     }
   });
   it('refuses a manifest the craft tools would refuse, naming the key', () => {
-    const files = renderLine(matrix, resolveLine(matrix, {}), templates);
+    const files = renderLine(resolveLine(matrix, {}), templates);
     const rock = parse(files[0]!.content);
     rock.services.sparkd.startup = 'sometimes';
     rock.parts.spark.plugins = 'dump';
@@ -117,7 +117,7 @@ describe('rendering', () => {
 });
 
 describe('scripts in the rock keep arguments intact', () => {
-  const files = renderLine(matrix, resolveLine(matrix, {}), templates);
+  const files = renderLine(resolveLine(matrix, {}), templates);
   const dir = mkdtempSync(join(tmpdir(), 'scripts-'));
   for (const f of files.filter((x) => x.path.startsWith('files/rock/'))) {
     const p = join(dir, f.path.slice('files/rock/'.length));

@@ -1,9 +1,10 @@
 /** `sparkcraft build rock|snap`: parses options and prints; the operation is build.ts. */
 import type { Command } from 'commander';
+import { workspace, type Workspace } from '../lib/workspace.ts';
 import { log } from '../lib/log.ts';
 import { build, type BuildOptions } from './build.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, ws: Workspace = workspace()): void {
   const cmd = program.command('build').description('build the rock or the snap of a line (render → stage → pack)');
   for (const kind of ['rock', 'snap'] as const) {
     cmd
@@ -14,7 +15,7 @@ export function register(program: Command): void {
       .option('--backend <backend>', 'auto (craft tool when on PATH), craft or builtin', 'auto')
       .option('--json', 'print a JSON summary')
       .action(async (o: BuildOptions) => {
-        const s = await build(kind, o);
+        const s = await build(kind, o, ws);
         if (o.json) console.log(JSON.stringify(s, null, 2));
         else {
           log.info(`${s.reused ? 'unchanged' : 'built'} ${s.artifact} (${(s.size / 1048576).toFixed(1)} MiB) in ${s.seconds.toFixed(1)} s with the ${s.backend} backend`);

@@ -1,23 +1,16 @@
 #!/usr/bin/env node
 /**
  * `sparkcraft` — the pipeline CLI: config → render → stage → build → smoke → publish.
- * Each step registers its own subcommands from `src/<step>/cli.ts`.
+ * Each step of the table in src/pipeline.ts registers its own subcommands from `src/<step>/cli.ts`,
+ * all on the one workspace made here.
  */
 import { Command, CommanderError } from 'commander';
 import { describeError, isUserError } from '../lib/errors.ts';
 import { getLogLevel, setLogLevel } from '../lib/log.ts';
 import { mask } from '../lib/secrets.ts';
+import { workspace } from '../lib/workspace.ts';
+import { STEPS } from '../pipeline.ts';
 
-type Registrar = (program: Command) => void;
-
-// One line per pipeline step; keep them in pipeline order.
-const registrars: Array<() => Promise<{ register: Registrar }>> = [
-  () => import('../render/cli.ts'),
-  () => import('../stage/cli.ts'),
-  () => import('../build/cli.ts'),
-  () => import('../smoke/cli.ts'),
-  () => import('../publish/cli.ts'),
-];
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('sparkcraft')
@@ -26,7 +19,8 @@ export async function main(argv: string[]): Promise<number> {
     .hook('preAction', (cmd) => setLogLevel(String(cmd.opts().logLevel ?? 'INFO')))
     .exitOverride()
     .showHelpAfterError(false);
-  for (const load of registrars) (await load()).register(program);
+  const ws = workspace();
+  for (const step of STEPS) (await step.cli()).register(program, ws);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

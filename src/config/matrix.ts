@@ -144,6 +144,7 @@ export function resolveLine(m: Matrix, sel: { line?: string; flavour?: string; r
   const tags = imageTags(version, line.track, baseVersion, risk);
   const build = `build/${line.track}/${flavour.name}`;
   return {
+    project: m.project,
     line,
     flavour,
     risk,

@@ -80,6 +80,8 @@ export interface Matrix {
 
 /** One buildable thing: a line × flavour × risk with every derived name computed (by `resolveLine` only). */
 export interface ResolvedLine {
+  /** The matrix's project settings (registry, source, snap name, run user, pebble). */
+  project: Matrix['project'];
   line: LineSpec;
   flavour: FlavourSpec;
   risk: Risk;

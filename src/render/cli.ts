@@ -1,15 +1,20 @@
 /** `sparkcraft render`: matrix → manifests and static files; `--check` proves the committed ones current. */
 import type { Command } from 'commander';
-import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
-import { projectRoot } from '../lib/paths.ts';
-import { writeFileAtomic } from '../lib/fsx.ts';
+import { workspace, type Workspace } from '../lib/workspace.ts';
 import { flavourAvailable, loadMatrix, resolveLine } from '../config/matrix.ts';
-import { buildDir, check, committedFiles, loadTemplates, renderLine, renderToBuild, writeBuildFolder, type RenderOptions } from './render.ts';
+import type { Risk } from '../config/types.ts';
+import { check, loadTemplates, render, writeCommitted } from './render.ts';
 
-export function register(program: Command): void {
+interface RenderOptions {
+  matrix?: string;
+  line?: string;
+  flavour?: string;
+  risk?: Risk;
+}
+
+export function register(program: Command, ws: Workspace = workspace()): void {
   program
     .command('render')
     .description('render rockcraft.yaml, snap/snapcraft.yaml and their files from matrix.yaml and templates/')
@@ -21,16 +26,16 @@ export function register(program: Command): void {
     .option('--check', 'fail when the committed manifests differ from what the templates produce')
     .action(async (o: RenderOptions & { all?: boolean; check?: boolean }) => {
       if (o.check) {
-        const stale = await check(o);
+        const stale = await check(o, ws);
         if (stale.length) {
           throw new UserError('E_STALE', `committed ${stale.join(' and ')} differ from what matrix.yaml and templates/ produce`, { hint: 'run `npm run render` and commit the result' });
         }
         log.info('committed manifests are current');
         return;
       }
-      const t = loadTemplates();
+      const t = loadTemplates(ws.templates);
+      const m = loadMatrix(o.matrix ?? ws.matrixFile);
       if (o.all) {
-        const m = loadMatrix(o.matrix);
         for (const line of m.lines) {
           for (const fl of line.flavours) {
             const r = resolveLine(m, { line: line.track, flavour: fl, risk: o.risk });
@@ -38,20 +43,15 @@ export function register(program: Command): void {
               log.warn(`skipping ${line.track}/${fl}: ${(r.flavour as { reason?: string }).reason}`);
               continue;
             }
-            await writeBuildFolder(buildDir(r), renderLine(m, r, t));
-            log.info(`rendered ${buildDir(r)}`);
+            log.info(`rendered ${(await render(r, ws, t)).dir}`);
           }
         }
         return;
       }
-      const { dir, matrix } = await renderToBuild(o, t);
+      const { dir } = await render(resolveLine(m, { line: o.line, flavour: o.flavour, risk: o.risk }), ws, t);
       log.info(`rendered ${dir}`);
       if (!o.line && !o.flavour && !o.risk) {
-        for (const f of committedFiles(matrix, t)) {
-          await mkdir(dirname(join(projectRoot, f.path)), { recursive: true });
-          await writeFileAtomic(join(projectRoot, f.path), f.content, 0o644);
-          log.info(`wrote ${f.path}`);
-        }
+        for (const f of await writeCommitted(ws, m, t)) log.info(`wrote ${f}`);
       }
     });
 }

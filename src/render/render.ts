@@ -13,7 +13,8 @@ import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { writeFileAtomic, replaceDirAtomic } from '../lib/fsx.ts';
 import { flavourAvailable, loadMatrix, resolveLine } from '../config/matrix.ts';
-import type { Matrix, ResolvedLine, Risk } from '../config/types.ts';
+import { at, workspace, type Workspace } from '../lib/workspace.ts';
+import type { Matrix, ResolvedLine } from '../config/types.ts';
 import { validate } from './schema.ts';
 import { rockcraftSchema, snapcraftSchema } from './schemas.ts';
 
@@ -69,9 +70,9 @@ const WRAPPERS = [
   { name: 'spark-sql', shell: true },
 ];
 
-export function templateContext(m: Matrix, r: ResolvedLine) {
+export function templateContext(r: ResolvedLine) {
   return {
-    project: m.project,
+    project: r.project,
     line: r.line,
     flavour: r.flavour,
     risk: r.risk,
@@ -94,8 +95,8 @@ function run(t: Templates, name: string, ctx: object): string {
 }
 
 /** Every file of one build folder, validated. */
-export function renderLine(m: Matrix, r: ResolvedLine, t: Templates): RenderedFile[] {
-  const ctx = templateContext(m, r);
+export function renderLine(r: ResolvedLine, t: Templates): RenderedFile[] {
+  const ctx = templateContext(r);
   const files: RenderedFile[] = [
     { path: 'rockcraft.yaml', content: run(t, 'rockcraft.yaml.hbs', ctx), mode: 0o644 },
     { path: 'snap/snapcraft.yaml', content: run(t, 'snapcraft.yaml.hbs', ctx), mode: 0o644 },
@@ -132,10 +133,6 @@ export function validateManifests(files: RenderedFile[], what: string): void {
 
 export const COMMITTED = ['rockcraft.yaml', 'snap/snapcraft.yaml'];
 
-export function buildDir(r: ResolvedLine, root = projectRoot): string {
-  return join(root, r.paths.build);
-}
-
 /** Write a build folder: manifests, the install hook and files/ (replaced as a whole). inputs/ is left alone. */
 export async function writeBuildFolder(dir: string, files: RenderedFile[]): Promise<void> {
   await mkdir(dir, { recursive: true });
@@ -155,37 +152,45 @@ export async function writeBuildFolder(dir: string, files: RenderedFile[]): Prom
   });
 }
 
-export interface RenderOptions {
-  matrix?: string;
-  line?: string;
-  flavour?: string;
-  risk?: Risk;
+/** What the render step wrote: the build folder and its files (relative paths). */
+export interface Rendered {
+  dir: string;
+  files: string[];
 }
 
-/** Render and write the build folder of one line; returns it and the resolved line. */
-export async function renderToBuild(o: RenderOptions = {}, templates?: Templates): Promise<{ dir: string; resolved: ResolvedLine; matrix: Matrix; files: RenderedFile[] }> {
-  const matrix = loadMatrix(o.matrix);
-  const resolved = resolveLine(matrix, { line: o.line, flavour: o.flavour, risk: o.risk });
-  if (!flavourAvailable(resolved.flavour)) {
-    throw new UserError('E_FLAVOUR', `flavour ${resolved.flavour.name} cannot be built yet: ${(resolved.flavour as { reason?: string }).reason ?? 'inputs unavailable'}`);
+/** The render step: the line's build folder (`r.paths.build`) written from the templates. */
+export async function render(r: ResolvedLine, ws: Workspace, templates?: Templates): Promise<Rendered> {
+  if (!flavourAvailable(r.flavour)) {
+    throw new UserError('E_FLAVOUR', `flavour ${r.flavour.name} cannot be built yet: ${(r.flavour as { reason?: string }).reason ?? 'inputs unavailable'}`);
   }
-  const files = renderLine(matrix, resolved, templates ?? loadTemplates());
-  const dir = buildDir(resolved);
+  const files = renderLine(r, templates ?? loadTemplates(ws.templates));
+  const dir = at(ws, r.paths.build);
   await writeBuildFolder(dir, files);
-  return { dir, resolved, matrix, files };
+  return { dir, files: files.map((f) => f.path) };
 }
 
 /** What the committed top-level manifests must contain: the default line at the default risk. */
 export function committedFiles(matrix: Matrix, t: Templates): RenderedFile[] {
   const r = resolveLine(matrix, {});
-  return renderLine(matrix, r, t).filter((f) => COMMITTED.includes(f.path));
+  return renderLine(r, t).filter((f) => COMMITTED.includes(f.path));
 }
 
-export async function check(o: RenderOptions = {}): Promise<string[]> {
-  const want = committedFiles(loadMatrix(o.matrix), loadTemplates());
+/** Write the committed top-level manifests (the default line); returns their paths. */
+export async function writeCommitted(ws: Workspace, matrix: Matrix, t: Templates): Promise<string[]> {
+  const files = committedFiles(matrix, t);
+  for (const f of files) {
+    await mkdir(dirname(join(ws.root, f.path)), { recursive: true });
+    await writeFileAtomic(join(ws.root, f.path), f.content, 0o644);
+  }
+  return files.map((f) => f.path);
+}
+
+/** The committed manifests that differ from what the matrix and templates produce. */
+export async function check(o: { matrix?: string } = {}, ws: Workspace = workspace()): Promise<string[]> {
+  const want = committedFiles(loadMatrix(o.matrix ?? ws.matrixFile), loadTemplates(ws.templates));
   const stale: string[] = [];
   for (const f of want) {
-    const have = await readFile(join(projectRoot, f.path), 'utf8').catch(() => undefined);
+    const have = await readFile(join(ws.root, f.path), 'utf8').catch(() => undefined);
     if (have !== f.content) stale.push(f.path);
   }
   return stale;

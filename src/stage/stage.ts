@@ -15,10 +15,11 @@ import { cacheDir } from '../lib/paths.ts';
 import { replaceDirAtomic } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
-import { renderToBuild } from '../render/render.ts';
+import { selectLine } from '../config/matrix.ts';
+import { render, type Rendered } from '../render/render.ts';
 import { fetchVerified, sha256File } from './fetch.ts';
 import { lockedInputsFor, readLock, type LockedInput } from './lock.ts';
-import { workspace, type Workspace } from '../lib/workspace.ts';
+import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
 
 export const LAYOUT_VERSION = 4;
@@ -34,13 +35,21 @@ export interface StageOptions {
   force?: boolean;
 }
 
-export interface StageResult {
+/** What the stage step staged: the inputs folder of the build folder, and whether it was current. */
+export interface Staged {
+  /** The build folder. */
   dir: string;
+  /** `<build folder>/inputs` */
   inputs: string;
-  resolved: ResolvedLine;
-  matrix: Matrix;
+  /** The stamp of what was staged (a hash of every input). */
+  stamp: string;
   skipped: boolean;
   seconds: number;
+}
+
+export interface StageResult extends Staged {
+  resolved: ResolvedLine;
+  matrix: Matrix;
 }
 
 /** Extract the pyspark sdist once per checksum into the cache, laid out as /opt/spark. */
@@ -79,13 +88,21 @@ function origin(i: LockedInput): Origin {
   return { name: i.name, version: i.version, url: i.url, sha256: i.sha256, license: i.license };
 }
 
-export async function stage(o: StageOptions = {}, ws: Workspace = workspace(undefined, { ...(o.lockFile ? { lockFile: o.lockFile } : {}), ...(o.matrix ? { matrixFile: o.matrix } : {}) })): Promise<StageResult> {
+/** Render and stage the selected line (what `sparkcraft stage` and the build run). */
+export async function stage(o: StageOptions = {}, ws: Workspace = workspace()): Promise<StageResult> {
+  const { matrix, resolved } = selectLine(o.matrix ?? ws.matrixFile, { line: o.line, flavour: o.flavour });
+  const rendered = await render(resolved, ws);
+  return { ...(await stageLine(resolved, ws, rendered, o)), resolved, matrix };
+}
+
+/** The stage step: verified inputs → `r.paths.inputs`, swapped in whole; unchanged inputs return at once. */
+export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered: Rendered, o: Pick<StageOptions, 'lockFile' | 'spark8t' | 'force'> = {}): Promise<Staged> {
   const started = Date.now();
-  const { dir, resolved, matrix } = await renderToBuild({ line: o.line, flavour: o.flavour, matrix: ws.matrixFile });
+  const dir = rendered.dir;
   // The lock in use dates the SBOM too (the default one was read even when another was given).
   const lockFile = o.lockFile ?? ws.lockFile;
   const lock = readLock(lockFile);
-  const inputs = lockedInputsFor(matrix, resolved.line, lock);
+  const inputs = lockedInputsFor(resolved.project, resolved.line, lock);
   let spark8t = o.spark8t;
   if (!spark8t) {
     // Rebuilt only when its sources changed since the last build.
@@ -94,11 +111,11 @@ export async function stage(o: StageOptions = {}, ws: Workspace = workspace(unde
   }
   const spark8tSha = await sha256File(spark8t);
   const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j })).digest('hex');
-  const target = join(dir, 'inputs');
+  const target = at(ws, resolved.paths.inputs);
   const stampFile = join(target, '.stamp');
   if (!o.force && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
     log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
-    return { dir, inputs: target, resolved, matrix, skipped: true, seconds: (Date.now() - started) / 1000 };
+    return { dir, inputs: target, stamp, skipped: true, seconds: (Date.now() - started) / 1000 };
   }
   // Every download verified before anything is staged.
   const paths = new Map<string, string>();
@@ -148,5 +165,5 @@ export async function stage(o: StageOptions = {}, ws: Workspace = workspace(unde
   });
   const seconds = (Date.now() - started) / 1000;
   log.info(`staged ${target} in ${seconds.toFixed(1)} s`);
-  return { dir, inputs: target, resolved, matrix, skipped: false, seconds };
+  return { dir, inputs: target, stamp, skipped: false, seconds };
 }
