@@ -91,15 +91,26 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
     }
   });
   it('a stage killed midway leaves the previous tree', async () => {
-    const lock = JSON.parse(readFileSync(LOCK_FILE, 'utf8'));
-    // Force a restage (different stamp) and kill it while it copies.
+    const before = readFileSync(join(inputs, '.stamp'), 'utf8');
+    const buildFolder = join(inputs, '..');
+    const aside = () => readdirSync(buildFolder).filter((n) => n.startsWith('inputs.new-'));
+    // Force a restage and kill it once it is writing: its own step line says so, and its tree aside exists.
     const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'stage', '--force'], { reject: false });
-    await new Promise((r) => setTimeout(r, 1200));
+    let err = '';
+    p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    for (let waited = 0; p.exitCode === null && waited < 300_000 && !(/INFO stage \S+: writing .*inputs \.\.\./.test(err) && aside().length > 0); waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(p.exitCode, err).toBe(null); // still running: killed midway, not after
+    expect(aside(), err).toHaveLength(1);
     p.kill('SIGKILL');
     await p;
-    void lock;
+    expect(readFileSync(join(inputs, '.stamp'), 'utf8')).toBe(before);
     expect(existsSync(join(inputs, 'spark/bin/spark-submit'))).toBe(true);
-    expect(existsSync(join(inputs, '.stamp'))).toBe(true);
+    // What it left aside goes with the next stage that writes.
+    await stage({ force: true });
+    expect(aside()).toEqual([]);
+    expect(readFileSync(join(inputs, '.stamp'), 'utf8')).toBe(before);
   });
   it('the lock given is the one read: it dates the SBOM (the default lock was read too)', async () => {
     const other = join(mkdtempSync(join(tmpdir(), 'lock-')), 'lock.json');

@@ -10,7 +10,7 @@ import { copyFile, mkdir, readFile, rm, symlink, writeFile, chmod, link, rename 
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
-import { log } from '../lib/log.ts';
+import { inStep, log } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
 import { replaceDirAtomic } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
@@ -125,7 +125,8 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
   const tree = await sparkTree(spark, paths.get(spark.id)!, resolved.line.py4j);
   const pebble = await goBuildCached('pebble', pebbleIn.name, pebbleIn.version, `${pebbleIn.name}/cmd/pebble`);
 
-  await replaceDirAtomic(target, async (tmp) => {
+  // Written aside (inputs.new-<pid>-*) and swapped in whole: a killed stage leaves the previous tree.
+  await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () => replaceDirAtomic(target, async (tmp) => {
     await execa('cp', ['-al', tree, join(tmp, 'spark')]);
     await rm(join(tmp, 'spark', '.complete'), { force: true });
     await mkdir(join(tmp, 'jars'));
@@ -162,7 +163,7 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
     };
     await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
     await writeFile(join(tmp, '.stamp'), stamp);
-  });
+  }));
   const seconds = (Date.now() - started) / 1000;
   log.info(`staged ${target} in ${seconds.toFixed(1)} s`);
   return { dir, inputs: target, stamp, skipped: false, seconds };
