@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { workspace, type Workspace } from '../lib/workspace.ts';
 import { log } from '../lib/log.ts';
+import { out, outJson } from '../lib/output.ts';
 import { build, type BuildOptions } from './build.ts';
 
 export function register(program: Command, ws: Workspace = workspace()): void {
@@ -16,10 +17,10 @@ export function register(program: Command, ws: Workspace = workspace()): void {
       .option('--json', 'print a JSON summary')
       .action(async (o: BuildOptions) => {
         const s = await build(kind, o, ws);
-        if (o.json) console.log(JSON.stringify(s, null, 2));
+        if (o.json) outJson(s);
         else {
           log.info(`${s.reused ? 'unchanged' : 'built'} ${s.artifact} (${(s.size / 1048576).toFixed(1)} MiB) in ${s.seconds.toFixed(1)} s with the ${s.backend} backend`);
-          console.log(s.artifact);
+          out(s.artifact);
         }
       });
   }

@@ -5,9 +5,8 @@
  * all on the one workspace made here.
  */
 import { Command, CommanderError } from 'commander';
-import { describeError, isUserError } from '../lib/errors.ts';
-import { getLogLevel, setLogLevel } from '../lib/log.ts';
-import { mask } from '../lib/secrets.ts';
+import { setLogLevel } from '../lib/log.ts';
+import { reportError } from '../lib/output.ts';
 import { workspace } from '../lib/workspace.ts';
 import { STEPS } from '../pipeline.ts';
 
@@ -26,9 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
-    process.stderr.write(mask(`error: ${describeError(e)}`) + '\n');
-    if (getLogLevel() === 'DEBUG' && e instanceof Error && e.stack) process.stderr.write(mask(e.stack) + '\n');
-    return isUserError(e) ? e.exitCode : 1;
+    return reportError(e);
   }
 }
 
@@ -40,8 +37,5 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (e) => {
-    process.stderr.write(`error: ${describeError(e)}\n`);
-    process.exit(1);
-  },
+  (e) => process.exit(reportError(e)),
 );

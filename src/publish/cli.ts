@@ -7,7 +7,8 @@
 import { Command, Option } from 'commander';
 import { selectLine } from '../config/matrix.ts';
 import type { Matrix, ResolvedLine, Risk } from '../config/types.ts';
-import { UserError, describeError, isUserError } from '../lib/errors.ts';
+import { UserError, isUserError } from '../lib/errors.ts';
+import { errorJson, out, outJson } from '../lib/output.ts';
 import { workspace, type Workspace } from '../lib/workspace.ts';
 import { DEFAULT_RETRY } from './retry.ts';
 import { formatRockPlan } from './rock.ts';
@@ -38,13 +39,6 @@ function lineOptions(cmd: Command): Command {
     .option('--json', 'print the plan (and the result) as JSON on stdout', false);
 }
 
-function emitJson(doc: unknown): void {
-  process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
-}
-
-function errorJson(e: unknown): { code: string; message: string } {
-  return { code: isUserError(e) ? e.code : 'E_INTERNAL', message: describeError(e) };
-}
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -67,22 +61,20 @@ export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.Pro
   const { resolved } = loadLine(o, ws);
   const { plan, session } = await planRockPublish(resolved, ws, { ...o, dryRun: !o.yes }, env);
   try {
-    if (!o.json) process.stdout.write(formatRockPlan(plan) + '\n');
+    if (!o.json) out(formatRockPlan(plan));
     if (!o.yes) {
-      if (o.json) emitJson({ dryRun: true, plan });
-      else process.stdout.write(`dry run: nothing pushed${plan.problems.length ? ' (the refusals above would stop --yes)' : ''}; add --yes to publish\n`);
+      if (o.json) outJson({ dryRun: true, plan });
+      else out(`dry run: nothing pushed${plan.problems.length ? ' (the refusals above would stop --yes)' : ''}; add --yes to publish`);
       return;
     }
     try {
       const result = await applyRockPublish(plan, session);
-      if (o.json) emitJson({ dryRun: false, plan, result });
+      if (o.json) outJson({ dryRun: false, plan, result });
       else {
-        process.stdout.write(
-          `published ${plan.repository}@${result.digest}: ${result.pushed.length} tag(s) pushed, ${result.verified.length} reference(s) verified in ${result.seconds.toFixed(1)} s\n`,
-        );
+        out(`published ${plan.repository}@${result.digest}: ${result.pushed.length} tag(s) pushed, ${result.verified.length} reference(s) verified in ${result.seconds.toFixed(1)} s`);
       }
     } catch (e) {
-      if (o.json) emitJson({ dryRun: false, plan, error: errorJson(e) });
+      if (o.json) outJson({ dryRun: false, plan, error: errorJson(e) });
       throw e;
     }
   } finally {
@@ -99,20 +91,20 @@ interface SnapCliOpts extends LineOpts {
 export async function publishSnap(o: SnapCliOpts, ws: Workspace, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const { resolved } = loadLine(o, ws);
   const plan = await planSnapPublish(resolved, ws, o, env);
-  if (!o.json) process.stdout.write(formatSnapPlan(plan) + '\n');
+  if (!o.json) out(formatSnapPlan(plan));
   if (!o.yes) {
-    if (o.json) emitJson({ dryRun: true, plan });
+    if (o.json) outJson({ dryRun: true, plan });
     else if (plan.missing.length || plan.problems.length) {
-      process.stdout.write(`dry run: nothing uploaded; --yes would stop here: ${[...plan.problems, ...plan.missing].join('; ')}\n`);
-    } else process.stdout.write('dry run: nothing uploaded; add --yes to upload\n');
+      out(`dry run: nothing uploaded; --yes would stop here: ${[...plan.problems, ...plan.missing].join('; ')}`);
+    } else out('dry run: nothing uploaded; add --yes to upload');
     return;
   }
   try {
     const result = await applySnapPublish(plan, env);
-    if (o.json) emitJson({ dryRun: false, plan, result });
-    else process.stdout.write(`uploaded ${plan.snap} ${plan.meta.version} to ${plan.channel}${result.revision ? ` as revision ${result.revision}` : ''}\n`);
+    if (o.json) outJson({ dryRun: false, plan, result });
+    else out(`uploaded ${plan.snap} ${plan.meta.version} to ${plan.channel}${result.revision ? ` as revision ${result.revision}` : ''}`);
   } catch (e) {
-    if (o.json) emitJson({ dryRun: false, plan, error: errorJson(e) });
+    if (o.json) outJson({ dryRun: false, plan, error: errorJson(e) });
     throw e;
   }
 }
@@ -133,20 +125,20 @@ export async function promoteSnap(o: PromoteCliOpts, ws: Workspace, env: NodeJS.
   const { resolved } = loadLine({ ...(o.matrix ? { matrix: o.matrix } : {}), ...(o.line ? { line: o.line } : {}) }, ws);
   const plan = await planPromotion(resolved, o, env);
   if (!o.json) {
-    process.stdout.write(`plan: ${plan.revision !== null ? `release revision ${plan.revision}` : `promote ${plan.from}`} of ${plan.snap} → ${plan.to}\n  command  ${plan.command}\n`);
-    for (const m of plan.missing) process.stdout.write(`  missing: ${m}\n`);
+    out(`plan: ${plan.revision !== null ? `release revision ${plan.revision}` : `promote ${plan.from}`} of ${plan.snap} → ${plan.to}\n  command  ${plan.command}`);
+    for (const m of plan.missing) out(`  missing: ${m}`);
   }
   if (!o.yes) {
-    if (o.json) emitJson({ dryRun: true, plan });
-    else process.stdout.write('dry run: nothing released; add --yes to release\n');
+    if (o.json) outJson({ dryRun: true, plan });
+    else out('dry run: nothing released; add --yes to release');
     return;
   }
   try {
     const result = await applyPromotion(plan, env);
-    if (o.json) emitJson({ dryRun: false, plan, result });
-    else process.stdout.write(`released ${plan.snap} to ${plan.to}\n`);
+    if (o.json) outJson({ dryRun: false, plan, result });
+    else out(`released ${plan.snap} to ${plan.to}`);
   } catch (e) {
-    if (o.json && isUserError(e) && e.code === 'E_STORE_UNAVAILABLE') emitJson({ dryRun: false, plan, error: errorJson(e) });
+    if (o.json && isUserError(e) && e.code === 'E_STORE_UNAVAILABLE') outJson({ dryRun: false, plan, error: errorJson(e) });
     throw e;
   }
 }
@@ -173,9 +165,9 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .option('--risk <risk>', 'risk')
     .option('--json', 'as JSON', false)
     .action(async (o: LineOpts & { json: boolean }) => {
-      const out = resolveOutputs(loadLine(o, ws).resolved);
-      if (o.json) emitJson(out);
-      else process.stdout.write(Object.entries(out).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+      const outputs = resolveOutputs(loadLine(o, ws).resolved);
+      if (o.json) outJson(outputs);
+      else out(Object.entries(outputs).map(([k, v]) => `${k}=${v}`).join('\n'));
     });
 
   publish

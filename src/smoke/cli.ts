@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { workspace, type Workspace } from '../lib/workspace.ts';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
+import { out, outJson } from '../lib/output.ts';
 import { smoke } from './smoke.ts';
 
 export function register(program: Command, ws: Workspace = workspace()): void {
@@ -21,9 +22,9 @@ export function register(program: Command, ws: Workspace = workspace()): void {
       const summary = `smoke: ${results.length - failed.length} passed, ${failed.length} failed in ${((Date.now() - t) / 1000).toFixed(0)} s`;
       // With --json, stdout is the JSON document alone; the summary goes with the log.
       if (o.json) {
-        console.log(JSON.stringify(results, null, 2));
+        outJson(results);
         log.info(summary);
-      } else console.log(summary);
+      } else out(summary);
       if (failed.length) throw new UserError('E_SMOKE', `failed: ${failed.map((f) => f.name).join('; ')}`);
     });
 }

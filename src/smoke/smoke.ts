@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sweepLeftovers } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
+import { err } from '../lib/output.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { build, type Packed } from '../build/build.ts';
 import { selectLine } from '../config/matrix.ts';
@@ -43,7 +44,7 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
       const res = await runCheck(name, fn);
       results.push(res);
       log.info(`${res.ok ? 'ok' : 'FAILED'} ${name} (${res.seconds.toFixed(1)} s)${res.ok ? `: ${res.detail}` : ''}`);
-      if (!res.ok) process.stderr.write(`${res.detail}\n`);
+      if (!res.ok) err(res.detail);
     }
   };
   // The unpacked snap (~1 GB) and a kubeconfig with the cluster's credentials: removed however the

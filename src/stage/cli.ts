@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { workspace, type Workspace } from '../lib/workspace.ts';
 import { log } from '../lib/log.ts';
+import { out } from '../lib/output.ts';
 import { loadMatrix } from '../config/matrix.ts';
 import { refreshLock } from './lock.ts';
 import { stage } from './stage.ts';
@@ -16,8 +17,8 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .option('--json', 'print a JSON summary')
     .action(async (o: { line?: string; flavour?: string; json?: boolean; force?: boolean }) => {
       const r = await stage(o, ws);
-      if (o.json) console.log(JSON.stringify({ inputs: r.inputs, skipped: r.skipped, seconds: r.seconds }));
-      else console.log(`${r.inputs}${r.skipped ? ' (unchanged)' : ''} in ${r.seconds.toFixed(2)} s`);
+      if (o.json) out(JSON.stringify({ inputs: r.inputs, skipped: r.skipped, seconds: r.seconds }));
+      else out(`${r.inputs}${r.skipped ? ' (unchanged)' : ''} in ${r.seconds.toFixed(2)} s`);
     });
   program
     .command('lock')
@@ -26,6 +27,6 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .action(async (o: { line?: string[] }) => {
       const { newer } = await refreshLock(loadMatrix(ws.matrixFile), o.line, ws.lockFile);
       for (const [track, vs] of Object.entries(newer)) if (vs.length) log.warn(`Spark ${track}: newer patch release(s) on PyPI: ${vs.join(', ')} (update matrix.yaml)`);
-      console.log('sparkcraft.lock.json updated');
+      out('sparkcraft.lock.json updated');
     });
 }
