@@ -8,7 +8,7 @@ import { clearSecrets, mask } from '../src/lib/secrets.ts';
 import { classifyFailure, copyArchiveCommand, inspectRawCommand, lastErrorLine } from '../src/lib/tools/skopeo-registry.ts';
 import { promoteCommand, releaseCommand, uploadCommand, parseUploadRevision } from '../src/lib/tools/snapcraft-store.ts';
 import { authFileContent, credentialsFromEnv } from '../src/publish/credentials.ts';
-import { RetriesExhausted, backoffDelays, withRetry } from '../src/publish/retry.ts';
+import { RetriesExhausted, backoffDelays, withRetry } from '../src/lib/retry.ts';
 import { RegistrySession, applyRockPlan, classifyTag, decideRockPlan, formatRockPlan, repositoryOf, tagsForLine } from '../src/publish/rock.ts';
 import { planPromote, planSnapUpload, snapRefusal } from '../src/publish/snap.ts';
 import { fixtureLine } from './support/registry.ts';

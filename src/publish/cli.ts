@@ -10,7 +10,7 @@ import type { Matrix, ResolvedLine, Risk } from '../config/types.ts';
 import { UserError, isUserError } from '../lib/errors.ts';
 import { errorJson, out, outJson } from '../lib/output.ts';
 import { workspace, type Workspace } from '../lib/workspace.ts';
-import { DEFAULT_RETRY } from './retry.ts';
+import { DEFAULT_RETRY } from '../lib/retry.ts';
 import { formatRockPlan } from './rock.ts';
 import { RISKS, formatSnapPlan } from './snap.ts';
 import { applyPromotion, applyRockPublish, applySnapPublish, checkRisk, planPromotion, planRockPublish, planSnapPublish, resolveOutputs } from './publish.ts';

@@ -9,7 +9,7 @@ import { UserError } from '../lib/errors.ts';
 import type { Workspace } from '../lib/workspace.ts';
 import type { Packed } from '../build/build.ts';
 import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
-import { DEFAULT_RETRY, type RetryPolicy } from './retry.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from '../lib/retry.ts';
 import { RegistrySession, applyRockPlan, findRockArtifact, inspectRock, repositoryOf, type RockPlan, type RockResult } from './rock.ts';
 import { RISKS, applySnapUpload, findSnapArtifact, planPromote, planSnapUpload, readSnapMeta, snapRefusal, applyStoreCommand, type PromotePlan, type SnapPlan, type SnapResult } from './snap.ts';
 

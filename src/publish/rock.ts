@@ -23,7 +23,7 @@ import {
   type RegistryAccess,
 } from '../lib/tools/skopeo-registry.ts';
 import { credentialsFromEnv, writeAuthFile, type RegistryCredentials } from './credentials.ts';
-import { RetriesExhausted, withRetry, type RetryPolicy } from './retry.ts';
+import { RetriesExhausted, withRetry, type RetryPolicy } from '../lib/retry.ts';
 
 export type TagKind = 'immutable' | 'moving';
 export interface TagSpec {
