@@ -6,7 +6,6 @@
  * spark8t + pebble, config) · users, pebble layer. Ubuntu is not reachable here, so the base is
  * Debian bookworm; the image labels say so.
  */
-import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -15,6 +14,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
 import { inStep } from '../lib/log.ts';
 import { rootfs, rootfsDiff, rootfsKey, SUITE } from '../lib/tools/mmdebstrap.ts';
+import { headRevision, lastChange } from '../lib/tools/git.ts';
 import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
 import { artifactStamp, assembleImage, stampsOfKind, writeOciArchive, type Image } from './oci.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
@@ -304,13 +304,7 @@ export function layersInUse(ws: Workspace): Set<string> {
  */
 export async function gitRevision(root: string): Promise<{ revision: string; epoch: number }> {
   const env = Number(process.env.SOURCE_DATE_EPOCH);
-  let revision = 'unknown';
-  let epoch = 0;
-  try {
-    revision = (await execa('git', ['rev-parse', 'HEAD'], { cwd: root })).stdout.trim();
-    epoch = Number((await execa('git', ['log', '-1', '--format=%ct', '--', 'matrix.yaml', 'sparkcraft.lock.json'], { cwd: root })).stdout.trim()) || 0;
-  } catch {
-    /* not a git checkout */
-  }
-  return { revision, epoch: Number.isFinite(env) && env > 0 ? env : epoch };
+  const revision = (await headRevision(root)) ?? 'unknown';
+  const epoch = Number.isFinite(env) && env > 0 ? env : await lastChange(root, ['matrix.yaml', 'sparkcraft.lock.json']);
+  return { revision, epoch };
 }

@@ -15,6 +15,7 @@ import { sweepLeftovers } from '../lib/fsx.ts';
 import { inStep } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
 import { rootfs, rootfsDiff } from '../lib/tools/mmdebstrap.ts';
+import { mksquashfs } from '../lib/tools/squashfs.ts';
 import { dirEntries, fnmatch } from './layer.ts';
 import { sha256File } from '../stage/fetch.ts';
 import { artifactStamp, tmpArtifact } from './oci.ts';
@@ -167,16 +168,10 @@ export async function buildSnap(ws: Workspace, buildDir: string, outFile: string
     await mkdir(dirname(outFile), { recursive: true });
     await inStep(`snap ${sy.name}: mksquashfs → ${outFile}`, async () => {
       try {
-        // mksquashfs (4.5+) refuses -mkfs-time/-all-time while SOURCE_DATE_EPOCH is set ("can't be
-        // used at the same time"); the times are given here, from the same epoch.
-        const { SOURCE_DATE_EPOCH: _, ...env } = process.env;
-        await execa('mksquashfs', [prime, tmp, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', String(epoch), '-all-time', String(epoch), '-quiet', '-no-progress'], { env, extendEnv: false });
+        await mksquashfs(prime, tmp, epoch);
       } catch (e) {
         await rm(tmp, { force: true });
-        const err = e as { code?: string; stderr?: string };
-        if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'mksquashfs is not installed', { hint: 'run `npm run setup` (squashfs-tools)' });
-        if (/No space left/.test(err.stderr ?? '')) throw new UserError('E_DISK_FULL', `no space left on device writing ${outFile}`);
-        throw new UserError('E_SQUASHFS', `mksquashfs failed: ${(err.stderr ?? '').trim().split('\n').pop()}`);
+        throw e;
       }
       await rename(tmp, outFile);
     });

@@ -9,7 +9,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { execa } from 'execa';
+import { catFile } from '../lib/tools/squashfs.ts';
 import { parse as parseYaml } from 'yaml';
 import type { ResolvedLine, Risk } from '../config/types.ts';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
@@ -90,13 +90,13 @@ export async function readSnapMeta(file: string): Promise<SnapMeta> {
   } catch {
     throw new UserError('E_ARTIFACT', `no snap at ${file}`, { hint: 'run npm run build:snap first, or pass --artifact FILE' });
   }
-  const r = await execa('unsquashfs', ['-cat', file, 'meta/snap.yaml'], { reject: false, timeout: 60_000, stdin: 'ignore' });
-  if (r.exitCode !== 0) {
-    throw new UserError('E_ARTIFACT', `${file} is not a readable snap (unsquashfs: ${String(r.stderr || r.message).split('\n')[0]})`, {
+  const r = await catFile(file, 'meta/snap.yaml');
+  if (!r.ok) {
+    throw new UserError('E_ARTIFACT', `${file} is not a readable snap (unsquashfs: ${r.why})`, {
       hint: 'rebuild it with npm run build:snap',
     });
   }
-  const doc = parseYaml(String(r.stdout)) as Record<string, unknown> | null;
+  const doc = parseYaml(r.text) as Record<string, unknown> | null;
   if (!doc || typeof doc.name !== 'string' || doc.version === undefined) {
     throw new UserError('E_ARTIFACT', `${file}: meta/snap.yaml lacks name or version`, { hint: 'rebuild it with npm run build:snap' });
   }
