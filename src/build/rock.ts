@@ -16,6 +16,9 @@ import { inStep } from '../lib/log.ts';
 import { rootfs, rootfsDiff, rootfsKey, SUITE } from '../lib/tools/mmdebstrap.ts';
 import { headRevision, lastChange } from '../lib/tools/git.ts';
 import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
+import { organize, planParts, primed, type Part, type PartPlan, type Permission } from './parts.ts';
+
+export type { PartPlan } from './parts.ts';
 import { artifactStamp, assembleImage, stampsOfKind, writeOciArchive, type Image } from './oci.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
 import type { TarEntry } from './tar.ts';
@@ -23,21 +26,6 @@ import type { Workspace } from '../lib/workspace.ts';
 
 export const FORMAT = 5;
 
-interface Permission {
-  path?: string;
-  owner?: number;
-  group?: number;
-  mode?: string;
-}
-interface Part {
-  plugin: string;
-  source?: string;
-  organize?: Record<string, string>;
-  permissions?: Permission[];
-  prime?: string[];
-  'stage-packages'?: string[];
-  after?: string[];
-}
 export interface RockManifest {
   name: string;
   version: string;
@@ -57,16 +45,8 @@ export const UBUNTU_TO_DEBIAN: Record<string, string> = {};
 
 export const RUN_USERS: Record<string, { uid: number; name: string }> = { _daemon_: { uid: 584792, name: '_daemon_' } };
 
-export interface PartPlan {
-  name: string;
-  source: string;
-  prefix: string; // where the source's top level lands (from `organize: {"*": dir/}`)
-  renames: Record<string, string>;
-  permissions: Permission[];
-  prime?: string[];
-}
-
-export interface RockPlan {
+/** What the built-in backend makes of a rockcraft.yaml (not the publish step's plan). */
+export interface RockBuildPlan {
   name: string;
   version: string;
   packages: string[];
@@ -79,22 +59,8 @@ export interface RockPlan {
 }
 
 /** Pure: what the manifest asks for, as data. Unsupported constructs are refused by name. */
-export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockPlan {
-  const packages: string[] = [];
-  const parts: PartPlan[] = [];
-  for (const [name, p] of Object.entries(m.parts)) {
-    for (const pkg of p['stage-packages'] ?? []) packages.push(UBUNTU_TO_DEBIAN[pkg] ?? pkg);
-    if (p.plugin === 'nil') continue;
-    if (p.plugin !== 'dump') throw new UserError('E_UNSUPPORTED', `${where}: part ${name} uses plugin ${p.plugin}; the built-in backend runs dump and nil parts`, { hint: 'install rockcraft and use --backend craft' });
-    if (!p.source) throw new UserError('E_MANIFEST', `${where}: part ${name} has no source`);
-    let prefix = '';
-    const renames: Record<string, string> = {};
-    for (const [from, to] of Object.entries(p.organize ?? {})) {
-      if (from === '*' && to.endsWith('/')) prefix = to.replace(/\/+$/, '');
-      else renames[from] = to;
-    }
-    parts.push({ name, source: p.source, prefix, renames, permissions: p.permissions ?? [], prime: p.prime });
-  }
+export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockBuildPlan {
+  const { parts, packages } = planParts(m.parts, where, (pkg) => UBUNTU_TO_DEBIAN[pkg] ?? pkg);
   const user = m['run-user'] ? RUN_USERS[m['run-user']] : undefined;
   if (m['run-user'] && !user) throw new UserError('E_MANIFEST', `${where}: run-user ${m['run-user']} is not one rockcraft knows`);
   const svc = m['entrypoint-service'];
@@ -102,7 +68,7 @@ export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockPlan {
   return {
     name: m.name,
     version: m.version,
-    packages: [...new Set(packages)].sort(),
+    packages,
     parts,
     env: m.environment ?? {},
     user,
@@ -119,13 +85,13 @@ export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockPlan {
   };
 }
 
-/** Apply a part's organize renames and permissions to its entries. */
+/** Apply a part's organize, prime and permissions to its entries (paths already under the part's prefix). */
 export function applyPart(entries: TarEntry[], part: PartPlan): Array<TarEntry & { inherit?: boolean }> {
   const out: Array<TarEntry & { inherit?: boolean }> = [];
+  const under = (p: string) => (!part.prefix ? p : p === part.prefix ? '' : p.startsWith(`${part.prefix}/`) ? p.slice(part.prefix.length + 1) : p);
   for (const e of entries) {
-    let path = e.path;
-    for (const [from, to] of Object.entries(part.renames)) if (path === from || path.startsWith(`${from}/`)) path = to + path.slice(from.length);
-    if (part.prime && !part.prime.some((g) => fnmatch(g, path) || g.startsWith(`${path}/`))) continue;
+    const path = organize(part, under(e.path));
+    if (!primed(part, path)) continue;
     const ent: TarEntry & { inherit?: boolean } = { ...e, path };
     let matched = false;
     for (const perm of part.permissions) {
