@@ -7,17 +7,17 @@
  */
 import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, mkdirSync } from 'node:fs';
-import { artifactStamp } from '../src/build/oci.ts';
+import { artifactStamp } from '../src/pack/oci.ts';
 import { workspace } from '../src/lib/workspace.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from '../src/build/build.ts';
+import { build } from '../src/pack/pack.ts';
 import { cacheDir, projectRoot } from '../src/lib/paths.ts';
 import { readLock, lockedInputsFor } from '../src/stage/lock.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { sha256File, casPath } from '../src/stage/fetch.ts';
 import { rootfs } from '../src/lib/tools/mmdebstrap.ts';
-import { planRock } from '../src/build/rock.ts';
+import { planRock } from '../src/pack/rock.ts';
 import { parse } from 'yaml';
 import { setLogLevel } from '../src/lib/log.ts';
 

@@ -8,7 +8,7 @@
  *   smoke    (r, ws, Packed[])      → checks     the artifacts run for real
  *   publish  (r, ws, Packed)        → plan       registry tags / store channel, then apply
  *
- * Each step's operation lives in src/<step>/<step>.ts (the pack step's in src/build/build.ts); its
+ * Each step's operation lives in src/<step>/<step>.ts (src/pack/pack.ts for pack); its
  * src/<step>/cli.ts only parses options and prints. Modules load when their step runs.
  */
 import type { Command } from 'commander';
@@ -16,9 +16,9 @@ import type { ResolvedLine } from './config/types.ts';
 import type { Workspace } from './lib/workspace.ts';
 import type { Rendered } from './render/render.ts';
 import type { Staged } from './stage/stage.ts';
-import type { Packed } from './build/build.ts';
+import type { Packed } from './pack/pack.ts';
 import type { CheckResult } from './smoke/checks.ts';
-import type { RockPlan } from './publish/rock.ts';
+import type { RockPlan } from './publish/registry.ts';
 import type { RockPublishOptions } from './publish/publish.ts';
 
 export type StepName = 'render' | 'stage' | 'pack' | 'smoke' | 'publish';
@@ -49,8 +49,8 @@ const stage: Step<Rendered, Staged, { lockFile?: string; spark8t?: string; force
 const pack: Step<Staged, Packed, { kind: 'rock' | 'snap'; backend: 'craft' | 'builtin' }> = {
   name: 'pack',
   makes: 'the rock or the snap in dist/: path, digest, size',
-  run: async (r, ws, staged, o) => (await import('./build/build.ts')).pack(r, ws, staged, o),
-  cli: () => import('./build/cli.ts'),
+  run: async (r, ws, staged, o) => (await import('./pack/pack.ts')).pack(r, ws, staged, o),
+  cli: () => import('./pack/cli.ts'),
 };
 
 const smoke: Step<Packed[], CheckResult[], { only?: RegExp }> = {

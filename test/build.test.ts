@@ -5,13 +5,13 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readd
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { build } from '../src/build/build.ts';
-import { planRock, applyPart, inheritDirs, buildRock, gitRevision } from '../src/build/rock.ts';
+import { build } from '../src/pack/pack.ts';
+import { planRock, applyPart, inheritDirs, buildRock, gitRevision } from '../src/pack/rock.ts';
 import { stage } from '../src/stage/stage.ts';
 import { ensureSpark8t } from '../src/spark8t/build/build.ts';
-import { deriveSnapYaml, checkSnapYaml } from '../src/build/snap.ts';
-import { craftCommand } from '../src/build/craft.ts';
-import { layerCacheDir, trimLayerCache } from '../src/build/layer.ts';
+import { deriveSnapYaml, checkSnapYaml } from '../src/pack/snap.ts';
+import { craftCommand } from '../src/pack/craft.ts';
+import { layerCacheDir, trimLayerCache } from '../src/pack/layer.ts';
 import { ROOT } from './support/k8s.ts';
 import { containersConf } from '../src/smoke/runner.ts';
 import { cacheDir } from '../src/lib/paths.ts';

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { craftPack } from '../src/build/craft.ts';
+import { craftPack } from '../src/pack/craft.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'craft-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { planSnap } from '../src/build/snap.ts';
-import { planRock } from '../src/build/rock.ts';
-import { organize, planParts, primed } from '../src/build/parts.ts';
+import { planSnap } from '../src/pack/snap.ts';
+import { planRock } from '../src/pack/rock.ts';
+import { organize, planParts, primed } from '../src/pack/parts.ts';
 import { ROOT } from './support/k8s.ts';
 
 const snapcraft = parse(readFileSync(join(ROOT, 'snap/snapcraft.yaml'), 'utf8'));

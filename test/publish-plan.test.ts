@@ -9,8 +9,8 @@ import { classifyFailure, copyArchiveCommand, inspectRawCommand, lastErrorLine }
 import { promoteCommand, releaseCommand, uploadCommand, parseUploadRevision } from '../src/lib/tools/snapcraft-store.ts';
 import { authFileContent, credentialsFromEnv } from '../src/publish/credentials.ts';
 import { RetriesExhausted, backoffDelays, withRetry } from '../src/lib/retry.ts';
-import { RegistrySession, applyRockPlan, classifyTag, decideRockPlan, formatRockPlan, repositoryOf, tagsForLine } from '../src/publish/rock.ts';
-import { planPromote, planSnapUpload, snapRefusal } from '../src/publish/snap.ts';
+import { RegistrySession, applyRockPlan, classifyTag, decideRockPlan, formatRockPlan, repositoryOf, tagsForLine } from '../src/publish/registry.ts';
+import { planPromote, planSnapUpload, snapRefusal } from '../src/publish/store.ts';
 import { fixtureLine } from './support/registry.ts';
 
 const D1 = `sha256:${'1'.repeat(64)}`;

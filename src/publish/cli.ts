@@ -11,8 +11,8 @@ import { UserError, isUserError } from '../lib/errors.ts';
 import { errorJson, out, outJson } from '../lib/output.ts';
 import { workspace, type Workspace } from '../lib/workspace.ts';
 import { DEFAULT_RETRY } from '../lib/retry.ts';
-import { formatRockPlan } from './rock.ts';
-import { RISKS, formatSnapPlan } from './snap.ts';
+import { formatRockPlan } from './registry.ts';
+import { RISKS, formatSnapPlan } from './store.ts';
 import { applyPromotion, applyRockPublish, applySnapPublish, checkRisk, planPromotion, planRockPublish, planSnapPublish, resolveOutputs } from './publish.ts';
 
 interface LineOpts {

@@ -7,11 +7,11 @@ import * as path from 'node:path';
 import type { ResolvedLine, Risk } from '../config/types.ts';
 import { UserError } from '../lib/errors.ts';
 import type { Workspace } from '../lib/workspace.ts';
-import type { Packed } from '../build/build.ts';
+import type { Packed } from '../pack/pack.ts';
 import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../lib/retry.ts';
-import { RegistrySession, applyRockPlan, findRockArtifact, inspectRock, repositoryOf, type RockPlan, type RockResult } from './rock.ts';
-import { RISKS, applySnapUpload, findSnapArtifact, planPromote, planSnapUpload, readSnapMeta, snapRefusal, applyStoreCommand, type PromotePlan, type SnapPlan, type SnapResult } from './snap.ts';
+import { RegistrySession, applyRockPlan, findRockArtifact, inspectRock, repositoryOf, type RockPlan, type RockResult } from './registry.ts';
+import { RISKS, applySnapUpload, findSnapArtifact, planPromote, planSnapUpload, readSnapMeta, snapRefusal, applyStoreCommand, type PromotePlan, type SnapPlan, type SnapResult } from './store.ts';
 
 export interface RockPublishOptions {
   /** The file to publish (default: the pack step's, else the line's rock in dist/). */

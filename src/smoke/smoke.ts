@@ -8,7 +8,7 @@ import { sweepLeftovers } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
 import { err } from '../lib/output.ts';
 import { projectRoot } from '../lib/paths.ts';
-import { build, type Packed } from '../build/build.ts';
+import { build, type Packed } from '../pack/pack.ts';
 import { selectLine } from '../config/matrix.ts';
 import type { ResolvedLine } from '../config/types.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';

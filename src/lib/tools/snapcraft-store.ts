@@ -2,7 +2,7 @@
  * snapcraft, for the Snap Store only (upload, release, promote). Pure argument builders return
  * `[cli, args]` data (printed in dry runs, asserted in tests); `runStore` runs one with the store
  * credentials left in the environment (SNAPCRAFT_STORE_CREDENTIALS is read by snapcraft itself, never
- * passed as an argument). Building with snapcraft is src/build/craft.ts.
+ * passed as an argument). Building with snapcraft is src/pack/craft.ts.
  */
 import { execa } from 'execa';
 import { mask, registerSecret } from '../secrets.ts';

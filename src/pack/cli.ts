@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { workspace, type Workspace } from '../lib/workspace.ts';
 import { log } from '../lib/log.ts';
 import { out, outJson } from '../lib/output.ts';
-import { build, type BuildOptions } from './build.ts';
+import { build, type BuildOptions } from './pack.ts';
 
 export function register(program: Command, ws: Workspace = workspace()): void {
   const cmd = program.command('build').description('build the rock or the snap of a line (render → stage → pack)');

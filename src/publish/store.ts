@@ -22,7 +22,7 @@ import {
   uploadCommand,
   type Command,
 } from '../lib/tools/snapcraft-store.ts';
-import { findArtifact } from './rock.ts';
+import { findArtifact } from './registry.ts';
 
 export const RISKS: Risk[] = ['edge', 'beta', 'candidate', 'stable'];
 
