@@ -1,4 +1,4 @@
-/** `sparkcraft build rock|snap`: parses options and prints; the operation is build.ts. */
+/** `sparkcraft build rock|snap`: parses options and prints; the operation is pack.ts (render → stage → pack). */
 import type { Command } from 'commander';
 import { workspace, type Workspace } from '../lib/workspace.ts';
 import { log } from '../lib/log.ts';

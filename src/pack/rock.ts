@@ -16,7 +16,7 @@ import { inStep } from '../lib/log.ts';
 import { rootfs, rootfsDiff, rootfsKey, SUITE } from '../lib/tools/mmdebstrap.ts';
 import { headRevision, lastChange } from '../lib/tools/git.ts';
 import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
-import { organize, planParts, primed, type Part, type PartPlan, type Permission } from './parts.ts';
+import { organize, planParts, primed, type Part, type PartPlan } from './parts.ts';
 
 export type { PartPlan } from './parts.ts';
 import { artifactStamp, assembleImage, stampsOfKind, writeOciArchive, type Image } from './oci.ts';

@@ -8,7 +8,6 @@
  *   planPromote(...)      pure: `snapcraft release <name> <rev> <track>/<risk>` or `snapcraft promote`
  */
 import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import { catFile } from '../lib/tools/squashfs.ts';
 import { parse as parseYaml } from 'yaml';
 import type { ResolvedLine, Risk } from '../config/types.ts';
