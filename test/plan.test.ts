@@ -28,6 +28,9 @@ describe('the snap plan', () => {
     const spark = planSnap(snapcraft, []).parts.find((x) => x.name === 'spark')!;
     expect(organize(spark, 'bin/spark-submit')).toBe('opt/spark/bin/spark-submit');
   });
+  it('is for the architecture it is given (the host\'s by default)', () => {
+    expect(planSnap(snapcraft, [], 'x', 'arm64').snapYaml.architectures).toEqual(['arm64']);
+  });
   it('refuses plugins it cannot run and snap.yaml snapd would refuse, by name', () => {
     expect(() => planSnap({ ...snapcraft, parts: { x: { plugin: 'python', source: '.' } } }, [])).toThrow(/part x uses plugin python; the built-in backend runs dump and nil parts/);
     expect(() => planSnap({ ...snapcraft, name: 'Bad--Name' }, [])).toThrow(/meta\/snap.yaml would be refused: name is not a valid snap name/);

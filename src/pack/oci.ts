@@ -16,6 +16,8 @@ export const MT = {
 };
 
 export interface ImageConfig {
+  /** Debian architecture name (`amd64`): what the layers were built for. */
+  architecture: string;
   created: string;
   user: string;
   env: string[];
@@ -41,7 +43,7 @@ const canonical = (o: unknown) => Buffer.from(JSON.stringify(o));
 export function assembleImage(layers: LayerBlob[], c: ImageConfig, refName: string): Image {
   const config = canonical({
     created: c.created,
-    architecture: 'amd64',
+    architecture: c.architecture,
     os: 'linux',
     config: { User: c.user, Env: c.env, Entrypoint: c.entrypoint, Cmd: c.cmd, WorkingDir: c.workingDir, Labels: c.labels },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },

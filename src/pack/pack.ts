@@ -67,7 +67,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: { kind
   const meta = await gitRevision(ws.root);
   if (kind === 'rock') {
     const out = at(ws, r.paths.rock);
-    const b = await buildRock(ws, st.dir, out, { epoch: meta.epoch, revision: meta.revision, source: r.project.source });
+    const b = await buildRock(ws, st.dir, out, { epoch: meta.epoch, revision: meta.revision, source: r.project.source, arch: r.arch });
     const trimmed = trimLayerCache(layersInUse(ws));
     if (trimmed.layers || trimmed.bytes) log.info(`trimmed the layer cache: ${trimmed.layers} layers no artifact uses, ${(trimmed.bytes / 1048576).toFixed(0)} MiB`);
     const manifestDigest = `sha256:${b.image.manifestDigest.slice(7)}`;
@@ -78,6 +78,6 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: { kind
     };
   }
   const out = at(ws, r.paths.snap);
-  const b = await buildSnap(ws, st.dir, out, meta.epoch);
+  const b = await buildSnap(ws, st.dir, out, meta.epoch, r.arch);
   return { kind, backend, artifact: out, digest: `sha256:${b.sha256}`, size: statSync(out).size, seconds: seconds(), reused: b.reused, sha256: b.sha256 };
 }

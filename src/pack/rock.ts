@@ -15,6 +15,7 @@ import { UserError } from '../lib/errors.ts';
 import { inStep } from '../lib/log.ts';
 import { rootfs, rootfsDiff, rootfsKey, SUITE } from '../lib/tools/mmdebstrap.ts';
 import { headRevision, lastChange } from '../lib/tools/git.ts';
+import { hostArch } from '../config/matrix.ts';
 import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
 import { organize, planParts, primed, type Part, type PartPlan } from './parts.ts';
 
@@ -171,7 +172,7 @@ export interface RockBuild {
   reused: boolean;
 }
 
-export async function buildRock(ws: Workspace, buildDir: string, outFile: string, meta: { epoch: number; revision: string; source: string }): Promise<RockBuild> {
+export async function buildRock(ws: Workspace, buildDir: string, outFile: string, meta: { epoch: number; revision: string; source: string; arch?: string }): Promise<RockBuild> {
   const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
   const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
   const mtime = meta.epoch;
@@ -238,6 +239,7 @@ export async function buildRock(ws: Workspace, buildDir: string, outFile: string
   const image = assembleImage(
     layers,
     {
+      architecture: meta.arch ?? hostArch(),
       created,
       user: plan.user ? `${plan.user.uid}:${plan.user.uid}` : '0:0',
       env: Object.entries(env).map(([k, v]) => `${k}=${v}`),

@@ -17,6 +17,7 @@ import { cacheDir } from '../lib/paths.ts';
 import { rootfs, rootfsDiff } from '../lib/tools/mmdebstrap.ts';
 import { mksquashfs } from '../lib/tools/squashfs.ts';
 import { dirEntries } from './layer.ts';
+import { hostArch } from '../config/matrix.ts';
 import { organize, planParts, primed, type Part, type PartPlan } from './parts.ts';
 import { sha256File } from '../stage/fetch.ts';
 import { artifactStamp, tmpArtifact } from './oci.ts';
@@ -40,7 +41,7 @@ export interface SnapcraftYaml {
 }
 
 /** Pure: meta/snap.yaml as snapcraft writes it for our manifests. */
-export function deriveSnapYaml(s: SnapcraftYaml, hooks: string[]): Record<string, unknown> {
+export function deriveSnapYaml(s: SnapcraftYaml, hooks: string[], arch = hostArch()): Record<string, unknown> {
   const apps: Record<string, unknown> = {};
   for (const [name, a] of Object.entries(s.apps ?? {})) {
     apps[name] = {
@@ -59,7 +60,7 @@ export function deriveSnapYaml(s: SnapcraftYaml, hooks: string[]): Record<string
     description: s.description,
     ...(s.title ? { title: s.title } : {}),
     ...(s.license ? { license: s.license } : {}),
-    architectures: ['amd64'],
+    architectures: [arch],
     base: s.base,
     apps,
     confinement: s.confinement,
@@ -94,18 +95,18 @@ export interface SnapBuildPlan {
 }
 
 /** Pure: the plan; refuses what snapd would refuse and plugins it cannot run. */
-export function planSnap(sy: SnapcraftYaml, hooks: string[], where = 'snap/snapcraft.yaml'): SnapBuildPlan {
+export function planSnap(sy: SnapcraftYaml, hooks: string[], where = 'snap/snapcraft.yaml', arch = hostArch()): SnapBuildPlan {
   const { parts, packages } = planParts(sy.parts, where);
-  const snapYaml = deriveSnapYaml(sy, hooks);
+  const snapYaml = deriveSnapYaml(sy, hooks, arch);
   const problems = checkSnapYaml(snapYaml);
   if (problems.length) throw new UserError('E_SNAP_YAML', `meta/snap.yaml would be refused: ${problems.join('; ')}`);
   return { name: sy.name, packages, parts, snapYaml, hooks };
 }
 
-export async function buildSnap(ws: Workspace, buildDir: string, outFile: string, epoch: number): Promise<{ artifact: string; sha256: string; reused: boolean }> {
+export async function buildSnap(ws: Workspace, buildDir: string, outFile: string, epoch: number, arch = hostArch()): Promise<{ artifact: string; sha256: string; reused: boolean }> {
   const sy = parseYaml(await readFile(join(buildDir, 'snap', 'snapcraft.yaml'), 'utf8')) as SnapcraftYaml;
   const hooksDir = join(buildDir, 'snap', 'hooks');
-  const plan = planSnap(sy, existsSync(hooksDir) ? readdirSync(hooksDir).sort() : [], join(buildDir, 'snap', 'snapcraft.yaml'));
+  const plan = planSnap(sy, existsSync(hooksDir) ? readdirSync(hooksDir).sort() : [], join(buildDir, 'snap', 'snapcraft.yaml'), arch);
   const { packages, snapYaml, hooks } = plan;
 
   // Key of everything that goes in: package set, part trees, snap.yaml, hooks.

@@ -10,6 +10,7 @@ import { containersConf, execCommand, logsCommand, podman, removeCommand, runCom
 import { lastLine, run } from '../lib/tools/run.ts';
 import { loadArchive } from '../lib/tools/skopeo-registry.ts';
 import { unsquashfs } from '../lib/tools/squashfs.ts';
+import { hostArch } from '../config/matrix.ts';
 
 export { containersConf };
 
@@ -47,13 +48,13 @@ export class RockRunner {
 }
 
 /** The environment snapd gives an app, from meta/snap.yaml (pure). */
-export function snapEnvironment(snapYaml: { name: string; environment?: Record<string, string>; apps?: Record<string, { environment?: Record<string, string> }> }, app: string | undefined, dirs: { snap: string; data: string; common: string; userData: string; userCommon: string; realHome: string }, hostPath: string): Record<string, string> {
+export function snapEnvironment(snapYaml: { name: string; architectures?: string[]; environment?: Record<string, string>; apps?: Record<string, { environment?: Record<string, string> }> }, app: string | undefined, dirs: { snap: string; data: string; common: string; userData: string; userCommon: string; realHome: string }, hostPath: string): Record<string, string> {
   const env: Record<string, string> = {
     SNAP: dirs.snap,
     SNAP_NAME: snapYaml.name,
     SNAP_INSTANCE_NAME: snapYaml.name,
     SNAP_REVISION: 'x1',
-    SNAP_ARCH: 'amd64',
+    SNAP_ARCH: snapYaml.architectures?.[0] ?? hostArch(),
     SNAP_DATA: dirs.data,
     SNAP_COMMON: dirs.common,
     SNAP_USER_DATA: dirs.userData,
@@ -69,7 +70,7 @@ export function snapEnvironment(snapYaml: { name: string; environment?: Record<s
 }
 
 export class SnapRunner {
-  readonly yaml: { name: string; environment?: Record<string, string>; apps: Record<string, { command: string; 'command-chain'?: string[]; environment?: Record<string, string> }> };
+  readonly yaml: { name: string; architectures?: string[]; environment?: Record<string, string>; apps: Record<string, { command: string; 'command-chain'?: string[]; environment?: Record<string, string> }> };
   constructor(readonly root: string, readonly dirs: { snap: string; data: string; common: string; userData: string; userCommon: string; realHome: string }) {
     this.yaml = parse(readFileSync(join(root, 'meta', 'snap.yaml'), 'utf8'));
   }
