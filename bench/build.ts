@@ -7,16 +7,17 @@
  */
 import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, mkdirSync } from 'node:fs';
-import { artifactStamp } from '../src/build/oci.ts';
+import { artifactStamp } from '../src/pack/oci.ts';
+import { workspace } from '../src/lib/workspace.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from '../src/build/cli.ts';
+import { build } from '../src/pack/pack.ts';
 import { cacheDir, projectRoot } from '../src/lib/paths.ts';
 import { readLock, lockedInputsFor } from '../src/stage/lock.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { sha256File, casPath } from '../src/stage/fetch.ts';
 import { rootfs } from '../src/lib/tools/mmdebstrap.ts';
-import { planRock } from '../src/build/rock.ts';
+import { planRock } from '../src/pack/rock.ts';
 import { parse } from 'yaml';
 import { setLogLevel } from '../src/lib/log.ts';
 
@@ -36,7 +37,7 @@ async function main() {
   const cache = mkdtempSync(join(tmpdir(), 'bench-cache-'));
   for (const d of ['downloads', 'extract', 'rootfs', 'bin', 'go']) symlinkSync(join(cacheDir(), d), join(cache, d));
   // Forget that dist/ already holds this image, so the cold build writes the archive too.
-  rmSync(artifactStamp(first.artifact, 'digest'), { force: true });
+  rmSync(artifactStamp(workspace(), first.artifact, 'digest'), { force: true });
   const [coldOut, cold] = await timed(() => execa('node', ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', '--json'], { env: { SPARKCRAFT_CACHE: cache } }));
   const summary = JSON.parse(coldOut.stdout) as { layers: Array<{ size: number }>; artifact: string; size: number };
   const imageBytes = summary.size;
@@ -44,7 +45,7 @@ async function main() {
   // Baseline: verify the same downloads, unpack Spark, compress the same payload with tar | pigz.
   const m = loadMatrix();
   const r = resolveLine(m, {});
-  const inputs = lockedInputsFor(m, r.line, readLock());
+  const inputs = lockedInputsFor(r.project, r.line, readLock());
   const plan = planRock(parse(readFileSync(join(projectRoot, 'rockcraft.yaml'), 'utf8')));
   const full = await rootfs('minbase', plan.packages);
   const work = mkdtempSync(join(tmpdir(), 'bench-base-'));

@@ -2,12 +2,12 @@
  * npm run bench:render — time to render and validate the whole release matrix (target < 300 ms)
  * and a warm `stage` of the default line (target < 2 s). Medians of several runs.
  */
+import { median } from './stats.ts';
 import { loadMatrix, resolveLine, flavourAvailable } from '../src/config/matrix.ts';
 import { loadTemplates, renderLine } from '../src/render/render.ts';
 import { stage } from '../src/stage/stage.ts';
 import { setLogLevel } from '../src/lib/log.ts';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   setLogLevel('WARN');
@@ -24,7 +24,7 @@ async function main() {
         const r = resolveLine(m, { line: line.track, flavour: f });
         if (!flavourAvailable(r.flavour)) continue;
         for (const risk of m.risks) {
-          renderLine(m, resolveLine(m, { line: line.track, flavour: f, risk }), tpl);
+          renderLine(resolveLine(m, { line: line.track, flavour: f, risk }), tpl);
           count++;
         }
       }

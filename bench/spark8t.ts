@@ -3,6 +3,7 @@
  * `list` with 50 accounts, `get-config`, and `--help` start-up. Prints medians and ratios.
  * Targets: ours ≥ 10× faster on each; `--help` ≤ 50 ms.
  */
+import { median } from './stats.ts';
 import { execa } from 'execa';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -21,7 +22,6 @@ function once(cmd: string, args: string[], env: Record<string, string>): number 
   return ms;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * Medians of ours and the reference, run alternately (ours, python, ours, ...) after two warm-up

@@ -5,16 +5,17 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readd
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { build } from '../src/build/cli.ts';
-import { planRock, applyPart, inheritDirs, buildRock, gitRevision } from '../src/build/rock.ts';
+import { build } from '../src/pack/pack.ts';
+import { planRock, applyPart, inheritDirs, buildRock, gitRevision } from '../src/pack/rock.ts';
 import { stage } from '../src/stage/stage.ts';
 import { ensureSpark8t } from '../src/spark8t/build/build.ts';
-import { deriveSnapYaml, checkSnapYaml } from '../src/build/snap.ts';
-import { craftCommand } from '../src/build/craft.ts';
-import { layerCacheDir, trimLayerCache } from '../src/build/layer.ts';
+import { deriveSnapYaml, checkSnapYaml } from '../src/pack/snap.ts';
+import { craftCommand } from '../src/pack/craft.ts';
+import { layerCacheDir, trimLayerCache } from '../src/pack/layer.ts';
 import { ROOT } from './support/k8s.ts';
 import { containersConf } from '../src/smoke/runner.ts';
 import { cacheDir } from '../src/lib/paths.ts';
+import { workspace } from '../src/lib/workspace.ts';
 
 let rock: string;
 let snap: string;
@@ -222,7 +223,7 @@ describe('reproducible and cached', () => {
       const st = await stage({ spark8t: exe });
       expect(st.skipped).toBe(false);
       const meta = await gitRevision(ROOT);
-      const b = await buildRock(st.dir, join(work, 'changed.rock'), { ...meta, source: st.matrix.project.source });
+      const b = await buildRock(workspace(), st.dir, join(work, 'changed.rock'), { ...meta, source: st.matrix.project.source });
       const rebuilt = b.layers.filter((l) => !l.cached).map((l) => l.comment);
       expect(rebuilt).toEqual(['part spark8t']);
       const changed = b.layers.map((l, i) => (l.digest === first.layers![i]!.digest ? null : l.comment)).filter(Boolean);

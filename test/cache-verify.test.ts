@@ -5,7 +5,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync, statSync, utimesSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { casPath, fetchVerified, recheckCached } from '../src/stage/fetch.ts';
-import { buildLayer } from '../src/build/layer.ts';
+import { buildLayer } from '../src/pack/layer.ts';
 import { stage } from '../src/stage/stage.ts';
 import { readLock } from '../src/stage/lock.ts';
 

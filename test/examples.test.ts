@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { loadTemplates, renderLine } from '../src/render/render.ts';
-import { planRock, scriptletOf, gitRevision, treeKey, type RockManifest } from '../src/build/rock.ts';
-import { runScriptlet } from '../src/build/scriptlet.ts';
-import { examplesJar } from '../src/build/examples.ts';
-import { build } from '../src/build/cli.ts';
+import { planRock, scriptletOf, gitRevision, treeKey, type RockManifest } from '../src/pack/rock.ts';
+import { runScriptlet } from '../src/pack/scriptlet.ts';
+import { examplesJar } from '../src/pack/examples.ts';
+import { build } from '../src/pack/pack.ts';
 import { stage, type StageResult } from '../src/stage/stage.ts';
 import { RockRunner } from '../src/smoke/runner.ts';
 import { sparkPiFromExamplesJar } from '../src/smoke/checks.ts';
@@ -19,7 +19,7 @@ import { ROOT } from './support/k8s.ts';
 
 const matrix = loadMatrix();
 const templates = loadTemplates();
-const manifestOf = (track: string) => parse(renderLine(matrix, resolveLine(matrix, { line: track }), templates).find((f) => f.path === 'rockcraft.yaml')!.content) as RockManifest;
+const manifestOf = (track: string) => parse(renderLine(resolveLine(matrix, { line: track }), templates).find((f) => f.path === 'rockcraft.yaml')!.content) as RockManifest;
 const sha256 = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 const temps: string[] = [];
 const temp = (prefix: string) => {

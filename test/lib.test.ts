@@ -69,3 +69,16 @@ describe('errors', () => {
     expect(describeError(new UserError('E_X', 'bad thing\nhappened', { hint: 'do that' }))).toBe('bad thing happened (do that)');
   });
 });
+
+describe('the CLI output path', () => {
+  it('masks secrets on stdout too (results, not only log lines)', async () => {
+    const { execa } = await import('execa');
+    const { join } = await import('node:path');
+    const { projectRoot } = await import('../src/lib/paths.ts');
+    // A secret-looking variable whose value appears in a result line: the image name.
+    const r = await execa('node', ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), 'publish', 'resolve'], { env: { DEMO_TOKEN: 'charmed-spark' }, reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain('image=***');
+    expect(r.stdout).not.toContain('charmed-spark');
+  });
+});

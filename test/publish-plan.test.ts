@@ -8,22 +8,37 @@ import { clearSecrets, mask } from '../src/lib/secrets.ts';
 import { classifyFailure, copyArchiveCommand, inspectRawCommand, lastErrorLine } from '../src/lib/tools/skopeo-registry.ts';
 import { promoteCommand, releaseCommand, uploadCommand, parseUploadRevision } from '../src/lib/tools/snapcraft-store.ts';
 import { authFileContent, credentialsFromEnv } from '../src/publish/credentials.ts';
-import { RetriesExhausted, backoffDelays, withRetry } from '../src/publish/retry.ts';
-import { RegistrySession, applyRockPlan, classifyTag, decideRockPlan, formatRockPlan, repositoryOf, schemeTags, tagsForLine } from '../src/publish/rock.ts';
-import { planPromote, planSnapUpload, snapRefusal } from '../src/publish/snap.ts';
+import { RetriesExhausted, backoffDelays, withRetry } from '../src/lib/retry.ts';
+import { RegistrySession, applyRockPlan, classifyTag, decideRockPlan, formatRockPlan, repositoryOf, tagsForLine } from '../src/publish/registry.ts';
+import { planPromote, planSnapUpload, snapRefusal } from '../src/publish/store.ts';
 import { fixtureLine } from './support/registry.ts';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
 
 describe('rock tags', () => {
-  it('follows the reference scheme when the matrix gives no tags', () => {
-    expect(schemeTags(fixtureLine({ risk: 'edge' }))).toEqual(['3.5.9-22.04_edge', '3.5-22.04_edge']);
-    expect(schemeTags(fixtureLine({ risk: 'stable' }))).toEqual(['3.5.9-22.04_stable', '3.5-22.04_stable', '3.5-22.04']);
-    const jupyter = fixtureLine();
-    jupyter.flavour = { name: 'jupyter', image: 'charmed-spark-jupyterlab', tagVersion: '4.0.11' };
-    expect(schemeTags(jupyter)[0]).toBe('3.5.9-4.0.11-22.04_edge');
-    expect(tagsForLine(jupyter)[0]).toEqual({ tag: '3.5.9-4.0.11-22.04_edge', kind: 'immutable' });
+  it('publishes every tag the resolver gives, each with its kind, immutable first (edge, stable, a flavour with a tagVersion)', () => {
+    expect(tagsForLine(fixtureLine({ risk: 'edge' }))).toEqual([
+      { tag: '3.5.9-22.04_edge', kind: 'immutable' },
+      { tag: '3.5-22.04_edge', kind: 'moving' },
+    ]);
+    expect(tagsForLine(fixtureLine({ risk: 'stable' }))).toEqual([
+      { tag: '3.5.9-22.04_stable', kind: 'immutable' },
+      { tag: '3.5-22.04_stable', kind: 'moving' },
+      { tag: '3.5-22.04', kind: 'moving' },
+    ]);
+    // A flavour's own version enters the immutable tag only; the moving tags name the track.
+    const jupyter = fixtureLine({ name: 'charmed-spark-jupyterlab', tagVersion: '4.0.11', risk: 'stable' });
+    expect(tagsForLine(jupyter)).toEqual([
+      { tag: '3.5.9-4.0.11-22.04_stable', kind: 'immutable' },
+      { tag: '3.5-22.04_stable', kind: 'moving' },
+      { tag: '3.5-22.04', kind: 'moving' },
+    ]);
+    expect(jupyter.image.ref).toBe('ghcr.io/canonical/charmed-spark-jupyterlab:3.5-22.04_stable');
+    // The plan publishes exactly those.
+    const plan = decideRockPlan({ resolved: jupyter, registry: 'ghcr.io/canonical', artifact: { file: jupyter.paths.rock, digest: D1 }, existing: {}, force: false, credentials: 'GITHUB_TOKEN' });
+    expect(plan.tags.map((t) => t.ref)).toEqual(jupyter.image.tags.map((t) => `ghcr.io/canonical/charmed-spark-jupyterlab:${t}`));
+    expect(plan.artifact.file).toBe('dist/charmed-spark-jupyterlab_3.5.9-4.0.11_amd64.rock');
   });
   it('uses the matrix tags when given, immutable ones first, without duplicates', () => {
     const r = fixtureLine({ tags: ['3.5-22.04_edge', '3.5.9-22.04_edge', '3.5-22.04_edge'] });

@@ -15,7 +15,7 @@ import { UserError } from '../src/lib/errors.ts';
 import { setLogLevel } from '../src/lib/log.ts';
 import { pullToLayoutCommand, run, sha256Digest, remoteDigest } from '../src/lib/tools/skopeo-registry.ts';
 import { credentialsFromEnv, writeAuthFile } from '../src/publish/credentials.ts';
-import { RegistrySession, applyRockPlan, inspectRock, type RockPlan } from '../src/publish/rock.ts';
+import { RegistrySession, applyRockPlan, inspectRock, type RockPlan } from '../src/publish/registry.ts';
 import { CuttingProxy } from './support/tcp-proxy.ts';
 import { HttpFaultProxy } from './support/http-fault-proxy.ts';
 import { ensureRegistry, fixtureLine, makeTestRock, registryEnv, tmpDir, type LocalRegistry } from './support/registry.ts';

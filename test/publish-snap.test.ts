@@ -13,7 +13,7 @@ import { execa } from 'execa';
 import { AggregateUserError, UserError } from '../src/lib/errors.ts';
 import { storeReadiness } from '../src/lib/tools/snapcraft-store.ts';
 import { projectRoot } from '../src/lib/paths.ts';
-import { applySnapUpload, applyStoreCommand, planPromote, planSnapUpload, readSnapMeta } from '../src/publish/snap.ts';
+import { applySnapUpload, applyStoreCommand, planPromote, planSnapUpload, readSnapMeta } from '../src/publish/store.ts';
 import { fixtureLine, tmpDir } from './support/registry.ts';
 
 let dir: string;

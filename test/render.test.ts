@@ -4,9 +4,8 @@ import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, readFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { loadMatrix, resolveLine, validateMatrix } from '../src/config/matrix.ts';
-import { loadTemplates, renderLine, validateManifests } from '../src/render/render.ts';
-import { check } from '../src/render/cli.ts';
+import { hostArch, loadMatrix, resolveLine, validateMatrix } from '../src/config/matrix.ts';
+import { check, loadTemplates, renderLine, validateManifests } from '../src/render/render.ts';
 import { ROOT } from './support/k8s.ts';
 
 const matrix = loadMatrix();
@@ -18,7 +17,7 @@ describe('release matrix', () => {
     expect(r.line.spark).toBe('3.5.9');
     expect(r.image.tags).toEqual(['3.5.9-22.04_edge', '3.5-22.04_edge']);
     expect(r.image.ref).toBe('ghcr.io/canonical/charmed-spark:3.5-22.04_edge');
-    expect(r.snapChannel).toBe('3.5/edge');
+    expect(r.snap).toEqual({ name: 'spark-client', version: '3.5.9', channel: '3.5/edge' });
     expect(resolveLine(matrix, { line: '3.5', risk: 'stable' }).image.tags).toContain('3.5-22.04');
     expect(resolveLine(matrix, { line: '4.1' }).image.tags[0]).toBe(`${matrix.lines.find((l) => l.track === '4.1')!.spark}-24.04_edge`);
     expect(() => resolveLine(matrix, { line: '2.4' })).toThrow(/no Spark line "2.4".*/);
@@ -42,10 +41,50 @@ describe('release matrix', () => {
   });
 });
 
+describe('resolving every flavour', () => {
+  it('every line × flavour × risk (tagVersion flavours too) resolves and renders, each name derived once', () => {
+    let withTagVersion = 0;
+    for (const line of matrix.lines) {
+      for (const name of line.flavours) {
+        for (const risk of matrix.risks) {
+          const r = resolveLine(matrix, { line: line.track, flavour: name, risk, arch: 'arm64' });
+          const f = matrix.flavours[name]!;
+          const version = f.tagVersion ? `${line.spark}-${f.tagVersion}` : line.spark;
+          if (f.tagVersion) withTagVersion++;
+          const base = line.rock.base.split('@')[1];
+          expect(r.version).toBe(version);
+          expect(r.arch).toBe('arm64');
+          expect(r.image.tags).toEqual([`${version}-${base}_${risk}`, `${line.track}-${base}_${risk}`, ...(risk === 'stable' ? [`${line.track}-${base}`] : [])]);
+          expect(r.image.ref).toBe(`ghcr.io/canonical/${f.image}:${line.track}-${base}_${risk}`);
+          expect(r.snap).toEqual({ name: 'spark-client', version: line.spark, channel: `${line.track}/${risk}` });
+          expect(r.paths).toEqual({
+            build: `build/${line.track}/${name}`,
+            inputs: `build/${line.track}/${name}/inputs`,
+            rock: `dist/${f.image}_${version}_arm64.rock`,
+            snap: `dist/spark-client_${line.spark}_arm64.snap`,
+          });
+          const files = renderLine(r, templates);
+          const rock = parse(files.find((x) => x.path === 'rockcraft.yaml')!.content);
+          expect(rock.name).toBe(f.image);
+          expect(rock.version).toBe(version);
+          const defaults = files.find((x) => x.path === 'files/snap/etc/spark8t/conf/spark-defaults.conf')!.content;
+          expect(defaults).toContain(`spark.kubernetes.container.image=${r.image.ref}`);
+        }
+      }
+    }
+    expect(withTagVersion).toBeGreaterThan(0);
+  });
+  it('the architecture is the host\'s unless given', () => {
+    expect(resolveLine(matrix, {}).arch).toBe(hostArch());
+    expect(hostArch('x64')).toBe('amd64');
+    expect(hostArch('arm64')).toBe('arm64');
+  });
+});
+
 describe('rendering', () => {
   it('renders and validates every line and available flavour', () => {
     for (const line of matrix.lines) {
-      const files = renderLine(matrix, resolveLine(matrix, { line: line.track }), templates);
+      const files = renderLine(resolveLine(matrix, { line: line.track }), templates);
       const rock = parse(files.find((f) => f.path === 'rockcraft.yaml')!.content);
       expect(rock.base).toBe(line.rock.base);
       expect(rock['run-user']).toBe('_daemon_');
@@ -62,7 +101,7 @@ describe('rendering', () => {
     }
   });
   it('refuses a manifest the craft tools would refuse, naming the key', () => {
-    const files = renderLine(matrix, resolveLine(matrix, {}), templates);
+    const files = renderLine(resolveLine(matrix, {}), templates);
     const rock = parse(files[0]!.content);
     rock.services.sparkd.startup = 'sometimes';
     rock.parts.spark.plugins = 'dump';
@@ -78,7 +117,7 @@ describe('rendering', () => {
 });
 
 describe('scripts in the rock keep arguments intact', () => {
-  const files = renderLine(matrix, resolveLine(matrix, {}), templates);
+  const files = renderLine(resolveLine(matrix, {}), templates);
   const dir = mkdtempSync(join(tmpdir(), 'scripts-'));
   for (const f of files.filter((x) => x.path.startsWith('files/rock/'))) {
     const p = join(dir, f.path.slice('files/rock/'.length));

@@ -49,6 +49,13 @@ describe('smoke of the default line (real rock and snap)', () => {
       'snap: spark-submit --deploy-mode cluster creates the driver pod: ok',
     ]);
   }, 600_000);
+  it('--json: stdout is the JSON results alone (the summary goes to stderr)', async () => {
+    const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'smoke', '--artifact', 'rock', '--only', 'sparkd', '--json'], { cwd: ROOT, reject: false });
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(0);
+    const results = JSON.parse(r.stdout) as Array<{ name: string; ok: boolean }>;
+    expect(results.map((x) => [x.name, x.ok])).toEqual([['rock: sparkd runs driver and executor through the Spark entrypoint', true]]);
+    expect(r.stderr).toMatch(/INFO smoke: 1 passed, 0 failed in \d+ s/);
+  }, 600_000);
   it('the MicroK8s smoke steps that need no MicroK8s run against the local apiserver', async () => {
     await ensureCluster();
     const home = (await execa('bash', [join(ROOT, 'scripts/spark-home.sh')])).stdout.trim();

@@ -1,23 +1,15 @@
 #!/usr/bin/env node
 /**
  * `sparkcraft` — the pipeline CLI: config → render → stage → build → smoke → publish.
- * Each step registers its own subcommands from `src/<step>/cli.ts`.
+ * Each step of the table in src/pipeline.ts registers its own subcommands from `src/<step>/cli.ts`,
+ * all on the one workspace made here.
  */
 import { Command, CommanderError } from 'commander';
-import { describeError, isUserError } from '../lib/errors.ts';
-import { getLogLevel, setLogLevel } from '../lib/log.ts';
-import { mask } from '../lib/secrets.ts';
+import { setLogLevel } from '../lib/log.ts';
+import { reportError } from '../lib/output.ts';
+import { workspace } from '../lib/workspace.ts';
+import { STEPS } from '../pipeline.ts';
 
-type Registrar = (program: Command) => void;
-
-// One line per pipeline step; keep them in pipeline order.
-const registrars: Array<() => Promise<{ register: Registrar }>> = [
-  () => import('../render/cli.ts'),
-  () => import('../stage/cli.ts'),
-  () => import('../build/cli.ts'),
-  () => import('../smoke/cli.ts'),
-  () => import('../publish/cli.ts'),
-];
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('sparkcraft')
@@ -26,15 +18,14 @@ export async function main(argv: string[]): Promise<number> {
     .hook('preAction', (cmd) => setLogLevel(String(cmd.opts().logLevel ?? 'INFO')))
     .exitOverride()
     .showHelpAfterError(false);
-  for (const load of registrars) (await load()).register(program);
+  const ws = workspace();
+  for (const step of STEPS) (await step.cli()).register(program, ws);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
-    process.stderr.write(mask(`error: ${describeError(e)}`) + '\n');
-    if (getLogLevel() === 'DEBUG' && e instanceof Error && e.stack) process.stderr.write(mask(e.stack) + '\n');
-    return isUserError(e) ? e.exitCode : 1;
+    return reportError(e);
   }
 }
 
@@ -46,8 +37,5 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (e) => {
-    process.stderr.write(`error: ${describeError(e)}\n`);
-    process.exit(1);
-  },
+  (e) => process.exit(reportError(e)),
 );

@@ -111,7 +111,23 @@ export function flavourAvailable(f: FlavourSpec & { available?: boolean }): bool
   return f.available !== false;
 }
 
-export function resolveLine(m: Matrix, sel: { line?: string; flavour?: string; risk?: Risk } = {}): ResolvedLine {
+/** Debian's name for the architecture of this host (Node's `x64` is `amd64`). */
+export function hostArch(nodeArch: string = process.arch): string {
+  return ({ x64: 'amd64', arm64: 'arm64', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[nodeArch] ?? nodeArch;
+}
+
+/**
+ * The tag scheme of the reference rocks: `<version>-<base>_<risk>` (immutable; the version carries
+ * the flavour's tagVersion), `<track>-<base>_<risk>` (moving), and on stable also `<track>-<base>`.
+ */
+export function imageTags(version: string, track: string, baseVersion: string, risk: Risk): string[] {
+  const tags = [`${version}-${baseVersion}_${risk}`, `${track}-${baseVersion}_${risk}`];
+  if (risk === 'stable') tags.push(`${track}-${baseVersion}`);
+  return tags;
+}
+
+/** Every derived name of one line × flavour × risk: the one place they are computed. */
+export function resolveLine(m: Matrix, sel: { line?: string; flavour?: string; risk?: Risk; arch?: string } = {}): ResolvedLine {
   const track = sel.line ?? m.defaultLine;
   const line = m.lines.find((l) => l.track === track || l.spark === track);
   if (!line) throw new UserError('E_LINE', `no Spark line "${track}" in the release matrix`, { hint: `known lines: ${m.lines.map((l) => l.track).join(', ')}` });
@@ -122,19 +138,34 @@ export function resolveLine(m: Matrix, sel: { line?: string; flavour?: string; r
   }
   const risk = sel.risk ?? m.defaultRisk;
   if (!RISKS.includes(risk)) throw new UserError('E_RISK', `unknown risk "${risk}"`, { hint: `one of ${RISKS.join(', ')}` });
+  const arch = sel.arch ?? hostArch();
   const baseVersion = line.rock.base.split('@')[1]!;
   const version = flavour.tagVersion ? `${line.spark}-${flavour.tagVersion}` : line.spark;
-  const trackTag = flavour.tagVersion ? `${line.track}-${flavour.tagVersion}` : line.track;
-  const tags = [`${version}-${baseVersion}_${risk}`, `${trackTag}-${baseVersion}_${risk}`];
-  if (risk === 'stable') tags.push(`${trackTag}-${baseVersion}`);
+  const tags = imageTags(version, line.track, baseVersion, risk);
+  const build = `build/${line.track}/${flavour.name}`;
   return {
+    project: m.project,
     line,
     flavour,
     risk,
     baseVersion,
+    version,
+    arch,
     image: { registry: m.project.registry, name: flavour.image, tags, ref: `${m.project.registry}/${flavour.image}:${tags[1]}` },
-    snapChannel: `${line.track}/${risk}`,
+    snap: { name: m.project.snapName, version: line.spark, channel: `${line.track}/${risk}` },
+    paths: {
+      build,
+      inputs: `${build}/inputs`,
+      rock: `dist/${flavour.image}_${version}_${arch}.rock`,
+      snap: `dist/${m.project.snapName}_${line.spark}_${arch}.snap`,
+    },
   };
+}
+
+/** Load the matrix and resolve the selected line: what every step starts from. */
+export function selectLine(file: string, sel: { line?: string; flavour?: string; risk?: Risk } = {}): { matrix: Matrix; resolved: ResolvedLine } {
+  const matrix = loadMatrix(file);
+  return { matrix, resolved: resolveLine(matrix, sel) };
 }
 
 export function mavenUrl(j: JarSpec, repo = 'https://repo1.maven.org/maven2'): string {

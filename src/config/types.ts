@@ -78,15 +78,35 @@ export interface Matrix {
   lines: LineSpec[];
 }
 
-/** One buildable thing: a line × flavour with every derived name computed. */
+/** One buildable thing: a line × flavour × risk with every derived name computed (by `resolveLine` only). */
 export interface ResolvedLine {
+  /** The matrix's project settings (registry, source, snap name, run user, pebble). */
+  project: Matrix['project'];
   line: LineSpec;
   flavour: FlavourSpec;
   risk: Risk;
   /** `22.04` from `ubuntu@22.04`. */
   baseVersion: string;
-  /** Image reference parts. */
+  /** The rock's version: Spark's, plus the flavour's tagVersion (`3.5.9`, `3.5.9-4`). */
+  version: string;
+  /** Debian architecture of this host (`amd64`, `arm64`): what the built-in backend builds for. */
+  arch: string;
+  /**
+   * Image reference parts. `tags`: the immutable `<version>-<base>_<risk>` first, then the moving
+   * `<track>-<base>_<risk>` (and `<track>-<base>` on stable); `ref` is the first moving tag's reference.
+   */
   image: { registry: string; name: string; tags: string[]; ref: string };
-  /** Snap channel `3.5/edge`. */
-  snapChannel: string;
+  /** The snap: name, version and Snap Store channel (`3.5/edge`). */
+  snap: { name: string; version: string; channel: string };
+  /** Paths relative to the project root. */
+  paths: {
+    /** The build folder `build/<track>/<flavour>` (manifests, files/, inputs/). */
+    build: string;
+    /** What stage fills: `build/<track>/<flavour>/inputs`. */
+    inputs: string;
+    /** `dist/<image>_<version>_<arch>.rock` */
+    rock: string;
+    /** `dist/<snap>_<spark>_<arch>.snap` */
+    snap: string;
+  };
 }

@@ -1,27 +1,19 @@
 /**
- * `sparkcraft publish rock|snap|promote` (npm run publish:rock / publish:snap).
+ * `sparkcraft publish rock|snap|promote` (npm run publish:rock / publish:snap): options and printing;
+ * the operations are publish.ts.
  * Dry run by default: the plan is computed and printed (`--json`: the plan object) and nothing
  * changes; `--yes` applies it.
  */
-import * as path from 'node:path';
 import { Command, Option } from 'commander';
+import { selectLine } from '../config/matrix.ts';
 import type { Matrix, ResolvedLine, Risk } from '../config/types.ts';
-import { UserError, describeError, isUserError } from '../lib/errors.ts';
-import { projectRoot } from '../lib/paths.ts';
-import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
-import { DEFAULT_RETRY, type RetryPolicy } from './retry.ts';
-import { RegistrySession, applyRockPlan, findRockArtifact, formatRockPlan, hostArch, imageVersion, inspectRock, repositoryOf, tagsForLine } from './rock.ts';
-import {
-  RISKS,
-  applySnapUpload,
-  applyStoreCommand,
-  findSnapArtifact,
-  formatSnapPlan,
-  planPromote,
-  planSnapUpload,
-  readSnapMeta,
-  snapRefusal,
-} from './snap.ts';
+import { UserError, isUserError } from '../lib/errors.ts';
+import { errorJson, out, outJson } from '../lib/output.ts';
+import { workspace, type Workspace } from '../lib/workspace.ts';
+import { DEFAULT_RETRY } from '../lib/retry.ts';
+import { formatRockPlan } from './registry.ts';
+import { RISKS, formatSnapPlan } from './store.ts';
+import { applyPromotion, applyRockPublish, applySnapPublish, checkRisk, planPromotion, planRockPublish, planSnapPublish, resolveOutputs } from './publish.ts';
 
 interface LineOpts {
   matrix?: string;
@@ -30,26 +22,10 @@ interface LineOpts {
   risk?: string;
 }
 
-interface MatrixModule {
-  loadMatrix(file?: string): Matrix | Promise<Matrix>;
-  resolveLine(m: Matrix, sel: { line?: string; flavour?: string; risk?: Risk }): ResolvedLine;
-}
-
-// Loaded lazily: the config step owns src/config/matrix.ts.
-const MATRIX_MODULE = '../config/matrix.ts';
-
-export async function loadLine(o: LineOpts): Promise<{ matrix: Matrix; resolved: ResolvedLine }> {
-  if (o.risk !== undefined && !RISKS.includes(o.risk as Risk)) {
-    throw new UserError('E_USAGE', `unknown risk "${o.risk}"`, { hint: `use one of ${RISKS.join(', ')}` });
-  }
-  const mod = (await import(MATRIX_MODULE)) as MatrixModule;
-  const matrix = await mod.loadMatrix(o.matrix);
-  const resolved = mod.resolveLine(matrix, {
-    ...(o.line ? { line: o.line } : {}),
-    ...(o.flavour ? { flavour: o.flavour } : {}),
-    ...(o.risk ? { risk: o.risk as Risk } : {}),
-  });
-  return { matrix, resolved };
+/** The line the options select (risk checked first, so a typo is a usage error). */
+export function loadLine(o: LineOpts, ws: Workspace): { matrix: Matrix; resolved: ResolvedLine } {
+  checkRisk(o.risk);
+  return selectLine(o.matrix ?? ws.matrixFile, { line: o.line, flavour: o.flavour, risk: o.risk as Risk | undefined });
 }
 
 function lineOptions(cmd: Command): Command {
@@ -63,13 +39,6 @@ function lineOptions(cmd: Command): Command {
     .option('--json', 'print the plan (and the result) as JSON on stdout', false);
 }
 
-function emitJson(doc: unknown): void {
-  process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
-}
-
-function errorJson(e: unknown): { code: string; message: string } {
-  return { code: isUserError(e) ? e.code : 'E_INTERNAL', message: describeError(e) };
-}
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -88,34 +57,24 @@ interface RockCliOpts extends LineOpts {
   retryDelayMs: number;
 }
 
-export async function publishRock(o: RockCliOpts, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const { matrix, resolved } = await loadLine(o);
-  const registry = o.registry || env.SPARKCRAFT_REGISTRY || resolved.image.registry || matrix.project.registry;
-  const artifact = o.artifact ? path.resolve(o.artifact) : await findRockArtifact(projectRoot, resolved);
-  const certDir = o.registryCertDir || env.SPARKCRAFT_REGISTRY_CERT_DIR || undefined;
-  const retry: RetryPolicy = { attempts: Math.max(1, o.attempts), baseDelayMs: o.retryDelayMs, maxDelayMs: Math.max(o.retryDelayMs, DEFAULT_RETRY.maxDelayMs) };
-  const session = new RegistrySession(repositoryOf(registry, resolved.image.name).host, env, certDir, retry);
+export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const { resolved } = loadLine(o, ws);
+  const { plan, session } = await planRockPublish(resolved, ws, { ...o, dryRun: !o.yes }, env);
   try {
-    const plan = await inspectRock(
-      { resolved, registry, artifact, force: o.force, dryRun: !o.yes, ...(certDir ? { certDir } : {}) },
-      session,
-    );
-    if (!o.json) process.stdout.write(formatRockPlan(plan) + '\n');
+    if (!o.json) out(formatRockPlan(plan));
     if (!o.yes) {
-      if (o.json) emitJson({ dryRun: true, plan });
-      else process.stdout.write(`dry run: nothing pushed${plan.problems.length ? ' (the refusals above would stop --yes)' : ''}; add --yes to publish\n`);
+      if (o.json) outJson({ dryRun: true, plan });
+      else out(`dry run: nothing pushed${plan.problems.length ? ' (the refusals above would stop --yes)' : ''}; add --yes to publish`);
       return;
     }
     try {
-      const result = await applyRockPlan(plan, session);
-      if (o.json) emitJson({ dryRun: false, plan, result });
+      const result = await applyRockPublish(plan, session);
+      if (o.json) outJson({ dryRun: false, plan, result });
       else {
-        process.stdout.write(
-          `published ${plan.repository}@${result.digest}: ${result.pushed.length} tag(s) pushed, ${result.verified.length} reference(s) verified in ${result.seconds.toFixed(1)} s\n`,
-        );
+        out(`published ${plan.repository}@${result.digest}: ${result.pushed.length} tag(s) pushed, ${result.verified.length} reference(s) verified in ${result.seconds.toFixed(1)} s`);
       }
     } catch (e) {
-      if (o.json) emitJson({ dryRun: false, plan, error: errorJson(e) });
+      if (o.json) outJson({ dryRun: false, plan, error: errorJson(e) });
       throw e;
     }
   } finally {
@@ -129,29 +88,23 @@ interface SnapCliOpts extends LineOpts {
   json: boolean;
 }
 
-export async function publishSnap(o: SnapCliOpts, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const { matrix, resolved } = await loadLine(o);
-  const snapName = matrix.project.snapName;
-  const file = o.artifact ? path.resolve(o.artifact) : await findSnapArtifact(projectRoot, snapName, resolved.line.spark);
-  const meta = await readSnapMeta(file);
-  const { missing } = await storeReadiness(env);
-  const plan = planSnapUpload({ resolved, snapName, file, meta, missing });
-  if (!o.json) process.stdout.write(formatSnapPlan(plan) + '\n');
+export async function publishSnap(o: SnapCliOpts, ws: Workspace, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const { resolved } = loadLine(o, ws);
+  const plan = await planSnapPublish(resolved, ws, o, env);
+  if (!o.json) out(formatSnapPlan(plan));
   if (!o.yes) {
-    if (o.json) emitJson({ dryRun: true, plan });
+    if (o.json) outJson({ dryRun: true, plan });
     else if (plan.missing.length || plan.problems.length) {
-      process.stdout.write(`dry run: nothing uploaded; --yes would stop here: ${[...plan.problems, ...plan.missing].join('; ')}\n`);
-    } else process.stdout.write('dry run: nothing uploaded; add --yes to upload\n');
+      out(`dry run: nothing uploaded; --yes would stop here: ${[...plan.problems, ...plan.missing].join('; ')}`);
+    } else out('dry run: nothing uploaded; add --yes to upload');
     return;
   }
   try {
-    const refusal = snapRefusal(plan);
-    if (refusal) throw refusal;
-    const result = await applySnapUpload(plan, env);
-    if (o.json) emitJson({ dryRun: false, plan, result });
-    else process.stdout.write(`uploaded ${snapName} ${meta.version} to ${plan.channel}${result.revision ? ` as revision ${result.revision}` : ''}\n`);
+    const result = await applySnapPublish(plan, env);
+    if (o.json) outJson({ dryRun: false, plan, result });
+    else out(`uploaded ${plan.snap} ${plan.meta.version} to ${plan.channel}${result.revision ? ` as revision ${result.revision}` : ''}`);
   } catch (e) {
-    if (o.json) emitJson({ dryRun: false, plan, error: errorJson(e) });
+    if (o.json) outJson({ dryRun: false, plan, error: errorJson(e) });
     throw e;
   }
 }
@@ -166,60 +119,31 @@ interface PromoteCliOpts {
   json: boolean;
 }
 
-export async function promoteSnap(o: PromoteCliOpts, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  for (const r of [o.to, o.from]) {
-    if (r !== undefined && !RISKS.includes(r as Risk)) throw new UserError('E_USAGE', `unknown risk "${r}"`, { hint: `use one of ${RISKS.join(', ')}` });
-  }
-  const { matrix, resolved } = await loadLine({ ...(o.matrix ? { matrix: o.matrix } : {}), ...(o.line ? { line: o.line } : {}) });
-  const { missing } = await storeReadiness(env);
-  const plan = planPromote({
-    snapName: matrix.project.snapName,
-    track: resolved.line.track,
-    to: o.to as Risk,
-    ...(o.from ? { from: o.from as Risk } : {}),
-    ...(o.revision !== undefined ? { revision: o.revision } : {}),
-    missing,
-  });
+export async function promoteSnap(o: PromoteCliOpts, ws: Workspace, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  checkRisk(o.to);
+  checkRisk(o.from);
+  const { resolved } = loadLine({ ...(o.matrix ? { matrix: o.matrix } : {}), ...(o.line ? { line: o.line } : {}) }, ws);
+  const plan = await planPromotion(resolved, o, env);
   if (!o.json) {
-    process.stdout.write(`plan: ${plan.revision !== null ? `release revision ${plan.revision}` : `promote ${plan.from}`} of ${plan.snap} → ${plan.to}\n  command  ${plan.command}\n`);
-    for (const m of missing) process.stdout.write(`  missing: ${m}\n`);
+    out(`plan: ${plan.revision !== null ? `release revision ${plan.revision}` : `promote ${plan.from}`} of ${plan.snap} → ${plan.to}\n  command  ${plan.command}`);
+    for (const m of plan.missing) out(`  missing: ${m}`);
   }
   if (!o.yes) {
-    if (o.json) emitJson({ dryRun: true, plan });
-    else process.stdout.write('dry run: nothing released; add --yes to release\n');
+    if (o.json) outJson({ dryRun: true, plan });
+    else out('dry run: nothing released; add --yes to release');
     return;
   }
-  if (missing.length) {
-    const e = new UserError('E_STORE_UNAVAILABLE', `cannot release in the Snap Store: ${missing.join('; ')}`, { hint: 'the plan above is what would run' });
-    if (o.json) emitJson({ dryRun: false, plan, error: errorJson(e) });
+  try {
+    const result = await applyPromotion(plan, env);
+    if (o.json) outJson({ dryRun: false, plan, result });
+    else out(`released ${plan.snap} to ${plan.to}`);
+  } catch (e) {
+    if (o.json && isUserError(e) && e.code === 'E_STORE_UNAVAILABLE') outJson({ dryRun: false, plan, error: errorJson(e) });
     throw e;
   }
-  const r = await applyStoreCommand([plan.argv[0]!, plan.argv.slice(1)], env, `snapcraft ${plan.argv[1]} to ${plan.to}`);
-  if (o.json) emitJson({ dryRun: false, plan, result: { to: plan.to, output: r.output } });
-  else process.stdout.write(`released ${plan.snap} to ${plan.to}\n`);
 }
 
-/** Pure: what release pipelines need to know about a line, as `key=value` lines (for $GITHUB_OUTPUT). */
-export function resolveOutputs(matrix: Matrix, r: ResolvedLine): Record<string, string> {
-  const arch = hostArch();
-  const tags = tagsForLine(r);
-  return {
-    track: r.line.track,
-    spark: r.line.spark,
-    flavour: r.flavour.name,
-    risk: r.risk,
-    image: r.image.name,
-    registry: r.image.registry || matrix.project.registry,
-    tags: tags.map((t) => t.tag).join(' '),
-    'snap-name': matrix.project.snapName,
-    'snap-channel': r.snapChannel,
-    'build-dir': `build/${r.line.track}/${r.flavour.name}`,
-    'rock-file': `dist/${r.image.name}_${imageVersion(r)}_${arch}.rock`,
-    'snap-file': `dist/${matrix.project.snapName}_${r.line.spark}_${arch}.snap`,
-  };
-}
-
-export function register(program: Command): void {
+export function register(program: Command, ws: Workspace = workspace()): void {
   const publish = program.command('publish').description('publish the rock to an OCI registry and the snap to the Snap Store (dry run unless --yes)');
 
   lineOptions(publish.command('rock').description('push the rock with every tag of its line; verify by reading the digests back'))
@@ -228,11 +152,9 @@ export function register(program: Command): void {
     .option('--registry-cert-dir <dir>', 'CA certificates (*.crt) to trust for the registry (or $SPARKCRAFT_REGISTRY_CERT_DIR)')
     .addOption(new Option('--attempts <n>', 'attempts per registry call on network errors and 5xx').argParser(positiveInt).default(DEFAULT_RETRY.attempts))
     .addOption(new Option('--retry-delay-ms <ms>', 'first backoff delay (doubles each retry)').argParser(positiveInt).default(DEFAULT_RETRY.baseDelayMs))
-    .action(async (o: RockCliOpts) => publishRock(o));
+    .action(async (o: RockCliOpts) => publishRock(o, ws));
 
-  lineOptions(publish.command('snap').description('upload the snap to the Snap Store channel <track>/<risk> of its line')).action(async (o: SnapCliOpts) =>
-    publishSnap(o),
-  );
+  lineOptions(publish.command('snap').description('upload the snap to the Snap Store channel <track>/<risk> of its line')).action(async (o: SnapCliOpts) => publishSnap(o, ws));
 
   publish
     .command('resolve')
@@ -243,10 +165,9 @@ export function register(program: Command): void {
     .option('--risk <risk>', 'risk')
     .option('--json', 'as JSON', false)
     .action(async (o: LineOpts & { json: boolean }) => {
-      const { matrix, resolved } = await loadLine(o);
-      const out = resolveOutputs(matrix, resolved);
-      if (o.json) emitJson(out);
-      else process.stdout.write(Object.entries(out).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+      const outputs = resolveOutputs(loadLine(o, ws).resolved);
+      if (o.json) outJson(outputs);
+      else out(Object.entries(outputs).map(([k, v]) => `${k}=${v}`).join('\n'));
     });
 
   publish
@@ -259,6 +180,6 @@ export function register(program: Command): void {
     .addOption(new Option('--revision <n>', 'release this exact revision').argParser(positiveInt))
     .option('-y, --yes', 'release for real (default: dry run)', false)
     .option('--json', 'print the plan (and the result) as JSON', false)
-    .action(async (o: PromoteCliOpts) => promoteSnap(o));
+    .action(async (o: PromoteCliOpts) => promoteSnap(o, ws));
 
 }

@@ -1,18 +1,23 @@
 /**
  * Render one line × flavour × risk into files: the rockcraft and snapcraft manifests and the
  * static files the parts dump (entrypoint, pebble service scripts, configs, snap wrappers, hook).
- * Pure: templates are read once by `loadTemplates`; `renderLine` returns data; writing is in cli.ts.
+ * Pure: templates are read once by `loadTemplates`; `renderLine` returns data. Writing the build
+ * folder and the committed manifests comes last, apart.
  */
 import Handlebars from 'handlebars';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFile, mkdir, writeFile, chmod } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { projectRoot } from '../lib/paths.ts';
+import { writeFileAtomic, replaceDirAtomic } from '../lib/fsx.ts';
+import { flavourAvailable, loadMatrix, resolveLine } from '../config/matrix.ts';
+import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import type { Matrix, ResolvedLine } from '../config/types.ts';
 import { validate } from './schema.ts';
 import { rockcraftSchema, snapcraftSchema } from './schemas.ts';
-import { examplesJar } from '../build/examples.ts';
+import { examplesJar } from '../pack/examples.ts';
 
 export interface RenderedFile {
   /** Path relative to the build folder (`rockcraft.yaml`, `files/rock/opt/spark/entrypoint.sh`, ...). */
@@ -66,13 +71,13 @@ const WRAPPERS = [
   { name: 'spark-sql', shell: true },
 ];
 
-export function templateContext(m: Matrix, r: ResolvedLine) {
+export function templateContext(r: ResolvedLine) {
   return {
-    project: m.project,
+    project: r.project,
     line: r.line,
     flavour: r.flavour,
     risk: r.risk,
-    version: r.flavour.tagVersion ? `${r.line.spark}-${r.flavour.tagVersion}` : r.line.spark,
+    version: r.version,
     imageRef: r.image.ref,
     py4j: r.line.py4j,
     packages: packages(r),
@@ -92,8 +97,8 @@ function run(t: Templates, name: string, ctx: object): string {
 }
 
 /** Every file of one build folder, validated. */
-export function renderLine(m: Matrix, r: ResolvedLine, t: Templates): RenderedFile[] {
-  const ctx = templateContext(m, r);
+export function renderLine(r: ResolvedLine, t: Templates): RenderedFile[] {
+  const ctx = templateContext(r);
   const files: RenderedFile[] = [
     { path: 'rockcraft.yaml', content: run(t, 'rockcraft.yaml.hbs', ctx), mode: 0o644 },
     { path: 'snap/snapcraft.yaml', content: run(t, 'snapcraft.yaml.hbs', ctx), mode: 0o644 },
@@ -124,4 +129,71 @@ export function validateManifests(files: RenderedFile[], what: string): void {
   }
   if (problems.length === 1) throw problems[0];
   if (problems.length) throw new AggregateUserError(problems);
+}
+
+// Writing: the build folder of a line, the committed manifests.
+
+export const COMMITTED = ['rockcraft.yaml', 'snap/snapcraft.yaml'];
+
+/** Write a build folder: manifests, the install hook and files/ (replaced as a whole). inputs/ is left alone. */
+export async function writeBuildFolder(dir: string, files: RenderedFile[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const f of files.filter((x) => !x.path.startsWith('files/'))) {
+    await mkdir(dirname(join(dir, f.path)), { recursive: true });
+    await writeFileAtomic(join(dir, f.path), f.content, f.mode);
+  }
+  await replaceDirAtomic(join(dir, 'files'), async (tmp) => {
+    for (const f of files.filter((x) => x.path.startsWith('files/'))) {
+      const p = join(tmp, f.path.slice('files/'.length));
+      await mkdir(dirname(p), { recursive: true });
+      await writeFile(p, f.content);
+      await chmod(p, f.mode);
+    }
+    // Directories the rock wants to exist (owned and moded by the manifest's permissions).
+    for (const d of ['rock/var/lib/spark', 'rock/var/log/spark', 'rock/etc/spark/conf']) await mkdir(join(tmp, d), { recursive: true });
+  });
+}
+
+/** What the render step wrote: the build folder and its files (relative paths). */
+export interface Rendered {
+  dir: string;
+  files: string[];
+}
+
+/** The render step: the line's build folder (`r.paths.build`) written from the templates. */
+export async function render(r: ResolvedLine, ws: Workspace, templates?: Templates): Promise<Rendered> {
+  if (!flavourAvailable(r.flavour)) {
+    throw new UserError('E_FLAVOUR', `flavour ${r.flavour.name} cannot be built yet: ${(r.flavour as { reason?: string }).reason ?? 'inputs unavailable'}`);
+  }
+  const files = renderLine(r, templates ?? loadTemplates(ws.templates));
+  const dir = at(ws, r.paths.build);
+  await writeBuildFolder(dir, files);
+  return { dir, files: files.map((f) => f.path) };
+}
+
+/** What the committed top-level manifests must contain: the default line at the default risk. */
+export function committedFiles(matrix: Matrix, t: Templates): RenderedFile[] {
+  const r = resolveLine(matrix, {});
+  return renderLine(r, t).filter((f) => COMMITTED.includes(f.path));
+}
+
+/** Write the committed top-level manifests (the default line); returns their paths. */
+export async function writeCommitted(ws: Workspace, matrix: Matrix, t: Templates): Promise<string[]> {
+  const files = committedFiles(matrix, t);
+  for (const f of files) {
+    await mkdir(dirname(join(ws.root, f.path)), { recursive: true });
+    await writeFileAtomic(join(ws.root, f.path), f.content, 0o644);
+  }
+  return files.map((f) => f.path);
+}
+
+/** The committed manifests that differ from what the matrix and templates produce. */
+export async function check(o: { matrix?: string } = {}, ws: Workspace = workspace()): Promise<string[]> {
+  const want = committedFiles(loadMatrix(o.matrix ?? ws.matrixFile), loadTemplates(ws.templates));
+  const stale: string[] = [];
+  for (const f of want) {
+    const have = await readFile(join(ws.root, f.path), 'utf8').catch(() => undefined);
+    if (have !== f.content) stale.push(f.path);
+  }
+  return stale;
 }

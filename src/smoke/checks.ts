@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RockRunner, SnapRunner } from './runner.ts';
+import { flatten as flattenKubeconfig, getJson } from '../lib/tools/kubectl.ts';
 
 export interface Cluster {
   apiUrl: string;
@@ -50,10 +51,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function kubectlJson(c: Cluster, args: string[]) {
-  const r = await execa(c.kubectl, ['--kubeconfig', c.adminKubeconfig, ...args, '-o', 'json']);
-  return JSON.parse(r.stdout);
-}
+const kubectlJson = (c: Cluster, args: string[]) => getJson({ kubectl: c.kubectl, kubeconfig: c.adminKubeconfig }, args);
 
 const JOBS = join(dirname(fileURLToPath(import.meta.url)), 'jobs');
 
@@ -92,8 +90,8 @@ export function rockChecks(rock: RockRunner, c: Cluster, opts: { sparkJars: stri
   // A self-contained kubeconfig (certificates inline) the run user can read.
   const kube = join(work, 'kubeconfig');
   const kubeVol = [`${kube}:/kube/config:ro`];
-  const flatten = execa(c.kubectl, ['--kubeconfig', c.adminKubeconfig, 'config', 'view', '--flatten', '--minify']).then((r) => {
-    writeFileSync(kube, r.stdout, { mode: 0o644 });
+  const flatten = flattenKubeconfig({ kubectl: c.kubectl, kubeconfig: c.adminKubeconfig }).then((text) => {
+    writeFileSync(kube, text, { mode: 0o644 });
     chmodSync(kube, 0o644);
   });
   const ns = `smoke-${Date.now().toString(36)}`;

@@ -1,9 +1,12 @@
 /** `sparkcraft smoke`. */
 import type { Command } from 'commander';
+import { workspace, type Workspace } from '../lib/workspace.ts';
 import { UserError } from '../lib/errors.ts';
+import { log } from '../lib/log.ts';
+import { out, outJson } from '../lib/output.ts';
 import { smoke } from './smoke.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, ws: Workspace = workspace()): void {
   program
     .command('smoke')
     .description('run Spark jobs, the history server and spark8t in the built rock and snap (builds them when missing)')
@@ -14,10 +17,14 @@ export function register(program: Command): void {
     .action(async (o: { artifact: 'rock' | 'snap' | 'all'; line?: string; only?: string; json?: boolean }) => {
       if (!['rock', 'snap', 'all'].includes(o.artifact)) throw new UserError('E_USAGE', `--artifact must be rock, snap or all`, { exitCode: 2 });
       const t = Date.now();
-      const results = await smoke({ artifact: o.artifact, line: o.line, only: o.only ? new RegExp(o.only) : undefined });
-      if (o.json) console.log(JSON.stringify(results, null, 2));
+      const results = await smoke({ artifact: o.artifact, line: o.line, only: o.only ? new RegExp(o.only) : undefined }, ws);
       const failed = results.filter((r) => !r.ok);
-      console.log(`smoke: ${results.length - failed.length} passed, ${failed.length} failed in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+      const summary = `smoke: ${results.length - failed.length} passed, ${failed.length} failed in ${((Date.now() - t) / 1000).toFixed(0)} s`;
+      // With --json, stdout is the JSON document alone; the summary goes with the log.
+      if (o.json) {
+        outJson(results);
+        log.info(summary);
+      } else out(summary);
       if (failed.length) throw new UserError('E_SMOKE', `failed: ${failed.map((f) => f.name).join('; ')}`);
     });
 }

@@ -3,74 +3,58 @@
  * ulimits fail on this kind of host: see the containers.conf written here), the snap unpacked and
  * run with the environment snapd would give it.
  */
-import { execa } from 'execa';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { cacheDir } from '../lib/paths.ts';
+import { containersConf, execCommand, logsCommand, podman, removeCommand, runCommand } from '../lib/tools/podman.ts';
+import { lastLine, run } from '../lib/tools/run.ts';
+import { loadArchive } from '../lib/tools/skopeo-registry.ts';
+import { unsquashfs } from '../lib/tools/squashfs.ts';
+import { hostArch } from '../config/matrix.ts';
 
-export function containersConf(): string {
-  const dir = join(cacheDir(), 'podman');
-  mkdirSync(dir, { recursive: true });
-  const f = join(dir, 'containers.conf');
-  writeFileSync(f, '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\n');
-  return f;
-}
+export { containersConf };
 
 export class RockRunner {
-  readonly env: Record<string, string>;
-  constructor(readonly image: string) {
-    this.env = { CONTAINERS_CONF: containersConf() };
-  }
+  constructor(readonly image: string) {}
 
   static async load(archive: string, name: string): Promise<RockRunner> {
     const r = new RockRunner(`localhost/${name}`);
-    await execa('skopeo', ['copy', '-q', `oci-archive:${archive}`, `containers-storage:${r.image}`], { env: r.env });
+    await loadArchive(archive, r.image, { CONTAINERS_CONF: containersConf() });
     return r;
   }
 
   /** podman run --rm with host networking; `entrypoint` overrides pebble. */
   run(args: string[], opts: { entrypoint?: string; volumes?: string[]; envs?: Record<string, string>; timeout?: number } = {}) {
-    return execa('podman', this.runArgs(args, { ...opts, rm: true }), { env: this.env, reject: false, timeout: opts.timeout ?? 600_000 });
-  }
-
-  runArgs(args: string[], opts: { entrypoint?: string; volumes?: string[]; envs?: Record<string, string>; rm?: boolean; name?: string; detach?: boolean }): string[] {
-    return [
-      'run', ...(opts.rm ? ['--rm'] : []), ...(opts.detach ? ['-d'] : []), ...(opts.name ? ['--name', opts.name] : []),
-      '--network', 'host',
-      ...(opts.entrypoint ? ['--entrypoint', opts.entrypoint] : []),
-      ...(opts.volumes ?? []).flatMap((v) => ['-v', v]),
-      ...Object.entries(opts.envs ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-      this.image, ...args,
-    ];
+    return podman(runCommand(this.image, args, { ...opts, rm: true }), { timeoutMs: opts.timeout ?? 600_000 });
   }
 
   async start(name: string, opts: { volumes?: string[]; envs?: Record<string, string> } = {}): Promise<void> {
-    await execa('podman', ['rm', '-f', name], { env: this.env, reject: false });
-    await execa('podman', this.runArgs([], { ...opts, name, detach: true }), { env: this.env });
+    await podman(removeCommand(name));
+    const r = await podman(runCommand(this.image, [], { ...opts, name, detach: true }));
+    if (r.exitCode !== 0) throw new Error(`podman run ${name} failed: ${lastLine(r.stderr)}`);
   }
 
   exec(name: string, cmd: string[], opts: { timeout?: number } = {}) {
-    return execa('podman', ['exec', name, ...cmd], { env: this.env, reject: false, timeout: opts.timeout ?? 600_000 });
+    return podman(execCommand(name, cmd), { timeoutMs: opts.timeout ?? 600_000 });
   }
 
   logs(name: string) {
-    return execa('podman', ['logs', name], { env: this.env, reject: false });
+    return podman(logsCommand(name));
   }
 
   remove(name: string) {
-    return execa('podman', ['rm', '-f', name], { env: this.env, reject: false });
+    return podman(removeCommand(name));
   }
 }
 
 /** The environment snapd gives an app, from meta/snap.yaml (pure). */
-export function snapEnvironment(snapYaml: { name: string; environment?: Record<string, string>; apps?: Record<string, { environment?: Record<string, string> }> }, app: string | undefined, dirs: { snap: string; data: string; common: string; userData: string; userCommon: string; realHome: string }, hostPath: string): Record<string, string> {
+export function snapEnvironment(snapYaml: { name: string; architectures?: string[]; environment?: Record<string, string>; apps?: Record<string, { environment?: Record<string, string> }> }, app: string | undefined, dirs: { snap: string; data: string; common: string; userData: string; userCommon: string; realHome: string }, hostPath: string): Record<string, string> {
   const env: Record<string, string> = {
     SNAP: dirs.snap,
     SNAP_NAME: snapYaml.name,
     SNAP_INSTANCE_NAME: snapYaml.name,
     SNAP_REVISION: 'x1',
-    SNAP_ARCH: 'amd64',
+    SNAP_ARCH: snapYaml.architectures?.[0] ?? hostArch(),
     SNAP_DATA: dirs.data,
     SNAP_COMMON: dirs.common,
     SNAP_USER_DATA: dirs.userData,
@@ -86,16 +70,16 @@ export function snapEnvironment(snapYaml: { name: string; environment?: Record<s
 }
 
 export class SnapRunner {
-  readonly yaml: { name: string; environment?: Record<string, string>; apps: Record<string, { command: string; 'command-chain'?: string[]; environment?: Record<string, string> }> };
+  readonly yaml: { name: string; architectures?: string[]; environment?: Record<string, string>; apps: Record<string, { command: string; 'command-chain'?: string[]; environment?: Record<string, string> }> };
   constructor(readonly root: string, readonly dirs: { snap: string; data: string; common: string; userData: string; userCommon: string; realHome: string }) {
     this.yaml = parse(readFileSync(join(root, 'meta', 'snap.yaml'), 'utf8'));
   }
 
   static async unpack(snapFile: string, work: string): Promise<SnapRunner> {
     const root = join(work, 'snap');
-    await execa('rm', ['-rf', root]);
+    rmSync(root, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
-    await execa('unsquashfs', ['-q', '-d', root, snapFile]);
+    await unsquashfs(snapFile, root);
     const dirs = { snap: root, data: join(work, 'var/snap/data'), common: join(work, 'var/snap/common'), realHome: join(work, 'home'), userData: join(work, 'home/snap/x1'), userCommon: join(work, 'home/snap/common') };
     for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
     return new SnapRunner(root, dirs);
@@ -106,7 +90,7 @@ export class SnapRunner {
   }
 
   hook(name: string) {
-    return execa(join(this.root, 'meta', 'hooks', name), [], { env: this.env(), extendEnv: false, reject: false });
+    return run([join(this.root, 'meta', 'hooks', name), []], { env: this.env(), extendEnv: false });
   }
 
   /** `spark-client.<app> args`: command-chain entries, then the command, as snapd runs them. */
@@ -116,6 +100,6 @@ export class SnapRunner {
     const [cmd, ...cmdArgs] = a.command.split(' ');
     const chain = (a['command-chain'] ?? []).map((c) => join(this.root, c));
     const argv = [...chain, join(this.root, cmd!), ...cmdArgs, ...args];
-    return execa(argv[0]!, argv.slice(1), { env: this.env(app), extendEnv: false, reject: false, input: opts.input ?? '', timeout: opts.timeout ?? 600_000 });
+    return run([argv[0]!, argv.slice(1)], { env: this.env(app), extendEnv: false, input: opts.input ?? '', timeoutMs: opts.timeout ?? 600_000 });
   }
 }

@@ -6,9 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sweepLeftovers } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
+import { err } from '../lib/output.ts';
 import { projectRoot } from '../lib/paths.ts';
-import { build } from '../build/cli.ts';
-import { examplesJar } from '../build/examples.ts';
+import { build, type Packed } from '../pack/pack.ts';
+import { examplesJar } from '../pack/examples.ts';
+import { selectLine } from '../config/matrix.ts';
+import type { ResolvedLine } from '../config/types.ts';
+import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import { RockRunner, SnapRunner } from './runner.ts';
 import { rockChecks, runCheck, snapChecks, type CheckResult, type Cluster } from './checks.ts';
 
@@ -19,18 +23,29 @@ export async function localCluster(): Promise<Cluster> {
   return { apiUrl: env.K8S_API_URL!, adminKubeconfig: env.KUBECONFIG_ADMIN!, kubectl: env.KUBECTL! };
 }
 
-export async function smoke(o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp } = {}): Promise<CheckResult[]> {
+/** Build (cached) and really run the rock and/or the snap of the selected line. */
+export async function smoke(o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp } = {}, ws: Workspace = workspace()): Promise<CheckResult[]> {
   const which = o.artifact ?? 'all';
+  const { resolved } = selectLine(ws.matrixFile, { line: o.line });
+  const packed: Packed[] = [];
+  for (const kind of ['rock', 'snap'] as const) {
+    if (which === kind || which === 'all') packed.push(await build(kind, { line: o.line, backend: 'builtin' }, ws));
+  }
+  return smokeArtifacts(resolved, ws, packed, { only: o.only });
+}
+
+/** The smoke step: the checks of each packed artifact, run for real against the local cluster. */
+export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Packed[], o: { only?: RegExp } = {}): Promise<CheckResult[]> {
   const cluster = await localCluster();
   const results: CheckResult[] = [];
   const run = async (checks: Array<[string, () => Promise<string>]>) => {
     for (const [name, fn] of checks) {
       if (o.only && !o.only.test(name)) continue;
       log.info(`check: ${name}`);
-      const r = await runCheck(name, fn);
-      results.push(r);
-      log.info(`${r.ok ? 'ok' : 'FAILED'} ${name} (${r.seconds.toFixed(1)} s)${r.ok ? `: ${r.detail}` : ''}`);
-      if (!r.ok) process.stderr.write(`${r.detail}\n`);
+      const res = await runCheck(name, fn);
+      results.push(res);
+      log.info(`${res.ok ? 'ok' : 'FAILED'} ${name} (${res.seconds.toFixed(1)} s)${res.ok ? `: ${res.detail}` : ''}`);
+      if (!res.ok) err(res.detail);
     }
   };
   // The unpacked snap (~1 GB) and a kubeconfig with the cluster's credentials: removed however the
@@ -38,18 +53,15 @@ export async function smoke(o: { artifact?: 'rock' | 'snap' | 'all'; line?: stri
   await sweepLeftovers(tmpdir(), /^sparkcraft-smoke-(\d+)-\w+$/);
   const work = mkdtempSync(join(tmpdir(), `sparkcraft-smoke-${process.pid}-`));
   try {
-    if (which === 'rock' || which === 'all') {
-      const b = await build('rock', { line: o.line, backend: 'builtin' });
-      const { loadMatrix, resolveLine } = await import('../config/matrix.ts');
-      const r = resolveLine(loadMatrix(), { line: o.line });
-      const rock = await RockRunner.load(b.artifact, `${r.flavour.image}:smoke`);
-      const sparkJars = join(projectRoot, 'build', r.line.track, r.flavour.name, 'inputs', 'spark', 'jars');
-      await run(rockChecks(rock, cluster, { sparkJars, imageRef: r.image.ref, work: join(work, 'rock'), examplesJar: examplesJar(r.line).path }));
-    }
-    if (which === 'snap' || which === 'all') {
-      const b = await build('snap', { line: o.line, backend: 'builtin' });
-      const snap = await SnapRunner.unpack(b.artifact, join(work, 'snap'));
-      await run(snapChecks(snap, cluster));
+    for (const p of packed) {
+      if (p.kind === 'rock') {
+        const rock = await RockRunner.load(p.artifact, `${r.image.name}:smoke`);
+        const sparkJars = join(at(ws, r.paths.inputs), 'spark', 'jars');
+        await run(rockChecks(rock, cluster, { sparkJars, imageRef: r.image.ref, work: join(work, 'rock'), examplesJar: examplesJar(r.line).path }));
+      } else {
+        const snap = await SnapRunner.unpack(p.artifact, join(work, 'snap'));
+        await run(snapChecks(snap, cluster));
+      }
     }
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -1,11 +1,13 @@
 /** `sparkcraft stage` and `sparkcraft lock`. */
 import type { Command } from 'commander';
+import { workspace, type Workspace } from '../lib/workspace.ts';
 import { log } from '../lib/log.ts';
+import { out } from '../lib/output.ts';
 import { loadMatrix } from '../config/matrix.ts';
 import { refreshLock } from './lock.ts';
 import { stage } from './stage.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, ws: Workspace = workspace()): void {
   program
     .command('stage')
     .description('fill build/<track>/<flavour>/inputs from the pinned inputs of the lock file')
@@ -15,17 +17,17 @@ export function register(program: Command): void {
     .option('--verify', 'rehash every cached download (a changed one is removed and downloaded again)')
     .option('--json', 'print a JSON summary')
     .action(async (o: { line?: string; flavour?: string; json?: boolean; force?: boolean; verify?: boolean }) => {
-      const r = await stage(o);
-      if (o.json) console.log(JSON.stringify({ inputs: r.inputs, skipped: r.skipped, seconds: r.seconds }));
-      else console.log(`${r.inputs}${r.skipped ? ' (unchanged)' : ''} in ${r.seconds.toFixed(2)} s`);
+      const r = await stage(o, ws);
+      if (o.json) out(JSON.stringify({ inputs: r.inputs, skipped: r.skipped, seconds: r.seconds }));
+      else out(`${r.inputs}${r.skipped ? ' (unchanged)' : ''} in ${r.seconds.toFixed(2)} s`);
     });
   program
     .command('lock')
     .description('pin every input of every line (URL and sha256) in sparkcraft.lock.json; reports newer Spark patch releases')
     .option('--line <track...>', 'only these lines')
     .action(async (o: { line?: string[] }) => {
-      const { newer } = await refreshLock(loadMatrix(), o.line);
+      const { newer } = await refreshLock(loadMatrix(ws.matrixFile), o.line, ws.lockFile);
       for (const [track, vs] of Object.entries(newer)) if (vs.length) log.warn(`Spark ${track}: newer patch release(s) on PyPI: ${vs.join(', ')} (update matrix.yaml)`);
-      console.log('sparkcraft.lock.json updated');
+      out('sparkcraft.lock.json updated');
     });
 }

@@ -1,7 +1,7 @@
 /**
  * The content-addressed download cache: `<cache>/downloads/sha256/<hex>`. A file enters it only
  * after its sha256 matched; downloads go to a temporary name first. Network failures are retried
- * with exponential backoff, then reported in one line naming the input.
+ * with the one backoff policy (lib/retry.ts), then reported in one line naming the input.
  *
  * A cached file is trusted only while it is the file that was verified: `<hex>.verified` records
  * its size, mtime and inode at verification. When any of them differ (or the record is missing),
@@ -17,12 +17,10 @@ import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
 import { fileIdentity, writeFileAtomic } from '../lib/fsx.ts';
+import { RetriesExhausted, withRetry, type RetryPolicy } from '../lib/retry.ts';
 
-export interface RetryPolicy {
-  attempts: number;
-  baseMs: number;
-}
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseMs: 500 };
+/** Downloads: 4 attempts, 0.5 s, 1 s, 2 s between them (the one retry policy, lib/retry.ts). */
+export const DOWNLOAD_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 500, maxDelayMs: 8_000 };
 
 export function casPath(sha256: string): string {
   return join(cacheDir(), 'downloads', 'sha256', sha256);
@@ -60,24 +58,27 @@ async function downloadOnce(url: string, dest: string): Promise<void> {
  * transient failures with exponential backoff; `tmp` never survives a failed attempt.
  */
 async function download<T>(name: string, url: string, tmp: string, retry: RetryPolicy, accept: () => Promise<T>): Promise<T> {
-  let lastWhy = '';
-  for (let attempt = 1; attempt <= retry.attempts; attempt++) {
-    try {
-      log.info(`downloading ${name} (${url})`);
-      await downloadOnce(url, tmp);
-      return await accept();
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      if (!(e instanceof Transient)) throw e;
-      lastWhy = e.message;
-      if (attempt < retry.attempts) {
-        const wait = retry.baseMs * 2 ** (attempt - 1);
-        log.warn(`${name}: ${e.message}; retrying in ${wait} ms (${attempt}/${retry.attempts})`);
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
+  try {
+    const { value } = await withRetry(
+      async () => {
+        try {
+          log.info(`downloading ${name} (${url})`);
+          await downloadOnce(url, tmp);
+          return await accept();
+        } catch (e) {
+          rmSync(tmp, { force: true });
+          throw e;
+        }
+      },
+      retry,
+      (e) => e instanceof Transient,
+      ({ attempt, error, delayMs }) => log.warn(`${name}: ${(error as Error).message}; retrying in ${delayMs} ms (${attempt}/${retry.attempts})`),
+    );
+    return value;
+  } catch (e) {
+    if (!(e instanceof RetriesExhausted)) throw e;
+    throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${e.attempts} attempts: ${(e.last as Error).message} (${url})`, { hint: 'check the network or proxy; cached inputs are reused on the next run' });
   }
-  throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${retry.attempts} attempts: ${lastWhy} (${url})`, { hint: 'check the network or proxy; cached inputs are reused on the next run' });
 }
 
 async function recordVerified(dest: string): Promise<void> {
@@ -107,7 +108,7 @@ export async function recheckCached(name: string, sha256: string, opts: { rehash
 }
 
 /** Download `url` (when its sha256 is not cached yet), verify it, and return the cache path. */
-export async function fetchVerified(name: string, url: string, sha256: string, retry: RetryPolicy = DEFAULT_RETRY): Promise<string> {
+export async function fetchVerified(name: string, url: string, sha256: string, retry: RetryPolicy = DOWNLOAD_RETRY): Promise<string> {
   const dest = casPath(sha256);
   if ((await recheckCached(name, sha256)) === 'verified') return dest;
   mkdirSync(join(dest, '..'), { recursive: true });
@@ -125,7 +126,7 @@ export async function fetchVerified(name: string, url: string, sha256: string, r
 }
 
 /** Download without a known checksum (lock refresh only) and return its cache path and sha256. */
-export async function fetchUnpinned(name: string, url: string, retry: RetryPolicy = DEFAULT_RETRY): Promise<{ path: string; sha256: string }> {
+export async function fetchUnpinned(name: string, url: string, retry: RetryPolicy = DOWNLOAD_RETRY): Promise<{ path: string; sha256: string }> {
   const dir = join(cacheDir(), 'downloads', 'tmp');
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `${process.pid}-${Date.now()}`);

@@ -33,12 +33,12 @@ export interface LockFile {
 }
 
 /** What a line needs, before checksums are known (pure). */
-export function plannedInputs(m: Matrix, line: LineSpec): Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> {
+export function plannedInputs(project: Matrix['project'], line: LineSpec): Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> {
   const p = line.distribution.pypi;
   return [
     { id: `pypi:${p.name}@${p.version}`, kind: 'pypi', name: p.name, version: p.version, license: p.license },
     ...line.jars.map((j) => ({ id: `maven:${j.group}:${j.artifact}@${j.version}`, kind: 'maven' as const, name: `${j.group}:${j.artifact}`, version: j.version, license: j.license, url: mavenUrl(j) })),
-    { id: `go:${m.project.pebble.module}@${m.project.pebble.version}`, kind: 'go', name: m.project.pebble.module, version: m.project.pebble.version, license: 'GPL-3.0-only', url: `https://proxy.golang.org/${m.project.pebble.module.toLowerCase()}/@v/${m.project.pebble.version}.zip` },
+    { id: `go:${project.pebble.module}@${project.pebble.version}`, kind: 'go', name: project.pebble.module, version: project.pebble.version, license: 'GPL-3.0-only', url: `https://proxy.golang.org/${project.pebble.module.toLowerCase()}/@v/${project.pebble.version}.zip` },
   ];
 }
 
@@ -57,8 +57,8 @@ export function readLock(file = LOCK_FILE): LockFile {
 }
 
 /** The pinned inputs of one line; refuses when the lock does not match the matrix. */
-export function lockedInputsFor(m: Matrix, line: LineSpec, lock: LockFile): LockedInput[] {
-  const want = plannedInputs(m, line).map((i) => i.id);
+export function lockedInputsFor(project: Matrix['project'], line: LineSpec, lock: LockFile): LockedInput[] {
+  const want = plannedInputs(project, line).map((i) => i.id);
   const missing = want.filter((id) => !lock.inputs[id]);
   if (missing.length) throw new UserError('E_LOCK', `the lock file does not pin ${missing.join(', ')} (Spark ${line.track})`, { hint: 'matrix.yaml changed: run `npm run lock` and commit the result' });
   return want.map((id) => lock.inputs[id]!);
@@ -94,7 +94,7 @@ export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE
   for (const line of m.lines) {
     if (tracks && !tracks.includes(line.track)) continue;
     const ids: string[] = [];
-    for (const inp of plannedInputs(m, line)) {
+    for (const inp of plannedInputs(m.project, line)) {
       ids.push(inp.id);
       if (inp.kind === 'pypi') {
         // Newer patch releases are reported on every refresh, locked or not.

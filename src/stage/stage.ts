@@ -10,16 +10,18 @@ import { copyFile, mkdir, readFile, rm, symlink, writeFile, chmod, link, rename 
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
-import { log } from '../lib/log.ts';
-import { cacheDir, projectRoot } from '../lib/paths.ts';
+import { inStep, log } from '../lib/log.ts';
+import { cacheDir } from '../lib/paths.ts';
 import { replaceDirAtomic } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
-import { renderToBuild } from '../render/cli.ts';
+import { selectLine } from '../config/matrix.ts';
+import { render, type Rendered } from '../render/render.ts';
 import { fetchVerified, recheckCached, sha256File } from './fetch.ts';
-import { LOCK_FILE, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
+import { lockedInputsFor, readLock, type LockedInput } from './lock.ts';
+import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
-import { examplesOrigins, examplesSourcesKey, stageExamples } from '../build/examples.ts';
+import { examplesOrigins, examplesSourcesKey, stageExamples } from '../pack/examples.ts';
 
 export const LAYOUT_VERSION = 4;
 export const SPARK8T_TOOLS = ['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql'];
@@ -36,13 +38,21 @@ export interface StageOptions {
   verify?: boolean;
 }
 
-export interface StageResult {
+/** What the stage step staged: the inputs folder of the build folder, and whether it was current. */
+export interface Staged {
+  /** The build folder. */
   dir: string;
+  /** `<build folder>/inputs` */
   inputs: string;
-  resolved: ResolvedLine;
-  matrix: Matrix;
+  /** The stamp of what was staged (a hash of every input). */
+  stamp: string;
   skipped: boolean;
   seconds: number;
+}
+
+export interface StageResult extends Staged {
+  resolved: ResolvedLine;
+  matrix: Matrix;
 }
 
 /** Extract the pyspark sdist once per checksum into the cache, laid out as /opt/spark. */
@@ -81,11 +91,21 @@ function origin(i: LockedInput): Origin {
   return { name: i.name, version: i.version, url: i.url, sha256: i.sha256, license: i.license };
 }
 
-export async function stage(o: StageOptions = {}): Promise<StageResult> {
+/** Render and stage the selected line (what `sparkcraft stage` and the build run). */
+export async function stage(o: StageOptions = {}, ws: Workspace = workspace()): Promise<StageResult> {
+  const { matrix, resolved } = selectLine(o.matrix ?? ws.matrixFile, { line: o.line, flavour: o.flavour });
+  const rendered = await render(resolved, ws);
+  return { ...(await stageLine(resolved, ws, rendered, o)), resolved, matrix };
+}
+
+/** The stage step: verified inputs → `r.paths.inputs`, swapped in whole; unchanged inputs return at once. */
+export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered: Rendered, o: Pick<StageOptions, 'lockFile' | 'spark8t' | 'force' | 'verify'> = {}): Promise<Staged> {
   const started = Date.now();
-  const { dir, resolved, matrix } = await renderToBuild({ line: o.line, flavour: o.flavour, matrix: o.matrix });
-  const lock = readLock(o.lockFile ?? LOCK_FILE);
-  const inputs = lockedInputsFor(matrix, resolved.line, lock);
+  const dir = rendered.dir;
+  // The lock in use dates the SBOM too (the default one was read even when another was given).
+  const lockFile = o.lockFile ?? ws.lockFile;
+  const lock = readLock(lockFile);
+  const inputs = lockedInputsFor(resolved.project, resolved.line, lock);
   let spark8t = o.spark8t;
   if (!spark8t) {
     // Rebuilt only when its sources changed since the last build.
@@ -99,11 +119,11 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
   const spark8tSha = await sha256File(spark8t);
   const examplesKey = await examplesSourcesKey();
   const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j, examplesKey })).digest('hex');
-  const target = join(dir, 'inputs');
+  const target = at(ws, resolved.paths.inputs);
   const stampFile = join(target, '.stamp');
   if (!o.force && !changed && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
     log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
-    return { dir, inputs: target, resolved, matrix, skipped: true, seconds: (Date.now() - started) / 1000 };
+    return { dir, inputs: target, stamp, skipped: true, seconds: (Date.now() - started) / 1000 };
   }
   // Every download verified before anything is staged.
   const paths = new Map<string, string>();
@@ -113,7 +133,8 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
   const tree = await sparkTree(spark, paths.get(spark.id)!, resolved.line.py4j);
   const pebble = await goBuildCached('pebble', pebbleIn.name, pebbleIn.version, `${pebbleIn.name}/cmd/pebble`);
 
-  await replaceDirAtomic(target, async (tmp) => {
+  // Written aside (inputs.new-<pid>-*) and swapped in whole: a killed stage leaves the previous tree.
+  await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () => replaceDirAtomic(target, async (tmp) => {
     await execa('cp', ['-al', tree, join(tmp, 'spark')]);
     await rm(join(tmp, 'spark', '.complete'), { force: true });
     await mkdir(join(tmp, 'jars'));
@@ -139,7 +160,7 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
       rel.startsWith('spark/') ? origin(spark) : rel.startsWith('pebble/') ? pebbleOrigin : rel.startsWith('spark8t/') ? spark8tOrigin : rel.startsWith('examples/') ? examples.sources : jarOrigins.get(rel) ?? spark8tOrigin,
     );
     const origins = [...inputs.map(origin), spark8tOrigin, examples.sources, examples.jar];
-    const created = new Date((Number(process.env.SOURCE_DATE_EPOCH) || Math.floor(statSync(LOCK_FILE).mtimeMs / 1000)) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const created = new Date((Number(process.env.SOURCE_DATE_EPOCH) || Math.floor(statSync(lockFile).mtimeMs / 1000)) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
     await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.line.spark}-inputs`, created, files, origins), null, 1));
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ line: resolved.line.track, spark: resolved.line.spark, flavour: resolved.flavour.name, inputs: origins, files: files.length }, null, 2));
     // One key per input tree, so a build rebuilds only the layers whose inputs changed.
@@ -153,8 +174,8 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
     };
     await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
     await writeFile(join(tmp, '.stamp'), stamp);
-  });
+  }));
   const seconds = (Date.now() - started) / 1000;
   log.info(`staged ${target} in ${seconds.toFixed(1)} s`);
-  return { dir, inputs: target, resolved, matrix, skipped: false, seconds };
+  return { dir, inputs: target, stamp, skipped: false, seconds };
 }

@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { projectRoot } from '../../src/lib/paths.ts';
-import type { ResolvedLine } from '../../src/config/types.ts';
+import type { Matrix, ResolvedLine } from '../../src/config/types.ts';
+import { resolveLine, validateMatrix } from '../../src/config/matrix.ts';
 
 export interface LocalRegistry {
   /** `127.0.0.1:PORT` */
@@ -68,35 +69,39 @@ export async function tmpDir(prefix = 'sparkcraft-publish-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-/** A ResolvedLine as the matrix would give it (the tests do not depend on matrix.yaml's contents). */
-export function fixtureLine(over: { spark?: string; track?: string; risk?: ResolvedLine['risk']; registry?: string; name?: string; tags?: string[] } = {}): ResolvedLine {
+/**
+ * A ResolvedLine from a small matrix of this file's own (the tests do not depend on matrix.yaml's
+ * contents), resolved by the production resolver; `tags` overrides what it computed.
+ */
+export function fixtureLine(over: { spark?: string; track?: string; risk?: ResolvedLine['risk']; registry?: string; name?: string; tags?: string[]; tagVersion?: string } = {}): ResolvedLine {
   const spark = over.spark ?? '3.5.9';
   const track = over.track ?? '3.5';
-  const risk = over.risk ?? 'edge';
   const registry = over.registry ?? 'ghcr.io/canonical';
-  const name = over.name ?? 'charmed-spark';
-  const tags = over.tags ?? [];
-  return {
-    line: {
-      track,
-      spark,
-      scala: '2.12',
-      java: 17,
-      python: '3.10',
-      hadoop: '3.3.4',
-      py4j: 'py4j-0.10.9.7-src.zip',
-      rock: { base: 'ubuntu@22.04' },
-      snap: { base: 'core22' },
-      distribution: { pypi: { name: 'pyspark', version: spark, license: 'Apache-2.0' } },
-      jars: [],
-      flavours: ['spark'],
-    },
-    flavour: { name: 'spark', image: name },
-    risk,
-    baseVersion: '22.04',
-    image: { registry, name, tags, ref: `${registry}/${name}:${tags[0] ?? `${track}-22.04_${risk}`}` },
-    snapChannel: `${track}/${risk}`,
+  const matrix: Matrix = {
+    defaultLine: track,
+    defaultRisk: 'edge',
+    risks: ['edge', 'beta', 'candidate', 'stable'],
+    project: { registry, source: 'https://example.invalid/sparkcraft', snapName: 'spark-client', runUser: '_daemon_', uid: 584792, pebble: { module: 'github.com/canonical/pebble', version: 'v1.26.0' } },
+    flavours: { spark: { name: 'spark', image: over.name ?? 'charmed-spark', ...(over.tagVersion ? { tagVersion: over.tagVersion } : {}) } },
+    lines: [
+      {
+        track,
+        spark,
+        scala: '2.12',
+        java: 17,
+        python: '3.10',
+        hadoop: '3.3.4',
+        py4j: 'py4j-0.10.9.7-src.zip',
+        rock: { base: 'ubuntu@22.04' },
+        snap: { base: 'core22' },
+        distribution: { pypi: { name: 'pyspark', version: spark, license: 'Apache-2.0' } },
+        jars: [],
+        flavours: ['spark'],
+      },
+    ],
   };
+  const r = resolveLine(validateMatrix(matrix, 'fixture'), { risk: over.risk ?? 'edge', arch: 'amd64' });
+  return over.tags ? { ...r, image: { ...r.image, tags: over.tags } } : r;
 }
 
 /** Env for the library calls: the registry's credentials, nothing ambient. */

@@ -5,14 +5,16 @@
  * (`auth`, `network`, `server`, `notfound`, `tls`, `other`) in one place.
  *
  * Credentials never enter an argument list: callers pass an authfile path (0600, see
- * src/publish/credentials.ts). The build helper's src/lib/tools/skopeo.ts covers local transports.
+ * src/publish/credentials.ts). `loadArchive` is the one local transport we use (into podman's storage).
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execa } from 'execa';
 import { mask } from '../secrets.ts';
+import { run as runTool, type Command } from './run.ts';
+
+export { formatCommand, type Command } from './run.ts';
 
 export const SKOPEO = 'skopeo';
 
@@ -24,8 +26,6 @@ export interface RegistryAccess {
   /** Extra environment for skopeo (tests point HOME/XDG_RUNTIME_DIR away from user auth files). */
   env?: NodeJS.ProcessEnv;
 }
-
-export type Command = readonly [cli: string, args: readonly string[]];
 
 export type FailureKind = 'auth' | 'network' | 'server' | 'notfound' | 'tls' | 'other';
 
@@ -110,29 +110,15 @@ export function pullToLayoutCommand(ref: string, dir: string, tag: string, a: Re
   return [SKOPEO, ['copy', '--preserve-digests', ...accessArgs('src-', a), `docker://${ref}`, `oci:${dir}:${tag}`]];
 }
 
-/** Shown in dry runs and logs: the command with secrets masked (there are none in argv by design). */
-export function formatCommand(c: Command): string {
-  return mask([c[0], ...c[1]].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' '));
-}
-
 export function sha256Digest(bytes: string | Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 export async function run(c: Command, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
-  const r = await execa(c[0], [...c[1]], {
-    reject: false,
-    env: opts.env,
-    extendEnv: true,
-    timeout: opts.timeoutMs ?? 15 * 60_000,
-    stripFinalNewline: false,
-    stdin: 'ignore',
-  });
-  if (r.exitCode === 0 && !r.failed) return String(r.stdout);
-  if ((r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.message ?? ''))) {
-    throw new SkopeoError('other', c, `skopeo not found on PATH (install it: bash scripts/setup.sh registry)`);
-  }
-  const stderr = String(r.stderr ?? '') || String(r.message ?? '');
+  const r = await runTool(c, { ...(opts.env ? { env: opts.env } : {}), timeoutMs: opts.timeoutMs ?? 15 * 60_000 });
+  if (r.exitCode === 0 && !r.timedOut) return r.stdout;
+  if (r.missing) throw new SkopeoError('other', c, `skopeo not found on PATH (install it: bash scripts/setup.sh registry)`);
+  const stderr = r.stderr || `exit ${r.exitCode}`;
   const { kind, status } = r.timedOut ? { kind: 'network' as const, status: undefined } : classifyFailure(stderr);
   throw new SkopeoError(kind, c, stderr, status);
 }
@@ -164,4 +150,13 @@ export async function pushArchive(file: string, ref: string, a: RegistryAccess):
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** `skopeo copy -q oci-archive:FILE containers-storage:IMAGE` — an archive into podman's image storage. */
+export function loadArchiveCommand(file: string, image: string): Command {
+  return [SKOPEO, ['copy', '-q', `oci-archive:${file}`, `containers-storage:${image}`]];
+}
+
+export async function loadArchive(file: string, image: string, env: NodeJS.ProcessEnv): Promise<void> {
+  await run(loadArchiveCommand(file, image), { env });
 }

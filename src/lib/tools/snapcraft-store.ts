@@ -2,13 +2,15 @@
  * snapcraft, for the Snap Store only (upload, release, promote). Pure argument builders return
  * `[cli, args]` data (printed in dry runs, asserted in tests); `runStore` runs one with the store
  * credentials left in the environment (SNAPCRAFT_STORE_CREDENTIALS is read by snapcraft itself, never
- * passed as an argument). The build helper's src/lib/tools/snapcraft.ts covers building.
+ * passed as an argument). Building with snapcraft is src/pack/craft.ts.
  */
 import { execa } from 'execa';
 import { mask, registerSecret } from '../secrets.ts';
 
 export const SNAPCRAFT = 'snapcraft';
-export type Command = readonly [cli: string, args: readonly string[]];
+import type { Command } from './run.ts';
+
+export { formatCommand, type Command } from './run.ts';
 
 const CHANNEL = /^[a-z0-9][a-z0-9.-]*\/(edge|beta|candidate|stable)(\/[a-z0-9-]+)?$/;
 const SNAP_NAME = /^[a-z0-9](?:-?[a-z0-9])*$/;
@@ -38,10 +40,6 @@ export function promoteCommand(name: string, from: string, to: string): Command 
   check(to, 'target');
   if (from === to) throw new Error(`cannot promote ${from} to itself`);
   return [SNAPCRAFT, ['promote', name, '--from-channel', from, '--to-channel', to, '--yes']];
-}
-
-export function formatCommand(c: Command): string {
-  return mask([c[0], ...c[1]].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' '));
 }
 
 /** What is missing to talk to the store (empty = ready). */

@@ -1,7 +1,7 @@
 /**
  * Spark's examples jar, built from sparkcraft's own sources. Neither the pyspark distribution nor
  * Maven Central carries `spark-examples_<scala>-<version>.jar`, yet the documented smoke command
- * runs `org.apache.spark.examples.SparkPi` from it. The Java sources live in `src/build/examples/`;
+ * runs `org.apache.spark.examples.SparkPi` from it. The Java sources live in `src/pack/examples/`;
  * stage copies them to `inputs/examples/`; the rock's `spark-examples` part (rockcraft.yaml)
  * compiles them with javac against the line's Spark jars and packs a reproducible jar. rockcraft
  * runs that part's override-build; the built-in backend runs the same script (scriptlet.ts).
@@ -14,7 +14,7 @@ import { projectRoot } from '../lib/paths.ts';
 import type { Origin } from '../stage/sbom.ts';
 
 /** The Java sources (a package tree: org/apache/spark/examples/*.java). */
-export const EXAMPLES_SOURCES = join(projectRoot, 'src', 'build', 'examples');
+export const EXAMPLES_SOURCES = join(projectRoot, 'src', 'pack', 'examples');
 
 /** Where the examples jar lands in the rock; its name follows Spark's (`spark-examples_2.12-3.5.9.jar`). */
 export function examplesJar(line: Pick<LineSpec, 'scala' | 'spark'>): { name: string; dir: string; path: string } {
@@ -51,14 +51,14 @@ export async function stageExamples(dest: string): Promise<void> {
 export function examplesOrigins(line: LineSpec): { sources: Origin; jar: Origin } {
   const jar = examplesJar(line);
   return {
-    sources: { name: 'spark-examples sources (sparkcraft)', version: line.spark, url: 'src/build/examples', sha256: '', license: 'Apache-2.0' },
+    sources: { name: 'spark-examples sources (sparkcraft)', version: line.spark, url: 'src/pack/examples', sha256: '', license: 'Apache-2.0' },
     jar: {
       name: jar.name,
       version: line.spark,
       url: 'NOASSERTION',
       sha256: '',
       license: 'Apache-2.0',
-      sourceInfo: `built from project sources (examples/ here, src/build/examples in sparkcraft) when the rock is packed: part spark-examples compiles them with javac against this line's Spark jars into ${jar.path}`,
+      sourceInfo: `built from project sources (examples/ here, src/pack/examples in sparkcraft) when the rock is packed: part spark-examples compiles them with javac against this line's Spark jars into ${jar.path}`,
     },
   };
 }

@@ -15,17 +15,14 @@ import { sweepLeftovers } from '../lib/fsx.ts';
 import { inStep } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
 import { rootfs, rootfsDiff } from '../lib/tools/mmdebstrap.ts';
-import { dirEntries, fnmatch } from './layer.ts';
+import { mksquashfs } from '../lib/tools/squashfs.ts';
+import { dirEntries } from './layer.ts';
+import { hostArch } from '../config/matrix.ts';
+import { organize, planParts, primed, type Part, type PartPlan } from './parts.ts';
 import { sha256File } from '../stage/fetch.ts';
 import { artifactStamp, tmpArtifact } from './oci.ts';
+import type { Workspace } from '../lib/workspace.ts';
 
-interface SnapPart {
-  plugin: string;
-  source?: string;
-  organize?: Record<string, string>;
-  prime?: string[];
-  'stage-packages'?: string[];
-}
 export interface SnapcraftYaml {
   name: string;
   version: string;
@@ -40,11 +37,11 @@ export interface SnapcraftYaml {
   plugs?: Record<string, unknown>;
   apps?: Record<string, { command: string; plugs?: string[]; environment?: Record<string, string>; 'command-chain'?: string[] }>;
   hooks?: Record<string, unknown>;
-  parts: Record<string, SnapPart>;
+  parts: Record<string, Part>;
 }
 
 /** Pure: meta/snap.yaml as snapcraft writes it for our manifests. */
-export function deriveSnapYaml(s: SnapcraftYaml, hooks: string[]): Record<string, unknown> {
+export function deriveSnapYaml(s: SnapcraftYaml, hooks: string[], arch = hostArch()): Record<string, unknown> {
   const apps: Record<string, unknown> = {};
   for (const [name, a] of Object.entries(s.apps ?? {})) {
     apps[name] = {
@@ -63,7 +60,7 @@ export function deriveSnapYaml(s: SnapcraftYaml, hooks: string[]): Record<string
     description: s.description,
     ...(s.title ? { title: s.title } : {}),
     ...(s.license ? { license: s.license } : {}),
-    architectures: ['amd64'],
+    architectures: [arch],
     base: s.base,
     apps,
     confinement: s.confinement,
@@ -87,25 +84,40 @@ export function checkSnapYaml(y: Record<string, unknown>): string[] {
   return p;
 }
 
-export async function buildSnap(buildDir: string, outFile: string, epoch: number): Promise<{ artifact: string; sha256: string; reused: boolean }> {
-  const sy = parseYaml(await readFile(join(buildDir, 'snap', 'snapcraft.yaml'), 'utf8')) as SnapcraftYaml;
-  const packages = [...new Set(Object.values(sy.parts).flatMap((p) => p['stage-packages'] ?? []))].sort();
-  const hooksDir = join(buildDir, 'snap', 'hooks');
-  const hooks = existsSync(hooksDir) ? readdirSync(hooksDir).sort() : [];
-  const snapYaml = deriveSnapYaml(sy, hooks);
+/** What the built-in backend makes of a snapcraft.yaml and its hooks: data, computed before any work. */
+export interface SnapBuildPlan {
+  name: string;
+  packages: string[];
+  parts: PartPlan[];
+  /** meta/snap.yaml */
+  snapYaml: Record<string, unknown>;
+  hooks: string[];
+}
+
+/** Pure: the plan; refuses what snapd would refuse and plugins it cannot run. */
+export function planSnap(sy: SnapcraftYaml, hooks: string[], where = 'snap/snapcraft.yaml', arch = hostArch()): SnapBuildPlan {
+  const { parts, packages } = planParts(sy.parts, where);
+  const snapYaml = deriveSnapYaml(sy, hooks, arch);
   const problems = checkSnapYaml(snapYaml);
   if (problems.length) throw new UserError('E_SNAP_YAML', `meta/snap.yaml would be refused: ${problems.join('; ')}`);
+  return { name: sy.name, packages, parts, snapYaml, hooks };
+}
+
+export async function buildSnap(ws: Workspace, buildDir: string, outFile: string, epoch: number, arch = hostArch()): Promise<{ artifact: string; sha256: string; reused: boolean }> {
+  const sy = parseYaml(await readFile(join(buildDir, 'snap', 'snapcraft.yaml'), 'utf8')) as SnapcraftYaml;
+  const hooksDir = join(buildDir, 'snap', 'hooks');
+  const plan = planSnap(sy, existsSync(hooksDir) ? readdirSync(hooksDir).sort() : [], join(buildDir, 'snap', 'snapcraft.yaml'), arch);
+  const { packages, snapYaml, hooks } = plan;
 
   // Key of everything that goes in: package set, part trees, snap.yaml, hooks.
   const h = createHash('sha256').update(JSON.stringify({ v: 3, packages, snapYaml, epoch }));
   // Staged inputs carry the hash of what they were made from; other files are hashed whole.
   const inputsStamp = join(buildDir, 'inputs', '.stamp');
   h.update(existsSync(inputsStamp) ? await readFile(inputsStamp) : 'no-stamp');
-  for (const part of Object.values(sy.parts)) {
-    if (part.plugin !== 'dump') continue;
-    for (const e of await dirEntries(join(buildDir, part.source!), '')) {
+  for (const part of plan.parts) {
+    for (const e of await dirEntries(join(buildDir, part.source), '')) {
       h.update(`${e.path}\0${e.mode}\0${e.size ?? 0}\0${e.linkname ?? ''}`);
-      if (e.type === 'file' && !part.source!.startsWith('inputs/')) h.update(await readFile(e.source!));
+      if (e.type === 'file' && !part.source.startsWith('inputs/')) h.update(await readFile(e.source!));
     }
   }
   for (const hk of hooks) h.update(await readFile(join(hooksDir, hk)));
@@ -114,7 +126,7 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
   // of builds that were killed are swept by the next build (their process is gone).
   const primes = join(cacheDir(), 'snap-prime');
   await sweepLeftovers(primes, /^[0-9a-f]{32}\.(\d+)$/);
-  const stamp = artifactStamp(outFile, 'key');
+  const stamp = artifactStamp(ws, outFile, 'key');
   if (existsSync(outFile) && existsSync(stamp) && (await readFile(stamp, 'utf8')) === key) {
     return { artifact: outFile, sha256: await sha256File(outFile), reused: true };
   }
@@ -131,24 +143,14 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
         for (const f of ['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow', 'etc/passwd-', 'etc/group-', 'etc/shadow-', 'etc/gshadow-']) await rm(join(prime, f), { force: true });
       });
     }
-    for (const [name, part] of Object.entries(sy.parts)) {
-      if (part.plugin === 'nil') continue;
-      if (part.plugin !== 'dump') throw new UserError('E_UNSUPPORTED', `snap part ${name} uses plugin ${part.plugin}; the built-in backend runs dump and nil parts`, { hint: 'use --backend craft' });
-      const src = join(buildDir, part.source!);
-      if (!existsSync(src)) throw new UserError('E_STAGE', `snap part ${name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
-      await inStep(`snap ${sy.name}: part ${name}`, async () => {
-        let prefix = '';
-        const renames: Record<string, string> = {};
-        for (const [from, to] of Object.entries(part.organize ?? {})) {
-          if (from === '*' && to.endsWith('/')) prefix = to.replace(/\/+$/, '');
-          else renames[from] = to;
-        }
+    for (const part of plan.parts) {
+      const src = join(buildDir, part.source);
+      if (!existsSync(src)) throw new UserError('E_STAGE', `snap part ${part.name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
+      await inStep(`snap ${sy.name}: part ${part.name}`, async () => {
         for (const e of await dirEntries(src, '')) {
           if (e.type === 'dir') continue;
-          let rel = e.path;
-          for (const [from, to] of Object.entries(renames)) if (rel === from || rel.startsWith(`${from}/`)) rel = to + rel.slice(from.length);
-          const dest = prefix ? `${prefix}/${rel}` : rel;
-          if (part.prime && !part.prime.some((g) => fnmatch(g, dest))) continue;
+          const dest = organize(part, e.path);
+          if (!primed(part, dest)) continue;
           await mkdir(dirname(join(prime, dest)), { recursive: true });
           if (e.type === 'symlink') await execa('ln', ['-sfn', e.linkname!, join(prime, dest)]);
           else await cp(e.source!, join(prime, dest), { preserveTimestamps: false });
@@ -162,20 +164,14 @@ export async function buildSnap(buildDir: string, outFile: string, epoch: number
       await chmod(join(prime, 'meta', 'hooks', hk), 0o755);
     }
     await execa('chmod', ['-R', 'go-w', prime]);
-    const tmp = tmpArtifact(outFile);
+    const tmp = tmpArtifact(ws, outFile);
     await mkdir(dirname(outFile), { recursive: true });
     await inStep(`snap ${sy.name}: mksquashfs → ${outFile}`, async () => {
       try {
-        // mksquashfs (4.5+) refuses -mkfs-time/-all-time while SOURCE_DATE_EPOCH is set ("can't be
-        // used at the same time"); the times are given here, from the same epoch.
-        const { SOURCE_DATE_EPOCH: _, ...env } = process.env;
-        await execa('mksquashfs', [prime, tmp, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', String(epoch), '-all-time', String(epoch), '-quiet', '-no-progress'], { env, extendEnv: false });
+        await mksquashfs(prime, tmp, epoch);
       } catch (e) {
         await rm(tmp, { force: true });
-        const err = e as { code?: string; stderr?: string };
-        if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'mksquashfs is not installed', { hint: 'run `npm run setup` (squashfs-tools)' });
-        if (/No space left/.test(err.stderr ?? '')) throw new UserError('E_DISK_FULL', `no space left on device writing ${outFile}`);
-        throw new UserError('E_SQUASHFS', `mksquashfs failed: ${(err.stderr ?? '').trim().split('\n').pop()}`);
+        throw e;
       }
       await rename(tmp, outFile);
     });

@@ -2,9 +2,9 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { projectRoot } from '../lib/paths.ts';
 import { UserError } from '../lib/errors.ts';
 import { sweepLeftovers } from '../lib/fsx.ts';
+import type { Workspace } from '../lib/workspace.ts';
 import { writeTar, type TarEntry } from './tar.ts';
 import type { LayerBlob } from './layer.ts';
 
@@ -16,6 +16,8 @@ export const MT = {
 };
 
 export interface ImageConfig {
+  /** Debian architecture name (`amd64`): what the layers were built for. */
+  architecture: string;
   created: string;
   user: string;
   env: string[];
@@ -41,7 +43,7 @@ const canonical = (o: unknown) => Buffer.from(JSON.stringify(o));
 export function assembleImage(layers: LayerBlob[], c: ImageConfig, refName: string): Image {
   const config = canonical({
     created: c.created,
-    architecture: 'amd64',
+    architecture: c.architecture,
     os: 'linux',
     config: { User: c.user, Env: c.env, Entrypoint: c.entrypoint, Cmd: c.cmd, WorkingDir: c.workingDir, Labels: c.labels },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
@@ -65,41 +67,38 @@ export function assembleImage(layers: LayerBlob[], c: ImageConfig, refName: stri
 }
 
 /**
- * Artifacts are written under build/.tmp (same file system) and renamed into dist/, so a build
- * killed at any moment (even its child processes carrying on) never leaves a partial file in dist/.
+ * Artifacts are written under the workspace's tmp folder (build/.tmp, same file system) and renamed
+ * into dist/, so a build killed at any moment (even its child processes carrying on) never leaves a
+ * partial file in dist/.
  */
-const TMP = join(projectRoot, 'build', '.tmp');
-
-export function tmpArtifact(file: string): string {
-  mkdirSync(TMP, { recursive: true });
-  return join(TMP, `${basename(file)}.tmp-${process.pid}`);
+export function tmpArtifact(ws: Workspace, file: string): string {
+  mkdirSync(ws.tmp, { recursive: true });
+  return join(ws.tmp, `${basename(file)}.tmp-${process.pid}`);
 }
 
 /** Remove the partial artifacts of builds killed meanwhile (their children may have written on for a while). */
-export function sweepTmpArtifacts(): Promise<number> {
-  return sweepLeftovers(TMP, /\.tmp-(\d+)$/);
+export function sweepTmpArtifacts(ws: Workspace): Promise<number> {
+  return sweepLeftovers(ws.tmp, /\.tmp-(\d+)$/);
 }
-
-const STAMPS = join(projectRoot, 'build', '.stamps');
 
 /** Where the build remembers what an artifact in dist/ was made from. */
-export function artifactStamp(file: string, kind: string): string {
-  mkdirSync(STAMPS, { recursive: true });
-  return join(STAMPS, `${basename(file)}.${kind}`);
+export function artifactStamp(ws: Workspace, file: string, kind: string): string {
+  mkdirSync(ws.stamps, { recursive: true });
+  return join(ws.stamps, `${basename(file)}.${kind}`);
 }
 
-/** The contents of the stamps of one kind whose artifact is still in `dist`. */
-export function stampsOfKind(kind: string, dist: string): string[] {
-  if (!existsSync(STAMPS)) return [];
-  return readdirSync(STAMPS)
-    .filter((n) => n.endsWith(`.${kind}`) && existsSync(join(dist, n.slice(0, -kind.length - 1))))
-    .map((n) => readFileSync(join(STAMPS, n), 'utf8'));
+/** The contents of the stamps of one kind whose artifact is still in dist/. */
+export function stampsOfKind(ws: Workspace, kind: string): string[] {
+  if (!existsSync(ws.stamps)) return [];
+  return readdirSync(ws.stamps)
+    .filter((n) => n.endsWith(`.${kind}`) && existsSync(join(ws.dist, n.slice(0, -kind.length - 1))))
+    .map((n) => readFileSync(join(ws.stamps, n), 'utf8'));
 }
 
 /** Write the image as an oci-archive (a tar of the OCI layout) to `file`, via a temporary name. */
-export async function writeOciArchive(img: Image, file: string, mtime: number): Promise<void> {
+export async function writeOciArchive(ws: Workspace, img: Image, file: string, mtime: number): Promise<void> {
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = tmpArtifact(file);
+  const tmp = tmpArtifact(ws, file);
   const blob = (digest: string) => `blobs/sha256/${digest.slice(7)}`;
   const entries: TarEntry[] = [
     { path: 'blobs', type: 'dir', mode: 0o755, uid: 0, gid: 0 },

@@ -23,7 +23,7 @@ import {
   type RegistryAccess,
 } from '../lib/tools/skopeo-registry.ts';
 import { credentialsFromEnv, writeAuthFile, type RegistryCredentials } from './credentials.ts';
-import { RetriesExhausted, withRetry, type RetryPolicy } from './retry.ts';
+import { RetriesExhausted, withRetry, type RetryPolicy } from '../lib/retry.ts';
 
 export type TagKind = 'immutable' | 'moving';
 export interface TagSpec {
@@ -31,32 +31,16 @@ export interface TagSpec {
   kind: TagKind;
 }
 
-/** The version that enters tags: Spark's, plus the flavour's own (`<spark>-<jupyterlab>`). */
-export function imageVersion(r: ResolvedLine): string {
-  return r.flavour.tagVersion ? `${r.line.spark}-${r.flavour.tagVersion}` : r.line.spark;
-}
-
-/**
- * The tag scheme of the reference rocks, used when the matrix gives no tags:
- * `<version>-<base>_<risk>` (immutable), `<track>-<base>_<risk>` (moving), and on stable also
- * `<track>-<base>` (moving).
- */
-export function schemeTags(r: ResolvedLine): string[] {
-  const v = imageVersion(r);
-  const tags = [`${v}-${r.baseVersion}_${r.risk}`, `${r.line.track}-${r.baseVersion}_${r.risk}`];
-  if (r.risk === 'stable') tags.push(`${r.line.track}-${r.baseVersion}`);
-  return tags;
-}
-
-/** A tag naming the full version (`3.5.9-…`) is immutable; every other tag moves. */
+/** A tag naming the full version (`3.5.9-…`, `3.5.9-4-…` for a flavour with a tagVersion) is immutable; every other tag moves. */
 export function classifyTag(tag: string, fullVersion: string): TagKind {
   if (!tag.startsWith(fullVersion)) return 'moving';
   const next = tag.charAt(fullVersion.length);
   return next === '' || !/[0-9.]/.test(next) ? 'immutable' : 'moving';
 }
 
+/** The line's tags (resolveLine computed them), each immutable or moving, immutable ones first. */
 export function tagsForLine(r: ResolvedLine): TagSpec[] {
-  const tags = r.image.tags.length > 0 ? r.image.tags : schemeTags(r);
+  const tags = r.image.tags;
   const seen = new Set<string>();
   const out: TagSpec[] = [];
   for (const tag of tags) {
@@ -65,7 +49,7 @@ export function tagsForLine(r: ResolvedLine): TagSpec[] {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
       throw new UserError('E_TAG', `tag "${tag}" of ${r.image.name} is not a valid OCI tag`, { hint: 'fix the tags in matrix.yaml' });
     }
-    out.push({ tag, kind: classifyTag(tag, r.line.spark) });
+    out.push({ tag, kind: classifyTag(tag, r.version) });
   }
   // Immutable tags first: a moving tag never points at a digest whose full-version tag failed.
   return [...out.filter((t) => t.kind === 'immutable'), ...out.filter((t) => t.kind === 'moving')];
@@ -172,29 +156,32 @@ export function formatRockPlan(p: RockPlan): string {
   return lines.join('\n');
 }
 
-/** Default artifact: dist/<image>_<version>_<arch>.rock (host arch first, then any arch). */
+/** Default artifact: the line's dist/<image>_<version>_<arch>.rock (host arch first, then any arch). */
 export async function findRockArtifact(root: string, r: ResolvedLine): Promise<string> {
-  const dist = path.join(root, 'dist');
-  const arch = hostArch();
-  const want = `${r.image.name}_${imageVersion(r)}_`;
+  return findArtifact(root, r.paths.rock, r.arch, 'rock', 'npm run build:rock');
+}
+
+/**
+ * `rel` (`dist/<name>_<version>_<arch>.<ext>`) when it exists, else the same name built for another
+ * architecture; refuses with one line naming the expected file.
+ */
+export async function findArtifact(root: string, rel: string, arch: string, kind: 'rock' | 'snap', build: string): Promise<string> {
+  const dist = path.join(root, path.dirname(rel));
+  const want = path.basename(rel).slice(0, -`${arch}.${kind}`.length);
   let names: string[] = [];
   try {
     names = await fs.readdir(dist);
   } catch {
     /* no dist/ */
   }
-  const candidates = names.filter((n) => n.startsWith(want) && n.endsWith('.rock')).sort();
-  const pick = candidates.find((n) => n === `${want}${arch}.rock`) ?? candidates[0];
+  const candidates = names.filter((n) => n.startsWith(want) && n.endsWith(`.${kind}`)).sort();
+  const pick = candidates.find((n) => n === path.basename(rel)) ?? candidates[0];
   if (!pick) {
-    throw new UserError('E_ARTIFACT', `no rock ${path.join('dist', `${want}${arch}.rock`)} to publish`, {
-      hint: 'run npm run build:rock first, or pass --artifact FILE',
+    throw new UserError('E_ARTIFACT', `no ${kind} ${rel} to publish`, {
+      hint: `run ${build} first, or pass --artifact FILE`,
     });
   }
   return path.join(dist, pick);
-}
-
-export function hostArch(): string {
-  return ({ x64: 'amd64', arm64: 'arm64', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch] ?? process.arch;
 }
 
 export interface RockOptions {

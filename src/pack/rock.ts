@@ -6,7 +6,6 @@
  * spark8t + pebble, config) · users, pebble layer. Ubuntu is not reachable here, so the base is
  * Debian bookworm; the image labels say so.
  */
-import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -15,31 +14,20 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
 import { inStep } from '../lib/log.ts';
 import { rootfs, rootfsDiff, rootfsKey, SUITE } from '../lib/tools/mmdebstrap.ts';
+import { headRevision, lastChange } from '../lib/tools/git.ts';
+import { hostArch } from '../config/matrix.ts';
 import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
+import { organize, planParts, primed, type Part, type PartPlan } from './parts.ts';
+
+export type { PartPlan } from './parts.ts';
 import { artifactStamp, assembleImage, stampsOfKind, writeOciArchive, type Image } from './oci.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
 import type { TarEntry } from './tar.ts';
 import { runScriptlet } from './scriptlet.ts';
+import type { Workspace } from '../lib/workspace.ts';
 
 export const FORMAT = 5;
 
-interface Permission {
-  path?: string;
-  owner?: number;
-  group?: number;
-  mode?: string;
-}
-interface Part {
-  plugin: string;
-  source?: string;
-  organize?: Record<string, string>;
-  permissions?: Permission[];
-  prime?: string[];
-  'stage-packages'?: string[];
-  'build-packages'?: string[];
-  'override-build'?: string;
-  after?: string[];
-}
 export interface RockManifest {
   name: string;
   version: string;
@@ -59,18 +47,8 @@ export const UBUNTU_TO_DEBIAN: Record<string, string> = {};
 
 export const RUN_USERS: Record<string, { uid: number; name: string }> = { _daemon_: { uid: 584792, name: '_daemon_' } };
 
-export interface PartPlan {
-  name: string;
-  source: string;
-  prefix: string; // where the source's top level lands (from `organize: {"*": dir/}`)
-  renames: Record<string, string>;
-  permissions: Permission[];
-  prime?: string[];
-  /** A nil part's override-build (run on the host by scriptlet.ts), with what it needs. */
-  build?: { script: string; packages: string[]; after: string[] };
-}
-
-export interface RockPlan {
+/** What the built-in backend makes of a rockcraft.yaml (not the publish step's plan). */
+export interface RockBuildPlan {
   name: string;
   version: string;
   packages: string[];
@@ -83,24 +61,8 @@ export interface RockPlan {
 }
 
 /** Pure: what the manifest asks for, as data. Unsupported constructs are refused by name. */
-export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockPlan {
-  const packages: string[] = [];
-  const parts: PartPlan[] = [];
-  for (const [name, p] of Object.entries(m.parts)) {
-    for (const pkg of p['stage-packages'] ?? []) packages.push(UBUNTU_TO_DEBIAN[pkg] ?? pkg);
-    if (p.plugin === 'nil' && !p['override-build']) continue;
-    if (p.plugin === 'dump' && p['override-build']) throw new UserError('E_UNSUPPORTED', `${where}: part ${name} overrides the dump plugin's build; the built-in backend runs override-build on nil parts only`, { hint: 'install rockcraft and use --backend craft' });
-    if (p.plugin !== 'dump' && p.plugin !== 'nil') throw new UserError('E_UNSUPPORTED', `${where}: part ${name} uses plugin ${p.plugin}; the built-in backend runs dump and nil parts`, { hint: 'install rockcraft and use --backend craft' });
-    if (!p.source) throw new UserError('E_MANIFEST', `${where}: part ${name} has no source`);
-    let prefix = '';
-    const renames: Record<string, string> = {};
-    for (const [from, to] of Object.entries(p.organize ?? {})) {
-      if (from === '*' && to.endsWith('/')) prefix = to.replace(/\/+$/, '');
-      else renames[from] = to;
-    }
-    const build = p['override-build'] ? { script: p['override-build'], packages: (p['build-packages'] ?? []).map((x) => UBUNTU_TO_DEBIAN[x] ?? x), after: p.after ?? [] } : undefined;
-    parts.push({ name, source: p.source, prefix, renames, permissions: p.permissions ?? [], prime: p.prime, ...(build ? { build } : {}) });
-  }
+export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockBuildPlan {
+  const { parts, packages } = planParts(m.parts, where, (pkg) => UBUNTU_TO_DEBIAN[pkg] ?? pkg);
   const user = m['run-user'] ? RUN_USERS[m['run-user']] : undefined;
   if (m['run-user'] && !user) throw new UserError('E_MANIFEST', `${where}: run-user ${m['run-user']} is not one rockcraft knows`);
   const svc = m['entrypoint-service'];
@@ -108,7 +70,7 @@ export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockPlan {
   return {
     name: m.name,
     version: m.version,
-    packages: [...new Set(packages)].sort(),
+    packages,
     parts,
     env: m.environment ?? {},
     user,
@@ -125,13 +87,13 @@ export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockPlan {
   };
 }
 
-/** Apply a part's organize renames and permissions to its entries. */
+/** Apply a part's organize, prime and permissions to its entries (paths already under the part's prefix). */
 export function applyPart(entries: TarEntry[], part: PartPlan): Array<TarEntry & { inherit?: boolean }> {
   const out: Array<TarEntry & { inherit?: boolean }> = [];
+  const under = (p: string) => (!part.prefix ? p : p === part.prefix ? '' : p.startsWith(`${part.prefix}/`) ? p.slice(part.prefix.length + 1) : p);
   for (const e of entries) {
-    let path = e.path;
-    for (const [from, to] of Object.entries(part.renames)) if (path === from || path.startsWith(`${from}/`)) path = to + path.slice(from.length);
-    if (part.prime && !part.prime.some((g) => fnmatch(g, path) || g.startsWith(`${path}/`))) continue;
+    const path = organize(part, under(e.path));
+    if (!primed(part, path)) continue;
     const ent: TarEntry & { inherit?: boolean } = { ...e, path };
     let matched = false;
     for (const perm of part.permissions) {
@@ -205,7 +167,7 @@ export async function treeKey(dir: string): Promise<string> {
 }
 
 /** What a part's override-build sees: its source, and under $CRAFT_STAGE the dump parts it comes after. */
-export function scriptletOf(part: PartPlan, plan: RockPlan, buildDir: string) {
+export function scriptletOf(part: PartPlan, plan: RockBuildPlan, buildDir: string) {
   const stage = part.build!.after.map((n) => {
     const d = plan.parts.find((x) => x.name === n);
     if (!d) throw new UserError('E_MANIFEST', `part ${part.name} comes after ${n}, which is not a part the built-in backend stages`);
@@ -222,7 +184,7 @@ export interface RockBuild {
   reused: boolean;
 }
 
-export async function buildRock(buildDir: string, outFile: string, meta: { epoch: number; revision: string; source: string }): Promise<RockBuild> {
+export async function buildRock(ws: Workspace, buildDir: string, outFile: string, meta: { epoch: number; revision: string; source: string; arch?: string }): Promise<RockBuild> {
   const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
   const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
   const mtime = meta.epoch;
@@ -290,6 +252,7 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
   const image = assembleImage(
     layers,
     {
+      architecture: meta.arch ?? hostArch(),
       created,
       user: plan.user ? `${plan.user.uid}:${plan.user.uid}` : '0:0',
       env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
@@ -301,19 +264,19 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
     plan.version,
   );
   // Unchanged: the archive already holds this manifest.
-  const stampFile = artifactStamp(outFile, 'digest');
+  const stampFile = artifactStamp(ws, outFile, 'digest');
   const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
   if (!reused) {
-    await step(`writing ${outFile}`, () => writeOciArchive(image, outFile, mtime));
+    await step(`writing ${outFile}`, () => writeOciArchive(ws, image, outFile, mtime));
     writeFileSync(stampFile, `${image.manifestDigest} ${statSync(outFile).size}`);
   }
-  await writeFileAtomic(artifactStamp(outFile, 'layers'), layers.map((l) => `${l.key}\n`).join(''));
+  await writeFileAtomic(artifactStamp(ws, outFile, 'layers'), layers.map((l) => `${l.key}\n`).join(''));
   return { artifact: outFile, image, layers, reused };
 }
 
-/** Layer keys the rocks in `dist` are made of: what trimLayerCache keeps. */
-export function layersInUse(dist: string): Set<string> {
-  return new Set(stampsOfKind('layers', dist).flatMap((s) => s.split('\n').filter(Boolean)));
+/** Layer keys the rocks in the workspace's dist/ are made of: what trimLayerCache keeps. */
+export function layersInUse(ws: Workspace): Set<string> {
+  return new Set(stampsOfKind(ws, 'layers').flatMap((s) => s.split('\n').filter(Boolean)));
 }
 
 /**
@@ -322,13 +285,7 @@ export function layersInUse(dist: string): Set<string> {
  */
 export async function gitRevision(root: string): Promise<{ revision: string; epoch: number }> {
   const env = Number(process.env.SOURCE_DATE_EPOCH);
-  let revision = 'unknown';
-  let epoch = 0;
-  try {
-    revision = (await execa('git', ['rev-parse', 'HEAD'], { cwd: root })).stdout.trim();
-    epoch = Number((await execa('git', ['log', '-1', '--format=%ct', '--', 'matrix.yaml', 'sparkcraft.lock.json'], { cwd: root })).stdout.trim()) || 0;
-  } catch {
-    /* not a git checkout */
-  }
-  return { revision, epoch: Number.isFinite(env) && env > 0 ? env : epoch };
+  const revision = (await headRevision(root)) ?? 'unknown';
+  const epoch = Number.isFinite(env) && env > 0 ? env : await lastChange(root, ['matrix.yaml', 'sparkcraft.lock.json']);
+  return { revision, epoch };
 }

@@ -8,8 +8,7 @@
  *   planPromote(...)      pure: `snapcraft release <name> <rev> <track>/<risk>` or `snapcraft promote`
  */
 import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
-import { execa } from 'execa';
+import { catFile } from '../lib/tools/squashfs.ts';
 import { parse as parseYaml } from 'yaml';
 import type { ResolvedLine, Risk } from '../config/types.ts';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
@@ -22,7 +21,7 @@ import {
   uploadCommand,
   type Command,
 } from '../lib/tools/snapcraft-store.ts';
-import { hostArch } from './rock.ts';
+import { findArtifact } from './registry.ts';
 
 export const RISKS: Risk[] = ['edge', 'beta', 'candidate', 'stable'];
 
@@ -50,11 +49,11 @@ export interface SnapPlan {
 
 /** Pure. */
 export function planSnapUpload(i: { resolved: ResolvedLine; snapName: string; file: string; meta: SnapMeta; missing: string[] }): SnapPlan {
-  const channel = i.resolved.snapChannel || `${i.resolved.line.track}/${i.resolved.risk}`;
+  const channel = i.resolved.snap.channel;
   const cmd = uploadCommand(i.file, channel);
   const problems: string[] = [];
   if (i.meta.name !== i.snapName) problems.push(`${i.file} is snap "${i.meta.name}", the matrix publishes "${i.snapName}"`);
-  if (i.meta.version !== i.resolved.line.spark) problems.push(`${i.file} has version ${i.meta.version}, line ${i.resolved.line.track} is ${i.resolved.line.spark}`);
+  if (i.meta.version !== i.resolved.snap.version) problems.push(`${i.file} has version ${i.meta.version}, line ${i.resolved.line.track} is ${i.resolved.snap.version}`);
   if (i.resolved.risk === 'stable' || i.resolved.risk === 'candidate') {
     if (i.meta.grade && i.meta.grade !== 'stable') problems.push(`${i.file} has grade ${i.meta.grade}; ${i.resolved.risk} needs grade stable`);
   }
@@ -90,13 +89,13 @@ export async function readSnapMeta(file: string): Promise<SnapMeta> {
   } catch {
     throw new UserError('E_ARTIFACT', `no snap at ${file}`, { hint: 'run npm run build:snap first, or pass --artifact FILE' });
   }
-  const r = await execa('unsquashfs', ['-cat', file, 'meta/snap.yaml'], { reject: false, timeout: 60_000, stdin: 'ignore' });
-  if (r.exitCode !== 0) {
-    throw new UserError('E_ARTIFACT', `${file} is not a readable snap (unsquashfs: ${String(r.stderr || r.message).split('\n')[0]})`, {
+  const r = await catFile(file, 'meta/snap.yaml');
+  if (!r.ok) {
+    throw new UserError('E_ARTIFACT', `${file} is not a readable snap (unsquashfs: ${r.why})`, {
       hint: 'rebuild it with npm run build:snap',
     });
   }
-  const doc = parseYaml(String(r.stdout)) as Record<string, unknown> | null;
+  const doc = parseYaml(r.text) as Record<string, unknown> | null;
   if (!doc || typeof doc.name !== 'string' || doc.version === undefined) {
     throw new UserError('E_ARTIFACT', `${file}: meta/snap.yaml lacks name or version`, { hint: 'rebuild it with npm run build:snap' });
   }
@@ -108,23 +107,9 @@ export async function readSnapMeta(file: string): Promise<SnapMeta> {
   };
 }
 
-export async function findSnapArtifact(root: string, snapName: string, version: string): Promise<string> {
-  const dist = path.join(root, 'dist');
-  const want = `${snapName}_${version}_`;
-  let names: string[] = [];
-  try {
-    names = await fs.readdir(dist);
-  } catch {
-    /* no dist/ */
-  }
-  const c = names.filter((n) => n.startsWith(want) && n.endsWith('.snap')).sort();
-  const pick = c.find((n) => n === `${want}${hostArch()}.snap`) ?? c[0];
-  if (!pick) {
-    throw new UserError('E_ARTIFACT', `no snap ${path.join('dist', `${want}${hostArch()}.snap`)} to publish`, {
-      hint: 'run npm run build:snap first, or pass --artifact FILE',
-    });
-  }
-  return path.join(dist, pick);
+/** Default artifact: the line's dist/<snap>_<version>_<arch>.snap (host arch first, then any arch). */
+export async function findSnapArtifact(root: string, r: ResolvedLine): Promise<string> {
+  return findArtifact(root, r.paths.snap, r.arch, 'snap', 'npm run build:snap');
 }
 
 /** Problems that stop an upload (reported together). */

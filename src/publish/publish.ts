@@ -1,0 +1,103 @@
+/**
+ * The publish step: the rock to an OCI registry, the snap to the Snap Store, promotion between risks.
+ * Each is plan → apply (plans are pure data, printed by cli.ts; `--json` is the plan object); the
+ * artifact is the pack step's (or the line's file in dist/, or one given).
+ */
+import * as path from 'node:path';
+import type { ResolvedLine, Risk } from '../config/types.ts';
+import { UserError } from '../lib/errors.ts';
+import type { Workspace } from '../lib/workspace.ts';
+import type { Packed } from '../pack/pack.ts';
+import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from '../lib/retry.ts';
+import { RegistrySession, applyRockPlan, findRockArtifact, inspectRock, repositoryOf, type RockPlan, type RockResult } from './registry.ts';
+import { RISKS, applySnapUpload, findSnapArtifact, planPromote, planSnapUpload, readSnapMeta, snapRefusal, applyStoreCommand, type PromotePlan, type SnapPlan, type SnapResult } from './store.ts';
+
+export interface RockPublishOptions {
+  /** The file to publish (default: the pack step's, else the line's rock in dist/). */
+  artifact?: string;
+  packed?: Packed;
+  registry?: string;
+  registryCertDir?: string;
+  force: boolean;
+  dryRun: boolean;
+  attempts: number;
+  retryDelayMs: number;
+}
+
+/** The plan, and the registry session apply uses (close it when done). */
+export async function planRockPublish(r: ResolvedLine, ws: Workspace, o: RockPublishOptions, env: NodeJS.ProcessEnv): Promise<{ plan: RockPlan; session: RegistrySession }> {
+  const registry = o.registry || env.SPARKCRAFT_REGISTRY || r.image.registry;
+  const artifact = o.artifact ? path.resolve(o.artifact) : o.packed?.artifact ?? (await findRockArtifact(ws.root, r));
+  const certDir = o.registryCertDir || env.SPARKCRAFT_REGISTRY_CERT_DIR || undefined;
+  const retry: RetryPolicy = { attempts: Math.max(1, o.attempts), baseDelayMs: o.retryDelayMs, maxDelayMs: Math.max(o.retryDelayMs, DEFAULT_RETRY.maxDelayMs) };
+  const session = new RegistrySession(repositoryOf(registry, r.image.name).host, env, certDir, retry);
+  try {
+    const plan = await inspectRock({ resolved: r, registry, artifact, force: o.force, dryRun: o.dryRun, ...(certDir ? { certDir } : {}) }, session);
+    return { plan, session };
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
+}
+
+export function applyRockPublish(plan: RockPlan, session: RegistrySession): Promise<RockResult> {
+  return applyRockPlan(plan, session);
+}
+
+export async function planSnapPublish(r: ResolvedLine, ws: Workspace, o: { artifact?: string; packed?: Packed }, env: NodeJS.ProcessEnv): Promise<SnapPlan> {
+  const file = o.artifact ? path.resolve(o.artifact) : o.packed?.artifact ?? (await findSnapArtifact(ws.root, r));
+  const meta = await readSnapMeta(file);
+  const { missing } = await storeReadiness(env);
+  return planSnapUpload({ resolved: r, snapName: r.snap.name, file, meta, missing });
+}
+
+export async function applySnapPublish(plan: SnapPlan, env: NodeJS.ProcessEnv): Promise<SnapResult> {
+  const refusal = snapRefusal(plan);
+  if (refusal) throw refusal;
+  return applySnapUpload(plan, env);
+}
+
+export function checkRisk(r: string | undefined): void {
+  if (r !== undefined && !RISKS.includes(r as Risk)) throw new UserError('E_USAGE', `unknown risk "${r}"`, { hint: `use one of ${RISKS.join(', ')}` });
+}
+
+export async function planPromotion(r: ResolvedLine, o: { to: string; from?: string; revision?: number }, env: NodeJS.ProcessEnv): Promise<PromotePlan> {
+  checkRisk(o.to);
+  checkRisk(o.from);
+  const { missing } = await storeReadiness(env);
+  return planPromote({
+    snapName: r.snap.name,
+    track: r.line.track,
+    to: o.to as Risk,
+    ...(o.from ? { from: o.from as Risk } : {}),
+    ...(o.revision !== undefined ? { revision: o.revision } : {}),
+    missing,
+  });
+}
+
+export async function applyPromotion(plan: PromotePlan, env: NodeJS.ProcessEnv): Promise<{ to: string; output: string }> {
+  if (plan.missing.length) {
+    throw new UserError('E_STORE_UNAVAILABLE', `cannot release in the Snap Store: ${plan.missing.join('; ')}`, { hint: 'the plan above is what would run' });
+  }
+  const r = await applyStoreCommand([plan.argv[0]!, plan.argv.slice(1)], env, `snapcraft ${plan.argv[1]} to ${plan.to}`);
+  return { to: plan.to, output: r.output };
+}
+
+/** Pure: what release pipelines need to know about a line, as `key=value` lines (for $GITHUB_OUTPUT). */
+export function resolveOutputs(r: ResolvedLine): Record<string, string> {
+  return {
+    track: r.line.track,
+    spark: r.line.spark,
+    flavour: r.flavour.name,
+    risk: r.risk,
+    image: r.image.name,
+    registry: r.image.registry,
+    tags: r.image.tags.join(' '),
+    'snap-name': r.snap.name,
+    'snap-channel': r.snap.channel,
+    'build-dir': r.paths.build,
+    'rock-file': r.paths.rock,
+    'snap-file': r.paths.snap,
+  };
+}
