@@ -214,7 +214,7 @@ export async function buildRock(ws: Workspace, buildDir: string, outFile: string
   for (const part of plan.parts) {
     let src = join(buildDir, part.source);
     if (!existsSync(src)) throw new UserError('E_STAGE', `part ${part.name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
-    if (part.build) src = (await step(`part ${part.name}: override-build`, () => runScriptlet(scriptletOf(part, plan, buildDir), { epoch: mtime, project: plan.name, version: plan.version }, treeKey))).install;
+    if (part.build) src = (await step(`part ${part.name}: override-build`, () => runScriptlet(scriptletOf(part, plan, buildDir), { sourceDateEpoch: process.env.SOURCE_DATE_EPOCH || undefined, project: plan.name, version: plan.version }, treeKey))).install;
     const entries = inheritDirs(applyPart(await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), below);
     const meta = entries.map((e) => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.linkname ?? ''}`).join('\n');
     const key = createHash('sha256').update(JSON.stringify({ FORMAT, meta, tree: await treeKey(src), mtime })).digest('hex').slice(0, 32);

@@ -3,7 +3,8 @@
  * copy of the part's source, with CRAFT_PART_INSTALL to fill and CRAFT_STAGE holding the parts it
  * comes `after`. Its build-packages must be installed on the host (setup installs them). The
  * install tree is cached by the hash of everything that goes in: the script, the source and stage
- * trees, the build-packages' versions and SOURCE_DATE_EPOCH.
+ * trees, the build-packages' versions and SOURCE_DATE_EPOCH (passed on only when the build's
+ * environment sets it, as rockcraft's managed build instance does not).
  */
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
@@ -47,7 +48,7 @@ export async function hostPackages(part: string, names: string[]): Promise<Recor
 }
 
 /** Run (or reuse) the part's build; `treeKey` gives the content key of a directory; `root` holds the cache. */
-export async function runScriptlet(p: ScriptletPart, env: { epoch: number; project: string; version: string }, treeKey: (dir: string) => Promise<string>, root = join(cacheDir(), 'parts')): Promise<ScriptletRun> {
+export async function runScriptlet(p: ScriptletPart, env: { sourceDateEpoch?: string; project: string; version: string }, treeKey: (dir: string) => Promise<string>, root = join(cacheDir(), 'parts')): Promise<ScriptletRun> {
   const tools = await hostPackages(p.name, p.packages);
   const stageKeys = await Promise.all(p.stage.map(async (s) => [s.at, await treeKey(s.dir)]));
   const key = createHash('sha256')
@@ -88,7 +89,7 @@ export async function runScriptlet(p: ScriptletPart, env: { epoch: number; proje
         PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
         HOME: tmp,
         LANG: 'C.UTF-8',
-        SOURCE_DATE_EPOCH: String(env.epoch),
+        ...(env.sourceDateEpoch ? { SOURCE_DATE_EPOCH: env.sourceDateEpoch } : {}),
         CRAFT_PROJECT_NAME: env.project,
         CRAFT_PROJECT_VERSION: env.version,
         CRAFT_PART_NAME: p.name,
