@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { casPath, fetchVerified, recheckCached } from '../src/stage/fetch.ts';
@@ -114,17 +114,42 @@ describe('the layer cache re-verifies a blob before it goes into an image', () =
   });
 });
 
+/**
+ * Give the cache entry an inode of its own before changing it: every checkout's staged jars are hard
+ * links of the shared cache, and a test must not change another checkout's inputs.
+ */
+function detach(file: string): void {
+  copyFileSync(file, `${file}.detach`);
+  renameSync(`${file}.detach`, file);
+}
+
 describe('stage with a changed cached download (default line, real inputs)', () => {
+  const id = 'maven:io.prometheus.jmx:jmx_prometheus_javaagent@1.0.1';
+  const staged = (inputs: string) => join(inputs, 'jars', 'jmx_prometheus_javaagent-1.0.1.jar');
+
   it('restages with a fresh copy instead of believing its stamp', async () => {
-    await stage();
-    const id = 'maven:io.prometheus.jmx:jmx_prometheus_javaagent@1.0.1';
+    const { inputs } = await stage();
     const { sha256 } = readLock().inputs[id]!;
     const cached = casPath(sha256);
+    detach(cached);
     flipByte(cached);
     const r = await stage();
     expect(r.skipped).toBe(false);
     expect(sha(readFileSync(cached))).toBe(sha256);
-    expect(sha(readFileSync(join(r.inputs, 'jars', 'jmx_prometheus_javaagent-1.0.1.jar')))).toBe(sha256);
+    expect(sha(readFileSync(staged(inputs)))).toBe(sha256);
+    expect((await stage()).skipped).toBe(true);
+  }, 900_000);
+
+  it('a staged jar that is no longer the cache entry is checked by its content: a changed one is restaged, an intact one kept', async () => {
+    const { inputs } = await stage();
+    const { sha256 } = readLock().inputs[id]!;
+    // As when another checkout refetched the entry: the staged file is no longer the cache's inode.
+    detach(staged(inputs));
+    flipByte(staged(inputs));
+    expect((await stage()).skipped).toBe(false);
+    expect(sha(readFileSync(staged(inputs)))).toBe(sha256);
+    // And with the cache entry replaced under an unchanged staged link: its content still decides.
+    detach(casPath(sha256));
     expect((await stage()).skipped).toBe(true);
   }, 900_000);
 });

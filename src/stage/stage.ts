@@ -17,7 +17,7 @@ import { goBuildCached } from '../lib/tools/go.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
 import { selectLine } from '../config/matrix.ts';
 import { render, type Rendered } from '../render/render.ts';
-import { fetchVerified, recheckCached, sha256File } from './fetch.ts';
+import { casPath, fetchVerified, recheckCached, sha256File } from './fetch.ts';
 import { lockedInputsFor, readLock, type LockedInput } from './lock.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
@@ -53,6 +53,11 @@ export interface Staged {
 export interface StageResult extends Staged {
   resolved: ResolvedLine;
   matrix: Matrix;
+}
+
+/** The file name of a Maven input under inputs/jars. */
+function stagedJarName(i: LockedInput): string {
+  return `${i.name.split(':')[1]!}-${i.version}.jar`;
 }
 
 /** Extract the pyspark sdist once per checksum into the cache, laid out as /opt/spark. */
@@ -121,6 +126,19 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
   const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j, examplesKey })).digest('hex');
   const target = at(ws, resolved.paths.inputs);
   const stampFile = join(target, '.stamp');
+  // The staged jars must still be the verified files: hard links of the cache entries (one inode), or,
+  // where the cache entry was replaced or is gone, files that still hash to the lock's sha256.
+  if (!changed && existsSync(stampFile)) {
+    for (const i of inputs.filter((x) => x.kind === 'maven')) {
+      const staged = join(target, 'jars', stagedJarName(i));
+      const a = statSync(staged, { throwIfNoEntry: false });
+      if (a && a.ino === statSync(casPath(i.sha256), { throwIfNoEntry: false })?.ino) continue;
+      if (a && (await sha256File(staged)) === i.sha256) continue;
+      log.warn(`staged ${i.id} is not the verified download any more: restaging`);
+      changed = true;
+      break;
+    }
+  }
   if (!o.force && !changed && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
     log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
     return { dir, inputs: target, stamp, skipped: true, seconds: (Date.now() - started) / 1000 };
@@ -139,8 +157,7 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
     await rm(join(tmp, 'spark', '.complete'), { force: true });
     await mkdir(join(tmp, 'jars'));
     for (const i of inputs.filter((x) => x.kind === 'maven')) {
-      const artifact = i.name.split(':')[1]!;
-      await link(paths.get(i.id)!, join(tmp, 'jars', `${artifact}-${i.version}.jar`));
+      await link(paths.get(i.id)!, join(tmp, 'jars', stagedJarName(i)));
     }
     await mkdir(join(tmp, 'pebble'));
     await copyFile(pebble, join(tmp, 'pebble', 'pebble'));
@@ -154,7 +171,7 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
 
     const spark8tOrigin: Origin = { name: 'spark8t (sparkcraft)', version: '1.6.0-ts', url: 'dist/spark8t', sha256: spark8tSha, license: 'Apache-2.0' };
     const pebbleOrigin = origin(pebbleIn);
-    const jarOrigins = new Map(inputs.filter((x) => x.kind === 'maven').map((i) => [`jars/${i.name.split(':')[1]}-${i.version}.jar`, origin(i)]));
+    const jarOrigins = new Map(inputs.filter((x) => x.kind === 'maven').map((i) => [`jars/${stagedJarName(i)}`, origin(i)]));
     const examples = examplesOrigins(resolved.line);
     const files = await describeTree(tmp, (rel) =>
       rel.startsWith('spark/') ? origin(spark) : rel.startsWith('pebble/') ? pebbleOrigin : rel.startsWith('spark8t/') ? spark8tOrigin : rel.startsWith('examples/') ? examples.sources : jarOrigins.get(rel) ?? spark8tOrigin,
