@@ -10,11 +10,12 @@ export function register(program: Command): void {
     .option('--artifact <which>', 'rock, snap or all', 'all')
     .option('--line <track>', 'Spark line (default: the matrix default)')
     .option('--only <regex>', 'run only the checks whose name matches')
+    .option('--cluster', 'run the Spark-on-Kubernetes scenarios on the local node instead (scripts/local-k8s.sh)')
     .option('--json', 'print the results as JSON')
-    .action(async (o: { artifact: 'rock' | 'snap' | 'all'; line?: string; only?: string; json?: boolean }) => {
+    .action(async (o: { artifact: 'rock' | 'snap' | 'all'; line?: string; only?: string; json?: boolean; cluster?: boolean }) => {
       if (!['rock', 'snap', 'all'].includes(o.artifact)) throw new UserError('E_USAGE', `--artifact must be rock, snap or all`, { exitCode: 2 });
       const t = Date.now();
-      const results = await smoke({ artifact: o.artifact, line: o.line, only: o.only ? new RegExp(o.only) : undefined });
+      const results = await smoke({ artifact: o.artifact, line: o.line, only: o.only ? new RegExp(o.only) : undefined, cluster: o.cluster });
       if (o.json) console.log(JSON.stringify(results, null, 2));
       const failed = results.filter((r) => !r.ok);
       console.log(`smoke: ${results.length - failed.length} passed, ${failed.length} failed in ${((Date.now() - t) / 1000).toFixed(0)} s`);
