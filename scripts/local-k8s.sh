@@ -46,6 +46,7 @@ alive() {
   [ -f "$f" ] || return 1
   read -r pid exe < "$f" || true
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  [ -z "$exe" ] && return 0 # a pid file of an earlier version of this script
   [ "$(tr '\0' '\n' < "/proc/$pid/cmdline" | head -1)" = "$exe" ]
 }
 # launch NAME BINARY ARGS...: a daemon in its own session, logging to $DIR/NAME.log.
@@ -480,7 +481,6 @@ PY
 node_ready() { [ "$(kc get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; }
 
 node_up() {
-  network_up
   local changed=0
   containerd_config && changed=1
   cni_config
@@ -583,8 +583,11 @@ unmount_ours() {
     [ -z "$m" ] && break
     for x in $m; do umount "$x" 2>/dev/null || umount -l "$x" 2>/dev/null || true; done
   done
-  # containerd names its pods' namespaces /run/netns/cni-*; ours are no longer held by a process.
+  # containerd names its pods' namespaces /run/netns/cni-*; ours are no longer held by a process
+  # (a namespace some process is in belongs to someone else).
+  local held; held=$(find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l\n' 2>/dev/null | sort -u)
   for x in $(awk '$5 ~ "^/(var/)?run/netns/cni-" { print $5 }' /proc/self/mountinfo); do
+    grep -qxF "net:[$(stat -L -c %i "$x" 2>/dev/null)]" <<<"$held" && continue
     umount "$x" 2>/dev/null && rm -f "$x"
   done
 }
