@@ -238,8 +238,8 @@ network_down() {
     for c in filter nat mangle raw; do
       "$t" -w 5 -t "$c" -S 2>/dev/null | grep -E -- "^-A [A-Z]+ .*(-j KUBE-|--comment \"?$MARK)" | while IFS= read -r rule; do
         eval "\"$t\" -w 5 -t $c -D ${rule#-A }" 2>/dev/null || true
-      done
-      local chains; chains=$("$t" -w 5 -t "$c" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[^ ]*\)$/\1/p')
+      done || true
+      local chains; chains=$("$t" -w 5 -t "$c" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[^ ]*\)$/\1/p' || true)
       for ch in $chains; do "$t" -w 5 -t "$c" -F "$ch" 2>/dev/null || true; done
       for ch in $chains; do "$t" -w 5 -t "$c" -X "$ch" 2>/dev/null || true; done
     done
@@ -572,7 +572,11 @@ start() {
 kill_pods() {
   local pids
   pids=$(grep -l -E ':/kubepods(/|$)' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 || true)
-  pids+=" $(for p in /proc/[0-9]*; do tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "-address $SOCK " && echo "${p#/proc/}"; done || true)"
+  local p cmd
+  for p in /proc/[0-9]*; do
+    { cmd=$(tr '\0' ' ' < "$p/cmdline"); } 2>/dev/null || continue
+    [[ "$cmd" == *" -address $SOCK "* ]] && pids+=" ${p#/proc/}"
+  done
   [ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null || true
 }
 unmount_ours() {
@@ -585,7 +589,7 @@ unmount_ours() {
   done
   # containerd names its pods' namespaces /run/netns/cni-*; ours are no longer held by a process
   # (a namespace some process is in belongs to someone else).
-  local held; held=$(find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l\n' 2>/dev/null | sort -u)
+  local held; held=$(find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l\n' 2>/dev/null | sort -u || true)
   for x in $(awk '$5 ~ "^/(var/)?run/netns/cni-" { print $5 }' /proc/self/mountinfo); do
     grep -qxF "net:[$(stat -L -c %i "$x" 2>/dev/null)]" <<<"$held" && continue
     umount "$x" 2>/dev/null && rm -f "$x"
@@ -633,7 +637,7 @@ case "${1:-}" in
   _stop) stop_all; say "local Kubernetes stopped" ;;
   status)
     if alive apiserver && alive etcd && ready; then
-      if [ "$NODE" = 1 ]; then
+      if [ "$(cat "$DIR/mode" 2>/dev/null)" = 1 ]; then
         for p in "${NODE_PROCS[@]}"; do alive "$p" || { echo "degraded: $p is not running (run start)"; exit 3; }; done
         node_ready || { echo "degraded: node $NODE_NAME not Ready"; exit 3; }
       fi

@@ -27,11 +27,11 @@ image() {
   umoci new --image "$work/layout:$tag"
   umoci unpack --image "$work/layout:$tag" "$work/bundle" >/dev/null
   install -m 0755 "$file" "$work/bundle/rootfs$entry"
-  umoci repack --no-history --image "$work/layout:$tag" "$work/bundle"
+  umoci repack --history.created 1970-01-01T00:00:00Z --history.created_by "sparkcraft: $entry" --image "$work/layout:$tag" "$work/bundle"
   umoci config --no-history --image "$work/layout:$tag" --config.entrypoint "$entry" --config.user 0:0 \
     --author sparkcraft --created 1970-01-01T00:00:00Z
   umoci gc --layout "$work/layout"
-  tar -C "$work/layout" --sort=name --mtime=@0 --owner=0 --group=0 -cf "$out.tmp" .
+  tar -C "$work/layout" --sort=name --mtime=@0 --owner=0 --group=0 -cf "$out.tmp" index.json oci-layout blobs
   mv "$out.tmp" "$out"
   rm -rf "$work"
   say "image $name:$tag → $out ($(du -h "$out" | cut -f1))"
