@@ -169,7 +169,8 @@ control_plane() {
       --cert-dir "$DIR/pki"
   fi
   api_ok() { ready || { alive apiserver || return 2; return 1; }; }
-  for _ in $(seq 1 240); do api_ok; case $? in 0|2) break ;; esac; sleep 0.25; done
+  local rc
+  for _ in $(seq 1 240); do rc=0; api_ok || rc=$?; case $rc in 0|2) break ;; esac; sleep 0.25; done
   ready || { tail -20 "$DIR/apiserver.log" >&2; die "kube-apiserver did not become ready (log: $DIR/apiserver.log)"; }
   kubeconfig "$DIR/admin.kubeconfig" admin
   kubeconfig "$DIR/restricted.kubeconfig" restricted "$RESTRICTED_NS"
