@@ -4,6 +4,8 @@ import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCluster, parseCluster } from '../src/lib/cluster.ts';
+import { cacheDir } from '../src/lib/paths.ts';
+import { ensureRegistry } from './support/registry.ts';
 import { ROOT, ensureCluster, kubectl, kubectlJson, createNamespace, deleteNamespace } from './support/k8s.ts';
 
 const script = `${ROOT}/scripts/local-k8s.sh`;
@@ -111,6 +113,25 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
       await deleteNamespace(info, ns);
     }
   });
+
+  it('pods pull by tag from the local TLS registry: containerd trusts its CA and credentials', async () => {
+    const reg = ensureRegistry();
+    // start again: containerd learns the registry (its CA, its credentials) and is restarted for it.
+    await execa('bash', [script, 'start']);
+    const info = await ensureCluster();
+    const ref = `${reg.address}/sparkcraft/pull-test:${Date.now().toString(36)}`;
+    await execa('skopeo', ['copy', '--quiet', '--dest-cert-dir', reg.certDir, '--dest-creds', `${reg.user}:${reg.password}`,
+      `oci-archive:${join(cacheDir(), 'k8s-images', 'pause-3.10.tar')}:3.10`, `docker://${ref}`]);
+    const ns = await createNamespace(info, 'lk8s');
+    try {
+      await kubectl(info, ['-n', ns, 'run', 'pulled', `--image=${ref}`, '--image-pull-policy=Always', '--restart=Never']);
+      expect(await waitPod(info, ns, 'pulled', ['Running', 'Failed'])).toBe('Running');
+      const pod = await kubectlJson(info, ['-n', ns, 'get', 'pod', 'pulled']);
+      expect(pod.status.containerStatuses[0].imageID).toMatch(new RegExp(`^${reg.address.replace(/\./g, '\\.')}/sparkcraft/pull-test@sha256:`));
+    } finally {
+      await deleteNamespace(info, ns);
+    }
+  }, 300_000);
 
   it('restricts the second user to its namespace without Role rights', async () => {
     const info = await ensureCluster();

@@ -58,4 +58,4 @@ build() {
   for n in "${todo[@]}"; do mv "$out/$n" "$bin/$n-$K8S_VERSION"; done
   say "built: $(cd "$bin" && du -h "${todo[@]/%/-$K8S_VERSION}" | tr '\t\n' ' ')"
 }
-with_lock k8s-build bash -c "$(declare -f build refused say die); $(declare -p want names bin K8S_VERSION SPARKCRAFT_CACHE SPARKCRAFT_ROOT); build"
+with_lock "k8s-build-$K8S_VERSION" bash -c "$(declare -f build refused say die); $(declare -p want names bin K8S_VERSION SPARKCRAFT_CACHE SPARKCRAFT_ROOT); build"
