@@ -52,6 +52,12 @@ alive() {
 # launch NAME BINARY ARGS...: a daemon in its own session, logging to $DIR/NAME.log.
 launch() {
   local name=$1; shift
+  # A start killed between starting a daemon and writing its pid file left it running: end it.
+  local f argv0
+  for f in $(grep -lzF -- "$DIR/" /proc/[0-9]*/cmdline 2>/dev/null || true); do
+    { argv0=$(tr '\0' '\n' < "$f" | head -1); } 2>/dev/null || continue
+    [ "$argv0" = "$1" ] && kill -9 "$(basename "$(dirname "$f")")" 2>/dev/null || true
+  done
   [ -f "$DIR/$name.log" ] && mv -f "$DIR/$name.log" "$DIR/$name.log.1"
   setsid "$@" >"$DIR/$name.log" 2>&1 </dev/null &
   echo "$! $1" > "$DIR/$name.pid"
@@ -558,6 +564,8 @@ start() {
   mkdir -p "$DIR"
   # The apiserver's flags differ between an API-only instance and a node's: switching restarts it.
   if [ "$(cat "$DIR/mode" 2>/dev/null)" != "$NODE" ]; then stop_all; echo "$NODE" > "$DIR/mode"; fi
+  # New certificates (a first start, or a start killed while making them): nothing may run on old ones.
+  [ "$(cat "$DIR/pki/.complete" 2>/dev/null)" = "$PKI_VERSION" ] || stop_all
   pki
   # The S3 endpoint (scripts/local-s3.sh, when present) starts with the cluster.
   [ -f "$SPARKCRAFT_ROOT/scripts/local-s3.sh" ] && bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" start
@@ -573,10 +581,10 @@ start() {
 kill_pods() {
   local pids
   pids=$(grep -l -E ':/kubepods(/|$)' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 || true)
-  local p cmd
-  for p in /proc/[0-9]*; do
-    { cmd=$(tr '\0' ' ' < "$p/cmdline"); } 2>/dev/null || continue
-    [[ "$cmd" == *" -address $SOCK "* ]] && pids+=" ${p#/proc/}"
+  local f cmd
+  for f in $(grep -lzF -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null || true); do
+    { cmd=$(tr '\0' ' ' < "$f"); } 2>/dev/null || continue
+    [[ "$cmd" == *" -address $SOCK "* ]] && pids+=" $(basename "$(dirname "$f")")"
   done
   [ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null || true
 }
