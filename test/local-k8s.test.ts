@@ -72,6 +72,15 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     expect(r.stdout).toBe(`node/${info.node!.name}`);
   });
 
+  it('a staging module version the Go module proxy refuses is named, with the fix and the served versions', async () => {
+    const r = await execa('bash', [`${ROOT}/scripts/k8s/refused.sh`, `${ROOT}/test/fixtures/k8s/tidy-refused.log`, 'v1.31.14']);
+    expect(r.stdout).toMatch(/^error: the Go module proxy refuses k8s\.io\/kube-proxy@v0\.31\.14\. Fix: add the line "v1\.31\.14 k8s\.io\/kube-proxy <version>" to scripts\/k8s\/staging-pins .*served: .*v0\.31\.11/);
+    // The pins in use name served versions: the build's go.mod replaces those modules with them.
+    const gomod = (await execa('bash', [`${ROOT}/scripts/k8s/gomod.sh`, 'v1.31.14'])).stdout;
+    for (const m of ['kube-proxy', 'kube-scheduler', 'kube-controller-manager', 'endpointslice']) expect(gomod).toContain(`k8s.io/${m} => k8s.io/${m} v0.31.11`);
+    expect(gomod).toContain('k8s.io/kubelet => k8s.io/kubelet v0.31.14');
+  });
+
   it('cluster.json with a missing field is refused with the fix', () => {
     expect(() => parseCluster('{"apiUrl": "x"}', 'c.json')).toThrow(/c\.json: k8sVersion missing/);
     expect(() => parseCluster('nope', 'c.json')).toThrow(/not JSON/);

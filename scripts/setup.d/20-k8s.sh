@@ -13,17 +13,6 @@ command -v go >/dev/null || PATH=/usr/local/go/bin:$PATH
 command -v go >/dev/null || die "Go toolchain not found; install Go >= 1.22 (https://go.dev/dl) and re-run"
 apt_install openssl curl
 
-# refused LOG: name every module@version the proxy refused during `go mod tidy`, with the fix.
-refused() {
-  local log=$1 proxy=${GOPROXY_URL:-https://proxy.golang.org} m v served
-  grep -oE '[a-z0-9.-]+\.[a-z]+/[A-Za-z0-9._/-]+@v[0-9][^:[:space:]]*: reading [^ ]+: (403|404|410)' "$log" \
-    | sed -E 's/@([^:]+):.*/ \1/' | sort -u | while read -r m v; do
-      served=$(curl -fsS --max-time 10 "$proxy/$m/@v/list" 2>/dev/null | grep "^${v%.*}\." | sort -V | tr '\n' ' ')
-      printf 'error: the Go module proxy refuses %s@%s. Fix: add the line "%s %s <version>" to scripts/k8s/staging-pins with a served version of the same minor (served: %s)\n' \
-        "$m" "$v" "$K8S_VERSION" "$m" "${served:-none}" >&2
-    done
-}
-
 build() {
   # Re-check under the lock: a parallel run may have built them.
   local ok=1; for f in "${want[@]}"; do [ -x "$f" ] || ok=0; done
@@ -40,7 +29,7 @@ build() {
   say "building Kubernetes $K8S_VERSION (apiserver, kubectl, etcd, kubelet, kube-proxy, scheduler, controller-manager) from Go modules (first run only, several minutes)"
   if ! (cd "$mod" && go mod tidy >/dev/null 2>"$mod/tidy.log"); then
     tail -20 "$mod/tidy.log" >&2
-    refused "$mod/tidy.log"
+    bash "$SPARKCRAFT_ROOT/scripts/k8s/refused.sh" "$mod/tidy.log" "$K8S_VERSION" >&2
     die "go mod tidy failed for Kubernetes $K8S_VERSION (log: $mod/tidy.log)"
   fi
   local out="$mod/out"; rm -rf "$out"; mkdir -p "$out"
@@ -58,4 +47,4 @@ build() {
   for n in "${todo[@]}"; do mv "$out/$n" "$bin/$n-$K8S_VERSION"; done
   say "built: $(cd "$bin" && du -h "${todo[@]/%/-$K8S_VERSION}" | tr '\t\n' ' ')"
 }
-with_lock "k8s-build-$K8S_VERSION" bash -c "$(declare -f build refused say die); $(declare -p want names bin K8S_VERSION SPARKCRAFT_CACHE SPARKCRAFT_ROOT); build"
+with_lock "k8s-build-$K8S_VERSION" bash -c "$(declare -f build say die); $(declare -p want names bin K8S_VERSION SPARKCRAFT_CACHE SPARKCRAFT_ROOT); build"
