@@ -116,6 +116,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   const user = 'sparky';
   const examplesJar = `local:///opt/spark/examples/jars/spark-examples_${ctx.scala}-${ctx.spark}.jar`;
   let setup: Promise<void> | undefined;
+  let piPath = '/opt/spark/examples/pi.py';
   const fail = async (what: string, log = '') => new CheckFailed(what, `${log ? `${tail(log)}\n` : ''}${await k.diagnose(ns)}`);
 
   /** Scenario 1's admin pod: the account every other scenario submits as. */
@@ -131,10 +132,11 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         },
       ]);
       await k.apply([rockPod('admin', ns, ctx.imageRef,
-        `spark-client.service-account-registry create --username ${user} --namespace ${ns} --conf spark.scenario=1 && spark-client.service-account-registry get-config --username ${user} --namespace ${ns}`,
+        `spark-client.service-account-registry create --username ${user} --namespace ${ns} --conf spark.scenario=1 && spark-client.service-account-registry get-config --username ${user} --namespace ${ns} && ls /opt/spark/examples/src/main/python/pi.py /opt/spark/examples/pi.py 2>/dev/null | head -1 | sed 's/^/pi-path=/'`,
         { serviceAccount: 'admin' })]);
       const r = await k.waitDone(ns, 'admin', 180);
       if (r.phase !== 'Succeeded' || !/spark\.scenario=1/.test(r.log)) throw await fail(`admin pod: ${r.phase}`, r.log);
+      piPath = r.log.match(/^pi-path=(\S+)/m)?.[1] ?? '/opt/spark/examples/pi.py';
     })());
 
   /** A pod running as the account (only spark8t's rights) that runs SCRIPT; its phase and log. */
@@ -145,8 +147,10 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   };
   /** The driver pod a cluster-mode submission with --conf spark.app.name=APP made. */
   const driverOf = async (app: string) => (await k.pods(ns, `spark-role=driver`)).find((p) => (p.metadata.name as string).startsWith(app));
+  // pi.py: where the rock has it (Spark's layout, src/main/python, or the examples folder itself).
+  const findPi = 'PI=$(ls /opt/spark/examples/src/main/python/pi.py /opt/spark/examples/pi.py 2>/dev/null | head -1);';
   const submit = (app: string, rest: string) =>
-    `spark-client.spark-submit --username ${user} --namespace ${ns} --deploy-mode cluster --name ${app} --conf spark.kubernetes.driver.pod.name=${app}-driver ${SMALL.join(' ')} ${rest} 2>&1`;
+    `${findPi} spark-client.spark-submit --username ${user} --namespace ${ns} --deploy-mode cluster --name ${app} --conf spark.kubernetes.driver.pod.name=${app}-driver ${SMALL.join(' ')} ${rest} 2>&1`;
 
   const scenarios: Array<[string, () => Promise<string>]> = [
     ['1. an admin pod creates a spark8t account with its in-cluster credentials', async () => {
@@ -157,7 +161,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
       return `serviceaccount ${ns}/${sa.metadata.name}, ${rb.items.length} rolebinding(s)`;
     }],
     ['2a. a user pod submits PySpark pi.py in cluster mode: driver Succeeded, Pi printed', async () => {
-      const r = await asUser('submit-py', submit('pypi', '--conf spark.executor.instances=1 local:///opt/spark/examples/pi.py 10'), 300);
+      const r = await asUser('submit-py', submit('pypi', '--conf spark.executor.instances=1 local://$PI 10'), 300);
       const d = await driverOf('pypi');
       const log = d ? await k.logs(ns, d.metadata.name, 200) : '';
       if (r.phase !== 'Succeeded' || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.1/.test(log)) throw await fail(`submit pod ${r.phase}, driver ${d?.status?.phase}`, r.log);
@@ -176,7 +180,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
     }],
     ['3. a job that throws: driver pod Failed, spark-submit exits non-zero', async () => {
       // pi.py's argument is the number of partitions: int("boom") raises in the driver.
-      const r = await asUser('submit-fail', `${submit('throws', 'local:///opt/spark/examples/pi.py boom')}; echo "exit=$?"`, 300);
+      const r = await asUser('submit-fail', `${submit('throws', 'local://$PI boom')}; echo "exit=$?"`, 300);
       const d = await driverOf('throws');
       const code = Number(r.log.match(/exit=(\d+)/)?.[1] ?? NaN);
       if (d?.status?.phase !== 'Failed' || !(code > 0)) throw await fail(`driver ${d?.status?.phase}, spark-submit exit ${code}`, r.log);
@@ -190,7 +194,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         '--conf spark.kubernetes.driver.podTemplateFile=/files/driver.yaml',
         '--conf spark.kubernetes.executor.podTemplateFile=/files/executor.yaml',
         '--conf spark.kubernetes.executor.deleteOnTermination=false',
-        '--conf spark.executor.instances=1 local:///opt/spark/examples/pi.py 2',
+        '--conf spark.executor.instances=1 local://$PI 2',
       ].join(' ')), 300, { configMap: 'templates' });
       const d = await driverOf('tpl');
       const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => p.metadata.labels?.['spark-app-name'] === 'tpl' || (p.metadata.name as string).startsWith('tpl'));
@@ -233,7 +237,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
       mkdirSync(join(snap.dirs.realHome, '.kube'), { recursive: true });
       copyFileSync(ctx.cluster.adminKubeconfig, join(snap.dirs.realHome, '.kube', 'config'));
       const r = await snap.app('spark-submit', ['--username', user, '--namespace', ns, '--deploy-mode', 'cluster', '--name', 'snappi',
-        '--conf', 'spark.kubernetes.driver.pod.name=snappi-driver', ...SMALL, '--conf', 'spark.executor.instances=1', 'local:///opt/spark/examples/pi.py', '10']);
+        '--conf', 'spark.kubernetes.driver.pod.name=snappi-driver', ...SMALL, '--conf', 'spark.executor.instances=1', `local://${piPath}`, '10']);
       const d = await driverOf('snappi');
       const log = d ? await k.logs(ns, d.metadata.name, 200) : '';
       if (r.exitCode !== 0 || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.1/.test(log)) throw await fail(`snap spark-submit exit ${r.exitCode}, driver ${d?.status?.phase}`, `${r.stdout}\n${r.stderr}`);
