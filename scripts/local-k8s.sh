@@ -219,11 +219,12 @@ network_up() {
   fi
   touch "$DIR/node.on"
   sysctl -qw net.ipv4.ip_forward=1
-  ip addr show dev lo | grep -q " $NODE_IP/32 " || ip addr add "$NODE_IP/32" dev lo
+  # (no `| grep -q`: with pipefail, grep leaving early fails the pipeline)
+  [[ "$(ip addr show dev lo)" == *" $NODE_IP/32 "* ]] || ip addr add "$NODE_IP/32" dev lo
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
   fi
-  ip addr show dev "$BRIDGE" | grep -q " $POD_GW/24 " || ip addr add "$POD_GW/24" dev "$BRIDGE"
+  [[ "$(ip addr show dev "$BRIDGE")" == *" $POD_GW/24 "* ]] || ip addr add "$POD_GW/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   # Service addresses route to the bridge: before kube-proxy has written its rules (or after it
   # is gone) a packet to a Service goes nowhere instead of out of the machine's default route.
@@ -262,11 +263,7 @@ network_down() {
 
 # --- the node -----------------------------------------------------------------------------------
 containerd_config() {
-  mkdir -p "$CTRD/certs.d/_default" "$DIR/cni/net.d" "$DIR/cni/ipam"
-  # Every registry but the local one resolves to a closed loopback port: no pull leaves the machine.
-  put "$CTRD/certs.d/_default/hosts.toml" <<EOF || true
-server = "https://127.0.0.1:1"
-EOF
+  mkdir -p "$CTRD/certs.d" "$DIR/cni/net.d" "$DIR/cni/ipam"
   local auth=""
   if [ -s "$REGISTRY_STATE/port" ] && [ -s "$REGISTRY_STATE/certs/ca.crt" ]; then
     local reg="127.0.0.1:$(cat "$REGISTRY_STATE/port")"
@@ -496,7 +493,11 @@ node_up() {
   if ! alive containerd; then
     say "starting containerd"
     mkdir -p "$CTRD"
-    launch containerd containerd --config "$CTRD/config.toml"
+    # Every registry but loopback ones (the local registry) is reached through a proxy at a closed
+    # loopback port: a pull of, say, docker.io/busybox fails at once, without even a DNS lookup.
+    # (containerd 1.6 has no catch-all hosts.toml; its CRI client honours the proxy variables.)
+    HTTPS_PROXY=http://127.0.0.1:1 HTTP_PROXY=http://127.0.0.1:1 NO_PROXY=127.0.0.1,localhost \
+      launch containerd containerd --config "$CTRD/config.toml"
   fi
   ctrd_ok() { ctr_ version >/dev/null 2>&1; }
   wait_for 20 containerd ctrd_ok || { tail -20 "$DIR/containerd.log" >&2; die "containerd did not start (log: $DIR/containerd.log)"; }

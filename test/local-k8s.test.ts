@@ -43,7 +43,7 @@ async function footprint(dir: string) {
   }
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir) || m.includes('/netns/cni-'));
   const addrs = (await execa('ip', ['-o', 'addr', 'show', 'dev', 'lo'])).stdout.split('\n').filter((l) => l.includes('10.243.0.1'));
-  const bridge = (await execa('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => l.includes('sparkcraft0'));
+  const bridge = (await execa('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => /^\d+: sparkcraft0[:@]/.test(l));
   const routes = (await execa('ip', ['route', 'show'])).stdout.split('\n').filter((l) => /sparkcraft0|10\.96\.0\.0|10\.244\./.test(l));
   const keys = ['net.ipv4.ip_forward', 'vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes', 'net.ipv4.conf.all.route_localnet', 'net.bridge.bridge-nf-call-iptables'];
   const sysctls = (await execa('sysctl', keys, { reject: false })).stdout.split('\n');
@@ -117,7 +117,8 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
         msg = ev.items.map((e: { message: string }) => e.message).join('\n');
         if (!msg) await sleep(1000);
       }
-      expect(msg).toMatch(/127\.0\.0\.1:1/);
+      expect(msg).toMatch(/proxyconnect tcp: dial tcp 127\.0\.0\.1:1: connect: connection refused/);
+      expect(msg).not.toMatch(/lookup /);
     } finally {
       await deleteNamespace(info, ns);
     }
