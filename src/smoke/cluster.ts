@@ -24,7 +24,11 @@ export interface ScenarioContext {
 type Json = Record<string, any>;
 
 export class Kube {
-  constructor(readonly c: LocalCluster) {}
+  /** A cluster, or how to get it (the scenarios are listed before the cluster has started). */
+  constructor(private readonly src: LocalCluster | (() => LocalCluster)) {}
+  get c(): LocalCluster {
+    return typeof this.src === 'function' ? this.src() : this.src;
+  }
   async run(args: string[], opts: { input?: string; reject?: boolean } = {}) {
     return execa(this.c.kubectlPath, ['--kubeconfig', this.c.adminKubeconfig, ...args], { input: opts.input, reject: opts.reject ?? true });
   }
@@ -111,7 +115,7 @@ const RBAC_ERROR = /is forbidden: User "system:serviceaccount/;
  * [name, fn] pair like the smoke checks; fn returns a one-line result or throws CheckFailed.
  */
 export function clusterScenarios(ctx: ScenarioContext): { namespace: string; scenarios: Array<[string, () => Promise<string>]> } {
-  const k = new Kube(ctx.cluster);
+  const k = new Kube(() => ctx.cluster);
   const ns = `scn-${Date.now().toString(36)}`;
   const user = 'sparky';
   const examplesJar = `local:///opt/spark/examples/jars/spark-examples_${ctx.scala}-${ctx.spark}.jar`;
@@ -187,7 +191,8 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
       return `driver Failed, spark-submit exit ${code}`;
     }],
     ['4. driver and executor pod templates: their labels and annotations are on the pods', async () => {
-      const tpl = (role: string) => stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { labels: { 'scenario-template': role }, annotations: { 'sparkcraft.io/template': `${role}-annotation` } } });
+      // Spark needs a spec with the container it fills in (the first one, by default).
+      const tpl = (role: string) => stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { labels: { 'scenario-template': role }, annotations: { 'sparkcraft.io/template': `${role}-annotation` } }, spec: { containers: [{ name: `spark-${role}` }] } });
       await account();
       await k.apply([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'templates', namespace: ns }, data: { 'driver.yaml': tpl('driver'), 'executor.yaml': tpl('executor') } }]);
       const r = await asUser('submit-tpl', submit('tpl', [
