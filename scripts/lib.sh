@@ -17,9 +17,10 @@ apt_install() {
   local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   # apt lists may be missing on a fresh machine; refresh once per boot-ish.
   if [ ! -f /var/lib/apt/periodic/sparkcraft-updated ] || [ -n "$(find /var/lib/apt/periodic/sparkcraft-updated -mmin +720 2>/dev/null)" ]; then
-    $sudo apt-get update -qq >/dev/null && $sudo mkdir -p /var/lib/apt/periodic && $sudo touch /var/lib/apt/periodic/sparkcraft-updated
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null && $sudo mkdir -p /var/lib/apt/periodic && $sudo touch /var/lib/apt/periodic/sparkcraft-updated
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another install (a parallel setup, unattended upgrades) may hold dpkg's lock: wait for it.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # with_lock NAME CMD...: run CMD holding an exclusive lock in the cache (parallel runs share downloads).

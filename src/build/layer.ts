@@ -10,7 +10,9 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
-import { alive } from '../lib/fsx.ts';
+import { alive, fileIdentity } from '../lib/fsx.ts';
+import { log } from '../lib/log.ts';
+import { sha256File } from '../stage/fetch.ts';
 import { cacheDir } from '../lib/paths.ts';
 import { writeTar, type TarEntry } from './tar.ts';
 
@@ -29,14 +31,31 @@ export function layerCacheDir(): string {
   return join(cacheDir(), 'layers');
 }
 
-export function cachedLayer(key: string): LayerBlob | undefined {
+/**
+ * The cached layer under `key`, if it is still the blob that was made: its digest is its name, so a
+ * blob whose size, mtime or inode changed since it was recorded is hashed again before it goes into
+ * an image; one that no longer matches is removed (with one warning) and the layer is built anew.
+ */
+export async function cachedLayer(key: string): Promise<LayerBlob | undefined> {
   const meta = join(layerCacheDir(), `${key}.json`);
   if (!existsSync(meta)) return undefined;
-  const l = JSON.parse(readFileSync(meta, 'utf8')) as LayerBlob;
+  const l = JSON.parse(readFileSync(meta, 'utf8')) as LayerBlob & { identity?: string };
   if (!existsSync(l.path) || !l.dirs) return undefined;
+  if (l.identity !== fileIdentity(l.path)) {
+    const got = `sha256:${await sha256File(l.path)}`;
+    if (got !== l.digest) {
+      log.warn(`cached layer ${l.comment} was changed on disk (${got}, expected ${l.digest}): removed, it will be built again`);
+      rmSync(l.path, { force: true });
+      rmSync(meta, { force: true });
+      return undefined;
+    }
+    l.identity = fileIdentity(l.path);
+    writeFileSync(meta, JSON.stringify(l));
+  }
   const now = new Date();
   utimesSync(meta, now, now); // last use, for trimLayerCache
-  return l;
+  const { identity: _, ...blob } = l;
+  return blob;
 }
 
 /**
@@ -82,7 +101,7 @@ export function trimLayerCache(keep: Set<string>, graceMs = 3_600_000, now = Dat
 
 /** Compress a tar of `entries` into the cache under `key` (skipped when already there). */
 export async function buildLayer(key: string, comment: string, entries: () => Promise<TarEntry[]>, mtime: number): Promise<LayerBlob & { cached: boolean }> {
-  const hit = cachedLayer(key);
+  const hit = await cachedLayer(key);
   if (hit) return { ...hit, cached: true };
   const dir = layerCacheDir();
   mkdirSync(dir, { recursive: true });
@@ -133,7 +152,7 @@ export async function buildLayer(key: string, comment: string, entries: () => Pr
   const dirs: LayerBlob['dirs'] = {};
   for (const e of list) if (e.type === 'dir') dirs[e.path] = { mode: e.mode, uid: e.uid, gid: e.gid };
   const blob: LayerBlob = { key, digest, diffId: `sha256:${diffHash.digest('hex')}`, size, path, comment, dirs };
-  writeFileSync(join(dir, `${key}.json`), JSON.stringify(blob));
+  writeFileSync(join(dir, `${key}.json`), JSON.stringify({ ...blob, identity: fileIdentity(path) }));
   return { ...blob, cached: false };
 }
 

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -87,4 +87,13 @@ export async function sweepLeftovers(dir: string, leftover: RegExp): Promise<num
     n++;
   }
   return n;
+}
+
+/**
+ * What identifies a file's content on disk without reading it: a write in place changes the mtime, a
+ * replacement the inode. A verified file whose identity is unchanged need not be hashed again.
+ */
+export function fileIdentity(file: string): string {
+  const st = statSync(file, { bigint: true });
+  return JSON.stringify({ size: String(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino) });
 }

@@ -12,8 +12,9 @@ export function register(program: Command): void {
     .option('--line <track>', 'Spark line (default: the matrix default)')
     .option('--flavour <name>', 'flavour (default: spark)')
     .option('--force', 'restage even when nothing changed')
+    .option('--verify', 'rehash every cached download (a changed one is removed and downloaded again)')
     .option('--json', 'print a JSON summary')
-    .action(async (o: { line?: string; flavour?: string; json?: boolean; force?: boolean }) => {
+    .action(async (o: { line?: string; flavour?: string; json?: boolean; force?: boolean; verify?: boolean }) => {
       const r = await stage(o);
       if (o.json) console.log(JSON.stringify({ inputs: r.inputs, skipped: r.skipped, seconds: r.seconds }));
       else console.log(`${r.inputs}${r.skipped ? ' (unchanged)' : ''} in ${r.seconds.toFixed(2)} s`);

@@ -2,15 +2,21 @@
  * The content-addressed download cache: `<cache>/downloads/sha256/<hex>`. A file enters it only
  * after its sha256 matched; downloads go to a temporary name first. Network failures are retried
  * with exponential backoff, then reported in one line naming the input.
+ *
+ * A cached file is trusted only while it is the file that was verified: `<hex>.verified` records
+ * its size, mtime and inode at verification. When any of them differ (or the record is missing),
+ * the file is hashed again before use; a mismatch removes it, with one warning, and it is fetched
+ * again.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
+import { fileIdentity, writeFileAtomic } from '../lib/fsx.ts';
 
 export interface RetryPolicy {
   attempts: number;
@@ -74,10 +80,36 @@ async function download<T>(name: string, url: string, tmp: string, retry: RetryP
   throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${retry.attempts} attempts: ${lastWhy} (${url})`, { hint: 'check the network or proxy; cached inputs are reused on the next run' });
 }
 
+async function recordVerified(dest: string): Promise<void> {
+  await writeFileAtomic(`${dest}.verified`, fileIdentity(dest));
+}
+
+export type CacheCheck = 'absent' | 'verified' | 'removed';
+
+/**
+ * Is the cached copy of `sha256` still the file that was verified? Rehashes it when its size, mtime or
+ * inode changed since (always with `rehash`); a file whose content no longer matches is removed.
+ */
+export async function recheckCached(name: string, sha256: string, opts: { rehash?: boolean } = {}): Promise<CacheCheck> {
+  const dest = casPath(sha256);
+  if (!existsSync(dest)) return 'absent';
+  const record = `${dest}.verified`;
+  if (!opts.rehash && existsSync(record) && readFileSync(record, 'utf8') === fileIdentity(dest)) return 'verified';
+  const got = await sha256File(dest);
+  if (got === sha256) {
+    await recordVerified(dest);
+    return 'verified';
+  }
+  rmSync(dest, { force: true });
+  rmSync(record, { force: true });
+  log.warn(`cached ${name} was changed on disk (sha256 ${got}, expected ${sha256}): removed, it will be downloaded again`);
+  return 'removed';
+}
+
 /** Download `url` (when its sha256 is not cached yet), verify it, and return the cache path. */
 export async function fetchVerified(name: string, url: string, sha256: string, retry: RetryPolicy = DEFAULT_RETRY): Promise<string> {
   const dest = casPath(sha256);
-  if (existsSync(dest)) return dest;
+  if ((await recheckCached(name, sha256)) === 'verified') return dest;
   mkdirSync(join(dest, '..'), { recursive: true });
   const tmp = `${dest}.part-${process.pid}`;
   return download(name, url, tmp, retry, async () => {
@@ -87,6 +119,7 @@ export async function fetchVerified(name: string, url: string, sha256: string, r
       throw new UserError('E_CHECKSUM', `checksum mismatch for ${name}: expected sha256 ${sha256}, got ${got} (${url})`, { hint: 'the file changed upstream or the lock is wrong; nothing was staged' });
     }
     renameSync(tmp, dest);
+    await recordVerified(dest);
     return dest;
   });
 }

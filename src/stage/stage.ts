@@ -16,7 +16,7 @@ import { replaceDirAtomic } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
 import { renderToBuild } from '../render/cli.ts';
-import { fetchVerified, sha256File } from './fetch.ts';
+import { fetchVerified, recheckCached, sha256File } from './fetch.ts';
 import { LOCK_FILE, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
 
@@ -31,6 +31,8 @@ export interface StageOptions {
   spark8t?: string;
   /** Restage even when the inputs are unchanged. */
   force?: boolean;
+  /** Rehash every cached download, not only those whose size, mtime or inode changed. */
+  verify?: boolean;
 }
 
 export interface StageResult {
@@ -89,11 +91,15 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
     const { ensureSpark8t } = await import('../spark8t/build/build.ts');
     spark8t = await ensureSpark8t();
   }
+  // The staged tree hard-links the cached downloads: a cached file changed on disk changes it too, so
+  // the cache is rechecked (cheaply: size, mtime, inode) before the stamp is believed.
+  let changed = false;
+  for (const i of inputs) if ((await recheckCached(i.id, i.sha256, { rehash: o.verify })) === 'removed') changed = true;
   const spark8tSha = await sha256File(spark8t);
   const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j })).digest('hex');
   const target = join(dir, 'inputs');
   const stampFile = join(target, '.stamp');
-  if (!o.force && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
+  if (!o.force && !changed && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
     log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
     return { dir, inputs: target, resolved, matrix, skipped: true, seconds: (Date.now() - started) / 1000 };
   }

@@ -99,8 +99,33 @@ describe('service-account-registry against a real kube-apiserver', () => {
     const docs = r.stdout.split('---\n');
     expect(docs).toHaveLength(4);
     expect(docs.map((d) => /kind: (\w+)/.exec(d)![1])).toEqual(['ServiceAccount', 'Role', 'RoleBinding', 'Secret']);
+    expect(docs[1]).toMatch(/- persistentvolumeclaims\n/);
     const ns404 = await kubectl(info, ['get', 'ns', ns], { reject: false });
     expect(ns404.exitCode).not.toBe(0);
+  });
+
+  it("the account may do what Spark's driver does, persistent volume claims included, and no more than that", async () => {
+    const ns = uniqueName('rbac');
+    expect((await sar(['create', '--username', 'sp', '--namespace', ns])).exitCode).toBe(0);
+    const can = async (verb: string, resource: string) =>
+      (await kubectl(info, ['auth', 'can-i', '--as', `system:serviceaccount:${ns}:sp`, '-n', ns, verb, resource], { reject: false })).stdout.trim();
+    // Spark's driver: executor pods (create, list, watch, patch labels, delete), its config map and
+    // service (deletecollection at stop), and PVCs (ExecutorPodsAllocator reuses and creates them;
+    // KubernetesClusterSchedulerBackend.stop deletes them by label: deletecollection).
+    const wanted: Array<[string, string]> = [];
+    for (const verb of ['get', 'list', 'watch', 'create', 'delete', 'deletecollection', 'patch']) {
+      for (const r of ['pods', 'configmaps', 'services', 'persistentvolumeclaims']) wanted.push([verb, r]);
+    }
+    const got = await Promise.all(wanted.map(async ([v, r]) => `${v} ${r}: ${await can(v, r)}`));
+    expect(got).toEqual(wanted.map(([v, r]) => `${v} ${r}: yes`));
+    // Its own config secret, read-only access to the hub's, nothing else.
+    expect(await can('get', 'secret/spark8t-sa-conf-sp')).toBe('yes');
+    expect(await can('get', 'secret/integrator-hub-conf-sp')).toBe('yes');
+    expect(await can('get', 'secret/other')).toBe('no');
+    expect(await can('list', 'secrets')).toBe('no');
+    expect(await can('create', 'persistentvolumes')).toBe('no');
+    expect(await can('create', 'roles')).toBe('no');
+    expect((await kubectl(info, ['auth', 'can-i', '--as', `system:serviceaccount:${ns}:sp`, '-n', 'default', 'get', 'pods'], { reject: false })).stdout.trim()).toBe('no');
   });
 
   it('rejects invalid names before any request', async () => {
@@ -222,7 +247,14 @@ describe('compatibility with Python spark8t 1.6 on the same cluster', () => {
     for (const [kind, a, b] of [['sa', 'ts', 'ref'], ['role', 'ts-role', 'ref-role'], ['rolebinding', 'ts-role-binding', 'ref-role-binding']] as const) {
       const x = await kubectlJson(info, ['-n', ns, 'get', kind, a]);
       const y = await kubectlJson(info, ['-n', ns, 'get', kind, b]);
-      // Same object up to the account name (labels except primary, rules, roleRef, subjects).
+      // Ours grants one rule more than the reference: the persistent volume claims Spark's driver
+      // deletes at shutdown (the reference's accounts log "cannot deletecollection resource
+      // persistentvolumeclaims" at the end of every session).
+      if (kind === 'role') {
+        expect(x.rules.slice(y.rules.length)).toEqual([{ apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['create', 'get', 'list', 'watch', 'delete', 'deletecollection', 'update', 'patch'] }]);
+        x.rules = x.rules.slice(0, y.rules.length);
+      }
+      // Otherwise the same object up to the account name (labels except primary, rules, roleRef, subjects).
       const norm = (o: any, user: string) =>
         JSON.stringify({ labels: { ...o.metadata.labels, 'app.kubernetes.io/spark8t-primary': undefined }, rules: o.rules, roleRef: o.roleRef, subjects: o.subjects })
           .replace(new RegExp(`(["-])${user}(["-])`, 'g'), '$1USER$2');

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, readFileSync, rmSync 
 import { parse } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, type ClusterInfo, ensureCluster, kubectlJson, uniqueName } from '../support/k8s.ts';
+import { ROOT, type ClusterInfo, ensureCluster, kubectl, kubectlJson, uniqueName } from '../support/k8s.ts';
 import { ours } from './support.ts';
 
 let info: ClusterInfo;
@@ -104,6 +104,58 @@ describe('spark-submit with real Spark against the real apiserver', () => {
   });
 });
 
+describe("spark-submit in cluster mode exits with the driver's final state", () => {
+  // No kubelet here: the test plays it, writing the driver pod's status subresource while Spark's
+  // own watcher waits for the pod to finish (spark.kubernetes.submission.waitAppCompletion, default true).
+  async function submitAndFinish(finish: (pod: any) => object, extra: string[] = []) {
+    const ns = uniqueName('final');
+    const env = { KUBECONFIG: info.adminKubeconfig, SPARK_HOME: sparkHome };
+    expect((await ours('service-account-registry', ['create', '--username', 'fin', '--namespace', ns], env)).exitCode).toBe(0);
+    const run = ours('spark-submit', [
+      '--username', 'fin', '--namespace', ns, '--conf', 'spark.kubernetes.container.image=example/spark:1',
+      '--conf', 'spark.kubernetes.report.interval=200ms', ...extra,
+      '--class', 'org.apache.spark.examples.SparkPi', 'local:///opt/spark/examples/jars/spark-examples.jar', '10',
+    ], env);
+    let pod: any;
+    for (let i = 0; i < 240 && !pod; i++) {
+      pod = (await kubectlJson(info, ['-n', ns, 'get', 'pods'])).items[0];
+      if (!pod) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(pod, 'Spark never created the driver pod').toBeDefined();
+    await kubectl(info, ['-n', ns, 'patch', 'pod', pod.metadata.name, '--subresource=status', '--type=merge', '-p', JSON.stringify(finish(pod))]);
+    return { r: await run, ns, pod };
+  }
+  const terminated = (pod: any, phase: string, exitCode: number) => ({
+    status: {
+      phase,
+      containerStatuses: [{
+        name: pod.spec.containers[0].name, image: pod.spec.containers[0].image, imageID: '', ready: false, restartCount: 0,
+        state: { terminated: { exitCode, reason: exitCode ? 'Error' : 'Completed', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z' } },
+      }],
+    },
+  });
+
+  it('driver pod Failed, container exit code 10: we exit 10 with one line saying where its log is', async () => {
+    const { r, ns, pod } = await submitAndFinish((p) => terminated(p, 'Failed', 10));
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(10);
+    const ours_ = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
+    expect(ours_).toEqual([`error: the Spark driver failed: pod ${ns}/${pod.metadata.name} ended Failed with exit code 10; its log: kubectl logs -n ${ns} ${pod.metadata.name}`]);
+  }, 240_000);
+
+  it('driver pod Succeeded: exit 0; a driver pod name the user chose is the one watched', async () => {
+    const { r, pod } = await submitAndFinish((p) => terminated(p, 'Succeeded', 0), ['--conf', 'spark.kubernetes.driver.pod.name=chosen-driver']);
+    expect(pod.metadata.name).toBe('chosen-driver');
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(0);
+    expect(r.stderr).not.toMatch(/^error: /m);
+  }, 240_000);
+
+  it('driver pod Failed without a container status (evicted): exit 1', async () => {
+    const { r } = await submitAndFinish(() => ({ status: { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' } }));
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(1);
+    expect(r.stderr).toMatch(/^error: the Spark driver failed: pod \S+ ended Failed \(Evicted\); its log: kubectl logs/m);
+  }, 240_000);
+});
+
 describe('interactive shells', () => {
   it('spark-shell adds the history file option and a detected driver host', async () => {
     const home = mkdtempSync(join(tmpdir(), 'fake-spark-'));
@@ -126,6 +178,26 @@ describe('--master local[N]', () => {
     const r = await ours('spark-submit', ['--master', 'local[1]', join(home, 'examples', 'pi.py'), '2'], { SPARK_HOME: home, KUBECONFIG: '/nonexistent' });
     expect(r.exitCode, r.stderr.slice(-1000)).toBe(0);
     expect(r.stdout).toMatch(/Pi is roughly 3\.1/);
+  }, 300_000);
+});
+
+describe('shells given a script on stdin (not a terminal) run it as the interactive shell does', () => {
+  const local = () => ({ SPARK_HOME: sparkHome, KUBECONFIG: '/nonexistent' });
+  it('pyspark: spark and sc are defined, the lines run in order, results printed', async () => {
+    const r = await ours('pyspark', ['--master', 'local[1]'], local(), 'exe', 'print(spark.range(5).count())\nprint(sc.parallelize([1, 2, 3]).sum())\n');
+    expect(r.stderr).not.toContain('NameError');
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines).toContain('5');
+    expect(lines.indexOf('6')).toBeGreaterThan(lines.indexOf('5'));
+  }, 300_000);
+
+  it('spark-shell: spark and sc are defined, results printed', async () => {
+    const r = await ours('spark-shell', ['--master', 'local[1]'], { ...local(), SPARK_USER_DATA: mkdtempSync(join(tmpdir(), 'ud-')) }, 'exe', 'println(spark.range(5).count())\nprintln(sc.parallelize(Seq(1, 2, 3)).sum().toInt)\n');
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(0);
+    const lines = r.stdout.split('\n').map((l) => l.trim());
+    expect(lines).toContain('5');
+    expect(lines).toContain('6');
   }, 300_000);
 });
 

@@ -15,7 +15,7 @@
 import { build } from 'esbuild';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../lib/paths.ts';
 import { TOOLS } from '../main.ts';
@@ -58,7 +58,10 @@ export async function buildSpark8t(opts: { outDir?: string; runtime?: Runtime } 
   const work = join(projectRoot, 'build', 'spark8t');
   mkdirSync(out, { recursive: true });
   mkdirSync(work, { recursive: true });
-  const tmp = join(out, `.spark8t.tmp-${process.pid}`);
+  // bun embeds the output file's name in the executable ($bunfs/root/<name>): build under the final
+  // name in a private directory beside the output, so the bytes do not depend on the process id.
+  const tmpDir = mkdtempSync(join(out, '.spark8t-build-'));
+  const tmp = join(tmpDir, 'spark8t');
   try {
     if ((opts.runtime ?? defaultRuntime()) === 'bun') await buildWithBun(tmp);
     else await buildWithNodeSea(tmp, work);
@@ -71,7 +74,7 @@ export async function buildSpark8t(opts: { outDir?: string; runtime?: Runtime } 
     }
     return final;
   } finally {
-    rmSync(tmp, { force: true });
+    rmSync(tmpDir, { recursive: true, force: true });
   }
 }
 
@@ -103,7 +106,7 @@ export function sourcesHash(): string {
   return h.digest('hex');
 }
 
-/** dist/spark8t, rebuilt only when its sources changed (builds are not bit-for-bit reproducible). */
+/** dist/spark8t, rebuilt only when its sources changed. */
 export async function ensureSpark8t(): Promise<string> {
   const exe = join(projectRoot, 'dist', 'spark8t');
   const stamp = join(projectRoot, 'build', 'spark8t', 'sources.sha256');

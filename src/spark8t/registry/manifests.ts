@@ -17,6 +17,16 @@ export function serviceAccountManifest(user: string, namespace: string): KubeObj
 
 const ALL_VERBS = ['create', 'get', 'list', 'watch', 'delete', 'deletecollection', 'update', 'patch'];
 
+/**
+ * The reference's three rules, then one of ours: persistent volume claims, which Spark's driver
+ * uses on Kubernetes (ExecutorPodsAllocator lists the application's claims to reuse them and
+ * creates on-demand ones; KubernetesClusterSchedulerBackend.stop deletes them by label, a
+ * deletecollection, on every shutdown since spark.kubernetes.driver.ownPersistentVolumeClaim is
+ * true by default). Without it every session of a reference account ends with "cannot
+ * deletecollection resource persistentvolumeclaims". The reference's rules come first and
+ * unchanged, so its accounts and ours differ by that one rule; each tool reads, lists and deletes
+ * the other's accounts without looking at the rules.
+ */
 export function roleManifest(user: string, namespace: string): KubeObject {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -26,6 +36,7 @@ export function roleManifest(user: string, namespace: string): KubeObject {
       { apiGroups: [''], resources: ['pods', 'configmaps', 'services', 'serviceaccounts'], verbs: ALL_VERBS },
       { apiGroups: [''], resources: ['secrets'], resourceNames: [secretName(user)], verbs: ['get', 'patch', 'update'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: [hubSecretName(user)], verbs: ['get'] },
+      { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ALL_VERBS },
     ],
   };
 }

@@ -24,7 +24,7 @@ export interface WrapperArgs {
 const OURS_WITH_VALUE = new Set(['--master', '--kubeconfig', '--context', '--username', '--namespace', '--properties-file', '--conf', '--log-level', '--log-conf-file', '--deploy-mode']);
 const OURS_FLAGS = new Set(['--ignore-integration-hub']);
 /** Spark options that take no value; every other `--x` of Spark's takes one. */
-const SPARK_FLAGS = new Set(['--verbose', '-v', '--version', '--help', '-h', '--supervise', '-i', '-S', '--silent', '--usage-error']);
+export const SPARK_FLAGS: ReadonlySet<string> = new Set(['--verbose', '-v', '--version', '--help', '-h', '--supervise', '-i', '-S', '--silent', '--usage-error']);
 
 export function parseWrapperArgs(argv: readonly string[], tool: string): WrapperArgs {
   const a: WrapperArgs = { conf: [], ignoreIntegrationHub: false, logLevel: 'WARN', help: false, rest: [] };

@@ -7,13 +7,20 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
+import { isatty } from 'node:tty';
 import { join } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
 import { log } from '../../lib/log.ts';
+import { describeError } from '../../lib/errors.ts';
+import { mask } from '../../lib/secrets.ts';
+import { KubeClient } from '../kube/client.ts';
+import type { Credentials } from '../kube/kubeconfig.ts';
 import { applyLogLevel, connect } from '../kube/options.ts';
 import { resolveAccount } from '../registry/account.ts';
 import { expandVars, formatProperties, mergeLevels, parseConfArgs, readProperties, type Props } from '../conf/properties.ts';
 import { parseWrapperArgs, type WrapperArgs } from './args.ts';
+import { driverOutcome, planDriverWatch, type DriverRef, type PodState } from './driver.ts';
+import { pysparkStdinEnv } from './stdin.ts';
 
 export const WRAPPERS = ['spark-submit', 'spark-shell', 'pyspark', 'spark-sql'] as const;
 export type WrapperTool = (typeof WRAPPERS)[number];
@@ -73,6 +80,8 @@ export interface Plan {
   args: string[];
   props: Props;
   env: Record<string, string>;
+  /** Cluster mode, waiting for the application: the driver pod whose final state is our status. */
+  driver?: DriverRef & { creds: Credentials };
 }
 
 /** Everything but running: the command, its arguments and the merged properties. */
@@ -106,6 +115,12 @@ export async function planWrapper(tool: WrapperTool, argv: readonly string[], en
       throw new UserError('E_DRIVER_HOST', 'Please specify spark.driver.host configuration property', { hint: 'pass --conf spark.driver.host=<an address the cluster can reach>', exitCode: 2 });
     }
   }
+  let driver: Plan['driver'];
+  if (tool === 'spark-submit' && (a.deployMode ?? 'cluster') === 'cluster') {
+    const watch = planDriverWatch(props, a.rest);
+    props = watch.props;
+    if (watch.driver) driver = { ...watch.driver, creds: kube.creds };
+  }
   const args = ['--master', `k8s://${kube.server}`];
   if (tool === 'spark-submit') args.push('--deploy-mode', a.deployMode ?? 'cluster');
   args.push('--properties-file', '');
@@ -113,11 +128,36 @@ export async function planWrapper(tool: WrapperTool, argv: readonly string[], en
   args.push(...a.rest);
   const childEnv: Record<string, string> = {};
   if (kubeconfigPath) childEnv.KUBECONFIG = kubeconfigPath;
-  return { command, args, props, env: childEnv, propsFileArgIndex };
+  return { command, args, props, env: childEnv, propsFileArgIndex, driver };
+}
+
+/**
+ * Spark has finished waiting for the driver: read the pod and turn its final state into our
+ * status (driver.ts decides). A pod that cannot be read leaves Spark's status, with a warning.
+ */
+async function driverResult(driver: NonNullable<Plan['driver']>, sparkStatus: number): Promise<number> {
+  if (sparkStatus !== 0) return sparkStatus;
+  const kube = new KubeClient(driver.creds);
+  let pod: PodState | undefined;
+  try {
+    pod = (await kube.find('Pod', driver.name, driver.namespace)) as PodState | undefined;
+  } catch (e) {
+    log.warn(`cannot read the driver pod ${driver.namespace}/${driver.name} to learn how it ended: ${describeError(e)}`);
+    return sparkStatus;
+  } finally {
+    kube.close();
+  }
+  if (!pod) log.warn(`the driver pod ${driver.namespace}/${driver.name} is gone: its final state is unknown`);
+  const context = driver.creds.sparkContext ? ` --context ${driver.creds.sparkContext}` : '';
+  const outcome = driverOutcome(sparkStatus, driver, pod, context);
+  if (outcome.message) process.stderr.write(mask(`error: ${outcome.message}`) + '\n');
+  return outcome.status;
 }
 
 export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Promise<number> {
   const plan = await planWrapper(tool, argv);
+  // A script on stdin runs as typed in the shell, with `spark` and `sc` defined (stdin.ts).
+  if (tool === 'pyspark') Object.assign(plan.env, pysparkStdinEnv(isatty(0), plan.props, process.env));
   if (tool === 'spark-shell') {
     const hist = join(sparkEnv().userData, '.scala_history');
     try {
@@ -133,13 +173,15 @@ export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Pr
     writeFileSync(file, formatProperties(plan.props), { mode: 0o600 });
     plan.args[plan.propsFileArgIndex] = file;
     log.debug(`${plan.command} ${plan.args.join(' ')}`);
-    return await new Promise<number>((resolveExit, reject) => {
+    let signalled = false;
+    const status = await new Promise<number>((resolveExit, reject) => {
       const child = spawn(plan.command, plan.args, { stdio: 'inherit', env: { ...process.env, ...plan.env } });
       // A signal sent to us alone (a supervisor's SIGTERM) reaches Spark's whole process tree, as
       // one sent to the terminal's process group would: the JVM now, its children (the Python
       // runner of a PySpark app) once the JVM has gone, if they are still there.
       let pending: { sig: NodeJS.Signals; pids: number[] } | undefined;
       const forward = (sig: NodeJS.Signals) => () => {
+        signalled = true;
         if (child.pid) pending = { sig, pids: descendants(child.pid) };
         child.kill(sig);
       };
@@ -158,6 +200,8 @@ export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Pr
         resolveExit(code ?? (signal ? 128 + (osSignal(signal) ?? 1) : 1));
       });
     });
+    // Stopped by a signal: Spark stopped waiting, the driver has no final state yet.
+    return plan.driver && !signalled ? await driverResult(plan.driver, status) : status;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
