@@ -203,6 +203,7 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     const info = await ensureCluster();
     // A running pod, so that stop has containers, mounts and a network namespace to take away.
     const ns = await createNamespace(info, 'lk8s');
+    try {
     await kubectl(info, ['-n', ns, 'run', 'sleeper', '--image=localhost/sparkcraft/pause:3.10', '--image-pull-policy=Never', '--restart=Never']);
     expect(await waitPod(info, ns, 'sleeper', ['Running'])).toBe('Running');
     const running = await footprint(info.stateDir);
@@ -223,6 +224,9 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     const seconds = (Date.now() - t) / 1000;
     expect((await execa('bash', [script, 'status'])).stdout).toMatch(/^running/);
     console.log(`warm start after stop: ${seconds.toFixed(1)} s`);
-    await deleteNamespace(info, ns);
+    } finally {
+      await execa('bash', [script, 'start'], { reject: false });
+      await deleteNamespace(info, ns);
+    }
   }, 300_000);
 });
