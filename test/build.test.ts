@@ -29,7 +29,7 @@ describe('plans from the rendered manifests (pure)', () => {
   it('turns rockcraft.yaml into packages, parts, user, entrypoint and a pebble layer', () => {
     const p = planRock(m);
     expect(p.packages).toContain('openjdk-17-jre-headless');
-    expect(p.parts.map((x) => x.name)).toEqual(['spark', 'extra-jars', 'spark8t', 'config']);
+    expect(p.parts.map((x) => x.name)).toEqual(['spark', 'extra-jars', 'spark-examples', 'spark8t', 'config']);
     expect(p.parts[0]!.prefix).toBe('opt/spark');
     expect(p.user).toEqual({ uid: 584792, name: '_daemon_' });
     expect(p.entrypoint).toEqual(['/usr/bin/pebble', 'enter', '--verbose', '--args', 'sparkd']);
@@ -107,7 +107,7 @@ describe('the rock is a real OCI archive', () => {
     expect(r.config.Env).toContain('SPARK_HOME=/opt/spark');
     expect(r.config.Labels['org.opencontainers.image.base.name']).toBe('debian:bookworm');
     expect(r.config.Labels['org.opencontainers.image.version']).toBe('3.5.9');
-    expect(r.rootfs.diff_ids).toHaveLength(7);
+    expect(r.rootfs.diff_ids).toHaveLength(8);
   });
   it('umoci unpacks it with the expected ownership', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'umoci-'));

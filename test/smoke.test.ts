@@ -28,6 +28,7 @@ describe('smoke of the default line (real rock and snap)', () => {
     expect(results.map((r) => r.name)).toEqual([
       'rock: PySpark job in local mode',
       'rock: JVM job (SmokePi) in local mode',
+      'rock: SparkPi from the examples jar (the documented command) in local mode',
       'rock: history server lists a completed application',
       'rock: sparkd runs driver and executor through the Spark entrypoint',
       'rock: spark8t creates and lists service accounts on the kube-apiserver',

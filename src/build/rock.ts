@@ -19,6 +19,7 @@ import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
 import { artifactStamp, assembleImage, stampsOfKind, writeOciArchive, type Image } from './oci.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
 import type { TarEntry } from './tar.ts';
+import { runScriptlet } from './scriptlet.ts';
 
 export const FORMAT = 5;
 
@@ -35,6 +36,8 @@ interface Part {
   permissions?: Permission[];
   prime?: string[];
   'stage-packages'?: string[];
+  'build-packages'?: string[];
+  'override-build'?: string;
   after?: string[];
 }
 export interface RockManifest {
@@ -63,6 +66,8 @@ export interface PartPlan {
   renames: Record<string, string>;
   permissions: Permission[];
   prime?: string[];
+  /** A nil part's override-build (run on the host by scriptlet.ts), with what it needs. */
+  build?: { script: string; packages: string[]; after: string[] };
 }
 
 export interface RockPlan {
@@ -83,8 +88,9 @@ export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockPlan {
   const parts: PartPlan[] = [];
   for (const [name, p] of Object.entries(m.parts)) {
     for (const pkg of p['stage-packages'] ?? []) packages.push(UBUNTU_TO_DEBIAN[pkg] ?? pkg);
-    if (p.plugin === 'nil') continue;
-    if (p.plugin !== 'dump') throw new UserError('E_UNSUPPORTED', `${where}: part ${name} uses plugin ${p.plugin}; the built-in backend runs dump and nil parts`, { hint: 'install rockcraft and use --backend craft' });
+    if (p.plugin === 'nil' && !p['override-build']) continue;
+    if (p.plugin === 'dump' && p['override-build']) throw new UserError('E_UNSUPPORTED', `${where}: part ${name} overrides the dump plugin's build; the built-in backend runs override-build on nil parts only`, { hint: 'install rockcraft and use --backend craft' });
+    if (p.plugin !== 'dump' && p.plugin !== 'nil') throw new UserError('E_UNSUPPORTED', `${where}: part ${name} uses plugin ${p.plugin}; the built-in backend runs dump and nil parts`, { hint: 'install rockcraft and use --backend craft' });
     if (!p.source) throw new UserError('E_MANIFEST', `${where}: part ${name} has no source`);
     let prefix = '';
     const renames: Record<string, string> = {};
@@ -92,7 +98,8 @@ export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockPlan {
       if (from === '*' && to.endsWith('/')) prefix = to.replace(/\/+$/, '');
       else renames[from] = to;
     }
-    parts.push({ name, source: p.source, prefix, renames, permissions: p.permissions ?? [], prime: p.prime });
+    const build = p['override-build'] ? { script: p['override-build'], packages: (p['build-packages'] ?? []).map((x) => UBUNTU_TO_DEBIAN[x] ?? x), after: p.after ?? [] } : undefined;
+    parts.push({ name, source: p.source, prefix, renames, permissions: p.permissions ?? [], prime: p.prime, ...(build ? { build } : {}) });
   }
   const user = m['run-user'] ? RUN_USERS[m['run-user']] : undefined;
   if (m['run-user'] && !user) throw new UserError('E_MANIFEST', `${where}: run-user ${m['run-user']} is not one rockcraft knows`);
@@ -182,7 +189,7 @@ function stagedKey(dir: string): string | undefined {
   return k ? `inputs:${k}` : undefined;
 }
 
-async function treeKey(dir: string): Promise<string> {
+export async function treeKey(dir: string): Promise<string> {
   const staged = stagedKey(dir);
   if (staged) return staged;
   // Otherwise names, sizes and modes of every file, and the content of small ones.
@@ -195,6 +202,17 @@ async function treeKey(dir: string): Promise<string> {
     }
   }
   return h.digest('hex');
+}
+
+/** What a part's override-build sees: its source, and under $CRAFT_STAGE the dump parts it comes after. */
+export function scriptletOf(part: PartPlan, plan: RockPlan, buildDir: string) {
+  const stage = part.build!.after.map((n) => {
+    const d = plan.parts.find((x) => x.name === n);
+    if (!d) throw new UserError('E_MANIFEST', `part ${part.name} comes after ${n}, which is not a part the built-in backend stages`);
+    if (Object.keys(d.renames).length || d.prime || d.build) throw new UserError('E_UNSUPPORTED', `part ${part.name} comes after ${n}, whose renames, prime filter or build the built-in backend does not stage`, { hint: 'install rockcraft and use --backend craft' });
+    return { at: d.prefix, dir: join(buildDir, d.source) };
+  });
+  return { name: part.name, source: join(buildDir, part.source), script: part.build!.script, packages: part.build!.packages, stage };
 }
 
 export interface RockBuild {
@@ -232,8 +250,9 @@ export async function buildRock(buildDir: string, outFile: string, meta: { epoch
   // One layer per dump part, in manifest order (after: is honoured by that order in our manifests).
   // Its key is what it will contain: entry metadata plus a content key of the source tree.
   for (const part of plan.parts) {
-    const src = join(buildDir, part.source);
+    let src = join(buildDir, part.source);
     if (!existsSync(src)) throw new UserError('E_STAGE', `part ${part.name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
+    if (part.build) src = (await step(`part ${part.name}: override-build`, () => runScriptlet(scriptletOf(part, plan, buildDir), { epoch: mtime, project: plan.name, version: plan.version }, treeKey))).install;
     const entries = inheritDirs(applyPart(await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), below);
     const meta = entries.map((e) => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.linkname ?? ''}`).join('\n');
     const key = createHash('sha256').update(JSON.stringify({ FORMAT, meta, tree: await treeKey(src), mtime })).digest('hex').slice(0, 32);

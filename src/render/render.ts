@@ -12,6 +12,7 @@ import { projectRoot } from '../lib/paths.ts';
 import type { Matrix, ResolvedLine } from '../config/types.ts';
 import { validate } from './schema.ts';
 import { rockcraftSchema, snapcraftSchema } from './schemas.ts';
+import { examplesJar } from '../build/examples.ts';
 
 export interface RenderedFile {
   /** Path relative to the build folder (`rockcraft.yaml`, `files/rock/opt/spark/entrypoint.sh`, ...). */
@@ -75,6 +76,7 @@ export function templateContext(m: Matrix, r: ResolvedLine) {
     imageRef: r.image.ref,
     py4j: r.line.py4j,
     packages: packages(r),
+    examplesJar: examplesJar(r.line),
     apps: WRAPPERS,
   };
 }

@@ -67,6 +67,12 @@ export async function compileJob(sparkJars: string, work: string): Promise<strin
   return jar;
 }
 
+/** The reference rock's documented smoke command, on the examples jar our rock builds (in local mode). */
+export async function sparkPiFromExamplesJar(rock: RockRunner, jar: string): Promise<string> {
+  const r = await rock.run(['-c', `spark-submit --master "local[2]" --class org.apache.spark.examples.SparkPi local://${jar} 10 2>&1`], { entrypoint: '/bin/bash' });
+  return expectOutput('SparkPi from the examples jar', r, /Pi is roughly 3\.1\d*/);
+}
+
 export async function runCheck(name: string, fn: () => Promise<string>): Promise<CheckResult> {
   const t = Date.now();
   try {
@@ -79,7 +85,7 @@ export async function runCheck(name: string, fn: () => Promise<string>): Promise
 }
 
 /** `work`: a directory of the caller's, removed by it (it will hold a kubeconfig with credentials). */
-export function rockChecks(rock: RockRunner, c: Cluster, opts: { sparkJars: string; imageRef: string; work: string }) {
+export function rockChecks(rock: RockRunner, c: Cluster, opts: { sparkJars: string; imageRef: string; work: string; examplesJar: string }) {
   const work = opts.work;
   mkdirSync(work, { recursive: true });
   chmodSync(work, 0o755);
@@ -109,6 +115,7 @@ export function rockChecks(rock: RockRunner, c: Cluster, opts: { sparkJars: stri
       const r = await rock.run(['-c', 'spark-submit --master "local[2]" --class SmokePi /smoke/smoke-pi.jar 4 2>&1'], { entrypoint: '/bin/bash', volumes: [`${jar}:/smoke/smoke-pi.jar:ro`] });
       return expectOutput('SmokePi', r, /Pi is roughly 3\.1\d*/);
     }],
+    ['rock: SparkPi from the examples jar (the documented command) in local mode', () => sparkPiFromExamplesJar(rock, opts.examplesJar)],
     ['rock: history server lists a completed application', async () => {
       const port = await freePort();
       await rock.start(name, { envs: { SPARK_HISTORY_OPTS: `-Dspark.history.ui.port=${port}` } });

@@ -9,6 +9,7 @@ import { projectRoot } from '../lib/paths.ts';
 import { importImage, startCluster } from '../lib/cluster.ts';
 import { clusterScenarios, cleanupScenarios } from './cluster.ts';
 import { build } from '../build/cli.ts';
+import { examplesJar } from '../build/examples.ts';
 import { RockRunner, SnapRunner } from './runner.ts';
 import { rockChecks, runCheck, snapChecks, type CheckResult, type Cluster } from './checks.ts';
 
@@ -43,7 +44,7 @@ export async function smoke(o: { artifact?: 'rock' | 'snap' | 'all'; line?: stri
       const r = resolveLine(loadMatrix(), { line: o.line });
       const rock = await RockRunner.load(b.artifact, `${r.flavour.image}:smoke`);
       const sparkJars = join(projectRoot, 'build', r.line.track, r.flavour.name, 'inputs', 'spark', 'jars');
-      await run(rockChecks(rock, cluster, { sparkJars, imageRef: r.image.ref, work: join(work, 'rock') }));
+      await run(rockChecks(rock, cluster, { sparkJars, imageRef: r.image.ref, work: join(work, 'rock'), examplesJar: examplesJar(r.line).path }));
     }
     if (which === 'snap' || which === 'all') {
       const b = await build('snap', { line: o.line, backend: 'builtin' });

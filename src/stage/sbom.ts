@@ -11,6 +11,8 @@ export interface Origin {
   url: string;
   sha256: string;
   license: string;
+  /** How it was made, when not simply downloaded (SPDX sourceInfo). */
+  sourceInfo?: string;
 }
 
 export interface StagedFile {
@@ -65,6 +67,7 @@ export function spdxDocument(name: string, created: string, files: StagedFile[],
       licenseConcluded: o.license,
       licenseDeclared: o.license,
       checksums: o.sha256 ? [{ algorithm: 'SHA256', checksumValue: o.sha256 }] : [],
+      ...(o.sourceInfo ? { sourceInfo: o.sourceInfo } : {}),
     })),
     files: files.map((f, i) => ({
       SPDXID: `SPDXRef-File-${i}`,

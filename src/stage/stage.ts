@@ -19,6 +19,7 @@ import { renderToBuild } from '../render/cli.ts';
 import { fetchVerified, recheckCached, sha256File } from './fetch.ts';
 import { LOCK_FILE, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
+import { examplesOrigins, examplesSourcesKey, stageExamples } from '../build/examples.ts';
 
 export const LAYOUT_VERSION = 4;
 export const SPARK8T_TOOLS = ['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql'];
@@ -96,7 +97,8 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
   let changed = false;
   for (const i of inputs) if ((await recheckCached(i.id, i.sha256, { rehash: o.verify })) === 'removed') changed = true;
   const spark8tSha = await sha256File(spark8t);
-  const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j })).digest('hex');
+  const examplesKey = await examplesSourcesKey();
+  const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j, examplesKey })).digest('hex');
   const target = join(dir, 'inputs');
   const stampFile = join(target, '.stamp');
   if (!o.force && !changed && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
@@ -127,14 +129,16 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
     await copyFile(spark8t, join(bin, 'spark8t'));
     await chmod(join(bin, 'spark8t'), 0o755);
     for (const t of SPARK8T_TOOLS) await symlink('spark8t', join(bin, `spark-client.${t}`));
+    await stageExamples(join(tmp, 'examples'));
 
     const spark8tOrigin: Origin = { name: 'spark8t (sparkcraft)', version: '1.6.0-ts', url: 'dist/spark8t', sha256: spark8tSha, license: 'Apache-2.0' };
     const pebbleOrigin = origin(pebbleIn);
     const jarOrigins = new Map(inputs.filter((x) => x.kind === 'maven').map((i) => [`jars/${i.name.split(':')[1]}-${i.version}.jar`, origin(i)]));
+    const examples = examplesOrigins(resolved.line);
     const files = await describeTree(tmp, (rel) =>
-      rel.startsWith('spark/') ? origin(spark) : rel.startsWith('pebble/') ? pebbleOrigin : rel.startsWith('spark8t/') ? spark8tOrigin : jarOrigins.get(rel) ?? spark8tOrigin,
+      rel.startsWith('spark/') ? origin(spark) : rel.startsWith('pebble/') ? pebbleOrigin : rel.startsWith('spark8t/') ? spark8tOrigin : rel.startsWith('examples/') ? examples.sources : jarOrigins.get(rel) ?? spark8tOrigin,
     );
-    const origins = [...inputs.map(origin), spark8tOrigin];
+    const origins = [...inputs.map(origin), spark8tOrigin, examples.sources, examples.jar];
     const created = new Date((Number(process.env.SOURCE_DATE_EPOCH) || Math.floor(statSync(LOCK_FILE).mtimeMs / 1000)) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
     await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.line.spark}-inputs`, created, files, origins), null, 1));
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ line: resolved.line.track, spark: resolved.line.spark, flavour: resolved.flavour.name, inputs: origins, files: files.length }, null, 2));
@@ -145,6 +149,7 @@ export async function stage(o: StageOptions = {}): Promise<StageResult> {
       jars: key(inputs.filter((x) => x.kind === 'maven').map((i) => [i.name, i.version, i.sha256])),
       pebble: key({ pebble: await sha256File(join(tmp, 'pebble', 'pebble')) }),
       spark8t: key({ spark8tSha, tools: SPARK8T_TOOLS }),
+      examples: key({ examplesKey }),
     };
     await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
     await writeFile(join(tmp, '.stamp'), stamp);

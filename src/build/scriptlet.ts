@@ -1,0 +1,117 @@
+/**
+ * A nil part's `override-build`, run on the host as craft-parts runs it: `bash -euo pipefail` in a
+ * copy of the part's source, with CRAFT_PART_INSTALL to fill and CRAFT_STAGE holding the parts it
+ * comes `after`. Its build-packages must be installed on the host (setup installs them). The
+ * install tree is cached by the hash of everything that goes in: the script, the source and stage
+ * trees, the build-packages' versions and SOURCE_DATE_EPOCH.
+ */
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { UserError } from '../lib/errors.ts';
+import { sweepLeftovers } from '../lib/fsx.ts';
+import { cacheDir } from '../lib/paths.ts';
+
+export const SCRIPTLET_FORMAT = 1;
+
+export interface ScriptletPart {
+  name: string;
+  /** The part's source directory. */
+  source: string;
+  script: string;
+  packages: string[];
+  /** The trees the script finds under $CRAFT_STAGE: each at its place (`opt/spark`, or '' for the top). */
+  stage: Array<{ at: string; dir: string }>;
+}
+
+export interface ScriptletRun {
+  install: string;
+  cached: boolean;
+  key: string;
+}
+
+/** Versions of installed Debian packages; a missing one is an error naming all that are missing. */
+export async function hostPackages(part: string, names: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const n of names) {
+    const r = await execa('dpkg-query', ['-W', '-f', '${Status}\t${Version}', n], { reject: false });
+    const [status, version] = r.stdout.split('\t');
+    if (r.exitCode === 0 && status === 'install ok installed' && version) out[n] = version;
+    else missing.push(n);
+  }
+  if (missing.length) throw new UserError('E_TOOL', `part ${part} needs the build-packages ${missing.join(', ')} on this host`, { hint: 'run `npm run setup`' });
+  return out;
+}
+
+/** Run (or reuse) the part's build; `treeKey` gives the content key of a directory; `root` holds the cache. */
+export async function runScriptlet(p: ScriptletPart, env: { epoch: number; project: string; version: string }, treeKey: (dir: string) => Promise<string>, root = join(cacheDir(), 'parts')): Promise<ScriptletRun> {
+  const tools = await hostPackages(p.name, p.packages);
+  const stageKeys = await Promise.all(p.stage.map(async (s) => [s.at, await treeKey(s.dir)]));
+  const key = createHash('sha256')
+    .update(JSON.stringify({ SCRIPTLET_FORMAT, script: p.script, source: await treeKey(p.source), stage: stageKeys, tools, env }))
+    .digest('hex')
+    .slice(0, 32);
+  const dest = join(root, `${p.name}-${key}`);
+  if (existsSync(join(dest, '.complete'))) return { install: join(dest, 'install'), cached: true, key };
+
+  await mkdir(root, { recursive: true });
+  await sweepLeftovers(root, /\.tmp-(\d+)$/);
+  const tmp = `${dest}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  try {
+    const build = join(tmp, 'build');
+    const install = join(tmp, 'install');
+    const stage = join(tmp, 'stage');
+    await cp(p.source, build, { recursive: true });
+    await mkdir(install, { recursive: true });
+    await mkdir(stage, { recursive: true });
+    for (const s of p.stage) {
+      const names = s.at ? [s.at] : await readdir(s.dir);
+      for (const n of names) {
+        const at = join(stage, n);
+        if (existsSync(at)) continue;
+        await mkdir(dirname(at), { recursive: true });
+        await symlink(s.at ? s.dir : join(s.dir, n), at);
+      }
+    }
+    // stdin closed: bash reads bashrc when its stdin is a socket (as node's pipes are).
+    const r = await execa('bash', ['--norc', '--noprofile', '-euo', 'pipefail', '-c', p.script], {
+      cwd: build,
+      stdin: 'ignore',
+      extendEnv: false,
+      reject: false,
+      all: true,
+      env: {
+        PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        HOME: tmp,
+        LANG: 'C.UTF-8',
+        SOURCE_DATE_EPOCH: String(env.epoch),
+        CRAFT_PROJECT_NAME: env.project,
+        CRAFT_PROJECT_VERSION: env.version,
+        CRAFT_PART_NAME: p.name,
+        CRAFT_PART_SRC: p.source,
+        CRAFT_PART_BUILD: build,
+        CRAFT_PART_INSTALL: install,
+        CRAFT_STAGE: stage,
+      },
+    });
+    if (r.exitCode !== 0) {
+      const last = (r.all ?? '').trim().split('\n').slice(-3).join(' | ');
+      throw new UserError('E_BUILD', `part ${p.name}: override-build failed with status ${r.exitCode}: ${last}`, { hint: 'the script is the part\'s override-build in rockcraft.yaml' });
+    }
+    await rm(build, { recursive: true, force: true });
+    await rm(stage, { recursive: true, force: true });
+    await writeFile(join(tmp, '.complete'), '');
+    // Another build may have finished the same key meanwhile: its tree is the same.
+    if (!existsSync(join(dest, '.complete'))) {
+      await rm(dest, { recursive: true, force: true });
+      await rename(tmp, dest);
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return { install: join(dest, 'install'), cached: false, key };
+}
