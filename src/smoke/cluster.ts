@@ -202,7 +202,9 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         '--conf spark.executor.instances=1 local://$PI 2',
       ].join(' ')), 300, { configMap: 'templates' });
       const d = await driverOf('tpl');
-      const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => p.metadata.labels?.['spark-app-name'] === 'tpl' || (p.metadata.name as string).startsWith('tpl'));
+      // The executors of that application (named after pi.py's own app name, selected by the app's id).
+      const app = d?.metadata.labels?.['spark-app-selector'];
+      const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
       const ok = (p: Json | undefined, role: string) => p?.metadata.labels?.['scenario-template'] === role && p?.metadata.annotations?.['sparkcraft.io/template'] === `${role}-annotation`;
       if (r.phase !== 'Succeeded' || !ok(d, 'driver') || ex.length === 0 || !ex.every((p) => ok(p, 'executor'))) {
         throw await fail(`submit ${r.phase}; driver labels ${JSON.stringify(d?.metadata.labels)}; ${ex.length} executor(s) ${JSON.stringify(ex[0]?.metadata.labels)}`, r.log);
