@@ -1,28 +1,97 @@
 #!/usr/bin/env bash
-# A real Kubernetes API on loopback for tests: etcd + kube-apiserver with TLS and RBAC.
-#   scripts/local-k8s.sh start|reset|stop|status|env
-# reset: stop, drop etcd's data, start again (an empty cluster; npm test starts with one). There is
-# no controller-manager, so deleted namespaces never finish terminating: reset is how they go.
-# No kubelet or scheduler: objects are stored and validated, pods stay Pending.
-# Writes an admin kubeconfig and a restricted one (namespace `restricted-ns` only: may create
-# ServiceAccounts and Secrets there, not Roles or RoleBindings, cannot list or create namespaces).
+# A real single-node Kubernetes on this machine for tests and for trying the rock:
+#   scripts/local-k8s.sh start|stop|reset|status|env
+# start: etcd, kube-apiserver, and (unless LOCAL_K8S_NODE=0) the node: containerd + runc, bridge CNI,
+#   kube-controller-manager, kube-scheduler, kubelet, kube-proxy (iptables) and CoreDNS as a pod.
+#   Idempotent: what runs is kept, what died (or a killed start left half-done) is started again.
+#   Writes $DIR/cluster.json (read by src/lib/cluster.ts), an admin kubeconfig and a restricted one
+#   (namespace `restricted-ns` only: may create ServiceAccounts and Secrets there, not Roles or
+#   RoleBindings, cannot list or create namespaces).
+# stop: no process, mount, iptables rule, address, bridge or sysctl change of ours is left.
+# reset: stop, drop etcd's data, start again (an empty cluster; npm test starts with one).
+# env: export lines (KUBECONFIG is the admin's): eval "$(scripts/local-k8s.sh env)".
+# LOCAL_K8S_NODE=0: an API-only instance (etcd + apiserver, pods stay Pending); only one node may
+# run per machine (kube-proxy's iptables chains, the bridge and the node address are the machine's).
+# Network rule: pods reach only each other, the node and Services; no masquerade of pod traffic,
+# no upstream DNS, pod traffic towards any interface but the bridge is dropped, image pulls from
+# any registry but the local one (scripts/local-registry.sh) go to a closed loopback port.
 . "$(dirname "$0")/lib.sh"
 K8S_VERSION=${K8S_VERSION:-v1.31.14}
+COREDNS_VERSION=v1.11.3 PAUSE_TAG=3.10
 DIR=${LOCAL_K8S_DIR:-$SPARKCRAFT_CACHE/local-k8s}
 API_PORT=${LOCAL_K8S_API_PORT:-16443}
 ETCD_PORT=${LOCAL_K8S_ETCD_PORT:-12379}
 ETCD_PEER_PORT=$((ETCD_PORT + 1))
+NODE=${LOCAL_K8S_NODE:-1}
 RESTRICTED_NS=restricted-ns
-bin="$SPARKCRAFT_CACHE/bin"
+NODE_NAME=sparkcraft-node NODE_IP=10.243.0.1
+POD_CIDR=10.244.0.0/16 NODE_POD_CIDR=10.244.0.0/24 POD_GW=10.244.0.1
+SVC_CIDR=10.96.0.0/16 DNS_IP=10.96.0.10 BRIDGE=sparkcraft0 CNI_NET=sparkcraft
+MARK=sparkcraft-local-k8s
+PAUSE_IMAGE=localhost/sparkcraft/pause:$PAUSE_TAG COREDNS_IMAGE=localhost/sparkcraft/coredns:$COREDNS_VERSION
+REGISTRY_STATE=${LOCAL_REGISTRY_STATE:-$SPARKCRAFT_CACHE/local-registry}
+# Sysctls the node changes (ip_forward; the kubelet's kernel tunables): saved at start, put back at stop.
+SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+bin="$SPARKCRAFT_CACHE/bin" images="$SPARKCRAFT_CACHE/k8s-images"
 APISERVER="$bin/kube-apiserver-$K8S_VERSION" KUBECTL="$bin/kubectl-$K8S_VERSION" ETCD="$bin/etcd-$K8S_VERSION"
+KUBELET="$bin/kubelet-$K8S_VERSION" KUBE_PROXY="$bin/kube-proxy-$K8S_VERSION"
+SCHEDULER="$bin/kube-scheduler-$K8S_VERSION" CONTROLLER_MANAGER="$bin/kube-controller-manager-$K8S_VERSION"
+CTRD="$DIR/containerd" SOCK="$DIR/containerd/containerd.sock"
+NODE_PROCS=(kubelet kube-proxy scheduler controller-manager containerd)
 
-alive() { [ -f "$DIR/$1.pid" ] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
+# --- processes ---------------------------------------------------------------------------------
+# alive NAME: its pid file names a live process started from the expected binary.
+alive() {
+  local f="$DIR/$1.pid" pid exe
+  [ -f "$f" ] || return 1
+  read -r pid exe < "$f" || true
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  [ -z "$exe" ] && return 0 # a pid file of an earlier version of this script
+  [ "$(tr '\0' '\n' < "/proc/$pid/cmdline" | head -1)" = "$exe" ]
+}
+# launch NAME BINARY ARGS...: a daemon in its own session, logging to $DIR/NAME.log.
+launch() {
+  local name=$1; shift
+  # A start killed between starting a daemon and writing its pid file left it running: end it.
+  local f argv0
+  for f in $(grep -lzF -- "$DIR/" /proc/[0-9]*/cmdline 2>/dev/null || true); do
+    { argv0=$(tr '\0' '\n' < "$f" | head -1); } 2>/dev/null || continue
+    [ "$argv0" = "$1" ] && kill -9 "$(basename "$(dirname "$f")")" 2>/dev/null || true
+  done
+  [ -f "$DIR/$name.log" ] && mv -f "$DIR/$name.log" "$DIR/$name.log.1"
+  setsid "$@" >"$DIR/$name.log" 2>&1 </dev/null &
+  echo "$! $1" > "$DIR/$name.pid"
+}
+halt() { # NAME: TERM, then KILL after 5 s
+  if alive "$1"; then
+    local pid; read -r pid _ < "$DIR/$1.pid"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$DIR/$1.pid"
+}
 ready() { curl -fsS --max-time 2 --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1; }
 kc() { "$KUBECTL" --kubeconfig "$DIR/admin.kubeconfig" "$@"; }
+ctr_() { ctr --address "$SOCK" --namespace k8s.io "$@"; }
+# put FILE: stdin becomes FILE atomically, and only when it changed (kube-proxy exits when its
+# config is rewritten; containerd reloads the CNI config on every write). Returns 1 when unchanged.
+put() {
+  local f=$1; cat > "$f.tmp"
+  if [ -f "$f" ] && cmp -s "$f.tmp" "$f"; then rm -f "$f.tmp"; return 1; fi
+  mv "$f.tmp" "$f"
+}
+wait_for() { # SECONDS WHAT COMMAND...
+  local n=$(( $1 * 4 )) what=$2; shift 2
+  for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.25; done
+  return 1
+}
 
+# --- certificates -------------------------------------------------------------------------------
+PKI_VERSION=2 # 2: the node's certificates; the apiserver's names the node IP
 pki() {
   local p="$DIR/pki"
-  [ -f "$p/.complete" ] && return 0
+  [ "$(cat "$p/.complete" 2>/dev/null)" = "$PKI_VERSION" ] && return 0
   rm -rf "$p"; mkdir -p "$p"; chmod 700 "$p"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=sparkcraft-local-ca" -keyout "$p/ca.key" -out "$p/ca.crt" 2>/dev/null
   cert() { # name subject [san]
@@ -31,17 +100,23 @@ pki() {
     [ -n "${3:-}" ] && printf 'subjectAltName=%s\n' "$3" > "$ext"
     openssl x509 -req -in "$p/$1.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial -days 3650 -extfile "$ext" -out "$p/$1.crt" 2>/dev/null
   }
-  cert apiserver "/CN=kube-apiserver" "IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1"
+  cert apiserver "/CN=kube-apiserver" "IP:127.0.0.1,IP:$NODE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1"
   cert admin "/O=system:masters/CN=admin"
   cert restricted "/CN=restricted"
+  cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+  cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
+  cert kubelet-serving "/CN=$NODE_NAME" "IP:$NODE_IP,DNS:$NODE_NAME"
+  cert kube-proxy "/CN=system:kube-proxy"
+  cert controller-manager "/CN=system:kube-controller-manager"
+  cert scheduler "/CN=system:kube-scheduler"
   openssl genrsa -out "$p/sa.key" 2048 2>/dev/null
   openssl rsa -in "$p/sa.key" -pubout -out "$p/sa.pub" 2>/dev/null
-  touch "$p/.complete"
+  echo "$PKI_VERSION" > "$p/.complete"
 }
 
-kubeconfig() { # file user
-  local f=$1 u=$2
-  cat > "$f.tmp" <<EOF
+kubeconfig() { # file user [namespace]
+  local f=$1 u=$2 ns=${3:-}
+  put "$f" <<EOF || true
 apiVersion: v1
 kind: Config
 clusters:
@@ -59,46 +134,52 @@ contexts:
   context:
     cluster: local
     user: $u
-$( [ "$u" = restricted ] && echo "    namespace: $RESTRICTED_NS" )
+$( [ -n "$ns" ] && echo "    namespace: $ns" )
 current-context: $u@local
 EOF
-  chmod 600 "$f.tmp"; mv "$f.tmp" "$f"
+  chmod 600 "$f"
 }
 
-start() {
-  for f in "$APISERVER" "$KUBECTL" "$ETCD"; do [ -x "$f" ] || bash "$SPARKCRAFT_ROOT/scripts/setup.d/20-k8s.sh"; done
-  mkdir -p "$DIR"
-  if alive apiserver && alive etcd && ready; then return 0; fi
-  stop_procs
-  pki
-  say "starting etcd on 127.0.0.1:$ETCD_PORT"
-  setsid "$ETCD" --name local --data-dir "$DIR/etcd" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "local=http://127.0.0.1:$ETCD_PEER_PORT" --quota-backend-bytes=1073741824 \
-    >"$DIR/etcd.log" 2>&1 < /dev/null &
-  echo $! > "$DIR/etcd.pid"
-  for _ in $(seq 1 100); do curl -fsS --max-time 1 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1 && break; sleep 0.2; done
-  curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1 || { tail -20 "$DIR/etcd.log" >&2; die "etcd did not become healthy (log: $DIR/etcd.log)"; }
-  say "starting kube-apiserver $K8S_VERSION on https://127.0.0.1:$API_PORT"
-  setsid "$APISERVER" \
-    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
-    --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" \
-    --client-ca-file "$DIR/pki/ca.crt" \
-    --authorization-mode RBAC \
-    --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$DIR/pki/sa.pub" \
-    --service-account-signing-key-file "$DIR/pki/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 \
-    --disable-admission-plugins ServiceAccount \
-    --enable-priority-and-fairness=false \
-    --cert-dir "$DIR/pki" \
-    >"$DIR/apiserver.log" 2>&1 < /dev/null &
-  echo $! > "$DIR/apiserver.pid"
-  for _ in $(seq 1 240); do ready && break; alive apiserver || break; sleep 0.25; done
+# --- control plane ------------------------------------------------------------------------------
+control_plane() {
+  if ! alive etcd; then
+    say "starting etcd on 127.0.0.1:$ETCD_PORT"
+    launch etcd "$ETCD" --name local --data-dir "$DIR/etcd" \
+      --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+      --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+      --initial-cluster "local=http://127.0.0.1:$ETCD_PEER_PORT" --quota-backend-bytes=1073741824
+  fi
+  etcd_ok() { curl -fsS --max-time 1 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1; }
+  wait_for 20 etcd etcd_ok || { tail -20 "$DIR/etcd.log" >&2; die "etcd did not become healthy (log: $DIR/etcd.log)"; }
+  if ! alive apiserver; then
+    local mode=()
+    if [ "$NODE" = 1 ]; then
+      # Pods reach the API at the node address (the kubernetes Service's endpoint); an INPUT rule
+      # (network_up) keeps the port to loopback, the node address and the pods.
+      mode=(--bind-address 0.0.0.0 --advertise-address "$NODE_IP" --authorization-mode Node,RBAC --allow-privileged=true
+        --kubelet-client-certificate "$DIR/pki/apiserver-kubelet-client.crt" --kubelet-client-key "$DIR/pki/apiserver-kubelet-client.key"
+        --kubelet-certificate-authority "$DIR/pki/ca.crt" --kubelet-preferred-address-types InternalIP)
+    else
+      # No controller-manager makes the namespaces' default ServiceAccounts: pods would be refused.
+      mode=(--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --authorization-mode RBAC --disable-admission-plugins ServiceAccount)
+    fi
+    say "starting kube-apiserver $K8S_VERSION on https://127.0.0.1:$API_PORT"
+    launch apiserver "$APISERVER" "${mode[@]}" \
+      --etcd-servers "http://127.0.0.1:$ETCD_PORT" --secure-port "$API_PORT" \
+      --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" \
+      --client-ca-file "$DIR/pki/ca.crt" \
+      --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$DIR/pki/sa.pub" \
+      --service-account-signing-key-file "$DIR/pki/sa.key" \
+      --service-cluster-ip-range "$SVC_CIDR" \
+      --enable-priority-and-fairness=false \
+      --cert-dir "$DIR/pki"
+  fi
+  api_ok() { ready || { alive apiserver || return 2; return 1; }; }
+  local rc
+  for _ in $(seq 1 240); do rc=0; api_ok || rc=$?; case $rc in 0|2) break ;; esac; sleep 0.25; done
   ready || { tail -20 "$DIR/apiserver.log" >&2; die "kube-apiserver did not become ready (log: $DIR/apiserver.log)"; }
   kubeconfig "$DIR/admin.kubeconfig" admin
-  kubeconfig "$DIR/restricted.kubeconfig" restricted
+  kubeconfig "$DIR/restricted.kubeconfig" restricted "$RESTRICTED_NS"
   # The restricted user: one namespace, ServiceAccounts and Secrets yes, Roles/RoleBindings no.
   kc apply -f - >/dev/null <<EOF
 apiVersion: v1
@@ -123,36 +204,464 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: restricted-user
 subjects:
 - {kind: User, name: restricted, apiGroup: rbac.authorization.k8s.io}
 EOF
-  say "local Kubernetes API ready (kubeconfig: $DIR/admin.kubeconfig)"
 }
 
-stop_procs() {
-  for p in apiserver etcd; do
-    if alive "$p"; then
-      local pid; pid=$(cat "$DIR/$p.pid")
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$DIR/$p.pid"
+# --- the node's network -------------------------------------------------------------------------
+ensure_rule() { # iptables|ip6tables TABLE CHAIN RULE...: append unless present
+  local x=$1 t=$2 c=$3; shift 3
+  "$x" -w 5 -t "$t" -C "$c" "$@" 2>/dev/null || "$x" -w 5 -t "$t" -A "$c" "$@"
+}
+network_up() {
+  mkdir -p "$DIR/net"
+  if [ ! -f "$DIR/net/sysctl.saved" ]; then
+    sysctl -n "${SYSCTLS[@]}" | paste -d= <(printf '%s\n' "${SYSCTLS[@]}") - > "$DIR/net/sysctl.tmp"
+    mv "$DIR/net/sysctl.tmp" "$DIR/net/sysctl.saved"
+  fi
+  touch "$DIR/node.on"
+  sysctl -qw net.ipv4.ip_forward=1
+  # (no `| grep -q`: with pipefail, grep leaving early fails the pipeline)
+  [[ "$(ip addr show dev lo)" == *" $NODE_IP/32 "* ]] || ip addr add "$NODE_IP/32" dev lo
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+  fi
+  [[ "$(ip addr show dev "$BRIDGE")" == *" $POD_GW/24 "* ]] || ip addr add "$POD_GW/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  # Service addresses route to the bridge: before kube-proxy has written its rules (or after it
+  # is gone) a packet to a Service goes nowhere instead of out of the machine's default route.
+  ip route replace "$SVC_CIDR" dev "$BRIDGE" src "$NODE_IP"
+  # Pod traffic leaves only through the bridge (to pods) or to this machine: nothing is routed out.
+  ensure_rule iptables mangle FORWARD -s "$POD_CIDR" ! -o "$BRIDGE" -m comment --comment "$MARK" -j DROP
+  ensure_rule iptables mangle FORWARD -d "$POD_CIDR" ! -o "$BRIDGE" -m comment --comment "$MARK" -j DROP
+  # The API port listens on every address (pods reach it at the node address): only loopback,
+  # the node address and pods may connect.
+  ensure_rule iptables filter INPUT -p tcp --dport "$API_PORT" ! -s "$POD_CIDR" ! -i lo -m comment --comment "$MARK" -j DROP
+  ensure_rule iptables filter INPUT -p tcp --dport 10250 ! -i lo ! -s "$POD_CIDR" -m comment --comment "$MARK" -j DROP
+  ensure_rule ip6tables filter INPUT -p tcp --dport "$API_PORT" ! -i lo -m comment --comment "$MARK" -j DROP
+}
+
+network_down() {
+  local t c
+  for t in iptables ip6tables; do
+    command -v "$t" >/dev/null || continue
+    for c in filter nat mangle raw; do
+      "$t" -w 5 -t "$c" -S 2>/dev/null | grep -E -- "^-A [A-Z]+ .*(-j KUBE-|--comment \"?$MARK)" | while IFS= read -r rule; do
+        eval "\"$t\" -w 5 -t $c -D ${rule#-A }" 2>/dev/null || true
+      done || true
+      local chains; chains=$("$t" -w 5 -t "$c" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[^ ]*\)$/\1/p' || true)
+      for ch in $chains; do "$t" -w 5 -t "$c" -F "$ch" 2>/dev/null || true; done
+      for ch in $chains; do "$t" -w 5 -t "$c" -X "$ch" 2>/dev/null || true; done
+    done
   done
+  ip link del "$BRIDGE" 2>/dev/null || true
+  ip addr del "$NODE_IP/32" dev lo 2>/dev/null || true
+  if [ -f "$DIR/net/sysctl.saved" ]; then
+    while IFS== read -r k v; do [ -n "$k" ] && sysctl -qw "$k=$v" 2>/dev/null || true; done < "$DIR/net/sysctl.saved"
+    rm -f "$DIR/net/sysctl.saved"
+  fi
+  rm -f /var/lib/cni/results/"$CNI_NET"-* 2>/dev/null || true
+}
+
+# --- the node -----------------------------------------------------------------------------------
+containerd_config() {
+  mkdir -p "$CTRD/certs.d" "$DIR/cni/net.d" "$DIR/cni/ipam"
+  local auth=""
+  if [ -s "$REGISTRY_STATE/port" ] && [ -s "$REGISTRY_STATE/certs/ca.crt" ]; then
+    local reg="127.0.0.1:$(cat "$REGISTRY_STATE/port")"
+    mkdir -p "$CTRD/certs.d/$reg"
+    put "$CTRD/certs.d/$reg/hosts.toml" <<EOF || true
+server = "https://$reg"
+[host."https://$reg"]
+  capabilities = ["pull", "resolve"]
+  ca = "$REGISTRY_STATE/certs/ca.crt"
+EOF
+    [ -s "$REGISTRY_STATE/password" ] && auth="
+  [plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"$reg\".auth]
+    username = \"sparkcraft\"
+    password = \"$(cat "$REGISTRY_STATE/password")\""
+  fi
+  (umask 077; put "$CTRD/config.toml") <<EOF
+version = 2
+root = "$CTRD/root"
+state = "$CTRD/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "$SOCK"
+[ttrpc]
+  address = "$CTRD/containerd.ttrpc.sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$CTRD/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  # The CRI asks for oom_score_adj -998, which needs CAP_SYS_RESOURCE: without this every sandbox
+  # fails with "can't get final child's PID from pipe: EOF".
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  tolerate_missing_hugetlb_controller = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$DIR/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$CTRD/certs.d"$auth
+EOF
+}
+
+cni_config() {
+  put "$DIR/cni/net.d/10-$CNI_NET.conflist" <<EOF || true
+{
+  "cniVersion": "1.0.0",
+  "name": "$CNI_NET",
+  "plugins": [{
+    "type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+    "ipam": {"type": "host-local", "dataDir": "$DIR/cni/ipam", "ranges": [[{"subnet": "$NODE_POD_CIDR", "gateway": "$POD_GW"}]],
+             "routes": [{"dst": "0.0.0.0/0"}]}
+  }]
+}
+EOF
+}
+
+node_configs() {
+  mkdir -p "$DIR/kubelet" "$DIR/pod-logs"
+  kubeconfig "$DIR/kubelet.kubeconfig" kubelet
+  kubeconfig "$DIR/kube-proxy.kubeconfig" kube-proxy
+  kubeconfig "$DIR/controller-manager.kubeconfig" controller-manager
+  kubeconfig "$DIR/scheduler.kubeconfig" scheduler
+  put "$DIR/kubelet/resolv.conf" <<EOF || true
+nameserver $DNS_IP
+EOF
+  put "$DIR/kubelet/config.yaml" <<EOF || true
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $DIR/pki/ca.crt}
+authorization: {mode: Webhook}
+tlsCertFile: $DIR/pki/kubelet-serving.crt
+tlsPrivateKeyFile: $DIR/pki/kubelet-serving.key
+containerRuntimeEndpoint: unix://$SOCK
+cgroupDriver: cgroupfs
+clusterDomain: cluster.local
+clusterDNS: [$DNS_IP]
+resolvConf: $DIR/kubelet/resolv.conf
+podLogsDir: $DIR/pod-logs
+volumePluginDir: $DIR/kubelet/volume-plugins
+failSwapOn: false
+# The default 1000000 needs CAP_SYS_RESOURCE; -999 would too.
+maxOpenFiles: 20000
+oomScoreAdj: 0
+serializeImagePulls: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
+EOF
+  put "$DIR/kube-proxy.yaml" <<EOF || true
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $DIR/kube-proxy.kubeconfig}
+mode: iptables
+clusterCIDR: $POD_CIDR
+hostnameOverride: $NODE_NAME
+bindAddress: $NODE_IP
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+nodePortAddresses: [$NODE_IP/32]
+oomScoreAdj: 0
+# No conntrack sysctls are written.
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s, udpTimeout: 0s, udpStreamTimeout: 0s}
+EOF
+}
+
+import_images() {
+  local have; have=$(ctr_ images ls -q 2>/dev/null)
+  local ref name file
+  for ref in "$PAUSE_IMAGE=pause-$PAUSE_TAG.tar" "$COREDNS_IMAGE=coredns-$COREDNS_VERSION.tar"; do
+    name=${ref%%=*} file=$images/${ref#*=}
+    grep -qxF "$name" <<<"$have" && continue
+    ctr_ images import --base-name "${name%:*}" "$file" >/dev/null || die "importing $file into containerd failed"
+    ctr_ images label "$name" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
+  done
+}
+
+coredns_manifests() {
+  kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: coredns, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:coredns"}
+rules:
+- apiGroups: [""]
+  resources: [endpoints, services, pods, namespaces]
+  verbs: [list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "system:coredns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:coredns"}
+subjects:
+- {kind: ServiceAccount, name: coredns, namespace: kube-system}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: coredns, namespace: kube-system}
+data:
+  # Cluster names only: no forward plugin, nothing is asked upstream.
+  Corefile: |
+    .:53 {
+        errors
+        health :8080
+        ready :8181
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+        }
+        cache 30
+    }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {k8s-app: kube-dns}}
+  template:
+    metadata: {labels: {k8s-app: kube-dns}}
+    spec:
+      serviceAccountName: coredns
+      priorityClassName: system-cluster-critical
+      dnsPolicy: Default
+      tolerations: [{key: CriticalAddonsOnly, operator: Exists}, {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoSchedule}]
+      containers:
+      - name: coredns
+        image: $COREDNS_IMAGE
+        imagePullPolicy: Never
+        args: [-conf, /etc/coredns/Corefile]
+        ports: [{containerPort: 53, protocol: UDP, name: dns}, {containerPort: 53, protocol: TCP, name: dns-tcp}]
+        resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {memory: 128Mi}}
+        readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 1}
+        volumeMounts: [{name: config, mountPath: /etc/coredns, readOnly: true}]
+      volumes: [{name: config, configMap: {name: coredns}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kube-dns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  selector: {k8s-app: kube-dns}
+  clusterIP: $DNS_IP
+  ports: [{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53, protocol: TCP}]
+EOF
+}
+
+# dns_ok: CoreDNS answers kubernetes.default.svc.cluster.local with the API's Service address.
+dns_ok() {
+  python3 - "$DNS_IP" <<'PY' 2>/dev/null
+import socket, struct, sys
+q = struct.pack(">HHHHHH", 0x5ca1, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in "kubernetes.default.svc.cluster.local".split(".")) + b"\0"
+q += struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.5)
+s.sendto(q, (sys.argv[1], 53))
+r = s.recv(512)
+sys.exit(0 if r[:2] == q[:2] and (r[3] & 0xF) == 0 and struct.unpack(">H", r[6:8])[0] > 0 and socket.inet_aton("10.96.0.1") in r else 1)
+PY
+}
+node_ready() { [ "$(kc get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; }
+
+node_up() {
+  local changed=0
+  containerd_config && changed=1
+  cni_config
+  node_configs
+  if alive containerd && [ "$changed" = 1 ]; then halt containerd; fi # its config changed (the registry's)
+  if ! alive containerd; then
+    say "starting containerd"
+    mkdir -p "$CTRD"
+    # Every registry but loopback ones (the local registry) is reached through a proxy at a closed
+    # loopback port: a pull of, say, docker.io/busybox fails at once, without even a DNS lookup.
+    # (containerd 1.6 has no catch-all hosts.toml; its CRI client honours the proxy variables.)
+    HTTPS_PROXY=http://127.0.0.1:1 HTTP_PROXY=http://127.0.0.1:1 NO_PROXY=127.0.0.1,localhost \
+      launch containerd containerd --config "$CTRD/config.toml"
+  fi
+  ctrd_ok() { ctr_ version >/dev/null 2>&1; }
+  wait_for 20 containerd ctrd_ok || { tail -20 "$DIR/containerd.log" >&2; die "containerd did not start (log: $DIR/containerd.log)"; }
+  import_images
+  if ! alive controller-manager; then
+    launch controller-manager "$CONTROLLER_MANAGER" --kubeconfig "$DIR/controller-manager.kubeconfig" \
+      --authentication-kubeconfig "$DIR/controller-manager.kubeconfig" --authorization-kubeconfig "$DIR/controller-manager.kubeconfig" \
+      --bind-address 127.0.0.1 --secure-port 10257 --leader-elect=false \
+      --service-account-private-key-file "$DIR/pki/sa.key" --root-ca-file "$DIR/pki/ca.crt" --use-service-account-credentials \
+      --cluster-signing-cert-file "$DIR/pki/ca.crt" --cluster-signing-key-file "$DIR/pki/ca.key" \
+      --allocate-node-cidrs --cluster-cidr "$POD_CIDR" --node-cidr-mask-size 24 --service-cluster-ip-range "$SVC_CIDR"
+  fi
+  if ! alive scheduler; then
+    launch scheduler "$SCHEDULER" --kubeconfig "$DIR/scheduler.kubeconfig" \
+      --authentication-kubeconfig "$DIR/scheduler.kubeconfig" --authorization-kubeconfig "$DIR/scheduler.kubeconfig" \
+      --bind-address 127.0.0.1 --secure-port 10259 --leader-elect=false
+  fi
+  if ! alive kube-proxy; then
+    launch kube-proxy "$KUBE_PROXY" --config "$DIR/kube-proxy.yaml"
+  fi
+  if ! alive kubelet; then
+    say "starting kubelet ($NODE_NAME, $NODE_IP)"
+    launch kubelet "$KUBELET" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet.kubeconfig" \
+      --root-dir "$DIR/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1
+  fi
+  coredns_manifests
+  wait_for 60 node node_ready || { tail -20 "$DIR/kubelet.log" >&2; die "node $NODE_NAME did not become Ready (log: $DIR/kubelet.log)"; }
+  wait_for 60 dns dns_ok || { kc -n kube-system get pods -o wide >&2 || true; die "CoreDNS did not answer on $DNS_IP (kubectl -n kube-system describe pod -l k8s-app=kube-dns)"; }
+}
+
+cluster_json() {
+  put "$DIR/cluster.json" <<EOF || true
+{
+  "apiUrl": "https://127.0.0.1:$API_PORT",
+  "k8sVersion": "$K8S_VERSION",
+  "adminKubeconfig": "$DIR/admin.kubeconfig",
+  "restrictedKubeconfig": "$DIR/restricted.kubeconfig",
+  "restrictedNamespace": "$RESTRICTED_NS",
+  "stateDir": "$DIR",
+  "kubectlPath": "$KUBECTL",
+  "node": $( [ "$NODE" = 1 ] && cat <<NODE || echo null
+{
+    "name": "$NODE_NAME",
+    "ip": "$NODE_IP",
+    "podCidr": "$POD_CIDR",
+    "serviceCidr": "$SVC_CIDR",
+    "dnsIp": "$DNS_IP",
+    "containerdSocket": "$SOCK",
+    "ctrPath": "$(command -v ctr)"
+  }
+NODE
+)
+}
+EOF
+}
+
+start() {
+  local need=("$APISERVER" "$KUBECTL" "$ETCD") f
+  [ "$NODE" = 1 ] && need+=("$KUBELET" "$KUBE_PROXY" "$SCHEDULER" "$CONTROLLER_MANAGER")
+  for f in "${need[@]}"; do [ -x "$f" ] || { bash "$SPARKCRAFT_ROOT/scripts/setup.d/20-k8s.sh"; break; }; done
+  if [ "$NODE" = 1 ]; then
+    command -v containerd >/dev/null && [ -s "$images/pause-$PAUSE_TAG.tar" ] && [ -s "$images/coredns-$COREDNS_VERSION.tar" ] \
+      || bash "$SPARKCRAFT_ROOT/scripts/setup.d/25-k8s-node.sh"
+  fi
+  mkdir -p "$DIR"
+  # The apiserver's flags differ between an API-only instance and a node's: switching restarts it.
+  if [ "$(cat "$DIR/mode" 2>/dev/null)" != "$NODE" ]; then stop_all; echo "$NODE" > "$DIR/mode"; fi
+  # New certificates (a first start, or a start killed while making them): nothing may run on old ones.
+  [ "$(cat "$DIR/pki/.complete" 2>/dev/null)" = "$PKI_VERSION" ] || stop_all
+  pki
+  # The S3 endpoint (scripts/local-s3.sh, when present) starts with the cluster.
+  [ -f "$SPARKCRAFT_ROOT/scripts/local-s3.sh" ] && bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" start
+  [ "$NODE" = 1 ] && network_up
+  control_plane
+  [ "$NODE" = 1 ] && node_up
+  cluster_json
+  say "local Kubernetes ready$( [ "$NODE" = 1 ] && echo ", node $NODE_NAME Ready, DNS answering") (kubeconfig: $DIR/admin.kubeconfig)"
+}
+
+# --- stop ---------------------------------------------------------------------------------------
+# Pods' processes: everything in the kubelet's cgroups, and the shims of our containerd.
+kill_pods() {
+  local pids
+  pids=$(grep -l -E ':/kubepods(/|$)' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 || true)
+  local f cmd
+  for f in $(grep -lzF -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null || true); do
+    { cmd=$(tr '\0' ' ' < "$f"); } 2>/dev/null || continue
+    [[ "$cmd" == *" -address $SOCK "* ]] && pids+=" $(basename "$(dirname "$f")")"
+  done
+  [ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null || true
+}
+unmount_ours() {
+  # Innermost first; whatever lives under the instance's directory, and the pods' network namespaces.
+  local m
+  for _ in 1 2 3; do
+    m=$(awk -v d="$DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+    [ -z "$m" ] && break
+    for x in $m; do umount "$x" 2>/dev/null || umount -l "$x" 2>/dev/null || true; done
+  done
+  # containerd names its pods' namespaces /run/netns/cni-*; ours are no longer held by a process
+  # (a namespace some process is in belongs to someone else).
+  local held; held=$(find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l\n' 2>/dev/null | sort -u || true)
+  for x in $(awk '$5 ~ "^/(var/)?run/netns/cni-" { print $5 }' /proc/self/mountinfo); do
+    grep -qxF "net:[$(stat -L -c %i "$x" 2>/dev/null)]" <<<"$held" && continue
+    umount "$x" 2>/dev/null && rm -f "$x"
+  done
+}
+remove_cgroups() {
+  local c
+  for c in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+    [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+  find /var/log/containers -maxdepth 1 -type l -lname "$DIR/*" -delete 2>/dev/null || true
+}
+stop_all() {
+  if [ -f "$DIR/node.on" ] || alive kubelet || alive containerd; then
+    halt kubelet
+    if alive containerd; then
+      # Delete the pods' containers so the next start begins clean (images stay).
+      local c
+      for c in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$c" >/dev/null 2>&1 || true; done
+    fi
+    kill_pods
+    if alive containerd; then
+      sleep 0.3
+      for c in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$c" >/dev/null 2>&1 || true; done
+      for c in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$c" >/dev/null 2>&1 || true; done
+    fi
+    for p in kube-proxy scheduler controller-manager containerd; do halt "$p"; done
+    kill_pods
+  fi
+  halt apiserver; halt etcd
+  if [ -f "$DIR/node.on" ]; then
+    unmount_ours
+    remove_cgroups
+    network_down
+    rm -f "$DIR/node.on"
+  fi
 }
 
 case "${1:-}" in
   start) with_lock local-k8s bash "$0" _start ;;
   _start) start ;;
   reset) with_lock local-k8s bash "$0" _reset ;;
-  _reset) stop_procs; rm -rf "$DIR/etcd"; start ;;
-  stop) stop_procs; say "local Kubernetes API stopped" ;;
+  _reset) stop_all; rm -rf "$DIR/etcd" "$DIR/kubelet/pods" "$DIR/cni/ipam"; start ;;
+  stop) with_lock local-k8s bash "$0" _stop ;;
+  _stop) stop_all; say "local Kubernetes stopped" ;;
   status)
-    if alive apiserver && alive etcd && ready; then echo "running https://127.0.0.1:$API_PORT"; else echo "stopped"; exit 3; fi ;;
+    if alive apiserver && alive etcd && ready; then
+      if [ "$(cat "$DIR/mode" 2>/dev/null)" = 1 ]; then
+        for p in "${NODE_PROCS[@]}"; do alive "$p" || { echo "degraded: $p is not running (run start)"; exit 3; }; done
+        node_ready || { echo "degraded: node $NODE_NAME not Ready"; exit 3; }
+      fi
+      echo "running https://127.0.0.1:$API_PORT"
+    else echo "stopped"; exit 3; fi ;;
   env)
     cat <<EOF
+export KUBECONFIG=$DIR/admin.kubeconfig
 export KUBECONFIG_ADMIN=$DIR/admin.kubeconfig
 export KUBECONFIG_RESTRICTED=$DIR/restricted.kubeconfig
 export K8S_API_URL=https://127.0.0.1:$API_PORT
 export RESTRICTED_NAMESPACE=$RESTRICTED_NS
 export LOCAL_K8S_DIR=$DIR
+export LOCAL_K8S_CLUSTER_JSON=$DIR/cluster.json
 export KUBECTL=$KUBECTL
 EOF
     ;;

@@ -1,29 +1,147 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readCluster, parseCluster } from '../src/lib/cluster.ts';
+import { cacheDir } from '../src/lib/paths.ts';
+import { ensureRegistry } from './support/registry.ts';
 import { ROOT, ensureCluster, kubectl, kubectlJson, createNamespace, deleteNamespace } from './support/k8s.ts';
 
-describe('scripts/local-k8s.sh: a real kube-apiserver with etcd', () => {
-  it('serves the pinned Kubernetes version over TLS with client certificates', async () => {
+const script = `${ROOT}/scripts/local-k8s.sh`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitPod(info: Awaited<ReturnType<typeof ensureCluster>>, ns: string, name: string, phases: string[], seconds = 120) {
+  let phase = '';
+  for (let i = 0; i < seconds; i++) {
+    phase = (await kubectlJson(info, ['-n', ns, 'get', 'pod', name]).catch(() => ({ status: {} }))).status?.phase ?? '';
+    if (phases.includes(phase)) return phase;
+    await sleep(1000);
+  }
+  return phase;
+}
+
+/** What the node leaves on the machine, per kind; stop must take all of it away. */
+async function footprint(dir: string) {
+  const ipt = async (bin: string) => {
+    const out: string[] = [];
+    for (const t of ['filter', 'nat', 'mangle', 'raw']) {
+      const r = await execa(bin, ['-w', '5', '-t', t, '-S'], { reject: false });
+      out.push(...r.stdout.split('\n').filter((l) => /KUBE-|sparkcraft/.test(l)).map((l) => `${bin} ${t}: ${l}`));
+    }
+    return out;
+  };
+  const procs: string[] = [];
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const cg = readFileSync(`/proc/${p}/cgroup`, 'utf8');
+      if (cmd.includes(dir) || /:\/kubepods/.test(cg) || /\/(kubelet|kube-proxy|coredns)-?/.test(readlinkSync(`/proc/${p}/exe`))) procs.push(`${p} ${cmd.slice(0, 120)}`);
+    } catch {
+      /* gone */
+    }
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir) || m.includes('/netns/cni-'));
+  const addrs = (await execa('ip', ['-o', 'addr', 'show', 'dev', 'lo'])).stdout.split('\n').filter((l) => l.includes('10.243.0.1'));
+  const bridge = (await execa('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => /^\d+: sparkcraft0[:@]/.test(l));
+  const routes = (await execa('ip', ['route', 'show'])).stdout.split('\n').filter((l) => /sparkcraft0|10\.96\.0\.0|10\.244\./.test(l));
+  const keys = ['net.ipv4.ip_forward', 'vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes', 'net.ipv4.conf.all.route_localnet', 'net.bridge.bridge-nf-call-iptables'];
+  const sysctls = (await execa('sysctl', keys, { reject: false })).stdout.split('\n');
+  const cgroups = readdirSync('/sys/fs/cgroup').filter((c) => {
+    try {
+      return readdirSync(`/sys/fs/cgroup/${c}`).includes('kubepods');
+    } catch {
+      return false;
+    }
+  });
+  return { processes: procs, mounts, iptables: [...(await ipt('iptables')), ...(await ipt('ip6tables'))], addresses: addrs, bridges: bridge, routes, cgroups, sysctls };
+}
+
+describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
+  it('serves the pinned Kubernetes version over TLS with client certificates, described by cluster.json', async () => {
     const info = await ensureCluster();
     const v = await kubectlJson(info, ['version']);
     expect(v.serverVersion.gitVersion).toBe('v1.31.14');
     expect(info.apiUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(readCluster()).toEqual(info);
+    expect(info.node?.ip).toBe('10.243.0.1');
+    const env = (await execa('bash', [script, 'env'])).stdout;
+    expect(env).toContain(`export KUBECONFIG=${info.adminKubeconfig}`);
+    // eval "$(local-k8s.sh env)" gives a shell where kubectl works without --kubeconfig.
+    const r = await execa('bash', ['-c', `eval "$(bash ${script} env)" && "$KUBECTL" get node -o name`]);
+    expect(r.stdout).toBe(`node/${info.node!.name}`);
   });
 
-  it('lets the admin create namespaces and pods (pods stay Pending: no scheduler)', async () => {
+  it('a staging module version the Go module proxy refuses is named, with the fix and the served versions', async () => {
+    const r = await execa('bash', [`${ROOT}/scripts/k8s/refused.sh`, `${ROOT}/test/fixtures/k8s/tidy-refused.log`, 'v1.31.14']);
+    expect(r.stdout).toMatch(/^error: the Go module proxy refuses k8s\.io\/kube-proxy@v0\.31\.14\. Fix: add the line "v1\.31\.14 k8s\.io\/kube-proxy <version>" to scripts\/k8s\/staging-pins .*served: .*v0\.31\.11/);
+    // The pins in use name served versions: the build's go.mod replaces those modules with them.
+    const gomod = (await execa('bash', [`${ROOT}/scripts/k8s/gomod.sh`, 'v1.31.14'])).stdout;
+    for (const m of ['kube-proxy', 'kube-scheduler', 'kube-controller-manager', 'endpointslice']) expect(gomod).toContain(`k8s.io/${m} => k8s.io/${m} v0.31.11`);
+    expect(gomod).toContain('k8s.io/kubelet => k8s.io/kubelet v0.31.14');
+  });
+
+  it('cluster.json with a missing field is refused with the fix', () => {
+    expect(() => parseCluster('{"apiUrl": "x"}', 'c.json')).toThrow(/c\.json: k8sVersion missing/);
+    expect(() => parseCluster('nope', 'c.json')).toThrow(/not JSON/);
+  });
+
+  it('runs pods: a pod from the node image store runs, resolves a Service by name through CoreDNS and reaches the API', async () => {
     const info = await ensureCluster();
     const ns = await createNamespace(info, 'lk8s');
     try {
-      await kubectl(info, ['-n', ns, 'run', 'p', '--image=busybox', '--restart=Never']);
-      const pod = await kubectlJson(info, ['-n', ns, 'get', 'pod', 'p']);
-      expect(pod.status.phase).toBe('Pending');
+      // The CoreDNS image holds one static binary: run it as a client of the cluster's DNS.
+      const pod = {
+        apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: ns },
+        spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'localhost/sparkcraft/coredns:v1.11.3', imagePullPolicy: 'Never', command: ['/coredns', '-version'] }] },
+      };
+      await kubectl(info, ['apply', '-f', '-'], { input: JSON.stringify(pod) });
+      expect(await waitPod(info, ns, 'p', ['Succeeded', 'Failed'])).toBe('Succeeded');
+      expect((await kubectl(info, ['-n', ns, 'logs', 'p'])).stdout).toMatch(/CoreDNS-1\.11\.3/);
+      const p = await kubectlJson(info, ['-n', ns, 'get', 'pod', 'p']);
+      expect(p.status.podIP).toMatch(/^10\.244\.0\./);
+      expect(p.spec.nodeName).toBe(info.node!.name);
     } finally {
       await deleteNamespace(info, ns);
     }
   });
+
+  it('an image from any other registry is never fetched from outside: the pull goes to a closed loopback port', async () => {
+    const info = await ensureCluster();
+    const ns = await createNamespace(info, 'lk8s');
+    try {
+      await kubectl(info, ['-n', ns, 'run', 'p', '--image=docker.io/library/busybox:1.36', '--restart=Never']);
+      let msg = '';
+      for (let i = 0; i < 60 && !msg; i++) {
+        const ev = await kubectlJson(info, ['-n', ns, 'get', 'events', '--field-selector', 'reason=Failed']);
+        msg = ev.items.map((e: { message: string }) => e.message).join('\n');
+        if (!msg) await sleep(1000);
+      }
+      expect(msg).toMatch(/proxyconnect tcp: dial tcp 127\.0\.0\.1:1: connect: connection refused/);
+      expect(msg).not.toMatch(/lookup /);
+    } finally {
+      await deleteNamespace(info, ns);
+    }
+  });
+
+  it('pods pull by tag from the local TLS registry: containerd trusts its CA and credentials', async () => {
+    const reg = ensureRegistry();
+    // start again: containerd learns the registry (its CA, its credentials) and is restarted for it.
+    await execa('bash', [script, 'start']);
+    const info = await ensureCluster();
+    const ref = `${reg.address}/sparkcraft/pull-test:${Date.now().toString(36)}`;
+    await execa('skopeo', ['copy', '--quiet', '--dest-cert-dir', reg.certDir, '--dest-creds', `${reg.user}:${reg.password}`,
+      `oci-archive:${join(cacheDir(), 'k8s-images', 'pause-3.10.tar')}:3.10`, `docker://${ref}`]);
+    const ns = await createNamespace(info, 'lk8s');
+    try {
+      await kubectl(info, ['-n', ns, 'run', 'pulled', `--image=${ref}`, '--image-pull-policy=Always', '--restart=Never']);
+      expect(await waitPod(info, ns, 'pulled', ['Running', 'Failed'])).toBe('Running');
+      const pod = await kubectlJson(info, ['-n', ns, 'get', 'pod', 'pulled']);
+      expect(pod.status.containerStatuses[0].imageID).toMatch(new RegExp(`^${reg.address.replace(/\./g, '\\.')}/sparkcraft/pull-test@sha256:`));
+    } finally {
+      await deleteNamespace(info, ns);
+    }
+  }, 300_000);
 
   it('restricts the second user to its namespace without Role rights', async () => {
     const info = await ensureCluster();
@@ -36,17 +154,21 @@ describe('scripts/local-k8s.sh: a real kube-apiserver with etcd', () => {
     expect(await can('create', 'serviceaccounts', '-n', 'default')).toBe('no');
   });
 
-  it('reset starts an empty cluster: what was left is gone, the restricted user is back', async () => {
-    // A second instance, in its own directory and on its own ports: the suite's cluster stays up.
+  it('reset starts an empty cluster (an API-only second instance: one node per machine)', async () => {
+    // A second instance, in its own directory and on its own ports, without a node (LOCAL_K8S_NODE=0):
+    // the suite's cluster stays up.
     const dir = mkdtempSync(join(tmpdir(), 'k8s-reset-'));
-    const env = { LOCAL_K8S_DIR: dir, LOCAL_K8S_API_PORT: '26443', LOCAL_K8S_ETCD_PORT: '22379' };
-    const script = `${ROOT}/scripts/local-k8s.sh`;
+    const env = { LOCAL_K8S_DIR: dir, LOCAL_K8S_API_PORT: '26443', LOCAL_K8S_ETCD_PORT: '22379', LOCAL_K8S_NODE: '0' };
     const info = await ensureCluster();
     const k = (...args: string[]) => execa(info.kubectlPath, ['--kubeconfig', join(dir, 'admin.kubeconfig'), ...args]);
     try {
       await execa('bash', [script, 'start'], { env });
+      expect(readCluster({ LOCAL_K8S_DIR: dir }).node).toBeNull();
       await k('create', 'namespace', 'left-behind');
       expect((await k('get', 'namespaces', '-o', 'name')).stdout).toContain('namespace/left-behind');
+      // Without a node, pods are stored and stay Pending.
+      await k('-n', 'left-behind', 'run', 'p', '--image=busybox', '--restart=Never');
+      expect(JSON.parse((await k('-n', 'left-behind', 'get', 'pod', 'p', '-o', 'json')).stdout).status.phase).toBe('Pending');
       await execa('bash', [script, 'reset'], { env });
       const names = (await k('get', 'namespaces', '-o', 'name')).stdout;
       expect(names).not.toContain('namespace/left-behind');
@@ -55,12 +177,56 @@ describe('scripts/local-k8s.sh: a real kube-apiserver with etcd', () => {
       await execa('bash', [script, 'stop'], { env, reject: false });
       rmSync(dir, { recursive: true, force: true });
     }
+    // The suite's node was not touched.
+    expect((await execa('bash', [script, 'status'])).stdout).toMatch(/^running/);
   }, 180_000);
+
   it('start is idempotent and status reports it running', async () => {
     await ensureCluster();
-    const again = await execa('bash', [`${ROOT}/scripts/local-k8s.sh`, 'start']);
+    const again = await execa('bash', [script, 'start']);
     expect(again.exitCode).toBe(0);
-    const st = await execa('bash', [`${ROOT}/scripts/local-k8s.sh`, 'status']);
+    const st = await execa('bash', [script, 'status']);
     expect(st.stdout).toMatch(/^running https:\/\/127\.0\.0\.1:/);
   });
+
+  it('a crashed component is started again by the next start', async () => {
+    const info = await ensureCluster();
+    const pid = Number(readFileSync(join(info.stateDir, 'kubelet.pid'), 'utf8').split(' ')[0]);
+    process.kill(pid, 'SIGKILL');
+    expect((await execa('bash', [script, 'status'], { reject: false })).stdout).toMatch(/degraded: kubelet/);
+    await execa('bash', [script, 'start']);
+    expect((await execa('bash', [script, 'status'])).stdout).toMatch(/^running/);
+    expect(Number(readFileSync(join(info.stateDir, 'kubelet.pid'), 'utf8').split(' ')[0])).not.toBe(pid);
+  }, 180_000);
+
+  it('stop leaves no process, mount, iptables rule, address, bridge, route, cgroup or sysctl change; start brings it all back', async () => {
+    const info = await ensureCluster();
+    // A running pod, so that stop has containers, mounts and a network namespace to take away.
+    const ns = await createNamespace(info, 'lk8s');
+    try {
+    await kubectl(info, ['-n', ns, 'run', 'sleeper', '--image=localhost/sparkcraft/pause:3.10', '--image-pull-policy=Never', '--restart=Never']);
+    expect(await waitPod(info, ns, 'sleeper', ['Running'])).toBe('Running');
+    const running = await footprint(info.stateDir);
+    expect(running.processes.length).toBeGreaterThan(5);
+    expect(running.iptables.length).toBeGreaterThan(10);
+    expect(running.bridges).toHaveLength(1);
+    expect(running.mounts.some((m) => m.includes('/netns/cni-'))).toBe(true);
+    // What the machine had before the node's first start (the script saved it then).
+    const saved = readFileSync(join(info.stateDir, 'net', 'sysctl.saved'), 'utf8').trim().split('\n').map((l) => l.replace('=', ' = '));
+    expect(saved).toHaveLength(7);
+    await execa('bash', [script, 'stop']);
+    const stopped = await footprint(info.stateDir);
+    expect(stopped).toEqual({ processes: [], mounts: [], iptables: [], addresses: [], bridges: [], routes: [], cgroups: [], sysctls: stopped.sysctls });
+    for (const line of saved) expect(stopped.sysctls).toContain(line);
+    expect(running.sysctls).toContain('net.ipv4.ip_forward = 1');
+    const t = Date.now();
+    await execa('bash', [script, 'start']);
+    const seconds = (Date.now() - t) / 1000;
+    expect((await execa('bash', [script, 'status'])).stdout).toMatch(/^running/);
+    console.log(`warm start after stop: ${seconds.toFixed(1)} s`);
+    } finally {
+      await execa('bash', [script, 'start'], { reject: false });
+      await deleteNamespace(info, ns);
+    }
+  }, 300_000);
 });

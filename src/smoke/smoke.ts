@@ -1,5 +1,4 @@
 /** `npm run smoke`: build (cached) and really run the rock and the snap of a line. */
-import { execa } from 'execa';
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,20 +12,21 @@ import { examplesJar } from '../pack/examples.ts';
 import { selectLine } from '../config/matrix.ts';
 import type { ResolvedLine } from '../config/types.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
+import { importImage, startCluster } from '../lib/cluster.ts';
+import { clusterScenarios, cleanupScenarios } from './cluster.ts';
 import { RockRunner, SnapRunner } from './runner.ts';
 import { rockChecks, runCheck, snapChecks, type CheckResult, type Cluster } from './checks.ts';
 
 export async function localCluster(): Promise<Cluster> {
-  await execa('bash', [join(projectRoot, 'scripts/local-k8s.sh'), 'start'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const { stdout } = await execa('bash', [join(projectRoot, 'scripts/local-k8s.sh'), 'env']);
-  const env = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
-  return { apiUrl: env.K8S_API_URL!, adminKubeconfig: env.KUBECONFIG_ADMIN!, kubectl: env.KUBECTL! };
+  const c = await startCluster({ quiet: true });
+  return { apiUrl: c.apiUrl, adminKubeconfig: c.adminKubeconfig, kubectl: c.kubectlPath };
 }
 
 /** Build (cached) and really run the rock and/or the snap of the selected line. */
-export async function smoke(o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp } = {}, ws: Workspace = workspace()): Promise<CheckResult[]> {
+export async function smoke(o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp; cluster?: boolean } = {}, ws: Workspace = workspace()): Promise<CheckResult[]> {
   const which = o.artifact ?? 'all';
   const { resolved } = selectLine(ws.matrixFile, { line: o.line });
+  if (o.cluster) return smokeCluster(resolved, ws, o);
   const packed: Packed[] = [];
   for (const kind of ['rock', 'snap'] as const) {
     if (which === kind || which === 'all') packed.push(await build(kind, { line: o.line, backend: 'builtin' }, ws));
@@ -64,6 +64,38 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
       }
     }
   } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return results;
+}
+
+/**
+ * `smoke --cluster`: issue 12's scenarios on the local node for one line: the rock imported into the
+ * node's containerd under the line's image reference, the snap (with --artifact all|snap) on the host.
+ */
+/** The Spark-on-Kubernetes scenarios on the local node, every workload from the built rock. */
+async function smokeCluster(r: ResolvedLine, ws: Workspace, o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp }): Promise<CheckResult[]> {
+  const cluster = await startCluster({ quiet: true });
+  const rock = await build('rock', { line: o.line, backend: 'builtin' }, ws);
+  log.info(`importing ${rock.artifact} into the node as ${r.image.ref}`);
+  await importImage(cluster, rock.artifact, r.image.ref);
+  await sweepLeftovers(tmpdir(), /^sparkcraft-smoke-(\d+)-\w+$/);
+  const work = mkdtempSync(join(tmpdir(), `sparkcraft-smoke-${process.pid}-`));
+  const withSnap = (o.artifact ?? 'all') !== 'rock';
+  const snap = withSnap ? async () => SnapRunner.unpack((await build('snap', { line: o.line, backend: 'builtin' }, ws)).artifact, join(work, 'snap')) : undefined;
+  const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, spark: r.line.spark, scala: r.line.scala, snap });
+  const results: CheckResult[] = [];
+  try {
+    for (const [name, fn] of scenarios) {
+      if (o.only && !o.only.test(name)) continue;
+      log.info(`scenario: ${name}`);
+      const res = await runCheck(name, fn);
+      results.push(res);
+      log.info(`${res.ok ? 'ok' : 'FAILED'} ${name} (${res.seconds.toFixed(1)} s)${res.ok ? `: ${res.detail}` : ''}`);
+      if (!res.ok) process.stderr.write(`${res.detail}\n`);
+    }
+  } finally {
+    await cleanupScenarios(cluster, namespace);
     await rm(work, { recursive: true, force: true });
   }
   return results;

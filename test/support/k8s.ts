@@ -4,37 +4,18 @@
  */
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
+import { projectRoot } from '../../src/lib/paths.ts';
+import { startCluster, type LocalCluster } from '../../src/lib/cluster.ts';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ROOT = projectRoot;
 
-export interface ClusterInfo {
-  apiUrl: string;
-  adminKubeconfig: string;
-  restrictedKubeconfig: string;
-  restrictedNamespace: string;
-  stateDir: string;
-  kubectlPath: string;
-}
+export type ClusterInfo = LocalCluster;
 
 let cached: Promise<ClusterInfo> | undefined;
 
+/** The suite's cluster (started once per test file, never stopped by tests). */
 export function ensureCluster(): Promise<ClusterInfo> {
-  cached ??= (async () => {
-    await execa('bash', [`${ROOT}/scripts/local-k8s.sh`, 'start'], { stdio: 'inherit' });
-    const { stdout } = await execa('bash', [`${ROOT}/scripts/local-k8s.sh`, 'env']);
-    const env: Record<string, string> = {};
-    for (const m of stdout.matchAll(/^export (\w+)=(.*)$/gm)) env[m[1]!] = m[2]!;
-    return {
-      apiUrl: env.K8S_API_URL!,
-      adminKubeconfig: env.KUBECONFIG_ADMIN!,
-      restrictedKubeconfig: env.KUBECONFIG_RESTRICTED!,
-      restrictedNamespace: env.RESTRICTED_NAMESPACE!,
-      stateDir: env.LOCAL_K8S_DIR!,
-      kubectlPath: env.KUBECTL!,
-    };
-  })();
+  cached ??= startCluster();
   return cached;
 }
 

@@ -1,0 +1,113 @@
+/**
+ * npm run bench:cluster — the local node (scripts/local-k8s.sh) and Spark on it:
+ * cold start (no state: new PKI, empty etcd and image store) and warm start (after stop) to node
+ * Ready with DNS answering; importing the rock; a cluster-mode job from a user pod (SparkPi when the
+ * rock has the examples jar, else pi.py): submit → driver Running and → completion; RSS and CPU
+ * of the idle cluster. Targets: warm start ≤ 30 s, submit → driver Running ≤ 5 s, idle ≤ 1 GiB.
+ * BENCH_COLD=0 skips the cold start (it drops the instance's state, the imported rock with it).
+ */
+import { execa } from 'execa';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from '../src/pack/pack.ts';
+import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
+import { clusterDir, importImage, localK8sScript, startCluster, type LocalCluster } from '../src/lib/cluster.ts';
+import { Kube, rockPod, SMALL } from '../src/smoke/cluster.ts';
+
+const rows: Array<[string, string, string]> = [];
+const row = (what: string, value: string, target = '') => {
+  rows.push([what, value, target]);
+  console.error(`${what}: ${value}`);
+};
+const secs = async (fn: () => Promise<unknown>) => {
+  const t = Date.now();
+  await fn();
+  return (Date.now() - t) / 1000;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every process of the cluster: the daemons of the pid files, containerd's shims and the pods'. */
+function clusterPids(dir: string): number[] {
+  const pids = new Set<number>();
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.pid'))) pids.add(Number(readFileSync(join(dir, f), 'utf8').split(' ')[0]));
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.includes(`${dir}/containerd/containerd.sock`) || /:\/kubepods/.test(readFileSync(`/proc/${p}/cgroup`, 'utf8'))) pids.add(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return [...pids];
+}
+function usage(pids: number[]): { rssKiB: number; ticks: number } {
+  let rssKiB = 0;
+  let ticks = 0;
+  for (const p of pids) {
+    try {
+      rssKiB += Number(readFileSync(`/proc/${p}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      /* gone */
+    }
+  }
+  return { rssKiB, ticks };
+}
+
+async function main() {
+  const r = resolveLine(loadMatrix(), {});
+  const dir = clusterDir();
+  const sh = (cmd: string) => execa('bash', [localK8sScript, cmd], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (process.env.BENCH_COLD !== '0') {
+    await sh('stop');
+    rmSync(dir, { recursive: true, force: true });
+    row('cold start (new PKI, empty etcd and image store) → node Ready, DNS answering', `${(await secs(() => sh('start'))).toFixed(1)} s`);
+  }
+  await sh('stop');
+  row('warm start (after stop) → node Ready, DNS answering', `${(await secs(() => sh('start'))).toFixed(1)} s`, '≤ 30 s');
+  const c: LocalCluster = await startCluster({ quiet: true });
+  const rock = await build('rock', { backend: 'builtin' });
+  const imported = await secs(() => importImage(c, rock.artifact, r.image.ref));
+  row('import of the rock into containerd (ctr images import)', `${imported.toFixed(1)} s`);
+
+  const k = new Kube(c);
+  const ns = `bench-${Date.now().toString(36)}`;
+  await k.apply([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'admin', namespace: ns } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${ns}-admin` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'admin', namespace: ns }] },
+  ]);
+  try {
+    const jar = `/opt/spark/examples/jars/spark-examples_${r.line.scala}-${r.line.spark}.jar`;
+    const job = `if [ -f ${jar} ]; then A="--conf spark.executor.instances=2 --class org.apache.spark.examples.SparkPi local://${jar} 1000"; else A="--conf spark.executor.instances=2 local:///opt/spark/examples/pi.py 10"; fi`;
+    await k.apply([rockPod('submit', ns, r.image.ref, `spark-client.service-account-registry create --username u --namespace ${ns} >/dev/null && ${job} && spark-client.spark-submit --username u --namespace ${ns} --deploy-mode cluster --name pi --conf spark.kubernetes.driver.pod.name=pi-driver ${SMALL.join(' ')} $A 2>&1`, { serviceAccount: 'admin' })]);
+    const done = await k.waitDone(ns, 'submit', 900);
+    const pods = await k.pods(ns);
+    const started = (name: string) => Date.parse(pods.find((p) => p.metadata.name === name)?.status?.containerStatuses?.[0]?.state?.terminated?.startedAt ?? 'x');
+    const finished = (name: string) => Date.parse(pods.find((p) => p.metadata.name === name)?.status?.containerStatuses?.[0]?.state?.terminated?.finishedAt ?? 'x');
+
+    row("submit → driver Running (the submit pod started → the driver container started)", `${((started('pi-driver') - started('submit')) / 1000).toFixed(0)} s`, '≤ 5 s');
+    row('submit → completion (spark-submit in the pod ended)', `${((finished('submit') - started('submit')) / 1000).toFixed(0)} s (pod ${done.phase})`);
+  } finally {
+    await k.run(['delete', 'clusterrolebinding', `${ns}-admin`], { reject: false });
+    await k.run(['delete', 'namespace', ns, '--wait=true', '--timeout=120s'], { reject: false });
+  }
+  await sleep(10_000);
+  const pids = clusterPids(dir);
+  const a = usage(pids);
+  await sleep(20_000);
+  const b = usage(clusterPids(dir));
+  row('idle cluster RSS (all its processes and pods)', `${(b.rssKiB / 1024).toFixed(0)} MiB in ${pids.length} processes`, '≤ 1 GiB');
+  row('idle cluster CPU', `${(((b.ticks - a.ticks) / 100 / 20) * 1000).toFixed(0)} millicores`);
+
+  const w = [Math.max(...rows.map((x) => x[0].length)), Math.max(...rows.map((x) => x[1].length))];
+  console.log(`| ${'what'.padEnd(w[0]!)} | ${'measured'.padEnd(w[1]!)} | target |`);
+  console.log(`|${'-'.repeat(w[0]! + 2)}|${'-'.repeat(w[1]! + 2)}|--------|`);
+  for (const [x, y, t] of rows) console.log(`| ${x.padEnd(w[0]!)} | ${y.padEnd(w[1]!)} | ${t} |`);
+}
+
+main().catch((e) => {
+  console.error(`error: ${(e as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,116 @@
+/**
+ * The local Kubernetes (scripts/local-k8s.sh) as a typed value. `start` writes
+ * `$LOCAL_K8S_DIR/cluster.json`; this module starts it when asked and reads that file, so no caller
+ * parses the script's `export` lines.
+ */
+import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from './errors.ts';
+import { cacheDir, projectRoot } from './paths.ts';
+
+export interface LocalNode {
+  name: string;
+  /** The node's InternalIP: a /32 on lo while the cluster runs. */
+  ip: string;
+  podCidr: string;
+  serviceCidr: string;
+  /** CoreDNS's Service address. */
+  dnsIp: string;
+  containerdSocket: string;
+  ctrPath: string;
+}
+
+export interface LocalCluster {
+  apiUrl: string;
+  k8sVersion: string;
+  adminKubeconfig: string;
+  restrictedKubeconfig: string;
+  restrictedNamespace: string;
+  stateDir: string;
+  kubectlPath: string;
+  /** null for an API-only instance (LOCAL_K8S_NODE=0): pods stay Pending. */
+  node: LocalNode | null;
+}
+
+export const localK8sScript = join(projectRoot, 'scripts', 'local-k8s.sh');
+
+/** The instance's directory, as the script computes it. */
+export function clusterDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LOCAL_K8S_DIR || join(cacheDir(env), 'local-k8s');
+}
+
+const STRINGS = ['apiUrl', 'k8sVersion', 'adminKubeconfig', 'restrictedKubeconfig', 'restrictedNamespace', 'stateDir', 'kubectlPath'] as const;
+const NODE_STRINGS = ['name', 'ip', 'podCidr', 'serviceCidr', 'dnsIp', 'containerdSocket', 'ctrPath'] as const;
+
+/** Validate the parsed cluster.json (pure). */
+export function parseCluster(text: string, source = 'cluster.json'): LocalCluster {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new UserError('E_CLUSTER', `${source} is not JSON: ${(e as Error).message}`, { hint: 'run scripts/local-k8s.sh start' });
+  }
+  const bad = (what: string) => new UserError('E_CLUSTER', `${source}: ${what}`, { hint: 'run scripts/local-k8s.sh start' });
+  if (typeof v !== 'object' || v === null) throw bad('not an object');
+  const o = v as Record<string, unknown>;
+  for (const k of STRINGS) if (typeof o[k] !== 'string' || o[k] === '') throw bad(`${k} missing`);
+  let node: LocalNode | null = null;
+  if (o.node !== null) {
+    if (typeof o.node !== 'object' || o.node === undefined) throw bad('node missing');
+    const n = o.node as Record<string, unknown>;
+    for (const k of NODE_STRINGS) if (typeof n[k] !== 'string' || n[k] === '') throw bad(`node.${k} missing`);
+    node = Object.fromEntries(NODE_STRINGS.map((k) => [k, n[k]])) as unknown as LocalNode;
+  }
+  return { ...(Object.fromEntries(STRINGS.map((k) => [k, o[k]])) as Omit<LocalCluster, 'node'>), node };
+}
+
+/** Read the description `start` wrote; an error with the fix when there is none. */
+export function readCluster(env: NodeJS.ProcessEnv = process.env): LocalCluster {
+  const file = join(clusterDir(env), 'cluster.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new UserError('E_CLUSTER', `no local cluster description at ${file}`, { hint: 'run scripts/local-k8s.sh start' });
+  }
+  return parseCluster(text, file);
+}
+
+/** Start the local cluster (idempotent: a running one is kept) and describe it. */
+export async function startCluster(opts: { env?: NodeJS.ProcessEnv; quiet?: boolean } = {}): Promise<LocalCluster> {
+  const env = { ...process.env, ...opts.env };
+  await execa('bash', [localK8sScript, 'start'], { env, stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'inherit'] });
+  return readCluster(env);
+}
+
+/** The manifest digest an oci-archive's index names (its first manifest). */
+export async function archiveDigest(archive: string): Promise<string> {
+  const { stdout } = await execa('tar', ['-xOf', archive, 'index.json']);
+  const idx = JSON.parse(stdout) as { manifests?: Array<{ digest: string }> };
+  const d = idx.manifests?.[0]?.digest;
+  if (!d) throw new UserError('E_IMAGE', `${archive} has no manifest in its index.json`);
+  return d;
+}
+
+/**
+ * Put an oci-archive on the node as REF (what pods name, with imagePullPolicy IfNotPresent/Never),
+ * as `ctr images import` does for a user; skipped when REF already holds that manifest.
+ * Returns whether it imported.
+ */
+export async function importImage(c: LocalCluster, archive: string, ref: string): Promise<boolean> {
+  if (!c.node) throw new UserError('E_CLUSTER', 'the local cluster has no node (LOCAL_K8S_NODE=0)', { hint: 'start it with scripts/local-k8s.sh start' });
+  const ctr = (args: string[]) => execa(c.node!.ctrPath, ['--address', c.node!.containerdSocket, '--namespace', 'k8s.io', ...args]);
+  const want = await archiveDigest(archive);
+  const have = (await ctr(['images', 'ls', `name==${ref}`])).stdout.split('\n').slice(1).find((l) => l.startsWith(`${ref} `));
+  if (have?.includes(want)) return false;
+  // The archive names its image by a tag only; import under a temporary base name, then tag it.
+  const base = `import.local/sparkcraft-${process.pid}`;
+  const { stdout } = await ctr(['images', 'import', '--base-name', base, '--digests', archive]);
+  const imported = [...stdout.matchAll(/unpacking (\S+) \(/g)].map((m) => m[1]!);
+  const src = imported.find((n) => n.startsWith(base)) ?? imported[0];
+  if (!src) throw new UserError('E_IMAGE', `ctr images import named no image from ${archive}`, { hint: stdout.slice(0, 200) });
+  await ctr(['images', 'tag', '--force', src, ref]);
+  for (const n of imported) await ctr(['images', 'rm', n]).catch(() => undefined);
+  return true;
+}

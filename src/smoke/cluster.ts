@@ -1,0 +1,277 @@
+/**
+ * Spark on the local node (scripts/local-k8s.sh): the reference rock's and snap's acceptance
+ * scenarios run on our artifacts. Every workload is the built rock, imported into the node's
+ * containerd under the line's image reference (what the rock's spark-defaults.conf names).
+ * A failing scenario says which, with the pod phases, the namespace's events and the last lines
+ * of the driver's and executors' logs.
+ */
+import { execa } from 'execa';
+import { stringify } from 'yaml';
+import type { LocalCluster } from '../lib/cluster.ts';
+import { CheckFailed, tail } from './checks.ts';
+import type { SnapRunner } from './runner.ts';
+
+export interface ScenarioContext {
+  cluster: LocalCluster;
+  /** The image the pods run: the line's reference, present on the node. */
+  imageRef: string;
+  spark: string;
+  scala: string;
+  /** Makes the unpacked snap (scenario 6); absent: that scenario is not listed. */
+  snap?: () => Promise<SnapRunner>;
+}
+
+type Json = Record<string, any>;
+
+export class Kube {
+  /** A cluster, or how to get it (the scenarios are listed before the cluster has started). */
+  constructor(private readonly src: LocalCluster | (() => LocalCluster)) {}
+  get c(): LocalCluster {
+    return typeof this.src === 'function' ? this.src() : this.src;
+  }
+  async run(args: string[], opts: { input?: string; reject?: boolean } = {}) {
+    return execa(this.c.kubectlPath, ['--kubeconfig', this.c.adminKubeconfig, ...args], { input: opts.input, reject: opts.reject ?? true });
+  }
+  async json(args: string[]): Promise<Json> {
+    return JSON.parse((await this.run([...args, '-o', 'json'])).stdout);
+  }
+  async apply(objects: Json[]) {
+    await this.run(['apply', '-f', '-'], { input: objects.map((o) => stringify(o)).join('---\n') });
+  }
+  async pods(ns: string, selector?: string): Promise<Json[]> {
+    return (await this.json(['-n', ns, 'get', 'pods', ...(selector ? ['-l', selector] : [])])).items;
+  }
+  async logs(ns: string, pod: string, lines = 40): Promise<string> {
+    return (await this.run(['-n', ns, 'logs', pod, `--tail=${lines}`], { reject: false })).stdout;
+  }
+  /** Wait until the pod ends (Succeeded or Failed); its phase and log. */
+  async waitDone(ns: string, pod: string, seconds: number): Promise<{ phase: string; log: string }> {
+    const until = Date.now() + seconds * 1000;
+    let phase = 'Unknown';
+    while (Date.now() < until) {
+      const p = await this.json(['-n', ns, 'get', 'pod', pod]).catch(() => undefined);
+      phase = p?.status?.phase ?? 'Unknown';
+      if (phase === 'Succeeded' || phase === 'Failed') break;
+      await sleep(1000);
+    }
+    return { phase, log: (await this.run(['-n', ns, 'logs', pod], { reject: false })).stdout };
+  }
+  /** What a failed scenario shows: pod phases, the namespace's events, the drivers' and executors' last lines. */
+  async diagnose(ns: string): Promise<string> {
+    const out: string[] = [];
+    try {
+      const pods = await this.pods(ns);
+      out.push('pods:', ...pods.map((p) => `  ${p.metadata.name} ${p.status?.phase} ${(p.status?.containerStatuses ?? []).map((s: Json) => JSON.stringify(s.state)).join(' ')}`));
+      const ev = await this.run(['-n', ns, 'get', 'events', '--sort-by=.lastTimestamp'], { reject: false });
+      out.push('events:', tail(ev.stdout, 20));
+      for (const p of pods) {
+        const role = p.metadata.labels?.['spark-role'] ?? 'pod';
+        out.push(`--- ${role} ${p.metadata.name}:`, tail(await this.logs(ns, p.metadata.name, 15), 15));
+      }
+    } catch (e) {
+      out.push(`(diagnostics failed: ${(e as Error).message})`);
+    }
+    return out.join('\n');
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A pod running the rock with COMMAND in bash; restartPolicy Never. */
+export function rockPod(name: string, ns: string, image: string, script: string, o: { serviceAccount?: string; configMap?: string; env?: Json[] } = {}): Json {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns, labels: { app: 'sparkcraft-scenario' } },
+    spec: {
+      restartPolicy: 'Never',
+      serviceAccountName: o.serviceAccount ?? 'default',
+      containers: [{
+        name: 'main',
+        image,
+        imagePullPolicy: 'IfNotPresent',
+        command: ['/bin/bash', '-c', script],
+        env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }, ...(o.env ?? [])],
+        resources: { requests: { cpu: '100m', memory: '256Mi' } },
+        ...(o.configMap ? { volumeMounts: [{ name: 'files', mountPath: '/files' }] } : {}),
+      }],
+      ...(o.configMap ? { volumes: [{ name: 'files', configMap: { name: o.configMap } }] } : {}),
+    },
+  };
+}
+
+/** Confs every submission uses: small requests so two jobs fit on 2 cores. */
+export const SMALL = [
+  '--conf', 'spark.kubernetes.driver.request.cores=100m',
+  '--conf', 'spark.kubernetes.executor.request.cores=100m',
+  '--conf', 'spark.driver.memory=512m',
+  '--conf', 'spark.executor.memory=512m',
+];
+
+const RBAC_ERROR = /is forbidden: User "system:serviceaccount/;
+
+/**
+ * The scenarios in order; they share one namespace and one account (made by scenario 1). Each is a
+ * [name, fn] pair like the smoke checks; fn returns a one-line result or throws CheckFailed.
+ */
+export function clusterScenarios(ctx: ScenarioContext): { namespace: string; scenarios: Array<[string, () => Promise<string>]> } {
+  const k = new Kube(() => ctx.cluster);
+  const ns = `scn-${Date.now().toString(36)}`;
+  const user = 'sparky';
+  const examplesJar = `local:///opt/spark/examples/jars/spark-examples_${ctx.scala}-${ctx.spark}.jar`;
+  let setup: Promise<void> | undefined;
+  let piPath = '/opt/spark/examples/pi.py';
+  const fail = async (what: string, log = '') => new CheckFailed(what, `${log ? `${tail(log)}\n` : ''}${await k.diagnose(ns)}`);
+
+  /** Scenario 1's admin pod: the account every other scenario submits as. */
+  const account = () =>
+    (setup ??= (async () => {
+      await k.apply([
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
+        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'admin', namespace: ns } },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${ns}-admin` },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+          subjects: [{ kind: 'ServiceAccount', name: 'admin', namespace: ns }],
+        },
+      ]);
+      await k.apply([rockPod('admin', ns, ctx.imageRef,
+        `spark-client.service-account-registry create --username ${user} --namespace ${ns} --conf spark.scenario=1 && spark-client.service-account-registry get-config --username ${user} --namespace ${ns} && ls /opt/spark/examples/src/main/python/pi.py /opt/spark/examples/pi.py 2>/dev/null | head -1 | sed 's/^/pi-path=/'`,
+        { serviceAccount: 'admin' })]);
+      const r = await k.waitDone(ns, 'admin', 180);
+      if (r.phase !== 'Succeeded' || !/spark\.scenario=1/.test(r.log)) throw await fail(`admin pod: ${r.phase}`, r.log);
+      piPath = r.log.match(/^pi-path=(\S+)/m)?.[1] ?? '/opt/spark/examples/pi.py';
+    })());
+
+  /** A pod running as the account (only spark8t's rights) that runs SCRIPT; its phase and log. */
+  const asUser = async (name: string, script: string, seconds: number, o: { configMap?: string } = {}) => {
+    await account();
+    await k.apply([rockPod(name, ns, ctx.imageRef, script, { serviceAccount: user, ...o })]);
+    return k.waitDone(ns, name, seconds);
+  };
+  /** The driver pod a cluster-mode submission with --conf spark.app.name=APP made. */
+  const driverOf = async (app: string) => (await k.pods(ns, `spark-role=driver`)).find((p) => (p.metadata.name as string).startsWith(app));
+  // pi.py: where the rock has it (Spark's layout, src/main/python, or the examples folder itself).
+  const findPi = 'PI=$(ls /opt/spark/examples/src/main/python/pi.py /opt/spark/examples/pi.py 2>/dev/null | head -1);';
+  const submit = (app: string, rest: string) =>
+    `${findPi} spark-client.spark-submit --username ${user} --namespace ${ns} --deploy-mode cluster --name ${app} --conf spark.kubernetes.driver.pod.name=${app}-driver ${SMALL.join(' ')} ${rest} 2>&1`;
+
+  const scenarios: Array<[string, () => Promise<string>]> = [
+    ['1. an admin pod creates a spark8t account with its in-cluster credentials', async () => {
+      await account();
+      const sa = await k.json(['-n', ns, 'get', 'serviceaccount', user]);
+      const rb = await k.json(['-n', ns, 'get', 'rolebindings']);
+      if (!rb.items.some((b: Json) => b.subjects?.some((s: Json) => s.name === user))) throw await fail('no RoleBinding for the account');
+      return `serviceaccount ${ns}/${sa.metadata.name}, ${rb.items.length} rolebinding(s)`;
+    }],
+    ['2a. a user pod submits PySpark pi.py in cluster mode: driver Succeeded, Pi printed', async () => {
+      const r = await asUser('submit-py', submit('pypi', '--conf spark.executor.instances=1 local://$PI 10'), 300);
+      const d = await driverOf('pypi');
+      const log = d ? await k.logs(ns, d.metadata.name, 200) : '';
+      if (r.phase !== 'Succeeded' || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.1/.test(log)) throw await fail(`submit pod ${r.phase}, driver ${d?.status?.phase}`, r.log);
+      if (RBAC_ERROR.test(log)) throw await fail('the driver log has an RBAC error', log);
+      return `${log.match(/Pi is roughly [\d.]+/)![0]} (driver ${d.metadata.name})`;
+    }],
+    ['2. the documented SparkPi command: 2 executors, exit 0, task lines, Pi is roughly 3.14, driver Succeeded', async () => {
+      const r = await asUser('submit-jvm', submit('sparkpi', `--conf spark.executor.instances=2 --class org.apache.spark.examples.SparkPi ${examplesJar} 1000`), 600);
+      const d = await driverOf('sparkpi');
+      const log = d ? await k.logs(ns, d.metadata.name, 2000) : '';
+      if (r.phase !== 'Succeeded' || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.14/.test(log) || !/Finished task/.test(log)) {
+        throw await fail(`submit pod ${r.phase}, driver ${d?.status?.phase}`, `${r.log}\n${log}`);
+      }
+      if (RBAC_ERROR.test(log)) throw await fail('the driver log has an RBAC error', log);
+      return `${log.match(/Pi is roughly [\d.]+/)![0]}, ${log.match(/Finished task/g)!.length} task lines`;
+    }],
+    ['3. a job that throws: driver pod Failed, spark-submit exits non-zero', async () => {
+      // pi.py's argument is the number of partitions: int("boom") raises in the driver.
+      const r = await asUser('submit-fail', `${submit('throws', 'local://$PI boom')}; echo "exit=$?"`, 300);
+      const d = await driverOf('throws');
+      const code = Number(r.log.match(/exit=(\d+)/)?.[1] ?? NaN);
+      if (d?.status?.phase !== 'Failed' || !(code > 0)) throw await fail(`driver ${d?.status?.phase}, spark-submit exit ${code}`, r.log);
+      return `driver Failed, spark-submit exit ${code}`;
+    }],
+    ['4. driver and executor pod templates: their labels and annotations are on the pods', async () => {
+      // Spark needs a spec with the container it fills in (the first one, by default).
+      const tpl = (role: string) => stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { labels: { 'scenario-template': role }, annotations: { 'sparkcraft.io/template': `${role}-annotation` } }, spec: { containers: [{ name: `spark-${role}` }] } });
+      await account();
+      await k.apply([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'templates', namespace: ns }, data: { 'driver.yaml': tpl('driver'), 'executor.yaml': tpl('executor') } }]);
+      const r = await asUser('submit-tpl', submit('tpl', [
+        '--conf spark.kubernetes.driver.podTemplateFile=/files/driver.yaml',
+        '--conf spark.kubernetes.executor.podTemplateFile=/files/executor.yaml',
+        '--conf spark.kubernetes.executor.deleteOnTermination=false',
+        '--conf spark.executor.instances=1 local://$PI 2',
+      ].join(' ')), 300, { configMap: 'templates' });
+      const d = await driverOf('tpl');
+      // The executors of that application (named after pi.py's own app name, selected by the app's id).
+      const app = d?.metadata.labels?.['spark-app-selector'];
+      const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
+      const ok = (p: Json | undefined, role: string) => p?.metadata.labels?.['scenario-template'] === role && p?.metadata.annotations?.['sparkcraft.io/template'] === `${role}-annotation`;
+      if (r.phase !== 'Succeeded' || !ok(d, 'driver') || ex.length === 0 || !ex.every((p) => ok(p, 'executor'))) {
+        throw await fail(`submit ${r.phase}; driver labels ${JSON.stringify(d?.metadata.labels)}; ${ex.length} executor(s) ${JSON.stringify(ex[0]?.metadata.labels)}`, r.log);
+      }
+      return `driver and ${ex.length} executor pod(s) carry the templates' label and annotation`;
+    }],
+    ['5a. spark-shell in client mode in a pod: executors as pods, script on stdin, result printed', async () => {
+      const script = 'val n = sc.parallelize(1 to 1000, 4).map(_ * 2).sum\nprintln(s"shell-sum=${n.toLong} executors=${sc.statusTracker.getExecutorInfos.length - 1}")\n';
+      const r = await asUser('shell', clientMode('spark-shell', script), 420);
+      if (r.phase !== 'Succeeded' || !/shell-sum=1001000 executors=[1-9]/.test(r.log)) throw await fail(`spark-shell pod ${r.phase}`, r.log);
+      if (RBAC_ERROR.test(r.log)) throw await fail('the session log has an RBAC error', r.log);
+      return r.log.match(/shell-sum=\S+ executors=\d+/)![0];
+    }],
+    ['5b. pyspark in client mode in a pod: a script on stdin sees spark and sc as the shell does', async () => {
+      const script = 'n = sc.parallelize(range(1, 1001), 4).map(lambda x: x * 2).sum()\nprint("py-sum=%d rows=%d executors=%d" % (n, spark.range(100).count(), len(sc._jsc.sc().statusTracker().getExecutorInfos()) - 1))\n';
+      const r = await asUser('pyshell', clientMode('pyspark', script), 420);
+      if (r.phase !== 'Succeeded' || !/py-sum=1001000 rows=100 executors=[1-9]/.test(r.log)) throw await fail(`pyspark pod ${r.phase}`, r.log);
+      if (RBAC_ERROR.test(r.log)) throw await fail('the session log has an RBAC error', r.log);
+      return r.log.match(/py-sum=\S+ rows=\d+ executors=\d+/)![0];
+    }],
+  ];
+
+  /** An interactive tool in client mode from the pod: the driver is the pod, executors reach it at its IP. */
+  function clientMode(tool: string, script: string): string {
+    return `printf '%s' '${script.replace(/'/g, `'\\''`)}' | spark-client.${tool} --username ${user} --namespace ${ns} ${SMALL.join(' ')} --conf spark.executor.instances=1 --conf spark.driver.host=$POD_IP --conf spark.driver.bindAddress=0.0.0.0 --conf spark.kubernetes.driver.pod.name=$HOSTNAME 2>&1`;
+  }
+
+  if (ctx.snap) {
+    const snapOf = ctx.snap;
+    scenarios.push(['6. the snap\'s spark-submit on the host runs a cluster-mode job to completion', async () => {
+      await account();
+      const snap = await snapOf();
+      await snap.hook('install');
+      // The host's user: the admin's kubeconfig, as `~/.kube/config` of the snap's user.
+      const { mkdirSync, copyFileSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      mkdirSync(join(snap.dirs.realHome, '.kube'), { recursive: true });
+      copyFileSync(ctx.cluster.adminKubeconfig, join(snap.dirs.realHome, '.kube', 'config'));
+      const r = await snap.app('spark-submit', ['--username', user, '--namespace', ns, '--deploy-mode', 'cluster', '--name', 'snappi',
+        '--conf', 'spark.kubernetes.driver.pod.name=snappi-driver', ...SMALL, '--conf', 'spark.executor.instances=1', `local://${piPath}`, '10']);
+      const d = await driverOf('snappi');
+      const log = d ? await k.logs(ns, d.metadata.name, 200) : '';
+      if (r.exitCode !== 0 || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.1/.test(log)) throw await fail(`snap spark-submit exit ${r.exitCode}, driver ${d?.status?.phase}`, `${r.stdout}\n${r.stderr}`);
+      return `${log.match(/Pi is roughly [\d.]+/)![0]} (from the snap on the host)`;
+    }]);
+  }
+
+  scenarios.push(['7. service-account-registry delete: account, Role, RoleBinding and Secret gone, no pod left running', async () => {
+    await account();
+    await k.apply([rockPod('admin-delete', ns, ctx.imageRef, `spark-client.service-account-registry delete --username ${user} --namespace ${ns}`, { serviceAccount: 'admin' })]);
+    const r = await k.waitDone(ns, 'admin-delete', 180);
+    if (r.phase !== 'Succeeded') throw await fail(`delete pod ${r.phase}`, r.log);
+    const left: string[] = [];
+    for (const kind of ['serviceaccounts', 'roles', 'rolebindings', 'secrets']) {
+      const items = (await k.json(['-n', ns, 'get', kind])).items as Json[];
+      left.push(...items.filter((i) => (i.metadata.name as string).includes(user)).map((i) => `${kind}/${i.metadata.name}`));
+    }
+    const running = (await k.pods(ns)).filter((p) => p.status?.phase === 'Running' || p.status?.phase === 'Pending').map((p) => `pod/${p.metadata.name}`);
+    if (left.length || running.length) throw await fail(`left behind: ${[...left, ...running].join(', ')}`);
+    return 'nothing of the account is left and no pod runs';
+  }]);
+  return { namespace: ns, scenarios };
+}
+
+/** Remove what the scenarios made (the namespace and the admin's ClusterRoleBinding). */
+export async function cleanupScenarios(c: LocalCluster, ns: string): Promise<void> {
+  const k = new Kube(c);
+  await k.run(['delete', 'clusterrolebinding', `${ns}-admin`, '--ignore-not-found'], { reject: false });
+  await k.run(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found'], { reject: false });
+}

@@ -1,0 +1,56 @@
+/**
+ * Spark on the local node, from the built rock (and the snap for scenario 6): issue 12's scenarios
+ * 1-7 for the default line (`npm run smoke -- --cluster --line X` runs them for any line).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importImage } from '../src/lib/cluster.ts';
+import { build } from '../src/pack/pack.ts';
+import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
+import { SnapRunner } from '../src/smoke/runner.ts';
+import { clusterScenarios, cleanupScenarios, type ScenarioContext } from '../src/smoke/cluster.ts';
+import { ensureCluster, type ClusterInfo } from './support/k8s.ts';
+
+const r = resolveLine(loadMatrix(), {});
+let cluster: ClusterInfo;
+const work = mkdtempSync(join(tmpdir(), 'cluster-test-'));
+let snap: Promise<SnapRunner> | undefined;
+const ctx: ScenarioContext = {
+  get cluster() {
+    return cluster;
+  },
+  imageRef: r.image.ref,
+  spark: r.line.spark,
+  scala: r.line.scala,
+  snap: () => (snap ??= build('snap', { backend: 'builtin' }).then((b) => SnapRunner.unpack(b.artifact, join(work, 'snap')))),
+};
+const { namespace, scenarios } = clusterScenarios(ctx);
+
+describe(`Spark ${r.line.spark} on the local node (image ${r.image.ref})`, () => {
+  beforeAll(async () => {
+    cluster = await ensureCluster();
+    if (!cluster.node) throw new Error('the local cluster runs without a node (LOCAL_K8S_NODE=0): these scenarios need one');
+    const rock = await build('rock', { backend: 'builtin' });
+    await importImage(cluster, rock.artifact, r.image.ref);
+  }, 3_600_000);
+
+  afterAll(async () => {
+    if (cluster) await cleanupScenarios(cluster, namespace);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  for (const [name, fn] of scenarios) {
+    it(name, async () => {
+      try {
+        const detail = await fn();
+        expect(detail).toBeTruthy();
+      } catch (e) {
+        // The scenario's name, the pods' phases, the namespace's events and the last log lines.
+        const log = (e as { log?: string }).log;
+        throw new Error(`${name}: ${(e as Error).message}${log ? `\n${log}` : ''}`);
+      }
+    }, name.startsWith('6.') ? 1_800_000 : 900_000);
+  }
+});
