@@ -73,6 +73,19 @@ describe('ci.yaml', () => {
     expect(ci.jobs.smoke.uses).toBe('./.github/workflows/smoke.yaml');
     expect(ci.permissions).toEqual({ contents: 'read' });
   });
+  it("runs spark8t's API suite on the oldest (1.26) and the newest Kubernetes minor, each built through K8S_VERSION", () => {
+    const job = ci.jobs['k8s-versions'];
+    const versions: string[] = job.strategy.matrix.k8s;
+    expect(versions[0]).toMatch(/^v1\.26\.\d+$/);
+    expect(versions).toHaveLength(2);
+    expect(Number(versions[1]!.split('.')[1])).toBeGreaterThan(26);
+    expect(job.env.K8S_VERSION).toBe('${{ matrix.k8s }}');
+    const runs = (job.steps as Doc[]).map((s) => s.run).filter(Boolean).join('\n');
+    expect(runs).toContain('bash scripts/setup.sh');
+    expect(runs).toMatch(/vitest run test\/spark8t\/registry\.test\.ts/);
+    // Each version's builds are cached apart.
+    expect((job.steps as Doc[]).find((s) => s.uses === 'actions/cache@v4')!.with.key).toContain('${{ matrix.k8s }}');
+  });
 });
 
 describe('release.yaml', () => {

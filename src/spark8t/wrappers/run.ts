@@ -9,9 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir, homedir } from 'node:os';
 import { isatty } from 'node:tty';
 import { join } from 'node:path';
-import { UserError } from '../../lib/errors.ts';
+import { describeError, UserError } from '../../lib/errors.ts';
 import { log } from '../../lib/log.ts';
-import { describeError } from '../../lib/errors.ts';
 import { mask } from '../../lib/secrets.ts';
 import { KubeClient } from '../kube/client.ts';
 import type { Credentials } from '../kube/kubeconfig.ts';
