@@ -44,10 +44,11 @@ describe('scripts/local-s3.sh (a second instance in its own directory and ports)
       const first = await execa('bash', [script, 'env'], { env });
       const s3 = parseS3Env(first.stdout);
       const secret = readFileSync(s3.secretKeyFile, 'utf8');
-      expect(secret).toMatch(/^[0-9a-f]{40}$/);
+      expect(/^[0-9a-f]{40}$/.test(secret)).toBe(true);
       expect(statSync(s3.secretKeyFile).mode & 0o777).toBe(0o600);
       expect(statSync(join(dir, 's3.json')).mode & 0o777).toBe(0o600);
-      expect(first.stdout + started.stdout + started.stderr).not.toContain(secret);
+      // booleans, not toContain: a failing assertion must not print the secret
+      expect((first.stdout + started.stdout + started.stderr).includes(secret)).toBe(false);
       expect(s3.endpoint).toBe(`http://127.0.0.1:${port}`);
       expect(s3.podEndpoint).toBeUndefined();
 
@@ -72,7 +73,7 @@ describe('scripts/local-s3.sh (a second instance in its own directory and ports)
       // Idempotent: a second start keeps the server and its credentials.
       await execa('bash', [script, 'start'], { env });
       expect(processesUsing(dir).map((l) => l.split(':')[0])).toEqual(pids);
-      expect(readFileSync(s3.secretKeyFile, 'utf8')).toBe(secret);
+      expect(readFileSync(s3.secretKeyFile, 'utf8') === secret).toBe(true);
       expect((await execa('bash', [script, 'status'], { env })).stdout).toContain(`running on 127.0.0.1:${port}`);
 
       await execa('bash', [script, 'stop'], { env });
@@ -87,7 +88,7 @@ describe('scripts/local-s3.sh (a second instance in its own directory and ports)
       await execa('bash', [script, 'start'], { env });
       const s3b = parseS3Env((await execa('bash', [script, 'env'], { env })).stdout);
       expect(s3b.accessKey).not.toBe(s3.accessKey);
-      expect(readFileSync(s3b.secretKeyFile, 'utf8')).not.toBe(secret);
+      expect(readFileSync(s3b.secretKeyFile, 'utf8') === secret).toBe(false);
       expect((await s3Request(s3b, 'GET', '/t-bucket/dir/a.txt')).body).toBe('hello, s3');
       expect((await s3Request(s3, 'GET', '/t-bucket/dir/a.txt')).status).toBe(403);
     } finally {

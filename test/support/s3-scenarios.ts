@@ -8,8 +8,10 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } f
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
+import { sweepLeftovers } from '../../src/lib/fsx.ts';
 import type { RockRunner } from '../../src/smoke/runner.ts';
-import { listKeys, s3Request, type S3Creds } from './s3.ts';
+import { listKeys, s3GetBytes, s3Request, type S3Creds } from './s3.ts';
 
 export interface RunResult {
   exitCode: number;
@@ -52,6 +54,23 @@ export interface S3Ctx {
   outputs: string[];
 }
 
+/**
+ * Where `secret` occurs in `outputs` (each starting with a `### label` line): the label and some
+ * context with the secret masked, so that a failing check never prints the secret itself.
+ */
+export function secretSightings(outputs: string[], secret: string): string[] {
+  const found: string[] = [];
+  for (const o of outputs) {
+    let i = o.indexOf(secret);
+    while (i >= 0) {
+      const ctxt = o.slice(Math.max(0, i - 120), i + secret.length + 40).split(secret).join('<SECRET>');
+      found.push(`${o.split('\n', 1)[0]}: …${ctxt}…`);
+      i = o.indexOf(secret, i + secret.length);
+    }
+  }
+  return found;
+}
+
 export class ScenarioFailed extends Error {
   constructor(scenario: string, what: string, output: string) {
     super(`${scenario}: ${what}\n${output.trim().split('\n').slice(-30).join('\n')}`);
@@ -76,7 +95,7 @@ const eventLogConf = (bucket: string) => `--conf spark.eventLog.enabled=true --c
 
 async function step(ctx: S3Ctx, scenario: string, script: string, files?: Record<string, string>, timeoutMs?: number): Promise<string> {
   const r = await ctx.where.run(script, files, timeoutMs);
-  ctx.outputs.push(r.output);
+  ctx.outputs.push(`### ${scenario}\n${r.output}`);
   if (r.exitCode !== 0) throw new ScenarioFailed(`${scenario} (${ctx.where.name})`, `exit ${r.exitCode}`, r.output);
   return r.output;
 }
@@ -157,8 +176,27 @@ export async function icebergOnS3(ctx: S3Ctx): Promise<{ rows: string[]; metadat
   return { rows: [...out.matchAll(/^(ICE|SNAPSHOTS) .*$/gm)].map((m) => m[0]), metadata: await listKeys(ctx.s3, ctx.bucket, 'iceberg/db/events/metadata/') };
 }
 
+/**
+ * The event logs under s3a://bucket/spark-events/, one entry per application, as text: a single file
+ * (Spark 3.x) or a rolling directory `eventlog_v2_<app>/` of zstd-compressed parts (Spark 4's defaults).
+ */
+export async function eventLogs(s3: S3Creds, bucket: string): Promise<{ apps: Map<string, string>; inProgress: string[] }> {
+  const files = (await listKeys(s3, bucket, 'spark-events/')).filter((k) => !k.endsWith('/'));
+  const apps = new Map<string, string>();
+  for (const k of files) {
+    const app = k.split('/')[1]!.replace(/^eventlog_v2_/, '').replace(/\.(inprogress|zstd|lz4|snappy|lzf)$/g, '');
+    const bytes = await s3GetBytes(s3, `/${bucket}/${k}`);
+    let text: string;
+    if (/\.zstd(\.inprogress)?$/.test(k)) text = (await execa('zstd', ['-dc'], { input: bytes, encoding: 'utf8' })).stdout;
+    else if (/\.(lz4|snappy|lzf)(\.inprogress)?$/.test(k)) throw new Error(`event log ${k}: codec not readable by the test (set spark.eventLog.compression.codec=zstd)`);
+    else text = bytes.toString('utf8');
+    apps.set(app, (apps.get(app) ?? '') + text);
+  }
+  return { apps, inProgress: files.filter((k) => k.endsWith('.inprogress')) };
+}
+
 /** The rock's history server reading the event logs from S3 lists `names` as completed applications. */
-export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs = 120_000): Promise<{ listed: string[]; ui: number }> {
+export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs = 420_000): Promise<{ listed: string[]; ui: number; redactedEnvironments: number }> {
   const props = [s3aProperties(ctx.s3, ctx.where.s3Endpoint).trim(), `spark.history.fs.logDirectory=s3a://${ctx.bucket}/spark-events`, 'spark.history.fs.update.interval=2s', ''].join('\n');
   const hs = await ctx.where.historyServer(props);
   let body = '';
@@ -168,14 +206,21 @@ export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs =
       try {
         const res = await fetch(`${hs.url}/api/v1/applications`);
         body = await res.text();
-        const apps = JSON.parse(body) as Array<{ name: string; attempts: Array<{ completed: boolean }> }>;
+        const apps = JSON.parse(body) as Array<{ id: string; name: string; attempts: Array<{ completed: boolean }> }>;
         const listed = apps.filter((a) => a.attempts.some((t) => t.completed)).map((a) => a.name);
         if (names.every((n) => listed.includes(n))) {
-          ctx.outputs.push(body);
+          ctx.outputs.push(`### history: /api/v1/applications\n${body}`);
           const ui = await fetch(`${hs.url}/`);
           const page = await ui.text();
-          ctx.outputs.push(page);
-          return { listed: listed.sort(), ui: /History Server/.test(page) ? ui.status : -ui.status };
+          ctx.outputs.push(`### history: UI page\n${page}`);
+          // Each application's environment as the server shows it: the secret key redacted.
+          let redactedEnvironments = 0;
+          for (const a of apps.filter((x) => names.includes(x.name))) {
+            const env = await (await fetch(`${hs.url}/api/v1/applications/${a.id}/environment`)).text();
+            ctx.outputs.push(`### history: environment of ${a.name}\n${env}`);
+            if (/"spark\.hadoop\.fs\.s3a\.secret\.key",\s*"\*+\(redacted\)"/.test(env)) redactedEnvironments++;
+          }
+          return { listed: listed.sort(), ui: /History Server/.test(page) ? ui.status : -ui.status, redactedEnvironments };
         }
       } catch {
         /* not up yet */
@@ -184,7 +229,7 @@ export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs =
     }
     throw new ScenarioFailed(`history server on S3 (${ctx.where.name})`, `did not list ${names.join(', ')}: ${body.slice(0, 300)}`, await hs.logs());
   } finally {
-    ctx.outputs.push(await hs.logs());
+    ctx.outputs.push(`### history: server log\n${await hs.logs()}`);
     await hs.stop();
   }
 }
@@ -204,8 +249,10 @@ async function freePort(): Promise<number> {
  * configuration is what spark8t's `get-config` gives (into a private file in the container), since
  * the wrappers' `--master local[N]` runs without an account.
  */
-export function rockWhere(rock: RockRunner, o: { kubeconfig: string; s3Endpoint: string; uid: number }): Where {
-  const work = mkdtempSync(join(tmpdir(), 'sparkcraft-s3-'));
+export async function rockWhere(rock: RockRunner, o: { kubeconfig: string; s3Endpoint: string; uid: number }): Promise<Where> {
+  // The directory holds the kubeconfig and the s3a secret: what a killed run left is swept first.
+  await sweepLeftovers(tmpdir(), /^sparkcraft-s3-(\d+)-\w+$/);
+  const work = mkdtempSync(join(tmpdir(), `sparkcraft-s3-${process.pid}-`));
   chownSync(work, o.uid, o.uid);
   chmodSync(work, 0o700);
   const kube = join(work, 'kubeconfig');

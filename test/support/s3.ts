@@ -84,6 +84,14 @@ export async function s3Request(
   return { status: res.status, body: await res.text() };
 }
 
+/** An object's bytes (for binary objects such as compressed event logs). */
+export async function s3GetBytes(c: S3Creds, path: string): Promise<Buffer> {
+  const url = new URL(path, c.endpoint);
+  const res = await fetch(url, { headers: signS3(c, 'GET', url, '') });
+  if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+
 /** Every key under `prefix` in `bucket` (ListObjectsV2, all pages). */
 export async function listKeys(c: S3Creds, bucket: string, prefix = ''): Promise<string[]> {
   const keys: string[] = [];
