@@ -91,7 +91,9 @@ export function s3aProperties(s3: S3Creds, endpoint: string): string {
   ].join('\n');
 }
 
-const eventLogConf = (bucket: string) => `--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=s3a://${bucket}/spark-events`;
+// The two settings of event logging on S3; and a threshold of 0 makes Spark's slow-event log line
+// (which prints job properties, the secret among them, unless the rock's default turns it off) certain.
+const eventLogConf = (bucket: string) => `--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=s3a://${bucket}/spark-events --conf spark.scheduler.listenerbus.logSlowEvent.threshold=0`;
 
 async function step(ctx: S3Ctx, scenario: string, script: string, files?: Record<string, string>, timeoutMs?: number): Promise<string> {
   const r = await ctx.where.run(script, files, timeoutMs);
