@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# A real S3-compatible server for Spark's s3a: SeaweedFS (`weed server` with its S3 gateway, Apache-2.0),
+# installed by scripts/setup.d/60-s3.sh. PID-managed, no systemd; listens on loopback only, plus, when
+# LOCAL_S3_BIND names one, an S3 gateway on that address (the node/bridge address pods reach).
+#
+#   scripts/local-s3.sh start    # idempotent; new credentials on every start that starts the server
+#   scripts/local-s3.sh stop     # stops every process it started and waits for them to be gone
+#   scripts/local-s3.sh status   # exit 0 when running and a signed ListBuckets answers 200
+#   scripts/local-s3.sh env      # export lines: endpoint(s), region, access key, the secret key's FILE
+#
+# Settings (environment): LOCAL_S3_DIR (state; default $SPARKCRAFT_CACHE/local-s3), LOCAL_S3_PORT (S3
+# port, default 18333; the internal master/volume/filer ports are PORT+1..3 and their gRPC ports
+# PORT+10000..10004), LOCAL_S3_BIND (an IPv4 address of this machine other than the outside interface's;
+# the gateway there uses the same PORT).
+#
+# The secret key lives only in "$LOCAL_S3_DIR/secret-key" and "$LOCAL_S3_DIR/s3.json" (both 0600) while
+# the server runs; nothing here prints it, and curl gets it on stdin, not argv.
+. "$(dirname "$0")/lib.sh"
+STATE=${LOCAL_S3_DIR:-$SPARKCRAFT_CACHE/local-s3}
+PORT=${LOCAL_S3_PORT:-18333}
+BIND=${LOCAL_S3_BIND:-}
+REGION=us-east-1
+SEAWEEDFS_VERSION=4.48
+WEED="$SPARKCRAFT_CACHE/seaweedfs/$SEAWEEDFS_VERSION/weed"
+
+[[ "$PORT" =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1024 ] && [ "$PORT" -le 55000 ] || die "LOCAL_S3_PORT must be a port from 1024 to 55000 (its gRPC ports are PORT+10000..10004), got '$PORT'"
+
+# pid_alive FILE: the process in FILE runs and is ours (its command line names $STATE).
+pid_alive() {
+  [ -s "$1" ] || return 1
+  local pid; pid=$(cat "$1")
+  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$STATE/"
+}
+
+running() { pid_alive "$STATE/server.pid"; }
+
+# weed puts the gRPC unix sockets of each server in /tmp, named after the port: drop ours when stopped.
+drop_sockets() {
+  local p
+  for p in $((PORT + 10000)) $((PORT + 10001)) $((PORT + 10002)) $((PORT + 10003)) $((PORT + 10004)); do
+    rm -f /tmp/seaweedfs-{master,volume,filer,s3}-grpc-$p.sock
+  done
+  rm -f "$STATE"/*.sock
+}
+
+# s3_curl URL [curl args]: a request signed with the current credentials; the key pair goes through stdin.
+s3_curl() {
+  local url=$1; shift
+  { printf 'user = "%s:' "$(cat "$STATE/access-key")"; cat "$STATE/secret-key"; printf '"\n'; } |
+    curl -s -K - --aws-sigv4 "aws:amz:$REGION:s3" "$@" "$url"
+}
+
+answers() { # answers HOST: a signed ListBuckets on HOST:PORT returns 200
+  [ "$(s3_curl "http://$1:$PORT/" -o /dev/null -w '%{http_code}' --max-time 5 2>/dev/null)" = 200 ]
+}
+
+check_bind() {
+  [ -z "$BIND" ] && return 0
+  [[ "$BIND" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "LOCAL_S3_BIND must be one IPv4 address, got '$BIND'"
+  case "$BIND" in 0.0.0.0|127.*) die "LOCAL_S3_BIND=$BIND: give the node/bridge address pods reach (loopback is always served; never 0.0.0.0)";; esac
+  ip -o -4 addr show | grep -qE "inet ${BIND//./\\.}/" || die "LOCAL_S3_BIND=$BIND is not an address of this machine (ip -4 addr)"
+  local out; out=$(ip route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") print $(i + 1)}' | sort -u)
+  for dev in $out; do
+    ip -o -4 addr show dev "$dev" | grep -qE "inet ${BIND//./\\.}/" && die "LOCAL_S3_BIND=$BIND is on $dev, the machine's outside interface: S3 must stay on loopback and the pod network"
+  done
+  return 0
+}
+
+new_credentials() {
+  (umask 077
+   printf 'SC%s' "$(openssl rand -hex 9 | tr a-f A-F)" > "$STATE/access-key.tmp"
+   openssl rand -hex 20 | tr -d '\n' > "$STATE/secret-key.tmp"
+   python3 - "$STATE/access-key.tmp" "$STATE/secret-key.tmp" > "$STATE/s3.json.tmp" <<'PY'
+import json, sys
+ak, sk = (open(f).read().strip() for f in sys.argv[1:3])
+print(json.dumps({"identities": [{"name": "sparkcraft", "credentials": [{"accessKey": ak, "secretKey": sk}],
+                                  "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+PY
+   mv "$STATE/s3.json.tmp" "$STATE/s3.json"
+   mv "$STATE/secret-key.tmp" "$STATE/secret-key"
+   mv "$STATE/access-key.tmp" "$STATE/access-key")
+}
+
+# launch PIDFILE LOG CMD...: start CMD in its own session, detached from the caller.
+launch() {
+  local pidfile=$1 log=$2; shift 2
+  setsid "$@" > "$log" 2>&1 < /dev/null &
+  echo $! > "$pidfile"
+}
+
+wait_answers() { # wait_answers HOST PIDFILE LOG
+  local i
+  for i in $(seq 1 150); do
+    answers "$1" && return 0
+    pid_alive "$2" || { tail -n 20 "$3" >&2; die "SeaweedFS exited while starting (log: $3)"; }
+    sleep 0.2
+  done
+  tail -n 20 "$3" >&2
+  die "S3 on $1:$PORT did not answer within 30 s (log: $3)"
+}
+
+start_server() {
+  mkdir -p "$STATE/data"
+  chmod 700 "$STATE"
+  new_credentials
+  printf '%s\n' "$PORT" > "$STATE/port"
+  # Loopback only; telemetry off (and pointed at a closed loopback port, should a default ever flip);
+  # the Iceberg REST and Lance ports of the S3 gateway are off; sockets live in the state directory.
+  launch "$STATE/server.pid" "$STATE/server.log" "$WEED" server \
+    -dir="$STATE/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+    -master.port=$((PORT + 1)) -master.port.grpc=$((PORT + 10001)) \
+    -master.telemetry=false -master.telemetry.url=http://127.0.0.1:9/ -master.volumeSizeLimitMB=256 \
+    -volume.port=$((PORT + 2)) -volume.port.grpc=$((PORT + 10002)) -volume.max=0 -volume.preStopSeconds=0 \
+    -filer -filer.port=$((PORT + 3)) -filer.port.grpc=$((PORT + 10003)) -filer.localSocket="$STATE/filer.sock" \
+    -s3 -s3.port="$PORT" -s3.port.grpc=$((PORT + 10000)) -s3.port.iceberg=0 -s3.port.lance=0 \
+    -s3.localSocket="$STATE/s3.sock" -s3.config="$STATE/s3.json"
+  wait_answers 127.0.0.1 "$STATE/server.pid" "$STATE/server.log"
+}
+
+start_bind() {
+  [ -z "$BIND" ] && return 0
+  if pid_alive "$STATE/bind.pid"; then
+    [ "$(cat "$STATE/bind")" = "$BIND" ] && return 0
+    die "the S3 gateway already listens on $(cat "$STATE/bind"); stop first to move it to $BIND"
+  fi
+  printf '%s\n' "$BIND" > "$STATE/bind"
+  launch "$STATE/bind.pid" "$STATE/bind.log" "$WEED" s3 \
+    -filer=127.0.0.1:$((PORT + 3)) -ip="$BIND" -ip.bind="$BIND" -port="$PORT" -port.grpc=$((PORT + 10004)) \
+    -port.iceberg=0 -port.lance=0 -localSocket="$STATE/s3-bind.sock" -config="$STATE/s3.json"
+  wait_answers "$BIND" "$STATE/bind.pid" "$STATE/bind.log"
+}
+
+# weed's own graceful stop takes 25 s (the filer waits 15 s on its own metadata subscription, the
+# volume server 10 s more); what it has written is in the kernel already, so after 5 s it is killed.
+stop_pid() { # stop_pid PIDFILE: TERM, up to 5 s, then KILL; returns when the process is gone
+  pid_alive "$1" || { rm -f "$1"; return 0; }
+  local pid i; pid=$(cat "$1")
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 25); do pid_alive "$1" || break; sleep 0.2; done
+  if pid_alive "$1"; then kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
+  pid_alive "$1" && die "process $pid ($1) does not stop"
+  rm -f "$1"
+}
+
+case "${1:-}" in
+  start)
+    check_bind
+    if ! running; then
+      [ -x "$WEED" ] || bash "$SPARKCRAFT_ROOT/scripts/setup.d/60-s3.sh"
+      stop_pid "$STATE/bind.pid"
+      drop_sockets
+      start_server
+    elif [ "$(cat "$STATE/port")" != "$PORT" ]; then
+      die "local S3 already runs on port $(cat "$STATE/port") from $STATE; stop it first to use $PORT"
+    fi
+    start_bind
+    echo "http://127.0.0.1:$PORT${BIND:+ http://$BIND:$PORT}"
+    ;;
+  stop)
+    stop_pid "$STATE/bind.pid"
+    stop_pid "$STATE/server.pid"
+    [ -s "$STATE/port" ] && PORT=$(cat "$STATE/port")
+    drop_sockets
+    rm -f "$STATE/secret-key" "$STATE/s3.json" "$STATE/access-key" "$STATE/bind"
+    ;;
+  status)
+    running || { echo "local S3: stopped" >&2; exit 1; }
+    PORT=$(cat "$STATE/port")
+    answers 127.0.0.1 || { echo "local S3: pid $(cat "$STATE/server.pid") runs but 127.0.0.1:$PORT does not answer" >&2; exit 1; }
+    if pid_alive "$STATE/bind.pid"; then
+      answers "$(cat "$STATE/bind")" || { echo "local S3: the gateway on $(cat "$STATE/bind"):$PORT does not answer" >&2; exit 1; }
+    fi
+    echo "local S3: running on 127.0.0.1:$PORT$(pid_alive "$STATE/bind.pid" && echo " and $(cat "$STATE/bind"):$PORT")"
+    ;;
+  env)
+    running || die "local S3 is not running (scripts/local-s3.sh start)"
+    PORT=$(cat "$STATE/port")
+    echo "export LOCAL_S3_ENDPOINT=http://127.0.0.1:$PORT"
+    if pid_alive "$STATE/bind.pid"; then echo "export LOCAL_S3_POD_ENDPOINT=http://$(cat "$STATE/bind"):$PORT"; fi
+    echo "export LOCAL_S3_REGION=$REGION"
+    echo "export LOCAL_S3_ACCESS_KEY=$(cat "$STATE/access-key")"
+    echo "export LOCAL_S3_SECRET_KEY_FILE=$STATE/secret-key"
+    ;;
+  *)
+    die "usage: scripts/local-s3.sh start|stop|status|env"
+    ;;
+esac
