@@ -568,8 +568,6 @@ start() {
   # New certificates (a first start, or a start killed while making them): nothing may run on old ones.
   [ "$(cat "$DIR/pki/.complete" 2>/dev/null)" = "$PKI_VERSION" ] || stop_all
   pki
-  # The S3 endpoint (scripts/local-s3.sh, when present) starts with the cluster.
-  [ -f "$SPARKCRAFT_ROOT/scripts/local-s3.sh" ] && bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" start
   [ "$NODE" = 1 ] && network_up
   control_plane
   [ "$NODE" = 1 ] && node_up
