@@ -41,7 +41,8 @@ export function expectOutput(what: string, out: { exitCode?: number; stdout: str
   return all.match(re)![0];
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
   return new Promise((res) => {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {

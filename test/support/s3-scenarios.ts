@@ -5,12 +5,12 @@
  * so a test can assert the secret key never appears there.
  */
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { sweepLeftovers } from '../../src/lib/fsx.ts';
 import type { RockRunner } from '../../src/smoke/runner.ts';
+import { freePort } from '../../src/smoke/checks.ts';
 import { listKeys, s3GetBytes, s3Request, type S3Creds } from './s3.ts';
 
 export interface RunResult {
@@ -236,15 +236,6 @@ export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs =
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 /**
  * The built rock under podman with the host's network, Spark in local mode. The account's
