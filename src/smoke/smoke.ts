@@ -34,20 +34,23 @@ export async function smoke(o: { artifact?: 'rock' | 'snap' | 'all'; line?: stri
   return smokeArtifacts(resolved, ws, packed, { only: o.only });
 }
 
+/** Run each check (or scenario) that `only` selects, logging its outcome; a failure's detail goes out masked. */
+async function runAll(what: string, checks: Array<[string, () => Promise<string>]>, only: RegExp | undefined, results: CheckResult[]): Promise<void> {
+  for (const [name, fn] of checks) {
+    if (only && !only.test(name)) continue;
+    log.info(`${what}: ${name}`);
+    const res = await runCheck(name, fn);
+    results.push(res);
+    log.info(`${res.ok ? 'ok' : 'FAILED'} ${name} (${res.seconds.toFixed(1)} s)${res.ok ? `: ${res.detail}` : ''}`);
+    if (!res.ok) err(res.detail);
+  }
+}
+
 /** The smoke step: the checks of each packed artifact, run for real against the local cluster. */
 export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Packed[], o: { only?: RegExp } = {}): Promise<CheckResult[]> {
   const cluster = await localCluster();
   const results: CheckResult[] = [];
-  const run = async (checks: Array<[string, () => Promise<string>]>) => {
-    for (const [name, fn] of checks) {
-      if (o.only && !o.only.test(name)) continue;
-      log.info(`check: ${name}`);
-      const res = await runCheck(name, fn);
-      results.push(res);
-      log.info(`${res.ok ? 'ok' : 'FAILED'} ${name} (${res.seconds.toFixed(1)} s)${res.ok ? `: ${res.detail}` : ''}`);
-      if (!res.ok) err(res.detail);
-    }
-  };
+  const run = (checks: Array<[string, () => Promise<string>]>) => runAll('check', checks, o.only, results);
   // The unpacked snap (~1 GB) and a kubeconfig with the cluster's credentials: removed however the
   // checks end (the next smoke sweeps what a killed one left).
   await sweepLeftovers(tmpdir(), /^sparkcraft-smoke-(\d+)-\w+$/);
@@ -86,14 +89,7 @@ async function smokeCluster(r: ResolvedLine, ws: Workspace, o: { artifact?: 'roc
   const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, spark: r.line.spark, scala: r.line.scala, snap });
   const results: CheckResult[] = [];
   try {
-    for (const [name, fn] of scenarios) {
-      if (o.only && !o.only.test(name)) continue;
-      log.info(`scenario: ${name}`);
-      const res = await runCheck(name, fn);
-      results.push(res);
-      log.info(`${res.ok ? 'ok' : 'FAILED'} ${name} (${res.seconds.toFixed(1)} s)${res.ok ? `: ${res.detail}` : ''}`);
-      if (!res.ok) process.stderr.write(`${res.detail}\n`);
-    }
+    await runAll('scenario', scenarios, o.only, results);
   } finally {
     await cleanupScenarios(cluster, namespace);
     await rm(work, { recursive: true, force: true });
