@@ -20,7 +20,7 @@ async function fakeSdist(dir: string): Promise<string> {
 }
 
 describe('unpacking the Spark tree into the cache', () => {
-  it('survives processes unpacking the same archive at once, and leaves no temporary tree (nor a killed unpack's)', async () => {
+  it('survives processes unpacking the same archive at once, and leaves no temporary tree (nor one a killed unpack left)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'unpack-'));
     const archive = await fakeSdist(dir);
     const input = { id: 'spark', name: 'pyspark', version: '0.0.1', sha256: 'f'.repeat(64), url: 'file:///x', license: 'Apache-2.0' } as unknown as LockedInput;
