@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sparkTree } from '../src/stage/stage.ts';
+import { linkOrCopy, linkTreeOrCopy } from '../src/lib/fsx.ts';
 import type { LockedInput } from '../src/stage/lock.ts';
 
 /** A small archive shaped like the pyspark sdist (deps/bin, deps/jars, pyspark/, lib/py4j). */
@@ -38,6 +39,34 @@ describe('unpacking the Spark tree into the cache', () => {
     } finally {
       if (prev === undefined) delete process.env.SPARKCRAFT_CACHE;
       else process.env.SPARKCRAFT_CACHE = prev;
+    }
+  });
+});
+
+describe('staging from a cache on another file system', () => {
+  it('hard-links where it can, and copies where a link cannot cross (EXDEV)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xdev-'));
+    const cache = join(dir, 'cache');
+    mkdirSync(join(cache, 'tree', 'sub'), { recursive: true });
+    writeFileSync(join(cache, 'a.jar'), 'jar bytes');
+    writeFileSync(join(cache, 'tree', 'sub', 'f'), 'tree bytes');
+    // Same file system: links (one inode).
+    expect(await linkOrCopy(join(cache, 'a.jar'), join(dir, 'same.jar'))).toBe(true);
+    expect(statSync(join(dir, 'same.jar')).ino).toBe(statSync(join(cache, 'a.jar')).ino);
+    expect(await linkTreeOrCopy(join(cache, 'tree'), join(dir, 'same-tree'))).toBe(true);
+    // Another file system (a tmpfs): copies with the same bytes.
+    const other = join(dir, 'other');
+    mkdirSync(other);
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', other]);
+    try {
+      expect(await linkOrCopy(join(cache, 'a.jar'), join(other, 'a.jar'))).toBe(false);
+      expect(readFileSync(join(other, 'a.jar'), 'utf8')).toBe('jar bytes');
+      expect(await linkTreeOrCopy(join(cache, 'tree'), join(other, 'tree'))).toBe(false);
+      expect(readFileSync(join(other, 'tree', 'sub', 'f'), 'utf8')).toBe('tree bytes');
+      // Other failures are not hidden behind a copy.
+      await expect(linkOrCopy(join(cache, 'missing.jar'), join(other, 'm.jar'))).rejects.toThrow(/ENOENT/);
+    } finally {
+      await execa('umount', [other]);
     }
   });
 });

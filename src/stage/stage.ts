@@ -6,13 +6,13 @@
  */
 import { execa } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, rm, symlink, writeFile, chmod, link, rename } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, symlink, writeFile, chmod, rename } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { inStep, log } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
-import { replaceDirAtomic, sweepLeftovers } from '../lib/fsx.ts';
+import { linkOrCopy, linkTreeOrCopy, replaceDirAtomic, sweepLeftovers } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
 import { selectLine } from '../config/matrix.ts';
@@ -162,11 +162,12 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
 
   // Written aside (inputs.new-<pid>-*) and swapped in whole: a killed stage leaves the previous tree.
   await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () => replaceDirAtomic(target, async (tmp) => {
-    await execa('cp', ['-al', tree, join(tmp, 'spark')]);
+    // Hard links of the cache where it shares the project's file system, copies where it does not.
+    if (!(await linkTreeOrCopy(tree, join(tmp, 'spark')))) log.info('the cache is on another file system than the project: staging copies, not hard links');
     await rm(join(tmp, 'spark', '.complete'), { force: true });
     await mkdir(join(tmp, 'jars'));
     for (const i of inputs.filter((x) => x.kind === 'maven')) {
-      await link(paths.get(i.id)!, join(tmp, 'jars', stagedJarName(i)));
+      await linkOrCopy(paths.get(i.id)!, join(tmp, 'jars', stagedJarName(i)));
     }
     await mkdir(join(tmp, 'pebble'));
     await copyFile(pebble, join(tmp, 'pebble', 'pebble'));
