@@ -78,4 +78,8 @@ INNER
 rc=$?
 set -e
 echo "fresh root: npm run $* exited $rc after $(( $(date +%s) - started )) s"
+# What it built, for comparing with a build of the same commit elsewhere (reproducibility).
+if [ -d "$run/clone/sparkcraft/dist" ]; then
+  (cd "$run/clone/sparkcraft/dist" && find . -maxdepth 1 -type f \( -name '*.rock' -o -name '*.snap' -o -name spark8t \) -exec sha256sum {} +) | sed 's|  \./|  dist/|'
+fi
 exit $rc
