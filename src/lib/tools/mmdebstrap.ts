@@ -8,9 +8,15 @@ import { log } from '../log.ts';
 import { cacheDir } from '../paths.ts';
 
 export const SUITE = 'bookworm';
+/**
+ * The time every Debian root is made at (bookworm's release, 2023-06-10): mmdebstrap and the
+ * packages' scripts take it from SOURCE_DATE_EPOCH (e.g. the last password change in /etc/shadow),
+ * so the same packages give the same bytes on any day, and a root stays cached across commits.
+ */
+export const ROOTFS_EPOCH = 1686355200;
 
 export function rootfsKey(variant: string, packages: string[]): string {
-  return createHash('sha256').update(JSON.stringify({ SUITE, variant, packages: [...packages].sort(), v: 1 })).digest('hex').slice(0, 24);
+  return createHash('sha256').update(JSON.stringify({ SUITE, variant, packages: [...packages].sort(), epoch: ROOTFS_EPOCH, v: 2 })).digest('hex').slice(0, 24);
 }
 
 /** A cached rootfs directory (`--mode=root`, so ownership is real). */
@@ -23,7 +29,7 @@ export async function rootfs(variant: 'minbase', packages: string[]): Promise<st
   rmSync(tmp, { recursive: true, force: true });
   log.info(`bootstrapping Debian ${SUITE} (${variant}${packages.length ? ` + ${packages.join(', ')}` : ''})`);
   try {
-    await execa('mmdebstrap', [`--variant=${variant}`, '--mode=root', '--format=directory', '--aptopt=Acquire::Retries "3"', '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-exclude=/usr/share/locale/*', ...(packages.length ? [`--include=${packages.join(',')}`] : []), SUITE, tmp], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await execa('mmdebstrap', [`--variant=${variant}`, '--mode=root', '--format=directory', '--aptopt=Acquire::Retries "3"', '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-exclude=/usr/share/locale/*', ...(packages.length ? [`--include=${packages.join(',')}`] : []), SUITE, tmp], { stdio: ['ignore', 'ignore', 'pipe'], env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } });
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     const err = e as { code?: string; stderr?: string };
@@ -37,14 +43,17 @@ export async function rootfs(variant: 'minbase', packages: string[]): Promise<st
   return join(dir, 'root');
 }
 
-/** Files of `full` that differ from `base` (rsync --compare-dest), cached next to `full`. */
+/**
+ * Files of `full` whose content differs from `base` (rsync --compare-dest, by checksum: a file
+ * written at another second with the same bytes is not a difference), cached next to `full`.
+ */
 export async function rootfsDiff(base: string, full: string): Promise<string> {
   const out = `${full}.diff`;
   if (existsSync(`${out}.complete`)) return out;
   const tmp = `${out}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  await execa('rsync', ['-a', '--numeric-ids', `--compare-dest=${base}/`, `${full}/`, `${tmp}/`]);
+  await execa('rsync', ['-a', '--checksum', '--numeric-ids', `--compare-dest=${base}/`, `${full}/`, `${tmp}/`]);
   rmSync(out, { recursive: true, force: true });
   rmSync(`${out}.complete`, { force: true });
   renameSync(tmp, out);
