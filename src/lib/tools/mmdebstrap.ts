@@ -1,11 +1,12 @@
 /** mmdebstrap: a Debian root file system in a directory, built once per package set and cached. */
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { log } from '../log.ts';
 import { cacheDir } from '../paths.ts';
+import { normalizeJks } from '../jks.ts';
 
 export const SUITE = 'bookworm';
 /**
@@ -16,7 +17,7 @@ export const SUITE = 'bookworm';
 export const ROOTFS_EPOCH = 1686355200;
 
 export function rootfsKey(variant: string, packages: string[]): string {
-  return createHash('sha256').update(JSON.stringify({ SUITE, variant, packages: [...packages].sort(), epoch: ROOTFS_EPOCH, v: 2 })).digest('hex').slice(0, 24);
+  return createHash('sha256').update(JSON.stringify({ SUITE, variant, packages: [...packages].sort(), epoch: ROOTFS_EPOCH, v: 3 })).digest('hex').slice(0, 24);
 }
 
 /** A cached rootfs directory (`--mode=root`, so ownership is real). */
@@ -37,6 +38,10 @@ export async function rootfs(variant: 'minbase', packages: string[]): Promise<st
     const lines = (err.stderr ?? '').split('\n').filter((l) => /^E: |Errors were|error processing/.test(l));
     throw new UserError('E_BOOTSTRAP', `mmdebstrap failed: ${lines.slice(0, 2).join(' / ').slice(0, 300) || 'see its output'}`, { hint: 'check that the Debian mirror is reachable' });
   }
+  // The one file the packages' scripts make differently every time: Java's trust store (JKS with the
+  // time of writing in every entry). Its entries get the root's time.
+  const cacerts = join(tmp, 'etc/ssl/certs/java/cacerts');
+  if (existsSync(cacerts)) writeFileSync(cacerts, normalizeJks(readFileSync(cacerts), 'changeit', ROOTFS_EPOCH * 1000));
   rmSync(join(dir, 'root'), { recursive: true, force: true });
   renameSync(tmp, join(dir, 'root'));
   writeFileSync(join(dir, '.complete'), '');
