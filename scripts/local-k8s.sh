@@ -538,7 +538,6 @@ node_up() {
 # (local-s3.sh refuses 0.0.0.0 and the outside interface). $DIR/s3.on names its state directory, so
 # stop finds it whatever the environment says then.
 s3_up() {
-  [ "$NODE" = 1 ] && [ "$WITH_S3" = 1 ] || { rm -f "$DIR/s3.env"; return 0; }
   local s3dir=${LOCAL_S3_DIR:-$SPARKCRAFT_CACHE/local-s3}
   printf '%s %s\n' "$s3dir" "$S3_PORT" > "$DIR/s3.on"
   LOCAL_S3_DIR=$s3dir LOCAL_S3_PORT=$S3_PORT LOCAL_S3_BIND=$NODE_IP bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" start >/dev/null
@@ -603,9 +602,19 @@ start() {
   [ "$(cat "$DIR/pki/.complete" 2>/dev/null)" = "$PKI_VERSION" ] || stop_all
   pki
   [ "$NODE" = 1 ] && network_up
+  # S3 starts meanwhile (it needs only the node address): a few seconds, more on a loaded machine.
+  local s3pid=""
+  if [ "$NODE" = 1 ] && [ "$WITH_S3" = 1 ]; then
+    s3_up > "$DIR/s3-start.log" 2>&1 &
+    s3pid=$!
+  else
+    rm -f "$DIR/s3.env"
+  fi
   control_plane
   [ "$NODE" = 1 ] && node_up
-  s3_up
+  if [ -n "$s3pid" ]; then
+    wait "$s3pid" || { tail -n 20 "$DIR/s3-start.log" >&2; die "the S3 server did not start (log: $DIR/s3-start.log)"; }
+  fi
   cluster_json
   say "local Kubernetes ready$( [ "$NODE" = 1 ] && echo ", node $NODE_NAME Ready, DNS answering")$( [ -s "$DIR/s3.env" ] && echo ", S3 on 127.0.0.1 and $NODE_IP:$S3_PORT") (kubeconfig: $DIR/admin.kubeconfig)"
 }
