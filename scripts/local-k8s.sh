@@ -541,8 +541,10 @@ s3_up() {
   local s3dir=${LOCAL_S3_DIR:-$SPARKCRAFT_CACHE/local-s3}
   printf '%s %s\n' "$s3dir" "$S3_PORT" > "$DIR/s3.on"
   LOCAL_S3_DIR=$s3dir LOCAL_S3_PORT=$S3_PORT LOCAL_S3_BIND=$NODE_IP bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" start >/dev/null
-  # Only loopback and pods may reach it on the node address (as for the API port).
+  # Only loopback and pods may reach it on the node address (as for the API port): the S3 port and
+  # the gateway's gRPC port (PORT+10004), which weed binds to the same address.
   ensure_rule iptables filter INPUT -p tcp --dport "$S3_PORT" -d "$NODE_IP" ! -i lo ! -s "$POD_CIDR" -m comment --comment "$MARK" -j DROP
+  ensure_rule iptables filter INPUT -p tcp --dport "$((S3_PORT + 10004))" -d "$NODE_IP" ! -i lo ! -s "$POD_CIDR" -m comment --comment "$MARK" -j DROP
   LOCAL_S3_DIR=$s3dir LOCAL_S3_PORT=$S3_PORT bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" env > "$DIR/s3.env.tmp"
   mv "$DIR/s3.env.tmp" "$DIR/s3.env"
 }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCluster } from '../src/lib/cluster.ts';
 import { Kube } from '../src/smoke/kube.ts';
-import { dataBucket, dataScenarios, podWhere } from '../src/smoke/data.ts';
+import { dataBucket, dataScenarios, podWhere, unprefix } from '../src/smoke/data.ts';
 
 const base = {
   apiUrl: 'https://127.0.0.1:16443', k8sVersion: 'v1.31.14', adminKubeconfig: '/a', restrictedKubeconfig: '/r',
@@ -43,5 +43,8 @@ describe('data scenarios: how pods run Spark', () => {
     const names = dataScenarios(d).map(([n]) => n);
     expect(names.every((n) => /^data \d+[a-z]?\. /.test(n))).toBe(true);
     expect(names.map((n) => n.split('.')[0])).toEqual(['data 1', 'data 1b', 'data 1c', 'data 2', 'data 3', 'data 4', 'data 5']);
+  });
+  it("a driver's log reads as the program printed it (pebble's prefix dropped)", () => {
+    expect(unprefix('2026-11-26T02:01:30.271Z [sparkd] READ 1:ada\n2026-11-26T02:01:31.715Z [pebble] Service "sparkd" stopped\nplain')).toBe('READ 1:ada\nService "sparkd" stopped\nplain');
   });
 });

@@ -36,6 +36,9 @@ export const dataBucket = (ns: string) => `${ns}-data`;
 const HS_PORT = 18080;
 const JMX_PORT = 9101;
 
+/** A pod log without pebble's per-line prefix (`2026-…Z [sparkd] `): what the program printed. */
+export const unprefix = (log: string) => log.replace(/^\S+Z \[[\w-]+\] /gm, '');
+
 /** Where Spark runs for ./s3.ts: pods of the rock on the node, as the account (the admin for `admin` runs). */
 export function podWhere(d: DataContext, s3: LocalS3, bucket: string, user: AccountRef): Where {
   const { k, ns } = d;
@@ -56,7 +59,7 @@ export function podWhere(d: DataContext, s3: LocalS3, bucket: string, user: Acco
       // A cluster-mode submission (Where.spark below names its driver after the pod): its log too.
       const driver = await k.json(['-n', ns, 'get', 'pod', driverOf(name)]).catch(() => undefined);
       if (driver) {
-        const log = (await k.run(['-n', ns, 'logs', driverOf(name)], { reject: false })).stdout;
+        const log = unprefix((await k.run(['-n', ns, 'logs', driverOf(name)], { reject: false })).stdout);
         output += `\n### driver ${driverOf(name)} (${driver.status?.phase})\n${log}`;
         if (driver.status?.phase !== 'Succeeded') exitCode = 1;
       }
@@ -225,10 +228,11 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
       const node = d.cluster().node!.ip;
       const { pids, addrs } = await listenersOf(dirname(s3.secretKeyFile));
       const port = new URL(s3.podEndpoint).port;
-      const bad = addrs.filter((a) => !a.startsWith('127.0.0.1:') && a !== `${node}:${port}`);
+      // Loopback and the node address (S3 and the pods' gateway's gRPC port), never 0.0.0.0 or [::].
+      const bad = addrs.filter((a) => !a.startsWith('127.0.0.1:') && !a.startsWith(`${node}:`));
       if (!pids.length || bad.length || !addrs.includes(`${node}:${port}`)) throw new CheckFailed(`S3 listens on ${addrs.join(', ') || 'nothing'} (pids ${pids.join(' ')})`, '');
       await prepare();
-      return `${pids.length} weed processes on ${addrs.length} sockets, all on 127.0.0.1 or ${node}:${port}; account ${account.username} has its s3a settings`;
+      return `${pids.length} weed processes on ${addrs.length} sockets, ${addrs.filter((a) => a.startsWith(`${node}:`)).length} on ${node} (S3 ${port}), the rest on 127.0.0.1; account ${account.username} has its s3a settings`;
     })],
     ['data 1b. spark-sql from a pod (executors as pods): CREATE TABLE, INSERT, SELECT on an s3a warehouse', () => guard(async () => {
       const { rows, keys } = await sql();
@@ -282,7 +286,7 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
       const s = await k.waitDone(ns, scrape, 300);
       await s3Request(c.s3, 'PUT', `/${bucket}/metrics/scraped`, { body: 'done' });
       const r = await k.waitDone(ns, name, 300);
-      const dlog = (await k.run(['-n', ns, 'logs', driver], { reject: false })).stdout;
+      const dlog = unprefix((await k.run(['-n', ns, 'logs', driver], { reject: false })).stdout);
       c.outputs.push(`### metrics: submit pod\n${r.log}`, `### metrics: driver\n${dlog}`, `### metrics: scrape\n${s.log}`);
       apps.push('s3-metrics');
       const names = (role: string) => [...s.log.matchAll(new RegExp(`^M ${role} (\\S+)$`, 'gm'))].map((m) => m[1]!);
