@@ -305,8 +305,11 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
       const t = Date.now();
       const r = await historyServerOnS3(c, apps);
       const seconds = (Date.now() - t) / 1000;
-      if (r.ui !== 200 || r.redactedEnvironments !== apps.length) throw await fail(`UI ${r.ui}, ${r.redactedEnvironments}/${apps.length} environments with the secret redacted`);
-      return `lists ${r.listed.join(', ')} (${seconds.toFixed(0)} s from deployment to listed); UI 200; secret redacted in ${r.redactedEnvironments} environments`;
+      // The application ids the jobs' event logs on S3 carry are the ones the server lists.
+      const logged = [...(await eventLogs(c.s3, bucket)).apps.keys()];
+      const missing = logged.filter((id) => !r.ids.includes(id));
+      if (r.ui !== 200 || r.redactedEnvironments !== apps.length || missing.length) throw await fail(`UI ${r.ui}, ${r.redactedEnvironments}/${apps.length} environments with the secret redacted, event logs of ${missing.join(', ') || 'none'} not listed`);
+      return `lists ${r.listed.join(', ')} = the ${logged.length} app ids of the event logs (${seconds.toFixed(0)} s from deployment to listed); UI 200; secret redacted in ${r.redactedEnvironments} environments`;
     })],
     ['data 5. the secret key is in no output, driver log, history server answer or event log', () => guard(async () => {
       const c = ctx ?? (await prepare());

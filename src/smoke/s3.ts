@@ -198,7 +198,7 @@ export async function eventLogs(s3: S3Creds, bucket: string): Promise<{ apps: Ma
 }
 
 /** The rock's history server reading the event logs from S3 lists `names` as completed applications. */
-export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs = 420_000): Promise<{ listed: string[]; ui: number; redactedEnvironments: number }> {
+export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs = 420_000): Promise<{ listed: string[]; ids: string[]; ui: number; redactedEnvironments: number }> {
   const props = [s3aProperties(ctx.s3, ctx.where.s3Endpoint).trim(), `spark.history.fs.logDirectory=s3a://${ctx.bucket}/spark-events`, 'spark.history.fs.update.interval=2s', ''].join('\n');
   const hs = await ctx.where.historyServer(props);
   let body = '';
@@ -222,7 +222,8 @@ export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs =
             ctx.outputs.push(`### history: environment of ${a.name}\n${env}`);
             if (/"spark\.hadoop\.fs\.s3a\.secret\.key",\s*"\*+\(redacted\)"/.test(env)) redactedEnvironments++;
           }
-          return { listed: listed.sort(), ui: /History Server/.test(page) ? ui.status : -ui.status, redactedEnvironments };
+          const ids = apps.filter((a) => a.attempts.some((t) => t.completed)).map((a) => a.id);
+          return { listed: listed.sort(), ids, ui: /History Server/.test(page) ? ui.status : -ui.status, redactedEnvironments };
         }
       } catch {
         /* not up yet */
