@@ -29,7 +29,10 @@ WEED="$SPARKCRAFT_CACHE/seaweedfs/$SEAWEEDFS_VERSION/weed"
 pid_alive() {
   [ -s "$1" ] || return 1
   local pid; pid=$(cat "$1")
-  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$STATE/"
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  # (no `| grep -q`: with pipefail, grep leaving early can fail the pipeline with SIGPIPE)
+  local cmd; cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ "$cmd" == *"$STATE/"* ]]
 }
 
 running() { pid_alive "$STATE/server.pid"; }
@@ -58,10 +61,10 @@ check_bind() {
   [ -z "$BIND" ] && return 0
   [[ "$BIND" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "LOCAL_S3_BIND must be one IPv4 address, got '$BIND'"
   case "$BIND" in 0.0.0.0|127.*) die "LOCAL_S3_BIND=$BIND: give the node/bridge address pods reach (loopback is always served; never 0.0.0.0)";; esac
-  ip -o -4 addr show | grep -qE "inet ${BIND//./\\.}/" || die "LOCAL_S3_BIND=$BIND is not an address of this machine (ip -4 addr)"
+  [[ "$(ip -o -4 addr show)" == *"inet $BIND/"* ]] || die "LOCAL_S3_BIND=$BIND is not an address of this machine (ip -4 addr)"
   local out; out=$(ip route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") print $(i + 1)}' | sort -u)
   for dev in $out; do
-    ip -o -4 addr show dev "$dev" | grep -qE "inet ${BIND//./\\.}/" && die "LOCAL_S3_BIND=$BIND is on $dev, the machine's outside interface: S3 must stay on loopback and the pod network"
+    [[ "$(ip -o -4 addr show dev "$dev")" == *"inet $BIND/"* ]] && die "LOCAL_S3_BIND=$BIND is on $dev, the machine's outside interface: S3 must stay on loopback and the pod network"
   done
   return 0
 }
