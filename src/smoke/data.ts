@@ -297,7 +297,9 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
         throw await fail(`scrape pod ${s.phase}: driver ${names('driver').length} names (${dSpark.length} Spark), executor ${names('executor').length} (${eSpark.length} Spark); e.g. ${[...dSpark.slice(0, 5), ...eSpark.slice(0, 5)].join(' ')}`, s.log);
       }
       if (r.phase !== 'Succeeded' || !/SCRAPED True/.test(dlog)) throw await fail(`metrics job: submit pod ${r.phase}`, `${r.log}\n${dlog}`);
-      return `driver ${dSpark.length} Spark metrics (e.g. ${dSpark.find((n) => /dagscheduler/i.test(n))}), executor ${eSpark.length} (e.g. ${eSpark.find((n) => /executor|threadpool|jvmcpu/i.test(n))})`;
+      // spark_*: named by the rock's rule (jmx_prometheus.yaml); metrics_*: the agent's default naming.
+      const ruled = (role: string) => names(role).filter((n) => n.startsWith('spark_')).length;
+      return `driver ${dSpark.length} Spark metrics (${ruled('driver')} spark_*; e.g. ${dSpark.find((n) => /dagscheduler/i.test(n))}), executor ${eSpark.length} (${ruled('executor')} spark_*; e.g. ${eSpark.find((n) => /executor|threadpool|jvmcpu/i.test(n))})`;
     })],
     ['data 4. history server: the rock as a Deployment + Service lists the jobs\' applications from S3; the UI answers', () => guard(async () => {
       if (!apps.length) await sql();
