@@ -28,6 +28,7 @@ ETCD_PEER_PORT=$((ETCD_PORT + 1))
 NODE=${LOCAL_K8S_NODE:-1}
 WITH_S3=${LOCAL_K8S_S3:-1}
 S3_PORT=${LOCAL_S3_PORT:-18333}
+LOCAL_S3_DIR=${LOCAL_S3_DIR:-}
 RESTRICTED_NS=restricted-ns
 NODE_NAME=sparkcraft-node NODE_IP=10.243.0.1
 POD_CIDR=10.244.0.0/16 NODE_POD_CIDR=10.244.0.0/24 POD_GW=10.244.0.1
@@ -538,7 +539,12 @@ node_up() {
 # (local-s3.sh refuses 0.0.0.0 and the outside interface). $DIR/s3.on names its state directory, so
 # stop finds it whatever the environment says then.
 s3_up() {
-  local s3dir=${LOCAL_S3_DIR:-$SPARKCRAFT_CACHE/local-s3}
+  # Without LOCAL_S3_DIR: the default S3 for the default instance, else one inside the instance's
+  # directory (so that a second instance never stops the default one's S3; its port must differ).
+  local s3dir=$LOCAL_S3_DIR
+  if [ -z "$s3dir" ]; then
+    if [ "$DIR" = "$SPARKCRAFT_CACHE/local-k8s" ]; then s3dir=$SPARKCRAFT_CACHE/local-s3; else s3dir=$DIR/s3; fi
+  fi
   printf '%s %s\n' "$s3dir" "$S3_PORT" > "$DIR/s3.on"
   LOCAL_S3_DIR=$s3dir LOCAL_S3_PORT=$S3_PORT LOCAL_S3_BIND=$NODE_IP bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" start >/dev/null
   # Only loopback and pods may reach it on the node address (as for the API port): the S3 port and
