@@ -4,16 +4,21 @@
  */
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
-import { ROOT } from './k8s.ts';
+import { ROOT, ensureCluster } from './k8s.ts';
 import { parseS3Env, type S3Creds } from '../../src/lib/s3.ts';
 
 export * from '../../src/lib/s3.ts';
 
 let cached: Promise<S3Creds> | undefined;
 
-/** The run's S3 server (LOCAL_S3_* from the environment choose its directory and port). */
+/**
+ * The run's S3 server: the one that runs with the local node (cluster.json names it), else
+ * local-s3.sh's own (LOCAL_S3_* from the environment choose its directory and port).
+ */
 export function ensureS3(): Promise<S3Creds> {
   cached ??= (async () => {
+    const c = await ensureCluster();
+    if (c.s3) return { ...c.s3, secret: readFileSync(c.s3.secretKeyFile, 'utf8').trim() };
     await execa('bash', [`${ROOT}/scripts/local-s3.sh`, 'start'], { stdio: ['ignore', 'ignore', 'inherit'] });
     const env = parseS3Env((await execa('bash', [`${ROOT}/scripts/local-s3.sh`, 'env'])).stdout);
     return { ...env, secret: readFileSync(env.secretKeyFile, 'utf8').trim() };
