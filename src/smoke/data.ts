@@ -290,16 +290,17 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
       c.outputs.push(`### metrics: submit pod\n${r.log}`, `### metrics: driver\n${dlog}`, `### metrics: scrape\n${s.log}`);
       apps.push('s3-metrics');
       const names = (role: string) => [...s.log.matchAll(new RegExp(`^M ${role} (\\S+)$`, 'gm'))].map((m) => m[1]!);
-      const spark = (role: string) => names(role).filter((n) => /^(spark|metrics)_/.test(n));
+      // The rock's rules (jmx_prometheus.yaml) name Spark's figures spark_<source>_<metric>, with the
+      // application and executor as labels: no name may carry the application id (metrics_<app id>_…).
+      const spark = (role: string) => names(role).filter((n) => n.startsWith('spark_'));
       const dSpark = spark('driver');
       const eSpark = spark('executor');
-      if (s.phase !== 'Succeeded' || !dSpark.some((n) => /dagscheduler/i.test(n)) || !dSpark.some((n) => /blockmanager/i.test(n)) || !eSpark.some((n) => /executor|threadpool|jvmcpu/i.test(n)) || !names('driver').some((n) => n.startsWith('jvm_'))) {
-        throw await fail(`scrape pod ${s.phase}: driver ${names('driver').length} names (${dSpark.length} Spark), executor ${names('executor').length} (${eSpark.length} Spark); e.g. ${[...dSpark.slice(0, 5), ...eSpark.slice(0, 5)].join(' ')}`, s.log);
+      const perApp = [...names('driver'), ...names('executor')].filter((n) => n.startsWith('metrics_'));
+      if (s.phase !== 'Succeeded' || !dSpark.some((n) => n.startsWith('spark_dagscheduler_')) || !dSpark.some((n) => n.startsWith('spark_blockmanager_')) || !eSpark.some((n) => n.startsWith('spark_executor_')) || !names('driver').some((n) => n.startsWith('jvm_')) || perApp.length) {
+        throw await fail(`scrape pod ${s.phase}: driver ${names('driver').length} names (${dSpark.length} spark_*), executor ${names('executor').length} (${eSpark.length} spark_*), ${perApp.length} named after the application; e.g. ${[...dSpark.slice(0, 5), ...eSpark.slice(0, 5), ...perApp.slice(0, 3)].join(' ')}`, s.log);
       }
       if (r.phase !== 'Succeeded' || !/SCRAPED True/.test(dlog)) throw await fail(`metrics job: submit pod ${r.phase}`, `${r.log}\n${dlog}`);
-      // spark_*: named by the rock's rule (jmx_prometheus.yaml); metrics_*: the agent's default naming.
-      const ruled = (role: string) => names(role).filter((n) => n.startsWith('spark_')).length;
-      return `driver ${dSpark.length} Spark metrics (${ruled('driver')} spark_*; e.g. ${dSpark.find((n) => /dagscheduler/i.test(n))}), executor ${eSpark.length} (${ruled('executor')} spark_*; e.g. ${eSpark.find((n) => /executor|threadpool|jvmcpu/i.test(n))})`;
+      return `driver ${dSpark.length} spark_* metrics (e.g. ${dSpark.find((n) => n.startsWith('spark_dagscheduler_'))}), executor ${eSpark.length} (e.g. ${eSpark.find((n) => n.startsWith('spark_executor_'))}), jvm_* on both`;
     })],
     ['data 4. history server: the rock as a Deployment + Service lists the jobs\' applications from S3; the UI answers', () => guard(async () => {
       if (!apps.length) await sql();
