@@ -3,7 +3,8 @@
  * cold start (no state: new PKI, empty etcd and image store) and warm start (after stop) to node
  * Ready with DNS answering; importing the rock; a cluster-mode job from a user pod (SparkPi when the
  * rock has the examples jar, else pi.py): submit → driver Running and → completion; RSS and CPU
- * of the idle cluster. Targets: warm start ≤ 30 s, submit → driver Running ≤ 5 s, idle ≤ 1 GiB.
+ * of the idle cluster; the spark-sql round trip on S3 and history server start → application listed
+ * (issue 13's data scenarios). Targets: warm start ≤ 30 s, submit → driver Running ≤ 5 s, idle ≤ 1 GiB.
  * BENCH_COLD=0 skips the cold start (it drops the instance's state, the imported rock with it).
  */
 import { execa } from 'execa';
@@ -13,6 +14,7 @@ import { build } from '../src/pack/pack.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { clusterDir, importImage, localK8sScript, startCluster, type LocalCluster } from '../src/lib/cluster.ts';
 import { Kube, rockPod, SMALL } from '../src/smoke/cluster.ts';
+import { cleanupData, dataScenarios } from '../src/smoke/data.ts';
 
 const rows: Array<[string, string, string]> = [];
 const row = (what: string, value: string, target = '') => {
@@ -89,6 +91,17 @@ async function main() {
 
     row("submit → driver Running (the submit pod started → the driver container started)", `${((started('pi-driver') - started('submit')) / 1000).toFixed(0)} s`, '≤ 5 s');
     row('submit → completion (spark-submit in the pod ended)', `${((finished('submit') - started('submit')) / 1000).toFixed(0)} s (pod ${done.phase})`);
+
+    // Issue 13's figures, with the same scenario functions as smoke --cluster (data 1, 1b, 4).
+    if (c.s3) {
+      const data = new Map(dataScenarios({ cluster: () => c, k, ns, imageRef: r.image.ref, base: async () => {} }).map(([n, fn]) => [n.split('.')[0]!, fn]));
+      await data.get('data 1')!();
+      const sql = await secs(() => data.get('data 1b')!());
+      row('spark-sql round trip on S3 (pod start → CREATE TABLE, INSERT, SELECT on s3a, client mode, 1 executor → pod done)', `${sql.toFixed(0)} s`);
+      const hs = await data.get('data 4')!();
+      row('history server start → application listed (Deployment created → /api/v1/applications lists the S3 job)', `${hs.match(/\((\d+) s from deployment to listed\)/)?.[1] ?? '?'} s`);
+      await cleanupData(c, ns);
+    } else row('S3 rows', 'skipped: the cluster runs without S3 (LOCAL_K8S_S3=0)');
   } finally {
     await k.run(['delete', 'clusterrolebinding', `${ns}-admin`], { reject: false });
     await k.run(['delete', 'namespace', ns, '--wait=true', '--timeout=120s'], { reject: false });

@@ -10,6 +10,9 @@
 # stop: no process, mount, iptables rule, address, bridge or sysctl change of ours is left.
 # reset: stop, drop etcd's data, start again (an empty cluster; npm test starts with one).
 # env: export lines (KUBECONFIG is the admin's): eval "$(scripts/local-k8s.sh env)".
+# With the node, start also runs the local S3 server (scripts/local-s3.sh, SeaweedFS) on loopback and
+# on the node address for pods (same port; LOCAL_S3_DIR/LOCAL_S3_PORT choose it; LOCAL_K8S_S3=0 leaves
+# it out) and stop stops it; cluster.json names its endpoints and the file holding its secret key.
 # LOCAL_K8S_NODE=0: an API-only instance (etcd + apiserver, pods stay Pending); only one node may
 # run per machine (kube-proxy's iptables chains, the bridge and the node address are the machine's).
 # Network rule: pods reach only each other, the node and Services; no masquerade of pod traffic,
@@ -23,6 +26,9 @@ API_PORT=${LOCAL_K8S_API_PORT:-16443}
 ETCD_PORT=${LOCAL_K8S_ETCD_PORT:-12379}
 ETCD_PEER_PORT=$((ETCD_PORT + 1))
 NODE=${LOCAL_K8S_NODE:-1}
+WITH_S3=${LOCAL_K8S_S3:-1}
+S3_PORT=${LOCAL_S3_PORT:-18333}
+LOCAL_S3_DIR=${LOCAL_S3_DIR:-}
 RESTRICTED_NS=restricted-ns
 NODE_NAME=sparkcraft-node NODE_IP=10.243.0.1
 POD_CIDR=10.244.0.0/16 NODE_POD_CIDR=10.244.0.0/24 POD_GW=10.244.0.1
@@ -528,6 +534,40 @@ node_up() {
   wait_for 60 dns dns_ok || { kc -n kube-system get pods -o wide >&2 || true; die "CoreDNS did not answer on $DNS_IP (kubectl -n kube-system describe pod -l k8s-app=kube-dns)"; }
 }
 
+# --- S3 for the pods ----------------------------------------------------------------------------
+# The S3 server runs with the node: loopback for the host, the node address for pods, nothing else
+# (local-s3.sh refuses 0.0.0.0 and the outside interface). $DIR/s3.on names its state directory, so
+# stop finds it whatever the environment says then.
+s3_up() {
+  # Without LOCAL_S3_DIR: the default S3 for the default instance, else one inside the instance's
+  # directory (so that a second instance never stops the default one's S3; its port must differ).
+  local s3dir=$LOCAL_S3_DIR
+  if [ -z "$s3dir" ]; then
+    if [ "$DIR" = "$SPARKCRAFT_CACHE/local-k8s" ]; then s3dir=$SPARKCRAFT_CACHE/local-s3; else s3dir=$DIR/s3; fi
+  fi
+  printf '%s %s\n' "$s3dir" "$S3_PORT" > "$DIR/s3.on"
+  LOCAL_S3_DIR=$s3dir LOCAL_S3_PORT=$S3_PORT LOCAL_S3_BIND=$NODE_IP bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" start >/dev/null
+  # Only loopback and pods may reach it on the node address (as for the API port): the S3 port and
+  # the gateway's gRPC port (PORT+10004), which weed binds to the same address.
+  ensure_rule iptables filter INPUT -p tcp --dport "$S3_PORT" -d "$NODE_IP" ! -i lo ! -s "$POD_CIDR" -m comment --comment "$MARK" -j DROP
+  ensure_rule iptables filter INPUT -p tcp --dport "$((S3_PORT + 10004))" -d "$NODE_IP" ! -i lo ! -s "$POD_CIDR" -m comment --comment "$MARK" -j DROP
+  LOCAL_S3_DIR=$s3dir LOCAL_S3_PORT=$S3_PORT bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" env > "$DIR/s3.env.tmp"
+  mv "$DIR/s3.env.tmp" "$DIR/s3.env"
+}
+s3_down() {
+  [ -f "$DIR/s3.on" ] || return 0
+  local s3dir port; read -r s3dir port < "$DIR/s3.on"
+  LOCAL_S3_DIR=$s3dir LOCAL_S3_PORT=$port bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" stop
+  rm -f "$DIR/s3.on" "$DIR/s3.env"
+}
+# s3_json: the S3 server as cluster.json's "s3" value (null without one).
+s3_json() {
+  [ -s "$DIR/s3.env" ] || { echo null; return 0; }
+  ( . "$DIR/s3.env"
+    printf '{\n    "endpoint": "%s",\n    "podEndpoint": "%s",\n    "region": "%s",\n    "accessKey": "%s",\n    "secretKeyFile": "%s"\n  }\n' \
+      "$LOCAL_S3_ENDPOINT" "${LOCAL_S3_POD_ENDPOINT:-}" "$LOCAL_S3_REGION" "$LOCAL_S3_ACCESS_KEY" "$LOCAL_S3_SECRET_KEY_FILE" )
+}
+
 cluster_json() {
   put "$DIR/cluster.json" <<EOF || true
 {
@@ -538,6 +578,7 @@ cluster_json() {
   "restrictedNamespace": "$RESTRICTED_NS",
   "stateDir": "$DIR",
   "kubectlPath": "$KUBECTL",
+  "s3": $(s3_json),
   "node": $( [ "$NODE" = 1 ] && cat <<NODE || echo null
 {
     "name": "$NODE_NAME",
@@ -569,10 +610,21 @@ start() {
   [ "$(cat "$DIR/pki/.complete" 2>/dev/null)" = "$PKI_VERSION" ] || stop_all
   pki
   [ "$NODE" = 1 ] && network_up
+  # S3 starts meanwhile (it needs only the node address): a few seconds, more on a loaded machine.
+  local s3pid=""
+  if [ "$NODE" = 1 ] && [ "$WITH_S3" = 1 ]; then
+    s3_up > "$DIR/s3-start.log" 2>&1 &
+    s3pid=$!
+  else
+    rm -f "$DIR/s3.env"
+  fi
   control_plane
   [ "$NODE" = 1 ] && node_up
+  if [ -n "$s3pid" ]; then
+    wait "$s3pid" || { tail -n 20 "$DIR/s3-start.log" >&2; die "the S3 server did not start (log: $DIR/s3-start.log)"; }
+  fi
   cluster_json
-  say "local Kubernetes ready$( [ "$NODE" = 1 ] && echo ", node $NODE_NAME Ready, DNS answering") (kubeconfig: $DIR/admin.kubeconfig)"
+  say "local Kubernetes ready$( [ "$NODE" = 1 ] && echo ", node $NODE_NAME Ready, DNS answering")$( [ -s "$DIR/s3.env" ] && echo ", S3 on 127.0.0.1 and $NODE_IP:$S3_PORT") (kubeconfig: $DIR/admin.kubeconfig)"
 }
 
 # --- stop ---------------------------------------------------------------------------------------
@@ -611,6 +663,7 @@ remove_cgroups() {
   find /var/log/containers -maxdepth 1 -type l -lname "$DIR/*" -delete 2>/dev/null || true
 }
 stop_all() {
+  s3_down
   if [ -f "$DIR/node.on" ] || alive kubelet || alive containerd; then
     halt kubelet
     if alive containerd; then
@@ -662,6 +715,7 @@ export LOCAL_K8S_DIR=$DIR
 export LOCAL_K8S_CLUSTER_JSON=$DIR/cluster.json
 export KUBECTL=$KUBECTL
 EOF
+    if [ -s "$DIR/s3.env" ]; then cat "$DIR/s3.env"; fi
     ;;
   *) die "usage: $0 start|reset|stop|status|env" ;;
 esac

@@ -29,7 +29,10 @@ WEED="$SPARKCRAFT_CACHE/seaweedfs/$SEAWEEDFS_VERSION/weed"
 pid_alive() {
   [ -s "$1" ] || return 1
   local pid; pid=$(cat "$1")
-  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$STATE/"
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  # (no `| grep -q`: with pipefail, grep leaving early can fail the pipeline with SIGPIPE)
+  local cmd; cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ "$cmd" == *"$STATE/"* ]]
 }
 
 running() { pid_alive "$STATE/server.pid"; }
@@ -58,10 +61,10 @@ check_bind() {
   [ -z "$BIND" ] && return 0
   [[ "$BIND" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "LOCAL_S3_BIND must be one IPv4 address, got '$BIND'"
   case "$BIND" in 0.0.0.0|127.*) die "LOCAL_S3_BIND=$BIND: give the node/bridge address pods reach (loopback is always served; never 0.0.0.0)";; esac
-  ip -o -4 addr show | grep -qE "inet ${BIND//./\\.}/" || die "LOCAL_S3_BIND=$BIND is not an address of this machine (ip -4 addr)"
+  [[ "$(ip -o -4 addr show)" == *"inet $BIND/"* ]] || die "LOCAL_S3_BIND=$BIND is not an address of this machine (ip -4 addr)"
   local out; out=$(ip route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") print $(i + 1)}' | sort -u)
   for dev in $out; do
-    ip -o -4 addr show dev "$dev" | grep -qE "inet ${BIND//./\\.}/" && die "LOCAL_S3_BIND=$BIND is on $dev, the machine's outside interface: S3 must stay on loopback and the pod network"
+    [[ "$(ip -o -4 addr show dev "$dev")" == *"inet $BIND/"* ]] && die "LOCAL_S3_BIND=$BIND is on $dev, the machine's outside interface: S3 must stay on loopback and the pod network"
   done
   return 0
 }
@@ -86,6 +89,47 @@ launch() {
   local pidfile=$1 log=$2; shift 2
   setsid "$@" > "$log" 2>&1 < /dev/null &
   echo $! > "$pidfile"
+}
+
+# rw_ready: data is served, not only metadata. Right after a restart the gateway answers ListBuckets
+# (the filer's metadata) while reads and writes still get 500 InternalError until the volume server
+# has re-registered its volumes with the master. Ready means: the probe object the previous start
+# wrote reads back (the old volumes are served again; 404 if someone removed it), and a new probe
+# object goes up and reads back.
+PROBE_BUCKET=sparkcraft-readiness
+rw_ready() {
+  local url="http://127.0.0.1:$PORT/$PROBE_BUCKET" code nonce
+  if [ -s "$STATE/probe" ]; then
+    code=$(s3_curl "$url/probe" -o "$STATE/probe.got" -w '%{http_code}' --max-time 5 2>/dev/null) || return 1
+    case "$code" in
+      200) cmp -s "$STATE/probe" "$STATE/probe.got" || return 1 ;;
+      404) ;;
+      *) return 1 ;;
+    esac
+  fi
+  code=$(s3_curl "$url" -X PUT -o /dev/null -w '%{http_code}' --max-time 5 2>/dev/null) || return 1
+  [ "$code" = 200 ] || [ "$code" = 409 ] || return 1
+  nonce="ready $(date -u +%s%N)"
+  printf '%s' "$nonce" > "$STATE/probe.new"
+  # curl signs the payload only when told its hash (else SignatureDoesNotMatch)
+  code=$(s3_curl "$url/probe" -X PUT -H "x-amz-content-sha256: $(sha256sum < "$STATE/probe.new" | cut -d' ' -f1)" \
+    --data-binary @"$STATE/probe.new" -o /dev/null -w '%{http_code}' --max-time 5 2>/dev/null) || return 1
+  [ "$code" = 200 ] || return 1
+  code=$(s3_curl "$url/probe" -o "$STATE/probe.got" -w '%{http_code}' --max-time 5 2>/dev/null) || return 1
+  [ "$code" = 200 ] && cmp -s "$STATE/probe.new" "$STATE/probe.got" || return 1
+  mv "$STATE/probe.new" "$STATE/probe"
+  rm -f "$STATE/probe.got"
+}
+
+wait_rw() {
+  local i
+  for i in $(seq 1 120); do
+    rw_ready && return 0
+    running || { tail -n 20 "$STATE/server.log" >&2; die "SeaweedFS exited while starting (log: $STATE/server.log)"; }
+    sleep 0.5
+  done
+  tail -n 20 "$STATE/server.log" >&2
+  die "S3 on 127.0.0.1:$PORT answered but did not store and read back an object within 60 s (log: $STATE/server.log)"
 }
 
 wait_answers() { # wait_answers HOST PIDFILE LOG
@@ -115,6 +159,7 @@ start_server() {
     -s3 -s3.port="$PORT" -s3.port.grpc=$((PORT + 10000)) -s3.port.iceberg=0 -s3.port.lance=0 \
     -s3.localSocket="$STATE/s3.sock" -s3.config="$STATE/s3.json"
   wait_answers 127.0.0.1 "$STATE/server.pid" "$STATE/server.log"
+  wait_rw
 }
 
 start_bind() {

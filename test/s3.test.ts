@@ -13,7 +13,7 @@ import { ensureCluster, uniqueName, deleteNamespace, type ClusterInfo } from './
 import { ensureS3, s3Request, type S3Creds } from './support/s3.ts';
 import {
   eventLogs, historyServerOnS3, icebergOnS3, secretSightings, makeBucket, pysparkReadsBack, rockWhere, s3Account, sparkSqlOnS3, type S3Ctx,
-} from './support/s3-scenarios.ts';
+} from '../src/smoke/s3.ts';
 
 describe('Spark on the local S3 with the built rock (podman, local mode)', () => {
   let info: ClusterInfo;

@@ -21,6 +21,18 @@ export interface LocalNode {
   ctrPath: string;
 }
 
+/** The S3 server that runs with the node (scripts/local-s3.sh); the secret only in its file. */
+export interface LocalS3 {
+  /** For the host: http://127.0.0.1:PORT. */
+  endpoint: string;
+  /** For pods: http://<node address>:PORT. */
+  podEndpoint: string;
+  region: string;
+  accessKey: string;
+  /** A 0600 file holding the secret key. */
+  secretKeyFile: string;
+}
+
 export interface LocalCluster {
   apiUrl: string;
   k8sVersion: string;
@@ -31,6 +43,8 @@ export interface LocalCluster {
   kubectlPath: string;
   /** null for an API-only instance (LOCAL_K8S_NODE=0): pods stay Pending. */
   node: LocalNode | null;
+  /** null without a node or with LOCAL_K8S_S3=0. */
+  s3: LocalS3 | null;
 }
 
 export const localK8sScript = join(projectRoot, 'scripts', 'local-k8s.sh');
@@ -42,6 +56,7 @@ export function clusterDir(env: NodeJS.ProcessEnv = process.env): string {
 
 const STRINGS = ['apiUrl', 'k8sVersion', 'adminKubeconfig', 'restrictedKubeconfig', 'restrictedNamespace', 'stateDir', 'kubectlPath'] as const;
 const NODE_STRINGS = ['name', 'ip', 'podCidr', 'serviceCidr', 'dnsIp', 'containerdSocket', 'ctrPath'] as const;
+const S3_STRINGS = ['endpoint', 'podEndpoint', 'region', 'accessKey', 'secretKeyFile'] as const;
 
 /** Validate the parsed cluster.json (pure). */
 export function parseCluster(text: string, source = 'cluster.json'): LocalCluster {
@@ -62,7 +77,15 @@ export function parseCluster(text: string, source = 'cluster.json'): LocalCluste
     for (const k of NODE_STRINGS) if (typeof n[k] !== 'string' || n[k] === '') throw bad(`node.${k} missing`);
     node = Object.fromEntries(NODE_STRINGS.map((k) => [k, n[k]])) as unknown as LocalNode;
   }
-  return { ...(Object.fromEntries(STRINGS.map((k) => [k, o[k]])) as Omit<LocalCluster, 'node'>), node };
+  // "s3" is absent in descriptions written before the S3 server ran with the node.
+  let s3: LocalS3 | null = null;
+  if (o.s3 !== null && o.s3 !== undefined) {
+    if (typeof o.s3 !== 'object') throw bad('s3 is not an object');
+    const x = o.s3 as Record<string, unknown>;
+    for (const k of S3_STRINGS) if (typeof x[k] !== 'string' || x[k] === '') throw bad(`s3.${k} missing`);
+    s3 = Object.fromEntries(S3_STRINGS.map((k) => [k, x[k]])) as unknown as LocalS3;
+  }
+  return { ...(Object.fromEntries(STRINGS.map((k) => [k, o[k]])) as Omit<LocalCluster, 'node' | 's3'>), node, s3 };
 }
 
 /** Read the description `start` wrote; an error with the fix when there is none. */

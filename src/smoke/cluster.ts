@@ -5,10 +5,11 @@
  * A failing scenario says which, with the pod phases, the namespace's events and the last lines
  * of the driver's and executors' logs.
  */
-import { execa } from 'execa';
 import { stringify } from 'yaml';
 import type { LocalCluster } from '../lib/cluster.ts';
 import { CheckFailed, tail } from './checks.ts';
+import { Kube, rockPod, SMALL, type Json } from './kube.ts';
+import { cleanupData, dataScenarios } from './data.ts';
 import type { SnapRunner } from './runner.ts';
 
 export interface ScenarioContext {
@@ -21,92 +22,7 @@ export interface ScenarioContext {
   snap?: () => Promise<SnapRunner>;
 }
 
-type Json = Record<string, any>;
-
-export class Kube {
-  /** A cluster, or how to get it (the scenarios are listed before the cluster has started). */
-  constructor(private readonly src: LocalCluster | (() => LocalCluster)) {}
-  get c(): LocalCluster {
-    return typeof this.src === 'function' ? this.src() : this.src;
-  }
-  async run(args: string[], opts: { input?: string; reject?: boolean } = {}) {
-    return execa(this.c.kubectlPath, ['--kubeconfig', this.c.adminKubeconfig, ...args], { input: opts.input, reject: opts.reject ?? true });
-  }
-  async json(args: string[]): Promise<Json> {
-    return JSON.parse((await this.run([...args, '-o', 'json'])).stdout);
-  }
-  async apply(objects: Json[]) {
-    await this.run(['apply', '-f', '-'], { input: objects.map((o) => stringify(o)).join('---\n') });
-  }
-  async pods(ns: string, selector?: string): Promise<Json[]> {
-    return (await this.json(['-n', ns, 'get', 'pods', ...(selector ? ['-l', selector] : [])])).items;
-  }
-  async logs(ns: string, pod: string, lines = 40): Promise<string> {
-    return (await this.run(['-n', ns, 'logs', pod, `--tail=${lines}`], { reject: false })).stdout;
-  }
-  /** Wait until the pod ends (Succeeded or Failed); its phase and log. */
-  async waitDone(ns: string, pod: string, seconds: number): Promise<{ phase: string; log: string }> {
-    const until = Date.now() + seconds * 1000;
-    let phase = 'Unknown';
-    while (Date.now() < until) {
-      const p = await this.json(['-n', ns, 'get', 'pod', pod]).catch(() => undefined);
-      phase = p?.status?.phase ?? 'Unknown';
-      if (phase === 'Succeeded' || phase === 'Failed') break;
-      await sleep(1000);
-    }
-    return { phase, log: (await this.run(['-n', ns, 'logs', pod], { reject: false })).stdout };
-  }
-  /** What a failed scenario shows: pod phases, the namespace's events, the drivers' and executors' last lines. */
-  async diagnose(ns: string): Promise<string> {
-    const out: string[] = [];
-    try {
-      const pods = await this.pods(ns);
-      out.push('pods:', ...pods.map((p) => `  ${p.metadata.name} ${p.status?.phase} ${(p.status?.containerStatuses ?? []).map((s: Json) => JSON.stringify(s.state)).join(' ')}`));
-      const ev = await this.run(['-n', ns, 'get', 'events', '--sort-by=.lastTimestamp'], { reject: false });
-      out.push('events:', tail(ev.stdout, 20));
-      for (const p of pods) {
-        const role = p.metadata.labels?.['spark-role'] ?? 'pod';
-        out.push(`--- ${role} ${p.metadata.name}:`, tail(await this.logs(ns, p.metadata.name, 15), 15));
-      }
-    } catch (e) {
-      out.push(`(diagnostics failed: ${(e as Error).message})`);
-    }
-    return out.join('\n');
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A pod running the rock with COMMAND in bash; restartPolicy Never. */
-export function rockPod(name: string, ns: string, image: string, script: string, o: { serviceAccount?: string; configMap?: string; env?: Json[] } = {}): Json {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: ns, labels: { app: 'sparkcraft-scenario' } },
-    spec: {
-      restartPolicy: 'Never',
-      serviceAccountName: o.serviceAccount ?? 'default',
-      containers: [{
-        name: 'main',
-        image,
-        imagePullPolicy: 'IfNotPresent',
-        command: ['/bin/bash', '-c', script],
-        env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }, ...(o.env ?? [])],
-        resources: { requests: { cpu: '100m', memory: '256Mi' } },
-        ...(o.configMap ? { volumeMounts: [{ name: 'files', mountPath: '/files' }] } : {}),
-      }],
-      ...(o.configMap ? { volumes: [{ name: 'files', configMap: { name: o.configMap } }] } : {}),
-    },
-  };
-}
-
-/** Confs every submission uses: small requests so two jobs fit on 2 cores. */
-export const SMALL = [
-  '--conf', 'spark.kubernetes.driver.request.cores=100m',
-  '--conf', 'spark.kubernetes.executor.request.cores=100m',
-  '--conf', 'spark.driver.memory=512m',
-  '--conf', 'spark.executor.memory=512m',
-];
+export { Kube, rockPod, SMALL } from './kube.ts';
 
 const RBAC_ERROR = /is forbidden: User "system:serviceaccount/;
 
@@ -123,9 +39,10 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   let piPath = '/opt/spark/examples/pi.py';
   const fail = async (what: string, log = '') => new CheckFailed(what, `${log ? `${tail(log)}\n` : ''}${await k.diagnose(ns)}`);
 
-  /** Scenario 1's admin pod: the account every other scenario submits as. */
-  const account = () =>
-    (setup ??= (async () => {
+  /** The namespace and its admin ServiceAccount (cluster-admin). */
+  let nsSetup: Promise<void> | undefined;
+  const base = () =>
+    (nsSetup ??= (async () => {
       await k.apply([
         { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
         { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'admin', namespace: ns } },
@@ -135,6 +52,11 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
           subjects: [{ kind: 'ServiceAccount', name: 'admin', namespace: ns }],
         },
       ]);
+    })());
+  /** Scenario 1's admin pod: the account every other scenario submits as. */
+  const account = () =>
+    (setup ??= (async () => {
+      await base();
       await k.apply([rockPod('admin', ns, ctx.imageRef,
         `spark-client.service-account-registry create --username ${user} --namespace ${ns} --conf spark.scenario=1 && spark-client.service-account-registry get-config --username ${user} --namespace ${ns} && ls /opt/spark/examples/src/main/python/pi.py /opt/spark/examples/pi.py 2>/dev/null | head -1 | sed 's/^/pi-path=/'`,
         { serviceAccount: 'admin' })]);
@@ -232,6 +154,9 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
     return `printf '%s' '${script.replace(/'/g, `'\\''`)}' | spark-client.${tool} --username ${user} --namespace ${ns} ${SMALL.join(' ')} --conf spark.executor.instances=1 --conf spark.driver.host=$POD_IP --conf spark.driver.bindAddress=0.0.0.0 --conf spark.kubernetes.driver.pod.name=$HOSTNAME 2>&1`;
   }
 
+  // Issue 13: S3, Iceberg, metrics and the history server, with their own account.
+  scenarios.push(...dataScenarios({ cluster: () => ctx.cluster, k, ns, imageRef: ctx.imageRef, base }));
+
   if (ctx.snap) {
     const snapOf = ctx.snap;
     scenarios.push(['6. the snap\'s spark-submit on the host runs a cluster-mode job to completion', async () => {
@@ -274,4 +199,5 @@ export async function cleanupScenarios(c: LocalCluster, ns: string): Promise<voi
   const k = new Kube(c);
   await k.run(['delete', 'clusterrolebinding', `${ns}-admin`, '--ignore-not-found'], { reject: false });
   await k.run(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found'], { reject: false });
+  await cleanupData(c, ns);
 }

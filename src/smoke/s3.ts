@@ -8,10 +8,10 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { sweepLeftovers } from '../../src/lib/fsx.ts';
-import type { RockRunner } from '../../src/smoke/runner.ts';
-import { freePort } from '../../src/smoke/checks.ts';
-import { listKeys, s3GetBytes, s3Request, type S3Creds } from './s3.ts';
+import { sweepLeftovers } from '../lib/fsx.ts';
+import type { RockRunner } from './runner.ts';
+import { freePort } from './checks.ts';
+import { listKeys, s3GetBytes, s3Request, type S3Creds } from '../lib/s3.ts';
 
 export interface RunResult {
   exitCode: number;
@@ -37,7 +37,7 @@ export interface Where {
    * Run a bash script where Spark runs, with the rock's environment and KUBECONFIG set; `files` are
    * in the directory "$W" (readable by the rock's user only). Output is stdout and stderr together.
    */
-  run(script: string, files?: Record<string, string>, timeoutMs?: number): Promise<RunResult>;
+  run(script: string, files?: Record<string, string>, timeoutMs?: number, o?: { admin?: boolean }): Promise<RunResult>;
   /** The shell words that run spark8t's `tool` as `account` there (its configuration merged in). */
   spark(tool: 'spark-sql' | 'spark-submit', account: AccountRef): string;
   /** The rock's `history-server` pebble service with `properties` as its properties file. */
@@ -93,10 +93,10 @@ export function s3aProperties(s3: S3Creds, endpoint: string): string {
 
 // The two settings of event logging on S3; and a threshold of 0 makes Spark's slow-event log line
 // (which prints job properties, the secret among them, unless the rock's default turns it off) certain.
-const eventLogConf = (bucket: string) => `--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=s3a://${bucket}/spark-events --conf spark.scheduler.listenerbus.logSlowEvent.threshold=0`;
+export const eventLogConf = (bucket: string) => `--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=s3a://${bucket}/spark-events --conf spark.scheduler.listenerbus.logSlowEvent.threshold=0`;
 
-async function step(ctx: S3Ctx, scenario: string, script: string, files?: Record<string, string>, timeoutMs?: number): Promise<string> {
-  const r = await ctx.where.run(script, files, timeoutMs);
+async function step(ctx: S3Ctx, scenario: string, script: string, files?: Record<string, string>, timeoutMs?: number, o?: { admin?: boolean }): Promise<string> {
+  const r = await ctx.where.run(script, files, timeoutMs, o);
   ctx.outputs.push(`### ${scenario}\n${r.output}`);
   if (r.exitCode !== 0) throw new ScenarioFailed(`${scenario} (${ctx.where.name})`, `exit ${r.exitCode}`, r.output);
   return r.output;
@@ -118,7 +118,7 @@ export async function s3Account(ctx: S3Ctx): Promise<string[]> {
     `spark-client.service-account-registry add-config --username ${username} --namespace ${namespace} --properties-file "$W/s3a.conf"`,
     // keys only: the values hold the secret
     `spark-client.service-account-registry get-config --username ${username} --namespace ${namespace} | cut -d= -f1 | sed 's/^/KEY /'`,
-  ].join(' && '), { 's3a.conf': s3aProperties(ctx.s3, ctx.where.s3Endpoint) });
+  ].join(' && '), { 's3a.conf': s3aProperties(ctx.s3, ctx.where.s3Endpoint) }, undefined, { admin: true });
   return [...out.matchAll(/^KEY (\S+)$/gm)].map((m) => m[1]!);
 }
 
@@ -198,7 +198,7 @@ export async function eventLogs(s3: S3Creds, bucket: string): Promise<{ apps: Ma
 }
 
 /** The rock's history server reading the event logs from S3 lists `names` as completed applications. */
-export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs = 420_000): Promise<{ listed: string[]; ui: number; redactedEnvironments: number }> {
+export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs = 420_000): Promise<{ listed: string[]; ids: string[]; ui: number; redactedEnvironments: number }> {
   const props = [s3aProperties(ctx.s3, ctx.where.s3Endpoint).trim(), `spark.history.fs.logDirectory=s3a://${ctx.bucket}/spark-events`, 'spark.history.fs.update.interval=2s', ''].join('\n');
   const hs = await ctx.where.historyServer(props);
   let body = '';
@@ -222,7 +222,8 @@ export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs =
             ctx.outputs.push(`### history: environment of ${a.name}\n${env}`);
             if (/"spark\.hadoop\.fs\.s3a\.secret\.key",\s*"\*+\(redacted\)"/.test(env)) redactedEnvironments++;
           }
-          return { listed: listed.sort(), ui: /History Server/.test(page) ? ui.status : -ui.status, redactedEnvironments };
+          const ids = apps.filter((a) => a.attempts.some((t) => t.completed)).map((a) => a.id);
+          return { listed: listed.sort(), ids, ui: /History Server/.test(page) ? ui.status : -ui.status, redactedEnvironments };
         }
       } catch {
         /* not up yet */
