@@ -99,7 +99,7 @@ describe('release.yaml', () => {
     expect(rel.jobs.ci.uses).toBe('./.github/workflows/ci.yaml');
     const pub = rel.jobs.publish;
     expect(pub.needs).toEqual(['select', 'ci']);
-    expect(pub.permissions).toEqual({ contents: 'read', packages: 'write' });
+    expect(pub.permissions).toEqual({ contents: 'read', packages: 'write', 'id-token': 'write' });
     const steps = pub.steps as Doc[];
     const rock = steps.find((s) => /publish:rock/.test(s.run ?? ''))!;
     const snap = steps.find((s) => /publish:snap/.test(s.run ?? ''))!;
@@ -108,6 +108,13 @@ describe('release.yaml', () => {
     // Secrets reach only the step that needs them, never the whole job.
     expect(JSON.stringify(pub.env)).not.toMatch(/secrets\./);
     expect(rock.run).toMatch(/--line "\$LINE" --flavour "\$FLAVOUR" --risk "\$RISK" \$APPLY --json/);
+    // Signed keyless with cosign built from its module, the SBOM from the build job attached, then verified.
+    expect(rock.run).toMatch(/--keyless --sbom sbom\/sbom\.spdx\.json/);
+    expect(JSON.stringify(steps)).toContain('bash scripts/setup.d/65-cosign.sh');
+    expect(steps.find((s) => s.uses === 'actions/download-artifact@v4' && s.with.name === 'sbom')).toBeTruthy();
+    const verify = steps.find((s) => /verify-attestation/.test(s.run ?? ''))!;
+    expect(verify.run).toMatch(/for type in spdxjson slsaprovenance1/);
+    expect(verify.run).toContain('--certificate-oidc-issuer https://token.actions.githubusercontent.com');
   });
   it('the select step parses a release tag the way the workflow documents', async () => {
     const step = (rel.jobs.select.steps as Doc[])[0]!;
