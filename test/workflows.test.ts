@@ -88,6 +88,21 @@ describe('ci.yaml', () => {
   });
 });
 
+describe('ci.yaml reproducible job', () => {
+  const job = load('ci.yaml').jobs.reproducible;
+  it('builds spark8t, the rock and the snap in two directories from two empty caches, then compares every digest', () => {
+    const steps = job.steps as Doc[];
+    const paths = steps.filter((s) => s.uses === 'actions/checkout@v4').map((s) => s.with.path);
+    expect(paths).toEqual(['first', 'elsewhere/second']);
+    const build = steps.find((s) => /Build twice/.test(s.name ?? ''))!.run as string;
+    expect(build).toMatch(/rm -rf "\$cache"/);
+    expect(build).toContain('SPARKCRAFT_CACHE="$cache"');
+    for (const c of ['build:spark8t', 'build:rock', 'build:snap']) expect(build).toContain(c);
+    const compare = steps.find((s) => s.name === 'Compare')!.run as string;
+    for (const w of ['"spark8t"', '"rock"', '"rock layers"', '"snap"']) expect(compare).toContain(w);
+  });
+});
+
 describe('release.yaml', () => {
   const rel = load('release.yaml');
   it('runs on release tags or by hand with a line input', () => {
