@@ -346,7 +346,29 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     expect(res.ok).toBe(false);
     expect(res.checks.map((c) => [c.name, c.ok])).toEqual([['signature', true], ['sbom', false], ['provenance', true]]);
     expect(res.checks[1]!.detail).toMatch(/^no SBOM attestation verifies with /);
-  });
+  }, 900_000);
+
+  it('the real rock (built by the pack step) with the staged SBOM: published, signed, attached, verified', async () => {
+    const { build } = await import('../src/pack/pack.ts');
+    const packed = await build('rock', { line: '3.5', backend: 'builtin' });
+    const registry = `${reg.address}/sign-real`;
+    const t0 = Date.now();
+    const pub = await cli(['publish', 'rock', '--line', '3.5', '--artifact', packed.artifact, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sign-key', keys.key, '--yes', '--json'], {
+      COSIGN_PASSWORD: keys.password,
+    });
+    const secs = (Date.now() - t0) / 1000;
+    expect(pub.exitCode, pub.stderr).toBe(0);
+    expectNoSecret([pub.stdout, pub.stderr]);
+    const doc = JSON.parse(pub.stdout) as { plan: { signing: { sbom: { file: string; files: number } } }; result: { digest: string; signing: { verified: { ok: boolean; line: string; sbom: { files: number } } } } };
+    expect(doc.result.digest).toBe(packed.digest);
+    expect(doc.plan.signing.sbom.file).toBe(path.join(projectRoot, 'build/3.5/spark/inputs/sbom.spdx.json'));
+    const staged = JSON.parse(readFileSync(doc.plan.signing.sbom.file, 'utf8')) as { files: unknown[] };
+    expect(doc.result.signing.verified.ok).toBe(true);
+    expect(doc.result.signing.verified.sbom.files).toBe(staged.files.length);
+    const v = await cli(['verify', `${registry}/charmed-spark@${packed.digest}`, '--key', keys.pub, '--registry-cert-dir', reg.certDir]);
+    expect(v.exitCode, v.stderr).toBe(0);
+    console.log(`real rock (${(packed.size / 2 ** 20).toFixed(1)} MiB): publish + sign + attest + verify ${secs.toFixed(1)} s; ${v.stdout.trim()}`);
+  }, 1800_000);
 
   it('cosign failures are classified from its real messages', async () => {
     const missing = await cosign(['verify', '--key', keys.pub, '--insecure-ignore-tlog=true', `${reg.address}/sign-none/x@${D}`]);
