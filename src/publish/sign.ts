@@ -23,7 +23,7 @@ import type { ResolvedLine } from '../config/types.ts';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { registerSecret } from '../lib/secrets.ts';
-import { run } from '../lib/tools/run.ts';
+import { hasLocalChanges, headRevision } from '../lib/tools/git.ts';
 import {
   COSIGN_VERSION,
   CosignError,
@@ -269,16 +269,15 @@ export async function inspectSigning(o: InspectSigningOptions): Promise<SignPlan
   const sbom = readSbom(sbomFile);
   let provenance: ProvenanceInput | { problem: string };
   try {
-    const commit = await run(['git', ['rev-parse', 'HEAD']], { cwd: o.root });
-    if (commit.exitCode !== 0) throw new UserError('E_PROVENANCE', `${o.root} is not a git checkout: the provenance needs the commit`);
-    const status = await run(['git', ['status', '--porcelain', '--untracked-files=no']], { cwd: o.root });
+    const commit = await headRevision(o.root);
+    if (!commit) throw new UserError('E_PROVENANCE', `${o.root} is not a git checkout: the provenance needs the commit`);
     const lockRaw = readFileSync(o.lockFile);
     const inputs = lockedInputsFor(o.resolved.project, o.resolved.line, readLock(o.lockFile));
     const builder = builderFromEnv(o.env);
     provenance = {
       source: o.resolved.project.source,
-      commit: commit.stdout.trim(),
-      dirty: status.stdout.trim() !== '',
+      commit,
+      dirty: (await hasLocalChanges(o.root)) ?? true,
       line: o.resolved.line.track,
       flavour: o.resolved.flavour.name,
       risk: o.resolved.risk,
