@@ -262,7 +262,8 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     const r = await cli(['publish', 'rock', '--line', '3.5', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sbom', sbomFile, '--yes']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim()).toMatch(/^error: no signing key: set COSIGN_KEY \(and COSIGN_PASSWORD\), pass --sign-key FILE, or --keyless in CI; --no-sign publishes unsigned$/);
-    const digest = /@(sha256:[0-9a-f]{64})/.exec(r.stdout)![1]!;
+    expect(r.stdout).toContain('  signing     none');
+    const digest = /digest +(sha256:[0-9a-f]{64})/.exec(r.stdout)![1]!;
     expect(await digestAt(`${registry}/charmed-spark@${digest}`)).toBeNull();
   });
 
@@ -335,6 +336,7 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     expect(re.exitCode, re.stderr).toBe(0);
     const ch = await cli(['verify', `${repo}@${digest}`, '--key', keys.pub, '--registry-cert-dir', reg.certDir]);
     expect(ch.exitCode).toBe(1);
+    for (const [what, x] of [['wrong key', wrong], ['moved tag', moved], ['copied signature', copied], ['changed SBOM', ch]] as const) console.log(`${what}: ${x.stderr.trim()}`);
     expect(ch.stderr).toMatch(/signature ok \(1 signature\); SBOM ok .*; provenance FAILED \(the attached SBOM \(sha256:[0-9a-f]{12}…\) is not the one the provenance records/);
 
     // A changed SBOM attached by someone without our key replaces ours: no SBOM verifies with our key.

@@ -151,7 +151,8 @@ export function failureReason(e: unknown, what: CheckName, ctx: { digest: string
     case 'no-signature':
       return what === 'signature' ? `no signature for ${ctx.digest}${moved}` : `no ${LABEL[what]} attestation for ${ctx.digest}`;
     case 'no-attestation':
-      return `no ${LABEL[what]} attestation verifies with ${ctx.key} (${e.detail})`;
+      // cosign says only "no matching attestations" when the digest has none at all.
+      return /^no matching attestations$/.test(e.detail) ? `no ${LABEL[what]} attestation for ${ctx.digest}` : `no ${LABEL[what]} attestation verifies with ${ctx.key} (${e.detail})`;
     case 'claims':
       return `the signature found for ${ctx.digest} was made for another image (${e.detail})${moved}`;
     case 'bad-signature':

@@ -96,7 +96,7 @@ export class CosignError extends Error {
 export function cosignErrorLine(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
   const err = lines.filter((l) => /^Error: /.test(l)).at(-1) ?? lines.filter((l) => !/^(main\.go|WARNING)/.test(l)).at(-1) ?? lines.at(-1) ?? '';
-  return mask(err.replace(/^Error: /, '')).slice(0, 500);
+  return mask(err.replace(/^Error: /, '').replace(/:\s*$/, '')).slice(0, 500);
 }
 
 /** Classify a cosign failure from its stderr (pure; tested on real cosign messages). */
@@ -106,7 +106,7 @@ export function classifyCosignFailure(stderr: string): CosignFailureKind {
   if (/invalid signature when validating ASN\.1 encoded signature|failed to verify signature|signature mismatch|crypto\/(ecdsa|rsa): verification error/i.test(s)) return 'bad-signature';
   if (/no matching signatures/i.test(s)) return /invalid or missing digest in claim|image digest|claims/i.test(s) ? 'claims' : 'bad-signature';
   if (/no signatures found|MANIFEST_UNKNOWN.*\.sig|no attestations found/i.test(s)) return /attestation/i.test(s) ? 'no-attestation' : 'no-signature';
-  if (/decrypt|incorrect password|password/i.test(s) && /key/i.test(s)) return 'password';
+  if (/decrypt(ion)? failed|decrypt: encrypted|incorrect password|wrong password/i.test(s)) return 'password';
   if (/unauthorized|authentication required|status code 401|DENIED|status code 403/i.test(s)) return 'auth';
   if (/x509:|certificate signed by unknown authority|tls: /i.test(s)) return 'tls';
   if (/loading public key|reading key|pem|unsupported pem type|invalid key|no such file or directory/i.test(s)) return 'key';
