@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { projectRoot } from '../src/lib/paths.ts';
@@ -211,6 +211,34 @@ function pemLines(file: string): string[] {
   return readFileSync(file, 'utf8').split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----'));
 }
 
+/** Every process's command line sampled while `fn` runs: the ones holding any of `needles`, and how many cosign runs were seen. */
+async function watchCmdlines<T>(needles: string[], fn: () => Promise<T>): Promise<{ value: T; leaks: string[]; cosignSeen: number }> {
+  const leaks: string[] = [];
+  let cosignSeen = 0;
+  let stop = false;
+  const sampler = (async () => {
+    while (!stop) {
+      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        let cmd = '';
+        try {
+          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        } catch {
+          continue;
+        }
+        if (/cosign-v[\d.]+ (sign|attest|verify)/.test(cmd)) cosignSeen++;
+        if (needles.some((n) => cmd.includes(n))) leaks.push(cmd);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    return { value: await fn(), leaks, cosignSeen };
+  } finally {
+    stop = true;
+    await sampler;
+  }
+}
+
 function expectNoSecret(texts: string[]): void {
   const secrets = [keys.password, reg.password, ...pemLines(keys.key)];
   for (const t of texts) for (const s of secrets) expect(t.includes(s), `a secret appeared in output`).toBe(false);
@@ -272,10 +300,16 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     const registry = `${reg.address}/sign-${randomBytes(3).toString('hex')}`;
     const repo = `${registry}/charmed-spark`;
     const t0 = Date.now();
-    const pub = await cli(['publish', 'rock', '--line', '3.5', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sbom', sbomFile, '--yes'], {
-      COSIGN_KEY: readFileSync(keys.key, 'utf8'),
-      COSIGN_PASSWORD: keys.password,
-    });
+    const watched = await watchCmdlines([keys.password, ...pemLines(keys.key)], () =>
+      cli(['publish', 'rock', '--line', '3.5', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sbom', sbomFile, '--yes'], {
+        COSIGN_KEY: readFileSync(keys.key, 'utf8'),
+        COSIGN_PASSWORD: keys.password,
+      }),
+    );
+    const pub = watched.value;
+    // cosign ran (sign, attest ×2, verify ×3) and no command line ever held the key or its password.
+    expect(watched.cosignSeen).toBeGreaterThan(0);
+    expect(watched.leaks).toEqual([]);
     console.log(`publish with signing + 2 attestations + read-back verify: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     expect(pub.exitCode, pub.stderr).toBe(0);
     expectNoSecret([pub.stdout, pub.stderr]);
