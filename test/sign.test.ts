@@ -13,7 +13,8 @@ import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { projectRoot } from '../src/lib/paths.ts';
-import { classifyCosignFailure, cosignErrorLine, ensureCosign, signCommand, attestCommand } from '../src/lib/tools/cosign.ts';
+import { classifyCosignFailure, cosignErrorLine, ensureCosign, signCommand, attestCommand, verifyAttestationCommand, verifyCommand } from '../src/lib/tools/cosign.ts';
+import { verifierFrom } from '../src/publish/cli.ts';
 import { describeTree, spdxDocument } from '../src/stage/sbom.ts';
 import {
   builderFromEnv,
@@ -133,6 +134,21 @@ describe('verify (pure)', () => {
     expect(parseImageRef(`127.0.0.1:5000/ns/img:t@${D}`)).toEqual({ repository: '127.0.0.1:5000/ns/img', tag: 't', digest: D });
     expect(() => parseImageRef('127.0.0.1:5000/ns/img')).toThrow(/names neither a tag nor a digest/);
     expect(() => parseImageRef('img@sha256:12')).toThrow(/not sha256:<64 hex digits>/);
+  });
+
+  it('verifies against a key (no transparency log) or a keyless identity with its issuer; anything else is a usage error', () => {
+    const iss = 'https://token.actions.githubusercontent.com';
+    const id = 'https://github.com/o/r/.github/workflows/release.yaml@refs/tags/release/3.5/edge';
+    expect(verifyCommand(`r/x/y@${D}`, verifierFrom({ key: 'cosign.pub' }))).toEqual(['cosign', ['verify', '--key', 'cosign.pub', '--insecure-ignore-tlog=true', '--output', 'json', `r/x/y@${D}`]]);
+    expect(verifyAttestationCommand(`r/x/y@${D}`, verifierFrom({ certificateIdentity: id, certificateOidcIssuer: iss }), 'spdxjson')).toEqual([
+      'cosign',
+      ['verify-attestation', '--certificate-identity', id, '--certificate-oidc-issuer', iss, '--type', 'spdxjson', `r/x/y@${D}`],
+    ]);
+    expect(verifierFrom({ certificateIdentityRegexp: '^https://github.com/o/r/', certificateOidcIssuer: iss })).toEqual({ kind: 'identity', identityRegexp: '^https://github.com/o/r/', issuer: iss });
+    expect(() => verifierFrom({})).toThrow(/nothing to verify against/);
+    expect(() => verifierFrom({ key: 'k', certificateIdentity: id, certificateOidcIssuer: iss })).toThrow(/either --key or a keyless identity/);
+    expect(() => verifierFrom({ certificateIdentity: id })).toThrow(/needs --certificate-oidc-issuer/);
+    expect(() => verifierFrom({ certificateIdentity: id, certificateIdentityRegexp: 'x', certificateOidcIssuer: iss })).toThrow(/one of --certificate-identity and --certificate-identity-regexp/);
   });
 
   it('the SBOM must be about the digest and be the one the provenance records', () => {

@@ -130,6 +130,7 @@ describe('release.yaml', () => {
     const verify = steps.find((s) => /verify-attestation/.test(s.run ?? ''))!;
     expect(verify.run).toMatch(/for type in spdxjson slsaprovenance1/);
     expect(verify.run).toContain('--certificate-oidc-issuer https://token.actions.githubusercontent.com');
+    expect(verify.run).toContain('npm run -s verify -- "$subject" "${id[@]}"');
   });
   it('the select step parses a release tag the way the workflow documents', async () => {
     const step = (rel.jobs.select.steps as Doc[])[0]!;

@@ -14,6 +14,7 @@ import { DEFAULT_RETRY } from '../lib/retry.ts';
 import { existsSync } from 'node:fs';
 import { RegistrySession, formatRockPlan } from './registry.ts';
 import { parseImageRef, verifyImage } from './verify.ts';
+import type { Verifier } from '../lib/tools/cosign.ts';
 import { RISKS, formatSnapPlan } from './store.ts';
 import { applyPromotion, applyRockPublish, applySnapPublish, checkRisk, planPromotion, planRockPublish, planSnapPublish, resolveOutputs } from './publish.ts';
 
@@ -107,7 +108,10 @@ export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.Pro
 }
 
 interface VerifyCliOpts {
-  key: string;
+  key?: string;
+  certificateIdentity?: string;
+  certificateIdentityRegexp?: string;
+  certificateOidcIssuer?: string;
   registryCertDir?: string;
   json: boolean;
 }
@@ -115,17 +119,34 @@ interface VerifyCliOpts {
 /** `sparkcraft verify IMAGE --key PUB`: one line (or --json); exit 1 when anything does not hold. */
 export async function verifyCli(image: string, o: VerifyCliOpts, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const parsed = parseImageRef(image);
-  if (!existsSync(o.key)) throw new UserError('E_USAGE', `the public key ${o.key} does not exist`, { hint: 'pass --key FILE with the cosign public key (cosign.pub)' });
+  const verifier = verifierFrom(o);
+  if (verifier.kind === 'key' && !existsSync(verifier.publicKey)) throw new UserError('E_USAGE', `the public key ${verifier.publicKey} does not exist`, { hint: 'pass --key FILE with the cosign public key (cosign.pub)' });
   const certDir = o.registryCertDir || env.SPARKCRAFT_REGISTRY_CERT_DIR || undefined;
   const session = new RegistrySession(parsed.repository.split('/')[0]!, env, certDir, DEFAULT_RETRY);
   try {
-    const result = await verifyImage(image, { publicKey: o.key, session, env });
+    const result = await verifyImage(image, { verifier, session, env });
     if (o.json) outJson(result);
     if (!result.ok) throw new UserError('E_VERIFY', result.line);
     if (!o.json) out(result.line);
   } finally {
     await session.close();
   }
+}
+
+/** Pure: a public key, or a keyless identity (exact or regexp) with its issuer; anything else is a usage error. */
+export function verifierFrom(o: Pick<VerifyCliOpts, 'key' | 'certificateIdentity' | 'certificateIdentityRegexp' | 'certificateOidcIssuer'>): Verifier {
+  const keyless = o.certificateIdentity || o.certificateIdentityRegexp || o.certificateOidcIssuer;
+  if (o.key && keyless) throw new UserError('E_USAGE', 'give either --key or a keyless identity, not both');
+  if (o.key) return { kind: 'key', publicKey: o.key };
+  if (!keyless) throw new UserError('E_USAGE', 'nothing to verify against', { hint: 'pass --key cosign.pub, or --certificate-identity(-regexp) and --certificate-oidc-issuer for a keyless signature' });
+  if (!o.certificateOidcIssuer) throw new UserError('E_USAGE', 'a keyless identity needs --certificate-oidc-issuer', { hint: 'GitHub Actions: https://token.actions.githubusercontent.com' });
+  if (!o.certificateIdentity === !o.certificateIdentityRegexp) throw new UserError('E_USAGE', 'give one of --certificate-identity and --certificate-identity-regexp');
+  return {
+    kind: 'identity',
+    issuer: o.certificateOidcIssuer,
+    ...(o.certificateIdentity ? { identity: o.certificateIdentity } : {}),
+    ...(o.certificateIdentityRegexp ? { identityRegexp: o.certificateIdentityRegexp } : {}),
+  };
 }
 
 interface SnapCliOpts extends LineOpts {
@@ -208,7 +229,10 @@ export function register(program: Command, ws: Workspace = workspace()): void {
   program
     .command('verify <image>')
     .description('check the signature, SBOM and provenance of a published image (tag or @digest) against a cosign public key; one line says what holds')
-    .requiredOption('--key <file>', 'cosign public key (PEM), e.g. cosign.pub')
+    .option('--key <file>', 'cosign public key (PEM), e.g. cosign.pub: for key-signed images')
+    .option('--certificate-identity <id>', 'keyless: the signer identity, e.g. https://github.com/OWNER/REPO/.github/workflows/release.yaml@refs/tags/release/3.5/edge')
+    .option('--certificate-identity-regexp <re>', 'keyless: a regexp the signer identity must match')
+    .option('--certificate-oidc-issuer <url>', 'keyless: the OIDC issuer (GitHub Actions: https://token.actions.githubusercontent.com)')
     .option('--registry-cert-dir <dir>', 'CA certificates (*.crt) to trust for the registry (or $SPARKCRAFT_REGISTRY_CERT_DIR)')
     .option('--json', 'print the result as JSON', false)
     .action(async (image: string, o: VerifyCliOpts) => verifyCli(image, o));

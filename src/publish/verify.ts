@@ -10,7 +10,7 @@
  *   verifyImage(ref, ...)              I/O: resolve the tag, run cosign verify / verify-attestation
  */
 import { UserError } from '../lib/errors.ts';
-import { CosignError, ensureCosign, runCosign, verifyAttestationCommand, verifyCommand } from '../lib/tools/cosign.ts';
+import { CosignError, describeVerifier, ensureCosign, runCosign, verifyAttestationCommand, verifyCommand, type Verifier } from '../lib/tools/cosign.ts';
 import { remoteDigest } from '../lib/tools/skopeo-registry.ts';
 import type { RegistrySession } from './registry.ts';
 import { PROVENANCE_PREDICATE_TYPE, PROVENANCE_TYPE, SBOM_PREDICATE_TYPE, SBOM_TYPE, cosignEnv, sbomDigest } from './sign.ts';
@@ -159,6 +159,8 @@ export function failureReason(e: unknown, what: CheckName, ctx: { digest: string
       return `the ${what === 'signature' ? 'signature' : `${LABEL[what]} attestation`} does not verify with ${ctx.key}: signed with another key, or changed (${e.detail})`;
     case 'key':
       throw new UserError('E_VERIFY_KEY', `the public key ${ctx.key} could not be read: ${e.detail}`, { hint: 'pass --key FILE with a cosign public key (PEM)' });
+    case 'identity':
+      return `no ${what === 'signature' ? 'signature' : `${LABEL[what]} attestation`} by ${ctx.key} (${e.detail})`;
     case 'auth':
       throw new UserError('E_REGISTRY_AUTH', `the registry refused access while verifying: ${e.detail}`, { hint: 'set REGISTRY_USER and REGISTRY_PASSWORD (or GITHUB_TOKEN for ghcr.io)' });
     case 'tls':
@@ -184,8 +186,10 @@ export interface VerifyResult {
   line: string;
 }
 
-/** I/O: resolve `ref` to its digest and check signature, SBOM and provenance against `publicKey`. */
-export async function verifyImage(ref: string, o: { publicKey: string; session: RegistrySession; env: NodeJS.ProcessEnv }): Promise<VerifyResult> {
+/** I/O: resolve `ref` to its digest and check signature, SBOM and provenance against a public key (or a keyless signer's identity). */
+export async function verifyImage(ref: string, o: { publicKey?: string; verifier?: Verifier; session: RegistrySession; env: NodeJS.ProcessEnv }): Promise<VerifyResult> {
+  const verifier: Verifier = o.verifier ?? { kind: 'key', publicKey: o.publicKey ?? '' };
+  const keyName = describeVerifier(verifier);
   const parsed = parseImageRef(ref);
   let digest = parsed.digest;
   if (!digest) {
@@ -196,17 +200,17 @@ export async function verifyImage(ref: string, o: { publicKey: string; session: 
   const subject = `${parsed.repository}@${digest}`;
   const bin = await ensureCosign();
   const env = await cosignEnv(o.session, o.env);
-  const ctx = { digest, ref: parsed, key: o.publicKey };
+  const ctx = { digest, ref: parsed, key: keyName };
   const checks: VerifyCheck[] = [];
 
   try {
-    checks.push(checkSignatures(await runCosign(verifyCommand(subject, o.publicKey, bin), { env }), digest));
+    checks.push(checkSignatures(await runCosign(verifyCommand(subject, verifier, bin), { env }), digest));
   } catch (e) {
     checks.push({ name: 'signature', ok: false, detail: failureReason(e, 'signature', ctx) });
   }
   let sbom: SbomSummary | undefined;
   try {
-    const r = checkSbom(statementsOf(await runCosign(verifyAttestationCommand(subject, o.publicKey, SBOM_TYPE, bin), { env })), digest);
+    const r = checkSbom(statementsOf(await runCosign(verifyAttestationCommand(subject, verifier, SBOM_TYPE, bin), { env })), digest);
     checks.push(r.check);
     sbom = r.sbom;
   } catch (e) {
@@ -214,12 +218,12 @@ export async function verifyImage(ref: string, o: { publicKey: string; session: 
   }
   let provenance: ProvenanceSummary | undefined;
   try {
-    const r = checkProvenance(statementsOf(await runCosign(verifyAttestationCommand(subject, o.publicKey, PROVENANCE_TYPE, bin), { env })), digest, sbom);
+    const r = checkProvenance(statementsOf(await runCosign(verifyAttestationCommand(subject, verifier, PROVENANCE_TYPE, bin), { env })), digest, sbom);
     checks.push(r.check);
     provenance = r.provenance;
   } catch (e) {
     checks.push({ name: 'provenance', ok: false, detail: failureReason(e, 'provenance', ctx) });
   }
-  const { ok, line } = summarise(subject, o.publicKey, checks);
-  return { kind: 'sparkcraft.verify/result', version: 1, ref, subject, digest, key: o.publicKey, ok, checks, ...(sbom ? { sbom } : {}), ...(provenance ? { provenance } : {}), line };
+  const { ok, line } = summarise(subject, keyName, checks);
+  return { kind: 'sparkcraft.verify/result', version: 1, ref, subject, digest, key: keyName, ok, checks, ...(sbom ? { sbom } : {}), ...(provenance ? { provenance } : {}), line };
 }

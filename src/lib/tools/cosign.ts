@@ -61,14 +61,40 @@ export function attestCommand(ref: string, key: SigningKey, type: string, predic
   return [bin, ['attest', ...keyArg(key), ...tlogArgs(key), '--type', type, '--predicate', predicateFile, '--replace', '--yes', ref]];
 }
 
-/** `cosign verify --key PUB --insecure-ignore-tlog=true REF`: the verified simple-signing payloads as JSON. */
-export function verifyCommand(ref: string, publicKey: string, bin = 'cosign'): Command {
-  return [bin, ['verify', '--key', publicKey, '--insecure-ignore-tlog=true', '--output', 'json', ref]];
+/**
+ * Whom to trust: a public key (key-signed images; no transparency log, as they were signed), or a
+ * keyless signer's identity (the certificate's subject, exact or a regexp, and the OIDC issuer; cosign
+ * then checks the Fulcio chain and the Rekor entry through Sigstore's public trust root).
+ */
+export type Verifier =
+  | { kind: 'key'; publicKey: string }
+  | { kind: 'identity'; identity?: string; identityRegexp?: string; issuer: string };
+
+function verifierArgs(v: Verifier): string[] {
+  if (v.kind === 'key') return ['--key', v.publicKey, '--insecure-ignore-tlog=true'];
+  return [
+    ...(v.identity ? ['--certificate-identity', v.identity] : []),
+    ...(v.identityRegexp ? ['--certificate-identity-regexp', v.identityRegexp] : []),
+    '--certificate-oidc-issuer',
+    v.issuer,
+  ];
+}
+
+/** How a verifier is named in messages. */
+export function describeVerifier(v: Verifier): string {
+  return v.kind === 'key' ? v.publicKey : `identity ${v.identity ?? `~${v.identityRegexp}`} (issuer ${v.issuer})`;
+}
+
+/** `cosign verify --key PUB --insecure-ignore-tlog=true REF` (or by identity): the verified simple-signing payloads as JSON. */
+export function verifyCommand(ref: string, v: Verifier | string, bin = 'cosign'): Command {
+  const verifier: Verifier = typeof v === 'string' ? { kind: 'key', publicKey: v } : v;
+  return [bin, ['verify', ...verifierArgs(verifier), '--output', 'json', ref]];
 }
 
 /** `cosign verify-attestation --type T …`: one verified DSSE envelope per line. */
-export function verifyAttestationCommand(ref: string, publicKey: string, type: string, bin = 'cosign'): Command {
-  return [bin, ['verify-attestation', '--key', publicKey, '--insecure-ignore-tlog=true', '--type', type, ref]];
+export function verifyAttestationCommand(ref: string, v: Verifier | string, type: string, bin = 'cosign'): Command {
+  const verifier: Verifier = typeof v === 'string' ? { kind: 'key', publicKey: v } : v;
+  return [bin, ['verify-attestation', ...verifierArgs(verifier), '--type', type, ref]];
 }
 
 /** `cosign public-key --key K`: the public half of a signing key (PEM on stdout). */
@@ -76,7 +102,7 @@ export function publicKeyCommand(key: SigningKey, bin = 'cosign'): Command {
   return [bin, ['public-key', ...keyArg(key)]];
 }
 
-export type CosignFailureKind = 'no-signature' | 'bad-signature' | 'claims' | 'no-attestation' | 'key' | 'password' | 'auth' | 'tls' | 'network' | 'other';
+export type CosignFailureKind = 'identity' | 'no-signature' | 'bad-signature' | 'claims' | 'no-attestation' | 'key' | 'password' | 'auth' | 'tls' | 'network' | 'other';
 
 export class CosignError extends Error {
   readonly kind: CosignFailureKind;
@@ -102,6 +128,7 @@ export function cosignErrorLine(stderr: string): string {
 /** Classify a cosign failure from its stderr (pure; tested on real cosign messages). */
 export function classifyCosignFailure(stderr: string): CosignFailureKind {
   const s = stderr;
+  if (/none of the expected identities matched|expected identity not found|certificate identity|issuer/i.test(s) && /expected|match/i.test(s)) return 'identity';
   if (/no matching attestations|none of the attestations matched/i.test(s)) return 'no-attestation';
   if (/invalid signature when validating ASN\.1 encoded signature|failed to verify signature|signature mismatch|crypto\/(ecdsa|rsa): verification error/i.test(s)) return 'bad-signature';
   if (/no matching signatures/i.test(s)) return /invalid or missing digest in claim|image digest|claims/i.test(s) ? 'claims' : 'bad-signature';
