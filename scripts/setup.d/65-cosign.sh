@@ -27,7 +27,7 @@ build() {
       | sed -E 's/@([^:]+):.*/ \1/' | sort -u | while read -r m v; do
         printf 'error: the Go module proxy refuses %s@%s. Fix: in scripts/cosign run `go get %s@<a served version>` then `go mod tidy` (served: go list -m -versions %s)\n' "$m" "$v" "$m" "$m" >&2
       done
-    tail -5 "$mod/download.log" >&2
+    grep -v "^#" "$mod/download.log" | tail -3 >&2
     die "downloading cosign $COSIGN_VERSION's modules failed (log: $mod/download.log)"
   fi
   (cd "$mod" && nice go build -trimpath \
