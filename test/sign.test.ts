@@ -403,7 +403,8 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
   it('the real rock (built by the pack step) with the staged SBOM: published, signed, attached, verified', async () => {
     const { build } = await import('../src/pack/pack.ts');
     const packed = await build('rock', { line: '3.5', backend: 'builtin' });
-    const registry = `${reg.address}/sign-real`;
+    // A namespace of its own per run: the rock's immutable tag would refuse another commit's digest (its revision label).
+    const registry = `${reg.address}/sign-real-${randomBytes(3).toString('hex')}`;
     const t0 = Date.now();
     const pub = await cli(['publish', 'rock', '--line', '3.5', '--artifact', packed.artifact, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sign-key', keys.key, '--yes', '--json'], {
       COSIGN_PASSWORD: keys.password,

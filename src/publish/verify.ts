@@ -146,7 +146,7 @@ export function summarise(subject: string, key: string, checks: VerifyCheck[]): 
 /** Pure: a cosign failure → the reason, in our words. */
 export function failureReason(e: unknown, what: CheckName, ctx: { digest: string; ref: ImageRef; key: string }): string {
   if (!(e instanceof CosignError)) throw e;
-  const moved = ctx.ref.tag ? ` (the tag ${ctx.ref.tag} points at it: it was moved to an image this key never signed, or never signed)` : '';
+  const moved = ctx.ref.tag ? ` (the tag ${ctx.ref.tag} points at it: an image put under the tag that this key never signed)` : '';
   switch (e.kind) {
     case 'no-signature':
       return what === 'signature' ? `no signature for ${ctx.digest}${moved}` : `no ${LABEL[what]} attestation for ${ctx.digest}`;
