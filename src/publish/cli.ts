@@ -228,7 +228,7 @@ export function register(program: Command, ws: Workspace = workspace()): void {
 
   program
     .command('verify <image>')
-    .description('check the signature, SBOM and provenance of a published image (tag or @digest) against a cosign public key; one line says what holds')
+    .description('check the signature, SBOM and provenance of a published image (tag or @digest) against a cosign public key or a keyless identity; one line says what holds')
     .option('--key <file>', 'cosign public key (PEM), e.g. cosign.pub: for key-signed images')
     .option('--certificate-identity <id>', 'keyless: the signer identity, e.g. https://github.com/OWNER/REPO/.github/workflows/release.yaml@refs/tags/release/3.5/edge')
     .option('--certificate-identity-regexp <re>', 'keyless: a regexp the signer identity must match')
