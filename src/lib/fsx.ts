@@ -97,3 +97,29 @@ export function fileIdentity(file: string): string {
   const st = statSync(file, { bigint: true });
   return JSON.stringify({ size: String(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino) });
 }
+
+/**
+ * Hard-link `src` at `dst` (no copy, one inode), or copy it where a link cannot cross: the cache and
+ * the project on different file systems or mounts (EXDEV). Returns whether it linked.
+ */
+export async function linkOrCopy(src: string, dst: string): Promise<boolean> {
+  try {
+    await fs.link(src, dst);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    await fs.cp(src, dst, { preserveTimestamps: true });
+    return false;
+  }
+}
+
+/** `cp -al` of a tree (every file hard-linked), or `cp -a` where links cannot cross (EXDEV). */
+export async function linkTreeOrCopy(src: string, dst: string): Promise<boolean> {
+  const { execa } = await import('execa');
+  const r = await execa('cp', ['-al', src, dst], { reject: false });
+  if (r.exitCode === 0) return true;
+  if (!/cross-device/i.test(r.stderr)) throw new Error(`cp -al ${src} ${dst} failed: ${r.stderr.split('\n')[0]}`);
+  await fs.rm(dst, { recursive: true, force: true });
+  await execa('cp', ['-a', src, dst]);
+  return false;
+}

@@ -5,14 +5,14 @@
  * swapped in whole; an unchanged stage (same input hashes) returns at once.
  */
 import { execa } from 'execa';
-import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, rm, symlink, writeFile, chmod, link, rename } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readFile, rm, symlink, writeFile, chmod, rename } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { inStep, log } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
-import { replaceDirAtomic } from '../lib/fsx.ts';
+import { linkOrCopy, linkTreeOrCopy, replaceDirAtomic, sweepLeftovers } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
 import { selectLine } from '../config/matrix.ts';
@@ -61,11 +61,12 @@ function stagedJarName(i: LockedInput): string {
 }
 
 /** Extract the pyspark sdist once per checksum into the cache, laid out as /opt/spark. */
-async function sparkTree(input: LockedInput, archive: string, py4j: string): Promise<string> {
+export async function sparkTree(input: LockedInput, archive: string, py4j: string): Promise<string> {
   const dest = join(cacheDir(), 'extract', `spark-${input.sha256}`);
   if (existsSync(join(dest, '.complete'))) return dest;
-  const tmp = `${dest}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
+  // What killed unpacks left goes; a unique name per call keeps concurrent unpacks apart.
+  await sweepLeftovers(dirname(dest), /^spark-[0-9a-f]{64}\.tmp-(\d+)(?:-[0-9a-f]+)?$/);
+  const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const raw = join(tmp, 'raw');
   await mkdir(raw, { recursive: true });
   log.info(`unpacking ${input.name} ${input.version}`);
@@ -86,9 +87,17 @@ async function sparkTree(input: LockedInput, archive: string, py4j: string): Pro
   await mkdir(join(home, 'conf'), { recursive: true });
   await execa('find', [home, '-path', `${home}/bin/*`, '-o', '-path', `${home}/sbin/*`, '-type', 'f', '-exec', 'chmod', '0755', '{}', '+']);
   await execa('chmod', ['-R', 'u+rwX,go+rX,go-w', home]);
-  await rename(home, dest);
+  // The marker goes in before the rename, so the tree appears whole or not at all. Another
+  // process may have unpacked the same archive meanwhile: its tree is as good as ours.
+  await writeFile(join(home, '.complete'), '');
+  if (existsSync(dest) && !existsSync(join(dest, '.complete'))) await rm(dest, { recursive: true, force: true });
+  try {
+    await rename(home, dest);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(join(dest, '.complete')))) throw e;
+  }
   await rm(tmp, { recursive: true, force: true });
-  await writeFile(join(dest, '.complete'), '');
   return dest;
 }
 
@@ -153,11 +162,12 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
 
   // Written aside (inputs.new-<pid>-*) and swapped in whole: a killed stage leaves the previous tree.
   await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () => replaceDirAtomic(target, async (tmp) => {
-    await execa('cp', ['-al', tree, join(tmp, 'spark')]);
+    // Hard links of the cache where it shares the project's file system, copies where it does not.
+    if (!(await linkTreeOrCopy(tree, join(tmp, 'spark')))) log.info('the cache is on another file system than the project: staging copies, not hard links');
     await rm(join(tmp, 'spark', '.complete'), { force: true });
     await mkdir(join(tmp, 'jars'));
     for (const i of inputs.filter((x) => x.kind === 'maven')) {
-      await link(paths.get(i.id)!, join(tmp, 'jars', stagedJarName(i)));
+      await linkOrCopy(paths.get(i.id)!, join(tmp, 'jars', stagedJarName(i)));
     }
     await mkdir(join(tmp, 'pebble'));
     await copyFile(pebble, join(tmp, 'pebble', 'pebble'));
