@@ -12,7 +12,8 @@ fi
 case "${1:-}" in
   build) parts=(build-tools) ;;            # mmdebstrap, pigz, umoci, skopeo, squashfs-tools, a JDK
   smoke) parts=(build-tools k8s) ;;        # podman + runc for the rock, the local cluster for spark8t
-  publish) parts=(build-tools registry) ;; # skopeo, and the loopback registry's tools for trying it
+  publish) parts=(build-tools registry cosign) ;; # skopeo, the loopback registry's tools, cosign (signing)
+  verify) parts=(registry cosign) ;;       # skopeo, cosign
   *) parts=() ;;
 esac
 for p in "${parts[@]}"; do bash scripts/setup.sh "$p"; done

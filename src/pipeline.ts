@@ -6,7 +6,7 @@
  *   stage    (r, ws, Rendered)      → Staged     verified inputs in <build folder>/inputs, SBOM
  *   pack     (r, ws, Staged)        → Packed     dist/<image>_<version>_<arch>.rock or the snap: path, digest, size
  *   smoke    (r, ws, Packed[])      → checks     the artifacts run for real
- *   publish  (r, ws, Packed)        → plan       registry tags / store channel, then apply
+ *   publish  (r, ws, Packed)        → plan       registry tags (signed, with SBOM and provenance) / store channel, then apply
  *
  * Each step's operation lives in src/<step>/<step>.ts (src/pack/pack.ts for pack); its
  * src/<step>/cli.ts only parses options and prints. Modules load when their step runs.

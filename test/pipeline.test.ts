@@ -16,7 +16,8 @@ describe('the pipeline table', () => {
     expect(STEPS.map((s) => s.name)).toEqual(['render', 'stage', 'pack', 'smoke', 'publish']);
     const help = (await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), '--help'])).stdout;
     const commands = [...help.matchAll(/^ {2}(\w+)(?: \[options\])?\s/gm)].map((m) => m[1]);
-    expect(commands.filter((c) => c !== 'help')).toEqual(['render', 'stage', 'lock', 'build', 'smoke', 'publish']);
+    // verify (a published image's signature, SBOM and provenance) is the publish step's, after publish.
+    expect(commands.filter((c) => c !== 'help')).toEqual(['render', 'stage', 'lock', 'build', 'smoke', 'publish', 'verify']);
   });
 
   it('render → stage: each step returns what it made, at the paths the resolver named', async () => {

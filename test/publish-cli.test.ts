@@ -37,7 +37,8 @@ describe('publish rock (CLI)', () => {
   it('dry run prints the plan and pushes nothing; --yes publishes every matrix tag; --json is the plan and result', async () => {
     const rock = await makeTestRock(dir);
     const registry = `${reg.address}/cli-${path.basename(dir).slice(-6).toLowerCase()}`;
-    const common = ['publish', 'rock', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir];
+    // Signing is test/sign.test.ts's: here the push alone (unsigned, by --no-sign).
+    const common = ['publish', 'rock', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir, '--no-sign'];
     const tags = resolved.tags!.split(' ');
 
     const dry = await cli(common);
@@ -64,7 +65,7 @@ describe('publish rock (CLI)', () => {
   it('a wrong password: exit 1 and exactly one error line on stderr, without the password', async () => {
     const rock = await makeTestRock(dir);
     const bad = 'not-the-password-1234';
-    const r = await cli(['publish', 'rock', '--artifact', rock, '--registry', `${reg.address}/cli-bad`, '--registry-cert-dir', reg.certDir, '--yes'], { REGISTRY_PASSWORD: bad });
+    const r = await cli(['publish', 'rock', '--artifact', rock, '--registry', `${reg.address}/cli-bad`, '--registry-cert-dir', reg.certDir, '--no-sign', '--yes'], { REGISTRY_PASSWORD: bad });
     expect(r.exitCode).toBe(1);
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
     expect(errors).toHaveLength(1);

@@ -88,6 +88,21 @@ describe('ci.yaml', () => {
   });
 });
 
+describe('ci.yaml reproducible job', () => {
+  const job = load('ci.yaml').jobs.reproducible;
+  it('builds spark8t, the rock and the snap in two directories from two empty caches, then compares every digest', () => {
+    const steps = job.steps as Doc[];
+    const paths = steps.filter((s) => s.uses === 'actions/checkout@v4').map((s) => s.with.path);
+    expect(paths).toEqual(['first', 'elsewhere/second']);
+    const build = steps.find((s) => /Build twice/.test(s.name ?? ''))!.run as string;
+    expect(build).toMatch(/rm -rf "\$cache"/);
+    expect(build).toContain('SPARKCRAFT_CACHE="$cache"');
+    for (const c of ['build:spark8t', 'build:rock', 'build:snap']) expect(build).toContain(c);
+    const compare = steps.find((s) => s.name === 'Compare')!.run as string;
+    for (const w of ['"spark8t"', '"rock"', '"rock layers"', '"snap"']) expect(compare).toContain(w);
+  });
+});
+
 describe('release.yaml', () => {
   const rel = load('release.yaml');
   it('runs on release tags or by hand with a line input', () => {
@@ -99,7 +114,7 @@ describe('release.yaml', () => {
     expect(rel.jobs.ci.uses).toBe('./.github/workflows/ci.yaml');
     const pub = rel.jobs.publish;
     expect(pub.needs).toEqual(['select', 'ci']);
-    expect(pub.permissions).toEqual({ contents: 'read', packages: 'write' });
+    expect(pub.permissions).toEqual({ contents: 'read', packages: 'write', 'id-token': 'write' });
     const steps = pub.steps as Doc[];
     const rock = steps.find((s) => /publish:rock/.test(s.run ?? ''))!;
     const snap = steps.find((s) => /publish:snap/.test(s.run ?? ''))!;
@@ -108,6 +123,14 @@ describe('release.yaml', () => {
     // Secrets reach only the step that needs them, never the whole job.
     expect(JSON.stringify(pub.env)).not.toMatch(/secrets\./);
     expect(rock.run).toMatch(/--line "\$LINE" --flavour "\$FLAVOUR" --risk "\$RISK" \$APPLY --json/);
+    // Signed keyless with cosign built from its module, the SBOM from the build job attached, then verified.
+    expect(rock.run).toMatch(/--keyless --sbom sbom\/sbom\.spdx\.json/);
+    expect(JSON.stringify(steps)).toContain('bash scripts/setup.d/65-cosign.sh');
+    expect(steps.find((s) => s.uses === 'actions/download-artifact@v4' && s.with.name === 'sbom')).toBeTruthy();
+    const verify = steps.find((s) => /verify-attestation/.test(s.run ?? ''))!;
+    expect(verify.run).toMatch(/for type in spdxjson slsaprovenance1/);
+    expect(verify.run).toContain('--certificate-oidc-issuer https://token.actions.githubusercontent.com');
+    expect(verify.run).toContain('npm run -s verify -- "$subject" "${id[@]}"');
   });
   it('the select step parses a release tag the way the workflow documents', async () => {
     const step = (rel.jobs.select.steps as Doc[])[0]!;

@@ -11,7 +11,10 @@ import { UserError, isUserError } from '../lib/errors.ts';
 import { errorJson, out, outJson } from '../lib/output.ts';
 import { workspace, type Workspace } from '../lib/workspace.ts';
 import { DEFAULT_RETRY } from '../lib/retry.ts';
-import { formatRockPlan } from './registry.ts';
+import { existsSync } from 'node:fs';
+import { RegistrySession, formatRockPlan } from './registry.ts';
+import { parseImageRef, verifyImage } from './verify.ts';
+import type { Verifier } from '../lib/tools/cosign.ts';
 import { RISKS, formatSnapPlan } from './store.ts';
 import { applyPromotion, applyRockPublish, applySnapPublish, checkRisk, planPromotion, planRockPublish, planSnapPublish, resolveOutputs } from './publish.ts';
 
@@ -55,23 +58,45 @@ interface RockCliOpts extends LineOpts {
   registryCertDir?: string;
   attempts: number;
   retryDelayMs: number;
+  signKey?: string;
+  keyless?: boolean;
+  /** commander's --no-sign: sign=false. */
+  sign: boolean;
+  sbom?: string;
+  lock?: string;
 }
 
 export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const { resolved } = loadLine(o, ws);
-  const { plan, session } = await planRockPublish(resolved, ws, { ...o, dryRun: !o.yes }, env);
+  const { plan, session } = await planRockPublish(
+    resolved,
+    ws,
+    {
+      ...o,
+      dryRun: !o.yes,
+      noSign: !o.sign,
+      ...(o.lock ? { lockFile: o.lock } : {}),
+    },
+    env,
+  );
   try {
     if (!o.json) out(formatRockPlan(plan));
     if (!o.yes) {
       if (o.json) outJson({ dryRun: true, plan });
-      else out(`dry run: nothing pushed${plan.problems.length ? ' (the refusals above would stop --yes)' : ''}; add --yes to publish`);
+      else {
+        const refused = plan.problems.length + (plan.signing?.problems.length ?? 0);
+        out(`dry run: nothing pushed${plan.signing?.key ? ', nothing signed' : ''}${refused ? ' (the refusals above would stop --yes)' : ''}; add --yes to publish`);
+      }
       return;
     }
     try {
-      const result = await applyRockPublish(plan, session);
+      const result = await applyRockPublish(plan, session, env);
       if (o.json) outJson({ dryRun: false, plan, result });
       else {
         out(`published ${plan.repository}@${result.digest}: ${result.pushed.length} tag(s) pushed, ${result.verified.length} reference(s) verified in ${result.seconds.toFixed(1)} s`);
+        if (result.signing?.verified) out(result.signing.verified.line);
+        else if (result.signing?.signed) out(`signed ${result.signing.subject} and attached ${result.signing.attestations.join(', ')} (${plan.signing?.keySource})`);
+        else out('not signed (--no-sign)');
       }
     } catch (e) {
       if (o.json) outJson({ dryRun: false, plan, error: errorJson(e) });
@@ -80,6 +105,48 @@ export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.Pro
   } finally {
     await session.close();
   }
+}
+
+interface VerifyCliOpts {
+  key?: string;
+  certificateIdentity?: string;
+  certificateIdentityRegexp?: string;
+  certificateOidcIssuer?: string;
+  registryCertDir?: string;
+  json: boolean;
+}
+
+/** `sparkcraft verify IMAGE --key PUB`: one line (or --json); exit 1 when anything does not hold. */
+export async function verifyCli(image: string, o: VerifyCliOpts, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const parsed = parseImageRef(image);
+  const verifier = verifierFrom(o);
+  if (verifier.kind === 'key' && !existsSync(verifier.publicKey)) throw new UserError('E_USAGE', `the public key ${verifier.publicKey} does not exist`, { hint: 'pass --key FILE with the cosign public key (cosign.pub)' });
+  const certDir = o.registryCertDir || env.SPARKCRAFT_REGISTRY_CERT_DIR || undefined;
+  const session = new RegistrySession(parsed.repository.split('/')[0]!, env, certDir, DEFAULT_RETRY);
+  try {
+    const result = await verifyImage(image, { verifier, session, env });
+    if (o.json) outJson(result);
+    if (!result.ok) throw new UserError('E_VERIFY', result.line);
+    if (!o.json) out(result.line);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Pure: a public key, or a keyless identity (exact or regexp) with its issuer; anything else is a usage error. */
+export function verifierFrom(o: Pick<VerifyCliOpts, 'key' | 'certificateIdentity' | 'certificateIdentityRegexp' | 'certificateOidcIssuer'>): Verifier {
+  const keyless = o.certificateIdentity || o.certificateIdentityRegexp || o.certificateOidcIssuer;
+  if (o.key && keyless) throw new UserError('E_USAGE', 'give either --key or a keyless identity, not both');
+  if (o.key) return { kind: 'key', publicKey: o.key };
+  if (!keyless) throw new UserError('E_USAGE', 'nothing to verify against', { hint: 'pass --key cosign.pub, or --certificate-identity(-regexp) and --certificate-oidc-issuer for a keyless signature' });
+  if (!o.certificateOidcIssuer) throw new UserError('E_USAGE', 'a keyless identity needs --certificate-oidc-issuer', { hint: 'GitHub Actions: https://token.actions.githubusercontent.com' });
+  if (!o.certificateIdentity === !o.certificateIdentityRegexp) throw new UserError('E_USAGE', 'give one of --certificate-identity and --certificate-identity-regexp');
+  return {
+    kind: 'identity',
+    issuer: o.certificateOidcIssuer,
+    ...(o.certificateIdentity ? { identity: o.certificateIdentity } : {}),
+    ...(o.certificateIdentityRegexp ? { identityRegexp: o.certificateIdentityRegexp } : {}),
+  };
 }
 
 interface SnapCliOpts extends LineOpts {
@@ -152,7 +219,23 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .option('--registry-cert-dir <dir>', 'CA certificates (*.crt) to trust for the registry (or $SPARKCRAFT_REGISTRY_CERT_DIR)')
     .addOption(new Option('--attempts <n>', 'attempts per registry call on network errors and 5xx').argParser(positiveInt).default(DEFAULT_RETRY.attempts))
     .addOption(new Option('--retry-delay-ms <ms>', 'first backoff delay (doubles each retry)').argParser(positiveInt).default(DEFAULT_RETRY.baseDelayMs))
+    .option('--sign-key <file>', 'cosign private key to sign the pushed digest with (default: $COSIGN_KEY; password: $COSIGN_PASSWORD)')
+    .option('--keyless', 'sign keyless with the CI\'s OIDC identity (Fulcio certificate, Rekor entry)', false)
+    .option('--no-sign', 'publish without signing or attaching the SBOM and provenance')
+    .option('--sbom <file>', 'SPDX SBOM to attach (default: the line\'s build/<track>/<flavour>/inputs/sbom.spdx.json)')
+    .option('--lock <file>', 'lock file whose inputs the provenance lists (default: sparkcraft.lock.json)')
     .action(async (o: RockCliOpts) => publishRock(o, ws));
+
+  program
+    .command('verify <image>')
+    .description('check the signature, SBOM and provenance of a published image (tag or @digest) against a cosign public key or a keyless identity; one line says what holds')
+    .option('--key <file>', 'cosign public key (PEM), e.g. cosign.pub: for key-signed images')
+    .option('--certificate-identity <id>', 'keyless: the signer identity, e.g. https://github.com/OWNER/REPO/.github/workflows/release.yaml@refs/tags/release/3.5/edge')
+    .option('--certificate-identity-regexp <re>', 'keyless: a regexp the signer identity must match')
+    .option('--certificate-oidc-issuer <url>', 'keyless: the OIDC issuer (GitHub Actions: https://token.actions.githubusercontent.com)')
+    .option('--registry-cert-dir <dir>', 'CA certificates (*.crt) to trust for the registry (or $SPARKCRAFT_REGISTRY_CERT_DIR)')
+    .option('--json', 'print the result as JSON', false)
+    .action(async (image: string, o: VerifyCliOpts) => verifyCli(image, o));
 
   lineOptions(publish.command('snap').description('upload the snap to the Snap Store channel <track>/<risk> of its line')).action(async (o: SnapCliOpts) => publishSnap(o, ws));
 

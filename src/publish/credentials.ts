@@ -51,7 +51,8 @@ export interface AuthFile {
 }
 
 /**
- * Write the auth file (0600, in a private 0700 directory) for `host`, or none for anonymous access,
+ * Write the auth file (0600, in a private 0700 directory; also its config.json for DOCKER_CONFIG readers)
+ * for `host`, or none for anonymous access,
  * and an environment in which skopeo sees only it (no REGISTRY_AUTH_FILE, ~/.docker/config.json or
  * $XDG_RUNTIME_DIR/containers/auth.json of the user, and none of the secret variables).
  */
@@ -67,6 +68,8 @@ export async function writeAuthFile(host: string, c: RegistryCredentials | null)
     } finally {
       await fh.close();
     }
+    // The same document as DOCKER_CONFIG's config.json, for tools that read only that (cosign).
+    await fs.link(file, path.join(dir, 'config.json'));
   }
   const env: NodeJS.ProcessEnv = {
     HOME: dir,

@@ -11,6 +11,7 @@ import type { Packed } from '../pack/pack.ts';
 import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../lib/retry.ts';
 import { RegistrySession, applyRockPlan, findRockArtifact, inspectRock, repositoryOf, type RockPlan, type RockResult } from './registry.ts';
+import { applySigning, inspectSigning, type SignResult } from './sign.ts';
 import { RISKS, applySnapUpload, findSnapArtifact, planPromote, planSnapUpload, readSnapMeta, snapRefusal, applyStoreCommand, type PromotePlan, type SnapPlan, type SnapResult } from './store.ts';
 
 export interface RockPublishOptions {
@@ -23,6 +24,14 @@ export interface RockPublishOptions {
   dryRun: boolean;
   attempts: number;
   retryDelayMs: number;
+  /** Signing: a key file, COSIGN_KEY from the environment (default), keyless OIDC, or none. */
+  signKey?: string;
+  keyless?: boolean;
+  noSign?: boolean;
+  /** The SBOM to attach (default: the line's staged build/<track>/<flavour>/inputs/sbom.spdx.json). */
+  sbom?: string;
+  /** The lock whose inputs the provenance lists (default: sparkcraft.lock.json). */
+  lockFile?: string;
 }
 
 /** The plan, and the registry session apply uses (close it when done). */
@@ -33,7 +42,20 @@ export async function planRockPublish(r: ResolvedLine, ws: Workspace, o: RockPub
   const retry: RetryPolicy = { attempts: Math.max(1, o.attempts), baseDelayMs: o.retryDelayMs, maxDelayMs: Math.max(o.retryDelayMs, DEFAULT_RETRY.maxDelayMs) };
   const session = new RegistrySession(repositoryOf(registry, r.image.name).host, env, certDir, retry);
   try {
-    const plan = await inspectRock({ resolved: r, registry, artifact, force: o.force, dryRun: o.dryRun, ...(certDir ? { certDir } : {}) }, session);
+    const signing = (repository: string, digest: string) =>
+      inspectSigning({
+        resolved: r,
+        repository,
+        digest,
+        root: ws.root,
+        lockFile: o.lockFile ? path.resolve(o.lockFile) : ws.lockFile,
+        ...(o.sbom ? { sbomFile: o.sbom } : {}),
+        ...(o.signKey ? { signKey: o.signKey } : {}),
+        ...(o.keyless ? { keyless: true } : {}),
+        ...(o.noSign ? { noSign: true } : {}),
+        env,
+      });
+    const plan = await inspectRock({ resolved: r, registry, artifact, force: o.force, dryRun: o.dryRun, signing, ...(certDir ? { certDir } : {}) }, session);
     return { plan, session };
   } catch (e) {
     await session.close();
@@ -41,8 +63,11 @@ export async function planRockPublish(r: ResolvedLine, ws: Workspace, o: RockPub
   }
 }
 
-export function applyRockPublish(plan: RockPlan, session: RegistrySession): Promise<RockResult> {
-  return applyRockPlan(plan, session);
+/** Push and read back every tag, then sign the digest and attach its SBOM and provenance (when planned). */
+export async function applyRockPublish(plan: RockPlan, session: RegistrySession, env: NodeJS.ProcessEnv): Promise<RockResult & { signing: SignResult | null }> {
+  const result = await applyRockPlan(plan, session);
+  const signing = plan.signing?.key ? await applySigning(plan.signing, session, env) : null;
+  return { ...result, signing };
 }
 
 export async function planSnapPublish(r: ResolvedLine, ws: Workspace, o: { artifact?: string; packed?: Packed }, env: NodeJS.ProcessEnv): Promise<SnapPlan> {

@@ -24,6 +24,7 @@ import {
 } from '../lib/tools/skopeo-registry.ts';
 import { credentialsFromEnv, writeAuthFile, type RegistryCredentials } from './credentials.ts';
 import { RetriesExhausted, withRetry, type RetryPolicy } from '../lib/retry.ts';
+import { formatSignPlan, type SignPlan } from './sign.ts';
 
 export type TagKind = 'immutable' | 'moving';
 export interface TagSpec {
@@ -74,7 +75,7 @@ export interface TagPlan extends TagSpec {
 
 export interface RockPlan {
   kind: 'sparkcraft.publish.rock/plan';
-  version: 1;
+  version: 2;
   line: string;
   flavour: string;
   risk: string;
@@ -89,6 +90,8 @@ export interface RockPlan {
   problems: string[];
   /** The commands apply will run, as printed. */
   commands: string[];
+  /** Signing the pushed digest and attaching its SBOM and provenance (src/publish/sign.ts); null: not planned. */
+  signing: SignPlan | null;
 }
 
 export interface DecideInput {
@@ -99,6 +102,7 @@ export interface DecideInput {
   force: boolean;
   credentials: string;
   certDir?: string;
+  signing?: SignPlan;
 }
 
 /** Pure: the plan. */
@@ -124,7 +128,7 @@ export function decideRockPlan(i: DecideInput): RockPlan {
     .map((t) => formatCommand(copyArchiveCommand(i.artifact.file, t.ref, { ...access, digestFile: '<digestfile>' })));
   return {
     kind: 'sparkcraft.publish.rock/plan',
-    version: 1,
+    version: 2,
     line: i.resolved.line.track,
     flavour: i.resolved.flavour.name,
     risk: i.resolved.risk,
@@ -136,7 +140,8 @@ export function decideRockPlan(i: DecideInput): RockPlan {
     force: i.force,
     tags,
     problems,
-    commands,
+    commands: [...commands, ...(i.signing?.commands ?? [])],
+    signing: i.signing ?? null,
   };
 }
 
@@ -153,6 +158,7 @@ export function formatRockPlan(p: RockPlan): string {
     lines.push(`  ${t.tag.padEnd(w)}  ${t.kind.padEnd(9)}  ${t.action.padEnd(9)}  (now: ${now})`);
   }
   for (const pr of p.problems) lines.push(`  refused: ${pr} (use --force to overwrite)`);
+  if (p.signing) lines.push(...formatSignPlan(p.signing));
   return lines.join('\n');
 }
 
@@ -192,6 +198,8 @@ export interface RockOptions {
   certDir?: string;
   /** Dry runs tolerate an unreadable registry (tags become 'unknown'); apply does not. */
   dryRun: boolean;
+  /** The signing plan for the digest (src/publish/sign.ts inspectSigning); absent: none. */
+  signing?: (repository: string, digest: string) => Promise<SignPlan>;
 }
 
 /** The registry session: credentials in an auth file, retry policy, error translation. */
@@ -307,6 +315,7 @@ export async function inspectRock(o: RockOptions, session: RegistrySession): Pro
     force: o.force,
     credentials: session.credentialsSource,
     ...(o.certDir ? { certDir: o.certDir } : {}),
+    ...(o.signing ? { signing: await o.signing(repository, digest) } : {}),
   });
 }
 
@@ -326,6 +335,7 @@ export async function applyRockPlan(plan: RockPlan, session: RegistrySession): P
   const problems: UserError[] = plan.problems.map(
     (p) => new UserError('E_IMMUTABLE_TAG', p, { hint: 'publish a new version, or pass --force to overwrite' }),
   );
+  for (const p of plan.signing?.problems ?? []) problems.push(new UserError('E_SIGNING', p));
   if (plan.tags.some((t) => t.existing === 'unknown')) {
     problems.push(new UserError('E_PLAN_INCOMPLETE', 'the plan could not read every existing tag', { hint: 'check registry access and retry' }));
   }

@@ -1,0 +1,3 @@
+package tools
+
+import _ "github.com/sigstore/cosign/v2/cmd/cosign"
