@@ -31,7 +31,9 @@ MARK=sparkcraft-local-k8s
 PAUSE_IMAGE=localhost/sparkcraft/pause:$PAUSE_TAG COREDNS_IMAGE=localhost/sparkcraft/coredns:$COREDNS_VERSION
 REGISTRY_STATE=${LOCAL_REGISTRY_STATE:-$SPARKCRAFT_CACHE/local-registry}
 # Sysctls the node changes (ip_forward; the kubelet's kernel tunables): saved at start, put back at stop.
-SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+# (route_localnet: kube-proxy's localhost node ports; bridge-nf-call-iptables: Services from pods on the bridge.)
+SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes
+  net.ipv4.conf.all.route_localnet net.bridge.bridge-nf-call-iptables)
 bin="$SPARKCRAFT_CACHE/bin" images="$SPARKCRAFT_CACHE/k8s-images"
 APISERVER="$bin/kube-apiserver-$K8S_VERSION" KUBECTL="$bin/kubectl-$K8S_VERSION" ETCD="$bin/etcd-$K8S_VERSION"
 KUBELET="$bin/kubelet-$K8S_VERSION" KUBE_PROXY="$bin/kube-proxy-$K8S_VERSION"
@@ -214,7 +216,8 @@ ensure_rule() { # iptables|ip6tables TABLE CHAIN RULE...: append unless present
 network_up() {
   mkdir -p "$DIR/net"
   if [ ! -f "$DIR/net/sysctl.saved" ]; then
-    sysctl -n "${SYSCTLS[@]}" | paste -d= <(printf '%s\n' "${SYSCTLS[@]}") - > "$DIR/net/sysctl.tmp"
+    local k v; : > "$DIR/net/sysctl.tmp"
+    for k in "${SYSCTLS[@]}"; do v=$(sysctl -n "$k" 2>/dev/null) && echo "$k=$v" >> "$DIR/net/sysctl.tmp"; done
     mv "$DIR/net/sysctl.tmp" "$DIR/net/sysctl.saved"
   fi
   touch "$DIR/node.on"
