@@ -52,6 +52,7 @@ describe(`Spark ${r.line.spark} on the local node (image ${r.image.ref})`, () =>
       try {
         const detail = await fn();
         expect(detail).toBeTruthy();
+        console.log(`${name.split(' ')[0]} ${detail}`);
       } catch (e) {
         // The scenario's name, the pods' phases, the namespace's events and the last log lines.
         const log = (e as { log?: string }).log;
