@@ -17,6 +17,7 @@
 # any registry but the local one (scripts/local-registry.sh) go to a closed loopback port.
 . "$(dirname "$0")/lib.sh"
 K8S_VERSION=${K8S_VERSION:-v1.31.14}
+MINOR=$(echo "$K8S_VERSION" | cut -d. -f2) # settings that differ between Kubernetes versions
 COREDNS_VERSION=v1.11.3 PAUSE_TAG=3.10
 DIR=${LOCAL_K8S_DIR:-$SPARKCRAFT_CACHE/local-k8s}
 API_PORT=${LOCAL_K8S_API_PORT:-16443}
@@ -368,6 +369,8 @@ serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
+$( [ "$MINOR" -ge 31 ] && echo "# This machine has cgroup v1 (hybrid); from 1.35 on the kubelet refuses it unless told.
+failCgroupV1: false" )
 EOF
   put "$DIR/kube-proxy.yaml" <<EOF || true
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -523,8 +526,10 @@ node_up() {
   fi
   if ! alive kubelet; then
     say "starting kubelet ($NODE_NAME, $NODE_IP)"
+    # Before 1.27 the runtime's endpoint was a flag only (the config field is ignored, with a warning).
+    local old=(); [ "$MINOR" -lt 27 ] && old=(--container-runtime-endpoint "unix://$SOCK")
     launch kubelet "$KUBELET" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet.kubeconfig" \
-      --root-dir "$DIR/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1
+      --root-dir "$DIR/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1 "${old[@]}"
   fi
   coredns_manifests
   wait_for 60 node node_ready || { tail -20 "$DIR/kubelet.log" >&2; die "node $NODE_NAME did not become Ready (log: $DIR/kubelet.log)"; }
