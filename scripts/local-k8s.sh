@@ -221,6 +221,10 @@ network_up() {
     for k in "${SYSCTLS[@]}"; do v=$(sysctl -n "$k" 2>/dev/null) && echo "$k=$v" >> "$DIR/net/sysctl.tmp"; done
     mv "$DIR/net/sysctl.tmp" "$DIR/net/sysctl.saved"
   fi
+  if [ "$MINOR" -lt 29 ] && [ ! -f "$DIR/net/pod-logs.before" ]; then
+    { [ -d /var/log/pods ] && ls -A /var/log/pods || echo "#absent"; } > "$DIR/net/pod-logs.tmp"
+    mv "$DIR/net/pod-logs.tmp" "$DIR/net/pod-logs.before"
+  fi
   touch "$DIR/node.on"
   sysctl -qw net.ipv4.ip_forward=1
   # (no `| grep -q`: with pipefail, grep leaving early fails the pipeline)
@@ -617,6 +621,18 @@ remove_cgroups() {
     [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
   find /var/log/containers -maxdepth 1 -type l -lname "$DIR/*" -delete 2>/dev/null || true
+  # A kubelet without podLogsDir (before 1.29; K8S_VERSION) writes /var/log/pods/<ns>_<pod>_<uid>:
+  # what was not there at the node's first start is ours (one node per machine), with its links.
+  if [ -f "$DIR/net/pod-logs.before" ]; then
+    local p
+    for p in /var/log/pods/*; do
+      [ -d "$p" ] && ! grep -qxF "$(basename "$p")" "$DIR/net/pod-logs.before" || continue
+      find /var/log/containers -maxdepth 1 -type l -lname "$p/*" -delete 2>/dev/null || true
+      rm -rf "$p"
+    done
+    [ "$(head -1 "$DIR/net/pod-logs.before")" = "#absent" ] && { rmdir /var/log/pods /var/log/containers 2>/dev/null || true; }
+    rm -f "$DIR/net/pod-logs.before"
+  fi
 }
 stop_all() {
   if [ -f "$DIR/node.on" ] || alive kubelet || alive containerd; then

@@ -54,7 +54,22 @@ async function footprint(dir: string) {
       return false;
     }
   });
-  return { processes: procs, mounts, iptables: [...(await ipt('iptables')), ...(await ipt('ip6tables'))], addresses: addrs, bridges: bridge, routes, cgroups, sysctls };
+  // Pod logs outside the instance's directory (a kubelet before 1.29 writes /var/log/pods/<ns>_<pod>_<uid>).
+  const uids = (() => {
+    try {
+      return readdirSync(join(dir, 'kubelet', 'pods'));
+    } catch {
+      return [];
+    }
+  })();
+  const logs = (() => {
+    try {
+      return readdirSync('/var/log/pods').filter((d) => uids.some((u) => d.endsWith(`_${u}`)));
+    } catch {
+      return [];
+    }
+  })();
+  return { processes: procs, mounts, logs, iptables: [...(await ipt('iptables')), ...(await ipt('ip6tables'))], addresses: addrs, bridges: bridge, routes, cgroups, sysctls };
 }
 
 describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
@@ -262,7 +277,7 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     expect(saved.map((l) => l.split(' = ')[0])).toEqual(expect.arrayContaining(['net.ipv4.ip_forward', 'vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes', 'net.ipv4.conf.all.route_localnet']));
     await execa('bash', [script, 'stop']);
     const stopped = await footprint(info.stateDir);
-    expect(stopped).toEqual({ processes: [], mounts: [], iptables: [], addresses: [], bridges: [], routes: [], cgroups: [], sysctls: stopped.sysctls });
+    expect(stopped).toEqual({ processes: [], mounts: [], logs: [], iptables: [], addresses: [], bridges: [], routes: [], cgroups: [], sysctls: stopped.sysctls });
     for (const line of saved) expect(stopped.sysctls).toContain(line);
     expect(running.sysctls).toContain('net.ipv4.ip_forward = 1');
     const t = Date.now();
