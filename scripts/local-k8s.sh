@@ -164,7 +164,9 @@ control_plane() {
         --kubelet-certificate-authority "$DIR/pki/ca.crt" --kubelet-preferred-address-types InternalIP)
     else
       # No controller-manager makes the namespaces' default ServiceAccounts: pods would be refused.
-      mode=(--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --authorization-mode RBAC --disable-admission-plugins ServiceAccount)
+      # No endpoints for the kubernetes Service (no pods reach it): from 1.37 the reconciler refuses a
+      # loopback advertise address ("may not be in the loopback range").
+      mode=(--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --endpoint-reconciler-type none --authorization-mode RBAC --disable-admission-plugins ServiceAccount)
     fi
     say "starting kube-apiserver $K8S_VERSION on https://127.0.0.1:$API_PORT"
     launch apiserver "$APISERVER" "${mode[@]}" \
