@@ -36,12 +36,12 @@ async function footprint(dir: string) {
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const cg = readFileSync(`/proc/${p}/cgroup`, 'utf8');
-      if (cmd.includes(dir) || /:\/kubepods/.test(cg) || /\/(kubelet|kube-proxy|coredns)-?/.test(readlinkSync(`/proc/${p}/exe`))) procs.push(`${p} ${cmd.slice(0, 120)}`);
+      if (cmd.includes(`${dir}/`) || /:\/kubepods/.test(cg) || /\/(kubelet|kube-proxy|coredns)-?/.test(readlinkSync(`/proc/${p}/exe`))) procs.push(`${p} ${cmd.slice(0, 120)}`);
     } catch {
       /* gone */
     }
   }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir) || m.includes('/netns/cni-'));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`) || m.includes('/netns/cni-'));
   const addrs = (await execa('ip', ['-o', 'addr', 'show', 'dev', 'lo'])).stdout.split('\n').filter((l) => l.includes('10.243.0.1'));
   const bridge = (await execa('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => /^\d+: sparkcraft0[:@]/.test(l));
   const routes = (await execa('ip', ['route', 'show'])).stdout.split('\n').filter((l) => /sparkcraft0|10\.96\.0\.0|10\.244\./.test(l));
@@ -223,7 +223,7 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
       for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
         try {
           const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-          if (!argv.join(' ').includes(dir) || argv[0]?.includes('bash')) continue;
+          if (!argv.join(' ').includes(`${dir}/`) || argv[0]?.includes('bash')) continue;
           const name = (argv[0] ?? '').split('/').pop()!.replace(/-v\d.*$/, '');
           if (/^(etcd|kube-apiserver|containerd|kubelet|kube-proxy|kube-scheduler|kube-controller-manager)$/.test(name)) n[name] = (n[name] ?? 0) + 1;
         } catch {
