@@ -20,6 +20,7 @@
 # any registry but the local one (scripts/local-registry.sh) go to a closed loopback port.
 . "$(dirname "$0")/lib.sh"
 K8S_VERSION=${K8S_VERSION:-v1.31.14}
+MINOR=$(echo "$K8S_VERSION" | cut -d. -f2) # settings that differ between Kubernetes versions
 COREDNS_VERSION=v1.11.3 PAUSE_TAG=3.10
 DIR=${LOCAL_K8S_DIR:-$SPARKCRAFT_CACHE/local-k8s}
 API_PORT=${LOCAL_K8S_API_PORT:-16443}
@@ -37,7 +38,9 @@ MARK=sparkcraft-local-k8s
 PAUSE_IMAGE=localhost/sparkcraft/pause:$PAUSE_TAG COREDNS_IMAGE=localhost/sparkcraft/coredns:$COREDNS_VERSION
 REGISTRY_STATE=${LOCAL_REGISTRY_STATE:-$SPARKCRAFT_CACHE/local-registry}
 # Sysctls the node changes (ip_forward; the kubelet's kernel tunables): saved at start, put back at stop.
-SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+# (route_localnet: kube-proxy's localhost node ports; bridge-nf-call-iptables: Services from pods on the bridge.)
+SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes
+  net.ipv4.conf.all.route_localnet net.bridge.bridge-nf-call-iptables)
 bin="$SPARKCRAFT_CACHE/bin" images="$SPARKCRAFT_CACHE/k8s-images"
 APISERVER="$bin/kube-apiserver-$K8S_VERSION" KUBECTL="$bin/kubectl-$K8S_VERSION" ETCD="$bin/etcd-$K8S_VERSION"
 KUBELET="$bin/kubelet-$K8S_VERSION" KUBE_PROXY="$bin/kube-proxy-$K8S_VERSION"
@@ -167,7 +170,9 @@ control_plane() {
         --kubelet-certificate-authority "$DIR/pki/ca.crt" --kubelet-preferred-address-types InternalIP)
     else
       # No controller-manager makes the namespaces' default ServiceAccounts: pods would be refused.
-      mode=(--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --authorization-mode RBAC --disable-admission-plugins ServiceAccount)
+      # No endpoints for the kubernetes Service (no pods reach it): from 1.37 the reconciler refuses a
+      # loopback advertise address ("may not be in the loopback range").
+      mode=(--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --endpoint-reconciler-type none --authorization-mode RBAC --disable-admission-plugins ServiceAccount)
     fi
     say "starting kube-apiserver $K8S_VERSION on https://127.0.0.1:$API_PORT"
     launch apiserver "$APISERVER" "${mode[@]}" \
@@ -220,8 +225,13 @@ ensure_rule() { # iptables|ip6tables TABLE CHAIN RULE...: append unless present
 network_up() {
   mkdir -p "$DIR/net"
   if [ ! -f "$DIR/net/sysctl.saved" ]; then
-    sysctl -n "${SYSCTLS[@]}" | paste -d= <(printf '%s\n' "${SYSCTLS[@]}") - > "$DIR/net/sysctl.tmp"
+    local k v; : > "$DIR/net/sysctl.tmp"
+    for k in "${SYSCTLS[@]}"; do v=$(sysctl -n "$k" 2>/dev/null) && echo "$k=$v" >> "$DIR/net/sysctl.tmp"; done
     mv "$DIR/net/sysctl.tmp" "$DIR/net/sysctl.saved"
+  fi
+  if [ "$MINOR" -lt 29 ] && [ ! -f "$DIR/net/pod-logs.before" ]; then
+    { [ -d /var/log/pods ] && ls -A /var/log/pods || echo "#absent"; } > "$DIR/net/pod-logs.tmp"
+    mv "$DIR/net/pod-logs.tmp" "$DIR/net/pod-logs.before"
   fi
   touch "$DIR/node.on"
   sysctl -qw net.ipv4.ip_forward=1
@@ -371,6 +381,8 @@ serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
+$( [ "$MINOR" -ge 31 ] && echo "# This machine has cgroup v1 (hybrid); from 1.35 on the kubelet refuses it unless told.
+failCgroupV1: false" )
 EOF
   put "$DIR/kube-proxy.yaml" <<EOF || true
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -526,8 +538,10 @@ node_up() {
   fi
   if ! alive kubelet; then
     say "starting kubelet ($NODE_NAME, $NODE_IP)"
+    # Before 1.27 the runtime's endpoint was a flag only (the config field is ignored, with a warning).
+    local old=(); [ "$MINOR" -lt 27 ] && old=(--container-runtime-endpoint "unix://$SOCK")
     launch kubelet "$KUBELET" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet.kubeconfig" \
-      --root-dir "$DIR/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1
+      --root-dir "$DIR/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1 "${old[@]}"
   fi
   coredns_manifests
   wait_for 60 node node_ready || { tail -20 "$DIR/kubelet.log" >&2; die "node $NODE_NAME did not become Ready (log: $DIR/kubelet.log)"; }
@@ -661,6 +675,18 @@ remove_cgroups() {
     [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
   find /var/log/containers -maxdepth 1 -type l -lname "$DIR/*" -delete 2>/dev/null || true
+  # A kubelet without podLogsDir (before 1.29; K8S_VERSION) writes /var/log/pods/<ns>_<pod>_<uid>:
+  # what was not there at the node's first start is ours (one node per machine), with its links.
+  if [ -f "$DIR/net/pod-logs.before" ]; then
+    local p
+    for p in /var/log/pods/*; do
+      [ -d "$p" ] && ! grep -qxF "$(basename "$p")" "$DIR/net/pod-logs.before" || continue
+      find /var/log/containers -maxdepth 1 -type l -lname "$p/*" -delete 2>/dev/null || true
+      rm -rf "$p"
+    done
+    [ "$(head -1 "$DIR/net/pod-logs.before")" = "#absent" ] && { rmdir /var/log/pods /var/log/containers 2>/dev/null || true; }
+    rm -f "$DIR/net/pod-logs.before"
+  fi
 }
 stop_all() {
   s3_down

@@ -1,12 +1,12 @@
 /**
  * Spark on the local node, from the built rock (and the snap for scenario 6): issue 12's scenarios
- * 1-7 for the default line (`npm run smoke -- --cluster --line X` runs them for any line).
+ * 1-7 for the default line, and 8: the rock through the local TLS registry (`npm run smoke -- --cluster --line X` runs them for any line).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { importImage } from '../src/lib/cluster.ts';
+import { importImage, publishToLocalRegistry } from '../src/lib/cluster.ts';
 import { build } from '../src/pack/pack.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { SnapRunner } from '../src/smoke/runner.ts';
@@ -17,6 +17,7 @@ const r = resolveLine(loadMatrix(), {});
 let cluster: ClusterInfo;
 const work = mkdtempSync(join(tmpdir(), 'cluster-test-'));
 let snap: Promise<SnapRunner> | undefined;
+let rockFile = '';
 const ctx: ScenarioContext = {
   get cluster() {
     return cluster;
@@ -24,6 +25,10 @@ const ctx: ScenarioContext = {
   imageRef: r.image.ref,
   spark: r.line.spark,
   scala: r.line.scala,
+  registry: {
+    publish: () => publishToLocalRegistry({ artifact: rockFile, line: r.line.track, imageRef: r.image.ref }),
+    restore: () => importImage(cluster, rockFile, r.image.ref),
+  },
   snap: () => (snap ??= build('snap', { backend: 'builtin' }).then((b) => SnapRunner.unpack(b.artifact, join(work, 'snap')))),
 };
 const { namespace, scenarios } = clusterScenarios(ctx);
@@ -33,6 +38,7 @@ describe(`Spark ${r.line.spark} on the local node (image ${r.image.ref})`, () =>
     cluster = await ensureCluster();
     if (!cluster.node) throw new Error('the local cluster runs without a node (LOCAL_K8S_NODE=0): these scenarios need one');
     const rock = await build('rock', { backend: 'builtin' });
+    rockFile = rock.artifact;
     await importImage(cluster, rock.artifact, r.image.ref);
   }, 3_600_000);
 
@@ -46,6 +52,7 @@ describe(`Spark ${r.line.spark} on the local node (image ${r.image.ref})`, () =>
       try {
         const detail = await fn();
         expect(detail).toBeTruthy();
+        console.log(`${name.split(' ')[0]} ${detail}`);
       } catch (e) {
         // The scenario's name, the pods' phases, the namespace's events and the last log lines.
         const log = (e as { log?: string }).log;

@@ -82,3 +82,15 @@ describe('the CLI output path', () => {
     expect(r.stdout).not.toContain('charmed-spark');
   });
 });
+
+describe('cluster: the kubelet\'s pull time from its Pulled event', () => {
+  it('reads Go durations from "Successfully pulled image" messages, and nothing from others', async () => {
+    const { goDuration, pulledSeconds } = await import('../src/lib/cluster.ts');
+    expect(goDuration('1m2.5s')).toBeCloseTo(62.5);
+    expect(goDuration('812ms')).toBeCloseTo(0.812);
+    expect(goDuration('1h0m3s')).toBe(3603);
+    expect(pulledSeconds(['Container image "x" already present on machine'])).toBeNull();
+    expect(pulledSeconds(['Successfully pulled image "127.0.0.1:15443/sparkcraft/charmed-spark:3.5-22.04_edge" in 41.234s (41.234s including waiting). Image size: 851234567 bytes.'])).toBeCloseTo(41.234);
+    expect(pulledSeconds(['Successfully pulled image "a:b" in 1m5.5s (1m9s including waiting)'])).toBeCloseTo(65.5);
+  });
+});

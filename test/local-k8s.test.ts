@@ -36,12 +36,12 @@ async function footprint(dir: string) {
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const cg = readFileSync(`/proc/${p}/cgroup`, 'utf8');
-      if (cmd.includes(dir) || /:\/kubepods/.test(cg) || /\/(kubelet|kube-proxy|coredns)-?/.test(readlinkSync(`/proc/${p}/exe`))) procs.push(`${p} ${cmd.slice(0, 120)}`);
+      if (cmd.includes(`${dir}/`) || /:\/kubepods/.test(cg) || /\/(kubelet|kube-proxy|coredns)-?/.test(readlinkSync(`/proc/${p}/exe`))) procs.push(`${p} ${cmd.slice(0, 120)}`);
     } catch {
       /* gone */
     }
   }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir) || m.includes('/netns/cni-'));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`) || m.includes('/netns/cni-'));
   const addrs = (await execa('ip', ['-o', 'addr', 'show', 'dev', 'lo'])).stdout.split('\n').filter((l) => l.includes('10.243.0.1'));
   const bridge = (await execa('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => /^\d+: sparkcraft0[:@]/.test(l));
   const routes = (await execa('ip', ['route', 'show'])).stdout.split('\n').filter((l) => /sparkcraft0|10\.96\.0\.0|10\.244\./.test(l));
@@ -54,7 +54,22 @@ async function footprint(dir: string) {
       return false;
     }
   });
-  return { processes: procs, mounts, iptables: [...(await ipt('iptables')), ...(await ipt('ip6tables'))], addresses: addrs, bridges: bridge, routes, cgroups, sysctls };
+  // Pod logs outside the instance's directory (a kubelet before 1.29 writes /var/log/pods/<ns>_<pod>_<uid>).
+  const uids = (() => {
+    try {
+      return readdirSync(join(dir, 'kubelet', 'pods'));
+    } catch {
+      return [];
+    }
+  })();
+  const logs = (() => {
+    try {
+      return readdirSync('/var/log/pods').filter((d) => uids.some((u) => d.endsWith(`_${u}`)));
+    } catch {
+      return [];
+    }
+  })();
+  return { processes: procs, mounts, logs, iptables: [...(await ipt('iptables')), ...(await ipt('ip6tables'))], addresses: addrs, bridges: bridge, routes, cgroups, sysctls };
 }
 
 describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
@@ -199,11 +214,55 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     expect(Number(readFileSync(join(info.stateDir, 'kubelet.pid'), 'utf8').split(' ')[0])).not.toBe(pid);
   }, 180_000);
 
+  it('a start killed half-way is recovered by the next start: one of each daemon, node Ready, DNS answering', async () => {
+    const info = await ensureCluster();
+    const dir = info.stateDir;
+    /** This instance's daemons, by name: how many processes of each run. */
+    const daemons = () => {
+      const n: Record<string, number> = {};
+      for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+        try {
+          const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+          if (!argv.join(' ').includes(`${dir}/`) || argv[0]?.includes('bash')) continue;
+          const name = (argv[0] ?? '').split('/').pop()!.replace(/-v\d.*$/, '');
+          if (/^(etcd|kube-apiserver|containerd|kubelet|kube-proxy|kube-scheduler|kube-controller-manager)$/.test(name)) n[name] = (n[name] ?? 0) + 1;
+        } catch {
+          /* gone */
+        }
+      }
+      return n;
+    };
+    // Killed (SIGKILL, the whole start: flock, the script) right after it launched the apiserver, then
+    // right after it launched the kubelet (before the node was Ready).
+    for (const at of ['apiserver', 'kubelet']) {
+      await execa('bash', [script, 'stop']);
+      const start = execa('bash', [script, 'start'], { detached: true, reject: false });
+      let seen = false;
+      for (let i = 0; i < 1200 && !seen; i++) {
+        try {
+          seen = readFileSync(join(dir, `${at}.pid`), 'utf8').trim() !== '';
+        } catch {
+          await sleep(50);
+        }
+      }
+      expect(seen).toBe(true);
+      process.kill(-start.pid!, 'SIGKILL');
+      await start;
+      // Killed before it launched the node: not running (the apiserver not yet ready, or the node's daemons missing).
+      if (at === 'apiserver') expect((await execa('bash', [script, 'status'], { reject: false })).stdout).toMatch(/^(stopped|degraded: )/);
+      await execa('bash', [script, 'start']);
+      expect((await execa('bash', [script, 'status'])).stdout).toMatch(/^running/);
+      expect(daemons()).toEqual({ etcd: 1, 'kube-apiserver': 1, containerd: 1, kubelet: 1, 'kube-proxy': 1, 'kube-scheduler': 1, 'kube-controller-manager': 1 });
+    }
+  }, 600_000);
+
   it('stop leaves no process, mount, iptables rule, address, bridge, route, cgroup or sysctl change; start brings it all back', async () => {
     const info = await ensureCluster();
     // A running pod, so that stop has containers, mounts and a network namespace to take away.
     const ns = await createNamespace(info, 'lk8s');
     try {
+    // (a controller-manager started a moment ago may not have made the namespace's default ServiceAccount yet)
+    for (let i = 0; i < 60 && !(await kubectl(info, ['-n', ns, 'get', 'serviceaccount', 'default'], { reject: false })).stdout; i++) await sleep(500);
     await kubectl(info, ['-n', ns, 'run', 'sleeper', '--image=localhost/sparkcraft/pause:3.10', '--image-pull-policy=Never', '--restart=Never']);
     expect(await waitPod(info, ns, 'sleeper', ['Running'])).toBe('Running');
     const running = await footprint(info.stateDir);
@@ -213,10 +272,12 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     expect(running.mounts.some((m) => m.includes('/netns/cni-'))).toBe(true);
     // What the machine had before the node's first start (the script saved it then).
     const saved = readFileSync(join(info.stateDir, 'net', 'sysctl.saved'), 'utf8').trim().split('\n').map((l) => l.replace('=', ' = '));
-    expect(saved).toHaveLength(7);
+    // Every sysctl the node may change (ip_forward, the kubelet's kernel tunables, kube-proxy's
+    // route_localnet, bridge-nf-call-iptables) was saved at the first start.
+    expect(saved.map((l) => l.split(' = ')[0])).toEqual(expect.arrayContaining(['net.ipv4.ip_forward', 'vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes', 'net.ipv4.conf.all.route_localnet']));
     await execa('bash', [script, 'stop']);
     const stopped = await footprint(info.stateDir);
-    expect(stopped).toEqual({ processes: [], mounts: [], iptables: [], addresses: [], bridges: [], routes: [], cgroups: [], sysctls: stopped.sysctls });
+    expect(stopped).toEqual({ processes: [], mounts: [], logs: [], iptables: [], addresses: [], bridges: [], routes: [], cgroups: [], sysctls: stopped.sysctls });
     for (const line of saved) expect(stopped.sysctls).toContain(line);
     expect(running.sysctls).toContain('net.ipv4.ip_forward = 1');
     const t = Date.now();

@@ -83,6 +83,8 @@ describe('ci.yaml', () => {
     const runs = (job.steps as Doc[]).map((s) => s.run).filter(Boolean).join('\n');
     expect(runs).toContain('bash scripts/setup.sh');
     expect(runs).toMatch(/vitest run test\/spark8t\/registry\.test\.ts/);
+    // …and scenario 2 on a node of that version, stopped whatever the outcome.
+    expect(runs).toMatch(/local-k8s\.sh start && npm run smoke -- --cluster --artifact rock --only "\^2\\\. "; rc=\$\?; bash scripts\/local-k8s\.sh stop/);
     // Each version's builds are cached apart.
     expect((job.steps as Doc[]).find((s) => s.uses === 'actions/cache@v4')!.with.key).toContain('${{ matrix.k8s }}');
   });

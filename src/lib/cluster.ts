@@ -122,8 +122,7 @@ export async function archiveDigest(archive: string): Promise<string> {
  * Returns whether it imported.
  */
 export async function importImage(c: LocalCluster, archive: string, ref: string): Promise<boolean> {
-  if (!c.node) throw new UserError('E_CLUSTER', 'the local cluster has no node (LOCAL_K8S_NODE=0)', { hint: 'start it with scripts/local-k8s.sh start' });
-  const ctr = (args: string[]) => execa(c.node!.ctrPath, ['--address', c.node!.containerdSocket, '--namespace', 'k8s.io', ...args]);
+  const ctr = ctrOf(c);
   const want = await archiveDigest(archive);
   const have = (await ctr(['images', 'ls', `name==${ref}`])).stdout.split('\n').slice(1).find((l) => l.startsWith(`${ref} `));
   if (have?.includes(want)) return false;
@@ -136,4 +135,84 @@ export async function importImage(c: LocalCluster, archive: string, ref: string)
   await ctr(['images', 'tag', '--force', src, ref]);
   for (const n of imported) await ctr(['images', 'rm', n]).catch(() => undefined);
   return true;
+}
+
+export const localRegistryScript = join(projectRoot, 'scripts', 'local-registry.sh');
+const sparkcraftScript = join(projectRoot, 'scripts', 'sparkcraft.sh');
+
+/** The rock on the local registry: what a pod names (by tag) and the manifest digest pushed. */
+export interface RegistryImage {
+  /** `127.0.0.1:PORT/sparkcraft/<name>:<tag>` */
+  ref: string;
+  digest: string;
+  /** How long publish:rock took (push and verify). */
+  seconds: number;
+}
+
+/**
+ * Push the rock to the local TLS registry as a user does (`npm run publish:rock -- --registry …
+ * --yes`), and make the node trust it: the registry (scripts/local-registry.sh; LOCAL_REGISTRY_STATE
+ * and LOCAL_REGISTRY_PORT choose the instance) is started, then the cluster's `start` again, which
+ * writes containerd's hosts.toml (its CA) and the registry's credentials into containerd's config and
+ * restarts containerd when they changed. `--force`: the local registry is a test registry, a rebuilt
+ * rock may replace the immutable tag there. The tag pods name is the line's first moving tag.
+ */
+export async function publishToLocalRegistry(o: { artifact: string; line: string; imageRef: string; env?: NodeJS.ProcessEnv }): Promise<RegistryImage> {
+  const env = { ...process.env, ...o.env };
+  await execa('bash', [join(projectRoot, 'scripts', 'setup.d', '55-registry.sh')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  await execa('bash', [localRegistryScript, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const vars: Record<string, string> = {};
+  for (const m of (await execa('bash', [localRegistryScript, 'env'], { env })).stdout.matchAll(/^export (\w+)=(.*)$/gm)) vars[m[1]!] = m[2]!;
+  await execa('bash', [localK8sScript, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const tag = o.imageRef.slice(o.imageRef.lastIndexOf(':') + 1);
+  const t = Date.now();
+  const { stdout } = await execa('bash', [sparkcraftScript, 'publish', 'rock', '--line', o.line, '--registry', `${vars.LOCAL_REGISTRY}/sparkcraft`,
+    '--registry-cert-dir', vars.LOCAL_REGISTRY_CERT_DIR!, '--artifact', o.artifact, '--force', '--yes', '--json'],
+  { env: { ...env, REGISTRY_USER: vars.REGISTRY_USER, REGISTRY_PASSWORD: vars.REGISTRY_PASSWORD }, stderr: 'inherit' });
+  const seconds = (Date.now() - t) / 1000;
+  const out = JSON.parse(stdout) as { result?: { repository: string; digest: string; pushed: Array<{ tag: string }> } };
+  const res = out.result;
+  if (!res?.pushed.some((p) => p.tag === tag)) throw new UserError('E_PUBLISH', `publish:rock did not push the tag ${tag} to ${vars.LOCAL_REGISTRY}`, { hint: stdout.slice(0, 300) });
+  return { ref: `${res.repository}:${tag}`, digest: res.digest, seconds };
+}
+
+/** `ctr` in the node's k8s.io namespace. */
+function ctrOf(c: LocalCluster) {
+  if (!c.node) throw new UserError('E_CLUSTER', 'the local cluster has no node (LOCAL_K8S_NODE=0)', { hint: 'start it with scripts/local-k8s.sh start' });
+  const n = c.node;
+  return (args: string[]) => execa(n.ctrPath, ['--address', n.containerdSocket, '--namespace', 'k8s.io', ...args]);
+}
+
+/**
+ * Drop every image on the node whose manifest is DIGEST (and, with garbage collection done, its
+ * content), so that the next pull of it fetches every layer. Returns the names it removed.
+ */
+export async function evictImage(c: LocalCluster, digest: string): Promise<string[]> {
+  const ctr = ctrOf(c);
+  const names = (await ctr(['images', 'ls'])).stdout.split('\n').slice(1).map((l) => l.split(/\s+/)).filter((f) => f[2] === digest).map((f) => f[0]!);
+  if (names.length) await ctr(['images', 'rm', '--sync', ...names]);
+  return names;
+}
+
+/** Give the image SRC (present on the node) the name REF too. */
+export async function tagImage(c: LocalCluster, src: string, ref: string): Promise<void> {
+  await ctrOf(c)(['images', 'tag', '--force', src, ref]);
+}
+
+/** The kubelet's pull time for a pod's image, from its `Pulled` event ("Successfully pulled image … in 1m2.5s …"); null if none. */
+export function pulledSeconds(messages: string[]): number | null {
+  for (const m of messages) {
+    const d = m.match(/^Successfully pulled image "[^"]+" in ((?:\d+h)?(?:\d+m)?(?:[\d.]+(?:ms|µs|s))?)/)?.[1];
+    if (d) return goDuration(d);
+  }
+  return null;
+}
+
+/** A Go duration string (`1m2.5s`, `812ms`) in seconds (pure). */
+export function goDuration(s: string): number {
+  let total = 0;
+  for (const [, n, u] of s.matchAll(/([\d.]+)(h|ms|µs|us|ns|m|s)/g)) {
+    total += Number(n) * { h: 3600, m: 60, s: 1, ms: 1e-3, µs: 1e-6, us: 1e-6, ns: 1e-9 }[u as 'h']!;
+  }
+  return total;
 }

@@ -6,7 +6,7 @@
  * of the driver's and executors' logs.
  */
 import { stringify } from 'yaml';
-import type { LocalCluster } from '../lib/cluster.ts';
+import { evictImage, pulledSeconds, tagImage, type LocalCluster, type RegistryImage } from '../lib/cluster.ts';
 import { CheckFailed, tail } from './checks.ts';
 import { Kube, rockPod, SMALL, type Json } from './kube.ts';
 import { cleanupData, dataScenarios } from './data.ts';
@@ -18,6 +18,12 @@ export interface ScenarioContext {
   imageRef: string;
   spark: string;
   scala: string;
+  /**
+   * Scenario 8: push the rock to the local TLS registry with publish:rock, the node trusting it
+   * (publish), and put the line's reference back on the node if the scenario took it away (restore:
+   * imports the archive again unless the reference already holds the rock); absent: not listed.
+   */
+  registry?: { publish: () => Promise<RegistryImage>; restore: () => Promise<unknown> };
   /** Makes the unpacked snap (scenario 6); absent: that scenario is not listed. */
   snap?: () => Promise<SnapRunner>;
 }
@@ -174,6 +180,48 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
       const log = d ? await k.logs(ns, d.metadata.name, 200) : '';
       if (r.exitCode !== 0 || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.1/.test(log)) throw await fail(`snap spark-submit exit ${r.exitCode}, driver ${d?.status?.phase}`, `${r.stdout}\n${r.stderr}`);
       return `${log.match(/Pi is roughly [\d.]+/)![0]} (from the snap on the host)`;
+    }]);
+  }
+
+  if (ctx.registry) {
+    const reg = ctx.registry;
+    // Before 7, which deletes the account.
+    scenarios.push(['8. the rock from the local TLS registry: publish:rock pushes it, the user pod, driver and 2 executors pull it by tag, SparkPi runs', async () => {
+      await account();
+      const img = await reg.publish();
+      // A real pull: the node loses every name of that manifest and, garbage-collected, its layers
+      // (the line's reference too: put back below, so later scenarios still find it).
+      const evicted = await evictImage(ctx.cluster, img.digest);
+      try {
+        const fromRegistry = `--conf spark.kubernetes.container.image=${img.ref} --conf spark.kubernetes.container.image.pullPolicy=Always --conf spark.kubernetes.executor.deleteOnTermination=false`;
+        await k.apply([rockPod('submit-reg', ns, img.ref, submit('regpi', `${fromRegistry} --conf spark.executor.instances=2 --class org.apache.spark.examples.SparkPi ${examplesJar} 100`),
+          { serviceAccount: user, pullPolicy: 'Always' })]);
+        const r = await k.waitDone(ns, 'submit-reg', 900);
+        const d = await driverOf('regpi');
+        const log = d ? await k.logs(ns, d.metadata.name, 2000) : '';
+        if (r.phase !== 'Succeeded' || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.14/.test(log) || !/Finished task/.test(log)) {
+          throw await fail(`submit pod ${r.phase}, driver ${d?.status?.phase}`, `${r.log}\n${log}`);
+        }
+        const app = d.metadata.labels?.['spark-app-selector'];
+        const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
+        const submitPod = await k.json(['-n', ns, 'get', 'pod', 'submit-reg']);
+        const pods = [submitPod, d, ...ex];
+        // Each pod names the tag, ran the pushed manifest, and the kubelet pulled it (Always: each asked the registry).
+        const pulled: Record<string, number | null> = {};
+        for (const p of pods) {
+          const ev = await k.json(['-n', ns, 'get', 'events', '--field-selector', `involvedObject.name=${p.metadata.name},reason=Pulled`]);
+          pulled[p.metadata.name] = pulledSeconds(ev.items.map((e: Json) => e.message as string));
+        }
+        const wrong = pods.filter((p) => p.spec.containers[0].image !== img.ref || !String(p.status?.containerStatuses?.[0]?.imageID ?? '').endsWith(`@${img.digest}`) || pulled[p.metadata.name] === null);
+        if (ex.length < 2 || wrong.length) {
+          throw await fail(`${ex.length} executor(s); not pulled from ${img.ref} (${img.digest}): ${wrong.map((p) => `${p.metadata.name} image ${p.spec.containers[0].image} id ${p.status?.containerStatuses?.[0]?.imageID} pulled ${pulled[p.metadata.name]}`).join('; ')}`, r.log);
+        }
+        return `${log.match(/Pi is roughly [\d.]+/)![0]}; ${img.ref} pushed in ${img.seconds.toFixed(1)} s, pulled by the kubelet in ${pulled['submit-reg']!.toFixed(1)} s `
+          + `(${evicted.length ? 'every layer fetched' : 'not on the node before'}), ${pods.length} pods ran ${img.digest.slice(0, 19)}…`;
+      } finally {
+        if (evicted.includes(ctx.imageRef)) await tagImage(ctx.cluster, img.ref, ctx.imageRef).catch(() => undefined);
+        await reg.restore();
+      }
     }]);
   }
 

@@ -67,7 +67,7 @@ export class Kube {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A pod running the rock with COMMAND in bash; restartPolicy Never. */
-export function rockPod(name: string, ns: string, image: string, script: string, o: { serviceAccount?: string; configMap?: string; secret?: string; env?: Json[] } = {}): Json {
+export function rockPod(name: string, ns: string, image: string, script: string, o: { serviceAccount?: string; configMap?: string; secret?: string; env?: Json[]; pullPolicy?: 'Always' | 'IfNotPresent' } = {}): Json {
   // files: a ConfigMap at /files, or a Secret at /work (what may hold credentials)
   const mounts = [...(o.configMap ? [{ name: 'files', mountPath: '/files' }] : []), ...(o.secret ? [{ name: 'work', mountPath: '/work', readOnly: true }] : [])];
   const volumes = [...(o.configMap ? [{ name: 'files', configMap: { name: o.configMap } }] : []), ...(o.secret ? [{ name: 'work', secret: { secretName: o.secret } }] : [])];
@@ -81,7 +81,7 @@ export function rockPod(name: string, ns: string, image: string, script: string,
       containers: [{
         name: 'main',
         image,
-        imagePullPolicy: 'IfNotPresent',
+        imagePullPolicy: o.pullPolicy ?? 'IfNotPresent',
         command: ['/bin/bash', '-c', script],
         env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }, ...(o.env ?? [])],
         resources: { requests: { cpu: '100m', memory: '256Mi' } },

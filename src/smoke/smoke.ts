@@ -12,7 +12,7 @@ import { examplesJar } from '../pack/examples.ts';
 import { selectLine } from '../config/matrix.ts';
 import type { ResolvedLine } from '../config/types.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
-import { importImage, startCluster } from '../lib/cluster.ts';
+import { importImage, publishToLocalRegistry, startCluster } from '../lib/cluster.ts';
 import { clusterScenarios, cleanupScenarios } from './cluster.ts';
 import { RockRunner, SnapRunner } from './runner.ts';
 import { rockChecks, runCheck, snapChecks, type CheckResult, type Cluster } from './checks.ts';
@@ -86,7 +86,11 @@ async function smokeCluster(r: ResolvedLine, ws: Workspace, o: { artifact?: 'roc
   const work = mkdtempSync(join(tmpdir(), `sparkcraft-smoke-${process.pid}-`));
   const withSnap = (o.artifact ?? 'all') !== 'rock';
   const snap = withSnap ? async () => SnapRunner.unpack((await build('snap', { line: o.line, backend: 'builtin' }, ws)).artifact, join(work, 'snap')) : undefined;
-  const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, spark: r.line.spark, scala: r.line.scala, snap });
+  const registry = {
+    publish: () => publishToLocalRegistry({ artifact: rock.artifact, line: r.line.track, imageRef: r.image.ref }),
+    restore: () => importImage(cluster, rock.artifact, r.image.ref),
+  };
+  const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, spark: r.line.spark, scala: r.line.scala, snap, registry });
   const results: CheckResult[] = [];
   try {
     await runAll('scenario', scenarios, o.only, results);
