@@ -15,6 +15,8 @@ import { licenseOf, resolveCommand, wheelsOfReport } from '../src/lib/tools/pip.
 import { stage } from '../src/stage/stage.ts';
 import { planRock } from '../src/pack/rock.ts';
 import { workspace } from '../src/lib/workspace.ts';
+import { decideRockPlan, formatRockPlan } from '../src/publish/registry.ts';
+import { resolveOutputs } from '../src/publish/publish.ts';
 import { ROOT } from './support/k8s.ts';
 
 const matrix = loadMatrix();
@@ -55,6 +57,26 @@ describe('flavours in the matrix', () => {
   it('kyuubi stays unavailable with its reason; rendering it is refused', () => {
     expect(matrix.flavours.kyuubi!.available).toBe(false);
     expect(matrix.flavours.kyuubi!.reason).toMatch(/kyuubi/i);
+  });
+});
+
+describe('publishing a flavour (plan, pure)', () => {
+  const D = `sha256:${'a'.repeat(64)}`;
+  it('publish rock --flavour gpu|jupyter plans the flavour image under its tags, the immutable one with its own version', () => {
+    for (const [flavour, image, immutable] of [['gpu', 'charmed-spark-gpu', '3.5.9-25.04.0-22.04_edge'], ['jupyter', 'charmed-spark-jupyterlab', '3.5.9-4.6.6-22.04_edge']] as const) {
+      const r = resolveLine(matrix, { line: '3.5', flavour });
+      const plan = decideRockPlan({ resolved: r, registry: 'ghcr.io/canonical', artifact: { file: r.paths.rock, digest: D }, existing: { '3.5-22.04_edge': D.replace(/a/g, 'b') }, force: false, credentials: 'GITHUB_TOKEN' });
+      expect(plan.tags.map((t) => [t.ref, t.kind])).toEqual([[`ghcr.io/canonical/${image}:${immutable}`, 'immutable'], [`ghcr.io/canonical/${image}:3.5-22.04_edge`, 'moving']]);
+      expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
+      expect(formatRockPlan(plan)).toContain(`publish rock ${image} (line 3.5, flavour ${flavour}, risk edge)`);
+    }
+  });
+  it('publish resolve lists the line\'s available flavours and those layered over the rock', () => {
+    const o = resolveOutputs(resolveLine(matrix, { line: '3.5', flavour: 'gpu' }), matrix);
+    expect(JSON.parse(o.flavours!)).toEqual(['spark', 'gpu', 'jupyter']);
+    expect(JSON.parse(o.layered!)).toEqual(['gpu', 'jupyter']);
+    expect(o.over).toBe('spark');
+    expect(resolveOutputs(resolveLine(matrix, { line: '3.4' }), matrix).flavours).toBe('["spark"]');
   });
 });
 
