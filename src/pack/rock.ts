@@ -187,11 +187,24 @@ export async function partLayers(plan: RockBuildPlan, buildDir: string, below: D
   for (const part of plan.parts) {
     let src = join(buildDir, part.source);
     if (!existsSync(src)) throw new UserError('E_STAGE', `part ${part.name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
-    if (part.build) src = (await step(`part ${part.name}: override-build`, () => runScriptlet(scriptletOf(part, plan, buildDir), { sourceDateEpoch: process.env.SOURCE_DATE_EPOCH || undefined, project: plan.name, version: plan.version }, treeKey))).install;
-    const entries = inheritDirs(applyPart(await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), below);
-    const meta = entries.map((e) => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.linkname ?? ''}`).join('\n');
-    const key = createHash('sha256').update(JSON.stringify({ FORMAT, meta, tree: await treeKey(src), mtime })).digest('hex').slice(0, 32);
-    const l = await step(`part ${part.name}`, () => buildLayer(`f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, async () => entries, mtime));
+    let key: string;
+    let entries: () => Promise<TarEntry[]>;
+    if (part.build) {
+      // A built part's tree is keyed by what it was built from (the scriptlet's key: script, source,
+      // stage, tools), so a cached layer is found without walking the tree (a wheel closure is ~10k files).
+      const run = await step(`part ${part.name}: override-build`, () => runScriptlet(scriptletOf(part, plan, buildDir), { sourceDateEpoch: process.env.SOURCE_DATE_EPOCH || undefined, project: plan.name, version: plan.version }, treeKey));
+      const from = run.install;
+      const under = new Map(below);
+      const dirs = [...under].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, m]) => `${p}\0${m.mode}\0${m.uid}\0${m.gid}`).join('\n');
+      key = createHash('sha256').update(JSON.stringify({ FORMAT, built: run.key, part: { prefix: part.prefix, renames: part.renames, permissions: part.permissions, prime: part.prime }, below: createHash('sha256').update(dirs).digest('hex'), mtime })).digest('hex').slice(0, 32);
+      entries = async () => inheritDirs(applyPart(await dirEntries(from, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), under);
+    } else {
+      const list = inheritDirs(applyPart(await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), below);
+      const meta = list.map((e) => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.linkname ?? ''}`).join('\n');
+      key = createHash('sha256').update(JSON.stringify({ FORMAT, meta, tree: await treeKey(src), mtime })).digest('hex').slice(0, 32);
+      entries = async () => list;
+    }
+    const l = await step(`part ${part.name}`, () => buildLayer(`f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, entries, mtime));
     out.push(l);
     for (const [p, m] of Object.entries(l.dirs)) below.set(p, m);
   }
