@@ -93,7 +93,7 @@ describe(`JupyterLab (${r.image.ref}) on the local node with executors as pods`,
   it('a notebook run through the kernel starts Spark on Kubernetes as the account: executor pods run its job', async () => {
     const cells = [
       'from pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\nsc = spark.sparkContext\nprint("MASTER", sc.master)\nprint("ACCOUNT", spark.conf.get("spark.sparkcraft.account"))\nprint("SA", spark.conf.get("spark.kubernetes.authenticate.driver.serviceAccountName"))',
-      'import time\nfor _ in range(120):\n    if len(sc._jsc.sc().getExecutorIds()) >= 1: break\n    time.sleep(2)\nprint("EXECUTORS", len(sc._jsc.sc().getExecutorIds()))',
+      'import time\nfor _ in range(120):\n    if sc._jsc.sc().getExecutorIds().size() >= 1: break\n    time.sleep(2)\nprint("EXECUTORS", sc._jsc.sc().getExecutorIds().size())',
       'print("SUM", sc.parallelize(range(10000), 8).map(lambda x: x * 2).sum())\nprint("HOSTS", sorted(set(sc.parallelize(range(8), 8).map(lambda _: __import__("socket").gethostname()).collect())))',
     ];
     const nb = { cells: cells.map((c) => ({ cell_type: 'code', source: c, metadata: {}, outputs: [], execution_count: null })), metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, nbformat: 4, nbformat_minor: 5 };
