@@ -49,8 +49,10 @@ describe('resolving every flavour', () => {
         for (const risk of matrix.risks) {
           const r = resolveLine(matrix, { line: line.track, flavour: name, risk, arch: 'arm64' });
           const f = matrix.flavours[name]!;
-          const version = f.tagVersion ? `${line.spark}-${f.tagVersion}` : line.spark;
-          if (f.tagVersion) withTagVersion++;
+          const own = name === 'gpu' ? line.rapids!.version : f.tagVersion;
+          const version = own ? `${line.spark}-${own}` : line.spark;
+          if (own) withTagVersion++;
+          expect(r.flavourVersion).toBe(own);
           const base = line.rock.base.split('@')[1];
           expect(r.version).toBe(version);
           expect(r.arch).toBe('arm64');
@@ -63,10 +65,17 @@ describe('resolving every flavour', () => {
             rock: `dist/${f.image}_${version}_arm64.rock`,
             snap: `dist/spark-client_${line.spark}_arm64.snap`,
           });
+          if (f.available === false) continue;
           const files = renderLine(r, templates);
           const rock = parse(files.find((x) => x.path === 'rockcraft.yaml')!.content);
           expect(rock.name).toBe(f.image);
           expect(rock.version).toBe(version);
+          if (f.over) {
+            expect(r.base!.image.name).toBe(matrix.flavours[f.over]!.image);
+            expect(r.base!.version).toBe(line.spark);
+            expect(files.some((x) => x.path.startsWith('snap/') || x.path.startsWith('files/snap/'))).toBe(false);
+            continue;
+          }
           const defaults = files.find((x) => x.path === 'files/snap/etc/spark8t/conf/spark-defaults.conf')!.content;
           expect(defaults).toContain(`spark.kubernetes.container.image=${r.image.ref}`);
         }

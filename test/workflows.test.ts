@@ -115,32 +115,55 @@ describe('release.yaml', () => {
   it('builds and smoke-tests first (ci.yaml), then publishes both with the right credentials', () => {
     expect(rel.jobs.ci.uses).toBe('./.github/workflows/ci.yaml');
     const pub = rel.jobs.publish;
-    expect(pub.needs).toEqual(['select', 'ci']);
+    expect(pub.needs).toEqual(['select', 'ci', 'flavours']);
+    expect(pub.strategy.matrix.flavour).toBe('${{ fromJSON(needs.select.outputs.flavours) }}');
     expect(pub.permissions).toEqual({ contents: 'read', packages: 'write', 'id-token': 'write' });
     const steps = pub.steps as Doc[];
     const rock = steps.find((s) => /publish:rock/.test(s.run ?? ''))!;
     const snap = steps.find((s) => /publish:snap/.test(s.run ?? ''))!;
     expect(rock.env).toEqual({ GITHUB_TOKEN: '${{ secrets.GITHUB_TOKEN }}' });
     expect(snap.env).toEqual({ SNAPCRAFT_STORE_CREDENTIALS: '${{ secrets.SNAPCRAFT_STORE_CREDENTIALS }}' });
+    expect(snap.if).toBe("matrix.flavour == 'spark'"); // one snap per line, published once
     // Secrets reach only the step that needs them, never the whole job.
     expect(JSON.stringify(pub.env)).not.toMatch(/secrets\./);
     expect(rock.run).toMatch(/--line "\$LINE" --flavour "\$FLAVOUR" --risk "\$RISK" \$APPLY --json/);
     // Signed keyless with cosign built from its module, the SBOM from the build job attached, then verified.
     expect(rock.run).toMatch(/--keyless --sbom sbom\/sbom\.spdx\.json/);
     expect(JSON.stringify(steps)).toContain('bash scripts/setup.d/65-cosign.sh');
-    expect(steps.find((s) => s.uses === 'actions/download-artifact@v4' && s.with.name === 'sbom')).toBeTruthy();
+    // each flavour's own SBOM (the flavours job uploads sbom-<flavour>)
+    expect(steps.find((s) => s.uses === 'actions/download-artifact@v4' && s.with.name === "${{ matrix.flavour == 'spark' && 'sbom' || format('sbom-{0}', matrix.flavour) }}")).toBeTruthy();
     const verify = steps.find((s) => /verify-attestation/.test(s.run ?? ''))!;
     expect(verify.run).toMatch(/for type in spdxjson slsaprovenance1/);
     expect(verify.run).toContain('--certificate-oidc-issuer https://token.actions.githubusercontent.com');
     expect(verify.run).toContain('npm run -s verify -- "$subject" "${id[@]}"');
   });
+  it('a release builds each layered flavour of the line over the rock and publishes every flavour', async () => {
+    const fl = rel.jobs.flavours;
+    expect(fl.needs).toEqual(['select', 'ci']);
+    expect(fl.strategy.matrix.flavour).toBe('${{ fromJSON(needs.select.outputs.layered) }}');
+    const runs = (fl.steps as Doc[]).map((s) => s.run ?? '').join('\n');
+    expect(runs).toContain('build:rock -- --line "$LINE" --flavour "$FLAVOUR" --backend builtin');
+    expect(runs).toContain('test/flavour-$FLAVOUR.test.ts');
+    // The flavours step reads the line's flavours from the matrix, through the CLI.
+    const step = (rel.jobs.select.steps as Doc[]).find((s) => s.id === 'flavours')!;
+    const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-gh-')), 'out');
+    for (const [flavour, want] of [['all', 'flavours=["spark","gpu","jupyter"]\nlayered=["gpu","jupyter"]\n'], ['gpu', 'flavours=["gpu"]\nlayered=["gpu"]\n'], ['spark', 'flavours=["spark"]\nlayered=[]\n']] as const) {
+      await fs.writeFile(out, '');
+      const r = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run.replace('npm ci --no-audit --no-fund', 'true')], { cwd: projectRoot, env: { LINE: '3.5', FLAVOUR: flavour, GITHUB_OUTPUT: out } });
+      expect(r.exitCode).toBe(0);
+      expect(await fs.readFile(out, 'utf8')).toBe(want);
+    }
+    const bad = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run.replace('npm ci --no-audit --no-fund', 'true')], { cwd: projectRoot, env: { LINE: '3.5', FLAVOUR: 'kyuubi', GITHUB_OUTPUT: out }, reject: false });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout).toContain("::error::flavour 'kyuubi' is not available for Spark 3.5");
+  }, 120_000);
   it('the select step parses a release tag the way the workflow documents', async () => {
     const step = (rel.jobs.select.steps as Doc[])[0]!;
     const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-gh-')), 'out');
     await fs.writeFile(out, '');
     const ok = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], { env: { EVENT: 'push', REF_NAME: 'release/3.4/candidate', GITHUB_OUTPUT: out } });
     expect(ok.exitCode).toBe(0);
-    expect(await fs.readFile(out, 'utf8')).toBe('line=3.4\nflavour=spark\nrisk=candidate\n');
+    expect(await fs.readFile(out, 'utf8')).toBe('line=3.4\nflavour=all\nrisk=candidate\n');
     const bad = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], { env: { EVENT: 'push', REF_NAME: 'release/3.4/nightly', GITHUB_OUTPUT: out }, reject: false });
     expect(bad.exitCode).toBe(1);
     expect(bad.stdout).toContain("::error::unknown risk 'nightly'");

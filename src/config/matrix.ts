@@ -49,6 +49,23 @@ export function validateMatrix(raw: unknown, where = 'matrix.yaml'): Matrix {
     }
     need(p, f, 'image', path, (v) => (typeof v === 'string' && /^[a-z0-9]+([._-][a-z0-9]+)*$/.test(v) ? undefined : 'must be a lower-case OCI repository name'));
     if (f.name !== undefined && f.name !== name) p.push(`${path}.name must equal the key "${name}"`);
+    if (f.over !== undefined) {
+      const base = flavours[f.over as string];
+      if (typeof f.over !== 'string' || !isObj(base)) p.push(`${path}.over must name another flavour`);
+      else if (base.over !== undefined) p.push(`${path}.over names ${f.over}, which is itself layered over another flavour`);
+    }
+    if (f.available === false && (typeof f.reason !== 'string' || !f.reason)) p.push(`${path}.reason must say why the flavour is unavailable`);
+    if (f.tagVersion !== undefined && (typeof f.tagVersion !== 'string' || !/^[0-9][0-9A-Za-z.]*$/.test(f.tagVersion))) p.push(`${path}.tagVersion must be a version string`);
+    if (f.pypi !== undefined) {
+      if (!Array.isArray(f.pypi)) p.push(`${path}.pypi must be a list`);
+      else f.pypi.forEach((q: unknown, k: number) => {
+        if (!isObj(q)) return p.push(`${path}.pypi[${k}] must be a mapping`);
+        need(p, q, 'name', `${path}.pypi[${k}]`, (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]+$/.test(v) ? undefined : 'must be a PyPI project name'));
+        need(p, q, 'version', `${path}.pypi[${k}]`, str);
+        need(p, q, 'license', `${path}.pypi[${k}]`, str);
+      });
+      if (typeof f.wheelPython !== 'string' || !/^3\.\d+$/.test(f.wheelPython)) p.push(`${path}.wheelPython must be "3.N" (the Python its wheels are resolved for)`);
+    }
   }
   need(p, raw, 'lines', '', (v) => (Array.isArray(v) && v.length > 0 ? undefined : 'must be a non-empty list'));
   const lines = Array.isArray(raw.lines) ? raw.lines : [];
@@ -74,6 +91,10 @@ export function validateMatrix(raw: unknown, where = 'matrix.yaml'): Matrix {
     need(p, l, 'distribution', path, (v) => (isObj(v) && isObj(v.pypi) && v.pypi.name === 'pyspark' && v.pypi.version === l.spark ? undefined : 'must name pypi: {name: pyspark, version: <spark>}'));
     need(p, l, 'flavours', path, (v) => (Array.isArray(v) && v.every((f) => typeof f === 'string' && f in flavours) ? undefined : `must list flavours among ${Object.keys(flavours).join(', ')}`));
     need(p, l, 'jars', path, (v) => (Array.isArray(v) ? undefined : 'must be a list'));
+    if (Array.isArray(l.flavours) && l.flavours.includes('gpu')) {
+      need(p, l, 'rapids', path, (v) => (isObj(v) && typeof v.group === 'string' && typeof v.artifact === 'string' && typeof v.version === 'string' && typeof v.license === 'string' && typeof v.shim === 'string' && /^spark\d{3}$/.test(v.shim) ? undefined : 'must name the RAPIDS jar (group, artifact, version, license) and its shim (sparkNNN)'));
+      if (isObj(l.rapids) && typeof l.scala === 'string' && typeof l.rapids.artifact === 'string' && !l.rapids.artifact.endsWith(`_${l.scala}`)) p.push(`${path}.rapids.artifact ${l.rapids.artifact} is not built for Scala ${l.scala}`);
+    }
     (Array.isArray(l.jars) ? l.jars : []).forEach((j: unknown, k: number) => {
       const jp = `${path}.jars[${k}]`;
       if (!isObj(j)) return p.push(`${jp} must be a mapping`);
@@ -126,6 +147,15 @@ export function imageTags(version: string, track: string, baseVersion: string, r
   return tags;
 }
 
+/**
+ * The flavour's own version, the second part of its immutable tag (`<spark>-<this>-<base>_<risk>`):
+ * the gpu flavour's is the RAPIDS jar's version of the line; others name theirs as tagVersion.
+ */
+export function flavourVersionOf(f: FlavourSpec, line: LineSpec): string | undefined {
+  if (f.name === 'gpu') return line.rapids?.version;
+  return f.tagVersion;
+}
+
 /** Every derived name of one line × flavour × risk: the one place they are computed. */
 export function resolveLine(m: Matrix, sel: { line?: string; flavour?: string; risk?: Risk; arch?: string } = {}): ResolvedLine {
   const track = sel.line ?? m.defaultLine;
@@ -140,7 +170,9 @@ export function resolveLine(m: Matrix, sel: { line?: string; flavour?: string; r
   if (!RISKS.includes(risk)) throw new UserError('E_RISK', `unknown risk "${risk}"`, { hint: `one of ${RISKS.join(', ')}` });
   const arch = sel.arch ?? hostArch();
   const baseVersion = line.rock.base.split('@')[1]!;
-  const version = flavour.tagVersion ? `${line.spark}-${flavour.tagVersion}` : line.spark;
+  const flavourVersion = flavourVersionOf(flavour, line);
+  const version = flavourVersion ? `${line.spark}-${flavourVersion}` : line.spark;
+  const base = flavour.over ? resolveLine(m, { line: line.track, flavour: flavour.over, risk, arch }) : undefined;
   const tags = imageTags(version, line.track, baseVersion, risk);
   const build = `build/${line.track}/${flavour.name}`;
   return {
@@ -150,6 +182,8 @@ export function resolveLine(m: Matrix, sel: { line?: string; flavour?: string; r
     risk,
     baseVersion,
     version,
+    ...(flavourVersion ? { flavourVersion } : {}),
+    ...(base ? { base } : {}),
     arch,
     image: { registry: m.project.registry, name: flavour.image, tags, ref: `${m.project.registry}/${flavour.image}:${tags[1]}` },
     snap: { name: m.project.snapName, version: line.spark, channel: `${line.track}/${risk}` },

@@ -39,6 +39,27 @@ export interface FlavourSpec {
   reason?: string;
   /** Extra pebble services (name → command), rendered into the rock. */
   services?: Record<string, { command: string; startup: 'enabled' | 'disabled'; environment?: Record<string, string> }>;
+  /**
+   * The flavour this one is layered over (`spark`): its image is that rock's layers byte for byte
+   * plus the layers of its own parts and one pebble layer, as the reference builds its flavours
+   * `FROM` the base image. Absent for the base itself.
+   */
+  over?: string;
+  /** The pebble service the image's entrypoint enters (`pebble enter --args <service>`); the base's otherwise. */
+  entrypointService?: string;
+  /** One line on what the flavour adds (the manifest's summary). */
+  summary?: string;
+  /** Python the flavour's wheels are resolved for (the built-in backend's base: Debian bookworm's 3.11). */
+  wheelPython?: string;
+}
+
+/** The RAPIDS Accelerator for the gpu flavour: a Maven jar plus the Spark shim it runs with. */
+export interface RapidsSpec extends JarSpec {
+  /**
+   * The plugin's shim for this Spark (`spark355`): set as spark.rapids.shims-provider-override when
+   * the line's Spark is newer than the newest shim the jar carries.
+   */
+  shim: string;
 }
 
 export interface LineSpec {
@@ -58,6 +79,8 @@ export interface LineSpec {
   distribution: { pypi: PypiSpec; tarball?: string };
   jars: JarSpec[];
   flavours: string[];
+  /** The gpu flavour's plugin jar (lines offering gpu). */
+  rapids?: RapidsSpec;
 }
 
 export interface Matrix {
@@ -87,8 +110,12 @@ export interface ResolvedLine {
   risk: Risk;
   /** `22.04` from `ubuntu@22.04`. */
   baseVersion: string;
-  /** The rock's version: Spark's, plus the flavour's tagVersion (`3.5.9`, `3.5.9-4`). */
+  /** The rock's version: Spark's, plus the flavour's own version (`3.5.9`, `3.5.9-4.6.6`, `3.5.9-25.04.0`). */
   version: string;
+  /** The flavour's own version (jupyterlab's, the RAPIDS jar's); undefined for the base. */
+  flavourVersion?: string;
+  /** The flavour this one is layered over, resolved (same line, risk and arch); undefined for the base. */
+  base?: ResolvedLine;
   /** Debian architecture of this host (`amd64`, `arm64`): what the built-in backend builds for. */
   arch: string;
   /**

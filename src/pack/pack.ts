@@ -8,7 +8,9 @@ import { sha256File } from '../stage/fetch.ts';
 import { archiveDigest } from '../lib/tools/skopeo-registry.ts';
 import type { ResolvedLine } from '../config/types.ts';
 import { craftPack, onPath } from './craft.ts';
-import { buildRock, gitRevision, layersInUse } from './rock.ts';
+import { buildFlavourRock, buildRock, gitRevision, layersInUse, type RockBuild } from './rock.ts';
+import { stageLine } from '../stage/stage.ts';
+import { render } from '../render/render.ts';
 import { trimLayerCache } from './layer.ts';
 import { sweepTmpArtifacts } from './oci.ts';
 import { buildSnap } from './snap.ts';
@@ -58,6 +60,10 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: { kind
   const started = Date.now();
   const { kind, backend } = o;
   const seconds = () => (Date.now() - started) / 1000;
+  if (r.flavour.over && kind === 'snap') throw new UserError('E_FLAVOUR', `flavour ${r.flavour.name} is an image flavour; the snap has none`, { hint: 'build the snap without --flavour' });
+  if (r.flavour.over && backend === 'craft') {
+    throw new UserError('E_UNSUPPORTED', `flavour ${r.flavour.name} is layered over the ${r.flavour.over} rock, which rockcraft cannot start from (the reference builds its flavours with a Dockerfile FROM the base image)`, { hint: 'use --backend builtin' });
+  }
   if (backend === 'craft') {
     const artifact = await craftPack(kind === 'rock' ? 'rockcraft' : 'snapcraft', st.dir, ws.dist, `.${kind}`);
     const digest = kind === 'rock' ? await archiveDigest(artifact) : `sha256:${await sha256File(artifact)}`;
@@ -67,7 +73,16 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: { kind
   const meta = await gitRevision(ws.root);
   if (kind === 'rock') {
     const out = at(ws, r.paths.rock);
-    const b = await buildRock(ws, st.dir, out, { epoch: meta.epoch, revision: meta.revision, source: r.project.source, arch: r.arch });
+    const m = { epoch: meta.epoch, revision: meta.revision, source: r.project.source, arch: r.arch };
+    let b: RockBuild;
+    if (r.base) {
+      // The base rock first (its stage and layers are cached when current), then the flavour's layers on it.
+      const baseStaged = await stageLine(r.base, ws, await render(r.base, ws));
+      const base = await buildRock(ws, baseStaged.dir, at(ws, r.base.paths.rock), m);
+      b = await buildFlavourRock(ws, base, st.dir, out, m);
+    } else {
+      b = await buildRock(ws, st.dir, out, m);
+    }
     const trimmed = trimLayerCache(layersInUse(ws));
     if (trimmed.layers || trimmed.bytes) log.info(`trimmed the layer cache: ${trimmed.layers} layers no artifact uses, ${(trimmed.bytes / 1048576).toFixed(0)} MiB`);
     const manifestDigest = `sha256:${b.image.manifestDigest.slice(7)}`;

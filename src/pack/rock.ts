@@ -177,6 +177,40 @@ export function scriptletOf(part: PartPlan, plan: RockBuildPlan, buildDir: strin
   return { name: part.name, source: join(buildDir, part.source), script: part.build!.script, packages: part.build!.packages, stage };
 }
 
+/**
+ * One layer per part, in manifest order (after: is honoured by that order in our manifests). Its key
+ * is what it will contain: entry metadata plus a content key of the source tree. `below` holds the
+ * directories the layers under these have written (updated as layers are added).
+ */
+export async function partLayers(plan: RockBuildPlan, buildDir: string, below: DirMeta, mtime: number, step: <T>(what: string, fn: () => Promise<T>) => Promise<T>): Promise<Array<LayerBlob & { cached: boolean }>> {
+  const out: Array<LayerBlob & { cached: boolean }> = [];
+  for (const part of plan.parts) {
+    let src = join(buildDir, part.source);
+    if (!existsSync(src)) throw new UserError('E_STAGE', `part ${part.name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
+    let key: string;
+    let entries: () => Promise<TarEntry[]>;
+    if (part.build) {
+      // A built part's tree is keyed by what it was built from (the scriptlet's key: script, source,
+      // stage, tools), so a cached layer is found without walking the tree (a wheel closure is ~10k files).
+      const run = await step(`part ${part.name}: override-build`, () => runScriptlet(scriptletOf(part, plan, buildDir), { sourceDateEpoch: process.env.SOURCE_DATE_EPOCH || undefined, project: plan.name, version: plan.version }, treeKey));
+      const from = run.install;
+      const under = new Map(below);
+      const dirs = [...under].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, m]) => `${p}\0${m.mode}\0${m.uid}\0${m.gid}`).join('\n');
+      key = createHash('sha256').update(JSON.stringify({ FORMAT, built: run.key, part: { prefix: part.prefix, renames: part.renames, permissions: part.permissions, prime: part.prime }, below: createHash('sha256').update(dirs).digest('hex'), mtime })).digest('hex').slice(0, 32);
+      entries = async () => inheritDirs(applyPart(await dirEntries(from, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), under);
+    } else {
+      const list = inheritDirs(applyPart(await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), below);
+      const meta = list.map((e) => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.linkname ?? ''}`).join('\n');
+      key = createHash('sha256').update(JSON.stringify({ FORMAT, meta, tree: await treeKey(src), mtime })).digest('hex').slice(0, 32);
+      entries = async () => list;
+    }
+    const l = await step(`part ${part.name}`, () => buildLayer(`f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, entries, mtime));
+    out.push(l);
+    for (const [p, m] of Object.entries(l.dirs)) below.set(p, m);
+  }
+  return out;
+}
+
 export interface RockBuild {
   artifact: string;
   image: Image;
@@ -209,19 +243,7 @@ export async function buildRock(ws: Workspace, buildDir: string, outFile: string
   };
   layers.forEach(remember);
 
-  // One layer per dump part, in manifest order (after: is honoured by that order in our manifests).
-  // Its key is what it will contain: entry metadata plus a content key of the source tree.
-  for (const part of plan.parts) {
-    let src = join(buildDir, part.source);
-    if (!existsSync(src)) throw new UserError('E_STAGE', `part ${part.name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
-    if (part.build) src = (await step(`part ${part.name}: override-build`, () => runScriptlet(scriptletOf(part, plan, buildDir), { sourceDateEpoch: process.env.SOURCE_DATE_EPOCH || undefined, project: plan.name, version: plan.version }, treeKey))).install;
-    const entries = inheritDirs(applyPart(await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), below);
-    const meta = entries.map((e) => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.linkname ?? ''}`).join('\n');
-    const key = createHash('sha256').update(JSON.stringify({ FORMAT, meta, tree: await treeKey(src), mtime })).digest('hex').slice(0, 32);
-    const l = await step(`part ${part.name}`, () => buildLayer(`f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, async () => entries, mtime));
-    layers.push(l);
-    remember(l);
-  }
+  layers.push(...(await partLayers(plan, buildDir, below, mtime, step)));
 
   // Users, pebble and its layer: the rock's own additions.
   const full = await rootfs('minbase', plan.packages);
@@ -264,6 +286,64 @@ export async function buildRock(ws: Workspace, buildDir: string, outFile: string
     plan.version,
   );
   // Unchanged: the archive already holds this manifest.
+  const stampFile = artifactStamp(ws, outFile, 'digest');
+  const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
+  if (!reused) {
+    await step(`writing ${outFile}`, () => writeOciArchive(ws, image, outFile, mtime));
+    writeFileSync(stampFile, `${image.manifestDigest} ${statSync(outFile).size}`);
+  }
+  await writeFileAtomic(artifactStamp(ws, outFile, 'layers'), layers.map((l) => `${l.key}\n`).join(''));
+  return { artifact: outFile, image, layers, reused };
+}
+
+/**
+ * A layered flavour (`over:` in the matrix): the base rock's image, its layers byte for byte, then
+ * one layer per part of the flavour's manifest and, when it has services, its pebble layer
+ * (`002-<name>.yaml`, merged over the base's by pebble). Environment: the base's with the
+ * flavour's on top; entrypoint: the flavour's entrypoint-service, else the base's.
+ */
+export async function buildFlavourRock(ws: Workspace, base: RockBuild, buildDir: string, outFile: string, meta: { epoch: number; revision: string; source: string; arch?: string }): Promise<RockBuild> {
+  const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
+  const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
+  const mtime = meta.epoch;
+  const step = <T>(what: string, fn: () => Promise<T>) => inStep(`rock ${plan.name}: ${what}`, fn);
+  const baseConfig = JSON.parse(base.image.config.toString()) as { config: { User: string; Env: string[]; Entrypoint: string[]; Labels: Record<string, string> } };
+  const below: DirMeta = new Map();
+  for (const l of base.image.layers) for (const [p, m] of Object.entries(l.dirs)) below.set(p, m);
+  const layers: Array<LayerBlob & { cached: boolean }> = [...base.layers];
+  layers.push(...(await partLayers(plan, buildDir, below, mtime, step)));
+  if (Object.keys(manifest.services ?? {}).length) {
+    const uid = plan.user?.uid ?? 0;
+    const extra: TarEntry[] = [{ path: `var/lib/pebble/default/layers/002-${plan.name}.yaml`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.pebbleLayer) }];
+    const entries = inheritDirs(extra, below);
+    const key = createHash('sha256').update(JSON.stringify({ FORMAT, entries: entries.map((e) => ({ ...e, data: e.data?.toString() })), uid, mtime })).digest('hex').slice(0, 32);
+    layers.push(await step('pebble layer', () => buildLayer(`f${FORMAT}-flavour-${key}`, `pebble layer of ${plan.name}`, async () => entries, mtime)));
+  }
+  const env = new Map(baseConfig.config.Env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)] as const));
+  for (const [k, v] of Object.entries(plan.env)) env.set(k, v);
+  const created = new Date(mtime * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const image = assembleImage(
+    layers,
+    {
+      architecture: meta.arch ?? hostArch(),
+      created,
+      user: baseConfig.config.User,
+      env: [...env].map(([k, v]) => `${k}=${v}`),
+      entrypoint: manifest['entrypoint-service'] ? plan.entrypoint : baseConfig.config.Entrypoint,
+      cmd: [],
+      workingDir: '/',
+      labels: {
+        ...baseConfig.config.Labels,
+        ...plan.labels,
+        'org.opencontainers.image.created': created,
+        'org.opencontainers.image.revision': meta.revision,
+        'org.opencontainers.image.source': meta.source,
+        'org.opencontainers.image.base.digest': base.image.manifestDigest,
+        'io.sparkcraft.layered-over': baseConfig.config.Labels['org.opencontainers.image.title'] ?? '',
+      },
+    },
+    plan.version,
+  );
   const stampFile = artifactStamp(ws, outFile, 'digest');
   const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
   if (!reused) {

@@ -248,7 +248,8 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .option('--risk <risk>', 'risk')
     .option('--json', 'as JSON', false)
     .action(async (o: LineOpts & { json: boolean }) => {
-      const outputs = resolveOutputs(loadLine(o, ws).resolved);
+      const { resolved, matrix } = loadLine(o, ws);
+      const outputs = resolveOutputs(resolved, matrix);
       if (o.json) outJson(outputs);
       else out(Object.entries(outputs).map(([k, v]) => `${k}=${v}`).join('\n'));
     });

@@ -4,7 +4,7 @@
  * artifact is the pack step's (or the line's file in dist/, or one given).
  */
 import * as path from 'node:path';
-import type { ResolvedLine, Risk } from '../config/types.ts';
+import type { Matrix, ResolvedLine, Risk } from '../config/types.ts';
 import { UserError } from '../lib/errors.ts';
 import type { Workspace } from '../lib/workspace.ts';
 import type { Packed } from '../pack/pack.ts';
@@ -110,8 +110,15 @@ export async function applyPromotion(plan: PromotePlan, env: NodeJS.ProcessEnv):
 }
 
 /** Pure: what release pipelines need to know about a line, as `key=value` lines (for $GITHUB_OUTPUT). */
-export function resolveOutputs(r: ResolvedLine): Record<string, string> {
+/**
+ * The line's names as key=value outputs (release pipelines read them). With the matrix, also the
+ * line's available flavours (`flavours`, JSON) and those layered over another (`layered`, JSON).
+ */
+export function resolveOutputs(r: ResolvedLine, m?: Matrix): Record<string, string> {
+  const offered = m ? r.line.flavours.filter((n) => m.flavours[n] && m.flavours[n]!.available !== false) : [];
   return {
+    ...(m ? { flavours: JSON.stringify(offered), layered: JSON.stringify(offered.filter((n) => m.flavours[n]!.over)) } : {}),
+    over: r.flavour.over ?? '',
     track: r.line.track,
     spark: r.line.spark,
     flavour: r.flavour.name,

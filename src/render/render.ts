@@ -78,6 +78,8 @@ export function templateContext(r: ResolvedLine) {
     flavour: r.flavour,
     risk: r.risk,
     version: r.version,
+    flavourVersion: r.flavourVersion,
+    base: r.base ? { image: r.base.image.name, version: r.base.version, build: r.base.paths.build, imageRef: r.base.image.ref } : undefined,
     imageRef: r.image.ref,
     py4j: r.line.py4j,
     packages: packages(r),
@@ -96,8 +98,28 @@ function run(t: Templates, name: string, ctx: object): string {
   }
 }
 
+/**
+ * A layered flavour's build folder: its manifest (`templates/flavours/<name>/rockcraft.yaml.hbs`) and
+ * the files its parts dump (`templates/flavours/<name>/rock/...` → `files/rock/...`). Its templates
+ * also get `baseDefaults`: the base's spark-defaults.conf rendered for this image, so a flavour
+ * that changes the defaults ships the whole file.
+ */
+export function renderFlavour(r: ResolvedLine, t: Templates): RenderedFile[] {
+  const dir = `flavours/${r.flavour.name}/`;
+  const ctx = { ...templateContext(r), baseDefaults: run(t, 'rock/etc/spark8t/conf/spark-defaults.conf.hbs', templateContext(r)) };
+  const files: RenderedFile[] = [{ path: 'rockcraft.yaml', content: run(t, `${dir}rockcraft.yaml.hbs`, ctx), mode: 0o644 }];
+  for (const name of [...t.keys()].sort()) {
+    if (!name.startsWith(`${dir}rock/`)) continue;
+    const out = name.slice(dir.length).replace(/\.hbs$/, '');
+    files.push({ path: `files/${out}`, content: run(t, name, ctx), mode: out.endsWith('.sh') ? 0o755 : 0o644 });
+  }
+  validateManifests(files, `${r.line.track}/${r.flavour.name}`, ['rockcraft.yaml']);
+  return files;
+}
+
 /** Every file of one build folder, validated. */
 export function renderLine(r: ResolvedLine, t: Templates): RenderedFile[] {
+  if (r.flavour.over) return renderFlavour(r, t);
   const ctx = templateContext(r);
   const files: RenderedFile[] = [
     { path: 'rockcraft.yaml', content: run(t, 'rockcraft.yaml.hbs', ctx), mode: 0o644 },
@@ -114,9 +136,9 @@ export function renderLine(r: ResolvedLine, t: Templates): RenderedFile[] {
   return files;
 }
 
-export function validateManifests(files: RenderedFile[], what: string): void {
+export function validateManifests(files: RenderedFile[], what: string, which: string[] = ['rockcraft.yaml', 'snap/snapcraft.yaml']): void {
   const problems: UserError[] = [];
-  for (const [path, schema, tool] of [['rockcraft.yaml', rockcraftSchema, 'rockcraft'], ['snap/snapcraft.yaml', snapcraftSchema, 'snapcraft']] as const) {
+  for (const [path, schema, tool] of ([['rockcraft.yaml', rockcraftSchema, 'rockcraft'], ['snap/snapcraft.yaml', snapcraftSchema, 'snapcraft']] as const).filter(([p]) => which.includes(p))) {
     const f = files.find((x) => x.path === path)!;
     let doc: unknown;
     try {
@@ -150,6 +172,7 @@ export async function writeBuildFolder(dir: string, files: RenderedFile[]): Prom
       await chmod(p, f.mode);
     }
     // Directories the rock wants to exist (owned and moded by the manifest's permissions).
+    if (!files.some((f) => f.path === 'snap/snapcraft.yaml')) return; // a flavour's files are its own
     for (const d of ['rock/var/lib/spark', 'rock/var/log/spark', 'rock/etc/spark/conf']) await mkdir(join(tmp, d), { recursive: true });
   });
 }
@@ -171,10 +194,20 @@ export async function render(r: ResolvedLine, ws: Workspace, templates?: Templat
   return { dir, files: files.map((f) => f.path) };
 }
 
-/** What the committed top-level manifests must contain: the default line at the default risk. */
+/**
+ * What the committed manifests must contain: the default line at the default risk, and for each
+ * available layered flavour of that line its manifest as `flavours/<name>/rockcraft.yaml`.
+ */
 export function committedFiles(matrix: Matrix, t: Templates): RenderedFile[] {
   const r = resolveLine(matrix, {});
-  return renderLine(r, t).filter((f) => COMMITTED.includes(f.path));
+  const out = renderLine(r, t).filter((f) => COMMITTED.includes(f.path));
+  for (const name of r.line.flavours) {
+    const f = matrix.flavours[name]!;
+    if (!f.over || !flavourAvailable(f)) continue;
+    const fr = resolveLine(matrix, { flavour: name });
+    out.push({ ...renderLine(fr, t).find((x) => x.path === 'rockcraft.yaml')!, path: `flavours/${name}/rockcraft.yaml` });
+  }
+  return out;
 }
 
 /** Write the committed top-level manifests (the default line); returns their paths. */

@@ -28,9 +28,11 @@ export class RockRunner {
     return podman(runCommand(this.image, args, { ...opts, rm: true }), { timeoutMs: opts.timeout ?? 600_000 });
   }
 
-  async start(name: string, opts: { volumes?: string[]; envs?: Record<string, string> } = {}): Promise<void> {
+  /** Start detached; `args` reach the entrypoint (pebble's entrypoint service). */
+  async start(name: string, opts: { volumes?: string[]; envs?: Record<string, string>; args?: string[] } = {}): Promise<void> {
     await podman(removeCommand(name));
-    const r = await podman(runCommand(this.image, [], { ...opts, name, detach: true }));
+    const { args = [], ...spec } = opts;
+    const r = await podman(runCommand(this.image, args, { ...spec, name, detach: true }));
     if (r.exitCode !== 0) throw new Error(`podman run ${name} failed: ${lastLine(r.stderr)}`);
   }
 

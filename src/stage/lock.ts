@@ -10,13 +10,14 @@ import { log } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
 import { mavenUrl } from '../config/matrix.ts';
-import type { LineSpec, Matrix } from '../config/types.ts';
+import type { FlavourSpec, LineSpec, Matrix } from '../config/types.ts';
+import { resolveWheels } from '../lib/tools/pip.ts';
 import { fetchUnpinned } from './fetch.ts';
 import { createHash } from 'node:crypto';
 
 export const LOCK_FILE = join(projectRoot, 'sparkcraft.lock.json');
 
-export type InputKind = 'pypi' | 'maven' | 'go';
+export type InputKind = 'pypi' | 'maven' | 'go' | 'wheel';
 export interface LockedInput {
   id: string;
   kind: InputKind;
@@ -30,6 +31,40 @@ export interface LockFile {
   lockVersion: 1;
   inputs: Record<string, LockedInput>;
   lines: Record<string, string[]>;
+  /** The inputs of each layered flavour of a line (`3.5/gpu`), apart from the base's. */
+  flavours?: Record<string, string[]>;
+}
+
+/** PEP 503's normal form of a Python project name. */
+export const normalName = (n: string) => n.toLowerCase().replace(/[-_.]+/g, '-');
+export const wheelId = (name: string, version: string) => `wheel:${normalName(name)}@${version}`;
+
+/**
+ * What a layered flavour needs from outside, before checksums are known (pure): the gpu flavour
+ * the line's RAPIDS jar; a flavour with `pypi` its requirements, whose closure `npm run lock`
+ * resolves (these ids are its roots).
+ */
+export function plannedFlavourInputs(line: LineSpec, f: FlavourSpec): Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> {
+  const out: Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> = [];
+  if (f.name === 'gpu') {
+    if (!line.rapids) throw new UserError('E_MATRIX', `Spark ${line.track} offers gpu without a rapids jar`, { hint: 'add `rapids:` to the line in matrix.yaml' });
+    const j = line.rapids;
+    out.push({ id: `maven:${j.group}:${j.artifact}@${j.version}`, kind: 'maven', name: `${j.group}:${j.artifact}`, version: j.version, license: j.license, url: mavenUrl(j) });
+  }
+  for (const q of f.pypi ?? []) out.push({ id: wheelId(q.name, q.version), kind: 'wheel', name: normalName(q.name), version: q.version, license: q.license });
+  return out;
+}
+
+export const flavourKey = (line: LineSpec, f: FlavourSpec) => `${line.track}/${f.name}`;
+
+/** The pinned inputs of a layered flavour (its whole wheel closure included); refuses a stale lock. */
+export function lockedFlavourInputs(line: LineSpec, f: FlavourSpec, lock: LockFile): LockedInput[] {
+  const ids = lock.flavours?.[flavourKey(line, f)];
+  const roots = plannedFlavourInputs(line, f).map((i) => i.id);
+  const missing = ids ? roots.filter((id) => !ids.includes(id) || !lock.inputs[id]) : roots;
+  const gone = (ids ?? []).filter((id) => !lock.inputs[id]);
+  if (missing.length || gone.length) throw new UserError('E_LOCK', `the lock file does not pin ${[...missing, ...gone].join(', ')} (${flavourKey(line, f)})`, { hint: 'matrix.yaml changed: run `npm run lock` and commit the result' });
+  return ids!.map((id) => lock.inputs[id]!);
 }
 
 /** What a line needs, before checksums are known (pure). */
@@ -82,6 +117,45 @@ export function newerPatches(versions: string[], line: LineSpec): string[] {
   return versions.filter((v) => semver.valid(v) && !semver.prerelease(v) && semver.satisfies(v, `~${line.track}.0`) && semver.gt(v, line.spark)).sort(semver.compare);
 }
 
+/** Pin one layered flavour's inputs: the jar as the base's jars are; a wheel closure resolved once by pip. */
+async function lockFlavour(lock: LockFile, line: LineSpec, f: FlavourSpec): Promise<void> {
+  const key = flavourKey(line, f);
+  const planned = plannedFlavourInputs(line, f);
+  const have = lock.flavours?.[key] ?? [];
+  const current = planned.every((i) => have.includes(i.id)) && have.every((id) => lock.inputs[id]);
+  if (current) return;
+  const ids: string[] = [];
+  for (const inp of planned.filter((i) => i.kind === 'maven')) {
+    ids.push(inp.id);
+    if (lock.inputs[inp.id]) continue;
+    const got = await fetchUnpinned(inp.id, inp.url!);
+    const res = await fetch(`${inp.url}.sha1`);
+    if (res.ok) {
+      const want = (await res.text()).trim().split(/\s+/)[0];
+      const hash = createHash('sha1');
+      hash.update(readFileSync(got.path));
+      if (want !== hash.digest('hex')) throw new UserError('E_CHECKSUM', `${inp.id}: sha1 differs from Maven Central's ${want}`, { hint: 'retry later; the download was corrupted' });
+    }
+    lock.inputs[inp.id] = { ...inp, url: inp.url!, sha256: got.sha256 };
+    log.info(`locked ${inp.id} ${got.sha256}`);
+  }
+  const roots = planned.filter((i) => i.kind === 'wheel');
+  if (roots.length) {
+    log.info(`resolving ${roots.map((r) => `${r.name}==${r.version}`).join(' ')} for Python ${f.wheelPython} (${key})`);
+    const wheels = await resolveWheels(roots.map((r) => `${r.name}==${r.version}`), f.wheelPython!);
+    for (const w of wheels) {
+      const id = wheelId(w.name, w.version);
+      const root = roots.find((r) => r.id === id);
+      lock.inputs[id] = { id, kind: 'wheel', name: normalName(w.name), version: w.version, url: w.url, sha256: w.sha256, license: root?.license ?? w.license };
+      ids.push(id);
+    }
+    const missing = roots.filter((r) => !ids.includes(r.id));
+    if (missing.length) throw new UserError('E_LOCK', `pip's resolution of ${key} lacks ${missing.map((r) => r.id).join(', ')}`);
+    log.info(`locked ${wheels.length} wheels for ${key}`);
+  }
+  lock.flavours = { ...(lock.flavours ?? {}), [key]: [...new Set(ids)].sort() };
+}
+
 export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE): Promise<{ lock: LockFile; newer: Record<string, string[]> }> {
   let lock: LockFile;
   try {
@@ -123,13 +197,25 @@ export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE
       log.info(`locked ${inp.id} ${lock.inputs[inp.id]!.sha256}`);
     }
     lock.lines[line.track] = ids;
+    for (const name of line.flavours) {
+      const f = m.flavours[name];
+      if (!f?.over || f.available === false) continue;
+      await lockFlavour(lock, line, f);
+    }
   }
   // Lines gone from the matrix, and inputs no line uses any more, leave the lock.
   const tracksNow = new Set(m.lines.map((l) => l.track));
   for (const t of Object.keys(lock.lines)) if (!tracksNow.has(t)) delete lock.lines[t];
-  const used = new Set(Object.values(lock.lines).flat());
+  const flavoursNow = new Set(m.lines.flatMap((l) => l.flavours.filter((n) => m.flavours[n]?.over && m.flavours[n]?.available !== false).map((n) => `${l.track}/${n}`)));
+  for (const k of Object.keys(lock.flavours ?? {})) if (!flavoursNow.has(k)) delete lock.flavours![k];
+  const used = new Set([...Object.values(lock.lines).flat(), ...Object.values(lock.flavours ?? {}).flat()]);
   for (const id of Object.keys(lock.inputs)) if (!used.has(id)) delete lock.inputs[id];
-  const sorted: LockFile = { lockVersion: 1, inputs: Object.fromEntries(Object.entries(lock.inputs).sort(([a], [b]) => a.localeCompare(b))), lines: Object.fromEntries(Object.entries(lock.lines).sort()) };
+  const sorted: LockFile = {
+    lockVersion: 1,
+    inputs: Object.fromEntries(Object.entries(lock.inputs).sort(([a], [b]) => a.localeCompare(b))),
+    lines: Object.fromEntries(Object.entries(lock.lines).sort()),
+    ...(lock.flavours && Object.keys(lock.flavours).length ? { flavours: Object.fromEntries(Object.entries(lock.flavours).sort()) } : {}),
+  };
   await writeFileAtomic(file, JSON.stringify(sorted, null, 2) + '\n');
   return { lock: sorted, newer };
 }

@@ -18,7 +18,7 @@ import type { ResolvedLine, Matrix } from '../config/types.ts';
 import { selectLine } from '../config/matrix.ts';
 import { render, type Rendered } from '../render/render.ts';
 import { casPath, fetchVerified, recheckCached, sha256File } from './fetch.ts';
-import { lockedInputsFor, readLock, type LockedInput } from './lock.ts';
+import { lockedFlavourInputs, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
 import { examplesOrigins, examplesSourcesKey, stageExamples } from '../pack/examples.ts';
@@ -114,6 +114,7 @@ export async function stage(o: StageOptions = {}, ws: Workspace = workspace()): 
 
 /** The stage step: verified inputs → `r.paths.inputs`, swapped in whole; unchanged inputs return at once. */
 export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered: Rendered, o: Pick<StageOptions, 'lockFile' | 'spark8t' | 'force' | 'verify'> = {}): Promise<Staged> {
+  if (resolved.flavour.over) return stageFlavour(resolved, ws, rendered, o);
   const started = Date.now();
   const dir = rendered.dir;
   // The lock in use dates the SBOM too (the default one was read even when another was given).
@@ -199,6 +200,73 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
       spark8t: key({ spark8tSha, tools: SPARK8T_TOOLS }),
       examples: key({ examplesKey }),
     };
+    await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
+    await writeFile(join(tmp, '.stamp'), stamp);
+  }));
+  const seconds = (Date.now() - started) / 1000;
+  log.info(`staged ${target} in ${seconds.toFixed(1)} s`);
+  return { dir, inputs: target, stamp, skipped: false, seconds };
+}
+
+/** The file name of a wheel input under inputs/wheels: the name its URL gives (pip reads its tags). */
+export function stagedWheelName(i: LockedInput): string {
+  const name = decodeURIComponent(new URL(i.url).pathname.split('/').pop() ?? '');
+  if (!/^[A-Za-z0-9_.+-]+\.whl$/.test(name)) throw new UserError('E_LOCK', `${i.id}: ${i.url} does not name a wheel`);
+  return name;
+}
+
+/**
+ * A layered flavour's stage: only its own inputs (the base stages its own), each verified against
+ * the lock: jars → inputs/jars, wheels → inputs/wheels (hard links of the cache), with its SBOM,
+ * manifest.json and one content key per tree, swapped in whole; unchanged inputs return at once.
+ */
+export async function stageFlavour(resolved: ResolvedLine, ws: Workspace, rendered: Rendered, o: Pick<StageOptions, 'lockFile' | 'force' | 'verify'> = {}): Promise<Staged> {
+  const started = Date.now();
+  const dir = rendered.dir;
+  const lockFile = o.lockFile ?? ws.lockFile;
+  const inputs = lockedFlavourInputs(resolved.line, resolved.flavour, readLock(lockFile));
+  let changed = false;
+  for (const i of inputs) if ((await recheckCached(i.id, i.sha256, { rehash: o.verify })) === 'removed') changed = true;
+  const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, flavour: resolved.flavour.name, inputs: inputs.map((i) => [i.id, i.sha256]) })).digest('hex');
+  const target = at(ws, resolved.paths.inputs);
+  const stampFile = join(target, '.stamp');
+  const placed = (i: LockedInput) => join(target, i.kind === 'wheel' ? 'wheels' : 'jars', i.kind === 'wheel' ? stagedWheelName(i) : stagedJarName(i));
+  if (!changed && existsSync(stampFile)) {
+    for (const i of inputs) {
+      const a = statSync(placed(i), { throwIfNoEntry: false });
+      if (a && a.ino === statSync(casPath(i.sha256), { throwIfNoEntry: false })?.ino) continue;
+      if (a && (await sha256File(placed(i))) === i.sha256) continue;
+      log.warn(`staged ${i.id} is not the verified download any more: restaging`);
+      changed = true;
+      break;
+    }
+  }
+  if (!o.force && !changed && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
+    log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
+    return { dir, inputs: target, stamp, skipped: true, seconds: (Date.now() - started) / 1000 };
+  }
+  const paths = new Map<string, string>();
+  for (const i of inputs) paths.set(i.id, await fetchVerified(i.id, i.url, i.sha256));
+  await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () => replaceDirAtomic(target, async (tmp) => {
+    const byFile = new Map<string, Origin>();
+    for (const i of inputs) {
+      const sub = i.kind === 'wheel' ? 'wheels' : 'jars';
+      const name = i.kind === 'wheel' ? stagedWheelName(i) : stagedJarName(i);
+      await mkdir(join(tmp, sub), { recursive: true });
+      await linkOrCopy(paths.get(i.id)!, join(tmp, sub, name));
+      byFile.set(`${sub}/${name}`, origin(i));
+    }
+    const files = await describeTree(tmp, (rel) => byFile.get(rel)!);
+    const origins = inputs.map(origin);
+    const created = new Date((Number(process.env.SOURCE_DATE_EPOCH) || Math.floor(statSync(lockFile).mtimeMs / 1000)) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.version}-inputs`, created, files, origins), null, 1));
+    await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ line: resolved.line.track, spark: resolved.line.spark, flavour: resolved.flavour.name, over: resolved.flavour.over, inputs: origins, files: files.length }, null, 2));
+    const key = (v: unknown) => createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, v })).digest('hex');
+    const keys: Record<string, string> = {};
+    for (const sub of ['jars', 'wheels']) {
+      const of = inputs.filter((i) => (i.kind === 'wheel') === (sub === 'wheels'));
+      if (of.length) keys[sub] = key(of.map((i) => [i.id, i.sha256]));
+    }
     await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
     await writeFile(join(tmp, '.stamp'), stamp);
   }));

@@ -1,0 +1,139 @@
+/**
+ * The gpu flavour built for real over the Spark rock: its image is the base's layers byte for byte
+ * plus its own; a change of its own input rebuilds only its layers; under podman (no GPU here) Spark
+ * starts with the RAPIDS plugin on the classpath and runs SQL on the CPU with the plugin's planner
+ * in explainOnly mode; the jar is the one the lock pins.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build, type Packed } from '../src/pack/pack.ts';
+import { buildFlavourRock, buildRock, gitRevision } from '../src/pack/rock.ts';
+import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
+import { readLock } from '../src/stage/lock.ts';
+import { RockRunner } from '../src/smoke/runner.ts';
+import { workspace } from '../src/lib/workspace.ts';
+import { ROOT } from './support/k8s.ts';
+
+const m = loadMatrix();
+const r = resolveLine(m, { line: '3.5', flavour: 'gpu' });
+let base: Packed;
+let gpu: Packed;
+let rock: RockRunner;
+
+const manifestOf = async (archive: string) => JSON.parse((await execa('skopeo', ['inspect', '--raw', `oci-archive:${archive}`])).stdout) as { layers: Array<{ digest: string; size: number }> };
+const configOf = async (archive: string) => JSON.parse((await execa('skopeo', ['inspect', '--config', `oci-archive:${archive}`])).stdout) as { config: { Env: string[]; Entrypoint: string[]; Labels: Record<string, string>; User: string } };
+
+beforeAll(async () => {
+  base = await build('rock', { line: '3.5', backend: 'builtin' });
+  gpu = await build('rock', { line: '3.5', flavour: 'gpu', backend: 'builtin' });
+  rock = await RockRunner.load(gpu.artifact, `${r.image.name}:flavour-test`);
+}, 2_400_000);
+
+describe('the gpu flavour is the Spark rock plus its own layers', () => {
+  it('its manifest lists the base\'s layers first, digest for digest and size for size (skopeo), then its two', async () => {
+    const b = await manifestOf(base.artifact);
+    const g = await manifestOf(gpu.artifact);
+    expect(g.layers.slice(0, b.layers.length)).toEqual(b.layers);
+    expect(g.layers).toHaveLength(b.layers.length + 2);
+    expect(gpu.layers!.slice(b.layers.length).map((l) => l.comment)).toEqual(['part rapids', 'part gpu-config']);
+  });
+  it('config: the base\'s user and entrypoint, its environment plus the flavour\'s, its version and base digest as labels', async () => {
+    const b = await configOf(base.artifact);
+    const g = await configOf(gpu.artifact);
+    expect(g.config.User).toBe(b.config.User);
+    expect(g.config.Entrypoint).toEqual(['/usr/bin/pebble', 'enter', '--verbose', '--args', 'sparkd']);
+    expect(g.config.Env).toContain('SPARK_HOME=/opt/spark');
+    expect(g.config.Env).toContain('LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64');
+    expect(g.config.Env.find((e) => e.startsWith('PATH='))).toMatch(/:\/usr\/local\/nvidia\/bin:/);
+    expect(g.config.Labels['org.opencontainers.image.version']).toBe('3.5.9-25.04.0');
+    expect(g.config.Labels['org.opencontainers.image.title']).toBe('charmed-spark-gpu');
+    expect(g.config.Labels['org.opencontainers.image.base.digest']).toBe(base.manifestDigest);
+  });
+  it('an unchanged rebuild reuses every layer and the archive', async () => {
+    const again = await build('rock', { line: '3.5', flavour: 'gpu', backend: 'builtin' });
+    expect(again.reused).toBe(true);
+    expect(again.layers!.every((l) => l.cached)).toBe(true);
+    expect(again.manifestDigest).toBe(gpu.manifestDigest);
+  }, 600_000);
+  it('a change of the flavour\'s own input rebuilds only its layer; the base\'s stay as they are', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'gpu-changed-'));
+    const dir = join(work, 'gpu');
+    await execa('cp', ['-al', join(ROOT, r.paths.build), dir]);
+    const script = join(dir, 'files/rock/opt/getGpusResources.sh');
+    const text = readFileSync(script, 'utf8');
+    await execa('rm', [script]); // a hard link: write a new file, not through the link
+    writeFileSync(script, `${text}# changed ${process.pid} ${Date.now()}\n`, { mode: 0o755 });
+    try {
+      const ws = workspace();
+      const meta = { ...(await gitRevision(ROOT)), source: m.project.source };
+      const b = await buildRock(ws, join(ROOT, r.base!.paths.build), join(ROOT, r.base!.paths.rock), meta);
+      const f = await buildFlavourRock(ws, b, dir, join(work, 'changed.rock'), meta);
+      expect(f.layers.filter((l) => !l.cached).map((l) => l.comment)).toEqual(['part gpu-config']);
+      const changed = f.layers.map((l, i) => (l.digest === gpu.layers![i]!.digest ? null : l.comment)).filter(Boolean);
+      expect(changed).toEqual(['part gpu-config']);
+    } finally {
+      await execa('rm', ['-rf', work]);
+    }
+  }, 900_000);
+});
+
+describe('the gpu flavour runs without a GPU (podman, local mode)', () => {
+  const sh = (script: string, timeout = 600_000) => rock.run(['-c', script], { entrypoint: '/bin/bash', timeout });
+  it('the plugin jar is the one the lock pins, and the defaults enable it', async () => {
+    const want = readLock().inputs['maven:com.nvidia:rapids-4-spark_2.12@25.04.0']!.sha256;
+    const res = await sh('sha256sum /opt/spark/jars/rapids-4-spark_2.12-*.jar; unzip -p /opt/spark/jars/rapids-4-spark_2.12-25.04.0.jar rapids4spark-version-info.properties 2>/dev/null | grep ^version= || python3 -c "import zipfile;print([l for l in zipfile.ZipFile(\'/opt/spark/jars/rapids-4-spark_2.12-25.04.0.jar\').read(\'rapids4spark-version-info.properties\').decode().splitlines() if l.startswith(\'version=\')][0])"; grep -E "^spark\\.(plugins|rapids)" /etc/spark8t/conf/spark-defaults.conf');
+    expect(res.exitCode, res.stderr).toBe(0);
+    const lines = res.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`${want}  /opt/spark/jars/rapids-4-spark_2.12-25.04.0.jar`);
+    expect(lines[1]).toBe('version=25.04.0');
+    expect(lines.slice(2)).toEqual(['spark.plugins=com.nvidia.spark.SQLPlugin', 'spark.rapids.shims-provider-override=com.nvidia.spark.rapids.shims.spark355.SparkShimServiceProvider']);
+  });
+  it('the discovery script: one clear error without nvidia-smi; the JSON Spark reads with one', async () => {
+    const none = await sh('/opt/getGpusResources.sh');
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr.trim()).toMatch(/^getGpusResources\.sh: nvidia-smi is not on PATH/);
+    const fake = await sh('mkdir -p /tmp/fake && printf \'#!/bin/sh\\n[ "$1 $2" = "--query-gpu=index --format=csv,noheader" ] || exit 9\\necho 0\\necho 1\\n\' > /tmp/fake/nvidia-smi && chmod +x /tmp/fake/nvidia-smi && PATH=/tmp/fake:$PATH /opt/getGpusResources.sh');
+    expect(fake.exitCode, fake.stderr).toBe(0);
+    expect(JSON.parse(fake.stdout)).toEqual({ name: 'gpu', addresses: ['0', '1'] });
+  });
+  it('Spark runs SQL on the CPU with the plugin\'s planner loaded: spark.rapids.sql.enabled=false, then explainOnly', async () => {
+    // spark.plugins also starts the executor plugin, which needs CUDA (next test); the plugin's
+    // planner alone (its SQLExecPlugin extension) is what runs on a machine without a GPU.
+    const res = await sh([
+      'cd /tmp && cat > q.py <<\'EOF\'',
+      'from pyspark.sql import SparkSession',
+      's = SparkSession.builder.getOrCreate()',
+      'q = "SELECT count(*) AS n, sum(id) AS t FROM range(1000) WHERE id % 2 = 0"',
+      'print("CLASS", s.sparkContext._jvm.java.lang.Class.forName("com.nvidia.spark.SQLPlugin").getName())',
+      'print("DISABLED", s.conf.get("spark.rapids.sql.enabled"), s.sql(q).collect()[0].asDict(), flush=True)',
+      's.conf.set("spark.rapids.sql.enabled", "true")',
+      's.conf.set("spark.rapids.sql.mode", "explainOnly")',
+      's.conf.set("spark.rapids.sql.explain", "ALL")',
+      'print("EXPLAINONLY", s.sql(q).collect()[0].asDict(), flush=True)',
+      's.stop()',
+      'EOF',
+      'spark-submit --master "local[2]" --conf spark.plugins= --conf spark.sql.extensions=com.nvidia.spark.rapids.SQLExecPlugin \\',
+      '  --conf spark.rapids.sql.enabled=false --conf spark.ui.enabled=false q.py',
+    ].join('\n'), 900_000);
+    expect(res.exitCode, res.stderr.slice(-2000)).toBe(0);
+    expect(res.stdout).toContain('CLASS com.nvidia.spark.SQLPlugin');
+    expect(res.stdout).toContain("DISABLED false {'n': 500, 't': 249500}");
+    expect(res.stdout).toContain("EXPLAINONLY {'n': 500, 't': 249500}");
+    // The plugin's planner saw the second query (explainOnly tells what would run on a GPU), not the first.
+    const [before, after] = (res.stdout + res.stderr).split('DISABLED false');
+    expect(after).toMatch(/\*Exec <HashAggregateExec> will run on GPU/);
+    expect(before).not.toMatch(/will run on GPU/);
+  }, 900_000);
+  it('with the image\'s defaults as they are (spark.plugins set) the driver plugin starts and reports the RAPIDS version; the executor plugin then needs CUDA', async () => {
+    const res = await sh('printf "from pyspark.sql import SparkSession\\nSparkSession.builder.getOrCreate().stop()\\n" > /tmp/start.py && cd /tmp && timeout 240 spark-submit --master "local[1]" --conf spark.rapids.sql.enabled=false --conf spark.ui.enabled=false /tmp/start.py', 600_000);
+    const out = res.stdout + res.stderr;
+    expect(out).toContain('RAPIDS Accelerator 25.04.0 using cudf 25.04.0');
+    expect(out).toContain('RAPIDS Accelerator is disabled, to enable GPU support set `spark.rapids.sql.enabled` to true.');
+    expect(out).toContain('Overriding Spark shims provider to com.nvidia.spark.rapids.shims.spark355.SparkShimServiceProvider');
+    // What a machine without an NVIDIA driver answers (recorded here, not hidden).
+    expect(out).toMatch(/cudaErrorInsufficientDriver|CUDA driver version is insufficient|nvidia-smi/);
+  }, 600_000);
+});
