@@ -14,6 +14,7 @@ import { inStep, log } from '../lib/log.ts';
 import { cacheDir } from '../lib/paths.ts';
 import { linkOrCopy, linkTreeOrCopy, replaceDirAtomic, sweepLeftovers } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
+import { lastChange } from '../lib/tools/git.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
 import { selectLine } from '../config/matrix.ts';
 import { render, type Rendered } from '../render/render.ts';
@@ -58,6 +59,16 @@ export interface StageResult extends Staged {
 /** The file name of a Maven input under inputs/jars. */
 function stagedJarName(i: LockedInput): string {
   return `${i.name.split(':')[1]!}-${i.version}.jar`;
+}
+
+/**
+ * When the SBOM says it was made: SOURCE_DATE_EPOCH, else the commit time of the last change to the
+ * matrix or the lock (as the layers' file times), so a fresh clone gives the same SBOM; outside a
+ * checkout, the lock file's mtime.
+ */
+async function sbomCreated(ws: Workspace, lockFile: string): Promise<string> {
+  const t = Number(process.env.SOURCE_DATE_EPOCH) || (await lastChange(ws.root, ['matrix.yaml', 'sparkcraft.lock.json'])) || Math.floor(statSync(lockFile).mtimeMs / 1000);
+  return new Date(t * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 /** Extract the pyspark sdist once per checksum into the cache, laid out as /opt/spark. */
@@ -188,7 +199,7 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
       rel.startsWith('spark/') ? origin(spark) : rel.startsWith('pebble/') ? pebbleOrigin : rel.startsWith('spark8t/') ? spark8tOrigin : rel.startsWith('examples/') ? examples.sources : jarOrigins.get(rel) ?? spark8tOrigin,
     );
     const origins = [...inputs.map(origin), spark8tOrigin, examples.sources, examples.jar];
-    const created = new Date((Number(process.env.SOURCE_DATE_EPOCH) || Math.floor(statSync(lockFile).mtimeMs / 1000)) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const created = await sbomCreated(ws, lockFile);
     await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.line.spark}-inputs`, created, files, origins), null, 1));
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ line: resolved.line.track, spark: resolved.line.spark, flavour: resolved.flavour.name, inputs: origins, files: files.length }, null, 2));
     // One key per input tree, so a build rebuilds only the layers whose inputs changed.
@@ -258,7 +269,7 @@ export async function stageFlavour(resolved: ResolvedLine, ws: Workspace, render
     }
     const files = await describeTree(tmp, (rel) => byFile.get(rel)!);
     const origins = inputs.map(origin);
-    const created = new Date((Number(process.env.SOURCE_DATE_EPOCH) || Math.floor(statSync(lockFile).mtimeMs / 1000)) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const created = await sbomCreated(ws, lockFile);
     await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.version}-inputs`, created, files, origins), null, 1));
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ line: resolved.line.track, spark: resolved.line.spark, flavour: resolved.flavour.name, over: resolved.flavour.over, inputs: origins, files: files.length }, null, 2));
     const key = (v: unknown) => createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, v })).digest('hex');
