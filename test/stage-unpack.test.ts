@@ -70,3 +70,30 @@ describe('staging from a cache on another file system', () => {
     }
   });
 });
+
+describe('unpacking onto a full file system', () => {
+  it('says what failed and what to do, and leaves nothing half-written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unpack-full-'));
+    const archive = await fakeSdist(dir);
+    // 1 MiB of random bytes: the archive no longer fits the 512 KiB cache below.
+    const { randomBytes } = await import('node:crypto');
+    writeFileSync(join(dir, 'src', 'pyspark-0.0.1', 'deps', 'jars', 'big.jar'), randomBytes(1 << 20));
+    await execa('tar', ['-czf', archive, '-C', join(dir, 'src'), 'pyspark-0.0.1']);
+    const cache = join(dir, 'cache');
+    mkdirSync(cache);
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', cache]);
+    const prev = process.env.SPARKCRAFT_CACHE;
+    process.env.SPARKCRAFT_CACHE = cache;
+    try {
+      const input = { id: 'spark', name: 'pyspark', version: '0.0.1', sha256: 'e'.repeat(64), url: 'file:///x', license: 'Apache-2.0' } as unknown as LockedInput;
+      const err = await sparkTree(input, archive, 'py4j-0.0-src.zip').then(() => null, (e: Error & { hint?: string }) => e);
+      expect(err?.message).toMatch(/unpacking pyspark 0\.0\.1 into .* failed: .*No space left on device/);
+      expect(String(err?.hint)).toMatch(/free space/);
+      expect(readdirSync(join(cache, 'extract'))).toEqual([]);
+    } finally {
+      if (prev === undefined) delete process.env.SPARKCRAFT_CACHE;
+      else process.env.SPARKCRAFT_CACHE = prev;
+      await execa('umount', [cache]);
+    }
+  });
+});

@@ -81,7 +81,14 @@ export async function sparkTree(input: LockedInput, archive: string, py4j: strin
   const raw = join(tmp, 'raw');
   await mkdir(raw, { recursive: true });
   log.info(`unpacking ${input.name} ${input.version}`);
-  await execa('tar', ['-xzf', archive, '-C', raw, '--strip-components=1', '--no-same-owner']);
+  const untar = await execa('tar', ['-xzf', archive, '-C', raw, '--strip-components=1', '--no-same-owner'], { reject: false });
+  if (untar.exitCode !== 0) {
+    await rm(tmp, { recursive: true, force: true });
+    const why = untar.stderr.split('\n').find((l) => /No space left|Cannot|Error|error/.test(l)) ?? untar.stderr.split('\n')[0] ?? '';
+    throw new UserError('E_STAGE', `unpacking ${input.name} ${input.version} into ${dirname(dest)} failed: ${why.replace(/^tar: /, '').slice(0, 200)}`, {
+      hint: /No space left/.test(untar.stderr) ? 'free space on that file system (or set SPARKCRAFT_CACHE elsewhere) and run again' : 'run `npm run stage -- --verify` to check the download, then again',
+    });
+  }
   const home = join(tmp, 'home');
   await mkdir(join(home, 'python'), { recursive: true });
   for (const d of ['bin', 'sbin', 'jars', 'data', 'examples', 'licenses']) {
