@@ -37,6 +37,18 @@ pid_alive() {
 
 running() { pid_alive "$STATE/server.pid"; }
 
+# A process just launched: alive while its pid is. (Its command line is not checked: right after the
+# fork it is still this script's, until setsid and weed are exec'ed; pid reuse cannot happen that soon.)
+launched_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# start failed: what it launched goes too, so the next start begins clean.
+abandon() { # abandon PIDFILE MESSAGE
+  local pid; pid=$(cat "$1" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$1"
+  die "$2"
+}
+
 # weed puts the gRPC unix sockets of each server in /tmp, named after the port: drop ours when stopped.
 drop_sockets() {
   local p
@@ -125,22 +137,22 @@ wait_rw() {
   local i
   for i in $(seq 1 120); do
     rw_ready && return 0
-    running || { tail -n 20 "$STATE/server.log" >&2; die "SeaweedFS exited while starting (log: $STATE/server.log)"; }
+    launched_alive "$STATE/server.pid" || { tail -n 20 "$STATE/server.log" >&2; abandon "$STATE/server.pid" "SeaweedFS exited while starting (log: $STATE/server.log)"; }
     sleep 0.5
   done
   tail -n 20 "$STATE/server.log" >&2
-  die "S3 on 127.0.0.1:$PORT answered but did not store and read back an object within 60 s (log: $STATE/server.log)"
+  abandon "$STATE/server.pid" "S3 on 127.0.0.1:$PORT answered but did not store and read back an object within 60 s (log: $STATE/server.log)"
 }
 
 wait_answers() { # wait_answers HOST PIDFILE LOG
   local i
   for i in $(seq 1 150); do
     answers "$1" && return 0
-    pid_alive "$2" || { tail -n 20 "$3" >&2; die "SeaweedFS exited while starting (log: $3)"; }
+    launched_alive "$2" || { tail -n 20 "$3" >&2; abandon "$2" "SeaweedFS exited while starting (log: $3)"; }
     sleep 0.2
   done
   tail -n 20 "$3" >&2
-  die "S3 on $1:$PORT did not answer within 30 s (log: $3)"
+  abandon "$2" "S3 on $1:$PORT did not answer within 30 s (log: $3)"
 }
 
 start_server() {
