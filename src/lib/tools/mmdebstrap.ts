@@ -17,8 +17,33 @@ export const SUITE = 'bookworm';
 export const ROOTFS_EPOCH = 1686355200;
 
 export function rootfsKey(variant: string, packages: string[]): string {
-  return createHash('sha256').update(JSON.stringify({ SUITE, variant, packages: [...packages].sort(), epoch: ROOTFS_EPOCH, v: 3 })).digest('hex').slice(0, 24);
+  return createHash('sha256').update(JSON.stringify({ SUITE, variant, packages: [...packages].sort(), epoch: ROOTFS_EPOCH, v: 4 })).digest('hex').slice(0, 24);
 }
+
+/** Recompiles every timestamp-based .pyc under /usr as a checked-hash .pyc (same source, same optimisation level). */
+const PYC_HASH_CHECKED = `
+import importlib.util, os, py_compile
+for root, dirs, files in os.walk('/usr'):
+    dirs.sort()
+    if os.path.basename(root) != '__pycache__':
+        continue
+    for f in sorted(files):
+        if not f.endswith('.pyc'):
+            continue
+        pyc = os.path.join(root, f)
+        try:
+            src = importlib.util.source_from_cache(pyc)
+        except ValueError:
+            continue
+        if not os.path.exists(src):
+            continue
+        with open(pyc, 'rb') as fh:
+            flags = int.from_bytes(fh.read(8)[4:8], 'little')
+        if flags & 1:
+            continue
+        opt = 2 if '.opt-2.' in f else 1 if '.opt-1.' in f else 0
+        py_compile.compile(src, cfile=pyc, optimize=opt, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+`;
 
 /** A cached rootfs directory (`--mode=root`, so ownership is real). */
 export async function rootfs(variant: 'minbase', packages: string[]): Promise<string> {
@@ -42,6 +67,10 @@ export async function rootfs(variant: 'minbase', packages: string[]): Promise<st
   // time of writing in every entry). Its entries get the root's time.
   const cacerts = join(tmp, 'etc/ssl/certs/java/cacerts');
   if (existsSync(cacerts)) writeFileSync(cacerts, normalizeJks(readFileSync(cacerts), 'changeit', ROOTFS_EPOCH * 1000));
+  // Python byte code: the packages' scripts compile it hash-checked when SOURCE_DATE_EPOCH reaches
+  // them and stamped with the sources' times when it does not (seen: a build in a clean root got the
+  // latter, so its runtime layer differed in 5 .pyc files). Every .pyc is made hash-checked here.
+  if (existsSync(join(tmp, 'usr/bin/python3'))) await execa('chroot', [tmp, '/usr/bin/python3', '-c', PYC_HASH_CHECKED], { env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } });
   rmSync(join(dir, 'root'), { recursive: true, force: true });
   renameSync(tmp, join(dir, 'root'));
   writeFileSync(join(dir, '.complete'), '');
