@@ -63,11 +63,13 @@ function stagedJarName(i: LockedInput): string {
 
 /**
  * When the SBOM says it was made: SOURCE_DATE_EPOCH, else the commit time of the last change to the
- * matrix or the lock (as the layers' file times), so a fresh clone gives the same SBOM; outside a
- * checkout, the lock file's mtime.
+ * matrix or the lock (as the layers' file times), so a fresh clone gives the same SBOM; for a lock
+ * given from elsewhere, or outside a checkout, the lock file's mtime.
  */
 async function sbomCreated(ws: Workspace, lockFile: string): Promise<string> {
-  const t = Number(process.env.SOURCE_DATE_EPOCH) || (await lastChange(ws.root, ['matrix.yaml', 'sparkcraft.lock.json'])) || Math.floor(statSync(lockFile).mtimeMs / 1000);
+  // Another lock than the checkout's own is not in its history: that file's time dates it.
+  const committed = lockFile === ws.lockFile ? await lastChange(ws.root, ['matrix.yaml', 'sparkcraft.lock.json']) : 0;
+  const t = Number(process.env.SOURCE_DATE_EPOCH) || committed || Math.floor(statSync(lockFile).mtimeMs / 1000);
   return new Date(t * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
