@@ -202,6 +202,12 @@ stop_pid() { # stop_pid PIDFILE: TERM, up to 5 s, then KILL; returns when the pr
 case "${1:-}" in
   start)
     check_bind
+    # A server left by a killed start may run without serving (seen: its filer never came up, so the
+    # gateway on the node address could not reach it): one that does not answer is replaced.
+    if running && ! answers 127.0.0.1; then
+      stop_pid "$STATE/bind.pid"
+      stop_pid "$STATE/server.pid"
+    fi
     if ! running; then
       [ -x "$WEED" ] || bash "$SPARKCRAFT_ROOT/scripts/setup.d/60-s3.sh"
       stop_pid "$STATE/bind.pid"
