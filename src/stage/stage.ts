@@ -73,6 +73,22 @@ async function sbomCreated(ws: Workspace, lockFile: string): Promise<string> {
   return new Date(t * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
+/**
+ * Whether a staged input is no longer the verified download: neither a hard link of the cache entry
+ * (one inode) nor, where that entry was replaced or is gone, a file that still hashes to the lock's
+ * sha256. Warns for the first such input.
+ */
+async function stagedReplaced(inputs: LockedInput[], placed: (i: LockedInput) => string): Promise<boolean> {
+  for (const i of inputs) {
+    const a = statSync(placed(i), { throwIfNoEntry: false });
+    if (a && a.ino === statSync(casPath(i.sha256), { throwIfNoEntry: false })?.ino) continue;
+    if (a && (await sha256File(placed(i))) === i.sha256) continue;
+    log.warn(`staged ${i.id} is not the verified download any more: restaging`);
+    return true;
+  }
+  return false;
+}
+
 /** Extract the pyspark sdist once per checksum into the cache, laid out as /opt/spark. */
 export async function sparkTree(input: LockedInput, archive: string, py4j: string): Promise<string> {
   const dest = join(cacheDir(), 'extract', `spark-${input.sha256}`);
@@ -158,17 +174,7 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
   const stampFile = join(target, '.stamp');
   // The staged jars must still be the verified files: hard links of the cache entries (one inode), or,
   // where the cache entry was replaced or is gone, files that still hash to the lock's sha256.
-  if (!changed && existsSync(stampFile)) {
-    for (const i of inputs.filter((x) => x.kind === 'maven')) {
-      const staged = join(target, 'jars', stagedJarName(i));
-      const a = statSync(staged, { throwIfNoEntry: false });
-      if (a && a.ino === statSync(casPath(i.sha256), { throwIfNoEntry: false })?.ino) continue;
-      if (a && (await sha256File(staged)) === i.sha256) continue;
-      log.warn(`staged ${i.id} is not the verified download any more: restaging`);
-      changed = true;
-      break;
-    }
-  }
+  if (!changed && existsSync(stampFile)) changed = await stagedReplaced(inputs.filter((x) => x.kind === 'maven'), (i) => join(target, 'jars', stagedJarName(i)));
   if (!o.force && !changed && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
     log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
     return { dir, inputs: target, stamp, skipped: true, seconds: (Date.now() - started) / 1000 };
@@ -251,16 +257,7 @@ export async function stageFlavour(resolved: ResolvedLine, ws: Workspace, render
   const target = at(ws, resolved.paths.inputs);
   const stampFile = join(target, '.stamp');
   const placed = (i: LockedInput) => join(target, i.kind === 'wheel' ? 'wheels' : 'jars', i.kind === 'wheel' ? stagedWheelName(i) : stagedJarName(i));
-  if (!changed && existsSync(stampFile)) {
-    for (const i of inputs) {
-      const a = statSync(placed(i), { throwIfNoEntry: false });
-      if (a && a.ino === statSync(casPath(i.sha256), { throwIfNoEntry: false })?.ino) continue;
-      if (a && (await sha256File(placed(i))) === i.sha256) continue;
-      log.warn(`staged ${i.id} is not the verified download any more: restaging`);
-      changed = true;
-      break;
-    }
-  }
+  if (!changed && existsSync(stampFile)) changed = await stagedReplaced(inputs, placed);
   if (!o.force && !changed && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
     log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
     return { dir, inputs: target, stamp, skipped: true, seconds: (Date.now() - started) / 1000 };
