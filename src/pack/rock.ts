@@ -178,6 +178,20 @@ export function scriptletOf(part: PartPlan, plan: RockBuildPlan, buildDir: strin
 }
 
 /**
+ * Write the image to `outFile` as an oci-archive unless the archive there already holds this manifest
+ * (its digest and the archive's size recorded beside it); returns whether it was reused.
+ */
+async function writeArchiveUnlessCurrent(ws: Workspace, image: Parameters<typeof writeOciArchive>[1], outFile: string, mtime: number, step: <T>(what: string, fn: () => Promise<T>) => Promise<T>): Promise<boolean> {
+  const stampFile = artifactStamp(ws, outFile, 'digest');
+  const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
+  if (!reused) {
+    await step(`writing ${outFile}`, () => writeOciArchive(ws, image, outFile, mtime));
+    writeFileSync(stampFile, `${image.manifestDigest} ${statSync(outFile).size}`);
+  }
+  return reused;
+}
+
+/**
  * One layer per part, in manifest order (after: is honoured by that order in our manifests). Its key
  * is what it will contain: entry metadata plus a content key of the source tree. `below` holds the
  * directories the layers under these have written (updated as layers are added).
@@ -286,12 +300,7 @@ export async function buildRock(ws: Workspace, buildDir: string, outFile: string
     plan.version,
   );
   // Unchanged: the archive already holds this manifest.
-  const stampFile = artifactStamp(ws, outFile, 'digest');
-  const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
-  if (!reused) {
-    await step(`writing ${outFile}`, () => writeOciArchive(ws, image, outFile, mtime));
-    writeFileSync(stampFile, `${image.manifestDigest} ${statSync(outFile).size}`);
-  }
+  const reused = await writeArchiveUnlessCurrent(ws, image, outFile, mtime, step);
   await writeFileAtomic(artifactStamp(ws, outFile, 'layers'), layers.map((l) => `${l.key}\n`).join(''));
   return { artifact: outFile, image, layers, reused };
 }
@@ -344,12 +353,7 @@ export async function buildFlavourRock(ws: Workspace, base: RockBuild, buildDir:
     },
     plan.version,
   );
-  const stampFile = artifactStamp(ws, outFile, 'digest');
-  const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
-  if (!reused) {
-    await step(`writing ${outFile}`, () => writeOciArchive(ws, image, outFile, mtime));
-    writeFileSync(stampFile, `${image.manifestDigest} ${statSync(outFile).size}`);
-  }
+  const reused = await writeArchiveUnlessCurrent(ws, image, outFile, mtime, step);
   await writeFileAtomic(artifactStamp(ws, outFile, 'layers'), layers.map((l) => `${l.key}\n`).join(''));
   return { artifact: outFile, image, layers, reused };
 }
