@@ -172,9 +172,11 @@ export async function publishToLocalRegistry(o: { artifact: string; line: string
     '--no-sign'],
   { env: { ...env, REGISTRY_USER: vars.REGISTRY_USER, REGISTRY_PASSWORD: vars.REGISTRY_PASSWORD }, stderr: 'inherit' });
   const seconds = (Date.now() - t) / 1000;
-  const out = JSON.parse(stdout) as { result?: { repository: string; digest: string; pushed: Array<{ tag: string }> } };
+  const out = JSON.parse(stdout) as { result?: { repository: string; digest: string; pushed: Array<{ tag: string }>; verified: Array<{ ref: string; digest: string }> } };
   const res = out.result;
-  if (!res?.pushed.some((p) => p.tag === tag)) throw new UserError('E_PUBLISH', `publish:rock did not push the tag ${tag} to ${vars.LOCAL_REGISTRY}`, { hint: stdout.slice(0, 300) });
+  // A tag the registry already holds at this digest is verified, not pushed again (a re-run).
+  const there = res?.pushed.some((p) => p.tag === tag) || res?.verified.some((v) => v.ref === `${res.repository}:${tag}` && v.digest === res.digest);
+  if (!res || !there) throw new UserError('E_PUBLISH', `publish:rock neither pushed nor verified the tag ${tag} on ${vars.LOCAL_REGISTRY}`, { hint: stdout.slice(0, 300) });
   return { ref: `${res.repository}:${tag}`, digest: res.digest, seconds };
 }
 
