@@ -92,5 +92,7 @@ describe('cluster: the kubelet\'s pull time from its Pulled event', () => {
     expect(pulledSeconds(['Container image "x" already present on machine'])).toBeNull();
     expect(pulledSeconds(['Successfully pulled image "127.0.0.1:15443/sparkcraft/charmed-spark:3.5-22.04_edge" in 41.234s (41.234s including waiting). Image size: 851234567 bytes.'])).toBeCloseTo(41.234);
     expect(pulledSeconds(['Successfully pulled image "a:b" in 1m5.5s (1m9s including waiting)'])).toBeCloseTo(65.5);
+    // "100ms" once read as 100 minutes (6000 s) in bench:cluster
+    expect(pulledSeconds(['Successfully pulled image "a:b" in 100ms (100ms including waiting)'])).toBeCloseTo(0.1);
   });
 });

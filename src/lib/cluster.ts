@@ -206,7 +206,7 @@ export async function tagImage(c: LocalCluster, src: string, ref: string): Promi
 /** The kubelet's pull time for a pod's image, from its `Pulled` event ("Successfully pulled image … in 1m2.5s …"); null if none. */
 export function pulledSeconds(messages: string[]): number | null {
   for (const m of messages) {
-    const d = m.match(/^Successfully pulled image "[^"]+" in ((?:\d+h)?(?:\d+m)?(?:[\d.]+(?:ms|µs|s))?)/)?.[1];
+    const d = m.match(/^Successfully pulled image "[^"]+" in ((?:[\d.]+(?:h|ms|µs|us|ns|m|s))+)/)?.[1];
     if (d) return goDuration(d);
   }
   return null;
