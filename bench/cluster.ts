@@ -90,7 +90,7 @@ async function main() {
     // The rock through the local TLS registry: publish:rock pushes it, the node loses its copy, a pod pulls it by tag.
     const img = await publishToLocalRegistry({ artifact: rock.artifact, line: r.line.track, imageRef: r.image.ref });
     row('publish:rock to the local TLS registry (push and verify)', `${img.seconds.toFixed(1)} s`);
-    const evicted = await evictImage(c, img.digest);
+    const evicted = await evictImage(c, img);
     try {
       await k.apply([{ ...rockPod('pull', ns, img.ref, 'true', { serviceAccount: 'admin', pullPolicy: 'Always' }) }]);
       const p = await k.waitDone(ns, 'pull', 900);

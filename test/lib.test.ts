@@ -96,3 +96,29 @@ describe('cluster: the kubelet\'s pull time from its Pulled event', () => {
     expect(pulledSeconds(['Successfully pulled image "a:b" in 100ms (100ms including waiting)'])).toBeCloseTo(0.1);
   });
 });
+
+describe('cluster: which layers an image holds', () => {
+  it('lists a manifest\'s layer digests and nothing for an index, a config or junk', async () => {
+    const { manifestLayers } = await import('../src/lib/cluster.ts');
+    expect(manifestLayers({ schemaVersion: 2, config: { digest: 'sha256:c' }, layers: [{ digest: 'sha256:a' }, { digest: 'sha256:b' }] })).toEqual(['sha256:a', 'sha256:b']);
+    expect(manifestLayers({ schemaVersion: 2, manifests: [{ digest: 'sha256:m' }] })).toEqual([]);
+    expect(manifestLayers(null)).toEqual([]);
+    expect(manifestLayers({ layers: 'x' })).toEqual([]);
+  });
+  it('reads the layers of a built rock archive', async () => {
+    const { archiveLayers } = await import('../src/lib/cluster.ts');
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createHash } = await import('node:crypto');
+    const { execa } = await import('execa');
+    const d = mkdtempSync(join(tmpdir(), 'layers-'));
+    const manifest = JSON.stringify({ schemaVersion: 2, config: { digest: 'sha256:c' }, layers: [{ digest: 'sha256:l1' }, { digest: 'sha256:l2' }] });
+    const h = createHash('sha256').update(manifest).digest('hex');
+    mkdirSync(join(d, 'blobs/sha256'), { recursive: true });
+    writeFileSync(join(d, 'blobs/sha256', h), manifest);
+    writeFileSync(join(d, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ digest: `sha256:${h}` }] }));
+    await execa('tar', ['-cf', join(d, 'x.rock'), '-C', d, 'index.json', 'blobs']);
+    expect(await archiveLayers(join(d, 'x.rock'))).toEqual(['sha256:l1', 'sha256:l2']);
+  });
+});

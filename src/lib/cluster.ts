@@ -145,6 +145,8 @@ export interface RegistryImage {
   /** `127.0.0.1:PORT/sparkcraft/<name>:<tag>` */
   ref: string;
   digest: string;
+  /** The digests of its layers (from the archive pushed). */
+  layers: string[];
   /** How long publish:rock took (push and verify). */
   seconds: number;
 }
@@ -177,7 +179,20 @@ export async function publishToLocalRegistry(o: { artifact: string; line: string
   // A tag the registry already holds at this digest is verified, not pushed again (a re-run).
   const there = res?.pushed.some((p) => p.tag === tag) || res?.verified.some((v) => v.ref === `${res.repository}:${tag}` && v.digest === res.digest);
   if (!res || !there) throw new UserError('E_PUBLISH', `publish:rock neither pushed nor verified the tag ${tag} on ${vars.LOCAL_REGISTRY}`, { hint: stdout.slice(0, 300) });
-  return { ref: `${res.repository}:${tag}`, digest: res.digest, seconds };
+  return { ref: `${res.repository}:${tag}`, digest: res.digest, layers: await archiveLayers(o.artifact), seconds };
+}
+
+/** The layer digests of an oci-archive's (first) image. */
+export async function archiveLayers(archive: string): Promise<string[]> {
+  const digest = await archiveDigest(archive);
+  const { stdout } = await execa('tar', ['-xOf', archive, `blobs/sha256/${digest.slice('sha256:'.length)}`]);
+  return manifestLayers(JSON.parse(stdout));
+}
+
+/** The layer digests a manifest lists; [] for anything else (an index, a config). Pure. */
+export function manifestLayers(doc: unknown): string[] {
+  const layers = (doc as { layers?: Array<{ digest?: unknown }> } | null)?.layers;
+  return Array.isArray(layers) ? layers.map((l) => l.digest).filter((d): d is string => typeof d === 'string') : [];
 }
 
 /** `ctr` in the node's k8s.io namespace. */
@@ -188,13 +203,30 @@ function ctrOf(c: LocalCluster) {
 }
 
 /**
- * Drop every image on the node whose manifest is DIGEST (and, with garbage collection done, its
- * content), so that the next pull of it fetches every layer. Returns the names it removed.
+ * Drop every image on the node that holds any layer of IMG (and, with garbage collection done, that
+ * content), so that the next pull of it fetches every layer: not only the names of its manifest, but
+ * also older builds of the rock, which share most layers (a rock is reproducible layer by layer) and
+ * would otherwise keep them (a "pull" then fetched a manifest in 100 ms). Returns the names removed.
  */
-export async function evictImage(c: LocalCluster, digest: string): Promise<string[]> {
+export async function evictImage(c: LocalCluster, img: Pick<RegistryImage, 'digest' | 'layers'>): Promise<string[]> {
   const ctr = ctrOf(c);
-  const names = (await ctr(['images', 'ls'])).stdout.split('\n').slice(1).map((l) => l.split(/\s+/)).filter((f) => f[2] === digest).map((f) => f[0]!);
+  const wanted = new Set(img.layers);
+  const byDigest = new Map<string, string[]>();
+  for (const f of (await ctr(['images', 'ls'])).stdout.split('\n').slice(1).map((l) => l.split(/\s+/)).filter((f) => f[0] && f[2])) {
+    byDigest.set(f[2]!, [...(byDigest.get(f[2]!) ?? []), f[0]!]);
+  }
+  const layersOf = async (digest: string, depth = 0): Promise<string[]> => {
+    const doc = JSON.parse((await ctr(['content', 'get', digest]).catch(() => ({ stdout: 'null' }))).stdout) as { manifests?: Array<{ digest: string }> } | null;
+    if (doc?.manifests && depth < 2) return (await Promise.all(doc.manifests.map((m) => layersOf(m.digest, depth + 1)))).flat();
+    return manifestLayers(doc);
+  };
+  const names: string[] = [];
+  for (const [digest, refs] of byDigest) {
+    if (digest === img.digest || (await layersOf(digest)).some((l) => wanted.has(l))) names.push(...refs);
+  }
   if (names.length) await ctr(['images', 'rm', '--sync', ...names]);
+  const left = (await ctr(['content', 'ls', '-q'])).stdout.split('\n').filter((d) => wanted.has(d.trim()));
+  if (left.length) throw new UserError('E_IMAGE', `${left.length} layer(s) of ${img.digest} stayed in the node's content store after every image holding them was removed (${left[0]})`, { hint: 'a lease or another namespace holds them: ctr -n k8s.io leases ls' });
   return names;
 }
 

@@ -191,7 +191,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
       const img = await reg.publish();
       // A real pull: the node loses every name of that manifest and, garbage-collected, its layers
       // (the line's reference too: put back below, so later scenarios still find it).
-      const evicted = await evictImage(ctx.cluster, img.digest);
+      const evicted = await evictImage(ctx.cluster, img);
       try {
         const fromRegistry = `--conf spark.kubernetes.container.image=${img.ref} --conf spark.kubernetes.container.image.pullPolicy=Always --conf spark.kubernetes.executor.deleteOnTermination=false`;
         await k.apply([rockPod('submit-reg', ns, img.ref, submit('regpi', `${fromRegistry} --conf spark.executor.instances=2 --class org.apache.spark.examples.SparkPi ${examplesJar} 100`),
