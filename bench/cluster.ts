@@ -97,9 +97,9 @@ async function main() {
       const ev = await k.json(['-n', ns, 'get', 'events', '--field-selector', 'involvedObject.name=pull,reason=Pulled']);
       const pulled = pulledSeconds(ev.items.map((e: { message: string }) => e.message));
       if (p.phase !== 'Succeeded' || pulled === null) throw new Error(`the pull pod ended ${p.phase}; Pulled events: ${JSON.stringify(ev.items.map((e: { message: string }) => e.message))}`);
-      row('pull of the rock from the local registry by the kubelet (its Pulled event; every layer fetched and unpacked)', `${pulled.toFixed(1)} s`);
+      row(`pull of the rock from the local registry by the kubelet (its Pulled event; ${evicted.unpackedLeft ? `${evicted.unpackedLeft} of ${img.layers.length} layers were still unpacked for containers and not fetched` : 'every layer fetched and unpacked'})`, `${pulled.toFixed(1)} s`);
     } finally {
-      if (evicted.includes(r.image.ref)) await tagImage(c, img.ref, r.image.ref).catch(() => undefined);
+      if (evicted.names.includes(r.image.ref)) await tagImage(c, img.ref, r.image.ref).catch(() => undefined);
       await importImage(c, rock.artifact, r.image.ref);
     }
 

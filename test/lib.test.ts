@@ -105,6 +105,12 @@ describe('cluster: which layers an image holds', () => {
     expect(manifestLayers(null)).toEqual([]);
     expect(manifestLayers({ layers: 'x' })).toEqual([]);
   });
+  it('names the snapshots of a layer stack by OCI chain IDs (the first is its diff ID)', async () => {
+    const { chainIds } = await import('../src/lib/cluster.ts');
+    // sha256sum of "a", of "b", and of "<first> <second>", computed by sha256sum(1)
+    expect(chainIds(['sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb', 'sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d'])).toEqual(['sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb', 'sha256:51c0c8ace48498d6f5fee6b0592cc06f2da0f3cbe09c5a34a97dce85c3889676']);
+    expect(chainIds([])).toEqual([]);
+  });
   it('reads the layers of a built rock archive', async () => {
     const { archiveLayers } = await import('../src/lib/cluster.ts');
     const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
@@ -113,12 +119,15 @@ describe('cluster: which layers an image holds', () => {
     const { createHash } = await import('node:crypto');
     const { execa } = await import('execa');
     const d = mkdtempSync(join(tmpdir(), 'layers-'));
-    const manifest = JSON.stringify({ schemaVersion: 2, config: { digest: 'sha256:c' }, layers: [{ digest: 'sha256:l1' }, { digest: 'sha256:l2' }] });
+    const config = JSON.stringify({ rootfs: { type: 'layers', diff_ids: ['sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb'] } });
+    const ch = createHash('sha256').update(config).digest('hex');
+    const manifest = JSON.stringify({ schemaVersion: 2, config: { digest: `sha256:${ch}` }, layers: [{ digest: 'sha256:l1' }, { digest: 'sha256:l2' }] });
     const h = createHash('sha256').update(manifest).digest('hex');
     mkdirSync(join(d, 'blobs/sha256'), { recursive: true });
     writeFileSync(join(d, 'blobs/sha256', h), manifest);
+    writeFileSync(join(d, 'blobs/sha256', ch), config);
     writeFileSync(join(d, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ digest: `sha256:${h}` }] }));
     await execa('tar', ['-cf', join(d, 'x.rock'), '-C', d, 'index.json', 'blobs']);
-    expect(await archiveLayers(join(d, 'x.rock'))).toEqual(['sha256:l1', 'sha256:l2']);
+    expect(await archiveLayers(join(d, 'x.rock'))).toEqual({ layers: ['sha256:l1', 'sha256:l2'], chainIds: ['sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb'] });
   });
 });

@@ -3,6 +3,7 @@
  * `$LOCAL_K8S_DIR/cluster.json`; this module starts it when asked and reads that file, so no caller
  * parses the script's `export` lines.
  */
+import { createHash } from 'node:crypto';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -147,6 +148,8 @@ export interface RegistryImage {
   digest: string;
   /** The digests of its layers (from the archive pushed). */
   layers: string[];
+  /** The chain IDs of its layers, bottom first: the names of their unpacked snapshots on a node. */
+  chainIds: string[];
   /** How long publish:rock took (push and verify). */
   seconds: number;
 }
@@ -179,14 +182,22 @@ export async function publishToLocalRegistry(o: { artifact: string; line: string
   // A tag the registry already holds at this digest is verified, not pushed again (a re-run).
   const there = res?.pushed.some((p) => p.tag === tag) || res?.verified.some((v) => v.ref === `${res.repository}:${tag}` && v.digest === res.digest);
   if (!res || !there) throw new UserError('E_PUBLISH', `publish:rock neither pushed nor verified the tag ${tag} on ${vars.LOCAL_REGISTRY}`, { hint: stdout.slice(0, 300) });
-  return { ref: `${res.repository}:${tag}`, digest: res.digest, layers: await archiveLayers(o.artifact), seconds };
+  return { ref: `${res.repository}:${tag}`, digest: res.digest, ...(await archiveLayers(o.artifact)), seconds };
 }
 
-/** The layer digests of an oci-archive's (first) image. */
-export async function archiveLayers(archive: string): Promise<string[]> {
-  const digest = await archiveDigest(archive);
-  const { stdout } = await execa('tar', ['-xOf', archive, `blobs/sha256/${digest.slice('sha256:'.length)}`]);
-  return manifestLayers(JSON.parse(stdout));
+/** The layer digests of an oci-archive's (first) image, and the chain IDs of their snapshots. */
+export async function archiveLayers(archive: string): Promise<{ layers: string[]; chainIds: string[] }> {
+  const blob = async (d: string) => JSON.parse((await execa('tar', ['-xOf', archive, `blobs/sha256/${d.slice('sha256:'.length)}`])).stdout);
+  const manifest = await blob(await archiveDigest(archive));
+  const config = await blob(manifest.config.digest);
+  return { layers: manifestLayers(manifest), chainIds: chainIds(config.rootfs?.diff_ids ?? []) };
+}
+
+/** The OCI chain IDs of a stack of layers given their diff IDs, bottom first (pure). */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) out.push(out.length ? `sha256:${createHash('sha256').update(`${out[out.length - 1]} ${d}`).digest('hex')}` : d);
+  return out;
 }
 
 /** The layer digests a manifest lists; [] for anything else (an index, a config). Pure. */
@@ -208,7 +219,7 @@ function ctrOf(c: LocalCluster) {
  * also older builds of the rock, which share most layers (a rock is reproducible layer by layer) and
  * would otherwise keep them (a "pull" then fetched a manifest in 100 ms). Returns the names removed.
  */
-export async function evictImage(c: LocalCluster, img: Pick<RegistryImage, 'digest' | 'layers'>): Promise<string[]> {
+export async function evictImage(c: LocalCluster, img: Pick<RegistryImage, 'digest' | 'layers' | 'chainIds'>): Promise<{ names: string[]; unpackedLeft: number }> {
   const ctr = ctrOf(c);
   const wanted = new Set(img.layers);
   const byDigest = new Map<string, string[]>();
@@ -227,7 +238,10 @@ export async function evictImage(c: LocalCluster, img: Pick<RegistryImage, 'dige
   if (names.length) await ctr(['images', 'rm', '--sync', ...names]);
   const left = (await ctr(['content', 'ls', '-q'])).stdout.split('\n').filter((d) => wanted.has(d.trim()));
   if (left.length) throw new UserError('E_IMAGE', `${left.length} layer(s) of ${img.digest} stayed in the node's content store after every image holding them was removed (${left[0]})`, { hint: 'a lease or another namespace holds them: ctr -n k8s.io leases ls' });
-  return names;
+  // A layer whose snapshot is still unpacked (a container of the image exists) is not fetched again
+  // by the next pull (containerd skips it): the caller says so instead of claiming a full pull.
+  const snaps = new Set((await ctr(['snapshots', 'ls'])).stdout.split('\n').slice(1).map((l) => l.split(/\s+/)[0]!));
+  return { names, unpackedLeft: img.chainIds.filter((id) => snaps.has(id)).length };
 }
 
 /** Give the image SRC (present on the node) the name REF too. */
