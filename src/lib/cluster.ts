@@ -217,10 +217,18 @@ function ctrOf(c: LocalCluster) {
  * Drop every image on the node that holds any layer of IMG (and, with garbage collection done, that
  * content), so that the next pull of it fetches every layer: not only the names of its manifest, but
  * also older builds of the rock, which share most layers (a rock is reproducible layer by layer) and
- * would otherwise keep them (a "pull" then fetched a manifest in 100 ms). Returns the names removed.
+ * would otherwise keep them (a "pull" then fetched a manifest in 100 ms). Returns the names removed
+ * and how many of its layers stay unpacked (their snapshots held by containers).
  */
-export async function evictImage(c: LocalCluster, img: Pick<RegistryImage, 'digest' | 'layers' | 'chainIds'>): Promise<{ names: string[]; unpackedLeft: number }> {
+export async function evictImage(c: LocalCluster, img: Pick<RegistryImage, 'digest' | 'layers' | 'chainIds'>, o: { deletedPodsOf?: string } = {}): Promise<{ names: string[]; unpackedLeft: number }> {
   const ctr = ctrOf(c);
+  // The containers of pods already deleted from NAMESPACE, which the kubelet's garbage collection
+  // would remove within a minute; a container with a task (running) is never touched.
+  if (o.deletedPodsOf) {
+    const ids = (await ctr(['containers', 'ls', '-q', `labels."io.kubernetes.pod.namespace"==${o.deletedPodsOf}`])).stdout.split('\n').filter(Boolean);
+    const withTask = new Set((await ctr(['tasks', 'ls', '-q'])).stdout.split('\n').filter(Boolean));
+    for (const id of ids.filter((i) => !withTask.has(i))) await ctr(['containers', 'rm', id]).catch(() => undefined);
+  }
   const wanted = new Set(img.layers);
   const byDigest = new Map<string, string[]>();
   for (const f of (await ctr(['images', 'ls'])).stdout.split('\n').slice(1).map((l) => l.split(/\s+/)).filter((f) => f[0] && f[2])) {

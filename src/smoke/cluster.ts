@@ -194,7 +194,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
       // Finished pods of the namespace keep their containers, whose snapshots keep the layers unpacked
       // (containerd then skips fetching them): they go first.
       for (const phase of ['Succeeded', 'Failed']) await k.run(['-n', ns, 'delete', 'pods', `--field-selector=status.phase==${phase}`, '--wait=true', '--timeout=120s']);
-      const evicted = await evictImage(ctx.cluster, img);
+      const evicted = await evictImage(ctx.cluster, img, { deletedPodsOf: ns });
       try {
         const fromRegistry = `--conf spark.kubernetes.container.image=${img.ref} --conf spark.kubernetes.container.image.pullPolicy=Always --conf spark.kubernetes.executor.deleteOnTermination=false`;
         await k.apply([rockPod('submit-reg', ns, img.ref, submit('regpi', `${fromRegistry} --conf spark.executor.instances=2 --class org.apache.spark.examples.SparkPi ${examplesJar} 100`),
