@@ -5,9 +5,10 @@
  * cuts the connection mid-push and the retry still leaves an intact image; secrets never appear in
  * output or on any process's command line.
  */
+import { watchCmdlines } from './support/cmdlines.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execa } from 'execa';
@@ -41,34 +42,6 @@ async function captureOutput<T>(fn: () => Promise<T>): Promise<{ value?: T; erro
   }
 }
 
-/** Samples every process's command line while `fn` runs; returns the ones that contain `needle`. */
-async function watchCmdlines<T>(needles: string[], fn: () => Promise<T>): Promise<{ value: T; leaks: string[]; samples: number }> {
-  const leaks: string[] = [];
-  let samples = 0;
-  let stop = false;
-  const sampler = (async () => {
-    while (!stop) {
-      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-        let cmd = '';
-        try {
-          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-        } catch {
-          continue;
-        }
-        if (cmd.includes('skopeo')) samples++;
-        if (needles.some((n) => cmd.includes(n))) leaks.push(cmd);
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  })();
-  try {
-    const value = await fn();
-    return { value, leaks, samples };
-  } finally {
-    stop = true;
-    await sampler;
-  }
-}
 
 async function publish(opts: { registry: string; artifact: string; spark?: string; risk?: 'edge' | 'stable'; force?: boolean; env?: NodeJS.ProcessEnv; name: string; retry?: typeof FAST }) {
   const resolved = fixtureLine({ registry: opts.registry, name: opts.name, ...(opts.spark ? { spark: opts.spark } : {}), ...(opts.risk ? { risk: opts.risk } : {}) });
@@ -305,10 +278,10 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
     const name = uniq();
     const authDirsBefore = (await fs.readdir(os.tmpdir())).filter((n) => n.startsWith('sparkcraft-auth-'));
     const needles = [reg.password, Buffer.from(`${reg.user}:${reg.password}`).toString('base64')];
-    const watched = await watchCmdlines(needles, () => captureOutput(() => publish({ registry: `${reg.address}/sparkcraft-test`, artifact: rock, name })));
+    const watched = await watchCmdlines(needles, /skopeo/, () => captureOutput(() => publish({ registry: `${reg.address}/sparkcraft-test`, artifact: rock, name })));
     const out = watched.value;
     expect(out.error).toBeUndefined();
-    expect(watched.samples).toBeGreaterThan(0); // the sampler did see skopeo running
+    expect(watched.seen).toBeGreaterThan(0); // the sampler did see skopeo running
     expect(watched.leaks).toEqual([]);
     const json = JSON.stringify(out.value);
     for (const n of needles) {

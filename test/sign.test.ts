@@ -7,9 +7,10 @@
  * password never appear in output. Any attempt of cosign to reach a public Sigstore service would go to
  * a closed loopback proxy (and fail the test) instead of leaving the machine.
  */
+import { watchCmdlines } from './support/cmdlines.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { projectRoot } from '../src/lib/paths.ts';
@@ -227,33 +228,6 @@ function pemLines(file: string): string[] {
   return readFileSync(file, 'utf8').split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----'));
 }
 
-/** Every process's command line sampled while `fn` runs: the ones holding any of `needles`, and how many cosign runs were seen. */
-async function watchCmdlines<T>(needles: string[], fn: () => Promise<T>): Promise<{ value: T; leaks: string[]; cosignSeen: number }> {
-  const leaks: string[] = [];
-  let cosignSeen = 0;
-  let stop = false;
-  const sampler = (async () => {
-    while (!stop) {
-      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-        let cmd = '';
-        try {
-          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-        } catch {
-          continue;
-        }
-        if (/cosign-v[\d.]+ (sign|attest|verify)/.test(cmd)) cosignSeen++;
-        if (needles.some((n) => cmd.includes(n))) leaks.push(cmd);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
-  try {
-    return { value: await fn(), leaks, cosignSeen };
-  } finally {
-    stop = true;
-    await sampler;
-  }
-}
 
 function expectNoSecret(texts: string[]): void {
   const secrets = [keys.password, reg.password, ...pemLines(keys.key)];
@@ -316,7 +290,7 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     const registry = `${reg.address}/sign-${randomBytes(3).toString('hex')}`;
     const repo = `${registry}/charmed-spark`;
     const t0 = Date.now();
-    const watched = await watchCmdlines([keys.password, ...pemLines(keys.key)], () =>
+    const watched = await watchCmdlines([keys.password, ...pemLines(keys.key)], /cosign-v[\d.]+ (sign|attest|verify)/, () =>
       cli(['publish', 'rock', '--line', '3.5', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sbom', sbomFile, '--yes'], {
         COSIGN_KEY: readFileSync(keys.key, 'utf8'),
         COSIGN_PASSWORD: keys.password,
@@ -324,7 +298,7 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     );
     const pub = watched.value;
     // cosign ran (sign, attest ×2, verify ×3) and no command line ever held the key or its password.
-    expect(watched.cosignSeen).toBeGreaterThan(0);
+    expect(watched.seen).toBeGreaterThan(0);
     expect(watched.leaks).toEqual([]);
     console.log(`publish with signing + 2 attestations + read-back verify: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     expect(pub.exitCode, pub.stderr).toBe(0);
