@@ -11,7 +11,10 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # apt_install PKG...: install the Debian packages that are missing; idempotent.
 apt_install() {
   local missing=()
-  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  # One dpkg-query for all of them (every command of scripts/sparkcraft.sh passes here).
+  local installed
+  installed=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '/ install ok installed$/ {print $1}') || true
+  for p in "$@"; do grep -qxF -- "$p" <<<"$installed" || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing Debian packages: ${missing[*]}"
   local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -1,0 +1,45 @@
+// Bundle the CLI (src/cli/main.ts and every module it imports, npm packages left external) into one
+// ES module, so scripts/sparkcraft.sh starts it with plain node instead of through tsx's loader hooks
+// (about 0.6 s less per command). Each module's `import.meta.url` is replaced by that module's own
+// source URL, so paths derived from it (the project root, src/smoke/jobs) stay those of the source
+// tree. Written to a temporary name and renamed: concurrent runs never see half a file.
+//   node scripts/bundle-cli.mjs OUT.mjs
+import { build } from 'esbuild';
+import { readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const out = process.argv[2];
+if (!out) {
+  console.error('usage: node scripts/bundle-cli.mjs OUT.mjs');
+  process.exit(2);
+}
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tmp = `${out}.tmp-${process.pid}`;
+const metaUrl = {
+  name: 'source-import-meta-url',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (a) => ({
+      contents: (await readFile(a.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(a.path).href)),
+      loader: 'ts',
+    }));
+  },
+};
+try {
+  await build({
+    entryPoints: [join(root, 'src/cli/main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile: tmp,
+    plugins: [metaUrl],
+    logLevel: 'error',
+  });
+  await rename(tmp, out);
+} catch (e) {
+  await rm(tmp, { force: true });
+  console.error(`bundling the CLI failed: ${e instanceof Error ? e.message.split('\n')[0] : e}`);
+  process.exit(1);
+}
