@@ -3,7 +3,7 @@
 // (about 0.6 s less per command). Each module's `import.meta.url` is replaced by that module's own
 // source URL, so paths derived from it (the project root, src/smoke/jobs) stay those of the source
 // tree. Written to a temporary name and renamed: concurrent runs never see half a file.
-//   node scripts/bundle-cli.mjs OUT.mjs
+//   node scripts/bundle-cli.mjs OUT.mjs [ENTRY.ts]   (ENTRY: src/cli/main.ts)
 import { build } from 'esbuild';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const out = process.argv[2];
 if (!out) {
-  console.error('usage: node scripts/bundle-cli.mjs OUT.mjs');
+  console.error('usage: node scripts/bundle-cli.mjs OUT.mjs [ENTRY.ts]');
   process.exit(2);
 }
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,7 +27,7 @@ const metaUrl = {
 };
 try {
   await build({
-    entryPoints: [join(root, 'src/cli/main.ts')],
+    entryPoints: [process.argv[3] ?? join(root, 'src/cli/main.ts')],
     bundle: true,
     platform: 'node',
     format: 'esm',
