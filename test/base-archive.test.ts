@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { build, type Packed } from '../src/pack/pack.ts';
-import { buildLayer, type LayerBlob } from '../src/pack/layer.ts';
-import { assembleImage, writeOciArchive } from '../src/pack/oci.ts';
+import type { LayerBlob } from '../src/pack/layer.ts';
+import { RUN_USER, writeFakeBase } from './support/fake-base.ts';
 import { imageIdentity, indexTar, layerDirs } from '../src/pack/base-archive.ts';
 import { writeTar, type TarEntry } from '../src/pack/tar.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
@@ -24,7 +24,6 @@ import { UserError } from '../src/lib/errors.ts';
 import { ROOT } from './support/k8s.ts';
 
 const r = resolveLine(loadMatrix(), { line: '3.5', flavour: 'gpu' });
-const RUN_USER = 584792;
 const MTIME = 1_700_000_000;
 let dir: string;
 let ws: Workspace;
@@ -34,18 +33,7 @@ const manifestOf = async (archive: string) => JSON.parse((await execa('skopeo', 
 const configOf = async (archive: string) =>
   JSON.parse((await execa('skopeo', ['inspect', '--config', `oci-archive:${archive}`])).stdout) as { config: { User: string; Env: string[]; Labels: Record<string, string> }; history: Array<{ created_by: string }> };
 
-/** A small base image of its own: `labels` say which image it is; `salt` makes its layers unlike any other. */
-async function fakeBase(file: string, labels: Record<string, string>, salt: string): Promise<{ layers: LayerBlob[] }> {
-  const d = (path: string, mode: number, uid = 0): TarEntry => ({ path, type: 'dir', mode, uid, gid: uid });
-  const f = (path: string, text: string): TarEntry => ({ path, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(text) });
-  const one = await buildLayer(`test-base-archive-1-${salt}`, 'fake base os', async () => [d('etc', 0o755), f('etc/os-release', `ID=fake\nSALT=${salt}\n`), d('opt', 0o751), d('usr', 0o755)], MTIME);
-  // opt/spark and its jars as an unusual owner and mode: the flavour's jar must sit under them unchanged.
-  const two = await buildLayer(`test-base-archive-2-${salt}`, 'fake base spark', async () => [d('opt', 0o751), d('opt/spark', 0o750, RUN_USER), d('opt/spark/jars', 0o770, RUN_USER), f('opt/spark/RELEASE', `fake ${salt}\n`)], MTIME);
-  const created = new Date(MTIME * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
-  const img = assembleImage([one, two], { architecture: r.arch, created, user: `${RUN_USER}:${RUN_USER}`, env: ['PATH=/usr/bin:/bin', 'SPARK_HOME=/opt/spark'], entrypoint: ['/usr/bin/pebble', 'enter'], cmd: [], workingDir: '/', labels }, r.base!.version);
-  await writeOciArchive(ws, img, file, MTIME);
-  return { layers: [one, two] };
-}
+const fakeBase = (file: string, labels: Record<string, string>, salt: string) => writeFakeBase(ws, file, labels, salt);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sparkcraft-base-archive-'));
