@@ -88,6 +88,33 @@ describe('rendering into a build folder', () => {
   });
 });
 
+describe("the Debian packages' check (scripts/lib.sh apt_install)", () => {
+  it('asks dpkg once, then again only after dpkg\'s database changed', async () => {
+    // dpkg-query stubbed on PATH (`-W -f=FORMAT PKG...`: it records each call and reports every package installed).
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const calls = join(dir, 'dpkg-calls');
+    writeFileSync(join(bin, 'dpkg-query'), `#!/bin/sh\necho call >> "${calls}"\nshift 2\nfor p; do echo "$p install ok installed"; done\n`, { mode: 0o755 });
+    const status = join(dir, 'dpkg-status');
+    writeFileSync(status, 'one\n');
+    const env = { PATH: `${bin}:${process.env.PATH}`, SPARKCRAFT_CACHE: join(dir, 'cache'), SPARKCRAFT_DPKG_STATUS: status };
+    const check = () => execa('bash', ['-c', `. "${join(ROOT, 'scripts/lib.sh')}"; apt_install pigz jq`], { env });
+    const n = () => readFileSync(calls, 'utf8').trim().split('\n').length;
+    await check();
+    expect(n()).toBe(1);
+    await check();
+    expect(n()).toBe(1);
+    writeFileSync(status, 'two, longer\n'); // a package installed or removed
+    await check();
+    expect(n()).toBe(2);
+    await check();
+    expect(n()).toBe(2);
+    // Another list of packages is checked on its own.
+    await execa('bash', ['-c', `. "${join(ROOT, 'scripts/lib.sh')}"; apt_install pigz`], { env });
+    expect(n()).toBe(3);
+  });
+});
+
 describe('the CLI bundle (scripts/sparkcraft.sh)', () => {
   it('is made once, reused while src/ is unchanged, and made again from a changed source', async () => {
     // A copy of the checkout's scripts and sources (npm packages shared), so src/ can be changed.
