@@ -66,6 +66,20 @@ describe('reading an oci-archive in place', () => {
     expect(readFileSync(tarFile).subarray(m.offset, m.offset + m.size)).toEqual(Buffer.alloc(1500, 1));
     await execa('bash', ['-c', `gzip -c "${tarFile}" > "${tarFile}.gz"`]);
     expect(await layerDirs(`${tarFile}.gz`)).toEqual({ opt: { mode: 0o751, uid: 0, gid: 0 }, [long]: { mode: 0o700, uid: RUN_USER, gid: 7 } });
+    // Archives as GNU tar writes them in each format: GNU long names, ustar name prefixes, pax.
+    const tree = join(dir, 'tree');
+    const deep = `${'d'.repeat(60)}/${'e'.repeat(60)}/${'f'.repeat(30)}`;
+    mkdirSync(join(tree, deep), { recursive: true });
+    writeFileSync(join(tree, deep, 'file'), 'x'.repeat(700));
+    for (const format of ['gnu', 'ustar', 'posix']) {
+      const t = join(dir, `${format}.tar`);
+      await execa('tar', [`--format=${format}`, '-C', tree, '-cf', t, deep.split('/')[0]!]);
+      const names = [...indexTar(t).keys()];
+      expect(names, format).toContain(`${deep}/file`);
+      expect(indexTar(t).get(`${deep}/file`)!.size, format).toBe(700);
+      await execa('bash', ['-c', `gzip -c "${t}" > "${t}.gz"`]);
+      expect(Object.keys(await layerDirs(`${t}.gz`)).sort(), format).toEqual([deep.split('/')[0]!, deep.split('/').slice(0, 2).join('/'), deep]);
+    }
     writeFileSync(join(dir, 'not.tar'), 'hello, not a tar at all\n'.repeat(40));
     expect(() => indexTar(join(dir, 'not.tar'))).toThrow(/checksum/);
   });

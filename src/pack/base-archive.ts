@@ -80,7 +80,8 @@ function parseHeader(h: Buffer): { name: string; type: string; size: number; mod
   let sum = 0;
   for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
   if (sum !== octalField(h, 148, 8)) throw new Error('not a tar header (checksum mismatch)');
-  const prefix = cstr(h, 257, 6).startsWith('ustar') ? cstr(h, 345, 155) : '';
+  // POSIX ustar (`ustar\0`) keeps a name prefix at 345; old GNU tar (`ustar  \0`) keeps times there.
+  const prefix = h.subarray(257, 263).toString('latin1') === 'ustar\0' ? cstr(h, 345, 155) : '';
   const name = cstr(h, 0, 100);
   return {
     name: prefix ? `${prefix}/${name}` : name,
