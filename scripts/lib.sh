@@ -11,8 +11,20 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # apt_install PKG...: install the Debian packages that are missing; idempotent.
 apt_install() {
   local missing=()
-  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
+  # Every command of scripts/sparkcraft.sh passes here: while dpkg's database is the one in which
+  # these packages were last found installed (its inode, size and times), nothing is asked again.
+  local seen key
+  seen="$SPARKCRAFT_CACHE/apt-installed/$(printf '%s\n' "$@" | sha256sum | cut -c1-16)"
+  key="$(stat -c '%i %s %Y %Z' "${SPARKCRAFT_DPKG_STATUS:-/var/lib/dpkg/status}" 2>/dev/null || true) $*"
+  [ -f "$seen" ] && [ "$(cat "$seen")" = "$key" ] && return 0
+  # One dpkg-query for all of them.
+  local installed
+  installed=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '/ install ok installed$/ {print $1}') || true
+  for p in "$@"; do grep -qxF -- "$p" <<<"$installed" || missing+=("$p"); done
+  if [ ${#missing[@]} -eq 0 ]; then
+    mkdir -p "${seen%/*}" && printf '%s' "$key" > "$seen.$$" && mv -f "$seen.$$" "$seen"
+    return 0
+  fi
   say "installing Debian packages: ${missing[*]}"
   local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   # apt lists may be missing on a fresh machine; refresh once per boot-ish.

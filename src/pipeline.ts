@@ -16,7 +16,7 @@ import type { ResolvedLine } from './config/types.ts';
 import type { Workspace } from './lib/workspace.ts';
 import type { Rendered } from './render/render.ts';
 import type { Staged } from './stage/stage.ts';
-import type { Packed } from './pack/pack.ts';
+import type { Packed, PackOptions } from './pack/pack.ts';
 import type { CheckResult } from './smoke/checks.ts';
 import type { RockPlan } from './publish/registry.ts';
 import type { RockPublishOptions } from './publish/publish.ts';
@@ -46,7 +46,7 @@ const stage: Step<Rendered, Staged, { lockFile?: string; spark8t?: string; force
   cli: () => import('./stage/cli.ts'),
 };
 
-const pack: Step<Staged, Packed, { kind: 'rock' | 'snap'; backend: 'craft' | 'builtin' }> = {
+const pack: Step<Staged, Packed, PackOptions> = {
   name: 'pack',
   makes: 'the rock or the snap in dist/: path, digest, size',
   run: async (r, ws, staged, o) => (await import('./pack/pack.ts')).pack(r, ws, staged, o),

@@ -11,6 +11,9 @@ import * as path from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
 import { cacheDir, projectRoot } from '../src/lib/paths.ts';
+import { buildLayer } from '../src/pack/layer.ts';
+import { assembleImage, writeOciArchive } from '../src/pack/oci.ts';
+import { workspace } from '../src/lib/workspace.ts';
 
 const WF = path.join(projectRoot, '.github/workflows');
 const VERSION = /ACTIONLINT_VERSION:-(v[\d.]+)/.exec(readFileSync(path.join(projectRoot, 'scripts/setup.d/50-actionlint.sh'), 'utf8'))![1]!;
@@ -142,8 +145,16 @@ describe('release.yaml', () => {
     expect(fl.needs).toEqual(['select', 'ci']);
     expect(fl.strategy.matrix.flavour).toBe('${{ fromJSON(needs.select.outputs.layered) }}');
     const runs = (fl.steps as Doc[]).map((s) => s.run ?? '').join('\n');
-    expect(runs).toContain('build:rock -- --line "$LINE" --flavour "$FLAVOUR" --backend builtin');
+    expect(runs).toContain('build:rock -- --line "$LINE" --flavour "$FLAVOUR" --backend builtin --base-archive "${bases[0]}"');
     expect(runs).toContain('test/flavour-$FLAVOUR.test.ts');
+    // Over the base rock the publish job publishes (ci's `rock` artifact), downloaded before the build.
+    const steps = fl.steps as Doc[];
+    const dl = steps.findIndex((s) => s.uses === 'actions/download-artifact@v4' && s.with?.name === 'rock');
+    const buildStep = steps.findIndex((s) => /--base-archive/.test(s.run ?? ''));
+    expect(dl).toBeGreaterThanOrEqual(0);
+    expect(steps[dl]!.with.path).toBe('base');
+    expect(dl).toBeLessThan(buildStep);
+    expect(rel.jobs.publish.steps.some((s: Doc) => s.uses === 'actions/download-artifact@v4' && String(s.with?.name).includes("'rock'"))).toBe(true);
     // The flavours step reads the line's flavours from the matrix, through the CLI.
     const step = (rel.jobs.select.steps as Doc[]).find((s) => s.id === 'flavours')!;
     const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-gh-')), 'out');
@@ -156,6 +167,30 @@ describe('release.yaml', () => {
     const bad = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run.replace('npm ci --no-audit --no-fund', 'true')], { cwd: projectRoot, env: { LINE: '3.5', FLAVOUR: 'kyuubi', GITHUB_OUTPUT: out }, reject: false });
     expect(bad.exitCode).toBe(1);
     expect(bad.stdout).toContain("::error::flavour 'kyuubi' is not available for Spark 3.5");
+  }, 120_000);
+  it("the flavours job's layer check passes a flavour over the base and fails one over another base (real archives, skopeo)", async () => {
+    const step = (rel.jobs.flavours.steps as Doc[]).find((s) => /byte for byte/.test(s.name ?? ''))!;
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-gh-layers-'));
+    const salt = `${process.pid}-${Date.now()}`;
+    const layer = (n: string) => buildLayer(`test-wf-${n}-${salt}`, n, async () => [{ path: `${n}.txt`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(`${n} ${salt}\n`) }], 1);
+    const [a, b, c, d] = [await layer('a'), await layer('b'), await layer('c'), await layer('d')];
+    const cfg = { architecture: 'amd64', created: '1970-01-01T00:00:01Z', user: '0:0', env: [], entrypoint: [], cmd: [], workingDir: '/', labels: {} };
+    const write = async (name: string, layers: typeof a[]) => {
+      const f = path.join(dir, name);
+      await writeOciArchive(workspace(), assembleImage(layers, cfg, '1'), f, 1);
+      return f;
+    };
+    const base = await write('base.rock', [a, b]);
+    const over = await write('flavour.rock', [a, b, c]);
+    const elsewhere = await write('other.rock', [a, d, c]);
+    const run = (rock: string) => execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], { env: { BASE: base, ROCK: rock, PATH: process.env.PATH }, reject: false });
+    const ok = await run(over);
+    expect(ok.exitCode).toBe(0);
+    expect(ok.stdout).toContain(`${over} starts with the 2 layers of ${base}`);
+    const bad = await run(elsewhere);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout).toContain(`::error::${elsewhere} does not start with the 2 layers of ${base}`);
+    await fs.rm(dir, { recursive: true, force: true });
   }, 120_000);
   it('the select step parses a release tag the way the workflow documents', async () => {
     const step = (rel.jobs.select.steps as Doc[])[0]!;

@@ -25,6 +25,8 @@ export interface LayerBlob {
   comment: string;
   /** Directories the layer writes, with their metadata (later layers repeat them unchanged). */
   dirs: Record<string, { mode: number; uid: number; gid: number }>;
+  /** The image history entry of a layer taken from another image (kept verbatim); ours are made from `comment`. */
+  history?: Record<string, unknown>;
 }
 
 export function layerCacheDir(): string {

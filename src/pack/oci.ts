@@ -47,7 +47,7 @@ export function assembleImage(layers: LayerBlob[], c: ImageConfig, refName: stri
     os: 'linux',
     config: { User: c.user, Env: c.env, Entrypoint: c.entrypoint, Cmd: c.cmd, WorkingDir: c.workingDir, Labels: c.labels },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-    history: layers.map((l) => ({ created: c.created, created_by: `sparkcraft: ${l.comment}` })),
+    history: layers.map((l) => l.history ?? { created: c.created, created_by: `sparkcraft: ${l.comment}` }),
   });
   const configDigest = sha(config);
   const manifest = canonical({

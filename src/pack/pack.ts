@@ -1,5 +1,6 @@
 /** Build the rock or the snap of a line: render → stage → pack with rockcraft/snapcraft or the built-in backend. */
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
@@ -21,6 +22,11 @@ export interface BuildOptions {
   flavour?: string;
   backend?: Backend;
   json?: boolean;
+  /**
+   * A layered flavour only: layer it over this oci-archive of its base (the rock the release
+   * publishes, from rockcraft or from us) instead of the base the built-in backend builds.
+   */
+  baseArchive?: string;
 }
 
 /** What the pack step made: the artifact in dist/, its digest and size. */
@@ -37,6 +43,14 @@ export interface Packed {
   layers?: Array<{ digest: string; size: number; comment: string; cached: boolean }>;
   sha256?: string;
 }
+/** What the pack step is asked for. */
+export interface PackOptions {
+  kind: 'rock' | 'snap';
+  backend: 'craft' | 'builtin';
+  /** See BuildOptions.baseArchive (relative to the project root). */
+  baseArchive?: string;
+}
+
 /** `--json` of `sparkcraft build`. */
 export type BuildSummary = Packed;
 
@@ -51,15 +65,18 @@ export async function build(kind: 'rock' | 'snap', o: BuildOptions = {}, ws: Wor
   const started = Date.now();
   const backend = await chooseBackend(kind, o.backend);
   const st = await stage({ line: o.line, flavour: o.flavour }, ws);
-  const p = await pack(st.resolved, ws, st, { kind, backend });
+  const p = await pack(st.resolved, ws, st, { kind, backend, baseArchive: o.baseArchive });
   return { ...p, seconds: (Date.now() - started) / 1000 };
 }
 
 /** The pack step: the staged build folder → the line's rock or snap in dist/. */
-export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: { kind: 'rock' | 'snap'; backend: 'craft' | 'builtin' }): Promise<Packed> {
+export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOptions): Promise<Packed> {
   const started = Date.now();
   const { kind, backend } = o;
   const seconds = () => (Date.now() - started) / 1000;
+  if (o.baseArchive && !(r.flavour.over && kind === 'rock')) {
+    throw new UserError('E_USAGE', `--base-archive is for a layered image flavour; ${r.flavour.name} ${kind === 'rock' ? 'is built from its own manifest' : 'is a snap'}`, { hint: 'pass it with --flavour gpu, jupyter, ...', exitCode: 2 });
+  }
   if (r.flavour.over && kind === 'snap') throw new UserError('E_FLAVOUR', `flavour ${r.flavour.name} is an image flavour; the snap has none`, { hint: 'build the snap without --flavour' });
   if (r.flavour.over && backend === 'craft') {
     throw new UserError('E_UNSUPPORTED', `flavour ${r.flavour.name} is layered over the ${r.flavour.over} rock, which rockcraft cannot start from (the reference builds its flavours with a Dockerfile FROM the base image)`, { hint: 'use --backend builtin' });
@@ -75,7 +92,12 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: { kind
     const out = at(ws, r.paths.rock);
     const m = { epoch: meta.epoch, revision: meta.revision, source: r.project.source, arch: r.arch };
     let b: RockBuild;
-    if (r.base) {
+    if (r.base && o.baseArchive) {
+      // Over the given base image, its layers as they are.
+      const { importBaseArchive } = await import('./base-archive.ts');
+      const base = await importBaseArchive(resolve(ws.root, o.baseArchive), { name: r.base.image.name, version: r.base.version, arch: r.arch, what: `${r.line.track}/${r.flavour.name}` });
+      b = await buildFlavourRock(ws, base, st.dir, out, m);
+    } else if (r.base) {
       // The base rock first (its stage and layers are cached when current), then the flavour's layers on it.
       const baseStaged = await stageLine(r.base, ws, await render(r.base, ws));
       const base = await buildRock(ws, baseStaged.dir, at(ws, r.base.paths.rock), m);

@@ -316,7 +316,9 @@ export async function buildFlavourRock(ws: Workspace, base: RockBuild, buildDir:
   const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
   const mtime = meta.epoch;
   const step = <T>(what: string, fn: () => Promise<T>) => inStep(`rock ${plan.name}: ${what}`, fn);
-  const baseConfig = JSON.parse(base.image.config.toString()) as { config: { User: string; Env: string[]; Entrypoint: string[]; Labels: Record<string, string> } };
+  // The base's config: ours, or (--base-archive) rockcraft's, where any of these may be absent.
+  const parsed = JSON.parse(base.image.config.toString()) as { config?: { User?: string; Env?: string[]; Entrypoint?: string[]; Labels?: Record<string, string> } };
+  const baseConfig = { config: { User: parsed.config?.User ?? '', Env: parsed.config?.Env ?? [], Entrypoint: parsed.config?.Entrypoint ?? [], Labels: parsed.config?.Labels ?? {} } };
   const below: DirMeta = new Map();
   for (const l of base.image.layers) for (const [p, m] of Object.entries(l.dirs)) below.set(p, m);
   const layers: Array<LayerBlob & { cached: boolean }> = [...base.layers];
@@ -344,11 +346,14 @@ export async function buildFlavourRock(ws: Workspace, base: RockBuild, buildDir:
       labels: {
         ...baseConfig.config.Labels,
         ...plan.labels,
+        // A base labelled by rockcraft names itself as ref.name: the flavour names itself there too.
+        ...('org.opencontainers.image.ref.name' in baseConfig.config.Labels ? { 'org.opencontainers.image.ref.name': plan.name } : {}),
         'org.opencontainers.image.created': created,
         'org.opencontainers.image.revision': meta.revision,
         'org.opencontainers.image.source': meta.source,
         'org.opencontainers.image.base.digest': base.image.manifestDigest,
-        'io.sparkcraft.layered-over': baseConfig.config.Labels['org.opencontainers.image.title'] ?? '',
+        // The base's name: rockcraft labels it as ref.name (its title may be a human one), we as the title.
+        'io.sparkcraft.layered-over': baseConfig.config.Labels['org.opencontainers.image.ref.name'] ?? baseConfig.config.Labels['org.opencontainers.image.title'] ?? '',
       },
     },
     plan.version,

@@ -157,23 +157,65 @@ export function validateManifests(files: RenderedFile[], what: string, which: st
 
 export const COMMITTED = ['rockcraft.yaml', 'snap/snapcraft.yaml'];
 
-/** Write a build folder: manifests, the install hook and files/ (replaced as a whole). inputs/ is left alone. */
+/** Directories the rock wants to exist (owned and moded by the manifest's permissions); a flavour's files are its own. */
+function emptyDirs(files: RenderedFile[]): string[] {
+  return files.some((f) => f.path === 'snap/snapcraft.yaml') ? ['rock/var/lib/spark', 'rock/var/log/spark', 'rock/etc/spark/conf'] : [];
+}
+
+/**
+ * Whether `dir` already holds exactly `files` (content and permission bits) and `dirs`, and nothing
+ * else: then a render that changes nothing writes nothing (no fsync, no swap of files/).
+ */
+export function treeHolds(dir: string, files: Array<{ path: string; content: string; mode: number }>, dirs: string[]): boolean {
+  const want = new Map(files.map((f) => [f.path, f]));
+  const wantDirs = new Set(dirs);
+  for (const f of files) for (let d = dirname(f.path); d !== '.'; d = dirname(d)) wantDirs.add(d);
+  let seen = 0;
+  const walkTree = (abs: string, rel: string): boolean => {
+    for (const e of readdirSync(abs, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const p = join(abs, e.name);
+      if (e.isDirectory()) {
+        if (!wantDirs.has(r) || !walkTree(p, r)) return false;
+        continue;
+      }
+      const f = want.get(r);
+      if (!f || !e.isFile() || (statSync(p).mode & 0o7777) !== f.mode || readFileSync(p, 'utf8') !== f.content) return false;
+      seen++;
+    }
+    return true;
+  };
+  try {
+    return walkTree(dir, '') && seen === want.size && [...wantDirs].every((d) => statSync(join(dir, d), { throwIfNoEntry: false })?.isDirectory());
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Write a build folder: manifests, the install hook and files/ (replaced as a whole). inputs/ is left
+ * alone. Files that already hold what is rendered are left as they are (a no-op render writes nothing).
+ */
 export async function writeBuildFolder(dir: string, files: RenderedFile[]): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const f of files.filter((x) => !x.path.startsWith('files/'))) {
-    await mkdir(dirname(join(dir, f.path)), { recursive: true });
-    await writeFileAtomic(join(dir, f.path), f.content, f.mode);
+    const p = join(dir, f.path);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (st?.isFile() && (st.mode & 0o7777) === f.mode && readFileSync(p, 'utf8') === f.content) continue;
+    await mkdir(dirname(p), { recursive: true });
+    await writeFileAtomic(p, f.content, f.mode);
   }
+  const under = files.filter((x) => x.path.startsWith('files/')).map((f) => ({ ...f, path: f.path.slice('files/'.length) }));
+  const dirs = emptyDirs(files);
+  if (treeHolds(join(dir, 'files'), under, dirs)) return;
   await replaceDirAtomic(join(dir, 'files'), async (tmp) => {
-    for (const f of files.filter((x) => x.path.startsWith('files/'))) {
-      const p = join(tmp, f.path.slice('files/'.length));
+    for (const f of under) {
+      const p = join(tmp, f.path);
       await mkdir(dirname(p), { recursive: true });
       await writeFile(p, f.content);
       await chmod(p, f.mode);
     }
-    // Directories the rock wants to exist (owned and moded by the manifest's permissions).
-    if (!files.some((f) => f.path === 'snap/snapcraft.yaml')) return; // a flavour's files are its own
-    for (const d of ['rock/var/lib/spark', 'rock/var/log/spark', 'rock/etc/spark/conf']) await mkdir(join(tmp, d), { recursive: true });
+    for (const d of dirs) await mkdir(join(tmp, d), { recursive: true });
   });
 }
 

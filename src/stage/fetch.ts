@@ -32,6 +32,23 @@ export async function sha256File(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/**
+ * The sha256 of `file`, hashed again only when its size, mtime or inode differ from those `record`
+ * holds (written beside the hash after each hashing, when the file did not change meanwhile).
+ */
+export async function sha256Remembered(file: string, record: string): Promise<string> {
+  const identity = fileIdentity(file);
+  try {
+    const r = JSON.parse(readFileSync(record, 'utf8')) as { file?: string; identity?: string; sha256?: string };
+    if (r.file === file && r.identity === identity && /^[0-9a-f]{64}$/.test(r.sha256 ?? '')) return r.sha256!;
+  } catch {
+    // no record, or an unreadable one: hash
+  }
+  const sha256 = await sha256File(file);
+  if (fileIdentity(file) === identity) await writeFileAtomic(record, JSON.stringify({ file, identity, sha256 }));
+  return sha256;
+}
+
 class Transient extends Error {}
 
 async function downloadOnce(url: string, dest: string): Promise<void> {

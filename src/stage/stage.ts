@@ -18,7 +18,7 @@ import { lastChange } from '../lib/tools/git.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
 import { selectLine } from '../config/matrix.ts';
 import { render, type Rendered } from '../render/render.ts';
-import { casPath, fetchVerified, recheckCached, sha256File } from './fetch.ts';
+import { casPath, fetchVerified, recheckCached, sha256File, sha256Remembered } from './fetch.ts';
 import { lockedFlavourInputs, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
@@ -167,7 +167,8 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
   // the cache is rechecked (cheaply: size, mtime, inode) before the stamp is believed.
   let changed = false;
   for (const i of inputs) if ((await recheckCached(i.id, i.sha256, { rehash: o.verify })) === 'removed') changed = true;
-  const spark8tSha = await sha256File(spark8t);
+  // 100+ MB: hashed again only when its size, mtime or inode changed since it was last hashed.
+  const spark8tSha = await sha256Remembered(spark8t, join(ws.stamps, 'spark8t.sha256.json'));
   const examplesKey = await examplesSourcesKey();
   const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j, examplesKey })).digest('hex');
   const target = at(ws, resolved.paths.inputs);
