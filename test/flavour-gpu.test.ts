@@ -166,4 +166,21 @@ describe(`the gpu flavour of Spark ${r.line.spark} runs without a GPU (podman, l
     // What a machine without an NVIDIA driver answers (recorded here, not hidden).
     expect(out).toMatch(/cudaErrorInsufficientDriver|CUDA driver version is insufficient|nvidia-smi/);
   }, 600_000);
+  it('without the override the plugin refuses this Spark by its version exactly when the matrix sets one (the override is needed, or not)', async () => {
+    const res = await sh([
+      'mkdir -p /tmp/conf && grep -v "^spark.rapids.shims-provider-override=" /etc/spark8t/conf/spark-defaults.conf > /tmp/conf/spark-defaults.conf',
+      'printf "from pyspark.sql import SparkSession\\nSparkSession.builder.getOrCreate().stop()\\n" > /tmp/start.py && cd /tmp',
+      'SPARK_CONF_DIR=/tmp/conf timeout 240 spark-submit --master "local[1]" --conf spark.rapids.sql.enabled=false --conf spark.ui.enabled=false /tmp/start.py',
+    ].join('\n'), 600_000);
+    const out = res.stdout + res.stderr;
+    const refused = new RegExp(`This RAPIDS Plugin build does not support Spark build ${r.line.spark.replace(/\./g, '\\.')}`);
+    expect(out).not.toContain('Overriding Spark shims provider');
+    if (override) {
+      expect(res.exitCode).not.toBe(0);
+      expect(out).toMatch(refused);
+    } else {
+      expect(out).not.toMatch(refused);
+      expect(out).toMatch(new RegExp(`Loading shim for Spark version: ${r.line.spark.replace(/\./g, '\\.')}`));
+    }
+  }, 600_000);
 });
