@@ -1,6 +1,8 @@
 /**
  * Spark on the local node, from the built rock (and the snap for scenario 6): issue 12's scenarios
- * 1-7 for the default line, and 8: the rock through the local TLS registry (`npm run smoke -- --cluster --line X` runs them for any line).
+ * 1-7 for the default line, and 8: the rock through the local TLS registry; issue 13's data 1-5 and
+ * issue 15's jupyter 1-3 (the jupyter flavour as the account, executors as pods). `npm run smoke --
+ * --cluster --line X [--only RE]` runs them for any line.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,9 +13,11 @@ import { build } from '../src/pack/pack.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { SnapRunner } from '../src/smoke/runner.ts';
 import { clusterScenarios, cleanupScenarios, type ScenarioContext } from '../src/smoke/cluster.ts';
+import { jupyterOnNode } from '../src/smoke/jupyter.ts';
 import { ensureCluster, type ClusterInfo } from './support/k8s.ts';
 
-const r = resolveLine(loadMatrix(), {});
+const m = loadMatrix();
+const r = resolveLine(m, {});
 let cluster: ClusterInfo;
 const work = mkdtempSync(join(tmpdir(), 'cluster-test-'));
 let snap: Promise<SnapRunner> | undefined;
@@ -30,6 +34,7 @@ const ctx: ScenarioContext = {
     restore: () => importImage(cluster, rockFile, r.image.ref),
   },
   snap: () => (snap ??= build('snap', { backend: 'builtin' }).then((b) => SnapRunner.unpack(b.artifact, join(work, 'snap')))),
+  jupyter: jupyterOnNode(m, r, () => cluster),
 };
 const { namespace, scenarios } = clusterScenarios(ctx);
 
@@ -58,6 +63,6 @@ describe(`Spark ${r.line.spark} on the local node (image ${r.image.ref})`, () =>
         const log = (e as { log?: string }).log;
         throw new Error(`${name}: ${(e as Error).message}${log ? `\n${log}` : ''}`);
       }
-    }, name.startsWith('6.') ? 1_800_000 : 900_000);
+    }, name.startsWith('6.') || name.startsWith('jupyter') ? 1_800_000 : 900_000);
   }
 });

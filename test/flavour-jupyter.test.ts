@@ -2,7 +2,7 @@
  * The jupyter flavour built for real over the Spark rock and run under podman (local mode): the
  * `jupyter` service starts JupyterLab as spark8t's pyspark driver with port, base URL and token
  * from the environment; the server API answers with the token only; a notebook executed headlessly
- * through the server's kernel (REST + websocket, test/support/notebook.ts) runs Spark jobs whose
+ * through the server's kernel (REST + websocket, src/smoke/notebook.ts) runs Spark jobs whose
  * session carries what pyspark was given; the token shows in no log and no command line.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,7 +81,7 @@ describe('JupyterLab in the rock (podman, local mode)', () => {
     const nb = { cells: cells.map((c) => ({ cell_type: 'code', source: c, metadata: {}, outputs: [], execution_count: null })), metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, nbformat: 4, nbformat_minor: 5 };
     const put = await call('api/contents/spark-job.ipynb', token, { method: 'PUT', body: JSON.stringify({ type: 'notebook', format: 'json', content: nb }) });
     expect(put.status).toBeLessThan(300);
-    const run = await execa('node', ['--experimental-websocket', '--import', 'tsx', join(ROOT, 'test/support/notebook.ts'), server, 'spark-job.ipynb'], { env: { JUPYTER_TOKEN: token }, reject: false, timeout: 900_000 });
+    const run = await execa('node', ['--experimental-websocket', '--import', 'tsx', join(ROOT, 'src/smoke/notebook.ts'), server, 'spark-job.ipynb'], { env: { JUPYTER_TOKEN: token }, reject: false, timeout: 900_000 });
     expect(run.exitCode, run.stderr.slice(-1500)).toBe(0);
     const res = JSON.parse(run.stdout) as { cells: Array<{ status: string; outputs: Array<{ output_type: string; text?: string; data?: Record<string, string> }> }> };
     expect(res.cells.map((c) => c.status)).toEqual(['ok', 'ok', 'ok']);

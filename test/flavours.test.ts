@@ -8,7 +8,7 @@ import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { loadMatrix, resolveLine, validateMatrix } from '../src/config/matrix.ts';
+import { exactShim, loadMatrix, rapidsShimOverride, resolveLine, validateMatrix } from '../src/config/matrix.ts';
 import { check, loadTemplates, renderLine } from '../src/render/render.ts';
 import { lockedFlavourInputs, plannedFlavourInputs, readLock } from '../src/stage/lock.ts';
 import { licenseOf, resolveCommand, wheelsOfReport } from '../src/lib/tools/pip.ts';
@@ -76,7 +76,8 @@ describe('publishing a flavour (plan, pure)', () => {
     expect(JSON.parse(o.flavours!)).toEqual(['spark', 'gpu', 'jupyter']);
     expect(JSON.parse(o.layered!)).toEqual(['gpu', 'jupyter']);
     expect(o.over).toBe('spark');
-    expect(resolveOutputs(resolveLine(matrix, { line: '3.4' }), matrix).flavours).toBe('["spark"]');
+    expect(resolveOutputs(resolveLine(matrix, { line: '3.4' }), matrix).flavours).toBe('["spark","gpu"]');
+    expect(resolveOutputs(resolveLine(matrix, { line: '4.1', flavour: 'gpu' }), matrix).layered).toBe('["gpu"]');
   });
 });
 
@@ -98,6 +99,29 @@ describe('flavour manifests (pure)', () => {
     expect(d).not.toMatch(/^spark\.(executor|driver)\.resource\./m);
     // The base's defaults come first, unchanged apart from the image.
     expect(d).toContain('spark.scheduler.listenerbus.logSlowEvent=false\n');
+  });
+  it('gpu on every line: the jar built for the line\'s Scala; the shim override only where the jar lacks the line\'s own Spark', () => {
+    const want: Record<string, [string, string, string | undefined]> = {
+      '3.4': ['3.4.4-25.04.0', 'rapids-4-spark_2.12', undefined], // spark344/ is in the jar
+      '3.5': ['3.5.9-25.04.0', 'rapids-4-spark_2.12', 'spark355'], // newest 3.5 shim of 25.04.0
+      '4.1': ['4.1.4-26.08.1', 'rapids-4-spark_2.13', 'spark413'], // newest 4.1 shim of 26.08.1
+    };
+    for (const [track, [version, artifact, shim]] of Object.entries(want)) {
+      const r = resolveLine(matrix, { line: track, flavour: 'gpu' });
+      expect(r.version).toBe(version);
+      expect(r.line.rapids!.artifact).toBe(artifact);
+      expect(r.line.rapids!.artifact.endsWith(`_${r.line.scala}`)).toBe(true);
+      const d = renderLine(r, templates).find((f) => f.path.endsWith('spark-defaults.conf'))!.content;
+      expect(d).toContain('spark.plugins=com.nvidia.spark.SQLPlugin\n');
+      expect(d).toContain(`spark.kubernetes.container.image=ghcr.io/canonical/charmed-spark-gpu:${track}-${r.line.rock.base.slice(-5)}_edge\n`);
+      const override = d.match(/^spark\.rapids\.shims-provider-override=(.*)$/m)?.[1];
+      expect(override).toBe(shim && `com.nvidia.spark.rapids.shims.${shim}.SparkShimServiceProvider`);
+      expect(rapidsShimOverride(r.line)).toBe(override);
+    }
+    expect(exactShim('3.4.4')).toBe('spark344');
+    expect(exactShim('4.1.10')).toBe('spark4110');
+    expect(rapidsShimOverride({ ...line, spark: '3.5.5', rapids: { ...line.rapids!, shim: 'spark355' } })).toBeUndefined();
+    expect(rapidsShimOverride({ ...line, rapids: undefined })).toBeUndefined();
   });
   it('jupyter: entrypoint service jupyter, sparkd disabled, wheels installed offline with pip', () => {
     const files = renderLine(resolveLine(matrix, { line: '3.5', flavour: 'jupyter' }), templates);
@@ -165,6 +189,12 @@ describe('the lock pins each flavour\'s inputs', () => {
     expect(rest).toEqual([]);
     expect(jar).toMatchObject({ id: 'maven:com.nvidia:rapids-4-spark_2.12@25.04.0', url: 'https://repo1.maven.org/maven2/com/nvidia/rapids-4-spark_2.12/25.04.0/rapids-4-spark_2.12-25.04.0.jar' });
     expect(jar!.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+  it('gpu on 3.4 and 4.1: the lock pins the jar each line names (3.4 shares 3.5\'s)', () => {
+    const of = (track: string) => lockedFlavourInputs(matrix.lines.find((l) => l.track === track)!, matrix.flavours.gpu!, lock).map((i) => [i.id, i.url]);
+    expect(of('3.4')).toEqual(of('3.5'));
+    expect(of('4.1')).toEqual([['maven:com.nvidia:rapids-4-spark_2.13@26.08.1', 'https://repo1.maven.org/maven2/com/nvidia/rapids-4-spark_2.13/26.08.1/rapids-4-spark_2.13-26.08.1.jar']]);
+    expect(lock.inputs['maven:com.nvidia:rapids-4-spark_2.13@26.08.1']!.sha256).toBe('d5224e1c07bc881e93829ea341b33a9a7896d1ced7783262b62d027a1e48b1f9');
   });
   it('jupyter: the whole closure as exact wheels, jupyterlab among them, every one with a sha256 and a wheel URL', () => {
     const wheels = lockedFlavourInputs(line, matrix.flavours.jupyter!, lock);

@@ -202,6 +202,20 @@ export function selectLine(file: string, sel: { line?: string; flavour?: string;
   return { matrix, resolved: resolveLine(matrix, sel) };
 }
 
+/** The RAPIDS shim named after a Spark version, as the jar's folders are: `3.4.4` → `spark344`. */
+export const exactShim = (spark: string) => `spark${spark.split('.').join('')}`;
+
+/**
+ * The shims-provider override a line's gpu flavour needs (pure): the provider class of its shim when
+ * that is not the line's own version (the plugin matches Spark's version exactly and refuses any
+ * other unless told which shim to use), else undefined.
+ */
+export function rapidsShimOverride(line: LineSpec): string | undefined {
+  const shim = line.rapids?.shim;
+  if (!shim || shim === exactShim(line.spark)) return undefined;
+  return `com.nvidia.spark.rapids.shims.${shim}.SparkShimServiceProvider`;
+}
+
 export function mavenUrl(j: JarSpec, repo = 'https://repo1.maven.org/maven2'): string {
   const file = `${j.artifact}-${j.version}${j.classifier ? `-${j.classifier}` : ''}.jar`;
   return `${repo}/${j.group.replace(/\./g, '/')}/${j.artifact}/${j.version}/${file}`;

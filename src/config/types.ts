@@ -56,8 +56,10 @@ export interface FlavourSpec {
 /** The RAPIDS Accelerator for the gpu flavour: a Maven jar plus the Spark shim it runs with. */
 export interface RapidsSpec extends JarSpec {
   /**
-   * The plugin's shim for this Spark (`spark355`): set as spark.rapids.shims-provider-override when
-   * the line's Spark is newer than the newest shim the jar carries.
+   * The jar's shim (one of its `sparkNNN/` folders) the plugin runs with on this line's Spark. When it
+   * is the line's own version (`spark344` for 3.4.4) the plugin finds it by itself; any other (`spark355`
+   * for 3.5.9: the jar has no shim for that patch and refuses it by name) becomes
+   * spark.rapids.shims-provider-override in the flavour's defaults (`rapidsShimOverride`).
    */
   shim: string;
 }

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { writeFileAtomic, replaceDirAtomic } from '../lib/fsx.ts';
-import { flavourAvailable, loadMatrix, resolveLine } from '../config/matrix.ts';
+import { flavourAvailable, loadMatrix, rapidsShimOverride, resolveLine } from '../config/matrix.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import type { Matrix, ResolvedLine } from '../config/types.ts';
 import { validate } from './schema.ts';
@@ -85,6 +85,7 @@ export function templateContext(r: ResolvedLine) {
     packages: packages(r),
     examplesJar: examplesJar(r.line),
     apps: WRAPPERS,
+    rapidsShimOverride: rapidsShimOverride(r.line),
   };
 }
 

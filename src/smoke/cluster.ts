@@ -10,6 +10,7 @@ import { evictImage, pulledSeconds, tagImage, type LocalCluster, type RegistryIm
 import { CheckFailed, tail } from './checks.ts';
 import { Kube, rockPod, SMALL, type Json } from './kube.ts';
 import { cleanupData, dataScenarios } from './data.ts';
+import { jupyterScenarios } from './jupyter.ts';
 import type { SnapRunner } from './runner.ts';
 
 export interface ScenarioContext {
@@ -26,6 +27,11 @@ export interface ScenarioContext {
   registry?: { publish: () => Promise<RegistryImage>; restore: () => Promise<unknown> };
   /** Makes the unpacked snap (scenario 6); absent: that scenario is not listed. */
   snap?: () => Promise<SnapRunner>;
+  /**
+   * Puts the line's jupyter flavour on the node (built and imported on first use) and gives its image
+   * reference (scenarios `jupyter 1`-`3`); absent (a line without the flavour): not listed.
+   */
+  jupyter?: () => Promise<string>;
 }
 
 export { Kube, rockPod, SMALL } from './kube.ts';
@@ -162,6 +168,9 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
 
   // Issue 13: S3, Iceberg, metrics and the history server, with their own account.
   scenarios.push(...dataScenarios({ cluster: () => ctx.cluster, k, ns, imageRef: ctx.imageRef, base }));
+
+  // Issue 15: the jupyter flavour as the account, its notebook's executors as pods (before 7 deletes the account).
+  if (ctx.jupyter) scenarios.push(...jupyterScenarios({ k, ns, user, account, image: ctx.jupyter }));
 
   if (ctx.snap) {
     const snapOf = ctx.snap;

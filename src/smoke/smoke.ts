@@ -10,10 +10,11 @@ import { projectRoot } from '../lib/paths.ts';
 import { build, type Packed } from '../pack/pack.ts';
 import { examplesJar } from '../pack/examples.ts';
 import { selectLine } from '../config/matrix.ts';
-import type { ResolvedLine } from '../config/types.ts';
+import type { Matrix, ResolvedLine } from '../config/types.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import { importImage, publishToLocalRegistry, startCluster } from '../lib/cluster.ts';
 import { clusterScenarios, cleanupScenarios } from './cluster.ts';
+import { jupyterOnNode } from './jupyter.ts';
 import { RockRunner, SnapRunner } from './runner.ts';
 import { rockChecks, runCheck, snapChecks, type CheckResult, type Cluster } from './checks.ts';
 
@@ -25,8 +26,8 @@ export async function localCluster(): Promise<Cluster> {
 /** Build (cached) and really run the rock and/or the snap of the selected line. */
 export async function smoke(o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp; cluster?: boolean } = {}, ws: Workspace = workspace()): Promise<CheckResult[]> {
   const which = o.artifact ?? 'all';
-  const { resolved } = selectLine(ws.matrixFile, { line: o.line });
-  if (o.cluster) return smokeCluster(resolved, ws, o);
+  const { matrix, resolved } = selectLine(ws.matrixFile, { line: o.line });
+  if (o.cluster) return smokeCluster(matrix, resolved, ws, o);
   const packed: Packed[] = [];
   for (const kind of ['rock', 'snap'] as const) {
     if (which === kind || which === 'all') packed.push(await build(kind, { line: o.line, backend: 'builtin' }, ws));
@@ -77,7 +78,7 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
  * node's containerd under the line's image reference, the snap (with --artifact all|snap) on the host.
  */
 /** The Spark-on-Kubernetes scenarios on the local node, every workload from the built rock. */
-async function smokeCluster(r: ResolvedLine, ws: Workspace, o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp }): Promise<CheckResult[]> {
+async function smokeCluster(m: Matrix, r: ResolvedLine, ws: Workspace, o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp }): Promise<CheckResult[]> {
   const cluster = await startCluster({ quiet: true });
   const rock = await build('rock', { line: o.line, backend: 'builtin' }, ws);
   log.info(`importing ${rock.artifact} into the node as ${r.image.ref}`);
@@ -90,7 +91,8 @@ async function smokeCluster(r: ResolvedLine, ws: Workspace, o: { artifact?: 'roc
     publish: () => publishToLocalRegistry({ artifact: rock.artifact, line: r.line.track, imageRef: r.image.ref }),
     restore: () => importImage(cluster, rock.artifact, r.image.ref),
   };
-  const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, spark: r.line.spark, scala: r.line.scala, snap, registry });
+  const jupyter = jupyterOnNode(m, r, () => cluster, ws);
+  const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, spark: r.line.spark, scala: r.line.scala, snap, registry, jupyter });
   const results: CheckResult[] = [];
   try {
     await runAll('scenario', scenarios, o.only, results);

@@ -4,7 +4,7 @@
  * (messaging protocol 5.3: execute_request on shell, outputs on iopub until the kernel is idle),
  * save the notebook with its outputs, end the session. Prints one JSON object: every cell's outputs.
  *
- *   JUPYTER_TOKEN=... node --experimental-websocket --import tsx test/support/notebook.ts http://127.0.0.1:8888/base/ dir/nb.ipynb
+ *   JUPYTER_TOKEN=... node --experimental-websocket --import tsx src/smoke/notebook.ts http://127.0.0.1:8888/base/ dir/nb.ipynb
  *
  * A separate process because Node 20 has WebSocket only behind --experimental-websocket. The token
  * travels in the Authorization header only (never in a URL, never printed).

@@ -1,0 +1,58 @@
+/**
+ * The pure parts of the jupyter scenarios on the node (they run in test/cluster.test.ts with the
+ * other cluster scenarios, and with `npm run smoke -- --cluster --only '^jupyter'`): where they are
+ * listed, which lines get them, and how a notebook's output is judged.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
+import { clusterScenarios } from '../src/smoke/cluster.ts';
+import { checkK8sNotebook, jupyterOnNode, K8S_CELLS } from '../src/smoke/jupyter.ts';
+
+const m = loadMatrix();
+const cluster = { apiUrl: 'https://127.0.0.1:16443', k8sVersion: 'v1.31.14', adminKubeconfig: '/a', restrictedKubeconfig: '/r', restrictedNamespace: 'r', stateDir: '/s', kubectlPath: '/k', node: null, s3: null };
+const ctx = { cluster: cluster as never, imageRef: 'img', spark: '3.5.9', scala: '2.12' };
+
+describe('jupyter scenarios: listed with the cluster scenarios', () => {
+  it('"jupyter 1"-"jupyter 3" after the data scenarios and before 7 (which deletes their account), once', () => {
+    const names = clusterScenarios({ ...ctx, jupyter: async () => 'jl' }).scenarios.map(([n]) => n);
+    const j = names.filter((n) => /^jupyter/.test(n));
+    expect(j.map((n) => n.split('.')[0])).toEqual(['jupyter 1', 'jupyter 2', 'jupyter 3']);
+    const at = names.indexOf(j[0]!);
+    expect(names.slice(at, at + 3)).toEqual(j);
+    expect(names[at - 1]).toMatch(/^data 5\. /);
+    expect(names.findIndex((n) => n.startsWith('7. '))).toBeGreaterThan(at + 2);
+    // What `--only '^jupyter'` selects, and only those.
+    expect(names.filter((n) => new RegExp('^jupyter').test(n))).toEqual(j);
+    expect(clusterScenarios(ctx).scenarios.some(([n]) => n.startsWith('jupyter'))).toBe(false);
+  });
+  it('a line gets them when it offers the jupyter flavour (3.5), not otherwise (3.4, 4.1)', () => {
+    expect(typeof jupyterOnNode(m, resolveLine(m, { line: '3.5' }), () => cluster as never)).toBe('function');
+    expect(jupyterOnNode(m, resolveLine(m, { line: '3.4' }), () => cluster as never)).toBeUndefined();
+    expect(jupyterOnNode(m, resolveLine(m, { line: '4.1' }), () => cluster as never)).toBeUndefined();
+  });
+});
+
+describe('jupyter 2: how the notebook\'s output is judged (pure)', () => {
+  const pods = ['pyspark-shell-5f1c2a9b8d-exec-1', 'pyspark-shell-5f1c2a9b8d-exec-2'];
+  const good = [
+    'MASTER k8s://https://10.96.0.1:443', 'ACCOUNT 1', 'SA sparky', 'EXECUTORS 2', 'SUM 99990000',
+    "HOSTS ['pyspark-shell-5f1c2a9b8d-exec-1', 'pyspark-shell-5f1c2a9b8d-exec-2']", 'STOPPED',
+  ].join('\n');
+  const ok = K8S_CELLS.map(() => 'ok');
+  it('accepts a run whose tasks ran in the executor pods seen', () => {
+    expect(checkK8sNotebook(good, ok, 'sparky', pods)).toEqual([]);
+    // Spark names an executor's host after the last 63 characters of a longer pod name.
+    const long = `${'x'.repeat(60)}-exec-1`;
+    expect(checkK8sNotebook(good.replace(/HOSTS .*/, `HOSTS ['${long.slice(-63)}']`), ok, 'sparky', [long])).toEqual([]);
+  });
+  it('names each thing that is wrong', () => {
+    expect(checkK8sNotebook(good.replace("'pyspark-shell-5f1c2a9b8d-exec-2'", "'jupyter'"), ok, 'sparky', pods)).toEqual([
+      'tasks ran in the JupyterLab pod', 'tasks ran on jupyter, not on the executor pods pyspark-shell-5f1c2a9b8d-exec-1, pyspark-shell-5f1c2a9b8d-exec-2',
+    ]);
+    expect(checkK8sNotebook(good.replace('MASTER k8s://https://10.96.0.1:443', 'MASTER local[*]').replace('ACCOUNT 1', 'ACCOUNT 2'), ok, 'other', [])).toEqual([
+      'the session is not on Kubernetes', 'the account\'s configuration (spark.scenario=1) is not in the session', 'the driver\'s service account is not other',
+      'no executor pod was seen running', expect.stringMatching(/^tasks ran on pyspark-shell-/),
+    ]);
+    expect(checkK8sNotebook('', ['ok', 'error'], 'sparky', pods)).toEqual(expect.arrayContaining(['cell statuses ["ok","error"]', 'no task reported its host', 'the session did not stop']));
+  });
+});
