@@ -163,6 +163,12 @@ function emptyDirs(files: RenderedFile[]): string[] {
   return files.some((f) => f.path === 'snap/snapcraft.yaml') ? ['rock/var/lib/spark', 'rock/var/log/spark', 'rock/etc/spark/conf'] : [];
 }
 
+/** Whether the file at `p` holds `content` with permission bits `mode`. */
+function fileHolds(p: string, f: { content: string; mode: number }): boolean {
+  const st = statSync(p, { throwIfNoEntry: false });
+  return !!st?.isFile() && (st.mode & 0o7777) === f.mode && readFileSync(p, 'utf8') === f.content;
+}
+
 /**
  * Whether `dir` already holds exactly `files` (content and permission bits) and `dirs`, and nothing
  * else: then a render that changes nothing writes nothing (no fsync, no swap of files/).
@@ -181,7 +187,7 @@ export function treeHolds(dir: string, files: Array<{ path: string; content: str
         continue;
       }
       const f = want.get(r);
-      if (!f || !e.isFile() || (statSync(p).mode & 0o7777) !== f.mode || readFileSync(p, 'utf8') !== f.content) return false;
+      if (!f || !e.isFile() || !fileHolds(p, f)) return false;
       seen++;
     }
     return true;
@@ -201,8 +207,7 @@ export async function writeBuildFolder(dir: string, files: RenderedFile[]): Prom
   await mkdir(dir, { recursive: true });
   for (const f of files.filter((x) => !x.path.startsWith('files/'))) {
     const p = join(dir, f.path);
-    const st = statSync(p, { throwIfNoEntry: false });
-    if (st?.isFile() && (st.mode & 0o7777) === f.mode && readFileSync(p, 'utf8') === f.content) continue;
+    if (fileHolds(p, f)) continue;
     await mkdir(dirname(p), { recursive: true });
     await writeFileAtomic(p, f.content, f.mode);
   }
