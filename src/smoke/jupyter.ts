@@ -203,7 +203,7 @@ export function jupyterScenarios(j: JupyterContext): Array<[string, () => Promis
       const until = Date.now() + 180_000;
       let left: string[] = [];
       do {
-        left = (await k.pods(ns, 'spark-role=executor')).filter((p) => [...seen].includes(p.metadata.name as string) || p.metadata.ownerReferences?.some((o: Json) => o.name === POD)).map((p) => p.metadata.name as string);
+        left = (await k.pods(ns, 'spark-role=executor')).filter((p) => seen.has(p.metadata.name as string) || p.metadata.ownerReferences?.some((o: Json) => o.name === POD)).map((p) => p.metadata.name as string);
         if (!left.length) break;
         await sleep(2000);
       } while (Date.now() < until);
