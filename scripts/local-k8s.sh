@@ -501,6 +501,32 @@ sys.exit(0 if r[:2] == q[:2] and (r[3] & 0xF) == 0 and struct.unpack(">H", r[6:8
 PY
 }
 node_ready() { [ "$(kc get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; }
+# cri_ok: the CRI's RuntimeService answers Version (gRPC over the socket, an empty request; the
+# status is in the HTTP/2 trailers, which curl writes with the headers).
+cri_ok() {
+  printf '\0\0\0\0\0' | curl -sS --max-time 2 --http2-prior-knowledge --unix-socket "$SOCK" -X POST \
+    -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @- -D - -o /dev/null \
+    http://localhost/runtime.v1.RuntimeService/Version 2>/dev/null | tr -d '\r' | grep -x 'grpc-status: 0' >/dev/null
+}
+kubelet_launch() {
+  # Before 1.27 the runtime's endpoint was a flag only (the config field is ignored, with a warning).
+  local old=(); [ "$MINOR" -lt 27 ] && old=(--container-runtime-endpoint "unix://$SOCK")
+  launch kubelet "$KUBELET" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet.kubeconfig" \
+    --root-dir "$DIR/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1 "${old[@]}"
+}
+# kubelet_kept CMD...: a kubelet that exited is started again (as systemd's Restart= would, up to 3
+# times in one start; its last error is said), else CMD is tried. (The node's Ready condition may
+# still be an earlier kubelet's, so the kubelet is looked at first.)
+kubelet_kept() {
+  if ! alive kubelet; then
+    [ "$KUBELET_RESTARTS" -lt 3 ] || return 1
+    KUBELET_RESTARTS=$((KUBELET_RESTARTS + 1))
+    say "kubelet exited ($(grep -E '^[EF][0-9]{4} ' "$DIR/kubelet.log" 2>/dev/null | tail -1 | cut -c1-300 || true)); starting it again"
+    kubelet_launch
+    return 1
+  fi
+  "$@"
+}
 
 node_up() {
   local changed=0
@@ -519,6 +545,9 @@ node_up() {
   fi
   ctrd_ok() { ctr_ version >/dev/null 2>&1; }
   wait_for 20 containerd ctrd_ok || { tail -20 "$DIR/containerd.log" >&2; die "containerd did not start (log: $DIR/containerd.log)"; }
+  # containerd answers its own API before its CRI service is initialized; a kubelet started then
+  # exits at once ("server is not initialized yet"). Seen on a fresh CI machine.
+  wait_for 60 "containerd's CRI" cri_ok || { tail -20 "$DIR/containerd.log" >&2; die "containerd's CRI service did not become ready (log: $DIR/containerd.log)"; }
   import_images
   if ! alive controller-manager; then
     launch controller-manager "$CONTROLLER_MANAGER" --kubeconfig "$DIR/controller-manager.kubeconfig" \
@@ -538,14 +567,12 @@ node_up() {
   fi
   if ! alive kubelet; then
     say "starting kubelet ($NODE_NAME, $NODE_IP)"
-    # Before 1.27 the runtime's endpoint was a flag only (the config field is ignored, with a warning).
-    local old=(); [ "$MINOR" -lt 27 ] && old=(--container-runtime-endpoint "unix://$SOCK")
-    launch kubelet "$KUBELET" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet.kubeconfig" \
-      --root-dir "$DIR/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1 "${old[@]}"
+    kubelet_launch
   fi
   coredns_manifests
-  wait_for 60 node node_ready || { tail -20 "$DIR/kubelet.log" >&2; die "node $NODE_NAME did not become Ready (log: $DIR/kubelet.log)"; }
-  wait_for 60 dns dns_ok || { kc -n kube-system get pods -o wide >&2 || true; die "CoreDNS did not answer on $DNS_IP (kubectl -n kube-system describe pod -l k8s-app=kube-dns)"; }
+  KUBELET_RESTARTS=0
+  wait_for 60 node kubelet_kept node_ready || { tail -20 "$DIR/kubelet.log" >&2; die "node $NODE_NAME did not become Ready (log: $DIR/kubelet.log)"; }
+  wait_for 60 dns kubelet_kept dns_ok || { kc -n kube-system get pods -o wide >&2 || true; die "CoreDNS did not answer on $DNS_IP (kubectl -n kube-system describe pod -l k8s-app=kube-dns)"; }
 }
 
 # --- S3 for the pods ----------------------------------------------------------------------------
