@@ -13,7 +13,7 @@ import { mavenUrl } from '../config/matrix.ts';
 import type { FlavourSpec, LineSpec, Matrix } from '../config/types.ts';
 import { resolveWheels } from '../lib/tools/pip.ts';
 import { fetchUnpinned } from './fetch.ts';
-import { createHash } from 'node:crypto';
+import { hashFile } from './sbom.ts';
 
 export const LOCK_FILE = join(projectRoot, 'sparkcraft.lock.json');
 
@@ -117,6 +117,16 @@ export function newerPatches(versions: string[], line: LineSpec): string[] {
   return versions.filter((v) => semver.valid(v) && !semver.prerelease(v) && semver.satisfies(v, `~${line.track}.0`) && semver.gt(v, line.spark)).sort(semver.compare);
 }
 
+/** I/O: cross-check a downloaded jar with the .sha1 Maven Central serves beside it (streamed: the
+ * RAPIDS jar is 1 GB). A missing .sha1 is no error; a different one is. */
+export async function checkMavenSha1(id: string, url: string, path: string): Promise<void> {
+  const res = await fetch(`${url}.sha1`);
+  if (!res.ok) return;
+  const want = (await res.text()).trim().split(/\s+/)[0];
+  const { sha1: have } = await hashFile(path);
+  if (want !== have) throw new UserError('E_CHECKSUM', `${id}: sha1 ${have} differs from Maven Central's ${want}`, { hint: 'retry later; the download was corrupted' });
+}
+
 /** Pin one layered flavour's inputs: the jar as the base's jars are; a wheel closure resolved once by pip. */
 async function lockFlavour(lock: LockFile, line: LineSpec, f: FlavourSpec): Promise<void> {
   const key = flavourKey(line, f);
@@ -129,13 +139,7 @@ async function lockFlavour(lock: LockFile, line: LineSpec, f: FlavourSpec): Prom
     ids.push(inp.id);
     if (lock.inputs[inp.id]) continue;
     const got = await fetchUnpinned(inp.id, inp.url!);
-    const res = await fetch(`${inp.url}.sha1`);
-    if (res.ok) {
-      const want = (await res.text()).trim().split(/\s+/)[0];
-      const hash = createHash('sha1');
-      hash.update(readFileSync(got.path));
-      if (want !== hash.digest('hex')) throw new UserError('E_CHECKSUM', `${inp.id}: sha1 differs from Maven Central's ${want}`, { hint: 'retry later; the download was corrupted' });
-    }
+    await checkMavenSha1(inp.id, inp.url!, got.path);
     lock.inputs[inp.id] = { ...inp, url: inp.url!, sha256: got.sha256 };
     log.info(`locked ${inp.id} ${got.sha256}`);
   }
@@ -183,15 +187,7 @@ export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE
         lock.inputs[inp.id] = { ...inp, url: new URL(sdist.url, `https://pypi.org/pypi/${inp.name}/json`).href, sha256: sdist.digests.sha256 };
       } else {
         const got = await fetchUnpinned(inp.id, inp.url!);
-        if (inp.kind === 'maven') {
-          // Cross-check with the .sha1 Maven Central serves beside the jar.
-          const res = await fetch(`${inp.url}.sha1`);
-          if (res.ok) {
-            const want = (await res.text()).trim().split(/\s+/)[0];
-            const have = createHash('sha1').update(readFileSync(got.path)).digest('hex');
-            if (want !== have) throw new UserError('E_CHECKSUM', `${inp.id}: sha1 ${have} differs from Maven Central's ${want}`, { hint: 'retry later; the download was corrupted' });
-          }
-        }
+        if (inp.kind === 'maven') await checkMavenSha1(inp.id, inp.url!, got.path);
         lock.inputs[inp.id] = { ...inp, url: inp.url!, sha256: got.sha256 };
       }
       log.info(`locked ${inp.id} ${lock.inputs[inp.id]!.sha256}`);

@@ -1,7 +1,7 @@
 /** SPDX 2.3 JSON of a staging tree: every file with origin, version, checksums and licence. */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
@@ -44,7 +44,6 @@ export async function hashFile(p: string): Promise<{ sha1: string; sha256: strin
       b.update(chunk as Buffer);
     }
   });
-  void lstat;
   return { sha1: a.digest('hex'), sha256: b.digest('hex') };
 }
 
