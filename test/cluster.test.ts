@@ -12,6 +12,7 @@ import { importImage, publishToLocalRegistry } from '../src/lib/cluster.ts';
 import { build } from '../src/pack/pack.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { SnapRunner } from '../src/smoke/runner.ts';
+import { unmountUnder } from '../src/lib/mounts.ts';
 import { clusterScenarios, cleanupScenarios, type ScenarioContext } from '../src/smoke/cluster.ts';
 import { jupyterOnNode } from '../src/smoke/jupyter.ts';
 import { ensureCluster, type ClusterInfo } from './support/k8s.ts';
@@ -33,7 +34,7 @@ const ctx: ScenarioContext = {
     publish: () => publishToLocalRegistry({ artifact: rockFile, line: r.line.track, imageRef: r.image.ref }),
     restore: () => importImage(cluster, rockFile, r.image.ref),
   },
-  snap: () => (snap ??= build('snap', { backend: 'builtin' }).then((b) => SnapRunner.unpack(b.artifact, join(work, 'snap')))),
+  snap: () => (snap ??= build('snap', { backend: 'builtin' }).then((b) => SnapRunner.open(b.artifact, join(work, 'snap')))),
   jupyter: jupyterOnNode(m, r, () => cluster),
 };
 const { namespace, scenarios } = clusterScenarios(ctx);
@@ -49,6 +50,7 @@ describe(`Spark ${r.line.spark} on the local node (image ${r.image.ref})`, () =>
 
   afterAll(async () => {
     if (cluster) await cleanupScenarios(cluster, namespace);
+    await unmountUnder(work);
     rmSync(work, { recursive: true, force: true });
   });
 

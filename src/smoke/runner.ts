@@ -1,7 +1,7 @@
 /**
  * Running the artifacts without Docker: the rock with podman on runc (crun and podman's default
- * ulimits fail on this kind of host: see the containers.conf written here), the snap unpacked and
- * run with the environment snapd would give it.
+ * ulimits fail on this kind of host: see the containers.conf written here), the snap mounted (or
+ * unpacked) and run with the environment snapd would give it.
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,9 @@ import { parse } from 'yaml';
 import { containersConf, execCommand, logsCommand, podman, removeCommand, runCommand } from '../lib/tools/podman.ts';
 import { lastLine, run } from '../lib/tools/run.ts';
 import { loadArchive } from '../lib/tools/skopeo-registry.ts';
-import { unsquashfs } from '../lib/tools/squashfs.ts';
+import { mountSquashfs, unsquashfs } from '../lib/tools/squashfs.ts';
+import { unmountUnder } from '../lib/mounts.ts';
+import { log } from '../lib/log.ts';
 import { hostArch } from '../config/matrix.ts';
 
 export { containersConf };
@@ -77,14 +79,35 @@ export class SnapRunner {
     this.yaml = parse(readFileSync(join(root, 'meta', 'snap.yaml'), 'utf8'));
   }
 
-  static async unpack(snapFile: string, work: string): Promise<SnapRunner> {
+  /** Whether `root` is the snap mounted read-only (as snapd has it) rather than an unpacked copy. */
+  mounted = false;
+
+  /**
+   * The snap at `work/snap`: mounted read-only where this process may mount (root, loop devices), as
+   * snapd does, else unpacked with unsquashfs (a writable copy: a write into $SNAP goes unnoticed
+   * there). `close()` takes the mount down; the caller removes `work`.
+   */
+  static async open(snapFile: string, work: string): Promise<SnapRunner> {
     const root = join(work, 'snap');
+    await unmountUnder(root);
     rmSync(root, { recursive: true, force: true });
-    mkdirSync(work, { recursive: true });
-    await unsquashfs(snapFile, root);
+    mkdirSync(root, { recursive: true });
+    const m = process.env.SPARKCRAFT_SNAP_UNPACK === '1' ? { ok: false as const, why: 'SPARKCRAFT_SNAP_UNPACK=1' } : await mountSquashfs(snapFile, root);
+    if (!m.ok) {
+      log.info(`unpacking the snap (not mounted: ${m.why})`);
+      rmSync(root, { recursive: true, force: true });
+      await unsquashfs(snapFile, root);
+    }
     const dirs = { snap: root, data: join(work, 'var/snap/data'), common: join(work, 'var/snap/common'), realHome: join(work, 'home'), userData: join(work, 'home/snap/x1'), userCommon: join(work, 'home/snap/common') };
     for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
-    return new SnapRunner(root, dirs);
+    const s = new SnapRunner(root, dirs);
+    s.mounted = m.ok;
+    return s;
+  }
+
+  async close(): Promise<void> {
+    if (this.mounted) await unmountUnder(this.root);
+    this.mounted = false;
   }
 
   env(app?: string): Record<string, string> {

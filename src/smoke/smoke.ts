@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sweepLeftovers } from '../lib/fsx.ts';
+import { unmountUnder } from '../lib/mounts.ts';
 import { log } from '../lib/log.ts';
 import { err } from '../lib/output.ts';
 import { projectRoot } from '../lib/paths.ts';
@@ -52,7 +53,7 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
   const cluster = await localCluster();
   const results: CheckResult[] = [];
   const run = (checks: Array<[string, () => Promise<string>]>) => runAll('check', checks, o.only, results);
-  // The unpacked snap (~1 GB) and a kubeconfig with the cluster's credentials: removed however the
+  // The snap's mount (or unpacked copy, ~1 GB) and a kubeconfig with the cluster's credentials: removed however the
   // checks end (the next smoke sweeps what a killed one left).
   await sweepLeftovers(tmpdir(), /^sparkcraft-smoke-(\d+)-\w+$/);
   const work = mkdtempSync(join(tmpdir(), `sparkcraft-smoke-${process.pid}-`));
@@ -63,11 +64,12 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
         const sparkJars = join(at(ws, r.paths.inputs), 'spark', 'jars');
         await run(rockChecks(rock, cluster, { sparkJars, imageRef: r.image.ref, work: join(work, 'rock'), examplesJar: examplesJar(r.line).path }));
       } else {
-        const snap = await SnapRunner.unpack(p.artifact, join(work, 'snap'));
+        const snap = await SnapRunner.open(p.artifact, join(work, 'snap'));
         await run(snapChecks(snap, cluster));
       }
     }
   } finally {
+    await unmountUnder(work);
     await rm(work, { recursive: true, force: true });
   }
   return results;
@@ -86,7 +88,7 @@ async function smokeCluster(m: Matrix, r: ResolvedLine, ws: Workspace, o: { arti
   await sweepLeftovers(tmpdir(), /^sparkcraft-smoke-(\d+)-\w+$/);
   const work = mkdtempSync(join(tmpdir(), `sparkcraft-smoke-${process.pid}-`));
   const withSnap = (o.artifact ?? 'all') !== 'rock';
-  const snap = withSnap ? async () => SnapRunner.unpack((await build('snap', { line: o.line, backend: 'builtin' }, ws)).artifact, join(work, 'snap')) : undefined;
+  const snap = withSnap ? async () => SnapRunner.open((await build('snap', { line: o.line, backend: 'builtin' }, ws)).artifact, join(work, 'snap')) : undefined;
   const registry = {
     publish: () => publishToLocalRegistry({ artifact: rock.artifact, line: r.line.track, imageRef: r.image.ref }),
     restore: () => importImage(cluster, rock.artifact, r.image.ref),
@@ -98,6 +100,7 @@ async function smokeCluster(m: Matrix, r: ResolvedLine, ws: Workspace, o: { arti
     await runAll('scenario', scenarios, o.only, results);
   } finally {
     await cleanupScenarios(cluster, namespace);
+    await unmountUnder(work);
     await rm(work, { recursive: true, force: true });
   }
   return results;

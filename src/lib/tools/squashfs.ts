@@ -1,4 +1,4 @@
-/** squashfs-tools: mksquashfs packs a snap as snapcraft does; unsquashfs unpacks one or reads a file of it. */
+/** squashfs-tools: mksquashfs packs a snap as snapcraft does; unsquashfs unpacks one or reads a file of it; mount mounts one. */
 import { UserError } from '../errors.ts';
 import { lastLine, run, type Command } from './run.ts';
 
@@ -26,6 +26,16 @@ export async function unsquashfs(file: string, dir: string): Promise<void> {
   const r = await run(unpackCommand(file, dir));
   if (r.missing) throw new UserError('E_TOOL', 'unsquashfs is not installed', { hint: 'run `npm run setup` (squashfs-tools)' });
   if (r.exitCode !== 0) throw new UserError('E_SQUASHFS', `unsquashfs ${file} failed: ${lastLine(r.stderr)}`);
+}
+
+/**
+ * Mount the image read-only on `dir` (which must exist), as snapd mounts a snap: nothing to unpack,
+ * and a write into it fails as it would under snapd. Needs root and loop devices; `why` otherwise.
+ */
+export async function mountSquashfs(file: string, dir: string): Promise<{ ok: true } | { ok: false; why: string }> {
+  const r = await run(['mount', ['-t', 'squashfs', '-o', 'loop,ro,nodev', file, dir]], { timeoutMs: 60_000 });
+  if (r.exitCode === 0) return { ok: true };
+  return { ok: false, why: r.missing ? 'mount is not installed' : lastLine(r.stderr) || `mount exited ${r.exitCode}` };
 }
 
 /** One file of the image, or the tool's first error line. */
