@@ -5,11 +5,12 @@
 // source URL, so paths derived from it (the project root, src/smoke/jobs) stay those of the source
 // tree; CommonJS packages get a `require` made for the bundle. esbuild stays external: its JS API
 // finds its binary beside its own files. Written to a temporary name and renamed: concurrent runs
-// never see half a file.
+// never see half a file. Its source map (OUT.mjs.map, written first) is what `--log-level DEBUG`
+// stack traces are read through (scripts/sparkcraft.sh adds --enable-source-maps then).
 //   node scripts/bundle-cli.mjs OUT.mjs [ENTRY.ts]   (ENTRY: src/cli/main.ts)
 import { build } from 'esbuild';
 import { readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const out = process.argv[2];
@@ -37,13 +38,18 @@ try {
     target: 'node20',
     external: ['esbuild'],
     banner: { js: "import { createRequire as __sparkcraftRequire } from 'node:module'; const require = __sparkcraftRequire(import.meta.url);" },
+    // The map is named after the final file, not the temporary one esbuild writes.
+    sourcemap: 'external',
+    footer: { js: `//# sourceMappingURL=${basename(out)}.map` },
     outfile: tmp,
     plugins: [metaUrl],
     logLevel: 'error',
   });
+  await rename(`${tmp}.map`, `${out}.map`);
   await rename(tmp, out);
 } catch (e) {
   await rm(tmp, { force: true });
+  await rm(`${tmp}.map`, { force: true });
   console.error(`bundling the CLI failed: ${e instanceof Error ? e.message.split('\n')[0] : e}`);
   process.exit(1);
 }

@@ -29,7 +29,9 @@ if [ "${SPARKCRAFT_TSX:-}" != 1 ]; then
     find build/cli -name 'main-*.mjs*' -mmin +10 -delete 2>/dev/null || true
     node scripts/bundle-cli.mjs "$bundle" || bundle=
   fi
-  [ -n "$bundle" ] && exec node "$bundle" "$@"
+  # At DEBUG the stack of an error is printed: through the bundle's source map, it names src/ lines.
+  maps=(); case " ${*,,} " in *" --log-level debug "* | *" --log-level=debug "*) maps=(--enable-source-maps) ;; esac
+  [ -n "$bundle" ] && exec node "${maps[@]}" "$bundle" "$@"
   say "running the CLI through tsx instead"
 fi
 exec node --import tsx src/cli/main.ts "$@"

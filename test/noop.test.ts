@@ -127,7 +127,7 @@ describe('the CLI bundle (scripts/sparkcraft.sh)', () => {
     const first = await cli('--help');
     expect(first.exitCode).toBe(0);
     expect(first.stdout).toContain('Build, test and publish Spark rocks, snaps and the spark8t CLI');
-    const bundles = () => readdirSync(join(root, 'build/cli'));
+    const bundles = () => readdirSync(join(root, 'build/cli')).filter((n) => n.endsWith('.mjs'));
     expect(bundles()).toHaveLength(1);
     const made = ident(join(root, 'build/cli', bundles()[0]!));
     await cli('--help');
@@ -148,6 +148,12 @@ describe('the CLI bundle (scripts/sparkcraft.sh)', () => {
     const broken = await cli('publish', 'resolve', '--line', '3.5');
     expect(broken.exitCode).not.toBe(0);
     expect(broken.stderr).toContain(join(root, 'matrix.yaml'));
+    // At DEBUG the error's stack is read through the bundle's source map: it names the source line.
+    expect(readdirSync(join(root, 'build/cli')).filter((n) => n.endsWith('.mjs.map'))).toHaveLength(2);
+    const debug = await cli('publish', 'resolve', '--line', '3.5', '--log-level', 'DEBUG');
+    expect(debug.exitCode).not.toBe(0);
+    expect(debug.stderr).toMatch(new RegExp(`at \\S+ \\(${join(root, 'src')}/[\\w/-]+\\.ts:\\d+:\\d+\\)`));
+    expect(broken.stderr).not.toMatch(/^\s+at /m);
     // SPARKCRAFT_TSX=1 runs the sources through tsx.
     writeFileSync(main, readFileSync(main, 'utf8').replace("'A CHANGED DESCRIPTION'", "'THROUGH TSX'"));
     const tsx = await execa('bash', [join(root, 'scripts/sparkcraft.sh'), '--help'], { env: { SPARKCRAFT_TSX: '1' } });
