@@ -90,6 +90,13 @@ put() {
   if [ -f "$f" ] && cmp -s "$f.tmp" "$f"; then rm -f "$f.tmp"; return 1; fi
   mv "$f.tmp" "$f"
 }
+# log_tail NAME: what to show of a daemon's log when it failed: its last error lines (klog's E/F
+# lines, or level=error/fatal ones) if it has any (not the flag dump before them), else its last lines.
+log_tail() {
+  local f="$DIR/$1.log" errs
+  errs=$(grep -E '^[EF][0-9]{4} |level=(error|fatal)|"level":"(error|fatal)"' "$f" 2>/dev/null | tail -10 || true)
+  if [ -n "$errs" ]; then printf '%s\n' "$errs" >&2; else tail -20 "$f" >&2 2>/dev/null || true; fi
+}
 wait_for() { # SECONDS WHAT COMMAND...
   local n=$(( $1 * 4 )) what=$2; shift 2
   for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.25; done
@@ -159,7 +166,7 @@ control_plane() {
       --initial-cluster "local=http://127.0.0.1:$ETCD_PEER_PORT" --quota-backend-bytes=1073741824
   fi
   etcd_ok() { curl -fsS --max-time 1 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1; }
-  wait_for 20 etcd etcd_ok || { tail -20 "$DIR/etcd.log" >&2; die "etcd did not become healthy (log: $DIR/etcd.log)"; }
+  wait_for 20 etcd etcd_ok || { log_tail etcd; die "etcd did not become healthy (log: $DIR/etcd.log)"; }
   if ! alive apiserver; then
     local mode=()
     if [ "$NODE" = 1 ]; then
@@ -188,7 +195,7 @@ control_plane() {
   api_ok() { ready || { alive apiserver || return 2; return 1; }; }
   local rc
   for _ in $(seq 1 240); do rc=0; api_ok || rc=$?; case $rc in 0|2) break ;; esac; sleep 0.25; done
-  ready || { tail -20 "$DIR/apiserver.log" >&2; die "kube-apiserver did not become ready (log: $DIR/apiserver.log)"; }
+  ready || { log_tail apiserver; die "kube-apiserver did not become ready (log: $DIR/apiserver.log)"; }
   kubeconfig "$DIR/admin.kubeconfig" admin
   kubeconfig "$DIR/restricted.kubeconfig" restricted "$RESTRICTED_NS"
   # The restricted user: one namespace, ServiceAccounts and Secrets yes, Roles/RoleBindings no.
@@ -544,10 +551,10 @@ node_up() {
       launch containerd containerd --config "$CTRD/config.toml"
   fi
   ctrd_ok() { ctr_ version >/dev/null 2>&1; }
-  wait_for 20 containerd ctrd_ok || { tail -20 "$DIR/containerd.log" >&2; die "containerd did not start (log: $DIR/containerd.log)"; }
+  wait_for 20 containerd ctrd_ok || { log_tail containerd; die "containerd did not start (log: $DIR/containerd.log)"; }
   # containerd answers its own API before its CRI service is initialized; a kubelet started then
   # exits at once ("server is not initialized yet"). Seen on a fresh CI machine.
-  wait_for 60 "containerd's CRI" cri_ok || { tail -20 "$DIR/containerd.log" >&2; die "containerd's CRI service did not become ready (log: $DIR/containerd.log)"; }
+  wait_for 60 "containerd's CRI" cri_ok || { log_tail containerd; die "containerd's CRI service did not become ready (log: $DIR/containerd.log)"; }
   import_images
   if ! alive controller-manager; then
     launch controller-manager "$CONTROLLER_MANAGER" --kubeconfig "$DIR/controller-manager.kubeconfig" \
@@ -571,7 +578,7 @@ node_up() {
   fi
   coredns_manifests
   KUBELET_RESTARTS=0
-  wait_for 60 node kubelet_kept node_ready || { tail -20 "$DIR/kubelet.log" >&2; die "node $NODE_NAME did not become Ready (log: $DIR/kubelet.log)"; }
+  wait_for 60 node kubelet_kept node_ready || { log_tail kubelet; die "node $NODE_NAME did not become Ready (log: $DIR/kubelet.log)"; }
   wait_for 60 dns kubelet_kept dns_ok || { kc -n kube-system get pods -o wide >&2 || true; die "CoreDNS did not answer on $DNS_IP (kubectl -n kube-system describe pod -l k8s-app=kube-dns)"; }
 }
 
