@@ -518,15 +518,16 @@ cri_ok() {
 kubelet_launch() {
   # Before 1.27 the runtime's endpoint was a flag only (the config field is ignored, with a warning).
   local old=(); [ "$MINOR" -lt 27 ] && old=(--container-runtime-endpoint "unix://$SOCK")
+  KUBELET_STARTED=$SECONDS
   launch kubelet "$KUBELET" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet.kubeconfig" \
     --root-dir "$DIR/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1 "${old[@]}"
 }
-# kubelet_kept CMD...: a kubelet that exited is started again (as systemd's Restart= would, up to 3
-# times in one start; its last error is said), else CMD is tried. (The node's Ready condition may
-# still be an earlier kubelet's, so the kubelet is looked at first.)
+# kubelet_kept CMD...: a kubelet that exited is started again (as systemd's Restart= would: at least
+# 2 s after its last start, up to 3 times in one start; its last error is said), else CMD is tried.
+# (The node's Ready condition may still be an earlier kubelet's, so the kubelet is looked at first.)
 kubelet_kept() {
   if ! alive kubelet; then
-    [ "$KUBELET_RESTARTS" -lt 3 ] || return 1
+    [ "$KUBELET_RESTARTS" -lt 3 ] && [ $((SECONDS - KUBELET_STARTED)) -ge 2 ] || return 1
     KUBELET_RESTARTS=$((KUBELET_RESTARTS + 1))
     say "kubelet exited ($(grep -E '^[EF][0-9]{4} ' "$DIR/kubelet.log" 2>/dev/null | tail -1 | cut -c1-300 || true)); starting it again"
     kubelet_launch
@@ -577,7 +578,7 @@ node_up() {
     kubelet_launch
   fi
   coredns_manifests
-  KUBELET_RESTARTS=0
+  KUBELET_RESTARTS=0 KUBELET_STARTED=${KUBELET_STARTED:-0}
   wait_for 60 node kubelet_kept node_ready || { log_tail kubelet; die "node $NODE_NAME did not become Ready (log: $DIR/kubelet.log)"; }
   wait_for 60 dns kubelet_kept dns_ok || { kc -n kube-system get pods -o wide >&2 || true; die "CoreDNS did not answer on $DNS_IP (kubectl -n kube-system describe pod -l k8s-app=kube-dns)"; }
 }
