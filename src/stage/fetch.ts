@@ -26,11 +26,14 @@ export function casPath(sha256: string): string {
   return join(cacheDir(), 'downloads', 'sha256', sha256);
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
+/** The hex digest of a file, streamed (`algorithm`: sha256, or sha1 for Maven Central's .sha1 files). */
+export async function fileDigest(file: string, algorithm: 'sha256' | 'sha1'): Promise<string> {
+  const h = createHash(algorithm);
   await pipeline(createReadStream(file), h);
   return h.digest('hex');
 }
+
+export const sha256File = (file: string): Promise<string> => fileDigest(file, 'sha256');
 
 /**
  * The sha256 of `file`, hashed again only when its size, mtime or inode differ from those `record`

@@ -12,8 +12,7 @@ import { writeFileAtomic } from '../lib/fsx.ts';
 import { mavenUrl } from '../config/matrix.ts';
 import type { FlavourSpec, LineSpec, Matrix } from '../config/types.ts';
 import { resolveWheels } from '../lib/tools/pip.ts';
-import { fetchUnpinned } from './fetch.ts';
-import { hashFile } from './sbom.ts';
+import { fetchUnpinned, fileDigest } from './fetch.ts';
 
 export const LOCK_FILE = join(projectRoot, 'sparkcraft.lock.json');
 
@@ -123,7 +122,7 @@ export async function checkMavenSha1(id: string, url: string, path: string): Pro
   const res = await fetch(`${url}.sha1`);
   if (!res.ok) return;
   const want = (await res.text()).trim().split(/\s+/)[0];
-  const { sha1: have } = await hashFile(path);
+  const have = await fileDigest(path, 'sha1');
   if (want !== have) throw new UserError('E_CHECKSUM', `${id}: sha1 ${have} differs from Maven Central's ${want}`, { hint: 'retry later; the download was corrupted' });
 }
 
