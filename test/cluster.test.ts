@@ -5,14 +5,14 @@
  * --cluster --line X [--only RE]` runs them for any line.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importImage, publishToLocalRegistry } from '../src/lib/cluster.ts';
 import { build } from '../src/pack/pack.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { SnapRunner } from '../src/smoke/runner.ts';
-import { unmountUnder } from '../src/lib/mounts.ts';
+import { removeTree } from '../src/lib/mounts.ts';
 import { clusterScenarios, cleanupScenarios, type ScenarioContext } from '../src/smoke/cluster.ts';
 import { jupyterOnNode } from '../src/smoke/jupyter.ts';
 import { ensureCluster, type ClusterInfo } from './support/k8s.ts';
@@ -50,8 +50,7 @@ describe(`Spark ${r.line.spark} on the local node (image ${r.image.ref})`, () =>
 
   afterAll(async () => {
     if (cluster) await cleanupScenarios(cluster, namespace);
-    await unmountUnder(work);
-    rmSync(work, { recursive: true, force: true });
+    await removeTree(work);
   });
 
   for (const [name, fn] of scenarios) {

@@ -1,7 +1,7 @@
 import { promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { unmountUnder } from './mounts.ts';
+import { removeTree } from './mounts.ts';
 
 /** Write a file atomically: temp file in the same directory, fsync, rename. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
@@ -84,8 +84,7 @@ export async function sweepLeftovers(dir: string, leftover: RegExp): Promise<num
   for (const name of names) {
     const m = leftover.exec(name);
     if (!m || alive(Number(m[1]))) continue;
-    await unmountUnder(path.join(dir, name)); // a snap a killed smoke left mounted
-    await fs.rm(path.join(dir, name), { recursive: true, force: true });
+    await removeTree(path.join(dir, name)); // with a snap a killed smoke left mounted
     n++;
   }
   return n;

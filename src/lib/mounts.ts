@@ -3,6 +3,7 @@
  * snapd mounts it): found in /proc/self/mountinfo and taken down before such a directory is removed.
  */
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { run } from './tools/run.ts';
 
@@ -31,4 +32,10 @@ export async function unmountUnder(dir: string): Promise<void> {
     const r = await run(['umount', [p]]);
     if (r.exitCode !== 0) await run(['umount', ['-l', p]]);
   }
+}
+
+/** I/O: remove `dir` and everything under it, its mounts taken down first (rm would meet a read-only mount). */
+export async function removeTree(dir: string): Promise<void> {
+  await unmountUnder(dir);
+  await rm(dir, { recursive: true, force: true });
 }

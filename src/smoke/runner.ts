@@ -10,7 +10,7 @@ import { containersConf, execCommand, logsCommand, podman, removeCommand, runCom
 import { lastLine, run } from '../lib/tools/run.ts';
 import { loadArchive } from '../lib/tools/skopeo-registry.ts';
 import { mountSquashfs, unsquashfs } from '../lib/tools/squashfs.ts';
-import { unmountUnder } from '../lib/mounts.ts';
+import { removeTree, unmountUnder } from '../lib/mounts.ts';
 import { log } from '../lib/log.ts';
 import { hostArch } from '../config/matrix.ts';
 
@@ -89,8 +89,7 @@ export class SnapRunner {
    */
   static async open(snapFile: string, work: string): Promise<SnapRunner> {
     const root = join(work, 'snap');
-    await unmountUnder(root);
-    rmSync(root, { recursive: true, force: true });
+    await removeTree(root);
     mkdirSync(root, { recursive: true });
     const m = process.env.SPARKCRAFT_SNAP_UNPACK === '1' ? { ok: false as const, why: 'SPARKCRAFT_SNAP_UNPACK=1' } : await mountSquashfs(snapFile, root);
     if (!m.ok) {

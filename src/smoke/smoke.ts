@@ -1,10 +1,9 @@
 /** `npm run smoke`: build (cached) and really run the rock and the snap of a line. */
 import { mkdtempSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sweepLeftovers } from '../lib/fsx.ts';
-import { unmountUnder } from '../lib/mounts.ts';
+import { removeTree } from '../lib/mounts.ts';
 import { log } from '../lib/log.ts';
 import { err } from '../lib/output.ts';
 import { projectRoot } from '../lib/paths.ts';
@@ -69,8 +68,7 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
       }
     }
   } finally {
-    await unmountUnder(work);
-    await rm(work, { recursive: true, force: true });
+    await removeTree(work);
   }
   return results;
 }
@@ -100,8 +98,7 @@ async function smokeCluster(m: Matrix, r: ResolvedLine, ws: Workspace, o: { arti
     await runAll('scenario', scenarios, o.only, results);
   } finally {
     await cleanupScenarios(cluster, namespace);
-    await unmountUnder(work);
-    await rm(work, { recursive: true, force: true });
+    await removeTree(work);
   }
   return results;
 }
