@@ -90,12 +90,13 @@ put() {
   if [ -f "$f" ] && cmp -s "$f.tmp" "$f"; then rm -f "$f.tmp"; return 1; fi
   mv "$f.tmp" "$f"
 }
-# log_tail NAME: what to show of a daemon's log when it failed: its last error lines (klog's E/F
-# lines, or level=error/fatal ones) if it has any (not the flag dump before them), else its last lines.
+# log_errors NAME N: the last N error lines of a daemon's log (klog's E/F lines, or level=error/fatal ones).
+log_errors() { grep -E '^[EF][0-9]{4} |level=(error|fatal)|"level":"(error|fatal)"' "$DIR/$1.log" 2>/dev/null | tail -"$2" || true; }
+# log_tail NAME: what to show of a daemon's log when it failed: its last error lines if it has any
+# (not the flag dump before them), else its last lines.
 log_tail() {
-  local f="$DIR/$1.log" errs
-  errs=$(grep -E '^[EF][0-9]{4} |level=(error|fatal)|"level":"(error|fatal)"' "$f" 2>/dev/null | tail -10 || true)
-  if [ -n "$errs" ]; then printf '%s\n' "$errs" >&2; else tail -20 "$f" >&2 2>/dev/null || true; fi
+  local errs; errs=$(log_errors "$1" 10)
+  if [ -n "$errs" ]; then printf '%s\n' "$errs" >&2; else tail -20 "$DIR/$1.log" >&2 2>/dev/null || true; fi
 }
 wait_for() { # SECONDS WHAT COMMAND...
   local n=$(( $1 * 4 )) what=$2; shift 2
@@ -529,7 +530,7 @@ kubelet_kept() {
   if ! alive kubelet; then
     [ "$KUBELET_RESTARTS" -lt 3 ] && [ $((SECONDS - KUBELET_STARTED)) -ge 2 ] || return 1
     KUBELET_RESTARTS=$((KUBELET_RESTARTS + 1))
-    say "kubelet exited ($(grep -E '^[EF][0-9]{4} ' "$DIR/kubelet.log" 2>/dev/null | tail -1 | cut -c1-300 || true)); starting it again"
+    say "kubelet exited ($(log_errors kubelet 1 | cut -c1-300)); starting it again"
     kubelet_launch
     return 1
   fi
