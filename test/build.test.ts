@@ -89,9 +89,10 @@ describe('trimming the layer cache', () => {
       const dead = spawnSync('true').pid;
       put(`x.tar.gz.tmp-${dead}`, 'EEEEE', false);
       put(`y.tar.gz.tmp-${process.pid}`, 'F', false); // a build of this process is writing it
+      put(`stale.json.tmp-${dead}-1a2b3c4d`, 'GGGGGG', false); // a record's writeFileAtomic that died
       const r = trimLayerCache(new Set(['named']));
       expect(readdirSync(dir).sort()).toEqual(['a.tar.gz', 'b.tar.gz', 'named.json', 'recent.json', `y.tar.gz.tmp-${process.pid}`]);
-      expect(r).toEqual({ layers: 2, bytes: 3 + 4 + 5 });
+      expect(r).toEqual({ layers: 2, bytes: 3 + 4 + 5 + 6 });
     } finally {
       if (saved === undefined) delete process.env.SPARKCRAFT_CACHE;
       else process.env.SPARKCRAFT_CACHE = saved;

@@ -12,16 +12,15 @@
  * read once per blob and kept with it in the cache.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { UserError } from '../lib/errors.ts';
-import { fileIdentity } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
 import { sha256File } from '../stage/fetch.ts';
-import { cachedLayer, layerCacheDir, type LayerBlob } from './layer.ts';
+import { cachedLayer, layerCacheDir, recordLayer, type LayerBlob } from './layer.ts';
 import { MT, type Image } from './oci.ts';
 import { FORMAT, type RockBuild } from './rock.ts';
 
@@ -339,7 +338,7 @@ export async function importBaseArchive(file: string, want: BaseWanted): Promise
       throw bad(`layer ${i + 1} ${l.digest} is not a gzip-compressed tar (${(e as Error).message.split('\n')[0]})`);
     }
     const blob: LayerBlob = { key, digest: l.digest, diffId: diffIds[i]!, size: l.size!, path, comment, dirs };
-    writeFileSync(join(dir, `${key}.json`), JSON.stringify({ ...blob, identity: fileIdentity(path) }));
+    await recordLayer(blob);
     layers.push({ ...blob, history: hist, cached: false });
   }
   const image: Image = { config, configDigest: mf.config.digest, manifest, manifestDigest, index, layers };

@@ -5,12 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
-import { alive, fileIdentity } from '../lib/fsx.ts';
+import { alive, fileIdentity, writeFileAtomic } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
 import { sha256File } from '../stage/fetch.ts';
 import { cacheDir } from '../lib/paths.ts';
@@ -34,6 +34,14 @@ export function layerCacheDir(): string {
 }
 
 /**
+ * Record a layer blob in the cache under its key, with the blob's identity (size, mtime, inode) at
+ * this moment; written to a temporary name and renamed, so a reader never meets half a record.
+ */
+export async function recordLayer(blob: LayerBlob): Promise<void> {
+  await writeFileAtomic(join(layerCacheDir(), `${blob.key}.json`), JSON.stringify({ ...blob, identity: fileIdentity(blob.path) }));
+}
+
+/**
  * The cached layer under `key`, if it is still the blob that was made: its digest is its name, so a
  * blob whose size, mtime or inode changed since it was recorded is hashed again before it goes into
  * an image; one that no longer matches is removed (with one warning) and the layer is built anew.
@@ -51,8 +59,7 @@ export async function cachedLayer(key: string): Promise<LayerBlob | undefined> {
       rmSync(meta, { force: true });
       return undefined;
     }
-    l.identity = fileIdentity(l.path);
-    writeFileSync(meta, JSON.stringify(l));
+    await recordLayer(l);
   }
   const now = new Date();
   utimesSync(meta, now, now); // last use, for trimLayerCache
@@ -92,7 +99,7 @@ export function trimLayerCache(keep: Set<string>, graceMs = 3_600_000, now = Dat
   }
   for (const n of names) {
     const p = join(dir, n);
-    const tmp = /\.tmp-(\d+)$/.exec(n);
+    const tmp = /\.tmp-(\d+)(?:-[0-9a-f]+)?$/.exec(n); // ours, and writeFileAtomic's (a record)
     const drop = tmp ? !alive(Number(tmp[1])) : n.endsWith('.tar.gz') && !kept.has(p) && !recent(p);
     if (!drop || !existsSync(p)) continue;
     bytes += statSync(p).size;
@@ -154,7 +161,7 @@ export async function buildLayer(key: string, comment: string, entries: () => Pr
   const dirs: LayerBlob['dirs'] = {};
   for (const e of list) if (e.type === 'dir') dirs[e.path] = { mode: e.mode, uid: e.uid, gid: e.gid };
   const blob: LayerBlob = { key, digest, diffId: `sha256:${diffHash.digest('hex')}`, size, path, comment, dirs };
-  writeFileSync(join(dir, `${key}.json`), JSON.stringify({ ...blob, identity: fileIdentity(path) }));
+  await recordLayer(blob);
   return { ...blob, cached: false };
 }
 
