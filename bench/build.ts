@@ -39,7 +39,8 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 async function noopRebuild(args: string[]): Promise<string> {
   const runs = Math.max(1, Number(process.env.BENCH_NOOP_RUNS) || 5);
   const t: number[] = [];
-  for (let i = 0; i < runs; i++) t.push((await timed(() => execa('bash', [join(projectRoot, 'scripts/sparkcraft.sh'), 'build', 'rock', '--backend', 'builtin', ...args])))[1]);
+  for (let i = 0; i < runs; i++)
+    t.push((await timed(() => execa('bash', [join(projectRoot, 'scripts/sparkcraft.sh'), 'build', 'rock', '--backend', 'builtin', ...args])))[1]);
   t.sort((a, b) => a - b);
   const median = t[Math.floor((t.length - 1) / 2)]!;
   return `${median.toFixed(2)} s median of ${runs} (${t[0]!.toFixed(2)}-${t[t.length - 1]!.toFixed(2)} s, load average ${loadavg()[0]!.toFixed(1)})`;
@@ -60,7 +61,11 @@ async function main() {
   for (const d of ['downloads', 'extract', 'rootfs', 'bin', 'go']) symlinkSync(join(cacheDir(), d), join(cache, d));
   // Forget that dist/ already holds this image, so the cold build writes the archive too.
   rmSync(artifactStamp(workspace(), first.artifact, 'digest'), { force: true });
-  const [coldOut, cold] = await timed(() => execa('node', ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', '--json'], { env: { SPARKCRAFT_CACHE: cache } }));
+  const [coldOut, cold] = await timed(() =>
+    execa('node', ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', '--json'], {
+      env: { SPARKCRAFT_CACHE: cache },
+    }),
+  );
   const summary = JSON.parse(coldOut.stdout) as { layers: Array<{ size: number }>; artifact: string; size: number };
   const imageBytes = summary.size;
 
@@ -77,11 +82,18 @@ async function main() {
     mkdirSync(join(work, 'spark'));
     await execa('tar', ['-xzf', casPath(spark.sha256), '-C', join(work, 'spark'), '--strip-components=1']);
     const b = join(projectRoot, 'build', r.line.track, r.flavour.name);
-    await execa('bash', ['-c', `tar -C / -cf - --one-file-system "${full.slice(1)}" "${b.slice(1)}/inputs/jars" "${b.slice(1)}/inputs/spark8t" "${b.slice(1)}/inputs/pebble" "${work.slice(1)}/spark/deps" "${work.slice(1)}/spark/pyspark" | pigz -6 > "${work}/payload.tar.gz"`]);
+    await execa('bash', [
+      '-c',
+      `tar -C / -cf - --one-file-system "${full.slice(1)}" "${b.slice(1)}/inputs/jars" "${b.slice(1)}/inputs/spark8t" "${b.slice(1)}/inputs/pebble" "${work.slice(1)}/spark/deps" "${work.slice(1)}/spark/pyspark" | pigz -6 > "${work}/payload.tar.gz"`,
+    ]);
   });
   const payloadBytes = statSync(join(work, 'payload.tar.gz')).size;
-  console.log(`cold build: ${cold.toFixed(1)} s; verify+unpack+compress the same payload: ${baseline.toFixed(1)} s; ratio ${(cold / baseline).toFixed(2)}x (target ≤ 1.5x)`);
-  console.log(`image ${(imageBytes / 1048576).toFixed(1)} MiB vs compressed payload ${(payloadBytes / 1048576).toFixed(1)} MiB: overhead ${(((imageBytes - payloadBytes) / payloadBytes) * 100).toFixed(1)} % (target ≤ 10 %)`);
+  console.log(
+    `cold build: ${cold.toFixed(1)} s; verify+unpack+compress the same payload: ${baseline.toFixed(1)} s; ratio ${(cold / baseline).toFixed(2)}x (target ≤ 1.5x)`,
+  );
+  console.log(
+    `image ${(imageBytes / 1048576).toFixed(1)} MiB vs compressed payload ${(payloadBytes / 1048576).toFixed(1)} MiB: overhead ${(((imageBytes - payloadBytes) / payloadBytes) * 100).toFixed(1)} % (target ≤ 10 %)`,
+  );
   await execa('rm', ['-rf', cache, work]);
   for (const f of (process.env.BENCH_FLAVOURS ?? 'gpu,jupyter').split(',').filter(Boolean)) await flavourRows(f, first);
 }
@@ -89,7 +101,8 @@ async function main() {
 /** The rows of one layered flavour over the base rock `base` (already built in dist/). */
 async function flavourRows(flavour: string, base: { artifact: string; size: number; layers?: Array<{ digest: string }> }) {
   const ws = workspace();
-  const cli = (env: Record<string, string> = {}) => execa('node', ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), 'build', 'rock', '--flavour', flavour, '--backend', 'builtin', '--json'], { env });
+  const cli = (env: Record<string, string> = {}) =>
+    execa('node', ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), 'build', 'rock', '--flavour', flavour, '--backend', 'builtin', '--json'], { env });
   const warm = JSON.parse((await cli()).stdout) as { artifact: string; size: number; layers: Array<{ digest: string; size: number; comment: string }> };
   const noop = await noopRebuild(['--flavour', flavour]);
   // Cold over the built base: a layer cache holding only the base's layers (no flavour layer, no
@@ -97,7 +110,9 @@ async function flavourRows(flavour: string, base: { artifact: string; size: numb
   const cache = mkdtempSync(join(tmpdir(), `bench-${flavour}-`));
   for (const d of ['downloads', 'extract', 'rootfs', 'bin', 'go']) symlinkSync(join(cacheDir(), d), join(cache, d));
   mkdirSync(join(cache, 'layers'));
-  for (const key of readFileSync(artifactStamp(ws, base.artifact, 'layers'), 'utf8').split('\n').filter(Boolean)) {
+  for (const key of readFileSync(artifactStamp(ws, base.artifact, 'layers'), 'utf8')
+    .split('\n')
+    .filter(Boolean)) {
     const meta = join(layerCacheDir(), `${key}.json`);
     if (existsSync(meta)) copyFileSync(meta, join(cache, 'layers', `${key}.json`));
   }
@@ -106,8 +121,12 @@ async function flavourRows(flavour: string, base: { artifact: string; size: numb
   const c = JSON.parse(coldOut.stdout) as { layers: Array<{ cached: boolean; comment: string; size: number }> };
   const built = c.layers.filter((l) => !l.cached);
   const added = warm.layers.slice(base.layers!.length).reduce((n, l) => n + l.size, 0);
-  console.log(`flavour ${flavour}: cold build over the built base ${cold.toFixed(1)} s (built ${built.map((l) => l.comment).join(', ')}); no-op rebuild ${noop} (target < 2 s)`);
-  console.log(`flavour ${flavour}: adds ${(added / 1048576).toFixed(1)} MiB of compressed layers over the base (${warm.layers.length - base.layers!.length} layers; image ${(warm.size / 1048576).toFixed(1)} MiB, base ${(base.size / 1048576).toFixed(1)} MiB)`);
+  console.log(
+    `flavour ${flavour}: cold build over the built base ${cold.toFixed(1)} s (built ${built.map((l) => l.comment).join(', ')}); no-op rebuild ${noop} (target < 2 s)`,
+  );
+  console.log(
+    `flavour ${flavour}: adds ${(added / 1048576).toFixed(1)} MiB of compressed layers over the base (${warm.layers.length - base.layers!.length} layers; image ${(warm.size / 1048576).toFixed(1)} MiB, base ${(base.size / 1048576).toFixed(1)} MiB)`,
+  );
   await execa('rm', ['-rf', cache]);
 }
 

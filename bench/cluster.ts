@@ -16,7 +16,17 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { build } from '../src/pack/pack.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
-import { clusterDir, evictImage, importImage, localK8sScript, publishToLocalRegistry, pulledSeconds, startCluster, tagImage, type LocalCluster } from '../src/lib/cluster.ts';
+import {
+  clusterDir,
+  evictImage,
+  importImage,
+  localK8sScript,
+  publishToLocalRegistry,
+  pulledSeconds,
+  startCluster,
+  tagImage,
+  type LocalCluster,
+} from '../src/lib/cluster.ts';
 import { Kube, rockPod, SMALL } from '../src/smoke/cluster.ts';
 import { cleanupData, dataScenarios } from '../src/smoke/data.ts';
 
@@ -65,7 +75,11 @@ async function main() {
   const r = resolveLine(loadMatrix(), {});
   const dir = clusterDir();
   const sh = (cmd: string) => execa('bash', [localK8sScript, cmd], { stdio: ['ignore', 'ignore', 'inherit'] });
-  console.error(`load average before: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (${cpus().length} cores)`);
+  console.error(
+    `load average before: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (${cpus().length} cores)`,
+  );
   if (process.env.BENCH_COLD !== '0') {
     await sh('stop');
     rmSync(dir, { recursive: true, force: true });
@@ -84,7 +98,13 @@ async function main() {
   await k.apply([
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'admin', namespace: ns } },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${ns}-admin` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'admin', namespace: ns }] },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `${ns}-admin` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ kind: 'ServiceAccount', name: 'admin', namespace: ns }],
+    },
   ]);
   try {
     // The rock through the local TLS registry: publish:rock pushes it, the node loses its copy, a pod pulls it by tag.
@@ -96,8 +116,12 @@ async function main() {
       const p = await k.waitDone(ns, 'pull', 900);
       const ev = await k.json(['-n', ns, 'get', 'events', '--field-selector', 'involvedObject.name=pull,reason=Pulled']);
       const pulled = pulledSeconds(ev.items.map((e: { message: string }) => e.message));
-      if (p.phase !== 'Succeeded' || pulled === null) throw new Error(`the pull pod ended ${p.phase}; Pulled events: ${JSON.stringify(ev.items.map((e: { message: string }) => e.message))}`);
-      row(`pull of the rock from the local registry by the kubelet (its Pulled event; ${evicted.unpackedLeft ? `${evicted.unpackedLeft} of ${img.layers.length} layers were still unpacked for containers and not fetched` : 'every layer fetched and unpacked'})`, `${pulled.toFixed(1)} s`);
+      if (p.phase !== 'Succeeded' || pulled === null)
+        throw new Error(`the pull pod ended ${p.phase}; Pulled events: ${JSON.stringify(ev.items.map((e: { message: string }) => e.message))}`);
+      row(
+        `pull of the rock from the local registry by the kubelet (its Pulled event; ${evicted.unpackedLeft ? `${evicted.unpackedLeft} of ${img.layers.length} layers were still unpacked for containers and not fetched` : 'every layer fetched and unpacked'})`,
+        `${pulled.toFixed(1)} s`,
+      );
     } finally {
       if (evicted.names.includes(r.image.ref)) await tagImage(c, img.ref, r.image.ref).catch(() => undefined);
       await importImage(c, rock.artifact, r.image.ref);
@@ -105,12 +129,24 @@ async function main() {
 
     // Scenario 2, the documented command, from a pod; the pod prints when spark-submit starts and ends.
     const jar = `local:///opt/spark/examples/jars/spark-examples_${r.line.scala}-${r.line.spark}.jar`;
-    await k.apply([rockPod('submit', ns, r.image.ref, `spark-client.service-account-registry create --username u --namespace ${ns} >/dev/null && echo "submit-at=$(date +%s.%N)" && spark-client.spark-submit --username u --namespace ${ns} --deploy-mode cluster --name pi --conf spark.kubernetes.driver.pod.name=pi-driver ${SMALL.join(' ')} --conf spark.executor.instances=2 --class org.apache.spark.examples.SparkPi ${jar} 1000 2>&1; rc=$?; echo "done-at=$(date +%s.%N) rc=$rc"; exit $rc`, { serviceAccount: 'admin' })]);
+    await k.apply([
+      rockPod(
+        'submit',
+        ns,
+        r.image.ref,
+        `spark-client.service-account-registry create --username u --namespace ${ns} >/dev/null && echo "submit-at=$(date +%s.%N)" && spark-client.spark-submit --username u --namespace ${ns} --deploy-mode cluster --name pi --conf spark.kubernetes.driver.pod.name=pi-driver ${SMALL.join(' ')} --conf spark.executor.instances=2 --class org.apache.spark.examples.SparkPi ${jar} 1000 2>&1; rc=$?; echo "done-at=$(date +%s.%N) rc=$rc"; exit $rc`,
+        { serviceAccount: 'admin' },
+      ),
+    ]);
     const done = await k.waitDone(ns, 'submit', 900);
     const at = (what: string) => Number(done.log.match(new RegExp(`${what}=([\\d.]+)`))?.[1] ?? NaN);
     const driver = await k.json(['-n', ns, 'get', 'pod', 'pi-driver']);
-    const running = Date.parse(driver.status?.containerStatuses?.[0]?.state?.terminated?.startedAt ?? driver.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? 'x') / 1000;
-    if (done.phase !== 'Succeeded' || !/Pi is roughly 3\.14/.test(await k.logs(ns, 'pi-driver', 50))) throw new Error(`scenario 2 did not succeed: submit pod ${done.phase}, driver ${driver.status?.phase}\n${done.log.slice(-2000)}`);
+    const running =
+      Date.parse(
+        driver.status?.containerStatuses?.[0]?.state?.terminated?.startedAt ?? driver.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? 'x',
+      ) / 1000;
+    if (done.phase !== 'Succeeded' || !/Pi is roughly 3\.14/.test(await k.logs(ns, 'pi-driver', 50)))
+      throw new Error(`scenario 2 did not succeed: submit pod ${done.phase}, driver ${driver.status?.phase}\n${done.log.slice(-2000)}`);
     const created = Date.parse(driver.metadata.creationTimestamp) / 1000;
     row('scenario 2: spark-submit → driver container Running (image on the node; 1 s resolution)', `${(running - at('submit-at')).toFixed(1)} s`, '≤ 5 s');
     row('  of which spark-submit → driver pod created (spark8t and the JVM client)', `${(created - at('submit-at')).toFixed(1)} s`);
@@ -124,7 +160,10 @@ async function main() {
       const sql = await secs(() => data.get('data 1b')!());
       row('spark-sql round trip on S3 (pod start → CREATE TABLE, INSERT, SELECT on s3a, client mode, 1 executor → pod done)', `${sql.toFixed(0)} s`);
       const hs = await data.get('data 4')!();
-      row('history server start → application listed (Deployment created → /api/v1/applications lists the S3 job)', `${hs.match(/\((\d+) s from deployment to listed\)/)?.[1] ?? '?'} s`);
+      row(
+        'history server start → application listed (Deployment created → /api/v1/applications lists the S3 job)',
+        `${hs.match(/\((\d+) s from deployment to listed\)/)?.[1] ?? '?'} s`,
+      );
       await cleanupData(c, ns);
     } else row('S3 rows', 'skipped: the cluster runs without S3 (LOCAL_K8S_S3=0)');
   } finally {
@@ -143,7 +182,11 @@ async function main() {
   console.log(`| ${'what'.padEnd(w[0]!)} | ${'measured'.padEnd(w[1]!)} | target |`);
   console.log(`|${'-'.repeat(w[0]! + 2)}|${'-'.repeat(w[1]! + 2)}|--------|`);
   for (const [x, y, t] of rows) console.log(`| ${x.padEnd(w[0]!)} | ${y.padEnd(w[1]!)} | ${t} |`);
-  console.log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (${cpus().length} cores)`);
+  console.log(
+    `load average after: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (${cpus().length} cores)`,
+  );
 }
 
 main().catch((e) => {

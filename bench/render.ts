@@ -8,7 +8,6 @@ import { loadTemplates, renderLine } from '../src/render/render.ts';
 import { stage } from '../src/stage/stage.ts';
 import { setLogLevel } from '../src/lib/log.ts';
 
-
 async function main() {
   setLogLevel('WARN');
   const runs = Number(process.env.BENCH_RUNS ?? 9);
@@ -32,7 +31,9 @@ async function main() {
     times.push(performance.now() - t);
   }
   const r = median(times);
-  console.log(`render+validate whole matrix (${count} line×flavour×risk): ${r.toFixed(1)} ms median of ${runs} (target < 300 ms: ${(300 / r).toFixed(1)}x under)`);
+  console.log(
+    `render+validate whole matrix (${count} line×flavour×risk): ${r.toFixed(1)} ms median of ${runs} (target < 300 ms: ${(300 / r).toFixed(1)}x under)`,
+  );
   await stage(); // make sure it is staged
   const warm: number[] = [];
   for (let i = 0; i < 5; i++) {

@@ -22,7 +22,6 @@ function once(cmd: string, args: string[], env: Record<string, string>): number 
   return ms;
 }
 
-
 /**
  * Medians of ours and the reference, run alternately (ours, python, ours, ...) after two warm-up
  * rounds, so both meet the same machine: a burst of load elsewhere falls on both, not on one.

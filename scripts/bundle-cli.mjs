@@ -23,10 +23,14 @@ const tmp = `${out}.tmp-${process.pid}`;
 const metaUrl = {
   name: 'source-import-meta-url',
   setup(b) {
-    b.onLoad({ filter: /\.ts$/ }, async (a) => (a.path.includes('/node_modules/') ? undefined : {
-      contents: (await readFile(a.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(a.path).href)),
-      loader: 'ts',
-    }));
+    b.onLoad({ filter: /\.ts$/ }, async (a) =>
+      a.path.includes('/node_modules/')
+        ? undefined
+        : {
+            contents: (await readFile(a.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(a.path).href)),
+            loader: 'ts',
+          },
+    );
   },
 };
 try {

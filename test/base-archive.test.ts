@@ -8,7 +8,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -31,7 +44,10 @@ let ws: Workspace;
 type Manifest = { config: { digest: string }; layers: Array<{ mediaType: string; digest: string; size: number }> };
 const manifestOf = async (archive: string) => JSON.parse((await execa('skopeo', ['inspect', '--raw', `oci-archive:${archive}`])).stdout) as Manifest;
 const configOf = async (archive: string) =>
-  JSON.parse((await execa('skopeo', ['inspect', '--config', `oci-archive:${archive}`])).stdout) as { config: { User: string; Env: string[]; Labels: Record<string, string> }; history: Array<{ created_by: string }> };
+  JSON.parse((await execa('skopeo', ['inspect', '--config', `oci-archive:${archive}`])).stdout) as {
+    config: { User: string; Env: string[]; Labels: Record<string, string> };
+    history: Array<{ created_by: string }>;
+  };
 
 const fakeBase = (file: string, labels: Record<string, string>, salt: string) => writeFakeBase(ws, file, labels, salt);
 
@@ -83,9 +99,25 @@ describe('reading an oci-archive in place', () => {
     writeFileSync(join(dir, 'not.tar'), 'hello, not a tar at all\n'.repeat(40));
     expect(() => indexTar(join(dir, 'not.tar'))).toThrow(/checksum/);
   });
-  it('an image is named by rockcraft\'s ref.name label, else (ours) by its title', () => {
-    expect(imageIdentity({ architecture: 'amd64', config: { Labels: { 'org.opencontainers.image.title': 'Charmed Spark (spark)', 'org.opencontainers.image.ref.name': 'charmed-spark', 'org.opencontainers.image.version': '3.5.9' } } })).toEqual({ name: 'charmed-spark', version: '3.5.9', arch: 'amd64' });
-    expect(imageIdentity({ architecture: 'arm64', config: { Labels: { 'org.opencontainers.image.title': 'charmed-spark', 'org.opencontainers.image.version': '3.5.9' } } })).toEqual({ name: 'charmed-spark', version: '3.5.9', arch: 'arm64' });
+  it("an image is named by rockcraft's ref.name label, else (ours) by its title", () => {
+    expect(
+      imageIdentity({
+        architecture: 'amd64',
+        config: {
+          Labels: {
+            'org.opencontainers.image.title': 'Charmed Spark (spark)',
+            'org.opencontainers.image.ref.name': 'charmed-spark',
+            'org.opencontainers.image.version': '3.5.9',
+          },
+        },
+      }),
+    ).toEqual({ name: 'charmed-spark', version: '3.5.9', arch: 'amd64' });
+    expect(
+      imageIdentity({
+        architecture: 'arm64',
+        config: { Labels: { 'org.opencontainers.image.title': 'charmed-spark', 'org.opencontainers.image.version': '3.5.9' } },
+      }),
+    ).toEqual({ name: 'charmed-spark', version: '3.5.9', arch: 'arm64' });
   });
 });
 
@@ -96,7 +128,15 @@ describe('the gpu flavour over a given base archive', () => {
   beforeAll(async () => {
     base = join(dir, 'base.rock');
     // Labelled as rockcraft labels a rock: a human title, the name as ref.name.
-    fake = await fakeBase(base, { 'org.opencontainers.image.title': 'Charmed Spark (spark)', 'org.opencontainers.image.ref.name': r.base!.image.name, 'org.opencontainers.image.version': r.base!.version }, randomBytes(8).toString('hex'));
+    fake = await fakeBase(
+      base,
+      {
+        'org.opencontainers.image.title': 'Charmed Spark (spark)',
+        'org.opencontainers.image.ref.name': r.base!.image.name,
+        'org.opencontainers.image.version': r.base!.version,
+      },
+      randomBytes(8).toString('hex'),
+    );
     gpu = await build('rock', { line: '3.5', flavour: 'gpu', backend: 'builtin', baseArchive: base }, ws);
   }, 1_200_000);
 
@@ -149,7 +189,7 @@ describe('the gpu flavour over a given base archive', () => {
     expect(again.manifestDigest).toBe(gpu.manifestDigest);
   }, 600_000);
 
-  describe('an archive that is not the line\'s base is refused, and nothing is written', () => {
+  describe("an archive that is not the line's base is refused, and nothing is written", () => {
     const refused = async (file: string, want: RegExp) => {
       const before = statSync(gpu.artifact);
       const e = await build('rock', { line: '3.5', flavour: 'gpu', backend: 'builtin', baseArchive: file }, ws).then(
@@ -164,7 +204,12 @@ describe('the gpu flavour over a given base archive', () => {
       expect([after.ino, after.mtimeMs, after.size]).toEqual([before.ino, before.mtimeMs, before.size]);
     };
     it('another image (the gpu flavour itself), another version', async () => {
-      await refused(gpu.artifact, new RegExp(`is charmed-spark-gpu ${r.version.replace(/\./g, '\\.')} for ${r.arch}, not charmed-spark ${r.base!.version.replace(/\./g, '\\.')} for ${r.arch}, which 3\\.5/gpu is layered over`));
+      await refused(
+        gpu.artifact,
+        new RegExp(
+          `is charmed-spark-gpu ${r.version.replace(/\./g, '\\.')} for ${r.arch}, not charmed-spark ${r.base!.version.replace(/\./g, '\\.')} for ${r.arch}, which 3\\.5/gpu is layered over`,
+        ),
+      );
       const old = join(dir, 'old.rock');
       await fakeBase(old, { 'org.opencontainers.image.ref.name': 'charmed-spark', 'org.opencontainers.image.version': '3.4.4' }, 'old');
       await refused(old, /is charmed-spark 3\.4\.4 for/);
@@ -175,7 +220,11 @@ describe('the gpu flavour over a given base archive', () => {
       await refused(join(dir, 'junk.rock'), /junk\.rock: not an oci-archive/);
       // A base whose second layer is damaged inside the archive (layers never cached before).
       const bad = join(dir, 'bad.rock');
-      const f = await fakeBase(bad, { 'org.opencontainers.image.ref.name': 'charmed-spark', 'org.opencontainers.image.version': r.base!.version }, randomBytes(8).toString('hex'));
+      const f = await fakeBase(
+        bad,
+        { 'org.opencontainers.image.ref.name': 'charmed-spark', 'org.opencontainers.image.version': r.base!.version },
+        randomBytes(8).toString('hex'),
+      );
       for (const l of f.layers) {
         rmSync(l.path);
         rmSync(join(l.path, '..', `${l.key}.json`));
@@ -190,11 +239,17 @@ describe('the gpu flavour over a given base archive', () => {
   });
 
   it('the CLI: one line on stderr, a non-zero exit; --base-archive without a layered flavour is a usage error', async () => {
-    const cli = (args: string[]) => execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', ...args], { cwd: ROOT, reject: false });
+    const cli = (args: string[]) =>
+      execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', ...args], { cwd: ROOT, reject: false });
     copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json.rock'));
     const a = await cli(['--flavour', 'gpu', '--base-archive', join(dir, 'package.json.rock')]);
     expect(a.exitCode).toBe(1);
-    expect(a.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(/^error: --base-archive .*package\.json\.rock: not an oci-archive/)]);
+    expect(
+      a.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('error:')),
+    ).toEqual([expect.stringMatching(/^error: --base-archive .*package\.json\.rock: not an oci-archive/)]);
     const b = await cli(['--base-archive', base]);
     expect(b.exitCode).toBe(2);
     expect(b.stderr).toMatch(/error: --base-archive is for a layered image flavour; spark is built from its own manifest/);

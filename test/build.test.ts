@@ -1,7 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -40,12 +52,21 @@ describe('plans from the rendered manifests (pure)', () => {
     expect(() => planRock({ ...m, parts: { x: { plugin: 'maven', source: '.' } } })).toThrow(/plugin maven; the built-in backend runs dump and nil parts/);
   });
   it('applies permissions and keeps the ownership of directories it only passes through', () => {
-    const part = { name: 'config', source: 'files', prefix: '', renames: {}, permissions: [{ path: 'var/lib/spark', owner: 584792, group: 584792, mode: '770' }] };
-    const ents = applyPart([
-      { path: 'opt/spark', type: 'dir', mode: 0o755, uid: 0, gid: 0 },
-      { path: 'opt/spark/entrypoint.sh', type: 'file', mode: 0o755, uid: 0, gid: 0, size: 1 },
-      { path: 'var/lib/spark', type: 'dir', mode: 0o755, uid: 0, gid: 0 },
-    ], part);
+    const part = {
+      name: 'config',
+      source: 'files',
+      prefix: '',
+      renames: {},
+      permissions: [{ path: 'var/lib/spark', owner: 584792, group: 584792, mode: '770' }],
+    };
+    const ents = applyPart(
+      [
+        { path: 'opt/spark', type: 'dir', mode: 0o755, uid: 0, gid: 0 },
+        { path: 'opt/spark/entrypoint.sh', type: 'file', mode: 0o755, uid: 0, gid: 0, size: 1 },
+        { path: 'var/lib/spark', type: 'dir', mode: 0o755, uid: 0, gid: 0 },
+      ],
+      part,
+    );
     const out = inheritDirs(ents, new Map([['opt/spark', { mode: 0o755, uid: 584792, gid: 584792 }]]));
     expect(out.find((e) => e.path === 'opt/spark')).toMatchObject({ uid: 584792 });
     expect(out.find((e) => e.path === 'var/lib/spark')).toMatchObject({ uid: 584792, mode: 0o770 });
@@ -54,9 +75,20 @@ describe('plans from the rendered manifests (pure)', () => {
   it('derives meta/snap.yaml as snapcraft does and checks the snap format rules', () => {
     const s = parse(readFileSync(join(ROOT, 'snap/snapcraft.yaml'), 'utf8'));
     const y = deriveSnapYaml(s, ['install']);
-    expect(y).toMatchObject({ name: 'spark-client', version: '3.5.9', confinement: 'strict', base: 'core22', architectures: ['amd64'], hooks: { install: {} } });
+    expect(y).toMatchObject({
+      name: 'spark-client',
+      version: '3.5.9',
+      confinement: 'strict',
+      base: 'core22',
+      architectures: ['amd64'],
+      hooks: { install: {} },
+    });
     expect(checkSnapYaml(y)).toEqual([]);
-    expect(checkSnapYaml({ ...y, name: 'Bad--Name', apps: { 'x y': {} } })).toEqual(['name is not a valid snap name', 'app name x y is invalid', 'app x y has no command']);
+    expect(checkSnapYaml({ ...y, name: 'Bad--Name', apps: { 'x y': {} } })).toEqual([
+      'name is not a valid snap name',
+      'app name x y is invalid',
+      'app x y has no command',
+    ]);
   });
   it('builds the craft command lines', () => {
     expect(craftCommand('rockcraft', { verbose: true })).toEqual(['rockcraft', ['pack', '--verbose']]);
@@ -125,8 +157,14 @@ describe('the rock is a real OCI archive', () => {
   it('runs with podman (runc) as the run user: java, spark-submit, pyspark, spark8t, pebble', async () => {
     const env = { CONTAINERS_CONF: containersConf() };
     await execa('skopeo', ['copy', '-q', `oci-archive:${rock}`, 'containers-storage:localhost/charmed-spark:build-test'], { env });
-    const run = (script: string) => execa('podman', ['run', '--rm', '--network', 'host', '--entrypoint', '/bin/bash', 'localhost/charmed-spark:build-test', '-c', script], { env, reject: false });
-    const r = await run('id -u; java -version 2>&1 | head -1; spark-submit --version 2>&1 | grep -o "version 3.5.9" | head -1; python3 -c "import pyspark; print(pyspark.__version__)"; spark8t --help | head -1; echo "SPARK_CONFS=$SPARK_CONFS"');
+    const run = (script: string) =>
+      execa('podman', ['run', '--rm', '--network', 'host', '--entrypoint', '/bin/bash', 'localhost/charmed-spark:build-test', '-c', script], {
+        env,
+        reject: false,
+      });
+    const r = await run(
+      'id -u; java -version 2>&1 | head -1; spark-submit --version 2>&1 | grep -o "version 3.5.9" | head -1; python3 -c "import pyspark; print(pyspark.__version__)"; spark8t --help | head -1; echo "SPARK_CONFS=$SPARK_CONFS"',
+    );
     expect(r.exitCode, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe('584792');
@@ -208,7 +246,10 @@ describe('reproducible and cached', () => {
     const cli = `node --import tsx ${join(ROOT, 'src/cli/main.ts')} build rock --backend builtin`;
     const plain = await execa('bash', ['-c', `${cli} 2>&1 >/dev/null`], { cwd: ROOT });
     const lines = plain.stdout.split('\n');
-    expect(lines.some((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO rock charmed-spark: part spark8t: done in \d+\.\d s$/.test(l)), plain.stdout).toBe(true);
+    expect(
+      lines.some((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO rock charmed-spark: part spark8t: done in \d+\.\d s$/.test(l)),
+      plain.stdout,
+    ).toBe(true);
     // Under a pseudo-terminal (script(1)): the spinner line is redrawn in place, then a finished line stays.
     const tty = await execa('script', ['-qec', cli, '/dev/null'], { cwd: ROOT });
     expect(tty.stdout).toMatch(/\r\x1b\[2K\+ rock charmed-spark: part spark8t \(\d+\.\d s\)/);
@@ -239,8 +280,14 @@ describe('reproducible and cached', () => {
     const cache = mkdtempSync(join(tmpdir(), 'cache-'));
     const first = await build('rock', { backend: 'builtin' });
     const src = cacheDir();
-    await execa('bash', ['-c', `mkdir -p "${cache}" && ln -s "${src}/rootfs" "${cache}/rootfs" && ln -s "${src}/downloads" "${cache}/downloads" && ln -s "${src}/extract" "${cache}/extract" && ln -s "${src}/bin" "${cache}/bin" && ln -s "${src}/go" "${cache}/go"`]);
-    const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', '--json'], { env: { SPARKCRAFT_CACHE: cache }, reject: false });
+    await execa('bash', [
+      '-c',
+      `mkdir -p "${cache}" && ln -s "${src}/rootfs" "${cache}/rootfs" && ln -s "${src}/downloads" "${cache}/downloads" && ln -s "${src}/extract" "${cache}/extract" && ln -s "${src}/bin" "${cache}/bin" && ln -s "${src}/go" "${cache}/go"`,
+    ]);
+    const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', '--json'], {
+      env: { SPARKCRAFT_CACHE: cache },
+      reject: false,
+    });
     expect(r.exitCode, r.stderr.slice(-500)).toBe(0);
     const second = JSON.parse(r.stdout);
     expect(second.layers.every((l: { cached: boolean }) => !l.cached)).toBe(true);
@@ -255,7 +302,11 @@ describe('reproducible and cached', () => {
     try {
       const src = cacheDir();
       for (const d of ['rootfs', 'downloads', 'extract', 'bin', 'go']) await execa('ln', ['-s', join(src, d), join(cache, d)]);
-      const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin'], { env: { SPARKCRAFT_CACHE: cache }, reject: false, timeout: 600_000 });
+      const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin'], {
+        env: { SPARKCRAFT_CACHE: cache },
+        reject: false,
+        timeout: 600_000,
+      });
       expect(r.exitCode).toBe(1);
       const last = r.stderr.trim().split('\n').pop()!;
       expect(last).toMatch(/^error: no space left on device while writing layer .+ \(free space under .+\)$/);
@@ -273,12 +324,21 @@ describe('reproducible and cached', () => {
     const primes = join(cacheDir(), 'snap-prime');
     const before = existsSync(primes) ? readdirSync(primes) : [];
     const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'snap', '--backend', 'builtin'], {
-      cwd: ROOT, env: { PATH: `${bin}:${process.env.PATH}`, SOURCE_DATE_EPOCH: '2345678' }, reject: false, timeout: 600_000,
+      cwd: ROOT,
+      env: { PATH: `${bin}:${process.env.PATH}`, SOURCE_DATE_EPOCH: '2345678' },
+      reject: false,
+      timeout: 600_000,
     });
     expect(r.exitCode).toBe(1);
     const lines = r.stderr.trim().split('\n');
-    expect(lines.some((l) => /INFO snap spark-client: part spark8t: done in \d+\.\d s$/.test(l)), r.stderr).toBe(true);
-    expect(lines.some((l) => /INFO snap spark-client: mksquashfs → .+\.snap: failed in \d+\.\d s$/.test(l)), r.stderr).toBe(true);
+    expect(
+      lines.some((l) => /INFO snap spark-client: part spark8t: done in \d+\.\d s$/.test(l)),
+      r.stderr,
+    ).toBe(true);
+    expect(
+      lines.some((l) => /INFO snap spark-client: mksquashfs → .+\.snap: failed in \d+\.\d s$/.test(l)),
+      r.stderr,
+    ).toBe(true);
     expect(lines.pop()).toBe('error: mksquashfs failed: FATAL ERROR: Failed to write to output filesystem');
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(readdirSync(join(ROOT, 'dist')).filter((n) => n.includes('.tmp'))).toEqual([]);
@@ -286,12 +346,21 @@ describe('reproducible and cached', () => {
     await execa('rm', ['-rf', bin]);
   });
   it('a missing craft tool is one clear line', async () => {
-    const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'craft'], { env: { PATH: '/usr/bin:/bin' }, reject: false });
+    const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'craft'], {
+      env: { PATH: '/usr/bin:/bin' },
+      reject: false,
+    });
     expect(r.exitCode).toBe(1);
-    expect(r.stderr.trim().split('\n').pop()).toBe('error: rockcraft is not installed (install it (snap install rockcraft --classic) or use --backend builtin)');
+    expect(r.stderr.trim().split('\n').pop()).toBe(
+      'error: rockcraft is not installed (install it (snap install rockcraft --classic) or use --backend builtin)',
+    );
   });
   it('builds with SOURCE_DATE_EPOCH set; killed with -9 while packing, it leaves no partial file in dist/', async () => {
-    const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'snap', '--backend', 'builtin'], { env: { SOURCE_DATE_EPOCH: '1234567' }, reject: false, detached: true });
+    const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'snap', '--backend', 'builtin'], {
+      env: { SOURCE_DATE_EPOCH: '1234567' },
+      reject: false,
+      detached: true,
+    });
     let err = '';
     p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     // Kill it while mksquashfs writes: 3 s after that step starts, the build must still be running
@@ -310,7 +379,10 @@ describe('reproducible and cached', () => {
     const names = readdirSync(join(ROOT, 'dist'));
     expect(names.filter((n) => n.includes('.tmp'))).toEqual([]);
     // Its prime tree (~1 GB) and partial snap are left behind by the kill, and swept by the next build.
-    const left = () => [join(cacheDir(), 'snap-prime'), join(ROOT, 'build', '.tmp')].flatMap((d) => readdirSync(d).filter((n) => n.endsWith(`.${p.pid}`) || n.endsWith(`.tmp-${p.pid}`)));
+    const left = () =>
+      [join(cacheDir(), 'snap-prime'), join(ROOT, 'build', '.tmp')].flatMap((d) =>
+        readdirSync(d).filter((n) => n.endsWith(`.${p.pid}`) || n.endsWith(`.tmp-${p.pid}`)),
+      );
     expect(left()).toHaveLength(2);
     expect((await build('snap', { backend: 'builtin' })).reused).toBe(true);
     expect(left()).toEqual([]);

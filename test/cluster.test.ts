@@ -54,16 +54,20 @@ describe(`Spark ${r.line.spark} on the local node (image ${r.image.ref})`, () =>
   });
 
   for (const [name, fn] of scenarios) {
-    it(name, async () => {
-      try {
-        const detail = await fn();
-        expect(detail).toBeTruthy();
-        console.log(`${name.split(' ')[0]} ${detail}`);
-      } catch (e) {
-        // The scenario's name, the pods' phases, the namespace's events and the last log lines.
-        const log = (e as { log?: string }).log;
-        throw new Error(`${name}: ${(e as Error).message}${log ? `\n${log}` : ''}`);
-      }
-    }, name.startsWith('6.') || name.startsWith('jupyter') ? 1_800_000 : 900_000);
+    it(
+      name,
+      async () => {
+        try {
+          const detail = await fn();
+          expect(detail).toBeTruthy();
+          console.log(`${name.split(' ')[0]} ${detail}`);
+        } catch (e) {
+          // The scenario's name, the pods' phases, the namespace's events and the last log lines.
+          const log = (e as { log?: string }).log;
+          throw new Error(`${name}: ${(e as Error).message}${log ? `\n${log}` : ''}`);
+        }
+      },
+      name.startsWith('6.') || name.startsWith('jupyter') ? 1_800_000 : 900_000,
+    );
   }
 });

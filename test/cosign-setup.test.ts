@@ -47,10 +47,20 @@ describe('65-cosign.sh', () => {
     try {
       const r = await execa('bash', [SCRIPT], {
         reject: false,
-        env: { SPARKCRAFT_CACHE: cache, GOPROXY: `http://127.0.0.1:${port}`, GOSUMDB: 'off', GONOSUMDB: '', GOPRIVATE: '', HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: '' },
+        env: {
+          SPARKCRAFT_CACHE: cache,
+          GOPROXY: `http://127.0.0.1:${port}`,
+          GOSUMDB: 'off',
+          GONOSUMDB: '',
+          GOPRIVATE: '',
+          HTTPS_PROXY: 'http://127.0.0.1:9',
+          HTTP_PROXY: '',
+        },
       });
       expect(r.exitCode).toBe(1);
-      expect(r.stderr).toMatch(/error: the Go module proxy refuses [\w./-]+@v[\w.+-]+\. Fix: in scripts\/cosign run `go get [\w./-]+@<a served version>` then `go mod tidy`/);
+      expect(r.stderr).toMatch(
+        /error: the Go module proxy refuses [\w./-]+@v[\w.+-]+\. Fix: in scripts\/cosign run `go get [\w./-]+@<a served version>` then `go mod tidy`/,
+      );
       expect(r.stderr).toMatch(/error: downloading cosign v[\d.]+'s modules failed \(log: /);
       expect(asked.length).toBeGreaterThan(0);
       const bins = await execa('bash', ['-c', `ls "${cache}/bin" 2>/dev/null | wc -l`]);

@@ -9,10 +9,22 @@ import { Kube } from '../src/smoke/kube.ts';
 import { dataBucket, dataScenarios, podWhere, unprefix } from '../src/smoke/data.ts';
 
 const base = {
-  apiUrl: 'https://127.0.0.1:16443', k8sVersion: 'v1.31.14', adminKubeconfig: '/a', restrictedKubeconfig: '/r',
-  restrictedNamespace: 'restricted-ns', stateDir: '/s', kubectlPath: '/k', node: null,
+  apiUrl: 'https://127.0.0.1:16443',
+  k8sVersion: 'v1.31.14',
+  adminKubeconfig: '/a',
+  restrictedKubeconfig: '/r',
+  restrictedNamespace: 'restricted-ns',
+  stateDir: '/s',
+  kubectlPath: '/k',
+  node: null,
 };
-const s3 = { endpoint: 'http://127.0.0.1:18333', podEndpoint: 'http://10.243.0.1:18333', region: 'us-east-1', accessKey: 'SCABC', secretKeyFile: '/x/secret-key' };
+const s3 = {
+  endpoint: 'http://127.0.0.1:18333',
+  podEndpoint: 'http://10.243.0.1:18333',
+  region: 'us-east-1',
+  accessKey: 'SCABC',
+  secretKeyFile: '/x/secret-key',
+};
 
 describe('cluster.json: the S3 server that runs with the node', () => {
   it('is read when present, null when absent or null', () => {
@@ -45,6 +57,8 @@ describe('data scenarios: how pods run Spark', () => {
     expect(names.map((n) => n.split('.')[0])).toEqual(['data 1', 'data 1b', 'data 1c', 'data 2', 'data 3', 'data 4', 'data 5']);
   });
   it("a driver's log reads as the program printed it (pebble's prefix dropped)", () => {
-    expect(unprefix('2026-11-26T02:01:30.271Z [sparkd] READ 1:ada\n2026-11-26T02:01:31.715Z [pebble] Service "sparkd" stopped\nplain')).toBe('READ 1:ada\nService "sparkd" stopped\nplain');
+    expect(unprefix('2026-11-26T02:01:30.271Z [sparkd] READ 1:ada\n2026-11-26T02:01:31.715Z [pebble] Service "sparkd" stopped\nplain')).toBe(
+      'READ 1:ada\nService "sparkd" stopped\nplain',
+    );
   });
 });

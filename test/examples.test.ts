@@ -18,7 +18,8 @@ import { sparkPiFromExamplesJar } from '../src/smoke/checks.ts';
 
 const matrix = loadMatrix();
 const templates = loadTemplates();
-const manifestOf = (track: string) => parse(renderLine(resolveLine(matrix, { line: track }), templates).find((f) => f.path === 'rockcraft.yaml')!.content) as RockManifest;
+const manifestOf = (track: string) =>
+  parse(renderLine(resolveLine(matrix, { line: track }), templates).find((f) => f.path === 'rockcraft.yaml')!.content) as RockManifest;
 const sha256 = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 const temps: string[] = [];
 const temp = (prefix: string) => {
@@ -35,7 +36,12 @@ async function buildJar(st: StageResult, epoch: number | undefined, cache?: stri
   const m = parse(await readFile(join(st.dir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
   const plan = planRock(m);
   const part = plan.parts.find((p) => p.name === 'spark-examples')!;
-  const run = await runScriptlet(scriptletOf(part, plan, st.dir), { sourceDateEpoch: epoch === undefined ? undefined : String(epoch), project: plan.name, version: plan.version }, treeKey, cache);
+  const run = await runScriptlet(
+    scriptletOf(part, plan, st.dir),
+    { sourceDateEpoch: epoch === undefined ? undefined : String(epoch), project: plan.name, version: plan.version },
+    treeKey,
+    cache,
+  );
   return { ...run, jar: join(run.install, examplesJar(st.resolved.line).path) };
 }
 
@@ -63,13 +69,19 @@ describe('the examples jar in the manifests (pure)', () => {
       expect(part['override-build']).toContain(`javac --release ${line.java} `);
       expect(part['override-build']).toContain(`jar --create --file "$CRAFT_PART_INSTALL${examplesJar(line).path}"`);
       const planned = planRock(m).parts.find((p) => p.name === 'spark-examples');
-      expect(planned).toMatchObject({ source: 'inputs/examples', prefix: '', build: { after: ['spark'], packages: [`openjdk-${line.java}-jdk-headless`], script: part['override-build'] } });
+      expect(planned).toMatchObject({
+        source: 'inputs/examples',
+        prefix: '',
+        build: { after: ['spark'], packages: [`openjdk-${line.java}-jdk-headless`], script: part['override-build'] },
+      });
       expect(scriptletOf(planned!, planRock(m), '/b').stage).toEqual([{ at: 'opt/spark', dir: '/b/inputs/spark' }]);
     }
   });
   it('refuses what it would not run as craft-parts does: override-build of a dump part, an after that is not a part', () => {
     const m = manifestOf(matrix.defaultLine);
-    expect(() => planRock({ ...m, parts: { x: { plugin: 'dump', source: '.', 'override-build': 'true' } } })).toThrow(/part x overrides the dump plugin's build/);
+    expect(() => planRock({ ...m, parts: { x: { plugin: 'dump', source: '.', 'override-build': 'true' } } })).toThrow(
+      /part x overrides the dump plugin's build/,
+    );
     const plan = planRock({ ...m, parts: { x: { plugin: 'nil', source: '.', 'override-build': 'true', after: ['nope'] } } });
     expect(() => scriptletOf(plan.parts[0]!, plan, '/b')).toThrow(/part x comes after nope, which is not a part/);
   });
@@ -97,16 +109,28 @@ describe('the examples jar, compiled with javac against the staged Spark jars', 
       expect(sha256(other.jar)).not.toBe(sha256(a.jar));
       const entries = async (jar: string) => {
         const list = await execa('jar', ['tvf', jar], { env: { TZ: 'UTC' } });
-        return list.stdout.trim().split('\n').map((l) => /^\s*\d+ (.+ \d{4}) (\S+)$/.exec(l)!).map((r) => ({ time: r[1], name: r[2] }));
+        return list.stdout
+          .trim()
+          .split('\n')
+          .map((l) => /^\s*\d+ (.+ \d{4}) (\S+)$/.exec(l)!)
+          .map((r) => ({ time: r[1], name: r[2] }));
       };
       const rows = await entries(a.jar);
-      expect(rows.map((r) => r.name)).toEqual(['META-INF/', 'META-INF/MANIFEST.MF', 'org/apache/spark/examples/JavaWordCount.class', 'org/apache/spark/examples/SparkPi.class']);
+      expect(rows.map((r) => r.name)).toEqual([
+        'META-INF/',
+        'META-INF/MANIFEST.MF',
+        'org/apache/spark/examples/JavaWordCount.class',
+        'org/apache/spark/examples/SparkPi.class',
+      ]);
       expect(new Set(rows.map((r) => r.time))).toEqual(new Set(['Tue Nov 14 22:13:20 UTC 2023']));
       // Without SOURCE_DATE_EPOCH (rockcraft's managed build), and with one before 1980: the earliest time a jar holds.
-      for (const e of [undefined, 2_345_678]) expect(new Set((await entries((await buildJar(st, e, caches[1])).jar)).map((r) => r.time))).toEqual(new Set(['Tue Jan 01 00:00:02 UTC 1980']));
+      for (const e of [undefined, 2_345_678])
+        expect(new Set((await entries((await buildJar(st, e, caches[1])).jar)).map((r) => r.time))).toEqual(new Set(['Tue Jan 01 00:00:02 UTC 1980']));
       const x = temp('jar-x-');
       await execa('jar', ['xf', a.jar, 'META-INF/MANIFEST.MF'], { cwd: x });
-      expect(readFileSync(join(x, 'META-INF/MANIFEST.MF'), 'utf8')).toBe(`Manifest-Version: 1.0\r\nCreated-By: sparkcraft\r\nImplementation-Title: spark-examples\r\nImplementation-Version: ${st.resolved.line.spark}\r\n\r\n`);
+      expect(readFileSync(join(x, 'META-INF/MANIFEST.MF'), 'utf8')).toBe(
+        `Manifest-Version: 1.0\r\nCreated-By: sparkcraft\r\nImplementation-Title: spark-examples\r\nImplementation-Version: ${st.resolved.line.spark}\r\n\r\n`,
+      );
     }
   }, 600_000);
 

@@ -32,8 +32,12 @@ let base: Packed;
 let gpu: Packed;
 let rock: RockRunner;
 
-const manifestOf = async (archive: string) => JSON.parse((await execa('skopeo', ['inspect', '--raw', `oci-archive:${archive}`])).stdout) as { layers: Array<{ digest: string; size: number }> };
-const configOf = async (archive: string) => JSON.parse((await execa('skopeo', ['inspect', '--config', `oci-archive:${archive}`])).stdout) as { config: { Env: string[]; Entrypoint: string[]; Labels: Record<string, string>; User: string } };
+const manifestOf = async (archive: string) =>
+  JSON.parse((await execa('skopeo', ['inspect', '--raw', `oci-archive:${archive}`])).stdout) as { layers: Array<{ digest: string; size: number }> };
+const configOf = async (archive: string) =>
+  JSON.parse((await execa('skopeo', ['inspect', '--config', `oci-archive:${archive}`])).stdout) as {
+    config: { Env: string[]; Entrypoint: string[]; Labels: Record<string, string>; User: string };
+  };
 
 beforeAll(async () => {
   base = await build('rock', { line: track, backend: 'builtin' });
@@ -42,14 +46,14 @@ beforeAll(async () => {
 }, 2_400_000);
 
 describe(`the gpu flavour of Spark ${r.line.spark} is the Spark rock plus its own layers`, () => {
-  it('its manifest lists the base\'s layers first, digest for digest and size for size (skopeo), then its two', async () => {
+  it("its manifest lists the base's layers first, digest for digest and size for size (skopeo), then its two", async () => {
     const b = await manifestOf(base.artifact);
     const g = await manifestOf(gpu.artifact);
     expect(g.layers.slice(0, b.layers.length)).toEqual(b.layers);
     expect(g.layers).toHaveLength(b.layers.length + 2);
     expect(gpu.layers!.slice(b.layers.length).map((l) => l.comment)).toEqual(['part rapids', 'part gpu-config']);
   });
-  it('config: the base\'s user and entrypoint, its environment plus the flavour\'s, its version and base digest as labels', async () => {
+  it("config: the base's user and entrypoint, its environment plus the flavour's, its version and base digest as labels", async () => {
     const b = await configOf(base.artifact);
     const g = await configOf(gpu.artifact);
     expect(g.config.User).toBe(b.config.User);
@@ -67,7 +71,7 @@ describe(`the gpu flavour of Spark ${r.line.spark} is the Spark rock plus its ow
     expect(again.layers!.every((l) => l.cached)).toBe(true);
     expect(again.manifestDigest).toBe(gpu.manifestDigest);
   }, 600_000);
-  it('a change of the flavour\'s own input rebuilds only its layer; the base\'s stay as they are', async () => {
+  it("a change of the flavour's own input rebuilds only its layer; the base's stay as they are", async () => {
     const work = mkdtempSync(join(tmpdir(), 'gpu-changed-'));
     const dir = join(work, 'gpu');
     await execa('cp', ['-al', join(ROOT, r.paths.build), dir]);
@@ -99,7 +103,9 @@ describe(`the gpu flavour of Spark ${r.line.spark} runs without a GPU (podman, l
       'print([l for l in z.read("rapids4spark-version-info.properties").decode().splitlines() if l.startswith("version=")][0])',
       'print("SHIMS", " ".join(sorted({n.split("/")[0] for n in z.namelist() if re.match(r"spark[0-9]{3}[a-z0-9]*/", n)})))',
     ].join('\n');
-    const res = await sh(`sha256sum /opt/spark/jars/rapids-4-spark_*.jar; python3 -c '${py}'; grep -E "^spark\\.(plugins|rapids)" /etc/spark8t/conf/spark-defaults.conf`);
+    const res = await sh(
+      `sha256sum /opt/spark/jars/rapids-4-spark_*.jar; python3 -c '${py}'; grep -E "^spark\\.(plugins|rapids)" /etc/spark8t/conf/spark-defaults.conf`,
+    );
     expect(res.exitCode, res.stderr).toBe(0);
     const lines = res.stdout.trim().split('\n');
     expect(lines[0]).toBe(`${want}  ${jarPath}`);
@@ -115,32 +121,37 @@ describe(`the gpu flavour of Spark ${r.line.spark} runs without a GPU (podman, l
     const none = await sh('/opt/getGpusResources.sh');
     expect(none.exitCode).toBe(1);
     expect(none.stderr.trim()).toMatch(/^getGpusResources\.sh: nvidia-smi is not on PATH/);
-    const fake = await sh('mkdir -p /tmp/fake && printf \'#!/bin/sh\\n[ "$1 $2" = "--query-gpu=index --format=csv,noheader" ] || exit 9\\necho 0\\necho 1\\n\' > /tmp/fake/nvidia-smi && chmod +x /tmp/fake/nvidia-smi && PATH=/tmp/fake:$PATH /opt/getGpusResources.sh');
+    const fake = await sh(
+      'mkdir -p /tmp/fake && printf \'#!/bin/sh\\n[ "$1 $2" = "--query-gpu=index --format=csv,noheader" ] || exit 9\\necho 0\\necho 1\\n\' > /tmp/fake/nvidia-smi && chmod +x /tmp/fake/nvidia-smi && PATH=/tmp/fake:$PATH /opt/getGpusResources.sh',
+    );
     expect(fake.exitCode, fake.stderr).toBe(0);
     expect(JSON.parse(fake.stdout)).toEqual({ name: 'gpu', addresses: ['0', '1'] });
   });
-  it('Spark runs SQL on the CPU with the plugin\'s planner loaded: spark.rapids.sql.enabled=false, then explainOnly', async () => {
+  it("Spark runs SQL on the CPU with the plugin's planner loaded: spark.rapids.sql.enabled=false, then explainOnly", async () => {
     // spark.plugins also starts the executor plugin, which needs CUDA (next test); the plugin's
     // planner alone (its SQLExecPlugin extension) is what runs on a machine without a GPU.
-    const res = await sh([
-      'cd /tmp && cat > q.py <<\'EOF\'',
-      'from pyspark.sql import SparkSession',
-      's = SparkSession.builder.getOrCreate()',
-      'q = "SELECT count(*) AS n, sum(id) AS t FROM range(1000) WHERE id % 2 = 0"',
-      'print("CLASS", s.sparkContext._jvm.java.lang.Class.forName("com.nvidia.spark.SQLPlugin").getName())',
-      'print("DISABLED", s.conf.get("spark.rapids.sql.enabled"), s.sql(q).collect()[0].asDict(), flush=True)',
-      's.conf.set("spark.rapids.sql.enabled", "true")',
-      's.conf.set("spark.rapids.sql.mode", "explainOnly")',
-      's.conf.set("spark.rapids.sql.explain", "ALL")',
-      'print("EXPLAINONLY", s.sql(q).collect()[0].asDict(), flush=True)',
-      // A struct (CreateNamedStruct: the one class the 4.1.3 shim changed from 4.1.2's) and a join, planned by the shim.
-      'print("STRUCT", [r.s.asDict() for r in s.sql("SELECT named_struct(\'a\', id, \'b\', id * 2) AS s FROM range(3)").collect()], flush=True)',
-      'print("JOIN", s.sql("SELECT count(*) AS n FROM range(100) a JOIN range(50) b ON a.id = b.id").collect()[0].asDict(), flush=True)',
-      's.stop()',
-      'EOF',
-      'spark-submit --master "local[2]" --conf spark.plugins= --conf spark.sql.extensions=com.nvidia.spark.rapids.SQLExecPlugin \\',
-      '  --conf spark.rapids.sql.enabled=false --conf spark.ui.enabled=false q.py',
-    ].join('\n'), 900_000);
+    const res = await sh(
+      [
+        "cd /tmp && cat > q.py <<'EOF'",
+        'from pyspark.sql import SparkSession',
+        's = SparkSession.builder.getOrCreate()',
+        'q = "SELECT count(*) AS n, sum(id) AS t FROM range(1000) WHERE id % 2 = 0"',
+        'print("CLASS", s.sparkContext._jvm.java.lang.Class.forName("com.nvidia.spark.SQLPlugin").getName())',
+        'print("DISABLED", s.conf.get("spark.rapids.sql.enabled"), s.sql(q).collect()[0].asDict(), flush=True)',
+        's.conf.set("spark.rapids.sql.enabled", "true")',
+        's.conf.set("spark.rapids.sql.mode", "explainOnly")',
+        's.conf.set("spark.rapids.sql.explain", "ALL")',
+        'print("EXPLAINONLY", s.sql(q).collect()[0].asDict(), flush=True)',
+        // A struct (CreateNamedStruct: the one class the 4.1.3 shim changed from 4.1.2's) and a join, planned by the shim.
+        'print("STRUCT", [r.s.asDict() for r in s.sql("SELECT named_struct(\'a\', id, \'b\', id * 2) AS s FROM range(3)").collect()], flush=True)',
+        'print("JOIN", s.sql("SELECT count(*) AS n FROM range(100) a JOIN range(50) b ON a.id = b.id").collect()[0].asDict(), flush=True)',
+        's.stop()',
+        'EOF',
+        'spark-submit --master "local[2]" --conf spark.plugins= --conf spark.sql.extensions=com.nvidia.spark.rapids.SQLExecPlugin \\',
+        '  --conf spark.rapids.sql.enabled=false --conf spark.ui.enabled=false q.py',
+      ].join('\n'),
+      900_000,
+    );
     expect(res.exitCode, res.stderr.slice(-2000)).toBe(0);
     expect(res.stdout).toContain('CLASS com.nvidia.spark.SQLPlugin');
     expect(res.stdout).toContain("DISABLED false {'n': 500, 't': 249500}");
@@ -154,8 +165,11 @@ describe(`the gpu flavour of Spark ${r.line.spark} runs without a GPU (podman, l
     expect(after).toMatch(/Exec <\w+JoinExec> will run on GPU/);
     expect(before).not.toMatch(/will run on GPU/);
   }, 900_000);
-  it('with the image\'s defaults as they are (spark.plugins set) the driver plugin starts and reports the RAPIDS version; the executor plugin then needs CUDA', async () => {
-    const res = await sh('printf "from pyspark.sql import SparkSession\\nSparkSession.builder.getOrCreate().stop()\\n" > /tmp/start.py && cd /tmp && timeout 240 spark-submit --master "local[1]" --conf spark.rapids.sql.enabled=false --conf spark.ui.enabled=false /tmp/start.py', 600_000);
+  it("with the image's defaults as they are (spark.plugins set) the driver plugin starts and reports the RAPIDS version; the executor plugin then needs CUDA", async () => {
+    const res = await sh(
+      'printf "from pyspark.sql import SparkSession\\nSparkSession.builder.getOrCreate().stop()\\n" > /tmp/start.py && cd /tmp && timeout 240 spark-submit --master "local[1]" --conf spark.rapids.sql.enabled=false --conf spark.ui.enabled=false /tmp/start.py',
+      600_000,
+    );
     const out = res.stdout + res.stderr;
     expect(out).toMatch(new RegExp(`RAPIDS Accelerator ${rapids.version.replace(/\./g, '\\.')} using cudf \\d+\\.\\d+\\.\\d+`));
     expect(out).toContain('RAPIDS Accelerator is disabled, to enable GPU support set `spark.rapids.sql.enabled` to true.');
@@ -167,11 +181,14 @@ describe(`the gpu flavour of Spark ${r.line.spark} runs without a GPU (podman, l
     expect(out).toMatch(/cudaErrorInsufficientDriver|CUDA driver version is insufficient|nvidia-smi/);
   }, 600_000);
   it('without the override the plugin refuses this Spark by its version exactly when the matrix sets one (the override is needed, or not)', async () => {
-    const res = await sh([
-      'mkdir -p /tmp/conf && grep -v "^spark.rapids.shims-provider-override=" /etc/spark8t/conf/spark-defaults.conf > /tmp/conf/spark-defaults.conf',
-      'printf "from pyspark.sql import SparkSession\\nSparkSession.builder.getOrCreate().stop()\\n" > /tmp/start.py && cd /tmp',
-      'SPARK_CONF_DIR=/tmp/conf timeout 240 spark-submit --master "local[1]" --conf spark.rapids.sql.enabled=false --conf spark.ui.enabled=false /tmp/start.py',
-    ].join('\n'), 600_000);
+    const res = await sh(
+      [
+        'mkdir -p /tmp/conf && grep -v "^spark.rapids.shims-provider-override=" /etc/spark8t/conf/spark-defaults.conf > /tmp/conf/spark-defaults.conf',
+        'printf "from pyspark.sql import SparkSession\\nSparkSession.builder.getOrCreate().stop()\\n" > /tmp/start.py && cd /tmp',
+        'SPARK_CONF_DIR=/tmp/conf timeout 240 spark-submit --master "local[1]" --conf spark.rapids.sql.enabled=false --conf spark.ui.enabled=false /tmp/start.py',
+      ].join('\n'),
+      600_000,
+    );
     const out = res.stdout + res.stderr;
     const refused = new RegExp(`This RAPIDS Plugin build does not support Spark build ${r.line.spark.replace(/\./g, '\\.')}`);
     expect(out).not.toContain('Overriding Spark shims provider');

@@ -63,15 +63,28 @@ describe('flavours in the matrix', () => {
 describe('publishing a flavour (plan, pure)', () => {
   const D = `sha256:${'a'.repeat(64)}`;
   it('publish rock --flavour gpu|jupyter plans the flavour image under its tags, the immutable one with its own version', () => {
-    for (const [flavour, image, immutable] of [['gpu', 'charmed-spark-gpu', '3.5.9-25.04.0-22.04_edge'], ['jupyter', 'charmed-spark-jupyterlab', '3.5.9-4.6.6-22.04_edge']] as const) {
+    for (const [flavour, image, immutable] of [
+      ['gpu', 'charmed-spark-gpu', '3.5.9-25.04.0-22.04_edge'],
+      ['jupyter', 'charmed-spark-jupyterlab', '3.5.9-4.6.6-22.04_edge'],
+    ] as const) {
       const r = resolveLine(matrix, { line: '3.5', flavour });
-      const plan = decideRockPlan({ resolved: r, registry: 'ghcr.io/canonical', artifact: { file: r.paths.rock, digest: D }, existing: { '3.5-22.04_edge': D.replace(/a/g, 'b') }, force: false, credentials: 'GITHUB_TOKEN' });
-      expect(plan.tags.map((t) => [t.ref, t.kind])).toEqual([[`ghcr.io/canonical/${image}:${immutable}`, 'immutable'], [`ghcr.io/canonical/${image}:3.5-22.04_edge`, 'moving']]);
+      const plan = decideRockPlan({
+        resolved: r,
+        registry: 'ghcr.io/canonical',
+        artifact: { file: r.paths.rock, digest: D },
+        existing: { '3.5-22.04_edge': D.replace(/a/g, 'b') },
+        force: false,
+        credentials: 'GITHUB_TOKEN',
+      });
+      expect(plan.tags.map((t) => [t.ref, t.kind])).toEqual([
+        [`ghcr.io/canonical/${image}:${immutable}`, 'immutable'],
+        [`ghcr.io/canonical/${image}:3.5-22.04_edge`, 'moving'],
+      ]);
       expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
       expect(formatRockPlan(plan)).toContain(`publish rock ${image} (line 3.5, flavour ${flavour}, risk edge)`);
     }
   });
-  it('publish resolve lists the line\'s available flavours and those layered over the rock', () => {
+  it("publish resolve lists the line's available flavours and those layered over the rock", () => {
     const o = resolveOutputs(resolveLine(matrix, { line: '3.5', flavour: 'gpu' }), matrix);
     expect(JSON.parse(o.flavours!)).toEqual(['spark', 'gpu', 'jupyter']);
     expect(JSON.parse(o.layered!)).toEqual(['gpu', 'jupyter']);
@@ -84,13 +97,20 @@ describe('publishing a flavour (plan, pure)', () => {
 describe('flavour manifests (pure)', () => {
   it('gpu: the jar and config parts, no services of its own, the plugin in the defaults', () => {
     const files = renderLine(resolveLine(matrix, { line: '3.5', flavour: 'gpu' }), templates);
-    expect(files.map((f) => f.path).sort()).toEqual(['files/rock/etc/spark8t/conf/spark-defaults.conf', 'files/rock/opt/getGpusResources.sh', 'rockcraft.yaml']);
+    expect(files.map((f) => f.path).sort()).toEqual([
+      'files/rock/etc/spark8t/conf/spark-defaults.conf',
+      'files/rock/opt/getGpusResources.sh',
+      'rockcraft.yaml',
+    ]);
     const m = parse(files[0]!.content);
     expect(m.name).toBe('charmed-spark-gpu');
     expect(m.version).toBe('3.5.9-25.04.0');
     expect(m.services).toBeUndefined();
     const p = planRock(m);
-    expect(p.parts.map((x) => [x.name, x.source, x.prefix])).toEqual([['rapids', 'inputs/jars', 'opt/spark/jars'], ['gpu-config', 'files/rock', '']]);
+    expect(p.parts.map((x) => [x.name, x.source, x.prefix])).toEqual([
+      ['rapids', 'inputs/jars', 'opt/spark/jars'],
+      ['gpu-config', 'files/rock', ''],
+    ]);
     const d = files.find((f) => f.path.endsWith('spark-defaults.conf'))!.content;
     expect(d).toContain('spark.kubernetes.container.image=ghcr.io/canonical/charmed-spark-gpu:3.5-22.04_edge\n');
     expect(d).toContain('spark.plugins=com.nvidia.spark.SQLPlugin\n');
@@ -100,7 +120,7 @@ describe('flavour manifests (pure)', () => {
     // The base's defaults come first, unchanged apart from the image.
     expect(d).toContain('spark.scheduler.listenerbus.logSlowEvent=false\n');
   });
-  it('gpu on every line: the jar built for the line\'s Scala; the shim override only where the jar lacks the line\'s own Spark', () => {
+  it("gpu on every line: the jar built for the line's Scala; the shim override only where the jar lacks the line's own Spark", () => {
     const want: Record<string, [string, string, string | undefined]> = {
       '3.4': ['3.4.4-25.04.0', 'rapids-4-spark_2.12', undefined], // spark344/ is in the jar
       '3.5': ['3.5.9-25.04.0', 'rapids-4-spark_2.12', 'spark355'], // newest 3.5 shim of 25.04.0
@@ -137,7 +157,8 @@ describe('flavour manifests (pure)', () => {
   it('the committed flavour manifests are current, and a stale one is named by render --check', async () => {
     expect(await check()).toEqual([]);
     const root = mkdtempSync(join(tmpdir(), 'flcheck-'));
-    for (const f of ['matrix.yaml', 'sparkcraft.lock.json', 'rockcraft.yaml', 'snap', 'templates', 'flavours']) cpSync(join(ROOT, f), join(root, f), { recursive: true });
+    for (const f of ['matrix.yaml', 'sparkcraft.lock.json', 'rockcraft.yaml', 'snap', 'templates', 'flavours'])
+      cpSync(join(ROOT, f), join(root, f), { recursive: true });
     writeFileSync(join(root, 'flavours/gpu/rockcraft.yaml'), readFileSync(join(root, 'flavours/gpu/rockcraft.yaml'), 'utf8').replace('25.04.0', '25.02.0'));
     expect(await check({}, workspace(root))).toEqual(['flavours/gpu/rockcraft.yaml']);
   });
@@ -151,18 +172,24 @@ describe('the jupyter service script', () => {
   chmodSync(script, 0o755);
   // A fake spark-client.pyspark prints what it was given.
   mkdirSync(join(dir, 'bin'));
-  writeFileSync(join(dir, 'bin/spark-client.pyspark'), '#!/bin/bash\necho "DRIVER=$PYSPARK_DRIVER_PYTHON"\necho "OPTS=$PYSPARK_DRIVER_PYTHON_OPTS"\necho "TOKEN_SET=${JUPYTER_TOKEN:+yes}"\nprintf "ARG=%s\\n" "$@"\n');
+  writeFileSync(
+    join(dir, 'bin/spark-client.pyspark'),
+    '#!/bin/bash\necho "DRIVER=$PYSPARK_DRIVER_PYTHON"\necho "OPTS=$PYSPARK_DRIVER_PYTHON_OPTS"\necho "TOKEN_SET=${JUPYTER_TOKEN:+yes}"\nprintf "ARG=%s\\n" "$@"\n',
+  );
   chmodSync(join(dir, 'bin/spark-client.pyspark'), 0o755);
   const env = (e: Record<string, string>) => ({ PATH: `${join(dir, 'bin')}:/usr/bin:/bin`, SPARK_USER_DATA: dir, ...e });
   it('runs pyspark with JupyterLab as the driver; port and base URL from the environment; the token only in the environment', async () => {
-    const r = await execa('bash', [script, '--master', 'local[2]', '--conf', 'a=b c'], { env: env({ JUPYTER_TOKEN: 's3cr3t-token', JUPYTER_PORT: '9999', JUPYTER_BASE_URL: '/user/x/' }), extendEnv: false });
+    const r = await execa('bash', [script, '--master', 'local[2]', '--conf', 'a=b c'], {
+      env: env({ JUPYTER_TOKEN: 's3cr3t-token', JUPYTER_PORT: '9999', JUPYTER_BASE_URL: '/user/x/' }),
+      extendEnv: false,
+    });
     expect(r.stdout).toContain('DRIVER=jupyter');
     expect(r.stdout).toContain(`OPTS=lab --no-browser --ip=0.0.0.0 --port=9999 --ServerApp.base_url=/user/x/ --ServerApp.root_dir=${dir}/notebook`);
     expect(r.stdout).toContain('TOKEN_SET=yes');
     expect(r.stdout.split('\n').filter((l) => l.startsWith('ARG='))).toEqual(['ARG=--master', 'ARG=local[2]', 'ARG=--conf', 'ARG=a=b c']);
     expect(`${r.stdout}${r.stderr}`.replace('TOKEN_SET=yes', '')).not.toContain('s3cr3t-token');
   });
-  it('uses Kubeflow\'s NB_PREFIX as the base URL when no JUPYTER_BASE_URL is given', async () => {
+  it("uses Kubeflow's NB_PREFIX as the base URL when no JUPYTER_BASE_URL is given", async () => {
     const r = await execa('bash', [script], { env: env({ JUPYTER_TOKEN: '', NB_PREFIX: '/notebook/ns/nb' }), extendEnv: false });
     expect(r.stdout).toContain('--port=8888 --ServerApp.base_url=/notebook/ns/nb ');
   });
@@ -182,18 +209,23 @@ describe('the jupyter service script', () => {
   });
 });
 
-describe('the lock pins each flavour\'s inputs', () => {
+describe("the lock pins each flavour's inputs", () => {
   const lock = readLock();
   it('gpu: the RAPIDS jar of the line with its sha256', () => {
     const [jar, ...rest] = lockedFlavourInputs(line, matrix.flavours.gpu!, lock);
     expect(rest).toEqual([]);
-    expect(jar).toMatchObject({ id: 'maven:com.nvidia:rapids-4-spark_2.12@25.04.0', url: 'https://repo1.maven.org/maven2/com/nvidia/rapids-4-spark_2.12/25.04.0/rapids-4-spark_2.12-25.04.0.jar' });
+    expect(jar).toMatchObject({
+      id: 'maven:com.nvidia:rapids-4-spark_2.12@25.04.0',
+      url: 'https://repo1.maven.org/maven2/com/nvidia/rapids-4-spark_2.12/25.04.0/rapids-4-spark_2.12-25.04.0.jar',
+    });
     expect(jar!.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
-  it('gpu on 3.4 and 4.1: the lock pins the jar each line names (3.4 shares 3.5\'s)', () => {
+  it("gpu on 3.4 and 4.1: the lock pins the jar each line names (3.4 shares 3.5's)", () => {
     const of = (track: string) => lockedFlavourInputs(matrix.lines.find((l) => l.track === track)!, matrix.flavours.gpu!, lock).map((i) => [i.id, i.url]);
     expect(of('3.4')).toEqual(of('3.5'));
-    expect(of('4.1')).toEqual([['maven:com.nvidia:rapids-4-spark_2.13@26.08.1', 'https://repo1.maven.org/maven2/com/nvidia/rapids-4-spark_2.13/26.08.1/rapids-4-spark_2.13-26.08.1.jar']]);
+    expect(of('4.1')).toEqual([
+      ['maven:com.nvidia:rapids-4-spark_2.13@26.08.1', 'https://repo1.maven.org/maven2/com/nvidia/rapids-4-spark_2.13/26.08.1/rapids-4-spark_2.13-26.08.1.jar'],
+    ]);
     expect(lock.inputs['maven:com.nvidia:rapids-4-spark_2.13@26.08.1']!.sha256).toBe('d5224e1c07bc881e93829ea341b33a9a7896d1ced7783262b62d027a1e48b1f9');
   });
   it('jupyter: the whole closure as exact wheels, jupyterlab among them, every one with a sha256 and a wheel URL', () => {
@@ -211,7 +243,7 @@ describe('the lock pins each flavour\'s inputs', () => {
     expect(zmq.url).toMatch(/cp311|abi3/);
     expect(zmq.url).toMatch(/manylinux.*x86_64/);
   });
-  it('a lock without the flavour\'s pins is refused, naming what is missing', () => {
+  it("a lock without the flavour's pins is refused, naming what is missing", () => {
     const stale = { ...lock, flavours: {} };
     expect(() => lockedFlavourInputs(line, matrix.flavours.jupyter!, stale)).toThrow(/does not pin wheel:jupyterlab@4\.6\.6 \(3\.5\/jupyter\).*/);
     expect(plannedFlavourInputs(line, matrix.flavours.gpu!).map((i) => i.id)).toEqual(['maven:com.nvidia:rapids-4-spark_2.12@25.04.0']);
@@ -219,17 +251,21 @@ describe('the lock pins each flavour\'s inputs', () => {
   it('pip: the resolving command and report parsing (pure)', () => {
     const [cli, args] = resolveCommand(['jupyterlab==4.6.6'], '3.11', '/r.json', '/t');
     expect(cli).toBe('/usr/bin/python3');
-    expect(args).toEqual(expect.arrayContaining(['--dry-run', '--only-binary=:all:', '--python-version', '3.11', '--abi', 'cp311', '--report', '/r.json', 'jupyterlab==4.6.6']));
+    expect(args).toEqual(
+      expect.arrayContaining(['--dry-run', '--only-binary=:all:', '--python-version', '3.11', '--abi', 'cp311', '--report', '/r.json', 'jupyterlab==4.6.6']),
+    );
     expect(licenseOf({ license: 'BSD 3-Clause License\n\nCopyright...', classifier: ['License :: OSI Approved :: BSD License'] })).toBe('LicenseRef-BSD');
     expect(licenseOf({ license_expression: 'MIT' })).toBe('MIT');
     expect(licenseOf({ license: 'Apache-2.0' })).toBe('Apache-2.0');
     expect(licenseOf({})).toBe('NOASSERTION');
-    expect(() => wheelsOfReport({ install: [{ metadata: { name: 'x', version: '1' }, download_info: { url: 'https://h/x-1.tar.gz' } }] })).toThrow(/without a wheel sha256/);
+    expect(() => wheelsOfReport({ install: [{ metadata: { name: 'x', version: '1' }, download_info: { url: 'https://h/x-1.tar.gz' } }] })).toThrow(
+      /without a wheel sha256/,
+    );
   });
 });
 
 describe('stage of a flavour: only its own inputs, verified, with an SBOM', () => {
-  it('gpu: the jar under inputs/jars, hard-linked from the cache, listed in the SBOM with the lock\'s sha256', async () => {
+  it("gpu: the jar under inputs/jars, hard-linked from the cache, listed in the SBOM with the lock's sha256", async () => {
     const st = await stage({ line: '3.5', flavour: 'gpu' });
     expect(readdirSync(st.inputs).sort()).toEqual(['.keys.json', '.stamp', 'jars', 'manifest.json', 'sbom.spdx.json']);
     expect(readdirSync(join(st.inputs, 'jars'))).toEqual(['rapids-4-spark_2.12-25.04.0.jar']);
@@ -252,7 +288,23 @@ describe('stage of a flavour: only its own inputs, verified, with an SBOM', () =
     expect(jl.checksums[1].checksumValue).toBe(readLock().inputs['wheel:jupyterlab@4.6.6']!.sha256);
     // What it stages installs offline: pip finds the whole closure in the folder.
     const target = mkdtempSync(join(tmpdir(), 'jl-offline-'));
-    const r = await execa('/usr/bin/python3', ['-m', 'pip', 'install', '--dry-run', '--no-index', '--find-links', join(st.inputs, 'wheels'), '--target', target, '--disable-pip-version-check', 'jupyterlab==4.6.6'], { reject: false });
+    const r = await execa(
+      '/usr/bin/python3',
+      [
+        '-m',
+        'pip',
+        'install',
+        '--dry-run',
+        '--no-index',
+        '--find-links',
+        join(st.inputs, 'wheels'),
+        '--target',
+        target,
+        '--disable-pip-version-check',
+        'jupyterlab==4.6.6',
+      ],
+      { reject: false },
+    );
     expect(r.exitCode, r.stderr).toBe(0);
   }, 600_000);
 });

@@ -10,7 +10,21 @@ async function trustStore(dir: string, name: string): Promise<Buffer> {
   const store = join(dir, `${name}.jks`);
   for (const alias of ['debian:a.pem', 'debian:b.pem']) {
     const ks = join(dir, `${name}-${alias}.p12`);
-    await execa('keytool', ['-genkeypair', '-keystore', ks, '-storepass', 'pw123456', '-alias', 'k', '-keyalg', 'EC', '-dname', `CN=${alias}`, '-validity', '10']);
+    await execa('keytool', [
+      '-genkeypair',
+      '-keystore',
+      ks,
+      '-storepass',
+      'pw123456',
+      '-alias',
+      'k',
+      '-keyalg',
+      'EC',
+      '-dname',
+      `CN=${alias}`,
+      '-validity',
+      '10',
+    ]);
     const cert = join(dir, `${name}-${alias}.der`);
     await execa('keytool', ['-exportcert', '-keystore', ks, '-storepass', 'pw123456', '-alias', 'k', '-file', cert]);
     await execa('keytool', ['-importcert', '-noprompt', '-storetype', 'JKS', '-keystore', store, '-storepass', 'changeit', '-alias', alias, '-file', cert]);
@@ -26,7 +40,20 @@ describe('Java trust stores made reproducible', () => {
     // The same certificates again (exported from a, imported into a new store at another time).
     const b = join(dir, 'b.jks');
     for (const alias of ['debian:a.pem', 'debian:b.pem']) {
-      await execa('keytool', ['-importcert', '-noprompt', '-storetype', 'JKS', '-keystore', b, '-storepass', 'changeit', '-alias', alias, '-file', join(dir, `a-${alias}.der`)]);
+      await execa('keytool', [
+        '-importcert',
+        '-noprompt',
+        '-storetype',
+        'JKS',
+        '-keystore',
+        b,
+        '-storepass',
+        'changeit',
+        '-alias',
+        alias,
+        '-file',
+        join(dir, `a-${alias}.der`),
+      ]);
     }
     const bBytes = readFileSync(b);
     expect(a.equals(bBytes)).toBe(false); // the times differ

@@ -9,7 +9,17 @@ import { clusterScenarios } from '../src/smoke/cluster.ts';
 import { checkK8sNotebook, jupyterOnNode, K8S_CELLS } from '../src/smoke/jupyter.ts';
 
 const m = loadMatrix();
-const cluster = { apiUrl: 'https://127.0.0.1:16443', k8sVersion: 'v1.31.14', adminKubeconfig: '/a', restrictedKubeconfig: '/r', restrictedNamespace: 'r', stateDir: '/s', kubectlPath: '/k', node: null, s3: null };
+const cluster = {
+  apiUrl: 'https://127.0.0.1:16443',
+  k8sVersion: 'v1.31.14',
+  adminKubeconfig: '/a',
+  restrictedKubeconfig: '/r',
+  restrictedNamespace: 'r',
+  stateDir: '/s',
+  kubectlPath: '/k',
+  node: null,
+  s3: null,
+};
 const ctx = { cluster: cluster as never, imageRef: 'img', spark: '3.5.9', scala: '2.12' };
 
 describe('jupyter scenarios: listed with the cluster scenarios', () => {
@@ -32,11 +42,16 @@ describe('jupyter scenarios: listed with the cluster scenarios', () => {
   });
 });
 
-describe('jupyter 2: how the notebook\'s output is judged (pure)', () => {
+describe("jupyter 2: how the notebook's output is judged (pure)", () => {
   const pods = ['pyspark-shell-5f1c2a9b8d-exec-1', 'pyspark-shell-5f1c2a9b8d-exec-2'];
   const good = [
-    'MASTER k8s://https://10.96.0.1:443', 'ACCOUNT 1', 'SA sparky', 'EXECUTORS 2', 'SUM 99990000',
-    "HOSTS ['pyspark-shell-5f1c2a9b8d-exec-1', 'pyspark-shell-5f1c2a9b8d-exec-2']", 'STOPPED',
+    'MASTER k8s://https://10.96.0.1:443',
+    'ACCOUNT 1',
+    'SA sparky',
+    'EXECUTORS 2',
+    'SUM 99990000',
+    "HOSTS ['pyspark-shell-5f1c2a9b8d-exec-1', 'pyspark-shell-5f1c2a9b8d-exec-2']",
+    'STOPPED',
   ].join('\n');
   const ok = K8S_CELLS.map(() => 'ok');
   it('accepts a run whose tasks ran in the executor pods seen', () => {
@@ -47,12 +62,18 @@ describe('jupyter 2: how the notebook\'s output is judged (pure)', () => {
   });
   it('names each thing that is wrong', () => {
     expect(checkK8sNotebook(good.replace("'pyspark-shell-5f1c2a9b8d-exec-2'", "'jupyter'"), ok, 'sparky', pods)).toEqual([
-      'tasks ran in the JupyterLab pod', 'tasks ran on jupyter, not on the executor pods pyspark-shell-5f1c2a9b8d-exec-1, pyspark-shell-5f1c2a9b8d-exec-2',
+      'tasks ran in the JupyterLab pod',
+      'tasks ran on jupyter, not on the executor pods pyspark-shell-5f1c2a9b8d-exec-1, pyspark-shell-5f1c2a9b8d-exec-2',
     ]);
     expect(checkK8sNotebook(good.replace('MASTER k8s://https://10.96.0.1:443', 'MASTER local[*]').replace('ACCOUNT 1', 'ACCOUNT 2'), ok, 'other', [])).toEqual([
-      'the session is not on Kubernetes', 'the account\'s configuration (spark.scenario=1) is not in the session', 'the driver\'s service account is not other',
-      'no executor pod was seen running', expect.stringMatching(/^tasks ran on pyspark-shell-/),
+      'the session is not on Kubernetes',
+      "the account's configuration (spark.scenario=1) is not in the session",
+      "the driver's service account is not other",
+      'no executor pod was seen running',
+      expect.stringMatching(/^tasks ran on pyspark-shell-/),
     ]);
-    expect(checkK8sNotebook('', ['ok', 'error'], 'sparky', pods)).toEqual(expect.arrayContaining(['cell statuses ["ok","error"]', 'no task reported its host', 'the session did not stop']));
+    expect(checkK8sNotebook('', ['ok', 'error'], 'sparky', pods)).toEqual(
+      expect.arrayContaining(['cell statuses ["ok","error"]', 'no task reported its host', 'the session did not stop']),
+    );
   });
 });

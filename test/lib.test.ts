@@ -76,21 +76,28 @@ describe('the CLI output path', () => {
     const { join } = await import('node:path');
     const { projectRoot } = await import('../src/lib/paths.ts');
     // A secret-looking variable whose value appears in a result line: the image name.
-    const r = await execa('node', ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), 'publish', 'resolve'], { env: { DEMO_TOKEN: 'charmed-spark' }, reject: false });
+    const r = await execa('node', ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), 'publish', 'resolve'], {
+      env: { DEMO_TOKEN: 'charmed-spark' },
+      reject: false,
+    });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain('image=***');
     expect(r.stdout).not.toContain('charmed-spark');
   });
 });
 
-describe('cluster: the kubelet\'s pull time from its Pulled event', () => {
+describe("cluster: the kubelet's pull time from its Pulled event", () => {
   it('reads Go durations from "Successfully pulled image" messages, and nothing from others', async () => {
     const { goDuration, pulledSeconds } = await import('../src/lib/cluster.ts');
     expect(goDuration('1m2.5s')).toBeCloseTo(62.5);
     expect(goDuration('812ms')).toBeCloseTo(0.812);
     expect(goDuration('1h0m3s')).toBe(3603);
     expect(pulledSeconds(['Container image "x" already present on machine'])).toBeNull();
-    expect(pulledSeconds(['Successfully pulled image "127.0.0.1:15443/sparkcraft/charmed-spark:3.5-22.04_edge" in 41.234s (41.234s including waiting). Image size: 851234567 bytes.'])).toBeCloseTo(41.234);
+    expect(
+      pulledSeconds([
+        'Successfully pulled image "127.0.0.1:15443/sparkcraft/charmed-spark:3.5-22.04_edge" in 41.234s (41.234s including waiting). Image size: 851234567 bytes.',
+      ]),
+    ).toBeCloseTo(41.234);
     expect(pulledSeconds(['Successfully pulled image "a:b" in 1m5.5s (1m9s including waiting)'])).toBeCloseTo(65.5);
     // "100ms" once read as 100 minutes (6000 s) in bench:cluster
     expect(pulledSeconds(['Successfully pulled image "a:b" in 100ms (100ms including waiting)'])).toBeCloseTo(0.1);
@@ -98,9 +105,12 @@ describe('cluster: the kubelet\'s pull time from its Pulled event', () => {
 });
 
 describe('cluster: which layers an image holds', () => {
-  it('lists a manifest\'s layer digests and nothing for an index, a config or junk', async () => {
+  it("lists a manifest's layer digests and nothing for an index, a config or junk", async () => {
     const { manifestLayers } = await import('../src/lib/cluster.ts');
-    expect(manifestLayers({ schemaVersion: 2, config: { digest: 'sha256:c' }, layers: [{ digest: 'sha256:a' }, { digest: 'sha256:b' }] })).toEqual(['sha256:a', 'sha256:b']);
+    expect(manifestLayers({ schemaVersion: 2, config: { digest: 'sha256:c' }, layers: [{ digest: 'sha256:a' }, { digest: 'sha256:b' }] })).toEqual([
+      'sha256:a',
+      'sha256:b',
+    ]);
     expect(manifestLayers({ schemaVersion: 2, manifests: [{ digest: 'sha256:m' }] })).toEqual([]);
     expect(manifestLayers(null)).toEqual([]);
     expect(manifestLayers({ layers: 'x' })).toEqual([]);
@@ -108,7 +118,15 @@ describe('cluster: which layers an image holds', () => {
   it('names the snapshots of a layer stack by OCI chain IDs (the first is its diff ID)', async () => {
     const { chainIds } = await import('../src/lib/cluster.ts');
     // sha256sum of "a", of "b", and of "<first> <second>", computed by sha256sum(1)
-    expect(chainIds(['sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb', 'sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d'])).toEqual(['sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb', 'sha256:51c0c8ace48498d6f5fee6b0592cc06f2da0f3cbe09c5a34a97dce85c3889676']);
+    expect(
+      chainIds([
+        'sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb',
+        'sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d',
+      ]),
+    ).toEqual([
+      'sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb',
+      'sha256:51c0c8ace48498d6f5fee6b0592cc06f2da0f3cbe09c5a34a97dce85c3889676',
+    ]);
     expect(chainIds([])).toEqual([]);
   });
   it('reads the layers of a built rock archive', async () => {
@@ -128,6 +146,9 @@ describe('cluster: which layers an image holds', () => {
     writeFileSync(join(d, 'blobs/sha256', ch), config);
     writeFileSync(join(d, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ digest: `sha256:${h}` }] }));
     await execa('tar', ['-cf', join(d, 'x.rock'), '-C', d, 'index.json', 'blobs']);
-    expect(await archiveLayers(join(d, 'x.rock'))).toEqual({ layers: ['sha256:l1', 'sha256:l2'], chainIds: ['sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb'] });
+    expect(await archiveLayers(join(d, 'x.rock'))).toEqual({
+      layers: ['sha256:l1', 'sha256:l2'],
+      chainIds: ['sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb'],
+    });
   });
 });

@@ -27,7 +27,12 @@ async function footprint(dir: string) {
     const out: string[] = [];
     for (const t of ['filter', 'nat', 'mangle', 'raw']) {
       const r = await execa(bin, ['-w', '5', '-t', t, '-S'], { reject: false });
-      out.push(...r.stdout.split('\n').filter((l) => /KUBE-|sparkcraft/.test(l)).map((l) => `${bin} ${t}: ${l}`));
+      out.push(
+        ...r.stdout
+          .split('\n')
+          .filter((l) => /KUBE-|sparkcraft/.test(l))
+          .map((l) => `${bin} ${t}: ${l}`),
+      );
     }
     return out;
   };
@@ -36,16 +41,30 @@ async function footprint(dir: string) {
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const cg = readFileSync(`/proc/${p}/cgroup`, 'utf8');
-      if (cmd.includes(`${dir}/`) || /:\/kubepods/.test(cg) || /\/(kubelet|kube-proxy|coredns)-?/.test(readlinkSync(`/proc/${p}/exe`))) procs.push(`${p} ${cmd.slice(0, 120)}`);
+      if (cmd.includes(`${dir}/`) || /:\/kubepods/.test(cg) || /\/(kubelet|kube-proxy|coredns)-?/.test(readlinkSync(`/proc/${p}/exe`)))
+        procs.push(`${p} ${cmd.slice(0, 120)}`);
     } catch {
       /* gone */
     }
   }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`) || m.includes('/netns/cni-'));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(`${dir}/`) || m.includes('/netns/cni-'));
   const addrs = (await execa('ip', ['-o', 'addr', 'show', 'dev', 'lo'])).stdout.split('\n').filter((l) => l.includes('10.243.0.1'));
   const bridge = (await execa('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => /^\d+: sparkcraft0[:@]/.test(l));
   const routes = (await execa('ip', ['route', 'show'])).stdout.split('\n').filter((l) => /sparkcraft0|10\.96\.0\.0|10\.244\./.test(l));
-  const keys = ['net.ipv4.ip_forward', 'vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes', 'net.ipv4.conf.all.route_localnet', 'net.bridge.bridge-nf-call-iptables'];
+  const keys = [
+    'net.ipv4.ip_forward',
+    'vm.overcommit_memory',
+    'vm.panic_on_oom',
+    'kernel.panic',
+    'kernel.panic_on_oops',
+    'kernel.keys.root_maxkeys',
+    'kernel.keys.root_maxbytes',
+    'net.ipv4.conf.all.route_localnet',
+    'net.bridge.bridge-nf-call-iptables',
+  ];
   const sysctls = (await execa('sysctl', keys, { reject: false })).stdout.split('\n');
   const cgroups = readdirSync('/sys/fs/cgroup').filter((c) => {
     try {
@@ -69,7 +88,17 @@ async function footprint(dir: string) {
       return [];
     }
   })();
-  return { processes: procs, mounts, logs, iptables: [...(await ipt('iptables')), ...(await ipt('ip6tables'))], addresses: addrs, bridges: bridge, routes, cgroups, sysctls };
+  return {
+    processes: procs,
+    mounts,
+    logs,
+    iptables: [...(await ipt('iptables')), ...(await ipt('ip6tables'))],
+    addresses: addrs,
+    bridges: bridge,
+    routes,
+    cgroups,
+    sysctls,
+  };
 }
 
 describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
@@ -89,10 +118,13 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
 
   it('a staging module version the Go module proxy refuses is named, with the fix and the served versions', async () => {
     const r = await execa('bash', [`${ROOT}/scripts/k8s/refused.sh`, `${ROOT}/test/fixtures/k8s/tidy-refused.log`, 'v1.31.14']);
-    expect(r.stdout).toMatch(/^error: the Go module proxy refuses k8s\.io\/kube-proxy@v0\.31\.14\. Fix: add the line "v1\.31\.14 k8s\.io\/kube-proxy <version>" to scripts\/k8s\/staging-pins .*served: .*v0\.31\.11/);
+    expect(r.stdout).toMatch(
+      /^error: the Go module proxy refuses k8s\.io\/kube-proxy@v0\.31\.14\. Fix: add the line "v1\.31\.14 k8s\.io\/kube-proxy <version>" to scripts\/k8s\/staging-pins .*served: .*v0\.31\.11/,
+    );
     // The pins in use name served versions: the build's go.mod replaces those modules with them.
     const gomod = (await execa('bash', [`${ROOT}/scripts/k8s/gomod.sh`, 'v1.31.14'])).stdout;
-    for (const m of ['kube-proxy', 'kube-scheduler', 'kube-controller-manager', 'endpointslice']) expect(gomod).toContain(`k8s.io/${m} => k8s.io/${m} v0.31.11`);
+    for (const m of ['kube-proxy', 'kube-scheduler', 'kube-controller-manager', 'endpointslice'])
+      expect(gomod).toContain(`k8s.io/${m} => k8s.io/${m} v0.31.11`);
     expect(gomod).toContain('k8s.io/kubelet => k8s.io/kubelet v0.31.14');
   });
 
@@ -107,8 +139,13 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     try {
       // The CoreDNS image holds one static binary: run it as a client of the cluster's DNS.
       const pod = {
-        apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: ns },
-        spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'localhost/sparkcraft/coredns:v1.11.3', imagePullPolicy: 'Never', command: ['/coredns', '-version'] }] },
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'p', namespace: ns },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [{ name: 'c', image: 'localhost/sparkcraft/coredns:v1.11.3', imagePullPolicy: 'Never', command: ['/coredns', '-version'] }],
+        },
       };
       await kubectl(info, ['apply', '-f', '-'], { input: JSON.stringify(pod) });
       expect(await waitPod(info, ns, 'p', ['Succeeded', 'Failed'])).toBe('Succeeded');
@@ -145,8 +182,16 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     await execa('bash', [script, 'start']);
     const info = await ensureCluster();
     const ref = `${reg.address}/sparkcraft/pull-test:${Date.now().toString(36)}`;
-    await execa('skopeo', ['copy', '--quiet', '--dest-cert-dir', reg.certDir, '--dest-creds', `${reg.user}:${reg.password}`,
-      `oci-archive:${join(cacheDir(), 'k8s-images', 'pause-3.10.tar')}:3.10`, `docker://${ref}`]);
+    await execa('skopeo', [
+      'copy',
+      '--quiet',
+      '--dest-cert-dir',
+      reg.certDir,
+      '--dest-creds',
+      `${reg.user}:${reg.password}`,
+      `oci-archive:${join(cacheDir(), 'k8s-images', 'pause-3.10.tar')}:3.10`,
+      `docker://${ref}`,
+    ]);
     const ns = await createNamespace(info, 'lk8s');
     try {
       await kubectl(info, ['-n', ns, 'run', 'pulled', `--image=${ref}`, '--image-pull-policy=Always', '--restart=Never']);
@@ -247,7 +292,10 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
         try {
           const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
           if (!argv.join(' ').includes(`${dir}/`) || argv[0]?.includes('bash')) continue;
-          const name = (argv[0] ?? '').split('/').pop()!.replace(/-v\d.*$/, '');
+          const name = (argv[0] ?? '')
+            .split('/')
+            .pop()!
+            .replace(/-v\d.*$/, '');
           if (/^(etcd|kube-apiserver|containerd|kubelet|kube-proxy|kube-scheduler|kube-controller-manager)$/.test(name)) n[name] = (n[name] ?? 0) + 1;
         } catch {
           /* gone */
@@ -275,7 +323,15 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
       if (at === 'apiserver') expect((await execa('bash', [script, 'status'], { reject: false })).stdout).toMatch(/^(stopped|degraded: )/);
       await execa('bash', [script, 'start']);
       expect((await execa('bash', [script, 'status'])).stdout).toMatch(/^running/);
-      expect(daemons()).toEqual({ etcd: 1, 'kube-apiserver': 1, containerd: 1, kubelet: 1, 'kube-proxy': 1, 'kube-scheduler': 1, 'kube-controller-manager': 1 });
+      expect(daemons()).toEqual({
+        etcd: 1,
+        'kube-apiserver': 1,
+        containerd: 1,
+        kubelet: 1,
+        'kube-proxy': 1,
+        'kube-scheduler': 1,
+        'kube-controller-manager': 1,
+      });
     }
   }, 600_000);
 
@@ -284,30 +340,54 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     // A running pod, so that stop has containers, mounts and a network namespace to take away.
     const ns = await createNamespace(info, 'lk8s');
     try {
-    // (a controller-manager started a moment ago may not have made the namespace's default ServiceAccount yet)
-    for (let i = 0; i < 60 && !(await kubectl(info, ['-n', ns, 'get', 'serviceaccount', 'default'], { reject: false })).stdout; i++) await sleep(500);
-    await kubectl(info, ['-n', ns, 'run', 'sleeper', '--image=localhost/sparkcraft/pause:3.10', '--image-pull-policy=Never', '--restart=Never']);
-    expect(await waitPod(info, ns, 'sleeper', ['Running'])).toBe('Running');
-    const running = await footprint(info.stateDir);
-    expect(running.processes.length).toBeGreaterThan(5);
-    expect(running.iptables.length).toBeGreaterThan(10);
-    expect(running.bridges).toHaveLength(1);
-    expect(running.mounts.some((m) => m.includes('/netns/cni-'))).toBe(true);
-    // What the machine had before the node's first start (the script saved it then).
-    const saved = readFileSync(join(info.stateDir, 'net', 'sysctl.saved'), 'utf8').trim().split('\n').map((l) => l.replace('=', ' = '));
-    // Every sysctl the node may change (ip_forward, the kubelet's kernel tunables, kube-proxy's
-    // route_localnet, bridge-nf-call-iptables) was saved at the first start.
-    expect(saved.map((l) => l.split(' = ')[0])).toEqual(expect.arrayContaining(['net.ipv4.ip_forward', 'vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes', 'net.ipv4.conf.all.route_localnet']));
-    await execa('bash', [script, 'stop']);
-    const stopped = await footprint(info.stateDir);
-    expect(stopped).toEqual({ processes: [], mounts: [], logs: [], iptables: [], addresses: [], bridges: [], routes: [], cgroups: [], sysctls: stopped.sysctls });
-    for (const line of saved) expect(stopped.sysctls).toContain(line);
-    expect(running.sysctls).toContain('net.ipv4.ip_forward = 1');
-    const t = Date.now();
-    await execa('bash', [script, 'start']);
-    const seconds = (Date.now() - t) / 1000;
-    expect((await execa('bash', [script, 'status'])).stdout).toMatch(/^running/);
-    console.log(`warm start after stop: ${seconds.toFixed(1)} s`);
+      // (a controller-manager started a moment ago may not have made the namespace's default ServiceAccount yet)
+      for (let i = 0; i < 60 && !(await kubectl(info, ['-n', ns, 'get', 'serviceaccount', 'default'], { reject: false })).stdout; i++) await sleep(500);
+      await kubectl(info, ['-n', ns, 'run', 'sleeper', '--image=localhost/sparkcraft/pause:3.10', '--image-pull-policy=Never', '--restart=Never']);
+      expect(await waitPod(info, ns, 'sleeper', ['Running'])).toBe('Running');
+      const running = await footprint(info.stateDir);
+      expect(running.processes.length).toBeGreaterThan(5);
+      expect(running.iptables.length).toBeGreaterThan(10);
+      expect(running.bridges).toHaveLength(1);
+      expect(running.mounts.some((m) => m.includes('/netns/cni-'))).toBe(true);
+      // What the machine had before the node's first start (the script saved it then).
+      const saved = readFileSync(join(info.stateDir, 'net', 'sysctl.saved'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.replace('=', ' = '));
+      // Every sysctl the node may change (ip_forward, the kubelet's kernel tunables, kube-proxy's
+      // route_localnet, bridge-nf-call-iptables) was saved at the first start.
+      expect(saved.map((l) => l.split(' = ')[0])).toEqual(
+        expect.arrayContaining([
+          'net.ipv4.ip_forward',
+          'vm.overcommit_memory',
+          'vm.panic_on_oom',
+          'kernel.panic',
+          'kernel.panic_on_oops',
+          'kernel.keys.root_maxkeys',
+          'kernel.keys.root_maxbytes',
+          'net.ipv4.conf.all.route_localnet',
+        ]),
+      );
+      await execa('bash', [script, 'stop']);
+      const stopped = await footprint(info.stateDir);
+      expect(stopped).toEqual({
+        processes: [],
+        mounts: [],
+        logs: [],
+        iptables: [],
+        addresses: [],
+        bridges: [],
+        routes: [],
+        cgroups: [],
+        sysctls: stopped.sysctls,
+      });
+      for (const line of saved) expect(stopped.sysctls).toContain(line);
+      expect(running.sysctls).toContain('net.ipv4.ip_forward = 1');
+      const t = Date.now();
+      await execa('bash', [script, 'start']);
+      const seconds = (Date.now() - t) / 1000;
+      expect((await execa('bash', [script, 'status'])).stdout).toMatch(/^running/);
+      console.log(`warm start after stop: ${seconds.toFixed(1)} s`);
     } finally {
       await execa('bash', [script, 'start'], { reject: false });
       await deleteNamespace(info, ns);

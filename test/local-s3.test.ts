@@ -30,7 +30,11 @@ function processesUsing(dir: string): string[] {
 /** Local addresses the given port is listened on (ss), e.g. ['127.0.0.1']. */
 async function listeners(port: number): Promise<string[]> {
   const r = await execa('ss', ['-Hltn']);
-  return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[3] ?? '').filter((a) => a.endsWith(`:${port}`)).map((a) => a.slice(0, a.lastIndexOf(':')));
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[3] ?? '')
+    .filter((a) => a.endsWith(`:${port}`))
+    .map((a) => a.slice(0, a.lastIndexOf(':')));
 }
 
 describe('scripts/local-s3.sh (a second instance in its own directory and ports)', () => {

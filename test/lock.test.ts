@@ -32,7 +32,10 @@ describe('checkMavenSha1', () => {
     await expect(checkMavenSha1('maven:x', `${base}/good.jar`, jar)).resolves.toBeUndefined();
   });
   it('refuses one whose sha1 differs, naming both', async () => {
-    await expect(checkMavenSha1('maven:x', `${base}/bad.jar`, jar)).rejects.toMatchObject({ code: 'E_CHECKSUM', message: `maven:x: sha1 ${sha1} differs from Maven Central's ${'0'.repeat(40)}` });
+    await expect(checkMavenSha1('maven:x', `${base}/bad.jar`, jar)).rejects.toMatchObject({
+      code: 'E_CHECKSUM',
+      message: `maven:x: sha1 ${sha1} differs from Maven Central's ${'0'.repeat(40)}`,
+    });
   });
   it('accepts one without a .sha1 (nothing to cross-check)', async () => {
     await expect(checkMavenSha1('maven:x', `${base}/none.jar`, jar)).resolves.toBeUndefined();

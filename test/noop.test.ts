@@ -6,7 +6,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -73,9 +86,21 @@ describe('rendering into a build folder', () => {
     await writeBuildFolder(b, files);
     expect([ident(m), ident(sh), ident(join(b, 'files'))]).toEqual(was);
     // A changed mode, a changed content, a stray file, a missing file: each is put right.
-    for (const spoil of [() => chmodSync(sh, 0o644), () => writeFileSync(sh, '#!/bin/sh\necho\n'), () => writeFileSync(join(b, 'files/rock/stray'), ''), () => rmSync(join(b, 'files/rock/etc/x.conf')), () => mkdirSync(join(b, 'files/rock/empty'))]) {
+    for (const spoil of [
+      () => chmodSync(sh, 0o644),
+      () => writeFileSync(sh, '#!/bin/sh\necho\n'),
+      () => writeFileSync(join(b, 'files/rock/stray'), ''),
+      () => rmSync(join(b, 'files/rock/etc/x.conf')),
+      () => mkdirSync(join(b, 'files/rock/empty')),
+    ]) {
       spoil();
-      expect(treeHolds(join(b, 'files'), files.filter((f) => f.path.startsWith('files/')).map((f) => ({ ...f, path: f.path.slice(6) })), [])).toBe(false);
+      expect(
+        treeHolds(
+          join(b, 'files'),
+          files.filter((f) => f.path.startsWith('files/')).map((f) => ({ ...f, path: f.path.slice(6) })),
+          [],
+        ),
+      ).toBe(false);
       await writeBuildFolder(b, files);
       expect(readFileSync(sh, 'utf8')).toBe('#!/bin/sh\n');
       expect(statSync(sh).mode & 0o777).toBe(0o755);
@@ -89,7 +114,7 @@ describe('rendering into a build folder', () => {
 });
 
 describe("the Debian packages' check (scripts/lib.sh apt_install)", () => {
-  it('asks dpkg once, then again only after dpkg\'s database changed', async () => {
+  it("asks dpkg once, then again only after dpkg's database changed", async () => {
     // dpkg-query stubbed on PATH (`-W -f=FORMAT PKG...`: it records each call and reports every package installed).
     const bin = join(dir, 'bin');
     mkdirSync(bin, { recursive: true });
@@ -173,7 +198,12 @@ describe('after a no-op build, a changed input still rebuilds', () => {
     cpSync(join(ROOT, 'templates'), join(root, 'templates'), { recursive: true });
     ws = workspace(root);
     base = join(dir, 'base.rock');
-    await writeFakeBase(ws, base, { 'org.opencontainers.image.ref.name': 'charmed-spark', 'org.opencontainers.image.version': '3.5.9' }, randomBytes(8).toString('hex'));
+    await writeFakeBase(
+      ws,
+      base,
+      { 'org.opencontainers.image.ref.name': 'charmed-spark', 'org.opencontainers.image.version': '3.5.9' },
+      randomBytes(8).toString('hex'),
+    );
   });
   it('the gpu flavour: unchanged → every layer and the archive reused; a changed template → only its layer and the archive', async () => {
     const o = { line: '3.5', flavour: 'gpu', backend: 'builtin' as const, baseArchive: base };

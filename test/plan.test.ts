@@ -16,7 +16,11 @@ describe('the snap plan', () => {
     const p = planSnap(snapcraft, ['install']);
     expect(p.name).toBe('spark-client');
     expect(p.packages).toEqual(['openjdk-17-jre-headless', 'python3']);
-    expect(p.parts.map((x) => x.name)).toEqual(Object.entries(snapcraft.parts as Record<string, { plugin: string }>).filter(([, v]) => v.plugin === 'dump').map(([k]) => k));
+    expect(p.parts.map((x) => x.name)).toEqual(
+      Object.entries(snapcraft.parts as Record<string, { plugin: string }>)
+        .filter(([, v]) => v.plugin === 'dump')
+        .map(([k]) => k),
+    );
     expect(p.snapYaml).toMatchObject({ name: 'spark-client', version: '3.5.9', hooks: { install: {} } });
     expect(JSON.parse(JSON.stringify(p))).toEqual(p);
   });
@@ -28,11 +32,13 @@ describe('the snap plan', () => {
     const spark = planSnap(snapcraft, []).parts.find((x) => x.name === 'spark')!;
     expect(organize(spark, 'bin/spark-submit')).toBe('opt/spark/bin/spark-submit');
   });
-  it('is for the architecture it is given (the host\'s by default)', () => {
+  it("is for the architecture it is given (the host's by default)", () => {
     expect(planSnap(snapcraft, [], 'x', 'arm64').snapYaml.architectures).toEqual(['arm64']);
   });
   it('refuses plugins it cannot run and snap.yaml snapd would refuse, by name', () => {
-    expect(() => planSnap({ ...snapcraft, parts: { x: { plugin: 'python', source: '.' } } }, [])).toThrow(/part x uses plugin python; the built-in backend runs dump and nil parts/);
+    expect(() => planSnap({ ...snapcraft, parts: { x: { plugin: 'python', source: '.' } } }, [])).toThrow(
+      /part x uses plugin python; the built-in backend runs dump and nil parts/,
+    );
     expect(() => planSnap({ ...snapcraft, name: 'Bad--Name' }, [])).toThrow(/meta\/snap.yaml would be refused: name is not a valid snap name/);
   });
 });
@@ -44,7 +50,13 @@ describe('parts (shared by the rock and the snap)', () => {
     expect({ ...rock, permissions: [] }).toEqual({ ...snap, permissions: [] });
   });
   it('organize renames paths of the source, then places them under the "*" folder', () => {
-    const { parts, packages } = planParts({ a: { plugin: 'dump', source: 's', organize: { '*': 'opt/x/', 'bin/tool': 'bin/renamed' }, 'stage-packages': ['b', 'a'] }, n: { plugin: 'nil', 'stage-packages': ['a'] } }, 'm');
+    const { parts, packages } = planParts(
+      {
+        a: { plugin: 'dump', source: 's', organize: { '*': 'opt/x/', 'bin/tool': 'bin/renamed' }, 'stage-packages': ['b', 'a'] },
+        n: { plugin: 'nil', 'stage-packages': ['a'] },
+      },
+      'm',
+    );
     expect(packages).toEqual(['a', 'b']);
     expect(organize(parts[0]!, '')).toBe('opt/x');
     expect(organize(parts[0]!, 'bin/tool')).toBe('opt/x/bin/renamed');

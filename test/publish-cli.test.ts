@@ -43,12 +43,14 @@ describe('publish rock (CLI)', () => {
 
     const dry = await cli(common);
     expect(dry.exitCode).toBe(0);
-    expect(dry.stdout.split('\n')[0]).toBe(`plan: publish rock ${resolved.image} (line ${resolved.track}, flavour ${resolved.flavour}, risk ${resolved.risk}) → ${registry}/${resolved.image}`);
+    expect(dry.stdout.split('\n')[0]).toBe(
+      `plan: publish rock ${resolved.image} (line ${resolved.track}, flavour ${resolved.flavour}, risk ${resolved.risk}) → ${registry}/${resolved.image}`,
+    );
     for (const t of tags) expect(dry.stdout).toMatch(new RegExp(`${t.replace(/\./g, '\\.')}\\s+(immutable|moving)\\s+push\\s+\\(now: absent\\)`));
     expect(dry.stdout).toContain('dry run: nothing pushed; add --yes to publish');
 
     const json = await cli([...common, '--json']);
-    const plan = (JSON.parse(json.stdout) as { dryRun: boolean; plan: { tags: Array<{ tag: string; existing: unknown }> } });
+    const plan = JSON.parse(json.stdout) as { dryRun: boolean; plan: { tags: Array<{ tag: string; existing: unknown }> } };
     expect(plan.dryRun).toBe(true);
     expect(plan.plan.tags.map((t) => t.tag).sort()).toEqual([...tags].sort());
     expect(plan.plan.tags.every((t) => t.existing === null)).toBe(true); // the dry run pushed nothing
@@ -65,7 +67,10 @@ describe('publish rock (CLI)', () => {
   it('a wrong password: exit 1 and exactly one error line on stderr, without the password', async () => {
     const rock = await makeTestRock(dir);
     const bad = 'not-the-password-1234';
-    const r = await cli(['publish', 'rock', '--artifact', rock, '--registry', `${reg.address}/cli-bad`, '--registry-cert-dir', reg.certDir, '--no-sign', '--yes'], { REGISTRY_PASSWORD: bad });
+    const r = await cli(
+      ['publish', 'rock', '--artifact', rock, '--registry', `${reg.address}/cli-bad`, '--registry-cert-dir', reg.certDir, '--no-sign', '--yes'],
+      { REGISTRY_PASSWORD: bad },
+    );
     expect(r.exitCode).toBe(1);
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
     expect(errors).toHaveLength(1);
@@ -80,7 +85,10 @@ describe('publish snap (CLI)', () => {
     const d = await fs.mkdtemp(path.join(dir, 'snap-'));
     await fs.chmod(d, 0o755);
     await fs.mkdir(path.join(d, 'meta'));
-    await fs.writeFile(path.join(d, 'meta/snap.yaml'), `name: ${resolved['snap-name']}\nversion: "${resolved.spark}"\nsummary: t\ndescription: t\nbase: core22\ngrade: stable\nconfinement: strict\n`);
+    await fs.writeFile(
+      path.join(d, 'meta/snap.yaml'),
+      `name: ${resolved['snap-name']}\nversion: "${resolved.spark}"\nsummary: t\ndescription: t\nbase: core22\ngrade: stable\nconfinement: strict\n`,
+    );
     const out = await fs.mkdtemp(path.join(dir, 'snapout-'));
     await execa('timeout', ['120', 'snap', 'pack', d, out]);
     const file = path.join(out, (await fs.readdir(out))[0]!);

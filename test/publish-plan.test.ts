@@ -36,7 +36,14 @@ describe('rock tags', () => {
     ]);
     expect(jupyter.image.ref).toBe('ghcr.io/canonical/charmed-spark-jupyterlab:3.5-22.04_stable');
     // The plan publishes exactly those.
-    const plan = decideRockPlan({ resolved: jupyter, registry: 'ghcr.io/canonical', artifact: { file: jupyter.paths.rock, digest: D1 }, existing: {}, force: false, credentials: 'GITHUB_TOKEN' });
+    const plan = decideRockPlan({
+      resolved: jupyter,
+      registry: 'ghcr.io/canonical',
+      artifact: { file: jupyter.paths.rock, digest: D1 },
+      existing: {},
+      force: false,
+      credentials: 'GITHUB_TOKEN',
+    });
     expect(plan.tags.map((t) => t.ref)).toEqual(jupyter.image.tags.map((t) => `ghcr.io/canonical/charmed-spark-jupyterlab:${t}`));
     expect(plan.artifact.file).toBe('dist/charmed-spark-jupyterlab_3.5.9-4.0.11_amd64.rock');
   });
@@ -66,7 +73,12 @@ describe('rock tags', () => {
 describe('rock plan', () => {
   const base = { registry: 'ghcr.io/canonical', artifact: { file: 'dist/charmed-spark_3.5.9_amd64.rock', digest: D1 }, credentials: 'GITHUB_TOKEN' };
   it('pushes absent tags, keeps identical ones, moves moving ones', () => {
-    const p = decideRockPlan({ ...base, resolved: fixtureLine({ risk: 'stable' }), existing: { '3.5.9-22.04_stable': null, '3.5-22.04_stable': D1, '3.5-22.04': D2 }, force: false });
+    const p = decideRockPlan({
+      ...base,
+      resolved: fixtureLine({ risk: 'stable' }),
+      existing: { '3.5.9-22.04_stable': null, '3.5-22.04_stable': D1, '3.5-22.04': D2 },
+      force: false,
+    });
     expect(p.tags.map((t) => [t.tag, t.action])).toEqual([
       ['3.5.9-22.04_stable', 'push'],
       ['3.5-22.04_stable', 'unchanged'],
@@ -104,7 +116,11 @@ describe('rock apply pre-checks (before any registry call)', () => {
     const session = new RegistrySession('ghcr.io', {}, undefined, { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 });
     const e = await applyRockPlan(plan, session).catch((x: unknown) => x);
     expect((e as UserError).code).toBe('E_MANY');
-    expect((e as import('../src/lib/errors.ts').AggregateUserError).problems.map((p) => p.code)).toEqual(['E_IMMUTABLE_TAG', 'E_PLAN_INCOMPLETE', 'E_NO_CREDENTIALS']);
+    expect((e as import('../src/lib/errors.ts').AggregateUserError).problems.map((p) => p.code)).toEqual([
+      'E_IMMUTABLE_TAG',
+      'E_PLAN_INCOMPLETE',
+      'E_NO_CREDENTIALS',
+    ]);
   });
   it('refuses without credentials even when the plan is clean', async () => {
     const plan = decideRockPlan({ ...base, resolved: fixtureLine(), existing: {}, force: false });
@@ -124,14 +140,32 @@ describe('retries', () => {
     const sleep = async (ms: number) => void slept.push(ms);
     const policy = { attempts: 3, baseDelayMs: 10, maxDelayMs: 100 };
     let n = 0;
-    const ok = await withRetry(async () => (++n < 3 ? Promise.reject(new Error('net')) : 'done'), policy, () => true, undefined, sleep);
+    const ok = await withRetry(
+      async () => (++n < 3 ? Promise.reject(new Error('net')) : 'done'),
+      policy,
+      () => true,
+      undefined,
+      sleep,
+    );
     expect(ok).toEqual({ value: 'done', attempts: 3 });
     expect(slept).toEqual([10, 20]);
-    const gaveUp = await withRetry(async () => Promise.reject(new Error('net')), policy, () => true, undefined, sleep).catch((e: unknown) => e);
+    const gaveUp = await withRetry(
+      async () => Promise.reject(new Error('net')),
+      policy,
+      () => true,
+      undefined,
+      sleep,
+    ).catch((e: unknown) => e);
     expect(gaveUp).toBeInstanceOf(RetriesExhausted);
     expect((gaveUp as RetriesExhausted).attempts).toBe(3);
     let calls = 0;
-    const fatal = await withRetry(async () => (calls++, Promise.reject(new Error('401'))), policy, () => false, undefined, sleep).catch((e: unknown) => e);
+    const fatal = await withRetry(
+      async () => (calls++, Promise.reject(new Error('401'))),
+      policy,
+      () => false,
+      undefined,
+      sleep,
+    ).catch((e: unknown) => e);
     expect((fatal as Error).message).toBe('401');
     expect(calls).toBe(1);
   });
@@ -142,7 +176,11 @@ describe('skopeo failure translation', () => {
   const fatal = (m: string) => `time="2026-11-24T23:09:24Z" level=fatal msg="${m.replace(/"/g, '\\"')}"`;
   it.each([
     ['Error parsing image name "docker://h/x:1": reading manifest 1 in h/x: unauthorized: authentication required', 'auth', 401],
-    ['trying to reuse blob sha256:aa at destination: checking whether a blob sha256:aa exists in ghcr.io/c/x: denied: permission_denied: write_package', 'auth', 403],
+    [
+      'trying to reuse blob sha256:aa at destination: checking whether a blob sha256:aa exists in ghcr.io/c/x: denied: permission_denied: write_package',
+      'auth',
+      403,
+    ],
     ['Error parsing image name "docker://h/x:nope": reading manifest nope in h/x: manifest unknown: manifest unknown', 'notfound', 404],
     ['pinging container registry h: Get "https://h/v2/": x509: certificate signed by unknown authority', 'tls', undefined],
     ['writing blob: uploading layer chunked: received unexpected HTTP status: 502 Bad Gateway', 'server', 502],
@@ -158,7 +196,21 @@ describe('skopeo failure translation', () => {
   });
   it('builds commands with an auth file, never credentials', () => {
     const c = copyArchiveCommand('a.rock', 'h/x:1', { authfile: '/tmp/a/auth.json', certDir: '/c', digestFile: '/tmp/d' });
-    expect(c).toEqual(['skopeo', ['copy', '--preserve-digests', '--dest-authfile', '/tmp/a/auth.json', '--dest-cert-dir', '/c', '--digestfile', '/tmp/d', 'oci-archive:a.rock', 'docker://h/x:1']]);
+    expect(c).toEqual([
+      'skopeo',
+      [
+        'copy',
+        '--preserve-digests',
+        '--dest-authfile',
+        '/tmp/a/auth.json',
+        '--dest-cert-dir',
+        '/c',
+        '--digestfile',
+        '/tmp/d',
+        'oci-archive:a.rock',
+        'docker://h/x:1',
+      ],
+    ]);
     expect(inspectRawCommand('h/x:1', {})).toEqual(['skopeo', ['inspect', '--raw', 'docker://h/x:1']]);
   });
 });
@@ -166,8 +218,15 @@ describe('skopeo failure translation', () => {
 describe('credentials', () => {
   afterEach(() => clearSecrets());
   it('prefers REGISTRY_USER/REGISTRY_PASSWORD, then GITHUB_TOKEN for ghcr.io only', () => {
-    expect(credentialsFromEnv('ghcr.io', { REGISTRY_USER: 'u', REGISTRY_PASSWORD: 'p4ss', GITHUB_TOKEN: 'ghs_x' })).toMatchObject({ username: 'u', source: 'REGISTRY_USER/REGISTRY_PASSWORD' });
-    expect(credentialsFromEnv('ghcr.io', { GITHUB_TOKEN: 'ghs_abc', GITHUB_ACTOR: 'bot' })).toEqual({ username: 'bot', password: 'ghs_abc', source: 'GITHUB_TOKEN' });
+    expect(credentialsFromEnv('ghcr.io', { REGISTRY_USER: 'u', REGISTRY_PASSWORD: 'p4ss', GITHUB_TOKEN: 'ghs_x' })).toMatchObject({
+      username: 'u',
+      source: 'REGISTRY_USER/REGISTRY_PASSWORD',
+    });
+    expect(credentialsFromEnv('ghcr.io', { GITHUB_TOKEN: 'ghs_abc', GITHUB_ACTOR: 'bot' })).toEqual({
+      username: 'bot',
+      password: 'ghs_abc',
+      source: 'GITHUB_TOKEN',
+    });
     expect(credentialsFromEnv('quay.io', { GITHUB_TOKEN: 'ghs_abc' })).toBeNull();
     expect(credentialsFromEnv('ghcr.io', {})).toBeNull();
   });
@@ -188,14 +247,34 @@ describe('snap upload plan', () => {
     expect(p.command).toBe('snapcraft upload --release=3.5/edge dist/spark-client_3.5.9_amd64.snap');
     expect(p.problems).toEqual([]);
     expect(snapRefusal(p)).toBeNull();
-    expect(planSnapUpload({ resolved: fixtureLine({ risk: 'candidate', track: '3.4', spark: '3.4.4' }), snapName: 'spark-client', file: 'f.snap', meta: { ...meta, version: '3.4.4' }, missing: [] }).channel).toBe('3.4/candidate');
+    expect(
+      planSnapUpload({
+        resolved: fixtureLine({ risk: 'candidate', track: '3.4', spark: '3.4.4' }),
+        snapName: 'spark-client',
+        file: 'f.snap',
+        meta: { ...meta, version: '3.4.4' },
+        missing: [],
+      }).channel,
+    ).toBe('3.4/candidate');
   });
   it('finds mismatches between the file and the matrix, and reports all problems together', () => {
-    const p = planSnapUpload({ resolved: fixtureLine({ risk: 'stable' }), snapName: 'spark-client', file: 'f.snap', meta: { name: 'other', version: '3.5.8', grade: 'devel' }, missing: ['snapcraft is not installed', 'SNAPCRAFT_STORE_CREDENTIALS is not set'] });
+    const p = planSnapUpload({
+      resolved: fixtureLine({ risk: 'stable' }),
+      snapName: 'spark-client',
+      file: 'f.snap',
+      meta: { name: 'other', version: '3.5.8', grade: 'devel' },
+      missing: ['snapcraft is not installed', 'SNAPCRAFT_STORE_CREDENTIALS is not set'],
+    });
     expect(p.problems).toHaveLength(3);
     const e = snapRefusal(p)!;
     expect(e.code).toBe('E_MANY');
-    expect((e as import('../src/lib/errors.ts').AggregateUserError).problems.map((x) => x.code)).toEqual(['E_SNAP_MISMATCH', 'E_SNAP_MISMATCH', 'E_SNAP_MISMATCH', 'E_STORE_UNAVAILABLE', 'E_STORE_UNAVAILABLE']);
+    expect((e as import('../src/lib/errors.ts').AggregateUserError).problems.map((x) => x.code)).toEqual([
+      'E_SNAP_MISMATCH',
+      'E_SNAP_MISMATCH',
+      'E_SNAP_MISMATCH',
+      'E_STORE_UNAVAILABLE',
+      'E_STORE_UNAVAILABLE',
+    ]);
   });
   it('validates channels and revisions', () => {
     expect(() => uploadCommand('f.snap', '3.5')).toThrow(/invalid release channel/);

@@ -30,8 +30,12 @@ async function captureOutput<T>(fn: () => Promise<T>): Promise<{ value?: T; erro
   const chunks: string[] = [];
   const wo = process.stdout.write.bind(process.stdout);
   const we = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array, ...rest: unknown[]) => (chunks.push(String(c)), wo(c as string, ...(rest as []))) ) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array, ...rest: unknown[]) => (chunks.push(String(c)), we(c as string, ...(rest as []))) ) as typeof process.stderr.write;
+  process.stdout.write = ((c: string | Uint8Array, ...rest: unknown[]) => (
+    chunks.push(String(c)), wo(c as string, ...(rest as []))
+  )) as typeof process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array, ...rest: unknown[]) => (
+    chunks.push(String(c)), we(c as string, ...(rest as []))
+  )) as typeof process.stderr.write;
   try {
     return { value: await fn(), text: chunks.join('') };
   } catch (error) {
@@ -42,14 +46,30 @@ async function captureOutput<T>(fn: () => Promise<T>): Promise<{ value?: T; erro
   }
 }
 
-
-async function publish(opts: { registry: string; artifact: string; spark?: string; risk?: 'edge' | 'stable'; force?: boolean; env?: NodeJS.ProcessEnv; name: string; retry?: typeof FAST }) {
-  const resolved = fixtureLine({ registry: opts.registry, name: opts.name, ...(opts.spark ? { spark: opts.spark } : {}), ...(opts.risk ? { risk: opts.risk } : {}) });
+async function publish(opts: {
+  registry: string;
+  artifact: string;
+  spark?: string;
+  risk?: 'edge' | 'stable';
+  force?: boolean;
+  env?: NodeJS.ProcessEnv;
+  name: string;
+  retry?: typeof FAST;
+}) {
+  const resolved = fixtureLine({
+    registry: opts.registry,
+    name: opts.name,
+    ...(opts.spark ? { spark: opts.spark } : {}),
+    ...(opts.risk ? { risk: opts.risk } : {}),
+  });
   const env = opts.env ?? registryEnv(reg);
   const host = opts.registry.split('/')[0]!;
   const session = new RegistrySession(host, env, reg.certDir, opts.retry ?? FAST);
   try {
-    const plan = await inspectRock({ resolved, registry: opts.registry, artifact: opts.artifact, force: !!opts.force, certDir: reg.certDir, dryRun: false }, session);
+    const plan = await inspectRock(
+      { resolved, registry: opts.registry, artifact: opts.artifact, force: !!opts.force, certDir: reg.certDir, dryRun: false },
+      session,
+    );
     const result = await applyRockPlan(plan, session);
     return { plan, result };
   } finally {
@@ -72,7 +92,9 @@ async function pullBack(ref: string): Promise<{ digest: string; blobsIntact: boo
   let intact = true;
   const names = await fs.readdir(blobDir);
   for (const n of names) {
-    const h = createHash('sha256').update(await fs.readFile(path.join(blobDir, n))).digest('hex');
+    const h = createHash('sha256')
+      .update(await fs.readFile(path.join(blobDir, n)))
+      .digest('hex');
     if (h !== n) intact = false;
   }
   return { digest, blobsIntact: intact, blobs: names.length };
@@ -137,13 +159,21 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
     const session = new RegistrySession(reg.address, env, reg.certDir, FAST);
     let plan: RockPlan;
     try {
-      plan = await inspectRock({ resolved: fixtureLine({ registry, name }), registry, artifact: b, force: false, certDir: reg.certDir, dryRun: false }, session);
+      plan = await inspectRock(
+        { resolved: fixtureLine({ registry, name }), registry, artifact: b, force: false, certDir: reg.certDir, dryRun: false },
+        session,
+      );
       expect(plan.tags.map((t) => t.action)).toEqual(['refuse', 'move']);
       expect(plan.problems).toHaveLength(1);
-      const err = await applyRockPlan(plan, session).then(() => null, (e: unknown) => e);
+      const err = await applyRockPlan(plan, session).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(UserError);
       expect((err as UserError).code).toBe('E_IMMUTABLE_TAG');
-      expect((err as UserError).oneLine()).toMatch(/immutable tag .*3\.5\.9-22\.04_edge already holds sha256:[0-9a-f]{64}, not sha256:[0-9a-f]{64} \(.*--force/);
+      expect((err as UserError).oneLine()).toMatch(
+        /immutable tag .*3\.5\.9-22\.04_edge already holds sha256:[0-9a-f]{64}, not sha256:[0-9a-f]{64} \(.*--force/,
+      );
     } finally {
       await session.close();
     }
@@ -153,7 +183,10 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
     // A new patch version: its own immutable tag, the moving tag moves, the old immutable tag stays.
     const c = await makeTestRock(dir);
     const next = await publish({ registry, artifact: c, name, spark: '3.5.10' });
-    expect(next.plan.tags.map((t) => [t.tag, t.action])).toEqual([['3.5.10-22.04_edge', 'push'], ['3.5-22.04_edge', 'move']]);
+    expect(next.plan.tags.map((t) => [t.tag, t.action])).toEqual([
+      ['3.5.10-22.04_edge', 'push'],
+      ['3.5-22.04_edge', 'move'],
+    ]);
     expect(await digestAt(`${registry}/${name}:3.5-22.04_edge`)).toBe(next.plan.artifact.digest);
     expect(await digestAt(`${registry}/${name}:3.5.9-22.04_edge`)).toBe(dA);
 
@@ -180,7 +213,9 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
     expect(e.code).toBe('E_REGISTRY_AUTH');
     const line = e.oneLine();
     expect(line).not.toContain('\n');
-    expect(line).toMatch(/^127\.0\.0\.1:\d+ rejected the credentials for reading .* \(401 unauthorized; from REGISTRY_USER\/REGISTRY_PASSWORD\) \(set REGISTRY_USER/);
+    expect(line).toMatch(
+      /^127\.0\.0\.1:\d+ rejected the credentials for reading .* \(401 unauthorized; from REGISTRY_USER\/REGISTRY_PASSWORD\) \(set REGISTRY_USER/,
+    );
     expect(line).not.toContain(bad);
     expect(out.text).not.toContain(bad);
     expect(out.text).not.toMatch(/retrying/);
@@ -189,7 +224,10 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
   it('no credentials: this registry refuses anonymous reads with one 401 line naming the cause', async () => {
     const rock = await makeTestRock(dir);
     const env = { PATH: process.env.PATH };
-    const err = await publish({ registry: `${reg.address}/sparkcraft-test`, artifact: rock, name: uniq(), env }).then(() => null, (e: unknown) => e);
+    const err = await publish({ registry: `${reg.address}/sparkcraft-test`, artifact: rock, name: uniq(), env }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect((err as UserError).code).toBe('E_REGISTRY_AUTH');
     expect((err as UserError).oneLine()).toContain('from no credentials (anonymous)');
   });
@@ -244,7 +282,9 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
     const broken = new HttpFaultProxy(target, tls, { match: isUpload, status: 500, times: 1000 });
     const brokenPort = await broken.start();
     try {
-      const out = await captureOutput(() => publish({ registry: `127.0.0.1:${brokenPort}/sparkcraft-test`, artifact: rock, name: uniq(), retry: { attempts: 3, baseDelayMs: 50, maxDelayMs: 50 } }));
+      const out = await captureOutput(() =>
+        publish({ registry: `127.0.0.1:${brokenPort}/sparkcraft-test`, artifact: rock, name: uniq(), retry: { attempts: 3, baseDelayMs: 50, maxDelayMs: 50 } }),
+      );
       const e = out.error as UserError;
       expect(e.code).toBe('E_REGISTRY_UNAVAILABLE');
       expect(e.oneLine()).toMatch(/^pushing .* failed after 3 attempts \(server 500\): .*500 Internal Server Error/);
@@ -262,7 +302,9 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
     const proxyPort = await proxy.start();
     try {
       const t0 = Date.now();
-      const out = await captureOutput(() => publish({ registry: `127.0.0.1:${proxyPort}/x`, artifact: rock, name: uniq(), retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 100 } }));
+      const out = await captureOutput(() =>
+        publish({ registry: `127.0.0.1:${proxyPort}/x`, artifact: rock, name: uniq(), retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 100 } }),
+      );
       const e = out.error as UserError;
       expect(e.code).toBe('E_REGISTRY_UNAVAILABLE');
       expect(e.oneLine()).toMatch(/^reading .* failed after 3 attempts \(network\): /);
@@ -278,7 +320,9 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
     const name = uniq();
     const authDirsBefore = (await fs.readdir(os.tmpdir())).filter((n) => n.startsWith('sparkcraft-auth-'));
     const needles = [reg.password, Buffer.from(`${reg.user}:${reg.password}`).toString('base64')];
-    const watched = await watchCmdlines(needles, /skopeo/, () => captureOutput(() => publish({ registry: `${reg.address}/sparkcraft-test`, artifact: rock, name })));
+    const watched = await watchCmdlines(needles, /skopeo/, () =>
+      captureOutput(() => publish({ registry: `${reg.address}/sparkcraft-test`, artifact: rock, name })),
+    );
     const out = watched.value;
     expect(out.error).toBeUndefined();
     expect(watched.seen).toBeGreaterThan(0); // the sampler did see skopeo running

@@ -89,7 +89,7 @@ describe('snap upload', () => {
     );
   });
 
-  it('refuses a snap whose version is not the line\'s', async () => {
+  it("refuses a snap whose version is not the line's", async () => {
     const other = await packSnap('3.5.8');
     const plan = planSnapUpload({ resolved: fixtureLine(), snapName: 'spark-client', file: other, meta: await readSnapMeta(other), missing: [] });
     expect(plan.problems).toEqual([`${other} has version 3.5.8, line 3.5 is 3.5.9`]);
@@ -117,6 +117,8 @@ describe('snap upload', () => {
 
     const failed = await applyStoreCommand(['snapcraft', ['fail']], env, 'snapcraft upload to 3.5/edge').catch((e: unknown) => e);
     expect((failed as UserError).code).toBe('E_STORE_AUTH');
-    expect((failed as UserError).oneLine()).toBe('snapcraft upload to 3.5/edge failed: Error: store credentials expired (refresh SNAPCRAFT_STORE_CREDENTIALS (snapcraft export-login))');
+    expect((failed as UserError).oneLine()).toBe(
+      'snapcraft upload to 3.5/edge failed: Error: store credentials expired (refresh SNAPCRAFT_STORE_CREDENTIALS (snapcraft export-login))',
+    );
   });
 });

@@ -56,7 +56,11 @@ describe('resolving every flavour', () => {
           const base = line.rock.base.split('@')[1];
           expect(r.version).toBe(version);
           expect(r.arch).toBe('arm64');
-          expect(r.image.tags).toEqual([`${version}-${base}_${risk}`, `${line.track}-${base}_${risk}`, ...(risk === 'stable' ? [`${line.track}-${base}`] : [])]);
+          expect(r.image.tags).toEqual([
+            `${version}-${base}_${risk}`,
+            `${line.track}-${base}_${risk}`,
+            ...(risk === 'stable' ? [`${line.track}-${base}`] : []),
+          ]);
           expect(r.image.ref).toBe(`ghcr.io/canonical/${f.image}:${line.track}-${base}_${risk}`);
           expect(r.snap).toEqual({ name: 'spark-client', version: line.spark, channel: `${line.track}/${risk}` });
           expect(r.paths).toEqual({
@@ -83,7 +87,7 @@ describe('resolving every flavour', () => {
     }
     expect(withTagVersion).toBeGreaterThan(0);
   });
-  it('the architecture is the host\'s unless given', () => {
+  it("the architecture is the host's unless given", () => {
     expect(resolveLine(matrix, {}).arch).toBe(hostArch());
     expect(hostArch('x64')).toBe('amd64');
     expect(hostArch('arm64')).toBe('arm64');
@@ -99,7 +103,13 @@ describe('rendering', () => {
       expect(rock['run-user']).toBe('_daemon_');
       expect(rock.services.sparkd).toMatchObject({ startup: 'enabled', 'on-success': 'shutdown', 'on-failure': 'shutdown' });
       expect(rock.services['history-server'].startup).toBe('disabled');
-      expect(rock.environment).toMatchObject({ SPARK_HOME: '/opt/spark', SPARK_CONFS: '/etc/spark8t/conf', HOME: '/var/lib/spark', SPARK_USER_DATA: '/var/lib/spark', SPARK_LOG_DIR: '/var/log/spark' });
+      expect(rock.environment).toMatchObject({
+        SPARK_HOME: '/opt/spark',
+        SPARK_CONFS: '/etc/spark8t/conf',
+        HOME: '/var/lib/spark',
+        SPARK_USER_DATA: '/var/lib/spark',
+        SPARK_LOG_DIR: '/var/log/spark',
+      });
       const snap = parse(files.find((f) => f.path === 'snap/snapcraft.yaml')!.content);
       expect(snap.version).toBe(line.spark);
       expect(Object.keys(snap.apps)).toEqual(['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql']);
@@ -115,11 +125,17 @@ describe('rendering', () => {
     rock.services.sparkd.startup = 'sometimes';
     rock.parts.spark.plugins = 'dump';
     const bad = files.map((f) => (f.path === 'rockcraft.yaml' ? { ...f, content: stringify(rock) } : f));
-    expect(() => validateManifests(bad, '3.5/spark')).toThrow(/services\.sparkd\.startup: must be one of "enabled", "disabled".*parts\.spark\.plugins: unknown key/);
+    expect(() => validateManifests(bad, '3.5/spark')).toThrow(
+      /services\.sparkd\.startup: must be one of "enabled", "disabled".*parts\.spark\.plugins: unknown key/,
+    );
   });
   it('the committed manifests are current (render --check)', async () => {
     expect(await check()).toEqual([]);
-    const r = await execa('bash', [join(ROOT, 'scripts/sparkcraft.sh'), 'render', '--check', '--matrix', join(ROOT, 'test/fixtures/matrix-other-default.yaml')], { reject: false });
+    const r = await execa(
+      'bash',
+      [join(ROOT, 'scripts/sparkcraft.sh'), 'render', '--check', '--matrix', join(ROOT, 'test/fixtures/matrix-other-default.yaml')],
+      { reject: false },
+    );
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/committed rockcraft\.yaml and snap\/snapcraft\.yaml differ/);
   });
@@ -136,11 +152,39 @@ describe('scripts in the rock keep arguments intact', () => {
   }
   const entry = join(dir, 'opt/spark/entrypoint.sh');
   it('entrypoint driver: spark-submit in client mode with every argument as given', async () => {
-    const r = await execa('bash', [entry, 'driver', '--properties-file', '/opt/spark/conf/spark.properties', '--class', 'A B', 'x y'], { env: { SPARK_ENTRYPOINT_DRY_RUN: '1', SPARK_HOME: '/opt/spark', SPARK_DRIVER_BIND_ADDRESS: '10.0.0.5' } });
-    expect(r.stdout.split('\n')).toEqual(['/opt/spark/bin/spark-submit', '--conf', 'spark.driver.bindAddress=10.0.0.5', '--conf', 'spark.executorEnv.SPARK_DRIVER_POD_IP=10.0.0.5', '--deploy-mode', 'client', '--properties-file', '/opt/spark/conf/spark.properties', '--class', 'A B', 'x y']);
+    const r = await execa('bash', [entry, 'driver', '--properties-file', '/opt/spark/conf/spark.properties', '--class', 'A B', 'x y'], {
+      env: { SPARK_ENTRYPOINT_DRY_RUN: '1', SPARK_HOME: '/opt/spark', SPARK_DRIVER_BIND_ADDRESS: '10.0.0.5' },
+    });
+    expect(r.stdout.split('\n')).toEqual([
+      '/opt/spark/bin/spark-submit',
+      '--conf',
+      'spark.driver.bindAddress=10.0.0.5',
+      '--conf',
+      'spark.executorEnv.SPARK_DRIVER_POD_IP=10.0.0.5',
+      '--deploy-mode',
+      'client',
+      '--properties-file',
+      '/opt/spark/conf/spark.properties',
+      '--class',
+      'A B',
+      'x y',
+    ]);
   });
   it('entrypoint executor: the KubernetesExecutorBackend java command with the pod environment', async () => {
-    const r = await execa('bash', [entry, 'executor'], { env: { SPARK_ENTRYPOINT_DRY_RUN: '1', SPARK_HOME: '/opt/spark', JAVA_HOME: '/jvm', SPARK_EXECUTOR_MEMORY: '2g', SPARK_DRIVER_URL: 'spark://d:7078', SPARK_EXECUTOR_ID: '3', SPARK_EXECUTOR_CORES: '2', SPARK_APPLICATION_ID: 'app-1', SPARK_EXECUTOR_POD_IP: '10.1.1.1', SPARK_JAVA_OPT_0: '-Dk=v w' } });
+    const r = await execa('bash', [entry, 'executor'], {
+      env: {
+        SPARK_ENTRYPOINT_DRY_RUN: '1',
+        SPARK_HOME: '/opt/spark',
+        JAVA_HOME: '/jvm',
+        SPARK_EXECUTOR_MEMORY: '2g',
+        SPARK_DRIVER_URL: 'spark://d:7078',
+        SPARK_EXECUTOR_ID: '3',
+        SPARK_EXECUTOR_CORES: '2',
+        SPARK_APPLICATION_ID: 'app-1',
+        SPARK_EXECUTOR_POD_IP: '10.1.1.1',
+        SPARK_JAVA_OPT_0: '-Dk=v w',
+      },
+    });
     const cmd = r.stdout.split('\n');
     expect(cmd.slice(0, 4)).toEqual(['/jvm/bin/java', '-Dk=v w', '-Xms2g', '-Xmx2g']);
     expect(cmd).toContain('org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend');

@@ -16,7 +16,17 @@ import { projectRoot } from '../src/lib/paths.ts';
 /** The checkout's tracked files (as they are in the work tree) copied to `dest`; node_modules linked. */
 async function copyCheckout(dest: string): Promise<void> {
   const files = (await execa('git', ['ls-files', '-z', '--cached'], { cwd: projectRoot })).stdout;
-  await execa('bash', ['-c', 'cd "$1" && tr "\\0" "\\n" | grep -v "^node_modules/" | while read -r f; do [ -e "$f" ] && printf "%s\\0" "$f"; done | tar --null -T - -cf - | tar -C "$2" -xf -', '_', projectRoot, dest], { input: files });
+  await execa(
+    'bash',
+    [
+      '-c',
+      'cd "$1" && tr "\\0" "\\n" | grep -v "^node_modules/" | while read -r f; do [ -e "$f" ] && printf "%s\\0" "$f"; done | tar --null -T - -cf - | tar -C "$2" -xf -',
+      '_',
+      projectRoot,
+      dest,
+    ],
+    { input: files },
+  );
   symlinkSync(join(projectRoot, 'node_modules'), join(dest, 'node_modules'));
 }
 
@@ -42,7 +52,9 @@ const layer = await buildLayer('scratch-spark8t', 'part spark8t', async () => en
 console.log(JSON.stringify({ spark8t: createHash('sha256').update(exe).digest('hex'), size: exe.length, digest: layer.digest, diffId: layer.diffId, cached: layer.cached, pid: process.pid }));
 `;
 
-async function buildFromScratch(dir: string): Promise<{ spark8t: string; size: number; digest: string; diffId: string; cached: boolean; pid: number; cacheEntries: string[] }> {
+async function buildFromScratch(
+  dir: string,
+): Promise<{ spark8t: string; size: number; digest: string; diffId: string; cached: boolean; pid: number; cacheEntries: string[] }> {
   const repo = join(dir, 'checkout');
   const cache = join(dir, 'cache');
   await execa('mkdir', ['-p', repo, cache]);
@@ -52,7 +64,10 @@ async function buildFromScratch(dir: string): Promise<{ spark8t: string; size: n
     env: { SPARKCRAFT_CACHE: cache, SOURCE_DATE_EPOCH: undefined },
   });
   const line = r.stdout.trim().split('\n').at(-1)!;
-  return { ...(JSON.parse(line) as { spark8t: string; size: number; digest: string; diffId: string; cached: boolean; pid: number }), cacheEntries: readdirSync(cache) };
+  return {
+    ...(JSON.parse(line) as { spark8t: string; size: number; digest: string; diffId: string; cached: boolean; pid: number }),
+    cacheEntries: readdirSync(cache),
+  };
 }
 
 describe('reproducible from scratch', () => {

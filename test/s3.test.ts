@@ -12,7 +12,16 @@ import { RockRunner } from '../src/smoke/runner.ts';
 import { ensureCluster, uniqueName, deleteNamespace, type ClusterInfo } from './support/k8s.ts';
 import { ensureS3, s3Request, type S3Creds } from './support/s3.ts';
 import {
-  eventLogs, historyServerOnS3, icebergOnS3, secretSightings, makeBucket, pysparkReadsBack, rockWhere, s3Account, sparkSqlOnS3, type S3Ctx,
+  eventLogs,
+  historyServerOnS3,
+  icebergOnS3,
+  secretSightings,
+  makeBucket,
+  pysparkReadsBack,
+  rockWhere,
+  s3Account,
+  sparkSqlOnS3,
+  type S3Ctx,
 } from '../src/smoke/s3.ts';
 
 describe('Spark on the local S3 with the built rock (podman, local mode)', () => {
@@ -50,10 +59,15 @@ describe('Spark on the local S3 with the built rock (podman, local mode)', () =>
 
   it('spark8t stores the s3a settings in the account (add-config --properties-file)', async () => {
     const keys = await s3Account(ctx);
-    expect(keys).toEqual(expect.arrayContaining([
-      'spark.hadoop.fs.s3a.endpoint', 'spark.hadoop.fs.s3a.path.style.access', 'spark.hadoop.fs.s3a.connection.ssl.enabled',
-      'spark.hadoop.fs.s3a.access.key', 'spark.hadoop.fs.s3a.secret.key',
-    ]));
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        'spark.hadoop.fs.s3a.endpoint',
+        'spark.hadoop.fs.s3a.path.style.access',
+        'spark.hadoop.fs.s3a.connection.ssl.enabled',
+        'spark.hadoop.fs.s3a.access.key',
+        'spark.hadoop.fs.s3a.secret.key',
+      ]),
+    );
   }, 300_000);
 
   it('spark-sql: CREATE TABLE, INSERT, SELECT on an s3a warehouse', async () => {

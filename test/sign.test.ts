@@ -14,7 +14,15 @@ import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { projectRoot } from '../src/lib/paths.ts';
-import { classifyCosignFailure, cosignErrorLine, ensureCosign, signCommand, attestCommand, verifyAttestationCommand, verifyCommand } from '../src/lib/tools/cosign.ts';
+import {
+  classifyCosignFailure,
+  cosignErrorLine,
+  ensureCosign,
+  signCommand,
+  attestCommand,
+  verifyAttestationCommand,
+  verifyCommand,
+} from '../src/lib/tools/cosign.ts';
 import { verifierFrom } from '../src/publish/cli.ts';
 import { describeTree, spdxDocument } from '../src/stage/sbom.ts';
 import {
@@ -102,23 +110,46 @@ describe('signing plan (pure)', () => {
       sbom: { file: '/nope', problem: 'the SBOM /nope is missing (run npm run stage for the line, or pass --sbom FILE)' },
       provenance: { problem: '/tmp is not a git checkout: the provenance needs the commit' },
     });
-    expect(p.problems).toEqual(['the SBOM /nope is missing (run npm run stage for the line, or pass --sbom FILE)', '/tmp is not a git checkout: the provenance needs the commit']);
+    expect(p.problems).toEqual([
+      'the SBOM /nope is missing (run npm run stage for the line, or pass --sbom FILE)',
+      '/tmp is not a git checkout: the provenance needs the commit',
+    ]);
   });
 
   it('the provenance is SLSA v1: the commit, the lock and every input with its sha256, the builder, the SBOM as a byproduct', () => {
     const pr = provenancePredicate(provInput());
-    expect(pr.buildDefinition.externalParameters.source).toEqual({ uri: 'git+https://example.invalid/sparkcraft', digest: { gitCommit: '0123456789abcdef0123456789abcdef01234567' } });
+    expect(pr.buildDefinition.externalParameters.source).toEqual({
+      uri: 'git+https://example.invalid/sparkcraft',
+      digest: { gitCommit: '0123456789abcdef0123456789abcdef01234567' },
+    });
     expect(pr.buildDefinition.resolvedDependencies).toEqual([
-      { uri: 'git+https://example.invalid/sparkcraft@0123456789abcdef0123456789abcdef01234567', digest: { gitCommit: '0123456789abcdef0123456789abcdef01234567' } },
-      { name: 'sparkcraft.lock.json', uri: 'git+https://example.invalid/sparkcraft@0123456789abcdef0123456789abcdef01234567#sparkcraft.lock.json', digest: { sha256: 'b'.repeat(64) } },
+      {
+        uri: 'git+https://example.invalid/sparkcraft@0123456789abcdef0123456789abcdef01234567',
+        digest: { gitCommit: '0123456789abcdef0123456789abcdef01234567' },
+      },
+      {
+        name: 'sparkcraft.lock.json',
+        uri: 'git+https://example.invalid/sparkcraft@0123456789abcdef0123456789abcdef01234567#sparkcraft.lock.json',
+        digest: { sha256: 'b'.repeat(64) },
+      },
       { name: 'pypi:pyspark@3.5.9', uri: 'https://files.example.invalid/pyspark-3.5.9.tar.gz', digest: { sha256: 'c'.repeat(64) } },
       { name: 'go:github.com/canonical/pebble@v1.26.0', uri: 'https://proxy.example.invalid/pebble.zip', digest: { sha256: 'd'.repeat(64) } },
     ]);
     expect(pr.runDetails.byproducts).toEqual([{ name: 'sbom.spdx.json', mediaType: 'application/spdx+json', digest: { sha256: 'e'.repeat(64) } }]);
     expect(builderFromEnv({})).toEqual({ id: 'https://sparkcraft.invalid/builders/local' });
     expect(
-      builderFromEnv({ GITHUB_ACTIONS: 'true', GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'o/r', GITHUB_WORKFLOW_REF: 'o/r/.github/workflows/release.yaml@refs/tags/release/3.5/edge', GITHUB_RUN_ID: '42', GITHUB_RUN_ATTEMPT: '2' }),
-    ).toEqual({ id: 'https://github.com/o/r/.github/workflows/release.yaml@refs/tags/release/3.5/edge', invocationId: 'https://github.com/o/r/actions/runs/42/attempts/2' });
+      builderFromEnv({
+        GITHUB_ACTIONS: 'true',
+        GITHUB_SERVER_URL: 'https://github.com',
+        GITHUB_REPOSITORY: 'o/r',
+        GITHUB_WORKFLOW_REF: 'o/r/.github/workflows/release.yaml@refs/tags/release/3.5/edge',
+        GITHUB_RUN_ID: '42',
+        GITHUB_RUN_ATTEMPT: '2',
+      }),
+    ).toEqual({
+      id: 'https://github.com/o/r/.github/workflows/release.yaml@refs/tags/release/3.5/edge',
+      invocationId: 'https://github.com/o/r/actions/runs/42/attempts/2',
+    });
   });
 
   it('canonical JSON: the SBOM digest does not depend on key order or spacing', () => {
@@ -140,21 +171,34 @@ describe('verify (pure)', () => {
   it('verifies against a key (no transparency log) or a keyless identity with its issuer; anything else is a usage error', () => {
     const iss = 'https://token.actions.githubusercontent.com';
     const id = 'https://github.com/o/r/.github/workflows/release.yaml@refs/tags/release/3.5/edge';
-    expect(verifyCommand(`r/x/y@${D}`, verifierFrom({ key: 'cosign.pub' }))).toEqual(['cosign', ['verify', '--key', 'cosign.pub', '--insecure-ignore-tlog=true', '--output', 'json', `r/x/y@${D}`]]);
+    expect(verifyCommand(`r/x/y@${D}`, verifierFrom({ key: 'cosign.pub' }))).toEqual([
+      'cosign',
+      ['verify', '--key', 'cosign.pub', '--insecure-ignore-tlog=true', '--output', 'json', `r/x/y@${D}`],
+    ]);
     expect(verifyAttestationCommand(`r/x/y@${D}`, verifierFrom({ certificateIdentity: id, certificateOidcIssuer: iss }), 'spdxjson')).toEqual([
       'cosign',
       ['verify-attestation', '--certificate-identity', id, '--certificate-oidc-issuer', iss, '--type', 'spdxjson', `r/x/y@${D}`],
     ]);
-    expect(verifierFrom({ certificateIdentityRegexp: '^https://github.com/o/r/', certificateOidcIssuer: iss })).toEqual({ kind: 'identity', identityRegexp: '^https://github.com/o/r/', issuer: iss });
+    expect(verifierFrom({ certificateIdentityRegexp: '^https://github.com/o/r/', certificateOidcIssuer: iss })).toEqual({
+      kind: 'identity',
+      identityRegexp: '^https://github.com/o/r/',
+      issuer: iss,
+    });
     expect(() => verifierFrom({})).toThrow(/nothing to verify against/);
     expect(() => verifierFrom({ key: 'k', certificateIdentity: id, certificateOidcIssuer: iss })).toThrow(/either --key or a keyless identity/);
     expect(() => verifierFrom({ certificateIdentity: id })).toThrow(/needs --certificate-oidc-issuer/);
-    expect(() => verifierFrom({ certificateIdentity: id, certificateIdentityRegexp: 'x', certificateOidcIssuer: iss })).toThrow(/one of --certificate-identity and --certificate-identity-regexp/);
+    expect(() => verifierFrom({ certificateIdentity: id, certificateIdentityRegexp: 'x', certificateOidcIssuer: iss })).toThrow(
+      /one of --certificate-identity and --certificate-identity-regexp/,
+    );
   });
 
   it('the SBOM must be about the digest and be the one the provenance records', () => {
     const sbom = { spdxVersion: 'SPDX-2.3', name: 's', packages: [{}], files: [{}, {}] };
-    const st = (predicateType: string, predicate: unknown, digest = D): InTotoStatement => ({ predicateType, subject: [{ name: 'x', digest: { sha256: digest.slice(7) } }], predicate });
+    const st = (predicateType: string, predicate: unknown, digest = D): InTotoStatement => ({
+      predicateType,
+      subject: [{ name: 'x', digest: { sha256: digest.slice(7) } }],
+      predicate,
+    });
     const s = checkSbom([st('https://spdx.dev/Document', sbom)], D);
     expect(s.check).toEqual({ name: 'sbom', ok: true, detail: 'SPDX-2.3, 1 packages, 2 files' });
     expect(checkSbom([st('https://spdx.dev/Document', sbom, `sha256:${'f'.repeat(64)}`)], D).check.ok).toBe(false);
@@ -168,7 +212,9 @@ describe('verify (pure)', () => {
     const bad = checkProvenance([st('https://slsa.dev/provenance/v1', prov)], D, other).check;
     expect(bad.ok).toBe(false);
     expect(bad.detail).toMatch(/^the attached SBOM \(sha256:[0-9a-f]{12}…\) is not the one the provenance records/);
-    expect(summarise('r@' + D, 'k.pub', [s.check, bad]).line).toMatch(/^NOT verified r@sha256:a+ with k\.pub: SBOM ok \(.*\); provenance FAILED \(the attached SBOM/);
+    expect(summarise('r@' + D, 'k.pub', [s.check, bad]).line).toMatch(
+      /^NOT verified r@sha256:a+ with k\.pub: SBOM ok \(.*\); provenance FAILED \(the attached SBOM/,
+    );
   });
 });
 
@@ -179,13 +225,28 @@ let dir: string;
 let keys: { key: string; pub: string; password: string; otherPub: string; otherKey: string };
 let sbomFile: string;
 /** Any request to a non-loopback address goes to this closed port instead of leaving the machine. */
-const NO_EGRESS = { HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9', NO_PROXY: '', https_proxy: 'http://127.0.0.1:9', http_proxy: 'http://127.0.0.1:9', no_proxy: '' };
+const NO_EGRESS = {
+  HTTPS_PROXY: 'http://127.0.0.1:9',
+  HTTP_PROXY: 'http://127.0.0.1:9',
+  NO_PROXY: '',
+  https_proxy: 'http://127.0.0.1:9',
+  http_proxy: 'http://127.0.0.1:9',
+  no_proxy: '',
+};
 
 function cli(args: string[], env: Record<string, string | undefined> = {}) {
   return execa('node', ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: projectRoot,
     reject: false,
-    env: { ...NO_EGRESS, REGISTRY_USER: reg.user, REGISTRY_PASSWORD: reg.password, GITHUB_TOKEN: undefined, COSIGN_KEY: undefined, COSIGN_PASSWORD: undefined, ...env },
+    env: {
+      ...NO_EGRESS,
+      REGISTRY_USER: reg.user,
+      REGISTRY_PASSWORD: reg.password,
+      GITHUB_TOKEN: undefined,
+      COSIGN_KEY: undefined,
+      COSIGN_PASSWORD: undefined,
+      ...env,
+    },
   });
 }
 
@@ -225,9 +286,10 @@ async function keyPair(sub: string, password: string): Promise<{ key: string; pu
 }
 
 function pemLines(file: string): string[] {
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----'));
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length >= 16 && !l.startsWith('-----'));
 }
-
 
 function expectNoSecret(texts: string[]): void {
   const secrets = [keys.password, reg.password, ...pemLines(keys.key)];
@@ -259,14 +321,21 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
   it('dry run: the plan shows signing, SBOM and provenance, and nothing is pushed or signed', async () => {
     const rock = await makeTestRock(dir);
     const registry = `${reg.address}/sign-dry`;
-    const r = await cli(['publish', 'rock', '--line', '3.5', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sbom', sbomFile], {
-      COSIGN_KEY: readFileSync(keys.key, 'utf8'),
-      COSIGN_PASSWORD: keys.password,
-    });
+    const r = await cli(
+      ['publish', 'rock', '--line', '3.5', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sbom', sbomFile],
+      {
+        COSIGN_KEY: readFileSync(keys.key, 'utf8'),
+        COSIGN_PASSWORD: keys.password,
+      },
+    );
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/signing {5}127\.0\.0\.1:\d+\/sign-dry\/charmed-spark@sha256:[0-9a-f]{64}\n {14}key from COSIGN_KEY, password from COSIGN_PASSWORD/);
+    expect(r.stdout).toMatch(
+      /signing {5}127\.0\.0\.1:\d+\/sign-dry\/charmed-spark@sha256:[0-9a-f]{64}\n {14}key from COSIGN_KEY, password from COSIGN_PASSWORD/,
+    );
     expect(r.stdout).toMatch(/sbom {8}.*sbom\.spdx\.json \(SPDX-2\.3, 1 packages, 1 files, sha256:[0-9a-f]{12}…\) → attestation spdxjson/);
-    expect(r.stdout).toMatch(/provenance {2}SLSA v1: commit [0-9a-f]{12}.*, \d+ locked inputs with sha256, builder https:\/\/sparkcraft\.invalid\/builders\/local → attestation slsaprovenance1/);
+    expect(r.stdout).toMatch(
+      /provenance {2}SLSA v1: commit [0-9a-f]{12}.*, \d+ locked inputs with sha256, builder https:\/\/sparkcraft\.invalid\/builders\/local → attestation slsaprovenance1/,
+    );
     expect(r.stdout).toContain('dry run: nothing pushed, nothing signed; add --yes to publish');
     const digest = /@(sha256:[0-9a-f]{64})/.exec(r.stdout)![1]!;
     expect(await digestAt(`${registry}/charmed-spark@${digest}`)).toBeNull();
@@ -277,9 +346,25 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
   it('without a key --yes refuses before pushing, naming every way to give one', async () => {
     const rock = await makeTestRock(dir);
     const registry = `${reg.address}/sign-nokey`;
-    const r = await cli(['publish', 'rock', '--line', '3.5', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sbom', sbomFile, '--yes']);
+    const r = await cli([
+      'publish',
+      'rock',
+      '--line',
+      '3.5',
+      '--artifact',
+      rock,
+      '--registry',
+      registry,
+      '--registry-cert-dir',
+      reg.certDir,
+      '--sbom',
+      sbomFile,
+      '--yes',
+    ]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr.trim()).toMatch(/^error: no signing key: set COSIGN_KEY \(and COSIGN_PASSWORD\), pass --sign-key FILE, or --keyless in CI; --no-sign publishes unsigned$/);
+    expect(r.stderr.trim()).toMatch(
+      /^error: no signing key: set COSIGN_KEY \(and COSIGN_PASSWORD\), pass --sign-key FILE, or --keyless in CI; --no-sign publishes unsigned$/,
+    );
     expect(r.stdout).toContain('  signing     none');
     const digest = /digest +(sha256:[0-9a-f]{64})/.exec(r.stdout)![1]!;
     expect(await digestAt(`${registry}/charmed-spark@${digest}`)).toBeNull();
@@ -304,7 +389,9 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     expect(pub.exitCode, pub.stderr).toBe(0);
     expectNoSecret([pub.stdout, pub.stderr]);
     const digest = /published \S+@(sha256:[0-9a-f]{64})/.exec(pub.stdout)![1]!;
-    expect(pub.stdout).toMatch(/^verified .*@sha256:[0-9a-f]{64} with .*cosign\.pub: signature ok \(1 signature\); SBOM ok \(SPDX-2\.3, 1 packages, 1 files\); provenance ok \(SLSA v1, commit [0-9a-f]{12}, \d+ inputs with sha256, builder https:\/\/sparkcraft\.invalid\/builders\/local\)$/m);
+    expect(pub.stdout).toMatch(
+      /^verified .*@sha256:[0-9a-f]{64} with .*cosign\.pub: signature ok \(1 signature\); SBOM ok \(SPDX-2\.3, 1 packages, 1 files\); provenance ok \(SLSA v1, commit [0-9a-f]{12}, \d+ inputs with sha256, builder https:\/\/sparkcraft\.invalid\/builders\/local\)$/m,
+    );
     const tag = (await cli(['publish', 'resolve', '--line', '3.5', '--json'])).stdout;
     const movingTag = (JSON.parse(tag) as { tags: string }).tags.split(' ').at(-1)!;
 
@@ -328,12 +415,15 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     expect(statement.predicateType).toBe('https://slsa.dev/provenance/v1');
     expect(statement.subject[0]!.digest.sha256).toBe(digest.slice(7));
     const lock = JSON.parse(readFileSync(path.join(projectRoot, 'sparkcraft.lock.json'), 'utf8')) as { inputs: Record<string, { sha256: string }> };
-    for (const d of statement.predicate.buildDefinition.resolvedDependencies.filter((x) => x.name?.includes(':'))) expect(d.digest.sha256).toBe(lock.inputs[d.name!]!.sha256);
+    for (const d of statement.predicate.buildDefinition.resolvedDependencies.filter((x) => x.name?.includes(':')))
+      expect(d.digest.sha256).toBe(lock.inputs[d.name!]!.sha256);
 
     // A wrong key.
     const wrong = await cli(['verify', `${repo}@${digest}`, '--key', keys.otherPub, '--registry-cert-dir', reg.certDir]);
     expect(wrong.exitCode).toBe(1);
-    expect(wrong.stderr.trim()).toMatch(/^error: NOT verified .* with .*other\/cosign\.pub: signature FAILED \(the signature does not verify with .*other\/cosign\.pub: signed with another key, or changed/);
+    expect(wrong.stderr.trim()).toMatch(
+      /^error: NOT verified .* with .*other\/cosign\.pub: signature FAILED \(the signature does not verify with .*other\/cosign\.pub: signed with another key, or changed/,
+    );
     expect(wrong.stderr).toMatch(/SBOM FAILED \(no SBOM attestation verifies with/);
 
     // A foreign image re-tagged under the moving tag: the tag now names a digest nobody signed.
@@ -356,21 +446,39 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     const changed = path.join(dir, 'changed.spdx.json');
     const doc = JSON.parse(readFileSync(sbomFile, 'utf8')) as { name: string };
     await fs.writeFile(changed, JSON.stringify({ ...doc, name: 'changed' }));
-    const re = await cosign(['attest', '--key', keys.key, '--tlog-upload=false', '--type', 'spdxjson', '--predicate', changed, '--replace', '--yes', `${repo}@${digest}`], { COSIGN_PASSWORD: keys.password });
+    const re = await cosign(
+      ['attest', '--key', keys.key, '--tlog-upload=false', '--type', 'spdxjson', '--predicate', changed, '--replace', '--yes', `${repo}@${digest}`],
+      { COSIGN_PASSWORD: keys.password },
+    );
     expect(re.exitCode, re.stderr).toBe(0);
     const ch = await cli(['verify', `${repo}@${digest}`, '--key', keys.pub, '--registry-cert-dir', reg.certDir]);
     expect(ch.exitCode).toBe(1);
-    for (const [what, x] of [['wrong key', wrong], ['moved tag', moved], ['copied signature', copied], ['changed SBOM', ch]] as const) console.log(`${what}: ${x.stderr.trim()}`);
-    expect(ch.stderr).toMatch(/signature ok \(1 signature\); SBOM ok .*; provenance FAILED \(the attached SBOM \(sha256:[0-9a-f]{12}…\) is not the one the provenance records/);
+    for (const [what, x] of [
+      ['wrong key', wrong],
+      ['moved tag', moved],
+      ['copied signature', copied],
+      ['changed SBOM', ch],
+    ] as const)
+      console.log(`${what}: ${x.stderr.trim()}`);
+    expect(ch.stderr).toMatch(
+      /signature ok \(1 signature\); SBOM ok .*; provenance FAILED \(the attached SBOM \(sha256:[0-9a-f]{12}…\) is not the one the provenance records/,
+    );
 
     // A changed SBOM attached by someone without our key replaces ours: no SBOM verifies with our key.
-    const forged = await cosign(['attest', '--key', keys.otherKey, '--tlog-upload=false', '--type', 'spdxjson', '--predicate', changed, '--replace', '--yes', `${repo}@${digest}`], { COSIGN_PASSWORD: 'other-password' });
+    const forged = await cosign(
+      ['attest', '--key', keys.otherKey, '--tlog-upload=false', '--type', 'spdxjson', '--predicate', changed, '--replace', '--yes', `${repo}@${digest}`],
+      { COSIGN_PASSWORD: 'other-password' },
+    );
     expect(forged.exitCode, forged.stderr).toBe(0);
     const fo = await cli(['verify', `${repo}@${digest}`, '--key', keys.pub, '--registry-cert-dir', reg.certDir, '--json']);
     expect(fo.exitCode).toBe(1);
     const res = JSON.parse(fo.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean; detail: string }> };
     expect(res.ok).toBe(false);
-    expect(res.checks.map((c) => [c.name, c.ok])).toEqual([['signature', true], ['sbom', false], ['provenance', true]]);
+    expect(res.checks.map((c) => [c.name, c.ok])).toEqual([
+      ['signature', true],
+      ['sbom', false],
+      ['provenance', true],
+    ]);
     expect(res.checks[1]!.detail).toMatch(/^no SBOM attestation verifies with /);
   }, 900_000);
 
@@ -380,13 +488,34 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     // A namespace of its own per run: the rock's immutable tag would refuse another commit's digest (its revision label).
     const registry = `${reg.address}/sign-real-${randomBytes(3).toString('hex')}`;
     const t0 = Date.now();
-    const pub = await cli(['publish', 'rock', '--line', '3.5', '--artifact', packed.artifact, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sign-key', keys.key, '--yes', '--json'], {
-      COSIGN_PASSWORD: keys.password,
-    });
+    const pub = await cli(
+      [
+        'publish',
+        'rock',
+        '--line',
+        '3.5',
+        '--artifact',
+        packed.artifact,
+        '--registry',
+        registry,
+        '--registry-cert-dir',
+        reg.certDir,
+        '--sign-key',
+        keys.key,
+        '--yes',
+        '--json',
+      ],
+      {
+        COSIGN_PASSWORD: keys.password,
+      },
+    );
     const secs = (Date.now() - t0) / 1000;
     expect(pub.exitCode, pub.stderr).toBe(0);
     expectNoSecret([pub.stdout, pub.stderr]);
-    const doc = JSON.parse(pub.stdout) as { plan: { signing: { sbom: { file: string; files: number } } }; result: { digest: string; signing: { verified: { ok: boolean; line: string; sbom: { files: number } } } } };
+    const doc = JSON.parse(pub.stdout) as {
+      plan: { signing: { sbom: { file: string; files: number } } };
+      result: { digest: string; signing: { verified: { ok: boolean; line: string; sbom: { files: number } } } };
+    };
     expect(doc.result.digest).toBe(packed.digest);
     expect(doc.plan.signing.sbom.file).toBe(path.join(projectRoot, 'build/3.5/spark/inputs/sbom.spdx.json'));
     const staged = JSON.parse(readFileSync(doc.plan.signing.sbom.file, 'utf8')) as { files: unknown[] };

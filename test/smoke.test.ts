@@ -50,7 +50,10 @@ describe('smoke of the default line (real rock and snap)', () => {
     ]);
   }, 600_000);
   it('--json: stdout is the JSON results alone (the summary goes to stderr)', async () => {
-    const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'smoke', '--artifact', 'rock', '--only', 'sparkd', '--json'], { cwd: ROOT, reject: false });
+    const r = await execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'smoke', '--artifact', 'rock', '--only', 'sparkd', '--json'], {
+      cwd: ROOT,
+      reject: false,
+    });
     expect(r.exitCode, r.stderr.slice(-1500)).toBe(0);
     const results = JSON.parse(r.stdout) as Array<{ name: string; ok: boolean }>;
     expect(results.map((x) => [x.name, x.ok])).toEqual([['rock: sparkd runs driver and executor through the Spark entrypoint', true]]);

@@ -85,8 +85,18 @@ describe('unpacking onto a full file system', () => {
     const prev = process.env.SPARKCRAFT_CACHE;
     process.env.SPARKCRAFT_CACHE = cache;
     try {
-      const input = { id: 'spark', name: 'pyspark', version: '0.0.1', sha256: 'e'.repeat(64), url: 'file:///x', license: 'Apache-2.0' } as unknown as LockedInput;
-      const err = await sparkTree(input, archive, 'py4j-0.0-src.zip').then(() => null, (e: Error & { hint?: string }) => e);
+      const input = {
+        id: 'spark',
+        name: 'pyspark',
+        version: '0.0.1',
+        sha256: 'e'.repeat(64),
+        url: 'file:///x',
+        license: 'Apache-2.0',
+      } as unknown as LockedInput;
+      const err = await sparkTree(input, archive, 'py4j-0.0-src.zip').then(
+        () => null,
+        (e: Error & { hint?: string }) => e,
+      );
       expect(err?.message).toMatch(/unpacking pyspark 0\.0\.1 into .* failed: .*No space left on device/);
       expect(String(err?.hint)).toMatch(/free space/);
       expect(readdirSync(join(cache, 'extract'))).toEqual([]);

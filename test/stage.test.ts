@@ -23,7 +23,12 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
     expect(jars).toContain('spark-core_2.12-3.5.9.jar');
     expect(jars).toContain('spark-kubernetes_2.12-3.5.9.jar');
     expect(jars.some((j) => j.startsWith('kubernetes-client-'))).toBe(true);
-    expect(readdirSync(join(inputs, 'jars')).sort()).toEqual(['aws-java-sdk-bundle-1.12.262.jar', 'hadoop-aws-3.3.4.jar', 'iceberg-spark-runtime-3.5_2.12-1.12.0.jar', 'jmx_prometheus_javaagent-1.0.1.jar']);
+    expect(readdirSync(join(inputs, 'jars')).sort()).toEqual([
+      'aws-java-sdk-bundle-1.12.262.jar',
+      'hadoop-aws-3.3.4.jar',
+      'iceberg-spark-runtime-3.5_2.12-1.12.0.jar',
+      'jmx_prometheus_javaagent-1.0.1.jar',
+    ]);
     expect(existsSync(join(inputs, 'spark/python/lib/py4j-0.10.9.7-src.zip'))).toBe(true);
     const pv = await execa(join(inputs, 'pebble/pebble'), ['version', '--client']);
     expect(pv.stdout).toContain('v1.26.0');
@@ -32,7 +37,11 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
   it('writes an SPDX SBOM covering every staged file, with origin, checksums and licence', async () => {
     const sbom = JSON.parse(readFileSync(join(inputs, 'sbom.spdx.json'), 'utf8'));
     expect(sbom.spdxVersion).toBe('SPDX-2.3');
-    const { stdout } = await execa('find', ['.', '-type', 'f', '!', '-name', 'sbom.spdx.json', '!', '-name', 'manifest.json', '!', '-name', '.stamp', '!', '-name', '.keys.json'], { cwd: inputs });
+    const { stdout } = await execa(
+      'find',
+      ['.', '-type', 'f', '!', '-name', 'sbom.spdx.json', '!', '-name', 'manifest.json', '!', '-name', '.stamp', '!', '-name', '.keys.json'],
+      { cwd: inputs },
+    );
     const files = stdout.split('\n').sort();
     expect(sbom.files.map((f: { fileName: string }) => f.fileName).sort()).toEqual(files);
     const jar = sbom.files.find((f: { fileName: string }) => f.fileName === './jars/hadoop-aws-3.3.4.jar');
@@ -50,7 +59,9 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
     const bad = join(mkdtempSync(join(tmpdir(), 'lock-')), 'lock.json');
     writeFileSync(bad, JSON.stringify(lock));
     const before = readFileSync(join(inputs, '.stamp'), 'utf8');
-    await expect(stage({ lockFile: bad })).rejects.toThrow(/checksum mismatch for maven:io\.prometheus\.jmx:jmx_prometheus_javaagent@1\.0\.1: expected sha256 0{64}, got [0-9a-f]{64} \(https:\/\/repo1\.maven\.org\/.*\.jar\)/);
+    await expect(stage({ lockFile: bad })).rejects.toThrow(
+      /checksum mismatch for maven:io\.prometheus\.jmx:jmx_prometheus_javaagent@1\.0\.1: expected sha256 0{64}, got [0-9a-f]{64} \(https:\/\/repo1\.maven\.org\/.*\.jar\)/,
+    );
     expect(readFileSync(join(inputs, '.stamp'), 'utf8')).toBe(before);
   });
   it('network failures are retried with backoff, then one clear line naming the input', async () => {
@@ -106,7 +117,11 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
     const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'stage', '--force'], { reject: false });
     let err = '';
     p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    for (let waited = 0; p.exitCode === null && waited < 300_000 && !(/INFO stage \S+: writing .*inputs \.\.\./.test(err) && aside().length > 0); waited += 50) {
+    for (
+      let waited = 0;
+      p.exitCode === null && waited < 300_000 && !(/INFO stage \S+: writing .*inputs \.\.\./.test(err) && aside().length > 0);
+      waited += 50
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(p.exitCode, err).toBe(null); // still running: killed midway, not after

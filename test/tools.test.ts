@@ -21,10 +21,29 @@ describe('tool modules', () => {
   });
   it('build podman, squashfs and kubectl commands as data', () => {
     expect(runCommand('localhost/r:smoke', ['-c', 'id'], { rm: true, entrypoint: '/bin/bash', volumes: ['/a:/b:ro'], envs: { K: 'v' } })).toEqual([
-      'podman', ['run', '--rm', '--network', 'host', '--entrypoint', '/bin/bash', '-v', '/a:/b:ro', '-e', 'K=v', 'localhost/r:smoke', '-c', 'id'],
+      'podman',
+      ['run', '--rm', '--network', 'host', '--entrypoint', '/bin/bash', '-v', '/a:/b:ro', '-e', 'K=v', 'localhost/r:smoke', '-c', 'id'],
     ]);
     expect(execCommand('n', ['pebble', 'services'])).toEqual(['podman', ['exec', 'n', 'pebble', 'services']]);
-    expect(mksquashfsCommand('/p', '/o.snap', 42)).toEqual(['mksquashfs', ['/p', '/o.snap', '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', '42', '-all-time', '42', '-quiet', '-no-progress']]);
+    expect(mksquashfsCommand('/p', '/o.snap', 42)).toEqual([
+      'mksquashfs',
+      [
+        '/p',
+        '/o.snap',
+        '-noappend',
+        '-comp',
+        'xz',
+        '-all-root',
+        '-no-xattrs',
+        '-no-fragments',
+        '-mkfs-time',
+        '42',
+        '-all-time',
+        '42',
+        '-quiet',
+        '-no-progress',
+      ],
+    ]);
     const k = { kubectl: '/bin/kubectl', kubeconfig: '/k' };
     expect(getJsonCommand(k, ['-n', 'ns', 'get', 'pods'])).toEqual(['/bin/kubectl', ['--kubeconfig', '/k', '-n', 'ns', 'get', 'pods', '-o', 'json']]);
     expect(flattenCommand(k)).toEqual(['/bin/kubectl', ['--kubeconfig', '/k', 'config', 'view', '--flatten', '--minify']]);
@@ -51,7 +70,9 @@ describe('tool modules', () => {
   });
   it('git: the revision and last change of this checkout', async () => {
     expect(await headRevision(ROOT)).toBe((await execa('git', ['rev-parse', 'HEAD'], { cwd: ROOT })).stdout.trim());
-    expect(await lastChange(ROOT, ['matrix.yaml'])).toBe(Number((await execa('git', ['log', '-1', '--format=%ct', '--', 'matrix.yaml'], { cwd: ROOT })).stdout));
+    expect(await lastChange(ROOT, ['matrix.yaml'])).toBe(
+      Number((await execa('git', ['log', '-1', '--format=%ct', '--', 'matrix.yaml'], { cwd: ROOT })).stdout),
+    );
     expect(await headRevision(tmpdir())).toBeUndefined();
   });
 });

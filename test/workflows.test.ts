@@ -28,7 +28,9 @@ beforeAll(() => {
 
 describe('actionlint', () => {
   it('accepts every workflow file', async () => {
-    const files = readdirSync(WF).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(WF, f));
+    const files = readdirSync(WF)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => path.join(WF, f));
     expect(files.map((f) => path.basename(f))).toEqual(expect.arrayContaining(['ci.yaml', 'release.yaml']));
     const r = await execa(actionlint, ['-color=false', ...files], { cwd: projectRoot, reject: false });
     expect(r.stdout + r.stderr).toBe('');
@@ -71,7 +73,9 @@ describe('ci.yaml', () => {
     const runs = JSON.stringify(ci.jobs);
     expect(runs).toContain('npm run render -- --check');
     expect(runs).toContain('npm test');
-    const uses = Object.values(ci.jobs.build.steps as Doc[]).map((s) => s.uses).filter(Boolean);
+    const uses = Object.values(ci.jobs.build.steps as Doc[])
+      .map((s) => s.uses)
+      .filter(Boolean);
     expect(uses).toEqual(expect.arrayContaining(['canonical/craft-actions/rockcraft-pack@main', 'snapcore/action-build@v1']));
     expect(ci.jobs.smoke.uses).toBe('./.github/workflows/smoke.yaml');
     expect(ci.permissions).toEqual({ contents: 'read' });
@@ -83,7 +87,10 @@ describe('ci.yaml', () => {
     expect(versions).toHaveLength(2);
     expect(Number(versions[1]!.split('.')[1])).toBeGreaterThan(26);
     expect(job.env.K8S_VERSION).toBe('${{ matrix.k8s }}');
-    const runs = (job.steps as Doc[]).map((s) => s.run).filter(Boolean).join('\n');
+    const runs = (job.steps as Doc[])
+      .map((s) => s.run)
+      .filter(Boolean)
+      .join('\n');
     expect(runs).toContain('bash scripts/setup.sh');
     expect(runs).toMatch(/vitest run test\/spark8t\/registry\.test\.ts/);
     // …and scenario 2 on a node of that version, stopped whatever the outcome.
@@ -134,7 +141,11 @@ describe('release.yaml', () => {
     expect(rock.run).toMatch(/--keyless --sbom sbom\/sbom\.spdx\.json/);
     expect(JSON.stringify(steps)).toContain('bash scripts/setup.d/65-cosign.sh');
     // each flavour's own SBOM (the flavours job uploads sbom-<flavour>)
-    expect(steps.find((s) => s.uses === 'actions/download-artifact@v4' && s.with.name === "${{ matrix.flavour == 'spark' && 'sbom' || format('sbom-{0}', matrix.flavour) }}")).toBeTruthy();
+    expect(
+      steps.find(
+        (s) => s.uses === 'actions/download-artifact@v4' && s.with.name === "${{ matrix.flavour == 'spark' && 'sbom' || format('sbom-{0}', matrix.flavour) }}",
+      ),
+    ).toBeTruthy();
     const verify = steps.find((s) => /verify-attestation/.test(s.run ?? ''))!;
     expect(verify.run).toMatch(/for type in spdxjson slsaprovenance1/);
     expect(verify.run).toContain('--certificate-oidc-issuer https://token.actions.githubusercontent.com');
@@ -158,13 +169,24 @@ describe('release.yaml', () => {
     // The flavours step reads the line's flavours from the matrix, through the CLI.
     const step = (rel.jobs.select.steps as Doc[]).find((s) => s.id === 'flavours')!;
     const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-gh-')), 'out');
-    for (const [flavour, want] of [['all', 'flavours=["spark","gpu","jupyter"]\nlayered=["gpu","jupyter"]\n'], ['gpu', 'flavours=["gpu"]\nlayered=["gpu"]\n'], ['spark', 'flavours=["spark"]\nlayered=[]\n']] as const) {
+    for (const [flavour, want] of [
+      ['all', 'flavours=["spark","gpu","jupyter"]\nlayered=["gpu","jupyter"]\n'],
+      ['gpu', 'flavours=["gpu"]\nlayered=["gpu"]\n'],
+      ['spark', 'flavours=["spark"]\nlayered=[]\n'],
+    ] as const) {
       await fs.writeFile(out, '');
-      const r = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run.replace('npm ci --no-audit --no-fund', 'true')], { cwd: projectRoot, env: { LINE: '3.5', FLAVOUR: flavour, GITHUB_OUTPUT: out } });
+      const r = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run.replace('npm ci --no-audit --no-fund', 'true')], {
+        cwd: projectRoot,
+        env: { LINE: '3.5', FLAVOUR: flavour, GITHUB_OUTPUT: out },
+      });
       expect(r.exitCode).toBe(0);
       expect(await fs.readFile(out, 'utf8')).toBe(want);
     }
-    const bad = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run.replace('npm ci --no-audit --no-fund', 'true')], { cwd: projectRoot, env: { LINE: '3.5', FLAVOUR: 'kyuubi', GITHUB_OUTPUT: out }, reject: false });
+    const bad = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run.replace('npm ci --no-audit --no-fund', 'true')], {
+      cwd: projectRoot,
+      env: { LINE: '3.5', FLAVOUR: 'kyuubi', GITHUB_OUTPUT: out },
+      reject: false,
+    });
     expect(bad.exitCode).toBe(1);
     expect(bad.stdout).toContain("::error::flavour 'kyuubi' is not available for Spark 3.5");
   }, 120_000);
@@ -172,10 +194,16 @@ describe('release.yaml', () => {
     const step = (rel.jobs.flavours.steps as Doc[]).find((s) => /byte for byte/.test(s.name ?? ''))!;
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-gh-layers-'));
     const salt = `${process.pid}-${Date.now()}`;
-    const layer = (n: string) => buildLayer(`test-wf-${n}-${salt}`, n, async () => [{ path: `${n}.txt`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(`${n} ${salt}\n`) }], 1);
+    const layer = (n: string) =>
+      buildLayer(
+        `test-wf-${n}-${salt}`,
+        n,
+        async () => [{ path: `${n}.txt`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(`${n} ${salt}\n`) }],
+        1,
+      );
     const [a, b, c, d] = [await layer('a'), await layer('b'), await layer('c'), await layer('d')];
     const cfg = { architecture: 'amd64', created: '1970-01-01T00:00:01Z', user: '0:0', env: [], entrypoint: [], cmd: [], workingDir: '/', labels: {} };
-    const write = async (name: string, layers: typeof a[]) => {
+    const write = async (name: string, layers: (typeof a)[]) => {
       const f = path.join(dir, name);
       await writeOciArchive(workspace(), assembleImage(layers, cfg, '1'), f, 1);
       return f;
@@ -183,7 +211,8 @@ describe('release.yaml', () => {
     const base = await write('base.rock', [a, b]);
     const over = await write('flavour.rock', [a, b, c]);
     const elsewhere = await write('other.rock', [a, d, c]);
-    const run = (rock: string) => execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], { env: { BASE: base, ROCK: rock, PATH: process.env.PATH }, reject: false });
+    const run = (rock: string) =>
+      execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], { env: { BASE: base, ROCK: rock, PATH: process.env.PATH }, reject: false });
     const ok = await run(over);
     expect(ok.exitCode).toBe(0);
     expect(ok.stdout).toContain(`${over} starts with the 2 layers of ${base}`);
@@ -196,10 +225,15 @@ describe('release.yaml', () => {
     const step = (rel.jobs.select.steps as Doc[])[0]!;
     const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-gh-')), 'out');
     await fs.writeFile(out, '');
-    const ok = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], { env: { EVENT: 'push', REF_NAME: 'release/3.4/candidate', GITHUB_OUTPUT: out } });
+    const ok = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], {
+      env: { EVENT: 'push', REF_NAME: 'release/3.4/candidate', GITHUB_OUTPUT: out },
+    });
     expect(ok.exitCode).toBe(0);
     expect(await fs.readFile(out, 'utf8')).toBe('line=3.4\nflavour=all\nrisk=candidate\n');
-    const bad = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], { env: { EVENT: 'push', REF_NAME: 'release/3.4/nightly', GITHUB_OUTPUT: out }, reject: false });
+    const bad = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], {
+      env: { EVENT: 'push', REF_NAME: 'release/3.4/nightly', GITHUB_OUTPUT: out },
+      reject: false,
+    });
     expect(bad.exitCode).toBe(1);
     expect(bad.stdout).toContain("::error::unknown risk 'nightly'");
   });

@@ -10,7 +10,6 @@ import { reportError } from '../lib/output.ts';
 import { workspace } from '../lib/workspace.ts';
 import { STEPS } from '../pipeline.ts';
 
-
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('sparkcraft')
     .description('Build, test and publish Spark rocks, snaps and the spark8t CLI')

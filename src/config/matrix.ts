@@ -22,7 +22,8 @@ function need(p: Problems, obj: Record<string, unknown>, key: string, path: stri
 }
 const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string');
 const ver = (v: unknown) => (typeof v === 'string' && semver.valid(v) ? undefined : `must be a semver version (got ${JSON.stringify(v)})`);
-const oneOf = (xs: readonly string[]) => (v: unknown) => (typeof v === 'string' && xs.includes(v) ? undefined : `must be one of ${xs.join(', ')} (got ${JSON.stringify(v)})`);
+const oneOf = (xs: readonly string[]) => (v: unknown) =>
+  typeof v === 'string' && xs.includes(v) ? undefined : `must be one of ${xs.join(', ')} (got ${JSON.stringify(v)})`;
 const mavenId = /^[A-Za-z0-9_.-]+$/;
 
 /** Check the shape of a parsed matrix; every problem is reported at once. */
@@ -37,7 +38,11 @@ export function validateMatrix(raw: unknown, where = 'matrix.yaml'): Matrix {
     const pr = raw.project;
     for (const k of ['registry', 'source', 'snapName', 'runUser']) need(p, pr, k, '.project', str);
     need(p, pr, 'uid', '.project', (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'));
-    need(p, pr, 'pebble', '.project', (v) => (isObj(v) && typeof v.module === 'string' && typeof v.version === 'string' && semver.valid(v.version) ? undefined : 'must have module and a semver version'));
+    need(p, pr, 'pebble', '.project', (v) =>
+      isObj(v) && typeof v.module === 'string' && typeof v.version === 'string' && semver.valid(v.version)
+        ? undefined
+        : 'must have module and a semver version',
+    );
   }
   need(p, raw, 'flavours', '', (v) => (isObj(v) ? undefined : 'must be a mapping of flavour name to its description'));
   const flavours = isObj(raw.flavours) ? raw.flavours : {};
@@ -47,7 +52,9 @@ export function validateMatrix(raw: unknown, where = 'matrix.yaml'): Matrix {
       p.push(`${path} must be a mapping`);
       continue;
     }
-    need(p, f, 'image', path, (v) => (typeof v === 'string' && /^[a-z0-9]+([._-][a-z0-9]+)*$/.test(v) ? undefined : 'must be a lower-case OCI repository name'));
+    need(p, f, 'image', path, (v) =>
+      typeof v === 'string' && /^[a-z0-9]+([._-][a-z0-9]+)*$/.test(v) ? undefined : 'must be a lower-case OCI repository name',
+    );
     if (f.name !== undefined && f.name !== name) p.push(`${path}.name must equal the key "${name}"`);
     if (f.over !== undefined) {
       const base = flavours[f.over as string];
@@ -55,16 +62,19 @@ export function validateMatrix(raw: unknown, where = 'matrix.yaml'): Matrix {
       else if (base.over !== undefined) p.push(`${path}.over names ${f.over}, which is itself layered over another flavour`);
     }
     if (f.available === false && (typeof f.reason !== 'string' || !f.reason)) p.push(`${path}.reason must say why the flavour is unavailable`);
-    if (f.tagVersion !== undefined && (typeof f.tagVersion !== 'string' || !/^[0-9][0-9A-Za-z.]*$/.test(f.tagVersion))) p.push(`${path}.tagVersion must be a version string`);
+    if (f.tagVersion !== undefined && (typeof f.tagVersion !== 'string' || !/^[0-9][0-9A-Za-z.]*$/.test(f.tagVersion)))
+      p.push(`${path}.tagVersion must be a version string`);
     if (f.pypi !== undefined) {
       if (!Array.isArray(f.pypi)) p.push(`${path}.pypi must be a list`);
-      else f.pypi.forEach((q: unknown, k: number) => {
-        if (!isObj(q)) return p.push(`${path}.pypi[${k}] must be a mapping`);
-        need(p, q, 'name', `${path}.pypi[${k}]`, (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]+$/.test(v) ? undefined : 'must be a PyPI project name'));
-        need(p, q, 'version', `${path}.pypi[${k}]`, str);
-        need(p, q, 'license', `${path}.pypi[${k}]`, str);
-      });
-      if (typeof f.wheelPython !== 'string' || !/^3\.\d+$/.test(f.wheelPython)) p.push(`${path}.wheelPython must be "3.N" (the Python its wheels are resolved for)`);
+      else
+        f.pypi.forEach((q: unknown, k: number) => {
+          if (!isObj(q)) return p.push(`${path}.pypi[${k}] must be a mapping`);
+          need(p, q, 'name', `${path}.pypi[${k}]`, (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]+$/.test(v) ? undefined : 'must be a PyPI project name'));
+          need(p, q, 'version', `${path}.pypi[${k}]`, str);
+          need(p, q, 'license', `${path}.pypi[${k}]`, str);
+        });
+      if (typeof f.wheelPython !== 'string' || !/^3\.\d+$/.test(f.wheelPython))
+        p.push(`${path}.wheelPython must be "3.N" (the Python its wheels are resolved for)`);
     }
   }
   need(p, raw, 'lines', '', (v) => (Array.isArray(v) && v.length > 0 ? undefined : 'must be a non-empty list'));
@@ -75,7 +85,8 @@ export function validateMatrix(raw: unknown, where = 'matrix.yaml'): Matrix {
     if (!isObj(l)) return p.push(`${path} must be a mapping`);
     need(p, l, 'track', path, (v) => (typeof v === 'string' && /^\d+\.\d+$/.test(v) ? undefined : 'must be "<major>.<minor>" as a string'));
     need(p, l, 'spark', path, ver);
-    if (typeof l.track === 'string' && typeof l.spark === 'string' && semver.valid(l.spark) && !semver.satisfies(l.spark, `${l.track}.x`)) p.push(`${path}.spark ${l.spark} is not in track ${l.track}`);
+    if (typeof l.track === 'string' && typeof l.spark === 'string' && semver.valid(l.spark) && !semver.satisfies(l.spark, `${l.track}.x`))
+      p.push(`${path}.spark ${l.spark} is not in track ${l.track}`);
     if (typeof l.track === 'string') {
       if (tracks.has(l.track)) p.push(`${path}.track ${l.track} is listed twice`);
       tracks.add(l.track);
@@ -84,21 +95,40 @@ export function validateMatrix(raw: unknown, where = 'matrix.yaml'): Matrix {
     need(p, l, 'java', path, (v) => ([11, 17, 21].includes(v as number) ? undefined : 'must be 11, 17 or 21'));
     need(p, l, 'python', path, (v) => (typeof v === 'string' && /^3\.\d+$/.test(v) ? undefined : 'must be "3.N"'));
     need(p, l, 'hadoop', path, ver);
-    need(p, l, 'py4j', path, (v) => (typeof v === 'string' && /^py4j-[\d.]+-src\.zip$/.test(v) ? undefined : 'must name the py4j zip, e.g. py4j-0.10.9.7-src.zip'));
+    need(p, l, 'py4j', path, (v) =>
+      typeof v === 'string' && /^py4j-[\d.]+-src\.zip$/.test(v) ? undefined : 'must name the py4j zip, e.g. py4j-0.10.9.7-src.zip',
+    );
     need(p, l, 'rock', path, (v) => (isObj(v) ? oneOf(['ubuntu@22.04', 'ubuntu@24.04'])(v.base) : 'must be a mapping'));
     need(p, l, 'snap', path, (v) => (isObj(v) ? oneOf(['core22', 'core24'])(v.base) : 'must be a mapping'));
-    if (isObj(l.rock) && isObj(l.snap) && String(l.rock.base).slice(-5, -3) !== String(l.snap.base).slice(-2)) p.push(`${path}.snap.base ${l.snap.base} does not match rock base ${l.rock.base}`);
-    need(p, l, 'distribution', path, (v) => (isObj(v) && isObj(v.pypi) && v.pypi.name === 'pyspark' && v.pypi.version === l.spark ? undefined : 'must name pypi: {name: pyspark, version: <spark>}'));
-    need(p, l, 'flavours', path, (v) => (Array.isArray(v) && v.every((f) => typeof f === 'string' && f in flavours) ? undefined : `must list flavours among ${Object.keys(flavours).join(', ')}`));
+    if (isObj(l.rock) && isObj(l.snap) && String(l.rock.base).slice(-5, -3) !== String(l.snap.base).slice(-2))
+      p.push(`${path}.snap.base ${l.snap.base} does not match rock base ${l.rock.base}`);
+    need(p, l, 'distribution', path, (v) =>
+      isObj(v) && isObj(v.pypi) && v.pypi.name === 'pyspark' && v.pypi.version === l.spark ? undefined : 'must name pypi: {name: pyspark, version: <spark>}',
+    );
+    need(p, l, 'flavours', path, (v) =>
+      Array.isArray(v) && v.every((f) => typeof f === 'string' && f in flavours) ? undefined : `must list flavours among ${Object.keys(flavours).join(', ')}`,
+    );
     need(p, l, 'jars', path, (v) => (Array.isArray(v) ? undefined : 'must be a list'));
     if (Array.isArray(l.flavours) && l.flavours.includes('gpu')) {
-      need(p, l, 'rapids', path, (v) => (isObj(v) && typeof v.group === 'string' && typeof v.artifact === 'string' && typeof v.version === 'string' && typeof v.license === 'string' && typeof v.shim === 'string' && /^spark\d{3}$/.test(v.shim) ? undefined : 'must name the RAPIDS jar (group, artifact, version, license) and its shim (sparkNNN)'));
-      if (isObj(l.rapids) && typeof l.scala === 'string' && typeof l.rapids.artifact === 'string' && !l.rapids.artifact.endsWith(`_${l.scala}`)) p.push(`${path}.rapids.artifact ${l.rapids.artifact} is not built for Scala ${l.scala}`);
+      need(p, l, 'rapids', path, (v) =>
+        isObj(v) &&
+        typeof v.group === 'string' &&
+        typeof v.artifact === 'string' &&
+        typeof v.version === 'string' &&
+        typeof v.license === 'string' &&
+        typeof v.shim === 'string' &&
+        /^spark\d{3}$/.test(v.shim)
+          ? undefined
+          : 'must name the RAPIDS jar (group, artifact, version, license) and its shim (sparkNNN)',
+      );
+      if (isObj(l.rapids) && typeof l.scala === 'string' && typeof l.rapids.artifact === 'string' && !l.rapids.artifact.endsWith(`_${l.scala}`))
+        p.push(`${path}.rapids.artifact ${l.rapids.artifact} is not built for Scala ${l.scala}`);
     }
     (Array.isArray(l.jars) ? l.jars : []).forEach((j: unknown, k: number) => {
       const jp = `${path}.jars[${k}]`;
       if (!isObj(j)) return p.push(`${jp} must be a mapping`);
-      for (const key of ['group', 'artifact', 'version']) need(p, j, key, jp, (v) => (typeof v === 'string' && mavenId.test(v) ? undefined : 'must be a Maven coordinate part'));
+      for (const key of ['group', 'artifact', 'version'])
+        need(p, j, key, jp, (v) => (typeof v === 'string' && mavenId.test(v) ? undefined : 'must be a Maven coordinate part'));
       need(p, j, 'license', jp, str);
     });
   });
@@ -112,7 +142,9 @@ export function loadMatrix(file: string = DEFAULT_MATRIX): Matrix {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UserError('E_MATRIX', `cannot read release matrix ${file} (${(e as NodeJS.ErrnoException).code})`, { hint: 'run from the project root or pass --matrix' });
+    throw new UserError('E_MATRIX', `cannot read release matrix ${file} (${(e as NodeJS.ErrnoException).code})`, {
+      hint: 'run from the project root or pass --matrix',
+    });
   }
   let raw: unknown;
   try {
@@ -160,7 +192,8 @@ export function flavourVersionOf(f: FlavourSpec, line: LineSpec): string | undef
 export function resolveLine(m: Matrix, sel: { line?: string; flavour?: string; risk?: Risk; arch?: string } = {}): ResolvedLine {
   const track = sel.line ?? m.defaultLine;
   const line = m.lines.find((l) => l.track === track || l.spark === track);
-  if (!line) throw new UserError('E_LINE', `no Spark line "${track}" in the release matrix`, { hint: `known lines: ${m.lines.map((l) => l.track).join(', ')}` });
+  if (!line)
+    throw new UserError('E_LINE', `no Spark line "${track}" in the release matrix`, { hint: `known lines: ${m.lines.map((l) => l.track).join(', ')}` });
   const flavourName = sel.flavour ?? 'spark';
   const flavour = m.flavours[flavourName] as (FlavourSpec & { available?: boolean; reason?: string }) | undefined;
   if (!flavour || !line.flavours.includes(flavourName)) {

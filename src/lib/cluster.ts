@@ -125,7 +125,10 @@ export async function archiveDigest(archive: string): Promise<string> {
 export async function importImage(c: LocalCluster, archive: string, ref: string): Promise<boolean> {
   const ctr = ctrOf(c);
   const want = await archiveDigest(archive);
-  const have = (await ctr(['images', 'ls', `name==${ref}`])).stdout.split('\n').slice(1).find((l) => l.startsWith(`${ref} `));
+  const have = (await ctr(['images', 'ls', `name==${ref}`])).stdout
+    .split('\n')
+    .slice(1)
+    .find((l) => l.startsWith(`${ref} `));
   if (have?.includes(want)) return false;
   // The archive names its image by a tag only; import under a temporary base name, then tag it.
   const base = `import.local/sparkcraft-${process.pid}`;
@@ -171,17 +174,37 @@ export async function publishToLocalRegistry(o: { artifact: string; line: string
   await execa('bash', [localK8sScript, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const tag = o.imageRef.slice(o.imageRef.lastIndexOf(':') + 1);
   const t = Date.now();
-  const { stdout } = await execa('bash', [sparkcraftScript, 'publish', 'rock', '--line', o.line, '--registry', `${vars.LOCAL_REGISTRY}/sparkcraft`,
-    '--registry-cert-dir', vars.LOCAL_REGISTRY_CERT_DIR!, '--artifact', o.artifact, '--force', '--yes', '--json',
-    // what this checks is the pull; signing is test/sign.test.ts's (publish refuses --yes without a key)
-    '--no-sign'],
-  { env: { ...env, REGISTRY_USER: vars.REGISTRY_USER, REGISTRY_PASSWORD: vars.REGISTRY_PASSWORD }, stderr: 'inherit' });
+  const { stdout } = await execa(
+    'bash',
+    [
+      sparkcraftScript,
+      'publish',
+      'rock',
+      '--line',
+      o.line,
+      '--registry',
+      `${vars.LOCAL_REGISTRY}/sparkcraft`,
+      '--registry-cert-dir',
+      vars.LOCAL_REGISTRY_CERT_DIR!,
+      '--artifact',
+      o.artifact,
+      '--force',
+      '--yes',
+      '--json',
+      // what this checks is the pull; signing is test/sign.test.ts's (publish refuses --yes without a key)
+      '--no-sign',
+    ],
+    { env: { ...env, REGISTRY_USER: vars.REGISTRY_USER, REGISTRY_PASSWORD: vars.REGISTRY_PASSWORD }, stderr: 'inherit' },
+  );
   const seconds = (Date.now() - t) / 1000;
-  const out = JSON.parse(stdout) as { result?: { repository: string; digest: string; pushed: Array<{ tag: string }>; verified: Array<{ ref: string; digest: string }> } };
+  const out = JSON.parse(stdout) as {
+    result?: { repository: string; digest: string; pushed: Array<{ tag: string }>; verified: Array<{ ref: string; digest: string }> };
+  };
   const res = out.result;
   // A tag the registry already holds at this digest is verified, not pushed again (a re-run).
   const there = res?.pushed.some((p) => p.tag === tag) || res?.verified.some((v) => v.ref === `${res.repository}:${tag}` && v.digest === res.digest);
-  if (!res || !there) throw new UserError('E_PUBLISH', `publish:rock neither pushed nor verified the tag ${tag} on ${vars.LOCAL_REGISTRY}`, { hint: stdout.slice(0, 300) });
+  if (!res || !there)
+    throw new UserError('E_PUBLISH', `publish:rock neither pushed nor verified the tag ${tag} on ${vars.LOCAL_REGISTRY}`, { hint: stdout.slice(0, 300) });
   return { ref: `${res.repository}:${tag}`, digest: res.digest, ...(await archiveLayers(o.artifact)), seconds };
 }
 
@@ -196,7 +219,14 @@ export async function archiveLayers(archive: string): Promise<{ layers: string[]
 /** The OCI chain IDs of a stack of layers given their diff IDs, bottom first (pure). */
 export function chainIds(diffIds: string[]): string[] {
   const out: string[] = [];
-  for (const d of diffIds) out.push(out.length ? `sha256:${createHash('sha256').update(`${out[out.length - 1]} ${d}`).digest('hex')}` : d);
+  for (const d of diffIds)
+    out.push(
+      out.length
+        ? `sha256:${createHash('sha256')
+            .update(`${out[out.length - 1]} ${d}`)
+            .digest('hex')}`
+        : d,
+    );
   return out;
 }
 
@@ -220,7 +250,11 @@ function ctrOf(c: LocalCluster) {
  * would otherwise keep them (a "pull" then fetched a manifest in 100 ms). Returns the names removed
  * and how many of its layers stay unpacked (their snapshots held by containers).
  */
-export async function evictImage(c: LocalCluster, img: Pick<RegistryImage, 'digest' | 'layers' | 'chainIds'>, o: { deletedPodsOf?: string } = {}): Promise<{ names: string[]; unpackedLeft: number }> {
+export async function evictImage(
+  c: LocalCluster,
+  img: Pick<RegistryImage, 'digest' | 'layers' | 'chainIds'>,
+  o: { deletedPodsOf?: string } = {},
+): Promise<{ names: string[]; unpackedLeft: number }> {
   const ctr = ctrOf(c);
   // The containers of pods already deleted from NAMESPACE, which the kubelet's garbage collection
   // would remove within a minute; a container with a task (running) is never touched.
@@ -231,11 +265,17 @@ export async function evictImage(c: LocalCluster, img: Pick<RegistryImage, 'dige
   }
   const wanted = new Set(img.layers);
   const byDigest = new Map<string, string[]>();
-  for (const f of (await ctr(['images', 'ls'])).stdout.split('\n').slice(1).map((l) => l.split(/\s+/)).filter((f) => f[0] && f[2])) {
+  for (const f of (await ctr(['images', 'ls'])).stdout
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(/\s+/))
+    .filter((f) => f[0] && f[2])) {
     byDigest.set(f[2]!, [...(byDigest.get(f[2]!) ?? []), f[0]!]);
   }
   const layersOf = async (digest: string, depth = 0): Promise<string[]> => {
-    const doc = JSON.parse((await ctr(['content', 'get', digest]).catch(() => ({ stdout: 'null' }))).stdout) as { manifests?: Array<{ digest: string }> } | null;
+    const doc = JSON.parse((await ctr(['content', 'get', digest]).catch(() => ({ stdout: 'null' }))).stdout) as {
+      manifests?: Array<{ digest: string }>;
+    } | null;
     if (doc?.manifests && depth < 2) return (await Promise.all(doc.manifests.map((m) => layersOf(m.digest, depth + 1)))).flat();
     return manifestLayers(doc);
   };
@@ -245,10 +285,20 @@ export async function evictImage(c: LocalCluster, img: Pick<RegistryImage, 'dige
   }
   if (names.length) await ctr(['images', 'rm', '--sync', ...names]);
   const left = (await ctr(['content', 'ls', '-q'])).stdout.split('\n').filter((d) => wanted.has(d.trim()));
-  if (left.length) throw new UserError('E_IMAGE', `${left.length} layer(s) of ${img.digest} stayed in the node's content store after every image holding them was removed (${left[0]})`, { hint: 'a lease or another namespace holds them: ctr -n k8s.io leases ls' });
+  if (left.length)
+    throw new UserError(
+      'E_IMAGE',
+      `${left.length} layer(s) of ${img.digest} stayed in the node's content store after every image holding them was removed (${left[0]})`,
+      { hint: 'a lease or another namespace holds them: ctr -n k8s.io leases ls' },
+    );
   // A layer whose snapshot is still unpacked (a container of the image exists) is not fetched again
   // by the next pull (containerd skips it): the caller says so instead of claiming a full pull.
-  const snaps = new Set((await ctr(['snapshots', 'ls'])).stdout.split('\n').slice(1).map((l) => l.split(/\s+/)[0]!));
+  const snaps = new Set(
+    (await ctr(['snapshots', 'ls'])).stdout
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(/\s+/)[0]!),
+  );
   return { names, unpackedLeft: img.chainIds.filter((id) => snaps.has(id)).length };
 }
 

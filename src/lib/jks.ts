@@ -60,7 +60,8 @@ function parse(buf: Buffer): { times: number[]; end: number } {
 /** The same trust store with every entry's time set to `timeMs`, its digest recomputed under `password`. */
 export function normalizeJks(buf: Buffer, password: string, timeMs: number): Buffer {
   const { times, end } = parse(buf);
-  if (!integrity(buf.subarray(0, end), password).equals(buf.subarray(end, end + 20))) throw new JksError('JKS integrity digest does not match (wrong password or damaged store)');
+  if (!integrity(buf.subarray(0, end), password).equals(buf.subarray(end, end + 20)))
+    throw new JksError('JKS integrity digest does not match (wrong password or damaged store)');
   const out = Buffer.from(buf.subarray(0, end + 20));
   for (const at of times) out.writeBigUInt64BE(BigInt(timeMs), at);
   integrity(out.subarray(0, end), password).copy(out, end);

@@ -36,14 +36,30 @@ const hmac = (k: string | Buffer, s: string) => createHmac('sha256', k).update(s
 const enc = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** The SigV4 headers of an S3 request (pure; `now` for tests). */
-export function signS3(c: { accessKey: string; secret: string; region: string }, method: string, url: URL, body: string | Buffer, now = new Date()): Record<string, string> {
-  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+export function signS3(
+  c: { accessKey: string; secret: string; region: string },
+  method: string,
+  url: URL,
+  body: string | Buffer,
+  now = new Date(),
+): Record<string, string> {
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const day = amzDate.slice(0, 8);
   const payload = sha256(body);
   const headers: Record<string, string> = { host: url.host, 'x-amz-content-sha256': payload, 'x-amz-date': amzDate };
   const names = Object.keys(headers).sort();
-  const query = [...url.searchParams.entries()].map(([k, v]) => [enc(k), enc(v)]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : a[1]! < b[1]! ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join('&');
-  const path = url.pathname.split('/').map((s) => enc(decodeURIComponent(s))).join('/');
+  const query = [...url.searchParams.entries()]
+    .map(([k, v]) => [enc(k), enc(v)])
+    .sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : a[1]! < b[1]! ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+  const path = url.pathname
+    .split('/')
+    .map((s) => enc(decodeURIComponent(s)))
+    .join('/');
   const canonical = [method, path, query, ...names.map((n) => `${n}:${headers[n]}`), '', names.join(';'), payload].join('\n');
   const scope = `${day}/${c.region}/s3/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');

@@ -113,7 +113,7 @@ export function indexTar(file: string): Map<string, TarMember> {
       if (hd.type === 'x' || hd.type === 'L') {
         const body = Buffer.alloc(hd.size);
         readSync(fd, body, 0, hd.size, data);
-        longName = hd.type === 'L' ? cstr(body, 0, body.length) : paxRecords(body).get('path') ?? longName;
+        longName = hd.type === 'L' ? cstr(body, 0, body.length) : (paxRecords(body).get('path') ?? longName);
       } else if (hd.type !== 'g') {
         const name = clean(longName ?? hd.name);
         out.set(name, { name, type: hd.type, offset: data, size: hd.size });
@@ -163,7 +163,7 @@ export async function layerDirs(blob: string): Promise<LayerBlob['dirs']> {
             const len = blocks(pending.size);
             if (buf.length - i < len) break;
             const body = buf.subarray(i, i + pending.size);
-            longName = pending.type === 'L' ? cstr(body, 0, body.length) : paxRecords(body).get('path') ?? longName;
+            longName = pending.type === 'L' ? cstr(body, 0, body.length) : (paxRecords(body).get('path') ?? longName);
             i += len;
             pending = undefined;
             continue;
@@ -245,13 +245,19 @@ interface OciConfig {
  */
 export function imageIdentity(config: OciConfig): { name?: string; version?: string; arch?: string } {
   const labels = config.config?.Labels ?? {};
-  return { name: labels['org.opencontainers.image.ref.name'] ?? labels['org.opencontainers.image.title'], version: labels['org.opencontainers.image.version'], arch: config.architecture };
+  return {
+    name: labels['org.opencontainers.image.ref.name'] ?? labels['org.opencontainers.image.title'],
+    version: labels['org.opencontainers.image.version'],
+    arch: config.architecture,
+  };
 }
 
 /** The base image in `file`, checked to be `want`, its layers in the layer cache: what buildFlavourRock layers over. */
 export async function importBaseArchive(file: string, want: BaseWanted): Promise<RockBuild> {
-  const bad = (why: string, hint = `pass the ${want.name} ${want.version} rock the release publishes (an oci-archive, e.g. dist/${want.name}_${want.version}_${want.arch}.rock)`) =>
-    new UserError('E_BASE_ARCHIVE', `--base-archive ${file}: ${why}`, { hint });
+  const bad = (
+    why: string,
+    hint = `pass the ${want.name} ${want.version} rock the release publishes (an oci-archive, e.g. dist/${want.name}_${want.version}_${want.arch}.rock)`,
+  ) => new UserError('E_BASE_ARCHIVE', `--base-archive ${file}: ${why}`, { hint });
   if (!existsSync(file) || !statSync(file).isFile()) throw bad('no such file');
   let members: Map<string, TarMember>;
   try {
@@ -281,7 +287,9 @@ export async function importBaseArchive(file: string, want: BaseWanted): Promise
   let entries = json<{ manifests?: Descriptor[] }>(index, 'index.json').manifests ?? [];
   // A multi-architecture index inside: the manifest for this architecture.
   for (let depth = 0; entries.length === 1 && INDEXES.has(entries[0]!.mediaType ?? '') && depth < 2; depth++) {
-    entries = (json<{ manifests?: Descriptor[] }>(blobOf(entries[0]!.digest, 'index'), 'nested index').manifests ?? []).filter((d) => !d.platform?.architecture || d.platform.architecture === want.arch);
+    entries = (json<{ manifests?: Descriptor[] }>(blobOf(entries[0]!.digest, 'index'), 'nested index').manifests ?? []).filter(
+      (d) => !d.platform?.architecture || d.platform.architecture === want.arch,
+    );
   }
   if (entries.length !== 1 || !MANIFESTS.has(entries[0]!.mediaType ?? MT.manifest)) throw bad(`holds ${entries.length} images, not one`);
   const manifestDigest = entries[0]!.digest;
@@ -293,7 +301,9 @@ export async function importBaseArchive(file: string, want: BaseWanted): Promise
 
   const got = imageIdentity(cfg);
   if (got.name !== want.name || got.version !== want.version || got.arch !== want.arch) {
-    throw bad(`is ${got.name ?? '(no name label)'} ${got.version ?? '(no version label)'} for ${got.arch ?? '(no architecture)'}, not ${want.name} ${want.version} for ${want.arch}, which ${want.what} is layered over`);
+    throw bad(
+      `is ${got.name ?? '(no name label)'} ${got.version ?? '(no version label)'} for ${got.arch ?? '(no architecture)'}, not ${want.name} ${want.version} for ${want.arch}, which ${want.what} is layered over`,
+    );
   }
   const diffIds = cfg.rootfs?.diff_ids ?? [];
   if (diffIds.length !== mf.layers.length) throw bad(`its config lists ${diffIds.length} layers, its manifest ${mf.layers.length}`);
@@ -314,7 +324,9 @@ export async function importBaseArchive(file: string, want: BaseWanted): Promise
     // Its history entry as the base has it (when the base lists one per layer), so the flavour's
     // config tells the same story of those layers.
     const hist = history.length === mf.layers.length ? (history[i] as Record<string, unknown>) : undefined;
-    const comment = String(hist?.created_by ?? `layer ${i + 1} of ${want.name}`).replace(/^sparkcraft: /, '').slice(0, 200);
+    const comment = String(hist?.created_by ?? `layer ${i + 1} of ${want.name}`)
+      .replace(/^sparkcraft: /, '')
+      .slice(0, 200);
     const hit = await cachedLayer(key);
     if (hit && hit.digest === l.digest && hit.diffId === diffIds[i]) {
       layers.push({ ...hit, comment, history: hist, cached: true });

@@ -35,12 +35,18 @@ export async function craftPack(tool: CraftTool, buildDir: string, distDir: stri
     await execa(cmd, args, { cwd: buildDir, stdio: 'inherit' });
   } catch (e) {
     const err = e as { code?: string; exitCode?: number };
-    if (err.code === 'ENOENT') throw new UserError('E_TOOL', `${tool} is not installed`, { hint: `install it (snap install ${tool} --classic) or use --backend builtin` });
-    throw new UserError('E_CRAFT', `${tool} pack failed with status ${err.exitCode} in ${buildDir}`, { hint: `read the ${tool} log above (or ~/.local/state/${tool}/log)` });
+    if (err.code === 'ENOENT')
+      throw new UserError('E_TOOL', `${tool} is not installed`, { hint: `install it (snap install ${tool} --classic) or use --backend builtin` });
+    throw new UserError('E_CRAFT', `${tool} pack failed with status ${err.exitCode} in ${buildDir}`, {
+      hint: `read the ${tool} log above (or ~/.local/state/${tool}/log)`,
+    });
   }
   const made = [...(await artifactsIn(buildDir, ext))].filter(([n, t]) => before.get(n) !== t).map(([n]) => n);
   if (made.length === 0) throw new UserError('E_CRAFT', `${tool} pack produced no ${ext} in ${buildDir}`);
-  if (made.length > 1) throw new UserError('E_CRAFT', `${tool} pack produced ${made.length} ${ext} files in ${buildDir}: ${made.sort().join(', ')}`, { hint: 'the manifest should name one platform' });
+  if (made.length > 1)
+    throw new UserError('E_CRAFT', `${tool} pack produced ${made.length} ${ext} files in ${buildDir}: ${made.sort().join(', ')}`, {
+      hint: 'the manifest should name one platform',
+    });
   const name = made[0]!;
   const out = join(distDir, name);
   await mkdir(distDir, { recursive: true });

@@ -38,7 +38,10 @@ async function sourceFiles(dir = EXAMPLES_SOURCES): Promise<string[]> {
 /** A hash of the sources (names and contents): stage restages, and the part rebuilds, when it changes. */
 export async function examplesSourcesKey(dir = EXAMPLES_SOURCES): Promise<string> {
   const h = createHash('sha256');
-  for (const f of await sourceFiles(dir)) h.update(`${relative(dir, f)}\0`).update(await readFile(f)).update('\0');
+  for (const f of await sourceFiles(dir))
+    h.update(`${relative(dir, f)}\0`)
+      .update(await readFile(f))
+      .update('\0');
   return h.digest('hex');
 }
 

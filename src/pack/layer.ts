@@ -124,7 +124,9 @@ export async function buildLayer(key: string, comment: string, entries: () => Pr
   const tee = new PassThrough();
   // Any failure of the pipeline (pigz missing, a full disk, pigz dying) ends the whole layer.
   const failure = new Promise<never>((_, rej) => {
-    pigz.on('error', (e) => rej(new UserError('E_TOOL', `pigz could not run (${(e as NodeJS.ErrnoException).code})`, { hint: 'run `npm run setup` (installs pigz)' })));
+    pigz.on('error', (e) =>
+      rej(new UserError('E_TOOL', `pigz could not run (${(e as NodeJS.ErrnoException).code})`, { hint: 'run `npm run setup` (installs pigz)' })),
+    );
     out.on('error', rej);
     pigz.stdin.on('error', rej);
     tee.on('error', rej);
@@ -152,7 +154,8 @@ export async function buildLayer(key: string, comment: string, entries: () => Pr
     out.destroy();
     rmSync(tmp, { force: true });
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOSPC') throw new UserError('E_DISK_FULL', `no space left on device while writing layer ${comment}`, { hint: `free space under ${dir}` });
+    if (err.code === 'ENOSPC')
+      throw new UserError('E_DISK_FULL', `no space left on device while writing layer ${comment}`, { hint: `free space under ${dir}` });
     throw e;
   }
   const digest = `sha256:${blobHash.digest('hex')}`;
@@ -174,7 +177,11 @@ export interface Owner {
  * Entries for a host directory placed at `prefix` in the image, sorted; real modes, ownership from
  * the disk unless `owner` overrides it. `includeRoot` adds the prefix directory itself.
  */
-export async function dirEntries(root: string, prefix: string, opts: { owner?: Owner; includeRoot?: boolean; skip?: (rel: string) => boolean } = {}): Promise<TarEntry[]> {
+export async function dirEntries(
+  root: string,
+  prefix: string,
+  opts: { owner?: Owner; includeRoot?: boolean; skip?: (rel: string) => boolean } = {},
+): Promise<TarEntry[]> {
   const out: TarEntry[] = [];
   const own = (st: { uid: number; gid: number }) => opts.owner ?? { uid: st.uid, gid: st.gid };
   const join2 = (a: string, b: string) => (a ? `${a}/${b}` : b);
@@ -207,6 +214,9 @@ export async function dirEntries(root: string, prefix: string, opts: { owner?: O
 
 /** fnmatch as craft-parts uses it: `*` and `?` also match `/`. */
 export function fnmatch(pattern: string, path: string): boolean {
-  const re = pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`).test(path);
 }

@@ -110,7 +110,7 @@ export async function writeOciArchive(ws: Workspace, img: Image, file: string, m
     ...img.layers.map((l) => ({ path: blob(l.digest), type: 'file' as const, mode: 0o644, uid: 0, gid: 0, source: l.path, size: statSync(l.path).size })),
   ];
   const seen = new Set<string>();
-  for (const b of blobs.sort((a, b) => a.path.localeCompare(b.path))) if (!seen.has(b.path)) (seen.add(b.path), entries.push(b));
+  for (const b of blobs.sort((a, b) => a.path.localeCompare(b.path))) if (!seen.has(b.path)) seen.add(b.path), entries.push(b);
   entries.push({ path: 'index.json', type: 'file', mode: 0o644, uid: 0, gid: 0, data: img.index });
   entries.push({ path: 'oci-layout', type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') });
   const out = createWriteStream(tmp);
@@ -120,7 +120,8 @@ export async function writeOciArchive(ws: Workspace, img: Image, file: string, m
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });
-    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw new UserError('E_DISK_FULL', `no space left on device writing ${file}`, { hint: 'free space in dist/ and the cache' });
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC')
+      throw new UserError('E_DISK_FULL', `no space left on device writing ${file}`, { hint: 'free space in dist/ and the cache' });
     throw e;
   } finally {
     if (existsSync(tmp)) rmSync(tmp, { force: true });

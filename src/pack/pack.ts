@@ -55,7 +55,8 @@ export interface PackOptions {
 export type BuildSummary = Packed;
 
 function chooseBackend(kind: 'rock' | 'snap', backend: Backend | undefined): Promise<'craft' | 'builtin'> | 'craft' | 'builtin' {
-  if (backend && !['auto', 'craft', 'builtin'].includes(backend)) throw new UserError('E_USAGE', `unknown backend ${backend}`, { hint: 'auto, craft or builtin', exitCode: 2 });
+  if (backend && !['auto', 'craft', 'builtin'].includes(backend))
+    throw new UserError('E_USAGE', `unknown backend ${backend}`, { hint: 'auto, craft or builtin', exitCode: 2 });
   if (backend === 'craft' || backend === 'builtin') return backend;
   return onPath(kind === 'rock' ? 'rockcraft' : 'snapcraft').then((on) => (on ? 'craft' : 'builtin'));
 }
@@ -75,11 +76,20 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
   const { kind, backend } = o;
   const seconds = () => (Date.now() - started) / 1000;
   if (o.baseArchive && !(r.flavour.over && kind === 'rock')) {
-    throw new UserError('E_USAGE', `--base-archive is for a layered image flavour; ${r.flavour.name} ${kind === 'rock' ? 'is built from its own manifest' : 'is a snap'}`, { hint: 'pass it with --flavour gpu, jupyter, ...', exitCode: 2 });
+    throw new UserError(
+      'E_USAGE',
+      `--base-archive is for a layered image flavour; ${r.flavour.name} ${kind === 'rock' ? 'is built from its own manifest' : 'is a snap'}`,
+      { hint: 'pass it with --flavour gpu, jupyter, ...', exitCode: 2 },
+    );
   }
-  if (r.flavour.over && kind === 'snap') throw new UserError('E_FLAVOUR', `flavour ${r.flavour.name} is an image flavour; the snap has none`, { hint: 'build the snap without --flavour' });
+  if (r.flavour.over && kind === 'snap')
+    throw new UserError('E_FLAVOUR', `flavour ${r.flavour.name} is an image flavour; the snap has none`, { hint: 'build the snap without --flavour' });
   if (r.flavour.over && backend === 'craft') {
-    throw new UserError('E_UNSUPPORTED', `flavour ${r.flavour.name} is layered over the ${r.flavour.over} rock, which rockcraft cannot start from (the reference builds its flavours with a Dockerfile FROM the base image)`, { hint: 'use --backend builtin' });
+    throw new UserError(
+      'E_UNSUPPORTED',
+      `flavour ${r.flavour.name} is layered over the ${r.flavour.over} rock, which rockcraft cannot start from (the reference builds its flavours with a Dockerfile FROM the base image)`,
+      { hint: 'use --backend builtin' },
+    );
   }
   if (backend === 'craft') {
     const artifact = await craftPack(kind === 'rock' ? 'rockcraft' : 'snapcraft', st.dir, ws.dist, `.${kind}`);
@@ -95,7 +105,12 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     if (r.base && o.baseArchive) {
       // Over the given base image, its layers as they are.
       const { importBaseArchive } = await import('./base-archive.ts');
-      const base = await importBaseArchive(resolve(ws.root, o.baseArchive), { name: r.base.image.name, version: r.base.version, arch: r.arch, what: `${r.line.track}/${r.flavour.name}` });
+      const base = await importBaseArchive(resolve(ws.root, o.baseArchive), {
+        name: r.base.image.name,
+        version: r.base.version,
+        arch: r.arch,
+        what: `${r.line.track}/${r.flavour.name}`,
+      });
       b = await buildFlavourRock(ws, base, st.dir, out, m);
     } else if (r.base) {
       // The base rock first (its stage and layers are cached when current), then the flavour's layers on it.
@@ -106,10 +121,17 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
       b = await buildRock(ws, st.dir, out, m);
     }
     const trimmed = trimLayerCache(layersInUse(ws));
-    if (trimmed.layers || trimmed.bytes) log.info(`trimmed the layer cache: ${trimmed.layers} layers no artifact uses, ${(trimmed.bytes / 1048576).toFixed(0)} MiB`);
+    if (trimmed.layers || trimmed.bytes)
+      log.info(`trimmed the layer cache: ${trimmed.layers} layers no artifact uses, ${(trimmed.bytes / 1048576).toFixed(0)} MiB`);
     const manifestDigest = `sha256:${b.image.manifestDigest.slice(7)}`;
     return {
-      kind, backend, artifact: out, digest: manifestDigest, size: statSync(out).size, seconds: seconds(), reused: b.reused,
+      kind,
+      backend,
+      artifact: out,
+      digest: manifestDigest,
+      size: statSync(out).size,
+      seconds: seconds(),
+      reused: b.reused,
       manifestDigest,
       layers: b.layers.map((l) => ({ digest: l.digest, size: l.size, comment: l.comment, cached: l.cached })),
     };

@@ -171,7 +171,10 @@ export function scriptletOf(part: PartPlan, plan: RockBuildPlan, buildDir: strin
   const stage = part.build!.after.map((n) => {
     const d = plan.parts.find((x) => x.name === n);
     if (!d) throw new UserError('E_MANIFEST', `part ${part.name} comes after ${n}, which is not a part the built-in backend stages`);
-    if (Object.keys(d.renames).length || d.prime || d.build) throw new UserError('E_UNSUPPORTED', `part ${part.name} comes after ${n}, whose renames, prime filter or build the built-in backend does not stage`, { hint: 'install rockcraft and use --backend craft' });
+    if (Object.keys(d.renames).length || d.prime || d.build)
+      throw new UserError('E_UNSUPPORTED', `part ${part.name} comes after ${n}, whose renames, prime filter or build the built-in backend does not stage`, {
+        hint: 'install rockcraft and use --backend craft',
+      });
     return { at: d.prefix, dir: join(buildDir, d.source) };
   });
   return { name: part.name, source: join(buildDir, part.source), script: part.build!.script, packages: part.build!.packages, stage };
@@ -181,7 +184,13 @@ export function scriptletOf(part: PartPlan, plan: RockBuildPlan, buildDir: strin
  * Write the image to `outFile` as an oci-archive unless the archive there already holds this manifest
  * (its digest and the archive's size recorded beside it); returns whether it was reused.
  */
-async function writeArchiveUnlessCurrent(ws: Workspace, image: Parameters<typeof writeOciArchive>[1], outFile: string, mtime: number, step: <T>(what: string, fn: () => Promise<T>) => Promise<T>): Promise<boolean> {
+async function writeArchiveUnlessCurrent(
+  ws: Workspace,
+  image: Parameters<typeof writeOciArchive>[1],
+  outFile: string,
+  mtime: number,
+  step: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<boolean> {
   const stampFile = artifactStamp(ws, outFile, 'digest');
   const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
   if (!reused) {
@@ -196,7 +205,13 @@ async function writeArchiveUnlessCurrent(ws: Workspace, image: Parameters<typeof
  * is what it will contain: entry metadata plus a content key of the source tree. `below` holds the
  * directories the layers under these have written (updated as layers are added).
  */
-export async function partLayers(plan: RockBuildPlan, buildDir: string, below: DirMeta, mtime: number, step: <T>(what: string, fn: () => Promise<T>) => Promise<T>): Promise<Array<LayerBlob & { cached: boolean }>> {
+export async function partLayers(
+  plan: RockBuildPlan,
+  buildDir: string,
+  below: DirMeta,
+  mtime: number,
+  step: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<Array<LayerBlob & { cached: boolean }>> {
   const out: Array<LayerBlob & { cached: boolean }> = [];
   for (const part of plan.parts) {
     let src = join(buildDir, part.source);
@@ -206,16 +221,40 @@ export async function partLayers(plan: RockBuildPlan, buildDir: string, below: D
     if (part.build) {
       // A built part's tree is keyed by what it was built from (the scriptlet's key: script, source,
       // stage, tools), so a cached layer is found without walking the tree (a wheel closure is ~10k files).
-      const run = await step(`part ${part.name}: override-build`, () => runScriptlet(scriptletOf(part, plan, buildDir), { sourceDateEpoch: process.env.SOURCE_DATE_EPOCH || undefined, project: plan.name, version: plan.version }, treeKey));
+      const run = await step(`part ${part.name}: override-build`, () =>
+        runScriptlet(
+          scriptletOf(part, plan, buildDir),
+          { sourceDateEpoch: process.env.SOURCE_DATE_EPOCH || undefined, project: plan.name, version: plan.version },
+          treeKey,
+        ),
+      );
       const from = run.install;
       const under = new Map(below);
-      const dirs = [...under].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, m]) => `${p}\0${m.mode}\0${m.uid}\0${m.gid}`).join('\n');
-      key = createHash('sha256').update(JSON.stringify({ FORMAT, built: run.key, part: { prefix: part.prefix, renames: part.renames, permissions: part.permissions, prime: part.prime }, below: createHash('sha256').update(dirs).digest('hex'), mtime })).digest('hex').slice(0, 32);
-      entries = async () => inheritDirs(applyPart(await dirEntries(from, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), under);
+      const dirs = [...under]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([p, m]) => `${p}\0${m.mode}\0${m.uid}\0${m.gid}`)
+        .join('\n');
+      key = createHash('sha256')
+        .update(
+          JSON.stringify({
+            FORMAT,
+            built: run.key,
+            part: { prefix: part.prefix, renames: part.renames, permissions: part.permissions, prime: part.prime },
+            below: createHash('sha256').update(dirs).digest('hex'),
+            mtime,
+          }),
+        )
+        .digest('hex')
+        .slice(0, 32);
+      entries = async () =>
+        inheritDirs(applyPart(await dirEntries(from, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), under);
     } else {
       const list = inheritDirs(applyPart(await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), below);
       const meta = list.map((e) => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.linkname ?? ''}`).join('\n');
-      key = createHash('sha256').update(JSON.stringify({ FORMAT, meta, tree: await treeKey(src), mtime })).digest('hex').slice(0, 32);
+      key = createHash('sha256')
+        .update(JSON.stringify({ FORMAT, meta, tree: await treeKey(src), mtime }))
+        .digest('hex')
+        .slice(0, 32);
       entries = async () => list;
     }
     const l = await step(`part ${part.name}`, () => buildLayer(`f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, entries, mtime));
@@ -232,7 +271,12 @@ export interface RockBuild {
   reused: boolean;
 }
 
-export async function buildRock(ws: Workspace, buildDir: string, outFile: string, meta: { epoch: number; revision: string; source: string; arch?: string }): Promise<RockBuild> {
+export async function buildRock(
+  ws: Workspace,
+  buildDir: string,
+  outFile: string,
+  meta: { epoch: number; revision: string; source: string; arch?: string },
+): Promise<RockBuild> {
   const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
   const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
   const mtime = meta.epoch;
@@ -242,13 +286,24 @@ export async function buildRock(ws: Workspace, buildDir: string, outFile: string
   // 1-2: Debian base and the runtime packages, as two layers.
   const baseKey = rootfsKey('minbase', []);
   const fullKey = rootfsKey('minbase', plan.packages);
-  layers.push(await step('base layer', () => buildLayer(`f${FORMAT}-base-${baseKey}-${mtime}`, `debian ${SUITE} minbase`, async () => dirEntries(await rootfs('minbase', []), ''), mtime)));
   layers.push(
-    await step('runtime packages layer', () => buildLayer(`f${FORMAT}-runtime-${fullKey}-${mtime}`, `packages: ${plan.packages.join(' ')}`, async () => {
-      const base = await rootfs('minbase', []);
-      const full = await rootfs('minbase', plan.packages);
-      return dirEntries(await rootfsDiff(base, full), '', { skip: (r) => r === 'var/cache/apt' || r.startsWith('var/log/') });
-    }, mtime)),
+    await step('base layer', () =>
+      buildLayer(`f${FORMAT}-base-${baseKey}-${mtime}`, `debian ${SUITE} minbase`, async () => dirEntries(await rootfs('minbase', []), ''), mtime),
+    ),
+  );
+  layers.push(
+    await step('runtime packages layer', () =>
+      buildLayer(
+        `f${FORMAT}-runtime-${fullKey}-${mtime}`,
+        `packages: ${plan.packages.join(' ')}`,
+        async () => {
+          const base = await rootfs('minbase', []);
+          const full = await rootfs('minbase', plan.packages);
+          return dirEntries(await rootfsDiff(base, full), '', { skip: (r) => r === 'var/cache/apt' || r.startsWith('var/log/') });
+        },
+        mtime,
+      ),
+    ),
   );
 
   const below: DirMeta = new Map();
@@ -279,9 +334,31 @@ export async function buildRock(ws: Workspace, buildDir: string, outFile: string
     { path: 'var/lib/pebble/default/layers', type: 'dir', mode: 0o755, uid, gid: uid },
     { path: `var/lib/pebble/default/layers/001-${plan.name}.yaml`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.pebbleLayer) },
   ];
-  const extraKey = createHash('sha256').update(JSON.stringify({ FORMAT, extra: extra.map((e) => ({ ...e, data: e.data?.toString() })), pebble: stagedKey(dirname(pebbleBin)) ?? createHash('sha256').update(readFileSync(pebbleBin)).digest('hex'), mtime })).digest('hex').slice(0, 32);
+  const extraKey = createHash('sha256')
+    .update(
+      JSON.stringify({
+        FORMAT,
+        extra: extra.map((e) => ({ ...e, data: e.data?.toString() })),
+        pebble: stagedKey(dirname(pebbleBin)) ?? createHash('sha256').update(readFileSync(pebbleBin)).digest('hex'),
+        mtime,
+      }),
+    )
+    .digest('hex')
+    .slice(0, 32);
   const extraEntries = inheritDirs(extra, below);
-  layers.push(await step('pebble and users layer', () => buildLayer(`f${FORMAT}-rock-${extraKey}-${createHash('sha256').update(JSON.stringify(extraEntries.map((e) => [e.path, e.mode, e.uid, e.gid]))).digest('hex').slice(0, 16)}`, 'users, pebble and its service layer', async () => extraEntries, mtime)));
+  layers.push(
+    await step('pebble and users layer', () =>
+      buildLayer(
+        `f${FORMAT}-rock-${extraKey}-${createHash('sha256')
+          .update(JSON.stringify(extraEntries.map((e) => [e.path, e.mode, e.uid, e.gid])))
+          .digest('hex')
+          .slice(0, 16)}`,
+        'users, pebble and its service layer',
+        async () => extraEntries,
+        mtime,
+      ),
+    ),
+  );
 
   const created = new Date(mtime * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
   const env = { ...plan.env };
@@ -295,7 +372,12 @@ export async function buildRock(ws: Workspace, buildDir: string, outFile: string
       entrypoint: plan.entrypoint,
       cmd: [],
       workingDir: '/',
-      labels: { ...plan.labels, 'org.opencontainers.image.created': created, 'org.opencontainers.image.revision': meta.revision, 'org.opencontainers.image.source': meta.source },
+      labels: {
+        ...plan.labels,
+        'org.opencontainers.image.created': created,
+        'org.opencontainers.image.revision': meta.revision,
+        'org.opencontainers.image.source': meta.source,
+      },
     },
     plan.version,
   );
@@ -311,23 +393,43 @@ export async function buildRock(ws: Workspace, buildDir: string, outFile: string
  * (`002-<name>.yaml`, merged over the base's by pebble). Environment: the base's with the
  * flavour's on top; entrypoint: the flavour's entrypoint-service, else the base's.
  */
-export async function buildFlavourRock(ws: Workspace, base: RockBuild, buildDir: string, outFile: string, meta: { epoch: number; revision: string; source: string; arch?: string }): Promise<RockBuild> {
+export async function buildFlavourRock(
+  ws: Workspace,
+  base: RockBuild,
+  buildDir: string,
+  outFile: string,
+  meta: { epoch: number; revision: string; source: string; arch?: string },
+): Promise<RockBuild> {
   const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
   const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
   const mtime = meta.epoch;
   const step = <T>(what: string, fn: () => Promise<T>) => inStep(`rock ${plan.name}: ${what}`, fn);
   // The base's config: ours, or (--base-archive) rockcraft's, where any of these may be absent.
-  const parsed = JSON.parse(base.image.config.toString()) as { config?: { User?: string; Env?: string[]; Entrypoint?: string[]; Labels?: Record<string, string> } };
-  const baseConfig = { config: { User: parsed.config?.User ?? '', Env: parsed.config?.Env ?? [], Entrypoint: parsed.config?.Entrypoint ?? [], Labels: parsed.config?.Labels ?? {} } };
+  const parsed = JSON.parse(base.image.config.toString()) as {
+    config?: { User?: string; Env?: string[]; Entrypoint?: string[]; Labels?: Record<string, string> };
+  };
+  const baseConfig = {
+    config: {
+      User: parsed.config?.User ?? '',
+      Env: parsed.config?.Env ?? [],
+      Entrypoint: parsed.config?.Entrypoint ?? [],
+      Labels: parsed.config?.Labels ?? {},
+    },
+  };
   const below: DirMeta = new Map();
   for (const l of base.image.layers) for (const [p, m] of Object.entries(l.dirs)) below.set(p, m);
   const layers: Array<LayerBlob & { cached: boolean }> = [...base.layers];
   layers.push(...(await partLayers(plan, buildDir, below, mtime, step)));
   if (Object.keys(manifest.services ?? {}).length) {
     const uid = plan.user?.uid ?? 0;
-    const extra: TarEntry[] = [{ path: `var/lib/pebble/default/layers/002-${plan.name}.yaml`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.pebbleLayer) }];
+    const extra: TarEntry[] = [
+      { path: `var/lib/pebble/default/layers/002-${plan.name}.yaml`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.pebbleLayer) },
+    ];
     const entries = inheritDirs(extra, below);
-    const key = createHash('sha256').update(JSON.stringify({ FORMAT, entries: entries.map((e) => ({ ...e, data: e.data?.toString() })), uid, mtime })).digest('hex').slice(0, 32);
+    const key = createHash('sha256')
+      .update(JSON.stringify({ FORMAT, entries: entries.map((e) => ({ ...e, data: e.data?.toString() })), uid, mtime }))
+      .digest('hex')
+      .slice(0, 32);
     layers.push(await step('pebble layer', () => buildLayer(`f${FORMAT}-flavour-${key}`, `pebble layer of ${plan.name}`, async () => entries, mtime)));
   }
   const env = new Map(baseConfig.config.Env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)] as const));
@@ -353,7 +455,8 @@ export async function buildFlavourRock(ws: Workspace, base: RockBuild, buildDir:
         'org.opencontainers.image.source': meta.source,
         'org.opencontainers.image.base.digest': base.image.manifestDigest,
         // The base's name: rockcraft labels it as ref.name (its title may be a human one), we as the title.
-        'io.sparkcraft.layered-over': baseConfig.config.Labels['org.opencontainers.image.ref.name'] ?? baseConfig.config.Labels['org.opencontainers.image.title'] ?? '',
+        'io.sparkcraft.layered-over':
+          baseConfig.config.Labels['org.opencontainers.image.ref.name'] ?? baseConfig.config.Labels['org.opencontainers.image.title'] ?? '',
       },
     },
     plan.version,

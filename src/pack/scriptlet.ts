@@ -43,12 +43,18 @@ export async function hostPackages(part: string, names: string[]): Promise<Recor
     if (r.exitCode === 0 && status === 'install ok installed' && version) out[n] = version;
     else missing.push(n);
   }
-  if (missing.length) throw new UserError('E_TOOL', `part ${part} needs the build-packages ${missing.join(', ')} on this host`, { hint: 'run `npm run setup`' });
+  if (missing.length)
+    throw new UserError('E_TOOL', `part ${part} needs the build-packages ${missing.join(', ')} on this host`, { hint: 'run `npm run setup`' });
   return out;
 }
 
 /** Run (or reuse) the part's build; `treeKey` gives the content key of a directory; `root` holds the cache. */
-export async function runScriptlet(p: ScriptletPart, env: { sourceDateEpoch?: string; project: string; version: string }, treeKey: (dir: string) => Promise<string>, root = join(cacheDir(), 'parts')): Promise<ScriptletRun> {
+export async function runScriptlet(
+  p: ScriptletPart,
+  env: { sourceDateEpoch?: string; project: string; version: string },
+  treeKey: (dir: string) => Promise<string>,
+  root = join(cacheDir(), 'parts'),
+): Promise<ScriptletRun> {
   const tools = await hostPackages(p.name, p.packages);
   const stageKeys = await Promise.all(p.stage.map(async (s) => [s.at, await treeKey(s.dir)]));
   const key = createHash('sha256')
@@ -101,7 +107,9 @@ export async function runScriptlet(p: ScriptletPart, env: { sourceDateEpoch?: st
     });
     if (r.exitCode !== 0) {
       const last = (r.all ?? '').trim().split('\n').slice(-3).join(' | ');
-      throw new UserError('E_BUILD', `part ${p.name}: override-build failed with status ${r.exitCode}: ${last}`, { hint: 'the script is the part\'s override-build in rockcraft.yaml' });
+      throw new UserError('E_BUILD', `part ${p.name}: override-build failed with status ${r.exitCode}: ${last}`, {
+        hint: "the script is the part's override-build in rockcraft.yaml",
+      });
     }
     await rm(build, { recursive: true, force: true });
     await rm(stage, { recursive: true, force: true });

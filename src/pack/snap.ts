@@ -74,7 +74,8 @@ export function deriveSnapYaml(s: SnapcraftYaml, hooks: string[], arch = hostArc
 /** Snap format rules snapd applies to meta/snap.yaml (the ones a pack can violate). */
 export function checkSnapYaml(y: Record<string, unknown>): string[] {
   const p: string[] = [];
-  if (typeof y.name !== 'string' || !/^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/.test(y.name) || y.name.includes('--')) p.push('name is not a valid snap name');
+  if (typeof y.name !== 'string' || !/^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/.test(y.name) || y.name.includes('--'))
+    p.push('name is not a valid snap name');
   if (typeof y.version !== 'string' || !/^[a-zA-Z0-9](?:[a-zA-Z0-9:.+~-]{0,30}[a-zA-Z0-9+~])?$/.test(y.version)) p.push('version is not a valid snap version');
   if (!['strict', 'classic', 'devmode'].includes(y.confinement as string)) p.push('confinement must be strict, classic or devmode');
   for (const [n, a] of Object.entries((y.apps ?? {}) as Record<string, { command?: string }>)) {
@@ -103,7 +104,13 @@ export function planSnap(sy: SnapcraftYaml, hooks: string[], where = 'snap/snapc
   return { name: sy.name, packages, parts, snapYaml, hooks };
 }
 
-export async function buildSnap(ws: Workspace, buildDir: string, outFile: string, epoch: number, arch = hostArch()): Promise<{ artifact: string; sha256: string; reused: boolean }> {
+export async function buildSnap(
+  ws: Workspace,
+  buildDir: string,
+  outFile: string,
+  epoch: number,
+  arch = hostArch(),
+): Promise<{ artifact: string; sha256: string; reused: boolean }> {
   const sy = parseYaml(await readFile(join(buildDir, 'snap', 'snapcraft.yaml'), 'utf8')) as SnapcraftYaml;
   const hooksDir = join(buildDir, 'snap', 'hooks');
   const plan = planSnap(sy, existsSync(hooksDir) ? readdirSync(hooksDir).sort() : [], join(buildDir, 'snap', 'snapcraft.yaml'), arch);
@@ -140,7 +147,8 @@ export async function buildSnap(ws: Workspace, buildDir: string, outFile: string
         for (const top of ['usr', 'etc', 'lib', 'lib64']) {
           if (existsSync(join(diff, top))) await execa('cp', ['-a', join(diff, top), join(prime, top)]);
         }
-        for (const f of ['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow', 'etc/passwd-', 'etc/group-', 'etc/shadow-', 'etc/gshadow-']) await rm(join(prime, f), { force: true });
+        for (const f of ['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow', 'etc/passwd-', 'etc/group-', 'etc/shadow-', 'etc/gshadow-'])
+          await rm(join(prime, f), { force: true });
       });
     }
     for (const part of plan.parts) {

@@ -74,7 +74,7 @@ export async function writeTar(out: Writable, entries: Iterable<TarEntry>, mtime
     }
     const shortName = fits(name) ? name : name.slice(-99).replace(/^[^/]*\//, '');
     const shortLink = e.linkname && fits(e.linkname) ? e.linkname : '';
-    const size = e.type === 'file' ? (e.data ? e.data.length : e.size ?? 0) : 0;
+    const size = e.type === 'file' ? (e.data ? e.data.length : (e.size ?? 0)) : 0;
     const type = e.type === 'file' ? '0' : e.type === 'dir' ? '5' : '2';
     await write(out, header(shortName, type, e.mode, e.uid, e.gid, size, mtime, shortLink));
     if (e.type === 'file') {

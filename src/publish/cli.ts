@@ -42,7 +42,6 @@ function lineOptions(cmd: Command): Command {
     .option('--json', 'print the plan (and the result) as JSON on stdout', false);
 }
 
-
 function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new UserError('E_USAGE', `expected a whole number, got "${v}"`);
@@ -85,7 +84,9 @@ export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.Pro
       if (o.json) outJson({ dryRun: true, plan });
       else {
         const refused = plan.problems.length + (plan.signing?.problems.length ?? 0);
-        out(`dry run: nothing pushed${plan.signing?.key ? ', nothing signed' : ''}${refused ? ' (the refusals above would stop --yes)' : ''}; add --yes to publish`);
+        out(
+          `dry run: nothing pushed${plan.signing?.key ? ', nothing signed' : ''}${refused ? ' (the refusals above would stop --yes)' : ''}; add --yes to publish`,
+        );
       }
       return;
     }
@@ -93,9 +94,12 @@ export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.Pro
       const result = await applyRockPublish(plan, session, env);
       if (o.json) outJson({ dryRun: false, plan, result });
       else {
-        out(`published ${plan.repository}@${result.digest}: ${result.pushed.length} tag(s) pushed, ${result.verified.length} reference(s) verified in ${result.seconds.toFixed(1)} s`);
+        out(
+          `published ${plan.repository}@${result.digest}: ${result.pushed.length} tag(s) pushed, ${result.verified.length} reference(s) verified in ${result.seconds.toFixed(1)} s`,
+        );
         if (result.signing?.verified) out(result.signing.verified.line);
-        else if (result.signing?.signed) out(`signed ${result.signing.subject} and attached ${result.signing.attestations.join(', ')} (${plan.signing?.keySource})`);
+        else if (result.signing?.signed)
+          out(`signed ${result.signing.subject} and attached ${result.signing.attestations.join(', ')} (${plan.signing?.keySource})`);
         else out('not signed (--no-sign)');
       }
     } catch (e) {
@@ -120,7 +124,8 @@ interface VerifyCliOpts {
 export async function verifyCli(image: string, o: VerifyCliOpts, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const parsed = parseImageRef(image);
   const verifier = verifierFrom(o);
-  if (verifier.kind === 'key' && !existsSync(verifier.publicKey)) throw new UserError('E_USAGE', `the public key ${verifier.publicKey} does not exist`, { hint: 'pass --key FILE with the cosign public key (cosign.pub)' });
+  if (verifier.kind === 'key' && !existsSync(verifier.publicKey))
+    throw new UserError('E_USAGE', `the public key ${verifier.publicKey} does not exist`, { hint: 'pass --key FILE with the cosign public key (cosign.pub)' });
   const certDir = o.registryCertDir || env.SPARKCRAFT_REGISTRY_CERT_DIR || undefined;
   const session = new RegistrySession(parsed.repository.split('/')[0]!, env, certDir, DEFAULT_RETRY);
   try {
@@ -138,9 +143,16 @@ export function verifierFrom(o: Pick<VerifyCliOpts, 'key' | 'certificateIdentity
   const keyless = o.certificateIdentity || o.certificateIdentityRegexp || o.certificateOidcIssuer;
   if (o.key && keyless) throw new UserError('E_USAGE', 'give either --key or a keyless identity, not both');
   if (o.key) return { kind: 'key', publicKey: o.key };
-  if (!keyless) throw new UserError('E_USAGE', 'nothing to verify against', { hint: 'pass --key cosign.pub, or --certificate-identity(-regexp) and --certificate-oidc-issuer for a keyless signature' });
-  if (!o.certificateOidcIssuer) throw new UserError('E_USAGE', 'a keyless identity needs --certificate-oidc-issuer', { hint: 'GitHub Actions: https://token.actions.githubusercontent.com' });
-  if (!o.certificateIdentity === !o.certificateIdentityRegexp) throw new UserError('E_USAGE', 'give one of --certificate-identity and --certificate-identity-regexp');
+  if (!keyless)
+    throw new UserError('E_USAGE', 'nothing to verify against', {
+      hint: 'pass --key cosign.pub, or --certificate-identity(-regexp) and --certificate-oidc-issuer for a keyless signature',
+    });
+  if (!o.certificateOidcIssuer)
+    throw new UserError('E_USAGE', 'a keyless identity needs --certificate-oidc-issuer', {
+      hint: 'GitHub Actions: https://token.actions.githubusercontent.com',
+    });
+  if (!o.certificateIdentity === !o.certificateIdentityRegexp)
+    throw new UserError('E_USAGE', 'give one of --certificate-identity and --certificate-identity-regexp');
   return {
     kind: 'identity',
     issuer: o.certificateOidcIssuer,
@@ -192,7 +204,9 @@ export async function promoteSnap(o: PromoteCliOpts, ws: Workspace, env: NodeJS.
   const { resolved } = loadLine({ ...(o.matrix ? { matrix: o.matrix } : {}), ...(o.line ? { line: o.line } : {}) }, ws);
   const plan = await planPromotion(resolved, o, env);
   if (!o.json) {
-    out(`plan: ${plan.revision !== null ? `release revision ${plan.revision}` : `promote ${plan.from}`} of ${plan.snap} → ${plan.to}\n  command  ${plan.command}`);
+    out(
+      `plan: ${plan.revision !== null ? `release revision ${plan.revision}` : `promote ${plan.from}`} of ${plan.snap} → ${plan.to}\n  command  ${plan.command}`,
+    );
     for (const m of plan.missing) out(`  missing: ${m}`);
   }
   if (!o.yes) {
@@ -220,28 +234,35 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .addOption(new Option('--attempts <n>', 'attempts per registry call on network errors and 5xx').argParser(positiveInt).default(DEFAULT_RETRY.attempts))
     .addOption(new Option('--retry-delay-ms <ms>', 'first backoff delay (doubles each retry)').argParser(positiveInt).default(DEFAULT_RETRY.baseDelayMs))
     .option('--sign-key <file>', 'cosign private key to sign the pushed digest with (default: $COSIGN_KEY; password: $COSIGN_PASSWORD)')
-    .option('--keyless', 'sign keyless with the CI\'s OIDC identity (Fulcio certificate, Rekor entry)', false)
+    .option('--keyless', "sign keyless with the CI's OIDC identity (Fulcio certificate, Rekor entry)", false)
     .option('--no-sign', 'publish without signing or attaching the SBOM and provenance')
-    .option('--sbom <file>', 'SPDX SBOM to attach (default: the line\'s build/<track>/<flavour>/inputs/sbom.spdx.json)')
+    .option('--sbom <file>', "SPDX SBOM to attach (default: the line's build/<track>/<flavour>/inputs/sbom.spdx.json)")
     .option('--lock <file>', 'lock file whose inputs the provenance lists (default: sparkcraft.lock.json)')
     .action(async (o: RockCliOpts) => publishRock(o, ws));
 
   program
     .command('verify <image>')
-    .description('check the signature, SBOM and provenance of a published image (tag or @digest) against a cosign public key or a keyless identity; one line says what holds')
+    .description(
+      'check the signature, SBOM and provenance of a published image (tag or @digest) against a cosign public key or a keyless identity; one line says what holds',
+    )
     .option('--key <file>', 'cosign public key (PEM), e.g. cosign.pub: for key-signed images')
-    .option('--certificate-identity <id>', 'keyless: the signer identity, e.g. https://github.com/OWNER/REPO/.github/workflows/release.yaml@refs/tags/release/3.5/edge')
+    .option(
+      '--certificate-identity <id>',
+      'keyless: the signer identity, e.g. https://github.com/OWNER/REPO/.github/workflows/release.yaml@refs/tags/release/3.5/edge',
+    )
     .option('--certificate-identity-regexp <re>', 'keyless: a regexp the signer identity must match')
     .option('--certificate-oidc-issuer <url>', 'keyless: the OIDC issuer (GitHub Actions: https://token.actions.githubusercontent.com)')
     .option('--registry-cert-dir <dir>', 'CA certificates (*.crt) to trust for the registry (or $SPARKCRAFT_REGISTRY_CERT_DIR)')
     .option('--json', 'print the result as JSON', false)
     .action(async (image: string, o: VerifyCliOpts) => verifyCli(image, o));
 
-  lineOptions(publish.command('snap').description('upload the snap to the Snap Store channel <track>/<risk> of its line')).action(async (o: SnapCliOpts) => publishSnap(o, ws));
+  lineOptions(publish.command('snap').description('upload the snap to the Snap Store channel <track>/<risk> of its line')).action(async (o: SnapCliOpts) =>
+    publishSnap(o, ws),
+  );
 
   publish
     .command('resolve')
-    .description('print the line\'s names (track, tags, channel, build dir, artifact files) as key=value lines, or --json')
+    .description("print the line's names (track, tags, channel, build dir, artifact files) as key=value lines, or --json")
     .option('--matrix <file>', 'release matrix file')
     .option('--line <track>', 'Spark line')
     .option('--flavour <name>', 'flavour')
@@ -251,7 +272,12 @@ export function register(program: Command, ws: Workspace = workspace()): void {
       const { resolved, matrix } = loadLine(o, ws);
       const outputs = resolveOutputs(resolved, matrix);
       if (o.json) outJson(outputs);
-      else out(Object.entries(outputs).map(([k, v]) => `${k}=${v}`).join('\n'));
+      else
+        out(
+          Object.entries(outputs)
+            .map(([k, v]) => `${k}=${v}`)
+            .join('\n'),
+        );
     });
 
   publish
@@ -265,5 +291,4 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .option('-y, --yes', 'release for real (default: dry run)', false)
     .option('--json', 'print the plan (and the result) as JSON', false)
     .action(async (o: PromoteCliOpts) => promoteSnap(o, ws));
-
 }

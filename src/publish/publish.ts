@@ -12,7 +12,19 @@ import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../lib/retry.ts';
 import { RegistrySession, applyRockPlan, findRockArtifact, inspectRock, repositoryOf, type RockPlan, type RockResult } from './registry.ts';
 import { applySigning, inspectSigning, type SignResult } from './sign.ts';
-import { RISKS, applySnapUpload, findSnapArtifact, planPromote, planSnapUpload, readSnapMeta, snapRefusal, applyStoreCommand, type PromotePlan, type SnapPlan, type SnapResult } from './store.ts';
+import {
+  RISKS,
+  applySnapUpload,
+  findSnapArtifact,
+  planPromote,
+  planSnapUpload,
+  readSnapMeta,
+  snapRefusal,
+  applyStoreCommand,
+  type PromotePlan,
+  type SnapPlan,
+  type SnapResult,
+} from './store.ts';
 
 export interface RockPublishOptions {
   /** The file to publish (default: the pack step's, else the line's rock in dist/). */
@@ -35,9 +47,14 @@ export interface RockPublishOptions {
 }
 
 /** The plan, and the registry session apply uses (close it when done). */
-export async function planRockPublish(r: ResolvedLine, ws: Workspace, o: RockPublishOptions, env: NodeJS.ProcessEnv): Promise<{ plan: RockPlan; session: RegistrySession }> {
+export async function planRockPublish(
+  r: ResolvedLine,
+  ws: Workspace,
+  o: RockPublishOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<{ plan: RockPlan; session: RegistrySession }> {
   const registry = o.registry || env.SPARKCRAFT_REGISTRY || r.image.registry;
-  const artifact = o.artifact ? path.resolve(o.artifact) : o.packed?.artifact ?? (await findRockArtifact(ws.root, r));
+  const artifact = o.artifact ? path.resolve(o.artifact) : (o.packed?.artifact ?? (await findRockArtifact(ws.root, r)));
   const certDir = o.registryCertDir || env.SPARKCRAFT_REGISTRY_CERT_DIR || undefined;
   const retry: RetryPolicy = { attempts: Math.max(1, o.attempts), baseDelayMs: o.retryDelayMs, maxDelayMs: Math.max(o.retryDelayMs, DEFAULT_RETRY.maxDelayMs) };
   const session = new RegistrySession(repositoryOf(registry, r.image.name).host, env, certDir, retry);
@@ -71,7 +88,7 @@ export async function applyRockPublish(plan: RockPlan, session: RegistrySession,
 }
 
 export async function planSnapPublish(r: ResolvedLine, ws: Workspace, o: { artifact?: string; packed?: Packed }, env: NodeJS.ProcessEnv): Promise<SnapPlan> {
-  const file = o.artifact ? path.resolve(o.artifact) : o.packed?.artifact ?? (await findSnapArtifact(ws.root, r));
+  const file = o.artifact ? path.resolve(o.artifact) : (o.packed?.artifact ?? (await findSnapArtifact(ws.root, r)));
   const meta = await readSnapMeta(file);
   const { missing } = await storeReadiness(env);
   return planSnapUpload({ resolved: r, snapName: r.snap.name, file, meta, missing });

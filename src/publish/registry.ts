@@ -13,15 +13,7 @@ import * as path from 'node:path';
 import type { ResolvedLine } from '../config/types.ts';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
-import {
-  SkopeoError,
-  archiveDigest,
-  copyArchiveCommand,
-  formatCommand,
-  pushArchive,
-  remoteDigest,
-  type RegistryAccess,
-} from '../lib/tools/skopeo-registry.ts';
+import { SkopeoError, archiveDigest, copyArchiveCommand, formatCommand, pushArchive, remoteDigest, type RegistryAccess } from '../lib/tools/skopeo-registry.ts';
 import { credentialsFromEnv, writeAuthFile, type RegistryCredentials } from './credentials.ts';
 import { RetriesExhausted, withRetry, type RetryPolicy } from '../lib/retry.ts';
 import { formatSignPlan, type SignPlan } from './sign.ts';
@@ -240,7 +232,9 @@ export class RegistrySession {
         policy,
         (e) => e instanceof SkopeoError && e.retryable,
         ({ attempt, error, delayMs }) =>
-          log.warn(`${what}: attempt ${attempt}/${policy.attempts} failed (${error instanceof Error ? error.message : String(error)}); retrying in ${delayMs} ms`),
+          log.warn(
+            `${what}: attempt ${attempt}/${policy.attempts} failed (${error instanceof Error ? error.message : String(error)}); retrying in ${delayMs} ms`,
+          ),
       );
     } catch (e) {
       throw this.translate(what, e);
@@ -332,9 +326,7 @@ export interface RockResult {
 /** I/O: push and verify. Refuses (before any change) when the plan has problems. */
 export async function applyRockPlan(plan: RockPlan, session: RegistrySession): Promise<RockResult> {
   const t0 = Date.now();
-  const problems: UserError[] = plan.problems.map(
-    (p) => new UserError('E_IMMUTABLE_TAG', p, { hint: 'publish a new version, or pass --force to overwrite' }),
-  );
+  const problems: UserError[] = plan.problems.map((p) => new UserError('E_IMMUTABLE_TAG', p, { hint: 'publish a new version, or pass --force to overwrite' }));
   for (const p of plan.signing?.problems ?? []) problems.push(new UserError('E_SIGNING', p));
   if (plan.tags.some((t) => t.existing === 'unknown')) {
     problems.push(new UserError('E_PLAN_INCOMPLETE', 'the plan could not read every existing tag', { hint: 'check registry access and retry' }));

@@ -144,7 +144,9 @@ export function builderFromEnv(env: NodeJS.ProcessEnv): { id: string; invocation
   if (env.GITHUB_ACTIONS === 'true' && env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY) {
     const server = env.GITHUB_SERVER_URL;
     const id = env.GITHUB_WORKFLOW_REF ? `${server}/${env.GITHUB_WORKFLOW_REF}` : `${server}/${env.GITHUB_REPOSITORY}/.github/workflows/release.yaml`;
-    const invocationId = env.GITHUB_RUN_ID ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT ?? '1'}` : undefined;
+    const invocationId = env.GITHUB_RUN_ID
+      ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT ?? '1'}`
+      : undefined;
     return { id, ...(invocationId ? { invocationId } : {}) };
   }
   return { id: LOCAL_BUILDER };
@@ -214,7 +216,10 @@ export function decideSigning(i: DecideSigningInput): SignPlan {
 export function formatSignPlan(p: SignPlan): string[] {
   if (!p.key) return [`  signing     ${p.keySource}`];
   const lines = [`  signing     ${p.subject}`, `              ${p.keySource}`];
-  if (p.sbom) lines.push(`  sbom        ${p.sbom.file} (${p.sbom.spdxVersion}, ${p.sbom.packages} packages, ${p.sbom.files} files, sha256:${p.sbom.sha256.slice(0, 12)}…) → attestation ${SBOM_TYPE}`);
+  if (p.sbom)
+    lines.push(
+      `  sbom        ${p.sbom.file} (${p.sbom.spdxVersion}, ${p.sbom.packages} packages, ${p.sbom.files} files, sha256:${p.sbom.sha256.slice(0, 12)}…) → attestation ${SBOM_TYPE}`,
+    );
   if (p.provenance) {
     lines.push(
       `  provenance  SLSA v1: commit ${p.provenance.commit.slice(0, 12)}${p.provenance.dirty ? ' (uncommitted changes)' : ''}, ${p.provenance.inputs} locked inputs with sha256, builder ${p.provenance.builder} → attestation ${PROVENANCE_TYPE}`,
@@ -360,13 +365,19 @@ function translateCosign(what: string, e: unknown, plan: SignPlan): unknown {
   if (!(e instanceof CosignError)) return e;
   switch (e.kind) {
     case 'password':
-      return new UserError('E_SIGNING_KEY', `${what}: the signing key could not be decrypted (${e.detail})`, { hint: 'set COSIGN_PASSWORD to the key\'s password' });
+      return new UserError('E_SIGNING_KEY', `${what}: the signing key could not be decrypted (${e.detail})`, {
+        hint: "set COSIGN_PASSWORD to the key's password",
+      });
     case 'key':
       return new UserError('E_SIGNING_KEY', `${what}: the signing key could not be read (${e.detail})`, { hint: `check ${plan.keySource}` });
     case 'auth':
-      return new UserError('E_REGISTRY_AUTH', `${what}: the registry refused the credentials (${e.detail})`, { hint: 'the account needs push rights to the repository' });
+      return new UserError('E_REGISTRY_AUTH', `${what}: the registry refused the credentials (${e.detail})`, {
+        hint: 'the account needs push rights to the repository',
+      });
     case 'tls':
-      return new UserError('E_REGISTRY_TLS', `${what}: TLS verification failed (${e.detail})`, { hint: 'pass --registry-cert-dir DIR holding the registry CA as ca.crt' });
+      return new UserError('E_REGISTRY_TLS', `${what}: TLS verification failed (${e.detail})`, {
+        hint: 'pass --registry-cert-dir DIR holding the registry CA as ca.crt',
+      });
     default:
       return new UserError('E_SIGNING', `${what} failed: ${e.detail}`);
   }

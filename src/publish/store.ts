@@ -12,15 +12,7 @@ import { catFile } from '../lib/tools/squashfs.ts';
 import { parse as parseYaml } from 'yaml';
 import type { ResolvedLine, Risk } from '../config/types.ts';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
-import {
-  formatCommand,
-  parseUploadRevision,
-  promoteCommand,
-  releaseCommand,
-  runStore,
-  uploadCommand,
-  type Command,
-} from '../lib/tools/snapcraft-store.ts';
+import { formatCommand, parseUploadRevision, promoteCommand, releaseCommand, runStore, uploadCommand, type Command } from '../lib/tools/snapcraft-store.ts';
 import { findArtifact } from './registry.ts';
 
 export const RISKS: Risk[] = ['edge', 'beta', 'candidate', 'stable'];
@@ -53,7 +45,8 @@ export function planSnapUpload(i: { resolved: ResolvedLine; snapName: string; fi
   const cmd = uploadCommand(i.file, channel);
   const problems: string[] = [];
   if (i.meta.name !== i.snapName) problems.push(`${i.file} is snap "${i.meta.name}", the matrix publishes "${i.snapName}"`);
-  if (i.meta.version !== i.resolved.snap.version) problems.push(`${i.file} has version ${i.meta.version}, line ${i.resolved.line.track} is ${i.resolved.snap.version}`);
+  if (i.meta.version !== i.resolved.snap.version)
+    problems.push(`${i.file} has version ${i.meta.version}, line ${i.resolved.line.track} is ${i.resolved.snap.version}`);
   if (i.resolved.risk === 'stable' || i.resolved.risk === 'candidate') {
     if (i.meta.grade && i.meta.grade !== 'stable') problems.push(`${i.file} has grade ${i.meta.grade}; ${i.resolved.risk} needs grade stable`);
   }
@@ -72,11 +65,7 @@ export function planSnapUpload(i: { resolved: ResolvedLine; snapName: string; fi
 }
 
 export function formatSnapPlan(p: SnapPlan): string {
-  const lines = [
-    `plan: upload snap ${p.snap} ${p.meta.version} → Snap Store channel ${p.channel}`,
-    `  file     ${p.file}`,
-    `  command  ${p.command}`,
-  ];
+  const lines = [`plan: upload snap ${p.snap} ${p.meta.version} → Snap Store channel ${p.channel}`, `  file     ${p.file}`, `  command  ${p.command}`];
   for (const m of p.missing) lines.push(`  missing: ${m}`);
   for (const pr of p.problems) lines.push(`  problem: ${pr}`);
   return lines.join('\n');

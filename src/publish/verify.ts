@@ -72,7 +72,10 @@ export function checkSignatures(stdout: string, digest: string): VerifyCheck {
 /** Pure: DSSE envelopes (one JSON per line) → the in-toto statements they carry. */
 export function statementsOf(stdout: string): InTotoStatement[] {
   const out: InTotoStatement[] = [];
-  for (const line of stdout.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const env = JSON.parse(line) as { payloadType?: string; payload?: string };
     if (!env.payload) continue;
     out.push(JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as InTotoStatement);
@@ -107,16 +110,29 @@ export function checkSbom(statements: InTotoStatement[], digest: string): { chec
   if (digests.length > 1) return { check: { name: 'sbom', ok: false, detail: `${digests.length} different SBOMs are attached` } };
   const doc = mine[0]!.predicate as { spdxVersion?: string; name?: string; packages?: unknown[]; files?: unknown[] };
   if (typeof doc?.spdxVersion !== 'string') return { check: { name: 'sbom', ok: false, detail: 'the attested SBOM is not an SPDX document' } };
-  const sbom = { sha256: digests[0]!, spdxVersion: doc.spdxVersion, name: String(doc.name ?? ''), packages: doc.packages?.length ?? 0, files: doc.files?.length ?? 0 };
+  const sbom = {
+    sha256: digests[0]!,
+    spdxVersion: doc.spdxVersion,
+    name: String(doc.name ?? ''),
+    packages: doc.packages?.length ?? 0,
+    files: doc.files?.length ?? 0,
+  };
   return { check: { name: 'sbom', ok: true, detail: `${sbom.spdxVersion}, ${sbom.packages} packages, ${sbom.files} files` }, sbom };
 }
 
 /** Pure: the verified provenance statements (and the verified SBOM) → the provenance check. */
-export function checkProvenance(statements: InTotoStatement[], digest: string, sbom: SbomSummary | undefined): { check: VerifyCheck; provenance?: ProvenanceSummary } {
+export function checkProvenance(
+  statements: InTotoStatement[],
+  digest: string,
+  sbom: SbomSummary | undefined,
+): { check: VerifyCheck; provenance?: ProvenanceSummary } {
   const mine = statements.filter((s) => s.predicateType === PROVENANCE_PREDICATE_TYPE && about(s, digest));
   if (!mine.length) return { check: { name: 'provenance', ok: false, detail: `no verified provenance attestation is about ${digest}` } };
   const p = mine.at(-1)!.predicate as {
-    buildDefinition?: { externalParameters?: { source?: { digest?: { gitCommit?: string } } }; resolvedDependencies?: Array<{ digest?: Record<string, string> }> };
+    buildDefinition?: {
+      externalParameters?: { source?: { digest?: { gitCommit?: string } } };
+      resolvedDependencies?: Array<{ digest?: Record<string, string> }>;
+    };
     runDetails?: { builder?: { id?: string }; byproducts?: Array<{ name?: string; digest?: Record<string, string> }> };
   };
   const commit = p.buildDefinition?.externalParameters?.source?.digest?.gitCommit;
@@ -127,11 +143,18 @@ export function checkProvenance(statements: InTotoStatement[], digest: string, s
   const provenance = { commit, inputs, builder, sbomSha256 };
   if (sbom && sbomSha256 !== sbom.sha256) {
     return {
-      check: { name: 'provenance', ok: false, detail: `the attached SBOM (sha256:${sbom.sha256.slice(0, 12)}…) is not the one the provenance records (sha256:${(sbomSha256 ?? 'none').slice(0, 12)}…)` },
+      check: {
+        name: 'provenance',
+        ok: false,
+        detail: `the attached SBOM (sha256:${sbom.sha256.slice(0, 12)}…) is not the one the provenance records (sha256:${(sbomSha256 ?? 'none').slice(0, 12)}…)`,
+      },
       provenance,
     };
   }
-  return { check: { name: 'provenance', ok: true, detail: `SLSA v1, commit ${commit.slice(0, 12)}, ${inputs} inputs with sha256, builder ${builder}` }, provenance };
+  return {
+    check: { name: 'provenance', ok: true, detail: `SLSA v1, commit ${commit.slice(0, 12)}, ${inputs} inputs with sha256, builder ${builder}` },
+    provenance,
+  };
 }
 
 const LABEL: Record<CheckName, string> = { signature: 'signature', sbom: 'SBOM', provenance: 'provenance' };
@@ -152,19 +175,27 @@ export function failureReason(e: unknown, what: CheckName, ctx: { digest: string
       return what === 'signature' ? `no signature for ${ctx.digest}${moved}` : `no ${LABEL[what]} attestation for ${ctx.digest}`;
     case 'no-attestation':
       // cosign says only "no matching attestations" when the digest has none at all.
-      return /^no matching attestations$/.test(e.detail) ? `no ${LABEL[what]} attestation for ${ctx.digest}` : `no ${LABEL[what]} attestation verifies with ${ctx.key} (${e.detail})`;
+      return /^no matching attestations$/.test(e.detail)
+        ? `no ${LABEL[what]} attestation for ${ctx.digest}`
+        : `no ${LABEL[what]} attestation verifies with ${ctx.key} (${e.detail})`;
     case 'claims':
       return `the signature found for ${ctx.digest} was made for another image (${e.detail})${moved}`;
     case 'bad-signature':
       return `the ${what === 'signature' ? 'signature' : `${LABEL[what]} attestation`} does not verify with ${ctx.key}: signed with another key, or changed (${e.detail})`;
     case 'key':
-      throw new UserError('E_VERIFY_KEY', `the public key ${ctx.key} could not be read: ${e.detail}`, { hint: 'pass --key FILE with a cosign public key (PEM)' });
+      throw new UserError('E_VERIFY_KEY', `the public key ${ctx.key} could not be read: ${e.detail}`, {
+        hint: 'pass --key FILE with a cosign public key (PEM)',
+      });
     case 'identity':
       return `no ${what === 'signature' ? 'signature' : `${LABEL[what]} attestation`} by ${ctx.key} (${e.detail})`;
     case 'auth':
-      throw new UserError('E_REGISTRY_AUTH', `the registry refused access while verifying: ${e.detail}`, { hint: 'set REGISTRY_USER and REGISTRY_PASSWORD (or GITHUB_TOKEN for ghcr.io)' });
+      throw new UserError('E_REGISTRY_AUTH', `the registry refused access while verifying: ${e.detail}`, {
+        hint: 'set REGISTRY_USER and REGISTRY_PASSWORD (or GITHUB_TOKEN for ghcr.io)',
+      });
     case 'tls':
-      throw new UserError('E_REGISTRY_TLS', `TLS verification of the registry failed: ${e.detail}`, { hint: 'pass --registry-cert-dir DIR holding the registry CA as ca.crt' });
+      throw new UserError('E_REGISTRY_TLS', `TLS verification of the registry failed: ${e.detail}`, {
+        hint: 'pass --registry-cert-dir DIR holding the registry CA as ca.crt',
+      });
     case 'network':
       throw new UserError('E_REGISTRY_UNAVAILABLE', `the registry could not be reached while verifying: ${e.detail}`);
     default:
@@ -187,7 +218,10 @@ export interface VerifyResult {
 }
 
 /** I/O: resolve `ref` to its digest and check signature, SBOM and provenance against a public key (or a keyless signer's identity). */
-export async function verifyImage(ref: string, o: { publicKey?: string; verifier?: Verifier; session: RegistrySession; env: NodeJS.ProcessEnv }): Promise<VerifyResult> {
+export async function verifyImage(
+  ref: string,
+  o: { publicKey?: string; verifier?: Verifier; session: RegistrySession; env: NodeJS.ProcessEnv },
+): Promise<VerifyResult> {
   const verifier: Verifier = o.verifier ?? { kind: 'key', publicKey: o.publicKey ?? '' };
   const keyName = describeVerifier(verifier);
   const parsed = parseImageRef(ref);
@@ -225,5 +259,17 @@ export async function verifyImage(ref: string, o: { publicKey?: string; verifier
     checks.push({ name: 'provenance', ok: false, detail: failureReason(e, 'provenance', ctx) });
   }
   const { ok, line } = summarise(subject, keyName, checks);
-  return { kind: 'sparkcraft.verify/result', version: 1, ref, subject, digest, key: keyName, ok, checks, ...(sbom ? { sbom } : {}), ...(provenance ? { provenance } : {}), line };
+  return {
+    kind: 'sparkcraft.verify/result',
+    version: 1,
+    ref,
+    subject,
+    digest,
+    key: keyName,
+    ok,
+    checks,
+    ...(sbom ? { sbom } : {}),
+    ...(provenance ? { provenance } : {}),
+    line,
+  };
 }

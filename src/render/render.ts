@@ -139,7 +139,12 @@ export function renderLine(r: ResolvedLine, t: Templates): RenderedFile[] {
 
 export function validateManifests(files: RenderedFile[], what: string, which: string[] = ['rockcraft.yaml', 'snap/snapcraft.yaml']): void {
   const problems: UserError[] = [];
-  for (const [path, schema, tool] of ([['rockcraft.yaml', rockcraftSchema, 'rockcraft'], ['snap/snapcraft.yaml', snapcraftSchema, 'snapcraft']] as const).filter(([p]) => which.includes(p))) {
+  for (const [path, schema, tool] of (
+    [
+      ['rockcraft.yaml', rockcraftSchema, 'rockcraft'],
+      ['snap/snapcraft.yaml', snapcraftSchema, 'snapcraft'],
+    ] as const
+  ).filter(([p]) => which.includes(p))) {
     const f = files.find((x) => x.path === path)!;
     let doc: unknown;
     try {

@@ -3,7 +3,15 @@
  * with its key path. No dependency: the schemas are plain data in schemas.ts.
  */
 export interface Schema {
-  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null' | Array<'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null'>;
+  type?:
+    | 'object'
+    | 'array'
+    | 'string'
+    | 'integer'
+    | 'number'
+    | 'boolean'
+    | 'null'
+    | Array<'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null'>;
   properties?: Record<string, Schema>;
   patternProperties?: Record<string, Schema>;
   additionalProperties?: boolean | Schema;
@@ -34,7 +42,8 @@ export function validate(value: unknown, schema: Schema, path = ''): string[] {
       return [`${at}: must be ${types.join(' or ')}, got ${t}`];
     }
   }
-  if (schema.enum && !schema.enum.includes(value)) out.push(`${at}: must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`);
+  if (schema.enum && !schema.enum.includes(value))
+    out.push(`${at}: must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`);
   if (typeof value === 'string') {
     if (schema.pattern && !new RegExp(schema.pattern).test(value)) out.push(`${at}: ${JSON.stringify(value)} does not match ${schema.pattern}`);
     if (schema.minLength !== undefined && value.length < schema.minLength) out.push(`${at}: must not be empty`);

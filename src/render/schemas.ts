@@ -77,7 +77,12 @@ export const rockcraftSchema: Schema = {
     license: str,
     base: { type: 'string', enum: ['bare', 'ubuntu@20.04', 'ubuntu@22.04', 'ubuntu@24.04'] },
     'build-base': { type: 'string', enum: ['ubuntu@20.04', 'ubuntu@22.04', 'ubuntu@24.04', 'devel'] },
-    platforms: { type: 'object', minItems: 1, patternProperties: { '^(amd64|arm64|armhf|ppc64el|riscv64|s390x)$': { type: ['object', 'null'] } }, additionalProperties: false },
+    platforms: {
+      type: 'object',
+      minItems: 1,
+      patternProperties: { '^(amd64|arm64|armhf|ppc64el|riscv64|s390x)$': { type: ['object', 'null'] } },
+      additionalProperties: false,
+    },
     'run-user': { type: 'string', enum: ['_daemon_'] },
     'entrypoint-service': str,
     environment: env,
@@ -115,7 +120,14 @@ export const snapcraftSchema: Schema = {
     base: { type: 'string', enum: ['core18', 'core20', 'core22', 'core24'] },
     grade: { type: 'string', enum: ['stable', 'devel'] },
     confinement: { type: 'string', enum: ['strict', 'classic', 'devmode'] },
-    architectures: { type: 'array', items: { type: 'object', properties: { 'build-on': { type: ['string', 'array'] }, 'build-for': { type: ['string', 'array'] } }, additionalProperties: false } },
+    architectures: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { 'build-on': { type: ['string', 'array'] }, 'build-for': { type: ['string', 'array'] } },
+        additionalProperties: false,
+      },
+    },
     platforms: { type: 'object', additionalProperties: { type: ['object', 'null'] } },
     environment: env,
     plugs: {

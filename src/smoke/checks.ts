@@ -26,7 +26,10 @@ export interface CheckResult {
 }
 
 export class CheckFailed extends Error {
-  constructor(message: string, readonly log: string) {
+  constructor(
+    message: string,
+    readonly log: string,
+  ) {
     super(message);
   }
 }
@@ -68,7 +71,9 @@ export async function compileJob(sparkJars: string, work: string): Promise<strin
 
 /** The reference rock's documented smoke command, on the examples jar our rock builds (in local mode). */
 export async function sparkPiFromExamplesJar(rock: RockRunner, jar: string): Promise<string> {
-  const r = await rock.run(['-c', `spark-submit --master "local[2]" --class org.apache.spark.examples.SparkPi local://${jar} 10 2>&1`], { entrypoint: '/bin/bash' });
+  const r = await rock.run(['-c', `spark-submit --master "local[2]" --class org.apache.spark.examples.SparkPi local://${jar} 10 2>&1`], {
+    entrypoint: '/bin/bash',
+  });
   return expectOutput('SparkPi from the examples jar', r, /Pi is roughly 3\.1\d*/);
 }
 
@@ -101,76 +106,121 @@ export function rockChecks(rock: RockRunner, c: Cluster, opts: { sparkJars: stri
   let account: Promise<Awaited<ReturnType<typeof rock.run>>> | undefined;
   const rockAccount = () =>
     (account ??= flatten.then(() =>
-      rock.run(['-c', `spark-client.service-account-registry create --username smoke --namespace ${ns} --conf spark.smoke=1 && spark-client.service-account-registry list && spark-client.service-account-registry get-config --username smoke --namespace ${ns}`], { entrypoint: '/bin/bash', volumes: kubeVol, envs: { KUBECONFIG: '/kube/config' } }),
+      rock.run(
+        [
+          '-c',
+          `spark-client.service-account-registry create --username smoke --namespace ${ns} --conf spark.smoke=1 && spark-client.service-account-registry list && spark-client.service-account-registry get-config --username smoke --namespace ${ns}`,
+        ],
+        { entrypoint: '/bin/bash', volumes: kubeVol, envs: { KUBECONFIG: '/kube/config' } },
+      ),
     ));
   const checks: Array<[string, () => Promise<string>]> = [
-    ['rock: PySpark job in local mode', async () => {
-      const r = await rock.run(['-c', 'spark-submit --master "local[2]" /opt/spark/examples/pi.py 4 2>&1'], { entrypoint: '/bin/bash' });
-      return expectOutput('pi.py', r, /Pi is roughly 3\.1\d*/);
-    }],
-    ['rock: JVM job (SmokePi) in local mode', async () => {
-      const jar = await compileJob(opts.sparkJars, work);
-      chmodSync(jar, 0o644);
-      const r = await rock.run(['-c', 'spark-submit --master "local[2]" --class SmokePi /smoke/smoke-pi.jar 4 2>&1'], { entrypoint: '/bin/bash', volumes: [`${jar}:/smoke/smoke-pi.jar:ro`] });
-      return expectOutput('SmokePi', r, /Pi is roughly 3\.1\d*/);
-    }],
+    [
+      'rock: PySpark job in local mode',
+      async () => {
+        const r = await rock.run(['-c', 'spark-submit --master "local[2]" /opt/spark/examples/pi.py 4 2>&1'], { entrypoint: '/bin/bash' });
+        return expectOutput('pi.py', r, /Pi is roughly 3\.1\d*/);
+      },
+    ],
+    [
+      'rock: JVM job (SmokePi) in local mode',
+      async () => {
+        const jar = await compileJob(opts.sparkJars, work);
+        chmodSync(jar, 0o644);
+        const r = await rock.run(['-c', 'spark-submit --master "local[2]" --class SmokePi /smoke/smoke-pi.jar 4 2>&1'], {
+          entrypoint: '/bin/bash',
+          volumes: [`${jar}:/smoke/smoke-pi.jar:ro`],
+        });
+        return expectOutput('SmokePi', r, /Pi is roughly 3\.1\d*/);
+      },
+    ],
     ['rock: SparkPi from the examples jar (the documented command) in local mode', () => sparkPiFromExamplesJar(rock, opts.examplesJar)],
-    ['rock: history server lists a completed application', async () => {
-      const port = await freePort();
-      await rock.start(name, { envs: { SPARK_HISTORY_OPTS: `-Dspark.history.ui.port=${port}` } });
-      try {
-        const job = await rock.exec(name, ['bash', '-c', 'mkdir -p /tmp/spark-events && spark-submit --master "local[1]" --name smoke-history --conf spark.eventLog.enabled=true --conf spark.eventLog.dir=file:///tmp/spark-events /opt/spark/examples/pi.py 2 2>&1']);
-        expectOutput('event-logged job', job, /Pi is roughly/);
-        const st = await rock.exec(name, ['pebble', 'start', 'history-server']);
-        if (st.exitCode !== 0) throw new CheckFailed('pebble start history-server failed', tail(st.stderr + st.stdout));
-        let body = '';
-        for (let i = 0; i < 90; i++) {
-          try {
-            const res = await fetch(`http://127.0.0.1:${port}/api/v1/applications`);
-            body = await res.text();
-            const apps = JSON.parse(body) as Array<{ name: string; attempts: Array<{ completed: boolean }> }>;
-            const app = apps.find((a) => a.name === 'PythonPi' || a.name === 'smoke-history');
-            if (app?.attempts[0]?.completed) return `${app.name} completed (port ${port})`;
-          } catch {
-            /* not up yet */
+    [
+      'rock: history server lists a completed application',
+      async () => {
+        const port = await freePort();
+        await rock.start(name, { envs: { SPARK_HISTORY_OPTS: `-Dspark.history.ui.port=${port}` } });
+        try {
+          const job = await rock.exec(name, [
+            'bash',
+            '-c',
+            'mkdir -p /tmp/spark-events && spark-submit --master "local[1]" --name smoke-history --conf spark.eventLog.enabled=true --conf spark.eventLog.dir=file:///tmp/spark-events /opt/spark/examples/pi.py 2 2>&1',
+          ]);
+          expectOutput('event-logged job', job, /Pi is roughly/);
+          const st = await rock.exec(name, ['pebble', 'start', 'history-server']);
+          if (st.exitCode !== 0) throw new CheckFailed('pebble start history-server failed', tail(st.stderr + st.stdout));
+          let body = '';
+          for (let i = 0; i < 90; i++) {
+            try {
+              const res = await fetch(`http://127.0.0.1:${port}/api/v1/applications`);
+              body = await res.text();
+              const apps = JSON.parse(body) as Array<{ name: string; attempts: Array<{ completed: boolean }> }>;
+              const app = apps.find((a) => a.name === 'PythonPi' || a.name === 'smoke-history');
+              if (app?.attempts[0]?.completed) return `${app.name} completed (port ${port})`;
+            } catch {
+              /* not up yet */
+            }
+            await new Promise((r) => setTimeout(r, 1000));
           }
-          await new Promise((r) => setTimeout(r, 1000));
+          const logs = await rock.logs(name);
+          throw new CheckFailed(`the history server did not list the application: ${body.slice(0, 200)}`, tail(logs.stdout + logs.stderr));
+        } finally {
+          await rock.remove(name);
         }
-        const logs = await rock.logs(name);
-        throw new CheckFailed(`the history server did not list the application: ${body.slice(0, 200)}`, tail(logs.stdout + logs.stderr));
-      } finally {
-        await rock.remove(name);
-      }
-    }],
-    ['rock: sparkd runs driver and executor through the Spark entrypoint', async () => {
-      const dry = { SPARK_ENTRYPOINT_DRY_RUN: '1', SPARK_DRIVER_URL: 'spark://d:7078', SPARK_EXECUTOR_ID: '1', SPARK_EXECUTOR_CORES: '1', SPARK_APPLICATION_ID: 'a', SPARK_EXECUTOR_POD_IP: '127.0.0.1' };
-      const ex = await rock.run(['executor'], { envs: dry, timeout: 120_000 });
-      expectOutput('sparkd executor', ex, /KubernetesExecutorBackend[\s\S]*--driver-url\s+spark:\/\/d:7078/);
-      const dr = await rock.run(['driver', '--properties-file', '/tmp/x.conf', '--class', 'A'], { envs: dry, timeout: 120_000 });
-      expectOutput('sparkd driver', dr, /\/opt\/spark\/bin\/spark-submit[\s\S]*--deploy-mode\s+client\s+--properties-file\s+\/tmp\/x\.conf/);
-      const bad = await rock.run(['painter'], { timeout: 120_000 });
-      if (!/unknown role "painter"/.test(bad.stdout + bad.stderr)) throw new CheckFailed('sparkd accepted an unknown role', tail(bad.stdout + bad.stderr));
-      return 'driver, executor and unknown role behave';
-    }],
-    ['rock: spark8t creates and lists service accounts on the kube-apiserver', async () => {
-      const r = await rockAccount();
-      return expectOutput('spark8t in the rock', r, new RegExp(`${ns}:smoke[\\s\\S]*spark\\.smoke=1`));
-    }],
-    ['rock: spark-submit --deploy-mode cluster creates the driver pod', async () => {
-      await rockAccount(); // it submits as that account (also when run alone with --only)
-      const r = await rock.run(['-c', `spark-client.spark-submit --username smoke --namespace ${ns} --deploy-mode cluster --conf spark.kubernetes.submission.waitAppCompletion=false --conf spark.from.cli=yes local:///opt/spark/examples/pi.py 2>&1`], { entrypoint: '/bin/bash', volumes: kubeVol, envs: { KUBECONFIG: '/kube/config' } });
-      // Spark ≥ 3.5 says "Deployed Spark application"; 3.4 says nothing: the pod is the proof.
-      if (r.exitCode !== 0) throw new CheckFailed(`cluster submit from the rock: exit ${r.exitCode}`, tail(`${r.stdout}\n${r.stderr}`));
-      const pods = await kubectlJson(c, ['-n', ns, 'get', 'pods']);
-      const pod = pods.items[0];
-      if (!pod || pod.spec.serviceAccountName !== 'smoke' || pod.spec.containers[0].image !== opts.imageRef) {
-        throw new CheckFailed('driver pod missing or wrong', JSON.stringify(pod?.spec ?? {}).slice(0, 500));
-      }
-      const cms = await kubectlJson(c, ['-n', ns, 'get', 'configmaps']);
-      const props = JSON.stringify(cms.items.map((x: { data?: unknown }) => x.data));
-      if (!props.includes('spark.from.cli=yes') || !props.includes('spark.smoke=1')) throw new CheckFailed('merged properties missing from the driver config map', props.slice(0, 500));
-      return `${pod.metadata.name} (image ${opts.imageRef}, service account smoke)`;
-    }],
+      },
+    ],
+    [
+      'rock: sparkd runs driver and executor through the Spark entrypoint',
+      async () => {
+        const dry = {
+          SPARK_ENTRYPOINT_DRY_RUN: '1',
+          SPARK_DRIVER_URL: 'spark://d:7078',
+          SPARK_EXECUTOR_ID: '1',
+          SPARK_EXECUTOR_CORES: '1',
+          SPARK_APPLICATION_ID: 'a',
+          SPARK_EXECUTOR_POD_IP: '127.0.0.1',
+        };
+        const ex = await rock.run(['executor'], { envs: dry, timeout: 120_000 });
+        expectOutput('sparkd executor', ex, /KubernetesExecutorBackend[\s\S]*--driver-url\s+spark:\/\/d:7078/);
+        const dr = await rock.run(['driver', '--properties-file', '/tmp/x.conf', '--class', 'A'], { envs: dry, timeout: 120_000 });
+        expectOutput('sparkd driver', dr, /\/opt\/spark\/bin\/spark-submit[\s\S]*--deploy-mode\s+client\s+--properties-file\s+\/tmp\/x\.conf/);
+        const bad = await rock.run(['painter'], { timeout: 120_000 });
+        if (!/unknown role "painter"/.test(bad.stdout + bad.stderr)) throw new CheckFailed('sparkd accepted an unknown role', tail(bad.stdout + bad.stderr));
+        return 'driver, executor and unknown role behave';
+      },
+    ],
+    [
+      'rock: spark8t creates and lists service accounts on the kube-apiserver',
+      async () => {
+        const r = await rockAccount();
+        return expectOutput('spark8t in the rock', r, new RegExp(`${ns}:smoke[\\s\\S]*spark\\.smoke=1`));
+      },
+    ],
+    [
+      'rock: spark-submit --deploy-mode cluster creates the driver pod',
+      async () => {
+        await rockAccount(); // it submits as that account (also when run alone with --only)
+        const r = await rock.run(
+          [
+            '-c',
+            `spark-client.spark-submit --username smoke --namespace ${ns} --deploy-mode cluster --conf spark.kubernetes.submission.waitAppCompletion=false --conf spark.from.cli=yes local:///opt/spark/examples/pi.py 2>&1`,
+          ],
+          { entrypoint: '/bin/bash', volumes: kubeVol, envs: { KUBECONFIG: '/kube/config' } },
+        );
+        // Spark ≥ 3.5 says "Deployed Spark application"; 3.4 says nothing: the pod is the proof.
+        if (r.exitCode !== 0) throw new CheckFailed(`cluster submit from the rock: exit ${r.exitCode}`, tail(`${r.stdout}\n${r.stderr}`));
+        const pods = await kubectlJson(c, ['-n', ns, 'get', 'pods']);
+        const pod = pods.items[0];
+        if (!pod || pod.spec.serviceAccountName !== 'smoke' || pod.spec.containers[0].image !== opts.imageRef) {
+          throw new CheckFailed('driver pod missing or wrong', JSON.stringify(pod?.spec ?? {}).slice(0, 500));
+        }
+        const cms = await kubectlJson(c, ['-n', ns, 'get', 'configmaps']);
+        const props = JSON.stringify(cms.items.map((x: { data?: unknown }) => x.data));
+        if (!props.includes('spark.from.cli=yes') || !props.includes('spark.smoke=1'))
+          throw new CheckFailed('merged properties missing from the driver config map', props.slice(0, 500));
+        return `${pod.metadata.name} (image ${opts.imageRef}, service account smoke)`;
+      },
+    ],
   ];
   return checks;
 }
@@ -192,38 +242,61 @@ export function snapChecks(snap: SnapRunner, c: Cluster) {
     return account;
   };
   const checks: Array<[string, () => Promise<string>]> = [
-    ['snap: install hook writes the configuration under SNAP_DATA', async () => {
-      const r = await installed();
-      if (r.exitCode !== 0) throw new CheckFailed('install hook failed', tail(r.stderr + r.stdout));
-      const conf = readFileSync(join(snap.dirs.data, 'etc/spark8t/conf/spark-defaults.conf'), 'utf8');
-      if (!/spark\.kubernetes\.container\.image=/.test(conf)) throw new CheckFailed('spark-defaults.conf lacks the image', conf);
-      return conf.trim().split('\n').pop()!;
-    }],
-    ['snap: service-account-registry create, list, get-config', async () => {
-      const cr = await snapAccount();
-      if (cr.exitCode !== 0) throw new CheckFailed('create failed', tail(`${cr.stdout}\n${cr.stderr}`));
-      const ls = await snap.app('service-account-registry', ['list']);
-      expectOutput('list', ls, new RegExp(`${ns}:snappy`));
-      const gc = await snap.app('service-account-registry', ['get-config', '--username', 'snappy', '--namespace', ns]);
-      return expectOutput('get-config', gc, /spark\.snap=1/);
-    }],
-    ['snap: spark-submit --deploy-mode cluster creates the driver pod', async () => {
-      await snapAccount();
-      const r = await snap.app('spark-submit', ['--username', 'snappy', '--namespace', ns, '--deploy-mode', 'cluster', '--conf', 'spark.kubernetes.submission.waitAppCompletion=false', 'local:///opt/spark/examples/pi.py']);
-      if (r.exitCode !== 0) throw new CheckFailed(`cluster submit from the snap: exit ${r.exitCode}`, tail(`${r.stdout}\n${r.stderr}`));
-      const pods = await kubectlJson(c, ['-n', ns, 'get', 'pods']);
-      if (pods.items[0]?.spec.serviceAccountName !== 'snappy') throw new CheckFailed('driver pod missing', JSON.stringify(pods.items).slice(0, 300));
-      return pods.items[0].metadata.name;
-    }],
-    ['snap: pyspark runs a local job from piped input', async () => {
-      await installed();
-      const r = await snap.app('pyspark', ['--master', 'local[1]'], {
-        // Piped input is not an interactive shell (no PYTHONSTARTUP): the script makes its session,
-        // which the pyspark launcher has configured (master local[1], our properties file).
-        input: 'from pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\nprint("master=%s sum=%d" % (spark.sparkContext.master, spark.range(100).selectExpr("sum(id)").first()[0]))\n',
-      });
-      return expectOutput('pyspark', r, /master=local\[1\] sum=4950/);
-    }],
+    [
+      'snap: install hook writes the configuration under SNAP_DATA',
+      async () => {
+        const r = await installed();
+        if (r.exitCode !== 0) throw new CheckFailed('install hook failed', tail(r.stderr + r.stdout));
+        const conf = readFileSync(join(snap.dirs.data, 'etc/spark8t/conf/spark-defaults.conf'), 'utf8');
+        if (!/spark\.kubernetes\.container\.image=/.test(conf)) throw new CheckFailed('spark-defaults.conf lacks the image', conf);
+        return conf.trim().split('\n').pop()!;
+      },
+    ],
+    [
+      'snap: service-account-registry create, list, get-config',
+      async () => {
+        const cr = await snapAccount();
+        if (cr.exitCode !== 0) throw new CheckFailed('create failed', tail(`${cr.stdout}\n${cr.stderr}`));
+        const ls = await snap.app('service-account-registry', ['list']);
+        expectOutput('list', ls, new RegExp(`${ns}:snappy`));
+        const gc = await snap.app('service-account-registry', ['get-config', '--username', 'snappy', '--namespace', ns]);
+        return expectOutput('get-config', gc, /spark\.snap=1/);
+      },
+    ],
+    [
+      'snap: spark-submit --deploy-mode cluster creates the driver pod',
+      async () => {
+        await snapAccount();
+        const r = await snap.app('spark-submit', [
+          '--username',
+          'snappy',
+          '--namespace',
+          ns,
+          '--deploy-mode',
+          'cluster',
+          '--conf',
+          'spark.kubernetes.submission.waitAppCompletion=false',
+          'local:///opt/spark/examples/pi.py',
+        ]);
+        if (r.exitCode !== 0) throw new CheckFailed(`cluster submit from the snap: exit ${r.exitCode}`, tail(`${r.stdout}\n${r.stderr}`));
+        const pods = await kubectlJson(c, ['-n', ns, 'get', 'pods']);
+        if (pods.items[0]?.spec.serviceAccountName !== 'snappy') throw new CheckFailed('driver pod missing', JSON.stringify(pods.items).slice(0, 300));
+        return pods.items[0].metadata.name;
+      },
+    ],
+    [
+      'snap: pyspark runs a local job from piped input',
+      async () => {
+        await installed();
+        const r = await snap.app('pyspark', ['--master', 'local[1]'], {
+          // Piped input is not an interactive shell (no PYTHONSTARTUP): the script makes its session,
+          // which the pyspark launcher has configured (master local[1], our properties file).
+          input:
+            'from pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\nprint("master=%s sum=%d" % (spark.sparkContext.master, spark.range(100).selectExpr("sum(id)").first()[0]))\n',
+        });
+        return expectOutput('pyspark', r, /master=local\[1\] sum=4950/);
+      },
+    ],
   ];
   return checks;
 }

@@ -59,7 +59,9 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
         { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'admin', namespace: ns } },
         {
-          apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${ns}-admin` },
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: `${ns}-admin` },
           roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
           subjects: [{ kind: 'ServiceAccount', name: 'admin', namespace: ns }],
         },
@@ -69,9 +71,15 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   const account = () =>
     (setup ??= (async () => {
       await base();
-      await k.apply([rockPod('admin', ns, ctx.imageRef,
-        `spark-client.service-account-registry create --username ${user} --namespace ${ns} --conf spark.scenario=1 && spark-client.service-account-registry get-config --username ${user} --namespace ${ns} && ls /opt/spark/examples/src/main/python/pi.py /opt/spark/examples/pi.py 2>/dev/null | head -1 | sed 's/^/pi-path=/'`,
-        { serviceAccount: 'admin' })]);
+      await k.apply([
+        rockPod(
+          'admin',
+          ns,
+          ctx.imageRef,
+          `spark-client.service-account-registry create --username ${user} --namespace ${ns} --conf spark.scenario=1 && spark-client.service-account-registry get-config --username ${user} --namespace ${ns} && ls /opt/spark/examples/src/main/python/pi.py /opt/spark/examples/pi.py 2>/dev/null | head -1 | sed 's/^/pi-path=/'`,
+          { serviceAccount: 'admin' },
+        ),
+      ]);
       const r = await k.waitDone(ns, 'admin', 180);
       if (r.phase !== 'Succeeded' || !/spark\.scenario=1/.test(r.log)) throw await fail(`admin pod: ${r.phase}`, r.log);
       piPath = r.log.match(/^pi-path=(\S+)/m)?.[1] ?? '/opt/spark/examples/pi.py';
@@ -91,74 +99,127 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
     `${findPi} spark-client.spark-submit --username ${user} --namespace ${ns} --deploy-mode cluster --name ${app} --conf spark.kubernetes.driver.pod.name=${app}-driver ${SMALL.join(' ')} ${rest} 2>&1`;
 
   const scenarios: Array<[string, () => Promise<string>]> = [
-    ['1. an admin pod creates a spark8t account with its in-cluster credentials', async () => {
-      await account();
-      const sa = await k.json(['-n', ns, 'get', 'serviceaccount', user]);
-      const rb = await k.json(['-n', ns, 'get', 'rolebindings']);
-      if (!rb.items.some((b: Json) => b.subjects?.some((s: Json) => s.name === user))) throw await fail('no RoleBinding for the account');
-      return `serviceaccount ${ns}/${sa.metadata.name}, ${rb.items.length} rolebinding(s)`;
-    }],
-    ['2a. a user pod submits PySpark pi.py in cluster mode: driver Succeeded, Pi printed', async () => {
-      const r = await asUser('submit-py', submit('pypi', '--conf spark.executor.instances=1 local://$PI 10'), 300);
-      const d = await driverOf('pypi');
-      const log = d ? await k.logs(ns, d.metadata.name, 200) : '';
-      if (r.phase !== 'Succeeded' || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.1/.test(log)) throw await fail(`submit pod ${r.phase}, driver ${d?.status?.phase}`, r.log);
-      if (RBAC_ERROR.test(log)) throw await fail('the driver log has an RBAC error', log);
-      return `${log.match(/Pi is roughly [\d.]+/)![0]} (driver ${d.metadata.name})`;
-    }],
-    ['2. the documented SparkPi command: 2 executors, exit 0, task lines, Pi is roughly 3.14, driver Succeeded', async () => {
-      const r = await asUser('submit-jvm', submit('sparkpi', `--conf spark.executor.instances=2 --class org.apache.spark.examples.SparkPi ${examplesJar} 1000`), 600);
-      const d = await driverOf('sparkpi');
-      const log = d ? await k.logs(ns, d.metadata.name, 2000) : '';
-      if (r.phase !== 'Succeeded' || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.14/.test(log) || !/Finished task/.test(log)) {
-        throw await fail(`submit pod ${r.phase}, driver ${d?.status?.phase}`, `${r.log}\n${log}`);
-      }
-      if (RBAC_ERROR.test(log)) throw await fail('the driver log has an RBAC error', log);
-      return `${log.match(/Pi is roughly [\d.]+/)![0]}, ${log.match(/Finished task/g)!.length} task lines`;
-    }],
-    ['3. a job that throws: driver pod Failed, spark-submit exits non-zero', async () => {
-      // pi.py's argument is the number of partitions: int("boom") raises in the driver.
-      const r = await asUser('submit-fail', `${submit('throws', 'local://$PI boom')}; echo "exit=$?"`, 300);
-      const d = await driverOf('throws');
-      const code = Number(r.log.match(/exit=(\d+)/)?.[1] ?? NaN);
-      if (d?.status?.phase !== 'Failed' || !(code > 0)) throw await fail(`driver ${d?.status?.phase}, spark-submit exit ${code}`, r.log);
-      return `driver Failed, spark-submit exit ${code}`;
-    }],
-    ['4. driver and executor pod templates: their labels and annotations are on the pods', async () => {
-      // Spark needs a spec with the container it fills in (the first one, by default).
-      const tpl = (role: string) => stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { labels: { 'scenario-template': role }, annotations: { 'sparkcraft.io/template': `${role}-annotation` } }, spec: { containers: [{ name: `spark-${role}` }] } });
-      await account();
-      await k.apply([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'templates', namespace: ns }, data: { 'driver.yaml': tpl('driver'), 'executor.yaml': tpl('executor') } }]);
-      const r = await asUser('submit-tpl', submit('tpl', [
-        '--conf spark.kubernetes.driver.podTemplateFile=/files/driver.yaml',
-        '--conf spark.kubernetes.executor.podTemplateFile=/files/executor.yaml',
-        '--conf spark.kubernetes.executor.deleteOnTermination=false',
-        '--conf spark.executor.instances=1 local://$PI 2',
-      ].join(' ')), 300, { configMap: 'templates' });
-      const d = await driverOf('tpl');
-      // The executors of that application (named after pi.py's own app name, selected by the app's id).
-      const app = d?.metadata.labels?.['spark-app-selector'];
-      const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
-      const ok = (p: Json | undefined, role: string) => p?.metadata.labels?.['scenario-template'] === role && p?.metadata.annotations?.['sparkcraft.io/template'] === `${role}-annotation`;
-      if (r.phase !== 'Succeeded' || !ok(d, 'driver') || ex.length === 0 || !ex.every((p) => ok(p, 'executor'))) {
-        throw await fail(`submit ${r.phase}; driver labels ${JSON.stringify(d?.metadata.labels)}; ${ex.length} executor(s) ${JSON.stringify(ex[0]?.metadata.labels)}`, r.log);
-      }
-      return `driver and ${ex.length} executor pod(s) carry the templates' label and annotation`;
-    }],
-    ['5a. spark-shell in client mode in a pod: executors as pods, script on stdin, result printed', async () => {
-      const script = 'val n = sc.parallelize(1 to 1000, 4).map(_ * 2).sum\nprintln(s"shell-sum=${n.toLong} executors=${sc.statusTracker.getExecutorInfos.length - 1}")\n';
-      const r = await asUser('shell', clientMode('spark-shell', script), 420);
-      if (r.phase !== 'Succeeded' || !/shell-sum=1001000 executors=[1-9]/.test(r.log)) throw await fail(`spark-shell pod ${r.phase}`, r.log);
-      if (RBAC_ERROR.test(r.log)) throw await fail('the session log has an RBAC error', r.log);
-      return r.log.match(/shell-sum=\S+ executors=\d+/)![0];
-    }],
-    ['5b. pyspark in client mode in a pod: a script on stdin sees spark and sc as the shell does', async () => {
-      const script = 'n = sc.parallelize(range(1, 1001), 4).map(lambda x: x * 2).sum()\nprint("py-sum=%d rows=%d executors=%d" % (n, spark.range(100).count(), len(sc._jsc.sc().statusTracker().getExecutorInfos()) - 1))\n';
-      const r = await asUser('pyshell', clientMode('pyspark', script), 420);
-      if (r.phase !== 'Succeeded' || !/py-sum=1001000 rows=100 executors=[1-9]/.test(r.log)) throw await fail(`pyspark pod ${r.phase}`, r.log);
-      if (RBAC_ERROR.test(r.log)) throw await fail('the session log has an RBAC error', r.log);
-      return r.log.match(/py-sum=\S+ rows=\d+ executors=\d+/)![0];
-    }],
+    [
+      '1. an admin pod creates a spark8t account with its in-cluster credentials',
+      async () => {
+        await account();
+        const sa = await k.json(['-n', ns, 'get', 'serviceaccount', user]);
+        const rb = await k.json(['-n', ns, 'get', 'rolebindings']);
+        if (!rb.items.some((b: Json) => b.subjects?.some((s: Json) => s.name === user))) throw await fail('no RoleBinding for the account');
+        return `serviceaccount ${ns}/${sa.metadata.name}, ${rb.items.length} rolebinding(s)`;
+      },
+    ],
+    [
+      '2a. a user pod submits PySpark pi.py in cluster mode: driver Succeeded, Pi printed',
+      async () => {
+        const r = await asUser('submit-py', submit('pypi', '--conf spark.executor.instances=1 local://$PI 10'), 300);
+        const d = await driverOf('pypi');
+        const log = d ? await k.logs(ns, d.metadata.name, 200) : '';
+        if (r.phase !== 'Succeeded' || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.1/.test(log))
+          throw await fail(`submit pod ${r.phase}, driver ${d?.status?.phase}`, r.log);
+        if (RBAC_ERROR.test(log)) throw await fail('the driver log has an RBAC error', log);
+        return `${log.match(/Pi is roughly [\d.]+/)![0]} (driver ${d.metadata.name})`;
+      },
+    ],
+    [
+      '2. the documented SparkPi command: 2 executors, exit 0, task lines, Pi is roughly 3.14, driver Succeeded',
+      async () => {
+        const r = await asUser(
+          'submit-jvm',
+          submit('sparkpi', `--conf spark.executor.instances=2 --class org.apache.spark.examples.SparkPi ${examplesJar} 1000`),
+          600,
+        );
+        const d = await driverOf('sparkpi');
+        const log = d ? await k.logs(ns, d.metadata.name, 2000) : '';
+        if (r.phase !== 'Succeeded' || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.14/.test(log) || !/Finished task/.test(log)) {
+          throw await fail(`submit pod ${r.phase}, driver ${d?.status?.phase}`, `${r.log}\n${log}`);
+        }
+        if (RBAC_ERROR.test(log)) throw await fail('the driver log has an RBAC error', log);
+        return `${log.match(/Pi is roughly [\d.]+/)![0]}, ${log.match(/Finished task/g)!.length} task lines`;
+      },
+    ],
+    [
+      '3. a job that throws: driver pod Failed, spark-submit exits non-zero',
+      async () => {
+        // pi.py's argument is the number of partitions: int("boom") raises in the driver.
+        const r = await asUser('submit-fail', `${submit('throws', 'local://$PI boom')}; echo "exit=$?"`, 300);
+        const d = await driverOf('throws');
+        const code = Number(r.log.match(/exit=(\d+)/)?.[1] ?? NaN);
+        if (d?.status?.phase !== 'Failed' || !(code > 0)) throw await fail(`driver ${d?.status?.phase}, spark-submit exit ${code}`, r.log);
+        return `driver Failed, spark-submit exit ${code}`;
+      },
+    ],
+    [
+      '4. driver and executor pod templates: their labels and annotations are on the pods',
+      async () => {
+        // Spark needs a spec with the container it fills in (the first one, by default).
+        const tpl = (role: string) =>
+          stringify({
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { labels: { 'scenario-template': role }, annotations: { 'sparkcraft.io/template': `${role}-annotation` } },
+            spec: { containers: [{ name: `spark-${role}` }] },
+          });
+        await account();
+        await k.apply([
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'templates', namespace: ns },
+            data: { 'driver.yaml': tpl('driver'), 'executor.yaml': tpl('executor') },
+          },
+        ]);
+        const r = await asUser(
+          'submit-tpl',
+          submit(
+            'tpl',
+            [
+              '--conf spark.kubernetes.driver.podTemplateFile=/files/driver.yaml',
+              '--conf spark.kubernetes.executor.podTemplateFile=/files/executor.yaml',
+              '--conf spark.kubernetes.executor.deleteOnTermination=false',
+              '--conf spark.executor.instances=1 local://$PI 2',
+            ].join(' '),
+          ),
+          300,
+          { configMap: 'templates' },
+        );
+        const d = await driverOf('tpl');
+        // The executors of that application (named after pi.py's own app name, selected by the app's id).
+        const app = d?.metadata.labels?.['spark-app-selector'];
+        const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
+        const ok = (p: Json | undefined, role: string) =>
+          p?.metadata.labels?.['scenario-template'] === role && p?.metadata.annotations?.['sparkcraft.io/template'] === `${role}-annotation`;
+        if (r.phase !== 'Succeeded' || !ok(d, 'driver') || ex.length === 0 || !ex.every((p) => ok(p, 'executor'))) {
+          throw await fail(
+            `submit ${r.phase}; driver labels ${JSON.stringify(d?.metadata.labels)}; ${ex.length} executor(s) ${JSON.stringify(ex[0]?.metadata.labels)}`,
+            r.log,
+          );
+        }
+        return `driver and ${ex.length} executor pod(s) carry the templates' label and annotation`;
+      },
+    ],
+    [
+      '5a. spark-shell in client mode in a pod: executors as pods, script on stdin, result printed',
+      async () => {
+        const script =
+          'val n = sc.parallelize(1 to 1000, 4).map(_ * 2).sum\nprintln(s"shell-sum=${n.toLong} executors=${sc.statusTracker.getExecutorInfos.length - 1}")\n';
+        const r = await asUser('shell', clientMode('spark-shell', script), 420);
+        if (r.phase !== 'Succeeded' || !/shell-sum=1001000 executors=[1-9]/.test(r.log)) throw await fail(`spark-shell pod ${r.phase}`, r.log);
+        if (RBAC_ERROR.test(r.log)) throw await fail('the session log has an RBAC error', r.log);
+        return r.log.match(/shell-sum=\S+ executors=\d+/)![0];
+      },
+    ],
+    [
+      '5b. pyspark in client mode in a pod: a script on stdin sees spark and sc as the shell does',
+      async () => {
+        const script =
+          'n = sc.parallelize(range(1, 1001), 4).map(lambda x: x * 2).sum()\nprint("py-sum=%d rows=%d executors=%d" % (n, spark.range(100).count(), len(sc._jsc.sc().statusTracker().getExecutorInfos()) - 1))\n';
+        const r = await asUser('pyshell', clientMode('pyspark', script), 420);
+        if (r.phase !== 'Succeeded' || !/py-sum=1001000 rows=100 executors=[1-9]/.test(r.log)) throw await fail(`pyspark pod ${r.phase}`, r.log);
+        if (RBAC_ERROR.test(r.log)) throw await fail('the session log has an RBAC error', r.log);
+        return r.log.match(/py-sum=\S+ rows=\d+ executors=\d+/)![0];
+      },
+    ],
   ];
 
   /** An interactive tool in client mode from the pod: the driver is the pod, executors reach it at its IP. */
@@ -174,83 +235,130 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
 
   if (ctx.snap) {
     const snapOf = ctx.snap;
-    scenarios.push(['6. the snap\'s spark-submit on the host runs a cluster-mode job to completion', async () => {
-      await account();
-      const snap = await snapOf();
-      await snap.hook('install');
-      // The host's user: the admin's kubeconfig, as `~/.kube/config` of the snap's user.
-      const { mkdirSync, copyFileSync } = await import('node:fs');
-      const { join } = await import('node:path');
-      mkdirSync(join(snap.dirs.realHome, '.kube'), { recursive: true });
-      copyFileSync(ctx.cluster.adminKubeconfig, join(snap.dirs.realHome, '.kube', 'config'));
-      const r = await snap.app('spark-submit', ['--username', user, '--namespace', ns, '--deploy-mode', 'cluster', '--name', 'snappi',
-        '--conf', 'spark.kubernetes.driver.pod.name=snappi-driver', ...SMALL, '--conf', 'spark.executor.instances=1', `local://${piPath}`, '10']);
-      const d = await driverOf('snappi');
-      const log = d ? await k.logs(ns, d.metadata.name, 200) : '';
-      if (r.exitCode !== 0 || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.1/.test(log)) throw await fail(`snap spark-submit exit ${r.exitCode}, driver ${d?.status?.phase}`, `${r.stdout}\n${r.stderr}`);
-      return `${log.match(/Pi is roughly [\d.]+/)![0]} (from the snap on the host)`;
-    }]);
+    scenarios.push([
+      "6. the snap's spark-submit on the host runs a cluster-mode job to completion",
+      async () => {
+        await account();
+        const snap = await snapOf();
+        await snap.hook('install');
+        // The host's user: the admin's kubeconfig, as `~/.kube/config` of the snap's user.
+        const { mkdirSync, copyFileSync } = await import('node:fs');
+        const { join } = await import('node:path');
+        mkdirSync(join(snap.dirs.realHome, '.kube'), { recursive: true });
+        copyFileSync(ctx.cluster.adminKubeconfig, join(snap.dirs.realHome, '.kube', 'config'));
+        const r = await snap.app('spark-submit', [
+          '--username',
+          user,
+          '--namespace',
+          ns,
+          '--deploy-mode',
+          'cluster',
+          '--name',
+          'snappi',
+          '--conf',
+          'spark.kubernetes.driver.pod.name=snappi-driver',
+          ...SMALL,
+          '--conf',
+          'spark.executor.instances=1',
+          `local://${piPath}`,
+          '10',
+        ]);
+        const d = await driverOf('snappi');
+        const log = d ? await k.logs(ns, d.metadata.name, 200) : '';
+        if (r.exitCode !== 0 || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.1/.test(log))
+          throw await fail(`snap spark-submit exit ${r.exitCode}, driver ${d?.status?.phase}`, `${r.stdout}\n${r.stderr}`);
+        return `${log.match(/Pi is roughly [\d.]+/)![0]} (from the snap on the host)`;
+      },
+    ]);
   }
 
   if (ctx.registry) {
     const reg = ctx.registry;
     // Before 7, which deletes the account.
-    scenarios.push(['8. the rock from the local TLS registry: publish:rock pushes it, the user pod, driver and 2 executors pull it by tag, SparkPi runs', async () => {
-      await account();
-      const img = await reg.publish();
-      // A real pull: the node loses every name of that manifest and, garbage-collected, its layers
-      // (the line's reference too: put back below, so later scenarios still find it).
-      // Finished pods of the namespace keep their containers, whose snapshots keep the layers unpacked
-      // (containerd then skips fetching them): they go first.
-      for (const phase of ['Succeeded', 'Failed']) await k.run(['-n', ns, 'delete', 'pods', `--field-selector=status.phase==${phase}`, '--wait=true', '--timeout=120s']);
-      const evicted = await evictImage(ctx.cluster, img, { deletedPodsOf: ns });
-      try {
-        const fromRegistry = `--conf spark.kubernetes.container.image=${img.ref} --conf spark.kubernetes.container.image.pullPolicy=Always --conf spark.kubernetes.executor.deleteOnTermination=false`;
-        await k.apply([rockPod('submit-reg', ns, img.ref, submit('regpi', `${fromRegistry} --conf spark.executor.instances=2 --class org.apache.spark.examples.SparkPi ${examplesJar} 100`),
-          { serviceAccount: user, pullPolicy: 'Always' })]);
-        const r = await k.waitDone(ns, 'submit-reg', 900);
-        const d = await driverOf('regpi');
-        const log = d ? await k.logs(ns, d.metadata.name, 2000) : '';
-        if (r.phase !== 'Succeeded' || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.14/.test(log) || !/Finished task/.test(log)) {
-          throw await fail(`submit pod ${r.phase}, driver ${d?.status?.phase}`, `${r.log}\n${log}`);
+    scenarios.push([
+      '8. the rock from the local TLS registry: publish:rock pushes it, the user pod, driver and 2 executors pull it by tag, SparkPi runs',
+      async () => {
+        await account();
+        const img = await reg.publish();
+        // A real pull: the node loses every name of that manifest and, garbage-collected, its layers
+        // (the line's reference too: put back below, so later scenarios still find it).
+        // Finished pods of the namespace keep their containers, whose snapshots keep the layers unpacked
+        // (containerd then skips fetching them): they go first.
+        for (const phase of ['Succeeded', 'Failed'])
+          await k.run(['-n', ns, 'delete', 'pods', `--field-selector=status.phase==${phase}`, '--wait=true', '--timeout=120s']);
+        const evicted = await evictImage(ctx.cluster, img, { deletedPodsOf: ns });
+        try {
+          const fromRegistry = `--conf spark.kubernetes.container.image=${img.ref} --conf spark.kubernetes.container.image.pullPolicy=Always --conf spark.kubernetes.executor.deleteOnTermination=false`;
+          await k.apply([
+            rockPod(
+              'submit-reg',
+              ns,
+              img.ref,
+              submit('regpi', `${fromRegistry} --conf spark.executor.instances=2 --class org.apache.spark.examples.SparkPi ${examplesJar} 100`),
+              { serviceAccount: user, pullPolicy: 'Always' },
+            ),
+          ]);
+          const r = await k.waitDone(ns, 'submit-reg', 900);
+          const d = await driverOf('regpi');
+          const log = d ? await k.logs(ns, d.metadata.name, 2000) : '';
+          if (r.phase !== 'Succeeded' || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.14/.test(log) || !/Finished task/.test(log)) {
+            throw await fail(`submit pod ${r.phase}, driver ${d?.status?.phase}`, `${r.log}\n${log}`);
+          }
+          const app = d.metadata.labels?.['spark-app-selector'];
+          const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
+          const submitPod = await k.json(['-n', ns, 'get', 'pod', 'submit-reg']);
+          const pods = [submitPod, d, ...ex];
+          // Each pod names the tag, ran the pushed manifest, and the kubelet pulled it (Always: each asked the registry).
+          const pulled: Record<string, number | null> = {};
+          for (const p of pods) {
+            const ev = await k.json(['-n', ns, 'get', 'events', '--field-selector', `involvedObject.name=${p.metadata.name},reason=Pulled`]);
+            pulled[p.metadata.name] = pulledSeconds(ev.items.map((e: Json) => e.message as string));
+          }
+          const wrong = pods.filter(
+            (p) =>
+              p.spec.containers[0].image !== img.ref ||
+              !String(p.status?.containerStatuses?.[0]?.imageID ?? '').endsWith(`@${img.digest}`) ||
+              pulled[p.metadata.name] === null,
+          );
+          if (ex.length < 2 || wrong.length) {
+            throw await fail(
+              `${ex.length} executor(s); not pulled from ${img.ref} (${img.digest}): ${wrong.map((p) => `${p.metadata.name} image ${p.spec.containers[0].image} id ${p.status?.containerStatuses?.[0]?.imageID} pulled ${pulled[p.metadata.name]}`).join('; ')}`,
+              r.log,
+            );
+          }
+          return (
+            `${log.match(/Pi is roughly [\d.]+/)![0]}; ${img.ref} pushed in ${img.seconds.toFixed(1)} s, pulled by the kubelet in ${pulled['submit-reg']!.toFixed(1)} s ` +
+            `(${evicted.unpackedLeft ? `${evicted.unpackedLeft} of ${img.layers.length} layers still unpacked for other containers on the node, not fetched again` : 'every layer fetched'}), ${pods.length} pods ran ${img.digest.slice(0, 19)}…`
+          );
+        } finally {
+          if (evicted.names.includes(ctx.imageRef)) await tagImage(ctx.cluster, img.ref, ctx.imageRef).catch(() => undefined);
+          await reg.restore();
         }
-        const app = d.metadata.labels?.['spark-app-selector'];
-        const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
-        const submitPod = await k.json(['-n', ns, 'get', 'pod', 'submit-reg']);
-        const pods = [submitPod, d, ...ex];
-        // Each pod names the tag, ran the pushed manifest, and the kubelet pulled it (Always: each asked the registry).
-        const pulled: Record<string, number | null> = {};
-        for (const p of pods) {
-          const ev = await k.json(['-n', ns, 'get', 'events', '--field-selector', `involvedObject.name=${p.metadata.name},reason=Pulled`]);
-          pulled[p.metadata.name] = pulledSeconds(ev.items.map((e: Json) => e.message as string));
-        }
-        const wrong = pods.filter((p) => p.spec.containers[0].image !== img.ref || !String(p.status?.containerStatuses?.[0]?.imageID ?? '').endsWith(`@${img.digest}`) || pulled[p.metadata.name] === null);
-        if (ex.length < 2 || wrong.length) {
-          throw await fail(`${ex.length} executor(s); not pulled from ${img.ref} (${img.digest}): ${wrong.map((p) => `${p.metadata.name} image ${p.spec.containers[0].image} id ${p.status?.containerStatuses?.[0]?.imageID} pulled ${pulled[p.metadata.name]}`).join('; ')}`, r.log);
-        }
-        return `${log.match(/Pi is roughly [\d.]+/)![0]}; ${img.ref} pushed in ${img.seconds.toFixed(1)} s, pulled by the kubelet in ${pulled['submit-reg']!.toFixed(1)} s `
-          + `(${evicted.unpackedLeft ? `${evicted.unpackedLeft} of ${img.layers.length} layers still unpacked for other containers on the node, not fetched again` : 'every layer fetched'}), ${pods.length} pods ran ${img.digest.slice(0, 19)}…`;
-      } finally {
-        if (evicted.names.includes(ctx.imageRef)) await tagImage(ctx.cluster, img.ref, ctx.imageRef).catch(() => undefined);
-        await reg.restore();
-      }
-    }]);
+      },
+    ]);
   }
 
-  scenarios.push(['7. service-account-registry delete: account, Role, RoleBinding and Secret gone, no pod left running', async () => {
-    await account();
-    await k.apply([rockPod('admin-delete', ns, ctx.imageRef, `spark-client.service-account-registry delete --username ${user} --namespace ${ns}`, { serviceAccount: 'admin' })]);
-    const r = await k.waitDone(ns, 'admin-delete', 180);
-    if (r.phase !== 'Succeeded') throw await fail(`delete pod ${r.phase}`, r.log);
-    const left: string[] = [];
-    for (const kind of ['serviceaccounts', 'roles', 'rolebindings', 'secrets']) {
-      const items = (await k.json(['-n', ns, 'get', kind])).items as Json[];
-      left.push(...items.filter((i) => (i.metadata.name as string).includes(user)).map((i) => `${kind}/${i.metadata.name}`));
-    }
-    const running = (await k.pods(ns)).filter((p) => p.status?.phase === 'Running' || p.status?.phase === 'Pending').map((p) => `pod/${p.metadata.name}`);
-    if (left.length || running.length) throw await fail(`left behind: ${[...left, ...running].join(', ')}`);
-    return 'nothing of the account is left and no pod runs';
-  }]);
+  scenarios.push([
+    '7. service-account-registry delete: account, Role, RoleBinding and Secret gone, no pod left running',
+    async () => {
+      await account();
+      await k.apply([
+        rockPod('admin-delete', ns, ctx.imageRef, `spark-client.service-account-registry delete --username ${user} --namespace ${ns}`, {
+          serviceAccount: 'admin',
+        }),
+      ]);
+      const r = await k.waitDone(ns, 'admin-delete', 180);
+      if (r.phase !== 'Succeeded') throw await fail(`delete pod ${r.phase}`, r.log);
+      const left: string[] = [];
+      for (const kind of ['serviceaccounts', 'roles', 'rolebindings', 'secrets']) {
+        const items = (await k.json(['-n', ns, 'get', kind])).items as Json[];
+        left.push(...items.filter((i) => (i.metadata.name as string).includes(user)).map((i) => `${kind}/${i.metadata.name}`));
+      }
+      const running = (await k.pods(ns)).filter((p) => p.status?.phase === 'Running' || p.status?.phase === 'Pending').map((p) => `pod/${p.metadata.name}`);
+      if (left.length || running.length) throw await fail(`left behind: ${[...left, ...running].join(', ')}`);
+      return 'nothing of the account is left and no pod runs';
+    },
+  ]);
   return { namespace: ns, scenarios };
 }
 

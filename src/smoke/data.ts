@@ -17,8 +17,19 @@ import { mask, registerSecret } from '../lib/secrets.ts';
 import { CheckFailed, tail } from './checks.ts';
 import { Kube, rockPod, SMALL, sleep, type Json } from './kube.ts';
 import {
-  eventLogConf, eventLogs, historyServerOnS3, icebergOnS3, makeBucket, pysparkReadsBack, s3Account, secretSightings, sparkSqlOnS3,
-  type AccountRef, type HistoryServer, type S3Ctx, type Where,
+  eventLogConf,
+  eventLogs,
+  historyServerOnS3,
+  icebergOnS3,
+  makeBucket,
+  pysparkReadsBack,
+  s3Account,
+  secretSightings,
+  sparkSqlOnS3,
+  type AccountRef,
+  type HistoryServer,
+  type S3Ctx,
+  type Where,
 } from './s3.ts';
 
 export interface DataContext {
@@ -52,7 +63,9 @@ export function podWhere(d: DataContext, s3: LocalS3, bucket: string, user: Acco
       const name = `data-${++n}-${Date.now().toString(36).slice(-4)}`;
       // The files may hold the secret key: a Secret mounted at /work, not a ConfigMap.
       await k.create([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-files`, namespace: ns }, stringData: files }]);
-      await k.apply([rockPod(name, ns, d.imageRef, `export W=/work; ${script}`, { serviceAccount: o.admin ? 'admin' : user.username, secret: `${name}-files` })]);
+      await k.apply([
+        rockPod(name, ns, d.imageRef, `export W=/work; ${script}`, { serviceAccount: o.admin ? 'admin' : user.username, secret: `${name}-files` }),
+      ]);
       const r = await k.waitDone(ns, name, timeoutMs / 1000);
       let output = r.log;
       let exitCode = r.phase === 'Succeeded' ? 0 : 1;
@@ -69,7 +82,8 @@ export function podWhere(d: DataContext, s3: LocalS3, bucket: string, user: Acco
     spark(tool, a) {
       const who = `--username ${a.username} --namespace ${a.namespace} ${SMALL.join(' ')} --conf spark.executor.instances=1`;
       // spark-sql: client mode from the pod (the CLI has no cluster mode), executors as pods.
-      if (tool === 'spark-sql') return `spark-client.spark-sql ${who} --conf spark.driver.host=$POD_IP --conf spark.driver.bindAddress=0.0.0.0 --conf spark.kubernetes.driver.pod.name=$HOSTNAME`;
+      if (tool === 'spark-sql')
+        return `spark-client.spark-sql ${who} --conf spark.driver.host=$POD_IP --conf spark.driver.bindAddress=0.0.0.0 --conf spark.kubernetes.driver.pod.name=$HOSTNAME`;
       // spark-submit: cluster mode; the local script goes to the driver through S3 (file.upload.path).
       return `spark-client.spark-submit ${who} --deploy-mode cluster --conf spark.kubernetes.driver.pod.name=$HOSTNAME-driver --conf spark.kubernetes.file.upload.path=s3a://${bucket}/uploads`;
     },
@@ -97,29 +111,44 @@ async function historyDeployment(d: DataContext, properties: string): Promise<Hi
   await k.apply([
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'hs-layer', namespace: ns }, data: { '002-history-server.yaml': HS_LAYER } },
     {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'history-server', namespace: ns, labels },
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'history-server', namespace: ns, labels },
       spec: {
-        replicas: 1, selector: { matchLabels: labels },
+        replicas: 1,
+        selector: { matchLabels: labels },
         template: {
           metadata: { labels },
           spec: {
-            containers: [{
-              name: 'history-server', image: d.imageRef, imagePullPolicy: 'IfNotPresent',
-              // the image's entrypoint without `--args sparkd`: pebble starts the layer's enabled service
-              command: ['/usr/bin/pebble', 'enter', '--verbose'],
-              ports: [{ containerPort: HS_PORT, name: 'http' }],
-              resources: { requests: { cpu: '100m', memory: '256Mi' } },
-              volumeMounts: [
-                { name: 'conf', mountPath: '/etc/spark8t/conf/spark-defaults.conf', subPath: 'spark-defaults.conf', readOnly: true },
-                { name: 'layer', mountPath: '/var/lib/pebble/default/layers/002-history-server.yaml', subPath: '002-history-server.yaml', readOnly: true },
-              ],
-            }],
-            volumes: [{ name: 'conf', secret: { secretName: 'hs-conf' } }, { name: 'layer', configMap: { name: 'hs-layer' } }],
+            containers: [
+              {
+                name: 'history-server',
+                image: d.imageRef,
+                imagePullPolicy: 'IfNotPresent',
+                // the image's entrypoint without `--args sparkd`: pebble starts the layer's enabled service
+                command: ['/usr/bin/pebble', 'enter', '--verbose'],
+                ports: [{ containerPort: HS_PORT, name: 'http' }],
+                resources: { requests: { cpu: '100m', memory: '256Mi' } },
+                volumeMounts: [
+                  { name: 'conf', mountPath: '/etc/spark8t/conf/spark-defaults.conf', subPath: 'spark-defaults.conf', readOnly: true },
+                  { name: 'layer', mountPath: '/var/lib/pebble/default/layers/002-history-server.yaml', subPath: '002-history-server.yaml', readOnly: true },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'conf', secret: { secretName: 'hs-conf' } },
+              { name: 'layer', configMap: { name: 'hs-layer' } },
+            ],
           },
         },
       },
     },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'history-server', namespace: ns }, spec: { selector: labels, ports: [{ port: HS_PORT, targetPort: HS_PORT, name: 'http' }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'history-server', namespace: ns },
+      spec: { selector: labels, ports: [{ port: HS_PORT, targetPort: HS_PORT, name: 'http' }] },
+    },
   ]);
   const svc = await k.json(['-n', ns, 'get', 'service', 'history-server']);
   return {
@@ -128,7 +157,9 @@ async function historyDeployment(d: DataContext, properties: string): Promise<Hi
     stop: async () => {
       // foreground: the pod is gone when this returns (a later scenario checks that nothing runs)
       await k.run(['-n', ns, 'delete', 'deployment/history-server', '--cascade=foreground', '--ignore-not-found', '--timeout=120s'], { reject: false });
-      await k.run(['-n', ns, 'delete', 'service/history-server', 'secret/hs-conf', 'configmap/hs-layer', '--ignore-not-found', '--wait=false'], { reject: false });
+      await k.run(['-n', ns, 'delete', 'service/history-server', 'secret/hs-conf', 'configmap/hs-layer', '--ignore-not-found', '--wait=false'], {
+        reject: false,
+      });
     },
   };
 }
@@ -214,117 +245,175 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
       return c;
     })());
 
-  const sql = () => once('sql', async () => {
-    const c = await prepare();
-    const r = await sparkSqlOnS3(c);
-    apps.push('s3-sql');
-    return r;
-  });
+  const sql = () =>
+    once('sql', async () => {
+      const c = await prepare();
+      const r = await sparkSqlOnS3(c);
+      apps.push('s3-sql');
+      return r;
+    });
 
   return [
-    ['data 1. S3 with the node: listens on loopback and the node address only; add-config stores the s3a settings', () => guard(async () => {
-      const s3 = d.cluster().s3;
-      if (!s3) throw new CheckFailed('the local cluster runs without S3 (LOCAL_K8S_S3=0, or no node)', '');
-      const node = d.cluster().node!.ip;
-      const { pids, addrs } = await listenersOf(dirname(s3.secretKeyFile));
-      const port = new URL(s3.podEndpoint).port;
-      // Loopback and the node address (S3 and the pods' gateway's gRPC port), never 0.0.0.0 or [::].
-      const bad = addrs.filter((a) => !a.startsWith('127.0.0.1:') && !a.startsWith(`${node}:`));
-      if (!pids.length || bad.length || !addrs.includes(`${node}:${port}`)) throw new CheckFailed(`S3 listens on ${addrs.join(', ') || 'nothing'} (pids ${pids.join(' ')})`, '');
-      await prepare();
-      return `${pids.length} weed processes on ${addrs.length} sockets, ${addrs.filter((a) => a.startsWith(`${node}:`)).length} on ${node} (S3 ${port}), the rest on 127.0.0.1; account ${account.username} has its s3a settings`;
-    })],
-    ['data 1b. spark-sql from a pod (executors as pods): CREATE TABLE, INSERT, SELECT on an s3a warehouse', () => guard(async () => {
-      const { rows, keys } = await sql();
-      if (rows.join('|') !== 'ROW 2 grace|ROW 3 linus' || !keys.some((x) => x.endsWith('.parquet'))) throw await fail(`rows ${JSON.stringify(rows)}, ${keys.length} warehouse objects`);
-      return `${rows.join(', ')}; ${keys.filter((x) => x.endsWith('.parquet')).length} parquet object(s) in s3a://${bucket}/warehouse`;
-    })],
-    ['data 1c. PySpark in cluster mode (script uploaded through s3a) reads the table back; 11 MB written in parts', () => guard(async () => {
-      await sql();
-      const c = await prepare();
-      const r = await pysparkReadsBack(c);
-      apps.push('s3-readback');
-      if (r.read !== '1:ada;2:grace;3:linus' || r.big !== 300000 || !/-[2-9]$/.test(r.bigEtag)) throw await fail(`read ${r.read}, big ${r.big}, etag ${r.bigEtag}`);
-      const uploads = await listKeys(c.s3, bucket, 'uploads/');
-      return `read ${r.read}; ${r.big} lines in a multipart object (ETag …${r.bigEtag.slice(-2)}); ${uploads.length} upload(s)`;
-    })],
-    ['data 2. Iceberg on S3 from pods: create, insert twice, select', () => guard(async () => {
-      const c = await prepare();
-      const r = await icebergOnS3(c);
-      apps.push('s3-iceberg');
-      if (r.rows.join('|') !== 'ICE 3 3|SNAPSHOTS 2' || r.metadata.filter((x) => x.endsWith('.metadata.json')).length < 3) throw await fail(`rows ${JSON.stringify(r.rows)}, metadata ${r.metadata.length}`);
-      return `${r.rows.join(', ')}; ${r.metadata.filter((x) => x.endsWith('.metadata.json')).length} metadata files`;
-    })],
-    ['data 3. metrics: the JMX Prometheus agent on the driver and its executor, scraped from a pod', () => guard(async () => {
-      const c = await prepare();
-      const name = `metrics-${Date.now().toString(36).slice(-4)}`;
-      const agent = `-javaagent:$JMX=${JMX_PORT}:/etc/spark/conf/jmx_prometheus.yaml`;
-      const script = [
-        'export W=/work; cd "$(mktemp -d)"; JMX=$(ls /opt/spark/jars/jmx_prometheus_javaagent-*.jar | head -1);',
-        `${c.where.spark('spark-submit', account)} ${eventLogConf(bucket)}`,
-        `--conf 'spark.metrics.conf.*.sink.jmx.class=org.apache.spark.metrics.sink.JmxSink'`,
-        `--conf "spark.driver.extraJavaOptions=${agent}" --conf "spark.executor.extraJavaOptions=${agent}"`,
-        `"$W/metrics.py" ${bucket} 2>&1`,
-      ].join(' ');
-      await k.create([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-files`, namespace: ns }, stringData: { 'metrics.py': METRICS_JOB } }]);
-      await k.apply([rockPod(name, ns, d.imageRef, script, { serviceAccount: account.username, secret: `${name}-files` })]);
-      const driver = `${name}-driver`;
-      // Wait until the job has run its tasks and waits (its marker on S3).
-      const until = Date.now() + 420_000;
-      while (Date.now() < until && !(await listKeys(c.s3, bucket, 'metrics/waiting')).length) {
-        const p = await k.json(['-n', ns, 'get', 'pod', name]).catch(() => undefined);
-        if (p?.status?.phase === 'Failed' || p?.status?.phase === 'Succeeded') break;
-        await sleep(2000);
-      }
-      const dp = await k.json(['-n', ns, 'get', 'pod', driver]).catch(() => undefined);
-      const app = dp?.metadata?.labels?.['spark-app-selector'];
-      const execs = app ? (await k.pods(ns, `spark-app-selector=${app},spark-role=executor`)).filter((p: Json) => p.status?.phase === 'Running') : [];
-      if (dp?.status?.phase !== 'Running' || !execs.length) throw await fail(`driver ${dp?.status?.phase ?? 'missing'}, ${execs.length} running executor(s)`, (await k.run(['-n', ns, 'logs', name], { reject: false })).stdout);
-      const targets = [`driver=${dp.status.podIP}`, ...execs.map((p: Json) => `executor=${p.status.podIP}`)];
-      const scrape = `${name}-scrape`;
-      await k.apply([rockPod(scrape, ns, d.imageRef, `echo ${Buffer.from(SCRAPER).toString('base64')} | base64 -d > /tmp/scrape.py && python3 /tmp/scrape.py ${targets.join(' ')}`)]);
-      const s = await k.waitDone(ns, scrape, 300);
-      await s3Request(c.s3, 'PUT', `/${bucket}/metrics/scraped`, { body: 'done' });
-      const r = await k.waitDone(ns, name, 300);
-      const dlog = unprefix((await k.run(['-n', ns, 'logs', driver], { reject: false })).stdout);
-      c.outputs.push(`### metrics: submit pod\n${r.log}`, `### metrics: driver\n${dlog}`, `### metrics: scrape\n${s.log}`);
-      apps.push('s3-metrics');
-      const names = (role: string) => [...s.log.matchAll(new RegExp(`^M ${role} (\\S+)$`, 'gm'))].map((m) => m[1]!);
-      // The rock's rules (jmx_prometheus.yaml) name Spark's figures spark_<source>_<metric>, with the
-      // application and executor as labels: no name may carry the application id (metrics_<app id>_…).
-      const spark = (role: string) => names(role).filter((n) => n.startsWith('spark_'));
-      const dSpark = spark('driver');
-      const eSpark = spark('executor');
-      const perApp = [...names('driver'), ...names('executor')].filter((n) => n.startsWith('metrics_'));
-      if (s.phase !== 'Succeeded' || !dSpark.some((n) => n.startsWith('spark_dagscheduler_')) || !dSpark.some((n) => n.startsWith('spark_blockmanager_')) || !eSpark.some((n) => n.startsWith('spark_executor_')) || !names('driver').some((n) => n.startsWith('jvm_')) || perApp.length) {
-        throw await fail(`scrape pod ${s.phase}: driver ${names('driver').length} names (${dSpark.length} spark_*), executor ${names('executor').length} (${eSpark.length} spark_*), ${perApp.length} named after the application; e.g. ${[...dSpark.slice(0, 5), ...eSpark.slice(0, 5), ...perApp.slice(0, 3)].join(' ')}`, s.log);
-      }
-      if (r.phase !== 'Succeeded' || !/SCRAPED True/.test(dlog)) throw await fail(`metrics job: submit pod ${r.phase}`, `${r.log}\n${dlog}`);
-      return `driver ${dSpark.length} spark_* metrics (e.g. ${dSpark.find((n) => n.startsWith('spark_dagscheduler_'))}), executor ${eSpark.length} (e.g. ${eSpark.find((n) => n.startsWith('spark_executor_'))}), jvm_* on both`;
-    })],
-    ['data 4. history server: the rock as a Deployment + Service lists the jobs\' applications from S3; the UI answers', () => guard(async () => {
-      if (!apps.length) await sql();
-      const c = ctx ?? (await prepare());
-      const t = Date.now();
-      const r = await historyServerOnS3(c, apps);
-      const seconds = (Date.now() - t) / 1000;
-      // The application ids the jobs' event logs on S3 carry are the ones the server lists.
-      const logged = [...(await eventLogs(c.s3, bucket)).apps.keys()];
-      const missing = logged.filter((id) => !r.ids.includes(id));
-      if (r.ui !== 200 || r.redactedEnvironments !== apps.length || missing.length) throw await fail(`UI ${r.ui}, ${r.redactedEnvironments}/${apps.length} environments with the secret redacted, event logs of ${missing.join(', ') || 'none'} not listed`);
-      return `lists ${r.listed.join(', ')} = the ${logged.length} app ids of the event logs (${seconds.toFixed(0)} s from deployment to listed); UI 200; secret redacted in ${r.redactedEnvironments} environments`;
-    })],
-    ['data 5. the secret key is in no output, driver log, history server answer or event log', () => guard(async () => {
-      const c = ctx ?? (await prepare());
-      const logs = await eventLogs(c.s3, bucket);
-      const seen = [
-        ...secretSightings(c.outputs, c.s3.secret),
-        ...[...logs.apps].flatMap(([app, text]) => secretSightings([`### event log of ${app}\n${text}`], c.s3.secret)),
-      ];
-      const unredacted = [...logs.apps].filter(([, text]) => !/"spark\.hadoop\.fs\.s3a\.secret\.key":"\*+\(redacted\)"/.test(text)).map(([a]) => a);
-      if (seen.length || unredacted.length || c.outputs.length < 2) throw await fail(`secret seen ${seen.length} time(s); event logs without the redacted key: ${unredacted.join(', ')}`, seen.join('\n'));
-      return `${c.outputs.length} outputs (${c.outputs.join('').length} chars) and ${logs.apps.size} event logs: no secret`;
-    })],
+    [
+      'data 1. S3 with the node: listens on loopback and the node address only; add-config stores the s3a settings',
+      () =>
+        guard(async () => {
+          const s3 = d.cluster().s3;
+          if (!s3) throw new CheckFailed('the local cluster runs without S3 (LOCAL_K8S_S3=0, or no node)', '');
+          const node = d.cluster().node!.ip;
+          const { pids, addrs } = await listenersOf(dirname(s3.secretKeyFile));
+          const port = new URL(s3.podEndpoint).port;
+          // Loopback and the node address (S3 and the pods' gateway's gRPC port), never 0.0.0.0 or [::].
+          const bad = addrs.filter((a) => !a.startsWith('127.0.0.1:') && !a.startsWith(`${node}:`));
+          if (!pids.length || bad.length || !addrs.includes(`${node}:${port}`))
+            throw new CheckFailed(`S3 listens on ${addrs.join(', ') || 'nothing'} (pids ${pids.join(' ')})`, '');
+          await prepare();
+          return `${pids.length} weed processes on ${addrs.length} sockets, ${addrs.filter((a) => a.startsWith(`${node}:`)).length} on ${node} (S3 ${port}), the rest on 127.0.0.1; account ${account.username} has its s3a settings`;
+        }),
+    ],
+    [
+      'data 1b. spark-sql from a pod (executors as pods): CREATE TABLE, INSERT, SELECT on an s3a warehouse',
+      () =>
+        guard(async () => {
+          const { rows, keys } = await sql();
+          if (rows.join('|') !== 'ROW 2 grace|ROW 3 linus' || !keys.some((x) => x.endsWith('.parquet')))
+            throw await fail(`rows ${JSON.stringify(rows)}, ${keys.length} warehouse objects`);
+          return `${rows.join(', ')}; ${keys.filter((x) => x.endsWith('.parquet')).length} parquet object(s) in s3a://${bucket}/warehouse`;
+        }),
+    ],
+    [
+      'data 1c. PySpark in cluster mode (script uploaded through s3a) reads the table back; 11 MB written in parts',
+      () =>
+        guard(async () => {
+          await sql();
+          const c = await prepare();
+          const r = await pysparkReadsBack(c);
+          apps.push('s3-readback');
+          if (r.read !== '1:ada;2:grace;3:linus' || r.big !== 300000 || !/-[2-9]$/.test(r.bigEtag))
+            throw await fail(`read ${r.read}, big ${r.big}, etag ${r.bigEtag}`);
+          const uploads = await listKeys(c.s3, bucket, 'uploads/');
+          return `read ${r.read}; ${r.big} lines in a multipart object (ETag …${r.bigEtag.slice(-2)}); ${uploads.length} upload(s)`;
+        }),
+    ],
+    [
+      'data 2. Iceberg on S3 from pods: create, insert twice, select',
+      () =>
+        guard(async () => {
+          const c = await prepare();
+          const r = await icebergOnS3(c);
+          apps.push('s3-iceberg');
+          if (r.rows.join('|') !== 'ICE 3 3|SNAPSHOTS 2' || r.metadata.filter((x) => x.endsWith('.metadata.json')).length < 3)
+            throw await fail(`rows ${JSON.stringify(r.rows)}, metadata ${r.metadata.length}`);
+          return `${r.rows.join(', ')}; ${r.metadata.filter((x) => x.endsWith('.metadata.json')).length} metadata files`;
+        }),
+    ],
+    [
+      'data 3. metrics: the JMX Prometheus agent on the driver and its executor, scraped from a pod',
+      () =>
+        guard(async () => {
+          const c = await prepare();
+          const name = `metrics-${Date.now().toString(36).slice(-4)}`;
+          const agent = `-javaagent:$JMX=${JMX_PORT}:/etc/spark/conf/jmx_prometheus.yaml`;
+          const script = [
+            'export W=/work; cd "$(mktemp -d)"; JMX=$(ls /opt/spark/jars/jmx_prometheus_javaagent-*.jar | head -1);',
+            `${c.where.spark('spark-submit', account)} ${eventLogConf(bucket)}`,
+            `--conf 'spark.metrics.conf.*.sink.jmx.class=org.apache.spark.metrics.sink.JmxSink'`,
+            `--conf "spark.driver.extraJavaOptions=${agent}" --conf "spark.executor.extraJavaOptions=${agent}"`,
+            `"$W/metrics.py" ${bucket} 2>&1`,
+          ].join(' ');
+          await k.create([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-files`, namespace: ns }, stringData: { 'metrics.py': METRICS_JOB } }]);
+          await k.apply([rockPod(name, ns, d.imageRef, script, { serviceAccount: account.username, secret: `${name}-files` })]);
+          const driver = `${name}-driver`;
+          // Wait until the job has run its tasks and waits (its marker on S3).
+          const until = Date.now() + 420_000;
+          while (Date.now() < until && !(await listKeys(c.s3, bucket, 'metrics/waiting')).length) {
+            const p = await k.json(['-n', ns, 'get', 'pod', name]).catch(() => undefined);
+            if (p?.status?.phase === 'Failed' || p?.status?.phase === 'Succeeded') break;
+            await sleep(2000);
+          }
+          const dp = await k.json(['-n', ns, 'get', 'pod', driver]).catch(() => undefined);
+          const app = dp?.metadata?.labels?.['spark-app-selector'];
+          const execs = app ? (await k.pods(ns, `spark-app-selector=${app},spark-role=executor`)).filter((p: Json) => p.status?.phase === 'Running') : [];
+          if (dp?.status?.phase !== 'Running' || !execs.length)
+            throw await fail(
+              `driver ${dp?.status?.phase ?? 'missing'}, ${execs.length} running executor(s)`,
+              (await k.run(['-n', ns, 'logs', name], { reject: false })).stdout,
+            );
+          const targets = [`driver=${dp.status.podIP}`, ...execs.map((p: Json) => `executor=${p.status.podIP}`)];
+          const scrape = `${name}-scrape`;
+          await k.apply([
+            rockPod(
+              scrape,
+              ns,
+              d.imageRef,
+              `echo ${Buffer.from(SCRAPER).toString('base64')} | base64 -d > /tmp/scrape.py && python3 /tmp/scrape.py ${targets.join(' ')}`,
+            ),
+          ]);
+          const s = await k.waitDone(ns, scrape, 300);
+          await s3Request(c.s3, 'PUT', `/${bucket}/metrics/scraped`, { body: 'done' });
+          const r = await k.waitDone(ns, name, 300);
+          const dlog = unprefix((await k.run(['-n', ns, 'logs', driver], { reject: false })).stdout);
+          c.outputs.push(`### metrics: submit pod\n${r.log}`, `### metrics: driver\n${dlog}`, `### metrics: scrape\n${s.log}`);
+          apps.push('s3-metrics');
+          const names = (role: string) => [...s.log.matchAll(new RegExp(`^M ${role} (\\S+)$`, 'gm'))].map((m) => m[1]!);
+          // The rock's rules (jmx_prometheus.yaml) name Spark's figures spark_<source>_<metric>, with the
+          // application and executor as labels: no name may carry the application id (metrics_<app id>_…).
+          const spark = (role: string) => names(role).filter((n) => n.startsWith('spark_'));
+          const dSpark = spark('driver');
+          const eSpark = spark('executor');
+          const perApp = [...names('driver'), ...names('executor')].filter((n) => n.startsWith('metrics_'));
+          if (
+            s.phase !== 'Succeeded' ||
+            !dSpark.some((n) => n.startsWith('spark_dagscheduler_')) ||
+            !dSpark.some((n) => n.startsWith('spark_blockmanager_')) ||
+            !eSpark.some((n) => n.startsWith('spark_executor_')) ||
+            !names('driver').some((n) => n.startsWith('jvm_')) ||
+            perApp.length
+          ) {
+            throw await fail(
+              `scrape pod ${s.phase}: driver ${names('driver').length} names (${dSpark.length} spark_*), executor ${names('executor').length} (${eSpark.length} spark_*), ${perApp.length} named after the application; e.g. ${[...dSpark.slice(0, 5), ...eSpark.slice(0, 5), ...perApp.slice(0, 3)].join(' ')}`,
+              s.log,
+            );
+          }
+          if (r.phase !== 'Succeeded' || !/SCRAPED True/.test(dlog)) throw await fail(`metrics job: submit pod ${r.phase}`, `${r.log}\n${dlog}`);
+          return `driver ${dSpark.length} spark_* metrics (e.g. ${dSpark.find((n) => n.startsWith('spark_dagscheduler_'))}), executor ${eSpark.length} (e.g. ${eSpark.find((n) => n.startsWith('spark_executor_'))}), jvm_* on both`;
+        }),
+    ],
+    [
+      "data 4. history server: the rock as a Deployment + Service lists the jobs' applications from S3; the UI answers",
+      () =>
+        guard(async () => {
+          if (!apps.length) await sql();
+          const c = ctx ?? (await prepare());
+          const t = Date.now();
+          const r = await historyServerOnS3(c, apps);
+          const seconds = (Date.now() - t) / 1000;
+          // The application ids the jobs' event logs on S3 carry are the ones the server lists.
+          const logged = [...(await eventLogs(c.s3, bucket)).apps.keys()];
+          const missing = logged.filter((id) => !r.ids.includes(id));
+          if (r.ui !== 200 || r.redactedEnvironments !== apps.length || missing.length)
+            throw await fail(
+              `UI ${r.ui}, ${r.redactedEnvironments}/${apps.length} environments with the secret redacted, event logs of ${missing.join(', ') || 'none'} not listed`,
+            );
+          return `lists ${r.listed.join(', ')} = the ${logged.length} app ids of the event logs (${seconds.toFixed(0)} s from deployment to listed); UI 200; secret redacted in ${r.redactedEnvironments} environments`;
+        }),
+    ],
+    [
+      'data 5. the secret key is in no output, driver log, history server answer or event log',
+      () =>
+        guard(async () => {
+          const c = ctx ?? (await prepare());
+          const logs = await eventLogs(c.s3, bucket);
+          const seen = [
+            ...secretSightings(c.outputs, c.s3.secret),
+            ...[...logs.apps].flatMap(([app, text]) => secretSightings([`### event log of ${app}\n${text}`], c.s3.secret)),
+          ];
+          const unredacted = [...logs.apps].filter(([, text]) => !/"spark\.hadoop\.fs\.s3a\.secret\.key":"\*+\(redacted\)"/.test(text)).map(([a]) => a);
+          if (seen.length || unredacted.length || c.outputs.length < 2)
+            throw await fail(`secret seen ${seen.length} time(s); event logs without the redacted key: ${unredacted.join(', ')}`, seen.join('\n'));
+          return `${c.outputs.length} outputs (${c.outputs.join('').length} chars) and ${logs.apps.size} event logs: no secret`;
+        }),
+    ],
   ];
 }
 

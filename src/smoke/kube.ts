@@ -50,7 +50,12 @@ export class Kube {
     const out: string[] = [];
     try {
       const pods = await this.pods(ns);
-      out.push('pods:', ...pods.map((p) => `  ${p.metadata.name} ${p.status?.phase} ${(p.status?.containerStatuses ?? []).map((s: Json) => JSON.stringify(s.state)).join(' ')}`));
+      out.push(
+        'pods:',
+        ...pods.map(
+          (p) => `  ${p.metadata.name} ${p.status?.phase} ${(p.status?.containerStatuses ?? []).map((s: Json) => JSON.stringify(s.state)).join(' ')}`,
+        ),
+      );
       const ev = await this.run(['-n', ns, 'get', 'events', '--sort-by=.lastTimestamp'], { reject: false });
       out.push('events:', tail(ev.stdout, 20));
       for (const p of pods) {
@@ -67,10 +72,22 @@ export class Kube {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A pod running the rock with COMMAND in bash; restartPolicy Never. */
-export function rockPod(name: string, ns: string, image: string, script: string, o: { serviceAccount?: string; configMap?: string; secret?: string; env?: Json[]; pullPolicy?: 'Always' | 'IfNotPresent' } = {}): Json {
+export function rockPod(
+  name: string,
+  ns: string,
+  image: string,
+  script: string,
+  o: { serviceAccount?: string; configMap?: string; secret?: string; env?: Json[]; pullPolicy?: 'Always' | 'IfNotPresent' } = {},
+): Json {
   // files: a ConfigMap at /files, or a Secret at /work (what may hold credentials)
-  const mounts = [...(o.configMap ? [{ name: 'files', mountPath: '/files' }] : []), ...(o.secret ? [{ name: 'work', mountPath: '/work', readOnly: true }] : [])];
-  const volumes = [...(o.configMap ? [{ name: 'files', configMap: { name: o.configMap } }] : []), ...(o.secret ? [{ name: 'work', secret: { secretName: o.secret } }] : [])];
+  const mounts = [
+    ...(o.configMap ? [{ name: 'files', mountPath: '/files' }] : []),
+    ...(o.secret ? [{ name: 'work', mountPath: '/work', readOnly: true }] : []),
+  ];
+  const volumes = [
+    ...(o.configMap ? [{ name: 'files', configMap: { name: o.configMap } }] : []),
+    ...(o.secret ? [{ name: 'work', secret: { secretName: o.secret } }] : []),
+  ];
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -78,15 +95,17 @@ export function rockPod(name: string, ns: string, image: string, script: string,
     spec: {
       restartPolicy: 'Never',
       serviceAccountName: o.serviceAccount ?? 'default',
-      containers: [{
-        name: 'main',
-        image,
-        imagePullPolicy: o.pullPolicy ?? 'IfNotPresent',
-        command: ['/bin/bash', '-c', script],
-        env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }, ...(o.env ?? [])],
-        resources: { requests: { cpu: '100m', memory: '256Mi' } },
-        ...(mounts.length ? { volumeMounts: mounts } : {}),
-      }],
+      containers: [
+        {
+          name: 'main',
+          image,
+          imagePullPolicy: o.pullPolicy ?? 'IfNotPresent',
+          command: ['/bin/bash', '-c', script],
+          env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }, ...(o.env ?? [])],
+          resources: { requests: { cpu: '100m', memory: '256Mi' } },
+          ...(mounts.length ? { volumeMounts: mounts } : {}),
+        },
+      ],
       ...(volumes.length ? { volumes } : {}),
     },
   };
@@ -94,9 +113,12 @@ export function rockPod(name: string, ns: string, image: string, script: string,
 
 /** Confs every submission uses: small requests so two jobs fit on 2 cores. */
 export const SMALL = [
-  '--conf', 'spark.kubernetes.driver.request.cores=100m',
-  '--conf', 'spark.kubernetes.executor.request.cores=100m',
-  '--conf', 'spark.driver.memory=512m',
-  '--conf', 'spark.executor.memory=512m',
+  '--conf',
+  'spark.kubernetes.driver.request.cores=100m',
+  '--conf',
+  'spark.kubernetes.executor.request.cores=100m',
+  '--conf',
+  'spark.driver.memory=512m',
+  '--conf',
+  'spark.executor.memory=512m',
 ];
-

@@ -11,8 +11,24 @@
  */
 import { randomUUID } from 'node:crypto';
 
-interface Output { output_type: string; name?: string; text?: string; data?: Record<string, unknown>; ename?: string; evalue?: string; traceback?: string[]; execution_count?: number; metadata?: object }
-interface Cell { cell_type: string; source: string | string[]; outputs?: Output[]; execution_count?: number | null; metadata?: object }
+interface Output {
+  output_type: string;
+  name?: string;
+  text?: string;
+  data?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+  execution_count?: number;
+  metadata?: object;
+}
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: Output[];
+  execution_count?: number | null;
+  metadata?: object;
+}
 
 const [base, path] = process.argv.slice(2);
 const token = process.env.JUPYTER_TOKEN ?? '';
@@ -31,7 +47,12 @@ async function api<T>(method: string, p: string, body?: unknown): Promise<T> {
 
 async function main(): Promise<void> {
   const nb = (await api<{ content: { cells: Cell[] } }>('GET', `api/contents/${path}?content=1`)).content;
-  const session = await api<{ id: string; kernel: { id: string } }>('POST', 'api/sessions', { path, type: 'notebook', name: path, kernel: { name: 'python3' } });
+  const session = await api<{ id: string; kernel: { id: string } }>('POST', 'api/sessions', {
+    path,
+    type: 'notebook',
+    name: path,
+    kernel: { name: 'python3' },
+  });
   const ws = new WebSocket(url(`api/kernels/${session.kernel.id}/channels?session_id=${session.id}`).replace(/^http/, 'ws'), { headers } as never);
   await new Promise<void>((res, rej) => {
     ws.onopen = () => res();
@@ -39,13 +60,19 @@ async function main(): Promise<void> {
   });
   const waiting = new Map<string, { outputs: Output[]; idle: boolean; reply?: { status: string; execution_count?: number }; done: () => void }>();
   ws.onmessage = (ev) => {
-    const msg = JSON.parse(String(ev.data)) as { channel: string; header: { msg_type: string }; parent_header: { msg_id?: string }; content: Record<string, unknown> };
+    const msg = JSON.parse(String(ev.data)) as {
+      channel: string;
+      header: { msg_type: string };
+      parent_header: { msg_id?: string };
+      content: Record<string, unknown>;
+    };
     const w = waiting.get(msg.parent_header.msg_id ?? '');
     if (!w) return;
     const t = msg.header.msg_type;
     const c = msg.content;
     if (t === 'stream') w.outputs.push({ output_type: 'stream', name: c.name as string, text: c.text as string });
-    else if (t === 'execute_result') w.outputs.push({ output_type: 'execute_result', data: c.data as Record<string, unknown>, execution_count: c.execution_count as number, metadata: {} });
+    else if (t === 'execute_result')
+      w.outputs.push({ output_type: 'execute_result', data: c.data as Record<string, unknown>, execution_count: c.execution_count as number, metadata: {} });
     else if (t === 'display_data') w.outputs.push({ output_type: 'display_data', data: c.data as Record<string, unknown>, metadata: {} });
     else if (t === 'error') w.outputs.push({ output_type: 'error', ename: c.ename as string, evalue: c.evalue as string, traceback: c.traceback as string[] });
     else if (t === 'execute_reply') w.reply = c as { status: string; execution_count?: number };
@@ -58,11 +85,16 @@ async function main(): Promise<void> {
     const code = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
     const msgId = randomUUID();
     const finished = new Promise<void>((done) => waiting.set(msgId, { outputs: [], idle: false, done }));
-    ws.send(JSON.stringify({
-      header: { msg_id: msgId, msg_type: 'execute_request', username: 'sparkcraft', session: session.id, date: new Date().toISOString(), version: '5.3' },
-      parent_header: {}, metadata: {}, channel: 'shell', buffers: [],
-      content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
-    }));
+    ws.send(
+      JSON.stringify({
+        header: { msg_id: msgId, msg_type: 'execute_request', username: 'sparkcraft', session: session.id, date: new Date().toISOString(), version: '5.3' },
+        parent_header: {},
+        metadata: {},
+        channel: 'shell',
+        buffers: [],
+        content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
+      }),
+    );
     await finished;
     const w = waiting.get(msgId)!;
     cell.outputs = w.outputs;

@@ -52,7 +52,12 @@ export class RockRunner {
 }
 
 /** The environment snapd gives an app, from meta/snap.yaml (pure). */
-export function snapEnvironment(snapYaml: { name: string; architectures?: string[]; environment?: Record<string, string>; apps?: Record<string, { environment?: Record<string, string> }> }, app: string | undefined, dirs: { snap: string; data: string; common: string; userData: string; userCommon: string; realHome: string }, hostPath: string): Record<string, string> {
+export function snapEnvironment(
+  snapYaml: { name: string; architectures?: string[]; environment?: Record<string, string>; apps?: Record<string, { environment?: Record<string, string> }> },
+  app: string | undefined,
+  dirs: { snap: string; data: string; common: string; userData: string; userCommon: string; realHome: string },
+  hostPath: string,
+): Record<string, string> {
   const env: Record<string, string> = {
     SNAP: dirs.snap,
     SNAP_NAME: snapYaml.name,
@@ -74,8 +79,16 @@ export function snapEnvironment(snapYaml: { name: string; architectures?: string
 }
 
 export class SnapRunner {
-  readonly yaml: { name: string; architectures?: string[]; environment?: Record<string, string>; apps: Record<string, { command: string; 'command-chain'?: string[]; environment?: Record<string, string> }> };
-  constructor(readonly root: string, readonly dirs: { snap: string; data: string; common: string; userData: string; userCommon: string; realHome: string }) {
+  readonly yaml: {
+    name: string;
+    architectures?: string[];
+    environment?: Record<string, string>;
+    apps: Record<string, { command: string; 'command-chain'?: string[]; environment?: Record<string, string> }>;
+  };
+  constructor(
+    readonly root: string,
+    readonly dirs: { snap: string; data: string; common: string; userData: string; userCommon: string; realHome: string },
+  ) {
     this.yaml = parse(readFileSync(join(root, 'meta', 'snap.yaml'), 'utf8'));
   }
 
@@ -97,7 +110,14 @@ export class SnapRunner {
       rmSync(root, { recursive: true, force: true });
       await unsquashfs(snapFile, root);
     }
-    const dirs = { snap: root, data: join(work, 'var/snap/data'), common: join(work, 'var/snap/common'), realHome: join(work, 'home'), userData: join(work, 'home/snap/x1'), userCommon: join(work, 'home/snap/common') };
+    const dirs = {
+      snap: root,
+      data: join(work, 'var/snap/data'),
+      common: join(work, 'var/snap/common'),
+      realHome: join(work, 'home'),
+      userData: join(work, 'home/snap/x1'),
+      userCommon: join(work, 'home/snap/common'),
+    };
     for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
     const s = new SnapRunner(root, dirs);
     s.mounted = m.ok;

@@ -63,7 +63,10 @@ export function secretSightings(outputs: string[], secret: string): string[] {
   for (const o of outputs) {
     let i = o.indexOf(secret);
     while (i >= 0) {
-      const ctxt = o.slice(Math.max(0, i - 120), i + secret.length + 40).split(secret).join('<SECRET>');
+      const ctxt = o
+        .slice(Math.max(0, i - 120), i + secret.length + 40)
+        .split(secret)
+        .join('<SECRET>');
       found.push(`${o.split('\n', 1)[0]}: …${ctxt}…`);
       i = o.indexOf(secret, i + secret.length);
     }
@@ -93,9 +96,17 @@ export function s3aProperties(s3: S3Creds, endpoint: string): string {
 
 // The two settings of event logging on S3; and a threshold of 0 makes Spark's slow-event log line
 // (which prints job properties, the secret among them, unless the rock's default turns it off) certain.
-export const eventLogConf = (bucket: string) => `--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=s3a://${bucket}/spark-events --conf spark.scheduler.listenerbus.logSlowEvent.threshold=0`;
+export const eventLogConf = (bucket: string) =>
+  `--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=s3a://${bucket}/spark-events --conf spark.scheduler.listenerbus.logSlowEvent.threshold=0`;
 
-async function step(ctx: S3Ctx, scenario: string, script: string, files?: Record<string, string>, timeoutMs?: number, o?: { admin?: boolean }): Promise<string> {
+async function step(
+  ctx: S3Ctx,
+  scenario: string,
+  script: string,
+  files?: Record<string, string>,
+  timeoutMs?: number,
+  o?: { admin?: boolean },
+): Promise<string> {
   const r = await ctx.where.run(script, files, timeoutMs, o);
   ctx.outputs.push(`### ${scenario}\n${r.output}`);
   if (r.exitCode !== 0) throw new ScenarioFailed(`${scenario} (${ctx.where.name})`, `exit ${r.exitCode}`, r.output);
@@ -113,12 +124,19 @@ export async function makeBucket(s3: S3Creds, bucket: string): Promise<void> {
 /** spark8t: the account, then its s3a settings with `add-config --properties-file`. Returns the keys stored. */
 export async function s3Account(ctx: S3Ctx): Promise<string[]> {
   const { username, namespace } = ctx.account;
-  const out = await step(ctx, 'S3 account', [
-    `spark-client.service-account-registry create --username ${username} --namespace ${namespace}`,
-    `spark-client.service-account-registry add-config --username ${username} --namespace ${namespace} --properties-file "$W/s3a.conf"`,
-    // keys only: the values hold the secret
-    `spark-client.service-account-registry get-config --username ${username} --namespace ${namespace} | cut -d= -f1 | sed 's/^/KEY /'`,
-  ].join(' && '), { 's3a.conf': s3aProperties(ctx.s3, ctx.where.s3Endpoint) }, undefined, { admin: true });
+  const out = await step(
+    ctx,
+    'S3 account',
+    [
+      `spark-client.service-account-registry create --username ${username} --namespace ${namespace}`,
+      `spark-client.service-account-registry add-config --username ${username} --namespace ${namespace} --properties-file "$W/s3a.conf"`,
+      // keys only: the values hold the secret
+      `spark-client.service-account-registry get-config --username ${username} --namespace ${namespace} | cut -d= -f1 | sed 's/^/KEY /'`,
+    ].join(' && '),
+    { 's3a.conf': s3aProperties(ctx.s3, ctx.where.s3Endpoint) },
+    undefined,
+    { admin: true },
+  );
   return [...out.matchAll(/^KEY (\S+)$/gm)].map((m) => m[1]!);
 }
 
@@ -129,7 +147,12 @@ export async function sparkSqlOnS3(ctx: S3Ctx): Promise<{ rows: string[]; keys: 
     "INSERT INTO s3_people VALUES (1, 'ada'), (2, 'grace'), (3, 'linus');",
     "SELECT concat('ROW ', id, ' ', name) FROM s3_people WHERE id >= 2 ORDER BY id;",
   ].join('\n');
-  const out = await step(ctx, 'spark-sql on S3', `cd "$(mktemp -d)" && ${ctx.where.spark('spark-sql', ctx.account)} --conf spark.app.name=s3-sql ${eventLogConf(ctx.bucket)} --conf spark.sql.warehouse.dir=s3a://${ctx.bucket}/warehouse -f "$W/q.sql" 2>&1`, { 'q.sql': sql });
+  const out = await step(
+    ctx,
+    'spark-sql on S3',
+    `cd "$(mktemp -d)" && ${ctx.where.spark('spark-sql', ctx.account)} --conf spark.app.name=s3-sql ${eventLogConf(ctx.bucket)} --conf spark.sql.warehouse.dir=s3a://${ctx.bucket}/warehouse -f "$W/q.sql" 2>&1`,
+    { 'q.sql': sql },
+  );
   return { rows: [...out.matchAll(/^ROW .*$/gm)].map((m) => m[0]), keys: await listKeys(ctx.s3, ctx.bucket, 'warehouse/s3_people/') };
 }
 
@@ -149,7 +172,12 @@ spark.stop()
 
 /** A PySpark job reads the spark-sql table back from S3 and writes one multipart object. */
 export async function pysparkReadsBack(ctx: S3Ctx): Promise<{ read: string; big: number; bigEtag: string }> {
-  const out = await step(ctx, 'PySpark reads S3', `cd "$(mktemp -d)" && ${ctx.where.spark('spark-submit', ctx.account)} ${eventLogConf(ctx.bucket)} --conf spark.hadoop.fs.s3a.multipart.size=5M "$W/readback.py" ${ctx.bucket} 2>&1`, { 'readback.py': READBACK });
+  const out = await step(
+    ctx,
+    'PySpark reads S3',
+    `cd "$(mktemp -d)" && ${ctx.where.spark('spark-submit', ctx.account)} ${eventLogConf(ctx.bucket)} --conf spark.hadoop.fs.s3a.multipart.size=5M "$W/readback.py" ${ctx.bucket} 2>&1`,
+    { 'readback.py': READBACK },
+  );
   const list = await s3Request(ctx.s3, 'GET', `/${ctx.bucket}`, { query: { 'list-type': '2', prefix: 'big/part-' } });
   return {
     read: out.match(/^READ (.*)$/m)?.[1] ?? '',
@@ -165,7 +193,9 @@ export async function icebergOnS3(ctx: S3Ctx): Promise<{ rows: string[]; metadat
     'spark.sql.catalog.lake=org.apache.iceberg.spark.SparkCatalog',
     'spark.sql.catalog.lake.type=hadoop',
     `spark.sql.catalog.lake.warehouse=s3a://${ctx.bucket}/iceberg`,
-  ].map((c) => `--conf ${c}`).join(' ');
+  ]
+    .map((c) => `--conf ${c}`)
+    .join(' ');
   const sql = [
     'CREATE NAMESPACE IF NOT EXISTS lake.db;',
     'CREATE TABLE lake.db.events (id BIGINT, kind STRING) USING iceberg;',
@@ -174,7 +204,12 @@ export async function icebergOnS3(ctx: S3Ctx): Promise<{ rows: string[]; metadat
     "SELECT concat('ICE ', count(*), ' ', max(id)) FROM lake.db.events;",
     "SELECT concat('SNAPSHOTS ', count(*)) FROM lake.db.events.snapshots;",
   ].join('\n');
-  const out = await step(ctx, 'Iceberg on S3', `cd "$(mktemp -d)" && ${ctx.where.spark('spark-sql', ctx.account)} --conf spark.app.name=s3-iceberg ${eventLogConf(ctx.bucket)} ${cat} -f "$W/ice.sql" 2>&1`, { 'ice.sql': sql });
+  const out = await step(
+    ctx,
+    'Iceberg on S3',
+    `cd "$(mktemp -d)" && ${ctx.where.spark('spark-sql', ctx.account)} --conf spark.app.name=s3-iceberg ${eventLogConf(ctx.bucket)} ${cat} -f "$W/ice.sql" 2>&1`,
+    { 'ice.sql': sql },
+  );
   return { rows: [...out.matchAll(/^(ICE|SNAPSHOTS) .*$/gm)].map((m) => m[0]), metadata: await listKeys(ctx.s3, ctx.bucket, 'iceberg/db/events/metadata/') };
 }
 
@@ -186,11 +221,15 @@ export async function eventLogs(s3: S3Creds, bucket: string): Promise<{ apps: Ma
   const files = (await listKeys(s3, bucket, 'spark-events/')).filter((k) => !k.endsWith('/'));
   const apps = new Map<string, string>();
   for (const k of files) {
-    const app = k.split('/')[1]!.replace(/^eventlog_v2_/, '').replace(/\.(inprogress|zstd|lz4|snappy|lzf)$/g, '');
+    const app = k
+      .split('/')[1]!
+      .replace(/^eventlog_v2_/, '')
+      .replace(/\.(inprogress|zstd|lz4|snappy|lzf)$/g, '');
     const bytes = await s3GetBytes(s3, `/${bucket}/${k}`);
     let text: string;
     if (/\.zstd(\.inprogress)?$/.test(k)) text = (await execa('zstd', ['-dc'], { input: bytes, encoding: 'utf8' })).stdout;
-    else if (/\.(lz4|snappy|lzf)(\.inprogress)?$/.test(k)) throw new Error(`event log ${k}: codec not readable by the test (set spark.eventLog.compression.codec=zstd)`);
+    else if (/\.(lz4|snappy|lzf)(\.inprogress)?$/.test(k))
+      throw new Error(`event log ${k}: codec not readable by the test (set spark.eventLog.compression.codec=zstd)`);
     else text = bytes.toString('utf8');
     apps.set(app, (apps.get(app) ?? '') + text);
   }
@@ -198,8 +237,17 @@ export async function eventLogs(s3: S3Creds, bucket: string): Promise<{ apps: Ma
 }
 
 /** The rock's history server reading the event logs from S3 lists `names` as completed applications. */
-export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs = 420_000): Promise<{ listed: string[]; ids: string[]; ui: number; redactedEnvironments: number }> {
-  const props = [s3aProperties(ctx.s3, ctx.where.s3Endpoint).trim(), `spark.history.fs.logDirectory=s3a://${ctx.bucket}/spark-events`, 'spark.history.fs.update.interval=2s', ''].join('\n');
+export async function historyServerOnS3(
+  ctx: S3Ctx,
+  names: string[],
+  timeoutMs = 420_000,
+): Promise<{ listed: string[]; ids: string[]; ui: number; redactedEnvironments: number }> {
+  const props = [
+    s3aProperties(ctx.s3, ctx.where.s3Endpoint).trim(),
+    `spark.history.fs.logDirectory=s3a://${ctx.bucket}/spark-events`,
+    'spark.history.fs.update.interval=2s',
+    '',
+  ].join('\n');
   const hs = await ctx.where.historyServer(props);
   let body = '';
   try {
@@ -236,7 +284,6 @@ export async function historyServerOnS3(ctx: S3Ctx, names: string[], timeoutMs =
     await hs.stop();
   }
 }
-
 
 /**
  * The built rock under podman with the host's network, Spark in local mode. The account's
@@ -288,7 +335,10 @@ export async function rockWhere(rock: RockRunner, o: { kubeconfig: string; s3End
       const port = await freePort();
       const name = `sparkcraft-s3-hs-${process.pid}-${n}`;
       containers.push(name);
-      await rock.start(name, { volumes: [`${join(dir, 'spark-defaults.conf')}:/etc/spark8t/conf/spark-defaults.conf:ro`], envs: { SPARK_HISTORY_OPTS: `-Dspark.history.ui.port=${port}` } });
+      await rock.start(name, {
+        volumes: [`${join(dir, 'spark-defaults.conf')}:/etc/spark8t/conf/spark-defaults.conf:ro`],
+        envs: { SPARK_HISTORY_OPTS: `-Dspark.history.ui.port=${port}` },
+      });
       const st = await rock.exec(name, ['pebble', 'start', 'history-server']);
       if (st.exitCode !== 0) throw new ScenarioFailed('history server', 'pebble start history-server failed', `${st.stdout}\n${st.stderr}`);
       return {
@@ -308,4 +358,3 @@ export async function rockWhere(rock: RockRunner, o: { kubeconfig: string; s3End
     },
   };
 }
-

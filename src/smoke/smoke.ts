@@ -24,7 +24,10 @@ export async function localCluster(): Promise<Cluster> {
 }
 
 /** Build (cached) and really run the rock and/or the snap of the selected line. */
-export async function smoke(o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp; cluster?: boolean } = {}, ws: Workspace = workspace()): Promise<CheckResult[]> {
+export async function smoke(
+  o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp; cluster?: boolean } = {},
+  ws: Workspace = workspace(),
+): Promise<CheckResult[]> {
   const which = o.artifact ?? 'all';
   const { matrix, resolved } = selectLine(ws.matrixFile, { line: o.line });
   if (o.cluster) return smokeCluster(matrix, resolved, ws, o);
@@ -78,7 +81,12 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
  * node's containerd under the line's image reference, the snap (with --artifact all|snap) on the host.
  */
 /** The Spark-on-Kubernetes scenarios on the local node, every workload from the built rock. */
-async function smokeCluster(m: Matrix, r: ResolvedLine, ws: Workspace, o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp }): Promise<CheckResult[]> {
+async function smokeCluster(
+  m: Matrix,
+  r: ResolvedLine,
+  ws: Workspace,
+  o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp },
+): Promise<CheckResult[]> {
   const cluster = await startCluster({ quiet: true });
   const rock = await build('rock', { line: o.line, backend: 'builtin' }, ws);
   log.info(`importing ${rock.artifact} into the node as ${r.image.ref}`);

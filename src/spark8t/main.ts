@@ -27,7 +27,9 @@ every tool takes --master, --kubeconfig, --context, --log-level; the Spark wrapp
 `;
 
 export function toolFromName(argv0: string): Tool | undefined {
-  const name = basename(argv0).replace(/^spark-client\./, '').replace(/\.(c?js|mjs|ts)$/, '');
+  const name = basename(argv0)
+    .replace(/^spark-client\./, '')
+    .replace(/\.(c?js|mjs|ts)$/, '');
   return (TOOLS as readonly string[]).includes(name) ? (name as Tool) : undefined;
 }
 

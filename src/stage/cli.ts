@@ -27,7 +27,8 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .option('--line <track...>', 'only these lines')
     .action(async (o: { line?: string[] }) => {
       const { newer } = await refreshLock(loadMatrix(ws.matrixFile), o.line, ws.lockFile);
-      for (const [track, vs] of Object.entries(newer)) if (vs.length) log.warn(`Spark ${track}: newer patch release(s) on PyPI: ${vs.join(', ')} (update matrix.yaml)`);
+      for (const [track, vs] of Object.entries(newer))
+        if (vs.length) log.warn(`Spark ${track}: newer patch release(s) on PyPI: ${vs.join(', ')} (update matrix.yaml)`);
       out('sparkcraft.lock.json updated');
     });
 }

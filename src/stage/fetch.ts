@@ -63,7 +63,8 @@ async function downloadOnce(url: string, dest: string): Promise<void> {
     throw new Transient(`network error (${cause})`);
   }
   if (res.status >= 500 || res.status === 429) throw new Transient(`HTTP ${res.status}`);
-  if (!res.ok || !res.body) throw new UserError('E_DOWNLOAD', `HTTP ${res.status} for ${url}`, { hint: 'check the URL in the lock file (npm run lock refreshes it)' });
+  if (!res.ok || !res.body)
+    throw new UserError('E_DOWNLOAD', `HTTP ${res.status} for ${url}`, { hint: 'check the URL in the lock file (npm run lock refreshes it)' });
   try {
     await pipeline(Readable.fromWeb(res.body as never), createWriteStream(dest));
   } catch (e) {
@@ -97,7 +98,9 @@ async function download<T>(name: string, url: string, tmp: string, retry: RetryP
     return value;
   } catch (e) {
     if (!(e instanceof RetriesExhausted)) throw e;
-    throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${e.attempts} attempts: ${(e.last as Error).message} (${url})`, { hint: 'check the network or proxy; cached inputs are reused on the next run' });
+    throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${e.attempts} attempts: ${(e.last as Error).message} (${url})`, {
+      hint: 'check the network or proxy; cached inputs are reused on the next run',
+    });
   }
 }
 
@@ -137,7 +140,9 @@ export async function fetchVerified(name: string, url: string, sha256: string, r
     const got = await sha256File(tmp);
     if (got !== sha256) {
       rmSync(tmp, { force: true });
-      throw new UserError('E_CHECKSUM', `checksum mismatch for ${name}: expected sha256 ${sha256}, got ${got} (${url})`, { hint: 'the file changed upstream or the lock is wrong; nothing was staged' });
+      throw new UserError('E_CHECKSUM', `checksum mismatch for ${name}: expected sha256 ${sha256}, got ${got} (${url})`, {
+        hint: 'the file changed upstream or the lock is wrong; nothing was staged',
+      });
     }
     renameSync(tmp, dest);
     await recordVerified(dest);

@@ -46,9 +46,17 @@ export const wheelId = (name: string, version: string) => `wheel:${normalName(na
 export function plannedFlavourInputs(line: LineSpec, f: FlavourSpec): Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> {
   const out: Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> = [];
   if (f.name === 'gpu') {
-    if (!line.rapids) throw new UserError('E_MATRIX', `Spark ${line.track} offers gpu without a rapids jar`, { hint: 'add `rapids:` to the line in matrix.yaml' });
+    if (!line.rapids)
+      throw new UserError('E_MATRIX', `Spark ${line.track} offers gpu without a rapids jar`, { hint: 'add `rapids:` to the line in matrix.yaml' });
     const j = line.rapids;
-    out.push({ id: `maven:${j.group}:${j.artifact}@${j.version}`, kind: 'maven', name: `${j.group}:${j.artifact}`, version: j.version, license: j.license, url: mavenUrl(j) });
+    out.push({
+      id: `maven:${j.group}:${j.artifact}@${j.version}`,
+      kind: 'maven',
+      name: `${j.group}:${j.artifact}`,
+      version: j.version,
+      license: j.license,
+      url: mavenUrl(j),
+    });
   }
   for (const q of f.pypi ?? []) out.push({ id: wheelId(q.name, q.version), kind: 'wheel', name: normalName(q.name), version: q.version, license: q.license });
   return out;
@@ -62,7 +70,10 @@ export function lockedFlavourInputs(line: LineSpec, f: FlavourSpec, lock: LockFi
   const roots = plannedFlavourInputs(line, f).map((i) => i.id);
   const missing = ids ? roots.filter((id) => !ids.includes(id) || !lock.inputs[id]) : roots;
   const gone = (ids ?? []).filter((id) => !lock.inputs[id]);
-  if (missing.length || gone.length) throw new UserError('E_LOCK', `the lock file does not pin ${[...missing, ...gone].join(', ')} (${flavourKey(line, f)})`, { hint: 'matrix.yaml changed: run `npm run lock` and commit the result' });
+  if (missing.length || gone.length)
+    throw new UserError('E_LOCK', `the lock file does not pin ${[...missing, ...gone].join(', ')} (${flavourKey(line, f)})`, {
+      hint: 'matrix.yaml changed: run `npm run lock` and commit the result',
+    });
   return ids!.map((id) => lock.inputs[id]!);
 }
 
@@ -71,8 +82,22 @@ export function plannedInputs(project: Matrix['project'], line: LineSpec): Array
   const p = line.distribution.pypi;
   return [
     { id: `pypi:${p.name}@${p.version}`, kind: 'pypi', name: p.name, version: p.version, license: p.license },
-    ...line.jars.map((j) => ({ id: `maven:${j.group}:${j.artifact}@${j.version}`, kind: 'maven' as const, name: `${j.group}:${j.artifact}`, version: j.version, license: j.license, url: mavenUrl(j) })),
-    { id: `go:${project.pebble.module}@${project.pebble.version}`, kind: 'go', name: project.pebble.module, version: project.pebble.version, license: 'GPL-3.0-only', url: `https://proxy.golang.org/${project.pebble.module.toLowerCase()}/@v/${project.pebble.version}.zip` },
+    ...line.jars.map((j) => ({
+      id: `maven:${j.group}:${j.artifact}@${j.version}`,
+      kind: 'maven' as const,
+      name: `${j.group}:${j.artifact}`,
+      version: j.version,
+      license: j.license,
+      url: mavenUrl(j),
+    })),
+    {
+      id: `go:${project.pebble.module}@${project.pebble.version}`,
+      kind: 'go',
+      name: project.pebble.module,
+      version: project.pebble.version,
+      license: 'GPL-3.0-only',
+      url: `https://proxy.golang.org/${project.pebble.module.toLowerCase()}/@v/${project.pebble.version}.zip`,
+    },
   ];
 }
 
@@ -94,7 +119,10 @@ export function readLock(file = LOCK_FILE): LockFile {
 export function lockedInputsFor(project: Matrix['project'], line: LineSpec, lock: LockFile): LockedInput[] {
   const want = plannedInputs(project, line).map((i) => i.id);
   const missing = want.filter((id) => !lock.inputs[id]);
-  if (missing.length) throw new UserError('E_LOCK', `the lock file does not pin ${missing.join(', ')} (Spark ${line.track})`, { hint: 'matrix.yaml changed: run `npm run lock` and commit the result' });
+  if (missing.length)
+    throw new UserError('E_LOCK', `the lock file does not pin ${missing.join(', ')} (Spark ${line.track})`, {
+      hint: 'matrix.yaml changed: run `npm run lock` and commit the result',
+    });
   return want.map((id) => lock.inputs[id]!);
 }
 
@@ -113,7 +141,9 @@ async function pypiProject(name: string): Promise<{ releases: Record<string, Pyp
 
 /** Newer patch releases of each line on PyPI (the "new Spark release" report). */
 export function newerPatches(versions: string[], line: LineSpec): string[] {
-  return versions.filter((v) => semver.valid(v) && !semver.prerelease(v) && semver.satisfies(v, `~${line.track}.0`) && semver.gt(v, line.spark)).sort(semver.compare);
+  return versions
+    .filter((v) => semver.valid(v) && !semver.prerelease(v) && semver.satisfies(v, `~${line.track}.0`) && semver.gt(v, line.spark))
+    .sort(semver.compare);
 }
 
 /** I/O: cross-check a downloaded jar with the .sha1 Maven Central serves beside it (streamed: the
@@ -123,7 +153,8 @@ export async function checkMavenSha1(id: string, url: string, path: string): Pro
   if (!res.ok) return;
   const want = (await res.text()).trim().split(/\s+/)[0];
   const have = await fileDigest(path, 'sha1');
-  if (want !== have) throw new UserError('E_CHECKSUM', `${id}: sha1 ${have} differs from Maven Central's ${want}`, { hint: 'retry later; the download was corrupted' });
+  if (want !== have)
+    throw new UserError('E_CHECKSUM', `${id}: sha1 ${have} differs from Maven Central's ${want}`, { hint: 'retry later; the download was corrupted' });
 }
 
 /** Pin one layered flavour's inputs: the jar as the base's jars are; a wheel closure resolved once by pip. */
@@ -145,7 +176,10 @@ async function lockFlavour(lock: LockFile, line: LineSpec, f: FlavourSpec): Prom
   const roots = planned.filter((i) => i.kind === 'wheel');
   if (roots.length) {
     log.info(`resolving ${roots.map((r) => `${r.name}==${r.version}`).join(' ')} for Python ${f.wheelPython} (${key})`);
-    const wheels = await resolveWheels(roots.map((r) => `${r.name}==${r.version}`), f.wheelPython!);
+    const wheels = await resolveWheels(
+      roots.map((r) => `${r.name}==${r.version}`),
+      f.wheelPython!,
+    );
     for (const w of wheels) {
       const id = wheelId(w.name, w.version);
       const root = roots.find((r) => r.id === id);
@@ -201,7 +235,9 @@ export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE
   // Lines gone from the matrix, and inputs no line uses any more, leave the lock.
   const tracksNow = new Set(m.lines.map((l) => l.track));
   for (const t of Object.keys(lock.lines)) if (!tracksNow.has(t)) delete lock.lines[t];
-  const flavoursNow = new Set(m.lines.flatMap((l) => l.flavours.filter((n) => m.flavours[n]?.over && m.flavours[n]?.available !== false).map((n) => `${l.track}/${n}`)));
+  const flavoursNow = new Set(
+    m.lines.flatMap((l) => l.flavours.filter((n) => m.flavours[n]?.over && m.flavours[n]?.available !== false).map((n) => `${l.track}/${n}`)),
+  );
   for (const k of Object.keys(lock.flavours ?? {})) if (!flavoursNow.has(k)) delete lock.flavours![k];
   const used = new Set([...Object.values(lock.lines).flat(), ...Object.values(lock.flavours ?? {}).flat()]);
   for (const id of Object.keys(lock.inputs)) if (!used.has(id)) delete lock.inputs[id];

@@ -55,7 +55,10 @@ export function spdxDocument(name: string, created: string, files: StagedFile[],
     dataLicense: 'CC0-1.0',
     SPDXID: 'SPDXRef-DOCUMENT',
     name,
-    documentNamespace: `https://sparkcraft.invalid/spdx/${name}-${createHash('sha256').update(files.map((f) => f.sha256).join()).digest('hex').slice(0, 16)}`,
+    documentNamespace: `https://sparkcraft.invalid/spdx/${name}-${createHash('sha256')
+      .update(files.map((f) => f.sha256).join())
+      .digest('hex')
+      .slice(0, 16)}`,
     creationInfo: { created, creators: ['Tool: sparkcraft-stage'] },
     packages: origins.map((o) => ({
       SPDXID: pkgId(o),

@@ -104,7 +104,9 @@ export async function sparkTree(input: LockedInput, archive: string, py4j: strin
     await rm(tmp, { recursive: true, force: true });
     const why = untar.stderr.split('\n').find((l) => /No space left|Cannot|Error|error/.test(l)) ?? untar.stderr.split('\n')[0] ?? '';
     throw new UserError('E_STAGE', `unpacking ${input.name} ${input.version} into ${dirname(dest)} failed: ${why.replace(/^tar: /, '').slice(0, 200)}`, {
-      hint: /No space left/.test(untar.stderr) ? 'free space on that file system (or set SPARKCRAFT_CACHE elsewhere) and run again' : 'run `npm run stage -- --verify` to check the download, then again',
+      hint: /No space left/.test(untar.stderr)
+        ? 'free space on that file system (or set SPARKCRAFT_CACHE elsewhere) and run again'
+        : 'run `npm run stage -- --verify` to check the download, then again',
     });
   }
   const home = join(tmp, 'home');
@@ -113,7 +115,9 @@ export async function sparkTree(input: LockedInput, archive: string, py4j: strin
     if (existsSync(join(raw, 'deps', d))) await rename(join(raw, 'deps', d), join(home, d));
   }
   if (!existsSync(join(home, 'jars')) || !existsSync(join(home, 'bin', 'spark-submit'))) {
-    throw new UserError('E_STAGE', `${input.name} ${input.version} does not carry Spark's bin/ and jars/`, { hint: 'use a pyspark source distribution (sdist)' });
+    throw new UserError('E_STAGE', `${input.name} ${input.version} does not carry Spark's bin/ and jars/`, {
+      hint: 'use a pyspark source distribution (sdist)',
+    });
   }
   await rename(join(raw, 'pyspark'), join(home, 'python', 'pyspark'));
   if (existsSync(join(raw, 'lib'))) await rename(join(raw, 'lib'), join(home, 'python', 'lib'));
@@ -149,7 +153,12 @@ export async function stage(o: StageOptions = {}, ws: Workspace = workspace()): 
 }
 
 /** The stage step: verified inputs → `r.paths.inputs`, swapped in whole; unchanged inputs return at once. */
-export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered: Rendered, o: Pick<StageOptions, 'lockFile' | 'spark8t' | 'force' | 'verify'> = {}): Promise<Staged> {
+export async function stageLine(
+  resolved: ResolvedLine,
+  ws: Workspace,
+  rendered: Rendered,
+  o: Pick<StageOptions, 'lockFile' | 'spark8t' | 'force' | 'verify'> = {},
+): Promise<Staged> {
   if (resolved.flavour.over) return stageFlavour(resolved, ws, rendered, o);
   const started = Date.now();
   const dir = rendered.dir;
@@ -170,12 +179,18 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
   // 100+ MB: hashed again only when its size, mtime or inode changed since it was last hashed.
   const spark8tSha = await sha256Remembered(spark8t, join(ws.stamps, 'spark8t.sha256.json'));
   const examplesKey = await examplesSourcesKey();
-  const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j, examplesKey })).digest('hex');
+  const stamp = createHash('sha256')
+    .update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j, examplesKey }))
+    .digest('hex');
   const target = at(ws, resolved.paths.inputs);
   const stampFile = join(target, '.stamp');
   // The staged jars must still be the verified files: hard links of the cache entries (one inode), or,
   // where the cache entry was replaced or is gone, files that still hash to the lock's sha256.
-  if (!changed && existsSync(stampFile)) changed = await stagedReplaced(inputs.filter((x) => x.kind === 'maven'), (i) => join(target, 'jars', stagedJarName(i)));
+  if (!changed && existsSync(stampFile))
+    changed = await stagedReplaced(
+      inputs.filter((x) => x.kind === 'maven'),
+      (i) => join(target, 'jars', stagedJarName(i)),
+    );
   if (!o.force && !changed && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
     log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
     return { dir, inputs: target, stamp, skipped: true, seconds: (Date.now() - started) / 1000 };
@@ -189,47 +204,67 @@ export async function stageLine(resolved: ResolvedLine, ws: Workspace, rendered:
   const pebble = await goBuildCached('pebble', pebbleIn.name, pebbleIn.version, `${pebbleIn.name}/cmd/pebble`);
 
   // Written aside (inputs.new-<pid>-*) and swapped in whole: a killed stage leaves the previous tree.
-  await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () => replaceDirAtomic(target, async (tmp) => {
-    // Hard links of the cache where it shares the project's file system, copies where it does not.
-    if (!(await linkTreeOrCopy(tree, join(tmp, 'spark')))) log.info('the cache is on another file system than the project: staging copies, not hard links');
-    await rm(join(tmp, 'spark', '.complete'), { force: true });
-    await mkdir(join(tmp, 'jars'));
-    for (const i of inputs.filter((x) => x.kind === 'maven')) {
-      await linkOrCopy(paths.get(i.id)!, join(tmp, 'jars', stagedJarName(i)));
-    }
-    await mkdir(join(tmp, 'pebble'));
-    await copyFile(pebble, join(tmp, 'pebble', 'pebble'));
-    await chmod(join(tmp, 'pebble', 'pebble'), 0o755);
-    const bin = join(tmp, 'spark8t', 'opt', 'spark-client', 'bin');
-    await mkdir(bin, { recursive: true });
-    await copyFile(spark8t, join(bin, 'spark8t'));
-    await chmod(join(bin, 'spark8t'), 0o755);
-    for (const t of SPARK8T_TOOLS) await symlink('spark8t', join(bin, `spark-client.${t}`));
-    await stageExamples(join(tmp, 'examples'));
+  await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () =>
+    replaceDirAtomic(target, async (tmp) => {
+      // Hard links of the cache where it shares the project's file system, copies where it does not.
+      if (!(await linkTreeOrCopy(tree, join(tmp, 'spark')))) log.info('the cache is on another file system than the project: staging copies, not hard links');
+      await rm(join(tmp, 'spark', '.complete'), { force: true });
+      await mkdir(join(tmp, 'jars'));
+      for (const i of inputs.filter((x) => x.kind === 'maven')) {
+        await linkOrCopy(paths.get(i.id)!, join(tmp, 'jars', stagedJarName(i)));
+      }
+      await mkdir(join(tmp, 'pebble'));
+      await copyFile(pebble, join(tmp, 'pebble', 'pebble'));
+      await chmod(join(tmp, 'pebble', 'pebble'), 0o755);
+      const bin = join(tmp, 'spark8t', 'opt', 'spark-client', 'bin');
+      await mkdir(bin, { recursive: true });
+      await copyFile(spark8t, join(bin, 'spark8t'));
+      await chmod(join(bin, 'spark8t'), 0o755);
+      for (const t of SPARK8T_TOOLS) await symlink('spark8t', join(bin, `spark-client.${t}`));
+      await stageExamples(join(tmp, 'examples'));
 
-    const spark8tOrigin: Origin = { name: 'spark8t (sparkcraft)', version: '1.6.0-ts', url: 'dist/spark8t', sha256: spark8tSha, license: 'Apache-2.0' };
-    const pebbleOrigin = origin(pebbleIn);
-    const jarOrigins = new Map(inputs.filter((x) => x.kind === 'maven').map((i) => [`jars/${stagedJarName(i)}`, origin(i)]));
-    const examples = examplesOrigins(resolved.line);
-    const files = await describeTree(tmp, (rel) =>
-      rel.startsWith('spark/') ? origin(spark) : rel.startsWith('pebble/') ? pebbleOrigin : rel.startsWith('spark8t/') ? spark8tOrigin : rel.startsWith('examples/') ? examples.sources : jarOrigins.get(rel) ?? spark8tOrigin,
-    );
-    const origins = [...inputs.map(origin), spark8tOrigin, examples.sources, examples.jar];
-    const created = await sbomCreated(ws, lockFile);
-    await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.line.spark}-inputs`, created, files, origins), null, 1));
-    await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ line: resolved.line.track, spark: resolved.line.spark, flavour: resolved.flavour.name, inputs: origins, files: files.length }, null, 2));
-    // One key per input tree, so a build rebuilds only the layers whose inputs changed.
-    const key = (v: unknown) => createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, v })).digest('hex');
-    const keys = {
-      spark: key({ spark: spark.sha256, py4j: resolved.line.py4j }),
-      jars: key(inputs.filter((x) => x.kind === 'maven').map((i) => [i.name, i.version, i.sha256])),
-      pebble: key({ pebble: await sha256File(join(tmp, 'pebble', 'pebble')) }),
-      spark8t: key({ spark8tSha, tools: SPARK8T_TOOLS }),
-      examples: key({ examplesKey }),
-    };
-    await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
-    await writeFile(join(tmp, '.stamp'), stamp);
-  }));
+      const spark8tOrigin: Origin = { name: 'spark8t (sparkcraft)', version: '1.6.0-ts', url: 'dist/spark8t', sha256: spark8tSha, license: 'Apache-2.0' };
+      const pebbleOrigin = origin(pebbleIn);
+      const jarOrigins = new Map(inputs.filter((x) => x.kind === 'maven').map((i) => [`jars/${stagedJarName(i)}`, origin(i)]));
+      const examples = examplesOrigins(resolved.line);
+      const files = await describeTree(tmp, (rel) =>
+        rel.startsWith('spark/')
+          ? origin(spark)
+          : rel.startsWith('pebble/')
+            ? pebbleOrigin
+            : rel.startsWith('spark8t/')
+              ? spark8tOrigin
+              : rel.startsWith('examples/')
+                ? examples.sources
+                : (jarOrigins.get(rel) ?? spark8tOrigin),
+      );
+      const origins = [...inputs.map(origin), spark8tOrigin, examples.sources, examples.jar];
+      const created = await sbomCreated(ws, lockFile);
+      await writeFile(
+        join(tmp, 'sbom.spdx.json'),
+        JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.line.spark}-inputs`, created, files, origins), null, 1),
+      );
+      await writeFile(
+        join(tmp, 'manifest.json'),
+        JSON.stringify(
+          { line: resolved.line.track, spark: resolved.line.spark, flavour: resolved.flavour.name, inputs: origins, files: files.length },
+          null,
+          2,
+        ),
+      );
+      // One key per input tree, so a build rebuilds only the layers whose inputs changed.
+      const key = (v: unknown) => createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, v })).digest('hex');
+      const keys = {
+        spark: key({ spark: spark.sha256, py4j: resolved.line.py4j }),
+        jars: key(inputs.filter((x) => x.kind === 'maven').map((i) => [i.name, i.version, i.sha256])),
+        pebble: key({ pebble: await sha256File(join(tmp, 'pebble', 'pebble')) }),
+        spark8t: key({ spark8tSha, tools: SPARK8T_TOOLS }),
+        examples: key({ examplesKey }),
+      };
+      await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
+      await writeFile(join(tmp, '.stamp'), stamp);
+    }),
+  );
   const seconds = (Date.now() - started) / 1000;
   log.info(`staged ${target} in ${seconds.toFixed(1)} s`);
   return { dir, inputs: target, stamp, skipped: false, seconds };
@@ -247,14 +282,21 @@ export function stagedWheelName(i: LockedInput): string {
  * the lock: jars → inputs/jars, wheels → inputs/wheels (hard links of the cache), with its SBOM,
  * manifest.json and one content key per tree, swapped in whole; unchanged inputs return at once.
  */
-export async function stageFlavour(resolved: ResolvedLine, ws: Workspace, rendered: Rendered, o: Pick<StageOptions, 'lockFile' | 'force' | 'verify'> = {}): Promise<Staged> {
+export async function stageFlavour(
+  resolved: ResolvedLine,
+  ws: Workspace,
+  rendered: Rendered,
+  o: Pick<StageOptions, 'lockFile' | 'force' | 'verify'> = {},
+): Promise<Staged> {
   const started = Date.now();
   const dir = rendered.dir;
   const lockFile = o.lockFile ?? ws.lockFile;
   const inputs = lockedFlavourInputs(resolved.line, resolved.flavour, readLock(lockFile));
   let changed = false;
   for (const i of inputs) if ((await recheckCached(i.id, i.sha256, { rehash: o.verify })) === 'removed') changed = true;
-  const stamp = createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, flavour: resolved.flavour.name, inputs: inputs.map((i) => [i.id, i.sha256]) })).digest('hex');
+  const stamp = createHash('sha256')
+    .update(JSON.stringify({ LAYOUT_VERSION, flavour: resolved.flavour.name, inputs: inputs.map((i) => [i.id, i.sha256]) }))
+    .digest('hex');
   const target = at(ws, resolved.paths.inputs);
   const stampFile = join(target, '.stamp');
   const placed = (i: LockedInput) => join(target, i.kind === 'wheel' ? 'wheels' : 'jars', i.kind === 'wheel' ? stagedWheelName(i) : stagedJarName(i));
@@ -265,29 +307,48 @@ export async function stageFlavour(resolved: ResolvedLine, ws: Workspace, render
   }
   const paths = new Map<string, string>();
   for (const i of inputs) paths.set(i.id, await fetchVerified(i.id, i.url, i.sha256));
-  await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () => replaceDirAtomic(target, async (tmp) => {
-    const byFile = new Map<string, Origin>();
-    for (const i of inputs) {
-      const sub = i.kind === 'wheel' ? 'wheels' : 'jars';
-      const name = i.kind === 'wheel' ? stagedWheelName(i) : stagedJarName(i);
-      await mkdir(join(tmp, sub), { recursive: true });
-      await linkOrCopy(paths.get(i.id)!, join(tmp, sub, name));
-      byFile.set(`${sub}/${name}`, origin(i));
-    }
-    const files = await describeTree(tmp, (rel) => byFile.get(rel)!);
-    const origins = inputs.map(origin);
-    const created = await sbomCreated(ws, lockFile);
-    await writeFile(join(tmp, 'sbom.spdx.json'), JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.version}-inputs`, created, files, origins), null, 1));
-    await writeFile(join(tmp, 'manifest.json'), JSON.stringify({ line: resolved.line.track, spark: resolved.line.spark, flavour: resolved.flavour.name, over: resolved.flavour.over, inputs: origins, files: files.length }, null, 2));
-    const key = (v: unknown) => createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, v })).digest('hex');
-    const keys: Record<string, string> = {};
-    for (const sub of ['jars', 'wheels']) {
-      const of = inputs.filter((i) => (i.kind === 'wheel') === (sub === 'wheels'));
-      if (of.length) keys[sub] = key(of.map((i) => [i.id, i.sha256]));
-    }
-    await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
-    await writeFile(join(tmp, '.stamp'), stamp);
-  }));
+  await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () =>
+    replaceDirAtomic(target, async (tmp) => {
+      const byFile = new Map<string, Origin>();
+      for (const i of inputs) {
+        const sub = i.kind === 'wheel' ? 'wheels' : 'jars';
+        const name = i.kind === 'wheel' ? stagedWheelName(i) : stagedJarName(i);
+        await mkdir(join(tmp, sub), { recursive: true });
+        await linkOrCopy(paths.get(i.id)!, join(tmp, sub, name));
+        byFile.set(`${sub}/${name}`, origin(i));
+      }
+      const files = await describeTree(tmp, (rel) => byFile.get(rel)!);
+      const origins = inputs.map(origin);
+      const created = await sbomCreated(ws, lockFile);
+      await writeFile(
+        join(tmp, 'sbom.spdx.json'),
+        JSON.stringify(spdxDocument(`${resolved.flavour.image}-${resolved.version}-inputs`, created, files, origins), null, 1),
+      );
+      await writeFile(
+        join(tmp, 'manifest.json'),
+        JSON.stringify(
+          {
+            line: resolved.line.track,
+            spark: resolved.line.spark,
+            flavour: resolved.flavour.name,
+            over: resolved.flavour.over,
+            inputs: origins,
+            files: files.length,
+          },
+          null,
+          2,
+        ),
+      );
+      const key = (v: unknown) => createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, v })).digest('hex');
+      const keys: Record<string, string> = {};
+      for (const sub of ['jars', 'wheels']) {
+        const of = inputs.filter((i) => (i.kind === 'wheel') === (sub === 'wheels'));
+        if (of.length) keys[sub] = key(of.map((i) => [i.id, i.sha256]));
+      }
+      await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
+      await writeFile(join(tmp, '.stamp'), stamp);
+    }),
+  );
   const seconds = (Date.now() - started) / 1000;
   log.info(`staged ${target} in ${seconds.toFixed(1)} s`);
   return { dir, inputs: target, stamp, skipped: false, seconds };

@@ -44,21 +44,35 @@ describe('properties', () => {
     expect(expandVars('$A-${B}-$C', { A: '1', B: '2' })).toBe('1-2-$C');
   });
   it('--conf values may contain = and are expanded; a missing = is a usage error', () => {
-    expect(parseConfArgs(['k=a=b', 'u=$U'], { U: 'x' })).toEqual(new Map([['k', 'a=b'], ['u', 'x']]));
+    expect(parseConfArgs(['k=a=b', 'u=$U'], { U: 'x' })).toEqual(
+      new Map([
+        ['k', 'a=b'],
+        ['u', 'x'],
+      ]),
+    );
     expect(() => parseConfArgs(['novalue'])).toThrow(/not key=value/);
   });
   it('merges JavaOptions keeping non -D options and quoted values', () => {
     expect(splitJavaOptions('-Da="x y" -XX:+UseG1GC  \'-Db=c d\'')).toEqual(['-Da="x y"', '-XX:+UseG1GC', "'-Db=c d'"]);
     expect(mergeJavaOptions(['-Da=1 -XX:+UseG1GC -Dq="p q"', '-Da=2 -verbose:gc'])).toBe('-Da=2 -XX:+UseG1GC -Dq="p q" -verbose:gc');
     const m = mergeLevels([
-      new Map([['spark.driver.extraJavaOptions', '-Dx=1 -XX:+UseG1GC'], ['k', 'low']]),
-      new Map([['spark.driver.extraJavaOptions', '-Dy="a b"'], ['k', 'high']]),
+      new Map([
+        ['spark.driver.extraJavaOptions', '-Dx=1 -XX:+UseG1GC'],
+        ['k', 'low'],
+      ]),
+      new Map([
+        ['spark.driver.extraJavaOptions', '-Dy="a b"'],
+        ['k', 'high'],
+      ]),
     ]);
     expect(m.get('spark.driver.extraJavaOptions')).toBe('-Dx=1 -XX:+UseG1GC -Dy="a b"');
     expect(m.get('k')).toBe('high');
   });
   it('remove-config removes KEY, and KEY=VALUE only on a match', () => {
-    const p = new Map([['a', '1'], ['b', '2']]);
+    const p = new Map([
+      ['a', '1'],
+      ['b', '2'],
+    ]);
     expect([...removeKeys(p, ['a=9', 'b'])]).toEqual([['a', '1']]);
     expect([...removeKeys(p, ['a=1'])]).toEqual([['b', '2']]);
   });

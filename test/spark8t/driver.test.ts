@@ -29,7 +29,13 @@ describe('the driver pod of a cluster-mode submission', () => {
     const w = planDriverWatch(new Map([['spark.kubernetes.namespace', 'team']]), ['--class', 'x.Pi', 'a.jar'], 'u1');
     expect(w.driver).toEqual({ namespace: 'team', name: 'pi-u1-driver', container: 'spark-kubernetes-driver' });
     expect(w.props.get('spark.kubernetes.driver.pod.name')).toBe('pi-u1-driver');
-    const mine = planDriverWatch(new Map([['spark.kubernetes.driver.pod.name', 'mine'], ['spark.kubernetes.driver.podTemplateContainerName', 'main']]), ['a.jar']);
+    const mine = planDriverWatch(
+      new Map([
+        ['spark.kubernetes.driver.pod.name', 'mine'],
+        ['spark.kubernetes.driver.podTemplateContainerName', 'main'],
+      ]),
+      ['a.jar'],
+    );
     expect(mine.driver).toEqual({ namespace: 'default', name: 'mine', container: 'main' });
     const noWait = new Map([['spark.kubernetes.submission.waitAppCompletion', ' False ']]);
     expect(planDriverWatch(noWait, ['a.jar'])).toEqual({ props: noWait });
@@ -45,12 +51,17 @@ describe('our exit status from the driver pod', () => {
       message: 'the Spark driver failed: pod ns/pi-0123-driver ended Failed with exit code 10; its log: kubectl logs --context c -n ns pi-0123-driver',
     });
     // Another container first (a sidecar from a pod template): the driver's own code counts.
-    const two = { status: { phase: 'Failed', containerStatuses: [{ name: 'side', state: { terminated: { exitCode: 0 } } }, ...failed(3).status.containerStatuses] } };
+    const two = {
+      status: { phase: 'Failed', containerStatuses: [{ name: 'side', state: { terminated: { exitCode: 0 } } }, ...failed(3).status.containerStatuses] },
+    };
     expect(driverOutcome(0, ref, two).status).toBe(3);
   });
 
   it('Failed with no usable exit code (evicted, never started, exit 0): 1', () => {
-    expect(driverOutcome(0, ref, { status: { phase: 'Failed', reason: 'Evicted' } })).toMatchObject({ status: 1, message: expect.stringContaining('ended Failed (Evicted)') });
+    expect(driverOutcome(0, ref, { status: { phase: 'Failed', reason: 'Evicted' } })).toMatchObject({
+      status: 1,
+      message: expect.stringContaining('ended Failed (Evicted)'),
+    });
     expect(driverOutcome(0, ref, failed(undefined)).status).toBe(1);
     expect(driverOutcome(0, ref, failed(0)).status).toBe(1);
   });

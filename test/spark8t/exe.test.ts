@@ -32,7 +32,9 @@ describe('dist/spark8t, one self-contained executable', () => {
     const dir = join(exe, '..');
     expect((await execa(join(dir, 'service-account-registry'), ['create', '--username', 'x', '--namespace', ns], { env })).exitCode).toBe(0);
     expect((await execa(join(dir, 'spark-client.service-account-registry'), ['list'], { env })).stdout).toContain(`${ns}:x`);
-    expect((await execa(exe, ['service-account-registry', 'get-config', '--username', 'x', '--namespace', ns], { env })).stdout).toContain(`spark.kubernetes.namespace=${ns}`);
+    expect((await execa(exe, ['service-account-registry', 'get-config', '--username', 'x', '--namespace', ns], { env })).stdout).toContain(
+      `spark.kubernetes.namespace=${ns}`,
+    );
   });
   it('help names every action; each action parses on its own', async () => {
     const { ACTIONS } = await import('../../src/spark8t/registry/cli.ts');
@@ -40,13 +42,18 @@ describe('dist/spark8t, one self-contained executable', () => {
     for (const a of ACTIONS) expect(help).toMatch(new RegExp(`^  ${a} `, 'm'));
     // `--help` builds a summary program; `help` builds the whole one: same text.
     expect((await execa(exe, ['service-account-registry', 'help'])).stdout).toBe(help);
-    for (const a of ACTIONS) expect((await execa(exe, ['service-account-registry', a, '--help'])).stdout).toContain(`Usage: service-account-registry ${a} [options]`);
+    for (const a of ACTIONS)
+      expect((await execa(exe, ['service-account-registry', a, '--help'])).stdout).toContain(`Usage: service-account-registry ${a} [options]`);
   });
   it('a reader that goes away early (| head, | grep -q) is not an error', async () => {
     // The reader closes its end before we write: every write meets EPIPE.
     const gone = '| (exec 0<&-; sleep 0.3)';
     const env = { KUBECONFIG: info.adminKubeconfig };
-    const r = await execa('bash', ['-c', `set -o pipefail; "${exe}" --help ${gone} && "${exe}" service-account-registry --help ${gone} && "${exe}" service-account-registry list ${gone}`], { env, reject: false });
+    const r = await execa(
+      'bash',
+      ['-c', `set -o pipefail; "${exe}" --help ${gone} && "${exe}" service-account-registry --help ${gone} && "${exe}" service-account-registry list ${gone}`],
+      { env, reject: false },
+    );
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
   });
@@ -68,7 +75,8 @@ describe('dist/spark8t, one self-contained executable', () => {
       'sys.stdout.write(f"{p.wait()} {len(data)} {data.count(10)}")',
     ].join('\n');
     const r = await execa('python3', ['-c', reader, exe, 'service-account-registry', 'get-config', '--username', 'big', '--namespace', ns], { env });
-    const expected = (await execa(exe, ['service-account-registry', 'get-config', '--username', 'big', '--namespace', ns], { env, stripFinalNewline: false })).stdout;
+    const expected = (await execa(exe, ['service-account-registry', 'get-config', '--username', 'big', '--namespace', ns], { env, stripFinalNewline: false }))
+      .stdout;
     expect(r.stdout).toBe(`0 ${Buffer.byteLength(expected)} ${lines.length + 2}`);
     rmSync(dir, { recursive: true });
   });

@@ -22,13 +22,17 @@ const sa = 'kc-tester';
 /** A kubeconfig with one cluster (the local apiserver unless `server` says otherwise) and this user. */
 function kubeconfig(name: string, user: Record<string, unknown>, server = info.apiUrl): string {
   const file = join(dir, name);
-  writeFileSync(file, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config',
-    clusters: [{ name: 'c', cluster: { server, 'certificate-authority': ca } }],
-    users: [{ name: 'u', user }],
-    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: ns } }],
-    'current-context': 'x',
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server, 'certificate-authority': ca } }],
+      users: [{ name: 'u', user }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: ns } }],
+      'current-context': 'x',
+    }),
+  );
   return file;
 }
 
@@ -67,15 +71,23 @@ describe('credentials', () => {
   it.each(['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'])('an exec credential plugin (%s)', async (apiVersion) => {
     const plugin = join(dir, `plugin-${apiVersion.split('/')[1]}`);
     // Like `aws eks get-token`: reads its arguments and environment, prints an ExecCredential.
-    writeFileSync(plugin, `#!/bin/sh\n[ "$1" = "--cluster" ] && [ "$PLUGIN_ENV" = ok ] || { echo "bad call" >&2; exit 3; }\nprintf '{"apiVersion":"${apiVersion}","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat ${join(dir, 'plugin-token')})"\n`, { mode: 0o755 });
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\n[ "$1" = "--cluster" ] && [ "$PLUGIN_ENV" = ok ] || { echo "bad call" >&2; exit 3; }\nprintf '{"apiVersion":"${apiVersion}","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat ${join(dir, 'plugin-token')})"\n`,
+      { mode: 0o755 },
+    );
     writeFileSync(join(dir, 'plugin-token'), token);
-    const kc = kubeconfig(`exec-${apiVersion.split('/')[1]}`, { exec: { apiVersion, command: plugin, args: ['--cluster', 'local'], env: [{ name: 'PLUGIN_ENV', value: 'ok' }] } });
+    const kc = kubeconfig(`exec-${apiVersion.split('/')[1]}`, {
+      exec: { apiVersion, command: plugin, args: ['--cluster', 'local'], env: [{ name: 'PLUGIN_ENV', value: 'ok' }] },
+    });
     const r = await readBack({ KUBECONFIG: kc });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain('spark.kc=1');
   });
   it('a failing exec plugin is one line naming it', async () => {
-    const kc = kubeconfig('exec-bad', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: '/bin/sh', args: ['-c', 'echo "token expired, run aws sso login" >&2; exit 4'] } });
+    const kc = kubeconfig('exec-bad', {
+      exec: { apiVersion: 'client.authentication.k8s.io/v1', command: '/bin/sh', args: ['-c', 'echo "token expired, run aws sso login" >&2; exit 4'] },
+    });
     const r = await readBack({ KUBECONFIG: kc });
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim()).toMatch(/^error: credential plugin "\/bin\/sh" exited with 4: token expired, run aws sso login \(run it by hand to see why\)$/);
@@ -85,16 +97,23 @@ describe('credentials', () => {
 describe('choosing the cluster', () => {
   it('--context picks a context; --master picks the cluster whose server it names', async () => {
     const file = join(dir, 'two');
-    writeFileSync(file, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config',
-      clusters: [
-        { name: 'dead', cluster: { server: 'https://127.0.0.1:1', 'certificate-authority': ca } },
-        { name: 'live', cluster: { server: info.apiUrl, 'certificate-authority': ca } },
-      ],
-      users: [{ name: 'u', user: { token } }],
-      contexts: [{ name: 'dead', context: { cluster: 'dead', user: 'u' } }, { name: 'live', context: { cluster: 'live', user: 'u' } }],
-      'current-context': 'dead',
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          { name: 'dead', cluster: { server: 'https://127.0.0.1:1', 'certificate-authority': ca } },
+          { name: 'live', cluster: { server: info.apiUrl, 'certificate-authority': ca } },
+        ],
+        users: [{ name: 'u', user: { token } }],
+        contexts: [
+          { name: 'dead', context: { cluster: 'dead', user: 'u' } },
+          { name: 'live', context: { cluster: 'live', user: 'u' } },
+        ],
+        'current-context': 'dead',
+      }),
+    );
     const env = { KUBECONFIG: file };
     const dead = await readBack(env);
     expect(dead.exitCode).toBe(1);
@@ -138,7 +157,14 @@ describe('in a pod', () => {
         '--conf spark.kubernetes.container.image=example/spark:1 --class org.apache.spark.examples.SparkPi local:///opt/spark/examples/jars/spark-examples.jar 10',
       { SPARK_HOME: sparkHome, TMPDIR: tmp },
     );
-    expect(r.exitCode, r.stderr.split('\n').filter((l) => /Exception|message|Failure|ERROR|error/.test(l)).slice(0, 8).join('\n')).toBe(0);
+    expect(
+      r.exitCode,
+      r.stderr
+        .split('\n')
+        .filter((l) => /Exception|message|Failure|ERROR|error/.test(l))
+        .slice(0, 8)
+        .join('\n'),
+    ).toBe(0);
     const pods = JSON.parse((await kubectl(info, ['-n', ns, 'get', 'pods', '-o', 'json'])).stdout);
     expect(pods.items.map((p: { spec: { serviceAccountName: string } }) => p.spec.serviceAccountName)).toEqual(['seen']);
     // The properties file and the kubeconfig lived in one private directory, gone now.

@@ -33,8 +33,11 @@ describe('service-account-registry against a real kube-apiserver', () => {
     expect(Buffer.from(secret.data['my_20key_5fx'], 'base64').toString()).toBe('a=b');
     const g = await sar(['get-config', '--username', 'bob', '--namespace', ns]);
     expect(g.stdout.split('\n')).toEqual([
-      'my key_x=a=b', 'spark.from.file=1', 'spark.over=conf',
-      'spark.kubernetes.authenticate.driver.serviceAccountName=bob', `spark.kubernetes.namespace=${ns}`,
+      'my key_x=a=b',
+      'spark.from.file=1',
+      'spark.over=conf',
+      'spark.kubernetes.authenticate.driver.serviceAccountName=bob',
+      `spark.kubernetes.namespace=${ns}`,
     ]);
     const dup = await sar(['create', '--username', 'bob', '--namespace', ns]);
     expect(dup.exitCode).toBe(1);
@@ -125,7 +128,9 @@ describe('service-account-registry against a real kube-apiserver', () => {
     expect(await can('list', 'secrets')).toBe('no');
     expect(await can('create', 'persistentvolumes')).toBe('no');
     expect(await can('create', 'roles')).toBe('no');
-    expect((await kubectl(info, ['auth', 'can-i', '--as', `system:serviceaccount:${ns}:sp`, '-n', 'default', 'get', 'pods'], { reject: false })).stdout.trim()).toBe('no');
+    expect(
+      (await kubectl(info, ['auth', 'can-i', '--as', `system:serviceaccount:${ns}:sp`, '-n', 'default', 'get', 'pods'], { reject: false })).stdout.trim(),
+    ).toBe('no');
   });
 
   it('rejects invalid names before any request', async () => {
@@ -176,7 +181,10 @@ describe.each(['exe', 'node'] as const)('API failures are one line, never a stac
     expect(oneLine(r.stderr)).toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'kc-'));
     const kc = join(dir, 'kc');
-    writeFileSync(kc, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: sekret-token-123}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`);
+    writeFileSync(
+      kc,
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: sekret-token-123}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+    );
     const r2 = await sar(['list', '--kubeconfig', kc], {}, runtime);
     expect(r2.exitCode).toBe(1);
     expect(r2.stderr.trim()).toMatch(/^error: cannot connect to the Kubernetes API at https:\/\/127\.0\.0\.1:1: connection refused/);
@@ -184,12 +192,18 @@ describe.each(['exe', 'node'] as const)('API failures are one line, never a stac
   it('TLS error, 401 with a bad token, DEBUG without the token', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kc-'));
     const bad = join(dir, 'bad');
-    writeFileSync(bad, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${info.apiUrl}"}}]\nusers: [{name: u, user: {token: sekret-token-123}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`);
+    writeFileSync(
+      bad,
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${info.apiUrl}"}}]\nusers: [{name: u, user: {token: sekret-token-123}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+    );
     const tls = await sar(['list', '--kubeconfig', bad], {}, runtime);
     expect(tls.exitCode).toBe(1);
     expect(tls.stderr.trim()).toMatch(/^error: TLS handshake with the Kubernetes API at https:\/\/127\.0\.0\.1:\d+ failed: .*certificate/);
     const insecure = join(dir, 'insecure');
-    writeFileSync(insecure, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${info.apiUrl}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: sekret-token-123}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`);
+    writeFileSync(
+      insecure,
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${info.apiUrl}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: sekret-token-123}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+    );
     const u401 = await sar(['list', '--kubeconfig', insecure, '--log-level', 'DEBUG'], {}, runtime);
     expect(u401.exitCode).toBe(1);
     expect(u401.stderr).toMatch(/error: Kubernetes API unauthorized: .*\(the credentials were refused/);
@@ -212,7 +226,9 @@ describe.each(['exe', 'node'] as const)('API failures are one line, never a stac
   it('403: the restricted user reading another namespace', async () => {
     const r = await sar(['get-config', '--username', 'x', '--namespace', 'default'], { KUBECONFIG: info.restrictedKubeconfig }, runtime);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr.trim()).toMatch(/^error: Kubernetes API forbidden: .*serviceaccounts "x" is forbidden.*\(GET \/api\/v1\/namespaces\/default\/serviceaccounts\/x on https:.*\) \(your user lacks the RBAC permission/);
+    expect(r.stderr.trim()).toMatch(
+      /^error: Kubernetes API forbidden: .*serviceaccounts "x" is forbidden.*\(GET \/api\/v1\/namespaces\/default\/serviceaccounts\/x on https:.*\) \(your user lacks the RBAC permission/,
+    );
     expect(oneLine(r.stderr)).toBe(true);
   });
 });
@@ -244,20 +260,34 @@ describe('compatibility with Python spark8t 1.6 on the same cluster', () => {
     expect((await reference(['get-config', '--username', 'ts', '--namespace', ns], env)).stdout.trim()).toBe(
       (await sar(['get-config', '--username', 'ts', '--namespace', ns])).stdout.trim(),
     );
-    for (const [kind, a, b] of [['sa', 'ts', 'ref'], ['role', 'ts-role', 'ref-role'], ['rolebinding', 'ts-role-binding', 'ref-role-binding']] as const) {
+    for (const [kind, a, b] of [
+      ['sa', 'ts', 'ref'],
+      ['role', 'ts-role', 'ref-role'],
+      ['rolebinding', 'ts-role-binding', 'ref-role-binding'],
+    ] as const) {
       const x = await kubectlJson(info, ['-n', ns, 'get', kind, a]);
       const y = await kubectlJson(info, ['-n', ns, 'get', kind, b]);
       // Ours grants one rule more than the reference: the persistent volume claims Spark's driver
       // deletes at shutdown (the reference's accounts log "cannot deletecollection resource
       // persistentvolumeclaims" at the end of every session).
       if (kind === 'role') {
-        expect(x.rules.slice(y.rules.length)).toEqual([{ apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['create', 'get', 'list', 'watch', 'delete', 'deletecollection', 'update', 'patch'] }]);
+        expect(x.rules.slice(y.rules.length)).toEqual([
+          {
+            apiGroups: [''],
+            resources: ['persistentvolumeclaims'],
+            verbs: ['create', 'get', 'list', 'watch', 'delete', 'deletecollection', 'update', 'patch'],
+          },
+        ]);
         x.rules = x.rules.slice(0, y.rules.length);
       }
       // Otherwise the same object up to the account name (labels except primary, rules, roleRef, subjects).
       const norm = (o: any, user: string) =>
-        JSON.stringify({ labels: { ...o.metadata.labels, 'app.kubernetes.io/spark8t-primary': undefined }, rules: o.rules, roleRef: o.roleRef, subjects: o.subjects })
-          .replace(new RegExp(`(["-])${user}(["-])`, 'g'), '$1USER$2');
+        JSON.stringify({
+          labels: { ...o.metadata.labels, 'app.kubernetes.io/spark8t-primary': undefined },
+          rules: o.rules,
+          roleRef: o.roleRef,
+          subjects: o.subjects,
+        }).replace(new RegExp(`(["-])${user}(["-])`, 'g'), '$1USER$2');
       expect(norm(x, 'ts')).toBe(norm(y, 'ref'));
     }
     expect((await reference(['delete', '--username', 'ts', '--namespace', ns], env)).exitCode).toBe(0);

@@ -10,7 +10,9 @@ import { ROOT } from '../support/k8s.ts';
 async function buildInProcess(outDir: string): Promise<string> {
   const script = `import { buildSpark8t } from ${JSON.stringify(join(ROOT, 'src/spark8t/build/build.ts'))}; await buildSpark8t({ outDir: ${JSON.stringify(outDir)} });`;
   await execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT });
-  return createHash('sha256').update(readFileSync(join(outDir, 'spark8t'))).digest('hex');
+  return createHash('sha256')
+    .update(readFileSync(join(outDir, 'spark8t')))
+    .digest('hex');
 }
 
 describe('dist/spark8t is reproducible', () => {

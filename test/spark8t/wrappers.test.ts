@@ -19,18 +19,46 @@ describe('spark-submit with real Spark against the real apiserver', () => {
   it('creates the driver pod and config map with the account and properties of all six levels', async () => {
     const ns = uniqueName('submit');
     const env = { KUBECONFIG: info.adminKubeconfig, SPARK_HOME: sparkHome };
-    expect((await ours('service-account-registry', ['create', '--username', 'sub', '--namespace', ns, '--conf', 'spark.level.account=3', '--conf', 'spark.level.over=account'], env)).exitCode).toBe(0);
+    expect(
+      (
+        await ours(
+          'service-account-registry',
+          ['create', '--username', 'sub', '--namespace', ns, '--conf', 'spark.level.account=3', '--conf', 'spark.level.over=account'],
+          env,
+        )
+      ).exitCode,
+    ).toBe(0);
     const dir = mkdtempSync(join(tmpdir(), 'lv-'));
     const confs = join(dir, 'confs');
     mkdirSync(confs);
-    writeFileSync(join(confs, 'spark-defaults.conf'), 'spark.level.defaults=1\nspark.level.over=defaults\nspark.kubernetes.container.image=example/spark:1\nspark.driver.extraJavaOptions=-Dfrom.defaults=1 -XX:+UseG1GC\n');
+    writeFileSync(
+      join(confs, 'spark-defaults.conf'),
+      'spark.level.defaults=1\nspark.level.over=defaults\nspark.kubernetes.container.image=example/spark:1\nspark.driver.extraJavaOptions=-Dfrom.defaults=1 -XX:+UseG1GC\n',
+    );
     writeFileSync(join(dir, 'env.conf'), 'spark.level.env=4\nspark.level.over=env\n');
     writeFileSync(join(dir, 'cli.conf'), 'spark.level.file=5\nspark.level.over=file\nspark.driver.extraJavaOptions=-Dfrom.file="a b"\n');
-    const r = await ours('spark-submit', [
-      '--username', 'sub', '--namespace', ns, '--properties-file', join(dir, 'cli.conf'),
-      '--conf', 'spark.level.conf=6', '--conf', 'spark.level.over=conf', '--conf', 'spark.kubernetes.submission.waitAppCompletion=false',
-      '--class', 'org.apache.spark.examples.SparkPi', 'local:///opt/spark/examples/jars/spark-examples.jar', '10',
-    ], { ...env, SPARK_CONFS: confs, SPARK_CLIENT_ENV_CONF: join(dir, 'env.conf') });
+    const r = await ours(
+      'spark-submit',
+      [
+        '--username',
+        'sub',
+        '--namespace',
+        ns,
+        '--properties-file',
+        join(dir, 'cli.conf'),
+        '--conf',
+        'spark.level.conf=6',
+        '--conf',
+        'spark.level.over=conf',
+        '--conf',
+        'spark.kubernetes.submission.waitAppCompletion=false',
+        '--class',
+        'org.apache.spark.examples.SparkPi',
+        'local:///opt/spark/examples/jars/spark-examples.jar',
+        '10',
+      ],
+      { ...env, SPARK_CONFS: confs, SPARK_CLIENT_ENV_CONF: join(dir, 'env.conf') },
+    );
     expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
     const pods = await kubectlJson(info, ['-n', ns, 'get', 'pods']);
     expect(pods.items).toHaveLength(1);
@@ -41,7 +69,16 @@ describe('spark-submit with real Spark against the real apiserver', () => {
     const cms = await kubectlJson(info, ['-n', ns, 'get', 'configmaps']);
     const cm = cms.items.find((c: any) => c.metadata.name.startsWith('spark-drv-'));
     const props: string = cm.data['spark.properties'];
-    for (const [k, v] of <Array<[string, string]>>[['spark.level.defaults', '1'], ['spark.level.account', '3'], ['spark.level.env', '4'], ['spark.level.file', '5'], ['spark.level.conf', '6'], ['spark.level.over', 'conf'], ['spark.kubernetes.namespace', ns], ['spark.kubernetes.authenticate.driver.serviceAccountName', 'sub']]) {
+    for (const [k, v] of <Array<[string, string]>>[
+      ['spark.level.defaults', '1'],
+      ['spark.level.account', '3'],
+      ['spark.level.env', '4'],
+      ['spark.level.file', '5'],
+      ['spark.level.conf', '6'],
+      ['spark.level.over', 'conf'],
+      ['spark.kubernetes.namespace', ns],
+      ['spark.kubernetes.authenticate.driver.serviceAccountName', 'sub'],
+    ]) {
       expect(props).toMatch(new RegExp(`^${k.replace(/\./g, '\\.')}=${v}$`, 'm'));
     }
     // JavaOptions merged option by option, the non -D option and the quoted value kept.
@@ -62,12 +99,34 @@ describe('spark-submit with real Spark against the real apiserver', () => {
     writeFileSync(kubeconfig, JSON.stringify(admin), { mode: 0o600 });
     const env = { KUBECONFIG: kubeconfig, SPARK_HOME: sparkHome };
     expect((await ours('service-account-registry', ['create', '--context', good, '--username', 'c', '--namespace', ns], env)).exitCode).toBe(0);
-    const r = await ours('spark-submit', [
-      '--context', good, '--username', 'c', '--namespace', ns,
-      '--conf', 'spark.kubernetes.submission.waitAppCompletion=false', '--conf', 'spark.kubernetes.container.image=example/spark:1',
-      '--class', 'org.apache.spark.examples.SparkPi', 'local:///opt/spark/examples/jars/spark-examples.jar', '10',
-    ], env);
-    expect(r.exitCode, r.stderr.split('\n').filter((l) => /Exception|Unauthorized|Forbidden/.test(l)).slice(0, 4).join('\n')).toBe(0);
+    const r = await ours(
+      'spark-submit',
+      [
+        '--context',
+        good,
+        '--username',
+        'c',
+        '--namespace',
+        ns,
+        '--conf',
+        'spark.kubernetes.submission.waitAppCompletion=false',
+        '--conf',
+        'spark.kubernetes.container.image=example/spark:1',
+        '--class',
+        'org.apache.spark.examples.SparkPi',
+        'local:///opt/spark/examples/jars/spark-examples.jar',
+        '10',
+      ],
+      env,
+    );
+    expect(
+      r.exitCode,
+      r.stderr
+        .split('\n')
+        .filter((l) => /Exception|Unauthorized|Forbidden/.test(l))
+        .slice(0, 4)
+        .join('\n'),
+    ).toBe(0);
     const pods = await kubectlJson(info, ['-n', ns, 'get', 'pods']);
     expect(pods.items.map((p: { spec: { serviceAccountName: string } }) => p.spec.serviceAccountName)).toEqual(['c']);
     rmSync(dir, { recursive: true, force: true });
@@ -85,7 +144,14 @@ describe('spark-submit with real Spark against the real apiserver', () => {
     const r = await ours('spark-submit', ['--username', 'e', '--namespace', ns, '--deploy-mode', 'client', 'app.py', 'a b', '$HOME', ';ls'], env);
     expect(r.exitCode).toBe(7);
     const lines = r.stdout.split('\n');
-    expect(lines.slice(0, 6)).toEqual(['<--master>', `<k8s://${info.apiUrl}>`, '<--deploy-mode>', '<client>', '<--properties-file>', expect.stringMatching(/^<\/.*spark\.conf>$/)]);
+    expect(lines.slice(0, 6)).toEqual([
+      '<--master>',
+      `<k8s://${info.apiUrl}>`,
+      '<--deploy-mode>',
+      '<client>',
+      '<--properties-file>',
+      expect.stringMatching(/^<\/.*spark\.conf>$/),
+    ]);
     expect(lines.slice(6, 10)).toEqual(['<app.py>', '<a b>', '<$HOME>', '<;ls>']);
   });
 
@@ -111,11 +177,25 @@ describe("spark-submit in cluster mode exits with the driver's final state", () 
     const ns = uniqueName('final');
     const env = { KUBECONFIG: info.adminKubeconfig, SPARK_HOME: sparkHome };
     expect((await ours('service-account-registry', ['create', '--username', 'fin', '--namespace', ns], env)).exitCode).toBe(0);
-    const run = ours('spark-submit', [
-      '--username', 'fin', '--namespace', ns, '--conf', 'spark.kubernetes.container.image=example/spark:1',
-      '--conf', 'spark.kubernetes.report.interval=200ms', ...extra,
-      '--class', 'org.apache.spark.examples.SparkPi', 'local:///opt/spark/examples/jars/spark-examples.jar', '10',
-    ], env);
+    const run = ours(
+      'spark-submit',
+      [
+        '--username',
+        'fin',
+        '--namespace',
+        ns,
+        '--conf',
+        'spark.kubernetes.container.image=example/spark:1',
+        '--conf',
+        'spark.kubernetes.report.interval=200ms',
+        ...extra,
+        '--class',
+        'org.apache.spark.examples.SparkPi',
+        'local:///opt/spark/examples/jars/spark-examples.jar',
+        '10',
+      ],
+      env,
+    );
     let pod: any;
     for (let i = 0; i < 240 && !pod; i++) {
       pod = (await kubectlJson(info, ['-n', ns, 'get', 'pods'])).items[0];
@@ -128,10 +208,16 @@ describe("spark-submit in cluster mode exits with the driver's final state", () 
   const terminated = (pod: any, phase: string, exitCode: number) => ({
     status: {
       phase,
-      containerStatuses: [{
-        name: pod.spec.containers[0].name, image: pod.spec.containers[0].image, imageID: '', ready: false, restartCount: 0,
-        state: { terminated: { exitCode, reason: exitCode ? 'Error' : 'Completed', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z' } },
-      }],
+      containerStatuses: [
+        {
+          name: pod.spec.containers[0].name,
+          image: pod.spec.containers[0].image,
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { terminated: { exitCode, reason: exitCode ? 'Error' : 'Completed', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z' } },
+        },
+      ],
     },
   });
 
@@ -139,7 +225,9 @@ describe("spark-submit in cluster mode exits with the driver's final state", () 
     const { r, ns, pod } = await submitAndFinish((p) => terminated(p, 'Failed', 10));
     expect(r.exitCode, r.stderr.slice(-1500)).toBe(10);
     const ours_ = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
-    expect(ours_).toEqual([`error: the Spark driver failed: pod ${ns}/${pod.metadata.name} ended Failed with exit code 10; its log: kubectl logs -n ${ns} ${pod.metadata.name}`]);
+    expect(ours_).toEqual([
+      `error: the Spark driver failed: pod ${ns}/${pod.metadata.name} ended Failed with exit code 10; its log: kubectl logs -n ${ns} ${pod.metadata.name}`,
+    ]);
   }, 240_000);
 
   it('driver pod Succeeded: exit 0; a driver pod name the user chose is the one watched', async () => {
@@ -193,7 +281,13 @@ describe('shells given a script on stdin (not a terminal) run it as the interact
   }, 300_000);
 
   it('spark-shell: spark and sc are defined, results printed', async () => {
-    const r = await ours('spark-shell', ['--master', 'local[1]'], { ...local(), SPARK_USER_DATA: mkdtempSync(join(tmpdir(), 'ud-')) }, 'exe', 'println(spark.range(5).count())\nprintln(sc.parallelize(Seq(1, 2, 3)).sum().toInt)\n');
+    const r = await ours(
+      'spark-shell',
+      ['--master', 'local[1]'],
+      { ...local(), SPARK_USER_DATA: mkdtempSync(join(tmpdir(), 'ud-')) },
+      'exe',
+      'println(spark.range(5).count())\nprintln(sc.parallelize(Seq(1, 2, 3)).sum().toInt)\n',
+    );
     expect(r.exitCode, r.stderr.slice(-1500)).toBe(0);
     const lines = r.stdout.split('\n').map((l) => l.trim());
     expect(lines).toContain('5');
@@ -207,7 +301,10 @@ describe('signals', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sig-'));
     const marker = `sigtest-${Date.now()}`;
     const app = join(dir, `${marker}.py`);
-    writeFileSync(app, 'import sys, time\nfrom pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\nprint("ready", flush=True)\ntime.sleep(300)\n');
+    writeFileSync(
+      app,
+      'import sys, time\nfrom pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\nprint("ready", flush=True)\ntime.sleep(300)\n',
+    );
     const exe = await (await import('../../src/spark8t/build/build.ts')).ensureSpark8t();
     const p = execa(exe, ['spark-submit', '--master', 'local[1]', app], { env: { SPARK_HOME: home, KUBECONFIG: '/nonexistent' }, reject: false });
     await new Promise<void>((res, rej) => {
@@ -229,4 +326,3 @@ describe('signals', () => {
     expect(left.stdout.trim()).toBe('');
   }, 300_000);
 });
-

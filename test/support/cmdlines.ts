@@ -5,7 +5,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-export async function watchCmdlines<T>(needles: string[], seen: RegExp, fn: () => Promise<T>, intervalMs = 10): Promise<{ value: T; leaks: string[]; seen: number }> {
+export async function watchCmdlines<T>(
+  needles: string[],
+  seen: RegExp,
+  fn: () => Promise<T>,
+  intervalMs = 10,
+): Promise<{ value: T; leaks: string[]; seen: number }> {
   const leaks: string[] = [];
   let seenCount = 0;
   let stop = false;

@@ -73,7 +73,9 @@ export async function tmpDir(prefix = 'sparkcraft-publish-'): Promise<string> {
  * A ResolvedLine from a small matrix of this file's own (the tests do not depend on matrix.yaml's
  * contents), resolved by the production resolver; `tags` overrides what it computed.
  */
-export function fixtureLine(over: { spark?: string; track?: string; risk?: ResolvedLine['risk']; registry?: string; name?: string; tags?: string[]; tagVersion?: string } = {}): ResolvedLine {
+export function fixtureLine(
+  over: { spark?: string; track?: string; risk?: ResolvedLine['risk']; registry?: string; name?: string; tags?: string[]; tagVersion?: string } = {},
+): ResolvedLine {
   const spark = over.spark ?? '3.5.9';
   const track = over.track ?? '3.5';
   const registry = over.registry ?? 'ghcr.io/canonical';
@@ -81,7 +83,14 @@ export function fixtureLine(over: { spark?: string; track?: string; risk?: Resol
     defaultLine: track,
     defaultRisk: 'edge',
     risks: ['edge', 'beta', 'candidate', 'stable'],
-    project: { registry, source: 'https://example.invalid/sparkcraft', snapName: 'spark-client', runUser: '_daemon_', uid: 584792, pebble: { module: 'github.com/canonical/pebble', version: 'v1.26.0' } },
+    project: {
+      registry,
+      source: 'https://example.invalid/sparkcraft',
+      snapName: 'spark-client',
+      runUser: '_daemon_',
+      uid: 584792,
+      pebble: { module: 'github.com/canonical/pebble', version: 'v1.26.0' },
+    },
     flavours: { spark: { name: 'spark', image: over.name ?? 'charmed-spark', ...(over.tagVersion ? { tagVersion: over.tagVersion } : {}) } },
     lines: [
       {

@@ -25,4 +25,3 @@ export function ensureS3(): Promise<S3Creds> {
   })();
   return cached;
 }
-

@@ -66,9 +66,7 @@ export function attestCommand(ref: string, key: SigningKey, type: string, predic
  * keyless signer's identity (the certificate's subject, exact or a regexp, and the OIDC issuer; cosign
  * then checks the Fulcio chain and the Rekor entry through Sigstore's public trust root).
  */
-export type Verifier =
-  | { kind: 'key'; publicKey: string }
-  | { kind: 'identity'; identity?: string; identityRegexp?: string; issuer: string };
+export type Verifier = { kind: 'key'; publicKey: string } | { kind: 'identity'; identity?: string; identityRegexp?: string; issuer: string };
 
 function verifierArgs(v: Verifier): string[] {
   if (v.kind === 'key') return ['--key', v.publicKey, '--insecure-ignore-tlog=true'];
@@ -102,7 +100,18 @@ export function publicKeyCommand(key: SigningKey, bin = 'cosign'): Command {
   return [bin, ['public-key', ...keyArg(key)]];
 }
 
-export type CosignFailureKind = 'identity' | 'no-signature' | 'bad-signature' | 'claims' | 'no-attestation' | 'key' | 'password' | 'auth' | 'tls' | 'network' | 'other';
+export type CosignFailureKind =
+  | 'identity'
+  | 'no-signature'
+  | 'bad-signature'
+  | 'claims'
+  | 'no-attestation'
+  | 'key'
+  | 'password'
+  | 'auth'
+  | 'tls'
+  | 'network'
+  | 'other';
 
 export class CosignError extends Error {
   readonly kind: CosignFailureKind;
@@ -120,7 +129,10 @@ export class CosignError extends Error {
 
 /** cosign's `Error: …` line (the last one), masked. */
 export function cosignErrorLine(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const err = lines.filter((l) => /^Error: /.test(l)).at(-1) ?? lines.filter((l) => !/^(main\.go|WARNING)/.test(l)).at(-1) ?? lines.at(-1) ?? '';
   return mask(err.replace(/^Error: /, '').replace(/:\s*$/, '')).slice(0, 500);
 }
@@ -128,9 +140,13 @@ export function cosignErrorLine(stderr: string): string {
 /** Classify a cosign failure from its stderr (pure; tested on real cosign messages). */
 export function classifyCosignFailure(stderr: string): CosignFailureKind {
   const s = stderr;
-  if (/none of the expected identities matched|expected identity not found|certificate identity|issuer/i.test(s) && /expected|match/i.test(s)) return 'identity';
+  if (/none of the expected identities matched|expected identity not found|certificate identity|issuer/i.test(s) && /expected|match/i.test(s))
+    return 'identity';
   if (/no matching attestations|none of the attestations matched/i.test(s)) return 'no-attestation';
-  if (/invalid signature when validating ASN\.1 encoded signature|failed to verify signature|signature mismatch|crypto\/(ecdsa|rsa): verification error/i.test(s)) return 'bad-signature';
+  if (
+    /invalid signature when validating ASN\.1 encoded signature|failed to verify signature|signature mismatch|crypto\/(ecdsa|rsa): verification error/i.test(s)
+  )
+    return 'bad-signature';
   if (/no matching signatures/i.test(s)) return /invalid or missing digest in claim|image digest|claims/i.test(s) ? 'claims' : 'bad-signature';
   if (/no signatures found|MANIFEST_UNKNOWN.*\.sig|no attestations found/i.test(s)) return /attestation/i.test(s) ? 'no-attestation' : 'no-signature';
   if (/decrypt(ion)? failed|decrypt: encrypted|incorrect password|wrong password/i.test(s)) return 'password';

@@ -17,7 +17,10 @@ export const SUITE = 'bookworm';
 export const ROOTFS_EPOCH = 1686355200;
 
 export function rootfsKey(variant: string, packages: string[]): string {
-  return createHash('sha256').update(JSON.stringify({ SUITE, variant, packages: [...packages].sort(), epoch: ROOTFS_EPOCH, v: 4 })).digest('hex').slice(0, 24);
+  return createHash('sha256')
+    .update(JSON.stringify({ SUITE, variant, packages: [...packages].sort(), epoch: ROOTFS_EPOCH, v: 4 }))
+    .digest('hex')
+    .slice(0, 24);
 }
 
 /** Recompiles every timestamp-based .pyc under /usr as a checked-hash .pyc (same source, same optimisation level). */
@@ -55,13 +58,29 @@ export async function rootfs(variant: 'minbase', packages: string[]): Promise<st
   rmSync(tmp, { recursive: true, force: true });
   log.info(`bootstrapping Debian ${SUITE} (${variant}${packages.length ? ` + ${packages.join(', ')}` : ''})`);
   try {
-    await execa('mmdebstrap', [`--variant=${variant}`, '--mode=root', '--format=directory', '--aptopt=Acquire::Retries "3"', '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-exclude=/usr/share/locale/*', ...(packages.length ? [`--include=${packages.join(',')}`] : []), SUITE, tmp], { stdio: ['ignore', 'ignore', 'pipe'], env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } });
+    await execa(
+      'mmdebstrap',
+      [
+        `--variant=${variant}`,
+        '--mode=root',
+        '--format=directory',
+        '--aptopt=Acquire::Retries "3"',
+        '--dpkgopt=path-exclude=/usr/share/doc/*',
+        '--dpkgopt=path-exclude=/usr/share/locale/*',
+        ...(packages.length ? [`--include=${packages.join(',')}`] : []),
+        SUITE,
+        tmp,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } },
+    );
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     const err = e as { code?: string; stderr?: string };
     if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'mmdebstrap is not installed', { hint: 'run `npm run setup`' });
     const lines = (err.stderr ?? '').split('\n').filter((l) => /^E: |Errors were|error processing/.test(l));
-    throw new UserError('E_BOOTSTRAP', `mmdebstrap failed: ${lines.slice(0, 2).join(' / ').slice(0, 300) || 'see its output'}`, { hint: 'check that the Debian mirror is reachable' });
+    throw new UserError('E_BOOTSTRAP', `mmdebstrap failed: ${lines.slice(0, 2).join(' / ').slice(0, 300) || 'see its output'}`, {
+      hint: 'check that the Debian mirror is reachable',
+    });
   }
   // The one file the packages' scripts make differently every time: Java's trust store (JKS with the
   // time of writing in every entry). Its entries get the root's time.
@@ -70,7 +89,8 @@ export async function rootfs(variant: 'minbase', packages: string[]): Promise<st
   // Python byte code: the packages' scripts compile it hash-checked when SOURCE_DATE_EPOCH reaches
   // them and stamped with the sources' times when it does not (seen: a build in a clean root got the
   // latter, so its runtime layer differed in 5 .pyc files). Every .pyc is made hash-checked here.
-  if (existsSync(join(tmp, 'usr/bin/python3'))) await execa('chroot', [tmp, '/usr/bin/python3', '-c', PYC_HASH_CHECKED], { env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } });
+  if (existsSync(join(tmp, 'usr/bin/python3')))
+    await execa('chroot', [tmp, '/usr/bin/python3', '-c', PYC_HASH_CHECKED], { env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } });
   rmSync(join(dir, 'root'), { recursive: true, force: true });
   renameSync(tmp, join(dir, 'root'));
   writeFileSync(join(dir, '.complete'), '');

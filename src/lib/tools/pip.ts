@@ -14,12 +14,45 @@ import { lastLine, run, type Command } from './run.ts';
 export const PYTHON = '/usr/bin/python3';
 
 /** Platforms a manylinux wheel may be built for to run on glibc 2.36 (Debian bookworm), x86_64. */
-export const PLATFORMS = ['manylinux_2_36_x86_64', 'manylinux_2_28_x86_64', 'manylinux_2_17_x86_64', 'manylinux2014_x86_64', 'manylinux1_x86_64', 'linux_x86_64', 'any'];
+export const PLATFORMS = [
+  'manylinux_2_36_x86_64',
+  'manylinux_2_28_x86_64',
+  'manylinux_2_17_x86_64',
+  'manylinux2014_x86_64',
+  'manylinux1_x86_64',
+  'linux_x86_64',
+  'any',
+];
 
 /** Pure: the resolving command (binary wheels only, for CPython `python` on the platforms above). */
 export function resolveCommand(requirements: string[], python: string, reportFile: string, target: string): Command {
   const v = python.replace('.', '');
-  return [PYTHON, ['-m', 'pip', 'install', '--dry-run', '--ignore-installed', '--quiet', '--disable-pip-version-check', '--no-cache-dir', '--report', reportFile, '--only-binary=:all:', '--python-version', python, '--implementation', 'cp', '--abi', `cp${v}`, ...PLATFORMS.flatMap((p) => ['--platform', p]), '--target', target, ...requirements]];
+  return [
+    PYTHON,
+    [
+      '-m',
+      'pip',
+      'install',
+      '--dry-run',
+      '--ignore-installed',
+      '--quiet',
+      '--disable-pip-version-check',
+      '--no-cache-dir',
+      '--report',
+      reportFile,
+      '--only-binary=:all:',
+      '--python-version',
+      python,
+      '--implementation',
+      'cp',
+      '--abi',
+      `cp${v}`,
+      ...PLATFORMS.flatMap((p) => ['--platform', p]),
+      '--target',
+      target,
+      ...requirements,
+    ],
+  ];
 }
 
 export interface ResolvedWheel {
@@ -49,11 +82,17 @@ export function licenseOf(meta: { license_expression?: string; license?: string;
 }
 
 /** Pure: the wheels of a pip installation report, sorted by name. */
-export function wheelsOfReport(report: { install: Array<{ metadata: { name: string; version: string; license_expression?: string; license?: string; classifier?: string[] }; download_info: { url: string; archive_info?: { hashes?: Record<string, string> } } }> }): ResolvedWheel[] {
+export function wheelsOfReport(report: {
+  install: Array<{
+    metadata: { name: string; version: string; license_expression?: string; license?: string; classifier?: string[] };
+    download_info: { url: string; archive_info?: { hashes?: Record<string, string> } };
+  }>;
+}): ResolvedWheel[] {
   return report.install
     .map((i) => {
       const sha256 = i.download_info.archive_info?.hashes?.sha256;
-      if (!sha256 || !i.download_info.url.endsWith('.whl')) throw new UserError('E_LOCK', `pip resolved ${i.metadata.name} ${i.metadata.version} to ${i.download_info.url} without a wheel sha256`);
+      if (!sha256 || !i.download_info.url.endsWith('.whl'))
+        throw new UserError('E_LOCK', `pip resolved ${i.metadata.name} ${i.metadata.version} to ${i.download_info.url} without a wheel sha256`);
       return { name: i.metadata.name, version: i.metadata.version, url: i.download_info.url, sha256, license: licenseOf(i.metadata) };
     })
     .sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()));
@@ -66,7 +105,10 @@ export async function resolveWheels(requirements: string[], python: string): Pro
     const report = join(dir, 'report.json');
     const r = await run(resolveCommand(requirements, python, report, join(dir, 'target')), { timeoutMs: 900_000 });
     if (r.missing) throw new UserError('E_TOOL', `${PYTHON} is not installed`, { hint: 'run `npm run setup` (installs python3-pip)' });
-    if (r.exitCode !== 0) throw new UserError('E_LOCK', `pip could not resolve ${requirements.join(' ')} for Python ${python}: ${lastLine(r.stderr)}`, { hint: 'check the versions in matrix.yaml and that PyPI is reachable' });
+    if (r.exitCode !== 0)
+      throw new UserError('E_LOCK', `pip could not resolve ${requirements.join(' ')} for Python ${python}: ${lastLine(r.stderr)}`, {
+        hint: 'check the versions in matrix.yaml and that PyPI is reachable',
+      });
     return wheelsOfReport(JSON.parse(readFileSync(report, 'utf8')));
   } finally {
     rmSync(dir, { recursive: true, force: true });

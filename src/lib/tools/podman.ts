@@ -32,12 +32,17 @@ export function runCommand(image: string, args: string[], o: RunSpec = {}): Comm
   return [
     PODMAN,
     [
-      'run', ...(o.rm ? ['--rm'] : []), ...(o.detach ? ['-d'] : []), ...(o.name ? ['--name', o.name] : []),
-      '--network', 'host',
+      'run',
+      ...(o.rm ? ['--rm'] : []),
+      ...(o.detach ? ['-d'] : []),
+      ...(o.name ? ['--name', o.name] : []),
+      '--network',
+      'host',
       ...(o.entrypoint ? ['--entrypoint', o.entrypoint] : []),
       ...(o.volumes ?? []).flatMap((v) => ['-v', v]),
       ...Object.entries(o.envs ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-      image, ...args,
+      image,
+      ...args,
     ],
   ];
 }

@@ -45,8 +45,14 @@ export async function run(c: Command, o: RunOptions = {}): Promise<RunResult> {
     ...(o.timeoutMs ? { timeout: o.timeoutMs } : {}),
     ...(o.inherit ? { stdio: 'inherit' as const } : o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
   });
-  const missing = (r as { code?: string }).code === 'ENOENT' || /\bENOENT\b/.test(String(r.message ?? '')) && r.exitCode === undefined;
-  return { exitCode: r.exitCode ?? (missing ? 127 : 1), stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') || (r.exitCode === undefined ? String(r.message ?? '') : ''), missing, timedOut: Boolean(r.timedOut) };
+  const missing = (r as { code?: string }).code === 'ENOENT' || (/\bENOENT\b/.test(String(r.message ?? '')) && r.exitCode === undefined);
+  return {
+    exitCode: r.exitCode ?? (missing ? 127 : 1),
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? '') || (r.exitCode === undefined ? String(r.message ?? '') : ''),
+    missing,
+    timedOut: Boolean(r.timedOut),
+  };
 }
 
 /** The last non-empty line of a tool's stderr (what a one-line error quotes). */

@@ -50,7 +50,10 @@ export class SkopeoError extends Error {
 
 /** The useful part of skopeo's `time=... level=fatal msg="..."` line. */
 export function lastErrorLine(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const last = lines.at(-1) ?? '';
   const m = /msg="((?:[^"\\]|\\.)*)"/.exec(last);
   const msg = m ? m[1]!.replace(/\\"/g, '"') : last;
@@ -62,10 +65,11 @@ export function classifyFailure(stderr: string): { kind: FailureKind; status?: n
   const s = stderr;
   if (/unauthorized|authentication required|invalid username\/password|incorrect username or password|status(?: code)?:? 401\b/i.test(s))
     return { kind: 'auth', status: 401 };
-  if (/\bdenied\b|forbidden|status(?: code)?:? 403\b|requested access to the resource is denied/i.test(s))
-    return { kind: 'auth', status: 403 };
+  if (/\bdenied\b|forbidden|status(?: code)?:? 403\b|requested access to the resource is denied/i.test(s)) return { kind: 'auth', status: 403 };
   if (/x509:|certificate signed by unknown authority|certificate is not valid|tls: failed to verify/i.test(s)) return { kind: 'tls' };
-  const st = /(?:unexpected HTTP status|status code|HTTP status):? (5\d\d)\b/i.exec(s) ?? /\b(5\d\d) (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)/i.exec(s);
+  const st =
+    /(?:unexpected HTTP status|status code|HTTP status):? (5\d\d)\b/i.exec(s) ??
+    /\b(5\d\d) (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)/i.exec(s);
   if (st) return { kind: 'server', status: Number(st[1]) };
   if (/manifest unknown|name unknown|\bnot found\b|NAME_UNKNOWN|MANIFEST_UNKNOWN/i.test(s)) return { kind: 'notfound', status: 404 };
   if (

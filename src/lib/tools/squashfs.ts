@@ -4,7 +4,25 @@ import { lastLine, run, type Command } from './run.ts';
 
 /** `mksquashfs` with snapcraft's options and fixed timestamps (`epoch`). */
 export function mksquashfsCommand(dir: string, file: string, epoch: number): Command {
-  return ['mksquashfs', [dir, file, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-no-fragments', '-mkfs-time', String(epoch), '-all-time', String(epoch), '-quiet', '-no-progress']];
+  return [
+    'mksquashfs',
+    [
+      dir,
+      file,
+      '-noappend',
+      '-comp',
+      'xz',
+      '-all-root',
+      '-no-xattrs',
+      '-no-fragments',
+      '-mkfs-time',
+      String(epoch),
+      '-all-time',
+      String(epoch),
+      '-quiet',
+      '-no-progress',
+    ],
+  ];
 }
 
 export async function mksquashfs(dir: string, file: string, epoch: number): Promise<void> {

@@ -28,29 +28,52 @@ export function defaultRuntime(): Runtime {
 }
 
 async function buildWithBun(tmp: string): Promise<void> {
-  await execa(BUN, [
-    'build', '--compile', '--minify', '--bytecode', '--target=bun-linux-x64',
-    // By default a bun executable reads .env and bunfig.toml from the current directory at start:
-    // a project's .env would change KUBECONFIG, AWS keys or SPARK_HOME for spark8t and for the
-    // Spark it runs. Python spark8t reads neither; nor do we.
-    '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--no-compile-autoload-tsconfig', '--no-compile-autoload-package-json',
-    join(projectRoot, 'src/spark8t/entry.ts'), '--outfile', tmp,
-  ], { cwd: projectRoot });
+  await execa(
+    BUN,
+    [
+      'build',
+      '--compile',
+      '--minify',
+      '--bytecode',
+      '--target=bun-linux-x64',
+      // By default a bun executable reads .env and bunfig.toml from the current directory at start:
+      // a project's .env would change KUBECONFIG, AWS keys or SPARK_HOME for spark8t and for the
+      // Spark it runs. Python spark8t reads neither; nor do we.
+      '--no-compile-autoload-dotenv',
+      '--no-compile-autoload-bunfig',
+      '--no-compile-autoload-tsconfig',
+      '--no-compile-autoload-package-json',
+      join(projectRoot, 'src/spark8t/entry.ts'),
+      '--outfile',
+      tmp,
+    ],
+    { cwd: projectRoot },
+  );
 }
 
 async function buildWithNodeSea(tmp: string, work: string): Promise<void> {
   const bundle = join(work, 'spark8t.cjs');
   await build({
     entryPoints: [join(projectRoot, 'src/spark8t/entry.ts')],
-    bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: bundle,
-    minify: true, legalComments: 'none', logLevel: 'warning',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile: bundle,
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
   });
   const blob = join(work, 'sea-prep.blob');
   writeFileSync(join(work, 'sea-config.json'), JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
   await execa(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], { cwd: work });
   copyFileSync(process.execPath, tmp);
   chmodSync(tmp, 0o755);
-  await execa(join(projectRoot, 'node_modules/.bin/postject'), [tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { cwd: work });
+  await execa(
+    join(projectRoot, 'node_modules/.bin/postject'),
+    [tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
+    { cwd: work },
+  );
 }
 
 export async function buildSpark8t(opts: { outDir?: string; runtime?: Runtime } = {}): Promise<string> {
@@ -82,7 +105,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const started = Date.now();
   const runtime = process.argv.includes('--runtime') ? (process.argv[process.argv.indexOf('--runtime') + 1] as Runtime) : undefined;
   buildSpark8t({ runtime }).then(
-    (p) => console.log(`${p} (${(statSync(p).size / 1048576).toFixed(1)} MiB, ${runtime ?? defaultRuntime()}) in ${((Date.now() - started) / 1000).toFixed(1)} s`),
+    (p) =>
+      console.log(`${p} (${(statSync(p).size / 1048576).toFixed(1)} MiB, ${runtime ?? defaultRuntime()}) in ${((Date.now() - started) / 1000).toFixed(1)} s`),
     (e) => {
       console.error(`error: building spark8t failed: ${e instanceof Error ? e.message.split('\n')[0] : e}`);
       process.exit(1);

@@ -166,13 +166,27 @@ export class KubeClient {
 
   private async fetchOnce(method: string, target: URL, headers: Record<string, string>, payload?: Buffer): Promise<[number, string]> {
     const c = this.creds;
-    this.fetchTls ??= { ca: c.ca?.toString('utf8'), cert: c.cert?.toString('utf8'), key: c.key?.toString('utf8'), rejectUnauthorized: !c.insecure, serverName: c.tlsServerName };
+    this.fetchTls ??= {
+      ca: c.ca?.toString('utf8'),
+      cert: c.cert?.toString('utf8'),
+      key: c.key?.toString('utf8'),
+      rejectUnauthorized: !c.insecure,
+      serverName: c.tlsServerName,
+    };
     try {
-      const res = await fetch(target, { method, headers, body: payload, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'manual', tls: this.fetchTls } as RequestInit);
+      const res = await fetch(target, {
+        method,
+        headers,
+        body: payload,
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+        redirect: 'manual',
+        tls: this.fetchTls,
+      } as RequestInit);
       return [res.status, await res.text()];
     } catch (e) {
       const err = e as Error & { code?: string };
-      if (err.name === 'TimeoutError') throw this.networkError(target, Object.assign(new Error(`timed out after ${TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' }));
+      if (err.name === 'TimeoutError')
+        throw this.networkError(target, Object.assign(new Error(`timed out after ${TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' }));
       throw this.networkError(target, err);
     }
   }
@@ -188,18 +202,42 @@ export class KubeClient {
       409: 'it already exists or changed meanwhile; delete it first or retry',
       422: 'the object was rejected as invalid; check names (DNS-1123) and values',
     };
-    const what = status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : status === 404 ? 'not found' : status === 409 ? 'conflict' : status === 422 ? 'invalid' : `HTTP ${status}`;
+    const what =
+      status === 401
+        ? 'unauthorized'
+        : status === 403
+          ? 'forbidden'
+          : status === 404
+            ? 'not found'
+            : status === 409
+              ? 'conflict'
+              : status === 422
+                ? 'invalid'
+                : `HTTP ${status}`;
     return new KubeApiError(status, reason, `Kubernetes API ${what}: ${msg} (${where})`.replace(/\s+/g, ' '), hints[status] ?? 'check the API server logs');
   }
 
   private networkError(target: URL, e: Error): KubeApiError {
     const code = (e as NodeJS.ErrnoException).code ?? '';
     const where = `${target.protocol}//${target.host}`;
-    if (code === 'ECONNREFUSED') return new KubeApiError(0, code, `cannot connect to the Kubernetes API at ${where}: connection refused`, 'is the cluster running? check the server URL in your kubeconfig or --master');
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new KubeApiError(0, code, `cannot resolve the Kubernetes API host ${target.hostname}`, 'check the server URL and DNS');
-    if (code === 'ETIMEDOUT' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new KubeApiError(0, code, `the Kubernetes API at ${where} did not answer (${code})`, 'check the network path to the cluster');
+    if (code === 'ECONNREFUSED')
+      return new KubeApiError(
+        0,
+        code,
+        `cannot connect to the Kubernetes API at ${where}: connection refused`,
+        'is the cluster running? check the server URL in your kubeconfig or --master',
+      );
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      return new KubeApiError(0, code, `cannot resolve the Kubernetes API host ${target.hostname}`, 'check the server URL and DNS');
+    if (code === 'ETIMEDOUT' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+      return new KubeApiError(0, code, `the Kubernetes API at ${where} did not answer (${code})`, 'check the network path to the cluster');
     if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME|ALTNAME/i.test(code) || /certificate|SSL|TLS/i.test(e.message)) {
-      return new KubeApiError(0, code, `TLS handshake with the Kubernetes API at ${where} failed: ${e.message}`, 'check certificate-authority(-data) in your kubeconfig, or the server name');
+      return new KubeApiError(
+        0,
+        code,
+        `TLS handshake with the Kubernetes API at ${where} failed: ${e.message}`,
+        'check certificate-authority(-data) in your kubeconfig, or the server name',
+      );
     }
     return new KubeApiError(0, code, `request to the Kubernetes API at ${where} failed: ${e.message}`, 'check the cluster and your kubeconfig');
   }
@@ -229,7 +267,13 @@ export class KubeClient {
     return this.request<T>('POST', resourcePath(kind, obj.metadata.namespace), obj);
   }
 
-  patch<T extends KubeObject = KubeObject>(kind: Kind, name: string, namespace: string | undefined, patch: unknown, type: keyof typeof PATCH_TYPES = 'merge'): Promise<T> {
+  patch<T extends KubeObject = KubeObject>(
+    kind: Kind,
+    name: string,
+    namespace: string | undefined,
+    patch: unknown,
+    type: keyof typeof PATCH_TYPES = 'merge',
+  ): Promise<T> {
     return this.request<T>('PATCH', resourcePath(kind, namespace, name), patch, PATCH_TYPES[type]);
   }
 

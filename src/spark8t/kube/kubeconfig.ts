@@ -106,13 +106,13 @@ export function mergeKubeconfigs(docs: Array<{ doc: unknown; file: string }>): R
     const d = doc as Record<string, unknown>;
     const base = dirname(resolve(file));
     for (const c of (d.clusters as Array<{ name: string; cluster: RawCluster }> | undefined) ?? []) {
-      if (c?.name && !seen.c.has(c.name)) (seen.c.add(c.name), out.clusters.push({ name: c.name, cluster: c.cluster ?? {}, base }));
+      if (c?.name && !seen.c.has(c.name)) seen.c.add(c.name), out.clusters.push({ name: c.name, cluster: c.cluster ?? {}, base });
     }
     for (const u of (d.users as Array<{ name: string; user: RawUser }> | undefined) ?? []) {
-      if (u?.name && !seen.u.has(u.name)) (seen.u.add(u.name), out.users.push({ name: u.name, user: u.user ?? {}, base }));
+      if (u?.name && !seen.u.has(u.name)) seen.u.add(u.name), out.users.push({ name: u.name, user: u.user ?? {}, base });
     }
     for (const x of (d.contexts as Array<{ name: string; context: RawContext }> | undefined) ?? []) {
-      if (x?.name && !seen.x.has(x.name)) (seen.x.add(x.name), out.contexts.push({ name: x.name, context: x.context }));
+      if (x?.name && !seen.x.has(x.name)) seen.x.add(x.name), out.contexts.push({ name: x.name, context: x.context });
     }
     if (out.currentContext === undefined && typeof d['current-context'] === 'string' && d['current-context']) {
       out.currentContext = d['current-context'];
@@ -122,7 +122,10 @@ export function mergeKubeconfigs(docs: Array<{ doc: unknown; file: string }>): R
 }
 
 function normaliseServer(url: string): string {
-  return url.replace(/^k8s:\/\//, '').replace(/\/+$/, '').toLowerCase();
+  return url
+    .replace(/^k8s:\/\//, '')
+    .replace(/\/+$/, '')
+    .toLowerCase();
 }
 
 export interface Selection {
@@ -154,7 +157,10 @@ export function selectContext(cfg: RawKubeconfig, sel: Selection, where: string)
     throw new UserError('E_KUBECONFIG', `${where} names no current-context`, { hint: 'pass --context NAME' });
   }
   const ctx = cfg.contexts.find((x) => x.name === ctxName);
-  if (!ctx) throw new UserError('E_KUBECONFIG', `context "${ctxName}" not found in ${where}`, { hint: `known contexts: ${cfg.contexts.map((c) => c.name).join(', ') || 'none'}` });
+  if (!ctx)
+    throw new UserError('E_KUBECONFIG', `context "${ctxName}" not found in ${where}`, {
+      hint: `known contexts: ${cfg.contexts.map((c) => c.name).join(', ') || 'none'}`,
+    });
   const cluster = cfg.clusters.find((c) => c.name === ctx.context?.cluster);
   if (!cluster?.cluster.server) {
     throw new UserError('E_KUBECONFIG', `cluster "${ctx.context?.cluster}" of context "${ctxName}" has no server in ${where}`, { hint: 'fix the kubeconfig' });
@@ -189,7 +195,9 @@ export function runExecPlugin(exec: RawExec, base: string, env: NodeJS.ProcessEn
   }
   if (r.status !== 0) {
     const last = (r.stderr ?? '').trim().split('\n').pop() ?? '';
-    throw new UserError('E_EXEC_PLUGIN', `credential plugin "${exec.command}" exited with ${r.status}${last ? `: ${last}` : ''}`, { hint: 'run it by hand to see why' });
+    throw new UserError('E_EXEC_PLUGIN', `credential plugin "${exec.command}" exited with ${r.status}${last ? `: ${last}` : ''}`, {
+      hint: 'run it by hand to see why',
+    });
   }
   let out: { status?: { token?: string; clientCertificateData?: string; clientKeyData?: string } };
   try {
@@ -285,5 +293,11 @@ export function loadCredentials(opts: { kubeconfig?: string; context?: string; m
     }
   });
   const where = present.length === 1 ? present[0]! : `kubeconfig files ${present.join(', ')}`;
-  return resolveCredentials(mergeKubeconfigs(docs), { context: opts.context, master: opts.master }, where, present.length === 1 ? present[0] : present.join(delimiter), env);
+  return resolveCredentials(
+    mergeKubeconfigs(docs),
+    { context: opts.context, master: opts.master },
+    where,
+    present.length === 1 ? present[0] : present.join(delimiter),
+    env,
+  );
 }

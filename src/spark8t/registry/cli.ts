@@ -79,51 +79,65 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void, onl
     .option('--primary', 'make it the primary account')
     .action(withRegistry(async (reg, o) => reg.create(refOf(o), newProps(o), o.primary === true)));
 
-  action('delete', 'delete a service account and its Role, RoleBinding and Secret')
-    .action(withRegistry(async (reg, o) => reg.delete(refOf(o))));
+  action('delete', 'delete a service account and its Role, RoleBinding and Secret').action(withRegistry(async (reg, o) => reg.delete(refOf(o))));
 
-  action('add-config', 'merge properties into the account configuration', { conf: true })
-    .action(withRegistry(async (reg, o) => {
+  action('add-config', 'merge properties into the account configuration', { conf: true }).action(
+    withRegistry(async (reg, o) => {
       const acc = await reg.require(refOf(o));
       await reg.setConfig(acc, mergeLevels([acc.props, newProps(o)]));
-    }));
+    }),
+  );
 
   action('remove-config', 'remove keys (KEY, or KEY=VALUE when the value matches) from the configuration')
     .option('--conf <key[=value]>', 'key to remove (repeatable)', collect)
     .option('--properties-file <file>', 'accepted for compatibility; ignored')
-    .action(withRegistry(async (reg, o) => {
-      const acc = await reg.require(refOf(o));
-      await reg.setConfig(acc, removeKeys(acc.props, o.conf ?? []));
-    }));
+    .action(
+      withRegistry(async (reg, o) => {
+        const acc = await reg.require(refOf(o));
+        await reg.setConfig(acc, removeKeys(acc.props, o.conf ?? []));
+      }),
+    );
 
   action('get-config', 'print the effective configuration of an account')
     .option('--ignore-integration-hub', 'leave out Spark Integration Hub properties')
     .option('--json', 'print JSON')
-    .action(withRegistry(async (reg, o) => {
-      const acc = await reg.require(refOf(o));
-      const props = accountProps(acc, o.ignoreIntegrationHub === true);
-      if (o.json) out(JSON.stringify(Object.fromEntries(props), null, 2));
-      else for (const [k, v] of props) out(`${k}=${v}`);
-    }));
+    .action(
+      withRegistry(async (reg, o) => {
+        const acc = await reg.require(refOf(o));
+        const props = accountProps(acc, o.ignoreIntegrationHub === true);
+        if (o.json) out(JSON.stringify(Object.fromEntries(props), null, 2));
+        else for (const [k, v] of props) out(`${k}=${v}`);
+      }),
+    );
 
-  action('clear-config', 'remove every property from the account configuration')
-    .action(withRegistry(async (reg, o) => reg.setConfig(refOf(o), new Map())));
+  action('clear-config', 'remove every property from the account configuration').action(withRegistry(async (reg, o) => reg.setConfig(refOf(o), new Map())));
 
   action('get-primary', 'print the primary account as namespace:name', { user: false })
     .option('--json', 'print JSON')
-    .action(withRegistry(async (reg, o) => {
-      const p = await reg.getPrimary();
-      if (!p) throw new PrimaryNotFound();
-      out(o.json ? JSON.stringify({ name: p.name, namespace: p.namespace, id: accountId(p) }) : accountId(p));
-    }));
+    .action(
+      withRegistry(async (reg, o) => {
+        const p = await reg.getPrimary();
+        if (!p) throw new PrimaryNotFound();
+        out(o.json ? JSON.stringify({ name: p.name, namespace: p.namespace, id: accountId(p) }) : accountId(p));
+      }),
+    );
 
   action('list', 'list spark8t service accounts in all namespaces', { user: false })
     .option('--json', 'print JSON')
-    .action(withRegistry(async (reg, o) => {
-      const all = await reg.list();
-      if (o.json) out(JSON.stringify(all.map((a) => ({ ...a, id: accountId(a) })), null, 2));
-      else for (const a of all) out(`${accountId(a)}${a.primary ? ' (Primary)' : ''}`);
-    }));
+    .action(
+      withRegistry(async (reg, o) => {
+        const all = await reg.list();
+        if (o.json)
+          out(
+            JSON.stringify(
+              all.map((a) => ({ ...a, id: accountId(a) })),
+              null,
+              2,
+            ),
+          );
+        else for (const a of all) out(`${accountId(a)}${a.primary ? ' (Primary)' : ''}`);
+      }),
+    );
 
   const gm = action('get-manifest', 'print the manifests create would apply; creates nothing');
   gm.action((o: ActionOpts) =>

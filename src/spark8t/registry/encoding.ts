@@ -67,7 +67,12 @@ export function encodeKeyLegacy(key: string): string {
 }
 
 export function decodeKeyLegacy(key: string): string {
-  return pyUnquote(key.replace(/__/g, '\u00a7').replace(/_/g, '%').replace(/\u00a7/g, '_'));
+  return pyUnquote(
+    key
+      .replace(/__/g, '\u00a7')
+      .replace(/_/g, '%')
+      .replace(/\u00a7/g, '_'),
+  );
 }
 
 export function decodeKey(key: string): string {

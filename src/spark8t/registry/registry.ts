@@ -10,8 +10,20 @@ import { KubeApiError, type KubeClient, type KubeObject, type Kind } from '../ku
 import type { Props } from '../conf/properties.ts';
 import { decodeKey, encodeKey } from './encoding.ts';
 import {
-  GENERATED_BY, MANAGED_BY, PRIMARY, SPARK8T, dns1123Label, dns1123Subdomain, hubSecretName, roleBindingManifest,
-  roleBindingName, roleManifest, roleName, secretManifest, secretName, serviceAccountManifest,
+  GENERATED_BY,
+  MANAGED_BY,
+  PRIMARY,
+  SPARK8T,
+  dns1123Label,
+  dns1123Subdomain,
+  hubSecretName,
+  roleBindingManifest,
+  roleBindingName,
+  roleManifest,
+  roleName,
+  secretManifest,
+  secretName,
+  serviceAccountManifest,
 } from './manifests.ts';
 
 export interface AccountRef {
@@ -53,7 +65,8 @@ export function validateRef(ref: AccountRef): void {
   if (n) problems.push(`username "${ref.name}" ${n}`);
   const ns = dns1123Label(ref.namespace);
   if (ns) problems.push(`namespace "${ref.namespace}" ${ns}`);
-  if (problems.length) throw new UserError('E_INVALID_NAME', `invalid ${problems.join('; ')}`, { hint: 'Kubernetes names follow RFC 1123 (DNS-1123)', exitCode: 2 });
+  if (problems.length)
+    throw new UserError('E_INVALID_NAME', `invalid ${problems.join('; ')}`, { hint: 'Kubernetes names follow RFC 1123 (DNS-1123)', exitCode: 2 });
 }
 
 function decodeSecret(obj: KubeObject | undefined): Props {
@@ -90,7 +103,8 @@ export class Registry {
 
   async getPrimary(): Promise<Account | undefined> {
     const primaries = (await this.list()).filter((a) => a.primary);
-    if (primaries.length > 1) log.warn(`More than one primary account: ${primaries.map(accountId).join(', ')}. Choosing the first: ${accountId(primaries[0]!)}.`);
+    if (primaries.length > 1)
+      log.warn(`More than one primary account: ${primaries.map(accountId).join(', ')}. Choosing the first: ${accountId(primaries[0]!)}.`);
     return primaries[0];
   }
 
@@ -125,9 +139,7 @@ export class Registry {
   async manifest(ref: AccountRef): Promise<string> {
     validateRef(ref);
     const { stringify: toYaml } = await import('yaml');
-    return [serviceAccountManifest, roleManifest, roleBindingManifest, secretManifest]
-      .map((f) => toYaml(f(ref.name, ref.namespace)))
-      .join('---\n');
+    return [serviceAccountManifest, roleManifest, roleBindingManifest, secretManifest].map((f) => toYaml(f(ref.name, ref.namespace))).join('---\n');
   }
 
   /** Make sure the namespace exists; 'unknown' when we may neither read nor create namespaces. */
@@ -145,7 +157,9 @@ export class Registry {
       if (e instanceof KubeApiError && (e.status === 401 || e.status === 403)) {
         // Users scoped to one namespace may read neither: go on and see whether it is usable.
         if (!readable) return 'unknown';
-        throw new UserError('E_NAMESPACE', `Namespace ${namespace} can not be created.`, { hint: 'create it as an administrator first, or use an existing namespace' });
+        throw new UserError('E_NAMESPACE', `Namespace ${namespace} can not be created.`, {
+          hint: 'create it as an administrator first, or use an existing namespace',
+        });
       }
       if (e instanceof KubeApiError && e.status === 409) return 'ok';
       throw e;
@@ -158,7 +172,11 @@ export class Registry {
     validateRef(ref);
     const { name, namespace } = ref;
     const nsState = await this.ensureNamespace(namespace);
-    const checks: Array<[Kind, string]> = [['ServiceAccount', name], ['Role', roleName(name)], ['RoleBinding', roleBindingName(name)]];
+    const checks: Array<[Kind, string]> = [
+      ['ServiceAccount', name],
+      ['Role', roleName(name)],
+      ['RoleBinding', roleBindingName(name)],
+    ];
     const nsError = (e: unknown) =>
       nsState === 'unknown' && e instanceof KubeApiError && (e.status === 403 || e.status === 404)
         ? new UserError('E_NAMESPACE', `Namespace ${namespace} can not be created.`, { hint: 'it does not exist or you may not use it; ask an administrator' })
@@ -170,7 +188,10 @@ export class Registry {
       if (f) throw new AlreadyExists(checks[i]![0], checks[i]![1]);
     });
     const label = { [MANAGED_BY]: SPARK8T, [GENERATED_BY]: SPARK8T };
-    const withLabels = (o: KubeObject): KubeObject => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, ...(o.kind === 'Secret' ? {} : label) } } });
+    const withLabels = (o: KubeObject): KubeObject => ({
+      ...o,
+      metadata: { ...o.metadata, labels: { ...o.metadata.labels, ...(o.kind === 'Secret' ? {} : label) } },
+    });
     const secret = secretManifest(name, namespace);
     if (props.size) secret.data = Object.fromEntries([...props].map(([k, v]) => [encodeKey(k), Buffer.from(v).toString('base64')]));
     const steps: Array<[Kind, KubeObject]> = [
@@ -200,9 +221,13 @@ export class Registry {
         }
       }
       const why = e instanceof UserError ? e.oneLine() : (e as Error).message;
-      throw new UserError('E_CREATE', `creating ${failed} for account ${accountId(ref)} failed, nothing was kept${undone.length ? ` (removed ${undone.join(', ')})` : ''}: ${why}`, {
-        hint: 'check your permissions in that namespace (spark8t needs to create ServiceAccounts, Roles, RoleBindings and Secrets)',
-      });
+      throw new UserError(
+        'E_CREATE',
+        `creating ${failed} for account ${accountId(ref)} failed, nothing was kept${undone.length ? ` (removed ${undone.join(', ')})` : ''}: ${why}`,
+        {
+          hint: 'check your permissions in that namespace (spark8t needs to create ServiceAccounts, Roles, RoleBindings and Secrets)',
+        },
+      );
     }
     if (primary) await this.setPrimary(ref);
   }
@@ -241,7 +266,10 @@ export class Registry {
     validateRef(ref);
     if (!(await this.kube.find('ServiceAccount', ref.name, ref.namespace))) throw new AccountNotFound(ref.name);
     const targets: Array<[Kind, string]> = [
-      ['ServiceAccount', ref.name], ['Role', roleName(ref.name)], ['RoleBinding', roleBindingName(ref.name)], ['Secret', secretName(ref.name)],
+      ['ServiceAccount', ref.name],
+      ['Role', roleName(ref.name)],
+      ['RoleBinding', roleBindingName(ref.name)],
+      ['Secret', secretName(ref.name)],
     ];
     const problems: string[] = [];
     for (const [kind, n] of targets) {
@@ -252,6 +280,9 @@ export class Registry {
         problems.push(`${kind} ${n}: ${e instanceof UserError ? e.message : String(e)}`);
       }
     }
-    if (problems.length) throw new UserError('E_DELETE', `account ${accountId(ref)} was only partly deleted: ${problems.join('; ')}`, { hint: 'check your permissions and run delete again' });
+    if (problems.length)
+      throw new UserError('E_DELETE', `account ${accountId(ref)} was only partly deleted: ${problems.join('; ')}`, {
+        hint: 'check your permissions and run delete again',
+      });
   }
 }

@@ -21,27 +21,68 @@ export interface WrapperArgs {
   rest: string[];
 }
 
-const OURS_WITH_VALUE = new Set(['--master', '--kubeconfig', '--context', '--username', '--namespace', '--properties-file', '--conf', '--log-level', '--log-conf-file', '--deploy-mode']);
+const OURS_WITH_VALUE = new Set([
+  '--master',
+  '--kubeconfig',
+  '--context',
+  '--username',
+  '--namespace',
+  '--properties-file',
+  '--conf',
+  '--log-level',
+  '--log-conf-file',
+  '--deploy-mode',
+]);
 const OURS_FLAGS = new Set(['--ignore-integration-hub']);
 /** Spark options that take no value; every other `--x` of Spark's takes one. */
-export const SPARK_FLAGS: ReadonlySet<string> = new Set(['--verbose', '-v', '--version', '--help', '-h', '--supervise', '-i', '-S', '--silent', '--usage-error']);
+export const SPARK_FLAGS: ReadonlySet<string> = new Set([
+  '--verbose',
+  '-v',
+  '--version',
+  '--help',
+  '-h',
+  '--supervise',
+  '-i',
+  '-S',
+  '--silent',
+  '--usage-error',
+]);
 
 export function parseWrapperArgs(argv: readonly string[], tool: string): WrapperArgs {
   const a: WrapperArgs = { conf: [], ignoreIntegrationHub: false, logLevel: 'WARN', help: false, rest: [] };
   const set = (flag: string, value: string) => {
     switch (flag) {
-      case '--master': a.master = value; break;
-      case '--kubeconfig': a.kubeconfig = value; break;
-      case '--context': a.context = value; break;
-      case '--username': a.username = value; break;
-      case '--namespace': a.namespace = value; break;
-      case '--properties-file': a.propertiesFile = value; break;
-      case '--conf': a.conf.push(value); break;
-      case '--log-level': a.logLevel = value; break;
-      case '--log-conf-file': a.logConfFile = value; break;
+      case '--master':
+        a.master = value;
+        break;
+      case '--kubeconfig':
+        a.kubeconfig = value;
+        break;
+      case '--context':
+        a.context = value;
+        break;
+      case '--username':
+        a.username = value;
+        break;
+      case '--namespace':
+        a.namespace = value;
+        break;
+      case '--properties-file':
+        a.propertiesFile = value;
+        break;
+      case '--conf':
+        a.conf.push(value);
+        break;
+      case '--log-level':
+        a.logLevel = value;
+        break;
+      case '--log-conf-file':
+        a.logConfFile = value;
+        break;
       case '--deploy-mode':
         if (tool !== 'spark-submit') throw new UserError('E_USAGE', `${tool} does not take --deploy-mode`, { exitCode: 2 });
-        if (value !== 'client' && value !== 'cluster') throw new UserError('E_USAGE', `--deploy-mode must be client or cluster, not "${value}"`, { exitCode: 2 });
+        if (value !== 'client' && value !== 'cluster')
+          throw new UserError('E_USAGE', `--deploy-mode must be client or cluster, not "${value}"`, { exitCode: 2 });
         a.deployMode = value;
         break;
     }

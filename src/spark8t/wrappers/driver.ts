@@ -41,7 +41,6 @@ export function applicationName(props: Props, rest: readonly string[]): string |
       resource = a;
       break;
     } else if (!SPARK_FLAGS.has(a) && eq < 0) i++; // another option's value
-
   }
   const file = resource?.split('/').pop();
   return name ?? props.get('spark.app.name') ?? mainClass?.split('.').pop() ?? file?.replace(/\.[^.]*$/, '');

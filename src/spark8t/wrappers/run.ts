@@ -42,7 +42,13 @@ export function sparkEnv(env: NodeJS.ProcessEnv = process.env): Env {
 }
 
 /** The six levels, lowest priority first (pure apart from reading the named files). */
-export function configurationLevels(tool: WrapperTool, e: Env, account: Props, args: Pick<WrapperArgs, 'propertiesFile' | 'conf'>, env: NodeJS.ProcessEnv = process.env): Props[] {
+export function configurationLevels(
+  tool: WrapperTool,
+  e: Env,
+  account: Props,
+  args: Pick<WrapperArgs, 'propertiesFile' | 'conf'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Props[] {
   const defaults = join(e.sparkConfs, 'spark-defaults.conf');
   return [
     existsSync(defaults) ? readProperties(defaults, env) : new Map(),
@@ -84,7 +90,11 @@ export interface Plan {
 }
 
 /** Everything but running: the command, its arguments and the merged properties. */
-export async function planWrapper(tool: WrapperTool, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Plan & { propsFileArgIndex: number }> {
+export async function planWrapper(
+  tool: WrapperTool,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Plan & { propsFileArgIndex: number }> {
   const a = parseWrapperArgs(argv, tool);
   applyLogLevel(a.logLevel);
   const e = sparkEnv(env);
@@ -111,7 +121,10 @@ export async function planWrapper(tool: WrapperTool, argv: readonly string[], en
     const host = await detectDriverHost(kube.server);
     if (host) props = mergeLevels([new Map([['spark.driver.host', host]]), props]);
     if (!props.has('spark.driver.host')) {
-      throw new UserError('E_DRIVER_HOST', 'Please specify spark.driver.host configuration property', { hint: 'pass --conf spark.driver.host=<an address the cluster can reach>', exitCode: 2 });
+      throw new UserError('E_DRIVER_HOST', 'Please specify spark.driver.host configuration property', {
+        hint: 'pass --conf spark.driver.host=<an address the cluster can reach>',
+        exitCode: 2,
+      });
     }
   }
   let driver: Plan['driver'];
