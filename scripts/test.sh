@@ -7,6 +7,7 @@ say "setup"
 bash scripts/setup.sh
 say "typecheck"
 npx tsc --noEmit
+npx biome check .
 if [ -f rockcraft.yaml ]; then
   say "render --check"
   bash scripts/sparkcraft.sh render --check

@@ -252,6 +252,7 @@ describe('reproducible and cached', () => {
     ).toBe(true);
     // Under a pseudo-terminal (script(1)): the spinner line is redrawn in place, then a finished line stays.
     const tty = await execa('script', ['-qec', cli, '/dev/null'], { cwd: ROOT });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the progress line is drawn with ESC [2K
     expect(tty.stdout).toMatch(/\r\x1b\[2K\+ rock charmed-spark: part spark8t \(\d+\.\d s\)/);
     expect(tty.stdout).not.toMatch(/\d{4}-\d\d-\d\dT[\d:.]+Z INFO/);
   });

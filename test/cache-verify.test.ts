@@ -93,7 +93,7 @@ describe('the layer cache re-verifies a blob before it goes into an image', () =
       expect((await buildLayer('verify-test', 'a test layer', entries, 1_700_000_000)).cached).toBe(true);
       flipByte(first.path, 20);
       const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-      let again;
+      let again: Awaited<ReturnType<typeof buildLayer>> | undefined;
       let warned: string[] = [];
       try {
         again = await buildLayer('verify-test', 'a test layer', entries, 1_700_000_000);

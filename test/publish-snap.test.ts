@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { AggregateUserError, UserError } from '../src/lib/errors.ts';
+import { AggregateUserError, type UserError } from '../src/lib/errors.ts';
 import { storeReadiness } from '../src/lib/tools/snapcraft-store.ts';
 import { projectRoot } from '../src/lib/paths.ts';
 import { applySnapUpload, applyStoreCommand, planPromote, planSnapUpload, readSnapMeta } from '../src/publish/store.ts';

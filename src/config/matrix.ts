@@ -68,7 +68,10 @@ export function validateMatrix(raw: unknown, where = 'matrix.yaml'): Matrix {
       if (!Array.isArray(f.pypi)) p.push(`${path}.pypi must be a list`);
       else
         f.pypi.forEach((q: unknown, k: number) => {
-          if (!isObj(q)) return p.push(`${path}.pypi[${k}] must be a mapping`);
+          if (!isObj(q)) {
+            p.push(`${path}.pypi[${k}] must be a mapping`);
+            return;
+          }
           need(p, q, 'name', `${path}.pypi[${k}]`, (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]+$/.test(v) ? undefined : 'must be a PyPI project name'));
           need(p, q, 'version', `${path}.pypi[${k}]`, str);
           need(p, q, 'license', `${path}.pypi[${k}]`, str);
@@ -82,7 +85,10 @@ export function validateMatrix(raw: unknown, where = 'matrix.yaml'): Matrix {
   const tracks = new Set<string>();
   lines.forEach((l: unknown, i: number) => {
     const path = `.lines[${i}]`;
-    if (!isObj(l)) return p.push(`${path} must be a mapping`);
+    if (!isObj(l)) {
+      p.push(`${path} must be a mapping`);
+      return;
+    }
     need(p, l, 'track', path, (v) => (typeof v === 'string' && /^\d+\.\d+$/.test(v) ? undefined : 'must be "<major>.<minor>" as a string'));
     need(p, l, 'spark', path, ver);
     if (typeof l.track === 'string' && typeof l.spark === 'string' && semver.valid(l.spark) && !semver.satisfies(l.spark, `${l.track}.x`))
@@ -126,7 +132,10 @@ export function validateMatrix(raw: unknown, where = 'matrix.yaml'): Matrix {
     }
     (Array.isArray(l.jars) ? l.jars : []).forEach((j: unknown, k: number) => {
       const jp = `${path}.jars[${k}]`;
-      if (!isObj(j)) return p.push(`${jp} must be a mapping`);
+      if (!isObj(j)) {
+        p.push(`${jp} must be a mapping`);
+        return;
+      }
       for (const key of ['group', 'artifact', 'version'])
         need(p, j, key, jp, (v) => (typeof v === 'string' && mavenId.test(v) ? undefined : 'must be a Maven coordinate part'));
       need(p, j, 'license', jp, str);

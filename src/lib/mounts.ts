@@ -10,7 +10,7 @@ import { run } from './tools/run.ts';
 /** The mount points at or under `dir` in a mountinfo text, deepest first (pure). */
 export function mountsUnder(mountinfo: string, dir: string): string[] {
   const base = resolve(dir).replace(/\/+$/, '');
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   const points = mountinfo
     .split('\n')
     .map((l) => l.split(' ')[4])

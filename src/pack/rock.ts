@@ -214,7 +214,7 @@ export async function partLayers(
 ): Promise<Array<LayerBlob & { cached: boolean }>> {
   const out: Array<LayerBlob & { cached: boolean }> = [];
   for (const part of plan.parts) {
-    let src = join(buildDir, part.source);
+    const src = join(buildDir, part.source);
     if (!existsSync(src)) throw new UserError('E_STAGE', `part ${part.name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
     let key: string;
     let entries: () => Promise<TarEntry[]>;

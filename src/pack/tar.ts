@@ -25,7 +25,7 @@ function octal(n: number, width: number): string {
 
 function paxRecord(key: string, value: string): Buffer {
   const body = ` ${key}=${value}\n`;
-  let len = Buffer.byteLength(body);
+  const len = Buffer.byteLength(body);
   let total = len + String(len).length;
   if (String(total).length !== String(len).length) total = len + String(total).length;
   return Buffer.from(`${total}${body}`);

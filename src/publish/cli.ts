@@ -4,7 +4,7 @@
  * Dry run by default: the plan is computed and printed (`--json`: the plan object) and nothing
  * changes; `--yes` applies it.
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { selectLine } from '../config/matrix.ts';
 import type { Matrix, ResolvedLine, Risk } from '../config/types.ts';
 import { UserError, isUserError } from '../lib/errors.ts';

@@ -51,7 +51,7 @@ export function validate(value: unknown, schema: Schema, path = ''): string[] {
   }
   if (Array.isArray(value)) {
     if (schema.minItems !== undefined && value.length < schema.minItems) out.push(`${at}: needs at least ${schema.minItems} item(s)`);
-    if (schema.items) value.forEach((v, i) => out.push(...validate(v, schema.items!, `${path}[${i}]`)));
+    if (schema.items) for (const [i, v] of value.entries()) out.push(...validate(v, schema.items!, `${path}[${i}]`));
   }
   if (typeOf(value) === 'object') {
     const obj = value as Record<string, unknown>;

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RockRunner, SnapRunner } from './runner.ts';
+import type { RockRunner, SnapRunner } from './runner.ts';
 import { flatten as flattenKubeconfig, getJson } from '../lib/tools/kubectl.ts';
 
 export interface Cluster {

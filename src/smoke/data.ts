@@ -15,7 +15,7 @@ import type { LocalCluster, LocalS3 } from '../lib/cluster.ts';
 import { listKeys, s3Request, type S3Creds } from '../lib/s3.ts';
 import { mask, registerSecret } from '../lib/secrets.ts';
 import { CheckFailed, tail } from './checks.ts';
-import { Kube, rockPod, SMALL, sleep, type Json } from './kube.ts';
+import { type Kube, rockPod, SMALL, sleep, type Json } from './kube.ts';
 import {
   eventLogConf,
   eventLogs,

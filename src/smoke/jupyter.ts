@@ -17,7 +17,7 @@ import { flavourAvailable, resolveLine } from '../config/matrix.ts';
 import type { Matrix, ResolvedLine } from '../config/types.ts';
 import { mask, registerSecret } from '../lib/secrets.ts';
 import { CheckFailed, tail } from './checks.ts';
-import { Kube, SMALL, sleep, type Json } from './kube.ts';
+import { type Kube, SMALL, sleep, type Json } from './kube.ts';
 
 export interface JupyterContext {
   k: Kube;

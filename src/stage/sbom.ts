@@ -38,7 +38,7 @@ export async function listFiles(root: string): Promise<string[]> {
 export async function hashFile(p: string): Promise<{ sha1: string; sha256: string }> {
   const a = createHash('sha1');
   const b = createHash('sha256');
-  await pipeline(createReadStream(p), async function* (src) {
+  await pipeline(createReadStream(p), async (src: AsyncIterable<Buffer>) => {
     for await (const chunk of src) {
       a.update(chunk as Buffer);
       b.update(chunk as Buffer);

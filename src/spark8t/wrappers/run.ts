@@ -107,7 +107,7 @@ export async function planWrapper(
     return { command, args: [...args, ...a.rest], props, env: {}, propsFileArgIndex: 3 };
   }
   const { kube, kubeconfigPath } = await connect(a, env);
-  let account;
+  let account: Awaited<ReturnType<typeof resolveAccount>>;
   try {
     account = await resolveAccount(kube, { username: a.username, namespace: a.namespace, ignoreIntegrationHub: a.ignoreIntegrationHub }, env);
   } finally {
