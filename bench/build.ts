@@ -15,7 +15,7 @@ import { artifactStamp } from '../src/pack/oci.ts';
 import { workspace } from '../src/lib/workspace.ts';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from '../src/pack/pack.ts';
+import { build } from '../src/pipeline.ts';
 import { cacheDir, projectRoot } from '../src/lib/paths.ts';
 import { readLock, lockedInputsFor } from '../src/stage/lock.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';

@@ -14,7 +14,7 @@ import { execa } from 'execa';
 import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { build } from '../src/pack/pack.ts';
+import { build } from '../src/pipeline.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import {
   clusterDir,

@@ -5,7 +5,7 @@
 import { median } from './stats.ts';
 import { loadMatrix, resolveLine, flavourAvailable } from '../src/config/matrix.ts';
 import { loadTemplates, renderLine } from '../src/render/render.ts';
-import { stage } from '../src/stage/stage.ts';
+import { stage } from '../src/pipeline.ts';
 import { setLogLevel } from '../src/lib/log.ts';
 
 async function main() {

@@ -17,9 +17,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { build } from '../src/pack/pack.ts';
+import { build } from '../src/pipeline.ts';
 import { planRock, applyPart, inheritDirs, buildRock, gitRevision } from '../src/pack/rock.ts';
-import { stage } from '../src/stage/stage.ts';
+import { stage } from '../src/pipeline.ts';
 import { ensureSpark8t } from '../src/spark8t/build/build.ts';
 import { deriveSnapYaml, checkSnapYaml } from '../src/pack/snap.ts';
 import { craftCommand } from '../src/pack/craft.ts';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { casPath, fetchVerified, recheckCached } from '../src/stage/fetch.ts';
 import { buildLayer } from '../src/pack/layer.ts';
-import { stage } from '../src/stage/stage.ts';
+import { stage } from '../src/pipeline.ts';
 import { readLock } from '../src/stage/lock.ts';
 
 /** Flip one byte in place: the size stays, the content does not. */

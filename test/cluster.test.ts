@@ -9,12 +9,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importImage, publishToLocalRegistry } from '../src/lib/cluster.ts';
-import { build } from '../src/pack/pack.ts';
+import { build, road } from '../src/pipeline.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { SnapRunner } from '../src/smoke/runner.ts';
 import { removeTree } from '../src/lib/mounts.ts';
 import { clusterScenarios, cleanupScenarios, type ScenarioContext } from '../src/smoke/cluster.ts';
-import { jupyterOnNode } from '../src/smoke/jupyter.ts';
+import { flavourScenarios } from '../src/smoke/smoke.ts';
+import { flavourModules } from '../src/flavours/index.ts';
+import { workspace } from '../src/lib/workspace.ts';
 import { ensureCluster, type ClusterInfo } from './support/k8s.ts';
 
 const m = loadMatrix();
@@ -35,7 +37,8 @@ const ctx: ScenarioContext = {
     restore: () => importImage(cluster, rockFile, r.image.ref),
   },
   snap: () => (snap ??= build('snap', { backend: 'builtin' }).then((b) => SnapRunner.open(b.artifact, join(work, 'snap')))),
-  jupyter: jupyterOnNode(m, r, () => cluster),
+  // The line's flavours' scenarios (jupyter 1-3 on 3.5), their images built through the road on first use.
+  flavours: await flavourScenarios(m, r, road(workspace()), flavourModules, (p) => importImage(cluster, p.artifact, p.ref)),
 };
 const { namespace, scenarios } = clusterScenarios(ctx);
 

@@ -11,8 +11,9 @@ import { loadTemplates, renderLine } from '../src/render/render.ts';
 import { planRock, scriptletOf, treeKey, type RockManifest } from '../src/pack/rock.ts';
 import { runScriptlet } from '../src/pack/scriptlet.ts';
 import { examplesJar } from '../src/pack/examples.ts';
-import { build } from '../src/pack/pack.ts';
-import { stage, type StageResult } from '../src/stage/stage.ts';
+import { build } from '../src/pipeline.ts';
+import { stage } from '../src/pipeline.ts';
+type StageResult = Awaited<ReturnType<typeof stage>>;
 import { RockRunner } from '../src/smoke/runner.ts';
 import { sparkPiFromExamplesJar } from '../src/smoke/checks.ts';
 

@@ -2,14 +2,15 @@
  * The jupyter flavour built for real over the Spark rock and run under podman (local mode): the
  * `jupyter` service starts JupyterLab as spark8t's pyspark driver with port, base URL and token
  * from the environment; the server API answers with the token only; a notebook executed headlessly
- * through the server's kernel (REST + websocket, src/smoke/notebook.ts) runs Spark jobs whose
+ * through the server's kernel (REST + websocket, src/flavours/jupyter/notebook.ts) runs Spark jobs whose
  * session carries what pyspark was given; the token shows in no log and no command line.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { build, type Packed } from '../src/pack/pack.ts';
+import type { Packed } from '../src/pack/pack.ts';
+import { build } from '../src/pipeline.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { RockRunner } from '../src/smoke/runner.ts';
 import { freePort } from '../src/smoke/checks.ts';
@@ -96,11 +97,15 @@ describe('JupyterLab in the rock (podman, local mode)', () => {
     };
     const put = await call('api/contents/spark-job.ipynb', token, { method: 'PUT', body: JSON.stringify({ type: 'notebook', format: 'json', content: nb }) });
     expect(put.status).toBeLessThan(300);
-    const run = await execa('node', ['--experimental-websocket', '--import', 'tsx', join(ROOT, 'src/smoke/notebook.ts'), server, 'spark-job.ipynb'], {
-      env: { JUPYTER_TOKEN: token },
-      reject: false,
-      timeout: 900_000,
-    });
+    const run = await execa(
+      'node',
+      ['--experimental-websocket', '--import', 'tsx', join(ROOT, 'src/flavours/jupyter/notebook.ts'), server, 'spark-job.ipynb'],
+      {
+        env: { JUPYTER_TOKEN: token },
+        reject: false,
+        timeout: 900_000,
+      },
+    );
     expect(run.exitCode, run.stderr.slice(-1500)).toBe(0);
     const res = JSON.parse(run.stdout) as {
       cells: Array<{ status: string; outputs: Array<{ output_type: string; text?: string; data?: Record<string, string> }> }>;

@@ -8,11 +8,14 @@ import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { exactShim, loadMatrix, rapidsShimOverride, resolveLine, validateMatrix } from '../src/config/matrix.ts';
+import { loadMatrix, resolveLine, validateMatrix } from '../src/config/matrix.ts';
+import { exactShim, shimOverride } from '../src/flavours/gpu.ts';
+import { flavourOf } from '../src/flavours/index.ts';
+import type { ResolvedLine } from '../src/config/types.ts';
 import { check, loadTemplates, renderLine } from '../src/render/render.ts';
 import { lockedFlavourInputs, plannedFlavourInputs, readLock } from '../src/stage/lock.ts';
 import { licenseOf, resolveCommand, wheelsOfReport } from '../src/lib/tools/pip.ts';
-import { stage } from '../src/stage/stage.ts';
+import { stage } from '../src/pipeline.ts';
 import { planRock } from '../src/pack/rock.ts';
 import { workspace } from '../src/lib/workspace.ts';
 import { decideRockPlan, formatRockPlan } from '../src/publish/registry.ts';
@@ -22,6 +25,8 @@ import { ROOT } from './support/k8s.ts';
 const matrix = loadMatrix();
 const templates = loadTemplates();
 const line = matrix.lines.find((l) => l.track === '3.5')!;
+/** What the cell's flavour module gives its templates. */
+const ext = async (r: ResolvedLine) => (await flavourOf(r)).context?.(r) ?? {};
 
 describe('flavours in the matrix', () => {
   it('gpu and jupyter are layered over the Spark rock with their own version in the immutable tag', () => {
@@ -40,8 +45,7 @@ describe('flavours in the matrix', () => {
     raw.flavours.gpu.over = 'nope';
     raw.flavours.jupyter.over = 'gpu';
     delete raw.flavours.kyuubi.reason;
-    delete raw.lines[1].rapids.shim;
-    raw.flavours.jupyter.wheelPython = 3.11;
+    delete raw.flavours.jupyter.wheelPython;
     let msg = '';
     try {
       validateMatrix(raw, 'm.yaml');
@@ -51,8 +55,19 @@ describe('flavours in the matrix', () => {
     expect(msg).toContain('m.yaml: flavours.gpu.over must name another flavour');
     expect(msg).toContain('m.yaml: flavours.jupyter.over names gpu, which is itself layered over another flavour');
     expect(msg).toContain('m.yaml: flavours.kyuubi.reason must say why the flavour is unavailable');
-    expect(msg).toContain('m.yaml: lines[1].rapids must name the RAPIDS jar');
     expect(msg).toContain('m.yaml: flavours.jupyter.wheelPython must be "3.N"');
+  });
+  it("gpu's module refuses a line without its shim or with more than its one jar, naming the key, before any step", async () => {
+    const raw = parse(readFileSync(join(ROOT, 'matrix.yaml'), 'utf8'));
+    delete raw.flavours.gpu.lines['3.5'].settings.shim;
+    raw.flavours.gpu.lines['3.4'].jars.push({ ...raw.flavours.gpu.lines['3.4'].jars[0], version: '24.12.0' });
+    raw.flavours.gpu.lines['4.1'].settings.shims = 'spark413';
+    const m = validateMatrix(raw, 'm.yaml');
+    await expect(flavourOf(resolveLine(m, { line: '3.5', flavour: 'gpu' }))).rejects.toThrow(/flavours\.gpu\.lines\.3\.5\.settings\.shim must name/);
+    await expect(flavourOf(resolveLine(m, { line: '3.4', flavour: 'gpu' }))).rejects.toThrow(
+      /flavours\.gpu\.lines\.3\.4\.jars must name the one RAPIDS jar of the line \(it has 2\)/,
+    );
+    await expect(flavourOf(resolveLine(m, { line: '4.1', flavour: 'gpu' }))).rejects.toThrow(/flavours\.gpu\.lines\.4\.1\.settings\.shims is not a known key/);
   });
   it('kyuubi stays unavailable with its reason; rendering it is refused', () => {
     expect(matrix.flavours.kyuubi!.available).toBe(false);
@@ -95,8 +110,9 @@ describe('publishing a flavour (plan, pure)', () => {
 });
 
 describe('flavour manifests (pure)', () => {
-  it('gpu: the jar and config parts, no services of its own, the plugin in the defaults', () => {
-    const files = renderLine(resolveLine(matrix, { line: '3.5', flavour: 'gpu' }), templates);
+  it('gpu: the jar and config parts, no services of its own, the plugin in the defaults', async () => {
+    const g = resolveLine(matrix, { line: '3.5', flavour: 'gpu' });
+    const files = renderLine(g, templates, await ext(g));
     expect(files.map((f) => f.path).sort()).toEqual([
       'files/rock/etc/spark8t/conf/spark-defaults.conf',
       'files/rock/opt/getGpusResources.sh',
@@ -120,7 +136,7 @@ describe('flavour manifests (pure)', () => {
     // The base's defaults come first, unchanged apart from the image.
     expect(d).toContain('spark.scheduler.listenerbus.logSlowEvent=false\n');
   });
-  it("gpu on every line: the jar built for the line's Scala; the shim override only where the jar lacks the line's own Spark", () => {
+  it("gpu on every line: the jar built for the line's Scala; the shim override only where the jar lacks the line's own Spark", async () => {
     const want: Record<string, [string, string, string | undefined]> = {
       '3.4': ['3.4.4-25.04.0', 'rapids-4-spark_2.12', undefined], // spark344/ is in the jar
       '3.5': ['3.5.9-25.04.0', 'rapids-4-spark_2.12', 'spark355'], // newest 3.5 shim of 25.04.0
@@ -129,19 +145,19 @@ describe('flavour manifests (pure)', () => {
     for (const [track, [version, artifact, shim]] of Object.entries(want)) {
       const r = resolveLine(matrix, { line: track, flavour: 'gpu' });
       expect(r.version).toBe(version);
-      expect(r.line.rapids!.artifact).toBe(artifact);
-      expect(r.line.rapids!.artifact.endsWith(`_${r.line.scala}`)).toBe(true);
-      const d = renderLine(r, templates).find((f) => f.path.endsWith('spark-defaults.conf'))!.content;
+      expect(r.inputs.jars.map((j) => j.artifact)).toEqual([artifact]);
+      expect(artifact.endsWith(`_${r.line.scala}`)).toBe(true);
+      const d = renderLine(r, templates, await ext(r)).find((f) => f.path.endsWith('spark-defaults.conf'))!.content;
       expect(d).toContain('spark.plugins=com.nvidia.spark.SQLPlugin\n');
       expect(d).toContain(`spark.kubernetes.container.image=ghcr.io/canonical/charmed-spark-gpu:${track}-${r.line.rock.base.slice(-5)}_edge\n`);
       const override = d.match(/^spark\.rapids\.shims-provider-override=(.*)$/m)?.[1];
       expect(override).toBe(shim && `com.nvidia.spark.rapids.shims.${shim}.SparkShimServiceProvider`);
-      expect(rapidsShimOverride(r.line)).toBe(override);
+      expect(shimOverride(r.line.spark, r.inputs.settings.shim)).toBe(override);
     }
     expect(exactShim('3.4.4')).toBe('spark344');
     expect(exactShim('4.1.10')).toBe('spark4110');
-    expect(rapidsShimOverride({ ...line, spark: '3.5.5', rapids: { ...line.rapids!, shim: 'spark355' } })).toBeUndefined();
-    expect(rapidsShimOverride({ ...line, rapids: undefined })).toBeUndefined();
+    expect(shimOverride('3.5.5', 'spark355')).toBeUndefined();
+    expect(shimOverride('3.5.9', undefined)).toBeUndefined();
   });
   it('jupyter: entrypoint service jupyter, sparkd disabled, wheels installed offline with pip', () => {
     const files = renderLine(resolveLine(matrix, { line: '3.5', flavour: 'jupyter' }), templates);

@@ -6,7 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { clusterScenarios } from '../src/smoke/cluster.ts';
-import { checkK8sNotebook, jupyterOnNode, K8S_CELLS } from '../src/smoke/jupyter.ts';
+import { checkK8sNotebook, flavour as jupyter, K8S_CELLS } from '../src/flavours/jupyter.ts';
+import { flavourScenarios } from '../src/smoke/smoke.ts';
+import { flavourModules } from '../src/flavours/index.ts';
+import type { Road } from '../src/pipeline.ts';
 
 const m = loadMatrix();
 const cluster = {
@@ -24,7 +27,7 @@ const ctx = { cluster: cluster as never, imageRef: 'img', spark: '3.5.9', scala:
 
 describe('jupyter scenarios: listed with the cluster scenarios', () => {
   it('"jupyter 1"-"jupyter 3" after the data scenarios and before 7 (which deletes their account), once', () => {
-    const names = clusterScenarios({ ...ctx, jupyter: async () => 'jl' }).scenarios.map(([n]) => n);
+    const names = clusterScenarios({ ...ctx, flavours: [{ image: async () => 'jl', scenarios: jupyter.scenarios! }] }).scenarios.map(([n]) => n);
     const j = names.filter((n) => /^jupyter/.test(n));
     expect(j.map((n) => n.split('.')[0])).toEqual(['jupyter 1', 'jupyter 2', 'jupyter 3']);
     const at = names.indexOf(j[0]!);
@@ -35,10 +38,28 @@ describe('jupyter scenarios: listed with the cluster scenarios', () => {
     expect(names.filter((n) => /^jupyter/.test(n))).toEqual(j);
     expect(clusterScenarios(ctx).scenarios.some(([n]) => n.startsWith('jupyter'))).toBe(false);
   });
-  it('a line gets them when it offers the jupyter flavour (3.5), not otherwise (3.4, 4.1)', () => {
-    expect(typeof jupyterOnNode(m, resolveLine(m, { line: '3.5' }), () => cluster as never)).toBe('function');
-    expect(jupyterOnNode(m, resolveLine(m, { line: '3.4' }), () => cluster as never)).toBeUndefined();
-    expect(jupyterOnNode(m, resolveLine(m, { line: '4.1' }), () => cluster as never)).toBeUndefined();
+  it('a line gets them when it offers the jupyter flavour, not otherwise; the image is built through the road on first use, once', async () => {
+    const built: string[] = [];
+    const loaded: string[] = [];
+    const fakeRoad = {
+      select: async () => ({ matrix: m, cell: resolveLine(m) }),
+      run: async (cell: { key: string }) => {
+        built.push(cell.key);
+        return { packed: { artifact: `/dist/${cell.key}.rock` } };
+      },
+    } as unknown as Road;
+    for (const l of m.lines) {
+      const fl = await flavourScenarios(m, resolveLine(m, { line: l.track }), fakeRoad, flavourModules, async (p) => loaded.push(p.ref));
+      // Of the flavours a line offers, those whose module has scenarios (jupyter's) are listed.
+      expect(fl.length).toBe(l.flavours.includes('jupyter') ? 1 : 0);
+      if (!fl.length) continue;
+      const jr = resolveLine(m, { line: l.track, flavour: 'jupyter' });
+      expect(await fl[0]!.image()).toBe(jr.image.ref);
+      expect(await fl[0]!.image()).toBe(jr.image.ref);
+      expect(built).toEqual([jr.key]);
+      expect(loaded).toEqual([jr.image.ref]);
+    }
+    expect(built.length).toBe(1);
   });
 });
 

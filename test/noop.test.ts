@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sha256File, sha256Remembered } from '../src/stage/fetch.ts';
 import { treeHolds, writeBuildFolder, type RenderedFile } from '../src/render/render.ts';
-import { build } from '../src/pack/pack.ts';
+import { build } from '../src/pipeline.ts';
 import { fileIdentity } from '../src/lib/fsx.ts';
 import { workspace, type Workspace } from '../src/lib/workspace.ts';
 import { writeFakeBase } from './support/fake-base.ts';

@@ -6,6 +6,11 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { hostArch, loadMatrix, resolveLine, validateMatrix } from '../src/config/matrix.ts';
 import { check, loadTemplates, renderLine, validateManifests } from '../src/render/render.ts';
+import { flavourOf } from '../src/flavours/index.ts';
+import type { Matrix, ResolvedLine } from '../src/config/types.ts';
+
+/** What the cell's flavour module gives its templates. */
+const ext = async (r: ResolvedLine) => (await flavourOf(r)).context?.(r) ?? {};
 import { ROOT } from './support/k8s.ts';
 
 const matrix = loadMatrix();
@@ -34,63 +39,127 @@ describe('release matrix', () => {
     } catch (e) {
       msg = (e as Error).message;
     }
+    // The schema's problems first (all of them), then, on a matrix of the right shape, the cross-checks.
+    expect(msg).toContain('m.yaml: lines[0].jars[0].version: "x y" does not match');
+    expect(msg).toContain('m.yaml: project.uid: is required');
+    raw.lines[0].jars[0].version = '3.3.4';
+    raw.project.uid = 584792;
+    msg = '';
+    try {
+      validateMatrix(raw, 'm.yaml');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
     expect(msg).toContain('m.yaml: lines[1].spark 3.6.0 is not in track 3.5');
-    expect(msg).toContain('m.yaml: lines[0].jars[0].version must be a Maven coordinate part');
     expect(msg).toContain('m.yaml: lines[2].snap.base core22 does not match rock base ubuntu@24.04');
-    expect(msg).toContain('m.yaml: project.uid is required');
+  });
+  it('refuses an unknown key anywhere with its key path, and a value that would reach a script or a path unchecked', () => {
+    const raw = parse(readFileSync(join(ROOT, 'matrix.yaml'), 'utf8'));
+    raw.flavours.jupyter.servics = {}; // a typo of services: silently ignored before
+    raw.lines[1].rapids = {}; // an old key
+    raw.flavours.jupyter.pypi[0].version = '4.6.6" ; touch /tmp/x; echo "';
+    raw.project.pebble.module = 'github.com/canonical/pebble\nreplace x => ../../';
+    raw.flavours.spark.services.sparkd.command = '/bin/bash x\nstartup: disabled';
+    let msg = '';
+    try {
+      validateMatrix(raw, 'm.yaml');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toContain('m.yaml: flavours.jupyter.servics: is not a known key');
+    expect(msg).toContain('m.yaml: lines[1].rapids: is not a known key');
+    expect(msg).toMatch(/m\.yaml: flavours\.jupyter\.pypi\[0\]\.version: ".*" does not match/);
+    expect(msg).toMatch(/m\.yaml: project\.pebble\.module: ".*" does not match/);
+    expect(msg).toMatch(/m\.yaml: flavours\.spark\.services\.sparkd\.command: ".*" does not match/);
   });
 });
 
-describe('resolving every flavour', () => {
-  it('every line × flavour × risk (tagVersion flavours too) resolves and renders, each name derived once', () => {
-    let withTagVersion = 0;
-    for (const line of matrix.lines) {
+/** The real matrix widened to every value the cell resolver knows (arm64, a second Java), which only tests build. */
+function widened(): Matrix {
+  const raw = parse(readFileSync(join(ROOT, 'matrix.yaml'), 'utf8'));
+  raw.architectures = ['amd64', 'arm64'];
+  raw.project.debianSuites = { ...raw.project.debianSuites, '21': 'trixie' };
+  for (const l of raw.lines) l.java = [...l.java, 21];
+  return validateMatrix(raw, 'widened');
+}
+
+describe('release cells (line × flavour × architecture × Java)', () => {
+  it('every cell of every risk resolves and renders, each name derived once', async () => {
+    const wide = widened();
+    let withOwnVersion = 0;
+    let cells = 0;
+    for (const line of wide.lines) {
       for (const name of line.flavours) {
-        for (const risk of matrix.risks) {
-          const r = resolveLine(matrix, { line: line.track, flavour: name, risk, arch: 'arm64' });
-          const f = matrix.flavours[name]!;
-          const own = name === 'gpu' ? line.rapids!.version : f.tagVersion;
-          const version = own ? `${line.spark}-${own}` : line.spark;
-          if (own) withTagVersion++;
-          expect(r.flavourVersion).toBe(own);
-          const base = line.rock.base.split('@')[1];
-          expect(r.version).toBe(version);
-          expect(r.arch).toBe('arm64');
-          expect(r.image.tags).toEqual([
-            `${version}-${base}_${risk}`,
-            `${line.track}-${base}_${risk}`,
-            ...(risk === 'stable' ? [`${line.track}-${base}`] : []),
-          ]);
-          expect(r.image.ref).toBe(`ghcr.io/canonical/${f.image}:${line.track}-${base}_${risk}`);
-          expect(r.snap).toEqual({ name: 'spark-client', version: line.spark, channel: `${line.track}/${risk}` });
-          expect(r.paths).toEqual({
-            build: `build/${line.track}/${name}`,
-            inputs: `build/${line.track}/${name}/inputs`,
-            rock: `dist/${f.image}_${version}_arm64.rock`,
-            snap: `dist/spark-client_${line.spark}_arm64.snap`,
-          });
-          if (f.available === false) continue;
-          const files = renderLine(r, templates);
-          const rock = parse(files.find((x) => x.path === 'rockcraft.yaml')!.content);
-          expect(rock.name).toBe(f.image);
-          expect(rock.version).toBe(version);
-          if (f.over) {
-            expect(r.base!.image.name).toBe(matrix.flavours[f.over]!.image);
-            expect(r.base!.version).toBe(line.spark);
-            expect(files.some((x) => x.path.startsWith('snap/') || x.path.startsWith('files/snap/'))).toBe(false);
-            continue;
+        const f = wide.flavours[name]!;
+        for (const arch of wide.architectures) {
+          for (const java of line.java) {
+            for (const risk of wide.risks) {
+              const r = resolveLine(wide, { line: line.track, flavour: name, risk, arch, java });
+              cells++;
+              const def = java === line.java[0];
+              const j = def ? '' : `-java${java}`;
+              const own = f.versionOf === 'jars' ? f.lines![line.track]!.jars![0]!.version : f.versionOf === 'pypi' ? f.pypi![0]!.version : f.tagVersion;
+              const version = own ? `${line.spark}-${own}` : line.spark;
+              if (own) withOwnVersion++;
+              expect(r.flavourVersion).toBe(own);
+              const base = line.rock.base.split('@')[1];
+              expect(r.version).toBe(version);
+              expect([r.arch, r.java, r.defaultJava]).toEqual([arch, java, def]);
+              expect(r.javaHome).toBe(`/usr/lib/jvm/java-${java}-openjdk-${arch}`);
+              expect(r.debianSuite).toBe(java === 21 ? 'trixie' : 'bookworm');
+              expect(r.platform.go).toBe(arch);
+              expect(r.key).toBe(`${line.track}/${name}/${arch}-java${java}`);
+              expect(r.image.tags).toEqual([
+                `${version}${j}-${base}_${risk}`,
+                `${line.track}${j}-${base}_${risk}`,
+                ...(risk === 'stable' ? [`${line.track}${j}-${base}`] : []),
+              ]);
+              expect(r.image.ref).toBe(`ghcr.io/canonical/${f.image}:${line.track}${j}-${base}_${risk}`);
+              expect(r.snap).toEqual({ name: 'spark-client', version: line.spark, channel: `${line.track}/${risk}` });
+              expect(r.paths).toEqual({
+                build: `build/${line.track}/${name}/${arch}-java${java}`,
+                inputs: `build/${line.track}/${name}/${arch}-java${java}/inputs`,
+                rock: `dist/${f.image}_${version}${j}_${arch}.rock`,
+                snap: `dist/spark-client_${line.spark}${j}_${arch}.snap`,
+                examplesJar: `/opt/spark/examples/jars/spark-examples_${line.scala}-${line.spark}.jar`,
+              });
+              if (f.available === false) continue;
+              if (risk !== wide.defaultRisk) continue; // the manifests differ by risk only in names checked above
+              const files = renderLine(r, templates, await ext(r));
+              const rock = parse(files.find((x) => x.path === 'rockcraft.yaml')!.content);
+              expect(rock.name).toBe(f.image);
+              expect(rock.version).toBe(version);
+              // A craft manifest lists every platform of the family; the built-in backend builds the cell's.
+              expect(Object.keys(rock.platforms)).toEqual(wide.architectures);
+              if (f.over) {
+                expect(r.base!.image.name).toBe(wide.flavours[f.over]!.image);
+                expect([r.base!.version, r.base!.arch, r.base!.java]).toEqual([line.spark, arch, java]);
+                expect(files.some((x) => x.path.startsWith('snap/') || x.path.startsWith('files/snap/'))).toBe(false);
+                continue;
+              }
+              expect(rock.environment.JAVA_HOME).toBe(r.javaHome);
+              expect(rock.parts.runtime['stage-packages']).toContain(`openjdk-${java}-jre-headless`);
+              // Jars compiled at build time run on every Java of the line.
+              expect(rock.parts['spark-examples']['override-build']).toContain(`javac --release ${Math.min(...line.java)} `);
+              const snap = parse(files.find((x) => x.path === 'snap/snapcraft.yaml')!.content);
+              expect(snap.environment.JAVA_HOME).toBe(`$SNAP${r.javaHome}`);
+              const defaults = files.find((x) => x.path === 'files/snap/etc/spark8t/conf/spark-defaults.conf')!.content;
+              expect(defaults).toContain(`spark.kubernetes.container.image=${r.image.ref}`);
+            }
           }
-          const defaults = files.find((x) => x.path === 'files/snap/etc/spark8t/conf/spark-defaults.conf')!.content;
-          expect(defaults).toContain(`spark.kubernetes.container.image=${r.image.ref}`);
         }
       }
     }
-    expect(withTagVersion).toBeGreaterThan(0);
+    expect(withOwnVersion).toBeGreaterThan(0);
+    expect(cells).toBe(wide.lines.reduce((n, l) => n + l.flavours.length * 2 * l.java.length * wide.risks.length, 0));
   });
-  it("the architecture is the host's unless given", () => {
+  it("the architecture is the host's unless given; one the matrix does not build, or a Java the line lacks, is refused by name", () => {
     expect(resolveLine(matrix, {}).arch).toBe(hostArch());
     expect(hostArch('x64')).toBe('amd64');
     expect(hostArch('arm64')).toBe('arm64');
+    expect(() => resolveLine(matrix, { arch: 'arm64' })).toThrow(/architecture "arm64" is not built by this matrix/);
+    expect(() => resolveLine(matrix, { java: 11 })).toThrow(/Spark 3\.5 is not built with Java 11/);
+    expect(() => validateMatrix({ ...widened(), architectures: ['amd64', 'sparc'] }, 'm')).toThrow(/architectures: sparc is not one of amd64, arm64/);
   });
 });
 
@@ -131,13 +200,12 @@ describe('rendering', () => {
   });
   it('the committed manifests are current (render --check)', async () => {
     expect(await check()).toEqual([]);
-    const r = await execa(
-      'bash',
-      [join(ROOT, 'scripts/sparkcraft.sh'), 'render', '--check', '--matrix', join(ROOT, 'test/fixtures/matrix-other-default.yaml')],
-      { reject: false },
-    );
+    // The negative control: the same matrix with another default line.
+    const other = join(mkdtempSync(join(tmpdir(), 'other-default-')), 'matrix.yaml');
+    writeFileSync(other, readFileSync(join(ROOT, 'matrix.yaml'), 'utf8').replace(/^defaultLine: .*$/m, 'defaultLine: "3.4"'));
+    const r = await execa('bash', [join(ROOT, 'scripts/sparkcraft.sh'), 'render', '--check', '--matrix', other], { reject: false });
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/committed rockcraft\.yaml and snap\/snapcraft\.yaml differ/);
+    expect(r.stderr).toMatch(/committed rockcraft\.yaml and snap\/snapcraft\.yaml and flavours\/gpu\/rockcraft\.yaml differ/);
   });
 });
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { build } from '../src/pack/pack.ts';
+import { build } from '../src/pipeline.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { RockRunner } from '../src/smoke/runner.ts';
 import { ensureCluster, uniqueName, deleteNamespace, type ClusterInfo } from './support/k8s.ts';

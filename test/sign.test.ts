@@ -483,7 +483,7 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
   }, 900_000);
 
   it('the real rock (built by the pack step) with the staged SBOM: published, signed, attached, verified', async () => {
-    const { build } = await import('../src/pack/pack.ts');
+    const { build } = await import('../src/pipeline.ts');
     const packed = await build('rock', { line: '3.5', backend: 'builtin' });
     // A namespace of its own per run: the rock's immutable tag would refuse another commit's digest (its revision label).
     const registry = `${reg.address}/sign-real-${randomBytes(3).toString('hex')}`;

@@ -4,6 +4,8 @@ import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { smoke } from '../src/smoke/smoke.ts';
+import { road } from '../src/pipeline.ts';
+import { workspace } from '../src/lib/workspace.ts';
 import { snapEnvironment } from '../src/smoke/runner.ts';
 import { ROOT, ensureCluster, uniqueName } from './support/k8s.ts';
 
@@ -22,7 +24,7 @@ describe('snap environment (pure)', () => {
 
 describe('smoke of the default line (real rock and snap)', () => {
   it('every check passes: Spark jobs, history server, sparkd, spark8t against the apiserver', async () => {
-    const results = await smoke({ artifact: 'all' });
+    const results = await smoke({ artifact: 'all' }, workspace(), road(workspace()));
     const failed = results.filter((r) => !r.ok);
     expect(failed.map((f) => `${f.name}: ${f.detail}`)).toEqual([]);
     expect(results.map((r) => r.name)).toEqual([
@@ -43,7 +45,7 @@ describe('smoke of the default line (real rock and snap)', () => {
   }, 1_800_000);
 
   it('a check run alone (--only) sets up what it needs: the account, the install hook', async () => {
-    const results = await smoke({ artifact: 'all', only: /cluster/ });
+    const results = await smoke({ artifact: 'all', only: /cluster/ }, workspace(), road(workspace()));
     expect(results.map((r) => `${r.name}: ${r.ok ? 'ok' : r.detail}`)).toEqual([
       'rock: spark-submit --deploy-mode cluster creates the driver pod: ok',
       'snap: spark-submit --deploy-mode cluster creates the driver pod: ok',

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stage } from '../src/stage/stage.ts';
+import { stage } from '../src/pipeline.ts';
 import { fetchVerified } from '../src/stage/fetch.ts';
 import { newerPatches, readLock, LOCK_FILE } from '../src/stage/lock.ts';
 import { ROOT } from './support/k8s.ts';

@@ -8,7 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { setLogLevel } from '../lib/log.ts';
 import { reportError } from '../lib/output.ts';
 import { workspace } from '../lib/workspace.ts';
-import { STEPS } from '../pipeline.ts';
+import { road, STEPS } from '../pipeline.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('sparkcraft')
@@ -18,7 +18,8 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError(false);
   const ws = workspace();
-  for (const step of STEPS) (await step.cli()).register(program, ws);
+  const r = road(ws);
+  for (const step of STEPS) (await step.cli()).register(program, ws, r);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

@@ -25,20 +25,50 @@ export interface PypiSpec {
   license: string;
 }
 
+/** A pebble service a flavour declares in matrix.yaml; rendered into its rock's `services:` in this key order. */
+export interface ServiceSpec {
+  override: 'merge' | 'replace';
+  summary?: string;
+  command?: string;
+  startup?: 'enabled' | 'disabled';
+  'on-success'?: string;
+  'on-failure'?: string;
+  environment?: Record<string, string>;
+}
+
+/** What a flavour adds on one line (`flavours.<name>.lines.<track>`): jars, wheels and settings of its own. */
+export interface FlavourLineSpec {
+  jars?: JarSpec[];
+  pypi?: PypiSpec[];
+  /** Values for the flavour's module (e.g. the gpu flavour's `shim`); checked by that module. */
+  settings?: Record<string, string>;
+}
+
+/**
+ * A flavour, registered as rockcraft registers its extensions: data here (its inputs, services,
+ * version rule, per-line additions) plus, optionally, `src/flavours/<name>.ts` (its render context,
+ * checks of its settings, smoke scenarios). Generic code never names a flavour.
+ */
 export interface FlavourSpec {
-  /** `spark`, `jupyter`, `kyuubi`, ... */
+  /** `spark`, `jupyter`, `kyuubi`, ... (the key in `flavours:`). */
   name: string;
   /** OCI image name, e.g. `charmed-spark-jupyterlab`. */
   image: string;
-  /** Extra version that enters the tag (`<spark>-<extra>`), e.g. the jupyterlab version. */
+  /** A fixed version of its own that enters the tag (`<spark>-<this>`). */
   tagVersion?: string;
-  /** Extra PyPI packages installed into the image. */
+  /** Or: its version is that of its first jar (`jars`) or first PyPI requirement (`pypi`) on the line. */
+  versionOf?: 'jars' | 'pypi';
+  /** Maven jars staged into the flavour's inputs (every line); per-line ones go in `lines`. */
+  jars?: JarSpec[];
+  /** Extra PyPI requirements installed into the image (their closure is locked as wheels). */
   pypi?: PypiSpec[];
+  /** Per-line additions, by track. */
+  lines?: Record<string, FlavourLineSpec>;
   /** false when the flavour's inputs cannot be staged yet; `reason` says why. */
   available?: boolean;
   reason?: string;
-  /** Extra pebble services (name → command), rendered into the rock. */
-  services?: Record<string, { command: string; startup: 'enabled' | 'disabled'; environment?: Record<string, string> }>;
+  /** Pebble services rendered into the rock's manifest (the base's own, or a flavour's layer). */
+  services?: Record<string, ServiceSpec>;
   /**
    * The flavour this one is layered over (`spark`): its image is that rock's layers byte for byte
    * plus the layers of its own parts and one pebble layer, as the reference builds its flavours
@@ -53,24 +83,14 @@ export interface FlavourSpec {
   wheelPython?: string;
 }
 
-/** The RAPIDS Accelerator for the gpu flavour: a Maven jar plus the Spark shim it runs with. */
-export interface RapidsSpec extends JarSpec {
-  /**
-   * The jar's shim (one of its `sparkNNN/` folders) the plugin runs with on this line's Spark. When it
-   * is the line's own version (`spark344` for 3.4.4) the plugin finds it by itself; any other (`spark355`
-   * for 3.5.9: the jar has no shim for that patch and refuses it by name) becomes
-   * spark.rapids.shims-provider-override in the flavour's defaults (`rapidsShimOverride`).
-   */
-  shim: string;
-}
-
 export interface LineSpec {
   /** Spark minor line, also the snap track and the image's moving tag: `3.5`. */
   track: string;
   /** Full Spark version (semver): `3.5.9`. */
   spark: string;
   scala: string;
-  java: number;
+  /** The Java versions the line is built with; the first is the line's default (its tags carry no Java). */
+  java: number[];
   python: string;
   hadoop: string;
   /** The py4j source zip under python/lib (PYTHONPATH names it). */
@@ -81,8 +101,6 @@ export interface LineSpec {
   distribution: { pypi: PypiSpec; tarball?: string };
   jars: JarSpec[];
   flavours: string[];
-  /** The gpu flavour's plugin jar (lines offering gpu). */
-  rapids?: RapidsSpec;
 }
 
 export interface Matrix {
@@ -91,6 +109,8 @@ export interface Matrix {
   risks: Risk[];
   /** Risk the committed manifests and default builds use. */
   defaultRisk: Risk;
+  /** Debian architectures the family is built for (`amd64`, `arm64`); each must be in src/config/arch.ts. */
+  architectures: string[];
   project: {
     registry: string; // ghcr.io/canonical
     source: string; // https://github.com/... (OCI label)
@@ -98,12 +118,18 @@ export interface Matrix {
     runUser: string; // _daemon_
     uid: number; // 584792
     pebble: { module: string; version: string };
+    /** The built-in backend's Debian suite per Java version (`"17": bookworm`). */
+    debianSuites: Record<string, string>;
   };
   flavours: Record<string, FlavourSpec>;
   lines: LineSpec[];
 }
 
-/** One buildable thing: a line × flavour × risk with every derived name computed (by `resolveLine` only). */
+/**
+ * A release cell: one line × flavour × architecture × Java (at one risk) with every derived name
+ * computed, by `resolveLine` only (src/config/matrix.ts). Every step takes one; nothing else derives
+ * a tag, a file name, a channel, an image reference, a jar path or a cache key.
+ */
 export interface ResolvedLine {
   /** The matrix's project settings (registry, source, snap name, run user, pebble). */
   project: Matrix['project'];
@@ -116,10 +142,25 @@ export interface ResolvedLine {
   version: string;
   /** The flavour's own version (jupyterlab's, the RAPIDS jar's); undefined for the base. */
   flavourVersion?: string;
-  /** The flavour this one is layered over, resolved (same line, risk and arch); undefined for the base. */
+  /** The flavour this one is layered over, resolved (same line, risk, arch and Java); undefined for the base. */
   base?: ResolvedLine;
-  /** Debian architecture of this host (`amd64`, `arm64`): what the built-in backend builds for. */
+  /** Debian architecture the cell is built for (`amd64`, `arm64`); the host's unless asked. */
   arch: string;
+  /** Every architecture the matrix builds (what a craft manifest's `platforms` lists). */
+  architectures: string[];
+  /** The architecture's names in the tools that take one (src/config/arch.ts). */
+  platform: { oci: string; go: string; bun: string; pip: string[]; triplet: string };
+  /** The cell's Java version (the line's default unless asked) and where its JRE lives in the image. */
+  java: number;
+  javaHome: string;
+  /** Whether `java` is the line's default (the default variant's tags carry no Java). */
+  defaultJava: boolean;
+  /** The built-in backend's Debian suite for this Java. */
+  debianSuite: string;
+  /** The flavour's inputs on this line: its jars and PyPI requirements, and its module's settings. */
+  inputs: { jars: JarSpec[]; pypi: PypiSpec[]; settings: Record<string, string> };
+  /** `3.5/spark/amd64-java17`: the cell, in every cache key and record. */
+  key: string;
   /**
    * Image reference parts. `tags`: the immutable `<version>-<base>_<risk>` first, then the moving
    * `<track>-<base>_<risk>` (and `<track>-<base>` on stable); `ref` is the first moving tag's reference.
@@ -129,13 +170,15 @@ export interface ResolvedLine {
   snap: { name: string; version: string; channel: string };
   /** Paths relative to the project root. */
   paths: {
-    /** The build folder `build/<track>/<flavour>` (manifests, files/, inputs/). */
+    /** The build folder `build/<track>/<flavour>/<arch>-java<N>` (manifests, files/, inputs/). */
     build: string;
-    /** What stage fills: `build/<track>/<flavour>/inputs`. */
+    /** What stage fills: `<build folder>/inputs`. */
     inputs: string;
-    /** `dist/<image>_<version>_<arch>.rock` */
+    /** `dist/<image>_<version>_<arch>.rock` (`_java<N>` before the arch for a non-default Java) */
     rock: string;
     /** `dist/<snap>_<spark>_<arch>.snap` */
     snap: string;
+    /** Spark's examples jar in the rock: `/opt/spark/examples/jars/spark-examples_<scala>-<spark>.jar`. */
+    examplesJar: string;
   };
 }

@@ -1,11 +1,22 @@
-/** `sparkcraft build rock|snap`: parses options and prints; the operation is pack.ts (render → stage → pack). */
+/** `sparkcraft build rock|snap`: parses options and prints; the road (src/pipeline.ts) runs render → stage → pack. */
 import type { Command } from 'commander';
-import { workspace, type Workspace } from '../lib/workspace.ts';
+import type { Workspace } from '../lib/workspace.ts';
+import type { Road } from '../pipeline.ts';
 import { log } from '../lib/log.ts';
 import { out, outJson } from '../lib/output.ts';
-import { build, type BuildOptions } from './pack.ts';
+import { packedSummary, type Backend } from './pack.ts';
 
-export function register(program: Command, ws: Workspace = workspace()): void {
+interface BuildOptions {
+  line?: string;
+  flavour?: string;
+  arch?: string;
+  java?: number;
+  backend?: Backend;
+  baseArchive?: string;
+  json?: boolean;
+}
+
+export function register(program: Command, _ws: Workspace, road: Road): void {
   const cmd = program.command('build').description('build the rock or the snap of a line (render → stage → pack)');
   for (const kind of ['rock', 'snap'] as const) {
     const c = cmd
@@ -13,6 +24,8 @@ export function register(program: Command, ws: Workspace = workspace()): void {
       .description(`build dist/*.${kind}`)
       .option('--line <track>', 'Spark line (default: the matrix default)')
       .option('--flavour <name>', 'flavour (default: spark)')
+      .option('--arch <arch>', "architecture (default: this host's)")
+      .option('--java <version>', "Java version (default: the line's first)", Number)
       .option('--backend <backend>', 'auto (craft tool when on PATH), craft or builtin', 'auto');
     if (kind === 'rock')
       c.option(
@@ -20,8 +33,9 @@ export function register(program: Command, ws: Workspace = workspace()): void {
         'a layered flavour: build it over this oci-archive of its base rock (e.g. the one the release publishes), not over the base the built-in backend builds',
       );
     c.option('--json', 'print a JSON summary').action(async (o: BuildOptions) => {
-      const s = await build(kind, o, ws);
-      if (o.json) outJson(s);
+      const { cell } = await road.select(o);
+      const s = (await road.run(cell, { until: 'pack', kind, backend: o.backend, ...(o.baseArchive ? { baseArchive: o.baseArchive } : {}) })).packed!;
+      if (o.json) outJson(packedSummary(s));
       else {
         log.info(
           `${s.reused ? 'unchanged' : 'built'} ${s.artifact} (${(s.size / 1048576).toFixed(1)} MiB) in ${s.seconds.toFixed(1)} s with the ${s.backend} backend`,

@@ -1,33 +1,20 @@
-/** Build the rock or the snap of a line: render → stage → pack with rockcraft/snapcraft or the built-in backend. */
+/** The pack step: a staged build folder → the cell's rock or snap, with rockcraft/snapcraft or the built-in backend. */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
-import { stage, type Staged } from '../stage/stage.ts';
+import type { Staged } from '../stage/stage.ts';
 import { sha256File } from '../stage/fetch.ts';
 import { archiveDigest } from '../lib/tools/skopeo-registry.ts';
 import type { ResolvedLine } from '../config/types.ts';
 import { craftPack, onPath } from './craft.ts';
 import { buildFlavourRock, buildRock, gitRevision, layersInUse, type RockBuild } from './rock.ts';
-import { stageLine } from '../stage/stage.ts';
-import { render } from '../render/render.ts';
 import { trimLayerCache } from './layer.ts';
 import { sweepTmpArtifacts } from './oci.ts';
 import { buildSnap } from './snap.ts';
 
 export type Backend = 'auto' | 'craft' | 'builtin';
-export interface BuildOptions {
-  line?: string;
-  flavour?: string;
-  backend?: Backend;
-  json?: boolean;
-  /**
-   * A layered flavour only: layer it over this oci-archive of its base (the rock the release
-   * publishes, from rockcraft or from us) instead of the base the built-in backend builds.
-   */
-  baseArchive?: string;
-}
 
 /** What the pack step made: the artifact in dist/, its digest and size. */
 export interface Packed {
@@ -42,36 +29,36 @@ export interface Packed {
   manifestDigest?: string;
   layers?: Array<{ digest: string; size: number; comment: string; cached: boolean }>;
   sha256?: string;
+  /** A rock of the built-in backend: the image itself, what a layered flavour's pack goes on (not serialised). */
+  image?: RockBuild;
 }
 /** What the pack step is asked for. */
 export interface PackOptions {
   kind: 'rock' | 'snap';
   backend: 'craft' | 'builtin';
-  /** See BuildOptions.baseArchive (relative to the project root). */
+  /**
+   * A layered flavour only: layer it over this oci-archive of its base (the rock the release
+   * publishes, from rockcraft or from us; relative to the project root) instead of the base's Packed.
+   */
   baseArchive?: string;
 }
 
-/** `--json` of `sparkcraft build`. */
-export type BuildSummary = Packed;
-
-function chooseBackend(kind: 'rock' | 'snap', backend: Backend | undefined): Promise<'craft' | 'builtin'> | 'craft' | 'builtin' {
+/** The backend a build uses: the craft tool when asked, or on PATH with `auto`; else the built-in one. */
+export function chooseBackend(kind: 'rock' | 'snap', backend: Backend | undefined): Promise<'craft' | 'builtin'> | 'craft' | 'builtin' {
   if (backend && !['auto', 'craft', 'builtin'].includes(backend))
     throw new UserError('E_USAGE', `unknown backend ${backend}`, { hint: 'auto, craft or builtin', exitCode: 2 });
   if (backend === 'craft' || backend === 'builtin') return backend;
   return onPath(kind === 'rock' ? 'rockcraft' : 'snapcraft').then((on) => (on ? 'craft' : 'builtin'));
 }
 
-/** Render, stage and pack the selected line (what `sparkcraft build rock|snap` runs). */
-export async function build(kind: 'rock' | 'snap', o: BuildOptions = {}, ws: Workspace = workspace()): Promise<Packed> {
-  const started = Date.now();
-  const backend = await chooseBackend(kind, o.backend);
-  const st = await stage({ line: o.line, flavour: o.flavour }, ws);
-  const p = await pack(st.resolved, ws, st, { kind, backend, baseArchive: o.baseArchive });
-  return { ...p, seconds: (Date.now() - started) / 1000 };
+/** A Packed as `--json` prints it and plans carry it: without the in-memory image. */
+export function packedSummary(p: Packed): Omit<Packed, 'image'> {
+  const { image: _image, ...rest } = p;
+  return rest;
 }
 
 /** The pack step: the staged build folder → the line's rock or snap in dist/. */
-export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOptions): Promise<Packed> {
+export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOptions, base?: Packed): Promise<Packed> {
   const started = Date.now();
   const { kind, backend } = o;
   const seconds = () => (Date.now() - started) / 1000;
@@ -113,10 +100,12 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
       });
       b = await buildFlavourRock(ws, base, st.dir, out, m);
     } else if (r.base) {
-      // The base rock first (its stage and layers are cached when current), then the flavour's layers on it.
-      const baseStaged = await stageLine(r.base, ws, await render(r.base, ws));
-      const base = await buildRock(ws, baseStaged.dir, at(ws, r.base.paths.rock), m);
-      b = await buildFlavourRock(ws, base, st.dir, out, m);
+      // The base rock the road packed first (pipeline.ts), then the flavour's layers on it.
+      if (!base?.image)
+        throw new UserError('E_USAGE', `${r.flavour.name} is layered over ${r.base.image.name}: pack it over that rock's Packed or --base-archive`, {
+          exitCode: 2,
+        });
+      b = await buildFlavourRock(ws, base.image, st.dir, out, m);
     } else {
       b = await buildRock(ws, st.dir, out, m);
     }
@@ -134,6 +123,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
       reused: b.reused,
       manifestDigest,
       layers: b.layers.map((l) => ({ digest: l.digest, size: l.size, comment: l.comment, cached: l.cached })),
+      image: b,
     };
   }
   const out = at(ws, r.paths.snap);

@@ -12,9 +12,10 @@ import { parse as parseYaml } from 'yaml';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { writeFileAtomic, replaceDirAtomic } from '../lib/fsx.ts';
-import { flavourAvailable, loadMatrix, rapidsShimOverride, resolveLine } from '../config/matrix.ts';
+import { flavourAvailable, loadMatrix, resolveLine } from '../config/matrix.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
-import type { Matrix, ResolvedLine } from '../config/types.ts';
+import type { FlavourSpec, Matrix, ResolvedLine } from '../config/types.ts';
+import { flavourModules, flavourOf, type FlavourRegistry } from '../flavours/index.ts';
 import { validate } from './schema.ts';
 import { rockcraftSchema, snapcraftSchema } from './schemas.ts';
 import { examplesJar } from '../pack/examples.ts';
@@ -56,7 +57,7 @@ export function loadTemplates(dir = TEMPLATE_DIR): Templates {
 
 /** Ubuntu package names the manifests ask for, per artifact. */
 export function packages(r: ResolvedLine): { rock: string[]; snap: string[] } {
-  const java = `openjdk-${r.line.java}-jre-headless`;
+  const java = `openjdk-${r.java}-jre-headless`;
   return {
     rock: [java, 'python3', 'tini', 'procps', 'krb5-user', 'libnss3', 'bash', 'ca-certificates'],
     snap: [java, 'python3'],
@@ -71,7 +72,28 @@ const WRAPPERS = [
   { name: 'spark-sql', shell: true },
 ];
 
-export function templateContext(r: ResolvedLine) {
+/** How a service's value is written into the manifest: as it is, or double-quoted where YAML would read it otherwise. */
+const yamlScalar = (v: string) => (/^[\w/$.(][^#]*$/.test(v) && !/: |\s$/.test(v) ? v : JSON.stringify(v));
+
+/** A flavour's `services:` from the matrix as the manifest's YAML block (key order as pebble's docs give them). */
+export function servicesYaml(services: FlavourSpec['services']): string {
+  const out: string[] = [];
+  for (const [name, svc] of Object.entries(services ?? {})) {
+    out.push(`  ${name}:`);
+    for (const key of ['override', 'summary', 'command', 'startup', 'on-success', 'on-failure'] as const) {
+      const v = svc[key];
+      if (v !== undefined) out.push(`    ${key}: ${yamlScalar(v)}`);
+    }
+    if (svc.environment) {
+      out.push('    environment:');
+      for (const [k, v] of Object.entries(svc.environment)) out.push(`      ${k}: ${yamlScalar(v)}`);
+    }
+  }
+  return out.length ? `services:\n${out.join('\n')}\n` : '';
+}
+
+/** What every template sees: the cell's values, and under `ext` what its flavour's module adds. */
+export function templateContext(r: ResolvedLine, ext: Record<string, unknown> = {}) {
   return {
     project: r.project,
     line: r.line,
@@ -85,7 +107,15 @@ export function templateContext(r: ResolvedLine) {
     packages: packages(r),
     examplesJar: examplesJar(r.line),
     apps: WRAPPERS,
-    rapidsShimOverride: rapidsShimOverride(r.line),
+    arch: r.arch,
+    architectures: r.architectures,
+    java: r.java,
+    /** Jars compiled at build time target the line's lowest Java, so every variant's run on all of them. */
+    lowestJava: Math.min(...r.line.java),
+    javaHome: r.javaHome,
+    inputs: r.inputs,
+    services: servicesYaml(r.flavour.services),
+    ext,
   };
 }
 
@@ -105,9 +135,9 @@ function run(t: Templates, name: string, ctx: object): string {
  * also get `baseDefaults`: the base's spark-defaults.conf rendered for this image, so a flavour
  * that changes the defaults ships the whole file.
  */
-export function renderFlavour(r: ResolvedLine, t: Templates): RenderedFile[] {
+export function renderFlavour(r: ResolvedLine, t: Templates, ext: Record<string, unknown> = {}): RenderedFile[] {
   const dir = `flavours/${r.flavour.name}/`;
-  const ctx = { ...templateContext(r), baseDefaults: run(t, 'rock/etc/spark8t/conf/spark-defaults.conf.hbs', templateContext(r)) };
+  const ctx = { ...templateContext(r, ext), baseDefaults: run(t, 'rock/etc/spark8t/conf/spark-defaults.conf.hbs', templateContext(r, ext)) };
   const files: RenderedFile[] = [{ path: 'rockcraft.yaml', content: run(t, `${dir}rockcraft.yaml.hbs`, ctx), mode: 0o644 }];
   for (const name of [...t.keys()].sort()) {
     if (!name.startsWith(`${dir}rock/`)) continue;
@@ -119,9 +149,9 @@ export function renderFlavour(r: ResolvedLine, t: Templates): RenderedFile[] {
 }
 
 /** Every file of one build folder, validated. */
-export function renderLine(r: ResolvedLine, t: Templates): RenderedFile[] {
-  if (r.flavour.over) return renderFlavour(r, t);
-  const ctx = templateContext(r);
+export function renderLine(r: ResolvedLine, t: Templates, ext: Record<string, unknown> = {}): RenderedFile[] {
+  if (r.flavour.over) return renderFlavour(r, t, ext);
+  const ctx = templateContext(r, ext);
   const files: RenderedFile[] = [
     { path: 'rockcraft.yaml', content: run(t, 'rockcraft.yaml.hbs', ctx), mode: 0o644 },
     { path: 'snap/snapcraft.yaml', content: run(t, 'snapcraft.yaml.hbs', ctx), mode: 0o644 },
@@ -237,11 +267,11 @@ export interface Rendered {
 }
 
 /** The render step: the line's build folder (`r.paths.build`) written from the templates. */
-export async function render(r: ResolvedLine, ws: Workspace, templates?: Templates): Promise<Rendered> {
+export async function render(r: ResolvedLine, ws: Workspace, o: { templates?: Templates; ext?: Record<string, unknown> } = {}): Promise<Rendered> {
   if (!flavourAvailable(r.flavour)) {
-    throw new UserError('E_FLAVOUR', `flavour ${r.flavour.name} cannot be built yet: ${(r.flavour as { reason?: string }).reason ?? 'inputs unavailable'}`);
+    throw new UserError('E_FLAVOUR', `flavour ${r.flavour.name} cannot be built yet: ${r.flavour.reason ?? 'inputs unavailable'}`);
   }
-  const files = renderLine(r, templates ?? loadTemplates(ws.templates));
+  const files = renderLine(r, o.templates ?? loadTemplates(ws.templates), o.ext);
   const dir = at(ws, r.paths.build);
   await writeBuildFolder(dir, files);
   return { dir, files: files.map((f) => f.path) };
@@ -251,21 +281,24 @@ export async function render(r: ResolvedLine, ws: Workspace, templates?: Templat
  * What the committed manifests must contain: the default line at the default risk, and for each
  * available layered flavour of that line its manifest as `flavours/<name>/rockcraft.yaml`.
  */
-export function committedFiles(matrix: Matrix, t: Templates): RenderedFile[] {
-  const r = resolveLine(matrix, {});
-  const out = renderLine(r, t).filter((f) => COMMITTED.includes(f.path));
+export async function committedFiles(matrix: Matrix, t: Templates, registry: FlavourRegistry = flavourModules): Promise<RenderedFile[]> {
+  // The committed manifests are the same on every host: the default cell on the matrix's first architecture.
+  const arch = matrix.architectures[0]!;
+  const r = resolveLine(matrix, { arch });
+  const ext = async (cell: ResolvedLine) => (await flavourOf(cell, registry)).context?.(cell) ?? {};
+  const out = renderLine(r, t, await ext(r)).filter((f) => COMMITTED.includes(f.path));
   for (const name of r.line.flavours) {
     const f = matrix.flavours[name]!;
     if (!f.over || !flavourAvailable(f)) continue;
-    const fr = resolveLine(matrix, { flavour: name });
-    out.push({ ...renderLine(fr, t).find((x) => x.path === 'rockcraft.yaml')!, path: `flavours/${name}/rockcraft.yaml` });
+    const fr = resolveLine(matrix, { flavour: name, arch });
+    out.push({ ...renderLine(fr, t, await ext(fr)).find((x) => x.path === 'rockcraft.yaml')!, path: `flavours/${name}/rockcraft.yaml` });
   }
   return out;
 }
 
 /** Write the committed top-level manifests (the default line); returns their paths. */
 export async function writeCommitted(ws: Workspace, matrix: Matrix, t: Templates): Promise<string[]> {
-  const files = committedFiles(matrix, t);
+  const files = await committedFiles(matrix, t);
   for (const f of files) {
     await mkdir(dirname(join(ws.root, f.path)), { recursive: true });
     await writeFileAtomic(join(ws.root, f.path), f.content, 0o644);
@@ -275,7 +308,7 @@ export async function writeCommitted(ws: Workspace, matrix: Matrix, t: Templates
 
 /** The committed manifests that differ from what the matrix and templates produce. */
 export async function check(o: { matrix?: string } = {}, ws: Workspace = workspace()): Promise<string[]> {
-  const want = committedFiles(loadMatrix(o.matrix ?? ws.matrixFile), loadTemplates(ws.templates));
+  const want = await committedFiles(loadMatrix(o.matrix ?? ws.matrixFile), loadTemplates(ws.templates));
   const stale: string[] = [];
   for (const f of want) {
     const have = await readFile(join(ws.root, f.path), 'utf8').catch(() => undefined);

@@ -1,12 +1,13 @@
 /** `sparkcraft smoke`. */
 import type { Command } from 'commander';
-import { workspace, type Workspace } from '../lib/workspace.ts';
+import type { Workspace } from '../lib/workspace.ts';
+import type { Road } from '../pipeline.ts';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { out, outJson } from '../lib/output.ts';
 import { smoke } from './smoke.ts';
 
-export function register(program: Command, ws: Workspace = workspace()): void {
+export function register(program: Command, ws: Workspace, road: Road): void {
   program
     .command('smoke')
     .description('run Spark jobs, the history server and spark8t in the built rock and snap (builds them when missing)')
@@ -18,7 +19,7 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .action(async (o: { artifact: 'rock' | 'snap' | 'all'; line?: string; only?: string; json?: boolean; cluster?: boolean }) => {
       if (!['rock', 'snap', 'all'].includes(o.artifact)) throw new UserError('E_USAGE', `--artifact must be rock, snap or all`, { exitCode: 2 });
       const t = Date.now();
-      const results = await smoke({ artifact: o.artifact, line: o.line, only: o.only ? new RegExp(o.only) : undefined, cluster: o.cluster }, ws);
+      const results = await smoke({ artifact: o.artifact, line: o.line, only: o.only ? new RegExp(o.only) : undefined, cluster: o.cluster }, ws, road);
       const failed = results.filter((r) => !r.ok);
       const summary = `smoke: ${results.length - failed.length} passed, ${failed.length} failed in ${((Date.now() - t) / 1000).toFixed(0)} s`;
       // With --json, stdout is the JSON document alone; the summary goes with the log.

@@ -8,9 +8,10 @@
 import { stringify } from 'yaml';
 import { evictImage, pulledSeconds, tagImage, type LocalCluster, type RegistryImage } from '../lib/cluster.ts';
 import { CheckFailed, tail } from './checks.ts';
-import { Kube, rockPod, SMALL, type Json } from './kube.ts';
+import { Kube, rockPod, SMALL, sleep, type Json } from './kube.ts';
+import { mask } from '../lib/secrets.ts';
 import { cleanupData, dataScenarios } from './data.ts';
-import { jupyterScenarios } from './jupyter.ts';
+import type { ScenarioKit, Scenario } from '../flavours/index.ts';
 import type { SnapRunner } from './runner.ts';
 
 export interface ScenarioContext {
@@ -28,10 +29,10 @@ export interface ScenarioContext {
   /** Makes the unpacked snap (scenario 6); absent: that scenario is not listed. */
   snap?: () => Promise<SnapRunner>;
   /**
-   * Puts the line's jupyter flavour on the node (built and imported on first use) and gives its image
-   * reference (scenarios `jupyter 1`-`3`); absent (a line without the flavour): not listed.
+   * The scenarios of the line's other flavours (their modules' `scenarios`), each with its image put on
+   * the node on first use; listed after the data scenarios, before 7 deletes the account.
    */
-  jupyter?: () => Promise<string>;
+  flavours?: Array<{ image: () => Promise<string>; scenarios: (kit: ScenarioKit) => Scenario[] }>;
 }
 
 export { Kube, rockPod, SMALL } from './kube.ts';
@@ -230,8 +231,10 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   // Issue 13: S3, Iceberg, metrics and the history server, with their own account.
   scenarios.push(...dataScenarios({ cluster: () => ctx.cluster, k, ns, imageRef: ctx.imageRef, base }));
 
-  // Issue 15: the jupyter flavour as the account, its notebook's executors as pods (before 7 deletes the account).
-  if (ctx.jupyter) scenarios.push(...jupyterScenarios({ k, ns, user, account, image: ctx.jupyter }));
+  // The flavours' own scenarios (the account's, before 7 deletes it).
+  const kitFail = async (what: string, log = '', lines?: number) =>
+    new CheckFailed(mask(what), mask(`${log ? `${tail(log, lines)}\n` : ''}${await k.diagnose(ns)}`));
+  for (const f of ctx.flavours ?? []) scenarios.push(...f.scenarios({ k, ns, user, account, image: f.image, fail: kitFail, small: SMALL, sleep }));
 
   if (ctx.snap) {
     const snapOf = ctx.snap;

@@ -1,4 +1,4 @@
-/** `npm run smoke`: build (cached) and really run the rock and the snap of a line. */
+/** `npm run smoke`: build (cached, through the road) and really run the rock and the snap of a line. */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,15 +6,14 @@ import { sweepLeftovers } from '../lib/fsx.ts';
 import { removeTree } from '../lib/mounts.ts';
 import { log } from '../lib/log.ts';
 import { err } from '../lib/output.ts';
-import { projectRoot } from '../lib/paths.ts';
-import { build, type Packed } from '../pack/pack.ts';
-import { examplesJar } from '../pack/examples.ts';
-import { selectLine } from '../config/matrix.ts';
+import type { Packed } from '../pack/pack.ts';
+import { flavourAvailable, resolveLine } from '../config/matrix.ts';
 import type { Matrix, ResolvedLine } from '../config/types.ts';
-import { at, workspace, type Workspace } from '../lib/workspace.ts';
+import type { Road } from '../pipeline.ts';
+import { flavourModules, type FlavourRegistry } from '../flavours/index.ts';
+import { at, type Workspace } from '../lib/workspace.ts';
 import { importImage, publishToLocalRegistry, startCluster } from '../lib/cluster.ts';
-import { clusterScenarios, cleanupScenarios } from './cluster.ts';
-import { jupyterOnNode } from './jupyter.ts';
+import { clusterScenarios, cleanupScenarios, type ScenarioContext } from './cluster.ts';
 import { RockRunner, SnapRunner } from './runner.ts';
 import { rockChecks, runCheck, snapChecks, type CheckResult, type Cluster } from './checks.ts';
 
@@ -25,15 +24,16 @@ export async function localCluster(): Promise<Cluster> {
 
 /** Build (cached) and really run the rock and/or the snap of the selected line. */
 export async function smoke(
-  o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp; cluster?: boolean } = {},
-  ws: Workspace = workspace(),
+  o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp; cluster?: boolean; flavours?: FlavourRegistry },
+  ws: Workspace,
+  road: Road,
 ): Promise<CheckResult[]> {
   const which = o.artifact ?? 'all';
-  const { matrix, resolved } = selectLine(ws.matrixFile, { line: o.line });
-  if (o.cluster) return smokeCluster(matrix, resolved, ws, o);
+  const { matrix, cell: resolved } = await road.select({ line: o.line });
+  if (o.cluster) return smokeCluster(matrix, resolved, ws, road, o);
   const packed: Packed[] = [];
   for (const kind of ['rock', 'snap'] as const) {
-    if (which === kind || which === 'all') packed.push(await build(kind, { line: o.line, backend: 'builtin' }, ws));
+    if (which === kind || which === 'all') packed.push((await road.run(resolved, { until: 'pack', kind, backend: 'builtin' })).packed!);
   }
   return smokeArtifacts(resolved, ws, packed, { only: o.only });
 }
@@ -64,7 +64,7 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
       if (p.kind === 'rock') {
         const rock = await RockRunner.load(p.artifact, `${r.image.name}:smoke`);
         const sparkJars = join(at(ws, r.paths.inputs), 'spark', 'jars');
-        await run(rockChecks(rock, cluster, { sparkJars, imageRef: r.image.ref, work: join(work, 'rock'), examplesJar: examplesJar(r.line).path }));
+        await run(rockChecks(rock, cluster, { sparkJars, imageRef: r.image.ref, work: join(work, 'rock'), examplesJar: r.paths.examplesJar }));
       } else {
         const snap = await SnapRunner.open(p.artifact, join(work, 'snap'));
         await run(snapChecks(snap, cluster));
@@ -84,23 +84,26 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
 async function smokeCluster(
   m: Matrix,
   r: ResolvedLine,
-  ws: Workspace,
-  o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp },
+  _ws: Workspace,
+  road: Road,
+  o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp; flavours?: FlavourRegistry },
 ): Promise<CheckResult[]> {
   const cluster = await startCluster({ quiet: true });
-  const rock = await build('rock', { line: o.line, backend: 'builtin' }, ws);
+  const rock = (await road.run(r, { until: 'pack', kind: 'rock', backend: 'builtin' })).packed!;
   log.info(`importing ${rock.artifact} into the node as ${r.image.ref}`);
   await importImage(cluster, rock.artifact, r.image.ref);
   await sweepLeftovers(tmpdir(), /^sparkcraft-smoke-(\d+)-\w+$/);
   const work = mkdtempSync(join(tmpdir(), `sparkcraft-smoke-${process.pid}-`));
   const withSnap = (o.artifact ?? 'all') !== 'rock';
-  const snap = withSnap ? async () => SnapRunner.open((await build('snap', { line: o.line, backend: 'builtin' }, ws)).artifact, join(work, 'snap')) : undefined;
+  const snap = withSnap
+    ? async () => SnapRunner.open((await road.run(r, { until: 'pack', kind: 'snap', backend: 'builtin' })).packed!.artifact, join(work, 'snap'))
+    : undefined;
   const registry = {
     publish: () => publishToLocalRegistry({ artifact: rock.artifact, line: r.line.track, imageRef: r.image.ref }),
     restore: () => importImage(cluster, rock.artifact, r.image.ref),
   };
-  const jupyter = jupyterOnNode(m, r, () => cluster, ws);
-  const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, spark: r.line.spark, scala: r.line.scala, snap, registry, jupyter });
+  const flavours = await flavourScenarios(m, r, road, o.flavours ?? flavourModules, (p) => importImage(cluster, p.artifact, p.ref));
+  const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, spark: r.line.spark, scala: r.line.scala, snap, registry, flavours });
   const results: CheckResult[] = [];
   try {
     await runAll('scenario', scenarios, o.only, results);
@@ -109,4 +112,33 @@ async function smokeCluster(
     await removeTree(work);
   }
   return results;
+}
+
+/**
+ * The scenarios of the line's other available flavours whose modules have some, each with a lazy
+ * `image`: the flavour's cell built through the road and put on the node (`load`) on first use.
+ */
+export async function flavourScenarios(
+  m: Matrix,
+  r: ResolvedLine,
+  road: Road,
+  registry: FlavourRegistry,
+  load: (p: { artifact: string; ref: string }) => Promise<unknown>,
+): Promise<NonNullable<ScenarioContext['flavours']>> {
+  const out: NonNullable<ScenarioContext['flavours']> = [];
+  for (const name of r.line.flavours) {
+    if (name === r.flavour.name || !flavourAvailable(m.flavours[name]!)) continue;
+    const scenarios = (await registry(name))?.scenarios;
+    if (!scenarios) continue;
+    const cell = resolveLine(m, { line: r.line.track, flavour: name, risk: r.risk, arch: r.arch, java: r.java });
+    let done: Promise<string> | undefined;
+    const image = () =>
+      (done ??= (async () => {
+        const p = (await road.run(cell, { until: 'pack', kind: 'rock', backend: 'builtin' })).packed!;
+        await load({ artifact: p.artifact, ref: cell.image.ref });
+        return cell.image.ref;
+      })());
+    out.push({ image, scenarios });
+  }
+  return out;
 }

@@ -1,23 +1,26 @@
 /** `sparkcraft stage` and `sparkcraft lock`. */
 import type { Command } from 'commander';
-import { workspace, type Workspace } from '../lib/workspace.ts';
+import type { Workspace } from '../lib/workspace.ts';
+import type { Road } from '../pipeline.ts';
 import { log } from '../lib/log.ts';
 import { out } from '../lib/output.ts';
 import { loadMatrix } from '../config/matrix.ts';
 import { refreshLock } from './lock.ts';
-import { stage } from './stage.ts';
 
-export function register(program: Command, ws: Workspace = workspace()): void {
+export function register(program: Command, ws: Workspace, road: Road): void {
   program
     .command('stage')
     .description('fill build/<track>/<flavour>/inputs from the pinned inputs of the lock file')
     .option('--line <track>', 'Spark line (default: the matrix default)')
     .option('--flavour <name>', 'flavour (default: spark)')
+    .option('--arch <arch>', "architecture (default: this host's)")
+    .option('--java <version>', "Java version (default: the line's first)", Number)
     .option('--force', 'restage even when nothing changed')
     .option('--verify', 'rehash every cached download (a changed one is removed and downloaded again)')
     .option('--json', 'print a JSON summary')
-    .action(async (o: { line?: string; flavour?: string; json?: boolean; force?: boolean; verify?: boolean }) => {
-      const r = await stage(o, ws);
+    .action(async (o: { line?: string; flavour?: string; arch?: string; java?: number; json?: boolean; force?: boolean; verify?: boolean }) => {
+      const { cell } = await road.select(o);
+      const r = (await road.run(cell, { until: 'stage', stage: { force: o.force, verify: o.verify } })).staged!;
       if (o.json) out(JSON.stringify({ inputs: r.inputs, skipped: r.skipped, seconds: r.seconds }));
       else out(`${r.inputs}${r.skipped ? ' (unchanged)' : ''} in ${r.seconds.toFixed(2)} s`);
     });

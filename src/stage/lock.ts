@@ -9,7 +9,7 @@ import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
-import { mavenUrl } from '../config/matrix.ts';
+import { flavourInputsOn, mavenUrl } from '../config/matrix.ts';
 import type { FlavourSpec, LineSpec, Matrix } from '../config/types.ts';
 import { resolveWheels } from '../lib/tools/pip.ts';
 import { fetchUnpinned, fileDigest } from './fetch.ts';
@@ -39,27 +39,23 @@ export const normalName = (n: string) => n.toLowerCase().replace(/[-_.]+/g, '-')
 export const wheelId = (name: string, version: string) => `wheel:${normalName(name)}@${version}`;
 
 /**
- * What a layered flavour needs from outside, before checksums are known (pure): the gpu flavour
- * the line's RAPIDS jar; a flavour with `pypi` its requirements, whose closure `npm run lock`
- * resolves (these ids are its roots).
+ * What a layered flavour needs from outside on a line, before checksums are known (pure): its jars
+ * and its PyPI requirements (whose closure `npm run lock` resolves: these ids are its roots), as
+ * matrix.yaml gives them for the flavour and the line.
  */
 export function plannedFlavourInputs(line: LineSpec, f: FlavourSpec): Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> {
-  const out: Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> = [];
-  if (f.name === 'gpu') {
-    if (!line.rapids)
-      throw new UserError('E_MATRIX', `Spark ${line.track} offers gpu without a rapids jar`, { hint: 'add `rapids:` to the line in matrix.yaml' });
-    const j = line.rapids;
-    out.push({
+  const { jars, pypi } = flavourInputsOn(f, line);
+  return [
+    ...jars.map((j) => ({
       id: `maven:${j.group}:${j.artifact}@${j.version}`,
-      kind: 'maven',
+      kind: 'maven' as const,
       name: `${j.group}:${j.artifact}`,
       version: j.version,
       license: j.license,
       url: mavenUrl(j),
-    });
-  }
-  for (const q of f.pypi ?? []) out.push({ id: wheelId(q.name, q.version), kind: 'wheel', name: normalName(q.name), version: q.version, license: q.license });
-  return out;
+    })),
+    ...pypi.map((q) => ({ id: wheelId(q.name, q.version), kind: 'wheel' as const, name: normalName(q.name), version: q.version, license: q.license })),
+  ];
 }
 
 export const flavourKey = (line: LineSpec, f: FlavourSpec) => `${line.track}/${f.name}`;

@@ -16,8 +16,7 @@ import { linkOrCopy, linkTreeOrCopy, replaceDirAtomic, sweepLeftovers } from '..
 import { goBuildCached } from '../lib/tools/go.ts';
 import { lastChange } from '../lib/tools/git.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
-import { selectLine } from '../config/matrix.ts';
-import { render, type Rendered } from '../render/render.ts';
+import type { Rendered } from '../render/render.ts';
 import { casPath, fetchVerified, recheckCached, sha256File, sha256Remembered } from './fetch.ts';
 import { lockedFlavourInputs, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
@@ -49,11 +48,6 @@ export interface Staged {
   stamp: string;
   skipped: boolean;
   seconds: number;
-}
-
-export interface StageResult extends Staged {
-  resolved: ResolvedLine;
-  matrix: Matrix;
 }
 
 /** The file name of a Maven input under inputs/jars. */
@@ -143,13 +137,6 @@ export async function sparkTree(input: LockedInput, archive: string, py4j: strin
 
 function origin(i: LockedInput): Origin {
   return { name: i.name, version: i.version, url: i.url, sha256: i.sha256, license: i.license };
-}
-
-/** Render and stage the selected line (what `sparkcraft stage` and the build run). */
-export async function stage(o: StageOptions = {}, ws: Workspace = workspace()): Promise<StageResult> {
-  const { matrix, resolved } = selectLine(o.matrix ?? ws.matrixFile, { line: o.line, flavour: o.flavour });
-  const rendered = await render(resolved, ws);
-  return { ...(await stageLine(resolved, ws, rendered, o)), resolved, matrix };
 }
 
 /** The stage step: verified inputs → `r.paths.inputs`, swapped in whole; unchanged inputs return at once. */

@@ -83,6 +83,7 @@ export function fixtureLine(
     defaultLine: track,
     defaultRisk: 'edge',
     risks: ['edge', 'beta', 'candidate', 'stable'],
+    architectures: ['amd64'],
     project: {
       registry,
       source: 'https://example.invalid/sparkcraft',
@@ -90,6 +91,7 @@ export function fixtureLine(
       runUser: '_daemon_',
       uid: 584792,
       pebble: { module: 'github.com/canonical/pebble', version: 'v1.26.0' },
+      debianSuites: { '17': 'bookworm' },
     },
     flavours: { spark: { name: 'spark', image: over.name ?? 'charmed-spark', ...(over.tagVersion ? { tagVersion: over.tagVersion } : {}) } },
     lines: [
@@ -97,7 +99,7 @@ export function fixtureLine(
         track,
         spark,
         scala: '2.12',
-        java: 17,
+        java: [17],
         python: '3.10',
         hadoop: '3.3.4',
         py4j: 'py4j-0.10.9.7-src.zip',

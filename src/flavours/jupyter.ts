@@ -9,43 +9,11 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { importImage, type LocalCluster } from '../lib/cluster.ts';
 import { projectRoot } from '../lib/paths.ts';
-import { workspace, type Workspace } from '../lib/workspace.ts';
-import { build } from '../pack/pack.ts';
-import { flavourAvailable, resolveLine } from '../config/matrix.ts';
-import type { Matrix, ResolvedLine } from '../config/types.ts';
 import { mask, registerSecret } from '../lib/secrets.ts';
-import { CheckFailed, tail } from './checks.ts';
-import { type Kube, SMALL, sleep, type Json } from './kube.ts';
+import type { FlavourModule, ScenarioKit } from './index.ts';
 
-export interface JupyterContext {
-  k: Kube;
-  ns: string;
-  /** The account's name and how to make it (scenario 1's, with `spark.scenario=1` in its configuration). */
-  user: string;
-  account: () => Promise<void>;
-  /** Puts the flavour's image on the node (built and imported on first use); its reference. */
-  image: () => Promise<string>;
-}
-
-/**
- * ScenarioContext.jupyter for line R: builds (or reuses) the line's jupyter flavour over its rock and
- * imports it into the node under the flavour's image reference, once; undefined when the line does
- * not offer the flavour.
- */
-export function jupyterOnNode(m: Matrix, r: ResolvedLine, cluster: () => LocalCluster, ws: Workspace = workspace()): (() => Promise<string>) | undefined {
-  const f = m.flavours.jupyter;
-  if (!f || !flavourAvailable(f) || !r.line.flavours.includes('jupyter')) return undefined;
-  const jr = resolveLine(m, { line: r.line.track, flavour: 'jupyter', risk: r.risk });
-  let done: Promise<string> | undefined;
-  return () =>
-    (done ??= (async () => {
-      const b = await build('rock', { line: jr.line.track, flavour: 'jupyter', backend: 'builtin' }, ws);
-      await importImage(cluster(), b.artifact, jr.image.ref);
-      return jr.image.ref;
-    })());
-}
+type Json = Record<string, any>;
 
 export interface NotebookRun {
   exitCode: number;
@@ -58,7 +26,7 @@ export interface NotebookRun {
  * own process: Node 20 has WebSocket only behind a flag). The token goes by environment only.
  */
 export async function runNotebook(base: string, path: string, token: string, timeoutMs: number): Promise<NotebookRun> {
-  const r = await execa(process.execPath, ['--experimental-websocket', '--import', 'tsx', join(projectRoot, 'src/smoke/notebook.ts'), base, path], {
+  const r = await execa(process.execPath, ['--experimental-websocket', '--import', 'tsx', join(projectRoot, 'src/flavours/jupyter/notebook.ts'), base, path], {
     cwd: projectRoot,
     env: { JUPYTER_TOKEN: token },
     reject: false,
@@ -115,14 +83,15 @@ export function checkK8sNotebook(text: string, statuses: string[], user: string,
 }
 
 /** The jupyter scenarios, in order ("jupyter N. …", `--only '^jupyter'` selects them). */
-export function jupyterScenarios(j: JupyterContext): Array<[string, () => Promise<string>]> {
-  const { k, ns, user } = j;
+export function jupyterScenarios(j: ScenarioKit): Array<[string, () => Promise<string>]> {
+  const { k, ns, user, sleep } = j;
+  const SMALL = j.small;
   const token = randomBytes(24).toString('hex');
   registerSecret(token);
   const POD = 'jupyter';
   const seen = new Set<string>();
   let deployed: Promise<string> | undefined;
-  const fail = async (what: string, log = '') => new CheckFailed(mask(what), mask(`${log ? `${tail(log, 30)}\n` : ''}${await k.diagnose(ns)}`));
+  const fail = (what: string, log = '') => j.fail(what, log, 30);
   const call = (server: string, path: string, auth?: string, init: RequestInit = {}) =>
     fetch(`${server}${path}`, { ...init, headers: { ...(auth !== undefined ? { Authorization: `token ${auth}` } : {}), 'Content-Type': 'application/json' } });
 
@@ -262,3 +231,5 @@ export function jupyterScenarios(j: JupyterContext): Array<[string, () => Promis
     ],
   ];
 }
+
+export const flavour: FlavourModule = { scenarios: jupyterScenarios };
