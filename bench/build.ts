@@ -4,7 +4,7 @@
  *  - cold build (empty layer cache; downloads and the Debian bootstrap cached) against the time to
  *    verify the downloads, unpack Spark and compress the same files with tar | pigz (target ≤ 1.5×);
  *  - compressed size of the image against the compressed payload (target ≤ 10 % overhead);
- *  - per layered flavour (BENCH_FLAVOURS, default gpu and jupyter): a cold build over the already built
+ *  - per layered flavour (BENCH_FLAVOURS, default every available one the default line offers): a cold build over the already built
  *    base (a layer cache holding only the base's layers), a no-op rebuild (target < 2 s), and the
  *    bytes the flavour adds over the base.
  */
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { build } from '../src/pipeline.ts';
 import { cacheDir, projectRoot } from '../src/lib/paths.ts';
 import { readLock, lockedInputsFor } from '../src/stage/lock.ts';
-import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
+import { flavourAvailable, loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { sha256File, casPath } from '../src/stage/fetch.ts';
 import { rootfs } from '../src/lib/tools/mmdebstrap.ts';
 import { planRock } from '../src/pack/rock.ts';
@@ -46,12 +46,19 @@ async function noopRebuild(args: string[]): Promise<string> {
   return `${median.toFixed(2)} s median of ${runs} (${t[0]!.toFixed(2)}-${t[t.length - 1]!.toFixed(2)} s, load average ${loadavg()[0]!.toFixed(1)})`;
 }
 
+/** The layered flavours benched: BENCH_FLAVOURS, or every available layered flavour of the default line (from the matrix). */
+function benchedFlavours(): string[] {
+  if (process.env.BENCH_FLAVOURS !== undefined) return process.env.BENCH_FLAVOURS.split(',').filter(Boolean);
+  const m = loadMatrix();
+  return resolveLine(m, {}).line.flavours.filter((f) => m.flavours[f]!.over && flavourAvailable(m.flavours[f]!));
+}
+
 async function main() {
   setLogLevel('WARN');
   const first = await build('rock', { backend: 'builtin' });
   if (process.env.BENCH_BASE === '0') {
     // Only the flavour rows (the base's need a cold base build of their own).
-    for (const f of (process.env.BENCH_FLAVOURS ?? 'gpu,jupyter').split(',').filter(Boolean)) await flavourRows(f, first);
+    for (const f of benchedFlavours()) await flavourRows(f, first);
     return;
   }
   console.log(`no-op rebuild (whole CLI process): ${await noopRebuild([])} (target < 2 s)`);
@@ -81,7 +88,7 @@ async function main() {
     const spark = inputs.find((i) => i.kind === 'pypi')!;
     mkdirSync(join(work, 'spark'));
     await execa('tar', ['-xzf', casPath(spark.sha256), '-C', join(work, 'spark'), '--strip-components=1']);
-    const b = join(projectRoot, 'build', r.line.track, r.flavour.name);
+    const b = join(projectRoot, r.paths.build);
     await execa('bash', [
       '-c',
       `tar -C / -cf - --one-file-system "${full.slice(1)}" "${b.slice(1)}/inputs/jars" "${b.slice(1)}/inputs/spark8t" "${b.slice(1)}/inputs/pebble" "${work.slice(1)}/spark/deps" "${work.slice(1)}/spark/pyspark" | pigz -6 > "${work}/payload.tar.gz"`,
@@ -95,7 +102,7 @@ async function main() {
     `image ${(imageBytes / 1048576).toFixed(1)} MiB vs compressed payload ${(payloadBytes / 1048576).toFixed(1)} MiB: overhead ${(((imageBytes - payloadBytes) / payloadBytes) * 100).toFixed(1)} % (target ≤ 10 %)`,
   );
   await execa('rm', ['-rf', cache, work]);
-  for (const f of (process.env.BENCH_FLAVOURS ?? 'gpu,jupyter').split(',').filter(Boolean)) await flavourRows(f, first);
+  for (const f of benchedFlavours()) await flavourRows(f, first);
 }
 
 /** The rows of one layered flavour over the base rock `base` (already built in dist/). */

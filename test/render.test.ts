@@ -195,7 +195,7 @@ describe('rendering', () => {
     rock.parts.spark.plugins = 'dump';
     const bad = files.map((f) => (f.path === 'rockcraft.yaml' ? { ...f, content: stringify(rock) } : f));
     expect(() => validateManifests(bad, '3.5/spark')).toThrow(
-      /services\.sparkd\.startup: must be one of "enabled", "disabled".*parts\.spark\.plugins: unknown key/,
+      /services\.sparkd\.startup: must be one of "enabled", "disabled".*parts\.spark\.plugins: is not a known key/,
     );
   });
   it('the committed manifests are current (render --check)', async () => {

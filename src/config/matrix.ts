@@ -147,7 +147,7 @@ export function flavourVersionOf(f: FlavourSpec, line: LineSpec): string | undef
   return first.version;
 }
 
-/** What a cell is asked for: everything but the line has a default (the matrix's line, `spark`, the matrix's risk, this host, the line's first Java). */
+/** What a cell is asked for: each has a default (the matrix's line, the base flavour, the matrix's risk, this host, the line's first Java). */
 export interface CellSelector {
   line?: string;
   flavour?: string;
@@ -162,7 +162,8 @@ export function resolveLine(m: Matrix, sel: CellSelector = {}): ResolvedLine {
   const line = m.lines.find((l) => l.track === track || l.spark === track);
   if (!line)
     throw new UserError('E_LINE', `no Spark line "${track}" in the release matrix`, { hint: `known lines: ${m.lines.map((l) => l.track).join(', ')}` });
-  const flavourName = sel.flavour ?? 'spark';
+  // The default flavour is the base image: the first flavour layered over none.
+  const flavourName = sel.flavour ?? Object.entries(m.flavours).find(([, f]) => !f.over)![0];
   const flavour = m.flavours[flavourName];
   if (!flavour || !line.flavours.includes(flavourName)) {
     throw new UserError('E_FLAVOUR', `flavour "${flavourName}" is not offered for Spark ${line.track}`, { hint: `offered: ${line.flavours.join(', ')}` });

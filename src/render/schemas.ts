@@ -1,9 +1,11 @@
 /**
  * What rockcraft and snapcraft accept, for the keys our manifests use, written from their
  * reference documentation (rockcraft.yaml format; snapcraft.yaml reference; craft-parts part
- * properties; pebble layer specification). Unknown keys are errors, as the craft tools make them.
+ * properties; pebble layer specification). Unknown keys are errors, as the craft tools make them. Checked with ajv (src/lib/schema.ts).
  */
-import type { Schema } from './schema.ts';
+import type { JsonSchema } from '../lib/schema.ts';
+
+type Schema = JsonSchema;
 
 const str: Schema = { type: 'string', minLength: 1 };
 const strList: Schema = { type: 'array', items: str };
@@ -79,7 +81,7 @@ export const rockcraftSchema: Schema = {
     'build-base': { type: 'string', enum: ['ubuntu@20.04', 'ubuntu@22.04', 'ubuntu@24.04', 'devel'] },
     platforms: {
       type: 'object',
-      minItems: 1,
+      minProperties: 1,
       patternProperties: { '^(amd64|arm64|armhf|ppc64el|riscv64|s390x)$': { type: ['object', 'null'] } },
       additionalProperties: false,
     },
