@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadMatrix, resolveLine, validateMatrix } from '../src/config/matrix.ts';
 import { exactShim, shimOverride } from '../src/flavours/gpu.ts';
+import { ARCHITECTURES } from '../src/config/arch.ts';
 import { flavourOf } from '../src/flavours/index.ts';
 import type { ResolvedLine } from '../src/config/types.ts';
 import { check, loadTemplates, renderLine } from '../src/render/render.ts';
@@ -265,11 +266,15 @@ describe("the lock pins each flavour's inputs", () => {
     expect(plannedFlavourInputs(line, matrix.flavours.gpu!).map((i) => i.id)).toEqual(['maven:com.nvidia:rapids-4-spark_2.12@25.04.0']);
   });
   it('pip: the resolving command and report parsing (pure)', () => {
-    const [cli, args] = resolveCommand(['jupyterlab==4.6.6'], '3.11', '/r.json', '/t');
+    const [cli, args] = resolveCommand(['jupyterlab==4.6.6'], '3.11', '/r.json', '/t', ARCHITECTURES.arm64!.pip);
     expect(cli).toBe('/usr/bin/python3');
     expect(args).toEqual(
       expect.arrayContaining(['--dry-run', '--only-binary=:all:', '--python-version', '3.11', '--abi', 'cp311', '--report', '/r.json', 'jupyterlab==4.6.6']),
     );
+    // The platforms asked for are the cell's architecture's, and only those.
+    const platforms = args.flatMap((a, i) => (args[i - 1] === '--platform' ? [a] : []));
+    expect(platforms).toEqual(ARCHITECTURES.arm64!.pip);
+    expect(platforms.every((p) => /aarch64|^any$/.test(p))).toBe(true);
     expect(licenseOf({ license: 'BSD 3-Clause License\n\nCopyright...', classifier: ['License :: OSI Approved :: BSD License'] })).toBe('LicenseRef-BSD');
     expect(licenseOf({ license_expression: 'MIT' })).toBe('MIT');
     expect(licenseOf({ license: 'Apache-2.0' })).toBe('Apache-2.0');

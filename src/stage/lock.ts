@@ -10,6 +10,7 @@ import { log } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
 import { flavourInputsOn, mavenUrl } from '../config/matrix.ts';
+import { ARCHITECTURES } from '../config/arch.ts';
 import type { FlavourSpec, LineSpec, Matrix } from '../config/types.ts';
 import { resolveWheels } from '../lib/tools/pip.ts';
 import { fetchUnpinned, fileDigest } from './fetch.ts';
@@ -154,7 +155,7 @@ export async function checkMavenSha1(id: string, url: string, path: string): Pro
 }
 
 /** Pin one layered flavour's inputs: the jar as the base's jars are; a wheel closure resolved once by pip. */
-async function lockFlavour(lock: LockFile, line: LineSpec, f: FlavourSpec): Promise<void> {
+async function lockFlavour(lock: LockFile, line: LineSpec, f: FlavourSpec, arch: string): Promise<void> {
   const key = flavourKey(line, f);
   const planned = plannedFlavourInputs(line, f);
   const have = lock.flavours?.[key] ?? [];
@@ -175,6 +176,7 @@ async function lockFlavour(lock: LockFile, line: LineSpec, f: FlavourSpec): Prom
     const wheels = await resolveWheels(
       roots.map((r) => `${r.name}==${r.version}`),
       f.wheelPython!,
+      ARCHITECTURES[arch]!.pip,
     );
     for (const w of wheels) {
       const id = wheelId(w.name, w.version);
@@ -225,7 +227,8 @@ export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE
     for (const name of line.flavours) {
       const f = m.flavours[name];
       if (!f?.over || f.available === false) continue;
-      await lockFlavour(lock, line, f);
+      // One closure per flavour of a line, resolved for the matrix's first architecture.
+      await lockFlavour(lock, line, f, m.architectures[0]!);
     }
   }
   // Lines gone from the matrix, and inputs no line uses any more, leave the lock.

@@ -13,19 +13,11 @@ import { lastLine, run, type Command } from './run.ts';
 /** Debian's python3 with python3-pip (setup installs both): the pip the builds use too. */
 export const PYTHON = '/usr/bin/python3';
 
-/** Platforms a manylinux wheel may be built for to run on glibc 2.36 (Debian bookworm), x86_64. */
-export const PLATFORMS = [
-  'manylinux_2_36_x86_64',
-  'manylinux_2_28_x86_64',
-  'manylinux_2_17_x86_64',
-  'manylinux2014_x86_64',
-  'manylinux1_x86_64',
-  'linux_x86_64',
-  'any',
-];
-
-/** Pure: the resolving command (binary wheels only, for CPython `python` on the platforms above). */
-export function resolveCommand(requirements: string[], python: string, reportFile: string, target: string): Command {
+/**
+ * Pure: the resolving command (binary wheels only, for CPython `python` on `platforms`: the pip tags of
+ * the cell's architecture, src/config/arch.ts).
+ */
+export function resolveCommand(requirements: string[], python: string, reportFile: string, target: string, platforms: string[]): Command {
   const v = python.replace('.', '');
   return [
     PYTHON,
@@ -47,7 +39,7 @@ export function resolveCommand(requirements: string[], python: string, reportFil
       'cp',
       '--abi',
       `cp${v}`,
-      ...PLATFORMS.flatMap((p) => ['--platform', p]),
+      ...platforms.flatMap((p) => ['--platform', p]),
       '--target',
       target,
       ...requirements,
@@ -99,11 +91,11 @@ export function wheelsOfReport(report: {
 }
 
 /** Resolve `requirements` (`name==version`) for `python` into every wheel of their closure. */
-export async function resolveWheels(requirements: string[], python: string): Promise<ResolvedWheel[]> {
+export async function resolveWheels(requirements: string[], python: string, platforms: string[]): Promise<ResolvedWheel[]> {
   const dir = mkdtempSync(join(tmpdir(), 'sparkcraft-pip-'));
   try {
     const report = join(dir, 'report.json');
-    const r = await run(resolveCommand(requirements, python, report, join(dir, 'target')), { timeoutMs: 900_000 });
+    const r = await run(resolveCommand(requirements, python, report, join(dir, 'target'), platforms), { timeoutMs: 900_000 });
     if (r.missing) throw new UserError('E_TOOL', `${PYTHON} is not installed`, { hint: 'run `npm run setup` (installs python3-pip)' });
     if (r.exitCode !== 0)
       throw new UserError('E_LOCK', `pip could not resolve ${requirements.join(' ')} for Python ${python}: ${lastLine(r.stderr)}`, {
