@@ -46,7 +46,7 @@ export interface PackOptions {
 /** The backend a build uses: the craft tool when asked, or on PATH with `auto`; else the built-in one. */
 export function chooseBackend(kind: 'rock' | 'snap', backend: Backend | undefined): Promise<'craft' | 'builtin'> | 'craft' | 'builtin' {
   if (backend && !['auto', 'craft', 'builtin'].includes(backend))
-    throw new UserError('E_USAGE', `unknown backend ${backend}`, { hint: 'auto, craft or builtin', exitCode: 2 });
+    throw new UserError('E_USAGE', `unknown backend ${backend}`, { hint: 'auto, craft or builtin' });
   if (backend === 'craft' || backend === 'builtin') return backend;
   return onPath(kind === 'rock' ? 'rockcraft' : 'snapcraft').then((on) => (on ? 'craft' : 'builtin'));
 }
@@ -66,7 +66,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     throw new UserError(
       'E_USAGE',
       `--base-archive is for a layered image flavour; ${r.flavour.name} ${kind === 'rock' ? 'is built from its own manifest' : 'is a snap'}`,
-      { hint: 'pass it with --flavour gpu, jupyter, ...', exitCode: 2 },
+      { hint: 'pass it with --flavour gpu, jupyter, ...' },
     );
   }
   if (r.flavour.over && kind === 'snap')
