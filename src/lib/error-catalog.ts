@@ -9,7 +9,7 @@
  *
  * Adding a code is one entry in the section of the tool that raises it (SPARK8T_ERRORS for
  * src/spark8t, SPARKCRAFT_ERRORS for the rest, SHARED_ERRORS for both); tsc then accepts it at
- * throw sites, and `npm run -s errors:readme` rewrites the README's table (test/error-catalog.test.ts
+ * throw sites, and `npm run errors:readme` rewrites the README's table (test/error-catalog.test.ts
  * fails until it does, and fails for a code that no src/ file uses).
  */
 
@@ -25,7 +25,6 @@ export interface ErrorEntry {
 /** Raised by both tools. */
 export const SHARED_ERRORS = {
   E_USAGE: { summary: 'a command-line argument or option is wrong', hint: null, exit: 2 },
-  E_MANY: { summary: 'several problems, found by checks that run before any change (each with its own hint)', hint: null, exit: 1 },
 } as const satisfies Record<string, ErrorEntry>;
 
 /**
@@ -104,6 +103,7 @@ export const SPARK8T_ERRORS = {
 
 /** Raised by the sparkcraft toolchain (config, render, stage, build, smoke, publish). */
 export const SPARKCRAFT_ERRORS = {
+  E_MANY: { summary: 'several problems, found by checks that run before any change (each with its own hint)', hint: null, exit: 1 },
   E_INTERNAL: {
     summary: 'an unexpected failure, not a UserError (the code --json documents give it)',
     hint: 'rerun with --log-level DEBUG for the stack trace and report it',
@@ -210,8 +210,3 @@ export type ErrorCode = Spark8tErrorCode | keyof typeof SPARKCRAFT_ERRORS;
 
 /** Every code, in catalog order (shared, spark8t, sparkcraft). */
 export const ERRORS: Readonly<Record<ErrorCode, ErrorEntry>> = { ...SHARED_ERRORS, ...SPARK8T_ERRORS, ...SPARKCRAFT_ERRORS };
-
-/** Which section a code is in (the README's "raised by" column). */
-export function raisedBy(code: ErrorCode): 'both' | 'spark8t' | 'sparkcraft' {
-  return code in SHARED_ERRORS ? 'both' : code in SPARK8T_ERRORS ? 'spark8t' : 'sparkcraft';
-}
