@@ -26,7 +26,7 @@ function sources(dir = join(projectRoot, 'src')): Array<{ file: string; text: st
 }
 
 /** Every quoted `E_…` literal and where it is written (the catalog itself not counted). */
-export function codeUses(files: Array<{ file: string; text: string }>): Map<string, string[]> {
+function codeUses(files: Array<{ file: string; text: string }>): Map<string, string[]> {
   const uses = new Map<string, string[]>();
   for (const { file, text } of files) {
     if (file === CATALOG_FILE) continue;
@@ -38,7 +38,7 @@ export function codeUses(files: Array<{ file: string; text: string }>): Map<stri
 }
 
 /** What is wrong between the catalog's codes and the codes the files use. */
-export function catalogProblems(catalog: readonly string[], uses: Map<string, string[]>): string[] {
+function catalogProblems(catalog: readonly string[], uses: Map<string, string[]>): string[] {
   const unknown = [...uses.keys()].filter((c) => !catalog.includes(c)).map((c) => `${c} (${uses.get(c)!.join(', ')}) is not in the catalog`);
   const unused = catalog.filter((c) => !uses.has(c)).map((c) => `${c} is in the catalog but no src/ file uses it`);
   return [...unknown, ...unused];
