@@ -147,7 +147,7 @@ export const SPARKCRAFT_ERRORS = {
   E_BUILD: { summary: "a part's override-build script failed", hint: "the script is the part's override-build in rockcraft.yaml", exit: 1 },
   E_UNSUPPORTED: { summary: 'the manifest uses what this backend cannot build', hint: 'install the craft tool and use --backend craft', exit: 1 },
   E_CRAFT: { summary: 'rockcraft or snapcraft pack failed or made other files than one artifact', hint: 'read the craft tool log above', exit: 1 },
-  E_SQUASHFS: { summary: 'mksquashfs or unsquashfs failed', hint: 'check that squashfs-tools is installed (npm run setup) and the disk has room', exit: 1 },
+  E_SQUASHFS: { summary: 'mksquashfs or unsquashfs failed (the message carries its error)', hint: null, exit: 1 },
   E_SNAP_YAML: { summary: 'the meta/snap.yaml built would be refused by snapd', hint: 'fix the snap template under templates/', exit: 1 },
   E_BASE_ARCHIVE: {
     summary: 'the --base-archive file is not the base rock a layered flavour needs',
