@@ -110,7 +110,7 @@ export const SPARKCRAFT_ERRORS = {
     exit: 1,
   },
   // config and render
-  E_MATRIX: { summary: 'matrix.yaml cannot be read or is invalid', hint: 'fix matrix.yaml', exit: 1 },
+  E_MATRIX: { summary: 'matrix.yaml cannot be read or is invalid (the message names the key)', hint: null, exit: 1 },
   E_LINE: { summary: 'no such Spark line in the release matrix', hint: 'use a track listed under lines: in matrix.yaml', exit: 1 },
   E_FLAVOUR: {
     summary: 'the flavour is not offered for this line or artifact, or cannot be built yet',
