@@ -117,6 +117,8 @@ export const SPARKCRAFT_ERRORS = {
     hint: 'see the flavours of each line in matrix.yaml',
     exit: 1,
   },
+  E_ARCH: { summary: 'the matrix does not build this architecture', hint: 'use one listed under architectures: in matrix.yaml', exit: 1 },
+  E_JAVA: { summary: 'the line is not built with this Java version', hint: "use one of the line's java: versions in matrix.yaml", exit: 1 },
   E_RISK: { summary: 'unknown release risk', hint: 'use a risk listed under risks: in matrix.yaml', exit: 1 },
   E_TEMPLATE: { summary: 'a template is missing or does not render', hint: 'fix the template under templates/', exit: 1 },
   E_MANIFEST: { summary: 'a rendered manifest is invalid for its craft tool or the built-in backend', hint: 'fix its template under templates/', exit: 1 },

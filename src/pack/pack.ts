@@ -102,9 +102,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     } else if (r.base) {
       // The base rock the road packed first (pipeline.ts), then the flavour's layers on it.
       if (!base?.image)
-        throw new UserError('E_USAGE', `${r.flavour.name} is layered over ${r.base.image.name}: pack it over that rock's Packed or --base-archive`, {
-          exitCode: 2,
-        });
+        throw new UserError('E_USAGE', `${r.flavour.name} is layered over ${r.base.image.name}: pack it over that rock's Packed or --base-archive`);
       b = await buildFlavourRock(ws, base.image, st.dir, out, m);
     } else {
       b = await buildRock(ws, st.dir, out, m);
