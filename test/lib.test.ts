@@ -66,7 +66,7 @@ describe('atomic writes', () => {
 
 describe('errors', () => {
   it('renders one line with the hint', () => {
-    expect(describeError(new UserError('E_X', 'bad thing\nhappened', { hint: 'do that' }))).toBe('bad thing happened (do that)');
+    expect(describeError(new UserError('E_STAGE', 'bad thing\nhappened', { hint: 'do that' }))).toBe('bad thing happened (do that)');
   });
 });
 

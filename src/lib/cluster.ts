@@ -65,9 +65,9 @@ export function parseCluster(text: string, source = 'cluster.json'): LocalCluste
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new UserError('E_CLUSTER', `${source} is not JSON: ${(e as Error).message}`, { hint: 'run scripts/local-k8s.sh start' });
+    throw new UserError('E_CLUSTER', `${source} is not JSON: ${(e as Error).message}`);
   }
-  const bad = (what: string) => new UserError('E_CLUSTER', `${source}: ${what}`, { hint: 'run scripts/local-k8s.sh start' });
+  const bad = (what: string) => new UserError('E_CLUSTER', `${source}: ${what}`);
   if (typeof v !== 'object' || v === null) throw bad('not an object');
   const o = v as Record<string, unknown>;
   for (const k of STRINGS) if (typeof o[k] !== 'string' || o[k] === '') throw bad(`${k} missing`);
@@ -96,7 +96,7 @@ export function readCluster(env: NodeJS.ProcessEnv = process.env): LocalCluster 
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    throw new UserError('E_CLUSTER', `no local cluster description at ${file}`, { hint: 'run scripts/local-k8s.sh start' });
+    throw new UserError('E_CLUSTER', `no local cluster description at ${file}`);
   }
   return parseCluster(text, file);
 }
@@ -238,7 +238,7 @@ export function manifestLayers(doc: unknown): string[] {
 
 /** `ctr` in the node's k8s.io namespace. */
 function ctrOf(c: LocalCluster) {
-  if (!c.node) throw new UserError('E_CLUSTER', 'the local cluster has no node (LOCAL_K8S_NODE=0)', { hint: 'start it with scripts/local-k8s.sh start' });
+  if (!c.node) throw new UserError('E_CLUSTER', 'the local cluster has no node (LOCAL_K8S_NODE=0)');
   const n = c.node;
   return (args: string[]) => execa(n.ctrPath, ['--address', n.containerdSocket, '--namespace', 'k8s.io', ...args]);
 }

@@ -1,19 +1,25 @@
 /**
- * One place for user-facing errors. A UserError carries a stable code, a one-line message
- * (what went wrong, where) and a hint (what to do). The CLI prints `error: <message> (<hint>)`
- * and exits with `exitCode`; stack traces only appear at DEBUG log level.
+ * One place for user-facing errors. A UserError carries a stable code from the catalog
+ * (src/lib/error-catalog.ts), a one-line message (what went wrong, where) and a hint (what to do).
+ * The CLI prints `error: <message> (<hint>)` and exits with `exitCode`; stack traces only appear
+ * at DEBUG log level. A hint or exit status the throw site does not give is the catalog's.
  */
+import { ERRORS, type ErrorCode } from './error-catalog.ts';
+
+export type { ErrorCode } from './error-catalog.ts';
+
 export class UserError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly exitCode: number;
 
-  constructor(code: string, message: string, opts: { hint?: string; exitCode?: number; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { hint?: string; exitCode?: number; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    const entry = ERRORS[code];
     this.name = 'UserError';
     this.code = code;
-    this.hint = opts.hint;
-    this.exitCode = opts.exitCode ?? 1;
+    this.hint = opts.hint ?? entry.hint ?? undefined;
+    this.exitCode = opts.exitCode ?? entry.exit;
   }
 
   /** The single line shown to a user. */

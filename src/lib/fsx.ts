@@ -1,6 +1,7 @@
 import { promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { UserError } from './errors.ts';
 import { removeTree } from './mounts.ts';
 
 /** Write a file atomically: temp file in the same directory, fsync, rename. */
@@ -119,6 +120,7 @@ export async function linkTreeOrCopy(src: string, dst: string): Promise<boolean>
   const { execa } = await import('execa');
   const r = await execa('cp', ['-al', src, dst], { reject: false });
   if (r.exitCode === 0) return true;
+  if (/No space left/i.test(r.stderr)) throw new UserError('E_DISK_FULL', `no space left on device linking ${src} to ${dst}`);
   if (!/cross-device/i.test(r.stderr)) throw new Error(`cp -al ${src} ${dst} failed: ${r.stderr.split('\n')[0]}`);
   await fs.rm(dst, { recursive: true, force: true });
   await execa('cp', ['-a', src, dst]);

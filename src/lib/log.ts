@@ -1,3 +1,4 @@
+import { UserError } from './errors.ts';
 import { mask } from './secrets.ts';
 
 export type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -10,7 +11,7 @@ const stamped = () => (timestamps ??= !process.stderr.isTTY);
 
 export function setLogLevel(level: string): void {
   const l = level.toUpperCase() as Level;
-  if (!(l in ORDER)) throw new Error(`unknown log level ${level}`);
+  if (!(l in ORDER)) throw new UserError('E_USAGE', `unknown log level ${level}`, { hint: 'DEBUG, INFO, WARN or ERROR' });
   threshold = l;
 }
 export function getLogLevel(): Level {

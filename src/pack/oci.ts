@@ -120,8 +120,7 @@ export async function writeOciArchive(ws: Workspace, img: Image, file: string, m
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });
-    if ((e as NodeJS.ErrnoException).code === 'ENOSPC')
-      throw new UserError('E_DISK_FULL', `no space left on device writing ${file}`, { hint: 'free space in dist/ and the cache' });
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw new UserError('E_DISK_FULL', `no space left on device writing ${file}`);
     throw e;
   } finally {
     if (existsSync(tmp)) rmSync(tmp, { force: true });

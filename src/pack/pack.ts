@@ -46,7 +46,7 @@ export interface PackOptions {
 /** The backend a build uses: the craft tool when asked, or on PATH with `auto`; else the built-in one. */
 export function chooseBackend(kind: 'rock' | 'snap', backend: Backend | undefined): Promise<'craft' | 'builtin'> | 'craft' | 'builtin' {
   if (backend && !['auto', 'craft', 'builtin'].includes(backend))
-    throw new UserError('E_USAGE', `unknown backend ${backend}`, { hint: 'auto, craft or builtin', exitCode: 2 });
+    throw new UserError('E_USAGE', `unknown backend ${backend}`, { hint: 'auto, craft or builtin' });
   if (backend === 'craft' || backend === 'builtin') return backend;
   return onPath(kind === 'rock' ? 'rockcraft' : 'snapcraft').then((on) => (on ? 'craft' : 'builtin'));
 }
@@ -66,7 +66,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     throw new UserError(
       'E_USAGE',
       `--base-archive is for a layered image flavour; ${r.flavour.name} ${kind === 'rock' ? 'is built from its own manifest' : 'is a snap'}`,
-      { hint: 'pass it with --flavour gpu, jupyter, ...', exitCode: 2 },
+      { hint: 'pass it with --flavour gpu, jupyter, ...' },
     );
   }
   if (r.flavour.over && kind === 'snap')
@@ -102,9 +102,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     } else if (r.base) {
       // The base rock the road packed first (pipeline.ts), then the flavour's layers on it.
       if (!base?.image)
-        throw new UserError('E_USAGE', `${r.flavour.name} is layered over ${r.base.image.name}: pack it over that rock's Packed or --base-archive`, {
-          exitCode: 2,
-        });
+        throw new UserError('E_USAGE', `${r.flavour.name} is layered over ${r.base.image.name}: pack it over that rock's Packed or --base-archive`);
       b = await buildFlavourRock(ws, base.image, st.dir, out, m);
     } else {
       b = await buildRock(ws, st.dir, out, m);

@@ -48,12 +48,9 @@ export function planParts(parts: Record<string, Part>, where: string, map: (pkg:
       throw new UserError(
         'E_UNSUPPORTED',
         `${where}: part ${name} overrides the dump plugin's build; the built-in backend runs override-build on nil parts only`,
-        { hint: 'install the craft tool and use --backend craft' },
       );
     if (p.plugin !== 'dump' && p.plugin !== 'nil')
-      throw new UserError('E_UNSUPPORTED', `${where}: part ${name} uses plugin ${p.plugin}; the built-in backend runs dump and nil parts`, {
-        hint: 'install the craft tool and use --backend craft',
-      });
+      throw new UserError('E_UNSUPPORTED', `${where}: part ${name} uses plugin ${p.plugin}; the built-in backend runs dump and nil parts`);
     if (!p.source) throw new UserError('E_MANIFEST', `${where}: part ${name} has no source`);
     let prefix = '';
     const renames: Record<string, string> = {};

@@ -215,7 +215,7 @@ export async function partLayers(
   const out: Array<LayerBlob & { cached: boolean }> = [];
   for (const part of plan.parts) {
     const src = join(buildDir, part.source);
-    if (!existsSync(src)) throw new UserError('E_STAGE', `part ${part.name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
+    if (!existsSync(src)) throw new UserError('E_STAGE', `part ${part.name}: ${src} does not exist`);
     let key: string;
     let entries: () => Promise<TarEntry[]>;
     if (part.build) {
@@ -317,7 +317,7 @@ export async function buildRock(
   // Users, pebble and its layer: the rock's own additions.
   const full = await rootfs('minbase', plan.packages);
   const pebbleBin = join(buildDir, 'inputs', 'pebble', 'pebble');
-  if (!existsSync(pebbleBin)) throw new UserError('E_STAGE', `${pebbleBin} is missing`, { hint: 'run `npm run stage` first' });
+  if (!existsSync(pebbleBin)) throw new UserError('E_STAGE', `${pebbleBin} is missing`);
   let passwd = readFileSync(join(full, 'etc/passwd'), 'utf8');
   let group = readFileSync(join(full, 'etc/group'), 'utf8');
   if (plan.user && !passwd.split('\n').some((l) => l.startsWith(`${plan.user!.name}:`))) {

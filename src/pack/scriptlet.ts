@@ -43,8 +43,7 @@ export async function hostPackages(part: string, names: string[]): Promise<Recor
     if (r.exitCode === 0 && status === 'install ok installed' && version) out[n] = version;
     else missing.push(n);
   }
-  if (missing.length)
-    throw new UserError('E_TOOL', `part ${part} needs the build-packages ${missing.join(', ')} on this host`, { hint: 'run `npm run setup`' });
+  if (missing.length) throw new UserError('E_TOOL', `part ${part} needs the build-packages ${missing.join(', ')} on this host`);
   return out;
 }
 
@@ -107,9 +106,7 @@ export async function runScriptlet(
     });
     if (r.exitCode !== 0) {
       const last = (r.all ?? '').trim().split('\n').slice(-3).join(' | ');
-      throw new UserError('E_BUILD', `part ${p.name}: override-build failed with status ${r.exitCode}: ${last}`, {
-        hint: "the script is the part's override-build in rockcraft.yaml",
-      });
+      throw new UserError('E_BUILD', `part ${p.name}: override-build failed with status ${r.exitCode}: ${last}`);
     }
     await rm(build, { recursive: true, force: true });
     await rm(stage, { recursive: true, force: true });

@@ -153,7 +153,7 @@ export async function buildSnap(
     }
     for (const part of plan.parts) {
       const src = join(buildDir, part.source);
-      if (!existsSync(src)) throw new UserError('E_STAGE', `snap part ${part.name}: ${src} does not exist`, { hint: 'run `npm run stage` first' });
+      if (!existsSync(src)) throw new UserError('E_STAGE', `snap part ${part.name}: ${src} does not exist`);
       await inStep(`snap ${sy.name}: part ${part.name}`, async () => {
         for (const e of await dirEntries(src, '')) {
           if (e.type === 'dir') continue;

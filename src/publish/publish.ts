@@ -101,7 +101,7 @@ export async function applySnapPublish(plan: SnapPlan, env: NodeJS.ProcessEnv): 
 }
 
 export function checkRisk(r: string | undefined): void {
-  if (r !== undefined && !RISKS.includes(r as Risk)) throw new UserError('E_USAGE', `unknown risk "${r}"`, { hint: `use one of ${RISKS.join(', ')}` });
+  if (r !== undefined && !RISKS.includes(r as Risk)) throw new UserError('E_RISK', `unknown risk "${r}"`, { hint: `one of ${RISKS.join(', ')}` });
 }
 
 export async function planPromotion(r: ResolvedLine, o: { to: string; from?: string; revision?: number }, env: NodeJS.ProcessEnv): Promise<PromotePlan> {
@@ -120,7 +120,7 @@ export async function planPromotion(r: ResolvedLine, o: { to: string; from?: str
 
 export async function applyPromotion(plan: PromotePlan, env: NodeJS.ProcessEnv): Promise<{ to: string; output: string }> {
   if (plan.missing.length) {
-    throw new UserError('E_STORE_UNAVAILABLE', `cannot release in the Snap Store: ${plan.missing.join('; ')}`, { hint: 'the plan above is what would run' });
+    throw new UserError('E_STORE_UNAVAILABLE', `cannot release in the Snap Store: ${plan.missing.join('; ')}`);
   }
   const r = await applyStoreCommand([plan.argv[0]!, plan.argv.slice(1)], env, `snapcraft ${plan.argv[1]} to ${plan.to}`);
   return { to: plan.to, output: r.output };

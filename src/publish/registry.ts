@@ -40,7 +40,7 @@ export function tagsForLine(r: ResolvedLine): TagSpec[] {
     if (seen.has(tag)) continue;
     seen.add(tag);
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
-      throw new UserError('E_TAG', `tag "${tag}" of ${r.image.name} is not a valid OCI tag`, { hint: 'fix the tags in matrix.yaml' });
+      throw new UserError('E_TAG', `tag "${tag}" of ${r.image.name} is not a valid OCI tag`);
     }
     out.push({ tag, kind: classifyTag(tag, r.version) });
   }
@@ -248,16 +248,10 @@ export class RegistrySession {
     switch (last.kind) {
       case 'auth':
         return last.status === 403
-          ? new UserError('E_REGISTRY_DENIED', `${this.host} denied ${what} (403 forbidden) for ${src}`, {
-              hint: 'the account or token needs push rights to the package (GITHUB_TOKEN: permissions packages: write)',
-            })
-          : new UserError('E_REGISTRY_AUTH', `${this.host} rejected the credentials for ${what} (401 unauthorized; from ${src})`, {
-              hint: 'set REGISTRY_USER and REGISTRY_PASSWORD (or GITHUB_TOKEN for ghcr.io) to valid credentials',
-            });
+          ? new UserError('E_REGISTRY_DENIED', `${this.host} denied ${what} (403 forbidden) for ${src}`)
+          : new UserError('E_REGISTRY_AUTH', `${this.host} rejected the credentials for ${what} (401 unauthorized; from ${src})`);
       case 'tls':
-        return new UserError('E_REGISTRY_TLS', `TLS verification of ${this.host} failed during ${what}: ${lastLine(last)}`, {
-          hint: 'pass --registry-cert-dir DIR holding the registry CA as ca.crt',
-        });
+        return new UserError('E_REGISTRY_TLS', `TLS verification of ${this.host} failed during ${what}: ${lastLine(last)}`);
       case 'network':
       case 'server':
         return new UserError('E_REGISTRY_UNAVAILABLE', `${what} failed${tries} (${last.kind}${last.status ? ` ${last.status}` : ''}): ${lastLine(last)}`, {
@@ -326,17 +320,13 @@ export interface RockResult {
 /** I/O: push and verify. Refuses (before any change) when the plan has problems. */
 export async function applyRockPlan(plan: RockPlan, session: RegistrySession): Promise<RockResult> {
   const t0 = Date.now();
-  const problems: UserError[] = plan.problems.map((p) => new UserError('E_IMMUTABLE_TAG', p, { hint: 'publish a new version, or pass --force to overwrite' }));
+  const problems: UserError[] = plan.problems.map((p) => new UserError('E_IMMUTABLE_TAG', p));
   for (const p of plan.signing?.problems ?? []) problems.push(new UserError('E_SIGNING', p));
   if (plan.tags.some((t) => t.existing === 'unknown')) {
-    problems.push(new UserError('E_PLAN_INCOMPLETE', 'the plan could not read every existing tag', { hint: 'check registry access and retry' }));
+    problems.push(new UserError('E_PLAN_INCOMPLETE', 'the plan could not read every existing tag'));
   }
   if (!session.creds) {
-    problems.push(
-      new UserError('E_NO_CREDENTIALS', `no credentials for ${session.host}`, {
-        hint: 'set REGISTRY_USER and REGISTRY_PASSWORD (or GITHUB_TOKEN for ghcr.io)',
-      }),
-    );
+    problems.push(new UserError('E_NO_CREDENTIALS', `no credentials for ${session.host}`));
   }
   if (problems.length === 1) throw problems[0];
   if (problems.length > 1) throw new AggregateUserError(problems);
@@ -346,9 +336,7 @@ export async function applyRockPlan(plan: RockPlan, session: RegistrySession): P
     if (t.action === 'unchanged') continue;
     const { value: digest, attempts } = await session.call(`pushing ${t.ref}`, (a) => pushArchive(plan.artifact.file, t.ref, a));
     if (digest !== plan.artifact.digest) {
-      throw new UserError('E_DIGEST_MISMATCH', `${t.ref} was pushed as ${digest}, expected ${plan.artifact.digest}`, {
-        hint: 'the registry rewrote the manifest; check the registry and the artifact',
-      });
+      throw new UserError('E_DIGEST_MISMATCH', `${t.ref} was pushed as ${digest}, expected ${plan.artifact.digest}`);
     }
     log.info(`pushed ${t.ref} (${t.action}, ${attempts} attempt${attempts === 1 ? '' : 's'})`);
     pushed.push({ tag: t.tag, action: t.action, attempts, digest });

@@ -371,13 +371,11 @@ function translateCosign(what: string, e: unknown, plan: SignPlan): unknown {
     case 'key':
       return new UserError('E_SIGNING_KEY', `${what}: the signing key could not be read (${e.detail})`, { hint: `check ${plan.keySource}` });
     case 'auth':
-      return new UserError('E_REGISTRY_AUTH', `${what}: the registry refused the credentials (${e.detail})`, {
-        hint: 'the account needs push rights to the repository',
-      });
+      return new UserError('E_REGISTRY_AUTH', `${what}: the registry refused the credentials (${e.detail})`);
+    case 'denied':
+      return new UserError('E_REGISTRY_DENIED', `${what}: the registry denied it to these credentials (${e.detail})`);
     case 'tls':
-      return new UserError('E_REGISTRY_TLS', `${what}: TLS verification failed (${e.detail})`, {
-        hint: 'pass --registry-cert-dir DIR holding the registry CA as ca.crt',
-      });
+      return new UserError('E_REGISTRY_TLS', `${what}: TLS verification failed (${e.detail})`);
     default:
       return new UserError('E_SIGNING', `${what} failed: ${e.detail}`);
   }

@@ -104,8 +104,8 @@ export async function findSnapArtifact(root: string, r: ResolvedLine): Promise<s
 /** Problems that stop an upload (reported together). */
 export function snapRefusal(p: SnapPlan): UserError | null {
   const errs = [
-    ...p.problems.map((m) => new UserError('E_SNAP_MISMATCH', m, { hint: 'rebuild the snap for this line' })),
-    ...p.missing.map((m) => new UserError('E_STORE_UNAVAILABLE', `cannot upload to the Snap Store: ${m}`, { hint: `the plan above is what would run` })),
+    ...p.problems.map((m) => new UserError('E_SNAP_MISMATCH', m)),
+    ...p.missing.map((m) => new UserError('E_STORE_UNAVAILABLE', `cannot upload to the Snap Store: ${m}`)),
   ];
   if (errs.length === 0) return null;
   return errs.length === 1 ? errs[0]! : new AggregateUserError(errs);
@@ -124,9 +124,7 @@ export async function applyStoreCommand(cmd: Command, env: NodeJS.ProcessEnv, wh
   if (r.exitCode !== 0) {
     const line = r.output.trim().split('\n').filter(Boolean).at(-1) ?? `exit ${r.exitCode}`;
     const auth = /credentials|login|unauthori[sz]ed|macaroon|401|403/i.test(r.output);
-    throw new UserError(auth ? 'E_STORE_AUTH' : 'E_STORE', `${what} failed: ${line}`, {
-      hint: auth ? 'refresh SNAPCRAFT_STORE_CREDENTIALS (snapcraft export-login)' : 'see snapcraft output above',
-    });
+    throw new UserError(auth ? 'E_STORE_AUTH' : 'E_STORE', `${what} failed: ${line}`);
   }
   return { revision: parseUploadRevision(r.output), output: r.output };
 }
@@ -161,12 +159,7 @@ export function planPromote(i: { snapName: string; track: string; to: Risk; from
       hint: `risks in order: ${RISKS.join(', ')}`,
     });
   }
-  let cmd: Command;
-  try {
-    cmd = i.revision !== undefined ? releaseCommand(i.snapName, i.revision, to) : promoteCommand(i.snapName, `${i.track}/${i.from}`, to);
-  } catch (e) {
-    throw new UserError('E_USAGE', e instanceof Error ? e.message : String(e));
-  }
+  const cmd = i.revision !== undefined ? releaseCommand(i.snapName, i.revision, to) : promoteCommand(i.snapName, `${i.track}/${i.from}`, to);
   return {
     kind: 'sparkcraft.publish.promote/plan',
     version: 1,

@@ -183,19 +183,15 @@ export function failureReason(e: unknown, what: CheckName, ctx: { digest: string
     case 'bad-signature':
       return `the ${what === 'signature' ? 'signature' : `${LABEL[what]} attestation`} does not verify with ${ctx.key}: signed with another key, or changed (${e.detail})`;
     case 'key':
-      throw new UserError('E_VERIFY_KEY', `the public key ${ctx.key} could not be read: ${e.detail}`, {
-        hint: 'pass --key FILE with a cosign public key (PEM)',
-      });
+      throw new UserError('E_VERIFY_KEY', `the public key ${ctx.key} could not be read: ${e.detail}`);
     case 'identity':
       return `no ${what === 'signature' ? 'signature' : `${LABEL[what]} attestation`} by ${ctx.key} (${e.detail})`;
     case 'auth':
-      throw new UserError('E_REGISTRY_AUTH', `the registry refused access while verifying: ${e.detail}`, {
-        hint: 'set REGISTRY_USER and REGISTRY_PASSWORD (or GITHUB_TOKEN for ghcr.io)',
-      });
+      throw new UserError('E_REGISTRY_AUTH', `the registry refused access while verifying: ${e.detail}`);
+    case 'denied':
+      throw new UserError('E_REGISTRY_DENIED', `the registry denied access while verifying: ${e.detail}`);
     case 'tls':
-      throw new UserError('E_REGISTRY_TLS', `TLS verification of the registry failed: ${e.detail}`, {
-        hint: 'pass --registry-cert-dir DIR holding the registry CA as ca.crt',
-      });
+      throw new UserError('E_REGISTRY_TLS', `TLS verification of the registry failed: ${e.detail}`);
     case 'network':
       throw new UserError('E_REGISTRY_UNAVAILABLE', `the registry could not be reached while verifying: ${e.detail}`);
     default:

@@ -31,9 +31,7 @@ export function register(program: Command, ws: Workspace, road: Road): void {
       if (o.check) {
         const stale = await check(o, ws);
         if (stale.length) {
-          throw new UserError('E_STALE', `committed ${stale.join(' and ')} differ from what matrix.yaml and templates/ produce`, {
-            hint: 'run `npm run render` and commit the result',
-          });
+          throw new UserError('E_STALE', `committed ${stale.join(' and ')} differ from what matrix.yaml and templates/ produce`);
         }
         log.info('committed manifests are current');
         return;

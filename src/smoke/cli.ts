@@ -17,7 +17,7 @@ export function register(program: Command, ws: Workspace, road: Road): void {
     .option('--cluster', 'run the Spark-on-Kubernetes scenarios on the local node instead (scripts/local-k8s.sh)')
     .option('--json', 'print the results as JSON')
     .action(async (o: { artifact: 'rock' | 'snap' | 'all'; line?: string; only?: string; json?: boolean; cluster?: boolean }) => {
-      if (!['rock', 'snap', 'all'].includes(o.artifact)) throw new UserError('E_USAGE', `--artifact must be rock, snap or all`, { exitCode: 2 });
+      if (!['rock', 'snap', 'all'].includes(o.artifact)) throw new UserError('E_USAGE', `--artifact must be rock, snap or all`);
       const t = Date.now();
       const results = await smoke({ artifact: o.artifact, line: o.line, only: o.only ? new RegExp(o.only) : undefined, cluster: o.cluster }, ws, road);
       const failed = results.filter((r) => !r.ok);

@@ -98,9 +98,7 @@ async function download<T>(name: string, url: string, tmp: string, retry: RetryP
     return value;
   } catch (e) {
     if (!(e instanceof RetriesExhausted)) throw e;
-    throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${e.attempts} attempts: ${(e.last as Error).message} (${url})`, {
-      hint: 'check the network or proxy; cached inputs are reused on the next run',
-    });
+    throw new UserError('E_DOWNLOAD', `cannot download ${name} after ${e.attempts} attempts: ${(e.last as Error).message} (${url})`);
   }
 }
 
@@ -140,9 +138,7 @@ export async function fetchVerified(name: string, url: string, sha256: string, r
     const got = await sha256File(tmp);
     if (got !== sha256) {
       rmSync(tmp, { force: true });
-      throw new UserError('E_CHECKSUM', `checksum mismatch for ${name}: expected sha256 ${sha256}, got ${got} (${url})`, {
-        hint: 'the file changed upstream or the lock is wrong; nothing was staged',
-      });
+      throw new UserError('E_CHECKSUM', `checksum mismatch for ${name}: expected sha256 ${sha256}, got ${got} (${url})`);
     }
     renameSync(tmp, dest);
     await recordVerified(dest);

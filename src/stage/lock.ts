@@ -103,7 +103,7 @@ export function readLock(file = LOCK_FILE): LockFile {
   try {
     raw = readFileSync(file, 'utf8');
   } catch {
-    throw new UserError('E_LOCK', `lock file ${file} is missing`, { hint: 'run `npm run lock` and commit sparkcraft.lock.json' });
+    throw new UserError('E_LOCK', `lock file ${file} is missing`);
   }
   try {
     return JSON.parse(raw) as LockFile;
@@ -132,7 +132,7 @@ interface PypiRelease {
 async function pypiProject(name: string): Promise<{ releases: Record<string, PypiRelease[]> }> {
   const url = `https://pypi.org/pypi/${name}/json`;
   const res = await fetch(url);
-  if (!res.ok) throw new UserError('E_LOCK', `PyPI answered ${res.status} for ${url}`);
+  if (!res.ok) throw new UserError('E_LOCK_RESOLVE', `PyPI answered ${res.status} for ${url}`);
   return (await res.json()) as { releases: Record<string, PypiRelease[]> };
 }
 
@@ -185,7 +185,7 @@ async function lockFlavour(lock: LockFile, line: LineSpec, f: FlavourSpec, arch:
       ids.push(id);
     }
     const missing = roots.filter((r) => !ids.includes(r.id));
-    if (missing.length) throw new UserError('E_LOCK', `pip's resolution of ${key} lacks ${missing.map((r) => r.id).join(', ')}`);
+    if (missing.length) throw new UserError('E_LOCK_RESOLVE', `pip's resolution of ${key} lacks ${missing.map((r) => r.id).join(', ')}`);
     log.info(`locked ${wheels.length} wheels for ${key}`);
   }
   lock.flavours = { ...(lock.flavours ?? {}), [key]: [...new Set(ids)].sort() };
@@ -214,7 +214,7 @@ export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE
       if (inp.kind === 'pypi') {
         const proj = pypiCache.get(inp.name)!;
         const sdist = proj.releases[inp.version]?.find((f) => f.packagetype === 'sdist');
-        if (!sdist) throw new UserError('E_LOCK', `${inp.name} ${inp.version} has no source distribution on PyPI`);
+        if (!sdist) throw new UserError('E_LOCK_RESOLVE', `${inp.name} ${inp.version} has no source distribution on PyPI`);
         lock.inputs[inp.id] = { ...inp, url: new URL(sdist.url, `https://pypi.org/pypi/${inp.name}/json`).href, sha256: sdist.digests.sha256 };
       } else {
         const got = await fetchUnpinned(inp.id, inp.url!);

@@ -216,7 +216,7 @@ describe.each(['exe', 'node'] as const)('API failures are one line, never a stac
     writeFileSync(broken, 'apiVersion: v1\nclusters: [{name: c\n  users: :\n');
     const r = await sar(['list', '--kubeconfig', broken], {}, runtime);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr.trim()).toMatch(new RegExp(`^error: kubeconfig ${broken} is not valid YAML: .+\\(fix the file\\)$`));
+    expect(r.stderr.trim()).toMatch(new RegExp(`^error: kubeconfig ${broken} is not valid YAML: .+\\(fix the kubeconfig\\)$`));
     expect(oneLine(r.stderr)).toBe(true);
     const ctx = await sar(['list', '--context', 'nope'], { KUBECONFIG: info.adminKubeconfig }, runtime);
     expect(ctx.exitCode).toBe(1);

@@ -109,6 +109,7 @@ export type CosignFailureKind =
   | 'key'
   | 'password'
   | 'auth'
+  | 'denied'
   | 'tls'
   | 'network'
   | 'other';
@@ -150,7 +151,8 @@ export function classifyCosignFailure(stderr: string): CosignFailureKind {
   if (/no matching signatures/i.test(s)) return /invalid or missing digest in claim|image digest|claims/i.test(s) ? 'claims' : 'bad-signature';
   if (/no signatures found|MANIFEST_UNKNOWN.*\.sig|no attestations found/i.test(s)) return /attestation/i.test(s) ? 'no-attestation' : 'no-signature';
   if (/decrypt(ion)? failed|decrypt: encrypted|incorrect password|wrong password/i.test(s)) return 'password';
-  if (/unauthorized|authentication required|status code 401|DENIED|status code 403/i.test(s)) return 'auth';
+  if (/unauthorized|authentication required|status code 401/i.test(s)) return 'auth';
+  if (/DENIED|status code 403/i.test(s)) return 'denied';
   if (/x509:|certificate signed by unknown authority|tls: /i.test(s)) return 'tls';
   if (/loading public key|reading key|pem|unsupported pem type|invalid key|no such file or directory/i.test(s)) return 'key';
   if (/connection refused|connection reset|i\/o timeout|no such host|EOF|context deadline exceeded|proxyconnect/i.test(s)) return 'network';

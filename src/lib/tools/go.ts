@@ -36,9 +36,7 @@ export async function goBuildCached(name: string, module: string, version: strin
   } catch (e) {
     const err = e as { code?: string; stderr?: string };
     if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'the Go toolchain (go) is not installed', { hint: 'install Go ≥ 1.22 and re-run' });
-    throw new UserError('E_GO_BUILD', `building ${pkg}@${version} failed: ${(err.stderr ?? '').trim().split('\n').pop()}`, {
-      hint: 'check that the Go module proxy is reachable',
-    });
+    throw new UserError('E_GO_BUILD', `building ${pkg}@${version} failed: ${(err.stderr ?? '').trim().split('\n').pop()}`);
   }
   renameSync(`${out}.tmp`, out);
   return out;

@@ -76,11 +76,9 @@ export async function rootfs(variant: 'minbase', packages: string[]): Promise<st
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     const err = e as { code?: string; stderr?: string };
-    if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'mmdebstrap is not installed', { hint: 'run `npm run setup`' });
+    if (err.code === 'ENOENT') throw new UserError('E_TOOL', 'mmdebstrap is not installed');
     const lines = (err.stderr ?? '').split('\n').filter((l) => /^E: |Errors were|error processing/.test(l));
-    throw new UserError('E_BOOTSTRAP', `mmdebstrap failed: ${lines.slice(0, 2).join(' / ').slice(0, 300) || 'see its output'}`, {
-      hint: 'check that the Debian mirror is reachable',
-    });
+    throw new UserError('E_BOOTSTRAP', `mmdebstrap failed: ${lines.slice(0, 2).join(' / ').slice(0, 300) || 'see its output'}`);
   }
   // The one file the packages' scripts make differently every time: Java's trust store (JKS with the
   // time of writing in every entry). Its entries get the root's time.

@@ -84,7 +84,7 @@ export function wheelsOfReport(report: {
     .map((i) => {
       const sha256 = i.download_info.archive_info?.hashes?.sha256;
       if (!sha256 || !i.download_info.url.endsWith('.whl'))
-        throw new UserError('E_LOCK', `pip resolved ${i.metadata.name} ${i.metadata.version} to ${i.download_info.url} without a wheel sha256`);
+        throw new UserError('E_LOCK_RESOLVE', `pip resolved ${i.metadata.name} ${i.metadata.version} to ${i.download_info.url} without a wheel sha256`);
       return { name: i.metadata.name, version: i.metadata.version, url: i.download_info.url, sha256, license: licenseOf(i.metadata) };
     })
     .sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()));
@@ -97,10 +97,7 @@ export async function resolveWheels(requirements: string[], python: string, plat
     const report = join(dir, 'report.json');
     const r = await run(resolveCommand(requirements, python, report, join(dir, 'target'), platforms), { timeoutMs: 900_000 });
     if (r.missing) throw new UserError('E_TOOL', `${PYTHON} is not installed`, { hint: 'run `npm run setup` (installs python3-pip)' });
-    if (r.exitCode !== 0)
-      throw new UserError('E_LOCK', `pip could not resolve ${requirements.join(' ')} for Python ${python}: ${lastLine(r.stderr)}`, {
-        hint: 'check the versions in matrix.yaml and that PyPI is reachable',
-      });
+    if (r.exitCode !== 0) throw new UserError('E_LOCK_RESOLVE', `pip could not resolve ${requirements.join(' ')} for Python ${python}: ${lastLine(r.stderr)}`);
     return wheelsOfReport(JSON.parse(readFileSync(report, 'utf8')));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@
  * passed as an argument). Building with snapcraft is src/pack/craft.ts.
  */
 import { execa } from 'execa';
+import { UserError } from '../errors.ts';
 import { mask, registerSecret } from '../secrets.ts';
 
 export const SNAPCRAFT = 'snapcraft';
@@ -16,7 +17,7 @@ const CHANNEL = /^[a-z0-9][a-z0-9.-]*\/(edge|beta|candidate|stable)(\/[a-z0-9-]+
 const SNAP_NAME = /^[a-z0-9](?:-?[a-z0-9])*$/;
 
 function check(channel: string, what: string): void {
-  if (!CHANNEL.test(channel)) throw new Error(`invalid ${what} channel "${channel}" (want <track>/<risk>)`);
+  if (!CHANNEL.test(channel)) throw new UserError('E_USAGE', `invalid ${what} channel "${channel}" (want <track>/<risk>)`);
 }
 
 /** `snapcraft upload --release=<track>/<risk> <file>` */
@@ -27,18 +28,18 @@ export function uploadCommand(file: string, channel: string): Command {
 
 /** `snapcraft release <name> <revision> <track>/<risk>` — an exact revision into a channel. */
 export function releaseCommand(name: string, revision: number, channel: string): Command {
-  if (!SNAP_NAME.test(name)) throw new Error(`invalid snap name "${name}"`);
-  if (!Number.isInteger(revision) || revision < 1) throw new Error(`invalid revision ${revision}`);
+  if (!SNAP_NAME.test(name)) throw new UserError('E_USAGE', `invalid snap name "${name}"`);
+  if (!Number.isInteger(revision) || revision < 1) throw new UserError('E_USAGE', `invalid revision ${revision}`);
   check(channel, 'target');
   return [SNAPCRAFT, ['release', name, String(revision), channel]];
 }
 
 /** `snapcraft promote <name> --from-channel A --to-channel B --yes` — whatever A holds now. */
 export function promoteCommand(name: string, from: string, to: string): Command {
-  if (!SNAP_NAME.test(name)) throw new Error(`invalid snap name "${name}"`);
+  if (!SNAP_NAME.test(name)) throw new UserError('E_USAGE', `invalid snap name "${name}"`);
   check(from, 'source');
   check(to, 'target');
-  if (from === to) throw new Error(`cannot promote ${from} to itself`);
+  if (from === to) throw new UserError('E_USAGE', `cannot promote ${from} to itself`);
   return [SNAPCRAFT, ['promote', name, '--from-channel', from, '--to-channel', to, '--yes']];
 }
 

@@ -29,7 +29,7 @@ export function parsePropertyLine(line: string, where = 'property'): [string, st
   const key = t.split(/[= ]/).find((p) => p.length > 0) ?? '';
   const eq = line.indexOf('=');
   if (!key || eq < 0) {
-    throw new UserError('E_PROPERTY', `${where}: "${t}" is not a key=value property`, { hint: 'write it as key=value' });
+    throw new UserError('E_PROPERTY', `${where}: "${t}" is not a key=value property`);
   }
   return [key.trim(), line.slice(eq + 1).trim()];
 }
@@ -50,7 +50,7 @@ export function readProperties(file: string, env: NodeJS.ProcessEnv = process.en
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError('E_PROPERTIES_FILE', `cannot read properties file ${file}${code ? ` (${code})` : ''}`, { hint: 'check the path' });
+    throw new UserError('E_PROPERTIES_FILE', `cannot read properties file ${file}${code ? ` (${code})` : ''}`);
   }
   return parseProperties(text, env, file);
 }
@@ -60,7 +60,7 @@ export function parseConfArgs(args: readonly string[] | undefined, env: NodeJS.P
   const out: Props = new Map();
   for (const a of args ?? []) {
     const eq = a.indexOf('=');
-    if (eq <= 0) throw new UserError('E_CONF', `--conf "${a}" is not key=value`, { hint: 'write --conf spark.some.key=value', exitCode: 2 });
+    if (eq <= 0) throw new UserError('E_CONF', `--conf "${a}" is not key=value`);
     out.set(a.slice(0, eq).trim(), expandVars(a.slice(eq + 1), env));
   }
   return out;

@@ -6,6 +6,7 @@
  */
 import type http from 'node:http';
 import { URL } from 'node:url';
+import type { Spark8tErrorCode } from '../../lib/error-catalog.ts';
 import { UserError } from '../../lib/errors.ts';
 import { log } from '../../lib/log.ts';
 import type { Credentials } from './kubeconfig.ts';
@@ -38,12 +39,22 @@ export function resourcePath(kind: Kind, namespace?: string, name?: string): str
   return `${prefix}${ns}/${k.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
 }
 
-/** An API answer that is not 2xx. `status` 0 means no HTTP answer at all. */
+/** The catalog's code of an API answer (0: no HTTP answer at all). */
+const STATUS_CODES: Record<number, Spark8tErrorCode> = {
+  0: 'E_K8S_CONNECT',
+  401: 'E_K8S_401',
+  403: 'E_K8S_403',
+  404: 'E_K8S_404',
+  409: 'E_K8S_409',
+  422: 'E_K8S_422',
+};
+
+/** An API answer that is not 2xx. `status` 0 means no HTTP answer at all. The hint, when not given, is the catalog's for the status. */
 export class KubeApiError extends UserError {
   readonly status: number;
   readonly reason: string | undefined;
-  constructor(status: number, reason: string | undefined, message: string, hint: string) {
-    super(`E_K8S_${status || 'CONNECT'}`, message, { hint });
+  constructor(status: number, reason: string | undefined, message: string, hint?: string) {
+    super(STATUS_CODES[status] ?? 'E_K8S_HTTP', message, hint === undefined ? {} : { hint });
     this.status = status;
     this.reason = reason;
   }
@@ -195,13 +206,6 @@ export class KubeClient {
     const reason = typeof body.reason === 'string' ? body.reason : undefined;
     const msg = typeof body.message === 'string' ? body.message : `HTTP ${status}`;
     const where = `${method} ${target.pathname} on ${this.server}`;
-    const hints: Record<number, string> = {
-      401: 'the credentials were refused: check the token or client certificate in your kubeconfig (it may have expired)',
-      403: 'your user lacks the RBAC permission for this; ask an administrator or use another --context',
-      404: 'check the name and namespace',
-      409: 'it already exists or changed meanwhile; delete it first or retry',
-      422: 'the object was rejected as invalid; check names (DNS-1123) and values',
-    };
     const what =
       status === 401
         ? 'unauthorized'
@@ -214,7 +218,7 @@ export class KubeClient {
               : status === 422
                 ? 'invalid'
                 : `HTTP ${status}`;
-    return new KubeApiError(status, reason, `Kubernetes API ${what}: ${msg} (${where})`.replace(/\s+/g, ' '), hints[status] ?? 'check the API server logs');
+    return new KubeApiError(status, reason, `Kubernetes API ${what}: ${msg} (${where})`.replace(/\s+/g, ' '));
   }
 
   private networkError(target: URL, e: Error): KubeApiError {
@@ -239,7 +243,7 @@ export class KubeClient {
         'check certificate-authority(-data) in your kubeconfig, or the server name',
       );
     }
-    return new KubeApiError(0, code, `request to the Kubernetes API at ${where} failed: ${e.message}`, 'check the cluster and your kubeconfig');
+    return new KubeApiError(0, code, `request to the Kubernetes API at ${where} failed: ${e.message}`);
   }
 
   get<T extends KubeObject = KubeObject>(kind: Kind, name: string, namespace?: string): Promise<T> {

@@ -102,7 +102,7 @@ export function mergeKubeconfigs(docs: Array<{ doc: unknown; file: string }>): R
   const seen = { c: new Set<string>(), u: new Set<string>(), x: new Set<string>() };
   for (const { doc, file } of docs) {
     if (doc === null || doc === undefined) continue;
-    if (typeof doc !== 'object') throw new UserError('E_KUBECONFIG', `kubeconfig ${file} is not a YAML mapping`, { hint: 'check the file' });
+    if (typeof doc !== 'object') throw new UserError('E_KUBECONFIG', `kubeconfig ${file} is not a YAML mapping`);
     const d = doc as Record<string, unknown>;
     const base = dirname(resolve(file));
     for (const c of (d.clusters as Array<{ name: string; cluster: RawCluster }> | undefined) ?? []) {
@@ -163,7 +163,7 @@ export function selectContext(cfg: RawKubeconfig, sel: Selection, where: string)
     });
   const cluster = cfg.clusters.find((c) => c.name === ctx.context?.cluster);
   if (!cluster?.cluster.server) {
-    throw new UserError('E_KUBECONFIG', `cluster "${ctx.context?.cluster}" of context "${ctxName}" has no server in ${where}`, { hint: 'fix the kubeconfig' });
+    throw new UserError('E_KUBECONFIG', `cluster "${ctx.context?.cluster}" of context "${ctxName}" has no server in ${where}`);
   }
   const user = cfg.users.find((u) => u.name === ctx.context.user);
   return { ctxName, ctx: ctx.context, cluster, user };
@@ -195,9 +195,7 @@ export function runExecPlugin(exec: RawExec, base: string, env: NodeJS.ProcessEn
   }
   if (r.status !== 0) {
     const last = (r.stderr ?? '').trim().split('\n').pop() ?? '';
-    throw new UserError('E_EXEC_PLUGIN', `credential plugin "${exec.command}" exited with ${r.status}${last ? `: ${last}` : ''}`, {
-      hint: 'run it by hand to see why',
-    });
+    throw new UserError('E_EXEC_PLUGIN', `credential plugin "${exec.command}" exited with ${r.status}${last ? `: ${last}` : ''}`);
   }
   let out: { status?: { token?: string; clientCertificateData?: string; clientKeyData?: string } };
   try {
@@ -289,7 +287,7 @@ export function loadCredentials(opts: { kubeconfig?: string; context?: string; m
     try {
       return { doc: parseYaml(text), file };
     } catch (e) {
-      throw new UserError('E_KUBECONFIG', `kubeconfig ${file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, { hint: 'fix the file' });
+      throw new UserError('E_KUBECONFIG', `kubeconfig ${file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
     }
   });
   const where = present.length === 1 ? present[0]! : `kubeconfig files ${present.join(', ')}`;

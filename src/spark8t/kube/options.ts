@@ -27,7 +27,7 @@ export function addKubeOptions(cmd: Command): Command {
 
 export function applyLogLevel(level: string | undefined): void {
   const l = (level ?? 'WARN').toUpperCase();
-  if (!LOG_LEVELS.includes(l)) throw new UserError('E_USAGE', `invalid --log-level ${level}`, { hint: `use one of ${LOG_LEVELS.join(', ')}`, exitCode: 2 });
+  if (!LOG_LEVELS.includes(l)) throw new UserError('E_USAGE', `invalid --log-level ${level}`, { hint: `use one of ${LOG_LEVELS.join(', ')}` });
   setLogLevel(l);
 }
 

@@ -65,8 +65,7 @@ export function validateRef(ref: AccountRef): void {
   if (n) problems.push(`username "${ref.name}" ${n}`);
   const ns = dns1123Label(ref.namespace);
   if (ns) problems.push(`namespace "${ref.namespace}" ${ns}`);
-  if (problems.length)
-    throw new UserError('E_INVALID_NAME', `invalid ${problems.join('; ')}`, { hint: 'Kubernetes names follow RFC 1123 (DNS-1123)', exitCode: 2 });
+  if (problems.length) throw new UserError('E_INVALID_NAME', `invalid ${problems.join('; ')}`);
 }
 
 function decodeSecret(obj: KubeObject | undefined): Props {
@@ -157,9 +156,7 @@ export class Registry {
       if (e instanceof KubeApiError && (e.status === 401 || e.status === 403)) {
         // Users scoped to one namespace may read neither: go on and see whether it is usable.
         if (!readable) return 'unknown';
-        throw new UserError('E_NAMESPACE', `Namespace ${namespace} can not be created.`, {
-          hint: 'create it as an administrator first, or use an existing namespace',
-        });
+        throw new UserError('E_NAMESPACE', `Namespace ${namespace} can not be created.`);
       }
       if (e instanceof KubeApiError && e.status === 409) return 'ok';
       throw e;
@@ -179,7 +176,7 @@ export class Registry {
     ];
     const nsError = (e: unknown) =>
       nsState === 'unknown' && e instanceof KubeApiError && (e.status === 403 || e.status === 404)
-        ? new UserError('E_NAMESPACE', `Namespace ${namespace} can not be created.`, { hint: 'it does not exist or you may not use it; ask an administrator' })
+        ? new UserError('E_NAMESPACE', `Namespace ${namespace} can not be created.`)
         : e;
     const found = await Promise.all(checks.map(([k, n]) => this.kube.find(k, n, namespace))).catch((e) => {
       throw nsError(e);
@@ -224,9 +221,6 @@ export class Registry {
       throw new UserError(
         'E_CREATE',
         `creating ${failed} for account ${accountId(ref)} failed, nothing was kept${undone.length ? ` (removed ${undone.join(', ')})` : ''}: ${why}`,
-        {
-          hint: 'check your permissions in that namespace (spark8t needs to create ServiceAccounts, Roles, RoleBindings and Secrets)',
-        },
       );
     }
     if (primary) await this.setPrimary(ref);
@@ -280,9 +274,6 @@ export class Registry {
         problems.push(`${kind} ${n}: ${e instanceof UserError ? e.message : String(e)}`);
       }
     }
-    if (problems.length)
-      throw new UserError('E_DELETE', `account ${accountId(ref)} was only partly deleted: ${problems.join('; ')}`, {
-        hint: 'check your permissions and run delete again',
-      });
+    if (problems.length) throw new UserError('E_DELETE', `account ${accountId(ref)} was only partly deleted: ${problems.join('; ')}`);
   }
 }

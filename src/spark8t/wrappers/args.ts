@@ -80,9 +80,8 @@ export function parseWrapperArgs(argv: readonly string[], tool: string): Wrapper
         a.logConfFile = value;
         break;
       case '--deploy-mode':
-        if (tool !== 'spark-submit') throw new UserError('E_USAGE', `${tool} does not take --deploy-mode`, { exitCode: 2 });
-        if (value !== 'client' && value !== 'cluster')
-          throw new UserError('E_USAGE', `--deploy-mode must be client or cluster, not "${value}"`, { exitCode: 2 });
+        if (tool !== 'spark-submit') throw new UserError('E_USAGE', `${tool} does not take --deploy-mode`);
+        if (value !== 'client' && value !== 'cluster') throw new UserError('E_USAGE', `--deploy-mode must be client or cluster, not "${value}"`);
         a.deployMode = value;
         break;
     }
@@ -93,7 +92,7 @@ export function parseWrapperArgs(argv: readonly string[], tool: string): Wrapper
     const name = eq > 0 ? arg.slice(0, eq) : arg;
     if (OURS_WITH_VALUE.has(name)) {
       const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined) throw new UserError('E_USAGE', `${name} needs a value`, { exitCode: 2 });
+      if (value === undefined) throw new UserError('E_USAGE', `${name} needs a value`);
       set(name, value);
     } else if (OURS_FLAGS.has(arg)) {
       a.ignoreIntegrationHub = true;

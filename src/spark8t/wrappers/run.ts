@@ -99,7 +99,7 @@ export async function planWrapper(
   applyLogLevel(a.logLevel);
   const e = sparkEnv(env);
   const command = join(e.sparkHome, 'bin', tool);
-  if (!existsSync(command)) throw new UserError('E_SPARK_HOME', `${command} not found`, { hint: 'set SPARK_HOME to a Spark distribution' });
+  if (!existsSync(command)) throw new UserError('E_SPARK_HOME', `${command} not found`);
   // `--master local[N]` runs Spark locally: no cluster, no account (handy for trying a job).
   if (a.master && /^local(\[[^\]]*\])?$/.test(a.master)) {
     const props = mergeLevels(configurationLevels(tool, e, new Map(), a, env));
@@ -121,10 +121,7 @@ export async function planWrapper(
     const host = await detectDriverHost(kube.server);
     if (host) props = mergeLevels([new Map([['spark.driver.host', host]]), props]);
     if (!props.has('spark.driver.host')) {
-      throw new UserError('E_DRIVER_HOST', 'Please specify spark.driver.host configuration property', {
-        hint: 'pass --conf spark.driver.host=<an address the cluster can reach>',
-        exitCode: 2,
-      });
+      throw new UserError('E_DRIVER_HOST', 'Please specify spark.driver.host configuration property');
     }
   }
   let driver: Plan['driver'];
@@ -199,7 +196,7 @@ export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Pr
       };
       const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as NodeJS.Signals[]).map((s) => [s, forward(s)] as const);
       for (const [s, h] of handlers) process.on(s, h);
-      child.on('error', (err) => reject(new UserError('E_SPAWN', `cannot run ${plan.command}: ${err.message}`, { hint: 'check SPARK_HOME' })));
+      child.on('error', (err) => reject(new UserError('E_SPAWN', `cannot run ${plan.command}: ${err.message}`)));
       child.on('exit', (code, signal) => {
         for (const [s, h] of handlers) process.off(s, h);
         for (const pid of pending?.pids ?? []) {
