@@ -81,13 +81,13 @@ async function main() {
   const r = resolveLine(m, {});
   const inputs = lockedInputsFor(r.project, r.line, readLock());
   const plan = planRock(parse(readFileSync(join(projectRoot, 'rockcraft.yaml'), 'utf8')));
-  const full = await rootfs('minbase', plan.packages);
+  const full = await rootfs(cacheDir(), 'minbase', plan.packages);
   const work = mkdtempSync(join(tmpdir(), 'bench-base-'));
   const [, baseline] = await timed(async () => {
-    for (const i of inputs) await sha256File(casPath(i.sha256));
+    for (const i of inputs) await sha256File(casPath(cacheDir(), i.sha256));
     const spark = inputs.find((i) => i.kind === 'pypi')!;
     mkdirSync(join(work, 'spark'));
-    await execa('tar', ['-xzf', casPath(spark.sha256), '-C', join(work, 'spark'), '--strip-components=1']);
+    await execa('tar', ['-xzf', casPath(cacheDir(), spark.sha256), '-C', join(work, 'spark'), '--strip-components=1']);
     const b = join(projectRoot, r.paths.build);
     await execa('bash', [
       '-c',
@@ -120,7 +120,7 @@ async function flavourRows(flavour: string, base: { artifact: string; size: numb
   for (const key of readFileSync(artifactStamp(ws, base.artifact, 'layers'), 'utf8')
     .split('\n')
     .filter(Boolean)) {
-    const meta = join(layerCacheDir(), `${key}.json`);
+    const meta = join(layerCacheDir(ws.cache), `${key}.json`);
     if (existsSync(meta)) copyFileSync(meta, join(cache, 'layers', `${key}.json`));
   }
   rmSync(artifactStamp(ws, warm.artifact, 'digest'), { force: true });

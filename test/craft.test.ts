@@ -40,30 +40,26 @@ function buildFolder(name: string, manifest: string, body: string): string {
 }
 
 describe('craft backend (stand-in tools on PATH)', () => {
-  const savedPath = process.env.PATH;
-  afterAll(() => {
-    process.env.PATH = savedPath;
-  });
+  // The stand-ins first on the PATH craftPack gives the tool (this process's environment is left alone).
+  const onPath = (bin: string) => ({ env: { PATH: `${bin}:${process.env.PATH}` } });
 
   it('rockcraft pack: the rock it made lands in dist/ under its own name', async () => {
-    process.env.PATH = `${standIn('rockcraft')}:${savedPath}`;
     const dir = buildFolder('rock', 'rockcraft.yaml', "name: charmed-spark\nversion: '3.5.9'\nbase: ubuntu@22.04\n");
     const dist = join(work, 'dist-rock');
-    const out = await craftPack('rockcraft', dir, dist, '.rock');
+    const out = await craftPack('rockcraft', dir, dist, '.rock', onPath(standIn('rockcraft')));
     expect(out).toBe(join(dist, 'charmed-spark_3.5.9_amd64.rock'));
     expect(readFileSync(out, 'utf8')).toBe('packed by the stand-in pack --verbose\n');
     expect(readdirSync(dist)).toEqual(['charmed-spark_3.5.9_amd64.rock']); // no temporary left
   });
 
   it('snapcraft pack: an older snap of another version in the folder is not taken for the new one', async () => {
-    process.env.PATH = `${standIn('snapcraft')}:${savedPath}`;
     const dir = buildFolder('snap', 'snap/snapcraft.yaml', "name: spark-client\nversion: '3.5.9'\nbase: core22\n");
     // Left by an earlier pack of a newer-sorting version, before this one.
     writeFileSync(join(dir, 'spark-client_3.5.10_amd64.snap'), 'old');
     const old = new Date(Date.now() - 3_600_000);
     utimesSync(join(dir, 'spark-client_3.5.10_amd64.snap'), old, old);
     const dist = join(work, 'dist-snap');
-    const out = await craftPack('snapcraft', dir, dist, '.snap');
+    const out = await craftPack('snapcraft', dir, dist, '.snap', onPath(standIn('snapcraft')));
     expect(out).toBe(join(dist, 'spark-client_3.5.9_amd64.snap'));
     expect(readFileSync(out, 'utf8')).toBe('packed by the stand-in pack --verbose\n');
   });
@@ -72,8 +68,7 @@ describe('craft backend (stand-in tools on PATH)', () => {
     const bin = join(work, 'bin-silent');
     mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, 'rockcraft'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
-    process.env.PATH = `${bin}:${savedPath}`;
     const dir = buildFolder('none', 'rockcraft.yaml', 'name: x\nversion: "1"\n');
-    await expect(craftPack('rockcraft', dir, join(work, 'dist-none'), '.rock')).rejects.toThrow(/^rockcraft pack produced no \.rock in /);
+    await expect(craftPack('rockcraft', dir, join(work, 'dist-none'), '.rock', onPath(bin))).rejects.toThrow(/^rockcraft pack produced no \.rock in /);
   });
 });

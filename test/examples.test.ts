@@ -13,6 +13,7 @@ import { runScriptlet } from '../src/pack/scriptlet.ts';
 import { examplesJar } from '../src/pack/examples.ts';
 import { build } from '../src/pipeline.ts';
 import { stage } from '../src/pipeline.ts';
+import { workspace } from '../src/lib/workspace.ts';
 type StageResult = Awaited<ReturnType<typeof stage>>;
 import { RockRunner } from '../src/smoke/runner.ts';
 import { sparkPiFromExamplesJar } from '../src/smoke/checks.ts';
@@ -33,7 +34,7 @@ afterAll(() => {
 });
 
 /** Build the examples jar of a staged line with the manifest's own part, in `cache`. */
-async function buildJar(st: StageResult, epoch: number | undefined, cache?: string) {
+async function buildJar(st: StageResult, epoch: number | undefined, cache = join(workspace().cache, 'parts')) {
   const m = parse(await readFile(join(st.dir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
   const plan = planRock(m);
   const part = plan.parts.find((p) => p.name === 'spark-examples')!;

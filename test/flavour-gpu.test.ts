@@ -83,7 +83,7 @@ describe(`the gpu flavour of Spark ${r.line.spark} is the Spark rock plus its ow
     writeFileSync(script, `${text}# changed ${process.pid} ${Date.now()}\n`, { mode: 0o755 });
     try {
       const ws = workspace();
-      const meta = { ...(await gitRevision(ROOT)), source: m.project.source };
+      const meta = { ...(await gitRevision(ROOT, ws.sourceDateEpoch)), source: m.project.source };
       const b = await buildRock(ws, join(ROOT, r.base!.paths.build), join(ROOT, r.base!.paths.rock), meta);
       const f = await buildFlavourRock(ws, b, dir, join(work, 'changed.rock'), meta);
       expect(f.layers.filter((l) => !l.cached).map((l) => l.comment)).toEqual(['part gpu-config']);

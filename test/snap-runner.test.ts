@@ -41,19 +41,14 @@ describe('SnapRunner.open', () => {
     expect(mounted()).toEqual([]);
     rmSync(work, { recursive: true });
   });
-  it('unpacks with SPARKCRAFT_SNAP_UNPACK=1, and opening again over a mount takes the old one down', async () => {
+  it('unpacks when asked (SPARKCRAFT_SNAP_UNPACK=1 in the CLI), and opening again over a mount takes the old one down', async () => {
     const work = join(base, 'w2');
     const first = await SnapRunner.open(snapFile, work);
-    process.env.SPARKCRAFT_SNAP_UNPACK = '1';
-    try {
-      const s = await SnapRunner.open(snapFile, work);
-      expect(first.mounted).toBe(canMount);
-      expect(s.mounted).toBe(false);
-      expect(mounted()).toEqual([]);
-      expect(readFileSync(join(s.root, 'meta', 'snap.yaml'), 'utf8')).toContain('name: tiny');
-    } finally {
-      delete process.env.SPARKCRAFT_SNAP_UNPACK;
-    }
+    const s = await SnapRunner.open(snapFile, work, { unpack: true });
+    expect(first.mounted).toBe(canMount);
+    expect(s.mounted).toBe(false);
+    expect(mounted()).toEqual([]);
+    expect(readFileSync(join(s.root, 'meta', 'snap.yaml'), 'utf8')).toContain('name: tiny');
   });
   it(`a killed smoke's work directory is swept${canMount ? ' with its mount' : ''}`, async () => {
     // A pid no process has (above pid_max's default): the run that made the directory is gone.

@@ -25,21 +25,15 @@ describe('unpacking the Spark tree into the cache', () => {
     const dir = mkdtempSync(join(tmpdir(), 'unpack-'));
     const archive = await fakeSdist(dir);
     const input = { id: 'spark', name: 'pyspark', version: '0.0.1', sha256: 'f'.repeat(64), url: 'file:///x', license: 'Apache-2.0' } as unknown as LockedInput;
-    const prev = process.env.SPARKCRAFT_CACHE;
-    process.env.SPARKCRAFT_CACHE = join(dir, 'cache');
+    const cache = join(dir, 'cache');
     // What an unpack killed with -9 left behind (its pid no longer runs).
-    mkdirSync(join(dir, 'cache', 'extract', `spark-${'f'.repeat(64)}.tmp-999999999-0bad`, 'raw'), { recursive: true });
-    try {
-      const trees = await Promise.all([1, 2, 3, 4].map(() => sparkTree(input, archive, 'py4j-0.0-src.zip')));
-      expect(new Set(trees).size).toBe(1);
-      expect(existsSync(join(trees[0]!, '.complete'))).toBe(true);
-      expect(existsSync(join(trees[0]!, 'bin/spark-submit'))).toBe(true);
-      expect(existsSync(join(trees[0]!, 'python/lib/py4j-0.0-src.zip'))).toBe(true);
-      expect(readdirSync(join(dir, 'cache', 'extract'))).toEqual([`spark-${'f'.repeat(64)}`]);
-    } finally {
-      if (prev === undefined) delete process.env.SPARKCRAFT_CACHE;
-      else process.env.SPARKCRAFT_CACHE = prev;
-    }
+    mkdirSync(join(cache, 'extract', `spark-${'f'.repeat(64)}.tmp-999999999-0bad`, 'raw'), { recursive: true });
+    const trees = await Promise.all([1, 2, 3, 4].map(() => sparkTree(cache, input, archive, 'py4j-0.0-src.zip')));
+    expect(new Set(trees).size).toBe(1);
+    expect(existsSync(join(trees[0]!, '.complete'))).toBe(true);
+    expect(existsSync(join(trees[0]!, 'bin/spark-submit'))).toBe(true);
+    expect(existsSync(join(trees[0]!, 'python/lib/py4j-0.0-src.zip'))).toBe(true);
+    expect(readdirSync(join(cache, 'extract'))).toEqual([`spark-${'f'.repeat(64)}`]);
   });
 });
 
@@ -82,8 +76,6 @@ describe('unpacking onto a full file system', () => {
     const cache = join(dir, 'cache');
     mkdirSync(cache);
     await execa('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', cache]);
-    const prev = process.env.SPARKCRAFT_CACHE;
-    process.env.SPARKCRAFT_CACHE = cache;
     try {
       const input = {
         id: 'spark',
@@ -93,7 +85,7 @@ describe('unpacking onto a full file system', () => {
         url: 'file:///x',
         license: 'Apache-2.0',
       } as unknown as LockedInput;
-      const err = await sparkTree(input, archive, 'py4j-0.0-src.zip').then(
+      const err = await sparkTree(cache, input, archive, 'py4j-0.0-src.zip').then(
         () => null,
         (e: Error & { hint?: string }) => e,
       );
@@ -101,8 +93,6 @@ describe('unpacking onto a full file system', () => {
       expect(String(err?.hint)).toMatch(/free space/);
       expect(readdirSync(join(cache, 'extract'))).toEqual([]);
     } finally {
-      if (prev === undefined) delete process.env.SPARKCRAFT_CACHE;
-      else process.env.SPARKCRAFT_CACHE = prev;
       await execa('umount', [cache]);
     }
   });

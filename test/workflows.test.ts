@@ -196,6 +196,7 @@ describe('release.yaml', () => {
     const salt = `${process.pid}-${Date.now()}`;
     const layer = (n: string) =>
       buildLayer(
+        workspace().cache,
         `test-wf-${n}-${salt}`,
         n,
         async () => [{ path: `${n}.txt`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(`${n} ${salt}\n`) }],

@@ -253,7 +253,7 @@ export function imageIdentity(config: OciConfig): { name?: string; version?: str
 }
 
 /** The base image in `file`, checked to be `want`, its layers in the layer cache: what buildFlavourRock layers over. */
-export async function importBaseArchive(file: string, want: BaseWanted): Promise<RockBuild> {
+export async function importBaseArchive(cache: string, file: string, want: BaseWanted): Promise<RockBuild> {
   const bad = (
     why: string,
     hint = `pass the ${want.name} ${want.version} rock the release publishes (an oci-archive, e.g. dist/${want.name}_${want.version}_${want.arch}.rock)`,
@@ -315,7 +315,7 @@ export async function importBaseArchive(file: string, want: BaseWanted): Promise
   }
 
   // The layers, in the layer cache under a key of their digest (copied from the archive once).
-  const dir = layerCacheDir();
+  const dir = layerCacheDir(cache);
   mkdirSync(dir, { recursive: true });
   const layers: Array<LayerBlob & { cached: boolean }> = [];
   for (const [i, l] of mf.layers.entries()) {
@@ -327,7 +327,7 @@ export async function importBaseArchive(file: string, want: BaseWanted): Promise
     const comment = String(hist?.created_by ?? `layer ${i + 1} of ${want.name}`)
       .replace(/^sparkcraft: /, '')
       .slice(0, 200);
-    const hit = await cachedLayer(key);
+    const hit = await cachedLayer(cache, key);
     if (hit && hit.digest === l.digest && hit.diffId === diffIds[i]) {
       layers.push({ ...hit, comment, history: hist, cached: true });
       continue;
@@ -350,7 +350,7 @@ export async function importBaseArchive(file: string, want: BaseWanted): Promise
       throw bad(`layer ${i + 1} ${l.digest} is not a gzip-compressed tar (${(e as Error).message.split('\n')[0]})`);
     }
     const blob: LayerBlob = { key, digest: l.digest, diffId: diffIds[i]!, size: l.size!, path, comment, dirs };
-    await recordLayer(blob);
+    await recordLayer(cache, blob);
     layers.push({ ...blob, history: hist, cached: false });
   }
   const image: Image = { config, configDigest: mf.config.digest, manifest, manifestDigest, index, layers };

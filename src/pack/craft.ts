@@ -28,11 +28,12 @@ async function artifactsIn(dir: string, ext: string): Promise<Map<string, number
  * names the file itself (`<name>_<version>_<arch>`); artifacts of earlier packs may lie beside it, so
  * the one taken is the one this pack wrote.
  */
-export async function craftPack(tool: CraftTool, buildDir: string, distDir: string, ext: string): Promise<string> {
+export async function craftPack(tool: CraftTool, buildDir: string, distDir: string, ext: string, o: { env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   const [cmd, args] = craftCommand(tool, { verbose: true });
   const before = await artifactsIn(buildDir, ext);
   try {
-    await execa(cmd, args, { cwd: buildDir, stdio: 'inherit' });
+    // `o.env` is laid over this process's environment (a test puts its stand-in tools first on PATH).
+    await execa(cmd, args, { cwd: buildDir, stdio: 'inherit', env: o.env });
   } catch (e) {
     const err = e as { code?: string; exitCode?: number };
     if (err.code === 'ENOENT')

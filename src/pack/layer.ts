@@ -13,7 +13,6 @@ import { UserError } from '../lib/errors.ts';
 import { alive, fileIdentity, writeFileAtomic } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
 import { sha256File } from '../stage/fetch.ts';
-import { cacheDir } from '../lib/paths.ts';
 import { writeTar, type TarEntry } from './tar.ts';
 
 export interface LayerBlob {
@@ -29,16 +28,17 @@ export interface LayerBlob {
   history?: Record<string, unknown>;
 }
 
-export function layerCacheDir(): string {
-  return join(cacheDir(), 'layers');
+/** The layer cache under the download/build cache `cache` (the workspace's `cache`). */
+export function layerCacheDir(cache: string): string {
+  return join(cache, 'layers');
 }
 
 /**
  * Record a layer blob in the cache under its key, with the blob's identity (size, mtime, inode) at
  * this moment; written to a temporary name and renamed, so a reader never meets half a record.
  */
-export async function recordLayer(blob: LayerBlob): Promise<void> {
-  await writeFileAtomic(join(layerCacheDir(), `${blob.key}.json`), JSON.stringify({ ...blob, identity: fileIdentity(blob.path) }));
+export async function recordLayer(cache: string, blob: LayerBlob): Promise<void> {
+  await writeFileAtomic(join(layerCacheDir(cache), `${blob.key}.json`), JSON.stringify({ ...blob, identity: fileIdentity(blob.path) }));
 }
 
 /**
@@ -46,8 +46,8 @@ export async function recordLayer(blob: LayerBlob): Promise<void> {
  * blob whose size, mtime or inode changed since it was recorded is hashed again before it goes into
  * an image; one that no longer matches is removed (with one warning) and the layer is built anew.
  */
-export async function cachedLayer(key: string): Promise<LayerBlob | undefined> {
-  const meta = join(layerCacheDir(), `${key}.json`);
+export async function cachedLayer(cache: string, key: string): Promise<LayerBlob | undefined> {
+  const meta = join(layerCacheDir(cache), `${key}.json`);
   if (!existsSync(meta)) return undefined;
   const l = JSON.parse(readFileSync(meta, 'utf8')) as LayerBlob & { identity?: string };
   if (!existsSync(l.path) || !l.dirs) return undefined;
@@ -59,7 +59,7 @@ export async function cachedLayer(key: string): Promise<LayerBlob | undefined> {
       rmSync(meta, { force: true });
       return undefined;
     }
-    await recordLayer(l);
+    await recordLayer(cache, l);
   }
   const now = new Date();
   utimesSync(meta, now, now); // last use, for trimLayerCache
@@ -73,8 +73,8 @@ export async function cachedLayer(key: string): Promise<LayerBlob | undefined> {
  * it was used within `graceMs` (a build running meanwhile, another checkout sharing the cache);
  * a blob stays while a remaining layer points at it. Temporaries of builds that died go too.
  */
-export function trimLayerCache(keep: Set<string>, graceMs = 3_600_000, now = Date.now()): { layers: number; bytes: number } {
-  const dir = layerCacheDir();
+export function trimLayerCache(cache: string, keep: Set<string>, graceMs = 3_600_000, now = Date.now()): { layers: number; bytes: number } {
+  const dir = layerCacheDir(cache);
   if (!existsSync(dir)) return { layers: 0, bytes: 0 };
   const names = readdirSync(dir);
   const recent = (p: string) => now - statSync(p).mtimeMs < graceMs;
@@ -109,10 +109,16 @@ export function trimLayerCache(keep: Set<string>, graceMs = 3_600_000, now = Dat
 }
 
 /** Compress a tar of `entries` into the cache under `key` (skipped when already there). */
-export async function buildLayer(key: string, comment: string, entries: () => Promise<TarEntry[]>, mtime: number): Promise<LayerBlob & { cached: boolean }> {
-  const hit = await cachedLayer(key);
+export async function buildLayer(
+  cache: string,
+  key: string,
+  comment: string,
+  entries: () => Promise<TarEntry[]>,
+  mtime: number,
+): Promise<LayerBlob & { cached: boolean }> {
+  const hit = await cachedLayer(cache, key);
   if (hit) return { ...hit, cached: true };
-  const dir = layerCacheDir();
+  const dir = layerCacheDir(cache);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `${key}.tar.gz.tmp-${process.pid}`);
   const list = await entries();
@@ -164,7 +170,7 @@ export async function buildLayer(key: string, comment: string, entries: () => Pr
   const dirs: LayerBlob['dirs'] = {};
   for (const e of list) if (e.type === 'dir') dirs[e.path] = { mode: e.mode, uid: e.uid, gid: e.gid };
   const blob: LayerBlob = { key, digest, diffId: `sha256:${diffHash.digest('hex')}`, size, path, comment, dirs };
-  await recordLayer(blob);
+  await recordLayer(cache, blob);
   return { ...blob, cached: false };
 }
 

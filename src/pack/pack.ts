@@ -84,7 +84,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     return { kind, backend, artifact, digest, size: statSync(artifact).size, seconds: seconds(), reused: false };
   }
   await sweepTmpArtifacts(ws);
-  const meta = await gitRevision(ws.root);
+  const meta = await gitRevision(ws.root, ws.sourceDateEpoch);
   if (kind === 'rock') {
     const out = at(ws, r.paths.rock);
     const m = { epoch: meta.epoch, revision: meta.revision, source: r.project.source, arch: r.arch };
@@ -92,7 +92,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     if (r.base && o.baseArchive) {
       // Over the given base image, its layers as they are.
       const { importBaseArchive } = await import('./base-archive.ts');
-      const base = await importBaseArchive(resolve(ws.root, o.baseArchive), {
+      const base = await importBaseArchive(ws.cache, resolve(ws.root, o.baseArchive), {
         name: r.base.image.name,
         version: r.base.version,
         arch: r.arch,
@@ -107,7 +107,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     } else {
       b = await buildRock(ws, st.dir, out, m);
     }
-    const trimmed = trimLayerCache(layersInUse(ws));
+    const trimmed = trimLayerCache(ws.cache, layersInUse(ws));
     if (trimmed.layers || trimmed.bytes)
       log.info(`trimmed the layer cache: ${trimmed.layers} layers no artifact uses, ${(trimmed.bytes / 1048576).toFixed(0)} MiB`);
     const manifestDigest = `sha256:${b.image.manifestDigest.slice(7)}`;

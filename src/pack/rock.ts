@@ -206,6 +206,7 @@ async function writeArchiveUnlessCurrent(
  * directories the layers under these have written (updated as layers are added).
  */
 export async function partLayers(
+  ws: Workspace,
   plan: RockBuildPlan,
   buildDir: string,
   below: DirMeta,
@@ -224,8 +225,9 @@ export async function partLayers(
       const run = await step(`part ${part.name}: override-build`, () =>
         runScriptlet(
           scriptletOf(part, plan, buildDir),
-          { sourceDateEpoch: process.env.SOURCE_DATE_EPOCH || undefined, project: plan.name, version: plan.version },
+          { sourceDateEpoch: ws.sourceDateEpoch === undefined ? undefined : String(ws.sourceDateEpoch), project: plan.name, version: plan.version },
           treeKey,
+          join(ws.cache, 'parts'),
         ),
       );
       const from = run.install;
@@ -257,7 +259,7 @@ export async function partLayers(
         .slice(0, 32);
       entries = async () => list;
     }
-    const l = await step(`part ${part.name}`, () => buildLayer(`f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, entries, mtime));
+    const l = await step(`part ${part.name}`, () => buildLayer(ws.cache, `f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, entries, mtime));
     out.push(l);
     for (const [p, m] of Object.entries(l.dirs)) below.set(p, m);
   }
@@ -288,17 +290,24 @@ export async function buildRock(
   const fullKey = rootfsKey('minbase', plan.packages);
   layers.push(
     await step('base layer', () =>
-      buildLayer(`f${FORMAT}-base-${baseKey}-${mtime}`, `debian ${SUITE} minbase`, async () => dirEntries(await rootfs('minbase', []), ''), mtime),
+      buildLayer(
+        ws.cache,
+        `f${FORMAT}-base-${baseKey}-${mtime}`,
+        `debian ${SUITE} minbase`,
+        async () => dirEntries(await rootfs(ws.cache, 'minbase', []), ''),
+        mtime,
+      ),
     ),
   );
   layers.push(
     await step('runtime packages layer', () =>
       buildLayer(
+        ws.cache,
         `f${FORMAT}-runtime-${fullKey}-${mtime}`,
         `packages: ${plan.packages.join(' ')}`,
         async () => {
-          const base = await rootfs('minbase', []);
-          const full = await rootfs('minbase', plan.packages);
+          const base = await rootfs(ws.cache, 'minbase', []);
+          const full = await rootfs(ws.cache, 'minbase', plan.packages);
           return dirEntries(await rootfsDiff(base, full), '', { skip: (r) => r === 'var/cache/apt' || r.startsWith('var/log/') });
         },
         mtime,
@@ -312,10 +321,10 @@ export async function buildRock(
   };
   layers.forEach(remember);
 
-  layers.push(...(await partLayers(plan, buildDir, below, mtime, step)));
+  layers.push(...(await partLayers(ws, plan, buildDir, below, mtime, step)));
 
   // Users, pebble and its layer: the rock's own additions.
-  const full = await rootfs('minbase', plan.packages);
+  const full = await rootfs(ws.cache, 'minbase', plan.packages);
   const pebbleBin = join(buildDir, 'inputs', 'pebble', 'pebble');
   if (!existsSync(pebbleBin)) throw new UserError('E_STAGE', `${pebbleBin} is missing`);
   let passwd = readFileSync(join(full, 'etc/passwd'), 'utf8');
@@ -349,6 +358,7 @@ export async function buildRock(
   layers.push(
     await step('pebble and users layer', () =>
       buildLayer(
+        ws.cache,
         `f${FORMAT}-rock-${extraKey}-${createHash('sha256')
           .update(JSON.stringify(extraEntries.map((e) => [e.path, e.mode, e.uid, e.gid])))
           .digest('hex')
@@ -419,7 +429,7 @@ export async function buildFlavourRock(
   const below: DirMeta = new Map();
   for (const l of base.image.layers) for (const [p, m] of Object.entries(l.dirs)) below.set(p, m);
   const layers: Array<LayerBlob & { cached: boolean }> = [...base.layers];
-  layers.push(...(await partLayers(plan, buildDir, below, mtime, step)));
+  layers.push(...(await partLayers(ws, plan, buildDir, below, mtime, step)));
   if (Object.keys(manifest.services ?? {}).length) {
     const uid = plan.user?.uid ?? 0;
     const extra: TarEntry[] = [
@@ -430,7 +440,9 @@ export async function buildFlavourRock(
       .update(JSON.stringify({ FORMAT, entries: entries.map((e) => ({ ...e, data: e.data?.toString() })), uid, mtime }))
       .digest('hex')
       .slice(0, 32);
-    layers.push(await step('pebble layer', () => buildLayer(`f${FORMAT}-flavour-${key}`, `pebble layer of ${plan.name}`, async () => entries, mtime)));
+    layers.push(
+      await step('pebble layer', () => buildLayer(ws.cache, `f${FORMAT}-flavour-${key}`, `pebble layer of ${plan.name}`, async () => entries, mtime)),
+    );
   }
   const env = new Map(baseConfig.config.Env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)] as const));
   for (const [k, v] of Object.entries(plan.env)) env.set(k, v);
@@ -472,12 +484,11 @@ export function layersInUse(ws: Workspace): Set<string> {
 }
 
 /**
- * Revision (HEAD) and the timestamp every file gets: SOURCE_DATE_EPOCH when set, else the commit
+ * Revision (HEAD) and the timestamp every file gets: SOURCE_DATE_EPOCH when set (the workspace's), else the commit
  * time of the last change to matrix.yaml or the lock file, so unrelated commits keep layers cached.
  */
-export async function gitRevision(root: string): Promise<{ revision: string; epoch: number }> {
-  const env = Number(process.env.SOURCE_DATE_EPOCH);
+export async function gitRevision(root: string, sourceDateEpoch: number | undefined): Promise<{ revision: string; epoch: number }> {
   const revision = (await headRevision(root)) ?? 'unknown';
-  const epoch = Number.isFinite(env) && env > 0 ? env : await lastChange(root, ['matrix.yaml', 'sparkcraft.lock.json']);
+  const epoch = sourceDateEpoch ?? (await lastChange(root, ['matrix.yaml', 'sparkcraft.lock.json']));
   return { revision, epoch };
 }

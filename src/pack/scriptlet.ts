@@ -13,7 +13,6 @@ import { cp, mkdir, readdir, rename, rm, symlink, writeFile } from 'node:fs/prom
 import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { sweepLeftovers } from '../lib/fsx.ts';
-import { cacheDir } from '../lib/paths.ts';
 
 export const SCRIPTLET_FORMAT = 1;
 
@@ -47,12 +46,12 @@ export async function hostPackages(part: string, names: string[]): Promise<Recor
   return out;
 }
 
-/** Run (or reuse) the part's build; `treeKey` gives the content key of a directory; `root` holds the cache. */
+/** Run (or reuse) the part's build; `treeKey` gives the content key of a directory; `root` holds the cache (`<cache>/parts`). */
 export async function runScriptlet(
   p: ScriptletPart,
   env: { sourceDateEpoch?: string; project: string; version: string },
   treeKey: (dir: string) => Promise<string>,
-  root = join(cacheDir(), 'parts'),
+  root: string,
 ): Promise<ScriptletRun> {
   const tools = await hostPackages(p.name, p.packages);
   const stageKeys = await Promise.all(p.stage.map(async (s) => [s.at, await treeKey(s.dir)]));

@@ -13,7 +13,6 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
 import { sweepLeftovers } from '../lib/fsx.ts';
 import { inStep } from '../lib/log.ts';
-import { cacheDir } from '../lib/paths.ts';
 import { rootfs, rootfsDiff } from '../lib/tools/mmdebstrap.ts';
 import { mksquashfs } from '../lib/tools/squashfs.ts';
 import { dirEntries } from './layer.ts';
@@ -131,7 +130,7 @@ export async function buildSnap(
   const key = h.digest('hex').slice(0, 32);
   // The prime tree (as big as the snap unpacked) goes whether the build succeeds or not; trees
   // of builds that were killed are swept by the next build (their process is gone).
-  const primes = join(cacheDir(), 'snap-prime');
+  const primes = join(ws.cache, 'snap-prime');
   await sweepLeftovers(primes, /^[0-9a-f]{32}\.(\d+)$/);
   const stamp = artifactStamp(ws, outFile, 'key');
   if (existsSync(outFile) && existsSync(stamp) && (await readFile(stamp, 'utf8')) === key) {
@@ -143,7 +142,7 @@ export async function buildSnap(
   try {
     if (packages.length) {
       await inStep(`snap ${sy.name}: stage-packages ${packages.join(', ')}`, async () => {
-        const diff = await rootfsDiff(await rootfs('minbase', []), await rootfs('minbase', packages));
+        const diff = await rootfsDiff(await rootfs(ws.cache, 'minbase', []), await rootfs(ws.cache, 'minbase', packages));
         for (const top of ['usr', 'etc', 'lib', 'lib64']) {
           if (existsSync(join(diff, top))) await execa('cp', ['-a', join(diff, top), join(prime, top)]);
         }

@@ -29,7 +29,7 @@ export function register(program: Command, ws: Workspace, road: Road): void {
     .description('pin every input of every line (URL and sha256) in sparkcraft.lock.json; reports newer Spark patch releases')
     .option('--line <track...>', 'only these lines')
     .action(async (o: { line?: string[] }) => {
-      const { newer } = await refreshLock(loadMatrix(ws.matrixFile), o.line, ws.lockFile);
+      const { newer } = await refreshLock(ws.cache, loadMatrix(ws.matrixFile), o.line, ws.lockFile);
       for (const [track, vs] of Object.entries(newer))
         if (vs.length) log.warn(`Spark ${track}: newer patch release(s) on PyPI: ${vs.join(', ')} (update matrix.yaml)`);
       out('sparkcraft.lock.json updated');

@@ -10,20 +10,20 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
-import { cacheDir } from '../lib/paths.ts';
 import { fileIdentity, writeFileAtomic } from '../lib/fsx.ts';
 import { RetriesExhausted, withRetry, type RetryPolicy } from '../lib/retry.ts';
 
 /** Downloads: 4 attempts, 0.5 s, 1 s, 2 s between them (the one retry policy, lib/retry.ts). */
 export const DOWNLOAD_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 500, maxDelayMs: 8_000 };
 
-export function casPath(sha256: string): string {
-  return join(cacheDir(), 'downloads', 'sha256', sha256);
+/** Where the download of `sha256` is kept under `cache` (the workspace's). */
+export function casPath(cache: string, sha256: string): string {
+  return join(cache, 'downloads', 'sha256', sha256);
 }
 
 /** The hex digest of a file, streamed (`algorithm`: sha256, or sha1 for Maven Central's .sha1 files). */
@@ -69,7 +69,7 @@ async function downloadOnce(url: string, dest: string): Promise<void> {
     await pipeline(Readable.fromWeb(res.body as never), createWriteStream(dest));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC') throw new UserError('E_DISK_FULL', `no space left on device downloading ${url}`, { hint: `free space under ${cacheDir()}` });
+    if (code === 'ENOSPC') throw new UserError('E_DISK_FULL', `no space left on device downloading ${url}`, { hint: `free space under ${dirname(dest)}` });
     throw new Transient(`transfer interrupted (${code ?? (e as Error).message})`);
   }
 }
@@ -112,8 +112,8 @@ export type CacheCheck = 'absent' | 'verified' | 'removed';
  * Is the cached copy of `sha256` still the file that was verified? Rehashes it when its size, mtime or
  * inode changed since (always with `rehash`); a file whose content no longer matches is removed.
  */
-export async function recheckCached(name: string, sha256: string, opts: { rehash?: boolean } = {}): Promise<CacheCheck> {
-  const dest = casPath(sha256);
+export async function recheckCached(cache: string, name: string, sha256: string, opts: { rehash?: boolean } = {}): Promise<CacheCheck> {
+  const dest = casPath(cache, sha256);
   if (!existsSync(dest)) return 'absent';
   const record = `${dest}.verified`;
   if (!opts.rehash && existsSync(record) && readFileSync(record, 'utf8') === fileIdentity(dest)) return 'verified';
@@ -129,9 +129,9 @@ export async function recheckCached(name: string, sha256: string, opts: { rehash
 }
 
 /** Download `url` (when its sha256 is not cached yet), verify it, and return the cache path. */
-export async function fetchVerified(name: string, url: string, sha256: string, retry: RetryPolicy = DOWNLOAD_RETRY): Promise<string> {
-  const dest = casPath(sha256);
-  if ((await recheckCached(name, sha256)) === 'verified') return dest;
+export async function fetchVerified(cache: string, name: string, url: string, sha256: string, retry: RetryPolicy = DOWNLOAD_RETRY): Promise<string> {
+  const dest = casPath(cache, sha256);
+  if ((await recheckCached(cache, name, sha256)) === 'verified') return dest;
   mkdirSync(join(dest, '..'), { recursive: true });
   const tmp = `${dest}.part-${process.pid}`;
   return download(name, url, tmp, retry, async () => {
@@ -147,13 +147,13 @@ export async function fetchVerified(name: string, url: string, sha256: string, r
 }
 
 /** Download without a known checksum (lock refresh only) and return its cache path and sha256. */
-export async function fetchUnpinned(name: string, url: string, retry: RetryPolicy = DOWNLOAD_RETRY): Promise<{ path: string; sha256: string }> {
-  const dir = join(cacheDir(), 'downloads', 'tmp');
+export async function fetchUnpinned(cache: string, name: string, url: string, retry: RetryPolicy = DOWNLOAD_RETRY): Promise<{ path: string; sha256: string }> {
+  const dir = join(cache, 'downloads', 'tmp');
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `${process.pid}-${Date.now()}`);
   return download(name, url, tmp, retry, async () => {
     const sha256 = await sha256File(tmp);
-    const dest = casPath(sha256);
+    const dest = casPath(cache, sha256);
     mkdirSync(join(dest, '..'), { recursive: true });
     if (existsSync(dest)) rmSync(tmp);
     else renameSync(tmp, dest);

@@ -155,7 +155,7 @@ export async function checkMavenSha1(id: string, url: string, path: string): Pro
 }
 
 /** Pin one layered flavour's inputs: the jar as the base's jars are; a wheel closure resolved once by pip. */
-async function lockFlavour(lock: LockFile, line: LineSpec, f: FlavourSpec, arch: string): Promise<void> {
+async function lockFlavour(cache: string, lock: LockFile, line: LineSpec, f: FlavourSpec, arch: string): Promise<void> {
   const key = flavourKey(line, f);
   const planned = plannedFlavourInputs(line, f);
   const have = lock.flavours?.[key] ?? [];
@@ -165,7 +165,7 @@ async function lockFlavour(lock: LockFile, line: LineSpec, f: FlavourSpec, arch:
   for (const inp of planned.filter((i) => i.kind === 'maven')) {
     ids.push(inp.id);
     if (lock.inputs[inp.id]) continue;
-    const got = await fetchUnpinned(inp.id, inp.url!);
+    const got = await fetchUnpinned(cache, inp.id, inp.url!);
     await checkMavenSha1(inp.id, inp.url!, got.path);
     lock.inputs[inp.id] = { ...inp, url: inp.url!, sha256: got.sha256 };
     log.info(`locked ${inp.id} ${got.sha256}`);
@@ -191,7 +191,7 @@ async function lockFlavour(lock: LockFile, line: LineSpec, f: FlavourSpec, arch:
   lock.flavours = { ...(lock.flavours ?? {}), [key]: [...new Set(ids)].sort() };
 }
 
-export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE): Promise<{ lock: LockFile; newer: Record<string, string[]> }> {
+export async function refreshLock(cache: string, m: Matrix, tracks?: string[], file = LOCK_FILE): Promise<{ lock: LockFile; newer: Record<string, string[]> }> {
   let lock: LockFile;
   try {
     lock = readLock(file);
@@ -217,7 +217,7 @@ export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE
         if (!sdist) throw new UserError('E_LOCK_RESOLVE', `${inp.name} ${inp.version} has no source distribution on PyPI`);
         lock.inputs[inp.id] = { ...inp, url: new URL(sdist.url, `https://pypi.org/pypi/${inp.name}/json`).href, sha256: sdist.digests.sha256 };
       } else {
-        const got = await fetchUnpinned(inp.id, inp.url!);
+        const got = await fetchUnpinned(cache, inp.id, inp.url!);
         if (inp.kind === 'maven') await checkMavenSha1(inp.id, inp.url!, got.path);
         lock.inputs[inp.id] = { ...inp, url: inp.url!, sha256: got.sha256 };
       }
@@ -228,7 +228,7 @@ export async function refreshLock(m: Matrix, tracks?: string[], file = LOCK_FILE
       const f = m.flavours[name];
       if (!f?.over || f.available === false) continue;
       // One closure per flavour of a line, resolved for the matrix's first architecture.
-      await lockFlavour(lock, line, f, m.architectures[0]!);
+      await lockFlavour(cache, lock, line, f, m.architectures[0]!);
     }
   }
   // Lines gone from the matrix, and inputs no line uses any more, leave the lock.

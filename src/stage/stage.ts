@@ -11,7 +11,6 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { inStep, log } from '../lib/log.ts';
-import { cacheDir } from '../lib/paths.ts';
 import { linkOrCopy, linkTreeOrCopy, replaceDirAtomic, sweepLeftovers } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
 import { lastChange } from '../lib/tools/git.ts';
@@ -63,7 +62,7 @@ function stagedJarName(i: LockedInput): string {
 async function sbomCreated(ws: Workspace, lockFile: string): Promise<string> {
   // Another lock than the checkout's own is not in its history: that file's time dates it.
   const committed = lockFile === ws.lockFile ? await lastChange(ws.root, ['matrix.yaml', 'sparkcraft.lock.json']) : 0;
-  const t = Number(process.env.SOURCE_DATE_EPOCH) || committed || Math.floor(statSync(lockFile).mtimeMs / 1000);
+  const t = ws.sourceDateEpoch || committed || Math.floor(statSync(lockFile).mtimeMs / 1000);
   return new Date(t * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
@@ -72,10 +71,10 @@ async function sbomCreated(ws: Workspace, lockFile: string): Promise<string> {
  * (one inode) nor, where that entry was replaced or is gone, a file that still hashes to the lock's
  * sha256. Warns for the first such input.
  */
-async function stagedReplaced(inputs: LockedInput[], placed: (i: LockedInput) => string): Promise<boolean> {
+async function stagedReplaced(cache: string, inputs: LockedInput[], placed: (i: LockedInput) => string): Promise<boolean> {
   for (const i of inputs) {
     const a = statSync(placed(i), { throwIfNoEntry: false });
-    if (a && a.ino === statSync(casPath(i.sha256), { throwIfNoEntry: false })?.ino) continue;
+    if (a && a.ino === statSync(casPath(cache, i.sha256), { throwIfNoEntry: false })?.ino) continue;
     if (a && (await sha256File(placed(i))) === i.sha256) continue;
     log.warn(`staged ${i.id} is not the verified download any more: restaging`);
     return true;
@@ -83,9 +82,9 @@ async function stagedReplaced(inputs: LockedInput[], placed: (i: LockedInput) =>
   return false;
 }
 
-/** Extract the pyspark sdist once per checksum into the cache, laid out as /opt/spark. */
-export async function sparkTree(input: LockedInput, archive: string, py4j: string): Promise<string> {
-  const dest = join(cacheDir(), 'extract', `spark-${input.sha256}`);
+/** Extract the pyspark sdist once per checksum into the cache (`cache`, the workspace's), laid out as /opt/spark. */
+export async function sparkTree(cache: string, input: LockedInput, archive: string, py4j: string): Promise<string> {
+  const dest = join(cache, 'extract', `spark-${input.sha256}`);
   if (existsSync(join(dest, '.complete'))) return dest;
   // What killed unpacks left goes; a unique name per call keeps concurrent unpacks apart.
   await sweepLeftovers(dirname(dest), /^spark-[0-9a-f]{64}\.tmp-(\d+)(?:-[0-9a-f]+)?$/);
@@ -162,7 +161,7 @@ export async function stageLine(
   // The staged tree hard-links the cached downloads: a cached file changed on disk changes it too, so
   // the cache is rechecked (cheaply: size, mtime, inode) before the stamp is believed.
   let changed = false;
-  for (const i of inputs) if ((await recheckCached(i.id, i.sha256, { rehash: o.verify })) === 'removed') changed = true;
+  for (const i of inputs) if ((await recheckCached(ws.cache, i.id, i.sha256, { rehash: o.verify })) === 'removed') changed = true;
   // 100+ MB: hashed again only when its size, mtime or inode changed since it was last hashed.
   const spark8tSha = await sha256Remembered(spark8t, join(ws.stamps, 'spark8t.sha256.json'));
   const examplesKey = await examplesSourcesKey();
@@ -175,6 +174,7 @@ export async function stageLine(
   // where the cache entry was replaced or is gone, files that still hash to the lock's sha256.
   if (!changed && existsSync(stampFile))
     changed = await stagedReplaced(
+      ws.cache,
       inputs.filter((x) => x.kind === 'maven'),
       (i) => join(target, 'jars', stagedJarName(i)),
     );
@@ -184,11 +184,11 @@ export async function stageLine(
   }
   // Every download verified before anything is staged.
   const paths = new Map<string, string>();
-  for (const i of inputs) paths.set(i.id, await fetchVerified(i.id, i.url, i.sha256));
+  for (const i of inputs) paths.set(i.id, await fetchVerified(ws.cache, i.id, i.url, i.sha256));
   const spark = inputs.find((i) => i.kind === 'pypi')!;
   const pebbleIn = inputs.find((i) => i.kind === 'go')!;
-  const tree = await sparkTree(spark, paths.get(spark.id)!, resolved.line.py4j);
-  const pebble = await goBuildCached('pebble', pebbleIn.name, pebbleIn.version, `${pebbleIn.name}/cmd/pebble`);
+  const tree = await sparkTree(ws.cache, spark, paths.get(spark.id)!, resolved.line.py4j);
+  const pebble = await goBuildCached(ws.cache, 'pebble', pebbleIn.name, pebbleIn.version, `${pebbleIn.name}/cmd/pebble`);
 
   // Written aside (inputs.new-<pid>-*) and swapped in whole: a killed stage leaves the previous tree.
   await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () =>
@@ -280,20 +280,20 @@ export async function stageFlavour(
   const lockFile = o.lockFile ?? ws.lockFile;
   const inputs = lockedFlavourInputs(resolved.line, resolved.flavour, readLock(lockFile));
   let changed = false;
-  for (const i of inputs) if ((await recheckCached(i.id, i.sha256, { rehash: o.verify })) === 'removed') changed = true;
+  for (const i of inputs) if ((await recheckCached(ws.cache, i.id, i.sha256, { rehash: o.verify })) === 'removed') changed = true;
   const stamp = createHash('sha256')
     .update(JSON.stringify({ LAYOUT_VERSION, flavour: resolved.flavour.name, inputs: inputs.map((i) => [i.id, i.sha256]) }))
     .digest('hex');
   const target = at(ws, resolved.paths.inputs);
   const stampFile = join(target, '.stamp');
   const placed = (i: LockedInput) => join(target, i.kind === 'wheel' ? 'wheels' : 'jars', i.kind === 'wheel' ? stagedWheelName(i) : stagedJarName(i));
-  if (!changed && existsSync(stampFile)) changed = await stagedReplaced(inputs, placed);
+  if (!changed && existsSync(stampFile)) changed = await stagedReplaced(ws.cache, inputs, placed);
   if (!o.force && !changed && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
     log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
     return { dir, inputs: target, stamp, skipped: true, seconds: (Date.now() - started) / 1000 };
   }
   const paths = new Map<string, string>();
-  for (const i of inputs) paths.set(i.id, await fetchVerified(i.id, i.url, i.sha256));
+  for (const i of inputs) paths.set(i.id, await fetchVerified(ws.cache, i.id, i.url, i.sha256));
   await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () =>
     replaceDirAtomic(target, async (tmp) => {
       const byFile = new Map<string, Origin>();

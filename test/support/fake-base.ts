@@ -17,12 +17,14 @@ export async function writeFakeBase(ws: Workspace, file: string, labels: Record<
   const d = (path: string, mode: number, uid = 0): TarEntry => ({ path, type: 'dir', mode, uid, gid: uid });
   const f = (path: string, text: string): TarEntry => ({ path, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(text) });
   const one = await buildLayer(
+    ws.cache,
     `test-base-archive-1-${salt}`,
     'fake base os',
     async () => [d('etc', 0o755), f('etc/os-release', `ID=fake\nSALT=${salt}\n`), d('opt', 0o751), d('usr', 0o755)],
     MTIME,
   );
   const two = await buildLayer(
+    ws.cache,
     `test-base-archive-2-${salt}`,
     'fake base spark',
     async () => [d('opt', 0o751), d('opt/spark', 0o750, RUN_USER), d('opt/spark/jars', 0o770, RUN_USER), f('opt/spark/RELEASE', `fake ${salt}\n`)],

@@ -3,10 +3,10 @@ import { execa } from 'execa';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
-import { cacheDir } from '../paths.ts';
 
-export function goEnv(): Record<string, string> {
-  const c = cacheDir();
+/** Go's environment with its module and build caches under `cache` (the workspace's). */
+export function goEnv(cache: string): Record<string, string> {
+  const c = cache;
   return {
     GOMODCACHE: join(c, 'go', 'mod'),
     GOCACHE: join(c, 'go', 'build'),
@@ -22,14 +22,14 @@ export function goEnv(): Record<string, string> {
  * `go install pkg@version` needs the proxy's version list (refused by some proxies), so a
  * throwaway module requiring that exact version is used instead.
  */
-export async function goBuildCached(name: string, module: string, version: string, pkg: string): Promise<string> {
-  const out = join(cacheDir(), 'bin', `${name}-${version}`);
+export async function goBuildCached(cache: string, name: string, module: string, version: string, pkg: string): Promise<string> {
+  const out = join(cache, 'bin', `${name}-${version}`);
   if (existsSync(out)) return out;
-  const work = join(cacheDir(), 'go', `${name}-build-${version}`);
+  const work = join(cache, 'go', `${name}-build-${version}`);
   mkdirSync(work, { recursive: true });
   writeFileSync(join(work, 'go.mod'), `module sparkcraft.local/${name}-build\n\ngo 1.22\n\nrequire ${module} ${version}\n`);
   writeFileSync(join(work, 'tools.go'), `package tools\n\nimport _ "${pkg}"\n`);
-  const env = goEnv();
+  const env = goEnv(cache);
   try {
     await execa('go', ['mod', 'tidy'], { cwd: work, env });
     await execa('nice', ['go', 'build', '-trimpath', '-ldflags=-s -w', '-o', `${out}.tmp`, pkg], { cwd: work, env });

@@ -5,7 +5,6 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { log } from '../log.ts';
-import { cacheDir } from '../paths.ts';
 import { normalizeJks } from '../jks.ts';
 
 export const SUITE = 'bookworm';
@@ -49,9 +48,9 @@ for root, dirs, files in os.walk('/usr'):
 `;
 
 /** A cached rootfs directory (`--mode=root`, so ownership is real). */
-export async function rootfs(variant: 'minbase', packages: string[]): Promise<string> {
+export async function rootfs(cache: string, variant: 'minbase', packages: string[]): Promise<string> {
   const key = rootfsKey(variant, packages);
-  const dir = join(cacheDir(), 'rootfs', key);
+  const dir = join(cache, 'rootfs', key);
   if (existsSync(join(dir, '.complete'))) return join(dir, 'root');
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `root.tmp-${process.pid}`);
