@@ -1,6 +1,6 @@
 /**
  * The flavours as data: matrix → resolved names, manifests and files (pure), the lock's pins and
- * the stage of a flavour's own inputs (real downloads, cached), the scripts they ship.
+ * the scripts they ship. The stage of a flavour's own inputs (real downloads) is test/flavour-stage.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -13,10 +13,10 @@ import { exactShim, shimOverride } from '../src/flavours/gpu.ts';
 import { ARCHITECTURES } from '../src/config/arch.ts';
 import { flavourOf } from '../src/flavours/index.ts';
 import type { ResolvedLine } from '../src/config/types.ts';
-import { check, loadTemplates, renderLine } from '../src/render/render.ts';
+import { check, loadTemplates, render, renderLine } from '../src/render/render.ts';
+import { UserError } from '../src/lib/errors.ts';
 import { lockedFlavourInputs, plannedFlavourInputs, readLock } from '../src/stage/lock.ts';
 import { licenseOf, resolveCommand, wheelsOfReport } from '../src/lib/tools/pip.ts';
-import { stage } from '../src/pipeline.ts';
 import { planRock } from '../src/pack/rock.ts';
 import { workspace } from '../src/lib/workspace.ts';
 import { decideRockPlan, formatRockPlan } from '../src/publish/registry.ts';
@@ -70,9 +70,18 @@ describe('flavours in the matrix', () => {
     );
     await expect(flavourOf(resolveLine(m, { line: '4.1', flavour: 'gpu' }))).rejects.toThrow(/flavours\.gpu\.lines\.4\.1\.settings\.shims is not a known key/);
   });
-  it('kyuubi stays unavailable with its reason; rendering it is refused', () => {
+  it('an unavailable flavour (kyuubi) resolves, but rendering it is refused with its reason, and nothing is written', async () => {
     expect(matrix.flavours.kyuubi!.available).toBe(false);
     expect(matrix.flavours.kyuubi!.reason).toMatch(/kyuubi/i);
+    const r = resolveLine(matrix, { line: line.track, flavour: 'kyuubi' });
+    const root = mkdtempSync(join(tmpdir(), 'kyuubi-'));
+    const e = await render(r, workspace(root), { templates }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(UserError);
+    expect(e).toMatchObject({ code: 'E_FLAVOUR', message: `flavour kyuubi cannot be built yet: ${matrix.flavours.kyuubi!.reason}` });
+    expect(readdirSync(root)).toEqual([]);
   });
 });
 
@@ -283,49 +292,4 @@ describe("the lock pins each flavour's inputs", () => {
       /without a wheel sha256/,
     );
   });
-});
-
-describe('stage of a flavour: only its own inputs, verified, with an SBOM', () => {
-  it("gpu: the jar under inputs/jars, hard-linked from the cache, listed in the SBOM with the lock's sha256", async () => {
-    const st = await stage({ line: '3.5', flavour: 'gpu' });
-    expect(readdirSync(st.inputs).sort()).toEqual(['.keys.json', '.stamp', 'jars', 'manifest.json', 'sbom.spdx.json']);
-    expect(readdirSync(join(st.inputs, 'jars'))).toEqual(['rapids-4-spark_2.12-25.04.0.jar']);
-    const sbom = JSON.parse(readFileSync(join(st.inputs, 'sbom.spdx.json'), 'utf8'));
-    const f = sbom.files.find((x: { fileName: string }) => x.fileName === './jars/rapids-4-spark_2.12-25.04.0.jar');
-    expect(f.checksums[1].checksumValue).toBe(readLock().inputs['maven:com.nvidia:rapids-4-spark_2.12@25.04.0']!.sha256);
-    expect(sbom.packages.map((p: { name: string }) => p.name)).toEqual(['com.nvidia:rapids-4-spark_2.12']);
-    expect((await stage({ line: '3.5', flavour: 'gpu' })).skipped).toBe(true);
-  }, 600_000);
-  it('jupyter: every wheel of the closure under inputs/wheels and in the SBOM', async () => {
-    const st = await stage({ line: '3.5', flavour: 'jupyter' });
-    const wheels = readdirSync(join(st.inputs, 'wheels'));
-    const locked = lockedFlavourInputs(line, matrix.flavours.jupyter!, readLock());
-    expect(wheels).toHaveLength(locked.length);
-    const sbom = JSON.parse(readFileSync(join(st.inputs, 'sbom.spdx.json'), 'utf8'));
-    expect(sbom.files).toHaveLength(locked.length);
-    expect(sbom.packages).toHaveLength(locked.length);
-    const jl = sbom.files.find((x: { fileName: string }) => x.fileName === './wheels/jupyterlab-4.6.6-py3-none-any.whl');
-    expect(jl.licenseConcluded).toBe('BSD-3-Clause');
-    expect(jl.checksums[1].checksumValue).toBe(readLock().inputs['wheel:jupyterlab@4.6.6']!.sha256);
-    // What it stages installs offline: pip finds the whole closure in the folder.
-    const target = mkdtempSync(join(tmpdir(), 'jl-offline-'));
-    const r = await execa(
-      '/usr/bin/python3',
-      [
-        '-m',
-        'pip',
-        'install',
-        '--dry-run',
-        '--no-index',
-        '--find-links',
-        join(st.inputs, 'wheels'),
-        '--target',
-        target,
-        '--disable-pip-version-check',
-        'jupyterlab==4.6.6',
-      ],
-      { reject: false },
-    );
-    expect(r.exitCode, r.stderr).toBe(0);
-  }, 600_000);
 });

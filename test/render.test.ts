@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, readFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { hostArch, loadMatrix, resolveLine, validateMatrix } from '../src/config/matrix.ts';
+import { hostArch, resolveLine, validateMatrix } from '../src/config/matrix.ts';
+import { FIXTURE_MATRIX, fixtureMatrix } from './support/fixture.ts';
 import { check, loadTemplates, renderLine, validateManifests } from '../src/render/render.ts';
 import { flavourOf } from '../src/flavours/index.ts';
 import type { Matrix, ResolvedLine } from '../src/config/types.ts';
@@ -13,23 +14,24 @@ import type { Matrix, ResolvedLine } from '../src/config/types.ts';
 const ext = async (r: ResolvedLine) => (await flavourOf(r)).context?.(r) ?? {};
 import { ROOT } from './support/k8s.ts';
 
-const matrix = loadMatrix();
+// Logic on the fixture matrix (made-up versions): a version bump in matrix.yaml changes nothing here.
+const matrix = fixtureMatrix();
 const templates = loadTemplates();
 
 describe('release matrix', () => {
   it('resolves tags, tracks and channels from the scheme', () => {
-    const r = resolveLine(matrix, { line: '3.5', risk: 'edge' });
-    expect(r.line.spark).toBe('3.5.9');
-    expect(r.image.tags).toEqual(['3.5.9-22.04_edge', '3.5-22.04_edge']);
-    expect(r.image.ref).toBe('ghcr.io/canonical/charmed-spark:3.5-22.04_edge');
-    expect(r.snap).toEqual({ name: 'spark-client', version: '3.5.9', channel: '3.5/edge' });
-    expect(resolveLine(matrix, { line: '3.5', risk: 'stable' }).image.tags).toContain('3.5-22.04');
-    expect(resolveLine(matrix, { line: '4.1' }).image.tags[0]).toBe(`${matrix.lines.find((l) => l.track === '4.1')!.spark}-24.04_edge`);
+    const r = resolveLine(matrix, { line: '7.2', risk: 'edge' });
+    expect(r.line.spark).toBe('7.2.11');
+    expect(r.image.tags).toEqual(['7.2.11-22.04_edge', '7.2-22.04_edge']);
+    expect(r.image.ref).toBe('registry.example/sparkcraft/charmed-spark:7.2-22.04_edge');
+    expect(r.snap).toEqual({ name: 'spark-client', version: '7.2.11', channel: '7.2/edge' });
+    expect(resolveLine(matrix, { line: '7.2', risk: 'stable' }).image.tags).toEqual(['7.2.11-22.04_stable', '7.2-22.04_stable', '7.2-22.04']);
+    expect(resolveLine(matrix, { line: '8.0' }).image.tags[0]).toBe('8.0.2-24.04_edge');
     expect(() => resolveLine(matrix, { line: '2.4' })).toThrow(/no Spark line "2.4".*/);
   });
   it('names the key path and reason of every invalid entry', () => {
-    const raw = parse(readFileSync(join(ROOT, 'matrix.yaml'), 'utf8'));
-    raw.lines[1].spark = '3.6.0';
+    const raw = parse(readFileSync(FIXTURE_MATRIX, 'utf8'));
+    raw.lines[1].spark = '7.3.0';
     raw.lines[0].jars[0].version = 'x y';
     raw.lines[2].snap.base = 'core22';
     delete raw.project.uid;
@@ -42,7 +44,7 @@ describe('release matrix', () => {
     // The schema's problems first (all of them), then, on a matrix of the right shape, the cross-checks.
     expect(msg).toContain('m.yaml: lines[0].jars[0].version: "x y" does not match');
     expect(msg).toContain('m.yaml: project.uid: is required');
-    raw.lines[0].jars[0].version = '3.3.4';
+    raw.lines[0].jars[0].version = '3.9.1';
     raw.project.uid = 584792;
     msg = '';
     try {
@@ -50,7 +52,7 @@ describe('release matrix', () => {
     } catch (e) {
       msg = (e as Error).message;
     }
-    expect(msg).toContain('m.yaml: lines[1].spark 3.6.0 is not in track 3.5');
+    expect(msg).toContain('m.yaml: lines[1].spark 7.3.0 is not in track 7.2');
     expect(msg).toContain('m.yaml: lines[2].snap.base core22 does not match rock base ubuntu@24.04');
   });
   it('refuses an unknown key anywhere with its key path, and a value that would reach a script or a path unchecked', () => {
@@ -76,7 +78,7 @@ describe('release matrix', () => {
 
 /** The real matrix widened to every value the cell resolver knows (arm64, a second Java), which only tests build. */
 function widened(): Matrix {
-  const raw = parse(readFileSync(join(ROOT, 'matrix.yaml'), 'utf8'));
+  const raw = parse(readFileSync(FIXTURE_MATRIX, 'utf8'));
   raw.architectures = ['amd64', 'arm64'];
   raw.project.debianSuites = { ...raw.project.debianSuites, '21': 'trixie' };
   for (const l of raw.lines) l.java = [...l.java, 21];
@@ -114,13 +116,13 @@ describe('release cells (line × flavour × architecture × Java)', () => {
                 `${line.track}${j}-${base}_${risk}`,
                 ...(risk === 'stable' ? [`${line.track}${j}-${base}`] : []),
               ]);
-              expect(r.image.ref).toBe(`ghcr.io/canonical/${f.image}:${line.track}${j}-${base}_${risk}`);
-              expect(r.snap).toEqual({ name: 'spark-client', version: line.spark, channel: `${line.track}/${risk}` });
+              expect(r.image.ref).toBe(`${matrix.project.registry}/${f.image}:${line.track}${j}-${base}_${risk}`);
+              expect(r.snap).toEqual({ name: matrix.project.snapName, version: line.spark, channel: `${line.track}/${risk}` });
               expect(r.paths).toEqual({
                 build: `build/${line.track}/${name}/${arch}-java${java}`,
                 inputs: `build/${line.track}/${name}/${arch}-java${java}/inputs`,
                 rock: `dist/${f.image}_${version}${j}_${arch}.rock`,
-                snap: `dist/spark-client_${line.spark}${j}_${arch}.snap`,
+                snap: `dist/${matrix.project.snapName}_${line.spark}${j}_${arch}.snap`,
                 examplesJar: `/opt/spark/examples/jars/spark-examples_${line.scala}-${line.spark}.jar`,
               });
               if (f.available === false) continue;
@@ -158,7 +160,7 @@ describe('release cells (line × flavour × architecture × Java)', () => {
     expect(hostArch('x64')).toBe('amd64');
     expect(hostArch('arm64')).toBe('arm64');
     expect(() => resolveLine(matrix, { arch: 'arm64' })).toThrow(/architecture "arm64" is not built by this matrix/);
-    expect(() => resolveLine(matrix, { java: 11 })).toThrow(/Spark 3\.5 is not built with Java 11/);
+    expect(() => resolveLine(matrix, { java: 11 })).toThrow(/Spark 7\.2 is not built with Java 11/);
     expect(() => validateMatrix({ ...widened(), architectures: ['amd64', 'sparc'] }, 'm')).toThrow(/architectures: sparc is not one of amd64, arm64/);
   });
 });
@@ -185,7 +187,9 @@ describe('rendering', () => {
       expect(snap.apps['spark-shell'].plugs).toContain('network-bind');
       expect(snap.plugs['dot-kube-config']).toEqual({ interface: 'personal-files', read: ['$HOME/.kube/config'] });
       const defaults = files.find((f) => f.path === 'files/snap/etc/spark8t/conf/spark-defaults.conf')!.content;
-      expect(defaults).toContain(`spark.kubernetes.container.image=ghcr.io/canonical/charmed-spark:${line.track}-${line.rock.base.split('@')[1]}_edge`);
+      expect(defaults).toContain(
+        `spark.kubernetes.container.image=${matrix.project.registry}/charmed-spark:${line.track}-${line.rock.base.split('@')[1]}_edge`,
+      );
     }
   });
   it('refuses a manifest the craft tools would refuse, naming the key', () => {
