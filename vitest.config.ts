@@ -1,12 +1,67 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The suite in three tiers (vitest projects; `npm run test:unit|test:tools|test:cluster`, `npm test` runs
+ * all three in that order):
+ * - unit: pure logic on the fixture matrix (test/fixtures/matrix.yaml). No tool that setup installs
+ *   (podman, skopeo, squashfs-tools, umoci, pigz, bun, go, java, mmdebstrap, cosign, actionlint), no
+ *   build or stage, no network (loopback servers inside the test process only), no Kubernetes. The base
+ *   system (sh, bash, tar, git, coreutils) and the project's own CLI under node may run. Files run in
+ *   parallel: a unit test has no shared state (its own temporary directories, workspace and cache).
+ * - tools: the real tools and the build (rock, snap, spark8t, stage, the local registry, cosign), the
+ *   network for downloads; no Kubernetes node. One file at a time: they share dist/, build/ and the cache.
+ * - cluster: anything that needs scripts/local-k8s.sh's apiserver or node. One file at a time.
+ * A file belongs to the tier of the heaviest thing it does; the lists below name the tools and cluster
+ * files, every other file is a unit file (so a new file lands in the fast tier and must keep its rules).
+ */
+export const CLUSTER = [
+  'test/cluster.test.ts',
+  'test/local-k8s.test.ts',
+  'test/s3.test.ts',
+  'test/smoke.test.ts',
+  'test/spark8t/exe.test.ts',
+  'test/spark8t/kubeconfig.test.ts',
+  'test/spark8t/registry.test.ts',
+  'test/spark8t/wrappers.test.ts',
+];
+
+export const TOOLS = [
+  'test/base-archive.test.ts',
+  'test/build.test.ts',
+  'test/cache-verify.test.ts',
+  'test/cosign-setup.test.ts',
+  'test/examples.test.ts',
+  'test/flavour-gpu.test.ts',
+  'test/flavour-jupyter.test.ts',
+  'test/flavour-stage.test.ts',
+  'test/fresh-machine.test.ts',
+  'test/jks.test.ts',
+  'test/local-s3.test.ts',
+  'test/noop.test.ts',
+  'test/pipeline.test.ts',
+  'test/publish-cli.test.ts',
+  'test/publish-registry.test.ts',
+  'test/publish-snap.test.ts',
+  'test/reproducible-scratch.test.ts',
+  'test/sign.test.ts',
+  'test/snap-runner.test.ts',
+  'test/stage-unpack.test.ts',
+  'test/stage.test.ts',
+  'test/workflows.test.ts',
+];
+
+const ALL = ['test/**/*.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 600_000,
-    // Suites share one local kube-apiserver and one cache; run files one at a time on a 2-core machine.
-    fileParallelism: false,
     reporters: ['default'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ALL, exclude: [...TOOLS, ...CLUSTER], fileParallelism: true } },
+      // Tools and cluster files share one cache, dist/ and one local kube-apiserver: one file at a time on a 2-core machine.
+      { extends: true, test: { name: 'tools', include: TOOLS, fileParallelism: false } },
+      { extends: true, test: { name: 'cluster', include: CLUSTER, fileParallelism: false } },
+    ],
   },
 });

@@ -1,15 +1,13 @@
-/** The built-in backends' plans (pure): the snap's like the rock's, from the committed manifests; parts shared. */
+/** The built-in backends' plans (pure): the snap's like the rock's, from the fixture matrix's rendered manifests; parts shared. */
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse } from 'yaml';
 import { planSnap } from '../src/pack/snap.ts';
 import { planRock } from '../src/pack/rock.ts';
 import { organize, planParts, primed } from '../src/pack/parts.ts';
-import { ROOT } from './support/k8s.ts';
+import { fixtureManifests } from './support/fixture.ts';
 
-const snapcraft = parse(readFileSync(join(ROOT, 'snap/snapcraft.yaml'), 'utf8'));
-const rockcraft = parse(readFileSync(join(ROOT, 'rockcraft.yaml'), 'utf8'));
+const fx = fixtureManifests();
+const snapcraft = fx.snapcraft;
+const rockcraft = fx.rockcraft;
 
 describe('the snap plan', () => {
   it('turns snapcraft.yaml and its hooks into packages, parts and meta/snap.yaml before any work', () => {
@@ -21,7 +19,7 @@ describe('the snap plan', () => {
         .filter(([, v]) => v.plugin === 'dump')
         .map(([k]) => k),
     );
-    expect(p.snapYaml).toMatchObject({ name: 'spark-client', version: '3.5.9', hooks: { install: {} } });
+    expect(p.snapYaml).toMatchObject({ name: 'spark-client', version: fx.resolved.line.spark, hooks: { install: {} } });
     expect(JSON.parse(JSON.stringify(p))).toEqual(p);
   });
   it('places and primes files as snapcraft does (the spark8t part keeps only bin/spark8t)', () => {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mountsUnder } from '../src/lib/mounts.ts';
 import { sweepLeftovers } from '../src/lib/fsx.ts';
-import { mksquashfs } from '../src/lib/tools/squashfs.ts';
+import { catFile, mksquashfs, unsquashfs } from '../src/lib/tools/squashfs.ts';
+import { execa } from 'execa';
 import { SnapRunner } from '../src/smoke/runner.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'snap-runner-'));
@@ -74,5 +75,23 @@ describe('mountsUnder', () => {
     expect(mountsUnder(info, '/tmp/w/')).toEqual(['/tmp/w/snap/dev', '/tmp/w/snap']);
     expect(mountsUnder(info, '/tmp/w x')).toEqual(['/tmp/w x/snap']);
     expect(mountsUnder(info, '/tmp/none')).toEqual([]);
+  });
+});
+
+describe('squashfs (real tools)', () => {
+  it('packs with fixed times and reads a file back (real tools)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqfs-'));
+    try {
+      writeFileSync(join(dir, 'hello'), 'hi\n');
+      await mksquashfs(dir, join(dir, '..', `${dir.split('/').pop()}.sqfs`), 1234567);
+      const file = `${dir}.sqfs`;
+      expect(await catFile(file, 'hello')).toEqual({ ok: true, text: 'hi\n' });
+      expect((await catFile(file, 'nope')).ok).toBe(false);
+      await unsquashfs(file, join(dir, 'out'));
+      expect((await execa('cat', [join(dir, 'out', 'hello')])).stdout).toBe('hi');
+      rmSync(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
