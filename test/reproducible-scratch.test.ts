@@ -4,7 +4,9 @@
  * at a different time, build dist/spark8t and the rock's spark8t layer (the pack step's own buildLayer
  * over the tree the stage step lays out). Executable, layer blob digest and diff_id must be identical.
  * The whole-artifact version (spark8t, the rock and the snap, twice from empty caches) is the
- * `reproducible` job of .github/workflows/ci.yaml.
+ * `reproducible` job of .github/workflows/ci.yaml. The suite's one reproducibility proof: it replaced
+ * test/spark8t/reproducible.test.ts (two warm builds of the same checkout, a subset of this) and
+ * build.test.ts's rebuild of every rock layer into an empty cache (the CI job's rock half).
  */
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -54,7 +56,7 @@ console.log(JSON.stringify({ spark8t: createHash('sha256').update(exe).digest('h
 
 async function buildFromScratch(
   dir: string,
-): Promise<{ spark8t: string; size: number; digest: string; diffId: string; cached: boolean; pid: number; cacheEntries: string[] }> {
+): Promise<{ spark8t: string; size: number; digest: string; diffId: string; cached: boolean; pid: number; cacheEntries: string[]; leftovers: string[] }> {
   const repo = join(dir, 'checkout');
   const cache = join(dir, 'cache');
   await execa('mkdir', ['-p', repo, cache]);
@@ -67,6 +69,8 @@ async function buildFromScratch(
   return {
     ...(JSON.parse(line) as { spark8t: string; size: number; digest: string; diffId: string; cached: boolean; pid: number }),
     cacheEntries: readdirSync(cache),
+    // What the compile leaves beside dist/spark8t: no temporaries (dot files) in the output folder.
+    leftovers: readdirSync(join(repo, 'dist')).filter((n) => n.startsWith('.')),
   };
 }
 
@@ -86,6 +90,7 @@ describe('reproducible from scratch', () => {
       expect(second.spark8t).toBe(first.spark8t);
       expect(second.diffId).toBe(first.diffId);
       expect(second.digest).toBe(first.digest);
+      expect([...first.leftovers, ...second.leftovers]).toEqual([]);
       console.log(`spark8t sha256:${first.spark8t} (${first.size} bytes), layer ${first.digest}`);
     } finally {
       rmSync(a, { recursive: true, force: true });
