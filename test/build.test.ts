@@ -1,17 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import {
-  appendFileSync,
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -114,11 +103,7 @@ describe('the snap is a real squashfs snap', () => {
 });
 
 describe('reproducible and cached', () => {
-  it('an unchanged rebuild reuses every layer and the archive', async () => {
-    const again = await build('rock', { backend: 'builtin' });
-    expect(again.reused).toBe(true);
-    expect(again.layers!.every((l) => l.cached)).toBe(true);
-  });
+  // An unchanged rebuild reuses the archive and every layer: proved by this test's two builds (its own test was a third no-op build).
   it('trims layers no artifact uses from the cache, keeping the ones it uses and recent ones', async () => {
     const dir = layerCacheDir(workspace().cache);
     const fake = (key: string, hoursAgo: number) => {
@@ -142,6 +127,7 @@ describe('reproducible and cached', () => {
     rmSync(join(dir, 'test-unused-recent.json'));
     // What the rock is made of is still there: the next build reuses every layer.
     const again = await build('rock', { backend: 'builtin' });
+    expect(again.reused).toBe(true);
     expect(again.layers!.every((l) => l.cached)).toBe(true);
   });
   it('shows progress: a live step line on a terminal, timestamped lines otherwise', async () => {

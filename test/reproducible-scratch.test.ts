@@ -50,7 +50,7 @@ copyFileSync(join(out, 'spark8t'), join(bin, 'spark8t'));
 chmodSync(join(bin, 'spark8t'), 0o755);
 for (const t of SPARK8T_TOOLS) symlinkSync('spark8t', join(bin, 'spark-client.' + t));
 const entries = await dirEntries(join(root, 'tree'), '', { owner: { uid: 0, gid: 0 } });
-const layer = await buildLayer('scratch-spark8t', 'part spark8t', async () => entries, 1764000000);
+const layer = await buildLayer(process.env.SPARKCRAFT_CACHE, 'scratch-spark8t', 'part spark8t', async () => entries, 1764000000);
 console.log(JSON.stringify({ spark8t: createHash('sha256').update(exe).digest('hex'), size: exe.length, digest: layer.digest, diffId: layer.diffId, cached: layer.cached, pid: process.pid }));
 `;
 
