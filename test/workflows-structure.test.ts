@@ -16,7 +16,7 @@ type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 const load = (f: string): Doc => parse(readFileSync(path.join(WF, f), 'utf8')) as Doc;
 
 /** A run script as its logical command lines. */
-export function commands(run: unknown): string[] {
+function commands(run: unknown): string[] {
   if (typeof run !== 'string') return [];
   return run
     .replace(/\s*\\\n\s*/g, ' ')
