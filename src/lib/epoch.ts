@@ -10,9 +10,7 @@ export function parseSourceDateEpoch(raw: string | undefined): number | undefine
   if (raw === undefined || raw.trim() === '') return undefined;
   const v = raw.trim();
   if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) {
-    throw new UserError('E_SOURCE_DATE_EPOCH', `SOURCE_DATE_EPOCH=${raw} is not a number of seconds since 1970`, {
-      hint: 'set it to a whole number greater than 0 (e.g. `git log -1 --format=%ct`), or unset it',
-    });
+    throw new UserError('E_SOURCE_DATE_EPOCH', `SOURCE_DATE_EPOCH=${raw} is not a number of seconds since 1970`);
   }
   return Number(v);
 }

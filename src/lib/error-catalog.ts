@@ -120,6 +120,11 @@ export const SPARKCRAFT_ERRORS = {
   E_ARCH: { summary: 'the matrix does not build this architecture', hint: 'use one listed under architectures: in matrix.yaml', exit: 1 },
   E_JAVA: { summary: 'the line is not built with this Java version', hint: "use one of the line's java: versions in matrix.yaml", exit: 1 },
   E_RISK: { summary: 'unknown release risk', hint: 'use a risk listed under risks: in matrix.yaml', exit: 1 },
+  E_SOURCE_DATE_EPOCH: {
+    summary: 'SOURCE_DATE_EPOCH is set but is not a whole number of seconds since 1970',
+    hint: 'set it to a whole number greater than 0 (e.g. `git log -1 --format=%ct`), or unset it',
+    exit: 1,
+  },
   E_TEMPLATE: { summary: 'a template is missing or does not render', hint: 'fix the template under templates/', exit: 1 },
   E_MANIFEST: { summary: 'a rendered manifest is invalid for its craft tool or the built-in backend', hint: 'fix its template under templates/', exit: 1 },
   E_STALE: {
