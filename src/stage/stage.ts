@@ -188,7 +188,7 @@ export async function stageLine(
   const spark = inputs.find((i) => i.kind === 'pypi')!;
   const pebbleIn = inputs.find((i) => i.kind === 'go')!;
   const tree = await sparkTree(ws.cache, spark, paths.get(spark.id)!, resolved.line.py4j);
-  const pebble = await goBuildCached(ws.cache, 'pebble', pebbleIn.name, pebbleIn.version, `${pebbleIn.name}/cmd/pebble`);
+  const pebble = await goBuildCached(ws.cache, 'pebble', pebbleIn.name, pebbleIn.version, `${pebbleIn.name}/cmd/pebble`, resolved.platform.go);
 
   // Written aside (inputs.new-<pid>-*) and swapped in whole: a killed stage leaves the previous tree.
   await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () =>

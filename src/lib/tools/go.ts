@@ -18,18 +18,20 @@ export function goEnv(cache: string): Record<string, string> {
 }
 
 /**
- * Build `pkg` (a main package of `module@version`) into the cache, once: `<cache>/bin/<name>-<version>`.
+ * Build `pkg` (a main package of `module@version`) for linux/`goarch` into the cache, once:
+ * `<cache>/bin/<name>-<version>-linux-<goarch>`.
  * `go install pkg@version` needs the proxy's version list (refused by some proxies), so a
  * throwaway module requiring that exact version is used instead.
  */
-export async function goBuildCached(cache: string, name: string, module: string, version: string, pkg: string): Promise<string> {
-  const out = join(cache, 'bin', `${name}-${version}`);
+export async function goBuildCached(cache: string, name: string, module: string, version: string, pkg: string, goarch: string): Promise<string> {
+  // The architecture is in the name: a binary built for one is never taken for another.
+  const out = join(cache, 'bin', `${name}-${version}-linux-${goarch}`);
   if (existsSync(out)) return out;
   const work = join(cache, 'go', `${name}-build-${version}`);
   mkdirSync(work, { recursive: true });
   writeFileSync(join(work, 'go.mod'), `module sparkcraft.local/${name}-build\n\ngo 1.22\n\nrequire ${module} ${version}\n`);
   writeFileSync(join(work, 'tools.go'), `package tools\n\nimport _ "${pkg}"\n`);
-  const env = goEnv(cache);
+  const env = { ...goEnv(cache), GOOS: 'linux', GOARCH: goarch };
   try {
     await execa('go', ['mod', 'tidy'], { cwd: work, env });
     await execa('nice', ['go', 'build', '-trimpath', '-ldflags=-s -w', '-o', `${out}.tmp`, pkg], { cwd: work, env });
