@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { checkMavenSha1, keyPath, validateLock, type LockFile } from '../src/stage/lock.ts';
-import { stage } from '../src/stage/stage.ts';
+import { stage } from '../src/pipeline.ts';
 import { workspace } from '../src/lib/workspace.ts';
 import { UserError } from '../src/lib/errors.ts';
 import { ROOT } from './support/k8s.ts';
