@@ -129,7 +129,7 @@ describe('crafted archives: member sizes bounded by the file, reading stops at t
   const refusedAs = async (bytes: Buffer, why: RegExp) => {
     const file = join(dir, `crafted-${randomBytes(4).toString('hex')}.rock`);
     writeFileSync(file, bytes);
-    const e = await importBaseArchive(file, want).then(
+    const e = await importBaseArchive(join(dir, 'crafted-cache'), file, want).then(
       () => undefined,
       (x: unknown) => x,
     );

@@ -60,7 +60,6 @@ describe('a crafted lock file', () => {
   let requests = 0;
   let srv: Server;
   let loop = '';
-  const saved = process.env.SPARKCRAFT_CACHE;
   const good = JSON.parse(readFileSync(join(ROOT, 'sparkcraft.lock.json'), 'utf8')) as LockFile;
   const spark = 'pypi:pyspark@3.5.9';
   const jmx = 'maven:io.prometheus.jmx:jmx_prometheus_javaagent@1.0.1';
@@ -72,7 +71,6 @@ describe('a crafted lock file', () => {
     for (const n of ['matrix.yaml', 'templates']) symlinkSync(join(ROOT, n), join(root, n));
     writeFileSync(victim, 'not the cache\n');
     writeFileSync(spark8t, '#!/bin/sh\n');
-    process.env.SPARKCRAFT_CACHE = cache;
     srv = createServer((_, res) => {
       requests++;
       res.writeHead(404).end();
@@ -81,8 +79,6 @@ describe('a crafted lock file', () => {
     loop = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
-    if (saved === undefined) delete process.env.SPARKCRAFT_CACHE;
-    else process.env.SPARKCRAFT_CACHE = saved;
     await new Promise<void>((r) => srv.close(() => r()));
     rmSync(dir, { recursive: true, force: true });
   });
@@ -152,7 +148,7 @@ describe('a crafted lock file', () => {
       craft(lock);
       const file = join(dir, 'lock.json');
       writeFileSync(file, JSON.stringify(lock, null, 2));
-      const err = await stage({ line: '3.5', lockFile: file, spark8t }, workspace(root)).then(
+      const err = await stage({ line: '3.5', lockFile: file, spark8t }, workspace(root, { cache })).then(
         () => undefined,
         (e: unknown) => e,
       );
