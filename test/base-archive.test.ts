@@ -30,7 +30,9 @@ import type { Packed } from '../src/pack/pack.ts';
 import { build } from '../src/pipeline.ts';
 import type { LayerBlob } from '../src/pack/layer.ts';
 import { RUN_USER, writeFakeBase } from './support/fake-base.ts';
-import { imageIdentity, indexTar, layerDirs } from '../src/pack/base-archive.ts';
+import { imageIdentity, importBaseArchive, indexTar, layerDirs } from '../src/pack/base-archive.ts';
+import { blocks, END, tarHeader } from './support/crafted-tar.ts';
+import { gzipSync } from 'node:zlib';
 import { writeTar, type TarEntry } from '../src/pack/tar.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { workspace, type Workspace } from '../src/lib/workspace.ts';
@@ -119,6 +121,67 @@ describe('reading an oci-archive in place', () => {
         config: { Labels: { 'org.opencontainers.image.title': 'charmed-spark', 'org.opencontainers.image.version': '3.5.9' } },
       }),
     ).toEqual({ name: 'charmed-spark', version: '3.5.9', arch: 'arm64' });
+  });
+});
+
+describe('crafted archives: member sizes bounded by the file, reading stops at the end-of-archive marker', () => {
+  const want = { name: 'charmed-spark', version: '3.5.9', arch: 'amd64', what: '3.5/gpu' };
+  const refusedAs = async (bytes: Buffer, why: RegExp) => {
+    const file = join(dir, `crafted-${randomBytes(4).toString('hex')}.rock`);
+    writeFileSync(file, bytes);
+    const e = await importBaseArchive(join(dir, 'crafted-cache'), file, want).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(UserError);
+    expect((e as UserError).code).toBe('E_BASE_ARCHIVE');
+    const line = (e as UserError).oneLine();
+    expect(line).not.toContain('\n');
+    expect(line.startsWith(`--base-archive ${file}: `), line).toBe(true);
+    expect(line).toMatch(why);
+  };
+  it('an index.json claiming 20 GiB, or 1.5 GiB, is refused naming the file and the member (no RangeError)', async () => {
+    const tail = Buffer.concat([blocks(Buffer.from('{"manifests":[]}')), END]);
+    await refusedAs(
+      Buffer.concat([tarHeader('index.json', 20 * 2 ** 30), tail]),
+      /not an oci-archive \(index\.json claims 21474836480 bytes, past the end of the file \(2048 bytes\)\)/,
+    );
+    await refusedAs(Buffer.concat([tarHeader('index.json', 1.5 * 2 ** 30), tail]), /index\.json claims 1610612736 bytes, past the end of the file/);
+  });
+  it('a pax header claiming 3 GiB, and one of 2 MiB that the file does hold, are refused', async () => {
+    await refusedAs(Buffer.concat([tarHeader('PaxHeader', 3 * 2 ** 30, 'x'), END]), /PaxHeader claims 3221225472 bytes, past the end of the file/);
+    const big = blocks(Buffer.alloc(2 << 20, 0x61));
+    await refusedAs(Buffer.concat([tarHeader('PaxHeader', 2 << 20, 'x'), big, END]), /a pax header of 2097152 bytes/);
+  });
+  it('an index.json of 9 MiB (within the file) is not read into memory', async () => {
+    const body = Buffer.from(JSON.stringify({ manifests: [], pad: 'x'.repeat(9 << 20) }));
+    await refusedAs(Buffer.concat([tarHeader('index.json', body.length), blocks(body), END]), /index\.json is \d+ bytes, more than 8388608/);
+  });
+  const layer = async () => {
+    const chunks: Buffer[] = [];
+    const s = new PassThrough();
+    s.on('data', (c: Buffer) => chunks.push(c));
+    await writeTar(s, [{ path: 'opt', type: 'dir', mode: 0o751, uid: 0, gid: 0 }], MTIME);
+    return gzipSync(Buffer.concat(chunks));
+  };
+  it('a layer is read up to its end-of-archive marker: what is compressed after it (4 MiB, then a broken gzip member) is never inflated', async () => {
+    const file = join(dir, 'trailing-junk.tar.gz');
+    const after = gzipSync(randomBytes(4 << 20), { level: 0 });
+    writeFileSync(file, Buffer.concat([await layer(), after, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]), randomBytes(4096)]));
+    expect(await layerDirs(file)).toEqual({ opt: { mode: 0o751, uid: 0, gid: 0 } });
+  });
+  it('a gzip bomb after the marker (16 GiB of zeros in 16 MB) is not inflated', async () => {
+    const zeros = gzipSync(Buffer.alloc(64 << 20, 0), { level: 9 });
+    const file = join(dir, 'bomb.tar.gz');
+    writeFileSync(file, Buffer.concat([await layer(), ...Array.from({ length: 256 }, () => zeros)]));
+    const t0 = Date.now();
+    expect(await layerDirs(file)).toEqual({ opt: { mode: 0o751, uid: 0, gid: 0 } });
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  }, 60_000);
+  it('a pax body over 1 MiB inside a layer is refused, not collected', async () => {
+    const file = join(dir, 'pax-layer.tar.gz');
+    writeFileSync(file, gzipSync(Buffer.concat([tarHeader('PaxHeader', 2 << 20, 'x'), blocks(Buffer.alloc(2 << 20, 0x61)), END])));
+    await expect(layerDirs(file)).rejects.toThrow(/a pax header of 2097152 bytes/);
   });
 });
 

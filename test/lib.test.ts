@@ -152,3 +152,37 @@ describe('cluster: which layers an image holds', () => {
     });
   });
 });
+
+describe('cluster: the manifest digest of an oci-archive', () => {
+  it('a bad archive is one UserError naming the file: junk, an index.json claiming 20 GiB, an index.json that is not JSON', async () => {
+    const { archiveDigest } = await import('../src/lib/cluster.ts');
+    const { tarHeader, blocks, END } = await import('./support/crafted-tar.ts');
+    const d = await fs.mkdtemp(path.join(os.tmpdir(), 'archive-digest-'));
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['junk.rock', Buffer.alloc(4096, 0x41), /junk\.rock is not a readable oci-archive: /],
+      ['huge.rock', Buffer.concat([tarHeader('index.json', 20 * 2 ** 30), blocks(Buffer.from('{}')), END]), /huge\.rock is not a readable oci-archive: /],
+      [
+        'text.rock',
+        Buffer.concat([tarHeader('index.json', 5), blocks(Buffer.from('hello')), END]),
+        /text\.rock is not a readable oci-archive: its index\.json is not JSON/,
+      ],
+      ['empty.rock', Buffer.concat([tarHeader('index.json', 2), blocks(Buffer.from('{}')), END]), /empty\.rock has no manifest in its index\.json/],
+    ];
+    for (const [name, bytes, want] of cases) {
+      const file = path.join(d, name);
+      await fs.writeFile(file, bytes);
+      const e = await archiveDigest(file).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e, name).toBeInstanceOf(UserError);
+      expect((e as UserError).oneLine(), name).toMatch(want);
+      expect((e as UserError).oneLine(), name).not.toContain('\n');
+    }
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const ok = Buffer.from(JSON.stringify({ manifests: [{ digest }] }));
+    await fs.writeFile(path.join(d, 'ok.rock'), Buffer.concat([tarHeader('index.json', ok.length), blocks(ok), END]));
+    expect(await archiveDigest(path.join(d, 'ok.rock'))).toBe(digest);
+    await fs.rm(d, { recursive: true, force: true });
+  });
+});

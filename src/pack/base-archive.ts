@@ -35,6 +35,10 @@ export interface TarMember {
 const GZIP_LAYERS = new Set([MT.layer, 'application/vnd.docker.image.rootfs.diff.tar.gzip']);
 const MANIFESTS = new Set([MT.manifest, 'application/vnd.docker.distribution.manifest.v2+json']);
 const INDEXES = new Set([MT.index, 'application/vnd.docker.distribution.manifest.list.v2+json']);
+/** The most a pax or GNU long-name header body may hold (real ones hold a path or two). */
+const MAX_META = 1 << 20;
+/** The most an index, manifest or config read into memory may be (real ones are a few KiB). */
+const MAX_JSON = 8 << 20;
 
 function cstr(b: Buffer, start: number, len: number): string {
   const s = b.subarray(start, start + len);
@@ -79,13 +83,15 @@ function parseHeader(h: Buffer): { name: string; type: string; size: number; mod
   let sum = 0;
   for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
   if (sum !== octalField(h, 148, 8)) throw new Error('not a tar header (checksum mismatch)');
+  const size = octalField(h, 124, 12);
+  if (!Number.isSafeInteger(size) || size < 0) throw new Error(`${cstr(h, 0, 100)}: a size that is not one`);
   // POSIX ustar (`ustar\0`) keeps a name prefix at 345; old GNU tar (`ustar  \0`) keeps times there.
   const prefix = h.subarray(257, 263).toString('latin1') === 'ustar\0' ? cstr(h, 345, 155) : '';
   const name = cstr(h, 0, 100);
   return {
     name: prefix ? `${prefix}/${name}` : name,
     type: String.fromCharCode(h[156] || 0x30),
-    size: octalField(h, 124, 12),
+    size,
     mode: octalField(h, 100, 8),
     uid: octalField(h, 108, 8),
     gid: octalField(h, 116, 8),
@@ -96,7 +102,11 @@ function parseHeader(h: Buffer): { name: string; type: string; size: number; mod
 const blocks = (n: number) => Math.ceil(n / 512) * 512;
 const clean = (p: string) => p.replace(/^\.\//, '').replace(/\/+$/, '');
 
-/** The members of an uncompressed tar file, by reading only its headers (pax and GNU long names honoured). */
+/**
+ * The members of an uncompressed tar file, by reading only its headers (pax and GNU long names
+ * honoured), up to the end-of-archive marker. A member claiming more bytes than the file holds after
+ * its header, or a pax/long-name body over MAX_META, is refused (the error names the member).
+ */
 export function indexTar(file: string): Map<string, TarMember> {
   const fd = openSync(file, 'r');
   const out = new Map<string, TarMember>();
@@ -110,7 +120,10 @@ export function indexTar(file: string): Map<string, TarMember> {
       const hd = parseHeader(h);
       if (!hd) break;
       const data = pos + 512;
+      const what = clean(longName ?? hd.name) || 'a member';
+      if (hd.size > total - data) throw new Error(`${what} claims ${hd.size} bytes, past the end of the file (${total} bytes)`);
       if (hd.type === 'x' || hd.type === 'L') {
+        if (hd.size > MAX_META) throw new Error(`${what}: a ${hd.type === 'x' ? 'pax' : 'long-name'} header of ${hd.size} bytes`);
         const body = Buffer.alloc(hd.size);
         readSync(fd, body, 0, hd.size, data);
         longName = hd.type === 'L' ? cstr(body, 0, body.length) : (paxRecords(body).get('path') ?? longName);
@@ -139,7 +152,10 @@ function readMember(file: string, m: TarMember): Buffer {
   }
 }
 
-/** The directories a gzip-compressed layer writes, with their metadata (a later entry wins). */
+/**
+ * The directories a gzip-compressed layer writes, with their metadata (a later entry wins). Reading
+ * stops at the end-of-archive marker: what is compressed after it is never inflated.
+ */
 export async function layerDirs(blob: string): Promise<LayerBlob['dirs']> {
   const dirs: LayerBlob['dirs'] = {};
   let buf: Buffer = Buffer.alloc(0);
@@ -147,6 +163,7 @@ export async function layerDirs(blob: string): Promise<LayerBlob['dirs']> {
   let pending: { type: string; size: number } | undefined; // a pax/GNU header whose body is being collected
   let longName: string | undefined;
   let ended = false;
+  const stop = new AbortController();
   const take = new Writable({
     write(chunk: Buffer, _enc, done) {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
@@ -176,6 +193,7 @@ export async function layerDirs(blob: string): Promise<LayerBlob['dirs']> {
             break;
           }
           if (hd.type === 'x' || hd.type === 'L') {
+            if (hd.size > MAX_META) throw new Error(`a ${hd.type === 'x' ? 'pax' : 'long-name'} header of ${hd.size} bytes`);
             pending = { type: hd.type, size: hd.size };
             continue;
           }
@@ -190,9 +208,14 @@ export async function layerDirs(blob: string): Promise<LayerBlob['dirs']> {
       }
       buf = buf.subarray(i);
       done();
+      if (ended) stop.abort();
     },
   });
-  await pipeline(createReadStream(blob), createGunzip(), take);
+  try {
+    await pipeline(createReadStream(blob), createGunzip(), take, { signal: stop.signal });
+  } catch (e) {
+    if (!(ended && stop.signal.aborted)) throw e;
+  }
   return dirs;
 }
 
@@ -265,11 +288,20 @@ export async function importBaseArchive(cache: string, file: string, want: BaseW
   } catch (e) {
     throw bad(`not an oci-archive (${(e as Error).message})`);
   }
+  // A JSON document of the archive, read whole: within MAX_JSON, and what went wrong naming this file.
+  const readSmall = (member: TarMember, what: string): Buffer => {
+    if (member.size > MAX_JSON) throw bad(`${what} is ${member.size} bytes, more than ${MAX_JSON} (an index, manifest or config is a few KiB)`);
+    try {
+      return readMember(file, member);
+    } catch (e) {
+      throw bad(`${what}: ${(e as Error).message}`);
+    }
+  };
   const blobOf = (digest: string, what: string): Buffer => {
-    const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
+    const m = /^sha256:([0-9a-f]{64})$/.exec(String(digest));
     const member = m && members.get(`blobs/sha256/${m[1]}`);
     if (!member) throw bad(`${what} ${digest} is not in the archive`);
-    const b = readMember(file, member);
+    const b = readSmall(member, what);
     if (createHash('sha256').update(b).digest('hex') !== m[1]) throw bad(`${what} ${digest} does not match its digest`);
     return b;
   };
@@ -282,7 +314,7 @@ export async function importBaseArchive(cache: string, file: string, want: BaseW
   };
   const indexMember = members.get('index.json');
   if (!indexMember) throw bad('not an oci-archive (no index.json)');
-  const index = readMember(file, indexMember);
+  const index = readSmall(indexMember, 'index.json');
   type Descriptor = { mediaType?: string; digest: string; size?: number; platform?: { architecture?: string } };
   let entries = json<{ manifests?: Descriptor[] }>(index, 'index.json').manifests ?? [];
   // A multi-architecture index inside: the manifest for this architecture.

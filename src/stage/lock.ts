@@ -4,6 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsPlugin from 'ajv-formats';
 import semver from 'semver';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
@@ -11,6 +13,8 @@ import { projectRoot } from '../lib/paths.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
 import { flavourInputsOn, mavenUrl } from '../config/matrix.ts';
 import { ARCHITECTURES } from '../config/arch.ts';
+import { addSparkcraftFormats } from '../config/formats.ts';
+import lockSchema from '../config/schemas/lock.schema.json' with { type: 'json' };
 import type { FlavourSpec, LineSpec, Matrix } from '../config/types.ts';
 import { resolveWheels } from '../lib/tools/pip.ts';
 import { fetchUnpinned, fileDigest } from './fetch.ts';
@@ -98,6 +102,79 @@ export function plannedInputs(project: Matrix['project'], line: LineSpec): Array
   ];
 }
 
+/** `/inputs/maven:a@1/sha256` → `inputs["maven:a@1"].sha256` (a key path a user can find in the file). */
+export function keyPath(pointer: string): string {
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return (
+    parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : /^[A-Za-z_]\w*$/.test(p) ? `${i ? '.' : ''}${p}` : `[${JSON.stringify(p)}]`)).join('') ||
+    '(the top level)'
+  );
+}
+
+const shown = (v: unknown) => {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+};
+
+/** One ajv error as `KEYPATH what-is-wrong (value)` (pure). */
+function describeSchemaError(e: ErrorObject, data: unknown): string {
+  let pointer = e.instancePath;
+  const p = e.params as Record<string, unknown>;
+  if (typeof p.propertyName === 'string') pointer += `/${p.propertyName.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+  const value = pointer
+    .split('/')
+    .slice(1)
+    .reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined), data);
+  const where = keyPath(pointer);
+  if (typeof p.propertyName === 'string') return `${where}: not a valid key here`;
+  switch (e.keyword) {
+    case 'format':
+      return `${where} is not a ${String(p.format)}: ${shown(value)}`;
+    case 'pattern':
+      return `${where} does not match ${String(p.pattern)}: ${shown(value)}`;
+    case 'required':
+      return `${where} lacks ${JSON.stringify(p.missingProperty)}`;
+    case 'additionalProperties':
+      return `${where} has an unknown key ${JSON.stringify(p.additionalProperty)}`;
+    default:
+      return `${where} ${e.message ?? 'is not valid'}: ${shown(value)}`;
+  }
+}
+
+let lockValidator: ValidateFunction | undefined;
+function validatorOfLock(): ValidateFunction {
+  if (!lockValidator) {
+    const ajv = addSparkcraftFormats(new Ajv({ allErrors: false, strict: true, strictTypes: false }));
+    (addFormatsPlugin as unknown as (a: Ajv, f: string[]) => Ajv)(ajv, ['uri']);
+    lockValidator = ajv.compile(lockSchema);
+  }
+  return lockValidator;
+}
+
+/**
+ * Pure: `raw` checked to be a lock file, by src/config/schemas/lock.schema.json and the formats of
+ * src/config/formats.ts, then each input's key and id against its kind, name and version. Its
+ * values become cache paths, staged file names and URLs, so the first problem is refused in one
+ * line naming its key path.
+ */
+export function validateLock(raw: unknown, file: string): LockFile {
+  const refuse = (why: string) =>
+    new UserError('E_LOCK', `lock file ${file}: ${why}`, { hint: 'restore it from git or run `npm run lock`; a lock is written by `npm run lock` only' });
+  const validate = validatorOfLock();
+  if (!validate(raw)) throw refuse(describeSchemaError(validate.errors![0]!, raw));
+  const lock = raw as LockFile;
+  for (const [key, i] of Object.entries(lock.inputs)) {
+    const want = `${i.kind}:${i.name}@${i.version}`;
+    if (i.id !== key) throw refuse(`${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} is ${shown(i.id)}, not its key`);
+    if (i.id !== want)
+      throw refuse(`${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} is not ${shown(want)} (its kind, name and version)`);
+  }
+  return lock;
+}
+
 export function readLock(file = LOCK_FILE): LockFile {
   let raw: string;
   try {
@@ -105,11 +182,13 @@ export function readLock(file = LOCK_FILE): LockFile {
   } catch {
     throw new UserError('E_LOCK', `lock file ${file} is missing`);
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(raw) as LockFile;
+    parsed = JSON.parse(raw);
   } catch (e) {
     throw new UserError('E_LOCK', `lock file ${file} is not valid JSON: ${(e as Error).message}`, { hint: 'restore it from git or run `npm run lock`' });
   }
+  return validateLock(parsed, file);
 }
 
 /** The pinned inputs of one line; refuses when the lock does not match the matrix. */
@@ -195,7 +274,9 @@ export async function refreshLock(cache: string, m: Matrix, tracks?: string[], f
   let lock: LockFile;
   try {
     lock = readLock(file);
-  } catch {
+  } catch (e) {
+    // A lock that is there but not valid is not trusted for any of its pins: all are locked again.
+    if (!(e as Error).message.endsWith('is missing')) log.warn(`${(e as Error).message}: locking every input again`);
     lock = { lockVersion: 1, inputs: {}, lines: {} };
   }
   const newer: Record<string, string[]> = {};
