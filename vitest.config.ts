@@ -34,6 +34,7 @@ export const TOOLS = [
   'test/flavour-gpu.test.ts',
   'test/flavour-jupyter.test.ts',
   'test/flavour-stage.test.ts',
+  'test/fetch-faults.test.ts',
   'test/fresh-machine.test.ts',
   'test/jks.test.ts',
   'test/local-s3.test.ts',

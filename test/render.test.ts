@@ -42,7 +42,7 @@ describe('release matrix', () => {
       msg = (e as Error).message;
     }
     // The schema's problems first (all of them), then, on a matrix of the right shape, the cross-checks.
-    expect(msg).toContain('m.yaml: lines[0].jars[0].version: "x y" does not match');
+    expect(msg).toContain('m.yaml: lines[0].jars[0].version: "x y" is not a valid maven-version');
     expect(msg).toContain('m.yaml: project.uid: is required');
     raw.lines[0].jars[0].version = '3.9.1';
     raw.project.uid = 584792;
@@ -70,8 +70,8 @@ describe('release matrix', () => {
     }
     expect(msg).toContain('m.yaml: flavours.jupyter.servics: is not a known key');
     expect(msg).toContain('m.yaml: lines[1].rapids: is not a known key');
-    expect(msg).toMatch(/m\.yaml: flavours\.jupyter\.pypi\[0\]\.version: ".*" does not match/);
-    expect(msg).toMatch(/m\.yaml: project\.pebble\.module: ".*" does not match/);
+    expect(msg).toMatch(/m\.yaml: flavours\.jupyter\.pypi\[0\]\.version: ".*" is not a valid pep440-version/);
+    expect(msg).toMatch(/m\.yaml: project\.pebble\.module: ".*" is not a valid go-module-path/);
     expect(msg).toMatch(/m\.yaml: flavours\.spark\.services\.sparkd\.command: ".*" does not match/);
   });
 });

@@ -11,6 +11,7 @@ import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { compileSchema } from '../lib/schema.ts';
 import { ARCHITECTURES, hostArch } from './arch.ts';
+import { FORMATS } from './formats.ts';
 import { matrixSchema } from './schema.ts';
 import type { FlavourSpec, JarSpec, LineSpec, Matrix, PypiSpec, ResolvedLine, Risk } from './types.ts';
 
@@ -19,7 +20,7 @@ export { hostArch } from './arch.ts';
 export const RISKS: Risk[] = ['edge', 'beta', 'candidate', 'stable'];
 export const DEFAULT_MATRIX = join(projectRoot, 'matrix.yaml');
 
-const validateShape = compileSchema(matrixSchema);
+const validateShape = compileSchema(matrixSchema, FORMATS);
 
 /** `_2.12` / `_2.13` at the end of a Maven artifact: the Scala it is built for. */
 const scalaOf = (artifact: string) => /_(2\.1[0-9])$/.exec(artifact)?.[1];

@@ -1,6 +1,7 @@
 /**
  * The JSON Schema of matrix.yaml: every key the matrix may have, with its type and format; an
- * unknown key anywhere is refused with its key path. Pure data. What a schema cannot say (a track
+ * unknown key anywhere is refused with its key path. Pure data; the formats (Maven ids, PEP 440,
+ * Go module paths, OCI names) are src/config/formats.ts's. What a schema cannot say (a track
  * listed twice, a flavour over a missing one, a jar built for another Scala) is checked in
  * src/config/matrix.ts after it.
  */
@@ -9,9 +10,10 @@ import type { JsonSchema } from '../lib/schema.ts';
 const nonEmpty = { type: 'string', minLength: 1 };
 const semverish = { type: 'string', pattern: '^\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]+)?$' };
 /** A Maven coordinate part (group, artifact, version, classifier). */
-const mavenPart = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$' };
+const mavenId = { type: 'string', format: 'maven-group' };
+const mavenVersion = { type: 'string', format: 'maven-version' };
 /** A PEP 440 public version (`4.6.6`, `1.0rc1`, `2.0.post1`). */
-const pep440 = { type: 'string', pattern: '^\\d+(\\.\\d+)*((a|b|rc)\\d+)?(\\.post\\d+)?(\\.dev\\d+)?$' };
+const pep440 = { type: 'string', format: 'pep440-version' };
 /** A name safe in a file name, a tag and a YAML scalar (flavours, services). */
 const name = { type: 'string', pattern: '^[a-z][a-z0-9]*(-[a-z0-9]+)*$' };
 const track = '^\\d+\\.\\d+$';
@@ -20,13 +22,19 @@ const jar = {
   type: 'object',
   additionalProperties: false,
   required: ['group', 'artifact', 'version', 'license'],
-  properties: { group: mavenPart, artifact: mavenPart, version: mavenPart, classifier: mavenPart, license: nonEmpty },
+  properties: {
+    group: mavenId,
+    artifact: { type: 'string', format: 'maven-artifact' },
+    version: mavenVersion,
+    classifier: { type: 'string', format: 'path-segment' },
+    license: nonEmpty,
+  },
 };
 const pypi = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'version', 'license'],
-  properties: { name: { type: 'string', pattern: '^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$' }, version: pep440, license: nonEmpty },
+  properties: { name: { type: 'string', format: 'python-name' }, version: pep440, license: nonEmpty },
 };
 /** One line of text with no character YAML or a shell would read as syntax at its start. */
 const text = { type: 'string', pattern: '^[^\\s\\n#&*!|>\'"%@`{}\\[\\]-][^\\n]*$' };
@@ -122,7 +130,7 @@ export const matrixSchema: JsonSchema = {
       additionalProperties: false,
       required: ['registry', 'source', 'snapName', 'runUser', 'uid', 'pebble', 'debianSuites'],
       properties: {
-        registry: { type: 'string', pattern: '^[a-z0-9.-]+(:\\d+)?(/[a-z0-9._-]+)*$' },
+        registry: { type: 'string', format: 'oci-repository' },
         source: { type: 'string', pattern: '^https://[^\\s]+$' },
         snapName: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$' },
         runUser: { enum: ['_daemon_'] },
@@ -132,9 +140,8 @@ export const matrixSchema: JsonSchema = {
           additionalProperties: false,
           required: ['module', 'version'],
           properties: {
-            // A Go module path: lower-case host, then path elements (no `..`, no spaces or quotes).
-            module: { type: 'string', pattern: '^[a-z0-9.-]+\\.[a-z]{2,}(/[A-Za-z0-9_.~-]+)+$' },
-            version: { type: 'string', pattern: '^v\\d+\\.\\d+\\.\\d+$' },
+            module: { type: 'string', format: 'go-module-path' },
+            version: { type: 'string', format: 'go-version' },
           },
         },
         debianSuites: { type: 'object', propertyNames: { pattern: '^\\d+$' }, additionalProperties: { type: 'string', pattern: '^[a-z]+$' } },
