@@ -5,7 +5,7 @@ import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import type { Staged } from '../stage/stage.ts';
-import { sha256File } from '../stage/fetch.ts';
+import { sha256File } from '../lib/hash.ts';
 import { archiveDigest } from '../lib/tools/skopeo-registry.ts';
 import type { ResolvedLine } from '../config/types.ts';
 import { craftPack, onPath } from './craft.ts';

@@ -8,14 +8,14 @@
  * the file is hashed again before use; a mismatch removes it, with one warning, and it is fetched
  * again.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { fileIdentity, writeFileAtomic } from '../lib/fsx.ts';
+import { sha256File } from '../lib/hash.ts';
 import { RetriesExhausted, withRetry, type RetryPolicy } from '../lib/retry.ts';
 
 /** Downloads: 4 attempts, 0.5 s, 1 s, 2 s between them (the one retry policy, lib/retry.ts). */
@@ -24,32 +24,6 @@ export const DOWNLOAD_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 500, maxD
 /** Where the download of `sha256` is kept under `cache` (the workspace's). */
 export function casPath(cache: string, sha256: string): string {
   return join(cache, 'downloads', 'sha256', sha256);
-}
-
-/** The hex digest of a file, streamed (`algorithm`: sha256, or sha1 for Maven Central's .sha1 files). */
-export async function fileDigest(file: string, algorithm: 'sha256' | 'sha1'): Promise<string> {
-  const h = createHash(algorithm);
-  await pipeline(createReadStream(file), h);
-  return h.digest('hex');
-}
-
-export const sha256File = (file: string): Promise<string> => fileDigest(file, 'sha256');
-
-/**
- * The sha256 of `file`, hashed again only when its size, mtime or inode differ from those `record`
- * holds (written beside the hash after each hashing, when the file did not change meanwhile).
- */
-export async function sha256Remembered(file: string, record: string): Promise<string> {
-  const identity = fileIdentity(file);
-  try {
-    const r = JSON.parse(readFileSync(record, 'utf8')) as { file?: string; identity?: string; sha256?: string };
-    if (r.file === file && r.identity === identity && /^[0-9a-f]{64}$/.test(r.sha256 ?? '')) return r.sha256!;
-  } catch {
-    // no record, or an unreadable one: hash
-  }
-  const sha256 = await sha256File(file);
-  if (fileIdentity(file) === identity) await writeFileAtomic(record, JSON.stringify({ file, identity, sha256 }));
-  return sha256;
 }
 
 class Transient extends Error {}

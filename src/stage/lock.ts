@@ -13,7 +13,8 @@ import { flavourInputsOn, mavenUrl } from '../config/matrix.ts';
 import { ARCHITECTURES } from '../config/arch.ts';
 import type { FlavourSpec, LineSpec, Matrix } from '../config/types.ts';
 import { resolveWheels } from '../lib/tools/pip.ts';
-import { fetchUnpinned, fileDigest } from './fetch.ts';
+import { fileDigest } from '../lib/hash.ts';
+import { fetchUnpinned } from './fetch.ts';
 
 export const LOCK_FILE = join(projectRoot, 'sparkcraft.lock.json');
 
