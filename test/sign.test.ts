@@ -25,16 +25,8 @@ import {
 } from '../src/lib/tools/cosign.ts';
 import { verifierFrom } from '../src/publish/cli.ts';
 import { describeTree, spdxDocument } from '../src/stage/sbom.ts';
-import {
-  builderFromEnv,
-  canonicalJson,
-  decideSigning,
-  provenancePredicate,
-  sbomDigest,
-  signingKeyFrom,
-  type ProvenanceInput,
-  type SbomInfo,
-} from '../src/publish/sign.ts';
+import { builderFromEnv, canonicalJson, provenancePredicate, sbomDigest, type ProvenanceInput } from '../src/publish/attestation.ts';
+import { decideSigning, signingKeyFrom, type SbomInfo } from '../src/publish/sign.ts';
 import { checkProvenance, checkSbom, parseImageRef, summarise, type InTotoStatement } from '../src/publish/verify.ts';
 import { credentialsFromEnv, writeAuthFile } from '../src/publish/credentials.ts';
 import { remoteDigest } from '../src/lib/tools/skopeo-registry.ts';

@@ -12,11 +12,21 @@ import { errorJson, out, outJson } from '../lib/output.ts';
 import { workspace, type Workspace } from '../lib/workspace.ts';
 import { DEFAULT_RETRY } from '../lib/retry.ts';
 import { existsSync } from 'node:fs';
-import { RegistrySession, formatRockPlan } from './registry.ts';
+import { RegistrySession } from './session.ts';
 import { parseImageRef, verifyImage } from './verify.ts';
 import type { Verifier } from '../lib/tools/cosign.ts';
 import { RISKS, formatSnapPlan } from './store.ts';
-import { applyPromotion, applyRockPublish, applySnapPublish, checkRisk, planPromotion, planRockPublish, planSnapPublish, resolveOutputs } from './publish.ts';
+import {
+  applyPromotion,
+  applyRockPublish,
+  applySnapPublish,
+  checkRisk,
+  formatPublishRockPlan,
+  planPromotion,
+  planRockPublish,
+  planSnapPublish,
+  resolveOutputs,
+} from './publish.ts';
 
 interface LineOpts {
   matrix?: string;
@@ -79,7 +89,7 @@ export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.Pro
     env,
   );
   try {
-    if (!o.json) out(formatRockPlan(plan));
+    if (!o.json) out(formatPublishRockPlan(plan));
     if (!o.yes) {
       if (o.json) outJson({ dryRun: true, plan });
       else {

@@ -10,8 +10,10 @@ import type { Workspace } from '../lib/workspace.ts';
 import type { Packed } from '../pack/pack.ts';
 import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../lib/retry.ts';
-import { RegistrySession, applyRockPlan, findRockArtifact, inspectRock, repositoryOf, type RockPlan, type RockResult } from './registry.ts';
-import { applySigning, inspectSigning, type SignResult } from './sign.ts';
+import { findRockArtifact } from './artifact.ts';
+import { applyRockPlan, formatRockPlan, inspectRock, repositoryOf, type RockPlan, type RockResult } from './registry.ts';
+import { RegistrySession } from './session.ts';
+import { applySigning, formatSignPlan, inspectSigning, type SignPlan, type SignResult } from './sign.ts';
 import {
   RISKS,
   applySnapUpload,
@@ -46,34 +48,43 @@ export interface RockPublishOptions {
   lockFile?: string;
 }
 
+/**
+ * The rock's publish plan: the push (registry.ts) and, for the digest it pushes, the signing with its
+ * SBOM and provenance (sign.ts; null: not planned). `commands` holds both plans' commands, push first.
+ */
+export type PublishRockPlan = RockPlan & { signing: SignPlan | null };
+
+export function formatPublishRockPlan(p: PublishRockPlan): string {
+  return [formatRockPlan(p), ...(p.signing ? formatSignPlan(p.signing) : [])].join('\n');
+}
+
 /** The plan, and the registry session apply uses (close it when done). */
 export async function planRockPublish(
   r: ResolvedLine,
   ws: Workspace,
   o: RockPublishOptions,
   env: NodeJS.ProcessEnv,
-): Promise<{ plan: RockPlan; session: RegistrySession }> {
+): Promise<{ plan: PublishRockPlan; session: RegistrySession }> {
   const registry = o.registry || env.SPARKCRAFT_REGISTRY || r.image.registry;
   const artifact = o.artifact ? path.resolve(o.artifact) : (o.packed?.artifact ?? (await findRockArtifact(ws.root, r)));
   const certDir = o.registryCertDir || env.SPARKCRAFT_REGISTRY_CERT_DIR || undefined;
   const retry: RetryPolicy = { attempts: Math.max(1, o.attempts), baseDelayMs: o.retryDelayMs, maxDelayMs: Math.max(o.retryDelayMs, DEFAULT_RETRY.maxDelayMs) };
   const session = new RegistrySession(repositoryOf(registry, r.image.name).host, env, certDir, retry);
   try {
-    const signing = (repository: string, digest: string) =>
-      inspectSigning({
-        resolved: r,
-        repository,
-        digest,
-        root: ws.root,
-        lockFile: o.lockFile ? path.resolve(o.lockFile) : ws.lockFile,
-        ...(o.sbom ? { sbomFile: o.sbom } : {}),
-        ...(o.signKey ? { signKey: o.signKey } : {}),
-        ...(o.keyless ? { keyless: true } : {}),
-        ...(o.noSign ? { noSign: true } : {}),
-        env,
-      });
-    const plan = await inspectRock({ resolved: r, registry, artifact, force: o.force, dryRun: o.dryRun, signing, ...(certDir ? { certDir } : {}) }, session);
-    return { plan, session };
+    const push = await inspectRock({ resolved: r, registry, artifact, force: o.force, dryRun: o.dryRun, ...(certDir ? { certDir } : {}) }, session);
+    const signing = await inspectSigning({
+      resolved: r,
+      repository: push.repository,
+      digest: push.artifact.digest,
+      root: ws.root,
+      lockFile: o.lockFile ? path.resolve(o.lockFile) : ws.lockFile,
+      ...(o.sbom ? { sbomFile: o.sbom } : {}),
+      ...(o.signKey ? { signKey: o.signKey } : {}),
+      ...(o.keyless ? { keyless: true } : {}),
+      ...(o.noSign ? { noSign: true } : {}),
+      env,
+    });
+    return { plan: { ...push, commands: [...push.commands, ...signing.commands], signing }, session };
   } catch (e) {
     await session.close();
     throw e;
@@ -81,8 +92,16 @@ export async function planRockPublish(
 }
 
 /** Push and read back every tag, then sign the digest and attach its SBOM and provenance (when planned). */
-export async function applyRockPublish(plan: RockPlan, session: RegistrySession, env: NodeJS.ProcessEnv): Promise<RockResult & { signing: SignResult | null }> {
-  const result = await applyRockPlan(plan, session);
+export async function applyRockPublish(
+  plan: PublishRockPlan,
+  session: RegistrySession,
+  env: NodeJS.ProcessEnv,
+): Promise<RockResult & { signing: SignResult | null }> {
+  const result = await applyRockPlan(
+    plan,
+    session,
+    (plan.signing?.problems ?? []).map((p) => new UserError('E_SIGNING', p)),
+  );
   const signing = plan.signing?.key ? await applySigning(plan.signing, session, env) : null;
   return { ...result, signing };
 }

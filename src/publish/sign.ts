@@ -2,8 +2,6 @@
  * Signing what publish:rock pushed, plan → apply, with cosign (src/lib/tools/cosign.ts):
  *
  *   signingKeyFrom(options, env)     pure: which key (file, COSIGN_KEY, keyless OIDC) or none, and why
- *   provenancePredicate(input)       pure: the SLSA v1 provenance predicate (commit, the lock's inputs with
- *                                    their sha256, the builder, the SBOM as a byproduct)
  *   decideSigning(input)             pure: the signing plan (subject by digest, key, SBOM, provenance,
  *                                    the cosign commands as printed, problems)
  *   inspectSigning(...)              I/O: read the SBOM, the lock, the commit → decideSigning
@@ -14,6 +12,7 @@
  * The private key and its password never appear in a plan, a command line or output: a key file is
  * named by path, COSIGN_KEY by name (cosign reads `env://COSIGN_KEY`), the password travels as
  * COSIGN_PASSWORD in cosign's environment only, and both are registered with the secret masker.
+ * The predicates themselves (SLSA v1 provenance, the SBOM's digest) are in attestation.ts.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
@@ -24,27 +23,20 @@ import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { registerSecret } from '../lib/secrets.ts';
 import { hasLocalChanges, headRevision } from '../lib/tools/git.ts';
+import { CosignError, attestCommand, ensureCosign, formatCommand, publicKeyCommand, runCosign, signCommand, type SigningKey } from '../lib/tools/cosign.ts';
+import { lockedInputsFor, readLock } from '../stage/lock.ts';
 import {
-  COSIGN_VERSION,
-  CosignError,
-  attestCommand,
-  ensureCosign,
-  formatCommand,
-  publicKeyCommand,
-  runCosign,
-  signCommand,
-  type SigningKey,
-} from '../lib/tools/cosign.ts';
-import { lockedInputsFor, readLock, type LockedInput } from '../stage/lock.ts';
-import type { RegistrySession } from './registry.ts';
+  PROVENANCE_PREDICATE_TYPE,
+  PROVENANCE_TYPE,
+  SBOM_TYPE,
+  builderFromEnv,
+  provenancePredicate,
+  sbomDigest,
+  type ProvenanceInput,
+  type ProvenancePredicate,
+} from './attestation.ts';
+import type { RegistrySession } from './session.ts';
 import { verifyImage, type VerifyResult } from './verify.ts';
-
-export const SBOM_TYPE = 'spdxjson';
-export const SBOM_PREDICATE_TYPE = 'https://spdx.dev/Document';
-export const PROVENANCE_TYPE = 'slsaprovenance1';
-export const PROVENANCE_PREDICATE_TYPE = 'https://slsa.dev/provenance/v1';
-export const BUILD_TYPE = 'https://sparkcraft.invalid/build-types/rock/v1';
-export const LOCAL_BUILDER = 'https://sparkcraft.invalid/builders/local';
 
 /** Register a secret and, for a PEM, each of its body lines (a tool could print one alone). */
 export function registerKeyMaterial(value: string | undefined): void {
@@ -72,84 +64,6 @@ export function signingKeyFrom(o: { signKey?: string; keyless?: boolean; noSign?
     source: 'none',
     problem: 'no signing key: set COSIGN_KEY (and COSIGN_PASSWORD), pass --sign-key FILE, or --keyless in CI; --no-sign publishes unsigned',
   };
-}
-
-/** Canonical JSON (keys sorted, no spaces): the same bytes however a tool re-serialised the document. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-/** The digest an SBOM is known by in the provenance: sha256 of its canonical JSON. */
-export function sbomDigest(doc: unknown): string {
-  return createHash('sha256').update(canonicalJson(doc)).digest('hex');
-}
-
-export interface ProvenanceInput {
-  source: string;
-  commit: string;
-  dirty: boolean;
-  line: string;
-  flavour: string;
-  risk: string;
-  spark: string;
-  image: string;
-  lockFile: string;
-  lockSha256: string;
-  inputs: Array<Pick<LockedInput, 'id' | 'url' | 'sha256'>>;
-  sbomSha256: string;
-  builderId: string;
-  invocationId?: string;
-  startedOn: string;
-}
-
-/** Pure: the SLSA v1 provenance predicate (https://slsa.dev/spec/v1.0/provenance). */
-export function provenancePredicate(i: ProvenanceInput) {
-  return {
-    buildDefinition: {
-      buildType: BUILD_TYPE,
-      externalParameters: {
-        source: { uri: `git+${i.source}`, digest: { gitCommit: i.commit } },
-        line: i.line,
-        flavour: i.flavour,
-        risk: i.risk,
-        spark: i.spark,
-        image: i.image,
-      },
-      internalParameters: { lockFile: i.lockFile, sourceTreeDirty: i.dirty },
-      resolvedDependencies: [
-        { uri: `git+${i.source}@${i.commit}`, digest: { gitCommit: i.commit } },
-        { name: i.lockFile, uri: `git+${i.source}@${i.commit}#${i.lockFile}`, digest: { sha256: i.lockSha256 } },
-        ...i.inputs.map((x) => ({ name: x.id, uri: x.url, digest: { sha256: x.sha256 } })),
-      ],
-    },
-    runDetails: {
-      builder: { id: i.builderId, version: { cosign: COSIGN_VERSION } },
-      metadata: { ...(i.invocationId ? { invocationId: i.invocationId } : {}), startedOn: i.startedOn },
-      byproducts: [{ name: 'sbom.spdx.json', mediaType: 'application/spdx+json', digest: { sha256: i.sbomSha256 } }],
-    },
-  };
-}
-export type ProvenancePredicate = ReturnType<typeof provenancePredicate>;
-
-/** Pure: who built it — the GitHub workflow run in Actions, otherwise a local build. */
-export function builderFromEnv(env: NodeJS.ProcessEnv): { id: string; invocationId?: string } {
-  if (env.GITHUB_ACTIONS === 'true' && env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY) {
-    const server = env.GITHUB_SERVER_URL;
-    const id = env.GITHUB_WORKFLOW_REF ? `${server}/${env.GITHUB_WORKFLOW_REF}` : `${server}/${env.GITHUB_REPOSITORY}/.github/workflows/release.yaml`;
-    const invocationId = env.GITHUB_RUN_ID
-      ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT ?? '1'}`
-      : undefined;
-    return { id, ...(invocationId ? { invocationId } : {}) };
-  }
-  return { id: LOCAL_BUILDER };
 }
 
 export interface SbomInfo {
@@ -310,24 +224,13 @@ export interface SignResult {
   seconds: number;
 }
 
-/** The environment cosign runs in: the session's private auth directory, the CA, the key and password. */
-export async function cosignEnv(session: RegistrySession, env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
-  const a = await session.access();
-  return {
-    ...a.env,
-    ...(session.certDir ? { SSL_CERT_DIR: session.certDir } : {}),
-    COSIGN_KEY: env.COSIGN_KEY,
-    COSIGN_PASSWORD: env.COSIGN_PASSWORD ?? '',
-  };
-}
-
 /** I/O: sign, attest, verify. The plan's problems were checked before the push (applyRockPlan). */
 export async function applySigning(plan: SignPlan, session: RegistrySession, env: NodeJS.ProcessEnv): Promise<SignResult> {
   const t0 = Date.now();
   if (!plan.key) return { subject: plan.subject, signed: false, attestations: [], verified: null, seconds: 0 };
   if (!plan.sbom || !plan.provenance) throw new UserError('E_SIGNING', `cannot sign ${plan.subject}: ${plan.problems.join('; ')}`);
   const bin = await ensureCosign();
-  const cenv = await cosignEnv(session, env);
+  const cenv = await session.cosignEnv(env);
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-sign-'));
   const step = async (what: string, c: Parameters<typeof runCosign>[0]) => {
     try {
