@@ -97,3 +97,87 @@ export function builderFromEnv(env: NodeJS.ProcessEnv): { id: string; invocation
   }
   return { id: LOCAL_BUILDER };
 }
+
+/** The parts of an SPDX 2.3 JSON document (stage/sbom.ts writes them) that attestations read and merge. */
+export interface SpdxDocument {
+  spdxVersion: string;
+  dataLicense?: string;
+  SPDXID?: string;
+  name: string;
+  documentNamespace?: string;
+  creationInfo?: { created: string; creators: string[] };
+  packages: Array<
+    { SPDXID: string; name: string; versionInfo?: string; downloadLocation?: string; checksums?: Array<{ algorithm: string; checksumValue: string }> } & Record<
+      string,
+      unknown
+    >
+  >;
+  files: Array<{ SPDXID: string; fileName: string; checksums?: Array<{ algorithm: string; checksumValue: string }> } & Record<string, unknown>>;
+  relationships?: Array<{ spdxElementId: string; relationshipType: string; relatedSpdxElement: string }>;
+}
+
+/** The base image a layered image is built over: its name, version and manifest digest, and the SBOM its stage wrote. */
+export interface BaseImage {
+  name: string;
+  version: string;
+  manifestDigest: string;
+  sbom: SpdxDocument;
+}
+
+export const BASE_IMAGE_SPDXID = 'SPDXRef-Package-base-image';
+
+/**
+ * Pure: the SBOM of a layered image, what is attached to its digest: the base image itself as a package
+ * (its manifest digest as the checksum), the base's packages and files (SPDX ids prefixed `SPDXRef-Base-`,
+ * so the two stages' ids cannot collide; the base image CONTAINS them), then the flavour's own, unchanged.
+ */
+export function layeredImageSbom(own: SpdxDocument, base: BaseImage): SpdxDocument {
+  const hex = base.manifestDigest.replace(/^sha256:/, '');
+  const rebase = (id: string) => id.replace(/^SPDXRef-/, 'SPDXRef-Base-');
+  const basePackages = base.sbom.packages.map((p) => ({ ...p, SPDXID: rebase(p.SPDXID) }));
+  return {
+    ...own,
+    name: `${own.name}+${base.name}-${base.version}`,
+    documentNamespace: `${own.documentNamespace ?? `https://sparkcraft.invalid/spdx/${own.name}`}-over-${hex.slice(0, 16)}`,
+    packages: [
+      {
+        SPDXID: BASE_IMAGE_SPDXID,
+        name: base.name,
+        versionInfo: base.version,
+        downloadLocation: 'NOASSERTION',
+        filesAnalyzed: false,
+        licenseConcluded: 'NOASSERTION',
+        licenseDeclared: 'NOASSERTION',
+        checksums: [{ algorithm: 'SHA256', checksumValue: hex }],
+        comment: `the base image this image is layered over, by its manifest digest ${base.manifestDigest}; its layers come first, unchanged`,
+      },
+      ...basePackages,
+      ...own.packages,
+    ],
+    files: [...base.sbom.files.map((f) => ({ ...f, SPDXID: rebase(f.SPDXID) })), ...own.files],
+    relationships: [
+      ...basePackages.map((p) => ({ spdxElementId: BASE_IMAGE_SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: p.SPDXID })),
+      ...(base.sbom.relationships ?? []).map((r) => ({ ...r, spdxElementId: rebase(r.spdxElementId), relatedSpdxElement: rebase(r.relatedSpdxElement) })),
+      ...(own.relationships ?? []),
+    ],
+  };
+}
+
+/**
+ * Pure: the inputs an SBOM records, as the provenance lists them: every package with a SHA256 checksum
+ * (downloads, spark8t, the base image of a layered one), in the SBOM's order, each once.
+ */
+export function inputsOfSbom(doc: SpdxDocument): AttestedInput[] {
+  const out: AttestedInput[] = [];
+  const seen = new Set<string>();
+  for (const p of doc.packages) {
+    const sha256 = p.checksums?.find((c) => c.algorithm === 'SHA256')?.checksumValue;
+    if (!sha256) continue;
+    const id = p.SPDXID === BASE_IMAGE_SPDXID ? `base image ${p.name}@${p.versionInfo ?? ''}` : `${p.name}@${p.versionInfo ?? ''}`;
+    if (seen.has(`${id} ${sha256}`)) continue;
+    seen.add(`${id} ${sha256}`);
+    const url = p.SPDXID === BASE_IMAGE_SPDXID ? `pkg:oci/${p.name}@sha256%3A${sha256}` : (p.downloadLocation ?? 'NOASSERTION');
+    out.push({ id, url, sha256 });
+  }
+  return out;
+}

@@ -72,6 +72,7 @@ interface RockCliOpts extends LineOpts {
   /** commander's --no-sign: sign=false. */
   sign: boolean;
   sbom?: string;
+  baseSbom?: string;
   lock?: string;
 }
 
@@ -247,6 +248,10 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .option('--keyless', "sign keyless with the CI's OIDC identity (Fulcio certificate, Rekor entry)", false)
     .option('--no-sign', 'publish without signing or attaching the SBOM and provenance')
     .option('--sbom <file>', "SPDX SBOM to attach (default: the line's build/<track>/<flavour>/inputs/sbom.spdx.json)")
+    .option(
+      '--base-sbom <file>',
+      "a layered flavour: its base's SPDX SBOM, merged into the one attached (default: the base line's build/<track>/spark/inputs/sbom.spdx.json)",
+    )
     .option('--lock <file>', 'lock file whose inputs the provenance lists (default: sparkcraft.lock.json)')
     .action(async (o: RockCliOpts) => publishRock(o, ws));
 

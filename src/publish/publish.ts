@@ -44,6 +44,8 @@ export interface RockPublishOptions {
   noSign?: boolean;
   /** The SBOM to attach (default: the line's staged build/<track>/<flavour>/inputs/sbom.spdx.json). */
   sbom?: string;
+  /** A layered flavour: its base's SBOM, merged into the one attached (default: the base line's staged one). */
+  baseSbom?: string;
   /** The lock whose inputs the provenance lists (default: sparkcraft.lock.json). */
   lockFile?: string;
 }
@@ -77,6 +79,9 @@ export async function planRockPublish(
       repository: push.repository,
       digest: push.artifact.digest,
       root: ws.root,
+      artifact,
+      ...(o.packed?.base ? { baseDigest: o.packed.base.manifestDigest } : {}),
+      ...(o.baseSbom ? { baseSbomFile: o.baseSbom } : {}),
       lockFile: o.lockFile ? path.resolve(o.lockFile) : ws.lockFile,
       ...(o.sbom ? { sbomFile: o.sbom } : {}),
       ...(o.signKey ? { signKey: o.signKey } : {}),

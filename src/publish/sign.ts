@@ -24,16 +24,19 @@ import { log } from '../lib/log.ts';
 import { registerSecret } from '../lib/secrets.ts';
 import { hasLocalChanges, headRevision } from '../lib/tools/git.ts';
 import { CosignError, attestCommand, ensureCosign, formatCommand, publicKeyCommand, runCosign, signCommand, type SigningKey } from '../lib/tools/cosign.ts';
-import { lockedInputsFor, readLock } from '../stage/lock.ts';
+import { archiveConfig } from '../lib/tools/skopeo-registry.ts';
 import {
   PROVENANCE_PREDICATE_TYPE,
   PROVENANCE_TYPE,
   SBOM_TYPE,
   builderFromEnv,
+  inputsOfSbom,
+  layeredImageSbom,
   provenancePredicate,
   sbomDigest,
   type ProvenanceInput,
   type ProvenancePredicate,
+  type SpdxDocument,
 } from './attestation.ts';
 import type { RegistrySession } from './session.ts';
 import { verifyImage, type VerifyResult } from './verify.ts';
@@ -67,8 +70,14 @@ export function signingKeyFrom(o: { signKey?: string; keyless?: boolean; noSign?
 }
 
 export interface SbomInfo {
+  /** The SBOM its stage wrote (for a layered image: the flavour's own). */
   file: string;
-  /** sha256 of its canonical JSON. */
+  /**
+   * A layered image: its base's SBOM (the base's stage wrote it) and the base image's manifest digest,
+   * merged with the flavour's into the SBOM that is attached (attestation.ts layeredImageSbom).
+   */
+  base?: { file: string; image: string; version: string; manifestDigest: string };
+  /** sha256 of the attached document's canonical JSON. */
   sha256: string;
   name: string;
   spdxVersion: string;
@@ -130,39 +139,60 @@ export function decideSigning(i: DecideSigningInput): SignPlan {
 export function formatSignPlan(p: SignPlan): string[] {
   if (!p.key) return [`  signing     ${p.keySource}`];
   const lines = [`  signing     ${p.subject}`, `              ${p.keySource}`];
-  if (p.sbom)
+  if (p.sbom) {
+    const base = p.sbom.base;
     lines.push(
-      `  sbom        ${p.sbom.file} (${p.sbom.spdxVersion}, ${p.sbom.packages} packages, ${p.sbom.files} files, sha256:${p.sbom.sha256.slice(0, 12)}…) → attestation ${SBOM_TYPE}`,
+      `  sbom        ${p.sbom.file}${base ? ` + the base's ${base.file}` : ''} (${p.sbom.spdxVersion}, ${p.sbom.packages} packages, ${p.sbom.files} files, sha256:${p.sbom.sha256.slice(0, 12)}…) → attestation ${SBOM_TYPE}`,
     );
+    if (base) lines.push(`              layered over ${base.image} ${base.version} ${base.manifestDigest}`);
+  }
   if (p.provenance) {
     lines.push(
-      `  provenance  SLSA v1: commit ${p.provenance.commit.slice(0, 12)}${p.provenance.dirty ? ' (uncommitted changes)' : ''}, ${p.provenance.inputs} locked inputs with sha256, builder ${p.provenance.builder} → attestation ${PROVENANCE_TYPE}`,
+      `  provenance  SLSA v1: commit ${p.provenance.commit.slice(0, 12)}${p.provenance.dirty ? ' (uncommitted changes)' : ''}, ${p.provenance.inputs} locked inputs with sha256 (those the SBOM records), builder ${p.provenance.builder} → attestation ${PROVENANCE_TYPE}`,
     );
   }
   for (const pr of p.problems) lines.push(`  refused: ${pr}`);
   return lines;
 }
 
-/** I/O: the SBOM file read and summarised, or the reason it cannot be used. */
-export function readSbom(file: string): SbomInfo | { file: string; problem: string } {
-  let doc: { spdxVersion?: unknown; name?: unknown; packages?: unknown[]; files?: unknown[] };
+/** I/O: an SPDX JSON file, or the reason it cannot be used (`option`: the flag that names another). */
+function loadSpdx(file: string, option: string): SpdxDocument | { problem: string } {
+  let doc: Partial<SpdxDocument>;
   try {
     doc = JSON.parse(readFileSync(file, 'utf8')) as typeof doc;
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `is not JSON (${(e as Error).message})`;
-    return { file, problem: `the SBOM ${file} ${why} (run npm run stage for the line, or pass --sbom FILE)` };
+    return { problem: `the SBOM ${file} ${why} (run npm run stage for the line, or pass ${option} FILE)` };
   }
   if (typeof doc.spdxVersion !== 'string' || !doc.spdxVersion.startsWith('SPDX-')) {
-    return { file, problem: `${file} is not an SPDX JSON document (no spdxVersion)` };
+    return { problem: `${file} is not an SPDX JSON document (no spdxVersion)` };
   }
-  return {
+  return { ...doc, name: String(doc.name ?? ''), packages: doc.packages ?? [], files: doc.files ?? [] } as SpdxDocument;
+}
+
+/**
+ * I/O: the SBOM to attach, read from what the stages wrote: `file`, or for a layered image `file`
+ * merged with its base's SBOM and the base's manifest digest; with its summary, or the reason it cannot be used.
+ */
+export function readSbom(file: string, base?: SbomInfo['base']): { info: SbomInfo; doc: SpdxDocument } | { file: string; problem: string } {
+  const own = loadSpdx(file, '--sbom');
+  if ('problem' in own) return { file, problem: own.problem };
+  let doc = own;
+  if (base) {
+    const b = loadSpdx(base.file, '--base-sbom');
+    if ('problem' in b) return { file, problem: `the base image's ${b.problem}` };
+    doc = layeredImageSbom(own, { name: base.image, version: base.version, manifestDigest: base.manifestDigest, sbom: b });
+  }
+  const info: SbomInfo = {
     file,
+    ...(base ? { base } : {}),
     sha256: sbomDigest(doc),
-    name: String(doc.name ?? ''),
+    name: doc.name,
     spdxVersion: doc.spdxVersion,
-    packages: Array.isArray(doc.packages) ? doc.packages.length : 0,
-    files: Array.isArray(doc.files) ? doc.files.length : 0,
+    packages: doc.packages.length,
+    files: doc.files.length,
   };
+  return { info, doc };
 }
 
 export interface InspectSigningOptions {
@@ -170,7 +200,13 @@ export interface InspectSigningOptions {
   repository: string;
   digest: string;
   root: string;
+  /** The oci-archive being published (a layered image's config names its base's manifest digest). */
+  artifact: string;
   sbomFile?: string;
+  /** A layered image: its base's SBOM (default: the base line's staged inputs/sbom.spdx.json). */
+  baseSbomFile?: string;
+  /** A layered image: the base's manifest digest as pack recorded it (default: read from the archive's label). */
+  baseDigest?: string;
   lockFile: string;
   signKey?: string;
   keyless?: boolean;
@@ -185,13 +221,27 @@ export async function inspectSigning(o: InspectSigningOptions): Promise<SignPlan
   const choice = signingKeyFrom(o, o.env);
   if (choice.key?.kind === 'file' && !existsSync(choice.key.path)) choice.problem = `the signing key ${choice.key.path} does not exist`;
   const sbomFile = o.sbomFile ? path.resolve(o.sbomFile) : path.join(o.root, o.resolved.paths.inputs, 'sbom.spdx.json');
-  const sbom = readSbom(sbomFile);
+  const why = (e: unknown) => (e instanceof UserError ? e.message : `the provenance could not be made: ${e instanceof Error ? e.message : String(e)}`);
+  // The SBOM: what the stage wrote; a layered image's also holds its base's and names the base by digest.
+  let sbom: ReturnType<typeof readSbom>;
+  try {
+    const rb = o.resolved.base;
+    const base = rb && {
+      file: o.baseSbomFile ? path.resolve(o.baseSbomFile) : path.join(o.root, rb.paths.inputs, 'sbom.spdx.json'),
+      image: rb.image.name,
+      version: rb.version,
+      manifestDigest: o.baseDigest ?? (await baseDigestOf(o.artifact)),
+    };
+    sbom = readSbom(sbomFile, base);
+  } catch (e) {
+    sbom = { file: sbomFile, problem: why(e) };
+  }
   let provenance: ProvenanceInput | { problem: string };
   try {
+    if ('problem' in sbom) throw new UserError('E_PROVENANCE', 'no provenance without the SBOM: it lists the inputs the SBOM records');
     const commit = await headRevision(o.root);
     if (!commit) throw new UserError('E_PROVENANCE', `${o.root} is not a git checkout: the provenance needs the commit`);
     const lockRaw = readFileSync(o.lockFile);
-    const inputs = lockedInputsFor(o.resolved.project, o.resolved.line, readLock(o.lockFile));
     const builder = builderFromEnv(o.env);
     provenance = {
       source: o.resolved.project.source,
@@ -204,16 +254,28 @@ export async function inspectSigning(o: InspectSigningOptions): Promise<SignPlan
       image: o.resolved.image.name,
       lockFile: path.relative(o.root, o.lockFile) || path.basename(o.lockFile),
       lockSha256: createHash('sha256').update(lockRaw).digest('hex'),
-      inputs: inputs.map((x) => ({ id: x.id, url: x.url, sha256: x.sha256 })),
-      sbomSha256: 'problem' in sbom ? '' : sbom.sha256,
+      // What went in, as the stages recorded it (a layered image's base image by its digest too), not the lock re-read.
+      inputs: inputsOfSbom(sbom.doc),
+      sbomSha256: sbom.info.sha256,
       builderId: builder.id,
       ...(builder.invocationId ? { invocationId: builder.invocationId } : {}),
       startedOn: new Date().toISOString(),
     };
   } catch (e) {
-    provenance = { problem: e instanceof UserError ? e.message : `the provenance could not be made: ${e instanceof Error ? e.message : String(e)}` };
+    provenance = { problem: why(e) };
   }
-  return decideSigning({ repository: o.repository, digest: o.digest, choice, sbom, provenance });
+  return decideSigning({ repository: o.repository, digest: o.digest, choice, sbom: 'problem' in sbom ? sbom : sbom.info, provenance });
+}
+
+/** I/O: a layered image's base, by the manifest digest pack wrote into its config. */
+async function baseDigestOf(artifact: string): Promise<string> {
+  const label = (await archiveConfig(artifact)).config?.Labels?.['org.opencontainers.image.base.digest'];
+  if (!label || !/^sha256:[0-9a-f]{64}$/.test(label)) {
+    throw new UserError('E_PROVENANCE', `${artifact} names no base image (label org.opencontainers.image.base.digest)`, {
+      hint: 'publish the layered image pack built (npm run build:rock -- --flavour …)',
+    });
+  }
+  return label;
 }
 
 export interface SignResult {
@@ -241,7 +303,14 @@ export async function applySigning(plan: SignPlan, session: RegistrySession, env
   };
   try {
     const sbomFile = path.join(tmp, 'sbom.spdx.json');
-    await fs.copyFile(plan.sbom.file, sbomFile);
+    if (plan.sbom.base) {
+      // The merged document, made again from the same files: refused if they changed since the plan.
+      const again = readSbom(plan.sbom.file, plan.sbom.base);
+      if ('problem' in again || again.info.sha256 !== plan.sbom.sha256) {
+        throw new UserError('E_SIGNING', `the SBOM of ${plan.subject} changed since the plan (${'problem' in again ? again.problem : plan.sbom.file})`);
+      }
+      await fs.writeFile(sbomFile, JSON.stringify(again.doc, null, 1));
+    } else await fs.copyFile(plan.sbom.file, sbomFile);
     const provFile = path.join(tmp, 'provenance.json');
     await fs.writeFile(provFile, JSON.stringify(plan.provenance.predicate, null, 1));
     await step(`signing ${plan.subject}`, signCommand(plan.subject, plan.key, bin));
