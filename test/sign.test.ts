@@ -326,7 +326,7 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     );
     expect(r.stdout).toMatch(/sbom {8}.*sbom\.spdx\.json \(SPDX-2\.3, 1 packages, 1 files, sha256:[0-9a-f]{12}…\) → attestation spdxjson/);
     expect(r.stdout).toMatch(
-      /provenance {2}SLSA v1: commit [0-9a-f]{12}.*, \d+ locked inputs with sha256, builder https:\/\/sparkcraft\.invalid\/builders\/local → attestation slsaprovenance1/,
+      /provenance {2}SLSA v1: commit [0-9a-f]{12}.*, \d+ inputs with sha256 \(those the SBOM records\), builder https:\/\/sparkcraft\.invalid\/builders\/local → attestation slsaprovenance1/,
     );
     expect(r.stdout).toContain('dry run: nothing pushed, nothing signed; add --yes to publish');
     const digest = /@(sha256:[0-9a-f]{64})/.exec(r.stdout)![1]!;

@@ -148,7 +148,7 @@ export function formatSignPlan(p: SignPlan): string[] {
   }
   if (p.provenance) {
     lines.push(
-      `  provenance  SLSA v1: commit ${p.provenance.commit.slice(0, 12)}${p.provenance.dirty ? ' (uncommitted changes)' : ''}, ${p.provenance.inputs} locked inputs with sha256 (those the SBOM records), builder ${p.provenance.builder} → attestation ${PROVENANCE_TYPE}`,
+      `  provenance  SLSA v1: commit ${p.provenance.commit.slice(0, 12)}${p.provenance.dirty ? ' (uncommitted changes)' : ''}, ${p.provenance.inputs} inputs with sha256 (those the SBOM records), builder ${p.provenance.builder} → attestation ${PROVENANCE_TYPE}`,
     );
   }
   for (const pr of p.problems) lines.push(`  refused: ${pr}`);
