@@ -10,7 +10,7 @@
  *   spark8t/   → spark8t/, lib/
  *   a step     → config/, lib/, flavours/, its own folder; earlier steps for types only;
  *                spark8t/ from stage only (stage builds the executable). Steps, in order: STEPS below.
- *   src/pipeline.ts, src/cli/ → anything
+ *   src/pipeline.ts, src/cli/ → anything; a step may take only types from src/pipeline.ts (the Road)
  *   and no value-level cycle anywhere.
  */
 /** @import { IConfiguration, IForbiddenRuleType } from 'dependency-cruiser' */
@@ -30,8 +30,8 @@ const stepRules = STEPS.flatMap((step, i) => {
       comment: `src/${step}/ imports config/, lib/, flavours/, its own folder${step === 'stage' ? ', spark8t/' : ''}${earlier.length ? ` and (types only) ${earlier.join(', ')}` : ''}`,
       severity: 'error',
       from: { path: `^src/${step}/` },
-      // later steps are left to the next rule, so each edge is reported once
-      to: { path: '^src/', pathNot: `^src/(${alt([...allowed, ...later])})/` },
+      // later steps are left to the next rule, so each edge is reported once; src/pipeline.ts to its own
+      to: { path: '^src/', pathNot: [`^src/(${alt([...allowed, ...later])})/`, '^src/pipeline\\.ts$'] },
     },
     ...(later.length
       ? [
@@ -77,10 +77,10 @@ module.exports = {
     },
     {
       name: 'flavours-imports-only-config-lib',
-      comment: 'src/flavours/ (flavour modules) import only config/ and lib/',
+      comment: 'src/flavours/ (flavour modules) import only config/, lib/ and each other',
       severity: 'error',
       from: { path: '^src/flavours/' },
-      to: { path: '^src/', pathNot: '^src/(config|lib)/' },
+      to: { path: '^src/', pathNot: '^src/(flavours|config|lib)/' },
     },
     {
       name: 'spark8t-imports-only-spark8t-lib',
@@ -99,9 +99,16 @@ module.exports = {
     },
     {
       name: 'nothing-imports-pipeline-or-cli',
-      comment: 'src/pipeline.ts and src/cli/ sit on top: only they import them',
+      comment: 'src/pipeline.ts and src/cli/ sit on top: nothing else imports their values (a step may take the Road type it is handed)',
       severity: 'error',
       from: { path: '^src/', pathNot: ['^src/pipeline\\.ts$', '^src/cli/'] },
+      to: { path: ['^src/pipeline\\.ts$', '^src/cli/'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'pipeline-types-only-to-steps',
+      comment: 'only a step folder may take a type from src/pipeline.ts (the Road it is handed); lib/, config/, flavours/, spark8t/ none',
+      severity: 'error',
+      from: { path: '^src/(lib|config|flavours|spark8t)/' },
       to: { path: ['^src/pipeline\\.ts$', '^src/cli/'] },
     },
     {

@@ -12,17 +12,12 @@ import { join } from 'node:path';
 import { projectRoot } from '../src/lib/paths.ts';
 
 /**
- * Violations the lead removes with `runPipeline` in src/pipeline.ts (issue 21 item 1): the chaining inside
- * `stage()`, `build()`/`pack()` and the smoke's `build()` calls. Each entry is `from→to`; when one goes, delete it
- * here (an entry that no longer matches a violation fails the test, so the list cannot go stale).
+ * Violations that are the lead's to remove (issue 21 item 1), each `from→to`. The chaining inside stage(),
+ * build()/pack() and the smoke's build() calls went with runPipeline; what is left: the flavour registry takes
+ * the `Kube` type from smoke/ (a flavour module's scenarios run on the node), where a lower layer should find it
+ * in lib/. When one goes, delete it here (an entry that no longer matches a violation fails the test).
  */
-const LEAD_PENDING: readonly string[] = [
-  'src/stage/stage.ts→src/render/render.ts',
-  'src/pack/pack.ts→src/stage/stage.ts',
-  'src/pack/pack.ts→src/render/render.ts',
-  'src/smoke/smoke.ts→src/pack/pack.ts',
-  'src/smoke/jupyter.ts→src/pack/pack.ts',
-];
+const LEAD_PENDING: readonly string[] = ['src/flavours/index.ts→src/smoke/kube.ts'];
 
 const CONFIG = '.dependency-cruiser.cjs';
 const temps: string[] = [];
