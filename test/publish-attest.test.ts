@@ -71,6 +71,64 @@ describe('the SBOM of a layered image (pure)', () => {
   });
 });
 
+/** A checkout of its own (git init, the checkout's matrix, lock and templates linked) as a workspace. */
+async function checkout(dir: string): Promise<Workspace> {
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  for (const n of ['matrix.yaml', 'sparkcraft.lock.json', 'templates']) symlinkSync(join(ROOT, n), join(root, n));
+  // A checkout: the provenance names its commit.
+  const git = (...a: string[]) => execa('git', ['-C', root, '-c', 'user.name=t', '-c', 'user.email=t@t.invalid', ...a]);
+  await git('init', '-q');
+  await git('add', '-A');
+  await git('commit', '-qm', 'fixture');
+  return workspace(root);
+}
+
+describe('the signing plan of a layered image, from small archives (no build)', () => {
+  const r = resolveLine(loadMatrix(), { line: '3.5', flavour: 'gpu' });
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sparkcraft-attest-plan-'));
+  });
+  afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  it("reads the base's digest from the image's label and merges the base's SBOM; refuses an image that names no base", async () => {
+    const ws = await checkout(dir);
+    const salt = randomBytes(8).toString('hex');
+    const ident = { 'org.opencontainers.image.ref.name': r.base!.image.name, 'org.opencontainers.image.version': r.base!.version };
+    const baseFile = join(dir, 'base.rock');
+    await writeFakeBase(ws, baseFile, ident, salt);
+    const baseDigest = await archiveDigest(baseFile);
+    // Stands in for the flavour image: what matters here is its label naming the base.
+    const image = join(dir, 'image.rock');
+    await writeFakeBase(ws, image, { ...ident, 'org.opencontainers.image.base.digest': baseDigest }, `${salt}-image`);
+    mkdirSync(join(ws.root, r.base!.paths.inputs), { recursive: true });
+    mkdirSync(join(ws.root, r.paths.inputs), { recursive: true });
+    writeFileSync(join(ws.root, r.base!.paths.inputs, 'sbom.spdx.json'), JSON.stringify(staged('base', [['spark/a', 'a']], [origin('spark', 'c'.repeat(64))])));
+    writeFileSync(join(ws.root, r.paths.inputs, 'sbom.spdx.json'), JSON.stringify(staged('gpu', [['jars/r.jar', 'r']], [origin('rapids', 'd'.repeat(64))])));
+    const opts = {
+      resolved: r,
+      repository: 'registry.invalid/c/charmed-spark-gpu',
+      digest: `sha256:${'f'.repeat(64)}`,
+      root: ws.root,
+      lockFile: ws.lockFile,
+      keyless: true,
+      env: {},
+    };
+    const plan = await inspectSigning({ ...opts, artifact: image });
+    expect(plan.problems).toEqual([]);
+    expect(plan.sbom!.base).toMatchObject({ manifestDigest: baseDigest, image: r.base!.image.name });
+    expect([plan.sbom!.packages, plan.sbom!.files]).toEqual([3, 2]);
+    const deps = plan.provenance!.predicate.buildDefinition.resolvedDependencies.map((d) => d.name);
+    expect(deps).toEqual(expect.arrayContaining([`base image ${r.base!.image.name}@${r.base!.version}`, 'spark@1', 'rapids@1']));
+    // The same plan from the digest pack recorded, without reading the label.
+    expect((await inspectSigning({ ...opts, artifact: baseFile, baseDigest })).sbom!.sha256).toBe(plan.sbom!.sha256);
+    const refused = await inspectSigning({ ...opts, artifact: baseFile });
+    expect(refused.problems[0]).toMatch(/base\.rock names no base image \(label org\.opencontainers\.image\.base\.digest\)/);
+    expect(refused.sbom).toBeNull();
+  }, 300_000);
+});
+
 describe('a gpu rock over a base archive: its attestations against its layers', () => {
   const r = resolveLine(loadMatrix(), { line: '3.5', flavour: 'gpu' });
   const salt = randomBytes(8).toString('hex');
@@ -86,15 +144,8 @@ describe('a gpu rock over a base archive: its attestations against its layers', 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sparkcraft-attest-'));
-    const root = join(dir, 'root');
-    mkdirSync(root);
-    for (const n of ['matrix.yaml', 'sparkcraft.lock.json', 'templates']) symlinkSync(join(ROOT, n), join(root, n));
-    // A checkout: the provenance names its commit.
-    const git = (...a: string[]) => execa('git', ['-C', root, '-c', 'user.name=t', '-c', 'user.email=t@t.invalid', ...a]);
-    await git('init', '-q');
-    await git('add', '-A');
-    await git('commit', '-qm', 'fixture');
-    ws = workspace(root);
+    ws = await checkout(dir);
+    const root = ws.root;
     baseFile = join(dir, 'base.rock');
     await writeFakeBase(ws, baseFile, { 'org.opencontainers.image.ref.name': r.base!.image.name, 'org.opencontainers.image.version': r.base!.version }, salt);
     // The base's stage SBOM, where the base line's stage writes it: the fake base's two files.
