@@ -28,17 +28,11 @@ afterAll(() => {
 /** Cruise `<root>/src` with `<root>`'s config; the violations as `rule from→to` strings. */
 async function violations(root: string): Promise<{ list: string[]; raw: IViolation[] }> {
   const config = createRequire(import.meta.url)(join(root, CONFIG));
-  const cwd = process.cwd();
-  // dependency-cruiser resolves and names modules relative to the working directory.
-  process.chdir(root);
-  try {
-    const r = await cruise(['src'], { ...config.options, validate: true, ruleSet: { forbidden: config.forbidden } });
-    if (typeof r.output === 'string') throw new Error('dependency-cruiser returned a report string, not a result');
-    const raw = r.output.summary.violations;
-    return { raw, list: raw.map((v) => `${v.rule.name} ${v.from}→${v.to}`) };
-  } finally {
-    process.chdir(cwd);
-  }
+  // Modules are named and resolved relative to baseDir (no process.chdir: other files run beside this one).
+  const r = await cruise(['src'], { ...config.options, baseDir: root, validate: true, ruleSet: { forbidden: config.forbidden } });
+  if (typeof r.output === 'string') throw new Error('dependency-cruiser returned a report string, not a result');
+  const raw = r.output.summary.violations;
+  return { raw, list: raw.map((v) => `${v.rule.name} ${v.from}→${v.to}`) };
 }
 
 /** src/ and the config in a fresh directory (node_modules linked, so npm imports resolve as here). */
