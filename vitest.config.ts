@@ -39,6 +39,7 @@ export const TOOLS = [
   'test/jks.test.ts',
   'test/local-s3.test.ts',
   'test/noop.test.ts',
+  'test/publish-attest.test.ts',
   'test/publish-cli.test.ts',
   'test/publish-registry.test.ts',
   'test/publish-snap.test.ts',

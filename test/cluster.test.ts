@@ -30,8 +30,7 @@ const ctx: ScenarioContext = {
     return cluster;
   },
   imageRef: r.image.ref,
-  spark: r.line.spark,
-  scala: r.line.scala,
+  examplesJar: r.paths.examplesJar,
   registry: {
     publish: () => publishToLocalRegistry({ artifact: rockFile, line: r.line.track, imageRef: r.image.ref }),
     restore: () => importImage(cluster, rockFile, r.image.ref),

@@ -124,7 +124,7 @@ describe('UserError and the catalog', () => {
   });
 
   it('the same failure has one hint wherever it is raised (E_REGISTRY_AUTH)', () => {
-    const sites = ['src/publish/registry.ts', 'src/publish/sign.ts', 'src/publish/verify.ts'];
+    const sites = ['src/publish/session.ts', 'src/publish/sign.ts', 'src/publish/verify.ts'];
     for (const f of sites) {
       const text = readFileSync(join(projectRoot, f), 'utf8');
       const calls = [...text.matchAll(/new UserError\('E_REGISTRY_AUTH',[^;]*/g)].map((m) => m[0]);

@@ -10,7 +10,6 @@ import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { loadTemplates, renderLine } from '../src/render/render.ts';
 import { planRock, scriptletOf, treeKey, type RockManifest } from '../src/pack/rock.ts';
 import { runScriptlet } from '../src/pack/scriptlet.ts';
-import { examplesJar } from '../src/pack/examples.ts';
 import { build } from '../src/pipeline.ts';
 import { stage } from '../src/pipeline.ts';
 import { workspace } from '../src/lib/workspace.ts';
@@ -44,7 +43,7 @@ async function buildJar(st: StageResult, epoch: number | undefined, cache = join
     treeKey,
     cache,
   );
-  return { ...run, jar: join(run.install, examplesJar(st.resolved.line).path) };
+  return { ...run, jar: join(run.install, st.resolved.paths.examplesJar) };
 }
 
 /** spark-submit of the staged Spark on this host, local mode, on loopback. */
@@ -60,8 +59,11 @@ function sparkSubmit(st: StageResult, args: string[]) {
 
 describe('the examples jar in the manifests (pure)', () => {
   it('is named after each line of the matrix', () => {
-    for (const line of matrix.lines) expect(examplesJar(line).path).toBe(`/opt/spark/examples/jars/spark-examples_${line.scala}-${line.spark}.jar`);
-    expect(examplesJar({ scala: '2.13', spark: '4.1.4' }).name).toBe('spark-examples_2.13-4.1.4.jar');
+    for (const line of matrix.lines)
+      for (const flavour of [undefined, ...line.flavours]) {
+        const jar = resolveLine(matrix, { line: line.track, flavour }).paths.examplesJar;
+        expect(jar).toBe(`/opt/spark/examples/jars/spark-examples_${line.scala}-${line.spark}.jar`);
+      }
   });
   it("every line's rockcraft.yaml builds it in a nil part (javac + jar, the line's JDK as build-package), which the built-in plan runs", () => {
     for (const line of matrix.lines) {
@@ -69,7 +71,7 @@ describe('the examples jar in the manifests (pure)', () => {
       const part = m.parts['spark-examples']!;
       expect(part).toMatchObject({ plugin: 'nil', source: 'inputs/examples', after: ['spark'], 'build-packages': [`openjdk-${line.java}-jdk-headless`] });
       expect(part['override-build']).toContain(`javac --release ${line.java} `);
-      expect(part['override-build']).toContain(`jar --create --file "$CRAFT_PART_INSTALL${examplesJar(line).path}"`);
+      expect(part['override-build']).toContain(`jar --create --file "$CRAFT_PART_INSTALL${resolveLine(matrix, { line: line.track }).paths.examplesJar}"`);
       const planned = planRock(m).parts.find((p) => p.name === 'spark-examples');
       expect(planned).toMatchObject({
         source: 'inputs/examples',
@@ -178,7 +180,7 @@ describe('the examples jar in the built rock', () => {
     expect(process.env.SOURCE_DATE_EPOCH).toBeUndefined();
     const want = sha256((await buildJar(st, undefined)).jar);
     const rock = await RockRunner.load(b.artifact, 'charmed-spark:examples-test');
-    const path = examplesJar(st.resolved.line).path;
+    const path = st.resolved.paths.examplesJar;
     const ls = await rock.run(['-c', `stat -c '%u:%g %a' ${path} && sha256sum ${path}`], { entrypoint: '/bin/bash' });
     expect(ls.exitCode, ls.stderr).toBe(0);
     expect(ls.stdout.split('\n')[0]).toBe('584792:584792 644');

@@ -23,7 +23,7 @@ const cluster = {
   node: null,
   s3: null,
 };
-const ctx = { cluster: cluster as never, imageRef: 'img', spark: '3.5.9', scala: '2.12' };
+const ctx = { cluster: cluster as never, imageRef: 'img', examplesJar: '/opt/spark/examples/jars/spark-examples_2.12-3.5.9.jar' };
 
 describe('jupyter scenarios: listed with the cluster scenarios', () => {
   it('"jupyter 1"-"jupyter 3" after the data scenarios and before 7 (which deletes their account), once', () => {

@@ -23,7 +23,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { sha256File, sha256Remembered } from '../src/stage/fetch.ts';
+import { sha256File, sha256Remembered } from '../src/lib/hash.ts';
 import { treeHolds, writeBuildFolder, type RenderedFile } from '../src/render/render.ts';
 import { build } from '../src/pipeline.ts';
 import { fileIdentity } from '../src/lib/fsx.ts';

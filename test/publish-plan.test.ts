@@ -9,7 +9,8 @@ import { classifyFailure, copyArchiveCommand, inspectRawCommand, lastErrorLine }
 import { promoteCommand, releaseCommand, uploadCommand, parseUploadRevision } from '../src/lib/tools/snapcraft-store.ts';
 import { authFileContent, credentialsFromEnv } from '../src/publish/credentials.ts';
 import { RetriesExhausted, backoffDelays, withRetry } from '../src/lib/retry.ts';
-import { RegistrySession, applyRockPlan, classifyTag, decideRockPlan, formatRockPlan, repositoryOf, tagsForLine } from '../src/publish/registry.ts';
+import { applyRockPlan, classifyTag, decideRockPlan, formatRockPlan, repositoryOf, tagsForLine } from '../src/publish/registry.ts';
+import { RegistrySession } from '../src/publish/session.ts';
 import { planPromote, planSnapUpload, snapRefusal } from '../src/publish/store.ts';
 import { fixtureLine } from './support/registry.ts';
 

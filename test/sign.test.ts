@@ -25,16 +25,8 @@ import {
 } from '../src/lib/tools/cosign.ts';
 import { verifierFrom } from '../src/publish/cli.ts';
 import { describeTree, spdxDocument } from '../src/stage/sbom.ts';
-import {
-  builderFromEnv,
-  canonicalJson,
-  decideSigning,
-  provenancePredicate,
-  sbomDigest,
-  signingKeyFrom,
-  type ProvenanceInput,
-  type SbomInfo,
-} from '../src/publish/sign.ts';
+import { builderFromEnv, canonicalJson, provenancePredicate, sbomDigest, type ProvenanceInput } from '../src/publish/attestation.ts';
+import { decideSigning, signingKeyFrom, type SbomInfo } from '../src/publish/sign.ts';
 import { checkProvenance, checkSbom, parseImageRef, summarise, type InTotoStatement } from '../src/publish/verify.ts';
 import { credentialsFromEnv, writeAuthFile } from '../src/publish/credentials.ts';
 import { remoteDigest } from '../src/lib/tools/skopeo-registry.ts';
@@ -334,7 +326,7 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     );
     expect(r.stdout).toMatch(/sbom {8}.*sbom\.spdx\.json \(SPDX-2\.3, 1 packages, 1 files, sha256:[0-9a-f]{12}…\) → attestation spdxjson/);
     expect(r.stdout).toMatch(
-      /provenance {2}SLSA v1: commit [0-9a-f]{12}.*, \d+ locked inputs with sha256, builder https:\/\/sparkcraft\.invalid\/builders\/local → attestation slsaprovenance1/,
+      /provenance {2}SLSA v1: commit [0-9a-f]{12}.*, \d+ inputs with sha256 \(those the SBOM records\), builder https:\/\/sparkcraft\.invalid\/builders\/local → attestation slsaprovenance1/,
     );
     expect(r.stdout).toContain('dry run: nothing pushed, nothing signed; add --yes to publish');
     const digest = /@(sha256:[0-9a-f]{64})/.exec(r.stdout)![1]!;

@@ -178,7 +178,10 @@ export interface ResolvedLine {
     rock: string;
     /** `dist/<snap>_<spark>_<arch>.snap` */
     snap: string;
-    /** Spark's examples jar in the rock: `/opt/spark/examples/jars/spark-examples_<scala>-<spark>.jar`. */
+    /**
+     * Spark's examples jar in the rock, which its `spark-examples` part builds from sparkcraft's sources
+     * (src/stage/examples/): `/opt/spark/examples/jars/spark-examples_<scala>-<spark>.jar`, Spark's own name.
+     */
     examplesJar: string;
   };
 }

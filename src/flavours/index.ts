@@ -7,11 +7,22 @@
  */
 import { UserError } from '../lib/errors.ts';
 import type { ResolvedLine } from '../config/types.ts';
-import type { Kube } from '../smoke/kube.ts';
+
+type Json = Record<string, any>;
+
+/** What a flavour's scenarios may ask of the cluster (the smoke step's kubectl client as the admin). */
+export interface KubeKit {
+  run(args: string[], opts?: { input?: string; reject?: boolean }): Promise<{ stdout: string; stderr: string; exitCode?: number }>;
+  json(args: string[]): Promise<Json>;
+  apply(objects: Json[]): Promise<void>;
+  create(objects: Json[]): Promise<void>;
+  pods(ns: string, selector?: string): Promise<Json[]>;
+  logs(ns: string, pod: string, lines?: number): Promise<string>;
+}
 
 /** The tools a flavour's cluster scenarios get from the smoke step (one namespace and account, shared). */
 export interface ScenarioKit {
-  k: Kube;
+  k: KubeKit;
   ns: string;
   /** The spark8t account scenario 1 makes; `account()` makes it (once). */
   user: string;

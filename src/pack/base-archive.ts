@@ -19,7 +19,7 @@ import { Transform, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
-import { sha256File } from '../stage/fetch.ts';
+import { sha256File } from '../lib/hash.ts';
 import { cachedLayer, layerCacheDir, recordLayer, type LayerBlob } from './layer.ts';
 import { MT, type Image } from './oci.ts';
 import { FORMAT, type RockBuild } from './rock.ts';

@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
 import { alive, fileIdentity, writeFileAtomic } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
-import { sha256File } from '../stage/fetch.ts';
+import { sha256File } from '../lib/hash.ts';
 import { writeTar, type TarEntry } from './tar.ts';
 
 export interface LayerBlob {

@@ -5,7 +5,7 @@ import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import type { Staged } from '../stage/stage.ts';
-import { sha256File } from '../stage/fetch.ts';
+import { sha256File } from '../lib/hash.ts';
 import { archiveDigest } from '../lib/tools/skopeo-registry.ts';
 import type { ResolvedLine } from '../config/types.ts';
 import { craftPack, onPath } from './craft.ts';
@@ -28,6 +28,8 @@ export interface Packed {
   reused: boolean;
   manifestDigest?: string;
   layers?: Array<{ digest: string; size: number; comment: string; cached: boolean }>;
+  /** A layered flavour's rock: the base image it is layered over (its manifest digest) and how many of `layers` are the base's. */
+  base?: { manifestDigest: string; layers: number };
   sha256?: string;
   /** A rock of the built-in backend: the image itself, what a layered flavour's pack goes on (not serialised). */
   image?: RockBuild;
@@ -89,21 +91,24 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     const out = at(ws, r.paths.rock);
     const m = { epoch: meta.epoch, revision: meta.revision, source: r.project.source, arch: r.arch };
     let b: RockBuild;
+    // A layered flavour: the image it goes on (recorded in its Packed as `base`).
+    let under: RockBuild | undefined;
     if (r.base && o.baseArchive) {
       // Over the given base image, its layers as they are.
       const { importBaseArchive } = await import('./base-archive.ts');
-      const base = await importBaseArchive(ws.cache, resolve(ws.root, o.baseArchive), {
+      under = await importBaseArchive(ws.cache, resolve(ws.root, o.baseArchive), {
         name: r.base.image.name,
         version: r.base.version,
         arch: r.arch,
         what: `${r.line.track}/${r.flavour.name}`,
       });
-      b = await buildFlavourRock(ws, base, st.dir, out, m);
+      b = await buildFlavourRock(ws, under, st.dir, out, m);
     } else if (r.base) {
       // The base rock the road packed first (pipeline.ts), then the flavour's layers on it.
       if (!base?.image)
         throw new UserError('E_USAGE', `${r.flavour.name} is layered over ${r.base.image.name}: pack it over that rock's Packed or --base-archive`);
-      b = await buildFlavourRock(ws, base.image, st.dir, out, m);
+      under = base.image;
+      b = await buildFlavourRock(ws, under, st.dir, out, m);
     } else {
       b = await buildRock(ws, st.dir, out, m);
     }
@@ -122,6 +127,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
       manifestDigest,
       layers: b.layers.map((l) => ({ digest: l.digest, size: l.size, comment: l.comment, cached: l.cached })),
       image: b,
+      ...(under ? { base: { manifestDigest: under.image.manifestDigest, layers: under.layers.length } } : {}),
     };
   }
   const out = at(ws, r.paths.snap);

@@ -18,7 +18,7 @@ import { mksquashfs } from '../lib/tools/squashfs.ts';
 import { dirEntries } from './layer.ts';
 import { hostArch } from '../config/matrix.ts';
 import { organize, planParts, primed, type Part, type PartPlan } from './parts.ts';
-import { sha256File } from '../stage/fetch.ts';
+import { sha256File } from '../lib/hash.ts';
 import { artifactStamp, tmpArtifact } from './oci.ts';
 import type { Workspace } from '../lib/workspace.ts';
 

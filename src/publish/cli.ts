@@ -12,11 +12,21 @@ import { errorJson, out, outJson } from '../lib/output.ts';
 import { workspace, type Workspace } from '../lib/workspace.ts';
 import { DEFAULT_RETRY } from '../lib/retry.ts';
 import { existsSync } from 'node:fs';
-import { RegistrySession, formatRockPlan } from './registry.ts';
+import { RegistrySession } from './session.ts';
 import { parseImageRef, verifyImage } from './verify.ts';
 import type { Verifier } from '../lib/tools/cosign.ts';
 import { RISKS, formatSnapPlan } from './store.ts';
-import { applyPromotion, applyRockPublish, applySnapPublish, checkRisk, planPromotion, planRockPublish, planSnapPublish, resolveOutputs } from './publish.ts';
+import {
+  applyPromotion,
+  applyRockPublish,
+  applySnapPublish,
+  checkRisk,
+  formatPublishRockPlan,
+  planPromotion,
+  planRockPublish,
+  planSnapPublish,
+  resolveOutputs,
+} from './publish.ts';
 
 interface LineOpts {
   matrix?: string;
@@ -62,6 +72,7 @@ interface RockCliOpts extends LineOpts {
   /** commander's --no-sign: sign=false. */
   sign: boolean;
   sbom?: string;
+  baseSbom?: string;
   lock?: string;
 }
 
@@ -79,7 +90,7 @@ export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.Pro
     env,
   );
   try {
-    if (!o.json) out(formatRockPlan(plan));
+    if (!o.json) out(formatPublishRockPlan(plan));
     if (!o.yes) {
       if (o.json) outJson({ dryRun: true, plan });
       else {
@@ -237,6 +248,10 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .option('--keyless', "sign keyless with the CI's OIDC identity (Fulcio certificate, Rekor entry)", false)
     .option('--no-sign', 'publish without signing or attaching the SBOM and provenance')
     .option('--sbom <file>', "SPDX SBOM to attach (default: the line's build/<track>/<flavour>/inputs/sbom.spdx.json)")
+    .option(
+      '--base-sbom <file>',
+      "a layered flavour: its base's SPDX SBOM, merged into the one attached (default: the base line's build/<track>/spark/inputs/sbom.spdx.json)",
+    )
     .option('--lock <file>', 'lock file whose inputs the provenance lists (default: sparkcraft.lock.json)')
     .action(async (o: RockCliOpts) => publishRock(o, ws));
 

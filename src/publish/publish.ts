@@ -10,8 +10,10 @@ import type { Workspace } from '../lib/workspace.ts';
 import type { Packed } from '../pack/pack.ts';
 import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../lib/retry.ts';
-import { RegistrySession, applyRockPlan, findRockArtifact, inspectRock, repositoryOf, type RockPlan, type RockResult } from './registry.ts';
-import { applySigning, inspectSigning, type SignResult } from './sign.ts';
+import { findRockArtifact } from './artifact.ts';
+import { applyRockPlan, formatRockPlan, inspectRock, repositoryOf, type RockPlan, type RockResult } from './registry.ts';
+import { RegistrySession } from './session.ts';
+import { applySigning, formatSignPlan, inspectSigning, type SignPlan, type SignResult } from './sign.ts';
 import {
   RISKS,
   applySnapUpload,
@@ -42,8 +44,20 @@ export interface RockPublishOptions {
   noSign?: boolean;
   /** The SBOM to attach (default: the line's staged build/<track>/<flavour>/inputs/sbom.spdx.json). */
   sbom?: string;
+  /** A layered flavour: its base's SBOM, merged into the one attached (default: the base line's staged one). */
+  baseSbom?: string;
   /** The lock whose inputs the provenance lists (default: sparkcraft.lock.json). */
   lockFile?: string;
+}
+
+/**
+ * The rock's publish plan: the push (registry.ts) and, for the digest it pushes, the signing with its
+ * SBOM and provenance (sign.ts; null: not planned). `commands` holds both plans' commands, push first.
+ */
+export type PublishRockPlan = RockPlan & { signing: SignPlan | null };
+
+export function formatPublishRockPlan(p: PublishRockPlan): string {
+  return [formatRockPlan(p), ...(p.signing ? formatSignPlan(p.signing) : [])].join('\n');
 }
 
 /** The plan, and the registry session apply uses (close it when done). */
@@ -52,28 +66,30 @@ export async function planRockPublish(
   ws: Workspace,
   o: RockPublishOptions,
   env: NodeJS.ProcessEnv,
-): Promise<{ plan: RockPlan; session: RegistrySession }> {
+): Promise<{ plan: PublishRockPlan; session: RegistrySession }> {
   const registry = o.registry || env.SPARKCRAFT_REGISTRY || r.image.registry;
   const artifact = o.artifact ? path.resolve(o.artifact) : (o.packed?.artifact ?? (await findRockArtifact(ws.root, r)));
   const certDir = o.registryCertDir || env.SPARKCRAFT_REGISTRY_CERT_DIR || undefined;
   const retry: RetryPolicy = { attempts: Math.max(1, o.attempts), baseDelayMs: o.retryDelayMs, maxDelayMs: Math.max(o.retryDelayMs, DEFAULT_RETRY.maxDelayMs) };
   const session = new RegistrySession(repositoryOf(registry, r.image.name).host, env, certDir, retry);
   try {
-    const signing = (repository: string, digest: string) =>
-      inspectSigning({
-        resolved: r,
-        repository,
-        digest,
-        root: ws.root,
-        lockFile: o.lockFile ? path.resolve(o.lockFile) : ws.lockFile,
-        ...(o.sbom ? { sbomFile: o.sbom } : {}),
-        ...(o.signKey ? { signKey: o.signKey } : {}),
-        ...(o.keyless ? { keyless: true } : {}),
-        ...(o.noSign ? { noSign: true } : {}),
-        env,
-      });
-    const plan = await inspectRock({ resolved: r, registry, artifact, force: o.force, dryRun: o.dryRun, signing, ...(certDir ? { certDir } : {}) }, session);
-    return { plan, session };
+    const push = await inspectRock({ resolved: r, registry, artifact, force: o.force, dryRun: o.dryRun, ...(certDir ? { certDir } : {}) }, session);
+    const signing = await inspectSigning({
+      resolved: r,
+      repository: push.repository,
+      digest: push.artifact.digest,
+      root: ws.root,
+      artifact,
+      ...(o.packed?.base ? { baseDigest: o.packed.base.manifestDigest } : {}),
+      ...(o.baseSbom ? { baseSbomFile: o.baseSbom } : {}),
+      lockFile: o.lockFile ? path.resolve(o.lockFile) : ws.lockFile,
+      ...(o.sbom ? { sbomFile: o.sbom } : {}),
+      ...(o.signKey ? { signKey: o.signKey } : {}),
+      ...(o.keyless ? { keyless: true } : {}),
+      ...(o.noSign ? { noSign: true } : {}),
+      env,
+    });
+    return { plan: { ...push, commands: [...push.commands, ...signing.commands], signing }, session };
   } catch (e) {
     await session.close();
     throw e;
@@ -81,8 +97,16 @@ export async function planRockPublish(
 }
 
 /** Push and read back every tag, then sign the digest and attach its SBOM and provenance (when planned). */
-export async function applyRockPublish(plan: RockPlan, session: RegistrySession, env: NodeJS.ProcessEnv): Promise<RockResult & { signing: SignResult | null }> {
-  const result = await applyRockPlan(plan, session);
+export async function applyRockPublish(
+  plan: PublishRockPlan,
+  session: RegistrySession,
+  env: NodeJS.ProcessEnv,
+): Promise<RockResult & { signing: SignResult | null }> {
+  const result = await applyRockPlan(
+    plan,
+    session,
+    (plan.signing?.problems ?? []).map((p) => new UserError('E_SIGNING', p)),
+  );
   const signing = plan.signing?.key ? await applySigning(plan.signing, session, env) : null;
   return { ...result, signing };
 }

@@ -7,16 +7,15 @@
  *   inspectRock(...)                 I/O: artifact digest + existing tags → RockPlan
  *   applyRockPlan(plan, ...)         I/O: pre-checks (all problems at once), push with bounded retries,
  *                                    verify every tag and the digest by reading the manifests back
+ *
+ * Signing the pushed digest is sign.ts's; publish.ts composes the two plans.
  */
 import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import type { ResolvedLine } from '../config/types.ts';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
-import { SkopeoError, archiveDigest, copyArchiveCommand, formatCommand, pushArchive, remoteDigest, type RegistryAccess } from '../lib/tools/skopeo-registry.ts';
-import { credentialsFromEnv, writeAuthFile, type RegistryCredentials } from './credentials.ts';
-import { RetriesExhausted, withRetry, type RetryPolicy } from '../lib/retry.ts';
-import { formatSignPlan, type SignPlan } from './sign.ts';
+import { archiveDigest, copyArchiveCommand, formatCommand, pushArchive, remoteDigest, type RegistryAccess } from '../lib/tools/skopeo-registry.ts';
+import type { RegistrySession } from './session.ts';
 
 export type TagKind = 'immutable' | 'moving';
 export interface TagSpec {
@@ -82,8 +81,6 @@ export interface RockPlan {
   problems: string[];
   /** The commands apply will run, as printed. */
   commands: string[];
-  /** Signing the pushed digest and attaching its SBOM and provenance (src/publish/sign.ts); null: not planned. */
-  signing: SignPlan | null;
 }
 
 export interface DecideInput {
@@ -94,7 +91,6 @@ export interface DecideInput {
   force: boolean;
   credentials: string;
   certDir?: string;
-  signing?: SignPlan;
 }
 
 /** Pure: the plan. */
@@ -132,8 +128,7 @@ export function decideRockPlan(i: DecideInput): RockPlan {
     force: i.force,
     tags,
     problems,
-    commands: [...commands, ...(i.signing?.commands ?? [])],
-    signing: i.signing ?? null,
+    commands,
   };
 }
 
@@ -150,36 +145,7 @@ export function formatRockPlan(p: RockPlan): string {
     lines.push(`  ${t.tag.padEnd(w)}  ${t.kind.padEnd(9)}  ${t.action.padEnd(9)}  (now: ${now})`);
   }
   for (const pr of p.problems) lines.push(`  refused: ${pr} (use --force to overwrite)`);
-  if (p.signing) lines.push(...formatSignPlan(p.signing));
   return lines.join('\n');
-}
-
-/** Default artifact: the line's dist/<image>_<version>_<arch>.rock (host arch first, then any arch). */
-export async function findRockArtifact(root: string, r: ResolvedLine): Promise<string> {
-  return findArtifact(root, r.paths.rock, r.arch, 'rock', 'npm run build:rock');
-}
-
-/**
- * `rel` (`dist/<name>_<version>_<arch>.<ext>`) when it exists, else the same name built for another
- * architecture; refuses with one line naming the expected file.
- */
-export async function findArtifact(root: string, rel: string, arch: string, kind: 'rock' | 'snap', build: string): Promise<string> {
-  const dist = path.join(root, path.dirname(rel));
-  const want = path.basename(rel).slice(0, -`${arch}.${kind}`.length);
-  let names: string[] = [];
-  try {
-    names = await fs.readdir(dist);
-  } catch {
-    /* no dist/ */
-  }
-  const candidates = names.filter((n) => n.startsWith(want) && n.endsWith(`.${kind}`)).sort();
-  const pick = candidates.find((n) => n === path.basename(rel)) ?? candidates[0];
-  if (!pick) {
-    throw new UserError('E_ARTIFACT', `no ${kind} ${rel} to publish`, {
-      hint: `run ${build} first, or pass --artifact FILE`,
-    });
-  }
-  return path.join(dist, pick);
 }
 
 export interface RockOptions {
@@ -190,81 +156,6 @@ export interface RockOptions {
   certDir?: string;
   /** Dry runs tolerate an unreadable registry (tags become 'unknown'); apply does not. */
   dryRun: boolean;
-  /** The signing plan for the digest (src/publish/sign.ts inspectSigning); absent: none. */
-  signing?: (repository: string, digest: string) => Promise<SignPlan>;
-}
-
-/** The registry session: credentials in an auth file, retry policy, error translation. */
-export class RegistrySession {
-  readonly host: string;
-  readonly creds: RegistryCredentials | null;
-  readonly certDir: string | undefined;
-  readonly retry: RetryPolicy;
-  private auth: Awaited<ReturnType<typeof writeAuthFile>> | undefined;
-
-  constructor(host: string, env: NodeJS.ProcessEnv, certDir: string | undefined, retry: RetryPolicy) {
-    this.host = host;
-    this.creds = credentialsFromEnv(host, env);
-    this.certDir = certDir;
-    this.retry = retry;
-  }
-  get credentialsSource(): string {
-    return this.creds ? `${this.creds.source} (user ${this.creds.username})` : 'anonymous';
-  }
-  async access(): Promise<RegistryAccess> {
-    this.auth ??= await writeAuthFile(this.host, this.creds);
-    return {
-      ...(this.auth.path ? { authfile: this.auth.path } : {}),
-      ...(this.certDir ? { certDir: this.certDir } : {}),
-      env: this.auth.env,
-    };
-  }
-  async close(): Promise<void> {
-    await this.auth?.dispose();
-    this.auth = undefined;
-  }
-  /** Run a registry operation with bounded retries on network errors and 5xx. */
-  async call<T>(what: string, op: (a: RegistryAccess) => Promise<T>, policy = this.retry): Promise<{ value: T; attempts: number }> {
-    const a = await this.access();
-    try {
-      return await withRetry(
-        () => op(a),
-        policy,
-        (e) => e instanceof SkopeoError && e.retryable,
-        ({ attempt, error, delayMs }) =>
-          log.warn(
-            `${what}: attempt ${attempt}/${policy.attempts} failed (${error instanceof Error ? error.message : String(error)}); retrying in ${delayMs} ms`,
-          ),
-      );
-    } catch (e) {
-      throw this.translate(what, e);
-    }
-  }
-  translate(what: string, e: unknown): unknown {
-    const last = e instanceof RetriesExhausted ? e.last : e;
-    const tries = e instanceof RetriesExhausted ? ` after ${e.attempts} attempts` : '';
-    if (!(last instanceof SkopeoError)) return e;
-    const src = this.creds ? this.creds.source : 'no credentials (anonymous)';
-    switch (last.kind) {
-      case 'auth':
-        return last.status === 403
-          ? new UserError('E_REGISTRY_DENIED', `${this.host} denied ${what} (403 forbidden) for ${src}`)
-          : new UserError('E_REGISTRY_AUTH', `${this.host} rejected the credentials for ${what} (401 unauthorized; from ${src})`);
-      case 'tls':
-        return new UserError('E_REGISTRY_TLS', `TLS verification of ${this.host} failed during ${what}: ${lastLine(last)}`);
-      case 'network':
-      case 'server':
-        return new UserError('E_REGISTRY_UNAVAILABLE', `${what} failed${tries} (${last.kind}${last.status ? ` ${last.status}` : ''}): ${lastLine(last)}`, {
-          hint: `check that ${this.host} is reachable and retry`,
-        });
-      default:
-        return new UserError('E_REGISTRY', `${what} failed: ${lastLine(last)}`);
-    }
-  }
-}
-
-function lastLine(e: SkopeoError): string {
-  return e.message.replace(/^skopeo \S+ failed \([^)]*\): /, '');
 }
 
 /** I/O: read the artifact digest and each tag's current digest, then decide. */
@@ -303,7 +194,6 @@ export async function inspectRock(o: RockOptions, session: RegistrySession): Pro
     force: o.force,
     credentials: session.credentialsSource,
     ...(o.certDir ? { certDir: o.certDir } : {}),
-    ...(o.signing ? { signing: await o.signing(repository, digest) } : {}),
   });
 }
 
@@ -317,11 +207,14 @@ export interface RockResult {
   seconds: number;
 }
 
-/** I/O: push and verify. Refuses (before any change) when the plan has problems. */
-export async function applyRockPlan(plan: RockPlan, session: RegistrySession): Promise<RockResult> {
+/**
+ * I/O: push and verify. Refuses (before any change) when the plan has problems; `also`: refusals found
+ * by another plan of the same publish (the signing's), reported together with the push's own.
+ */
+export async function applyRockPlan(plan: RockPlan, session: RegistrySession, also: UserError[] = []): Promise<RockResult> {
   const t0 = Date.now();
   const problems: UserError[] = plan.problems.map((p) => new UserError('E_IMMUTABLE_TAG', p));
-  for (const p of plan.signing?.problems ?? []) problems.push(new UserError('E_SIGNING', p));
+  problems.push(...also);
   if (plan.tags.some((t) => t.existing === 'unknown')) {
     problems.push(new UserError('E_PLAN_INCOMPLETE', 'the plan could not read every existing tag'));
   }

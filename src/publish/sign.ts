@@ -2,8 +2,6 @@
  * Signing what publish:rock pushed, plan → apply, with cosign (src/lib/tools/cosign.ts):
  *
  *   signingKeyFrom(options, env)     pure: which key (file, COSIGN_KEY, keyless OIDC) or none, and why
- *   provenancePredicate(input)       pure: the SLSA v1 provenance predicate (commit, the lock's inputs with
- *                                    their sha256, the builder, the SBOM as a byproduct)
  *   decideSigning(input)             pure: the signing plan (subject by digest, key, SBOM, provenance,
  *                                    the cosign commands as printed, problems)
  *   inspectSigning(...)              I/O: read the SBOM, the lock, the commit → decideSigning
@@ -14,6 +12,7 @@
  * The private key and its password never appear in a plan, a command line or output: a key file is
  * named by path, COSIGN_KEY by name (cosign reads `env://COSIGN_KEY`), the password travels as
  * COSIGN_PASSWORD in cosign's environment only, and both are registered with the secret masker.
+ * The predicates themselves (SLSA v1 provenance, the SBOM's digest) are in attestation.ts.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
@@ -24,27 +23,23 @@ import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { registerSecret } from '../lib/secrets.ts';
 import { hasLocalChanges, headRevision } from '../lib/tools/git.ts';
+import { CosignError, attestCommand, ensureCosign, formatCommand, publicKeyCommand, runCosign, signCommand, type SigningKey } from '../lib/tools/cosign.ts';
+import { archiveConfig } from '../lib/tools/skopeo-registry.ts';
 import {
-  COSIGN_VERSION,
-  CosignError,
-  attestCommand,
-  ensureCosign,
-  formatCommand,
-  publicKeyCommand,
-  runCosign,
-  signCommand,
-  type SigningKey,
-} from '../lib/tools/cosign.ts';
-import { lockedInputsFor, readLock, type LockedInput } from '../stage/lock.ts';
-import type { RegistrySession } from './registry.ts';
+  PROVENANCE_PREDICATE_TYPE,
+  PROVENANCE_TYPE,
+  SBOM_TYPE,
+  builderFromEnv,
+  inputsOfSbom,
+  layeredImageSbom,
+  provenancePredicate,
+  sbomDigest,
+  type ProvenanceInput,
+  type ProvenancePredicate,
+  type SpdxDocument,
+} from './attestation.ts';
+import type { RegistrySession } from './session.ts';
 import { verifyImage, type VerifyResult } from './verify.ts';
-
-export const SBOM_TYPE = 'spdxjson';
-export const SBOM_PREDICATE_TYPE = 'https://spdx.dev/Document';
-export const PROVENANCE_TYPE = 'slsaprovenance1';
-export const PROVENANCE_PREDICATE_TYPE = 'https://slsa.dev/provenance/v1';
-export const BUILD_TYPE = 'https://sparkcraft.invalid/build-types/rock/v1';
-export const LOCAL_BUILDER = 'https://sparkcraft.invalid/builders/local';
 
 /** Register a secret and, for a PEM, each of its body lines (a tool could print one alone). */
 export function registerKeyMaterial(value: string | undefined): void {
@@ -74,87 +69,15 @@ export function signingKeyFrom(o: { signKey?: string; keyless?: boolean; noSign?
   };
 }
 
-/** Canonical JSON (keys sorted, no spaces): the same bytes however a tool re-serialised the document. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-/** The digest an SBOM is known by in the provenance: sha256 of its canonical JSON. */
-export function sbomDigest(doc: unknown): string {
-  return createHash('sha256').update(canonicalJson(doc)).digest('hex');
-}
-
-export interface ProvenanceInput {
-  source: string;
-  commit: string;
-  dirty: boolean;
-  line: string;
-  flavour: string;
-  risk: string;
-  spark: string;
-  image: string;
-  lockFile: string;
-  lockSha256: string;
-  inputs: Array<Pick<LockedInput, 'id' | 'url' | 'sha256'>>;
-  sbomSha256: string;
-  builderId: string;
-  invocationId?: string;
-  startedOn: string;
-}
-
-/** Pure: the SLSA v1 provenance predicate (https://slsa.dev/spec/v1.0/provenance). */
-export function provenancePredicate(i: ProvenanceInput) {
-  return {
-    buildDefinition: {
-      buildType: BUILD_TYPE,
-      externalParameters: {
-        source: { uri: `git+${i.source}`, digest: { gitCommit: i.commit } },
-        line: i.line,
-        flavour: i.flavour,
-        risk: i.risk,
-        spark: i.spark,
-        image: i.image,
-      },
-      internalParameters: { lockFile: i.lockFile, sourceTreeDirty: i.dirty },
-      resolvedDependencies: [
-        { uri: `git+${i.source}@${i.commit}`, digest: { gitCommit: i.commit } },
-        { name: i.lockFile, uri: `git+${i.source}@${i.commit}#${i.lockFile}`, digest: { sha256: i.lockSha256 } },
-        ...i.inputs.map((x) => ({ name: x.id, uri: x.url, digest: { sha256: x.sha256 } })),
-      ],
-    },
-    runDetails: {
-      builder: { id: i.builderId, version: { cosign: COSIGN_VERSION } },
-      metadata: { ...(i.invocationId ? { invocationId: i.invocationId } : {}), startedOn: i.startedOn },
-      byproducts: [{ name: 'sbom.spdx.json', mediaType: 'application/spdx+json', digest: { sha256: i.sbomSha256 } }],
-    },
-  };
-}
-export type ProvenancePredicate = ReturnType<typeof provenancePredicate>;
-
-/** Pure: who built it — the GitHub workflow run in Actions, otherwise a local build. */
-export function builderFromEnv(env: NodeJS.ProcessEnv): { id: string; invocationId?: string } {
-  if (env.GITHUB_ACTIONS === 'true' && env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY) {
-    const server = env.GITHUB_SERVER_URL;
-    const id = env.GITHUB_WORKFLOW_REF ? `${server}/${env.GITHUB_WORKFLOW_REF}` : `${server}/${env.GITHUB_REPOSITORY}/.github/workflows/release.yaml`;
-    const invocationId = env.GITHUB_RUN_ID
-      ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT ?? '1'}`
-      : undefined;
-    return { id, ...(invocationId ? { invocationId } : {}) };
-  }
-  return { id: LOCAL_BUILDER };
-}
-
 export interface SbomInfo {
+  /** The SBOM its stage wrote (for a layered image: the flavour's own). */
   file: string;
-  /** sha256 of its canonical JSON. */
+  /**
+   * A layered image: its base's SBOM (the base's stage wrote it) and the base image's manifest digest,
+   * merged with the flavour's into the SBOM that is attached (attestation.ts layeredImageSbom).
+   */
+  base?: { file: string; image: string; version: string; manifestDigest: string };
+  /** sha256 of the attached document's canonical JSON. */
   sha256: string;
   name: string;
   spdxVersion: string;
@@ -216,39 +139,60 @@ export function decideSigning(i: DecideSigningInput): SignPlan {
 export function formatSignPlan(p: SignPlan): string[] {
   if (!p.key) return [`  signing     ${p.keySource}`];
   const lines = [`  signing     ${p.subject}`, `              ${p.keySource}`];
-  if (p.sbom)
+  if (p.sbom) {
+    const base = p.sbom.base;
     lines.push(
-      `  sbom        ${p.sbom.file} (${p.sbom.spdxVersion}, ${p.sbom.packages} packages, ${p.sbom.files} files, sha256:${p.sbom.sha256.slice(0, 12)}…) → attestation ${SBOM_TYPE}`,
+      `  sbom        ${p.sbom.file}${base ? ` + the base's ${base.file}` : ''} (${p.sbom.spdxVersion}, ${p.sbom.packages} packages, ${p.sbom.files} files, sha256:${p.sbom.sha256.slice(0, 12)}…) → attestation ${SBOM_TYPE}`,
     );
+    if (base) lines.push(`              layered over ${base.image} ${base.version} ${base.manifestDigest}`);
+  }
   if (p.provenance) {
     lines.push(
-      `  provenance  SLSA v1: commit ${p.provenance.commit.slice(0, 12)}${p.provenance.dirty ? ' (uncommitted changes)' : ''}, ${p.provenance.inputs} locked inputs with sha256, builder ${p.provenance.builder} → attestation ${PROVENANCE_TYPE}`,
+      `  provenance  SLSA v1: commit ${p.provenance.commit.slice(0, 12)}${p.provenance.dirty ? ' (uncommitted changes)' : ''}, ${p.provenance.inputs} inputs with sha256 (those the SBOM records), builder ${p.provenance.builder} → attestation ${PROVENANCE_TYPE}`,
     );
   }
   for (const pr of p.problems) lines.push(`  refused: ${pr}`);
   return lines;
 }
 
-/** I/O: the SBOM file read and summarised, or the reason it cannot be used. */
-export function readSbom(file: string): SbomInfo | { file: string; problem: string } {
-  let doc: { spdxVersion?: unknown; name?: unknown; packages?: unknown[]; files?: unknown[] };
+/** I/O: an SPDX JSON file, or the reason it cannot be used (`option`: the flag that names another). */
+function loadSpdx(file: string, option: string): SpdxDocument | { problem: string } {
+  let doc: Partial<SpdxDocument>;
   try {
     doc = JSON.parse(readFileSync(file, 'utf8')) as typeof doc;
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `is not JSON (${(e as Error).message})`;
-    return { file, problem: `the SBOM ${file} ${why} (run npm run stage for the line, or pass --sbom FILE)` };
+    return { problem: `the SBOM ${file} ${why} (run npm run stage for the line, or pass ${option} FILE)` };
   }
   if (typeof doc.spdxVersion !== 'string' || !doc.spdxVersion.startsWith('SPDX-')) {
-    return { file, problem: `${file} is not an SPDX JSON document (no spdxVersion)` };
+    return { problem: `${file} is not an SPDX JSON document (no spdxVersion)` };
   }
-  return {
+  return { ...doc, name: String(doc.name ?? ''), packages: doc.packages ?? [], files: doc.files ?? [] } as SpdxDocument;
+}
+
+/**
+ * I/O: the SBOM to attach, read from what the stages wrote: `file`, or for a layered image `file`
+ * merged with its base's SBOM and the base's manifest digest; with its summary, or the reason it cannot be used.
+ */
+export function readSbom(file: string, base?: SbomInfo['base']): { info: SbomInfo; doc: SpdxDocument } | { file: string; problem: string } {
+  const own = loadSpdx(file, '--sbom');
+  if ('problem' in own) return { file, problem: own.problem };
+  let doc = own;
+  if (base) {
+    const b = loadSpdx(base.file, '--base-sbom');
+    if ('problem' in b) return { file, problem: `the base image's ${b.problem}` };
+    doc = layeredImageSbom(own, { name: base.image, version: base.version, manifestDigest: base.manifestDigest, sbom: b });
+  }
+  const info: SbomInfo = {
     file,
+    ...(base ? { base } : {}),
     sha256: sbomDigest(doc),
-    name: String(doc.name ?? ''),
+    name: doc.name,
     spdxVersion: doc.spdxVersion,
-    packages: Array.isArray(doc.packages) ? doc.packages.length : 0,
-    files: Array.isArray(doc.files) ? doc.files.length : 0,
+    packages: doc.packages.length,
+    files: doc.files.length,
   };
+  return { info, doc };
 }
 
 export interface InspectSigningOptions {
@@ -256,7 +200,13 @@ export interface InspectSigningOptions {
   repository: string;
   digest: string;
   root: string;
+  /** The oci-archive being published (a layered image's config names its base's manifest digest). */
+  artifact: string;
   sbomFile?: string;
+  /** A layered image: its base's SBOM (default: the base line's staged inputs/sbom.spdx.json). */
+  baseSbomFile?: string;
+  /** A layered image: the base's manifest digest as pack recorded it (default: read from the archive's label). */
+  baseDigest?: string;
   lockFile: string;
   signKey?: string;
   keyless?: boolean;
@@ -271,13 +221,27 @@ export async function inspectSigning(o: InspectSigningOptions): Promise<SignPlan
   const choice = signingKeyFrom(o, o.env);
   if (choice.key?.kind === 'file' && !existsSync(choice.key.path)) choice.problem = `the signing key ${choice.key.path} does not exist`;
   const sbomFile = o.sbomFile ? path.resolve(o.sbomFile) : path.join(o.root, o.resolved.paths.inputs, 'sbom.spdx.json');
-  const sbom = readSbom(sbomFile);
+  const why = (e: unknown) => (e instanceof UserError ? e.message : `the provenance could not be made: ${e instanceof Error ? e.message : String(e)}`);
+  // The SBOM: what the stage wrote; a layered image's also holds its base's and names the base by digest.
+  let sbom: ReturnType<typeof readSbom>;
+  try {
+    const rb = o.resolved.base;
+    const base = rb && {
+      file: o.baseSbomFile ? path.resolve(o.baseSbomFile) : path.join(o.root, rb.paths.inputs, 'sbom.spdx.json'),
+      image: rb.image.name,
+      version: rb.version,
+      manifestDigest: o.baseDigest ?? (await baseDigestOf(o.artifact)),
+    };
+    sbom = readSbom(sbomFile, base);
+  } catch (e) {
+    sbom = { file: sbomFile, problem: why(e) };
+  }
   let provenance: ProvenanceInput | { problem: string };
   try {
+    if ('problem' in sbom) throw new UserError('E_PROVENANCE', 'no provenance without the SBOM: it lists the inputs the SBOM records');
     const commit = await headRevision(o.root);
     if (!commit) throw new UserError('E_PROVENANCE', `${o.root} is not a git checkout: the provenance needs the commit`);
     const lockRaw = readFileSync(o.lockFile);
-    const inputs = lockedInputsFor(o.resolved.project, o.resolved.line, readLock(o.lockFile));
     const builder = builderFromEnv(o.env);
     provenance = {
       source: o.resolved.project.source,
@@ -290,16 +254,28 @@ export async function inspectSigning(o: InspectSigningOptions): Promise<SignPlan
       image: o.resolved.image.name,
       lockFile: path.relative(o.root, o.lockFile) || path.basename(o.lockFile),
       lockSha256: createHash('sha256').update(lockRaw).digest('hex'),
-      inputs: inputs.map((x) => ({ id: x.id, url: x.url, sha256: x.sha256 })),
-      sbomSha256: 'problem' in sbom ? '' : sbom.sha256,
+      // What went in, as the stages recorded it (a layered image's base image by its digest too), not the lock re-read.
+      inputs: inputsOfSbom(sbom.doc),
+      sbomSha256: sbom.info.sha256,
       builderId: builder.id,
       ...(builder.invocationId ? { invocationId: builder.invocationId } : {}),
       startedOn: new Date().toISOString(),
     };
   } catch (e) {
-    provenance = { problem: e instanceof UserError ? e.message : `the provenance could not be made: ${e instanceof Error ? e.message : String(e)}` };
+    provenance = { problem: why(e) };
   }
-  return decideSigning({ repository: o.repository, digest: o.digest, choice, sbom, provenance });
+  return decideSigning({ repository: o.repository, digest: o.digest, choice, sbom: 'problem' in sbom ? sbom : sbom.info, provenance });
+}
+
+/** I/O: a layered image's base, by the manifest digest pack wrote into its config. */
+async function baseDigestOf(artifact: string): Promise<string> {
+  const label = (await archiveConfig(artifact)).config?.Labels?.['org.opencontainers.image.base.digest'];
+  if (!label || !/^sha256:[0-9a-f]{64}$/.test(label)) {
+    throw new UserError('E_PROVENANCE', `${artifact} names no base image (label org.opencontainers.image.base.digest)`, {
+      hint: 'publish the layered image pack built (npm run build:rock -- --flavour …)',
+    });
+  }
+  return label;
 }
 
 export interface SignResult {
@@ -310,24 +286,13 @@ export interface SignResult {
   seconds: number;
 }
 
-/** The environment cosign runs in: the session's private auth directory, the CA, the key and password. */
-export async function cosignEnv(session: RegistrySession, env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
-  const a = await session.access();
-  return {
-    ...a.env,
-    ...(session.certDir ? { SSL_CERT_DIR: session.certDir } : {}),
-    COSIGN_KEY: env.COSIGN_KEY,
-    COSIGN_PASSWORD: env.COSIGN_PASSWORD ?? '',
-  };
-}
-
 /** I/O: sign, attest, verify. The plan's problems were checked before the push (applyRockPlan). */
 export async function applySigning(plan: SignPlan, session: RegistrySession, env: NodeJS.ProcessEnv): Promise<SignResult> {
   const t0 = Date.now();
   if (!plan.key) return { subject: plan.subject, signed: false, attestations: [], verified: null, seconds: 0 };
   if (!plan.sbom || !plan.provenance) throw new UserError('E_SIGNING', `cannot sign ${plan.subject}: ${plan.problems.join('; ')}`);
   const bin = await ensureCosign();
-  const cenv = await cosignEnv(session, env);
+  const cenv = await session.cosignEnv(env);
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-sign-'));
   const step = async (what: string, c: Parameters<typeof runCosign>[0]) => {
     try {
@@ -338,7 +303,14 @@ export async function applySigning(plan: SignPlan, session: RegistrySession, env
   };
   try {
     const sbomFile = path.join(tmp, 'sbom.spdx.json');
-    await fs.copyFile(plan.sbom.file, sbomFile);
+    if (plan.sbom.base) {
+      // The merged document, made again from the same files: refused if they changed since the plan.
+      const again = readSbom(plan.sbom.file, plan.sbom.base);
+      if ('problem' in again || again.info.sha256 !== plan.sbom.sha256) {
+        throw new UserError('E_SIGNING', `the SBOM of ${plan.subject} changed since the plan (${'problem' in again ? again.problem : plan.sbom.file})`);
+      }
+      await fs.writeFile(sbomFile, JSON.stringify(again.doc, null, 1));
+    } else await fs.copyFile(plan.sbom.file, sbomFile);
     const provFile = path.join(tmp, 'provenance.json');
     await fs.writeFile(provFile, JSON.stringify(plan.provenance.predicate, null, 1));
     await step(`signing ${plan.subject}`, signCommand(plan.subject, plan.key, bin));

@@ -13,7 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import type { ResolvedLine, Risk } from '../config/types.ts';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { formatCommand, parseUploadRevision, promoteCommand, releaseCommand, runStore, uploadCommand, type Command } from '../lib/tools/snapcraft-store.ts';
-import { findArtifact } from './registry.ts';
+import { findArtifact } from './artifact.ts';
 
 export const RISKS: Risk[] = ['edge', 'beta', 'candidate', 'stable'];
 

@@ -12,8 +12,8 @@
 import { UserError } from '../lib/errors.ts';
 import { CosignError, describeVerifier, ensureCosign, runCosign, verifyAttestationCommand, verifyCommand, type Verifier } from '../lib/tools/cosign.ts';
 import { remoteDigest } from '../lib/tools/skopeo-registry.ts';
-import type { RegistrySession } from './registry.ts';
-import { PROVENANCE_PREDICATE_TYPE, PROVENANCE_TYPE, SBOM_PREDICATE_TYPE, SBOM_TYPE, cosignEnv, sbomDigest } from './sign.ts';
+import { PROVENANCE_PREDICATE_TYPE, PROVENANCE_TYPE, SBOM_PREDICATE_TYPE, SBOM_TYPE, sbomDigest } from './attestation.ts';
+import type { RegistrySession } from './session.ts';
 
 export interface ImageRef {
   repository: string;
@@ -229,7 +229,7 @@ export async function verifyImage(
   }
   const subject = `${parsed.repository}@${digest}`;
   const bin = await ensureCosign();
-  const env = await cosignEnv(o.session, o.env);
+  const env = await o.session.cosignEnv(o.env);
   const ctx = { digest, ref: parsed, key: keyName };
   const checks: VerifyCheck[] = [];
 

@@ -7,7 +7,7 @@
 import Handlebars from 'handlebars';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, mkdir, writeFile, chmod } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, posix, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { projectRoot } from '../lib/paths.ts';
@@ -21,7 +21,6 @@ import { rockcraftSchema, snapcraftSchema } from './schemas.ts';
 
 const checkRockcraft = compileSchema(rockcraftSchema);
 const checkSnapcraft = compileSchema(snapcraftSchema);
-import { examplesJar } from '../pack/examples.ts';
 
 export interface RenderedFile {
   /** Path relative to the build folder (`rockcraft.yaml`, `files/rock/opt/spark/entrypoint.sh`, ...). */
@@ -108,7 +107,7 @@ export function templateContext(r: ResolvedLine, ext: Record<string, unknown> = 
     imageRef: r.image.ref,
     py4j: r.line.py4j,
     packages: packages(r),
-    examplesJar: examplesJar(r.line),
+    examplesJar: { dir: posix.dirname(r.paths.examplesJar), path: r.paths.examplesJar },
     apps: WRAPPERS,
     arch: r.arch,
     architectures: r.architectures,

@@ -18,8 +18,8 @@ export interface ScenarioContext {
   cluster: LocalCluster;
   /** The image the pods run: the line's reference, present on the node. */
   imageRef: string;
-  spark: string;
-  scala: string;
+  /** The examples jar's path in the rock (`ResolvedLine.paths.examplesJar`). */
+  examplesJar: string;
   /**
    * Scenario 8: push the rock to the local TLS registry with publish:rock, the node trusting it
    * (publish), and put the line's reference back on the node if the scenario took it away (restore:
@@ -47,7 +47,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   const k = new Kube(() => ctx.cluster);
   const ns = `scn-${Date.now().toString(36)}`;
   const user = 'sparky';
-  const examplesJar = `local:///opt/spark/examples/jars/spark-examples_${ctx.scala}-${ctx.spark}.jar`;
+  const examplesJar = `local://${ctx.examplesJar}`;
   let setup: Promise<void> | undefined;
   let piPath = '/opt/spark/examples/pi.py';
   const fail = async (what: string, log = '') => new CheckFailed(what, `${log ? `${tail(log)}\n` : ''}${await k.diagnose(ns)}`);

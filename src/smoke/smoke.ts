@@ -103,7 +103,7 @@ async function smokeCluster(
     restore: () => importImage(cluster, rock.artifact, r.image.ref),
   };
   const flavours = await flavourScenarios(m, r, road, o.flavours ?? flavourModules, (p) => importImage(cluster, p.artifact, p.ref));
-  const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, spark: r.line.spark, scala: r.line.scala, snap, registry, flavours });
+  const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, examplesJar: r.paths.examplesJar, snap, registry, flavours });
   const results: CheckResult[] = [];
   try {
     await runAll('scenario', scenarios, o.only, results);

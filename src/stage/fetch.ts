@@ -15,13 +15,14 @@
  * only stale partials (no record, or untouched for PARTIAL_MAX_AGE_MS) are swept.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { alive, fileIdentity, sweepLeftovers, writeFileAtomic } from '../lib/fsx.ts';
+import { sha256File } from '../lib/hash.ts';
 import { RetriesExhausted, withRetry, type RetryPolicy } from '../lib/retry.ts';
 
 /** Downloads: 4 attempts, 0.5 s, 1 s, 2 s between them (the one retry policy, lib/retry.ts). */
@@ -32,32 +33,6 @@ export function casPath(cache: string, sha256: string): string {
   // The digest names a file: nothing but a digest may (the lock is validated; this guards every caller).
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new UserError('E_LOCK', `${JSON.stringify(sha256).slice(0, 80)} is not a sha256 (64 lower-case hex digits)`);
   return join(cache, 'downloads', 'sha256', sha256);
-}
-
-/** The hex digest of a file, streamed (`algorithm`: sha256, or sha1 for Maven Central's .sha1 files). */
-export async function fileDigest(file: string, algorithm: 'sha256' | 'sha1'): Promise<string> {
-  const h = createHash(algorithm);
-  await pipeline(createReadStream(file), h);
-  return h.digest('hex');
-}
-
-export const sha256File = (file: string): Promise<string> => fileDigest(file, 'sha256');
-
-/**
- * The sha256 of `file`, hashed again only when its size, mtime or inode differ from those `record`
- * holds (written beside the hash after each hashing, when the file did not change meanwhile).
- */
-export async function sha256Remembered(file: string, record: string): Promise<string> {
-  const identity = fileIdentity(file);
-  try {
-    const r = JSON.parse(readFileSync(record, 'utf8')) as { file?: string; identity?: string; sha256?: string };
-    if (r.file === file && r.identity === identity && /^[0-9a-f]{64}$/.test(r.sha256 ?? '')) return r.sha256!;
-  } catch {
-    // no record, or an unreadable one: hash
-  }
-  const sha256 = await sha256File(file);
-  if (fileIdentity(file) === identity) await writeFileAtomic(record, JSON.stringify({ file, identity, sha256 }));
-  return sha256;
 }
 
 class Transient extends Error {}

@@ -17,7 +17,8 @@ import { addSparkcraftFormats } from '../config/formats.ts';
 import lockSchema from '../config/schemas/lock.schema.json' with { type: 'json' };
 import type { FlavourSpec, LineSpec, Matrix } from '../config/types.ts';
 import { resolveWheels } from '../lib/tools/pip.ts';
-import { fetchUnpinned, fileDigest } from './fetch.ts';
+import { fileDigest } from '../lib/hash.ts';
+import { fetchUnpinned } from './fetch.ts';
 
 export const LOCK_FILE = join(projectRoot, 'sparkcraft.lock.json');
 

@@ -16,11 +16,12 @@ import { goBuildCached } from '../lib/tools/go.ts';
 import { lastChange } from '../lib/tools/git.ts';
 import type { ResolvedLine, Matrix } from '../config/types.ts';
 import type { Rendered } from '../render/render.ts';
-import { casPath, fetchVerified, recheckCached, sha256File, sha256Remembered } from './fetch.ts';
+import { sha256File, sha256Remembered } from '../lib/hash.ts';
+import { casPath, fetchVerified, recheckCached } from './fetch.ts';
 import { lockedFlavourInputs, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
-import { examplesOrigins, examplesSourcesKey, stageExamples } from '../pack/examples.ts';
+import { examplesOrigins, examplesSourcesKey, stageExamples } from './examples.ts';
 
 export const LAYOUT_VERSION = 4;
 export const SPARK8T_TOOLS = ['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql'];
@@ -213,7 +214,7 @@ export async function stageLine(
       const spark8tOrigin: Origin = { name: 'spark8t (sparkcraft)', version: '1.6.0-ts', url: 'dist/spark8t', sha256: spark8tSha, license: 'Apache-2.0' };
       const pebbleOrigin = origin(pebbleIn);
       const jarOrigins = new Map(inputs.filter((x) => x.kind === 'maven').map((i) => [`jars/${stagedJarName(i)}`, origin(i)]));
-      const examples = examplesOrigins(resolved.line);
+      const examples = examplesOrigins(resolved);
       const files = await describeTree(tmp, (rel) =>
         rel.startsWith('spark/')
           ? origin(spark)
