@@ -7,30 +7,21 @@ import * as path from 'node:path';
 import type { ResolvedLine } from '../config/types.ts';
 import { UserError } from '../lib/errors.ts';
 
-/** Default artifact: the line's dist/<image>_<version>_<arch>.rock (host arch first, then any arch). */
+/** Default artifact: the cell's dist/<image>_<version>_<arch>.rock, that exact file. */
 export async function findRockArtifact(root: string, r: ResolvedLine): Promise<string> {
-  return findArtifact(root, r.paths.rock, r.arch, 'rock', 'npm run build:rock');
+  return findArtifact(root, r.paths.rock, 'rock', 'npm run build:rock');
 }
 
 /**
- * `rel` (`dist/<name>_<version>_<arch>.<ext>`) when it exists, else the same name built for another
- * architecture; refuses with one line naming the expected file.
+ * The cell's file `rel` (its name carries the architecture and Java) when it exists; never another
+ * cell's (the same image for another architecture would be published under this one's platform).
+ * Refuses with one line naming the expected file.
  */
-export async function findArtifact(root: string, rel: string, arch: string, kind: 'rock' | 'snap', build: string): Promise<string> {
-  const dist = path.join(root, path.dirname(rel));
-  const want = path.basename(rel).slice(0, -`${arch}.${kind}`.length);
-  let names: string[] = [];
-  try {
-    names = await fs.readdir(dist);
-  } catch {
-    /* no dist/ */
+export async function findArtifact(root: string, rel: string, kind: 'rock' | 'snap', build: string): Promise<string> {
+  const file = path.join(root, rel);
+  const st = await fs.stat(file).catch(() => undefined);
+  if (!st?.isFile()) {
+    throw new UserError('E_ARTIFACT', `no ${kind} ${rel} to publish`, { hint: `run ${build} first (for this architecture and Java), or pass --artifact FILE` });
   }
-  const candidates = names.filter((n) => n.startsWith(want) && n.endsWith(`.${kind}`)).sort();
-  const pick = candidates.find((n) => n === path.basename(rel)) ?? candidates[0];
-  if (!pick) {
-    throw new UserError('E_ARTIFACT', `no ${kind} ${rel} to publish`, {
-      hint: `run ${build} first, or pass --artifact FILE`,
-    });
-  }
-  return path.join(dist, pick);
+  return file;
 }

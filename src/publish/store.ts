@@ -98,7 +98,7 @@ export async function readSnapMeta(file: string): Promise<SnapMeta> {
 
 /** Default artifact: the line's dist/<snap>_<version>_<arch>.snap (host arch first, then any arch). */
 export async function findSnapArtifact(root: string, r: ResolvedLine): Promise<string> {
-  return findArtifact(root, r.paths.snap, r.arch, 'snap', 'npm run build:snap');
+  return findArtifact(root, r.paths.snap, 'snap', 'npm run build:snap');
 }
 
 /** Problems that stop an upload (reported together). */
