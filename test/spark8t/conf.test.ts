@@ -37,8 +37,12 @@ describe('properties', () => {
       ['spark.d', '/h/w'],
     ]);
   });
-  it('a line without = is a clear error naming the file and line (the reference crashes)', () => {
-    expect(() => parseProperties('a=1\nspark.c $HOME/z\n', {}, 'f.conf')).toThrow('f.conf:2: "spark.c $HOME/z" is not a key=value property');
+  it("a line without = is read in Spark's key value form (the reference crashes); a line without a key names the file and line", () => {
+    expect([...parseProperties('a=1\nspark.c $HOME/z\n', { HOME: '/h' }, 'f.conf')]).toEqual([
+      ['a', '1'],
+      ['spark.c', '/h/z'],
+    ]);
+    expect(() => parseProperties('a=1\n=x\n', {}, 'f.conf')).toThrow('f.conf:2: no key before the "="');
   });
   it('expands known variables and leaves unknown ones', () => {
     expect(expandVars('$A-${B}-$C', { A: '1', B: '2' })).toBe('1-2-$C');
@@ -50,7 +54,7 @@ describe('properties', () => {
         ['u', 'x'],
       ]),
     );
-    expect(() => parseConfArgs(['novalue'])).toThrow(/not key=value/);
+    expect(() => parseConfArgs(['novalue'])).toThrow('--conf novalue: no "=" between the key and its value');
   });
   it('merges JavaOptions keeping non -D options and quoted values', () => {
     expect(splitJavaOptions('-Da="x y" -XX:+UseG1GC  \'-Db=c d\'')).toEqual(['-Da="x y"', '-XX:+UseG1GC', "'-Db=c d'"]);

@@ -17,21 +17,41 @@ export function expandVars(s: string, env: NodeJS.ProcessEnv = process.env): str
   });
 }
 
-/** Blank and `#` lines are not properties. */
+/**
+ * Blank and `#` lines are not properties; nor is a `!` line without `=` (a Java comment; the
+ * reference reads `!k=v` as the key `!k`, and fails on the others).
+ */
 export function isPropertyLine(line: string): boolean {
   const t = line.trim();
-  return t.length > 0 && !t.startsWith('#');
+  return t.length > 0 && !t.startsWith('#') && !(t.startsWith('!') && !t.includes('='));
 }
 
-/** Key ends at the first `=` or space; value is what follows the first `=`, trimmed. */
+/** Java's key terminators (java.util.Properties.load) and the whitespace around its separator. */
+const JAVA_KEY_END = /[ \t\f:=]/;
+
+/**
+ * One property line. With an `=`, the reference's rule: the key ends at the first `=` or space and
+ * the value is what follows the first `=`, trimmed. Without one (the reference fails there), Spark's
+ * own java.util.Properties forms: `key value`, `key:value`, `key : value`, or a bare `key` (empty
+ * value). Backslashes are kept as written in both (the reference does not read escapes). A line
+ * with no key is refused; the error names the place, never the line, which may hold a secret.
+ */
 export function parsePropertyLine(line: string, where = 'property'): [string, string] {
   const t = line.trim();
-  const key = t.split(/[= ]/).find((p) => p.length > 0) ?? '';
-  const eq = line.indexOf('=');
-  if (!key || eq < 0) {
-    throw new UserError('E_PROPERTY', `${where}: "${t}" is not a key=value property`);
+  const noKey = () => new UserError('E_PROPERTY', `${where}: no key before the "${t[0]}"`, { hint: 'a property line is key=value, key value or key:value' });
+  if (t.includes('=')) {
+    if (t.startsWith('=')) throw noKey();
+    const key = t.split(/[= ]/)[0]!.trim();
+    return [key, t.slice(t.indexOf('=') + 1).trim()];
   }
-  return [key.trim(), line.slice(eq + 1).trim()];
+  const end = t.search(JAVA_KEY_END);
+  if (end === 0) throw noKey();
+  if (end < 0) return [t, ''];
+  const rest = t
+    .slice(end)
+    .replace(/^[ \t\f]*/, '')
+    .replace(/^:/, '');
+  return [t.slice(0, end), rest.trim()];
 }
 
 export function parseProperties(text: string, env: NodeJS.ProcessEnv = process.env, where = 'properties'): Props {
@@ -55,12 +75,20 @@ export function readProperties(file: string, env: NodeJS.ProcessEnv = process.en
   return parseProperties(text, env, file);
 }
 
-/** `--conf k=v` arguments: the value may contain `=`; `$VAR`s are expanded. */
+/**
+ * `--conf k=v` arguments: the value may contain `=`; `$VAR`s are expanded. Without `=` it is a usage
+ * error, as in Spark's own spark-submit; the error names the key (up to the first space or `:`), not
+ * what follows it.
+ */
 export function parseConfArgs(args: readonly string[] | undefined, env: NodeJS.ProcessEnv = process.env): Props {
   const out: Props = new Map();
   for (const a of args ?? []) {
     const eq = a.indexOf('=');
-    if (eq <= 0) throw new UserError('E_CONF', `--conf "${a}" is not key=value`);
+    if (eq === 0) throw new UserError('E_CONF', '--conf: no key before the "="');
+    if (eq < 0) {
+      const key = a.trim().split(/[\s:]/)[0] ?? '';
+      throw new UserError('E_CONF', `--conf ${key ? `${key}: ` : ''}no "=" between the key and its value`);
+    }
     out.set(a.slice(0, eq).trim(), expandVars(a.slice(eq + 1), env));
   }
   return out;
@@ -150,10 +178,38 @@ export function mergeLevels(levels: readonly Props[]): Props {
   return out;
 }
 
-/** Serialise as a Spark properties file. */
+/**
+ * One key or value as java.util.Properties.store writes it (saveConvert, ASCII output): `\\`,
+ * `\t \n \r \f`, the separators and comment marks `= : # !` escaped, a space escaped in a key and at
+ * the start of a value, everything outside printable ASCII as `\\uXXXX` (UTF-16 code units, as Java
+ * reads them back).
+ */
+export function javaEscape(s: string, isKey: boolean): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    const code = s.charCodeAt(i);
+    if (ch === '\\') out += '\\\\';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\f') out += '\\f';
+    else if (ch === ' ') out += isKey || i === 0 ? '\\ ' : ' ';
+    else if ('=:#!'.includes(ch)) out += `\\${ch}`;
+    else if (code < 0x20 || code > 0x7e) out += `\\u${code.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return out;
+}
+
+/**
+ * Serialise as the properties file Spark reads (java.util.Properties.load): every key and value
+ * escaped, so that each arrives exactly as held here, backslashes, newlines and unicode included,
+ * and no value can end a line early or start another property. (Spark trims values itself.)
+ */
 export function formatProperties(p: Props): string {
   let s = '';
-  for (const [k, v] of p) s += `${k}=${v.trim()}\n`;
+  for (const [k, v] of p) s += `${javaEscape(k, true)}=${javaEscape(v, false)}\n`;
   return s;
 }
 
