@@ -58,7 +58,8 @@ interface RawContext {
   namespace?: string;
 }
 export interface RawKubeconfig {
-  clusters: Array<{ name: string; cluster: RawCluster; base: string }>;
+  /** `where`: the file and path of the entry, for errors about its fields. */
+  clusters: Array<{ name: string; cluster: RawCluster; base: string; where?: string }>;
   users: Array<{ name: string; user: RawUser; base: string }>;
   contexts: Array<{ name: string; context: RawContext }>;
   currentContext?: string;
@@ -96,27 +97,103 @@ export function kubeconfigFiles(explicit: string | undefined, env: NodeJS.Proces
   return [resolve(env.HOME ?? homedir(), '.kube', 'config')];
 }
 
-/** Merge parsed kubeconfig documents the way kubectl does: the first definition of a name wins. */
+/** What a value is, for an error message (never the value itself: it may be a credential). */
+function typeName(v: unknown): string {
+  if (v === undefined || v === null) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `a ${typeof v}`;
+}
+
+/** Type checks of one kubeconfig document; every failure names the file and the field's path. */
+class Fields {
+  constructor(readonly file: string) {}
+  bad(path: string, want: string, v: unknown): UserError {
+    return new UserError('E_KUBECONFIG', `kubeconfig ${this.file}: ${path} must be ${want} (it is ${typeName(v)})`);
+  }
+  /** A list, or nothing (kubectl writes `users: null`). */
+  list(v: unknown, path: string): unknown[] {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) throw this.bad(path, 'a list', v);
+    return v;
+  }
+  mapping(v: unknown, path: string, optional = false): Record<string, unknown> {
+    if (optional && (v === undefined || v === null)) return {};
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw this.bad(path, 'a mapping', v);
+    return v as Record<string, unknown>;
+  }
+  /** Optional scalar fields of a mapping. */
+  scalars(o: Record<string, unknown>, path: string, strings: readonly string[], booleans: readonly string[] = []): void {
+    for (const k of strings) if (o[k] !== undefined && o[k] !== null && typeof o[k] !== 'string') throw this.bad(`${path}.${k}`, 'a string', o[k]);
+    for (const k of booleans) if (o[k] !== undefined && o[k] !== null && typeof o[k] !== 'boolean') throw this.bad(`${path}.${k}`, 'true or false', o[k]);
+  }
+  /** A named entry (`{name, <field>}`): its name (undefined when it has none) and its checked body. */
+  entry(v: unknown, path: string, field: string, optionalBody: boolean): { name?: string; body: Record<string, unknown> } {
+    const e = this.mapping(v, path);
+    if (e.name !== undefined && e.name !== null && typeof e.name !== 'string') throw this.bad(`${path}.name`, 'a string', e.name);
+    return { name: (e.name as string | undefined) || undefined, body: this.mapping(e[field], `${path}.${field}`, optionalBody) };
+  }
+  cluster(c: Record<string, unknown>, path: string): RawCluster {
+    this.scalars(c, path, ['server', 'certificate-authority', 'certificate-authority-data', 'tls-server-name', 'proxy-url'], ['insecure-skip-tls-verify']);
+    return c as RawCluster;
+  }
+  user(u: Record<string, unknown>, path: string): RawUser {
+    this.scalars(u, path, ['client-certificate', 'client-certificate-data', 'client-key', 'client-key-data', 'token', 'tokenFile', 'username', 'password']);
+    if (u.exec !== undefined && u.exec !== null) {
+      const p = `${path}.exec`;
+      const x = this.mapping(u.exec, p);
+      if (typeof x.command !== 'string' || !x.command) throw this.bad(`${p}.command`, 'a string', x.command);
+      this.scalars(x, p, ['apiVersion', 'interactiveMode']);
+      this.list(x.args, `${p}.args`).forEach((a, i) => {
+        if (typeof a !== 'string') throw this.bad(`${p}.args[${i}]`, 'a string', a);
+      });
+      this.list(x.env, `${p}.env`).forEach((e, i) => {
+        const m = this.mapping(e, `${p}.env[${i}]`);
+        for (const k of ['name', 'value']) if (typeof m[k] !== 'string') throw this.bad(`${p}.env[${i}].${k}`, 'a string', m[k]);
+      });
+    }
+    return u as RawUser;
+  }
+  context(x: Record<string, unknown>, path: string): RawContext {
+    this.scalars(x, path, ['cluster', 'user', 'namespace']);
+    return x as unknown as RawContext;
+  }
+}
+
+/**
+ * Merge parsed kubeconfig documents the way kubectl does: the first definition of a name wins.
+ * Each field is type-checked on the way: a wrong type is one error naming the file and its path.
+ */
 export function mergeKubeconfigs(docs: Array<{ doc: unknown; file: string }>): RawKubeconfig {
   const out: RawKubeconfig = { clusters: [], users: [], contexts: [] };
   const seen = { c: new Set<string>(), u: new Set<string>(), x: new Set<string>() };
   for (const { doc, file } of docs) {
     if (doc === null || doc === undefined) continue;
-    if (typeof doc !== 'object') throw new UserError('E_KUBECONFIG', `kubeconfig ${file} is not a YAML mapping`);
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw new UserError('E_KUBECONFIG', `kubeconfig ${file} is not a YAML mapping`);
     const d = doc as Record<string, unknown>;
+    const f = new Fields(file);
     const base = dirname(resolve(file));
-    for (const c of (d.clusters as Array<{ name: string; cluster: RawCluster }> | undefined) ?? []) {
-      if (c?.name && !seen.c.has(c.name)) seen.c.add(c.name), out.clusters.push({ name: c.name, cluster: c.cluster ?? {}, base });
-    }
-    for (const u of (d.users as Array<{ name: string; user: RawUser }> | undefined) ?? []) {
-      if (u?.name && !seen.u.has(u.name)) seen.u.add(u.name), out.users.push({ name: u.name, user: u.user ?? {}, base });
-    }
-    for (const x of (d.contexts as Array<{ name: string; context: RawContext }> | undefined) ?? []) {
-      if (x?.name && !seen.x.has(x.name)) seen.x.add(x.name), out.contexts.push({ name: x.name, context: x.context });
-    }
-    if (out.currentContext === undefined && typeof d['current-context'] === 'string' && d['current-context']) {
-      out.currentContext = d['current-context'];
-    }
+    f.list(d.clusters, 'clusters').forEach((v, i) => {
+      const path = `clusters[${i}]`;
+      const { name, body } = f.entry(v, path, 'cluster', true);
+      const cluster = f.cluster(body, `${path}.cluster`);
+      if (name && !seen.c.has(name)) seen.c.add(name), out.clusters.push({ name, cluster, base, where: `kubeconfig ${file}: ${path}` });
+    });
+    f.list(d.users, 'users').forEach((v, i) => {
+      const path = `users[${i}]`;
+      const { name, body } = f.entry(v, path, 'user', true);
+      const user = f.user(body, `${path}.user`);
+      if (name && !seen.u.has(name)) seen.u.add(name), out.users.push({ name, user, base });
+    });
+    f.list(d.contexts, 'contexts').forEach((v, i) => {
+      const path = `contexts[${i}]`;
+      const { name, body } = f.entry(v, path, 'context', false);
+      const context = f.context(body, `${path}.context`);
+      if (name && !seen.x.has(name)) seen.x.add(name), out.contexts.push({ name, context });
+    });
+    const cc = d['current-context'];
+    if (cc !== undefined && cc !== null && typeof cc !== 'string') throw f.bad('current-context', 'a string', cc);
+    if (out.currentContext === undefined && typeof cc === 'string' && cc) out.currentContext = cc;
   }
   return out;
 }
@@ -161,9 +238,10 @@ export function selectContext(cfg: RawKubeconfig, sel: Selection, where: string)
     throw new UserError('E_KUBECONFIG', `context "${ctxName}" not found in ${where}`, {
       hint: `known contexts: ${cfg.contexts.map((c) => c.name).join(', ') || 'none'}`,
     });
-  const cluster = cfg.clusters.find((c) => c.name === ctx.context?.cluster);
+  if (!ctx.context.cluster) throw new UserError('E_KUBECONFIG', `context "${ctxName}" in ${where} names no cluster`);
+  const cluster = cfg.clusters.find((c) => c.name === ctx.context.cluster);
   if (!cluster?.cluster.server) {
-    throw new UserError('E_KUBECONFIG', `cluster "${ctx.context?.cluster}" of context "${ctxName}" has no server in ${where}`);
+    throw new UserError('E_KUBECONFIG', `cluster "${ctx.context.cluster}" of context "${ctxName}" has no server in ${where}`);
   }
   const user = cfg.users.find((u) => u.name === ctx.context.user);
   return { ctxName, ctx: ctx.context, cluster, user };
@@ -216,6 +294,17 @@ export function runExecPlugin(exec: RawExec, base: string, env: NodeJS.ProcessEn
 export function resolveCredentials(cfg: RawKubeconfig, sel: Selection, where: string, sourceFile?: string, env: NodeJS.ProcessEnv = process.env): Credentials {
   const { ctxName, ctx, cluster, user } = selectContext(cfg, sel, where);
   const c = cluster.cluster;
+  let url: URL | undefined;
+  try {
+    url = new URL(c.server!);
+  } catch {
+    /* refused below */
+  }
+  if (url?.protocol !== 'https:' && url?.protocol !== 'http:') {
+    throw new UserError('E_KUBECONFIG', `${cluster.where ?? `cluster "${cluster.name}" in ${where}`}.cluster.server is not an http(s) URL`, {
+      hint: 'write it as https://HOST:PORT',
+    });
+  }
   const creds: Credentials = {
     server: c.server!.replace(/\/+$/, ''),
     namespace: ctx.namespace || 'default',
@@ -262,9 +351,19 @@ export function inClusterCredentials(env: NodeJS.ProcessEnv = process.env, dir =
   };
 }
 
-/** Read files, merge, resolve. Falls back to in-cluster credentials when no kubeconfig exists. */
+/**
+ * Read files, merge, resolve. Falls back to in-cluster credentials when no kubeconfig exists, unless
+ * one was named by --kubeconfig.
+ */
 export function loadCredentials(opts: { kubeconfig?: string; context?: string; master?: string }, env: NodeJS.ProcessEnv = process.env): Credentials {
   const files = kubeconfigFiles(opts.kubeconfig, env);
+  // A file named on the command line must be there: falling back to another (a pod's service
+  // account) would run as someone else. Missing $KUBECONFIG entries are skipped, as kubectl does.
+  if (opts.kubeconfig && !existsSync(opts.kubeconfig)) {
+    throw new UserError('E_KUBECONFIG', `kubeconfig ${opts.kubeconfig} (given by --kubeconfig) does not exist`, {
+      hint: 'check the path; without --kubeconfig, $KUBECONFIG or ~/.kube/config is read',
+    });
+  }
   const present = files.filter((f) => existsSync(f));
   if (present.length === 0) {
     const ic = inClusterCredentials(env);
