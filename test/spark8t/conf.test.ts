@@ -3,7 +3,8 @@ import { decodeKey, encodeKey, encodeKeyLegacy, decodeKeyLegacy } from '../../sr
 import { expandVars, mergeJavaOptions, mergeLevels, parseConfArgs, parseProperties, removeKeys, splitJavaOptions } from '../../src/spark8t/conf/properties.ts';
 import { parseWrapperArgs } from '../../src/spark8t/wrappers/args.ts';
 import { dns1123Label } from '../../src/spark8t/registry/manifests.ts';
-import { validateRef } from '../../src/spark8t/registry/registry.ts';
+import { EDIT_ATTEMPTS, Registry, validateRef } from '../../src/spark8t/registry/registry.ts';
+import { KubeApiError, type KubeClient, type KubeObject } from '../../src/spark8t/kube/client.ts';
 import { toolFromName } from '../../src/spark8t/main.ts';
 
 describe('secret key encoding (spark8t 1.6 K8sSecretKeySerializer)', () => {
@@ -101,4 +102,54 @@ describe('names and dispatch', () => {
     expect(a.rest).toEqual(['--class', 'Main', 'app.jar', '--conf', 'b=2', 'x y']);
     expect(() => parseWrapperArgs(['--deploy-mode', 'nope'], 'spark-submit')).toThrow(/client or cluster/);
   });
+});
+
+describe('config edits: optimistic concurrency (a stand-in API that answers 409 as the real one does)', () => {
+  /** A Secret store with resourceVersions; `others` edits land between our read and our write. */
+  function fakeApi(others: Array<(data: Record<string, string>) => void>) {
+    let rv = 1;
+    let data: Record<string, string> = { x: Buffer.from('0').toString('base64') };
+    const puts: string[] = [];
+    const api = {
+      async find(): Promise<KubeObject> {
+        const read = { metadata: { name: 'spark8t-sa-conf-u', namespace: 'ns', resourceVersion: String(rv) }, data: { ...data } };
+        const other = others.shift();
+        if (other) other(data), rv++;
+        return read;
+      },
+      async replace(_kind: string, obj: KubeObject): Promise<KubeObject> {
+        puts.push(String(obj.metadata.resourceVersion));
+        if (obj.metadata.resourceVersion !== String(rv)) throw new KubeApiError(409, 'Conflict', 'Kubernetes API conflict', 'retry');
+        data = obj.data as Record<string, string>;
+        rv++;
+        return obj;
+      },
+    };
+    return {
+      reg: new Registry(api as unknown as KubeClient),
+      puts,
+      stored: () => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])),
+    };
+  }
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+  it("writes with the resourceVersion read; on 409 reads again and re-applies the edit, keeping the other run's key", async () => {
+    const f = fakeApi([(d) => (d.other1 = b64('1')), (d) => (d.other2 = b64('2'))]);
+    await f.reg.editConfig({ name: 'u', namespace: 'ns' }, (p) => new Map([...p, ['mine', 'm']]));
+    expect(f.puts).toEqual(['1', '2', '3']);
+    expect(f.stored()).toEqual({ x: '0', other1: '1', other2: '2', mine: 'm' });
+  });
+
+  it(`gives up after ${EDIT_ATTEMPTS} conflicts with one line, writing nothing`, async () => {
+    const f = fakeApi(Array.from({ length: 100 }, (_, i) => (d: Record<string, string>) => (d[`o${i}`] = b64('o'))));
+    let calls = 0;
+    await expect(
+      f.reg.editConfig({ name: 'u', namespace: 'ns' }, (p) => {
+        calls++;
+        return new Map([...p, ['mine', 'm']]);
+      }),
+    ).rejects.toThrow(`the configuration of account ns:u kept changing during this edit (${EDIT_ATTEMPTS} attempts); this edit was not applied`);
+    expect(calls).toBe(EDIT_ATTEMPTS);
+    expect(f.stored().mine).toBeUndefined();
+  }, 20_000);
 });

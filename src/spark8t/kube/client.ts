@@ -271,6 +271,14 @@ export class KubeClient {
     return this.request<T>('POST', resourcePath(kind, obj.metadata.namespace), obj);
   }
 
+  /**
+   * Replace (PUT) an object. With `metadata.resourceVersion` set (the version read), the API server
+   * refuses it with 409 Conflict when the object changed since: optimistic concurrency.
+   */
+  replace<T extends KubeObject = KubeObject>(kind: Kind, obj: KubeObject): Promise<T> {
+    return this.request<T>('PUT', resourcePath(kind, obj.metadata.namespace, obj.metadata.name), obj);
+  }
+
   patch<T extends KubeObject = KubeObject>(
     kind: Kind,
     name: string,

@@ -83,8 +83,9 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void, onl
 
   action('add-config', 'merge properties into the account configuration', { conf: true }).action(
     withRegistry(async (reg, o) => {
-      const acc = await reg.require(refOf(o));
-      await reg.setConfig(acc, mergeLevels([acc.props, newProps(o)]));
+      const added = newProps(o);
+      await reg.require(refOf(o));
+      await reg.editConfig(refOf(o), (stored) => mergeLevels([stored, added]));
     }),
   );
 
@@ -93,8 +94,8 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void, onl
     .option('--properties-file <file>', 'accepted for compatibility; ignored')
     .action(
       withRegistry(async (reg, o) => {
-        const acc = await reg.require(refOf(o));
-        await reg.setConfig(acc, removeKeys(acc.props, o.conf ?? []));
+        await reg.require(refOf(o));
+        await reg.editConfig(refOf(o), (stored) => removeKeys(stored, o.conf ?? []));
       }),
     );
 

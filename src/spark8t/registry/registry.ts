@@ -42,6 +42,9 @@ export interface AccountConfig extends Account {
 
 export const accountId = (a: AccountRef) => `${a.namespace}:${a.name}`;
 
+/** How many times a config edit is re-applied after a 409 Conflict before it gives up. */
+export const EDIT_ATTEMPTS = 20;
+
 export class AccountNotFound extends UserError {
   constructor(id: string) {
     super('E_ACCOUNT_NOT_FOUND', `Account ${id} could not be found.`);
@@ -240,20 +243,51 @@ export class Registry {
     await this.kube.patch('RoleBinding', roleBindingName(ref.name), ref.namespace, { metadata: { labels: { [PRIMARY]: 'True' } } }, 'merge');
   }
 
-  /** Replace the stored configuration (the secret's whole data) in one request. */
-  async setConfig(ref: AccountRef, props: Props): Promise<void> {
+  /**
+   * Edit the stored configuration (the Secret's whole data): read it, apply `edit`, and write the
+   * result back with the resourceVersion that was read (a PUT), so that an edit made meanwhile by
+   * another run is never overwritten: the API server answers 409 Conflict, and the Secret is read
+   * again and `edit` re-applied, at most EDIT_ATTEMPTS times. A missing Secret is created (409
+   * AlreadyExists when another run made it first: the same).
+   */
+  async editConfig(ref: AccountRef, edit: (current: Props) => Props): Promise<void> {
     validateRef(ref);
-    const data = Object.fromEntries([...props].map(([k, v]) => [encodeKey(k), Buffer.from(v).toString('base64')]));
     const name = secretName(ref.name);
-    const existing = await this.kube.find('Secret', name, ref.namespace);
-    if (!existing) {
-      const s = secretManifest(ref.name, ref.namespace);
-      if (props.size) s.data = data;
-      await this.kube.create('Secret', s);
-      return;
+    for (let attempt = 1; ; attempt++) {
+      const existing = await this.kube.find('Secret', name, ref.namespace);
+      const next = edit(decodeSecret(existing));
+      const data = Object.fromEntries([...next].map(([k, v]) => [encodeKey(k), Buffer.from(v).toString('base64')]));
+      try {
+        if (existing) {
+          const { data: _old, ...rest } = existing;
+          await this.kube.replace('Secret', { ...rest, data });
+        } else {
+          const s = secretManifest(ref.name, ref.namespace);
+          if (next.size) s.data = data;
+          await this.kube.create('Secret', s);
+        }
+        return;
+      } catch (e) {
+        if (!(e instanceof KubeApiError && e.status === 409)) throw e;
+        if (attempt >= EDIT_ATTEMPTS) {
+          throw new UserError(
+            'E_CONFLICT',
+            `the configuration of account ${accountId(ref)} kept changing during this edit (${attempt} attempts); this edit was not applied`,
+            {
+              hint: 'other runs are editing it at the same time; run the command again',
+            },
+          );
+        }
+        log.debug(`the configuration of ${accountId(ref)} changed meanwhile (attempt ${attempt}); reading it again`);
+        // Jittered, growing: concurrent editors spread out instead of colliding again in step.
+        await new Promise((r) => setTimeout(r, Math.random() * 25 * Math.min(attempt, 8)));
+      }
     }
-    const patch: Array<Record<string, unknown>> = [{ op: 'add', path: '/data', value: data }];
-    await this.kube.patch('Secret', name, ref.namespace, patch, 'json');
+  }
+
+  /** Replace the stored configuration with `props` (through editConfig: never a lost update). */
+  setConfig(ref: AccountRef, props: Props): Promise<void> {
+    return this.editConfig(ref, () => props);
   }
 
   async delete(ref: AccountRef): Promise<void> {
