@@ -173,7 +173,8 @@ describe('spark-submit with real Spark against the real apiserver', () => {
 describe("spark-submit in cluster mode exits with the driver's final state", () => {
   // No kubelet here: the test plays it, writing the driver pod's status subresource while Spark's
   // own watcher waits for the pod to finish (spark.kubernetes.submission.waitAppCompletion, default true).
-  async function submitAndFinish(finish: (pod: any) => object, extra: string[] = []) {
+  // `finish` gives the status to write, or 'delete': the pod disappears (deleted at once) while it runs.
+  async function submitAndFinish(finish: (pod: any) => object | 'delete', extra: string[] = []) {
     const ns = uniqueName('final');
     const env = { KUBECONFIG: info.adminKubeconfig, SPARK_HOME: sparkHome };
     expect((await ours('service-account-registry', ['create', '--username', 'fin', '--namespace', ns], env)).exitCode).toBe(0);
@@ -202,10 +203,15 @@ describe("spark-submit in cluster mode exits with the driver's final state", () 
       if (!pod) await new Promise((r) => setTimeout(r, 500));
     }
     expect(pod, 'Spark never created the driver pod').toBeDefined();
-    await kubectl(info, ['-n', ns, 'patch', 'pod', pod.metadata.name, '--subresource=status', '--type=merge', '-p', JSON.stringify(finish(pod))]);
+    const how = finish(pod);
+    if (how === 'delete') {
+      // Long enough for the wrapper to have seen the pod once (it reads it every few seconds).
+      await new Promise((r) => setTimeout(r, 4000));
+      await kubectl(info, ['-n', ns, 'delete', 'pod', pod.metadata.name, '--grace-period=0', '--force']);
+    } else await kubectl(info, ['-n', ns, 'patch', 'pod', pod.metadata.name, '--subresource=status', '--type=merge', '-p', JSON.stringify(how)]);
     return { r: await run, ns, pod };
   }
-  const terminated = (pod: any, phase: string, exitCode: number) => ({
+  const terminated = (pod: any, phase: string, exitCode: number, reason = exitCode ? 'Error' : 'Completed') => ({
     status: {
       phase,
       containerStatuses: [
@@ -215,18 +221,18 @@ describe("spark-submit in cluster mode exits with the driver's final state", () 
           imageID: '',
           ready: false,
           restartCount: 0,
-          state: { terminated: { exitCode, reason: exitCode ? 'Error' : 'Completed', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z' } },
+          state: { terminated: { exitCode, reason, startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z' } },
         },
       ],
     },
   });
 
-  it('driver pod Failed, container exit code 10: we exit 10 with one line saying where its log is', async () => {
+  it('driver pod Failed, container exit code 10: we exit 10 with one line naming the reason and where its log is', async () => {
     const { r, ns, pod } = await submitAndFinish((p) => terminated(p, 'Failed', 10));
     expect(r.exitCode, r.stderr.slice(-1500)).toBe(10);
     const ours_ = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
     expect(ours_).toEqual([
-      `error: the Spark driver failed: pod ${ns}/${pod.metadata.name} ended Failed with exit code 10; its log: kubectl logs -n ${ns} ${pod.metadata.name}`,
+      `error: the Spark driver failed: pod ${ns}/${pod.metadata.name} ended Failed with exit code 10 (Error); its log: kubectl logs -n ${ns} ${pod.metadata.name}`,
     ]);
   }, 240_000);
 
@@ -237,10 +243,54 @@ describe("spark-submit in cluster mode exits with the driver's final state", () 
     expect(r.stderr).not.toMatch(/^error: /m);
   }, 240_000);
 
-  it('driver pod Failed without a container status (evicted): exit 1', async () => {
-    const { r } = await submitAndFinish(() => ({ status: { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' } }));
-    expect(r.exitCode, r.stderr.slice(-1500)).toBe(1);
-    expect(r.stderr).toMatch(/^error: the Spark driver failed: pod \S+ ended Failed \(Evicted\); its log: kubectl logs/m);
+  const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('error: '));
+
+  it('driver pod evicted (Failed, reason Evicted, no container status): exit 92, the line names the eviction', async () => {
+    const { r, ns, pod } = await submitAndFinish(() => ({ status: { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' } }));
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(92);
+    expect(errorLines(r.stderr)).toEqual([
+      `error: the Spark driver was evicted: pod ${ns}/${pod.metadata.name} ended Failed (Evicted: The node was low on resource: memory.); its log: kubectl logs -n ${ns} ${pod.metadata.name}`,
+    ]);
+  }, 240_000);
+
+  it('driver container OOMKilled: its exit code, and the line names OOMKilled and the settings to raise', async () => {
+    const { r } = await submitAndFinish((p) => terminated(p, 'Failed', 137, 'OOMKilled'));
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(137);
+    const lines = errorLines(r.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/with exit code 137 \(OOMKilled\b.*spark\.driver\.memoryOverhead.*spark\.driver\.memory\b/);
+  }, 240_000);
+
+  it("the driver's node goes away (PodGC fails the pod: DisruptionTarget DeletionByPodGC): exit 93", async () => {
+    const { r, ns, pod } = await submitAndFinish(() => ({
+      status: {
+        phase: 'Failed',
+        conditions: [
+          {
+            type: 'DisruptionTarget',
+            status: 'True',
+            reason: 'DeletionByPodGC',
+            message: 'PodGC: node no longer exists',
+            lastTransitionTime: '2026-01-01T00:00:00Z',
+          },
+        ],
+      },
+    }));
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(93);
+    expect(errorLines(r.stderr)).toEqual([
+      `error: the Spark driver's node went away: pod ${ns}/${pod.metadata.name} ended Failed (DeletionByPodGC: PodGC: node no longer exists); its log: kubectl logs -n ${ns} ${pod.metadata.name}`,
+    ]);
+  }, 240_000);
+
+  it('driver pod deleted while it runs (Spark itself exits 0 then): exit 91, one line saying what was last seen', async () => {
+    const { r, ns, pod } = await submitAndFinish(() => 'delete');
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(91);
+    const lines = errorLines(r.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      new RegExp(`^error: the Spark driver pod ${ns}/${pod.metadata.name} disappeared: last seen (Pending|Running)\\b.*; its result is unknown`),
+    );
+    expect(r.stderr).not.toMatch(/WARN the driver pod/);
   }, 240_000);
 });
 

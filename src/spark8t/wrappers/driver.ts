@@ -1,9 +1,10 @@
 /**
  * Cluster mode: the driver's final state is the job's result. Spark 3.5's own spark-submit waits
  * for the driver pod to finish and then exits 0 whatever the pod's phase (it only logs the final
- * container statuses), so a scheduler never sees a failed job. We name the driver pod ourselves
- * (unless the user did), and once Spark has finished waiting we read that pod and exit with its
- * result. Pure functions here; the request is made by run.ts.
+ * container statuses), and also when the pod is deleted under it, so a scheduler never sees a failed
+ * or lost job. We name the driver pod ourselves (unless the user did), read it while Spark waits and
+ * once Spark has finished, and exit 0 only when its container is known to have ended with 0.
+ * Pure functions here; the requests are made by run.ts.
  */
 import { randomBytes } from 'node:crypto';
 import type { Props } from '../conf/properties.ts';
@@ -91,13 +92,41 @@ export function planDriverWatch(props: Props, rest: readonly string[], unique?: 
 }
 
 /** The parts of a pod this decision reads. */
+export interface ContainerState {
+  name: string;
+  state?: { terminated?: { exitCode?: number; reason?: string }; waiting?: { reason?: string }; running?: object };
+}
 export interface PodState {
+  spec?: { nodeName?: string };
   status?: {
     phase?: string;
     reason?: string;
-    containerStatuses?: Array<{ name: string; state?: { terminated?: { exitCode?: number; reason?: string } } }>;
+    message?: string;
+    conditions?: Array<{ type: string; status?: string; reason?: string; message?: string }>;
+    containerStatuses?: ContainerState[];
   };
 }
+
+/** The pod as the wrapper last read it while Spark ran, and when. */
+export interface Seen {
+  pod: PodState;
+  at: Date;
+}
+
+/**
+ * Our own exit statuses for a driver whose result is not its container's exit code (README,
+ * "spark8t: where it differs"). A driver container that exited non-zero gives its own code.
+ */
+export const DRIVER_STATUS = {
+  /** The pod disappeared (deleted) before a final state of the driver container was seen. */
+  gone: 91,
+  /** Evicted by the kubelet (node pressure) or the Eviction API, or preempted. */
+  evicted: 92,
+  /** Its node went away: PodGC (node deleted), the taint manager (node unreachable), NodeLost. */
+  nodeLost: 93,
+  /** Spark stopped waiting, but the driver container is not known to have ended with 0. */
+  unknown: 94,
+} as const;
 
 export interface Outcome {
   status: number;
@@ -105,19 +134,84 @@ export interface Outcome {
   message?: string;
 }
 
+const EVICTION_REASONS = new Set(['EvictionByEvictionAPI', 'TerminationByKubelet', 'PreemptionByScheduler', 'PreemptionByKubeScheduler']);
+const NODE_LOST_REASONS = new Set(['DeletionByPodGC', 'DeletionByTaintManager']);
+
+/** Why Kubernetes ended the pod from outside (not the driver's own exit), if it did. */
+function disruption(pod: PodState): { kind: 'evicted' | 'nodeLost'; why: string } | undefined {
+  const st = pod.status ?? {};
+  const cond = st.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status !== 'False' && c.reason);
+  const text = (reason: string, message?: string) => (message ? `${reason}: ${message}` : reason);
+  if (st.reason === 'NodeLost') return { kind: 'nodeLost', why: text(st.reason, st.message) };
+  if (cond && NODE_LOST_REASONS.has(cond.reason!)) return { kind: 'nodeLost', why: text(cond.reason!, cond.message) };
+  if (st.reason === 'Evicted' || st.reason === 'Preempting') return { kind: 'evicted', why: text(st.reason, st.message) };
+  if (cond && EVICTION_REASONS.has(cond.reason!)) return { kind: 'evicted', why: text(cond.reason!, cond.message) };
+  return undefined;
+}
+
+/** What a terminated container's reason asks of the user. */
+function reasonText(reason: string | undefined): string {
+  if (reason === 'OOMKilled') return 'OOMKilled: it went over its memory limit; raise spark.driver.memoryOverhead, or spark.driver.memory';
+  return reason ?? 'no reason given';
+}
+
+/** The phase, with a container's waiting reason (ErrImagePull) and the node, for "last seen". */
+function describeState(pod: PodState, c: ContainerState | undefined): string {
+  const waiting = c?.state?.waiting?.reason;
+  const node = pod.spec?.nodeName;
+  return `${pod.status?.phase ?? 'without a phase'}${waiting ? ` (${waiting})` : ''}${node ? ` on node ${node}` : ''}`;
+}
+
 /**
  * Our exit status from Spark's and the driver pod's final state. Spark's status stands when it is
- * not 0 (the submission itself failed), when the pod is gone or not finished (nothing to add), and
- * when the driver Succeeded. A Failed driver gives its container's exit code, or 1 when none is
- * known (an evicted pod, a container that never ran, or one that exited 0 in a pod marked Failed).
+ * not 0 (the submission itself failed). Otherwise 0 only when the driver container is known to have
+ * ended with 0 (in a pod not Failed); a container that exited non-zero gives its own code; the
+ * statuses of DRIVER_STATUS the rest. `pod` is the pod read after Spark returned (undefined: gone);
+ * `seen`, the last state read while Spark ran. One line says what was seen.
  */
-export function driverOutcome(sparkStatus: number, ref: DriverRef, pod: PodState | undefined, kubectlArgs = ''): Outcome {
-  if (sparkStatus !== 0 || !pod || pod.status?.phase !== 'Failed') return { status: sparkStatus };
-  const statuses = pod.status.containerStatuses ?? [];
+export function driverOutcome(sparkStatus: number, ref: DriverRef, pod: PodState | undefined, kubectlArgs = '', seen?: Seen): Outcome {
+  if (sparkStatus !== 0) return { status: sparkStatus };
+  const p = pod ?? seen?.pod;
+  const id = `${ref.namespace}/${ref.name}`;
+  const logs = `its log: kubectl logs${kubectlArgs} -n ${ref.namespace} ${ref.name}`;
+  if (!p) return { status: DRIVER_STATUS.gone, message: `the Spark driver pod ${id} disappeared: spark8t never saw it; its result is unknown` };
+  const phase = p.status?.phase;
+  const statuses = p.status?.containerStatuses ?? [];
   const c = statuses.find((s) => s.name === ref.container) ?? statuses[0];
-  const code = c?.state?.terminated?.exitCode;
-  const status = typeof code === 'number' && code > 0 ? Math.min(code, 255) : 1;
-  const why = typeof code === 'number' && code > 0 ? `with exit code ${code}` : `(${pod.status.reason ?? c?.state?.terminated?.reason ?? 'no exit code'})`;
-  const logs = `kubectl logs${kubectlArgs} -n ${ref.namespace} ${ref.name}`;
-  return { status, message: `the Spark driver failed: pod ${ref.namespace}/${ref.name} ended Failed ${why}; its log: ${logs}` };
+  const term = c?.state?.terminated;
+  const code = typeof term?.exitCode === 'number' ? term.exitCode : undefined;
+  const ended = pod ? `ended ${phase ?? 'without a phase'}` : 'was deleted';
+  const d = disruption(p);
+  if (d) {
+    const container = code !== undefined && code > 0 ? `; its container exited with code ${code} (${reasonText(term?.reason)})` : '';
+    const what = d.kind === 'evicted' ? 'the Spark driver was evicted' : "the Spark driver's node went away";
+    return { status: DRIVER_STATUS[d.kind], message: `${what}: pod ${id} ${ended} (${d.why}${container}); ${logs}` };
+  }
+  if (code !== undefined && code > 0) {
+    return {
+      status: Math.min(code, 255),
+      message: `the Spark driver failed: pod ${id} ${ended} with exit code ${code} (${reasonText(term?.reason)}); ${logs}`,
+    };
+  }
+  if (code === 0 && phase !== 'Failed') return { status: 0 };
+  if (!pod) {
+    return {
+      status: DRIVER_STATUS.gone,
+      message: `the Spark driver pod ${id} disappeared: last seen ${describeState(p, c)} at ${seen!.at.toISOString()}; its result is unknown`,
+    };
+  }
+  const unknown = (what: string) => ({ status: DRIVER_STATUS.unknown, message: `the Spark driver's result is unknown: ${what}; ${logs}` });
+  if (phase !== 'Failed' && phase !== 'Succeeded') return unknown(`Spark stopped waiting while pod ${id} was ${describeState(p, c)}`);
+  if (code === 0) return unknown(`pod ${id} ended Failed although its container ${c!.name} exited with 0`);
+  return unknown(`pod ${id} ended ${phase} without a final state for its container ${c?.name ?? ref.container}`);
+}
+
+/**
+ * The pod could not be read after Spark returned: a final state seen while it ran (the driver
+ * container terminated) still decides; otherwise the result is unknown.
+ */
+export function unreadableOutcome(ref: DriverRef, seen: Seen | undefined, why: string, kubectlArgs = ''): Outcome {
+  const c = seen?.pod.status?.containerStatuses?.find((s) => s.name === ref.container);
+  if (seen && c?.state?.terminated) return driverOutcome(0, ref, seen.pod, kubectlArgs);
+  return { status: DRIVER_STATUS.unknown, message: `the Spark driver's result is unknown: cannot read pod ${ref.namespace}/${ref.name} (${why})` };
 }

@@ -18,7 +18,7 @@ import { applyLogLevel, connect } from '../kube/options.ts';
 import { resolveAccount } from '../registry/account.ts';
 import { expandVars, formatProperties, mergeLevels, parseConfArgs, readProperties, type Props } from '../conf/properties.ts';
 import { parseWrapperArgs, type WrapperArgs } from './args.ts';
-import { driverOutcome, planDriverWatch, type DriverRef, type PodState } from './driver.ts';
+import { driverOutcome, planDriverWatch, unreadableOutcome, type DriverRef, type PodState, type Seen } from './driver.ts';
 import { pysparkStdinEnv } from './stdin.ts';
 
 export const WRAPPERS = ['spark-submit', 'spark-shell', 'pyspark', 'spark-sql'] as const;
@@ -140,25 +140,62 @@ export async function planWrapper(
   return { command, args, props, env: childEnv, propsFileArgIndex, driver };
 }
 
+/** How often the driver pod is read while Spark waits for it (what was last seen, if it disappears). */
+const DRIVER_POLL_MS = 3000;
+
 /**
- * Spark has finished waiting for the driver: read the pod and turn its final state into our
- * status (driver.ts decides). A pod that cannot be read leaves Spark's status, with a warning.
+ * Reads the driver pod while Spark runs and keeps the last state seen: when the pod is deleted
+ * under Spark (which then exits 0), that is all there is to say what happened to it.
  */
-async function driverResult(driver: NonNullable<Plan['driver']>, sparkStatus: number): Promise<number> {
-  if (sparkStatus !== 0) return sparkStatus;
-  const kube = new KubeClient(driver.creds);
-  let pod: PodState | undefined;
-  try {
-    pod = (await kube.find('Pod', driver.name, driver.namespace)) as PodState | undefined;
-  } catch (e) {
-    log.warn(`cannot read the driver pod ${driver.namespace}/${driver.name} to learn how it ended: ${describeError(e)}`);
-    return sparkStatus;
-  } finally {
-    kube.close();
+class DriverWatch {
+  seen?: Seen;
+  readonly kube: KubeClient;
+  private timer?: NodeJS.Timeout;
+  private inflight: Promise<void> = Promise.resolve();
+  private stopped = false;
+  constructor(readonly driver: NonNullable<Plan['driver']>) {
+    this.kube = new KubeClient(driver.creds);
+    this.schedule(1000);
   }
-  if (!pod) log.warn(`the driver pod ${driver.namespace}/${driver.name} is gone: its final state is unknown`);
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.inflight = this.poll().finally(() => {
+        if (!this.stopped) this.schedule(DRIVER_POLL_MS);
+      });
+    }, ms);
+    this.timer.unref();
+  }
+  private async poll(): Promise<void> {
+    try {
+      const pod = (await this.kube.find('Pod', this.driver.name, this.driver.namespace)) as PodState | undefined;
+      if (pod) this.seen = { pod, at: new Date() };
+    } catch (e) {
+      log.debug(`reading the driver pod failed: ${describeError(e)}`);
+    }
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.inflight;
+  }
+}
+
+/**
+ * Spark has finished waiting for the driver: read the pod and turn its final state, or what was
+ * last seen of it, into our status (driver.ts decides).
+ */
+async function driverResult(watch: DriverWatch, sparkStatus: number): Promise<number> {
+  const { driver } = watch;
+  await watch.stop();
+  if (sparkStatus !== 0) return sparkStatus;
   const context = driver.creds.sparkContext ? ` --context ${driver.creds.sparkContext}` : '';
-  const outcome = driverOutcome(sparkStatus, driver, pod, context);
+  let outcome: ReturnType<typeof driverOutcome>;
+  try {
+    const pod = (await watch.kube.find('Pod', driver.name, driver.namespace)) as PodState | undefined;
+    outcome = driverOutcome(sparkStatus, driver, pod, context, watch.seen);
+  } catch (e) {
+    outcome = unreadableOutcome(driver, watch.seen, describeError(e), context);
+  }
   if (outcome.message) process.stderr.write(mask(`error: ${outcome.message}`) + '\n');
   return outcome.status;
 }
@@ -177,12 +214,14 @@ export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Pr
   }
   // The properties (they may hold credentials): private, and gone when Spark is.
   const dir = mkdtempSync(join(tmpdir(), 'spark8t-conf-'));
+  let watch: DriverWatch | undefined;
   try {
     const file = join(dir, 'spark.conf');
     writeFileSync(file, formatProperties(plan.props), { mode: 0o600 });
     plan.args[plan.propsFileArgIndex] = file;
     log.debug(`${plan.command} ${plan.args.join(' ')}`);
     let signalled = false;
+    if (plan.driver) watch = new DriverWatch(plan.driver);
     const status = await new Promise<number>((resolveExit, reject) => {
       const child = spawn(plan.command, plan.args, { stdio: 'inherit', env: { ...process.env, ...plan.env } });
       // A signal sent to us alone (a supervisor's SIGTERM) reaches Spark's whole process tree, as
@@ -210,8 +249,10 @@ export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Pr
       });
     });
     // Stopped by a signal: Spark stopped waiting, the driver has no final state yet.
-    return plan.driver && !signalled ? await driverResult(plan.driver, status) : status;
+    return watch && !signalled ? await driverResult(watch, status) : status;
   } finally {
+    await watch?.stop();
+    watch?.kube.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
