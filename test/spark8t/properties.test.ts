@@ -260,7 +260,9 @@ describe('the properties file handed to Spark', () => {
     const text = formatProperties(new Map(TRICKY));
     expect(text.split('\n').filter(Boolean)).toHaveLength(TRICKY.length);
     expect(text).toMatch(/^[\x20-\x7e\n]*$/);
-    // As Properties.store writes it: the colon escaped too.
-    expect(formatProperties(new Map([['spark.a', 'C:\\temp\\new']]))).toBe('spark.a=C\\:\\\\temp\\\\new\n');
+    expect(formatProperties(new Map([['spark.a', 'C:\\temp\\new']]))).toBe('spark.a=C:\\\\temp\\\\new\n');
+    // Separators inside a value need no escape (only a key's are); the Java round trip above checks it.
+    expect(formatProperties(new Map([['spark.driver.extraJavaOptions', '-Da=b -Dc:d']]))).toBe('spark.driver.extraJavaOptions=-Da=b -Dc:d\n');
+    expect(formatProperties(new Map([['a=b c', ' v']]))).toBe('a\\=b\\ c=\\ v\n');
   });
 });

@@ -179,10 +179,11 @@ export function mergeLevels(levels: readonly Props[]): Props {
 }
 
 /**
- * One key or value as java.util.Properties.store writes it (saveConvert, ASCII output): `\\`,
- * `\t \n \r \f`, the separators and comment marks `= : # !` escaped, a space escaped in a key and at
- * the start of a value, everything outside printable ASCII as `\\uXXXX` (UTF-16 code units, as Java
- * reads them back).
+ * One key or value escaped for java.util.Properties.load (ASCII output): `\\`, `\t \n \r \f`, and
+ * everything outside printable ASCII as `\\uXXXX` (UTF-16 code units, as Java reads them back). A
+ * key also escapes what would end it or make its line a comment (`= : # !`, spaces); a value only a
+ * leading space (after the separator, `=`, `:`, `#` and `!` are text; Properties.store escapes them
+ * anyway, we keep values readable: `-Da=b` stays as written).
  */
 export function javaEscape(s: string, isKey: boolean): string {
   let out = '';
@@ -195,7 +196,7 @@ export function javaEscape(s: string, isKey: boolean): string {
     else if (ch === '\r') out += '\\r';
     else if (ch === '\f') out += '\\f';
     else if (ch === ' ') out += isKey || i === 0 ? '\\ ' : ' ';
-    else if ('=:#!'.includes(ch)) out += `\\${ch}`;
+    else if (isKey && '=:#!'.includes(ch)) out += `\\${ch}`;
     else if (code < 0x20 || code > 0x7e) out += `\\u${code.toString(16).padStart(4, '0')}`;
     else out += ch;
   }
