@@ -271,7 +271,7 @@ export class Registry {
         if (!(e instanceof KubeApiError && e.status === 409)) throw e;
         if (attempt >= EDIT_ATTEMPTS) {
           throw new UserError(
-            'E_CONFLICT',
+            'E_K8S_409',
             `the configuration of account ${accountId(ref)} kept changing during this edit (${attempt} attempts); this edit was not applied`,
             {
               hint: 'other runs are editing it at the same time; run the command again',
