@@ -60,11 +60,36 @@ export const SPARK8T_ERRORS = {
     exit: 1,
   },
   E_DELETE: { summary: 'a service account was only partly deleted', hint: 'check your permissions and run delete again', exit: 1 },
-  E_PROPERTY: { summary: 'a line of a properties file is not key=value', hint: 'write it as key=value', exit: 1 },
+  E_PROPERTY: {
+    summary: 'a properties line has no key (named by file, line and key, never the value)',
+    hint: "write it as key=value (or Spark's key value / key:value)",
+    exit: 1,
+  },
+  E_DRIVER_FAILED: {
+    summary: 'cluster mode: the driver container ended non-zero; its exit code is the status, its reason (OOMKilled…) named',
+    hint: 'read the driver log; for OOMKilled raise spark.driver.memoryOverhead or spark.driver.memory',
+    exit: 1,
+  },
+  E_DRIVER_GONE: {
+    summary: 'cluster mode: the driver pod disappeared before its final state was seen',
+    hint: 'the line says when and where it was last seen; its result is unknown: run the job again',
+    exit: 91,
+  },
+  E_DRIVER_EVICTED: {
+    summary: 'cluster mode: the driver pod was evicted or preempted',
+    hint: 'free resources on the node, or give the driver a higher priority',
+    exit: 92,
+  },
+  E_DRIVER_NODE_LOST: { summary: "cluster mode: the driver's node went away", hint: 'run the job again once the cluster is whole', exit: 93 },
+  E_DRIVER_UNKNOWN: {
+    summary: 'cluster mode: Spark stopped waiting, but the driver is not known to have ended with 0',
+    hint: 'check the driver pod (kubectl describe pod)',
+    exit: 94,
+  },
   E_PROPERTIES_FILE: { summary: 'a properties file cannot be read', hint: 'check the path', exit: 1 },
   E_CONF: { summary: 'a --conf argument is not key=value', hint: 'write --conf spark.some.key=value', exit: 2 },
   E_KUBECONFIG: {
-    summary: 'the kubeconfig is missing or unreadable, or lacks the context, cluster or file asked for',
+    summary: 'the kubeconfig is missing, unreadable or mistyped (a field named by its path), or lacks what was asked for',
     hint: 'fix the kubeconfig',
     exit: 1,
   },

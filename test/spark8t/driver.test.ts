@@ -61,6 +61,7 @@ describe('our exit status from the driver pod', () => {
   it("Failed: the driver container's exit code and one line naming its termination reason and where its log is", () => {
     expect(driverOutcome(0, ref, term(10, 'Error'), ' --context c')).toEqual({
       status: 10,
+      code: 'E_DRIVER_FAILED',
       message: 'the Spark driver failed: pod ns/pi-0123-driver ended Failed with exit code 10 (Error); its log: kubectl logs --context c -n ns pi-0123-driver',
     });
     // Another container first (a sidecar from a pod template): the driver's own code counts.
@@ -82,12 +83,14 @@ describe('our exit status from the driver pod', () => {
     const evicted = { status: { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' } };
     expect(driverOutcome(0, ref, evicted)).toEqual({
       status: EVICTED,
+      code: 'E_DRIVER_EVICTED',
       message: `the Spark driver was evicted: pod ns/pi-0123-driver ended Failed (Evicted: The node was low on resource: memory.); ${logs}`,
     });
     // The container's own end is named too when the kubelet recorded one.
     const withContainer = { ...term(137, 'Error'), status: { ...term(137, 'Error').status, reason: 'Evicted', message: 'low memory' } };
     expect(driverOutcome(0, ref, withContainer)).toMatchObject({
       status: EVICTED,
+      code: 'E_DRIVER_EVICTED',
       message: expect.stringContaining('(Evicted: low memory; its container exited with code 137 (Error))'),
     });
     for (const reason of ['EvictionByEvictionAPI', 'TerminationByKubelet', 'PreemptionByScheduler']) {
@@ -105,12 +108,14 @@ describe('our exit status from the driver pod', () => {
     };
     expect(driverOutcome(0, ref, gc)).toEqual({
       status: NODE_LOST,
+      code: 'E_DRIVER_NODE_LOST',
       message: `the Spark driver's node went away: pod ns/pi-0123-driver ended Failed (DeletionByPodGC: PodGC: node no longer exists); ${logs}`,
     });
     const taint = { status: { phase: 'Running', conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager' }] } };
     // Deleted afterwards: what was last seen decides.
     expect(driverOutcome(0, ref, undefined, '', seen(taint))).toMatchObject({
       status: NODE_LOST,
+      code: 'E_DRIVER_NODE_LOST',
       message: expect.stringContaining('was deleted (DeletionByTaintManager)'),
     });
     expect(driverOutcome(0, ref, { status: { phase: 'Failed', reason: 'NodeLost' } }).status).toBe(NODE_LOST);
@@ -123,12 +128,14 @@ describe('our exit status from the driver pod', () => {
     };
     expect(driverOutcome(0, ref, undefined, '', seen(running))).toEqual({
       status: GONE,
+      code: 'E_DRIVER_GONE',
       message: 'the Spark driver pod ns/pi-0123-driver disappeared: last seen Running on node n1 at 2026-12-01T10:00:00.000Z; its result is unknown',
     });
     const pulling = { status: { phase: 'Pending', containerStatuses: [{ name: 'spark-kubernetes-driver', state: { waiting: { reason: 'ErrImagePull' } } }] } };
     expect(driverOutcome(0, ref, undefined, '', seen(pulling)).message).toContain('last seen Pending (ErrImagePull) at');
     expect(driverOutcome(0, ref, undefined)).toEqual({
       status: GONE,
+      code: 'E_DRIVER_GONE',
       message: 'the Spark driver pod ns/pi-0123-driver disappeared: spark8t never saw it; its result is unknown',
     });
   });
@@ -142,15 +149,18 @@ describe('our exit status from the driver pod', () => {
     expect(driverOutcome(0, ref, term(0, 'Completed', 'Succeeded'))).toEqual({ status: 0 });
     expect(driverOutcome(0, ref, { status: { phase: 'Succeeded' } })).toEqual({
       status: UNKNOWN,
+      code: 'E_DRIVER_UNKNOWN',
       message: `the Spark driver's result is unknown: pod ns/pi-0123-driver ended Succeeded without a final state for its container spark-kubernetes-driver; ${logs}`,
     });
     expect(driverOutcome(0, ref, { status: { phase: 'Running' } })).toMatchObject({
       status: UNKNOWN,
+      code: 'E_DRIVER_UNKNOWN',
       message: expect.stringContaining('Spark stopped waiting while pod ns/pi-0123-driver was Running'),
     });
     expect(driverOutcome(0, ref, failed(undefined))).toMatchObject({ status: UNKNOWN, message: expect.stringContaining('ended Failed without a final state') });
     expect(driverOutcome(0, ref, failed(0))).toMatchObject({
       status: UNKNOWN,
+      code: 'E_DRIVER_UNKNOWN',
       message: expect.stringContaining('ended Failed although its container spark-kubernetes-driver exited with 0'),
     });
   });
@@ -160,6 +170,7 @@ describe('our exit status from the driver pod', () => {
     expect(unreadableOutcome(ref, seen(term(1, 'Error')), 'connection refused').status).toBe(1);
     expect(unreadableOutcome(ref, seen({ status: { phase: 'Running' } }), 'connection refused')).toEqual({
       status: UNKNOWN,
+      code: 'E_DRIVER_UNKNOWN',
       message: "the Spark driver's result is unknown: cannot read pod ns/pi-0123-driver (connection refused)",
     });
   });

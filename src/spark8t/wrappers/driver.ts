@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Props } from '../conf/properties.ts';
 import { SPARK_FLAGS } from './args.ts';
+import { ERRORS } from '../../lib/error-catalog.ts';
 
 export const DRIVER_POD_NAME = 'spark.kubernetes.driver.pod.name';
 export const WAIT_APP_COMPLETION = 'spark.kubernetes.submission.waitAppCompletion';
@@ -119,19 +120,21 @@ export interface Seen {
  */
 export const DRIVER_STATUS = {
   /** The pod disappeared (deleted) before a final state of the driver container was seen. */
-  gone: 91,
+  gone: ERRORS['E_DRIVER_GONE'].exit,
   /** Evicted by the kubelet (node pressure) or the Eviction API, or preempted. */
-  evicted: 92,
+  evicted: ERRORS['E_DRIVER_EVICTED'].exit,
   /** Its node went away: PodGC (node deleted), the taint manager (node unreachable), NodeLost. */
-  nodeLost: 93,
+  nodeLost: ERRORS['E_DRIVER_NODE_LOST'].exit,
   /** Spark stopped waiting, but the driver container is not known to have ended with 0. */
-  unknown: 94,
+  unknown: ERRORS['E_DRIVER_UNKNOWN'].exit,
 } as const;
 
 export interface Outcome {
   status: number;
   /** One line for the user (without the `error: ` prefix), when the driver failed. */
   message?: string;
+  /** Its row in the error catalog (src/lib/error-catalog.ts, the README's table). */
+  code?: 'E_DRIVER_FAILED' | 'E_DRIVER_GONE' | 'E_DRIVER_EVICTED' | 'E_DRIVER_NODE_LOST' | 'E_DRIVER_UNKNOWN';
 }
 
 const EVICTION_REASONS = new Set(['EvictionByEvictionAPI', 'TerminationByKubelet', 'PreemptionByScheduler', 'PreemptionByKubeScheduler']);
@@ -174,7 +177,12 @@ export function driverOutcome(sparkStatus: number, ref: DriverRef, pod: PodState
   const p = pod ?? seen?.pod;
   const id = `${ref.namespace}/${ref.name}`;
   const logs = `its log: kubectl logs${kubectlArgs} -n ${ref.namespace} ${ref.name}`;
-  if (!p) return { status: DRIVER_STATUS.gone, message: `the Spark driver pod ${id} disappeared: spark8t never saw it; its result is unknown` };
+  if (!p)
+    return {
+      status: DRIVER_STATUS.gone,
+      code: 'E_DRIVER_GONE',
+      message: `the Spark driver pod ${id} disappeared: spark8t never saw it; its result is unknown`,
+    };
   const phase = p.status?.phase;
   const statuses = p.status?.containerStatuses ?? [];
   const c = statuses.find((s) => s.name === ref.container) ?? statuses[0];
@@ -185,11 +193,16 @@ export function driverOutcome(sparkStatus: number, ref: DriverRef, pod: PodState
   if (d) {
     const container = code !== undefined && code > 0 ? `; its container exited with code ${code} (${reasonText(term?.reason)})` : '';
     const what = d.kind === 'evicted' ? 'the Spark driver was evicted' : "the Spark driver's node went away";
-    return { status: DRIVER_STATUS[d.kind], message: `${what}: pod ${id} ${ended} (${d.why}${container}); ${logs}` };
+    return {
+      status: DRIVER_STATUS[d.kind],
+      code: d.kind === 'evicted' ? 'E_DRIVER_EVICTED' : 'E_DRIVER_NODE_LOST',
+      message: `${what}: pod ${id} ${ended} (${d.why}${container}); ${logs}`,
+    };
   }
   if (code !== undefined && code > 0) {
     return {
       status: Math.min(code, 255),
+      code: 'E_DRIVER_FAILED',
       message: `the Spark driver failed: pod ${id} ${ended} with exit code ${code} (${reasonText(term?.reason)}); ${logs}`,
     };
   }
@@ -197,10 +210,15 @@ export function driverOutcome(sparkStatus: number, ref: DriverRef, pod: PodState
   if (!pod) {
     return {
       status: DRIVER_STATUS.gone,
+      code: 'E_DRIVER_GONE',
       message: `the Spark driver pod ${id} disappeared: last seen ${describeState(p, c)} at ${seen!.at.toISOString()}; its result is unknown`,
     };
   }
-  const unknown = (what: string) => ({ status: DRIVER_STATUS.unknown, message: `the Spark driver's result is unknown: ${what}; ${logs}` });
+  const unknown = (what: string): Outcome => ({
+    status: DRIVER_STATUS.unknown,
+    code: 'E_DRIVER_UNKNOWN',
+    message: `the Spark driver's result is unknown: ${what}; ${logs}`,
+  });
   if (phase !== 'Failed' && phase !== 'Succeeded') return unknown(`Spark stopped waiting while pod ${id} was ${describeState(p, c)}`);
   if (code === 0) return unknown(`pod ${id} ended Failed although its container ${c!.name} exited with 0`);
   return unknown(`pod ${id} ended ${phase} without a final state for its container ${c?.name ?? ref.container}`);
@@ -213,5 +231,9 @@ export function driverOutcome(sparkStatus: number, ref: DriverRef, pod: PodState
 export function unreadableOutcome(ref: DriverRef, seen: Seen | undefined, why: string, kubectlArgs = ''): Outcome {
   const c = seen?.pod.status?.containerStatuses?.find((s) => s.name === ref.container);
   if (seen && c?.state?.terminated) return driverOutcome(0, ref, seen.pod, kubectlArgs);
-  return { status: DRIVER_STATUS.unknown, message: `the Spark driver's result is unknown: cannot read pod ${ref.namespace}/${ref.name} (${why})` };
+  return {
+    status: DRIVER_STATUS.unknown,
+    code: 'E_DRIVER_UNKNOWN',
+    message: `the Spark driver's result is unknown: cannot read pod ${ref.namespace}/${ref.name} (${why})`,
+  };
 }
