@@ -303,9 +303,16 @@ export async function withLock<T>(file: string, what: string, fn: () => Promise<
   const child = spawn('flock', ['--exclusive', f, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const release = () => {
+  // 'close' (or, should it never come, 5 s: a child that failed to spawn).
+  const exited = new Promise<void>((res) => {
+    child.once('close', () => res());
+    setTimeout(res, 5000).unref();
+  });
+  // Released when the child has exited (its lock fd closed), so the lock is free when withLock returns.
+  const release = async () => {
     child.stdin.end();
     child.stdout.destroy();
+    await exited;
   };
   try {
     await new Promise<void>((res, rej) => {
@@ -331,7 +338,7 @@ export async function withLock<T>(file: string, what: string, fn: () => Promise<
       });
     });
   } catch (e) {
-    release();
+    await release();
     throw e;
   }
   try {
@@ -340,7 +347,7 @@ export async function withLock<T>(file: string, what: string, fn: () => Promise<
     const store: Held = { files: new Set([...(mine?.files ?? []), f]) };
     return await held.run(store, fn);
   } finally {
-    release();
+    await release();
   }
 }
 
