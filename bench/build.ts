@@ -68,7 +68,7 @@ async function main() {
   const cache = mkdtempSync(join(tmpdir(), 'bench-cache-'));
   for (const d of ['downloads', 'extract', 'rootfs', 'bin', 'go']) symlinkSync(join(cacheDir(), d), join(cache, d));
   // Forget that dist/ already holds this image, so the cold build writes the archive too.
-  rmSync(artifactStamp(workspace(), first.artifact, 'digest'), { force: true });
+  rmSync(artifactStamp(workspace(), first.artifact, 'state.json'), { force: true });
   const [coldOut, cold] = await timed(() =>
     execa('node', ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), 'build', 'rock', '--backend', 'builtin', '--json'], {
       env: { SPARKCRAFT_CACHE: cache },
@@ -82,7 +82,7 @@ async function main() {
   const r = resolveLine(m, {});
   const inputs = lockedInputsFor(r.project, r.line, readLock());
   const plan = planRock(parse(readFileSync(join(projectRoot, 'rockcraft.yaml'), 'utf8')));
-  const full = await rootfs(cacheDir(), 'minbase', plan.packages);
+  const full = await rootfs(cacheDir(), 'minbase', plan.packages, { arch: r.arch, java: r.java });
   const work = mkdtempSync(join(tmpdir(), 'bench-base-'));
   const [, baseline] = await timed(async () => {
     for (const i of inputs) await sha256File(casPath(cacheDir(), i.sha256));
@@ -118,13 +118,11 @@ async function flavourRows(flavour: string, base: { artifact: string; size: numb
   const cache = mkdtempSync(join(tmpdir(), `bench-${flavour}-`));
   for (const d of ['downloads', 'extract', 'rootfs', 'bin', 'go']) symlinkSync(join(cacheDir(), d), join(cache, d));
   mkdirSync(join(cache, 'layers'));
-  for (const key of readFileSync(artifactStamp(ws, base.artifact, 'layers'), 'utf8')
-    .split('\n')
-    .filter(Boolean)) {
+  for (const key of (JSON.parse(readFileSync(artifactStamp(ws, base.artifact, 'state.json'), 'utf8')) as { data: { layers: string[] } }).data.layers) {
     const meta = join(layerCacheDir(ws.cache), `${key}.json`);
     if (existsSync(meta)) copyFileSync(meta, join(cache, 'layers', `${key}.json`));
   }
-  rmSync(artifactStamp(ws, warm.artifact, 'digest'), { force: true });
+  rmSync(artifactStamp(ws, warm.artifact, 'state.json'), { force: true });
   const [coldOut, cold] = await timed(() => cli({ SPARKCRAFT_CACHE: cache }));
   const c = JSON.parse(coldOut.stdout) as { layers: Array<{ cached: boolean; comment: string; size: number }> };
   const built = c.layers.filter((l) => !l.cached);

@@ -41,6 +41,7 @@ async function buildJar(st: StageResult, epoch: number | undefined, cache = join
     scriptletOf(part, plan, st.dir),
     { sourceDateEpoch: epoch === undefined ? undefined : String(epoch), project: plan.name, version: plan.version },
     treeKey,
+    { arch: st.resolved.arch, java: st.resolved.java },
     cache,
   );
   return { ...run, jar: join(run.install, st.resolved.paths.examplesJar) };
@@ -145,7 +146,13 @@ describe('the examples jar, compiled with javac against the staged Spark jars', 
       const plan = planRock(m);
       const part = { ...plan.parts.find((p) => p.name === 'spark-examples')! };
       part.build = { ...part.build!, script: 'echo compiling; echo "error: no such class" >&2; exit 3' };
-      const err = await runScriptlet(scriptletOf(part, plan, st.dir), { project: 'x', version: '1' }, treeKey, cache).catch((e: Error) => e);
+      const err = await runScriptlet(
+        scriptletOf(part, plan, st.dir),
+        { project: 'x', version: '1' },
+        treeKey,
+        { arch: st.resolved.arch, java: st.resolved.java },
+        cache,
+      ).catch((e: Error) => e);
       expect((err as Error).message).toBe('part spark-examples: override-build failed with status 3: compiling | error: no such class');
       expect((await execa('ls', ['-A', cache])).stdout).toBe('');
     }

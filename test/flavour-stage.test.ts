@@ -19,7 +19,7 @@ const jupyterlab = matrix.flavours.jupyter!.pypi!.find((q) => q.name === 'jupyte
 describe('stage of a flavour: only its own inputs, verified, with an SBOM', () => {
   it("gpu: the jar under inputs/jars, hard-linked from the cache, listed in the SBOM with the lock's sha256", async () => {
     const st = await stage({ line: track, flavour: 'gpu' });
-    expect(readdirSync(st.inputs).sort()).toEqual(['.keys.json', '.stamp', 'jars', 'manifest.json', 'sbom.spdx.json']);
+    expect(readdirSync(st.inputs).sort()).toEqual(['.state.json', 'jars', 'manifest.json', 'sbom.spdx.json']);
     expect(readdirSync(join(st.inputs, 'jars'))).toEqual([rapidsJar]);
     const sbom = JSON.parse(readFileSync(join(st.inputs, 'sbom.spdx.json'), 'utf8'));
     const f = sbom.files.find((x: { fileName: string }) => x.fileName === `./jars/${rapidsJar}`);

@@ -50,8 +50,14 @@ describe('a remembered sha256', () => {
     const one = await sha256Remembered(f, rec);
     expect(one).toBe(await sha256File(f));
     // Not hashed again while unchanged: a record claiming another hash for the same identity is believed.
-    writeFileSync(rec, JSON.stringify({ file: f, identity: fileIdentity(f), sha256: 'a'.repeat(64) }));
+    const claim = JSON.parse(readFileSync(rec, 'utf8'));
+    writeFileSync(rec, JSON.stringify({ ...claim, data: { ...claim.data, digest: 'a'.repeat(64) } }));
     expect(await sha256Remembered(f, rec)).toBe('a'.repeat(64));
+    // The same claim in another record format is not believed: hashed again.
+    writeFileSync(rec, JSON.stringify({ ...claim, format: claim.format - 1, data: { ...claim.data, digest: 'a'.repeat(64) } }));
+    expect(await sha256Remembered(f, rec)).toBe(one);
+    writeFileSync(rec, JSON.stringify({ file: f, identity: fileIdentity(f), sha256: 'a'.repeat(64) })); // the unversioned one of before
+    expect(await sha256Remembered(f, rec)).toBe(one);
     // Content and size changed.
     writeFileSync(f, 'two, longer');
     expect(await sha256Remembered(f, rec)).toBe(await sha256File(f));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { sparkTree } from '../src/stage/stage.ts';
 import { linkOrCopy, linkTreeOrCopy } from '../src/lib/fsx.ts';
 import type { LockedInput } from '../src/stage/lock.ts';
@@ -28,12 +28,13 @@ describe('unpacking the Spark tree into the cache', () => {
     const cache = join(dir, 'cache');
     // What an unpack killed with -9 left behind (its pid no longer runs).
     mkdirSync(join(cache, 'extract', `spark-${'f'.repeat(64)}.tmp-999999999-0bad`, 'raw'), { recursive: true });
-    const trees = await Promise.all([1, 2, 3, 4].map(() => sparkTree(cache, input, archive, 'py4j-0.0-src.zip')));
+    const trees = await Promise.all([1, 2, 3, 4].map(() => sparkTree(cache, input, archive, 'py4j-0.0-src.zip', { arch: 'amd64', java: 17 })));
     expect(new Set(trees).size).toBe(1);
-    expect(existsSync(join(trees[0]!, '.complete'))).toBe(true);
+    expect(existsSync(join(trees[0]!, '.state.json'))).toBe(true);
     expect(existsSync(join(trees[0]!, 'bin/spark-submit'))).toBe(true);
     expect(existsSync(join(trees[0]!, 'python/lib/py4j-0.0-src.zip'))).toBe(true);
-    expect(readdirSync(join(cache, 'extract'))).toEqual([`spark-${'f'.repeat(64)}`]);
+    expect(readdirSync(join(cache, 'extract'))).toEqual([basename(trees[0]!)]);
+    expect(basename(trees[0]!)).toMatch(/^spark-[0-9a-f]{64}$/);
   });
 });
 
@@ -85,7 +86,7 @@ describe('unpacking onto a full file system', () => {
         url: 'file:///x',
         license: 'Apache-2.0',
       } as unknown as LockedInput;
-      const err = await sparkTree(cache, input, archive, 'py4j-0.0-src.zip').then(
+      const err = await sparkTree(cache, input, archive, 'py4j-0.0-src.zip', { arch: 'amd64', java: 17 }).then(
         () => null,
         (e: Error & { hint?: string }) => e,
       );

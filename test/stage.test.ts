@@ -41,11 +41,9 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
   it('writes an SPDX SBOM covering every staged file, with origin, checksums and licence', async () => {
     const sbom = JSON.parse(readFileSync(join(inputs, 'sbom.spdx.json'), 'utf8'));
     expect(sbom.spdxVersion).toBe('SPDX-2.3');
-    const { stdout } = await execa(
-      'find',
-      ['.', '-type', 'f', '!', '-name', 'sbom.spdx.json', '!', '-name', 'manifest.json', '!', '-name', '.stamp', '!', '-name', '.keys.json'],
-      { cwd: inputs },
-    );
+    const { stdout } = await execa('find', ['.', '-type', 'f', '!', '-name', 'sbom.spdx.json', '!', '-name', 'manifest.json', '!', '-name', '.state.json'], {
+      cwd: inputs,
+    });
     const files = stdout.split('\n').sort();
     expect(sbom.files.map((f: { fileName: string }) => f.fileName).sort()).toEqual(files);
     const jar = sbom.files.find((f: { fileName: string }) => f.fileName === `./jars/${jarName(hadoopAws)}`);
@@ -62,14 +60,14 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
     lock.inputs[id].sha256 = '0'.repeat(64);
     const bad = join(mkdtempSync(join(tmpdir(), 'lock-')), 'lock.json');
     writeFileSync(bad, JSON.stringify(lock));
-    const before = readFileSync(join(inputs, '.stamp'), 'utf8');
+    const before = readFileSync(join(inputs, '.state.json'), 'utf8');
     const e = await stage({ lockFile: bad }).then(
       () => undefined,
       (x: Error) => x,
     );
     expect(e?.message.startsWith(`checksum mismatch for ${id}: expected sha256 ${'0'.repeat(64)}, got `), e?.message).toBe(true);
     expect(e?.message).toMatch(/got [0-9a-f]{64} \(https:\/\/repo1\.maven\.org\/.*\.jar\)$/);
-    expect(readFileSync(join(inputs, '.stamp'), 'utf8')).toBe(before);
+    expect(readFileSync(join(inputs, '.state.json'), 'utf8')).toBe(before);
   });
   it('a full disk while downloading is one clear line, not retried, and nothing enters the cache', async () => {
     let requests = 0;
@@ -100,7 +98,7 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
     }
   });
   it('a stage killed midway leaves the previous tree', async () => {
-    const before = readFileSync(join(inputs, '.stamp'), 'utf8');
+    const before = readFileSync(join(inputs, '.state.json'), 'utf8');
     const buildFolder = join(inputs, '..');
     const aside = () => readdirSync(buildFolder).filter((n) => n.startsWith('inputs.new-'));
     // Force a restage and kill it once it is writing: its own step line says so, and its tree aside exists.
@@ -118,12 +116,12 @@ describe('stage (default line, real PyPI/Maven/Go inputs)', () => {
     expect(aside(), err).toHaveLength(1);
     p.kill('SIGKILL');
     await p;
-    expect(readFileSync(join(inputs, '.stamp'), 'utf8')).toBe(before);
+    expect(readFileSync(join(inputs, '.state.json'), 'utf8')).toBe(before);
     expect(existsSync(join(inputs, 'spark/bin/spark-submit'))).toBe(true);
     // What it left aside goes with the next stage that writes.
     await stage({ force: true });
     expect(aside()).toEqual([]);
-    expect(readFileSync(join(inputs, '.stamp'), 'utf8')).toBe(before);
+    expect(readFileSync(join(inputs, '.state.json'), 'utf8')).toBe(before);
   });
   it('the lock given is the one read: it dates the SBOM (the default lock was read too)', async () => {
     const other = join(mkdtempSync(join(tmpdir(), 'lock-')), 'lock.json');

@@ -173,6 +173,11 @@ export const SPARKCRAFT_ERRORS = {
   E_DISK_FULL: { summary: 'no space left on device', hint: 'free space in dist/ and the cache', exit: 1 },
   E_STAGE: { summary: 'a staged input is missing or unusable', hint: 'run `npm run stage` first', exit: 1 },
   E_TOOL: { summary: 'a tool this step needs is not installed or failed to run', hint: 'run `npm run setup`', exit: 1 },
+  E_STEP_LOCK: {
+    summary: "a step's lock (src/lib/state.ts withLock: flock on build/.locks or <cache>/locks) could not be taken",
+    hint: 'check that the lock folder is writable; a killed run releases its lock by itself',
+    exit: 1,
+  },
   E_GO_BUILD: { summary: 'building a Go tool failed', hint: 'check that the Go module proxy is reachable', exit: 1 },
   // build
   E_BOOTSTRAP: { summary: 'mmdebstrap could not make the base file system', hint: 'check that the Debian mirror is reachable', exit: 1 },

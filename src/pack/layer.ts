@@ -13,6 +13,7 @@ import { UserError } from '../lib/errors.ts';
 import { alive, fileIdentity, writeFileAtomic } from '../lib/fsx.ts';
 import { log } from '../lib/log.ts';
 import { sha256File } from '../lib/hash.ts';
+import { cacheLock, FORMATS, readRecord, staleFormat, withLock } from '../lib/state.ts';
 import { writeTar, type TarEntry } from './tar.ts';
 
 export interface LayerBlob {
@@ -34,11 +35,24 @@ export function layerCacheDir(cache: string): string {
 }
 
 /**
+ * A layer's record in the cache (`<key>.json`): versioned (lib/state.ts FORMATS.layer; the key
+ * carries the format too), the blob's fields, and the blob's identity when it was recorded.
+ */
+interface LayerRecord {
+  kind: 'layer';
+  format: number;
+  key: string;
+  identity: string;
+  data: LayerBlob;
+}
+
+/**
  * Record a layer blob in the cache under its key, with the blob's identity (size, mtime, inode) at
  * this moment; written to a temporary name and renamed, so a reader never meets half a record.
  */
 export async function recordLayer(cache: string, blob: LayerBlob): Promise<void> {
-  await writeFileAtomic(join(layerCacheDir(cache), `${blob.key}.json`), JSON.stringify({ ...blob, identity: fileIdentity(blob.path) }));
+  const rec: LayerRecord = { kind: 'layer', format: FORMATS.layer, key: blob.key, identity: fileIdentity(blob.path), data: blob };
+  await writeFileAtomic(join(layerCacheDir(cache), `${blob.key}.json`), JSON.stringify(rec));
 }
 
 /**
@@ -48,10 +62,12 @@ export async function recordLayer(cache: string, blob: LayerBlob): Promise<void>
  */
 export async function cachedLayer(cache: string, key: string): Promise<LayerBlob | undefined> {
   const meta = join(layerCacheDir(cache), `${key}.json`);
-  if (!existsSync(meta)) return undefined;
-  const l = JSON.parse(readFileSync(meta, 'utf8')) as LayerBlob & { identity?: string };
-  if (!existsSync(l.path) || !l.dirs) return undefined;
-  if (l.identity !== fileIdentity(l.path)) {
+  const rec = readRecord(meta) as LayerRecord | undefined;
+  // No record, or one of another format (never trusted: the layer is built again).
+  if (rec === undefined || staleFormat('layer', rec)) return undefined;
+  const l = rec.data;
+  if (!l || !existsSync(l.path) || !l.dirs) return undefined;
+  if (rec.identity !== fileIdentity(l.path)) {
     const got = `sha256:${await sha256File(l.path)}`;
     if (got !== l.digest) {
       log.warn(`cached layer ${l.comment} was changed on disk (${got}, expected ${l.digest}): removed, it will be built again`);
@@ -63,8 +79,12 @@ export async function cachedLayer(cache: string, key: string): Promise<LayerBlob
   }
   const now = new Date();
   utimesSync(meta, now, now); // last use, for trimLayerCache
-  const { identity: _, ...blob } = l;
-  return blob;
+  return l;
+}
+
+/** trimLayerCache under the layer cache's lock (one trim at a time, across checkouts sharing the cache). */
+export async function trimLayerCacheLocked(cache: string, keep: Set<string>): Promise<{ layers: number; bytes: number }> {
+  return withLock(cacheLock(cache, 'layers-trim'), 'trimming the layer cache', async () => trimLayerCache(cache, keep));
 }
 
 /**
@@ -86,7 +106,9 @@ export function trimLayerCache(cache: string, keep: Set<string>, graceMs = 3_600
     const key = n.slice(0, -'.json'.length);
     let blob: string | undefined;
     try {
-      blob = (JSON.parse(readFileSync(meta, 'utf8')) as LayerBlob).path;
+      // A record of any format (those of older formats go as no artifact names them).
+      const r = JSON.parse(readFileSync(meta, 'utf8')) as { path?: string; data?: { path?: string } };
+      blob = r.data?.path ?? r.path;
     } catch {
       blob = undefined; // unreadable: not a layer anyone can use
     }

@@ -1,6 +1,6 @@
 /** OCI image layout and oci-archive writing (the `.rock` format), deterministic. */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { sweepLeftovers } from '../lib/fsx.ts';
@@ -85,14 +85,6 @@ export function sweepTmpArtifacts(ws: Workspace): Promise<number> {
 export function artifactStamp(ws: Workspace, file: string, kind: string): string {
   mkdirSync(ws.stamps, { recursive: true });
   return join(ws.stamps, `${basename(file)}.${kind}`);
-}
-
-/** The contents of the stamps of one kind whose artifact is still in dist/. */
-export function stampsOfKind(ws: Workspace, kind: string): string[] {
-  if (!existsSync(ws.stamps)) return [];
-  return readdirSync(ws.stamps)
-    .filter((n) => n.endsWith(`.${kind}`) && existsSync(join(ws.dist, n.slice(0, -kind.length - 1))))
-    .map((n) => readFileSync(join(ws.stamps, n), 'utf8'));
 }
 
 /** Write the image as an oci-archive (a tar of the OCI layout) to `file`, via a temporary name. */

@@ -10,7 +10,7 @@ import { archiveDigest } from '../lib/tools/skopeo-registry.ts';
 import type { ResolvedLine } from '../config/types.ts';
 import { craftPack, onPath } from './craft.ts';
 import { buildFlavourRock, buildRock, gitRevision, layersInUse, type RockBuild } from './rock.ts';
-import { trimLayerCache } from './layer.ts';
+import { trimLayerCacheLocked } from './layer.ts';
 import { sweepTmpArtifacts } from './oci.ts';
 import { buildSnap } from './snap.ts';
 
@@ -89,7 +89,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
   const meta = await gitRevision(ws.root, ws.sourceDateEpoch);
   if (kind === 'rock') {
     const out = at(ws, r.paths.rock);
-    const m = { epoch: meta.epoch, revision: meta.revision, source: r.project.source, arch: r.arch };
+    const m = { epoch: meta.epoch, revision: meta.revision, source: r.project.source, arch: r.arch, java: r.java };
     let b: RockBuild;
     // A layered flavour: the image it goes on (recorded in its Packed as `base`).
     let under: RockBuild | undefined;
@@ -112,7 +112,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     } else {
       b = await buildRock(ws, st.dir, out, m);
     }
-    const trimmed = trimLayerCache(ws.cache, layersInUse(ws));
+    const trimmed = await trimLayerCacheLocked(ws.cache, layersInUse(ws));
     if (trimmed.layers || trimmed.bytes)
       log.info(`trimmed the layer cache: ${trimmed.layers} layers no artifact uses, ${(trimmed.bytes / 1048576).toFixed(0)} MiB`);
     const manifestDigest = `sha256:${b.image.manifestDigest.slice(7)}`;
@@ -131,6 +131,6 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     };
   }
   const out = at(ws, r.paths.snap);
-  const b = await buildSnap(ws, st.dir, out, meta.epoch, r.arch);
+  const b = await buildSnap(ws, st.dir, out, meta.epoch, r.arch, r.java);
   return { kind, backend, artifact: out, digest: `sha256:${b.sha256}`, size: statSync(out).size, seconds: seconds(), reused: b.reused, sha256: b.sha256 };
 }

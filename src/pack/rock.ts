@@ -7,9 +7,9 @@
  * Debian bookworm; the image labels say so.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
 import { inStep } from '../lib/log.ts';
@@ -20,13 +20,82 @@ import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
 import { organize, planParts, primed, type Part, type PartPlan } from './parts.ts';
 
 export type { PartPlan } from './parts.ts';
-import { artifactStamp, assembleImage, stampsOfKind, writeOciArchive, type Image } from './oci.ts';
-import { writeFileAtomic } from '../lib/fsx.ts';
+import { artifactStamp, assembleImage, writeOciArchive, type Image } from './oci.ts';
+import {
+  changedInputs,
+  decide,
+  digestOf,
+  FORMATS,
+  makeRecord,
+  note,
+  readRecord,
+  stepKey,
+  withLock,
+  workspaceLock,
+  writeRecord,
+  type Cell,
+  type StepRecord,
+} from '../lib/state.ts';
 import type { TarEntry } from './tar.ts';
 import { runScriptlet } from './scriptlet.ts';
 import type { Workspace } from '../lib/workspace.ts';
 
-export const FORMAT = 5;
+/** The layer record format (lib/state.ts FORMATS.layer): in every layer key. */
+export const FORMAT = FORMATS.layer;
+
+/** What the archive's record (`build/.stamps/<rock>.state.json`) keeps besides the manifest: its layers, each layer step's inputs. */
+interface RockData {
+  layers: string[];
+  steps: Record<string, Record<string, string>>;
+}
+type RockRecord = StepRecord<RockData>;
+
+/** The layer steps of one build: the inputs each had the last time (from the archive's record) and now. */
+interface LayerSteps {
+  cell: Cell;
+  /** The layer cache's root (the workspace's cache). */
+  cache: string;
+  prev: Record<string, Record<string, string>>;
+  now: Record<string, Record<string, string>>;
+}
+
+/** The record of the rock at `outFile` (whatever its format: only its layer steps are read). */
+function rockRecordFile(ws: Workspace, outFile: string): string {
+  return artifactStamp(ws, outFile, 'state.json');
+}
+
+function layerSteps(ws: Workspace, outFile: string, cell: Cell): LayerSteps {
+  const r = readRecord(rockRecordFile(ws, outFile)) as Partial<RockRecord> | null | undefined;
+  return { cell, cache: ws.cache, prev: r?.data?.steps ?? {}, now: {} };
+}
+
+/** Pure: why a layer was not found in the cache, from its inputs the last time. */
+export function layerMissReason(prev: Record<string, string> | undefined, now: Record<string, string>): string {
+  if (!prev) return 'not in the layer cache (no earlier build of this artifact here)';
+  const changed = changedInputs(prev, now);
+  return changed.length ? `input changed: ${changed.join(', ')}` : 'not in the layer cache (trimmed, removed, or of another record format)';
+}
+
+/**
+ * One layer step: its key is the layer record format, the cell and every named input; built
+ * unless the cache holds it. Its decision (with the input that changed) goes into the journal.
+ */
+async function layerStep(
+  steps: LayerSteps,
+  name: string,
+  label: string,
+  comment: string,
+  inputs: Record<string, string>,
+  entries: () => Promise<TarEntry[]>,
+  mtime: number,
+  step: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<LayerBlob & { cached: boolean }> {
+  const key = `l${FORMAT}-${name}-${stepKey('layer', steps.cell, inputs).slice(0, 32)}`;
+  const l = await step(label, () => buildLayer(steps.cache, key, comment, entries, mtime));
+  steps.now[name] = inputs;
+  note({ step: `layer ${name}`, run: !l.cached, reason: l.cached ? `cached (${key})` : layerMissReason(steps.prev[name], inputs) });
+  return l;
+}
 
 export interface RockManifest {
   name: string;
@@ -143,11 +212,15 @@ export function inheritDirs(entries: Array<TarEntry & { inherit?: boolean }>, be
   return out.sort((a, b) => (Buffer.from(a.path) < Buffer.from(b.path) ? -1 : a.path === b.path ? 0 : 1));
 }
 
-/** The key stage recorded for a staged input tree (inputs/.keys.json: the hash of what it was made from). */
+/**
+ * The key stage recorded for a staged input tree (`inputs/.state.json`, data.trees: the hash of
+ * what it was made from); undefined for any other folder, or a stage record of another format.
+ */
 function stagedKey(dir: string): string | undefined {
-  const keysFile = join(dir, '..', '.keys.json');
-  if (!dir.includes('/inputs/') || !existsSync(keysFile)) return undefined;
-  const k = (JSON.parse(readFileSync(keysFile, 'utf8')) as Record<string, string>)[dir.split('/inputs/').pop()!];
+  if (!dir.includes('/inputs/')) return undefined;
+  const r = readRecord(join(dir, '..', '.state.json')) as Partial<StepRecord<{ trees?: Record<string, string> }>> | null | undefined;
+  if (r?.kind !== 'stage' || r.format !== FORMATS.stage) return undefined;
+  const k = r.data?.trees?.[dir.split('/inputs/').pop()!];
   return k ? `inputs:${k}` : undefined;
 }
 
@@ -181,8 +254,10 @@ export function scriptletOf(part: PartPlan, plan: RockBuildPlan, buildDir: strin
 }
 
 /**
- * Write the image to `outFile` as an oci-archive unless the archive there already holds this manifest
- * (its digest and the archive's size recorded beside it); returns whether it was reused.
+ * Write the image to `outFile` as an oci-archive unless the archive there already holds this manifest:
+ * its record (`build/.stamps/<file>.state.json`) names the manifest digest and vouches for the
+ * archive's identity (size, mtime, inode). Records the layers (what trimLayerCache keeps) and each
+ * layer step's inputs (what `--explain` compares with next time). Returns whether it was reused.
  */
 async function writeArchiveUnlessCurrent(
   ws: Workspace,
@@ -190,14 +265,19 @@ async function writeArchiveUnlessCurrent(
   outFile: string,
   mtime: number,
   step: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+  steps: LayerSteps,
+  layers: LayerBlob[],
 ): Promise<boolean> {
-  const stampFile = artifactStamp(ws, outFile, 'digest');
-  const reused = existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === `${image.manifestDigest} ${statSync(outFile).size}`;
-  if (!reused) {
-    await step(`writing ${outFile}`, () => writeOciArchive(ws, image, outFile, mtime));
-    writeFileSync(stampFile, `${image.manifestDigest} ${statSync(outFile).size}`);
-  }
-  return reused;
+  const record = rockRecordFile(ws, outFile);
+  const inputs = { manifest: image.manifestDigest };
+  const { decision } = await decide(`archive ${basename(outFile)}`, record, 'rock', steps.cell, inputs, {
+    legacy: [{ file: artifactStamp(ws, outFile, 'digest'), format: 1 }],
+  });
+  if (decision.run) await step(`writing ${outFile}`, () => writeOciArchive(ws, image, outFile, mtime));
+  const data: RockData = { layers: layers.map((l) => l.key), steps: steps.now };
+  await writeRecord(record, makeRecord(record, 'rock', steps.cell, inputs, [outFile], data));
+  for (const old of ['digest', 'layers']) rmSync(artifactStamp(ws, outFile, old), { force: true });
+  return !decision.run;
 }
 
 /**
@@ -212,12 +292,13 @@ export async function partLayers(
   below: DirMeta,
   mtime: number,
   step: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+  steps: LayerSteps,
 ): Promise<Array<LayerBlob & { cached: boolean }>> {
   const out: Array<LayerBlob & { cached: boolean }> = [];
   for (const part of plan.parts) {
     const src = join(buildDir, part.source);
     if (!existsSync(src)) throw new UserError('E_STAGE', `part ${part.name}: ${src} does not exist`);
-    let key: string;
+    let inputs: Record<string, string>;
     let entries: () => Promise<TarEntry[]>;
     if (part.build) {
       // A built part's tree is keyed by what it was built from (the scriptlet's key: script, source,
@@ -227,6 +308,7 @@ export async function partLayers(
           scriptletOf(part, plan, buildDir),
           { sourceDateEpoch: ws.sourceDateEpoch === undefined ? undefined : String(ws.sourceDateEpoch), project: plan.name, version: plan.version },
           treeKey,
+          steps.cell,
           join(ws.cache, 'parts'),
         ),
       );
@@ -236,30 +318,21 @@ export async function partLayers(
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([p, m]) => `${p}\0${m.mode}\0${m.uid}\0${m.gid}`)
         .join('\n');
-      key = createHash('sha256')
-        .update(
-          JSON.stringify({
-            FORMAT,
-            built: run.key,
-            part: { prefix: part.prefix, renames: part.renames, permissions: part.permissions, prime: part.prime },
-            below: createHash('sha256').update(dirs).digest('hex'),
-            mtime,
-          }),
-        )
-        .digest('hex')
-        .slice(0, 32);
+      inputs = {
+        built: run.key,
+        part: digestOf({ prefix: part.prefix, renames: part.renames, permissions: part.permissions, prime: part.prime }),
+        below: createHash('sha256').update(dirs).digest('hex'),
+        mtime: String(mtime),
+      };
       entries = async () =>
         inheritDirs(applyPart(await dirEntries(from, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), under);
     } else {
       const list = inheritDirs(applyPart(await dirEntries(src, part.prefix, { owner: { uid: 0, gid: 0 }, includeRoot: Boolean(part.prefix) }), part), below);
       const meta = list.map((e) => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.linkname ?? ''}`).join('\n');
-      key = createHash('sha256')
-        .update(JSON.stringify({ FORMAT, meta, tree: await treeKey(src), mtime }))
-        .digest('hex')
-        .slice(0, 32);
+      inputs = { meta: createHash('sha256').update(meta).digest('hex'), tree: await treeKey(src), mtime: String(mtime) };
       entries = async () => list;
     }
-    const l = await step(`part ${part.name}`, () => buildLayer(ws.cache, `f${FORMAT}-part-${part.name}-${key}`, `part ${part.name}`, entries, mtime));
+    const l = await layerStep(steps, `part-${part.name}`, `part ${part.name}`, `part ${part.name}`, inputs, entries, mtime, step);
     out.push(l);
     for (const [p, m] of Object.entries(l.dirs)) below.set(p, m);
   }
@@ -273,12 +346,26 @@ export interface RockBuild {
   reused: boolean;
 }
 
-export async function buildRock(
-  ws: Workspace,
-  buildDir: string,
-  outFile: string,
-  meta: { epoch: number; revision: string; source: string; arch?: string },
-): Promise<RockBuild> {
+/** What a rock is built with: the file times, the labels, and the cell (architecture, Java). */
+export interface RockMeta {
+  epoch: number;
+  revision: string;
+  source: string;
+  arch?: string;
+  /** The cell's Java version (the resolved line's `java`). */
+  java?: number;
+}
+
+const cellOfMeta = (meta: RockMeta): Cell => ({ arch: meta.arch ?? hostArch(), java: meta.java ?? null });
+
+/** Under the artifact's lock: concurrent builds of one rock write dist/ and its record one at a time. */
+export async function buildRock(ws: Workspace, buildDir: string, outFile: string, meta: RockMeta): Promise<RockBuild> {
+  return withLock(workspaceLock(ws, `pack-${basename(outFile)}`), outFile, () => buildRockLocked(ws, buildDir, outFile, meta));
+}
+
+async function buildRockLocked(ws: Workspace, buildDir: string, outFile: string, meta: RockMeta): Promise<RockBuild> {
+  const cell = cellOfMeta(meta);
+  const steps = layerSteps(ws, outFile, cell);
   const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
   const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
   const mtime = meta.epoch;
@@ -286,32 +373,34 @@ export async function buildRock(
   const step = <T>(what: string, fn: () => Promise<T>) => inStep(`rock ${plan.name}: ${what}`, fn);
 
   // 1-2: Debian base and the runtime packages, as two layers.
-  const baseKey = rootfsKey('minbase', []);
-  const fullKey = rootfsKey('minbase', plan.packages);
+  const baseKey = rootfsKey('minbase', [], cell);
+  const fullKey = rootfsKey('minbase', plan.packages, cell);
   layers.push(
-    await step('base layer', () =>
-      buildLayer(
-        ws.cache,
-        `f${FORMAT}-base-${baseKey}-${mtime}`,
-        `debian ${SUITE} minbase`,
-        async () => dirEntries(await rootfs(ws.cache, 'minbase', []), ''),
-        mtime,
-      ),
+    await layerStep(
+      steps,
+      'base',
+      'base layer',
+      `debian ${SUITE} minbase`,
+      { rootfs: baseKey, mtime: String(mtime) },
+      async () => dirEntries(await rootfs(ws.cache, 'minbase', [], cell), ''),
+      mtime,
+      step,
     ),
   );
   layers.push(
-    await step('runtime packages layer', () =>
-      buildLayer(
-        ws.cache,
-        `f${FORMAT}-runtime-${fullKey}-${mtime}`,
-        `packages: ${plan.packages.join(' ')}`,
-        async () => {
-          const base = await rootfs(ws.cache, 'minbase', []);
-          const full = await rootfs(ws.cache, 'minbase', plan.packages);
-          return dirEntries(await rootfsDiff(base, full), '', { skip: (r) => r === 'var/cache/apt' || r.startsWith('var/log/') });
-        },
-        mtime,
-      ),
+    await layerStep(
+      steps,
+      'runtime',
+      'runtime packages layer',
+      `packages: ${plan.packages.join(' ')}`,
+      { rootfs: fullKey, base: baseKey, mtime: String(mtime) },
+      async () => {
+        const base = await rootfs(ws.cache, 'minbase', [], cell);
+        const full = await rootfs(ws.cache, 'minbase', plan.packages, cell);
+        return dirEntries(await rootfsDiff(ws.cache, base, full, cell), '', { skip: (r) => r === 'var/cache/apt' || r.startsWith('var/log/') });
+      },
+      mtime,
+      step,
     ),
   );
 
@@ -321,10 +410,10 @@ export async function buildRock(
   };
   layers.forEach(remember);
 
-  layers.push(...(await partLayers(ws, plan, buildDir, below, mtime, step)));
+  layers.push(...(await partLayers(ws, plan, buildDir, below, mtime, step, steps)));
 
   // Users, pebble and its layer: the rock's own additions.
-  const full = await rootfs(ws.cache, 'minbase', plan.packages);
+  const full = await rootfs(ws.cache, 'minbase', plan.packages, cell);
   const pebbleBin = join(buildDir, 'inputs', 'pebble', 'pebble');
   if (!existsSync(pebbleBin)) throw new UserError('E_STAGE', `${pebbleBin} is missing`);
   let passwd = readFileSync(join(full, 'etc/passwd'), 'utf8');
@@ -343,30 +432,22 @@ export async function buildRock(
     { path: 'var/lib/pebble/default/layers', type: 'dir', mode: 0o755, uid, gid: uid },
     { path: `var/lib/pebble/default/layers/001-${plan.name}.yaml`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.pebbleLayer) },
   ];
-  const extraKey = createHash('sha256')
-    .update(
-      JSON.stringify({
-        FORMAT,
-        extra: extra.map((e) => ({ ...e, data: e.data?.toString() })),
-        pebble: stagedKey(dirname(pebbleBin)) ?? createHash('sha256').update(readFileSync(pebbleBin)).digest('hex'),
-        mtime,
-      }),
-    )
-    .digest('hex')
-    .slice(0, 32);
   const extraEntries = inheritDirs(extra, below);
   layers.push(
-    await step('pebble and users layer', () =>
-      buildLayer(
-        ws.cache,
-        `f${FORMAT}-rock-${extraKey}-${createHash('sha256')
-          .update(JSON.stringify(extraEntries.map((e) => [e.path, e.mode, e.uid, e.gid])))
-          .digest('hex')
-          .slice(0, 16)}`,
-        'users, pebble and its service layer',
-        async () => extraEntries,
-        mtime,
-      ),
+    await layerStep(
+      steps,
+      'rock',
+      'pebble and users layer',
+      'users, pebble and its service layer',
+      {
+        extra: digestOf(extra.map((e) => ({ ...e, data: e.data?.toString() }))),
+        pebble: stagedKey(dirname(pebbleBin)) ?? createHash('sha256').update(readFileSync(pebbleBin)).digest('hex'),
+        dirs: digestOf(extraEntries.map((e) => [e.path, e.mode, e.uid, e.gid])),
+        mtime: String(mtime),
+      },
+      async () => extraEntries,
+      mtime,
+      step,
     ),
   );
 
@@ -392,8 +473,7 @@ export async function buildRock(
     plan.version,
   );
   // Unchanged: the archive already holds this manifest.
-  const reused = await writeArchiveUnlessCurrent(ws, image, outFile, mtime, step);
-  await writeFileAtomic(artifactStamp(ws, outFile, 'layers'), layers.map((l) => `${l.key}\n`).join(''));
+  const reused = await writeArchiveUnlessCurrent(ws, image, outFile, mtime, step, steps, layers);
   return { artifact: outFile, image, layers, reused };
 }
 
@@ -403,13 +483,13 @@ export async function buildRock(
  * (`002-<name>.yaml`, merged over the base's by pebble). Environment: the base's with the
  * flavour's on top; entrypoint: the flavour's entrypoint-service, else the base's.
  */
-export async function buildFlavourRock(
-  ws: Workspace,
-  base: RockBuild,
-  buildDir: string,
-  outFile: string,
-  meta: { epoch: number; revision: string; source: string; arch?: string },
-): Promise<RockBuild> {
+export async function buildFlavourRock(ws: Workspace, base: RockBuild, buildDir: string, outFile: string, meta: RockMeta): Promise<RockBuild> {
+  return withLock(workspaceLock(ws, `pack-${basename(outFile)}`), outFile, () => buildFlavourRockLocked(ws, base, buildDir, outFile, meta));
+}
+
+async function buildFlavourRockLocked(ws: Workspace, base: RockBuild, buildDir: string, outFile: string, meta: RockMeta): Promise<RockBuild> {
+  const cell = cellOfMeta(meta);
+  const steps = layerSteps(ws, outFile, cell);
   const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
   const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
   const mtime = meta.epoch;
@@ -429,20 +509,15 @@ export async function buildFlavourRock(
   const below: DirMeta = new Map();
   for (const l of base.image.layers) for (const [p, m] of Object.entries(l.dirs)) below.set(p, m);
   const layers: Array<LayerBlob & { cached: boolean }> = [...base.layers];
-  layers.push(...(await partLayers(ws, plan, buildDir, below, mtime, step)));
+  layers.push(...(await partLayers(ws, plan, buildDir, below, mtime, step, steps)));
   if (Object.keys(manifest.services ?? {}).length) {
     const uid = plan.user?.uid ?? 0;
     const extra: TarEntry[] = [
       { path: `var/lib/pebble/default/layers/002-${plan.name}.yaml`, type: 'file', mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.pebbleLayer) },
     ];
     const entries = inheritDirs(extra, below);
-    const key = createHash('sha256')
-      .update(JSON.stringify({ FORMAT, entries: entries.map((e) => ({ ...e, data: e.data?.toString() })), uid, mtime }))
-      .digest('hex')
-      .slice(0, 32);
-    layers.push(
-      await step('pebble layer', () => buildLayer(ws.cache, `f${FORMAT}-flavour-${key}`, `pebble layer of ${plan.name}`, async () => entries, mtime)),
-    );
+    const inputs = { entries: digestOf(entries.map((e) => ({ ...e, data: e.data?.toString() }))), uid: String(uid), mtime: String(mtime) };
+    layers.push(await layerStep(steps, 'flavour', 'pebble layer', `pebble layer of ${plan.name}`, inputs, async () => entries, mtime, step));
   }
   const env = new Map(baseConfig.config.Env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)] as const));
   for (const [k, v] of Object.entries(plan.env)) env.set(k, v);
@@ -473,14 +548,20 @@ export async function buildFlavourRock(
     },
     plan.version,
   );
-  const reused = await writeArchiveUnlessCurrent(ws, image, outFile, mtime, step);
-  await writeFileAtomic(artifactStamp(ws, outFile, 'layers'), layers.map((l) => `${l.key}\n`).join(''));
+  const reused = await writeArchiveUnlessCurrent(ws, image, outFile, mtime, step, steps, layers);
   return { artifact: outFile, image, layers, reused };
 }
 
-/** Layer keys the rocks in the workspace's dist/ are made of: what trimLayerCache keeps. */
+/** Layer keys the rocks in the workspace's dist/ are made of (their records, in this format): what trimLayerCache keeps. */
 export function layersInUse(ws: Workspace): Set<string> {
-  return new Set(stampsOfKind(ws, 'layers').flatMap((s) => s.split('\n').filter(Boolean)));
+  if (!existsSync(ws.stamps)) return new Set();
+  const keys = new Set<string>();
+  for (const n of readdirSync(ws.stamps).filter((x) => x.endsWith('.state.json'))) {
+    const r = readRecord(join(ws.stamps, n)) as Partial<RockRecord> | null | undefined;
+    if (r?.kind !== 'rock' || r.format !== FORMATS.rock || !existsSync(join(ws.dist, n.slice(0, -'.state.json'.length)))) continue;
+    for (const k of r.data?.layers ?? []) keys.add(k);
+  }
+  return keys;
 }
 
 /**

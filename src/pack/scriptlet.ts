@@ -7,14 +7,16 @@
  * environment sets it, as rockcraft's managed build instance does not).
  */
 import { execa } from 'execa';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { sweepLeftovers } from '../lib/fsx.ts';
+import { cacheLock, decide, digestOf, FORMATS, makeRecord, stepKey, withLock, writeRecord, type Cell } from '../lib/state.ts';
 
-export const SCRIPTLET_FORMAT = 1;
+/** The scriptlet record format (lib/state.ts FORMATS.scriptlet): in every install tree's key. */
+export const SCRIPTLET_FORMAT = FORMATS.scriptlet;
+const RECORD = '.state.json';
 
 export interface ScriptletPart {
   name: string;
@@ -46,22 +48,39 @@ export async function hostPackages(part: string, names: string[]): Promise<Recor
   return out;
 }
 
-/** Run (or reuse) the part's build; `treeKey` gives the content key of a directory; `root` holds the cache (`<cache>/parts`). */
+/**
+ * Run (or reuse) the part's build; `treeKey` gives the content key of a directory; `root` holds the
+ * cache (`<cache>/parts`; its lock is under `<cache>/locks`). The install tree is keyed by the record format, the cell and every input; its record
+ * (`.state.json`, written before the tree is renamed into place) is what makes it count as built.
+ */
 export async function runScriptlet(
   p: ScriptletPart,
   env: { sourceDateEpoch?: string; project: string; version: string },
   treeKey: (dir: string) => Promise<string>,
+  cell: Cell,
   root: string,
 ): Promise<ScriptletRun> {
   const tools = await hostPackages(p.name, p.packages);
   const stageKeys = await Promise.all(p.stage.map(async (s) => [s.at, await treeKey(s.dir)]));
-  const key = createHash('sha256')
-    .update(JSON.stringify({ SCRIPTLET_FORMAT, script: p.script, source: await treeKey(p.source), stage: stageKeys, tools, env }))
-    .digest('hex')
-    .slice(0, 32);
+  const inputs = { script: digestOf(p.script), source: await treeKey(p.source), stage: digestOf(stageKeys), tools: digestOf(tools), env: digestOf(env) };
+  const key = stepKey('scriptlet', cell, inputs).slice(0, 32);
   const dest = join(root, `${p.name}-${key}`);
-  if (existsSync(join(dest, '.complete'))) return { install: join(dest, 'install'), cached: true, key };
+  // Under a cache lock: concurrent builds run one part's build once.
+  return withLock(cacheLock(dirname(root), `part-${p.name}-${key}`), `part ${p.name}'s build`, async () => {
+    if (!(await decide(`override-build ${p.name}`, join(dest, RECORD), 'scriptlet', cell, inputs)).decision.run)
+      return { install: join(dest, 'install'), cached: true, key };
+    await buildInto(p, env, root, dest, async (tmp) => writeRecord(join(tmp, RECORD), makeRecord(join(tmp, RECORD), 'scriptlet', cell, inputs)));
+    return { install: join(dest, 'install'), cached: false, key };
+  });
+}
 
+async function buildInto(
+  p: ScriptletPart,
+  env: { sourceDateEpoch?: string; project: string; version: string },
+  root: string,
+  dest: string,
+  record: (tmp: string) => Promise<void>,
+): Promise<void> {
   await mkdir(root, { recursive: true });
   await sweepLeftovers(root, /\.tmp-(\d+)$/);
   const tmp = `${dest}.tmp-${process.pid}`;
@@ -109,14 +128,10 @@ export async function runScriptlet(
     }
     await rm(build, { recursive: true, force: true });
     await rm(stage, { recursive: true, force: true });
-    await writeFile(join(tmp, '.complete'), '');
-    // Another build may have finished the same key meanwhile: its tree is the same.
-    if (!existsSync(join(dest, '.complete'))) {
-      await rm(dest, { recursive: true, force: true });
-      await rename(tmp, dest);
-    }
+    await record(tmp);
+    if (existsSync(dest)) await rm(dest, { recursive: true, force: true });
+    await rename(tmp, dest);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
-  return { install: join(dest, 'install'), cached: false, key };
 }

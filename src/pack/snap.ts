@@ -6,9 +6,9 @@
  */
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
 import { sweepLeftovers } from '../lib/fsx.ts';
@@ -21,6 +21,7 @@ import { organize, planParts, primed, type Part, type PartPlan } from './parts.t
 import { sha256File } from '../lib/hash.ts';
 import { artifactStamp, tmpArtifact } from './oci.ts';
 import type { Workspace } from '../lib/workspace.ts';
+import { decide, digestOf, makeRecord, readRecord, stepKey, withLock, workspaceLock, writeRecord, type Cell, type StepRecord } from '../lib/state.ts';
 
 export interface SnapcraftYaml {
   name: string;
@@ -103,46 +104,69 @@ export function planSnap(sy: SnapcraftYaml, hooks: string[], where = 'snap/snapc
   return { name: sy.name, packages, parts, snapYaml, hooks };
 }
 
+/**
+ * Build the snap at `outFile` unless its record (`build/.stamps/<snap>.state.json`: the inputs, the
+ * file's identity and sha256) says it is current. Under the artifact's lock. `java` is the cell's.
+ */
 export async function buildSnap(
   ws: Workspace,
   buildDir: string,
   outFile: string,
   epoch: number,
   arch = hostArch(),
+  java: number | null = null,
 ): Promise<{ artifact: string; sha256: string; reused: boolean }> {
+  return withLock(workspaceLock(ws, `pack-${basename(outFile)}`), outFile, () => buildSnapLocked(ws, buildDir, outFile, epoch, { arch, java }));
+}
+
+async function buildSnapLocked(
+  ws: Workspace,
+  buildDir: string,
+  outFile: string,
+  epoch: number,
+  cell: Cell,
+): Promise<{ artifact: string; sha256: string; reused: boolean }> {
+  const arch = cell.arch;
   const sy = parseYaml(await readFile(join(buildDir, 'snap', 'snapcraft.yaml'), 'utf8')) as SnapcraftYaml;
   const hooksDir = join(buildDir, 'snap', 'hooks');
   const plan = planSnap(sy, existsSync(hooksDir) ? readdirSync(hooksDir).sort() : [], join(buildDir, 'snap', 'snapcraft.yaml'), arch);
   const { packages, snapYaml, hooks } = plan;
 
-  // Key of everything that goes in: package set, part trees, snap.yaml, hooks.
-  const h = createHash('sha256').update(JSON.stringify({ v: 3, packages, snapYaml, epoch }));
-  // Staged inputs carry the hash of what they were made from; other files are hashed whole.
-  const inputsStamp = join(buildDir, 'inputs', '.stamp');
-  h.update(existsSync(inputsStamp) ? await readFile(inputsStamp) : 'no-stamp');
+  // Key of everything that goes in: package set, snap.yaml, the staged inputs, part trees, hooks.
+  const staged = readRecord(join(buildDir, 'inputs', '.state.json')) as Partial<StepRecord> | null | undefined;
+  const h = createHash('sha256');
   for (const part of plan.parts) {
     for (const e of await dirEntries(join(buildDir, part.source), '')) {
       h.update(`${e.path}\0${e.mode}\0${e.size ?? 0}\0${e.linkname ?? ''}`);
       if (e.type === 'file' && !part.source.startsWith('inputs/')) h.update(await readFile(e.source!));
     }
   }
-  for (const hk of hooks) h.update(await readFile(join(hooksDir, hk)));
-  const key = h.digest('hex').slice(0, 32);
+  const hh = createHash('sha256');
+  for (const hk of hooks) hh.update(await readFile(join(hooksDir, hk)));
+  // Staged inputs carry the key of what they were made from; other files are hashed whole.
+  const inputs = {
+    manifest: digestOf({ packages, snapYaml, epoch }),
+    staged: typeof staged?.key === 'string' ? staged.key : 'no-record',
+    parts: h.digest('hex'),
+    hooks: hh.digest('hex'),
+  };
+  const key = stepKey('snap', cell, inputs).slice(0, 32);
   // The prime tree (as big as the snap unpacked) goes whether the build succeeds or not; trees
   // of builds that were killed are swept by the next build (their process is gone).
   const primes = join(ws.cache, 'snap-prime');
   await sweepLeftovers(primes, /^[0-9a-f]{32}\.(\d+)$/);
-  const stamp = artifactStamp(ws, outFile, 'key');
-  if (existsSync(outFile) && existsSync(stamp) && (await readFile(stamp, 'utf8')) === key) {
-    return { artifact: outFile, sha256: await sha256File(outFile), reused: true };
-  }
+  const record = artifactStamp(ws, outFile, 'state.json');
+  const { decision, record: found } = await decide<{ sha256: string }>(`snap ${basename(outFile)}`, record, 'snap', cell, inputs, {
+    legacy: [{ file: artifactStamp(ws, outFile, 'key'), format: 3 }],
+  });
+  if (!decision.run && found?.data?.sha256) return { artifact: outFile, sha256: found.data.sha256, reused: true };
 
   const prime = join(primes, `${key}.${process.pid}`);
   await mkdir(prime, { recursive: true });
   try {
     if (packages.length) {
       await inStep(`snap ${sy.name}: stage-packages ${packages.join(', ')}`, async () => {
-        const diff = await rootfsDiff(await rootfs(ws.cache, 'minbase', []), await rootfs(ws.cache, 'minbase', packages));
+        const diff = await rootfsDiff(ws.cache, await rootfs(ws.cache, 'minbase', [], cell), await rootfs(ws.cache, 'minbase', packages, cell), cell);
         for (const top of ['usr', 'etc', 'lib', 'lib64']) {
           if (existsSync(join(diff, top))) await execa('cp', ['-a', join(diff, top), join(prime, top)]);
         }
@@ -185,6 +209,8 @@ export async function buildSnap(
   } finally {
     await rm(prime, { recursive: true, force: true });
   }
-  await writeFile(stamp, key);
-  return { artifact: outFile, sha256: await sha256File(outFile), reused: false };
+  const sha256 = await sha256File(outFile);
+  await writeRecord(record, makeRecord(record, 'snap', cell, inputs, [outFile], { sha256 }));
+  rmSync(artifactStamp(ws, outFile, 'key'), { force: true });
+  return { artifact: outFile, sha256, reused: false };
 }

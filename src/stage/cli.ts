@@ -6,6 +6,7 @@ import { log } from '../lib/log.ts';
 import { out } from '../lib/output.ts';
 import { loadMatrix } from '../config/matrix.ts';
 import { refreshLock } from './lock.ts';
+import { clearJournal, formatJournal, journalEntries } from '../lib/state.ts';
 
 export function register(program: Command, ws: Workspace, road: Road): void {
   program
@@ -18,12 +19,19 @@ export function register(program: Command, ws: Workspace, road: Road): void {
     .option('--force', 'restage even when nothing changed')
     .option('--verify', 'rehash every cached download (a changed one is removed and downloaded again)')
     .option('--json', 'print a JSON summary')
-    .action(async (o: { line?: string; flavour?: string; arch?: string; java?: number; json?: boolean; force?: boolean; verify?: boolean }) => {
-      const { cell } = await road.select(o);
-      const r = (await road.run(cell, { until: 'stage', stage: { force: o.force, verify: o.verify } })).staged!;
-      if (o.json) out(JSON.stringify({ inputs: r.inputs, skipped: r.skipped, seconds: r.seconds }));
-      else out(`${r.inputs}${r.skipped ? ' (unchanged)' : ''} in ${r.seconds.toFixed(2)} s`);
-    });
+    .option('--explain', 'say, per step, why it ran again or why it was skipped (with --json: as `steps`)')
+    .action(
+      async (o: { line?: string; flavour?: string; arch?: string; java?: number; json?: boolean; force?: boolean; verify?: boolean; explain?: boolean }) => {
+        clearJournal();
+        const { cell } = await road.select(o);
+        const r = (await road.run(cell, { until: 'stage', stage: { force: o.force, verify: o.verify } })).staged!;
+        if (o.json) out(JSON.stringify({ inputs: r.inputs, skipped: r.skipped, seconds: r.seconds, ...(o.explain ? { steps: journalEntries() } : {}) }));
+        else {
+          if (o.explain) out(formatJournal(journalEntries()));
+          out(`${r.inputs}${r.skipped ? ' (unchanged)' : ''} in ${r.seconds.toFixed(2)} s`);
+        }
+      },
+    );
   program
     .command('lock')
     .description('pin every input of every line (URL and sha256) in sparkcraft.lock.json; reports newer Spark patch releases')

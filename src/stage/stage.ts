@@ -5,8 +5,8 @@
  * swapped in whole; an unchanged stage (same input hashes) returns at once.
  */
 import { execa } from 'execa';
-import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, rm, symlink, writeFile, chmod, rename } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, rm, symlink, writeFile, chmod, rename } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
@@ -20,10 +20,32 @@ import { sha256File, sha256Remembered } from '../lib/hash.ts';
 import { casPath, fetchVerified, recheckCached } from './fetch.ts';
 import { lockedFlavourInputs, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
+import {
+  decide,
+  digestOf,
+  FORMATS,
+  makeRecord,
+  note,
+  readRecord,
+  stepKey,
+  withLock,
+  workspaceLock,
+  cacheLock,
+  writeRecord,
+  type Cell,
+  type StepRecord,
+} from '../lib/state.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
 import { examplesOrigins, examplesSourcesKey, stageExamples } from './examples.ts';
 
-export const LAYOUT_VERSION = 4;
+/** The stage record (`inputs/.state.json`): the stage's inputs, and one content key per staged tree. */
+export type StageRecord = StepRecord<{ trees: Record<string, string> }>;
+export const STAGE_RECORD = '.state.json';
+/** What this code wrote before the step-state module (LAYOUT_VERSION 4): read as format 4. */
+const LEGACY_STAGE = (target: string) => [{ file: join(target, '.stamp'), format: 4 }];
+
+/** One content key per staged tree (what a build keys that tree's layer by). */
+const treeKeyOf = (v: unknown) => digestOf({ format: FORMATS.stage, v });
 export const SPARK8T_TOOLS = ['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql'];
 
 export interface StageOptions {
@@ -83,10 +105,26 @@ async function stagedReplaced(cache: string, inputs: LockedInput[], placed: (i: 
   return false;
 }
 
-/** Extract the pyspark sdist once per checksum into the cache (`cache`, the workspace's), laid out as /opt/spark. */
-export async function sparkTree(cache: string, input: LockedInput, archive: string, py4j: string): Promise<string> {
-  const dest = join(cache, 'extract', `spark-${input.sha256}`);
-  if (existsSync(join(dest, '.complete'))) return dest;
+/**
+ * Extract the pyspark sdist once per checksum (and record format) into the cache, laid out as
+ * /opt/spark; its record (`.state.json`, written before the tree is renamed into place) vouches
+ * for bin/spark-submit.
+ */
+export async function sparkTree(cache: string, input: LockedInput, archive: string, py4j: string, cell: Cell): Promise<string> {
+  const inputs = { archive: input.sha256, py4j };
+  const key = stepKey('spark-tree', cell, inputs);
+  const dest = join(cache, 'extract', `spark-${key}`);
+  const step = `unpack ${input.name} ${input.version}`;
+  // Under the lock, so that concurrent stages unpack it once and none sees half a tree.
+  return withLock(cacheLock(cache, `extract-spark-${key}`), `the unpacked ${input.name} ${input.version}`, async () => {
+    if (!(await decide(step, join(dest, STAGE_RECORD), 'spark-tree', cell, inputs)).decision.run) return dest;
+    return unpackSpark(input, archive, py4j, dest, async (home) =>
+      writeRecord(join(home, STAGE_RECORD), makeRecord(join(home, STAGE_RECORD), 'spark-tree', cell, inputs, ['bin/spark-submit'])),
+    );
+  });
+}
+
+async function unpackSpark(input: LockedInput, archive: string, py4j: string, dest: string, record: (home: string) => Promise<void>): Promise<string> {
   // What killed unpacks left goes; a unique name per call keeps concurrent unpacks apart.
   await sweepLeftovers(dirname(dest), /^spark-[0-9a-f]{64}\.tmp-(\d+)(?:-[0-9a-f]+)?$/);
   const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -121,16 +159,11 @@ export async function sparkTree(cache: string, input: LockedInput, archive: stri
   await mkdir(join(home, 'conf'), { recursive: true });
   await execa('find', [home, '-path', `${home}/bin/*`, '-o', '-path', `${home}/sbin/*`, '-type', 'f', '-exec', 'chmod', '0755', '{}', '+']);
   await execa('chmod', ['-R', 'u+rwX,go+rX,go-w', home]);
-  // The marker goes in before the rename, so the tree appears whole or not at all. Another
-  // process may have unpacked the same archive meanwhile: its tree is as good as ours.
-  await writeFile(join(home, '.complete'), '');
-  if (existsSync(dest) && !existsSync(join(dest, '.complete'))) await rm(dest, { recursive: true, force: true });
-  try {
-    await rename(home, dest);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (!((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(join(dest, '.complete')))) throw e;
-  }
+  // The record goes in before the rename, so the tree appears whole or not at all (the lock keeps
+  // other runs from unpacking the same archive meanwhile).
+  await record(home);
+  if (existsSync(dest)) await rm(dest, { recursive: true, force: true });
+  await rename(home, dest);
   await rm(tmp, { recursive: true, force: true });
   return dest;
 }
@@ -147,8 +180,28 @@ export async function stageLine(
   o: Pick<StageOptions, 'lockFile' | 'spark8t' | 'force' | 'verify'> = {},
 ): Promise<Staged> {
   if (resolved.flavour.over) return stageFlavour(resolved, ws, rendered, o);
+  return withLock(workspaceLock(ws, `stage-${resolved.key}`), `${resolved.paths.inputs}`, () => stageBase(resolved, ws, rendered, o));
+}
+
+/** The cell a line's steps are keyed by. */
+export function cellOf(r: ResolvedLine): Cell {
+  return { arch: r.arch, java: r.java };
+}
+
+/** The stage's reason to restage when a staged input is no longer the verified file (see stagedReplaced). */
+async function replacedReason(cache: string, inputs: LockedInput[], placed: (i: LockedInput) => string): Promise<string | undefined> {
+  return (await stagedReplaced(cache, inputs, placed)) ? 'output changed on disk: a staged input is not the verified download any more' : undefined;
+}
+
+async function stageBase(
+  resolved: ResolvedLine,
+  ws: Workspace,
+  rendered: Rendered,
+  o: Pick<StageOptions, 'lockFile' | 'spark8t' | 'force' | 'verify'>,
+): Promise<Staged> {
   const started = Date.now();
   const dir = rendered.dir;
+  const cell = cellOf(resolved);
   // The lock in use dates the SBOM too (the default one was read even when another was given).
   const lockFile = o.lockFile ?? ws.lockFile;
   const lock = readLock(lockFile);
@@ -157,46 +210,58 @@ export async function stageLine(
   if (!spark8t) {
     // Rebuilt only when its sources changed since the last build.
     const { ensureSpark8t } = await import('../spark8t/build/build.ts');
-    spark8t = await ensureSpark8t();
+    spark8t = await ensureSpark8t({ arch: resolved.arch, java: null });
   }
   // The staged tree hard-links the cached downloads: a cached file changed on disk changes it too, so
-  // the cache is rechecked (cheaply: size, mtime, inode) before the stamp is believed.
-  let changed = false;
-  for (const i of inputs) if ((await recheckCached(ws.cache, i.id, i.sha256, { rehash: o.verify })) === 'removed') changed = true;
+  // the cache is rechecked (cheaply: size, mtime, inode) before the record is believed.
+  const removed: string[] = [];
+  for (const i of inputs) if ((await recheckCached(ws.cache, i.id, i.sha256, { rehash: o.verify })) === 'removed') removed.push(i.id);
   // 100+ MB: hashed again only when its size, mtime or inode changed since it was last hashed.
   const spark8tSha = await sha256Remembered(spark8t, join(ws.stamps, 'spark8t.sha256.json'));
   const examplesKey = await examplesSourcesKey();
-  const stamp = createHash('sha256')
-    .update(JSON.stringify({ LAYOUT_VERSION, inputs: inputs.map((i) => i.sha256), spark8tSha, py4j: resolved.line.py4j, examplesKey }))
-    .digest('hex');
+  const stepInputs: Record<string, string> = {
+    ...Object.fromEntries(inputs.map((i) => [i.id, i.sha256])),
+    spark8t: spark8tSha,
+    py4j: resolved.line.py4j,
+    examples: examplesKey,
+  };
+  const stamp = stepKey('stage', cell, stepInputs);
   const target = at(ws, resolved.paths.inputs);
-  const stampFile = join(target, '.stamp');
-  // The staged jars must still be the verified files: hard links of the cache entries (one inode), or,
-  // where the cache entry was replaced or is gone, files that still hash to the lock's sha256.
-  if (!changed && existsSync(stampFile))
-    changed = await stagedReplaced(
-      ws.cache,
-      inputs.filter((x) => x.kind === 'maven'),
-      (i) => join(target, 'jars', stagedJarName(i)),
-    );
-  if (!o.force && !changed && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
+  const recordFile = join(target, STAGE_RECORD);
+  const what = `stage ${resolved.line.track}/${resolved.flavour.name}`;
+  const { decision, record } = removed.length
+    ? { decision: note({ step: what, run: true, reason: `cached download changed on disk: ${removed.join(', ')}` }), record: undefined }
+    : await decide<StageRecord['data']>(what, recordFile, 'stage', cell, stepInputs, {
+        legacy: LEGACY_STAGE(target),
+        force: o.force,
+        // The staged jars must still be the verified files: hard links of the cache entries (one inode), or,
+        // where the cache entry was replaced or is gone, files that still hash to the lock's sha256.
+        extra: () =>
+          replacedReason(
+            ws.cache,
+            inputs.filter((x) => x.kind === 'maven'),
+            (i) => join(target, 'jars', stagedJarName(i)),
+          ),
+      });
+  if (!decision.run && record) {
     log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
     return { dir, inputs: target, stamp, skipped: true, seconds: (Date.now() - started) / 1000 };
   }
+  log.info(`${what}: ${decision.reason}`);
   // Every download verified before anything is staged.
   const paths = new Map<string, string>();
   for (const i of inputs) paths.set(i.id, await fetchVerified(ws.cache, i.id, i.url, i.sha256));
   const spark = inputs.find((i) => i.kind === 'pypi')!;
   const pebbleIn = inputs.find((i) => i.kind === 'go')!;
-  const tree = await sparkTree(ws.cache, spark, paths.get(spark.id)!, resolved.line.py4j);
-  const pebble = await goBuildCached(ws.cache, 'pebble', pebbleIn.name, pebbleIn.version, `${pebbleIn.name}/cmd/pebble`, resolved.platform.go);
+  const tree = await sparkTree(ws.cache, spark, paths.get(spark.id)!, resolved.line.py4j, cell);
+  const pebble = await goBuildCached(ws.cache, 'pebble', pebbleIn.name, pebbleIn.version, `${pebbleIn.name}/cmd/pebble`, resolved.platform.go, cell);
 
   // Written aside (inputs.new-<pid>-*) and swapped in whole: a killed stage leaves the previous tree.
   await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () =>
     replaceDirAtomic(target, async (tmp) => {
       // Hard links of the cache where it shares the project's file system, copies where it does not.
       if (!(await linkTreeOrCopy(tree, join(tmp, 'spark')))) log.info('the cache is on another file system than the project: staging copies, not hard links');
-      await rm(join(tmp, 'spark', '.complete'), { force: true });
+      await rm(join(tmp, 'spark', STAGE_RECORD), { force: true });
       await mkdir(join(tmp, 'jars'));
       for (const i of inputs.filter((x) => x.kind === 'maven')) {
         await linkOrCopy(paths.get(i.id)!, join(tmp, 'jars', stagedJarName(i)));
@@ -241,16 +306,16 @@ export async function stageLine(
         ),
       );
       // One key per input tree, so a build rebuilds only the layers whose inputs changed.
-      const key = (v: unknown) => createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, v })).digest('hex');
-      const keys = {
-        spark: key({ spark: spark.sha256, py4j: resolved.line.py4j }),
-        jars: key(inputs.filter((x) => x.kind === 'maven').map((i) => [i.name, i.version, i.sha256])),
-        pebble: key({ pebble: await sha256File(join(tmp, 'pebble', 'pebble')) }),
-        spark8t: key({ spark8tSha, tools: SPARK8T_TOOLS }),
-        examples: key({ examplesKey }),
+      const trees = {
+        spark: treeKeyOf({ spark: spark.sha256, py4j: resolved.line.py4j }),
+        jars: treeKeyOf(inputs.filter((x) => x.kind === 'maven').map((i) => [i.name, i.version, i.sha256])),
+        pebble: treeKeyOf({ pebble: await sha256File(join(tmp, 'pebble', 'pebble')) }),
+        spark8t: treeKeyOf({ spark8tSha, tools: SPARK8T_TOOLS }),
+        examples: treeKeyOf({ examplesKey }),
       };
-      await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
-      await writeFile(join(tmp, '.stamp'), stamp);
+      // Written last, in the tree swapped in whole: the record and what it vouches for arrive together.
+      const rec = makeRecord(join(tmp, STAGE_RECORD), 'stage', cell, stepInputs, ['pebble/pebble', 'spark8t/opt/spark-client/bin/spark8t'], { trees });
+      await writeRecord(join(tmp, STAGE_RECORD), rec);
     }),
   );
   const seconds = (Date.now() - started) / 1000;
@@ -276,23 +341,39 @@ export async function stageFlavour(
   rendered: Rendered,
   o: Pick<StageOptions, 'lockFile' | 'force' | 'verify'> = {},
 ): Promise<Staged> {
+  return withLock(workspaceLock(ws, `stage-${resolved.key}`), `${resolved.paths.inputs}`, () => stageFlavourLocked(resolved, ws, rendered, o));
+}
+
+async function stageFlavourLocked(
+  resolved: ResolvedLine,
+  ws: Workspace,
+  rendered: Rendered,
+  o: Pick<StageOptions, 'lockFile' | 'force' | 'verify'>,
+): Promise<Staged> {
   const started = Date.now();
   const dir = rendered.dir;
+  const cell = cellOf(resolved);
   const lockFile = o.lockFile ?? ws.lockFile;
   const inputs = lockedFlavourInputs(resolved.line, resolved.flavour, readLock(lockFile));
-  let changed = false;
-  for (const i of inputs) if ((await recheckCached(ws.cache, i.id, i.sha256, { rehash: o.verify })) === 'removed') changed = true;
-  const stamp = createHash('sha256')
-    .update(JSON.stringify({ LAYOUT_VERSION, flavour: resolved.flavour.name, inputs: inputs.map((i) => [i.id, i.sha256]) }))
-    .digest('hex');
+  const removed: string[] = [];
+  for (const i of inputs) if ((await recheckCached(ws.cache, i.id, i.sha256, { rehash: o.verify })) === 'removed') removed.push(i.id);
+  const stepInputs: Record<string, string> = { flavour: resolved.flavour.name, ...Object.fromEntries(inputs.map((i) => [i.id, i.sha256])) };
+  const stamp = stepKey('stage', cell, stepInputs);
   const target = at(ws, resolved.paths.inputs);
-  const stampFile = join(target, '.stamp');
   const placed = (i: LockedInput) => join(target, i.kind === 'wheel' ? 'wheels' : 'jars', i.kind === 'wheel' ? stagedWheelName(i) : stagedJarName(i));
-  if (!changed && existsSync(stampFile)) changed = await stagedReplaced(ws.cache, inputs, placed);
-  if (!o.force && !changed && existsSync(stampFile) && (await readFile(stampFile, 'utf8')) === stamp) {
+  const what = `stage ${resolved.line.track}/${resolved.flavour.name}`;
+  const { decision } = removed.length
+    ? { decision: note({ step: what, run: true, reason: `cached download changed on disk: ${removed.join(', ')}` }) }
+    : await decide(what, join(target, STAGE_RECORD), 'stage', cell, stepInputs, {
+        legacy: LEGACY_STAGE(target),
+        force: o.force,
+        extra: () => replacedReason(ws.cache, inputs, placed),
+      });
+  if (!decision.run) {
     log.info(`inputs of ${resolved.line.track}/${resolved.flavour.name} are current`);
     return { dir, inputs: target, stamp, skipped: true, seconds: (Date.now() - started) / 1000 };
   }
+  log.info(`${what}: ${decision.reason}`);
   const paths = new Map<string, string>();
   for (const i of inputs) paths.set(i.id, await fetchVerified(ws.cache, i.id, i.url, i.sha256));
   await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () =>
@@ -327,14 +408,12 @@ export async function stageFlavour(
           2,
         ),
       );
-      const key = (v: unknown) => createHash('sha256').update(JSON.stringify({ LAYOUT_VERSION, v })).digest('hex');
-      const keys: Record<string, string> = {};
+      const trees: Record<string, string> = {};
       for (const sub of ['jars', 'wheels']) {
         const of = inputs.filter((i) => (i.kind === 'wheel') === (sub === 'wheels'));
-        if (of.length) keys[sub] = key(of.map((i) => [i.id, i.sha256]));
+        if (of.length) trees[sub] = treeKeyOf(of.map((i) => [i.id, i.sha256]));
       }
-      await writeFile(join(tmp, '.keys.json'), JSON.stringify(keys, null, 1));
-      await writeFile(join(tmp, '.stamp'), stamp);
+      await writeRecord(join(tmp, STAGE_RECORD), makeRecord(join(tmp, STAGE_RECORD), 'stage', cell, stepInputs, [], { trees }));
     }),
   );
   const seconds = (Date.now() - started) / 1000;

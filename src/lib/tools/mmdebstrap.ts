@@ -1,11 +1,11 @@
 /** mmdebstrap: a Debian root file system in a directory, built once per package set and cached. */
 import { execa } from 'execa';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { log } from '../log.ts';
 import { normalizeJks } from '../jks.ts';
+import { cacheLock, decide, makeRecord, stepKey, withLock, writeRecord, type Cell } from '../state.ts';
 
 export const SUITE = 'bookworm';
 /**
@@ -15,11 +15,13 @@ export const SUITE = 'bookworm';
  */
 export const ROOTFS_EPOCH = 1686355200;
 
-export function rootfsKey(variant: string, packages: string[]): string {
-  return createHash('sha256')
-    .update(JSON.stringify({ SUITE, variant, packages: [...packages].sort(), epoch: ROOTFS_EPOCH, v: 4 }))
-    .digest('hex')
-    .slice(0, 24);
+/** The named inputs of a Debian root (its key adds the record format and the cell). */
+function rootfsInputs(variant: string, packages: string[]): Record<string, string> {
+  return { suite: SUITE, variant, packages: [...packages].sort().join(' '), epoch: String(ROOTFS_EPOCH) };
+}
+
+export function rootfsKey(variant: string, packages: string[], cell: Cell): string {
+  return stepKey('rootfs', cell, rootfsInputs(variant, packages)).slice(0, 24);
 }
 
 /** Recompiles every timestamp-based .pyc under /usr as a checked-hash .pyc (same source, same optimisation level). */
@@ -47,11 +49,31 @@ for root, dirs, files in os.walk('/usr'):
         py_compile.compile(src, cfile=pyc, optimize=opt, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
 `;
 
-/** A cached rootfs directory (`--mode=root`, so ownership is real). */
-export async function rootfs(cache: string, variant: 'minbase', packages: string[]): Promise<string> {
-  const key = rootfsKey(variant, packages);
+/**
+ * A cached rootfs directory (`--mode=root`, so ownership is real): `<cache>/rootfs/<key>/root`, its
+ * record (`.state.json`, written last) vouching for its dpkg status file. Made under a cache lock,
+ * so that concurrent builds bootstrap it once and none removes a tree another is packing.
+ */
+export async function rootfs(cache: string, variant: 'minbase', packages: string[], cell: Cell): Promise<string> {
+  const key = rootfsKey(variant, packages, cell);
   const dir = join(cache, 'rootfs', key);
-  if (existsSync(join(dir, '.complete'))) return join(dir, 'root');
+  const record = join(dir, '.state.json');
+  const inputs = rootfsInputs(variant, packages);
+  const what = `Debian ${SUITE} (${variant}${packages.length ? ` + ${packages.length} packages` : ''})`;
+  const current = async () => !(await decide(`debian root ${key}`, record, 'rootfs', cell, inputs)).decision.run;
+  // Cheap and lock-free when current (the record is written last, atomically); else under the lock.
+  if (existsSync(record) && (await current())) return join(dir, 'root');
+  return withLock(cacheLock(cache, `rootfs-${key}`), what, async () => {
+    if (await current()) return join(dir, 'root');
+    await bootstrap(variant, packages, dir, cell);
+    await writeRecord(record, makeRecord(record, 'rootfs', cell, inputs, ['root/var/lib/dpkg/status']));
+    return join(dir, 'root');
+  });
+}
+
+async function bootstrap(variant: 'minbase', packages: string[], dir: string, cell: Cell): Promise<void> {
+  rmSync(join(dir, '.state.json'), { force: true });
+  rmSync(join(dir, '.complete'), { force: true });
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `root.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
@@ -63,6 +85,8 @@ export async function rootfs(cache: string, variant: 'minbase', packages: string
         `--variant=${variant}`,
         '--mode=root',
         '--format=directory',
+        // Only for another architecture than the host's (the host's is mmdebstrap's default).
+        ...(cell.arch === (process.arch === 'x64' ? 'amd64' : process.arch) ? [] : [`--architectures=${cell.arch}`]),
         '--aptopt=Acquire::Retries "3"',
         '--dpkgopt=path-exclude=/usr/share/doc/*',
         '--dpkgopt=path-exclude=/usr/share/locale/*',
@@ -90,24 +114,30 @@ export async function rootfs(cache: string, variant: 'minbase', packages: string
     await execa('chroot', [tmp, '/usr/bin/python3', '-c', PYC_HASH_CHECKED], { env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } });
   rmSync(join(dir, 'root'), { recursive: true, force: true });
   renameSync(tmp, join(dir, 'root'));
-  writeFileSync(join(dir, '.complete'), '');
-  return join(dir, 'root');
 }
 
 /**
  * Files of `full` whose content differs from `base` (rsync --compare-dest, by checksum: a file
- * written at another second with the same bytes is not a difference), cached next to `full`.
+ * written at another second with the same bytes is not a difference), cached next to `full` with
+ * its record (`root.diff.state.json`); made under a cache lock.
  */
-export async function rootfsDiff(base: string, full: string): Promise<string> {
+export async function rootfsDiff(cache: string, base: string, full: string, cell: Cell): Promise<string> {
   const out = `${full}.diff`;
-  if (existsSync(`${out}.complete`)) return out;
-  const tmp = `${out}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  await execa('rsync', ['-a', '--checksum', '--numeric-ids', `--compare-dest=${base}/`, `${full}/`, `${tmp}/`]);
-  rmSync(out, { recursive: true, force: true });
-  rmSync(`${out}.complete`, { force: true });
-  renameSync(tmp, out);
-  writeFileSync(`${out}.complete`, '');
-  return out;
+  const record = `${out}.state.json`;
+  const inputs = { base, full };
+  const current = async () => !(await decide(`debian root diff ${full}`, record, 'rootfs-diff', cell, inputs)).decision.run;
+  if (existsSync(record) && (await current())) return out;
+  return withLock(cacheLock(cache, `rootfs-diff-${stepKey('rootfs-diff', cell, inputs).slice(0, 24)}`), `the Debian root's package files`, async () => {
+    if (await current()) return out;
+    rmSync(record, { force: true });
+    const tmp = `${out}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    await execa('rsync', ['-a', '--checksum', '--numeric-ids', `--compare-dest=${base}/`, `${full}/`, `${tmp}/`]);
+    rmSync(out, { recursive: true, force: true });
+    rmSync(`${out}.complete`, { force: true });
+    renameSync(tmp, out);
+    await writeRecord(record, makeRecord(record, 'rootfs-diff', cell, inputs));
+    return out;
+  });
 }

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../lib/paths.ts';
+import { decide, makeRecord, withLock, workspaceLock, writeRecord, type Cell } from '../../lib/state.ts';
 import { TOOLS } from '../main.ts';
 
 export type Runtime = 'bun' | 'node';
@@ -130,14 +131,23 @@ export function sourcesHash(): string {
   return h.digest('hex');
 }
 
-/** dist/spark8t, rebuilt only when its sources changed. */
-export async function ensureSpark8t(): Promise<string> {
+/**
+ * dist/spark8t, rebuilt only when its sources changed, its record is of another format or cell, or
+ * the executable is not the file recorded (`build/spark8t/state.json`). Under the checkout's
+ * spark8t lock: concurrent runs build it once.
+ */
+export async function ensureSpark8t(cell: Cell = { arch: process.arch === 'x64' ? 'amd64' : process.arch, java: null }): Promise<string> {
   const exe = join(projectRoot, 'dist', 'spark8t');
-  const stamp = join(projectRoot, 'build', 'spark8t', 'sources.sha256');
-  const want = sourcesHash();
-  if (existsSync(exe) && existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return exe;
-  await buildSpark8t();
-  mkdirSync(join(projectRoot, 'build', 'spark8t'), { recursive: true });
-  writeFileSync(stamp, want);
-  return exe;
+  const record = join(projectRoot, 'build', 'spark8t', 'state.json');
+  return withLock(workspaceLock({ root: projectRoot }, 'spark8t'), 'dist/spark8t', async () => {
+    const inputs = { sources: sourcesHash(), runtime: defaultRuntime() };
+    const { decision } = await decide('spark8t', record, 'spark8t', cell, inputs, {
+      legacy: [{ file: join(projectRoot, 'build', 'spark8t', 'sources.sha256'), format: 1 }],
+    });
+    if (!decision.run) return exe;
+    await buildSpark8t();
+    rmSync(join(projectRoot, 'build', 'spark8t', 'sources.sha256'), { force: true });
+    await writeRecord(record, makeRecord(record, 'spark8t', cell, inputs, [exe]));
+    return exe;
+  });
 }
