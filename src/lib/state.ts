@@ -62,6 +62,8 @@ export type RecordKind = keyof typeof FORMATS;
 export interface Cell {
   arch: string;
   java: number | null;
+  /** The built-in backend's Debian suite for the cell's Java (Debian roots only; bookworm when absent). */
+  suite?: string;
 }
 
 /** A step's decision: run it (with why) or skip it (with why it is current). */

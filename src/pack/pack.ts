@@ -89,7 +89,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
   const meta = await gitRevision(ws.root, ws.sourceDateEpoch);
   if (kind === 'rock') {
     const out = at(ws, r.paths.rock);
-    const m = { epoch: meta.epoch, revision: meta.revision, source: r.project.source, arch: r.arch, java: r.java };
+    const m = { epoch: meta.epoch, revision: meta.revision, source: r.project.source, arch: r.arch, java: r.java, suite: r.debianSuite };
     let b: RockBuild;
     // A layered flavour: the image it goes on (recorded in its Packed as `base`).
     let under: RockBuild | undefined;
@@ -131,6 +131,6 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
     };
   }
   const out = at(ws, r.paths.snap);
-  const b = await buildSnap(ws, st.dir, out, meta.epoch, r.arch, r.java);
+  const b = await buildSnap(ws, st.dir, out, meta.epoch, r.arch, r.java, r.debianSuite);
   return { kind, backend, artifact: out, digest: `sha256:${b.sha256}`, size: statSync(out).size, seconds: seconds(), reused: b.reused, sha256: b.sha256 };
 }

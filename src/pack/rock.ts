@@ -130,7 +130,7 @@ export interface RockBuildPlan {
 }
 
 /** Pure: what the manifest asks for, as data. Unsupported constructs are refused by name. */
-export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockBuildPlan {
+export function planRock(m: RockManifest, where = 'rockcraft.yaml', suite = SUITE): RockBuildPlan {
   const { parts, packages } = planParts(m.parts, where, (pkg) => UBUNTU_TO_DEBIAN[pkg] ?? pkg);
   const user = m['run-user'] ? RUN_USERS[m['run-user']] : undefined;
   if (m['run-user'] && !user) throw new UserError('E_MANIFEST', `${where}: run-user ${m['run-user']} is not one rockcraft knows`);
@@ -150,8 +150,8 @@ export function planRock(m: RockManifest, where = 'rockcraft.yaml'): RockBuildPl
       'org.opencontainers.image.version': m.version,
       'org.opencontainers.image.description': m.summary,
       'org.opencontainers.image.licenses': m.license,
-      'org.opencontainers.image.base.name': `debian:${SUITE}`,
-      'io.sparkcraft.base-note': `built by the sparkcraft built-in backend on Debian ${SUITE}; rockcraft would use ${m.base}`,
+      'org.opencontainers.image.base.name': `debian:${suite}`,
+      'io.sparkcraft.base-note': `built by the sparkcraft built-in backend on Debian ${suite}; rockcraft would use ${m.base}`,
     },
   };
 }
@@ -354,9 +354,11 @@ export interface RockMeta {
   arch?: string;
   /** The cell's Java version (the resolved line's `java`). */
   java?: number;
+  /** The cell's Debian suite (the resolved line's `debianSuite`). */
+  suite?: string;
 }
 
-const cellOfMeta = (meta: RockMeta): Cell => ({ arch: meta.arch ?? hostArch(), java: meta.java ?? null });
+const cellOfMeta = (meta: RockMeta): Cell => ({ arch: meta.arch ?? hostArch(), java: meta.java ?? null, ...(meta.suite ? { suite: meta.suite } : {}) });
 
 /** Under the artifact's lock: concurrent builds of one rock write dist/ and its record one at a time. */
 export async function buildRock(ws: Workspace, buildDir: string, outFile: string, meta: RockMeta): Promise<RockBuild> {
@@ -367,7 +369,7 @@ async function buildRockLocked(ws: Workspace, buildDir: string, outFile: string,
   const cell = cellOfMeta(meta);
   const steps = layerSteps(ws, outFile, cell);
   const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
-  const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
+  const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'), meta.suite);
   const mtime = meta.epoch;
   const layers: Array<LayerBlob & { cached: boolean }> = [];
   const step = <T>(what: string, fn: () => Promise<T>) => inStep(`rock ${plan.name}: ${what}`, fn);
@@ -380,7 +382,7 @@ async function buildRockLocked(ws: Workspace, buildDir: string, outFile: string,
       steps,
       'base',
       'base layer',
-      `debian ${SUITE} minbase`,
+      `debian ${cell.suite ?? SUITE} minbase`,
       { rootfs: baseKey, mtime: String(mtime) },
       async () => dirEntries(await rootfs(ws.cache, 'minbase', [], cell), ''),
       mtime,
@@ -491,7 +493,7 @@ async function buildFlavourRockLocked(ws: Workspace, base: RockBuild, buildDir: 
   const cell = cellOfMeta(meta);
   const steps = layerSteps(ws, outFile, cell);
   const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
-  const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'));
+  const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'), meta.suite);
   const mtime = meta.epoch;
   const step = <T>(what: string, fn: () => Promise<T>) => inStep(`rock ${plan.name}: ${what}`, fn);
   // The base's config: ours, or (--base-archive) rockcraft's, where any of these may be absent.

@@ -115,8 +115,11 @@ export async function buildSnap(
   epoch: number,
   arch = hostArch(),
   java: number | null = null,
+  suite?: string,
 ): Promise<{ artifact: string; sha256: string; reused: boolean }> {
-  return withLock(workspaceLock(ws, `pack-${basename(outFile)}`), outFile, () => buildSnapLocked(ws, buildDir, outFile, epoch, { arch, java }));
+  return withLock(workspaceLock(ws, `pack-${basename(outFile)}`), outFile, () =>
+    buildSnapLocked(ws, buildDir, outFile, epoch, { arch, java, ...(suite ? { suite } : {}) }),
+  );
 }
 
 async function buildSnapLocked(

@@ -7,6 +7,7 @@ import { log } from '../log.ts';
 import { normalizeJks } from '../jks.ts';
 import { cacheLock, decide, makeRecord, stepKey, withLock, writeRecord, type Cell } from '../state.ts';
 
+/** The suite a Debian root is made from when the cell names none (the matrix gives one per Java). */
 export const SUITE = 'bookworm';
 /**
  * The time every Debian root is made at (bookworm's release, 2023-06-10): mmdebstrap and the
@@ -16,12 +17,12 @@ export const SUITE = 'bookworm';
 export const ROOTFS_EPOCH = 1686355200;
 
 /** The named inputs of a Debian root (its key adds the record format and the cell). */
-function rootfsInputs(variant: string, packages: string[]): Record<string, string> {
-  return { suite: SUITE, variant, packages: [...packages].sort().join(' '), epoch: String(ROOTFS_EPOCH) };
+function rootfsInputs(variant: string, packages: string[], suite: string): Record<string, string> {
+  return { suite, variant, packages: [...packages].sort().join(' '), epoch: String(ROOTFS_EPOCH) };
 }
 
 export function rootfsKey(variant: string, packages: string[], cell: Cell): string {
-  return stepKey('rootfs', cell, rootfsInputs(variant, packages)).slice(0, 24);
+  return stepKey('rootfs', cell, rootfsInputs(variant, packages, cell.suite ?? SUITE)).slice(0, 24);
 }
 
 /** Recompiles every timestamp-based .pyc under /usr as a checked-hash .pyc (same source, same optimisation level). */
@@ -58,8 +59,8 @@ export async function rootfs(cache: string, variant: 'minbase', packages: string
   const key = rootfsKey(variant, packages, cell);
   const dir = join(cache, 'rootfs', key);
   const record = join(dir, '.state.json');
-  const inputs = rootfsInputs(variant, packages);
-  const what = `Debian ${SUITE} (${variant}${packages.length ? ` + ${packages.length} packages` : ''})`;
+  const inputs = rootfsInputs(variant, packages, cell.suite ?? SUITE);
+  const what = `Debian ${cell.suite ?? SUITE} (${variant}${packages.length ? ` + ${packages.length} packages` : ''})`;
   const current = async () => !(await decide(`debian root ${key}`, record, 'rootfs', cell, inputs)).decision.run;
   // Cheap and lock-free when current (the record is written last, atomically); else under the lock.
   if (existsSync(record) && (await current())) return join(dir, 'root');
@@ -77,7 +78,7 @@ async function bootstrap(variant: 'minbase', packages: string[], dir: string, ce
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `root.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
-  log.info(`bootstrapping Debian ${SUITE} (${variant}${packages.length ? ` + ${packages.join(', ')}` : ''})`);
+  log.info(`bootstrapping Debian ${cell.suite ?? SUITE} (${variant}${packages.length ? ` + ${packages.join(', ')}` : ''})`);
   try {
     await execa(
       'mmdebstrap',
@@ -91,7 +92,7 @@ async function bootstrap(variant: 'minbase', packages: string[], dir: string, ce
         '--dpkgopt=path-exclude=/usr/share/doc/*',
         '--dpkgopt=path-exclude=/usr/share/locale/*',
         ...(packages.length ? [`--include=${packages.join(',')}`] : []),
-        SUITE,
+        cell.suite ?? SUITE,
         tmp,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } },

@@ -28,7 +28,7 @@ export function defaultRuntime(): Runtime {
   return existsSync(BUN) ? 'bun' : 'node';
 }
 
-async function buildWithBun(tmp: string): Promise<void> {
+async function buildWithBun(tmp: string, target: string): Promise<void> {
   await execa(
     BUN,
     [
@@ -36,7 +36,7 @@ async function buildWithBun(tmp: string): Promise<void> {
       '--compile',
       '--minify',
       '--bytecode',
-      '--target=bun-linux-x64',
+      `--target=${target}`,
       // By default a bun executable reads .env and bunfig.toml from the current directory at start:
       // a project's .env would change KUBECONFIG, AWS keys or SPARK_HOME for spark8t and for the
       // Spark it runs. Python spark8t reads neither; nor do we.
@@ -77,7 +77,7 @@ async function buildWithNodeSea(tmp: string, work: string): Promise<void> {
   );
 }
 
-export async function buildSpark8t(opts: { outDir?: string; runtime?: Runtime } = {}): Promise<string> {
+export async function buildSpark8t(opts: { outDir?: string; runtime?: Runtime; target?: string } = {}): Promise<string> {
   const out = opts.outDir ?? join(projectRoot, 'dist');
   const work = join(projectRoot, 'build', 'spark8t');
   mkdirSync(out, { recursive: true });
@@ -87,7 +87,7 @@ export async function buildSpark8t(opts: { outDir?: string; runtime?: Runtime } 
   const tmpDir = mkdtempSync(join(out, '.spark8t-build-'));
   const tmp = join(tmpDir, 'spark8t');
   try {
-    if ((opts.runtime ?? defaultRuntime()) === 'bun') await buildWithBun(tmp);
+    if ((opts.runtime ?? defaultRuntime()) === 'bun') await buildWithBun(tmp, opts.target ?? 'bun-linux-x64');
     else await buildWithNodeSea(tmp, work);
     const final = join(out, 'spark8t');
     renameSync(tmp, final);
@@ -136,16 +136,20 @@ export function sourcesHash(): string {
  * the executable is not the file recorded (`build/spark8t/state.json`). Under the checkout's
  * spark8t lock: concurrent runs build it once.
  */
-export async function ensureSpark8t(cell: Cell = { arch: process.arch === 'x64' ? 'amd64' : process.arch, java: null }): Promise<string> {
+/** `target`: bun's name for the cell's architecture (the resolved cell's `platform.bun`). */
+export async function ensureSpark8t(
+  cell: Cell = { arch: process.arch === 'x64' ? 'amd64' : process.arch, java: null },
+  target = 'bun-linux-x64',
+): Promise<string> {
   const exe = join(projectRoot, 'dist', 'spark8t');
   const record = join(projectRoot, 'build', 'spark8t', 'state.json');
   return withLock(workspaceLock({ root: projectRoot }, 'spark8t'), 'dist/spark8t', async () => {
-    const inputs = { sources: sourcesHash(), runtime: defaultRuntime() };
+    const inputs = { sources: sourcesHash(), runtime: defaultRuntime(), target };
     const { decision } = await decide('spark8t', record, 'spark8t', cell, inputs, {
       legacy: [{ file: join(projectRoot, 'build', 'spark8t', 'sources.sha256'), format: 1 }],
     });
     if (!decision.run) return exe;
-    await buildSpark8t();
+    await buildSpark8t({ target });
     rmSync(join(projectRoot, 'build', 'spark8t', 'sources.sha256'), { force: true });
     await writeRecord(record, makeRecord(record, 'spark8t', cell, inputs, [exe]));
     return exe;
