@@ -509,7 +509,8 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
       result: { digest: string; signing: { verified: { ok: boolean; line: string; sbom: { files: number } } } };
     };
     expect(doc.result.digest).toBe(packed.digest);
-    expect(doc.plan.signing.sbom.file).toBe(path.join(projectRoot, 'build/3.5/spark/inputs/sbom.spdx.json'));
+    const { resolveLine, loadMatrix } = await import('../src/config/matrix.ts');
+    expect(doc.plan.signing.sbom.file).toBe(path.join(projectRoot, resolveLine(loadMatrix(), { line: '3.5' }).paths.inputs, 'sbom.spdx.json'));
     const staged = JSON.parse(readFileSync(doc.plan.signing.sbom.file, 'utf8')) as { files: unknown[] };
     expect(doc.result.signing.verified.ok).toBe(true);
     expect(doc.result.signing.verified.sbom.files).toBe(staged.files.length);
