@@ -122,7 +122,12 @@ describe('release.yaml', () => {
     const steps = pub.steps as Doc[];
     const rock = steps.find((s) => /publish:rock/.test(s.run ?? ''))!;
     const snap = steps.find((s) => /publish:snap/.test(s.run ?? ''))!;
-    expect(rock.env).toEqual({ GITHUB_TOKEN: '${{ secrets.GITHUB_TOKEN }}' });
+    // A layered flavour's attestations take its base's SBOM too (the ci job's sbom artifact); the base's none.
+    expect(rock.env).toEqual({
+      GITHUB_TOKEN: '${{ secrets.GITHUB_TOKEN }}',
+      BASE_SBOM: "${{ matrix.flavour != 'spark' && 'sbom-base/sbom.spdx.json' || '' }}",
+    });
+    expect(rock.run).toContain('${BASE_SBOM:+--base-sbom "$BASE_SBOM"}');
     expect(snap.env).toEqual({ SNAPCRAFT_STORE_CREDENTIALS: '${{ secrets.SNAPCRAFT_STORE_CREDENTIALS }}' });
     expect(snap.if).toBe("matrix.flavour == 'spark'"); // one snap per line, published once
     // Secrets reach only the step that needs them, never the whole job.
