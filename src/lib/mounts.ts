@@ -15,7 +15,7 @@ export function mountsUnder(mountinfo: string, dir: string): string[] {
     .split('\n')
     .map((l) => l.split(' ')[4])
     .filter((p): p is string => !!p)
-    .map(unescape)
+    .map(unescapeOctal)
     .filter((p) => p === base || p.startsWith(`${base}/`));
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
