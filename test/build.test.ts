@@ -54,7 +54,7 @@ describe('the rock is a real OCI archive', () => {
         reject: false,
       });
     const r = await run(
-      'id -u; java -version 2>&1 | head -1; spark-submit --version 2>&1 | grep -o "version ${spark}" | head -1; python3 -c "import pyspark; print(pyspark.__version__)"; spark8t --help | head -1; echo "SPARK_CONFS=$SPARK_CONFS"',
+      `id -u; java -version 2>&1 | head -1; spark-submit --version 2>&1 | grep -o "version ${spark}" | head -1; python3 -c "import pyspark; print(pyspark.__version__)"; spark8t --help | head -1; echo "SPARK_CONFS=$SPARK_CONFS"`,
     );
     expect(r.exitCode, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
@@ -154,7 +154,9 @@ describe('reproducible and cached', () => {
       const st = await stage({ spark8t: exe });
       expect(st.skipped).toBe(false);
       const meta = await gitRevision(ROOT, workspace().sourceDateEpoch);
-      const b = await buildRock(workspace(), st.dir, join(work, 'changed.rock'), { ...meta, source: st.matrix.project.source });
+      // The same cell as the pack step's (its architecture, Java and Debian suite are in every layer's key).
+      const cell = { arch: st.resolved.arch, java: st.resolved.java, suite: st.resolved.debianSuite };
+      const b = await buildRock(workspace(), st.dir, join(work, 'changed.rock'), { ...meta, source: st.matrix.project.source, ...cell });
       const rebuilt = b.layers.filter((l) => !l.cached).map((l) => l.comment);
       expect(rebuilt).toEqual(['part spark8t']);
       const changed = b.layers.map((l, i) => (l.digest === first.layers![i]!.digest ? null : l.comment)).filter(Boolean);
