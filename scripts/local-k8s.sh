@@ -69,7 +69,16 @@ launch() {
   done
   [ -f "$DIR/$name.log" ] && mv -f "$DIR/$name.log" "$DIR/$name.log.1"
   setsid "$@" >"$DIR/$name.log" 2>&1 </dev/null &
-  echo "$! $1" > "$DIR/$name.pid"
+  local pid=$! i
+  echo "$pid $1" > "$DIR/$name.pid"
+  # Until setsid has exec'd the daemon, the pid's argv0 is the shell's or setsid's, and `alive` would
+  # call a daemon that is still starting dead (seen once under load: "kube-apiserver did not become
+  # ready" within the second, its log empty). Wait for the exec, or the exit, a few seconds at most.
+  for i in $(seq 1 100); do
+    [ -r "/proc/$pid/cmdline" ] || break
+    [ "$(tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | head -1)" = "$1" ] && break
+    sleep 0.05
+  done
 }
 halt() { # NAME: TERM, then KILL after 5 s
   if alive "$1"; then
