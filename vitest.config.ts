@@ -50,6 +50,10 @@ export const TOOLS = [
   'test/spark8t/properties.test.ts',
   'test/stage-unpack.test.ts',
   'test/stage.test.ts',
+  // 8 lock-holding processes and a SIGKILLed holder: real processes and flock(1), 13 s.
+  'test/state.test.ts',
+  // A private mount namespace (unshare -m, root) for the in-pod case.
+  'test/spark8t/kubeconfig-fields.test.ts',
   'test/workflows.test.ts',
 ];
 
