@@ -15,7 +15,7 @@ import { flavourInputsOn, mavenUrl } from '../config/matrix.ts';
 import { ARCHITECTURES } from '../config/arch.ts';
 import { addSparkcraftFormats } from '../config/formats.ts';
 import lockSchema from '../config/schemas/lock.schema.json' with { type: 'json' };
-import type { FlavourSpec, LineSpec, Matrix } from '../config/types.ts';
+import type { FlavourSpec, JarSpec, LineSpec, Matrix } from '../config/types.ts';
 import { resolveWheels } from '../lib/tools/pip.ts';
 import { fileDigest } from '../lib/hash.ts';
 import { fetchUnpinned } from './fetch.ts';
@@ -44,6 +44,18 @@ export interface LockFile {
 export const normalName = (n: string) => n.toLowerCase().replace(/[-_.]+/g, '-');
 export const wheelId = (name: string, version: string) => `wheel:${normalName(name)}@${version}`;
 
+/** A Maven jar as an input of the lock, before its checksum is known (pure). */
+function mavenInput(j: JarSpec): Omit<LockedInput, 'sha256'> {
+  return {
+    id: `maven:${j.group}:${j.artifact}@${j.version}`,
+    kind: 'maven',
+    name: `${j.group}:${j.artifact}`,
+    version: j.version,
+    license: j.license,
+    url: mavenUrl(j),
+  };
+}
+
 /**
  * What a layered flavour needs from outside on a line, before checksums are known (pure): its jars
  * and its PyPI requirements (whose closure `npm run lock` resolves: these ids are its roots), as
@@ -52,14 +64,7 @@ export const wheelId = (name: string, version: string) => `wheel:${normalName(na
 export function plannedFlavourInputs(line: LineSpec, f: FlavourSpec): Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> {
   const { jars, pypi } = flavourInputsOn(f, line);
   return [
-    ...jars.map((j) => ({
-      id: `maven:${j.group}:${j.artifact}@${j.version}`,
-      kind: 'maven' as const,
-      name: `${j.group}:${j.artifact}`,
-      version: j.version,
-      license: j.license,
-      url: mavenUrl(j),
-    })),
+    ...jars.map(mavenInput),
     ...pypi.map((q) => ({ id: wheelId(q.name, q.version), kind: 'wheel' as const, name: normalName(q.name), version: q.version, license: q.license })),
   ];
 }
@@ -84,14 +89,7 @@ export function plannedInputs(project: Matrix['project'], line: LineSpec): Array
   const p = line.distribution.pypi;
   return [
     { id: `pypi:${p.name}@${p.version}`, kind: 'pypi', name: p.name, version: p.version, license: p.license },
-    ...line.jars.map((j) => ({
-      id: `maven:${j.group}:${j.artifact}@${j.version}`,
-      kind: 'maven' as const,
-      name: `${j.group}:${j.artifact}`,
-      version: j.version,
-      license: j.license,
-      url: mavenUrl(j),
-    })),
+    ...line.jars.map(mavenInput),
     {
       id: `go:${project.pebble.module}@${project.pebble.version}`,
       kind: 'go',
