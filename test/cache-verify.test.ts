@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { flipByte, sha } from './support/bytes.ts';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { casPath } from '../src/stage/fetch.ts';
@@ -9,14 +9,6 @@ import { stage } from '../src/pipeline.ts';
 import { readLock } from '../src/stage/lock.ts';
 import { workspace } from '../src/lib/workspace.ts';
 
-/** Flip one byte in place: the size stays, the content does not. */
-function flipByte(file: string, at = 100): void {
-  const b = readFileSync(file)[at]!;
-  const fd = openSync(file, 'r+');
-  writeSync(fd, Buffer.from([b ^ 0xff]), 0, 1, at);
-  closeSync(fd);
-}
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('the layer cache re-verifies a blob before it goes into an image', () => {
   it('a byte flipped in a cached layer blob is found by its digest: removed with one warning, the layer built again identically', async () => {

@@ -5,23 +5,15 @@
  * the real line first.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createHash } from 'node:crypto';
+import { flipByte, sha } from './support/bytes.ts';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { casPath, fetchVerified, recheckCached } from '../src/stage/fetch.ts';
 import { newerPatches } from '../src/stage/lock.ts';
 
-/** Flip one byte in place: the size stays, the content does not. */
-function flipByte(file: string, at = 100): void {
-  const b = readFileSync(file)[at]!;
-  const fd = openSync(file, 'r+');
-  writeSync(fd, Buffer.from([b ^ 0xff]), 0, 1, at);
-  closeSync(fd);
-}
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('the download cache re-verifies what may have changed', () => {
   const body = Buffer.from('x'.repeat(4096) + 'sparkcraft cache entry');
