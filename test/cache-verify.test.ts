@@ -9,7 +9,6 @@ import { stage } from '../src/pipeline.ts';
 import { readLock } from '../src/stage/lock.ts';
 import { workspace } from '../src/lib/workspace.ts';
 
-
 describe('the layer cache re-verifies a blob before it goes into an image', () => {
   it('a byte flipped in a cached layer blob is found by its digest: removed with one warning, the layer built again identically', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'layer-verify-'));

@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { casPath, fetchVerified, recheckCached } from '../src/stage/fetch.ts';
 import { newerPatches } from '../src/stage/lock.ts';
 
-
 describe('the download cache re-verifies what may have changed', () => {
   const body = Buffer.from('x'.repeat(4096) + 'sparkcraft cache entry');
   const want = sha(body);
