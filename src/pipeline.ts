@@ -52,8 +52,7 @@ export interface RoadResult {
 /** The road: render → stage → pack for `cell`, the base cell of a layered rock first. */
 export async function runPipeline(cell: ResolvedLine, ws: Workspace, o: RoadOptions): Promise<RoadResult> {
   const started = Date.now();
-  const { flavourOf } = await import('./flavours/index.ts');
-  const ext = (await flavourOf(cell, o.flavours)).context?.(cell) ?? {};
+  const ext = await (await import('./flavours/index.ts')).flavourContext(cell, o.flavours);
   const kind = o.kind ?? 'rock';
   // A layered rock goes on its base's Packed image; with --base-archive the given archive is the base.
   const base =

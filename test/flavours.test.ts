@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { loadMatrix, resolveLine, validateMatrix } from '../src/config/matrix.ts';
 import { exactShim, shimOverride } from '../src/flavours/gpu.ts';
 import { ARCHITECTURES } from '../src/config/arch.ts';
-import { flavourOf } from '../src/flavours/index.ts';
+import { flavourContext, flavourOf } from '../src/flavours/index.ts';
 import type { ResolvedLine } from '../src/config/types.ts';
 import { check, loadTemplates, render, renderLine } from '../src/render/render.ts';
 import { UserError } from '../src/lib/errors.ts';
@@ -27,7 +27,7 @@ const matrix = loadMatrix();
 const templates = loadTemplates();
 const line = matrix.lines.find((l) => l.track === '3.5')!;
 /** What the cell's flavour module gives its templates. */
-const ext = async (r: ResolvedLine) => (await flavourOf(r)).context?.(r) ?? {};
+const ext = (r: ResolvedLine) => flavourContext(r);
 
 describe('flavours in the matrix', () => {
   it('gpu and jupyter are layered over the Spark rock with their own version in the immutable tag', () => {

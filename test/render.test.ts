@@ -7,11 +7,11 @@ import { parse, stringify } from 'yaml';
 import { hostArch, resolveLine, validateMatrix } from '../src/config/matrix.ts';
 import { FIXTURE_MATRIX, fixtureMatrix } from './support/fixture.ts';
 import { check, loadTemplates, renderLine, validateManifests } from '../src/render/render.ts';
-import { flavourOf } from '../src/flavours/index.ts';
+import { flavourContext } from '../src/flavours/index.ts';
 import type { Matrix, ResolvedLine } from '../src/config/types.ts';
 
 /** What the cell's flavour module gives its templates. */
-const ext = async (r: ResolvedLine) => (await flavourOf(r)).context?.(r) ?? {};
+const ext = (r: ResolvedLine) => flavourContext(r);
 import { ROOT } from './support/k8s.ts';
 
 // Logic on the fixture matrix (made-up versions): a version bump in matrix.yaml changes nothing here.

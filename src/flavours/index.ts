@@ -72,3 +72,8 @@ export async function flavourOf(cell: ResolvedLine, registry: FlavourRegistry = 
   }
   return mod;
 }
+
+/** What a cell's templates see as `ext`: its flavour module's context, after the module's checks. */
+export async function flavourContext(cell: ResolvedLine, registry: FlavourRegistry = flavourModules): Promise<Record<string, unknown>> {
+  return (await flavourOf(cell, registry)).context?.(cell) ?? {};
+}

@@ -15,7 +15,7 @@ import { writeFileAtomic, replaceDirAtomic } from '../lib/fsx.ts';
 import { flavourAvailable, loadMatrix, resolveLine } from '../config/matrix.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import type { FlavourSpec, Matrix, ResolvedLine } from '../config/types.ts';
-import { flavourModules, flavourOf, type FlavourRegistry } from '../flavours/index.ts';
+import { flavourContext, flavourModules, type FlavourRegistry } from '../flavours/index.ts';
 import { compileSchema } from '../lib/schema.ts';
 import { rockcraftSchema, snapcraftSchema } from './schemas.ts';
 
@@ -287,7 +287,7 @@ export async function committedFiles(matrix: Matrix, t: Templates, registry: Fla
   // The committed manifests are the same on every host: the default cell on the matrix's first architecture.
   const arch = matrix.architectures[0]!;
   const r = resolveLine(matrix, { arch });
-  const ext = async (cell: ResolvedLine) => (await flavourOf(cell, registry)).context?.(cell) ?? {};
+  const ext = (cell: ResolvedLine) => flavourContext(cell, registry);
   const out = renderLine(r, t, await ext(r)).filter((f) => COMMITTED.includes(f.path));
   for (const name of r.line.flavours) {
     const f = matrix.flavours[name]!;
