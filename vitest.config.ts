@@ -21,6 +21,7 @@ export const CLUSTER = [
   'test/smoke.test.ts',
   'test/spark8t/config-concurrency.test.ts',
   'test/spark8t/exe.test.ts',
+  'test/spark8t/isolation.test.ts',
   'test/spark8t/kubeconfig.test.ts',
   'test/spark8t/registry.test.ts',
   'test/spark8t/wrappers.test.ts',

@@ -257,5 +257,7 @@ describe('reproducible and cached', () => {
     expect(left()).toHaveLength(2);
     expect((await build('snap', { backend: 'builtin' })).reused).toBe(true);
     expect(left()).toEqual([]);
-  });
+    // Up to 300 s until the squashfs step starts (a cold snap stage), then a whole snap build: on a
+    // fresh 2-core machine more than the default 120 s.
+  }, 600_000);
 });

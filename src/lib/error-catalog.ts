@@ -43,6 +43,11 @@ export const SPARK8T_ERRORS = {
     hint: 'pass --username and --namespace, or create an account with --primary',
     exit: 1,
   },
+  E_PRIMARY_AMBIGUOUS: {
+    summary: 'more than one account is primary (its label on both ServiceAccount and RoleBinding); both are named',
+    hint: 'an administrator removes the label app.kubernetes.io/spark8t-primary from all of them but one (ServiceAccount and RoleBinding)',
+    exit: 1,
+  },
   E_EXISTS: {
     summary: 'an object of the service account to create already exists',
     hint: 'delete the account first, or choose another --username',

@@ -34,7 +34,18 @@ function newProps(o: ActionOpts): Props {
   return mergeLevels([file, parseConfArgs(o.conf)]);
 }
 
-export const ACTIONS = ['create', 'delete', 'add-config', 'remove-config', 'get-config', 'clear-config', 'get-primary', 'list', 'get-manifest'] as const;
+export const ACTIONS = [
+  'create',
+  'delete',
+  'add-config',
+  'remove-config',
+  'get-config',
+  'clear-config',
+  'get-primary',
+  'list',
+  'get-manifest',
+  'upgrade',
+] as const;
 
 /**
  * The commander program. A command pays only for the parser it runs (start-up):
@@ -112,6 +123,10 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void, onl
     );
 
   action('clear-config', 'remove every property from the account configuration').action(withRegistry(async (reg, o) => reg.setConfig(refOf(o), new Map())));
+
+  action('upgrade', "bring an account made by an earlier version (or by spark8t 1.6) up to date: today's Role, the isolation policy").action(
+    withRegistry(async (reg, o) => reg.upgrade(refOf(o))),
+  );
 
   action('get-primary', 'print the primary account as namespace:name', { user: false })
     .option('--json', 'print JSON')

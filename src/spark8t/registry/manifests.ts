@@ -1,4 +1,4 @@
-/** The four objects of a spark8t service account, exactly as spark8t 1.6 makes them. */
+/** The four objects of a spark8t service account: spark8t 1.6's names and labels, a narrower Role. */
 import type { KubeObject } from '../kube/client.ts';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
@@ -16,16 +16,24 @@ export function serviceAccountManifest(user: string, namespace: string): KubeObj
 }
 
 const ALL_VERBS = ['create', 'get', 'list', 'watch', 'delete', 'deletecollection', 'update', 'patch'];
+const READ = ['get', 'list', 'watch'];
 
 /**
- * The reference's three rules, then one of ours: persistent volume claims, which Spark's driver
- * uses on Kubernetes (ExecutorPodsAllocator lists the application's claims to reuse them and
- * creates on-demand ones; KubernetesClusterSchedulerBackend.stop deletes them by label, a
- * deletecollection, on every shutdown since spark.kubernetes.driver.ownPersistentVolumeClaim is
- * true by default). Without it every session of a reference account ends with "cannot
- * deletecollection resource persistentvolumeclaims". The reference's rules come first and
- * unchanged, so its accounts and ours differ by that one rule; each tool reads, lists and deletes
- * the other's accounts without looking at the rules.
+ * What Spark and spark8t need, and no more (spark8t 1.6 grants every verb on pods, ConfigMaps,
+ * Services and ServiceAccounts, and writes to the account's own config Secret):
+ *  - pods: Spark's driver creates, watches, lists and deletes its executors (one deletecollection by
+ *    label on stop) and patches their labels (spark.kubernetes.executor.deleteOnTermination=false,
+ *    decommissioning); spark-submit in cluster mode creates and watches the driver;
+ *  - ConfigMaps and Services: the driver's and executors' conf maps and the driver's Service;
+ *  - persistent volume claims: ExecutorPodsAllocator lists the application's claims to reuse them
+ *    and creates on-demand ones; KubernetesClusterSchedulerBackend.stop deletes them by label (a
+ *    deletecollection) on every shutdown, since spark.kubernetes.driver.ownPersistentVolumeClaim
+ *    is true by default;
+ *  - ServiceAccounts and RoleBindings: read only, to find the account and the primary (its label
+ *    is on both); never written, so no account can make itself primary;
+ *  - its own config Secret and integration-hub Secret: read only; an administrator edits them.
+ * Which other account's pods it may touch, and which Secrets its pods may mount, RBAC cannot say:
+ * isolation.ts. Each tool reads, lists and deletes the other's accounts without looking at the rules.
  */
 export function roleManifest(user: string, namespace: string): KubeObject {
   return {
@@ -33,9 +41,11 @@ export function roleManifest(user: string, namespace: string): KubeObject {
     kind: 'Role',
     metadata: { labels: { [GENERATED_BY]: SPARK8T }, name: roleName(user), namespace },
     rules: [
-      { apiGroups: [''], resources: ['pods', 'configmaps', 'services', 'serviceaccounts'], verbs: ALL_VERBS },
-      { apiGroups: [''], resources: ['secrets'], resourceNames: [secretName(user)], verbs: ['get', 'patch', 'update'] },
-      { apiGroups: [''], resources: ['secrets'], resourceNames: [hubSecretName(user)], verbs: ['get'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'watch', 'delete', 'deletecollection', 'patch'] },
+      { apiGroups: [''], resources: ['configmaps', 'services'], verbs: ALL_VERBS },
+      { apiGroups: [''], resources: ['serviceaccounts'], verbs: READ },
+      { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings'], verbs: READ },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [secretName(user), hubSecretName(user)], verbs: ['get'] },
       { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ALL_VERBS },
     ],
   };

@@ -25,6 +25,7 @@ import {
   secretName,
   serviceAccountManifest,
 } from './manifests.ts';
+import { POLICY_NAME, POLICY_VERSION, bindingManifest, installedVersion, policyManifest } from './isolation.ts';
 
 export interface AccountRef {
   name: string;
@@ -103,11 +104,102 @@ export class Registry {
     return items.map((o) => ({ name: o.metadata.name, namespace: o.metadata.namespace!, primary: isPrimary(o) }));
   }
 
+  /**
+   * The primary: the account whose ServiceAccount and RoleBinding both carry the label (both tools
+   * label both). An account that may write its own ServiceAccount (spark8t 1.6's Role allows it)
+   * cannot make itself primary that way. Where the RoleBindings may not be read (an account made by
+   * spark8t 1.6 looking itself up), the ServiceAccount's label decides, as in 1.6. Two primaries are
+   * refused by name rather than one chosen.
+   */
   async getPrimary(): Promise<Account | undefined> {
-    const primaries = (await this.list()).filter((a) => a.primary);
-    if (primaries.length > 1)
-      log.warn(`More than one primary account: ${primaries.map(accountId).join(', ')}. Choosing the first: ${accountId(primaries[0]!)}.`);
-    return primaries[0];
+    const labelled = (await this.list()).filter((a) => a.primary);
+    const confirmed: Account[] = [];
+    for (const a of labelled) {
+      let rb: KubeObject | undefined;
+      try {
+        rb = await this.kube.find('RoleBinding', roleBindingName(a.name), a.namespace);
+      } catch (e) {
+        if (!(e instanceof KubeApiError && e.status === 403)) throw e;
+        log.debug(`the RoleBindings of ${a.namespace} may not be read: the ServiceAccount label of ${accountId(a)} decides`);
+        confirmed.push(a);
+        continue;
+      }
+      if (rb && isPrimary(rb)) confirmed.push(a);
+      else log.warn(`account ${accountId(a)} has the primary label on its ServiceAccount but not on its RoleBinding: it is not taken as primary`);
+    }
+    if (confirmed.length > 1)
+      throw new UserError('E_PRIMARY_AMBIGUOUS', `more than one primary account: ${confirmed.map(accountId).join(', ')}`, {
+        hint: `an administrator removes the label ${PRIMARY} from all of them but one (its ServiceAccount and its RoleBinding)`,
+      });
+    return confirmed[0];
+  }
+
+  /**
+   * Install or bring up to date the cluster's isolation policy (isolation.ts): created when missing,
+   * replaced when older, left when newer. Never fails the command: where the caller may not, or the
+   * cluster has no ValidatingAdmissionPolicy v1 (before Kubernetes 1.30), one line says that the
+   * accounts of a namespace are not isolated from each other. Answers what was done.
+   */
+  async ensureIsolation(): Promise<'installed' | 'updated' | 'current' | 'newer' | 'forbidden' | 'unsupported'> {
+    const notIsolated = 'spark8t accounts that share a namespace are not isolated from each other';
+    try {
+      const state = await this.installPolicy();
+      if (state === 'installed' || state === 'updated') log.info(`admission policy ${POLICY_NAME} v${POLICY_VERSION} ${state}`);
+      return state;
+    } catch (e) {
+      if (e instanceof KubeApiError && e.status === 404) {
+        log.warn(`${notIsolated}: this cluster has no ValidatingAdmissionPolicy v1 (Kubernetes 1.30 or later); give each tenant its own namespace`);
+        return 'unsupported';
+      }
+      if (e instanceof KubeApiError && (e.status === 403 || e.status === 401)) {
+        log.warn(`${notIsolated} unless an administrator has installed the admission policy ${POLICY_NAME}: this user may not check or install it`);
+        return 'forbidden';
+      }
+      throw e;
+    }
+  }
+
+  private async installPolicy(): Promise<'installed' | 'updated' | 'current' | 'newer'> {
+    const pairs = [
+      ['ValidatingAdmissionPolicy', policyManifest()],
+      ['ValidatingAdmissionPolicyBinding', bindingManifest()],
+    ] as const;
+    const result: Array<'installed' | 'updated' | 'current' | 'newer'> = [];
+    for (const [kind, want] of pairs) {
+      const have = await this.kube.find(kind, want.metadata.name);
+      if (!have) {
+        try {
+          await this.kube.create(kind, want);
+          result.push('installed');
+        } catch (e) {
+          // Another run installed it meanwhile: the same.
+          if (!(e instanceof KubeApiError && e.status === 409)) throw e;
+          result.push('current');
+        }
+        continue;
+      }
+      const v = installedVersion(have);
+      if (v > POLICY_VERSION) result.push('newer');
+      else if (v === POLICY_VERSION) result.push('current');
+      else {
+        await this.kube.replace(kind, { ...want, metadata: { ...want.metadata, resourceVersion: have.metadata.resourceVersion } });
+        result.push('updated');
+      }
+    }
+    return result.includes('installed') ? 'installed' : result.includes('updated') ? 'updated' : result.includes('newer') ? 'newer' : 'current';
+  }
+
+  /**
+   * Bring an account made by an earlier version of this tool (or by spark8t 1.6) up to date: its
+   * Role gets today's rules, and the cluster's isolation policy is installed or updated.
+   */
+  async upgrade(ref: AccountRef): Promise<void> {
+    validateRef(ref);
+    const role = await this.kube.find('Role', roleName(ref.name), ref.namespace);
+    if (!role || !(await this.kube.find('ServiceAccount', ref.name, ref.namespace))) throw new AccountNotFound(accountId(ref));
+    const want = roleManifest(ref.name, ref.namespace);
+    await this.kube.replace('Role', { ...role, rules: want.rules });
+    await this.ensureIsolation();
   }
 
   private async readSecret(name: string, namespace: string): Promise<Props> {
@@ -227,6 +319,8 @@ export class Registry {
       );
     }
     if (primary) await this.setPrimary(ref);
+    // After the account is made, so that a create that fails says only why it failed.
+    await this.ensureIsolation();
   }
 
   /** Move the primary label to this account (from whichever account had it). */
