@@ -48,6 +48,11 @@ export const SPARK8T_ERRORS = {
     hint: 'an administrator removes the label app.kubernetes.io/spark8t-primary from all of them but one (ServiceAccount and RoleBinding)',
     exit: 1,
   },
+  E_SECRET_AT_SUBMIT: {
+    summary: 'cluster mode: a secret-looking Hadoop property (S3 key, token, password) was given at submit time, not stored in the account',
+    hint: 'an administrator stores it with service-account-registry add-config (it then reaches the pods by reference), or run in client mode',
+    exit: 1,
+  },
   E_EXISTS: {
     summary: 'an object of the service account to create already exists',
     hint: 'delete the account first, or choose another --username',

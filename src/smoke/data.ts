@@ -399,19 +399,28 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
         }),
     ],
     [
-      'data 5. the secret key is in no output, driver log, history server answer or event log',
+      'data 5. the secret key is in no output, driver log, history server answer, event log, ConfigMap or pod spec',
       () =>
         guard(async () => {
           const c = ctx ?? (await prepare());
           const logs = await eventLogs(c.s3, bucket);
+          // Spark's driver ConfigMaps (spark-drv-…-conf-map, readable by every account of the
+          // namespace) and the pods' specs: the key reaches the pods by reference to the account's
+          // Secret (src/spark8t/conf/secret-refs.ts).
+          const objects = (await k.run(['-n', ns, 'get', 'configmaps,pods', '-o', 'yaml'])).stdout;
+          const confMaps = (objects.match(/name: spark-drv-\S+-conf-map/g) ?? []).length;
+          const refs = (objects.match(/name: SPARK8T_SPARK_HADOOP_FS_S3A_SECRET_KEY\n\s+valueFrom:\n\s+secretKeyRef:/g) ?? []).length;
           const seen = [
             ...secretSightings(c.outputs, c.s3.secret),
             ...[...logs.apps].flatMap(([app, text]) => secretSightings([`### event log of ${app}\n${text}`], c.s3.secret)),
+            ...secretSightings([`### ConfigMaps and pods of ${ns}\n${objects}`], c.s3.secret),
           ];
+          if (confMaps === 0 || refs === 0)
+            throw await fail(`expected driver ConfigMaps and pods taking the key by reference: ${confMaps} driver ConfigMap(s), ${refs} secretKeyRef(s)`);
           const unredacted = [...logs.apps].filter(([, text]) => !/"spark\.hadoop\.fs\.s3a\.secret\.key":"\*+\(redacted\)"/.test(text)).map(([a]) => a);
           if (seen.length || unredacted.length || c.outputs.length < 2)
             throw await fail(`secret seen ${seen.length} time(s); event logs without the redacted key: ${unredacted.join(', ')}`, seen.join('\n'));
-          return `${c.outputs.length} outputs (${c.outputs.join('').length} chars) and ${logs.apps.size} event logs: no secret`;
+          return `${c.outputs.length} outputs (${c.outputs.join('').length} chars), ${logs.apps.size} event logs, ${confMaps} driver ConfigMaps, pods with ${refs} reference(s) to the key: no secret`;
         }),
     ],
   ];

@@ -1,6 +1,9 @@
 /** Which account a Spark wrapper runs as, with its stored configuration. */
 import type { KubeClient } from '../kube/client.ts';
 import { expandVars, mergeLevels, type Props } from '../conf/properties.ts';
+import type { StoredAt } from '../conf/secret-refs.ts';
+import { encodeKey } from './encoding.ts';
+import { hubSecretName, secretName } from './manifests.ts';
 import { AccountNotFound, PrimaryNotFound, Registry, accountId } from './registry.ts';
 
 export interface ResolvedAccount {
@@ -8,6 +11,8 @@ export interface ResolvedAccount {
   namespace: string;
   /** Integration hub config, then the account's own, then serviceAccountName and namespace. */
   props: Props;
+  /** Where each stored property is kept (the Secret and data key): what a wrapper may reference. */
+  stored: Map<string, StoredAt>;
 }
 
 export async function resolveAccount(
@@ -26,7 +31,16 @@ export async function resolveAccount(
   }
   const acc = await reg.get(ref);
   if (!acc) throw new AccountNotFound(accountId(ref));
-  return { name: acc.name, namespace: acc.namespace, props: accountProps(acc, opts.ignoreIntegrationHub ?? false) };
+  const ignoreHub = opts.ignoreIntegrationHub ?? false;
+  return { name: acc.name, namespace: acc.namespace, props: accountProps(acc, ignoreHub), stored: storedAt(acc, ignoreHub) };
+}
+
+/** The Secret and data key of each stored property (the account's own over the hub's, as they merge). */
+export function storedAt(acc: { name: string; props: Props; hubProps: Props }, ignoreHub: boolean): Map<string, StoredAt> {
+  const out = new Map<string, StoredAt>();
+  if (!ignoreHub) for (const [k, v] of acc.hubProps) out.set(k, { secret: hubSecretName(acc.name), key: encodeKey(k), value: v });
+  for (const [k, v] of acc.props) out.set(k, { secret: secretName(acc.name), key: encodeKey(k), value: v });
+  return out;
 }
 
 export function accountProps(acc: { name: string; namespace: string; props: Props; hubProps: Props }, ignoreHub: boolean): Props {

@@ -7,6 +7,7 @@ import { addKubeOptions, applyLogLevel, connect, type KubeOptions } from '../kub
 import { expandVars, mergeLevels, parseConfArgs, readProperties, removeKeys, type Props } from '../conf/properties.ts';
 import { Registry, accountId, PrimaryNotFound, validateRef } from './registry.ts';
 import { accountProps } from './account.ts';
+import { redacted } from '../conf/secret-refs.ts';
 import { writeOut } from '../output.ts';
 
 interface ActionOpts extends KubeOptions {
@@ -17,6 +18,7 @@ interface ActionOpts extends KubeOptions {
   primary?: boolean;
   ignoreIntegrationHub?: boolean;
   json?: boolean;
+  showSecrets?: boolean;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -112,11 +114,13 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void, onl
 
   action('get-config', 'print the effective configuration of an account')
     .option('--ignore-integration-hub', 'leave out Spark Integration Hub properties')
+    .option('--show-secrets', "print the values Spark would redact (S3 keys, tokens, passwords) instead of '*********(redacted)'")
     .option('--json', 'print JSON')
     .action(
       withRegistry(async (reg, o) => {
         const acc = await reg.require(refOf(o));
-        const props = accountProps(acc, o.ignoreIntegrationHub === true);
+        const all = accountProps(acc, o.ignoreIntegrationHub === true);
+        const props = o.showSecrets ? all : redacted(all);
         if (o.json) out(JSON.stringify(Object.fromEntries(props), null, 2));
         else for (const [k, v] of props) out(`${k}=${v}`);
       }),

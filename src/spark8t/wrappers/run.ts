@@ -17,6 +17,7 @@ import type { Credentials } from '../kube/kubeconfig.ts';
 import { applyLogLevel, connect } from '../kube/options.ts';
 import { resolveAccount } from '../registry/account.ts';
 import { expandVars, formatProperties, mergeLevels, parseConfArgs, readProperties, type Props } from '../conf/properties.ts';
+import { secretsByReference } from '../conf/secret-refs.ts';
 import { parseWrapperArgs, type WrapperArgs } from './args.ts';
 import { driverOutcome, planDriverWatch, unreadableOutcome, type DriverRef, type PodState, type Seen } from './driver.ts';
 import { pysparkStdinEnv } from './stdin.ts';
@@ -130,12 +131,26 @@ export async function planWrapper(
     props = watch.props;
     if (watch.driver) driver = { ...watch.driver, creds: kube.creds };
   }
+  // Secret-looking Hadoop properties of the account go by reference (conf/secret-refs.ts).
+  const mode = tool === 'spark-submit' && (a.deployMode ?? 'cluster') === 'cluster' ? 'cluster' : 'client';
+  const byRef = secretsByReference(props, account.stored, mode);
+  if (byRef.refused.length) {
+    throw new UserError(
+      'E_SECRET_AT_SUBMIT',
+      `${byRef.refused.join(', ')} given at submit time would be written into the driver's ConfigMap, which every account of namespace ${account.namespace} may read`,
+      {
+        hint: `store it in the account (an administrator runs service-account-registry add-config --username ${account.name} --namespace ${account.namespace}), from where it reaches the pods by reference; or run in client mode`,
+      },
+    );
+  }
+  props = byRef.props;
+  if (byRef.referenced.length) log.debug(`by reference to the account's Secret: ${byRef.referenced.join(', ')}`);
   const args = ['--master', `k8s://${kube.server}`];
   if (tool === 'spark-submit') args.push('--deploy-mode', a.deployMode ?? 'cluster');
   args.push('--properties-file', '');
   const propsFileArgIndex = args.length - 1;
   args.push(...a.rest);
-  const childEnv: Record<string, string> = {};
+  const childEnv: Record<string, string> = { ...byRef.env };
   if (kubeconfigPath) childEnv.KUBECONFIG = kubeconfigPath;
   return { command, args, props, env: childEnv, propsFileArgIndex, driver };
 }
