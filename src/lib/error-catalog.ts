@@ -49,7 +49,7 @@ export const SPARK8T_ERRORS = {
     exit: 1,
   },
   E_SECRET_AT_SUBMIT: {
-    summary: 'cluster mode: a secret-looking Hadoop property (S3 key, token, password) was given at submit time, not stored in the account',
+    summary: 'cluster mode: a secret Hadoop property (S3 key, token) was given at submit time, not stored in the account',
     hint: 'an administrator stores it with service-account-registry add-config (it then reaches the pods by reference), or run in client mode',
     exit: 1,
   },
