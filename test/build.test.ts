@@ -226,6 +226,26 @@ describe('reproducible and cached', () => {
       'error: rockcraft is not installed (install it (snap install rockcraft --classic) or use --backend builtin)',
     );
   });
+  it('SIGINT while mksquashfs writes: exit 130, its child stopped, no prime tree, partial snap or temporary file left', async () => {
+    const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'snap', '--backend', 'builtin'], {
+      env: { SOURCE_DATE_EPOCH: '1234568' },
+      reject: false,
+    });
+    let err = '';
+    p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    for (let waited = 0; !/mksquashfs → /.test(err) && p.exitCode === null && waited < 300_000; waited += 250) await new Promise((res) => setTimeout(res, 250));
+    await new Promise((res) => setTimeout(res, 2_000));
+    expect(p.exitCode, err).toBe(null);
+    const tmpBefore = new Set(readdirSync(tmpdir()));
+    process.kill(p.pid!, 'SIGINT'); // the process alone, as a supervisor signals it (not the terminal's group)
+    const r = await p;
+    expect(r.exitCode, err).toBe(130);
+    expect(err).toMatch(/sparkcraft: stopped by SIGINT; [1-9]\d* child process\(es\) stopped; [1-9]\d* temporary path\(s\) removed/);
+    const mine = (d: string) => readdirSync(d).filter((n) => n.endsWith(`.${p.pid}`) || n.includes(`.tmp-${p.pid}`) || n.includes(`-${p.pid}-`));
+    expect([join(workspace().cache, 'snap-prime'), join(ROOT, 'build', '.tmp'), join(ROOT, 'dist'), tmpdir()].flatMap(mine)).toEqual([]);
+    expect(readdirSync(join(ROOT, 'dist')).filter((n) => n.includes('.tmp'))).toEqual([]);
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('sparkcraft-') && !tmpBefore.has(n))).toEqual([]);
+  }, 600_000);
   it('builds with SOURCE_DATE_EPOCH set; killed with -9 while packing, it leaves no partial file in dist/', async () => {
     const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'snap', '--backend', 'builtin'], {
       env: { SOURCE_DATE_EPOCH: '1234567' },

@@ -5,12 +5,15 @@
  * all on the one workspace made here.
  */
 import { Command, CommanderError } from 'commander';
+import { exitOnSignals } from '../lib/interrupt.ts';
 import { setLogLevel } from '../lib/log.ts';
 import { reportError } from '../lib/output.ts';
 import { workspace } from '../lib/workspace.ts';
 import { road, STEPS } from '../pipeline.ts';
 
 export async function main(argv: string[]): Promise<number> {
+  // SIGINT/SIGTERM/SIGHUP: children stopped, temporary files and mounts removed (lib/interrupt.ts).
+  exitOnSignals();
   const program = new Command('sparkcraft')
     .description('Build, test and publish Spark rocks, snaps and the spark8t CLI')
     .option('--log-level <level>', 'DEBUG, INFO, WARN or ERROR', 'INFO')

@@ -3,11 +3,12 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from './errors.ts';
 import { removeTree } from './mounts.ts';
+import { keep, temporary } from './interrupt.ts';
 
 /** Write a file atomically: temp file in the same directory, fsync, rename. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = temporary(`${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const fh = await fs.open(tmp, 'w', mode ?? 0o644);
   try {
     await fh.writeFile(data);
@@ -30,7 +31,7 @@ export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Pr
   await fs.mkdir(parent, { recursive: true });
   const base = path.basename(dir).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   await sweepLeftovers(parent, new RegExp(`^${base}\\.(?:new|old)-(\\d+)-[0-9a-f]+$`));
-  const tmp = `${dir}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = temporary(`${dir}.new-${process.pid}-${randomBytes(4).toString('hex')}`);
   const old = `${dir}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await fs.mkdir(tmp);
@@ -39,6 +40,8 @@ export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Pr
     await fs.rm(tmp, { recursive: true, force: true });
     throw e;
   }
+  // From here on the new tree is complete: a signal must not remove it while the old one is moved away.
+  keep(tmp);
   let hadOld = false;
   try {
     await fs.rename(dir, old);

@@ -23,6 +23,7 @@ import { sha256File } from '../lib/hash.ts';
 import { cachedLayer, layerCacheDir, recordLayer, type LayerBlob } from './layer.ts';
 import { MT, type Image } from './oci.ts';
 import { FORMAT, type RockBuild } from './rock.ts';
+import { temporary } from '../lib/interrupt.ts';
 
 /** One member of a tar file: where its data starts and how long it is. */
 export interface TarMember {
@@ -224,7 +225,7 @@ export async function layerDirs(blob: string): Promise<LayerBlob['dirs']> {
  * returns their sha256, and leaves `dest` in place only when it is `wantHex`.
  */
 async function copyRange(file: string, offset: number, length: number, dest: string, wantHex: string): Promise<string> {
-  const tmp = `${dest}.tmp-${process.pid}`;
+  const tmp = temporary(`${dest}.tmp-${process.pid}`);
   const h = createHash('sha256');
   try {
     await pipeline(

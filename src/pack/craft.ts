@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import { copyFile, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
+import { temporary } from '../lib/interrupt.ts';
 
 export type CraftTool = 'rockcraft' | 'snapcraft';
 
@@ -51,7 +52,7 @@ export async function craftPack(tool: CraftTool, buildDir: string, distDir: stri
   const name = made[0]!;
   const out = join(distDir, name);
   await mkdir(distDir, { recursive: true });
-  await copyFile(join(buildDir, name), `${out}.tmp-${process.pid}`);
+  await copyFile(join(buildDir, name), temporary(`${out}.tmp-${process.pid}`));
   await rename(`${out}.tmp-${process.pid}`, out);
   return out;
 }

@@ -15,6 +15,7 @@ import { log } from '../lib/log.ts';
 import { sha256File } from '../lib/hash.ts';
 import { cacheLock, FORMATS, readRecord, staleFormat, withLock } from '../lib/state.ts';
 import { writeTar, type TarEntry } from './tar.ts';
+import { temporary } from '../lib/interrupt.ts';
 
 export interface LayerBlob {
   key: string;
@@ -142,7 +143,7 @@ export async function buildLayer(
   if (hit) return { ...hit, cached: true };
   const dir = layerCacheDir(cache);
   mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `${key}.tar.gz.tmp-${process.pid}`);
+  const tmp = temporary(join(dir, `${key}.tar.gz.tmp-${process.pid}`));
   const list = await entries();
   const diffHash = createHash('sha256');
   const blobHash = createHash('sha256');

@@ -7,6 +7,7 @@ import { sweepLeftovers } from '../lib/fsx.ts';
 import type { Workspace } from '../lib/workspace.ts';
 import { writeTar, type TarEntry } from './tar.ts';
 import type { LayerBlob } from './layer.ts';
+import { temporary } from '../lib/interrupt.ts';
 
 export const MT = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -73,7 +74,7 @@ export function assembleImage(layers: LayerBlob[], c: ImageConfig, refName: stri
  */
 export function tmpArtifact(ws: Workspace, file: string): string {
   mkdirSync(ws.tmp, { recursive: true });
-  return join(ws.tmp, `${basename(file)}.tmp-${process.pid}`);
+  return temporary(join(ws.tmp, `${basename(file)}.tmp-${process.pid}`));
 }
 
 /** Remove the partial artifacts of builds killed meanwhile (their children may have written on for a while). */

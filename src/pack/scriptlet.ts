@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { sweepLeftovers } from '../lib/fsx.ts';
 import { cacheLock, decide, digestOf, FORMATS, makeRecord, stepKey, withLock, writeRecord, type Cell } from '../lib/state.ts';
+import { temporary } from '../lib/interrupt.ts';
 
 /** The scriptlet record format (lib/state.ts FORMATS.scriptlet): in every install tree's key. */
 export const SCRIPTLET_FORMAT = FORMATS.scriptlet;
@@ -83,7 +84,7 @@ async function buildInto(
 ): Promise<void> {
   await mkdir(root, { recursive: true });
   await sweepLeftovers(root, /\.tmp-(\d+)$/);
-  const tmp = `${dest}.tmp-${process.pid}`;
+  const tmp = temporary(`${dest}.tmp-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   try {
     const build = join(tmp, 'build');

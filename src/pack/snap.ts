@@ -22,6 +22,7 @@ import { sha256File } from '../lib/hash.ts';
 import { artifactStamp, tmpArtifact } from './oci.ts';
 import type { Workspace } from '../lib/workspace.ts';
 import { decide, digestOf, makeRecord, readRecord, stepKey, withLock, workspaceLock, writeRecord, type Cell, type StepRecord } from '../lib/state.ts';
+import { temporary } from '../lib/interrupt.ts';
 
 export interface SnapcraftYaml {
   name: string;
@@ -164,7 +165,7 @@ async function buildSnapLocked(
   });
   if (!decision.run && found?.data?.sha256) return { artifact: outFile, sha256: found.data.sha256, reused: true };
 
-  const prime = join(primes, `${key}.${process.pid}`);
+  const prime = temporary(join(primes, `${key}.${process.pid}`));
   await mkdir(prime, { recursive: true });
   try {
     if (packages.length) {

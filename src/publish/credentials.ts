@@ -10,6 +10,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { registerSecret } from '../lib/secrets.ts';
+import { temporary } from '../lib/interrupt.ts';
 
 export interface RegistryCredentials {
   username: string;
@@ -57,7 +58,7 @@ export interface AuthFile {
  * $XDG_RUNTIME_DIR/containers/auth.json of the user, and none of the secret variables).
  */
 export async function writeAuthFile(host: string, c: RegistryCredentials | null): Promise<AuthFile> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-auth-'));
+  const dir = temporary(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-auth-')));
   await fs.chmod(dir, 0o700);
   let file: string | undefined;
   if (c) {

@@ -40,6 +40,7 @@ import {
 } from './attestation.ts';
 import type { RegistrySession } from './session.ts';
 import { verifyImage, type VerifyResult } from './verify.ts';
+import { temporary } from '../lib/interrupt.ts';
 
 /** Register a secret and, for a PEM, each of its body lines (a tool could print one alone). */
 export function registerKeyMaterial(value: string | undefined): void {
@@ -293,7 +294,7 @@ export async function applySigning(plan: SignPlan, session: RegistrySession, env
   if (!plan.sbom || !plan.provenance) throw new UserError('E_SIGNING', `cannot sign ${plan.subject}: ${plan.problems.join('; ')}`);
   const bin = await ensureCosign();
   const cenv = await session.cosignEnv(env);
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-sign-'));
+  const tmp = temporary(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-sign-')));
   const step = async (what: string, c: Parameters<typeof runCosign>[0]) => {
     try {
       return await runCosign(c, { env: cenv });

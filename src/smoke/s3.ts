@@ -12,6 +12,7 @@ import { sweepLeftovers } from '../lib/fsx.ts';
 import type { RockRunner } from './runner.ts';
 import { freePort } from './checks.ts';
 import { listKeys, s3GetBytes, s3Request, type S3Creds } from '../lib/s3.ts';
+import { temporary } from '../lib/interrupt.ts';
 
 export interface RunResult {
   exitCode: number;
@@ -293,7 +294,7 @@ export async function historyServerOnS3(
 export async function rockWhere(rock: RockRunner, o: { kubeconfig: string; s3Endpoint: string; uid: number }): Promise<Where> {
   // The directory holds the kubeconfig and the s3a secret: what a killed run left is swept first.
   await sweepLeftovers(tmpdir(), /^sparkcraft-s3-(\d+)-\w+$/);
-  const work = mkdtempSync(join(tmpdir(), `sparkcraft-s3-${process.pid}-`));
+  const work = temporary(mkdtempSync(join(tmpdir(), `sparkcraft-s3-${process.pid}-`)));
   chownSync(work, o.uid, o.uid);
   chmodSync(work, 0o700);
   const kube = join(work, 'kubeconfig');

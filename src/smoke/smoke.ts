@@ -16,6 +16,7 @@ import { importImage, publishToLocalRegistry, startCluster } from '../lib/cluste
 import { clusterScenarios, cleanupScenarios, type ScenarioContext } from './cluster.ts';
 import { RockRunner, SnapRunner } from './runner.ts';
 import { rockChecks, runCheck, snapChecks, type CheckResult, type Cluster } from './checks.ts';
+import { temporary } from '../lib/interrupt.ts';
 
 export async function localCluster(): Promise<Cluster> {
   const c = await startCluster({ quiet: true });
@@ -58,7 +59,7 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
   // The snap's mount (or unpacked copy, ~1 GB) and a kubeconfig with the cluster's credentials: removed however the
   // checks end (the next smoke sweeps what a killed one left).
   await sweepLeftovers(tmpdir(), /^sparkcraft-smoke-(\d+)-\w+$/);
-  const work = mkdtempSync(join(tmpdir(), `sparkcraft-smoke-${process.pid}-`));
+  const work = temporary(mkdtempSync(join(tmpdir(), `sparkcraft-smoke-${process.pid}-`)));
   try {
     for (const p of packed) {
       if (p.kind === 'rock') {
@@ -93,7 +94,7 @@ async function smokeCluster(
   log.info(`importing ${rock.artifact} into the node as ${r.image.ref}`);
   await importImage(cluster, rock.artifact, r.image.ref);
   await sweepLeftovers(tmpdir(), /^sparkcraft-smoke-(\d+)-\w+$/);
-  const work = mkdtempSync(join(tmpdir(), `sparkcraft-smoke-${process.pid}-`));
+  const work = temporary(mkdtempSync(join(tmpdir(), `sparkcraft-smoke-${process.pid}-`)));
   const withSnap = (o.artifact ?? 'all') !== 'rock';
   const snap = withSnap
     ? async () => SnapRunner.open((await road.run(r, { until: 'pack', kind: 'snap', backend: 'builtin' })).packed!.artifact, join(work, 'snap'))

@@ -37,6 +37,7 @@ import {
 } from '../lib/state.ts';
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
 import { examplesOrigins, examplesSourcesKey, stageExamples } from './examples.ts';
+import { temporary } from '../lib/interrupt.ts';
 
 /** The stage record (`inputs/.state.json`): the stage's inputs, and one content key per staged tree. */
 export type StageRecord = StepRecord<{ trees: Record<string, string> }>;
@@ -127,7 +128,7 @@ export async function sparkTree(cache: string, input: LockedInput, archive: stri
 async function unpackSpark(input: LockedInput, archive: string, py4j: string, dest: string, record: (home: string) => Promise<void>): Promise<string> {
   // What killed unpacks left goes; a unique name per call keeps concurrent unpacks apart.
   await sweepLeftovers(dirname(dest), /^spark-[0-9a-f]{64}\.tmp-(\d+)(?:-[0-9a-f]+)?$/);
-  const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = temporary(`${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const raw = join(tmp, 'raw');
   await mkdir(raw, { recursive: true });
   log.info(`unpacking ${input.name} ${input.version}`);

@@ -6,6 +6,7 @@ import { UserError } from '../errors.ts';
 import { log } from '../log.ts';
 import { normalizeJks } from '../jks.ts';
 import { cacheLock, decide, makeRecord, stepKey, withLock, writeRecord, type Cell } from '../state.ts';
+import { temporary } from '../interrupt.ts';
 
 /** The suite a Debian root is made from when the cell names none (the matrix gives one per Java). */
 export const SUITE = 'bookworm';
@@ -76,7 +77,7 @@ async function bootstrap(variant: 'minbase', packages: string[], dir: string, ce
   rmSync(join(dir, '.state.json'), { force: true });
   rmSync(join(dir, '.complete'), { force: true });
   mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `root.tmp-${process.pid}`);
+  const tmp = temporary(join(dir, `root.tmp-${process.pid}`));
   rmSync(tmp, { recursive: true, force: true });
   log.info(`bootstrapping Debian ${cell.suite ?? SUITE} (${variant}${packages.length ? ` + ${packages.join(', ')}` : ''})`);
   try {
@@ -131,7 +132,7 @@ export async function rootfsDiff(cache: string, base: string, full: string, cell
   return withLock(cacheLock(cache, `rootfs-diff-${stepKey('rootfs-diff', cell, inputs).slice(0, 24)}`), `the Debian root's package files`, async () => {
     if (await current()) return out;
     rmSync(record, { force: true });
-    const tmp = `${out}.tmp-${process.pid}`;
+    const tmp = temporary(`${out}.tmp-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     await execa('rsync', ['-a', '--checksum', '--numeric-ids', `--compare-dest=${base}/`, `${full}/`, `${tmp}/`]);

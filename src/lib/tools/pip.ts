@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { lastLine, run, type Command } from './run.ts';
+import { temporary } from '../interrupt.ts';
 
 /** Debian's python3 with python3-pip (setup installs both): the pip the builds use too. */
 export const PYTHON = '/usr/bin/python3';
@@ -92,7 +93,7 @@ export function wheelsOfReport(report: {
 
 /** Resolve `requirements` (`name==version`) for `python` into every wheel of their closure. */
 export async function resolveWheels(requirements: string[], python: string, platforms: string[]): Promise<ResolvedWheel[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'sparkcraft-pip-'));
+  const dir = temporary(mkdtempSync(join(tmpdir(), 'sparkcraft-pip-')));
   try {
     const report = join(dir, 'report.json');
     const r = await run(resolveCommand(requirements, python, report, join(dir, 'target'), platforms), { timeoutMs: 900_000 });

@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { mask } from '../secrets.ts';
 import { run as runTool, type Command } from './run.ts';
+import { temporary } from '../interrupt.ts';
 
 export { formatCommand, type Command } from './run.ts';
 
@@ -156,7 +157,7 @@ export async function archiveConfig(file: string, env?: NodeJS.ProcessEnv): Prom
 
 /** Push FILE to REF; returns the digest skopeo reports for the pushed manifest. */
 export async function pushArchive(file: string, ref: string, a: RegistryAccess): Promise<string> {
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-digest-'));
+  const tmp = temporary(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-digest-')));
   const digestFile = path.join(tmp, 'digest');
   try {
     await run(copyArchiveCommand(file, ref, { ...a, digestFile }), { env: a.env });

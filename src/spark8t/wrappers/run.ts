@@ -21,6 +21,7 @@ import { secretsByReference } from '../conf/secret-refs.ts';
 import { parseWrapperArgs, type WrapperArgs } from './args.ts';
 import { driverOutcome, planDriverWatch, unreadableOutcome, type DriverRef, type PodState, type Seen } from './driver.ts';
 import { pysparkStdinEnv } from './stdin.ts';
+import { descendants } from '../../lib/procs.ts';
 
 export const WRAPPERS = ['spark-submit', 'spark-shell', 'pyspark', 'spark-sql'] as const;
 export type WrapperTool = (typeof WRAPPERS)[number];
@@ -270,39 +271,6 @@ export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Pr
     watch?.kube.close();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Every descendant of `root` now, from /proc (Linux). */
-export function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      // The command name (2nd field) may hold spaces and parentheses: ppid follows the last ')'.
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(e));
-      children.set(ppid, list);
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  const out: number[] = [];
-  const queue = [root];
-  while (queue.length) {
-    for (const c of children.get(queue.shift()!) ?? []) {
-      out.push(c);
-      queue.push(c);
-    }
-  }
-  return out;
 }
 
 function osSignal(sig: NodeJS.Signals): number | undefined {
