@@ -31,6 +31,7 @@ export const TOOLS = [
   'test/base-archive.test.ts',
   'test/build.test.ts',
   'test/cache-verify.test.ts',
+  'test/concurrent.test.ts',
   'test/cosign-setup.test.ts',
   'test/examples.test.ts',
   'test/flavour-gpu.test.ts',
