@@ -239,8 +239,20 @@ ensure_rule() { # iptables|ip6tables TABLE CHAIN RULE...: append unless present
   local x=$1 t=$2 c=$3; shift 3
   "$x" -w 5 -t "$t" -C "$c" "$@" 2>/dev/null || "$x" -w 5 -t "$t" -A "$c" "$@"
 }
+# KUBE-* chains are fixed names that kube-proxy and the kubelet make: the ones there before our
+# node first started belong to someone else (another node, or what it left) and are never touched.
+kube_chains() { # every KUBE-* chain as "TOOL TABLE CHAIN"
+  local t c
+  for t in iptables ip6tables; do
+    command -v "$t" >/dev/null || continue
+    for c in filter nat mangle raw; do
+      "$t" -w 5 -t "$c" -S 2>/dev/null | sed -n "s/^-N \(KUBE-[^ ]*\)\$/$t $c \1/p" || true
+    done
+  done
+}
 network_up() {
   mkdir -p "$DIR/net"
+  if [ ! -f "$DIR/net/chains.before" ]; then kube_chains > "$DIR/net/chains.tmp"; mv "$DIR/net/chains.tmp" "$DIR/net/chains.before"; fi
   if [ ! -f "$DIR/net/sysctl.saved" ]; then
     local k v; : > "$DIR/net/sysctl.tmp"
     for k in "${SYSCTLS[@]}"; do v=$(sysctl -n "$k" 2>/dev/null) && echo "$k=$v" >> "$DIR/net/sysctl.tmp"; done
@@ -273,18 +285,29 @@ network_up() {
 }
 
 network_down() {
-  local t c
+  # Ours: rules with our comment, and the KUBE-* chains that were not there before our node first
+  # started (with the rules jumping to them); a chain someone else made stays, and so do its rules.
+  local before="$DIR/net/chains.before" t c ch ours
+  # No record: a node started by an earlier version of this script, which flushed every KUBE-* chain.
+  if [ -f "$before" ]; then ours=$(kube_chains | grep -vxF -f "$before" || true); else ours=$(kube_chains); fi
   for t in iptables ip6tables; do
     command -v "$t" >/dev/null || continue
     for c in filter nat mangle raw; do
-      "$t" -w 5 -t "$c" -S 2>/dev/null | grep -E -- "^-A [A-Z]+ .*(-j KUBE-|--comment \"?$MARK)" | while IFS= read -r rule; do
-        eval "\"$t\" -w 5 -t $c -D ${rule#-A }" 2>/dev/null || true
+      local mine; mine=$(awk -v t="$t" -v c="$c" '$1 == t && $2 == c { print $3 }' <<<"$ours")
+      "$t" -w 5 -t "$c" -S 2>/dev/null | while IFS= read -r rule; do
+        case "$rule" in -A\ *) ;; *) continue ;; esac
+        local target; target=$(sed -n 's/.* -j \([^ ]*\).*/\1/p' <<<"$rule")
+        if [[ "$rule" == *"--comment $MARK"* || "$rule" == *"--comment \"$MARK\""* ]] || { [ -n "$target" ] && grep -qxF -- "$target" <<<"$mine"; }; then
+          # A rule inside a chain of ours goes with the chain; the others are deleted one by one.
+          grep -qxF -- "$(awk '{ print $2 }' <<<"$rule")" <<<"$mine" && continue
+          eval "\"$t\" -w 5 -t $c -D ${rule#-A }" 2>/dev/null || true
+        fi
       done || true
-      local chains; chains=$("$t" -w 5 -t "$c" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[^ ]*\)$/\1/p' || true)
-      for ch in $chains; do "$t" -w 5 -t "$c" -F "$ch" 2>/dev/null || true; done
-      for ch in $chains; do "$t" -w 5 -t "$c" -X "$ch" 2>/dev/null || true; done
+      for ch in $mine; do "$t" -w 5 -t "$c" -F "$ch" 2>/dev/null || true; done
+      for ch in $mine; do "$t" -w 5 -t "$c" -X "$ch" 2>/dev/null || true; done
     done
   done
+  rm -f "$before"
   ip link del "$BRIDGE" 2>/dev/null || true
   ip addr del "$NODE_IP/32" dev lo 2>/dev/null || true
   if [ -f "$DIR/net/sysctl.saved" ]; then
@@ -654,7 +677,60 @@ NODE
 EOF
 }
 
+# --- another cluster on this machine --------------------------------------------------------
+# Pids of our daemons (their pid files), one per line.
+our_pids() { local f; for f in "$DIR"/*.pid; do [ -f "$f" ] && awk '{ print $1 }' "$f"; done; }
+# A Kubernetes node not ours in our network namespace (whose iptables it shares) (MicroK8s' kubelite, another kubelet or
+# kube-proxy): "PID ARGV0" lines. kind's nodes live in containers with namespaces of their own.
+foreign_nodes() {
+  local f pid argv0 host ours; host=$(readlink /proc/$$/ns/net); ours=$(our_pids)
+  for f in /proc/[0-9]*/cmdline; do
+    pid=${f#/proc/}; pid=${pid%/cmdline}
+    { argv0=$(tr '\0' '\n' < "$f" | head -1); } 2>/dev/null || continue
+    [[ "$(basename -- "$argv0")" =~ ^(kubelet|kube-proxy|kubelite)(-v[0-9.]+)?$ ]] || continue
+    grep -qxF "$pid" <<<"$ours" && continue
+    # Ours without a pid file (a start killed before writing it): its flags name this instance.
+    grep -qzF -- "$DIR/" "$f" 2>/dev/null && continue
+    [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$host" ] || continue
+    echo "$pid $argv0"
+  done
+}
+# The ports a node of ours listens on; a listener on one that is not ours: "PORT PID NAME".
+NODE_PORTS=(10250 10256 10249 10257 10259)
+foreign_listeners() {
+  local ours p line pid; ours=$(our_pids)
+  for p in "$API_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" $( [ "$NODE" = 1 ] && echo "${NODE_PORTS[@]}" ); do
+    line=$(ss -Hltnp "sport = :$p" 2>/dev/null | head -1) || continue
+    [ -n "$line" ] || continue
+    pid=$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$line" | head -1)
+    [ -n "$pid" ] && grep -qxF "$pid" <<<"$ours" && continue
+    echo "$p ${pid:-?} $(sed -n 's/.*users:(("\([^"]*\)".*/\1/p' <<<"$line")"
+  done
+}
+# Refuse, in one line naming it, to start beside another node: its kube-proxy and ours would share
+# the fixed KUBE-* chains, and its pods and ours the /kubepods cgroup.
+preflight() {
+  local x
+  if [ "$NODE" = 1 ] && ! alive kubelet; then
+    x=$(foreign_nodes | head -1)
+    [ -z "$x" ] || die "another Kubernetes node runs on this machine (pid ${x%% *}: ${x#* }): stop it first, or start an API-only instance (LOCAL_K8S_NODE=0)"
+    if [ ! -f "$DIR/node.on" ]; then
+      x=$(grep -l -E ':/kubepods(/|$)' /proc/[0-9]*/cgroup 2>/dev/null | head -1 | cut -d/ -f3 || true)
+      [ -z "$x" ] || die "the /kubepods cgroup holds processes of another node (pid $x: $(tr '\0' ' ' < "/proc/$x/cmdline" 2>/dev/null | cut -c1-80)): stop that node first, or start an API-only instance (LOCAL_K8S_NODE=0)"
+    fi
+  fi
+  x=$(foreign_listeners | head -1)
+  [ -z "$x" ] || { set -- $x; die "port $1 is taken by ${3:-a process} (pid $2), not by this instance: stop it, or choose other ports (LOCAL_K8S_API_PORT, LOCAL_K8S_ETCD_PORT)"; }
+  # One Kubernetes version per instance: its etcd data and certificates are that version's.
+  if [ -d "$DIR/etcd" ] && [ -f "$DIR/k8s-version" ] && [ "$(cat "$DIR/k8s-version")" != "$K8S_VERSION" ]; then
+    die "this instance ($DIR) is Kubernetes $(cat "$DIR/k8s-version"), not $K8S_VERSION: run 'K8S_VERSION=$K8S_VERSION scripts/local-k8s.sh reset' (an empty cluster), or choose another LOCAL_K8S_DIR"
+  fi
+  echo "$K8S_VERSION" > "$DIR/k8s-version"
+}
+
 start() {
+  mkdir -p "$DIR"
+  preflight # before anything is fetched or built for a version this instance will refuse
   local need=("$APISERVER" "$KUBECTL" "$ETCD") f
   [ "$NODE" = 1 ] && need+=("$KUBELET" "$KUBE_PROXY" "$SCHEDULER" "$CONTROLLER_MANAGER")
   for f in "${need[@]}"; do [ -x "$f" ] || { bash "$SPARKCRAFT_ROOT/scripts/setup.d/20-k8s.sh"; break; }; done
@@ -689,8 +765,9 @@ start() {
 # --- stop ---------------------------------------------------------------------------------------
 # Pods' processes: everything in the kubelet's cgroups, and the shims of our containerd.
 kill_pods() {
-  local pids
-  pids=$(grep -l -E ':/kubepods(/|$)' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 || true)
+  local pids=""
+  # /kubepods is ours only while no other node runs (start refuses to begin beside one).
+  [ -n "$(foreign_nodes | head -1)" ] || pids=$(grep -l -E ':/kubepods(/|$)' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 || true)
   local f cmd
   for f in $(grep -lzF -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null || true); do
     { cmd=$(tr '\0' ' ' < "$f"); } 2>/dev/null || continue
@@ -716,6 +793,7 @@ unmount_ours() {
 }
 remove_cgroups() {
   local c
+  [ -n "$(foreign_nodes | head -1)" ] && return 0 # its cgroups, not ours
   for c in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
     [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
@@ -764,7 +842,7 @@ case "${1:-}" in
   start) with_lock local-k8s bash "$0" _start ;;
   _start) start ;;
   reset) with_lock local-k8s bash "$0" _reset ;;
-  _reset) stop_all; rm -rf "$DIR/etcd" "$DIR/kubelet/pods" "$DIR/cni/ipam"; start ;;
+  _reset) stop_all; rm -rf "$DIR/etcd" "$DIR/kubelet/pods" "$DIR/cni/ipam" "$DIR/k8s-version"; start ;;
   stop) with_lock local-k8s bash "$0" _stop ;;
   _stop) stop_all; say "local Kubernetes stopped" ;;
   status)

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCluster, parseCluster } from '../src/lib/cluster.ts';
@@ -392,5 +393,62 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
       await execa('bash', [script, 'start'], { reject: false });
       await deleteNamespace(info, ns);
     }
+  }, 300_000);
+
+  it("beside another cluster: stop leaves a stand-in's KUBE-* chain and its jump; start refuses a foreign kubelet, a taken port, another version", async () => {
+    const info = await ensureCluster();
+    const chain = `KUBE-STANDIN-${process.pid}`;
+    const ipt = (...a: string[]) => execa('iptables', ['-w', '5', ...a], { reject: false });
+    const d = mkdtempSync(join(tmpdir(), 'standin-'));
+    const started: Array<ReturnType<typeof spawn>> = [];
+    try {
+      // Another node's chain, there before our node starts (kube-proxy's names are fixed, so only
+      // what was there before tells ours from theirs), with a jump to it from a built-in chain.
+      await execa('bash', [script, 'stop']);
+      await ipt('-N', chain);
+      await ipt('-A', chain, '-j', 'RETURN');
+      await ipt('-A', 'FORWARD', '-m', 'comment', '--comment', 'standin', '-j', chain);
+      await execa('bash', [script, 'start']);
+      await execa('bash', [script, 'stop']);
+      expect((await ipt('-S', chain)).stdout, 'the stand-in chain survives our stop').toContain(`-A ${chain} -j RETURN`);
+      expect((await ipt('-S', 'FORWARD')).stdout, 'and the jump to it').toContain(`-j ${chain}`);
+      // A kubelet that is not ours, in the host's network namespace (the check reads its name).
+      copyFileSync('/bin/sleep', join(d, 'kubelet'));
+      await execa('chmod', ['+x', join(d, 'kubelet')]);
+      const kubelet = spawn(join(d, 'kubelet'), ['300'], { stdio: 'ignore' });
+      started.push(kubelet);
+      await sleep(200);
+      let r = await execa('bash', [script, 'start'], { reject: false });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr.trim()).toMatch(new RegExp(`^error: another Kubernetes node runs on this machine \\(pid ${kubelet.pid}: ${d}/kubelet\\): stop it first`));
+      kubelet.kill('SIGKILL');
+      // A port the node needs (the controller-manager's), held by another process.
+      const holder = spawn(
+        'python3',
+        ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",10257))\ns.listen()\nprint("ok",flush=True)\ntime.sleep(300)'],
+        {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        },
+      );
+      started.push(holder);
+      await new Promise((res) => holder.stdout!.once('data', res));
+      r = await execa('bash', [script, 'start'], { reject: false });
+      expect(r.stderr.trim()).toMatch(new RegExp(`^error: port 10257 is taken by python3 \\(pid ${holder.pid}\\), not by this instance`));
+      holder.kill('SIGKILL');
+      // Another Kubernetes version on this instance's data: refused before anything is fetched.
+      r = await execa('bash', [script, 'start'], { reject: false, env: { K8S_VERSION: 'v1.30.0' } });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr.trim()).toMatch(/is Kubernetes v1\.31\.\d+, not v1\.30\.0: run 'K8S_VERSION=v1\.30\.0 scripts\/local-k8s\.sh reset'/);
+      expect(r.stderr).not.toMatch(/building|fetching|setup/i);
+    } finally {
+      for (const p of started) p.kill('SIGKILL');
+      await ipt('-D', 'FORWARD', '-m', 'comment', '--comment', 'standin', '-j', chain);
+      await ipt('-F', chain);
+      await ipt('-X', chain);
+      rmSync(d, { recursive: true, force: true });
+      await execa('bash', [script, 'start'], { reject: false });
+    }
+    expect((await execa('bash', [script, 'status'])).stdout).toMatch(/^running/);
+    void info;
   }, 300_000);
 });
