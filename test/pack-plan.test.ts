@@ -76,7 +76,7 @@ describe('trimming the layer cache', () => {
     try {
       const dir = layerCacheDir(cache);
       mkdirSync(dir, { recursive: true });
-      const old = new Date(Date.now() - 2 * 3_600_000);
+      const old = new Date(Date.now() - 25 * 3_600_000); // past the day of grace
       const put = (name: string, body: string, aged: boolean) => {
         writeFileSync(join(dir, name), body);
         if (aged) utimesSync(join(dir, name), old, old);

@@ -91,10 +91,13 @@ export async function trimLayerCacheLocked(cache: string, keep: Set<string>): Pr
 /**
  * Every change of a part (a new Spark, a new spark8t) adds layers, so the cache is trimmed after
  * each build. A layer stays while `keep` names it (the artifacts of this checkout use it) or while
- * it was used within `graceMs` (a build running meanwhile, another checkout sharing the cache);
- * a blob stays while a remaining layer points at it. Temporaries of builds that died go too.
+ * it was used within `graceMs` (a build running meanwhile, another checkout or worktree sharing the
+ * cache, whose dist/ this run cannot see: a day, so that a checkout built this morning still finds
+ * its layers tonight); a blob stays while a remaining layer points at it. Temporaries of builds
+ * that died go too.
  */
-export function trimLayerCache(cache: string, keep: Set<string>, graceMs = 3_600_000, now = Date.now()): { layers: number; bytes: number } {
+export const LAYER_GRACE_MS = 24 * 3_600_000;
+export function trimLayerCache(cache: string, keep: Set<string>, graceMs = LAYER_GRACE_MS, now = Date.now()): { layers: number; bytes: number } {
   const dir = layerCacheDir(cache);
   if (!existsSync(dir)) return { layers: 0, bytes: 0 };
   const names = readdirSync(dir);
