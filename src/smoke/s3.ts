@@ -329,7 +329,7 @@ export async function rockWhere(rock: RockRunner, o: { kubeconfig: string; s3End
     },
     spark(tool, a) {
       // The rock's defaults first, then the account's settings (later keys win), as the wrappers merge them.
-      return `(umask 077; cat /etc/spark8t/conf/spark-defaults.conf > /tmp/account.conf && spark-client.service-account-registry get-config --username ${a.username} --namespace ${a.namespace} >> /tmp/account.conf) && ${tool} --master 'local[2]' --properties-file /tmp/account.conf`;
+      return `(umask 077; cat /etc/spark8t/conf/spark-defaults.conf > /tmp/account.conf && spark-client.service-account-registry get-config --show-secrets --username ${a.username} --namespace ${a.namespace} >> /tmp/account.conf) && ${tool} --master 'local[2]' --properties-file /tmp/account.conf`;
     },
     async historyServer(properties) {
       const dir = put({ 'spark-defaults.conf': properties });
