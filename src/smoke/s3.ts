@@ -172,7 +172,7 @@ spark.stop()
 `;
 
 /** A PySpark job reads the spark-sql table back from S3 and writes one multipart object. */
-export async function pysparkReadsBack(ctx: S3Ctx): Promise<{ read: string; big: number; bigEtag: string }> {
+export async function pysparkReadsBack(ctx: S3Ctx): Promise<{ read: string; big: number; bigEtag: string; tail: string }> {
   const out = await step(
     ctx,
     'PySpark reads S3',
@@ -181,6 +181,8 @@ export async function pysparkReadsBack(ctx: S3Ctx): Promise<{ read: string; big:
   );
   const list = await s3Request(ctx.s3, 'GET', `/${ctx.bucket}`, { query: { 'list-type': '2', prefix: 'big/part-' } });
   return {
+    // What a failing job said last (the job's own lines, not a fixed message).
+    tail: out.split('\n').slice(-40).join('\n'),
     read: out.match(/^READ (.*)$/m)?.[1] ?? '',
     big: Number(out.match(/^BIG (\d+)$/m)?.[1] ?? -1),
     bigEtag: list.body.match(/<ETag>([^<]*)<\/ETag>/)?.[1]?.replace(/&#34;|&quot;|"/g, '') ?? '',
