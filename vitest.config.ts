@@ -39,6 +39,8 @@ export const TOOLS = [
   'test/flavour-stage.test.ts',
   'test/fetch-faults.test.ts',
   'test/fresh-machine.test.ts',
+  // Builds pebble with go from a file:// proxy of ours (tampered and genuine modules).
+  'test/go-pins.test.ts',
   'test/jks.test.ts',
   'test/local-s3.test.ts',
   'test/noop.test.ts',

@@ -6,7 +6,7 @@
  * run for real in test/workflows.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { projectRoot } from '../src/lib/paths.ts';
@@ -14,6 +14,9 @@ import { projectRoot } from '../src/lib/paths.ts';
 const WF = path.join(projectRoot, '.github/workflows');
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const load = (f: string): Doc => parse(readFileSync(path.join(WF, f), 'utf8')) as Doc;
+
+/** The action a `uses:` names, without its ref (`actions/cache@<sha>` → `actions/cache`). */
+const action = (uses: unknown): string | undefined => (typeof uses === 'string' ? uses.split('@')[0] : undefined);
 
 /** A run script as its logical command lines. */
 function commands(run: unknown): string[] {
@@ -38,6 +41,54 @@ describe('both workflows', () => {
   });
 });
 
+describe('every action the workflows use', () => {
+  const files = readdirSync(WF).filter((f) => /\.ya?ml$/.test(f));
+  /** Every `uses:` of a workflow: a job's (a reusable workflow) and each step's. */
+  const usesOf = (d: Doc): string[] =>
+    Object.values(d.jobs as Record<string, Doc>).flatMap((j) =>
+      [j.uses, ...((j.steps ?? []) as Doc[]).map((s) => s.uses)].filter((u) => typeof u === 'string'),
+    );
+  /** The `uses:` lines as written (comments are where the release a commit is in is named). */
+  const usesLines = (f: string) =>
+    readFileSync(path.join(WF, f), 'utf8')
+      .split('\n')
+      .map((l) => /^\s*(?:-\s+)?uses:\s*(\S+)\s*(?:#\s*(.*))?$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ uses: m[1]!, comment: m[2]?.trim() ?? '' }));
+  /** Actions that publish no release tags: pinned to a commit of their default branch, named with its date. */
+  const UNTAGGED = new Set(['canonical/craft-actions']);
+
+  it('are each on a line of their own, so the check below sees every one', () => {
+    for (const f of files)
+      expect(
+        usesLines(f).map((u) => u.uses),
+        f,
+      ).toEqual(usesOf(load(f)));
+  });
+  it('are pinned to a commit with the release it is in as a comment (`owner/repo[/path]@<40 hex> # vX.Y[.Z]`)', () => {
+    const bad: string[] = [];
+    for (const f of files)
+      for (const u of usesLines(f)) {
+        // A workflow of this repository runs at the caller's own commit.
+        if (u.uses.startsWith('./')) continue;
+        const m = /^([\w.-]+\/[\w.-]+)(\/[\w./-]+)?@([0-9a-f]{40})$/.exec(u.uses);
+        const named = m && UNTAGGED.has(m[1]!) ? /^main \d{4}-\d{2}-\d{2}\b/.test(u.comment) : /^v\d+\.\d+(\.\d+)?$/.test(u.comment);
+        if (!m || !named) bad.push(`${f}: uses: ${u.uses}${u.comment ? ` # ${u.comment}` : ''}`);
+      }
+    expect(bad).toEqual([]);
+  });
+  it('pin one commit per action across all workflows', () => {
+    const seen = new Map<string, Set<string>>();
+    for (const f of files)
+      for (const u of usesLines(f).filter((x) => !x.uses.startsWith('./'))) {
+        const repo = u.uses.split('@')[0]!.split('/').slice(0, 2).join('/');
+        seen.set(repo, (seen.get(repo) ?? new Set()).add(`${u.uses.split('@')[1]} # ${u.comment}`));
+      }
+    expect([...seen].filter(([, refs]) => refs.size > 1)).toEqual([]);
+    expect(seen.size).toBeGreaterThan(0);
+  });
+});
+
 describe('ci.yaml', () => {
   const ci = load('ci.yaml');
   it('runs on pull requests and can be called by the release workflow', () => {
@@ -59,9 +110,9 @@ describe('ci.yaml', () => {
       for (const c of all.filter((x) => /\bvitest run\b/.test(x))) expect(c, name).toMatch(/vitest run( test\/\S+\.test\.ts)+$/);
     }
     const uses = Object.values(ci.jobs.build.steps as Doc[])
-      .map((s) => s.uses)
+      .map((s) => action(s.uses))
       .filter(Boolean);
-    expect(uses).toEqual(expect.arrayContaining(['canonical/craft-actions/rockcraft-pack@main', 'snapcore/action-build@v1']));
+    expect(uses).toEqual(expect.arrayContaining(['canonical/craft-actions/rockcraft-pack', 'snapcore/action-build']));
     expect(ci.jobs.smoke.uses).toBe('./.github/workflows/smoke.yaml');
     expect(ci.permissions).toEqual({ contents: 'read' });
   });
@@ -81,7 +132,7 @@ describe('ci.yaml', () => {
       /local-k8s\.sh start && npm run smoke -- --cluster --artifact rock --only "\^2\\\. "; rc=\$\?; bash scripts\/local-k8s\.sh stop; exit \$rc'$/,
     );
     // Each version's builds are cached apart.
-    expect((job.steps as Doc[]).find((s) => s.uses === 'actions/cache@v4')!.with.key).toContain('${{ matrix.k8s }}');
+    expect((job.steps as Doc[]).find((s) => action(s.uses) === 'actions/cache')!.with.key).toContain('${{ matrix.k8s }}');
   });
 });
 
@@ -89,7 +140,7 @@ describe('ci.yaml reproducible job', () => {
   const job = load('ci.yaml').jobs.reproducible;
   it('builds spark8t, the rock and the snap in two directories from two empty caches, then compares every digest', () => {
     const steps = job.steps as Doc[];
-    const paths = steps.filter((s) => s.uses === 'actions/checkout@v4').map((s) => s.with.path);
+    const paths = steps.filter((s) => action(s.uses) === 'actions/checkout').map((s) => s.with.path);
     expect(paths).toEqual(['first', 'elsewhere/second']);
     const build = commands(steps.find((s) => /Build twice/.test(s.name ?? ''))!.run);
     // Each side: an empty cache first, exported for every build, removed after; the three builds in order.
@@ -139,7 +190,8 @@ describe('release.yaml', () => {
     // each flavour's own SBOM (the flavours job uploads sbom-<flavour>)
     expect(
       steps.find(
-        (s) => s.uses === 'actions/download-artifact@v4' && s.with.name === "${{ matrix.flavour == 'spark' && 'sbom' || format('sbom-{0}', matrix.flavour) }}",
+        (s) =>
+          action(s.uses) === 'actions/download-artifact' && s.with.name === "${{ matrix.flavour == 'spark' && 'sbom' || format('sbom-{0}', matrix.flavour) }}",
       ),
     ).toBeTruthy();
     const verify = steps.find((s) => /verify-attestation/.test(s.run ?? ''))!;
@@ -158,11 +210,11 @@ describe('release.yaml', () => {
     expect(runs).toContain('sudo -E env SPARKCRAFT_LINE="$LINE" npx vitest run "test/flavour-$FLAVOUR.test.ts"');
     // Over the base rock the publish job publishes (ci's `rock` artifact), downloaded before the build.
     const steps = fl.steps as Doc[];
-    const dl = steps.findIndex((s) => s.uses === 'actions/download-artifact@v4' && s.with?.name === 'rock');
+    const dl = steps.findIndex((s) => action(s.uses) === 'actions/download-artifact' && s.with?.name === 'rock');
     const buildStep = steps.findIndex((s) => /--base-archive/.test(s.run ?? ''));
     expect(dl).toBeGreaterThanOrEqual(0);
     expect(steps[dl]!.with.path).toBe('base');
     expect(dl).toBeLessThan(buildStep);
-    expect(rel.jobs.publish.steps.some((s: Doc) => s.uses === 'actions/download-artifact@v4' && String(s.with?.name).includes("'rock'"))).toBe(true);
+    expect(rel.jobs.publish.steps.some((s: Doc) => action(s.uses) === 'actions/download-artifact' && String(s.with?.name).includes("'rock'"))).toBe(true);
   });
 });

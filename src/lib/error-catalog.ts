@@ -189,6 +189,11 @@ export const SPARKCRAFT_ERRORS = {
     exit: 1,
   },
   E_GO_BUILD: { summary: 'building a Go tool failed', hint: 'check that the Go module proxy is reachable', exit: 1 },
+  E_GO_SUM: {
+    summary: "a Go module does not match the hash its build's committed go.sum pins, or go.sum (or go.mod) does not pin it",
+    hint: 'the module changed upstream or in the module cache, or the pins are wrong: nothing was built; regenerate scripts/<tool> only on purpose',
+    exit: 1,
+  },
   // build
   E_BOOTSTRAP: { summary: 'mmdebstrap could not make the base file system', hint: 'check that the Debian mirror is reachable', exit: 1 },
   E_BUILD: { summary: "a part's override-build script failed", hint: "the script is the part's override-build in rockcraft.yaml", exit: 1 },

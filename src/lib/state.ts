@@ -34,8 +34,11 @@ export const FORMATS = {
   stage: 5,
   /** `<cache>/extract/spark-<key>/.state.json`: an unpacked pyspark sdist (was `.complete`). */
   'spark-tree': 2,
-  /** `<cache>/bin/<name>-<version>-<key>.state.json`: a Go command built once (was the file's presence). */
-  'go-build': 2,
+  /**
+   * `<cache>/bin/<name>-<version>-<key>.state.json`: a Go command built once (was the file's presence);
+   * 3: built from the committed go.mod + go.sum with -mod=readonly, keyed on them and the lock's zip.
+   */
+  'go-build': 3,
   /** `build/spark8t/state.json`: dist/spark8t and the sources it was built from (was `sources.sha256`). */
   spark8t: 2,
   /** A remembered sha256 of a big file (was `build/.stamps/spark8t.sha256.json`, unversioned). */

@@ -255,7 +255,15 @@ async function stageBase(
   const spark = inputs.find((i) => i.kind === 'pypi')!;
   const pebbleIn = inputs.find((i) => i.kind === 'go')!;
   const tree = await sparkTree(ws.cache, spark, paths.get(spark.id)!, resolved.line.py4j, cell);
-  const pebble = await goBuildCached(ws.cache, 'pebble', pebbleIn.name, pebbleIn.version, `${pebbleIn.name}/cmd/pebble`, resolved.platform.go, cell);
+  // Built from scripts/pebble (go.mod + go.sum), checked to pin the very zip the lock names and the SBOM lists.
+  const pebble = await goBuildCached(
+    ws.cache,
+    'pebble',
+    { ...pebbleIn, zip: paths.get(pebbleIn.id)! },
+    `${pebbleIn.name}/cmd/pebble`,
+    resolved.platform.go,
+    cell,
+  );
 
   // Written aside (inputs.new-<pid>-*) and swapped in whole: a killed stage leaves the previous tree.
   await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () =>
