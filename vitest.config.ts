@@ -49,6 +49,8 @@ export const TOOLS = [
   'test/publish-registry.test.ts',
   'test/publish-snap.test.ts',
   'test/reproducible-scratch.test.ts',
+  // Builds the rock and reads every layer of it (the hardening rule, issue 23).
+  'test/rock-hardening.test.ts',
   'test/sign.test.ts',
   'test/snap-runner.test.ts',
   'test/spark8t/properties.test.ts',

@@ -28,6 +28,7 @@ describe('smoke of the default line (real rock and snap)', () => {
     const failed = results.filter((r) => !r.ok);
     expect(failed.map((f) => `${f.name}: ${f.detail}`)).toEqual([]);
     expect(results.map((r) => r.name)).toEqual([
+      'rock: no setuid or setgid file, nothing world-writable but /tmp',
       'rock: PySpark job in local mode',
       'rock: JVM job (SmokePi) in local mode',
       'rock: SparkPi from the examples jar (the documented command) in local mode',

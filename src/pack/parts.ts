@@ -23,6 +23,8 @@ export interface Part {
   'stage-packages'?: string[];
   'build-packages'?: string[];
   'override-build'?: string;
+  'overlay-script'?: string;
+  'override-prime'?: string;
   after?: string[];
 }
 

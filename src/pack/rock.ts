@@ -4,7 +4,8 @@
  *
  * Layers: 1 Debian base (minbase) · 2 runtime packages · one per dump part (spark, extra-jars,
  * spark8t + pebble, config) · users, pebble layer. Ubuntu is not reachable here, so the base is
- * Debian bookworm; the image labels say so.
+ * Debian bookworm; the image labels say so. Every layer's entries are written under the rock's
+ * file-mode rule (lib/hardening.ts): no setuid or setgid path, nothing world-writable but /tmp.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { UserError } from '../lib/errors.ts';
 import { inStep } from '../lib/log.ts';
 import { rootfs, rootfsDiff, rootfsKey, SUITE } from '../lib/tools/mmdebstrap.ts';
 import { headRevision, lastChange } from '../lib/tools/git.ts';
+import { HARDENING, hardenScript, hardenedMode } from '../lib/hardening.ts';
 import { hostArch } from '../config/matrix.ts';
 import { buildLayer, dirEntries, fnmatch, type LayerBlob } from './layer.ts';
 import { organize, planParts, primed, type Part, type PartPlan } from './parts.ts';
@@ -76,9 +78,18 @@ export function layerMissReason(prev: Record<string, string> | undefined, now: R
   return changed.length ? `input changed: ${changed.join(', ')}` : 'not in the layer cache (trimmed, removed, or of another record format)';
 }
 
+/** Pure: a layer's entries under the rock's file-mode rule (lib/hardening.ts): no setuid/setgid, o+w only on /tmp. */
+export function hardenEntries(entries: TarEntry[]): TarEntry[] {
+  return entries.map((e) => {
+    const mode = hardenedMode(e.path, e.type, e.mode);
+    return mode === e.mode ? e : { ...e, mode };
+  });
+}
+
 /**
- * One layer step: its key is the layer record format, the cell and every named input; built
- * unless the cache holds it. Its decision (with the input that changed) goes into the journal.
+ * One layer step: its key is the layer record format, the cell, every named input and the file-mode
+ * rule its entries are written under (`hardening`); built unless the cache holds it. Its decision
+ * (with the input that changed) goes into the journal.
  */
 async function layerStep(
   steps: LayerSteps,
@@ -90,10 +101,11 @@ async function layerStep(
   mtime: number,
   step: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
 ): Promise<LayerBlob & { cached: boolean }> {
-  const key = `l${FORMAT}-${name}-${stepKey('layer', steps.cell, inputs).slice(0, 32)}`;
-  const l = await step(label, () => buildLayer(steps.cache, key, comment, entries, mtime));
-  steps.now[name] = inputs;
-  note({ step: `layer ${name}`, run: !l.cached, reason: l.cached ? `cached (${key})` : layerMissReason(steps.prev[name], inputs) });
+  const named = { ...inputs, hardening: HARDENING };
+  const key = `l${FORMAT}-${name}-${stepKey('layer', steps.cell, named).slice(0, 32)}`;
+  const l = await step(label, () => buildLayer(steps.cache, key, comment, async () => hardenEntries(await entries()), mtime));
+  steps.now[name] = named;
+  note({ step: `layer ${name}`, run: !l.cached, reason: l.cached ? `cached (${key})` : layerMissReason(steps.prev[name], named) });
   return l;
 }
 
@@ -129,8 +141,24 @@ export interface RockBuildPlan {
   labels: Record<string, string>;
 }
 
+/**
+ * The scripts of rockcraft's overlay and prime steps a manifest may carry for the built-in backend:
+ * the rock's file-mode rule (lib/hardening.ts) as the template renders it, which this backend
+ * applies to every layer itself. Any other is refused.
+ */
+export const HARDEN_SCRIPTS = {
+  'overlay-script': [...hardenScript('$CRAFT_OVERLAY'), ''].join('\n'),
+  'override-prime': ['craftctl default', ...hardenScript('$CRAFT_PRIME'), ''].join('\n'),
+} as const;
+
 /** Pure: what the manifest asks for, as data. Unsupported constructs are refused by name. */
 export function planRock(m: RockManifest, where = 'rockcraft.yaml', suite = SUITE): RockBuildPlan {
+  for (const [name, p] of Object.entries(m.parts))
+    for (const k of ['overlay-script', 'override-prime'] as const)
+      if (p[k] !== undefined && p[k] !== HARDEN_SCRIPTS[k])
+        throw new UserError('E_UNSUPPORTED', `${where}: part ${name} has an ${k} the built-in backend does not run (only the file-mode rule's)`, {
+          hint: 'install rockcraft and use --backend craft',
+        });
   const { parts, packages } = planParts(m.parts, where, (pkg) => UBUNTU_TO_DEBIAN[pkg] ?? pkg);
   const user = m['run-user'] ? RUN_USERS[m['run-user']] : undefined;
   if (m['run-user'] && !user) throw new UserError('E_MANIFEST', `${where}: run-user ${m['run-user']} is not one rockcraft knows`);

@@ -17,6 +17,7 @@ import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import type { FlavourSpec, Matrix, ResolvedLine } from '../config/types.ts';
 import { flavourContext, flavourModules, type FlavourRegistry } from '../flavours/index.ts';
 import { compileSchema } from '../lib/schema.ts';
+import { hardenScript } from '../lib/hardening.ts';
 import { rockcraftSchema, snapcraftSchema } from './schemas.ts';
 
 const checkRockcraft = compileSchema(rockcraftSchema);
@@ -117,6 +118,8 @@ export function templateContext(r: ResolvedLine, ext: Record<string, unknown> = 
     javaHome: r.javaHome,
     inputs: r.inputs,
     services: servicesYaml(r.flavour.services),
+    /** The rock's file-mode rule as shell, over the base (the overlay) and over the primed parts. */
+    harden: { overlay: hardenScript('$CRAFT_OVERLAY'), prime: hardenScript('$CRAFT_PRIME') },
     ext,
   };
 }

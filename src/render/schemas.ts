@@ -22,7 +22,9 @@ const part: Schema = {
     'source-type': { type: 'string', enum: ['local', 'tar', 'git', 'deb', 'zip', 'file', 'snap', 'rpm', '7z'] },
     'source-checksum': { type: 'string', pattern: '^(md5|sha1|sha224|sha256|sha384|sha512)/[0-9a-f]+$' },
     'stage-packages': strList,
+    // The overlay step is rockcraft's (a layer over the base's files); snapcraft has none.
     'overlay-packages': strList,
+    'overlay-script': { type: 'string' },
     'build-packages': strList,
     after: strList,
     organize: { type: 'object', additionalProperties: { type: 'string' } },

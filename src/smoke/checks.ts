@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RockRunner, SnapRunner } from './runner.ts';
 import { flatten as flattenKubeconfig, getJson } from '../lib/tools/kubectl.ts';
+import { findingLine, rockFindings } from '../lib/hardening.ts';
 
 export interface Cluster {
   apiUrl: string;
@@ -77,6 +78,17 @@ export async function sparkPiFromExamplesJar(rock: RockRunner, jar: string): Pro
   return expectOutput('SparkPi from the examples jar', r, /Pi is roughly 3\.1\d*/);
 }
 
+/**
+ * The rock's file-mode rule (lib/hardening.ts) over its image as a container gets it (every layer of
+ * the oci-archive, whiteouts applied): no setuid or setgid path, nothing world-writable but /tmp.
+ * A failure lists every path that breaks it.
+ */
+export async function hardenedRock(archive: string): Promise<string> {
+  const { paths, findings } = await rockFindings(archive);
+  if (findings.length) throw new CheckFailed(`${findings.length} of ${paths} paths break the rule`, findings.map(findingLine).join('\n'));
+  return `${paths} paths, none setuid or setgid, none world-writable but /tmp (1777)`;
+}
+
 export async function runCheck(name: string, fn: () => Promise<string>): Promise<CheckResult> {
   const t = Date.now();
   try {
@@ -89,7 +101,7 @@ export async function runCheck(name: string, fn: () => Promise<string>): Promise
 }
 
 /** `work`: a directory of the caller's, removed by it (it will hold a kubeconfig with credentials). */
-export function rockChecks(rock: RockRunner, c: Cluster, opts: { sparkJars: string; imageRef: string; work: string; examplesJar: string }) {
+export function rockChecks(rock: RockRunner, c: Cluster, opts: { archive: string; sparkJars: string; imageRef: string; work: string; examplesJar: string }) {
   const work = opts.work;
   mkdirSync(work, { recursive: true });
   chmodSync(work, 0o755);
@@ -115,6 +127,7 @@ export function rockChecks(rock: RockRunner, c: Cluster, opts: { sparkJars: stri
       ),
     ));
   const checks: Array<[string, () => Promise<string>]> = [
+    ['rock: no setuid or setgid file, nothing world-writable but /tmp', () => hardenedRock(opts.archive)],
     [
       'rock: PySpark job in local mode',
       async () => {

@@ -65,7 +65,9 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
       if (p.kind === 'rock') {
         const rock = await RockRunner.load(p.artifact, `${r.image.name}:smoke`);
         const sparkJars = join(at(ws, r.paths.inputs), 'spark', 'jars');
-        await run(rockChecks(rock, cluster, { sparkJars, imageRef: r.image.ref, work: join(work, 'rock'), examplesJar: r.paths.examplesJar }));
+        await run(
+          rockChecks(rock, cluster, { archive: p.artifact, sparkJars, imageRef: r.image.ref, work: join(work, 'rock'), examplesJar: r.paths.examplesJar }),
+        );
       } else {
         const snap = await SnapRunner.open(p.artifact, join(work, 'snap'));
         await run(snapChecks(snap, cluster));
