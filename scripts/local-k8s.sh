@@ -252,7 +252,12 @@ kube_chains() { # every KUBE-* chain as "TOOL TABLE CHAIN"
 }
 network_up() {
   mkdir -p "$DIR/net"
-  if [ ! -f "$DIR/net/chains.before" ]; then kube_chains > "$DIR/net/chains.tmp"; mv "$DIR/net/chains.tmp" "$DIR/net/chains.before"; fi
+  # Only when our node is not up yet (node.on): a node an earlier version started has its own chains
+  # by now, which are not someone else's (without a record, stop flushes every KUBE-* chain as before).
+  if [ ! -f "$DIR/net/chains.before" ] && [ ! -f "$DIR/node.on" ]; then
+    kube_chains > "$DIR/net/chains.tmp"
+    mv "$DIR/net/chains.tmp" "$DIR/net/chains.before"
+  fi
   if [ ! -f "$DIR/net/sysctl.saved" ]; then
     local k v; : > "$DIR/net/sysctl.tmp"
     for k in "${SYSCTLS[@]}"; do v=$(sysctl -n "$k" 2>/dev/null) && echo "$k=$v" >> "$DIR/net/sysctl.tmp"; done
