@@ -5,7 +5,7 @@
  * all on the one workspace made here.
  */
 import { Command, CommanderError } from 'commander';
-import { exitOnSignals } from '../lib/interrupt.ts';
+import { exitOnSignals, exitUnlessStopping, isStopping } from '../lib/interrupt.ts';
 import { setLogLevel } from '../lib/log.ts';
 import { reportError } from '../lib/output.ts';
 import { workspace } from '../lib/workspace.ts';
@@ -28,6 +28,8 @@ export async function main(argv: string[]): Promise<number> {
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
+    // Stopped by a signal: what failed is the step its handler stopped; the handler says so.
+    if (isStopping()) return 1;
     return reportError(e);
   }
 }
@@ -39,6 +41,6 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 });
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => process.exit(reportError(e)),
+  (code) => exitUnlessStopping(code),
+  (e) => exitUnlessStopping(isStopping() ? 1 : reportError(e)),
 );

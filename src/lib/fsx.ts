@@ -32,7 +32,6 @@ export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Pr
   const base = path.basename(dir).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   await sweepLeftovers(parent, new RegExp(`^${base}\\.(?:new|old)-(\\d+)-[0-9a-f]+$`));
   const tmp = temporary(`${dir}.new-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const old = `${dir}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await fs.mkdir(tmp);
     await fill(tmp);
@@ -42,15 +41,29 @@ export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Pr
   }
   // From here on the new tree is complete: a signal must not remove it while the old one is moved away.
   keep(tmp);
-  let hadOld = false;
-  try {
-    await fs.rename(dir, old);
-    hadOld = true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  // Another run may put its own tree in place between our two renames (20 renders at once): that one
+  // is moved aside in turn and ours goes in; the last run's tree stays, whole.
+  for (let attempt = 1; ; attempt++) {
+    const old = `${dir}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
+    let hadOld = false;
+    try {
+      await fs.rename(dir, old);
+      hadOld = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    try {
+      await fs.rename(tmp, dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (hadOld) await fs.rm(old, { recursive: true, force: true });
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && attempt < 50) continue;
+      await fs.rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    if (hadOld) await fs.rm(old, { recursive: true, force: true });
+    return;
   }
-  await fs.rename(tmp, dir);
-  if (hadOld) await fs.rm(old, { recursive: true, force: true });
 }
 
 export async function exists(p: string): Promise<boolean> {

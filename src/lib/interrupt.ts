@@ -86,11 +86,24 @@ export async function removeTemporaries(): Promise<number> {
 }
 
 let installed = false;
+let stopping = false;
+
+/**
+ * A signal is being handled: the work under way fails as its children are stopped (mksquashfs
+ * "failed"), and that failure is not the story; the handler says what happened and exits.
+ */
+export function isStopping(): boolean {
+  return stopping;
+}
+
+/** Exit with `code`, unless a signal is being handled: then its handler exits, when it is done. */
+export function exitUnlessStopping(code: number): void {
+  if (!stopping) process.exit(code);
+}
 
 export function exitOnSignals(name = 'sparkcraft'): void {
   if (installed) return;
   installed = true;
-  let stopping = false;
   for (const sig of Object.keys(NUMBERS) as NodeJS.Signals[]) {
     process.on(sig, () => {
       const code = 128 + NUMBERS[sig]!;
