@@ -83,7 +83,11 @@ describe(`the gpu flavour of Spark ${r.line.spark} is the Spark rock plus its ow
     writeFileSync(script, `${text}# changed ${process.pid} ${Date.now()}\n`, { mode: 0o755 });
     try {
       const ws = workspace();
-      const meta = { ...(await gitRevision(ROOT, ws.sourceDateEpoch)), source: m.project.source };
+      // The pack step's cell (architecture, Java, Debian suite: in every layer's key). Without it the
+      // base was built for another cell (Java unset): cached only where an earlier run had made
+      // that one too, so on a fresh machine (CI) every base layer was "rebuilt".
+      const cell = { arch: r.arch, java: r.java, suite: r.debianSuite };
+      const meta = { ...(await gitRevision(ROOT, ws.sourceDateEpoch)), source: m.project.source, ...cell };
       const b = await buildRock(ws, join(ROOT, r.base!.paths.build), join(ROOT, r.base!.paths.rock), meta);
       const f = await buildFlavourRock(ws, b, dir, join(work, 'changed.rock'), meta);
       expect(f.layers.filter((l) => !l.cached).map((l) => l.comment)).toEqual(['part gpu-config']);
