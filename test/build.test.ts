@@ -226,40 +226,42 @@ describe('reproducible and cached', () => {
       'error: rockcraft is not installed (install it (snap install rockcraft --classic) or use --backend builtin)',
     );
   });
-  it('SIGINT while mksquashfs writes: exit 130, its child stopped, no prime tree, partial snap or temporary file left', async () => {
+  /**
+   * A snap build (a new SOURCE_DATE_EPOCH: a real pack) run until mksquashfs has written for
+   * `afterMs`; the build must still be running then (mksquashfs once refused to start when
+   * SOURCE_DATE_EPOCH was set).
+   */
+  async function snapBuildInSquashfs(epoch: string, afterMs: number, detached = false) {
     const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'snap', '--backend', 'builtin'], {
-      env: { SOURCE_DATE_EPOCH: '1234568' },
+      env: { SOURCE_DATE_EPOCH: epoch },
       reject: false,
+      detached,
     });
-    let err = '';
-    p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    for (let waited = 0; !/mksquashfs → /.test(err) && p.exitCode === null && waited < 300_000; waited += 250) await new Promise((res) => setTimeout(res, 250));
-    await new Promise((res) => setTimeout(res, 2_000));
-    expect(p.exitCode, err).toBe(null);
+    const out = { p, err: '' };
+    p.stderr!.on('data', (c: Buffer) => (out.err += c.toString()));
+    for (let waited = 0; !/mksquashfs → /.test(out.err) && p.exitCode === null && waited < 300_000; waited += 250)
+      await new Promise((res) => setTimeout(res, 250));
+    await new Promise((res) => setTimeout(res, afterMs));
+    expect(p.exitCode, out.err).toBe(null);
+    return out;
+  }
+  it('SIGINT while mksquashfs writes: exit 130, its child stopped, no prime tree, partial snap or temporary file left', async () => {
+    const run = await snapBuildInSquashfs('1234568', 2_000);
+    const p = run.p;
     const tmpBefore = new Set(readdirSync(tmpdir()));
     process.kill(p.pid!, 'SIGINT'); // the process alone, as a supervisor signals it (not the terminal's group)
     const r = await p;
-    expect(r.exitCode, err).toBe(130);
+    expect(r.exitCode, run.err).toBe(130);
     // The step's own clean-up may have removed its files as its child stopped: the listing below is what counts.
-    expect(err).toMatch(/sparkcraft: stopped by SIGINT; [1-9]\d* child process\(es\) stopped; \d+ temporary path\(s\) removed\n$/);
+    expect(run.err).toMatch(/sparkcraft: stopped by SIGINT; [1-9]\d* child process\(es\) stopped; \d+ temporary path\(s\) removed\n$/);
     const mine = (d: string) => readdirSync(d).filter((n) => n.endsWith(`.${p.pid}`) || n.includes(`.tmp-${p.pid}`) || n.includes(`-${p.pid}-`));
     expect([join(workspace().cache, 'snap-prime'), join(ROOT, 'build', '.tmp'), join(ROOT, 'dist'), tmpdir()].flatMap(mine)).toEqual([]);
     expect(readdirSync(join(ROOT, 'dist')).filter((n) => n.includes('.tmp'))).toEqual([]);
     expect(readdirSync(tmpdir()).filter((n) => n.startsWith('sparkcraft-') && !tmpBefore.has(n))).toEqual([]);
   }, 600_000);
   it('builds with SOURCE_DATE_EPOCH set; killed with -9 while packing, it leaves no partial file in dist/', async () => {
-    const p = execa('node', ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'build', 'snap', '--backend', 'builtin'], {
-      env: { SOURCE_DATE_EPOCH: '1234567' },
-      reject: false,
-      detached: true,
-    });
-    let err = '';
-    p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    // Kill it while mksquashfs writes: 3 s after that step starts, the build must still be running
-    // (mksquashfs once refused to start when SOURCE_DATE_EPOCH was set).
-    for (let waited = 0; !/mksquashfs → /.test(err) && p.exitCode === null && waited < 300_000; waited += 250) await new Promise((res) => setTimeout(res, 250));
-    await new Promise((res) => setTimeout(res, 3_000));
-    expect(p.exitCode, err).toBe(null);
+    // Kill it while mksquashfs writes, 3 s after that step starts (its own process group: detached).
+    const { p } = await snapBuildInSquashfs('1234567', 3_000, true);
     p.kill('SIGKILL');
     await p;
     // Its children (mksquashfs) may carry on writing their temporary file outside dist/.
