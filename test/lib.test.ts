@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { clearSecrets, mask, registerSecret } from '../src/lib/secrets.ts';
-import { alive, replaceDirAtomic, sweepLeftovers, writeFileAtomic } from '../src/lib/fsx.ts';
+import { replaceDirAtomic, sweepLeftovers, writeFileAtomic } from '../src/lib/fsx.ts';
+import { alive } from '../src/lib/procs.ts';
 import { spawnSync } from 'node:child_process';
 import { UserError, describeError } from '../src/lib/errors.ts';
 

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError } from './errors.ts';
 import { removeTree } from './mounts.ts';
 import { keep, temporary } from './interrupt.ts';
+import { alive } from './procs.ts';
 
 /** Write a file atomically: temp file in the same directory, fsync, rename. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
@@ -72,16 +73,6 @@ export async function exists(p: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Whether process `pid` still runs (EPERM: it does, as another user). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -13,7 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { removeTree } from './mounts.ts';
-import { descendants } from './procs.ts';
+import { alive, descendants } from './procs.ts';
 
 const registered = new Set<string>();
 
@@ -28,23 +28,9 @@ export function keep(path: string): void {
   registered.delete(path);
 }
 
-/** Registered paths that exist now (for tests and the line said on exit). */
-export function pending(): string[] {
-  return [...registered].filter((p) => existsSync(p));
-}
-
 const NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Signal every descendant, wait up to `graceMs` for them to go, then SIGKILL what is left. */
 export async function stopChildren(sig: NodeJS.Signals, graceMs = 10_000): Promise<number> {

@@ -1,6 +1,16 @@
 /** Processes, from /proc (Linux). */
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** Whether process `pid` still runs (EPERM: it does, as another user). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Every descendant of `root` now, from /proc (Linux). */
 export function descendants(root: number): number[] {
   const children = new Map<number, number[]>();

@@ -21,7 +21,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
-import { alive, fileIdentity, sweepLeftovers, writeFileAtomic } from '../lib/fsx.ts';
+import { fileIdentity, sweepLeftovers, writeFileAtomic } from '../lib/fsx.ts';
+import { alive } from '../lib/procs.ts';
 import { sha256File } from '../lib/hash.ts';
 import { RetriesExhausted, withRetry, type RetryPolicy } from '../lib/retry.ts';
 
