@@ -771,8 +771,8 @@ start() {
 # Pods' processes: everything in the kubelet's cgroups, and the shims of our containerd.
 kill_pods() {
   local pids=""
-  # /kubepods is ours only while no other node runs (start refuses to begin beside one).
-  [ -n "$(foreign_nodes | head -1)" ] || pids=$(grep -l -E ':/kubepods(/|$)' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 || true)
+  # /kubepods is ours only while no other node runs (start refuses to begin beside one; stop_all looks).
+  [ -n "${FOREIGN_NODE:-}" ] || pids=$(grep -l -E ':/kubepods(/|$)' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 || true)
   local f cmd
   for f in $(grep -lzF -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null || true); do
     { cmd=$(tr '\0' ' ' < "$f"); } 2>/dev/null || continue
@@ -798,7 +798,7 @@ unmount_ours() {
 }
 remove_cgroups() {
   local c
-  [ -n "$(foreign_nodes | head -1)" ] && return 0 # its cgroups, not ours
+  [ -n "${FOREIGN_NODE:-}" ] && return 0 # its cgroups, not ours
   for c in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
     [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
@@ -817,6 +817,8 @@ remove_cgroups() {
   fi
 }
 stop_all() {
+  # Another node running now (one scan of /proc for kill_pods, twice, and remove_cgroups).
+  FOREIGN_NODE=$(foreign_nodes | head -1)
   s3_down
   if [ -f "$DIR/node.on" ] || alive kubelet || alive containerd; then
     halt kubelet
