@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { isAbsolute, join, relative } from 'node:path';
 import { UserError } from '../errors.ts';
 import { goModRequires, moduleZipHash, parseGoSum } from '../gomod.ts';
+import { temporary } from '../interrupt.ts';
 import { projectRoot } from '../paths.ts';
 import { cacheLock, decide, makeRecord, stepKey, withLock, writeRecord, type Cell } from '../state.ts';
 
@@ -138,7 +139,6 @@ export async function goBuildCached(
       }
     }),
   ) as Record<(typeof PIN_FILES)[number], string>;
-  checkPins(pins, files, mod, moduleZipHash(readFileSync(mod.zip)));
   const inputs = {
     module: mod.name,
     version: mod.version,
@@ -153,6 +153,8 @@ export async function goBuildCached(
   const record = `${out}.state.json`;
   return withLock(cacheLock(cache, `go-${name}-${mod.version}-${key}`), `building ${name} ${mod.version}`, async () => {
     if (!(await decide(`go build ${name} ${mod.version}`, record, 'go-build', cell, inputs)).decision.run) return out;
+    // Only before a build: a cached binary's record names this zip and these pins, checked when it was built.
+    checkPins(pins, files, mod, moduleZipHash(readFileSync(mod.zip)));
     await goBuild(cache, name, mod.version, pkg, goarch, out, pins, files, key);
     await writeRecord(record, makeRecord(record, 'go-build', cell, inputs, [out]));
     return out;
@@ -179,7 +181,11 @@ async function goBuild(
   try {
     // The module cache's copies (a cold cache downloads, each download checked against go.sum).
     await execa('go', ['mod', 'verify'], { cwd: work, env, extendEnv: false });
-    await execa('nice', ['go', 'build', '-mod=readonly', '-trimpath', '-ldflags=-s -w', '-o', `${out}.tmp`, pkg], { cwd: work, env, extendEnv: false });
+    await execa('nice', ['go', 'build', '-mod=readonly', '-trimpath', '-ldflags=-s -w', '-o', temporary(`${out}.tmp`), pkg], {
+      cwd: work,
+      env,
+      extendEnv: false,
+    });
   } catch (e) {
     const err = e as { code?: string; stderr?: string };
     rmSync(`${out}.tmp`, { force: true });
