@@ -127,13 +127,14 @@ export async function planWrapper(
     }
   }
   let driver: Plan['driver'];
-  if (tool === 'spark-submit' && (a.deployMode ?? 'cluster') === 'cluster') {
+  // cluster: Spark's driver runs in a pod, not in the JVM started here.
+  const mode = tool === 'spark-submit' && (a.deployMode ?? 'cluster') === 'cluster' ? 'cluster' : 'client';
+  if (mode === 'cluster') {
     const watch = planDriverWatch(props, a.rest);
     props = watch.props;
     if (watch.driver) driver = { ...watch.driver, creds: kube.creds };
   }
   // Secret-looking Hadoop properties of the account go by reference (conf/secret-refs.ts).
-  const mode = tool === 'spark-submit' && (a.deployMode ?? 'cluster') === 'cluster' ? 'cluster' : 'client';
   const byRef = secretsByReference(props, account.stored, mode);
   if (byRef.refused.length) {
     throw new UserError(
