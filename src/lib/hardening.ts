@@ -8,7 +8,7 @@
  * - the build test and the smoke check list what breaks it in a built rock (`rockFindings`): every
  *   layer read in order, a later layer's entry or whiteout winning, as a container runtime sees it.
  */
-import { indexTar, readMember, walkLayer, type TarHeader } from './tar-read.ts';
+import { GZIP_LAYERS, indexTar, readMember, walkLayer, type TarHeader } from './tar-read.ts';
 
 /** The world-writable directories the rock declares (paths in the image, no leading `/`): sticky 1777. */
 export const WORLD_WRITABLE = ['tmp'];
@@ -69,8 +69,6 @@ export const findingLine = (f: Finding) => `${f.path} ${(f.mode & 0o7777).toStri
 
 const kindOf = (type: string): Kind =>
   type === '5' ? 'dir' : type === '2' ? 'symlink' : type === '0' || type === '\0' || type === '1' || type === '7' ? 'file' : 'other';
-
-const GZIP_LAYERS = new Set(['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.docker.image.rootfs.diff.tar.gzip']);
 
 /**
  * The file system an oci-archive's image gives a container (its one image; gzip layers): each

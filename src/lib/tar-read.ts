@@ -29,6 +29,9 @@ export interface TarHeader {
   linkname: string;
 }
 
+/** The media types of a gzip-compressed layer (OCI's and Docker's): what walkLayer reads. */
+export const GZIP_LAYERS = new Set(['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.docker.image.rootfs.diff.tar.gzip']);
+
 /** The most a pax or GNU long-name header body may hold (real ones hold a path or two). */
 export const MAX_META = 1 << 20;
 

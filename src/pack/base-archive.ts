@@ -19,13 +19,12 @@ import { Transform } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { sha256File } from '../lib/hash.ts';
-import { indexTar, readMember, walkLayer, type TarMember } from '../lib/tar-read.ts';
+import { GZIP_LAYERS, indexTar, readMember, walkLayer, type TarMember } from '../lib/tar-read.ts';
 import { cachedLayer, layerCacheDir, recordLayer, type LayerBlob } from './layer.ts';
 import { MT, type Image } from './oci.ts';
 import { FORMAT, type RockBuild } from './rock.ts';
 import { temporary } from '../lib/interrupt.ts';
 
-const GZIP_LAYERS = new Set([MT.layer, 'application/vnd.docker.image.rootfs.diff.tar.gzip']);
 const MANIFESTS = new Set([MT.manifest, 'application/vnd.docker.distribution.manifest.v2+json']);
 const INDEXES = new Set([MT.index, 'application/vnd.docker.distribution.manifest.list.v2+json']);
 /** The most an index, manifest or config read into memory may be (real ones are a few KiB). */
