@@ -686,7 +686,9 @@ EOF
 # Pids of our daemons (their pid files), one per line.
 our_pids() { local f; for f in "$DIR"/*.pid; do [ -f "$f" ] && awk '{ print $1 }' "$f"; done; }
 # A Kubernetes node not ours in our network namespace (whose iptables it shares) (MicroK8s' kubelite, another kubelet or
-# kube-proxy): "PID ARGV0" lines. kind's nodes live in containers with namespaces of their own.
+# kube-proxy): the first one found, as "PID ARGV0". kind's nodes live in containers with namespaces of their own.
+# (The first only, returned from here: `foreign_nodes | head -1` under pipefail exits 141 when head leaves
+# before a second line is written, as it did on CI beside the suite's node, which has a kubelet and a kube-proxy.)
 foreign_nodes() {
   local f pid argv0 host ours; host=$(readlink /proc/$$/ns/net); ours=$(our_pids)
   for f in /proc/[0-9]*/cmdline; do
@@ -697,10 +699,10 @@ foreign_nodes() {
     # Ours without a pid file (a start killed before writing it): its flags name this instance.
     grep -qzF -- "$DIR/" "$f" 2>/dev/null && continue
     [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$host" ] || continue
-    echo "$pid $argv0"
+    echo "$pid $argv0"; return 0
   done
 }
-# The ports a node of ours listens on; a listener on one that is not ours: "PORT PID NAME".
+# The ports a node of ours listens on; the first listener on one that is not ours: "PORT PID NAME".
 NODE_PORTS=(10250 10256 10249 10257 10259)
 foreign_listeners() {
   local ours p line pid; ours=$(our_pids)
@@ -709,7 +711,7 @@ foreign_listeners() {
     [ -n "$line" ] || continue
     pid=$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$line" | head -1)
     [ -n "$pid" ] && grep -qxF "$pid" <<<"$ours" && continue
-    echo "$p ${pid:-?} $(sed -n 's/.*users:(("\([^"]*\)".*/\1/p' <<<"$line")"
+    echo "$p ${pid:-?} $(sed -n 's/.*users:(("\([^"]*\)".*/\1/p' <<<"$line")"; return 0
   done
 }
 # Refuse, in one line naming it, to start beside another node: its kube-proxy and ours would share
@@ -717,14 +719,14 @@ foreign_listeners() {
 preflight() {
   local x
   if [ "$NODE" = 1 ] && ! alive kubelet; then
-    x=$(foreign_nodes | head -1)
+    x=$(foreign_nodes)
     [ -z "$x" ] || die "another Kubernetes node runs on this machine (pid ${x%% *}: ${x#* }): stop it first, or start an API-only instance (LOCAL_K8S_NODE=0)"
     if [ ! -f "$DIR/node.on" ]; then
       x=$(grep -l -E ':/kubepods(/|$)' /proc/[0-9]*/cgroup 2>/dev/null | head -1 | cut -d/ -f3 || true)
       [ -z "$x" ] || die "the /kubepods cgroup holds processes of another node (pid $x: $(tr '\0' ' ' < "/proc/$x/cmdline" 2>/dev/null | cut -c1-80)): stop that node first, or start an API-only instance (LOCAL_K8S_NODE=0)"
     fi
   fi
-  x=$(foreign_listeners | head -1)
+  x=$(foreign_listeners)
   [ -z "$x" ] || { set -- $x; die "port $1 is taken by ${3:-a process} (pid $2), not by this instance: stop it, or choose other ports (LOCAL_K8S_API_PORT, LOCAL_K8S_ETCD_PORT)"; }
   # One Kubernetes version per instance: its etcd data and certificates are that version's.
   if [ -d "$DIR/etcd" ] && [ -f "$DIR/k8s-version" ] && [ "$(cat "$DIR/k8s-version")" != "$K8S_VERSION" ]; then
@@ -818,7 +820,7 @@ remove_cgroups() {
 }
 stop_all() {
   # Another node running now (one scan of /proc for kill_pods, twice, and remove_cgroups).
-  FOREIGN_NODE=$(foreign_nodes | head -1)
+  FOREIGN_NODE=$(foreign_nodes)
   s3_down
   if [ -f "$DIR/node.on" ] || alive kubelet || alive containerd; then
     halt kubelet
