@@ -425,14 +425,7 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
       expect(named, r.stderr).not.toBeNull();
       expect(kubelets.map((k) => k.pid)).toContain(Number(named![1]));
       // stop beside them (it scans for another node too) leaves no error either.
-      expect(
-        (
-          await execa('bash', [script, 'stop'], {
-            reject: false,
-            env: { LOCAL_K8S_DIR: d, LOCAL_K8S_NODE: '0', LOCAL_K8S_API_PORT: '26444', LOCAL_K8S_ETCD_PORT: '22381' },
-          })
-        ).exitCode,
-      ).toBe(0);
+      expect((await execa('bash', [script, 'stop'], { reject: false, env: { LOCAL_K8S_DIR: d, LOCAL_K8S_NODE: '0', LOCAL_K8S_API_PORT: '26444', LOCAL_K8S_ETCD_PORT: '22381' } })).exitCode).toBe(0);
       for (const k of kubelets) k.kill('SIGKILL');
       // A port the node needs (the controller-manager's), held by another process.
       const holder = spawn(

@@ -30,12 +30,6 @@ const jar = {
     license: nonEmpty,
   },
 };
-/** `group:artifact`, the artifact maybe `*` (a Maven exclusion). */
-const groupArtifact = { type: 'string', pattern: '^[A-Za-z0-9_.-]+:([A-Za-z0-9_.-]+|\\*)$' };
-const rootJar = {
-  ...jar,
-  properties: { ...jar.properties, exclude: { type: 'array', uniqueItems: true, items: groupArtifact } },
-};
 const pypi = {
   type: 'object',
   additionalProperties: false,
@@ -117,8 +111,7 @@ const line = {
       required: ['pypi'],
       properties: { pypi: pypi, tarball: { type: 'string', pattern: '^https://' } },
     },
-    jars: { type: 'array', items: rootJar },
-    provided: { type: 'array', uniqueItems: true, items: groupArtifact },
+    jars: { type: 'array', items: jar },
     flavours: { type: 'array', minItems: 1, items: name },
   },
 };

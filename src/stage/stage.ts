@@ -7,14 +7,14 @@
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, rm, symlink, writeFile, chmod, rename } from 'node:fs/promises';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { inStep, log } from '../lib/log.ts';
 import { linkOrCopy, linkTreeOrCopy, replaceDirAtomic, sweepLeftovers } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
 import { lastChange } from '../lib/tools/git.ts';
-import type { LineSpec, ResolvedLine, Matrix } from '../config/types.ts';
+import type { ResolvedLine, Matrix } from '../config/types.ts';
 import type { Rendered } from '../render/render.ts';
 import { sha256File, sha256Remembered } from '../lib/hash.ts';
 import { casPath, fetchVerified, recheckCached } from './fetch.ts';
@@ -74,7 +74,7 @@ export interface Staged {
 }
 
 /** The file name of a Maven input under inputs/jars. */
-export function stagedJarName(i: LockedInput): string {
+function stagedJarName(i: LockedInput): string {
   return `${i.name.split(':')[1]!}-${i.version}.jar`;
 }
 
@@ -194,26 +194,6 @@ async function replacedReason(cache: string, inputs: LockedInput[], placed: (i: 
   return (await stagedReplaced(cache, inputs, placed)) ? 'output changed on disk: a staged input is not the verified download any more' : undefined;
 }
 
-/**
- * Pure: what is wrong with a distribution's jars/ (file names) against what the line says of it: each
- * `provided` artifact is there (any version: the distribution's serves), and Hadoop's client jars are of
- * the line's `hadoop`, the version its hadoop-aws root has (src/config/matrix.ts checks that one).
- */
-export function distributionProblems(jars: string[], line: Pick<LineSpec, 'hadoop' | 'provided'>): string[] {
-  const p: string[] = [];
-  for (const ga of line.provided ?? []) {
-    const artifact = ga.split(':')[1]!;
-    const re = new RegExp(`^${artifact.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d[^/]*\\.jar$`);
-    if (!jars.some((j) => re.test(j))) p.push(`its jars/ has no ${artifact}-<version>.jar, which matrix.yaml says it provides (${ga})`);
-  }
-  for (const a of ['hadoop-client-api', 'hadoop-client-runtime'])
-    if (!jars.includes(`${a}-${line.hadoop}.jar`)) {
-      const have = jars.find((j) => j.startsWith(`${a}-`));
-      p.push(`its Hadoop is ${have ? have.slice(a.length + 1, -4) : 'missing'} (${a}), not the line's ${line.hadoop}, which its hadoop-aws must match`);
-    }
-  return p;
-}
-
 async function stageBase(
   resolved: ResolvedLine,
   ws: Workspace,
@@ -275,8 +255,6 @@ async function stageBase(
   const spark = inputs.find((i) => i.kind === 'pypi')!;
   const pebbleIn = inputs.find((i) => i.kind === 'go')!;
   const tree = await sparkTree(ws.cache, spark, paths.get(spark.id)!, resolved.line.py4j, cell);
-  const problem = distributionProblems(readdirSync(join(tree, 'jars')), resolved.line)[0];
-  if (problem) throw new UserError('E_DISTRIBUTION', `${spark.name} ${spark.version}: ${problem}`);
   // Built from scripts/pebble (go.mod + go.sum), checked to pin the very zip the lock names and the SBOM lists.
   const pebble = await goBuildCached(
     ws.cache,
