@@ -43,6 +43,8 @@ export const TOOLS = [
   'test/go-pins.test.ts',
   'test/jks.test.ts',
   'test/local-s3.test.ts',
+  // Maven (Debian's) resolving the lines' jar roots against Maven Central.
+  'test/lock-maven.test.ts',
   'test/noop.test.ts',
   'test/publish-attest.test.ts',
   'test/publish-cli.test.ts',

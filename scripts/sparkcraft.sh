@@ -8,9 +8,10 @@ stamp=node_modules/.sparkcraft-lock-hash
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(sha256sum package-lock.json | cut -d' ' -f1)" ]; then
   bash scripts/setup.sh npm-only >/dev/null
 fi
-# Which scripts/setup.d parts each command needs (render, lock and stage need only npm and Go).
+# Which scripts/setup.d parts each command needs (render and stage need only npm and Go).
 case "${1:-}" in
   build) parts=(build-tools) ;;            # mmdebstrap, pigz, umoci, skopeo, squashfs-tools, a JDK
+  lock) parts=(build-tools) ;;             # maven (the jar roots' closures) and python3-pip (wheel closures)
   smoke) parts=(build-tools k8s) ;;        # podman + runc for the rock, the local cluster for spark8t
   publish) parts=(build-tools registry cosign) ;; # skopeo, the loopback registry's tools, cosign (signing)
   verify) parts=(registry cosign) ;;       # skopeo, cosign

@@ -6,12 +6,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lockedInputsFor, readLock } from '../src/stage/lock.ts';
+import { stagedJarName } from '../src/stage/stage.ts';
 import { build } from '../src/pipeline.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { RockRunner } from '../src/smoke/runner.ts';
 import { ensureCluster, uniqueName, deleteNamespace, type ClusterInfo } from './support/k8s.ts';
 import { ensureS3, s3Request, type S3Creds } from './support/s3.ts';
 import {
+  classLoads,
   eventLogs,
   historyServerOnS3,
   icebergOnS3,
@@ -29,6 +35,8 @@ describe('Spark on the local S3 with the built rock (podman, local mode)', () =>
   let s3: S3Creds;
   let ctx: S3Ctx;
   const line = process.env.SPARKCRAFT_LINE || undefined;
+  // Every Spark JVM of the scenarios logs the classes it loads here (the s3a class-loading check).
+  const classLog = mkdtempSync(join(tmpdir(), 'sparkcraft-classlog-'));
 
   beforeAll(async () => {
     [info, s3] = await Promise.all([ensureCluster(), ensureS3()]);
@@ -37,10 +45,11 @@ describe('Spark on the local S3 with the built rock (podman, local mode)', () =>
     const r = resolveLine(m, { line });
     const rock = await RockRunner.load(b.artifact, `${r.flavour.image}:s3-${r.line.track}`);
     const kubeconfig = (await execa(info.kubectlPath, ['--kubeconfig', info.adminKubeconfig, 'config', 'view', '--flatten', '--minify'])).stdout;
+    chownSync(classLog, m.project.uid, m.project.uid);
     const bucket = uniqueName('s3t');
     await makeBucket(s3, bucket);
     ctx = {
-      where: await rockWhere(rock, { kubeconfig, s3Endpoint: s3.endpoint, uid: m.project.uid }),
+      where: await rockWhere(rock, { kubeconfig, s3Endpoint: s3.endpoint, uid: m.project.uid, classLog }),
       s3,
       bucket,
       account: { username: 's3user', namespace: uniqueName('s3') },
@@ -49,6 +58,7 @@ describe('Spark on the local S3 with the built rock (podman, local mode)', () =>
   }, 1_800_000);
 
   afterAll(async () => {
+    rmSync(classLog, { recursive: true, force: true });
     await ctx?.where.close();
     if (ctx) {
       await deleteNamespace(info, ctx.account.namespace);
@@ -111,4 +121,38 @@ describe('Spark on the local S3 with the built rock (podman, local mode)', () =>
       expect(secretSightings([`### event log of ${app}\n${text}`], s3.secret)).toEqual([]);
     }
   }, 120_000);
+
+  it("every class s3a loaded in these runs came from the line's locked jars, and none was missing (the JVMs' class-loading logs)", () => {
+    const m = loadMatrix();
+    const r = resolveLine(m, { line });
+    const logs = readdirSync(classLog).map((f) => readFileSync(join(classLog, f), 'utf8'));
+    // spark-sql, PySpark, Iceberg's spark-sql and the history server at least (spark8t is no JVM).
+    expect(logs.length).toBeGreaterThanOrEqual(4);
+    const loads = logs.flatMap((l) => classLoads(l, ['org.apache.hadoop.fs.s3a.', 'com.amazonaws.', 'software.amazon.']));
+    const names = new Set(loads.map((x) => x.cls));
+    expect(names).toContain('org.apache.hadoop.fs.s3a.S3AFileSystem');
+    const locked = lockedInputsFor(m.project, r.line, readLock()).filter((i) => i.kind === 'maven');
+    const jarOf = new Map(locked.map((i) => [`file:/opt/spark/jars/${stagedJarName(i)}`, i.id]));
+    // Classes the JVM generates (lambdas, whose source is their host class; proxies, `__dynamic_proxy__`)
+    // come from no file: only the loads from a location (a jar, a module, the CDS archive) are checked.
+    const bySource = new Map<string, number>();
+    for (const x of loads) if (/^[a-z]+:\//.test(x.source)) bySource.set(x.source, (bySource.get(x.source) ?? 0) + 1);
+    expect(loads.filter((x) => !/^[a-z]+:\//.test(x.source) && !/^__\w+__$/.test(x.source) && !names.has(x.source.split(' ')[0]!))).toEqual([]);
+    expect(
+      [...bySource.keys()].filter((src) => !jarOf.has(src)),
+      'classes loaded from elsewhere than the locked jars',
+    ).toEqual([]);
+    // The history server's listing is in RocksDB: its JNI library, the one the stage kept, was loaded.
+    const rocks = logs.flatMap((l) => classLoads(l, ['org.rocksdb.RocksDB'])).filter((x) => x.cls === 'org.rocksdb.RocksDB');
+    expect(rocks.length).toBeGreaterThan(0);
+    expect(rocks.filter((x) => !/^file:\/opt\/spark\/jars\/rocksdbjni-[\d.]+\.jar$/.test(x.source))).toEqual([]);
+    const printed = ctx.outputs.join('\n');
+    expect(
+      printed.match(/(NoClassDefFoundError|ClassNotFoundException)\S*:? +(com\.amazonaws|software\.amazon|org\.apache\.hadoop\.fs\.s3a)\S*/g) ?? [],
+    ).toEqual([]);
+    const unused = [...jarOf].filter(([src, id]) => !bySource.has(src) && /amazon|awssdk|jackson|jmespath|reactive|eventstream/.test(id)).map(([, id]) => id);
+    console.log(
+      `s3a: ${names.size} classes (${loads.length} loads in ${logs.length} JVMs) from ${[...bySource].map(([src, n]) => `${src.replace(/^file:\/opt\/spark\/jars\//, '')} ${n}`).join(', ')}; locked, not loaded here: ${unused.join(', ') || 'none'}`,
+    );
+  });
 });

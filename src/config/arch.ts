@@ -16,6 +16,11 @@ export interface ArchNames {
   /** The GNU triplet Debian's multiarch paths use (`x86_64-linux-gnu`). */
   triplet: string;
   pip: string[];
+  /**
+   * Jars of Spark's distribution that carry a JNI library per platform (file-name prefix → the one this
+   * architecture loads): the cell's tree keeps that one and drops the others (src/stage/native-libs.ts).
+   */
+  jni: Record<string, string>;
 }
 
 const manylinux = (cpu: string) => [`manylinux_2_36_${cpu}`, `manylinux_2_28_${cpu}`, `manylinux_2_17_${cpu}`, `manylinux2014_${cpu}`];
@@ -28,6 +33,7 @@ export const ARCHITECTURES: Record<string, ArchNames> = {
     node: 'x64',
     triplet: 'x86_64-linux-gnu',
     pip: [...manylinux('x86_64'), 'manylinux1_x86_64', 'linux_x86_64', 'any'],
+    jni: { 'rocksdbjni-': 'librocksdbjni-linux64.so' },
   },
   arm64: {
     oci: 'arm64',
@@ -36,6 +42,7 @@ export const ARCHITECTURES: Record<string, ArchNames> = {
     node: 'arm64',
     triplet: 'aarch64-linux-gnu',
     pip: [...manylinux('aarch64'), 'linux_aarch64', 'any'],
+    jni: { 'rocksdbjni-': 'librocksdbjni-linux-aarch64.so' },
   },
 };
 

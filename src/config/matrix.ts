@@ -65,6 +65,11 @@ function crossChecks(m: Matrix): string[] {
       p.push(`${path}.distribution must name pypi: {name: pyspark, version: ${l.spark}}`);
     for (const f of l.flavours) if (!m.flavours[f]) p.push(`${path}.flavours: ${f} is not among ${Object.keys(m.flavours).join(', ')}`);
     for (const j of l.java) if (!m.project.debianSuites[String(j)]) p.push(`${path}.java: Java ${j} has no Debian suite in project.debianSuites`);
+    // s3a is hadoop-aws of the very Hadoop the distribution ships (hadoop-client-api/-runtime; stage checks it).
+    l.jars.forEach((j, k) => {
+      if (j.group === 'org.apache.hadoop' && j.artifact === 'hadoop-aws' && j.version !== l.hadoop)
+        p.push(`${path}.jars[${k}] hadoop-aws ${j.version} is not the line's Hadoop ${l.hadoop}`);
+    });
     const jarsOf: Array<[string, JarSpec[]]> = [[`${path}.jars`, l.jars]];
     for (const f of l.flavours) {
       const fl = m.flavours[f];

@@ -30,6 +30,12 @@ const jar = {
     license: nonEmpty,
   },
 };
+/** `group:artifact`, the artifact maybe `*` (a Maven exclusion). */
+const groupArtifact = { type: 'string', pattern: '^[A-Za-z0-9_.-]+:([A-Za-z0-9_.-]+|\\*)$' };
+const rootJar = {
+  ...jar,
+  properties: { ...jar.properties, exclude: { type: 'array', uniqueItems: true, items: groupArtifact } },
+};
 const pypi = {
   type: 'object',
   additionalProperties: false,
@@ -111,7 +117,8 @@ const line = {
       required: ['pypi'],
       properties: { pypi: pypi, tarball: { type: 'string', pattern: '^https://' } },
     },
-    jars: { type: 'array', items: jar },
+    jars: { type: 'array', items: rootJar },
+    provided: { type: 'array', uniqueItems: true, items: groupArtifact },
     flavours: { type: 'array', minItems: 1, items: name },
   },
 };

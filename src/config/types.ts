@@ -18,6 +18,15 @@ export interface JarSpec {
   license: string;
 }
 
+/**
+ * A root of a line's jars: it and its runtime closure (Maven's resolution, `npm run lock`) are staged,
+ * without what it excludes and what the line's distribution provides.
+ */
+export interface RootJarSpec extends JarSpec {
+  /** `group:artifact` (artifact may be `*`) left out of its closure (e.g. hadoop-aws's own aws-java-sdk-bundle). */
+  exclude?: string[];
+}
+
 /** A PyPI distribution (the Spark distribution itself, or flavour extras such as jupyterlab). */
 export interface PypiSpec {
   name: string;
@@ -99,7 +108,13 @@ export interface LineSpec {
   snap: { base: 'core22' | 'core24' };
   /** Where Spark comes from: the pyspark distribution on PyPI (reachable here) or the Apache tarball. */
   distribution: { pypi: PypiSpec; tarball?: string };
-  jars: JarSpec[];
+  /** The roots of the jars added to Spark's (their closures are locked, src/stage/lock.ts). */
+  jars: RootJarSpec[];
+  /**
+   * `group:artifact` the distribution's jars/ already ships, left out of every closure (the distribution's
+   * version serves); stage checks each is there.
+   */
+  provided?: string[];
   flavours: string[];
 }
 

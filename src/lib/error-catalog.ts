@@ -178,6 +178,16 @@ export const SPARKCRAFT_ERRORS = {
     hint: 'check the versions in matrix.yaml and that PyPI and Maven Central are reachable',
     exit: 1,
   },
+  E_LOCK_LICENSE: {
+    summary: "a jar of a line's Maven closure has no licence sparkcraft can name in SPDX",
+    hint: 'name the artifact as a root of the line in matrix.yaml with its `license`',
+    exit: 1,
+  },
+  E_DISTRIBUTION: {
+    summary: "the line's Spark distribution does not ship what matrix.yaml says it provides (a jar, or Hadoop at the line's version)",
+    hint: "correct the line's `provided` or `hadoop` in matrix.yaml, then run `npm run lock`",
+    exit: 1,
+  },
   E_DOWNLOAD: { summary: 'an input could not be downloaded', hint: 'check the network or proxy; cached inputs are reused on the next run', exit: 1 },
   E_CHECKSUM: { summary: 'a download does not match its pinned checksum', hint: 'the file changed upstream or the lock is wrong; nothing was staged', exit: 1 },
   E_DISK_FULL: { summary: 'no space left on device', hint: 'free space in dist/ and the cache', exit: 1 },

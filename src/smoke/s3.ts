@@ -293,7 +293,27 @@ export async function historyServerOnS3(
  * configuration is what spark8t's `get-config` gives (into a private file in the container), since
  * the wrappers' `--master local[N]` runs without an account.
  */
-export async function rockWhere(rock: RockRunner, o: { kubeconfig: string; s3Endpoint: string; uid: number }): Promise<Where> {
+/** The JVM option that logs every class a JVM loads, with the jar or module it came from, to `dir/<pid>.log`. */
+export const classLoadLogOption = (dir: string) => `-Xlog:class+load=info:file=${dir}/%p.log`;
+
+/**
+ * Pure: the classes a `-Xlog:class+load` log names whose name starts with one of `prefixes`, each with
+ * where it was loaded from (`file:/opt/spark/jars/x.jar`, `jrt:/java.base`, `shared objects file`, ...).
+ */
+export function classLoads(log: string, prefixes: string[]): Array<{ cls: string; source: string }> {
+  const out: Array<{ cls: string; source: string }> = [];
+  for (const line of log.split('\n')) {
+    const m = line.match(/\[class,load\s*\]\s+(\S+)\s+source:\s+(.+)$/);
+    if (m && prefixes.some((p) => m[1]!.startsWith(p))) out.push({ cls: m[1]!, source: m[2]!.trim() });
+  }
+  return out;
+}
+
+/**
+ * Spark run in the rock under podman (local mode). With `classLog` (a host directory), every Spark JVM
+ * there (spark-submit's driver, the history server) logs the classes it loads into it.
+ */
+export async function rockWhere(rock: RockRunner, o: { kubeconfig: string; s3Endpoint: string; uid: number; classLog?: string }): Promise<Where> {
   // The directory holds the kubeconfig and the s3a secret: what a killed run left is swept first.
   await sweepLeftovers(tmpdir(), /^sparkcraft-s3-(\d+)-\w+$/);
   const work = temporary(mkdtempSync(join(tmpdir(), `sparkcraft-s3-${process.pid}-`)));
@@ -323,8 +343,8 @@ export async function rockWhere(rock: RockRunner, o: { kubeconfig: string; s3End
       const dir = put(files);
       const r = await rock.run(['-c', `export W=/work; ${script}`], {
         entrypoint: '/bin/bash',
-        volumes: [`${dir}:/work`, `${kube}:/kube/config:ro`],
-        envs: { KUBECONFIG: '/kube/config' },
+        volumes: [`${dir}:/work`, `${kube}:/kube/config:ro`, ...(o.classLog ? [`${o.classLog}:/classlog`] : [])],
+        envs: { KUBECONFIG: '/kube/config', ...(o.classLog ? { SPARK_SUBMIT_OPTS: classLoadLogOption('/classlog') } : {}) },
         timeout: timeoutMs,
       });
       return { exitCode: r.exitCode ?? -1, output: `${r.stdout}\n${r.stderr}`.trim() };
@@ -339,8 +359,12 @@ export async function rockWhere(rock: RockRunner, o: { kubeconfig: string; s3End
       const name = `sparkcraft-s3-hs-${process.pid}-${n}`;
       containers.push(name);
       await rock.start(name, {
-        volumes: [`${join(dir, 'spark-defaults.conf')}:/etc/spark8t/conf/spark-defaults.conf:ro`],
-        envs: { SPARK_HISTORY_OPTS: `-Dspark.history.ui.port=${port}` },
+        volumes: [`${join(dir, 'spark-defaults.conf')}:/etc/spark8t/conf/spark-defaults.conf:ro`, ...(o.classLog ? [`${o.classLog}:/classlog`] : [])],
+        // Its listing on disk in RocksDB (the store a history server keeps across restarts): the rock's
+        // rocksdbjni keeps only this architecture's JNI library (src/stage/native-libs.ts), loaded here.
+        envs: {
+          SPARK_HISTORY_OPTS: `-Dspark.history.ui.port=${port} -Dspark.history.store.path=/tmp/spark-history-store -Dspark.history.store.hybridStore.diskBackend=ROCKSDB${o.classLog ? ` ${classLoadLogOption('/classlog')}` : ''}`,
+        },
       });
       const st = await rock.exec(name, ['pebble', 'start', 'history-server']);
       if (st.exitCode !== 0) throw new ScenarioFailed('history server', 'pebble start history-server failed', `${st.stdout}\n${st.stderr}`);

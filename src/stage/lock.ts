@@ -17,6 +17,7 @@ import { addSparkcraftFormats } from '../config/formats.ts';
 import lockSchema from '../config/schemas/lock.schema.json' with { type: 'json' };
 import type { FlavourSpec, JarSpec, LineSpec, Matrix } from '../config/types.ts';
 import { resolveWheels } from '../lib/tools/pip.ts';
+import { resolveClosure } from '../lib/tools/maven.ts';
 import { fileDigest } from '../lib/hash.ts';
 import { fetchUnpinned } from './fetch.ts';
 
@@ -38,7 +39,29 @@ export interface LockFile {
   lines: Record<string, string[]>;
   /** The inputs of each layered flavour of a line (`3.5/gpu`), apart from the base's. */
   flavours?: Record<string, string[]>;
+  /** What each line's jar closure (its ids in `lines`) was resolved from: see closureRequest. */
+  closures?: Record<string, ClosureRequest>;
 }
+/** A line's jar roots (`group:artifact:version[:classifier]`, each followed by ` -excluded` ones) and what its distribution provides. */
+export interface ClosureRequest {
+  roots: string[];
+  provided: string[];
+}
+
+/** Pure: what Maven resolves a line's jars from, as the lock records it (a change of it makes the lock stale). */
+export function closureRequest(line: LineSpec): ClosureRequest {
+  return {
+    roots: line.jars.map(
+      (j) =>
+        `${j.group}:${j.artifact}:${j.version}${j.classifier ? `:${j.classifier}` : ''}${[...(j.exclude ?? [])]
+          .sort()
+          .map((x) => ` -${x}`)
+          .join('')}`,
+    ),
+    provided: [...(line.provided ?? [])].sort(),
+  };
+}
+const sameRequest = (a: ClosureRequest | undefined, b: ClosureRequest) => !!a && JSON.stringify(a) === JSON.stringify(b);
 
 /** PEP 503's normal form of a Python project name. */
 export const normalName = (n: string) => n.toLowerCase().replace(/[-_.]+/g, '-');
@@ -190,15 +213,59 @@ export function readLock(file = LOCK_FILE): LockFile {
   return validateLock(parsed, file);
 }
 
-/** The pinned inputs of one line; refuses when the lock does not match the matrix. */
+/**
+ * The pinned inputs of one line (its Spark distribution, the closure of its jar roots, pebble's module);
+ * refuses when the lock does not match the matrix: an input missing, or jar roots, exclusions or
+ * `provided` other than those the closure was resolved from.
+ */
 export function lockedInputsFor(project: Matrix['project'], line: LineSpec, lock: LockFile): LockedInput[] {
+  const ids = lock.lines[line.track] ?? [];
   const want = plannedInputs(project, line).map((i) => i.id);
-  const missing = want.filter((id) => !lock.inputs[id]);
-  if (missing.length)
-    throw new UserError('E_LOCK', `the lock file does not pin ${missing.join(', ')} (Spark ${line.track})`, {
-      hint: 'matrix.yaml changed: run `npm run lock` and commit the result',
-    });
-  return want.map((id) => lock.inputs[id]!);
+  const missing = want.filter((id) => !ids.includes(id) || !lock.inputs[id]);
+  const gone = ids.filter((id) => !lock.inputs[id]);
+  const hint = 'matrix.yaml changed: run `npm run lock` and commit the result';
+  if (missing.length || gone.length)
+    throw new UserError('E_LOCK', `the lock file does not pin ${[...missing, ...gone].join(', ')} (Spark ${line.track})`, { hint });
+  if (!sameRequest(lock.closures?.[line.track], closureRequest(line)))
+    throw new UserError(
+      'E_LOCK',
+      `the lock's jar closure of Spark ${line.track} was resolved from other roots, exclusions or provided jars than matrix.yaml names`,
+      {
+        hint,
+      },
+    );
+  return ids.map((id) => lock.inputs[id]!);
+}
+
+/** I/O: pin one input (a Maven jar or Go module zip: fetched, hashed; a jar cross-checked with Central's .sha1). */
+async function pin(cache: string, lock: LockFile, inp: Omit<LockedInput, 'sha256' | 'url'> & { url?: string }): Promise<void> {
+  if (lock.inputs[inp.id]) return;
+  const got = await fetchUnpinned(cache, inp.id, inp.url!);
+  if (inp.kind === 'maven') await checkMavenSha1(inp.id, inp.url!, got.path);
+  lock.inputs[inp.id] = { ...inp, url: inp.url!, sha256: got.sha256 };
+  log.info(`locked ${inp.id} ${got.sha256}`);
+}
+
+/**
+ * I/O: the ids of a line's jars, its roots' closure: the lock's when it was resolved from the same request,
+ * else Maven's resolution now (every jar of it pinned).
+ */
+async function lockJarClosure(cache: string, lock: LockFile, line: LineSpec): Promise<string[]> {
+  const request = closureRequest(line);
+  const before = (lock.lines[line.track] ?? []).filter((id) => id.startsWith('maven:'));
+  const roots = line.jars.map((j) => mavenInput(j).id);
+  if (sameRequest(lock.closures?.[line.track], request) && roots.every((id) => before.includes(id)) && before.every((id) => lock.inputs[id])) return before;
+  log.info(`resolving the closure of Spark ${line.track}'s ${line.jars.length} jar roots with Maven`);
+  const closure = await resolveClosure(line.jars, line.provided ?? [], join(cache, 'maven-repo'));
+  const ids: string[] = [];
+  for (const c of closure) {
+    const inp = mavenInput({ ...c, license: c.license });
+    await pin(cache, lock, inp);
+    ids.push(inp.id);
+  }
+  log.info(`locked ${ids.length} jars for Spark ${line.track} (${roots.length} roots)`);
+  lock.closures = { ...(lock.closures ?? {}), [line.track]: request };
+  return ids;
 }
 
 interface PypiRelease {
@@ -242,11 +309,7 @@ async function lockFlavour(cache: string, lock: LockFile, line: LineSpec, f: Fla
   const ids: string[] = [];
   for (const inp of planned.filter((i) => i.kind === 'maven')) {
     ids.push(inp.id);
-    if (lock.inputs[inp.id]) continue;
-    const got = await fetchUnpinned(cache, inp.id, inp.url!);
-    await checkMavenSha1(inp.id, inp.url!, got.path);
-    lock.inputs[inp.id] = { ...inp, url: inp.url!, sha256: got.sha256 };
-    log.info(`locked ${inp.id} ${got.sha256}`);
+    await pin(cache, lock, inp);
   }
   const roots = planned.filter((i) => i.kind === 'wheel');
   if (roots.length) {
@@ -284,25 +347,22 @@ export async function refreshLock(cache: string, m: Matrix, tracks?: string[], f
     if (tracks && !tracks.includes(line.track)) continue;
     const ids: string[] = [];
     for (const inp of plannedInputs(m.project, line)) {
+      if (inp.kind === 'maven') continue; // the roots: their closure is resolved below
       ids.push(inp.id);
       if (inp.kind === 'pypi') {
         // Newer patch releases are reported on every refresh, locked or not.
         if (!pypiCache.has(inp.name)) pypiCache.set(inp.name, await pypiProject(inp.name));
         newer[line.track] = newerPatches(Object.keys(pypiCache.get(inp.name)!.releases), line);
-      }
-      if (lock.inputs[inp.id]) continue;
-      if (inp.kind === 'pypi') {
+        if (lock.inputs[inp.id]) continue;
         const proj = pypiCache.get(inp.name)!;
         const sdist = proj.releases[inp.version]?.find((f) => f.packagetype === 'sdist');
         if (!sdist) throw new UserError('E_LOCK_RESOLVE', `${inp.name} ${inp.version} has no source distribution on PyPI`);
         lock.inputs[inp.id] = { ...inp, url: new URL(sdist.url, `https://pypi.org/pypi/${inp.name}/json`).href, sha256: sdist.digests.sha256 };
-      } else {
-        const got = await fetchUnpinned(cache, inp.id, inp.url!);
-        if (inp.kind === 'maven') await checkMavenSha1(inp.id, inp.url!, got.path);
-        lock.inputs[inp.id] = { ...inp, url: inp.url!, sha256: got.sha256 };
-      }
-      log.info(`locked ${inp.id} ${lock.inputs[inp.id]!.sha256}`);
+        log.info(`locked ${inp.id} ${lock.inputs[inp.id]!.sha256}`);
+      } else await pin(cache, lock, inp);
     }
+    // The Spark distribution first, then the jars, then pebble (the order stage and the SBOM list them in).
+    ids.splice(1, 0, ...(await lockJarClosure(cache, lock, line)));
     lock.lines[line.track] = ids;
     for (const name of line.flavours) {
       const f = m.flavours[name];
@@ -314,6 +374,7 @@ export async function refreshLock(cache: string, m: Matrix, tracks?: string[], f
   // Lines gone from the matrix, and inputs no line uses any more, leave the lock.
   const tracksNow = new Set(m.lines.map((l) => l.track));
   for (const t of Object.keys(lock.lines)) if (!tracksNow.has(t)) delete lock.lines[t];
+  for (const t of Object.keys(lock.closures ?? {})) if (!tracksNow.has(t)) delete lock.closures![t];
   const flavoursNow = new Set(
     m.lines.flatMap((l) => l.flavours.filter((n) => m.flavours[n]?.over && m.flavours[n]?.available !== false).map((n) => `${l.track}/${n}`)),
   );
@@ -325,6 +386,7 @@ export async function refreshLock(cache: string, m: Matrix, tracks?: string[], f
     inputs: Object.fromEntries(Object.entries(lock.inputs).sort(([a], [b]) => a.localeCompare(b))),
     lines: Object.fromEntries(Object.entries(lock.lines).sort()),
     ...(lock.flavours && Object.keys(lock.flavours).length ? { flavours: Object.fromEntries(Object.entries(lock.flavours).sort()) } : {}),
+    ...(lock.closures && Object.keys(lock.closures).length ? { closures: Object.fromEntries(Object.entries(lock.closures).sort()) } : {}),
   };
   await writeFileAtomic(file, JSON.stringify(sorted, null, 2) + '\n');
   return { lock: sorted, newer };

@@ -6,15 +6,15 @@
  */
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, rm, symlink, writeFile, chmod, rename } from 'node:fs/promises';
-import { existsSync, statSync } from 'node:fs';
+import { copyFile, mkdir, readFile, rm, symlink, writeFile, chmod, rename } from 'node:fs/promises';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { inStep, log } from '../lib/log.ts';
 import { linkOrCopy, linkTreeOrCopy, replaceDirAtomic, sweepLeftovers } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
 import { lastChange } from '../lib/tools/git.ts';
-import type { ResolvedLine, Matrix } from '../config/types.ts';
+import type { LineSpec, ResolvedLine, Matrix } from '../config/types.ts';
 import type { Rendered } from '../render/render.ts';
 import { sha256File, sha256Remembered } from '../lib/hash.ts';
 import { casPath, fetchVerified, recheckCached } from './fetch.ts';
@@ -38,6 +38,8 @@ import {
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
 import { examplesOrigins, examplesSourcesKey, stageExamples } from './examples.ts';
 import { temporary } from '../lib/interrupt.ts';
+import { ARCHITECTURES } from '../config/arch.ts';
+import { dropZipEntries, nativeRules, zipEntries, type NativeRule } from './native-libs.ts';
 
 /** The stage record (`inputs/.state.json`): the stage's inputs, and one content key per staged tree. */
 export type StageRecord = StepRecord<{ trees: Record<string, string> }>;
@@ -74,7 +76,7 @@ export interface Staged {
 }
 
 /** The file name of a Maven input under inputs/jars. */
-function stagedJarName(i: LockedInput): string {
+export function stagedJarName(i: LockedInput): string {
   return `${i.name.split(':')[1]!}-${i.version}.jar`;
 }
 
@@ -112,20 +114,28 @@ async function stagedReplaced(cache: string, inputs: LockedInput[], placed: (i: 
  * for bin/spark-submit.
  */
 export async function sparkTree(cache: string, input: LockedInput, archive: string, py4j: string, cell: Cell): Promise<string> {
-  const inputs = { archive: input.sha256, py4j };
+  const jni = ARCHITECTURES[cell.arch]?.jni ?? {};
+  const inputs = { archive: input.sha256, py4j, jni: JSON.stringify(jni) };
   const key = stepKey('spark-tree', cell, inputs);
   const dest = join(cache, 'extract', `spark-${key}`);
   const step = `unpack ${input.name} ${input.version}`;
   // Under the lock, so that concurrent stages unpack it once and none sees half a tree.
   return withLock(cacheLock(cache, `extract-spark-${key}`), `the unpacked ${input.name} ${input.version}`, async () => {
     if (!(await decide(step, join(dest, STAGE_RECORD), 'spark-tree', cell, inputs)).decision.run) return dest;
-    return unpackSpark(input, archive, py4j, dest, async (home) =>
+    return unpackSpark(input, archive, py4j, nativeRules(jni), dest, async (home) =>
       writeRecord(join(home, STAGE_RECORD), makeRecord(join(home, STAGE_RECORD), 'spark-tree', cell, inputs, ['bin/spark-submit'])),
     );
   });
 }
 
-async function unpackSpark(input: LockedInput, archive: string, py4j: string, dest: string, record: (home: string) => Promise<void>): Promise<string> {
+async function unpackSpark(
+  input: LockedInput,
+  archive: string,
+  py4j: string,
+  rules: NativeRule[],
+  dest: string,
+  record: (home: string) => Promise<void>,
+): Promise<string> {
   // What killed unpacks left goes; a unique name per call keeps concurrent unpacks apart.
   await sweepLeftovers(dirname(dest), /^spark-[0-9a-f]{64}\.tmp-(\d+)(?:-[0-9a-f]+)?$/);
   const tmp = temporary(`${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -151,6 +161,20 @@ async function unpackSpark(input: LockedInput, archive: string, py4j: string, de
     throw new UserError('E_STAGE', `${input.name} ${input.version} does not carry Spark's bin/ and jars/`, {
       hint: 'use a pyspark source distribution (sdist)',
     });
+  }
+  // Other platforms' JNI libraries out of the jars that carry one per platform (rocksdbjni: 53 of its 58 MB).
+  for (const f of readdirSync(join(home, 'jars'))) {
+    const rule = rules.find((r) => r.jar.test(f));
+    if (!rule) continue;
+    const jar = join(home, 'jars', f);
+    const before = await readFile(jar);
+    if (!zipEntries(before).entries.some((e) => e.name === rule.keep))
+      throw new UserError('E_DISTRIBUTION', `${input.name} ${input.version}: jars/${f} has no ${rule.keep}, the JNI library this architecture loads`, {
+        hint: 'correct `jni` of the architecture in src/config/arch.ts for this rocksdbjni',
+      });
+    const after = dropZipEntries(before, (n) => n === rule.keep || !rule.drop.test(n));
+    await writeFile(jar, after);
+    log.info(`jars/${f}: kept ${rule.keep} of its native libraries (${before.length} → ${after.length} bytes)`);
   }
   await rename(join(raw, 'pyspark'), join(home, 'python', 'pyspark'));
   if (existsSync(join(raw, 'lib'))) await rename(join(raw, 'lib'), join(home, 'python', 'lib'));
@@ -194,6 +218,26 @@ async function replacedReason(cache: string, inputs: LockedInput[], placed: (i: 
   return (await stagedReplaced(cache, inputs, placed)) ? 'output changed on disk: a staged input is not the verified download any more' : undefined;
 }
 
+/**
+ * Pure: what is wrong with a distribution's jars/ (file names) against what the line says of it: each
+ * `provided` artifact is there (any version: the distribution's serves), and Hadoop's client jars are of
+ * the line's `hadoop`, the version its hadoop-aws root has (src/config/matrix.ts checks that one).
+ */
+export function distributionProblems(jars: string[], line: Pick<LineSpec, 'hadoop' | 'provided'>): string[] {
+  const p: string[] = [];
+  for (const ga of line.provided ?? []) {
+    const artifact = ga.split(':')[1]!;
+    const re = new RegExp(`^${artifact.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d[^/]*\\.jar$`);
+    if (!jars.some((j) => re.test(j))) p.push(`its jars/ has no ${artifact}-<version>.jar, which matrix.yaml says it provides (${ga})`);
+  }
+  for (const a of ['hadoop-client-api', 'hadoop-client-runtime'])
+    if (!jars.includes(`${a}-${line.hadoop}.jar`)) {
+      const have = jars.find((j) => j.startsWith(`${a}-`));
+      p.push(`its Hadoop is ${have ? have.slice(a.length + 1, -4) : 'missing'} (${a}), not the line's ${line.hadoop}, which its hadoop-aws must match`);
+    }
+  return p;
+}
+
 async function stageBase(
   resolved: ResolvedLine,
   ws: Workspace,
@@ -225,6 +269,8 @@ async function stageBase(
     spark8t: spark8tSha,
     py4j: resolved.line.py4j,
     examples: examplesKey,
+    // The JNI libraries the Spark tree keeps (sparkTree): another rule is another tree.
+    jni: JSON.stringify(ARCHITECTURES[resolved.arch]?.jni ?? {}),
   };
   const stamp = stepKey('stage', cell, stepInputs);
   const target = at(ws, resolved.paths.inputs);
@@ -255,6 +301,8 @@ async function stageBase(
   const spark = inputs.find((i) => i.kind === 'pypi')!;
   const pebbleIn = inputs.find((i) => i.kind === 'go')!;
   const tree = await sparkTree(ws.cache, spark, paths.get(spark.id)!, resolved.line.py4j, cell);
+  const problem = distributionProblems(readdirSync(join(tree, 'jars')), resolved.line)[0];
+  if (problem) throw new UserError('E_DISTRIBUTION', `${spark.name} ${spark.version}: ${problem}`);
   // Built from scripts/pebble (go.mod + go.sum), checked to pin the very zip the lock names and the SBOM lists.
   const pebble = await goBuildCached(
     ws.cache,
@@ -316,7 +364,7 @@ async function stageBase(
       );
       // One key per input tree, so a build rebuilds only the layers whose inputs changed.
       const trees = {
-        spark: treeKeyOf({ spark: spark.sha256, py4j: resolved.line.py4j }),
+        spark: treeKeyOf({ spark: spark.sha256, py4j: resolved.line.py4j, jni: stepInputs.jni }),
         jars: treeKeyOf(inputs.filter((x) => x.kind === 'maven').map((i) => [i.name, i.version, i.sha256])),
         pebble: treeKeyOf({ pebble: await sha256File(join(tmp, 'pebble', 'pebble')) }),
         spark8t: treeKeyOf({ spark8tSha, tools: SPARK8T_TOOLS }),
