@@ -6,7 +6,10 @@
  *  - compressed size of the image against the compressed payload (target ≤ 10 % overhead);
  *  - per layered flavour (BENCH_FLAVOURS, default every available one the default line offers): a cold build over the already built
  *    base (a layer cache holding only the base's layers), a no-op rebuild (target < 2 s), and the
- *    bytes the flavour adds over the base.
+ *    bytes the flavour adds over the base;
+ *  - per other line (BENCH_LINES, default every line of the matrix): its compressed rock size, and the bytes a
+ *    node that already holds that line's rock must pull for the default line's (the layers it lacks, by digest)
+ *    against what a cold node pulls.
  */
 import { execa } from 'execa';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, mkdirSync } from 'node:fs';
@@ -54,9 +57,33 @@ function benchedFlavours(): string[] {
   return resolveLine(m, {}).line.flavours.filter((f) => m.flavours[f]!.over && flavourAvailable(m.flavours[f]!));
 }
 
+/** Bytes of `want`'s layers that a node holding `have`'s layers lacks (compressed, by digest). */
+function bytesToPull(want: Array<{ digest: string; size: number }>, have: Array<{ digest: string }>): number {
+  const held = new Set(have.map((l) => l.digest));
+  return want.filter((l) => !held.has(l.digest)).reduce((n, l) => n + l.size, 0);
+}
+
+const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+
+/** The rows of the other lines against the default line's rock `first` (built in dist/). */
+async function lineRows(first: { size: number; layers?: Array<{ digest: string; size: number }> }) {
+  const m = loadMatrix();
+  const others = (process.env.BENCH_LINES?.split(',').filter(Boolean) ?? m.lines.map((l) => l.track)).filter((t) => t !== m.defaultLine);
+  const cold = first.layers!.reduce((n, l) => n + l.size, 0);
+  console.log(`line ${m.defaultLine}: rock ${mib(first.size)}; a cold node pulls ${mib(cold)} of layers (${first.layers!.length})`);
+  for (const t of others) {
+    const o = await build('rock', { backend: 'builtin', line: t });
+    const pull = bytesToPull(first.layers!, o.layers!);
+    console.log(
+      `line ${t}: rock ${mib(o.size)}; a node holding it pulls ${mib(pull)} for ${m.defaultLine}'s rock, ${((pull / cold) * 100).toFixed(1)} % of a cold pull (shares ${first.layers!.length - first.layers!.filter((l) => !o.layers!.some((x) => x.digest === l.digest)).length} of ${first.layers!.length} layers)`,
+    );
+  }
+}
+
 async function main() {
   setLogLevel('WARN');
   const first = await build('rock', { backend: 'builtin' });
+  if (process.env.BENCH_LINES_ONLY === '1') return lineRows(first);
   if (process.env.BENCH_BASE === '0') {
     // Only the flavour rows (the base's need a cold base build of their own).
     for (const f of benchedFlavours()) await flavourRows(f, first);
@@ -104,6 +131,7 @@ async function main() {
   );
   await execa('rm', ['-rf', cache, work]);
   for (const f of benchedFlavours()) await flavourRows(f, first);
+  await lineRows(first);
 }
 
 /** The rows of one layered flavour over the base rock `base` (already built in dist/). */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { build } from '../src/pipeline.ts';
-import { buildRock, gitRevision } from '../src/pack/rock.ts';
+import { buildRock, gitRevision, LAYER_EPOCH } from '../src/pack/rock.ts';
 import { stage } from '../src/pipeline.ts';
 import { ensureSpark8t } from '../src/spark8t/build/build.ts';
 import { layerCacheDir } from '../src/pack/layer.ts';
@@ -163,6 +163,28 @@ describe('reproducible and cached', () => {
       expect(changed).toEqual(['part spark8t']);
     } finally {
       await stage(); // back to the real executable
+      await execa('rm', ['-rf', work]);
+    }
+  });
+  it('a later build epoch (a matrix or lock commit) rebuilds no layer: every layer is byte-identical, only created changes', async () => {
+    const first = await build('rock', { backend: 'builtin' });
+    const st = await stage();
+    const meta = await gitRevision(ROOT, workspace().sourceDateEpoch);
+    const cell = { arch: st.resolved.arch, java: st.resolved.java, suite: st.resolved.debianSuite };
+    const work = mkdtempSync(join(tmpdir(), 'later-epoch-'));
+    try {
+      const later = meta.epoch + 86_400 * 30;
+      const b = await buildRock(workspace(), st.dir, join(work, 'later.rock'), { ...meta, epoch: later, source: st.matrix.project.source, ...cell });
+      expect(b.layers.filter((l) => !l.cached).map((l) => l.comment)).toEqual([]);
+      expect(b.layers.map((l) => l.digest)).toEqual(first.layers!.map((l) => l.digest));
+      expect(b.image.manifestDigest).not.toBe(first.manifestDigest);
+      const config = JSON.parse(b.image.config.toString()) as { created: string };
+      expect(config.created).toBe(new Date(later * 1000).toISOString().replace(/\.\d+Z$/, 'Z'));
+      // The files of the rock's own layer (users, pebble) carry the layer time, not the build's epoch.
+      const tv = await execa('tar', ['--numeric-owner', '--full-time', '-tvzf', b.layers.at(-1)!.path], { env: { TZ: 'UTC' } });
+      const times = new Set(tv.stdout.split('\n').map((l) => l.split(/\s+/).slice(3, 5).join(' ')));
+      expect([...times]).toEqual([new Date(LAYER_EPOCH * 1000).toISOString().slice(0, 19).replace('T', ' ')]);
+    } finally {
       await execa('rm', ['-rf', work]);
     }
   });

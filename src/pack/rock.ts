@@ -374,7 +374,18 @@ export interface RockBuild {
   reused: boolean;
 }
 
-/** What a rock is built with: the file times, the labels, and the cell (architecture, Java). */
+/**
+ * The time every file of a layer gets: 1980-01-01T00:00:02Z (the earliest a jar's zip entries can hold, as the
+ * spark-examples scriptlet writes its jar), or the build's epoch when that is earlier (SOURCE_DATE_EPOCH clamps file
+ * times, never raises them). Not the commit time: a layer's bytes and cache key then depend on its own inputs
+ * only, so a matrix or lock edit leaves the Debian root, the runtime packages and every other unchanged part one
+ * identical layer, shared between the lines, flavours and releases of one base. The image's `created` and the
+ * archive keep the build's epoch.
+ */
+export const LAYER_EPOCH = 315532802;
+export const layerTime = (epoch: number): number => Math.min(LAYER_EPOCH, epoch);
+
+/** What a rock is built with: the build's epoch (the image's created time), the labels, and the cell (architecture, Java). */
 export interface RockMeta {
   epoch: number;
   revision: string;
@@ -398,7 +409,7 @@ async function buildRockLocked(ws: Workspace, buildDir: string, outFile: string,
   const steps = layerSteps(ws, outFile, cell);
   const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
   const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'), meta.suite);
-  const mtime = meta.epoch;
+  const mtime = layerTime(meta.epoch);
   const layers: Array<LayerBlob & { cached: boolean }> = [];
   const step = <T>(what: string, fn: () => Promise<T>) => inStep(`rock ${plan.name}: ${what}`, fn);
 
@@ -481,7 +492,7 @@ async function buildRockLocked(ws: Workspace, buildDir: string, outFile: string,
     ),
   );
 
-  const created = new Date(mtime * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const created = new Date(meta.epoch * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
   const env = { ...plan.env };
   const image = assembleImage(
     layers,
@@ -503,7 +514,7 @@ async function buildRockLocked(ws: Workspace, buildDir: string, outFile: string,
     plan.version,
   );
   // Unchanged: the archive already holds this manifest.
-  const reused = await writeArchiveUnlessCurrent(ws, image, outFile, mtime, step, steps, layers);
+  const reused = await writeArchiveUnlessCurrent(ws, image, outFile, meta.epoch, step, steps, layers);
   return { artifact: outFile, image, layers, reused };
 }
 
@@ -522,7 +533,7 @@ async function buildFlavourRockLocked(ws: Workspace, base: RockBuild, buildDir: 
   const steps = layerSteps(ws, outFile, cell);
   const manifest = parseYaml(await readFile(join(buildDir, 'rockcraft.yaml'), 'utf8')) as RockManifest;
   const plan = planRock(manifest, join(buildDir, 'rockcraft.yaml'), meta.suite);
-  const mtime = meta.epoch;
+  const mtime = layerTime(meta.epoch);
   const step = <T>(what: string, fn: () => Promise<T>) => inStep(`rock ${plan.name}: ${what}`, fn);
   // The base's config: ours, or (--base-archive) rockcraft's, where any of these may be absent.
   const parsed = JSON.parse(base.image.config.toString()) as {
@@ -551,7 +562,7 @@ async function buildFlavourRockLocked(ws: Workspace, base: RockBuild, buildDir: 
   }
   const env = new Map(baseConfig.config.Env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)] as const));
   for (const [k, v] of Object.entries(plan.env)) env.set(k, v);
-  const created = new Date(mtime * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const created = new Date(meta.epoch * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
   const image = assembleImage(
     layers,
     {
@@ -578,7 +589,7 @@ async function buildFlavourRockLocked(ws: Workspace, base: RockBuild, buildDir: 
     },
     plan.version,
   );
-  const reused = await writeArchiveUnlessCurrent(ws, image, outFile, mtime, step, steps, layers);
+  const reused = await writeArchiveUnlessCurrent(ws, image, outFile, meta.epoch, step, steps, layers);
   return { artifact: outFile, image, layers, reused };
 }
 
@@ -595,8 +606,8 @@ export function layersInUse(ws: Workspace): Set<string> {
 }
 
 /**
- * Revision (HEAD) and the timestamp every file gets: SOURCE_DATE_EPOCH when set (the workspace's), else the commit
- * time of the last change to matrix.yaml or the lock file, so unrelated commits keep layers cached.
+ * Revision (HEAD) and the build's epoch (the image's created time; files get layerTime of it): SOURCE_DATE_EPOCH
+ * when set (the workspace's), else the commit time of the last change to matrix.yaml or the lock file.
  */
 export async function gitRevision(root: string, sourceDateEpoch: number | undefined): Promise<{ revision: string; epoch: number }> {
   const revision = (await headRevision(root)) ?? 'unknown';
