@@ -107,6 +107,9 @@ log_tail() {
   local errs; errs=$(log_errors "$1" 10)
   if [ -n "$errs" ]; then printf '%s\n' "$errs" >&2; else tail -20 "$DIR/$1.log" >&2 2>/dev/null || true; fi
 }
+# phase NAME: NAME and the seconds since this start began, one line in $DIR/start.phases (the bench
+# prints them: where a start's time goes).
+phase() { local d=$(( (${EPOCHREALTIME/./} - LOCAL_K8S_T0) / 10000 )); printf '%d.%02d %s\n' $((d / 100)) $((d % 100)) "$1" >> "$DIR/start.phases" 2>/dev/null || true; }
 wait_for() { # SECONDS WHAT COMMAND...
   local n=$(( $1 * 4 )) what=$2; shift 2
   for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.25; done
@@ -177,6 +180,7 @@ control_plane() {
   fi
   etcd_ok() { curl -fsS --max-time 1 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1; }
   wait_for 20 etcd etcd_ok || { log_tail etcd; die "etcd did not become healthy (log: $DIR/etcd.log)"; }
+  phase "etcd healthy"
   if ! alive apiserver; then
     local mode=()
     if [ "$NODE" = 1 ]; then
@@ -206,6 +210,7 @@ control_plane() {
   local rc
   for _ in $(seq 1 240); do rc=0; api_ok || rc=$?; case $rc in 0|2) break ;; esac; sleep 0.25; done
   ready || { log_tail apiserver; die "kube-apiserver did not become ready (log: $DIR/apiserver.log)"; }
+  phase "apiserver ready"
   kubeconfig "$DIR/admin.kubeconfig" admin
   kubeconfig "$DIR/restricted.kubeconfig" restricted "$RESTRICTED_NS"
   # The restricted user: one namespace, ServiceAccounts and Secrets yes, Roles/RoleBindings no.
@@ -232,6 +237,7 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: restricted-user
 subjects:
 - {kind: User, name: restricted, apiGroup: rbac.authorization.k8s.io}
 EOF
+  phase "restricted user applied"
 }
 
 # --- the node's network -------------------------------------------------------------------------
@@ -591,10 +597,13 @@ node_up() {
   fi
   ctrd_ok() { ctr_ version >/dev/null 2>&1; }
   wait_for 20 containerd ctrd_ok || { log_tail containerd; die "containerd did not start (log: $DIR/containerd.log)"; }
+  phase "containerd answering"
   # containerd answers its own API before its CRI service is initialized; a kubelet started then
   # exits at once ("server is not initialized yet"). Seen on a fresh CI machine.
   wait_for 60 "containerd's CRI" cri_ok || { log_tail containerd; die "containerd's CRI service did not become ready (log: $DIR/containerd.log)"; }
+  phase "CRI answering"
   import_images
+  phase "images imported"
   if ! alive controller-manager; then
     launch controller-manager "$CONTROLLER_MANAGER" --kubeconfig "$DIR/controller-manager.kubeconfig" \
       --authentication-kubeconfig "$DIR/controller-manager.kubeconfig" --authorization-kubeconfig "$DIR/controller-manager.kubeconfig" \
@@ -615,10 +624,14 @@ node_up() {
     say "starting kubelet ($NODE_NAME, $NODE_IP)"
     kubelet_launch
   fi
+  phase "kubelet launched"
   coredns_manifests
+  phase "CoreDNS applied"
   KUBELET_RESTARTS=0 KUBELET_STARTED=${KUBELET_STARTED:-0}
   wait_for 60 node kubelet_kept node_ready || { log_tail kubelet; die "node $NODE_NAME did not become Ready (log: $DIR/kubelet.log)"; }
+  phase "node Ready"
   wait_for 60 dns kubelet_kept dns_ok || { kc -n kube-system get pods -o wide >&2 || true; die "CoreDNS did not answer on $DNS_IP (kubectl -n kube-system describe pod -l k8s-app=kube-dns)"; }
+  phase "DNS answering"
 }
 
 # --- S3 for the pods ----------------------------------------------------------------------------
@@ -640,6 +653,7 @@ s3_up() {
   ensure_rule iptables filter INPUT -p tcp --dport "$((S3_PORT + 10004))" -d "$NODE_IP" ! -i lo ! -s "$POD_CIDR" -m comment --comment "$MARK" -j DROP
   LOCAL_S3_DIR=$s3dir LOCAL_S3_PORT=$S3_PORT bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" env > "$DIR/s3.env.tmp"
   mv "$DIR/s3.env.tmp" "$DIR/s3.env"
+  phase "S3 answering"
 }
 s3_down() {
   [ -f "$DIR/s3.on" ] || return 0
@@ -737,6 +751,7 @@ preflight() {
 
 start() {
   mkdir -p "$DIR"
+  rm -f "$DIR/start.phases"; phase begin
   preflight # before anything is fetched or built for a version this instance will refuse
   local need=("$APISERVER" "$KUBECTL" "$ETCD") f
   [ "$NODE" = 1 ] && need+=("$KUBELET" "$KUBE_PROXY" "$SCHEDULER" "$CONTROLLER_MANAGER")
@@ -751,7 +766,9 @@ start() {
   # New certificates (a first start, or a start killed while making them): nothing may run on old ones.
   [ "$(cat "$DIR/pki/.complete" 2>/dev/null)" = "$PKI_VERSION" ] || stop_all
   pki
+  phase "binaries, pki"
   [ "$NODE" = 1 ] && network_up
+  phase "network up"
   # S3 starts meanwhile (it needs only the node address): a few seconds, more on a loaded machine.
   local s3pid=""
   if [ "$NODE" = 1 ] && [ "$WITH_S3" = 1 ]; then
@@ -765,7 +782,9 @@ start() {
   if [ -n "$s3pid" ]; then
     wait "$s3pid" || { tail -n 20 "$DIR/s3-start.log" >&2; die "the S3 server did not start (log: $DIR/s3-start.log)"; }
   fi
+  phase "S3 waited for"
   cluster_json
+  phase done
   say "local Kubernetes ready$( [ "$NODE" = 1 ] && echo ", node $NODE_NAME Ready, DNS answering")$( [ -s "$DIR/s3.env" ] && echo ", S3 on 127.0.0.1 and $NODE_IP:$S3_PORT") (kubeconfig: $DIR/admin.kubeconfig)"
 }
 
@@ -848,10 +867,10 @@ stop_all() {
 }
 
 case "${1:-}" in
-  start) with_lock local-k8s bash "$0" _start ;;
-  _start) start ;;
-  reset) with_lock local-k8s bash "$0" _reset ;;
-  _reset) stop_all; rm -rf "$DIR/etcd" "$DIR/kubelet/pods" "$DIR/cni/ipam" "$DIR/k8s-version"; start ;;
+  start) export LOCAL_K8S_T0=${EPOCHREALTIME/./}; with_lock local-k8s bash "$0" _start ;;
+  _start) LOCAL_K8S_T0=${LOCAL_K8S_T0:-${EPOCHREALTIME/./}}; start ;;
+  reset) export LOCAL_K8S_T0=${EPOCHREALTIME/./}; with_lock local-k8s bash "$0" _reset ;;
+  _reset) LOCAL_K8S_T0=${LOCAL_K8S_T0:-${EPOCHREALTIME/./}}; stop_all; rm -rf "$DIR/etcd" "$DIR/kubelet/pods" "$DIR/cni/ipam" "$DIR/k8s-version"; start ;;
   stop) with_lock local-k8s bash "$0" _stop ;;
   _stop) stop_all; say "local Kubernetes stopped" ;;
   status)
