@@ -165,7 +165,7 @@ start_server() {
   launch "$STATE/server.pid" "$STATE/server.log" "$WEED" server \
     -dir="$STATE/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port=$((PORT + 1)) -master.port.grpc=$((PORT + 10001)) \
-    -master.telemetry=false -master.telemetry.url=http://127.0.0.1:9/ -master.volumeSizeLimitMB=256 \
+    -master.telemetry=false -master.telemetry.url=http://127.0.0.1:9/ -master.volumeSizeLimitMB=256 -master.electionTimeout=1s \
     -volume.port=$((PORT + 2)) -volume.port.grpc=$((PORT + 10002)) -volume.max=0 -volume.preStopSeconds=0 \
     -filer -filer.port=$((PORT + 3)) -filer.port.grpc=$((PORT + 10003)) -filer.localSocket="$STATE/filer.sock" \
     -s3 -s3.port="$PORT" -s3.port.grpc=$((PORT + 10000)) -s3.port.iceberg=0 -s3.port.lance=0 \
