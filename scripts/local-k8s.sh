@@ -95,6 +95,8 @@ halt() { # NAME: TERM, then KILL after 5 s
   fi
   rm -f "$DIR/$1.pid"
 }
+# serving: the apiserver answers (its post-start hooks, RBAC's bootstrap among them, may still run).
+serving() { curl -fsS --max-time 2 --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" "https://127.0.0.1:$API_PORT/version" >/dev/null 2>&1; }
 ready() { curl -fsS --max-time 2 --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1; }
 kc() { "$KUBECTL" --kubeconfig "$DIR/admin.kubeconfig" "$@"; }
 ctr_() { ctr --address "$SOCK" --namespace k8s.io "$@"; }
@@ -213,13 +215,16 @@ control_plane() {
   etcd_ok() { curl -fsS --max-time 1 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1; }
   wait_for 20 etcd etcd_ok || { log_tail etcd; die "etcd did not become healthy (log: $DIR/etcd.log)"; }
   phase "etcd healthy"
-  api_ok() { ready || { alive apiserver || return 2; return 1; }; }
-  local rc
-  for _ in $(seq 1 240); do rc=0; api_ok || rc=$?; case $rc in 0|2) break ;; esac; sleep 0.25; done
-  ready || { log_tail apiserver; die "kube-apiserver did not become ready (log: $DIR/apiserver.log)"; }
-  phase "apiserver ready"
   kubeconfig "$DIR/admin.kubeconfig" admin
   kubeconfig "$DIR/restricted.kubeconfig" restricted "$RESTRICTED_NS"
+}
+# api_wait CHECK WHAT: until CHECK passes (60 s at most) or the apiserver exits; else die.
+api_wait() {
+  local rc
+  api_ok() { "$1" || { alive apiserver || return 2; return 1; }; }
+  for _ in $(seq 1 240); do rc=0; api_ok "$1" || rc=$?; case $rc in 0|2) break ;; esac; sleep 0.25; done
+  "$1" || { log_tail apiserver; die "kube-apiserver did not become $2 (log: $DIR/apiserver.log)"; }
+  phase "apiserver $2"
 }
 # ssa PATH: the manifest on stdin applied server-side at PATH (created, or updated to it; the fields it
 # sets are ours, force=true). curl, not kubectl apply: kubectl's start, discovery and OpenAPI download took
@@ -651,6 +656,9 @@ node_up() {
   phase "CRI answering"
   import_images
   phase "images imported"
+  node_daemons
+}
+node_daemons() {
   if ! alive controller-manager; then
     launch controller-manager "$CONTROLLER_MANAGER" --kubeconfig "$DIR/controller-manager.kubeconfig" \
       --authentication-kubeconfig "$DIR/controller-manager.kubeconfig" --authorization-kubeconfig "$DIR/controller-manager.kubeconfig" \
@@ -672,6 +680,8 @@ node_up() {
     kubelet_launch
   fi
   phase "kubelet launched"
+}
+node_wait() {
   KUBELET_RESTARTS=0 KUBELET_STARTED=${KUBELET_STARTED:-0}
   wait_for 60 node kubelet_kept node_ready || { log_tail kubelet; die "node $NODE_NAME did not become Ready (log: $DIR/kubelet.log)"; }
   phase "node Ready"
@@ -829,12 +839,17 @@ start() {
   # containerd too (node_up waits for it): it needs neither etcd nor the apiserver.
   [ "$NODE" = 1 ] && node_prep
   phase "containerd launched"
+  # Once etcd holds the node's objects and RBAC's roles (not a first start), the node's daemons start
+  # as soon as the apiserver answers, while its post-start hooks run (1-2 s here).
+  local early=0; [ -d "$DIR/etcd/member" ] && early=1
   control_plane
+  if [ "$NODE" = 1 ] && [ "$early" = 1 ]; then api_wait serving serving; node_up; fi
+  api_wait ready ready
   # The manifests (the restricted user's; the node's CoreDNS) go in while the node starts: after a stop
   # they are there already, and on a first start the Deployment's pod waits for the node anyway.
   { restricted_apply && if [ "$NODE" = 1 ]; then coredns_apply; fi; } > "$DIR/apply.log" 2>&1 &
   APPLY_PID=$!
-  [ "$NODE" = 1 ] && node_up
+  if [ "$NODE" = 1 ]; then [ "$early" = 1 ] || node_up; node_wait; fi
   applied
   if [ -n "$s3pid" ]; then
     wait "$s3pid" || { tail -n 20 "$DIR/s3-start.log" >&2; die "the S3 server did not start (log: $DIR/s3-start.log)"; }
