@@ -74,7 +74,7 @@ launch() {
     [ "$ARGV0" = "$1" ] && { f=${f#/proc/}; kill -9 "${f%/cmdline}" 2>/dev/null || true; }
   done
   [ -f "$DIR/$name.log" ] && mv -f "$DIR/$name.log" "$DIR/$name.log.1"
-  setsid "$@" >"$DIR/$name.log" 2>&1 </dev/null &
+  ( detach "$@" ) >"$DIR/$name.log" 2>&1 </dev/null &
   local pid=$! i
   echo "$pid $1" > "$DIR/$name.pid"
   # Until setsid has exec'd the daemon, the pid's argv0 is the shell's or setsid's, and `alive` would
@@ -621,7 +621,7 @@ kubelet_kept() {
   "$@"
 }
 
-# applied: the manifests' kubectl apply (start's, in the background) has ended well.
+# applied: the manifests' server-side apply (start's, in the background) has ended well.
 applied() {
   [ -n "${APPLY_PID:-}" ] || return 0
   wait "$APPLY_PID" || { cat "$DIR/apply.log" >&2; die "applying the cluster's manifests failed (log: $DIR/apply.log)"; }
