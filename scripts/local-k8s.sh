@@ -7,6 +7,7 @@
 #   Writes $DIR/cluster.json (read by src/lib/cluster.ts), an admin kubeconfig and a restricted one
 #   (namespace `restricted-ns` only: may create ServiceAccounts and Secrets there, not Roles or
 #   RoleBindings, cannot list or create namespaces).
+#   Each start writes $DIR/start.phases: the seconds since it began at each step (bench:cluster prints them).
 # stop: no process, mount, iptables rule, address, bridge or sysctl change of ours is left.
 # reset: stop, drop etcd's data, start again (an empty cluster; npm test starts with one).
 # env: export lines (KUBECONFIG is the admin's): eval "$(scripts/local-k8s.sh env)".
