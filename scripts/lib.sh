@@ -35,6 +35,17 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# detach CMD...: exec CMD (through setsid, a session of its own) with only stdin, stdout and stderr: a
+# daemon must not keep a descriptor of its caller open, such as a lock taken with `flock FILE scripts/...`,
+# which it would then hold until it is stopped. Run it in a background subshell: ( detach CMD... ) &
+detach() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+  done
+  exec setsid "$@"
+}
 # with_lock NAME CMD...: run CMD holding an exclusive lock in the cache (parallel runs share downloads).
 with_lock() {
   local name=$1; shift

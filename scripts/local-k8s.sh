@@ -7,6 +7,7 @@
 #   Writes $DIR/cluster.json (read by src/lib/cluster.ts), an admin kubeconfig and a restricted one
 #   (namespace `restricted-ns` only: may create ServiceAccounts and Secrets there, not Roles or
 #   RoleBindings, cannot list or create namespaces).
+#   Each start writes $DIR/start.phases: the seconds since it began at each step (bench:cluster prints them).
 # stop: no process, mount, iptables rule, address, bridge or sysctl change of ours is left.
 # reset: stop, drop etcd's data, start again (an empty cluster; npm test starts with one).
 # env: export lines (KUBECONFIG is the admin's): eval "$(scripts/local-k8s.sh env)".
@@ -56,7 +57,13 @@ alive() {
   read -r pid exe < "$f" || true
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
   [ -z "$exe" ] && return 0 # a pid file of an earlier version of this script
-  [ "$(tr '\0' '\n' < "/proc/$pid/cmdline" | head -1)" = "$exe" ]
+  argv0_of "/proc/$pid/cmdline" && [ "$ARGV0" = "$exe" ]
+}
+# argv0_of /proc/PID/cmdline: the process's argv[0] in ARGV0 (read by bash itself, not tr | head in a
+# command substitution: no process per process scanned); 1 when gone or empty.
+argv0_of() {
+  ARGV0=""
+  { IFS= read -r -d '' ARGV0 < "$1"; } 2>/dev/null || [ -n "$ARGV0" ]
 }
 # launch NAME BINARY ARGS...: a daemon in its own session, logging to $DIR/NAME.log.
 launch() {
@@ -64,11 +71,11 @@ launch() {
   # A start killed between starting a daemon and writing its pid file left it running: end it.
   local f argv0
   for f in $(grep -lzF -- "$DIR/" /proc/[0-9]*/cmdline 2>/dev/null || true); do
-    { argv0=$(tr '\0' '\n' < "$f" | head -1); } 2>/dev/null || continue
-    [ "$argv0" = "$1" ] && kill -9 "$(basename "$(dirname "$f")")" 2>/dev/null || true
+    argv0_of "$f" || continue
+    [ "$ARGV0" = "$1" ] && { f=${f#/proc/}; kill -9 "${f%/cmdline}" 2>/dev/null || true; }
   done
   [ -f "$DIR/$name.log" ] && mv -f "$DIR/$name.log" "$DIR/$name.log.1"
-  setsid "$@" >"$DIR/$name.log" 2>&1 </dev/null &
+  ( detach "$@" ) >"$DIR/$name.log" 2>&1 </dev/null &
   local pid=$! i
   echo "$pid $1" > "$DIR/$name.pid"
   # Until setsid has exec'd the daemon, the pid's argv0 is the shell's or setsid's, and `alive` would
@@ -76,7 +83,7 @@ launch() {
   # ready" within the second, its log empty). Wait for the exec, or the exit, a few seconds at most.
   for i in $(seq 1 100); do
     [ -r "/proc/$pid/cmdline" ] || break
-    [ "$(tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | head -1)" = "$1" ] && break
+    argv0_of "/proc/$pid/cmdline" && [ "$ARGV0" = "$1" ] && break
     sleep 0.05
   done
 }
@@ -89,6 +96,8 @@ halt() { # NAME: TERM, then KILL after 5 s
   fi
   rm -f "$DIR/$1.pid"
 }
+# serving: the apiserver answers (its post-start hooks, RBAC's bootstrap among them, may still run).
+serving() { curl -fsS --max-time 2 --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" "https://127.0.0.1:$API_PORT/version" >/dev/null 2>&1; }
 ready() { curl -fsS --max-time 2 --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1; }
 kc() { "$KUBECTL" --kubeconfig "$DIR/admin.kubeconfig" "$@"; }
 ctr_() { ctr --address "$SOCK" --namespace k8s.io "$@"; }
@@ -107,6 +116,9 @@ log_tail() {
   local errs; errs=$(log_errors "$1" 10)
   if [ -n "$errs" ]; then printf '%s\n' "$errs" >&2; else tail -20 "$DIR/$1.log" >&2 2>/dev/null || true; fi
 }
+# phase NAME: NAME and the seconds since this start began, one line in $DIR/start.phases (the bench
+# prints them: where a start's time goes).
+phase() { local d=$(( (${EPOCHREALTIME/./} - LOCAL_K8S_T0) / 10000 )); printf '%d.%02d %s\n' $((d / 100)) $((d % 100)) "$1" >> "$DIR/start.phases" 2>/dev/null || true; }
 wait_for() { # SECONDS WHAT COMMAND...
   local n=$(( $1 * 4 )) what=$2; shift 2
   for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.25; done
@@ -175,8 +187,7 @@ control_plane() {
       --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
       --initial-cluster "local=http://127.0.0.1:$ETCD_PEER_PORT" --quota-backend-bytes=1073741824
   fi
-  etcd_ok() { curl -fsS --max-time 1 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1; }
-  wait_for 20 etcd etcd_ok || { log_tail etcd; die "etcd did not become healthy (log: $DIR/etcd.log)"; }
+  # The apiserver starts beside etcd, not after it: it connects once etcd listens (its readyz waits for that).
   if ! alive apiserver; then
     local mode=()
     if [ "$NODE" = 1 ]; then
@@ -202,18 +213,40 @@ control_plane() {
       --enable-priority-and-fairness=false \
       --cert-dir "$DIR/pki"
   fi
-  api_ok() { ready || { alive apiserver || return 2; return 1; }; }
-  local rc
-  for _ in $(seq 1 240); do rc=0; api_ok || rc=$?; case $rc in 0|2) break ;; esac; sleep 0.25; done
-  ready || { log_tail apiserver; die "kube-apiserver did not become ready (log: $DIR/apiserver.log)"; }
+  etcd_ok() { curl -fsS --max-time 1 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1; }
+  wait_for 20 etcd etcd_ok || { log_tail etcd; die "etcd did not become healthy (log: $DIR/etcd.log)"; }
+  phase "etcd healthy"
   kubeconfig "$DIR/admin.kubeconfig" admin
   kubeconfig "$DIR/restricted.kubeconfig" restricted "$RESTRICTED_NS"
-  # The restricted user: one namespace, ServiceAccounts and Secrets yes, Roles/RoleBindings no.
-  kc apply -f - >/dev/null <<EOF
+}
+# api_wait CHECK WHAT: until CHECK passes (60 s at most) or the apiserver exits; else die.
+api_wait() {
+  local rc
+  api_ok() { "$1" || { alive apiserver || return 2; return 1; }; }
+  for _ in $(seq 1 240); do rc=0; api_ok "$1" || rc=$?; case $rc in 0|2) break ;; esac; sleep 0.25; done
+  "$1" || { log_tail apiserver; die "kube-apiserver did not become $2 (log: $DIR/apiserver.log)"; }
+  phase "apiserver $2"
+}
+# ssa PATH: the manifest on stdin applied server-side at PATH (created, or updated to it; the fields it
+# sets are ours, force=true). curl, not kubectl apply: kubectl's start, discovery and OpenAPI download took
+# 1.5-3 s of a start on 2 cores, a request takes milliseconds.
+ssa() {
+  local code
+  code=$(curl -sS --max-time 20 --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" \
+    -X PATCH -H 'Content-Type: application/apply-patch+yaml' --data-binary @- -o "$DIR/apply.out" -w '%{http_code}' \
+    "https://127.0.0.1:$API_PORT$1?fieldManager=sparkcraft-local-k8s&force=true") || code="000 (curl failed)"
+  case $code in 200|201) return 0 ;; esac
+  printf 'apply %s: HTTP %s\n' "$1" "$code" >&2; cat "$DIR/apply.out" >&2 2>/dev/null || true; echo >&2
+  return 1
+}
+# The restricted user: one namespace, ServiceAccounts and Secrets yes, Roles/RoleBindings no.
+restricted_apply() {
+  ssa /api/v1/namespaces/$RESTRICTED_NS <<EOF || return 1
 apiVersion: v1
 kind: Namespace
 metadata: {name: $RESTRICTED_NS}
----
+EOF
+  ssa /apis/rbac.authorization.k8s.io/v1/namespaces/$RESTRICTED_NS/roles/restricted-user <<EOF || return 1
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: restricted-user, namespace: $RESTRICTED_NS}
@@ -224,7 +257,8 @@ rules:
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [get, list, delete]
----
+EOF
+  ssa /apis/rbac.authorization.k8s.io/v1/namespaces/$RESTRICTED_NS/rolebindings/restricted-user <<EOF || return 1
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {name: restricted-user, namespace: $RESTRICTED_NS}
@@ -457,12 +491,13 @@ import_images() {
   done
 }
 
-coredns_manifests() {
-  kc apply -f - >/dev/null <<EOF
+coredns_apply() {
+  ssa /api/v1/namespaces/kube-system/serviceaccounts/coredns <<EOF || return 1
 apiVersion: v1
 kind: ServiceAccount
 metadata: {name: coredns, namespace: kube-system}
----
+EOF
+  ssa /apis/rbac.authorization.k8s.io/v1/clusterroles/system:coredns <<EOF || return 1
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: "system:coredns"}
@@ -473,14 +508,16 @@ rules:
 - apiGroups: [discovery.k8s.io]
   resources: [endpointslices]
   verbs: [list, watch]
----
+EOF
+  ssa /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/system:coredns <<EOF || return 1
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: "system:coredns"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:coredns"}
 subjects:
 - {kind: ServiceAccount, name: coredns, namespace: kube-system}
----
+EOF
+  ssa /api/v1/namespaces/kube-system/configmaps/coredns <<EOF || return 1
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: coredns, namespace: kube-system}
@@ -497,7 +534,8 @@ data:
         }
         cache 30
     }
----
+EOF
+  ssa /apis/apps/v1/namespaces/kube-system/deployments/coredns <<EOF || return 1
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
@@ -521,7 +559,8 @@ spec:
         readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 1}
         volumeMounts: [{name: config, mountPath: /etc/coredns, readOnly: true}]
       volumes: [{name: config, configMap: {name: coredns}}]
----
+EOF
+  ssa /api/v1/namespaces/kube-system/services/kube-dns <<EOF || return 1
 apiVersion: v1
 kind: Service
 metadata: {name: kube-dns, namespace: kube-system, labels: {k8s-app: kube-dns}}
@@ -545,7 +584,16 @@ r = s.recv(512)
 sys.exit(0 if r[:2] == q[:2] and (r[3] & 0xF) == 0 and struct.unpack(">H", r[6:8])[0] > 0 and socket.inet_aton("10.96.0.1") in r else 1)
 PY
 }
-node_ready() { [ "$(kc get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; }
+# node_ready: the node's Ready condition is True; when this start launched the kubelet, posted by that
+# kubelet (after a stop, etcd still holds the last kubelet's Ready, True until the controller-manager's
+# 40 s grace ends; a kubelet posts its status at once when it starts, later only when it changes).
+node_ready() {
+  local r; r=$(kc get node "$NODE_NAME" -o 'jsonpath={range .status.conditions[?(@.type=="Ready")]}{.status} {.lastHeartbeatTime}{end}' 2>/dev/null) || return 1
+  [ "${r%% *}" = True ] || return 1
+  [ -z "${KUBELET_EPOCH:-}" ] && return 0
+  local beat; beat=$(date -d "${r#* }" +%s 2>/dev/null) || return 1
+  [ "$beat" -ge "$KUBELET_EPOCH" ]
+}
 # cri_ok: the CRI's RuntimeService answers Version (gRPC over the socket, an empty request; the
 # status is in the HTTP/2 trailers, which curl writes with the headers).
 cri_ok() {
@@ -556,7 +604,7 @@ cri_ok() {
 kubelet_launch() {
   # Before 1.27 the runtime's endpoint was a flag only (the config field is ignored, with a warning).
   local old=(); [ "$MINOR" -lt 27 ] && old=(--container-runtime-endpoint "unix://$SOCK")
-  KUBELET_STARTED=$SECONDS
+  KUBELET_STARTED=$SECONDS KUBELET_EPOCH=${EPOCHSECONDS}
   launch kubelet "$KUBELET" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet.kubeconfig" \
     --root-dir "$DIR/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1 "${old[@]}"
 }
@@ -574,7 +622,16 @@ kubelet_kept() {
   "$@"
 }
 
-node_up() {
+# applied: the manifests' server-side apply (start's, in the background) has ended well.
+applied() {
+  [ -n "${APPLY_PID:-}" ] || return 0
+  wait "$APPLY_PID" || { cat "$DIR/apply.log" >&2; die "applying the cluster's manifests failed (log: $DIR/apply.log)"; }
+  APPLY_PID=""
+  phase "manifests applied"
+}
+# node_prep: the node's configuration and containerd, which needs neither etcd nor the apiserver: it
+# starts while they do (node_up waits for it).
+node_prep() {
   local changed=0
   containerd_config && changed=1
   cni_config
@@ -589,12 +646,20 @@ node_up() {
     HTTPS_PROXY=http://127.0.0.1:1 HTTP_PROXY=http://127.0.0.1:1 NO_PROXY=127.0.0.1,localhost \
       launch containerd containerd --config "$CTRD/config.toml"
   fi
+}
+node_up() {
   ctrd_ok() { ctr_ version >/dev/null 2>&1; }
   wait_for 20 containerd ctrd_ok || { log_tail containerd; die "containerd did not start (log: $DIR/containerd.log)"; }
+  phase "containerd answering"
   # containerd answers its own API before its CRI service is initialized; a kubelet started then
   # exits at once ("server is not initialized yet"). Seen on a fresh CI machine.
   wait_for 60 "containerd's CRI" cri_ok || { log_tail containerd; die "containerd's CRI service did not become ready (log: $DIR/containerd.log)"; }
+  phase "CRI answering"
   import_images
+  phase "images imported"
+  node_daemons
+}
+node_daemons() {
   if ! alive controller-manager; then
     launch controller-manager "$CONTROLLER_MANAGER" --kubeconfig "$DIR/controller-manager.kubeconfig" \
       --authentication-kubeconfig "$DIR/controller-manager.kubeconfig" --authorization-kubeconfig "$DIR/controller-manager.kubeconfig" \
@@ -615,10 +680,15 @@ node_up() {
     say "starting kubelet ($NODE_NAME, $NODE_IP)"
     kubelet_launch
   fi
-  coredns_manifests
+  phase "kubelet launched"
+}
+node_wait() {
   KUBELET_RESTARTS=0 KUBELET_STARTED=${KUBELET_STARTED:-0}
   wait_for 60 node kubelet_kept node_ready || { log_tail kubelet; die "node $NODE_NAME did not become Ready (log: $DIR/kubelet.log)"; }
+  phase "node Ready"
+  applied # (a first start: CoreDNS's Deployment may still be on its way in)
   wait_for 60 dns kubelet_kept dns_ok || { kc -n kube-system get pods -o wide >&2 || true; die "CoreDNS did not answer on $DNS_IP (kubectl -n kube-system describe pod -l k8s-app=kube-dns)"; }
+  phase "DNS answering"
 }
 
 # --- S3 for the pods ----------------------------------------------------------------------------
@@ -640,6 +710,7 @@ s3_up() {
   ensure_rule iptables filter INPUT -p tcp --dport "$((S3_PORT + 10004))" -d "$NODE_IP" ! -i lo ! -s "$POD_CIDR" -m comment --comment "$MARK" -j DROP
   LOCAL_S3_DIR=$s3dir LOCAL_S3_PORT=$S3_PORT bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" env > "$DIR/s3.env.tmp"
   mv "$DIR/s3.env.tmp" "$DIR/s3.env"
+  phase "S3 answering"
 }
 s3_down() {
   [ -f "$DIR/s3.on" ] || return 0
@@ -693,8 +764,9 @@ foreign_nodes() {
   local f pid argv0 host ours; host=$(readlink /proc/$$/ns/net); ours=$(our_pids)
   for f in /proc/[0-9]*/cmdline; do
     pid=${f#/proc/}; pid=${pid%/cmdline}
-    { argv0=$(tr '\0' '\n' < "$f" | head -1); } 2>/dev/null || continue
-    [[ "$(basename -- "$argv0")" =~ ^(kubelet|kube-proxy|kubelite)(-v[0-9.]+)?$ ]] || continue
+    # (read, not tr | head: no process per process, a scan of a few hundred takes milliseconds, not a second)
+    argv0_of "$f" || continue; argv0=$ARGV0
+    [[ "${argv0##*/}" =~ ^(kubelet|kube-proxy|kubelite)(-v[0-9.]+)?$ ]] || continue
     grep -qxF "$pid" <<<"$ours" && continue
     # Ours without a pid file (a start killed before writing it): its flags name this instance.
     grep -qzF -- "$DIR/" "$f" 2>/dev/null && continue
@@ -705,9 +777,10 @@ foreign_nodes() {
 # The ports a node of ours listens on; the first listener on one that is not ours: "PORT PID NAME".
 NODE_PORTS=(10250 10256 10249 10257 10259)
 foreign_listeners() {
-  local ours p line pid; ours=$(our_pids)
+  local ours p line pid all; ours=$(our_pids)
+  all=$(ss -Hltnp 2>/dev/null) || return 0 # one ss for all the ports
   for p in "$API_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" $( [ "$NODE" = 1 ] && echo "${NODE_PORTS[@]}" ); do
-    line=$(ss -Hltnp "sport = :$p" 2>/dev/null | head -1) || continue
+    line=$(awk -v p=":$p" 'substr($4, length($4) - length(p) + 1) == p { print; exit }' <<<"$all")
     [ -n "$line" ] || continue
     pid=$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$line" | head -1)
     [ -n "$pid" ] && grep -qxF "$pid" <<<"$ours" && continue
@@ -737,7 +810,9 @@ preflight() {
 
 start() {
   mkdir -p "$DIR"
+  rm -f "$DIR/start.phases"; phase begin
   preflight # before anything is fetched or built for a version this instance will refuse
+  phase preflight
   local need=("$APISERVER" "$KUBECTL" "$ETCD") f
   [ "$NODE" = 1 ] && need+=("$KUBELET" "$KUBE_PROXY" "$SCHEDULER" "$CONTROLLER_MANAGER")
   for f in "${need[@]}"; do [ -x "$f" ] || { bash "$SPARKCRAFT_ROOT/scripts/setup.d/20-k8s.sh"; break; }; done
@@ -751,7 +826,9 @@ start() {
   # New certificates (a first start, or a start killed while making them): nothing may run on old ones.
   [ "$(cat "$DIR/pki/.complete" 2>/dev/null)" = "$PKI_VERSION" ] || stop_all
   pki
+  phase "binaries, pki"
   [ "$NODE" = 1 ] && network_up
+  phase "network up"
   # S3 starts meanwhile (it needs only the node address): a few seconds, more on a loaded machine.
   local s3pid=""
   if [ "$NODE" = 1 ] && [ "$WITH_S3" = 1 ]; then
@@ -760,12 +837,27 @@ start() {
   else
     rm -f "$DIR/s3.env"
   fi
+  # containerd too (node_up waits for it): it needs neither etcd nor the apiserver.
+  [ "$NODE" = 1 ] && node_prep
+  phase "containerd launched"
+  # Once etcd holds the node's objects and RBAC's roles (not a first start), the node's daemons start
+  # as soon as the apiserver answers, while its post-start hooks run (1-2 s here).
+  local early=0; [ -d "$DIR/etcd/member" ] && early=1
   control_plane
-  [ "$NODE" = 1 ] && node_up
+  if [ "$NODE" = 1 ] && [ "$early" = 1 ]; then api_wait serving serving; node_up; fi
+  api_wait ready ready
+  # The manifests (the restricted user's; the node's CoreDNS) go in while the node starts: after a stop
+  # they are there already, and on a first start the Deployment's pod waits for the node anyway.
+  { restricted_apply && if [ "$NODE" = 1 ]; then coredns_apply; fi; } > "$DIR/apply.log" 2>&1 &
+  APPLY_PID=$!
+  if [ "$NODE" = 1 ]; then [ "$early" = 1 ] || node_up; node_wait; fi
+  applied
   if [ -n "$s3pid" ]; then
     wait "$s3pid" || { tail -n 20 "$DIR/s3-start.log" >&2; die "the S3 server did not start (log: $DIR/s3-start.log)"; }
   fi
+  phase "S3 waited for"
   cluster_json
+  phase done
   say "local Kubernetes ready$( [ "$NODE" = 1 ] && echo ", node $NODE_NAME Ready, DNS answering")$( [ -s "$DIR/s3.env" ] && echo ", S3 on 127.0.0.1 and $NODE_IP:$S3_PORT") (kubeconfig: $DIR/admin.kubeconfig)"
 }
 
@@ -837,6 +929,9 @@ stop_all() {
     fi
     for p in kube-proxy scheduler controller-manager containerd; do halt "$p"; done
     kill_pods
+    # The pods' addresses: their sandboxes went without a CNI DEL (containerd is gone), so host-local
+    # would keep every one reserved and a start after 253 stops would find the /24 full.
+    rm -rf "${DIR:?}/cni/ipam/$CNI_NET"
   fi
   halt apiserver; halt etcd
   if [ -f "$DIR/node.on" ]; then
@@ -848,10 +943,10 @@ stop_all() {
 }
 
 case "${1:-}" in
-  start) with_lock local-k8s bash "$0" _start ;;
-  _start) start ;;
-  reset) with_lock local-k8s bash "$0" _reset ;;
-  _reset) stop_all; rm -rf "$DIR/etcd" "$DIR/kubelet/pods" "$DIR/cni/ipam" "$DIR/k8s-version"; start ;;
+  start) export LOCAL_K8S_T0=${EPOCHREALTIME/./}; with_lock local-k8s bash "$0" _start ;;
+  _start) LOCAL_K8S_T0=${LOCAL_K8S_T0:-${EPOCHREALTIME/./}}; start ;;
+  reset) export LOCAL_K8S_T0=${EPOCHREALTIME/./}; with_lock local-k8s bash "$0" _reset ;;
+  _reset) LOCAL_K8S_T0=${LOCAL_K8S_T0:-${EPOCHREALTIME/./}}; stop_all; rm -rf "$DIR/etcd" "$DIR/kubelet/pods" "$DIR/cni/ipam" "$DIR/k8s-version"; start ;;
   stop) with_lock local-k8s bash "$0" _stop ;;
   _stop) stop_all; say "local Kubernetes stopped" ;;
   status)

@@ -97,7 +97,7 @@ ready() {
 start() {
   if running; then echo "127.0.0.1:$(port)"; return 0; fi
   ensure_files
-  setsid docker-registry serve "$STATE/config.yml" >> "$STATE/registry.log" 2>&1 < /dev/null &
+  ( detach docker-registry serve "$STATE/config.yml" ) >> "$STATE/registry.log" 2>&1 < /dev/null &
   echo $! > "$STATE/pid"
   for _ in $(seq 1 100); do
     if ready; then echo "127.0.0.1:$(port)"; return 0; fi

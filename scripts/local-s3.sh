@@ -85,12 +85,9 @@ new_credentials() {
   (umask 077
    printf 'SC%s' "$(openssl rand -hex 9 | tr a-f A-F)" > "$STATE/access-key.tmp"
    openssl rand -hex 20 | tr -d '\n' > "$STATE/secret-key.tmp"
-   python3 - "$STATE/access-key.tmp" "$STATE/secret-key.tmp" > "$STATE/s3.json.tmp" <<'PY'
-import json, sys
-ak, sk = (open(f).read().strip() for f in sys.argv[1:3])
-print(json.dumps({"identities": [{"name": "sparkcraft", "credentials": [{"accessKey": ak, "secretKey": sk}],
-                                  "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
-PY
+   # (both keys are hex digits: nothing to escape; printf, not python3's json: new_credentials took 0.57 s with it, load 3)
+   printf '{"identities": [{"name": "sparkcraft", "credentials": [{"accessKey": "%s", "secretKey": "%s"}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}\n' \
+     "$(cat "$STATE/access-key.tmp")" "$(cat "$STATE/secret-key.tmp")" > "$STATE/s3.json.tmp"
    mv "$STATE/s3.json.tmp" "$STATE/s3.json"
    mv "$STATE/secret-key.tmp" "$STATE/secret-key"
    mv "$STATE/access-key.tmp" "$STATE/access-key")
@@ -99,7 +96,7 @@ PY
 # launch PIDFILE LOG CMD...: start CMD in its own session, detached from the caller.
 launch() {
   local pidfile=$1 log=$2; shift 2
-  setsid "$@" > "$log" 2>&1 < /dev/null &
+  ( detach "$@" ) > "$log" 2>&1 < /dev/null &
   echo $! > "$pidfile"
 }
 
@@ -165,7 +162,7 @@ start_server() {
   launch "$STATE/server.pid" "$STATE/server.log" "$WEED" server \
     -dir="$STATE/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port=$((PORT + 1)) -master.port.grpc=$((PORT + 10001)) \
-    -master.telemetry=false -master.telemetry.url=http://127.0.0.1:9/ -master.volumeSizeLimitMB=256 \
+    -master.telemetry=false -master.telemetry.url=http://127.0.0.1:9/ -master.volumeSizeLimitMB=256 -master.electionTimeout=1s \
     -volume.port=$((PORT + 2)) -volume.port.grpc=$((PORT + 10002)) -volume.max=0 -volume.preStopSeconds=0 \
     -filer -filer.port=$((PORT + 3)) -filer.port.grpc=$((PORT + 10003)) -filer.localSocket="$STATE/filer.sock" \
     -s3 -s3.port="$PORT" -s3.port.grpc=$((PORT + 10000)) -s3.port.iceberg=0 -s3.port.lance=0 \
