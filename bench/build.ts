@@ -57,10 +57,11 @@ function benchedFlavours(): string[] {
   return resolveLine(m, {}).line.flavours.filter((f) => m.flavours[f]!.over && flavourAvailable(m.flavours[f]!));
 }
 
-/** Bytes of `want`'s layers that a node holding `have`'s layers lacks (compressed, by digest). */
-function bytesToPull(want: Array<{ digest: string; size: number }>, have: Array<{ digest: string }>): number {
+/** `want`'s layers that a node holding `have`'s layers lacks (by digest): how many, and their compressed bytes. */
+function toPull(want: Array<{ digest: string; size: number }>, have: Array<{ digest: string }>): { layers: number; bytes: number } {
   const held = new Set(have.map((l) => l.digest));
-  return want.filter((l) => !held.has(l.digest)).reduce((n, l) => n + l.size, 0);
+  const missing = want.filter((l) => !held.has(l.digest));
+  return { layers: missing.length, bytes: missing.reduce((n, l) => n + l.size, 0) };
 }
 
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
@@ -73,9 +74,9 @@ async function lineRows(first: { size: number; layers?: Array<{ digest: string; 
   console.log(`line ${m.defaultLine}: rock ${mib(first.size)}; a cold node pulls ${mib(cold)} of layers (${first.layers!.length})`);
   for (const t of others) {
     const o = await build('rock', { backend: 'builtin', line: t });
-    const pull = bytesToPull(first.layers!, o.layers!);
+    const pull = toPull(first.layers!, o.layers!);
     console.log(
-      `line ${t}: rock ${mib(o.size)}; a node holding it pulls ${mib(pull)} for ${m.defaultLine}'s rock, ${((pull / cold) * 100).toFixed(1)} % of a cold pull (shares ${first.layers!.length - first.layers!.filter((l) => !o.layers!.some((x) => x.digest === l.digest)).length} of ${first.layers!.length} layers)`,
+      `line ${t}: rock ${mib(o.size)}; a node holding it pulls ${mib(pull.bytes)} for ${m.defaultLine}'s rock, ${((pull.bytes / cold) * 100).toFixed(1)} % of a cold pull (shares ${first.layers!.length - pull.layers} of ${first.layers!.length} layers)`,
     );
   }
 }

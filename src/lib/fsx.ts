@@ -5,6 +5,7 @@ import { UserError } from './errors.ts';
 import { removeTree } from './mounts.ts';
 import { keep, temporary } from './interrupt.ts';
 import { alive } from './procs.ts';
+import { escapeRegExp } from './regexp.ts';
 
 /** Write a file atomically: temp file in the same directory, fsync, rename. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
@@ -30,7 +31,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
 export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
   const parent = path.dirname(dir);
   await fs.mkdir(parent, { recursive: true });
-  const base = path.basename(dir).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const base = escapeRegExp(path.basename(dir));
   await sweepLeftovers(parent, new RegExp(`^${base}\\.(?:new|old)-(\\d+)-[0-9a-f]+$`));
   const tmp = temporary(`${dir}.new-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {

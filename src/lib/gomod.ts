@@ -7,40 +7,19 @@
  */
 import { createHash } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
+import { zipDataStart, zipDirectory } from './zip.ts';
 
 /** The files of a zip archive (stored or deflated entries; directories skipped), in archive order. */
 export function zipFiles(zip: Buffer): Array<{ name: string; data: Buffer }> {
-  // The end of central directory record: its signature within the last 64 KiB + 22 bytes.
-  let eocd = -1;
-  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--) {
-    if (zip.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new Error('not a zip archive (no end of central directory)');
-  const count = zip.readUInt16LE(eocd + 10);
-  let at = zip.readUInt32LE(eocd + 16);
   const files: Array<{ name: string; data: Buffer }> = [];
-  for (let n = 0; n < count; n++) {
-    if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error(`zip central directory entry ${n} is damaged`);
-    const method = zip.readUInt16LE(at + 10);
-    const compressed = zip.readUInt32LE(at + 20);
-    const size = zip.readUInt32LE(at + 24);
-    const nameLen = zip.readUInt16LE(at + 28);
-    const extraLen = zip.readUInt16LE(at + 30);
-    const commentLen = zip.readUInt16LE(at + 32);
-    const local = zip.readUInt32LE(at + 42);
-    const name = zip.toString('utf8', at + 46, at + 46 + nameLen);
-    at += 46 + nameLen + extraLen + commentLen;
-    if (name.endsWith('/')) continue;
-    if (zip.readUInt32LE(local) !== 0x04034b50) throw new Error(`zip entry ${name}: damaged local header`);
-    const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
-    const raw = zip.subarray(start, start + compressed);
-    const data = method === 0 ? Buffer.from(raw) : method === 8 ? inflateRawSync(raw) : undefined;
-    if (!data) throw new Error(`zip entry ${name}: compression method ${method} is not supported`);
-    if (data.length !== size) throw new Error(`zip entry ${name}: ${data.length} bytes, its header says ${size}`);
-    files.push({ name, data });
+  for (const e of zipDirectory(zip).entries) {
+    if (e.name.endsWith('/')) continue;
+    const start = zipDataStart(zip, e);
+    const raw = zip.subarray(start, start + e.compressed);
+    const data = e.method === 0 ? Buffer.from(raw) : e.method === 8 ? inflateRawSync(raw) : undefined;
+    if (!data) throw new Error(`zip entry ${e.name}: compression method ${e.method} is not supported`);
+    if (data.length !== e.size) throw new Error(`zip entry ${e.name}: ${data.length} bytes, its header says ${e.size}`);
+    files.push({ name: e.name, data });
   }
   return files;
 }

@@ -39,7 +39,9 @@ import { describeTree, spdxDocument, type Origin } from './sbom.ts';
 import { examplesOrigins, examplesSourcesKey, stageExamples } from './examples.ts';
 import { temporary } from '../lib/interrupt.ts';
 import { ARCHITECTURES } from '../config/arch.ts';
-import { dropZipEntries, nativeRules, zipEntries, type NativeRule } from './native-libs.ts';
+import { keptBy, nativeRules, type NativeRule } from './native-libs.ts';
+import { dropZipEntries, zipDirectory } from '../lib/zip.ts';
+import { escapeRegExp } from '../lib/regexp.ts';
 
 /** The stage record (`inputs/.state.json`): the stage's inputs, and one content key per staged tree. */
 export type StageRecord = StepRecord<{ trees: Record<string, string> }>;
@@ -168,11 +170,11 @@ async function unpackSpark(
     if (!rule) continue;
     const jar = join(home, 'jars', f);
     const before = await readFile(jar);
-    if (!zipEntries(before).entries.some((e) => e.name === rule.keep))
+    if (!zipDirectory(before).entries.some((e) => e.name === rule.keep))
       throw new UserError('E_DISTRIBUTION', `${input.name} ${input.version}: jars/${f} has no ${rule.keep}, the JNI library this architecture loads`, {
         hint: 'correct `jni` of the architecture in src/config/arch.ts for this rocksdbjni',
       });
-    const after = dropZipEntries(before, (n) => n === rule.keep || !rule.drop.test(n));
+    const after = dropZipEntries(before, keptBy(rule));
     await writeFile(jar, after);
     log.info(`jars/${f}: kept ${rule.keep} of its native libraries (${before.length} → ${after.length} bytes)`);
   }
@@ -227,7 +229,7 @@ export function distributionProblems(jars: string[], line: Pick<LineSpec, 'hadoo
   const p: string[] = [];
   for (const ga of line.provided ?? []) {
     const artifact = ga.split(':')[1]!;
-    const re = new RegExp(`^${artifact.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d[^/]*\\.jar$`);
+    const re = new RegExp(`^${escapeRegExp(artifact)}-\\d[^/]*\\.jar$`);
     if (!jars.some((j) => re.test(j))) p.push(`its jars/ has no ${artifact}-<version>.jar, which matrix.yaml says it provides (${ga})`);
   }
   for (const a of ['hadoop-client-api', 'hadoop-client-runtime'])
