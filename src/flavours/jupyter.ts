@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { projectRoot } from '../lib/paths.ts';
 import { mask, registerSecret } from '../lib/secrets.ts';
+import { restrictedPod } from '../lib/pod-security.ts';
 import type { FlavourModule, ScenarioKit } from './index.ts';
 
 type Json = Record<string, any>;
@@ -102,7 +103,8 @@ export function jupyterScenarios(j: ScenarioKit): Array<[string, () => Promise<s
       const image = await j.image();
       await k.create([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'jupyter-token', namespace: ns }, stringData: { token } }]);
       await k.apply([
-        {
+        // Pod Security `restricted` and a read-only root (the scenarios' namespace enforces restricted).
+        restrictedPod({
           apiVersion: 'v1',
           kind: 'Pod',
           metadata: { name: POD, namespace: ns, labels: { app: 'jupyter' } },
@@ -139,7 +141,7 @@ export function jupyterScenarios(j: ScenarioKit): Array<[string, () => Promise<s
               },
             ],
           },
-        },
+        }),
       ]);
       const until = Date.now() + 600_000;
       for (;;) {

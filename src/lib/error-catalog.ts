@@ -129,6 +129,11 @@ export const SPARK8T_ERRORS = {
   E_K8S_HTTP: { summary: 'the Kubernetes API answered with another HTTP error', hint: 'check the API server logs', exit: 1 },
   E_SPARK_HOME: { summary: "Spark's launcher is not under SPARK_HOME", hint: 'set SPARK_HOME to a Spark distribution', exit: 1 },
   E_SPAWN: { summary: "Spark's launcher could not be started", hint: 'check SPARK_HOME', exit: 1 },
+  E_POD_TEMPLATE: {
+    summary: 'a pod template given in spark.kubernetes.{driver,executor}.podTemplateFile cannot be read or is not a Pod',
+    hint: 'give the path of a readable YAML or JSON Pod manifest',
+    exit: 2,
+  },
   E_DRIVER_HOST: {
     summary: 'an interactive shell needs spark.driver.host and it could not be detected',
     hint: 'pass --conf spark.driver.host=<an address the cluster can reach>',

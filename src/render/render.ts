@@ -8,7 +8,7 @@ import Handlebars from 'handlebars';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, mkdir, writeFile, chmod } from 'node:fs/promises';
 import { dirname, join, posix, relative } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { writeFileAtomic, replaceDirAtomic } from '../lib/fsx.ts';
@@ -18,6 +18,7 @@ import type { FlavourSpec, Matrix, ResolvedLine } from '../config/types.ts';
 import { flavourContext, flavourModules, type FlavourRegistry } from '../flavours/index.ts';
 import { compileSchema } from '../lib/schema.ts';
 import { hardenScript } from '../lib/hardening.ts';
+import { defaultTemplate, ROLES } from '../lib/pod-security.ts';
 import { rockcraftSchema, snapcraftSchema } from './schemas.ts';
 
 const checkRockcraft = compileSchema(rockcraftSchema);
@@ -62,7 +63,8 @@ export function loadTemplates(dir = TEMPLATE_DIR): Templates {
 export function packages(r: ResolvedLine): { rock: string[]; snap: string[] } {
   const java = `openjdk-${r.java}-jre-headless`;
   return {
-    rock: [java, 'python3', 'tini', 'procps', 'krb5-user', 'libnss3', 'bash', 'ca-certificates'],
+    // libnss-wrapper: a passwd entry for an arbitrary UID (templates/rock/opt/spark/nss-wrapper.sh).
+    rock: [java, 'python3', 'tini', 'procps', 'krb5-user', 'libnss3', 'libnss-wrapper', 'bash', 'ca-certificates'],
     snap: [java, 'python3'],
   };
 }
@@ -153,6 +155,22 @@ export function renderFlavour(r: ResolvedLine, t: Templates, ext: Record<string,
   return files;
 }
 
+/**
+ * spark8t's driver and executor pod templates (Pod Security `restricted`, a read-only root), for
+ * Spark run without spark8t: `/etc/spark8t/pod-templates/` in the rock, `$SNAP/etc/…` in the snap.
+ * spark8t itself writes the same ones at each submission, merged under the user's own.
+ */
+export function podTemplateFiles(): RenderedFile[] {
+  const header = '# spark8t\'s %s pod template: Pod Security "restricted" and a read-only root (src/lib/pod-security.ts).\n';
+  return ['rock', 'snap'].flatMap((a) =>
+    ROLES.map((role) => ({
+      path: `files/${a}/etc/spark8t/pod-templates/${role}.yaml`,
+      content: header.replace('%s', role) + toYaml(defaultTemplate(role)),
+      mode: 0o644,
+    })),
+  );
+}
+
 /** Every file of one build folder, validated. */
 export function renderLine(r: ResolvedLine, t: Templates, ext: Record<string, unknown> = {}): RenderedFile[] {
   if (r.flavour.over) return renderFlavour(r, t, ext);
@@ -168,6 +186,7 @@ export function renderLine(r: ResolvedLine, t: Templates, ext: Record<string, un
     files.push({ path: `files/${out}`, content: run(t, name, ctx), mode: out.endsWith('.sh') ? 0o755 : 0o644 });
   }
   for (const w of WRAPPERS) files.push({ path: `files/snap/bin/${w.name}`, content: run(t, 'snap/bin/wrapper.hbs', { ...ctx, ...w }), mode: 0o755 });
+  files.push(...podTemplateFiles());
   validateManifests(files, `${r.line.track}/${r.flavour.name}`);
   return files;
 }

@@ -10,6 +10,7 @@ import { evictImage, pulledSeconds, tagImage, type LocalCluster, type RegistryIm
 import { CheckFailed, tail } from './checks.ts';
 import { Kube, rockPod, SMALL, sleep, type Json } from './kube.ts';
 import { mask } from '../lib/secrets.ts';
+import { POD_SECURITY_ENFORCE } from '../lib/pod-security.ts';
 import { cleanupData, dataScenarios } from './data.ts';
 import type { ScenarioKit, Scenario } from '../flavours/index.ts';
 import type { SnapRunner } from './runner.ts';
@@ -38,6 +39,8 @@ export interface ScenarioContext {
 export { Kube, rockPod, SMALL } from './kube.ts';
 
 const RBAC_ERROR = /is forbidden: User "system:serviceaccount/;
+/** A UID the rock has no passwd entry for, as OpenShift's restricted-v2 assigns (a namespace's range starts near 1000680000). */
+const ANY_UID = 1000680000;
 
 /**
  * The scenarios in order; they share one namespace and one account (made by scenario 1). Each is a
@@ -57,7 +60,9 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   const base = () =>
     (nsSetup ??= (async () => {
       await k.apply([
-        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
+        // Pod Security `restricted`, as namespaces spark8t's `create` makes enforce it: every pod of the
+        // scenarios (Spark's driver and executors from spark8t's templates, ours from rockPod) must meet it.
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { [POD_SECURITY_ENFORCE]: 'restricted' } } },
         { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'admin', namespace: ns } },
         {
           apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -87,7 +92,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
     })());
 
   /** A pod running as the account (only spark8t's rights) that runs SCRIPT; its phase and log. */
-  const asUser = async (name: string, script: string, seconds: number, o: { configMap?: string } = {}) => {
+  const asUser = async (name: string, script: string, seconds: number, o: { configMap?: string; runAs?: { uid: number; gid: number } } = {}) => {
     await account();
     await k.apply([rockPod(name, ns, ctx.imageRef, script, { serviceAccount: user, ...o })]);
     return k.waitDone(ns, name, seconds);
@@ -151,7 +156,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
       },
     ],
     [
-      '4. driver and executor pod templates: their labels and annotations are on the pods',
+      "4. driver and executor pod templates: their labels and annotations are on the pods, merged over spark8t's restricted ones",
       async () => {
         // Spark needs a spec with the container it fills in (the first one, by default).
         const tpl = (role: string) =>
@@ -188,15 +193,20 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         // The executors of that application (named after pi.py's own app name, selected by the app's id).
         const app = d?.metadata.labels?.['spark-app-selector'];
         const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
+        // The user's templates are merged over spark8t's: their label and annotation, and a read-only
+        // root, no privilege escalation (the namespace enforces restricted, so the pods exist at all).
         const ok = (p: Json | undefined, role: string) =>
-          p?.metadata.labels?.['scenario-template'] === role && p?.metadata.annotations?.['sparkcraft.io/template'] === `${role}-annotation`;
+          p?.metadata.labels?.['scenario-template'] === role &&
+          p?.metadata.annotations?.['sparkcraft.io/template'] === `${role}-annotation` &&
+          p?.spec.containers[0]?.securityContext?.readOnlyRootFilesystem === true &&
+          p?.spec.containers[0]?.securityContext?.allowPrivilegeEscalation === false;
         if (r.phase !== 'Succeeded' || !ok(d, 'driver') || ex.length === 0 || !ex.every((p) => ok(p, 'executor'))) {
           throw await fail(
             `submit ${r.phase}; driver labels ${JSON.stringify(d?.metadata.labels)}; ${ex.length} executor(s) ${JSON.stringify(ex[0]?.metadata.labels)}`,
             r.log,
           );
         }
-        return `driver and ${ex.length} executor pod(s) carry the templates' label and annotation`;
+        return `driver and ${ex.length} executor pod(s) carry the templates' label and annotation, and spark8t's read-only root`;
       },
     ],
     [
@@ -219,6 +229,44 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         if (r.phase !== 'Succeeded' || !/py-sum=1001000 rows=100 executors=[1-9]/.test(r.log)) throw await fail(`pyspark pod ${r.phase}`, r.log);
         if (RBAC_ERROR.test(r.log)) throw await fail('the session log has an RBAC error', r.log);
         return r.log.match(/py-sum=\S+ rows=\d+ executors=\d+/)![0];
+      },
+    ],
+    [
+      "5c. any UID (OpenShift's restricted-v2): user pod, driver and executor as a UID with no passwd entry and GID 0, pi.py succeeds",
+      async () => {
+        const runAs = { uid: ANY_UID, gid: 0 };
+        const tpl = stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          spec: { securityContext: { runAsUser: ANY_UID, runAsGroup: 0 }, containers: [{ name: 'spark' }] },
+        });
+        await account();
+        await k.apply([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'anyuid', namespace: ns }, data: { 'pod.yaml': tpl } }]);
+        const conf = [
+          '--conf spark.kubernetes.driver.podTemplateFile=/files/pod.yaml',
+          '--conf spark.kubernetes.executor.podTemplateFile=/files/pod.yaml',
+          '--conf spark.kubernetes.executor.deleteOnTermination=false',
+          '--conf spark.executor.instances=1 local://$PI 4',
+        ].join(' ');
+        const r = await asUser('submit-anyuid', `id; ${submit('anyuid', conf)}`, 300, { configMap: 'anyuid', runAs });
+        const d = await driverOf('anyuid');
+        const log = d ? await k.logs(ns, d.metadata.name, 300) : '';
+        const app = d?.metadata.labels?.['spark-app-selector'];
+        const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
+        const uids = [d, ...ex].map((p) => p?.spec.securityContext?.runAsUser);
+        if (
+          r.phase !== 'Succeeded' ||
+          d?.status?.phase !== 'Succeeded' ||
+          !/Pi is roughly 3\.1/.test(log) ||
+          ex.length === 0 ||
+          uids.some((u) => u !== ANY_UID)
+        ) {
+          throw await fail(
+            `submit pod ${r.phase}, driver ${d?.status?.phase}, ${ex.length} executor(s), runAsUser ${JSON.stringify(uids)}`,
+            `${r.log}\n${log}`,
+          );
+        }
+        return `${r.log.match(/^uid=\S+ gid=\S+/m)?.[0] ?? 'uid ?'}; ${log.match(/Pi is roughly [\d.]+/)![0]}; driver and ${ex.length} executor(s) as ${ANY_UID}`;
       },
     ],
   ];

@@ -16,6 +16,7 @@ import { listKeys, s3Request, type S3Creds } from '../lib/s3.ts';
 import { mask, registerSecret } from '../lib/secrets.ts';
 import { CheckFailed, tail } from './checks.ts';
 import { type Kube, rockPod, SMALL, sleep, type Json } from './kube.ts';
+import { restrictedPod } from '../lib/pod-security.ts';
 import {
   eventLogConf,
   eventLogs,
@@ -117,7 +118,7 @@ async function historyDeployment(d: DataContext, properties: string): Promise<Hi
       spec: {
         replicas: 1,
         selector: { matchLabels: labels },
-        template: {
+        template: restrictedPod({
           metadata: { labels },
           spec: {
             containers: [
@@ -140,7 +141,7 @@ async function historyDeployment(d: DataContext, properties: string): Promise<Hi
               { name: 'layer', configMap: { name: 'hs-layer' } },
             ],
           },
-        },
+        }),
       },
     },
     {

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { stringify } from 'yaml';
 import type { LocalCluster } from '../lib/cluster.ts';
 import { tail } from './checks.ts';
+import { restrictedPod } from '../lib/pod-security.ts';
 
 export type Json = Record<string, any>;
 
@@ -77,7 +78,14 @@ export function rockPod(
   ns: string,
   image: string,
   script: string,
-  o: { serviceAccount?: string; configMap?: string; secret?: string; env?: Json[]; pullPolicy?: 'Always' | 'IfNotPresent' } = {},
+  o: {
+    serviceAccount?: string;
+    configMap?: string;
+    secret?: string;
+    env?: Json[];
+    pullPolicy?: 'Always' | 'IfNotPresent';
+    runAs?: { uid: number; gid: number };
+  } = {},
 ): Json {
   // files: a ConfigMap at /files, or a Secret at /work (what may hold credentials)
   const mounts = [
@@ -88,13 +96,15 @@ export function rockPod(
     ...(o.configMap ? [{ name: 'files', configMap: { name: o.configMap } }] : []),
     ...(o.secret ? [{ name: 'work', secret: { secretName: o.secret } }] : []),
   ];
-  return {
+  // Pod Security `restricted` and a read-only root, as spark8t gives Spark's pods (the scenarios' namespace enforces it).
+  return restrictedPod({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: ns, labels: { app: 'sparkcraft-scenario' } },
     spec: {
       restartPolicy: 'Never',
       serviceAccountName: o.serviceAccount ?? 'default',
+      ...(o.runAs ? { securityContext: { runAsUser: o.runAs.uid, runAsGroup: o.runAs.gid } } : {}),
       containers: [
         {
           name: 'main',
@@ -108,7 +118,7 @@ export function rockPod(
       ],
       ...(volumes.length ? { volumes } : {}),
     },
-  };
+  });
 }
 
 /** Confs every submission uses: small requests so two jobs fit on 2 cores. */

@@ -86,7 +86,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iso-'));
   admin = { KUBECONFIG: info.adminKubeconfig };
   for (const u of ['alice', 'bob']) {
-    const r = await ours('service-account-registry', ['create', '--username', u, '--namespace', ns, '--conf', `spark.owner=${u}`], admin);
+    // No Pod Security label: the policy is what refuses (as in `default` and namespaces made before).
+    const r = await ours(
+      'service-account-registry',
+      ['create', '--username', u, '--namespace', ns, '--pod-security', 'none', '--conf', `spark.owner=${u}`],
+      admin,
+    );
     expect(r.exitCode, r.stderr).toBe(0);
   }
   // carol: made by spark8t 1.6, whose Role lets her write ServiceAccounts and her own Secret.

@@ -49,6 +49,26 @@ describe('service-account-registry against a real kube-apiserver', () => {
     expect(dup.stdout.trim()).toBe("Could not create the service account. A serviceaccount with name 'bob' already exists.");
   });
 
+  it('a namespace create makes enforces Pod Security restricted (--pod-security lowers it); one that exists is not changed', async () => {
+    const enforce = async (ns: string) => (await kubectlJson(info, ['get', 'namespace', ns])).metadata.labels?.['pod-security.kubernetes.io/enforce'];
+    const made = uniqueName('psa');
+    expect((await sar(['create', '--username', 'p', '--namespace', made])).exitCode).toBe(0);
+    expect(await enforce(made)).toBe('restricted');
+    const none = uniqueName('psa');
+    expect((await sar(['create', '--username', 'p', '--namespace', none, '--pod-security', 'none'])).exitCode).toBe(0);
+    expect(await enforce(none)).toBeUndefined();
+    const base = uniqueName('psa');
+    expect((await sar(['create', '--username', 'p', '--namespace', base, '--pod-security', 'baseline'])).exitCode).toBe(0);
+    expect(await enforce(base)).toBe('baseline');
+    const existing = await createNamespace(info, 'psa');
+    expect((await sar(['create', '--username', 'p', '--namespace', existing])).exitCode).toBe(0);
+    expect(await enforce(existing)).toBeUndefined();
+    const bad = await sar(['create', '--username', 'p', '--namespace', uniqueName('psa'), '--pod-security', 'strict']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/--pod-security strict: expected one of restricted, baseline, privileged, none/);
+  });
+
   it('add-config, remove-config, clear-config, get-config --json, delete', async () => {
     const ns = uniqueName('cfg');
     expect((await sar(['create', '--username', 'c', '--namespace', ns, '--conf', 'a=1'])).exitCode).toBe(0);

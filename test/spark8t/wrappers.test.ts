@@ -86,6 +86,66 @@ describe('spark-submit with real Spark against the real apiserver', () => {
     expect(props).toMatch(/^spark\.driver\.extraJavaOptions=-Dfrom\.defaults\\?=1 -XX\\?:\+UseG1GC -Dfrom\.file\\?="a b"$/m);
   });
 
+  it("Pod Security restricted (the namespace create made): Spark alone is refused; spark8t's driver pod is admitted, a read-only root, a user's template merged", async () => {
+    const ns = uniqueName('psa');
+    const env = { KUBECONFIG: info.adminKubeconfig, SPARK_HOME: sparkHome };
+    expect((await ours('service-account-registry', ['create', '--username', 'psa', '--namespace', ns], env)).exitCode).toBe(0);
+    const job = [
+      '--conf',
+      'spark.kubernetes.submission.waitAppCompletion=false',
+      '--conf',
+      'spark.kubernetes.container.image=example/spark:1',
+      '--class',
+      'org.apache.spark.examples.SparkPi',
+      'local:///opt/spark/examples/jars/spark-examples.jar',
+      '10',
+    ];
+    // The control: Spark's own spark-submit, same account and job, no template.
+    const alone = await execa(
+      join(sparkHome, 'bin', 'spark-submit'),
+      [
+        '--master',
+        `k8s://${info.apiUrl}`,
+        '--deploy-mode',
+        'cluster',
+        '--conf',
+        `spark.kubernetes.namespace=${ns}`,
+        '--conf',
+        'spark.kubernetes.authenticate.driver.serviceAccountName=psa',
+        ...job,
+      ],
+      { reject: false, env: { KUBECONFIG: info.adminKubeconfig } },
+    );
+    expect(alone.exitCode).not.toBe(0);
+    expect(`${alone.stdout}${alone.stderr}`).toMatch(/violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false/);
+    expect((await kubectlJson(info, ['-n', ns, 'get', 'pods'])).items).toHaveLength(0);
+    // spark8t, with a driver template of the user's (a label, a volume of theirs).
+    const dir = mkdtempSync(join(tmpdir(), 'psa-'));
+    const tpl = join(dir, 'driver.yaml');
+    writeFileSync(
+      tpl,
+      'apiVersion: v1\nkind: Pod\nmetadata:\n  labels: {team: a}\nspec:\n  containers:\n  - name: main\n    volumeMounts: [{name: data, mountPath: /data}]\n  volumes:\n  - {name: data, emptyDir: {}}\n',
+    );
+    const r = await ours('spark-submit', ['--username', 'psa', '--namespace', ns, '--conf', `spark.kubernetes.driver.podTemplateFile=${tpl}`, ...job], env);
+    expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
+    const pods = (await kubectlJson(info, ['-n', ns, 'get', 'pods'])).items;
+    expect(pods).toHaveLength(1);
+    const pod = pods[0];
+    expect(pod.metadata.labels.team).toBe('a');
+    expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    const c = pod.spec.containers[0];
+    expect(c.name).toBe('main');
+    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m.name]));
+    expect(mounts).toMatchObject({ '/tmp': 'spark8t-tmp', '/var/lib/spark': 'spark8t-home', '/data': 'data' });
+    const emptyDirs = pod.spec.volumes.filter((v: any) => v.emptyDir).map((v: any) => v.name);
+    expect(emptyDirs).toEqual(expect.arrayContaining(['spark8t-tmp', 'spark8t-home', 'spark8t-log', 'data']));
+    // The executors' template (ours) travels in the ConfigMap Spark mounts into the driver.
+    const cms = (await kubectlJson(info, ['-n', ns, 'get', 'configmaps'])).items;
+    const exec = cms.flatMap((m: any) => Object.values(m.data ?? {}) as string[]).find((v: string) => v.includes('spark-kubernetes-executor'));
+    expect(exec && JSON.parse(exec).spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+  });
+
   it('--context reaches Spark too: it authenticates as that context, not as current-context', async () => {
     const ns = uniqueName('ctx');
     // current-context is a user the apiserver refuses; --context names the admin.

@@ -6,6 +6,7 @@ import { mask } from '../../lib/secrets.ts';
 import { addKubeOptions, applyLogLevel, connect, type KubeOptions } from '../kube/options.ts';
 import { expandVars, mergeLevels, parseConfArgs, readProperties, removeKeys, type Props } from '../conf/properties.ts';
 import { Registry, accountId, PrimaryNotFound, validateRef } from './registry.ts';
+import { POD_SECURITY_LEVELS, type PodSecurityLevel } from '../../lib/pod-security.ts';
 import { accountProps } from './account.ts';
 import { redacted } from '../conf/secret-refs.ts';
 import { writeOut } from '../output.ts';
@@ -19,6 +20,7 @@ interface ActionOpts extends KubeOptions {
   ignoreIntegrationHub?: boolean;
   json?: boolean;
   showSecrets?: boolean;
+  podSecurity?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -90,7 +92,19 @@ export function buildRegistryProgram(run: (fn: () => Promise<void>) => void, onl
 
   action('create', 'create a service account with its Role, RoleBinding and config Secret', { conf: true })
     .option('--primary', 'make it the primary account')
-    .action(withRegistry(async (reg, o) => reg.create(refOf(o), newProps(o), o.primary === true)));
+    .option(
+      '--pod-security <level>',
+      `Pod Security level a namespace made here enforces: ${POD_SECURITY_LEVELS.join(', ')} (none: no label); an existing namespace is not changed`,
+      'restricted',
+    )
+    .action(
+      withRegistry(async (reg, o) => {
+        if (!(POD_SECURITY_LEVELS as readonly string[]).includes(o.podSecurity ?? '')) {
+          throw new UserError('E_USAGE', `--pod-security ${o.podSecurity}: expected one of ${POD_SECURITY_LEVELS.join(', ')}`);
+        }
+        await reg.create(refOf(o), newProps(o), o.primary === true, o.podSecurity as PodSecurityLevel);
+      }),
+    );
 
   action('delete', 'delete a service account and its Role, RoleBinding and Secret').action(withRegistry(async (reg, o) => reg.delete(refOf(o))));
 

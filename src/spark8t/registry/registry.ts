@@ -8,6 +8,7 @@ import { log } from '../../lib/log.ts';
 import { registerSecret } from '../../lib/secrets.ts';
 import { KubeApiError, type KubeClient, type KubeObject, type Kind } from '../kube/client.ts';
 import type { Props } from '../conf/properties.ts';
+import { POD_SECURITY_ENFORCE, type PodSecurityLevel } from '../../lib/pod-security.ts';
 import { decodeKey, encodeKey } from './encoding.ts';
 import {
   GENERATED_BY,
@@ -236,8 +237,11 @@ export class Registry {
     return [serviceAccountManifest, roleManifest, roleBindingManifest, secretManifest].map((f) => toYaml(f(ref.name, ref.namespace))).join('---\n');
   }
 
-  /** Make sure the namespace exists; 'unknown' when we may neither read nor create namespaces. */
-  private async ensureNamespace(namespace: string): Promise<'ok' | 'unknown'> {
+  /**
+   * Make sure the namespace exists; 'unknown' when we may neither read nor create namespaces. One we
+   * make enforces Pod Security POD_SECURITY (`restricted` unless told; 'none': no label).
+   */
+  private async ensureNamespace(namespace: string, podSecurity: PodSecurityLevel): Promise<'ok' | 'unknown'> {
     let readable = true;
     try {
       if (await this.kube.find('Namespace', namespace)) return 'ok';
@@ -246,7 +250,8 @@ export class Registry {
       readable = false;
     }
     try {
-      await this.kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+      const labels = podSecurity === 'none' ? undefined : { [POD_SECURITY_ENFORCE]: podSecurity };
+      await this.kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, ...(labels ? { labels } : {}) } });
     } catch (e) {
       if (e instanceof KubeApiError && (e.status === 401 || e.status === 403)) {
         // Users scoped to one namespace may read neither: go on and see whether it is usable.
@@ -260,10 +265,10 @@ export class Registry {
   }
 
   /** Create all four objects, or none: on failure the ones made are deleted again. */
-  async create(ref: AccountRef, props: Props, primary: boolean): Promise<void> {
+  async create(ref: AccountRef, props: Props, primary: boolean, podSecurity: PodSecurityLevel = 'restricted'): Promise<void> {
     validateRef(ref);
     const { name, namespace } = ref;
-    const nsState = await this.ensureNamespace(namespace);
+    const nsState = await this.ensureNamespace(namespace, podSecurity);
     const checks: Array<[Kind, string]> = [
       ['ServiceAccount', name],
       ['Role', roleName(name)],

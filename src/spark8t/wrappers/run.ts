@@ -3,7 +3,7 @@
  * levels, write it to a private temporary properties file, and run Spark with an argument array
  * (no shell), forwarding signals and exiting with Spark's status.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
@@ -18,9 +18,11 @@ import { applyLogLevel, connect } from '../kube/options.ts';
 import { resolveAccount } from '../registry/account.ts';
 import { expandVars, formatProperties, mergeLevels, parseConfArgs, readProperties, type Props } from '../conf/properties.ts';
 import { secretsByReference } from '../conf/secret-refs.ts';
+import { localTemplatePath, planTemplates, ROLES, templateKey, type Role, type TemplatePlan } from '../../lib/pod-security.ts';
 import { parseWrapperArgs, type WrapperArgs } from './args.ts';
 import { driverOutcome, planDriverWatch, unreadableOutcome, type DriverRef, type PodState, type Seen } from './driver.ts';
 import { pysparkStdinEnv } from './stdin.ts';
+import { nssWrapper, type Anonymous } from './nss.ts';
 import { descendants } from '../../lib/procs.ts';
 
 export const WRAPPERS = ['spark-submit', 'spark-shell', 'pyspark', 'spark-sql'] as const;
@@ -89,6 +91,28 @@ export interface Plan {
   env: Record<string, string>;
   /** Cluster mode, waiting for the application: the driver pod whose final state is our status. */
   driver?: DriverRef & { creds: Credentials };
+  /** The pod templates to write next to the properties (conf/pod-template.ts); absent for local[N]. */
+  templates?: TemplatePlan;
+}
+
+/** A user's pod template, parsed (YAML or JSON); one line naming the file when it is not a Pod. */
+async function readTemplate(path: string, role: Role): Promise<unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UserError('E_POD_TEMPLATE', `${templateKey(role)}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? describeError(e)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = (await import('yaml')).parse(text);
+  } catch (e) {
+    throw new UserError('E_POD_TEMPLATE', `${templateKey(role)}: ${path} is not YAML: ${describeError(e).split('\n')[0]}`);
+  }
+  if (doc !== null && (typeof doc !== 'object' || Array.isArray(doc) || ((doc as { kind?: unknown }).kind ?? 'Pod') !== 'Pod')) {
+    throw new UserError('E_POD_TEMPLATE', `${templateKey(role)}: ${path} is not a Pod manifest`);
+  }
+  return doc;
 }
 
 /** Everything but running: the command, its arguments and the merged properties. */
@@ -146,6 +170,16 @@ export async function planWrapper(
     );
   }
   props = byRef.props;
+  // Pod Security `restricted` and a read-only root for Spark's pods, under the user's own templates.
+  const parsed: Partial<Record<Role, unknown>> = {};
+  for (const role of ROLES) {
+    const given = props.get(templateKey(role));
+    const local = given ? localTemplatePath(given) : undefined;
+    if (local !== undefined) parsed[role] = await readTemplate(local, role);
+  }
+  const templates = planTemplates(props, (_path, role) => parsed[role]);
+  for (const u of templates.unmerged)
+    log.warn(`${templateKey(u.role)}=${u.value} is not a local file: Spark uses it as it is, without spark8t's restricted settings`);
   if (byRef.referenced.length) log.debug(`by reference to the account's Secret: ${byRef.referenced.join(', ')}`);
   const args = ['--master', `k8s://${kube.server}`];
   if (tool === 'spark-submit') args.push('--deploy-mode', a.deployMode ?? 'cluster');
@@ -154,7 +188,7 @@ export async function planWrapper(
   args.push(...a.rest);
   const childEnv: Record<string, string> = { ...byRef.env };
   if (kubeconfigPath) childEnv.KUBECONFIG = kubeconfigPath;
-  return { command, args, props, env: childEnv, propsFileArgIndex, driver };
+  return { command, args, props, env: childEnv, propsFileArgIndex, driver, templates };
 }
 
 /** How often the driver pod is read while Spark waits for it (what was last seen, if it disappears). */
@@ -217,6 +251,29 @@ async function driverResult(watch: DriverWatch, sparkStatus: number): Promise<nu
   return outcome.status;
 }
 
+/**
+ * This process's UID when it has no passwd entry (`getent passwd` finds none) and nss_wrapper is
+ * installed (the rock has it); undefined otherwise, and off Linux.
+ */
+function anonymousUser(): Anonymous | undefined {
+  if (process.platform !== 'linux' || typeof process.getuid !== 'function' || typeof process.getgid !== 'function') return undefined;
+  const uid = process.getuid();
+  const found = spawnSync('getent', ['passwd', String(uid)], { stdio: 'ignore' });
+  if (found.error || found.status !== 2) return undefined; // known, or no getent to ask
+  let lib: string | undefined;
+  try {
+    lib = readdirSync('/usr/lib')
+      .filter((d) => d.endsWith('-linux-gnu'))
+      .map((d) => join('/usr/lib', d, 'libnss_wrapper.so'))
+      .find((f) => existsSync(f));
+  } catch {
+    return undefined;
+  }
+  if (!lib) return undefined;
+  const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+  return { uid, gid: process.getgid(), home: process.env.HOME || '/', passwd: read('/etc/passwd'), group: read('/etc/group'), lib };
+}
+
 export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Promise<number> {
   const plan = await planWrapper(tool, argv);
   // A script on stdin runs as typed in the shell, with `spark` and `sc` defined (stdin.ts).
@@ -233,6 +290,18 @@ export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Pr
   const dir = mkdtempSync(join(tmpdir(), 'spark8t-conf-'));
   let watch: DriverWatch | undefined;
   try {
+    for (const [role, text] of Object.entries(plan.templates?.files ?? {}) as Array<[Role, string]>) {
+      const tpl = join(dir, `${role}-pod-template.json`);
+      writeFileSync(tpl, text, { mode: 0o600 });
+      plan.props.set(templateKey(role), tpl);
+    }
+    const anonymous = anonymousUser();
+    if (anonymous) {
+      const nss = nssWrapper(anonymous, dir, process.env.LD_PRELOAD);
+      for (const [name, text] of Object.entries(nss.files)) writeFileSync(join(dir, name), text, { mode: 0o600 });
+      Object.assign(plan.env, nss.env);
+      log.debug(`UID ${anonymous.uid} has no passwd entry: Spark gets one through nss_wrapper`);
+    }
     const file = join(dir, 'spark.conf');
     writeFileSync(file, formatProperties(plan.props), { mode: 0o600 });
     plan.args[plan.propsFileArgIndex] = file;
