@@ -41,6 +41,21 @@ export { Kube, rockPod, SMALL } from './kube.ts';
 const RBAC_ERROR = /is forbidden: User "system:serviceaccount/;
 /** A UID the rock has no passwd entry for, as OpenShift's restricted-v2 assigns (a namespace's range starts near 1000680000). */
 const ANY_UID = 1000680000;
+/** Scenario 5d's package, served by a repository pod in the scenarios' namespace. */
+const PKG = (() => {
+  const group = 'org.sparkcraft';
+  const artifact = 'hello';
+  const version = '1.0';
+  return {
+    group,
+    artifact,
+    version,
+    coordinate: `${group}:${artifact}:${version}`,
+    path: `${group.replace(/\./g, '/')}/${artifact}/${version}`,
+    file: `${artifact}-${version}`,
+    jarName: `${group}_${artifact}-${version}.jar`,
+  };
+})();
 
 /**
  * The scenarios in order; they share one namespace and one account (made by scenario 1). Each is a
@@ -267,6 +282,63 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
           );
         }
         return `${r.log.match(/^uid=\S+ gid=\S+/m)?.[0] ?? 'uid ?'}; ${log.match(/Pi is roughly [\d.]+/)![0]}; driver and ${ex.length} executor(s) as ${ANY_UID}`;
+      },
+    ],
+    [
+      '5d. --packages with a read-only root: a jar from a Maven repository in the cluster (spark.jars.repositories) reaches the session and its executors',
+      async () => {
+        await account();
+        // The repository: a pod of the rock that writes a Maven layout (a jar with one resource, its pom) and serves it.
+        const layout = [
+          'import os, zipfile',
+          `d = '/tmp/repo/${PKG.path}'`,
+          'os.makedirs(d)',
+          `z = zipfile.ZipFile(d + '/${PKG.file}.jar', 'w')`,
+          "z.writestr('META-INF/MANIFEST.MF', 'Manifest-Version: 1.0\\n')",
+          "z.writestr('sparkcraft-hello.txt', 'hello from the cluster repository\\n')",
+          'z.close()',
+          `open(d + '/${PKG.file}.pom', 'w').write('<project><modelVersion>4.0.0</modelVersion><groupId>${PKG.group}</groupId><artifactId>${PKG.artifact}</artifactId><version>${PKG.version}</version></project>')`,
+        ].join('\n');
+        await k.apply([
+          rockPod(
+            'maven-repo',
+            ns,
+            ctx.imageRef,
+            `python3 -c "${layout.replace(/"/g, '\\"')}" && exec python3 -m http.server 8000 --bind 0.0.0.0 --directory /tmp/repo`,
+          ),
+        ]);
+        let ip: string | undefined;
+        for (let i = 0; i < 120 && !ip; i++) {
+          const p = await k.json(['-n', ns, 'get', 'pod', 'maven-repo']);
+          if (p.status?.phase === 'Running' && p.status.podIP) ip = p.status.podIP;
+          else if (p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded')
+            throw await fail(`repository pod ${p.status.phase}`, await k.logs(ns, 'maven-repo', 50));
+          else await sleep(1000);
+        }
+        if (!ip) throw await fail('the repository pod did not start in 120 s');
+        await sleep(2000);
+        const check = [
+          'import os, zipfile',
+          'from pyspark import SparkFiles',
+          "jar = [j for j in spark.sparkContext.getConf().get('spark.jars', '').split(',') if j.endswith('" + PKG.jarName + "')][0]",
+          "local = jar.replace('file://', '').replace('file:', '')",
+          "print('driver-jar=%s resource=%s' % (local, zipfile.ZipFile(local).read('sparkcraft-hello.txt').decode().strip()))",
+          "print('executor-files=%s' % sc.parallelize([0], 1).map(lambda _: ','.join(sorted(os.listdir(SparkFiles.getRootDirectory())))).collect()[0])",
+          '',
+        ].join('\n');
+        const r = await asUser(
+          'packages',
+          clientMode('pyspark', check).replace(' 2>&1', ` --packages ${PKG.coordinate} --conf spark.jars.repositories=http://${ip}:8000 2>&1`),
+          420,
+        );
+        // (the lines follow the shell's prompts)
+        const driver = r.log.match(/driver-jar=(\S+) resource=(.*)$/m);
+        const files = r.log.match(/executor-files=(\S*)/)?.[1] ?? '';
+        if (r.phase !== 'Succeeded' || driver?.[2] !== 'hello from the cluster repository' || !files.split(',').some((f) => f.endsWith(PKG.jarName))) {
+          throw await fail(`pyspark pod ${r.phase}; driver ${driver?.[0] ?? 'no jar'}; executor files ${files || 'none'}`, r.log);
+        }
+        await k.run(['-n', ns, 'delete', 'pod', 'maven-repo', '--wait=false'], { reject: false });
+        return `${driver[1]} (${driver[2]}); the executor fetched it`;
       },
     ],
   ];
