@@ -41,6 +41,8 @@ export { Kube, rockPod, SMALL } from './kube.ts';
 const RBAC_ERROR = /is forbidden: User "system:serviceaccount/;
 /** A UID the rock has no passwd entry for, as OpenShift's restricted-v2 assigns (a namespace's range starts near 1000680000). */
 const ANY_UID = 1000680000;
+/** Scenario 5e's second account of the namespace. */
+const INTRUDER = 'mallory';
 /** Scenario 5d's package, served by a repository pod in the scenarios' namespace. */
 const PKG = (() => {
   const group = 'org.sparkcraft';
@@ -339,6 +341,76 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         }
         await k.run(['-n', ns, 'delete', 'pod', 'maven-repo', '--wait=false'], { reject: false });
         return `${driver[1]} (${driver[2]}); the executor fetched it`;
+      },
+    ],
+    [
+      "5e. another account's pod cannot join a session as an executor: Spark's RPC authenticated with the account's secret, by file",
+      async () => {
+        await account();
+        // The intruder: a second account of the namespace, made as scenario 1 made the user's.
+        await k.apply([
+          rockPod('admin-intruder', ns, ctx.imageRef, `spark-client.service-account-registry create --username ${INTRUDER} --namespace ${ns}`, {
+            serviceAccount: 'admin',
+          }),
+        ]);
+        const made = await k.waitDone(ns, 'admin-intruder', 180);
+        if (made.phase !== 'Succeeded') throw await fail(`creating account ${INTRUDER}: pod ${made.phase}`, made.log);
+        // The victim: the user's pyspark session in client mode, its driver in the pod on a known port, kept up 90 s.
+        const session = 'x = sc.parallelize(range(10), 1).sum()\nprint("victim-ready sum=%d" % x)\nimport time\ntime.sleep(90)\n';
+        await k.apply([
+          rockPod('victim', ns, ctx.imageRef, clientMode('pyspark', session).replace(' 2>&1', ' --conf spark.driver.port=7078 2>&1'), { serviceAccount: user }),
+        ]);
+        let ip: string | undefined;
+        for (let i = 0; i < 180 && !ip; i++) {
+          const p = await k.json(['-n', ns, 'get', 'pod', 'victim']);
+          if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed')
+            throw await fail(`the victim's session ended ${p.status.phase} before the attack`, await k.logs(ns, 'victim', 100));
+          if (p.status?.phase === 'Running' && /victim-ready sum=45/.test(await k.logs(ns, 'victim', 100))) ip = p.status.podIP;
+          else await sleep(1000);
+        }
+        if (!ip) throw await fail('the victim session was not ready in 180 s', await k.logs(ns, 'victim', 100));
+        const executors = (await k.pods(ns, 'spark-role=executor')).filter((p) => p.metadata.ownerReferences?.some((o: Json) => o.name === 'victim'));
+        // Spark's default hands the executors the secret as a plain value of their pod spec.
+        const leaked = executors
+          .flatMap((p) => (p.spec.containers[0].env ?? []) as Json[])
+          .filter((e) => /^(_SPARK_AUTH_SECRET|SPARK_AUTHENTICATE_SECRET)$/.test(e.name) && e.value);
+        // The attack: Spark's own executor backend, in a pod of the other account, pointed at the victim's driver.
+        const opens = [
+          'java.lang',
+          'java.lang.invoke',
+          'java.lang.reflect',
+          'java.io',
+          'java.net',
+          'java.nio',
+          'java.util',
+          'java.util.concurrent',
+          'java.util.concurrent.atomic',
+          'sun.nio.ch',
+          'sun.nio.cs',
+          'sun.security.action',
+          'sun.util.calendar',
+        ]
+          .map((p) => `--add-opens=java.base/${p}=ALL-UNNAMED`)
+          .join(' ');
+        const attack = `timeout 45 "$JAVA_HOME/bin/java" ${opens} -cp '/opt/spark/jars/*' org.apache.spark.executor.CoarseGrainedExecutorBackend --driver-url spark://CoarseGrainedScheduler@${ip}:7078 --executor-id 99 --hostname "$POD_IP" --cores 1 --app-id intruder 2>&1 | grep -vE '^\s+at |SecurityManager: Changing|SignalUtils' | head -40; true`;
+        await k.apply([rockPod('intruder', ns, ctx.imageRef, attack, { serviceAccount: INTRUDER })]);
+        const r = await k.waitDone(ns, 'intruder', 120);
+        const victimLog = await k.logs(ns, 'victim', 500);
+        await k.run(['-n', ns, 'delete', 'pod', 'victim', '--wait=false'], { reject: false });
+        // Joined: registered, or got as far as the driver's configuration (which it fetches first).
+        const joined = /Successfully registered with driver|MemoryStore started/.test(r.log) || /Registered executor .* with ID 99/.test(victimLog);
+        if (joined || leaked.length || r.phase !== 'Succeeded') {
+          const what = [
+            joined ? `${INTRUDER}'s pod joined the user's session as executor 99` : '',
+            leaked.length ? `the executors' pod specs hold the RPC secret by value` : '',
+            r.phase !== 'Succeeded' ? `the intruder pod ${r.phase}` : '',
+          ];
+          throw await fail(what.filter(Boolean).join('; '), `${r.log}\n${victimLog}`);
+        }
+        // What stopped it: the connection refused for want of the secret, not a wrong address.
+        const why = `${r.log}\n${victimLog}`.match(/Expected SaslMessage[^\n]*|[^\n]*(Authentication failed|SaslException)[^\n]*/)?.[0]?.trim();
+        if (!why) throw await fail(`${INTRUDER}'s executor did not join, but nothing says it was for want of the secret`, `${r.log}\n${victimLog}`);
+        return `${INTRUDER}'s executor refused (${why.slice(0, 120)}); ${executors.length} executor(s) of the session, none with the secret by value in its spec`;
       },
     ],
   ];

@@ -28,7 +28,7 @@ describe('service-account-registry against a real kube-apiserver', () => {
     expect(role.rules).toContainEqual({
       apiGroups: [''],
       resources: ['secrets'],
-      resourceNames: ['spark8t-sa-conf-bob', 'integrator-hub-conf-bob'],
+      resourceNames: ['spark8t-sa-conf-bob', 'integrator-hub-conf-bob', 'spark8t-sa-auth-bob'],
       verbs: ['get'],
     });
     const rb = await kubectlJson(info, ['-n', ns, 'get', 'rolebinding', 'bob-role-binding']);
@@ -67,6 +67,22 @@ describe('service-account-registry against a real kube-apiserver', () => {
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/--pod-security strict: expected one of restricted, baseline, privileged, none/);
+  });
+
+  it('the RPC secret: create makes 64 random hex digits per account, upgrade makes one for an account without, delete removes it', async () => {
+    const ns = uniqueName('auth');
+    const secretOf = async (u: string) =>
+      (await kubectl(info, ['-n', ns, 'get', 'secret', `spark8t-sa-auth-${u}`, '-o', 'jsonpath={.data.secret}'], { reject: false })).stdout;
+    for (const u of ['a1', 'a2']) expect((await sar(['create', '--username', u, '--namespace', ns])).exitCode).toBe(0);
+    const [s1, s2] = [await secretOf('a1'), await secretOf('a2')];
+    expect(Buffer.from(s1, 'base64').toString()).toMatch(/^[0-9a-f]{64}$/);
+    expect(s1).not.toBe(s2);
+    // An account without one (made before it, or by spark8t 1.6): upgrade makes it.
+    await kubectl(info, ['-n', ns, 'delete', 'secret', 'spark8t-sa-auth-a2']);
+    expect((await sar(['upgrade', '--username', 'a2', '--namespace', ns])).exitCode).toBe(0);
+    expect(Buffer.from(await secretOf('a2'), 'base64').toString()).toMatch(/^[0-9a-f]{64}$/);
+    expect((await sar(['delete', '--username', 'a1', '--namespace', ns])).exitCode).toBe(0);
+    expect(await secretOf('a1')).toBe('');
   });
 
   it('add-config, remove-config, clear-config, get-config --json, delete', async () => {

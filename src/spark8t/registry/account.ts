@@ -13,6 +13,8 @@ export interface ResolvedAccount {
   props: Props;
   /** Where each stored property is kept (the Secret and data key): what a wrapper may reference. */
   stored: Map<string, StoredAt>;
+  /** The account's Spark RPC secret (conf/rpc-auth.ts), when it has one the caller may read. */
+  authSecret?: Buffer;
 }
 
 export async function resolveAccount(
@@ -29,10 +31,10 @@ export async function resolveAccount(
   } else {
     ref = { name: expandVars(opts.username ?? 'spark', env), namespace: expandVars(opts.namespace ?? 'default', env) };
   }
-  const acc = await reg.get(ref);
+  const [acc, authSecret] = await Promise.all([reg.get(ref), reg.authSecret(ref)]);
   if (!acc) throw new AccountNotFound(accountId(ref));
   const ignoreHub = opts.ignoreIntegrationHub ?? false;
-  return { name: acc.name, namespace: acc.namespace, props: accountProps(acc, ignoreHub), stored: storedAt(acc, ignoreHub) };
+  return { name: acc.name, namespace: acc.namespace, props: accountProps(acc, ignoreHub), stored: storedAt(acc, ignoreHub), authSecret };
 }
 
 /** The Secret and data key of each stored property (the account's own over the hub's, as they merge). */

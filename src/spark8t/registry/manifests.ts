@@ -10,6 +10,12 @@ export const roleName = (user: string) => `${user}-role`;
 export const roleBindingName = (user: string) => `${user}-role-binding`;
 export const secretName = (user: string) => `spark8t-sa-conf-${user}`;
 export const hubSecretName = (user: string) => `integrator-hub-conf-${user}`;
+/** The account's Spark RPC secret (spark.authenticate), mounted as a file into its pods: auth.ts. */
+export const authSecretName = (user: string) => `spark8t-sa-auth-${user}`;
+/** The secret as the file Spark's driver reads (`spark.authenticate.secret.driver.file`). */
+export const AUTH_SECRET_KEY = 'secret';
+/** The same secret as the value Spark's executors read from `_SPARK_AUTH_SECRET` (the file's base64). */
+export const AUTH_SECRET_ENV_KEY = 'secret.base64';
 
 export function serviceAccountManifest(user: string, namespace: string): KubeObject {
   return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: user, namespace, labels: { [GENERATED_BY]: SPARK8T } } };
@@ -31,7 +37,8 @@ const READ = ['get', 'list', 'watch'];
  *    is true by default;
  *  - ServiceAccounts and RoleBindings: read only, to find the account and the primary (its label
  *    is on both); never written, so no account can make itself primary;
- *  - its own config Secret and integration-hub Secret: read only; an administrator edits them.
+ *  - its own config Secret, integration-hub Secret and RPC-auth Secret: read only; an administrator
+ *    edits them (the RPC secret is made by create and upgrade).
  * Which other account's pods it may touch, and which Secrets its pods may mount, RBAC cannot say:
  * isolation.ts. Each tool reads, lists and deletes the other's accounts without looking at the rules.
  */
@@ -45,7 +52,7 @@ export function roleManifest(user: string, namespace: string): KubeObject {
       { apiGroups: [''], resources: ['configmaps', 'services'], verbs: ALL_VERBS },
       { apiGroups: [''], resources: ['serviceaccounts'], verbs: READ },
       { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings'], verbs: READ },
-      { apiGroups: [''], resources: ['secrets'], resourceNames: [secretName(user), hubSecretName(user)], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [secretName(user), hubSecretName(user), authSecretName(user)], verbs: ['get'] },
       { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ALL_VERBS },
     ],
   };
@@ -58,6 +65,20 @@ export function roleBindingManifest(user: string, namespace: string): KubeObject
     metadata: { labels: { [GENERATED_BY]: SPARK8T }, name: roleBindingName(user), namespace },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName(user) },
     subjects: [{ kind: 'ServiceAccount', name: user, namespace }],
+  };
+}
+
+/**
+ * SECRET: a printable random string made by the caller. Spark's driver reads it from a file and uses
+ * the file's base64 as the key; its executors use `_SPARK_AUTH_SECRET` as given: the Secret holds both.
+ */
+export function authSecretManifest(user: string, namespace: string, secret: string): KubeObject {
+  const b64 = (v: string) => Buffer.from(v).toString('base64');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: authSecretName(user), namespace, labels: { [GENERATED_BY]: SPARK8T } },
+    data: { [AUTH_SECRET_KEY]: b64(secret), [AUTH_SECRET_ENV_KEY]: b64(b64(secret)) },
   };
 }
 

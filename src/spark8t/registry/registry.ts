@@ -10,12 +10,16 @@ import { KubeApiError, type KubeClient, type KubeObject, type Kind } from '../ku
 import type { Props } from '../conf/properties.ts';
 import { POD_SECURITY_ENFORCE, type PodSecurityLevel } from '../../lib/pod-security.ts';
 import { decodeKey, encodeKey } from './encoding.ts';
+import { randomBytes } from 'node:crypto';
 import {
+  AUTH_SECRET_KEY,
   GENERATED_BY,
   MANAGED_BY,
   PRIMARY,
   SPARK8T,
   dns1123Label,
+  authSecretManifest,
+  authSecretName,
   dns1123Subdomain,
   hubSecretName,
   roleBindingManifest,
@@ -200,7 +204,29 @@ export class Registry {
     if (!role || !(await this.kube.find('ServiceAccount', ref.name, ref.namespace))) throw new AccountNotFound(accountId(ref));
     const want = roleManifest(ref.name, ref.namespace);
     await this.kube.replace('Role', { ...role, rules: want.rules });
+    if (!(await this.kube.find('Secret', authSecretName(ref.name), ref.namespace))) {
+      await this.kube.create('Secret', authSecretManifest(ref.name, ref.namespace, randomBytes(32).toString('hex')));
+    }
     await this.ensureIsolation();
+  }
+
+  /**
+   * The account's Spark RPC secret (64 hex digits), when it has one and the caller may read it:
+   * accounts made before it, and spark8t 1.6's, have none until `upgrade`.
+   */
+  async authSecret(ref: AccountRef): Promise<Buffer | undefined> {
+    try {
+      const s = await this.kube.find('Secret', authSecretName(ref.name), ref.namespace);
+      const v = (s?.data as Record<string, unknown> | undefined)?.[AUTH_SECRET_KEY];
+      if (typeof v !== 'string' || v === '') return undefined;
+      const secret = Buffer.from(v, 'base64');
+      registerSecret(secret.toString());
+      registerSecret(secret.toString('base64'));
+      return secret;
+    } catch (e) {
+      if (e instanceof KubeApiError && (e.status === 403 || e.status === 401)) return undefined;
+      throw e;
+    }
   }
 
   private async readSecret(name: string, namespace: string): Promise<Props> {
@@ -296,11 +322,19 @@ export class Registry {
       ['Role', withLabels(roleManifest(name, namespace))],
       ['RoleBinding', withLabels(roleBindingManifest(name, namespace))],
       ['Secret', secret],
+      ['Secret', authSecretManifest(name, namespace, randomBytes(32).toString('hex'))],
     ];
     const made: Array<[Kind, string]> = [];
     try {
       for (const [kind, obj] of steps) {
-        await this.kube.create(kind, obj);
+        try {
+          await this.kube.create(kind, obj);
+        } catch (e) {
+          // An RPC secret left by an account deleted with spark8t 1.6 (which knows nothing of it): a new one.
+          if (!(obj.metadata.name === authSecretName(name) && e instanceof KubeApiError && e.status === 409)) throw e;
+          await this.kube.delete(kind, obj.metadata.name, namespace);
+          await this.kube.create(kind, obj);
+        }
         made.push([kind, obj.metadata.name]);
       }
       // Juju (3.6.10+) stamps managed-by=juju on everything in its namespaces: force ours back.
@@ -397,6 +431,7 @@ export class Registry {
       ['Role', roleName(ref.name)],
       ['RoleBinding', roleBindingName(ref.name)],
       ['Secret', secretName(ref.name)],
+      ['Secret', authSecretName(ref.name)],
     ];
     const problems: string[] = [];
     for (const [kind, n] of targets) {

@@ -18,6 +18,8 @@ import { applyLogLevel, connect } from '../kube/options.ts';
 import { resolveAccount } from '../registry/account.ts';
 import { expandVars, formatProperties, mergeLevels, parseConfArgs, readProperties, type Props } from '../conf/properties.ts';
 import { secretsByReference } from '../conf/secret-refs.ts';
+import { rpcAuth } from '../conf/rpc-auth.ts';
+import { AUTH_SECRET_ENV_KEY, AUTH_SECRET_KEY, authSecretName } from '../registry/manifests.ts';
 import { localTemplatePath, planTemplates, ROLES, templateKey, type Role, type TemplatePlan } from '../../lib/pod-security.ts';
 import { parseWrapperArgs, type WrapperArgs } from './args.ts';
 import { driverOutcome, planDriverWatch, unreadableOutcome, type DriverRef, type PodState, type Seen } from './driver.ts';
@@ -93,6 +95,8 @@ export interface Plan {
   driver?: DriverRef & { creds: Credentials };
   /** The pod templates to write next to the properties (conf/pod-template.ts); absent for local[N]. */
   templates?: TemplatePlan;
+  /** Client mode with RPC authentication: the secret the local driver reads from a private file. */
+  driverAuthSecret?: Buffer;
 }
 
 /** A user's pod template, parsed (YAML or JSON); one line naming the file when it is not a Pod. */
@@ -170,6 +174,14 @@ export async function planWrapper(
     );
   }
   props = byRef.props;
+  // Spark's RPC authenticated with the account's secret, by file (conf/rpc-auth.ts).
+  let driverAuthSecret: Buffer | undefined;
+  if (account.authSecret) {
+    const auth = rpcAuth(props, authSecretName(account.name), AUTH_SECRET_KEY, AUTH_SECRET_ENV_KEY, mode);
+    props = auth.props;
+    if (auth.localFile) driverAuthSecret = account.authSecret;
+  } else
+    log.debug(`account ${account.namespace}:${account.name} has no RPC secret (service-account-registry upgrade makes one): Spark's RPC is not authenticated`);
   // Pod Security `restricted` and a read-only root for Spark's pods, under the user's own templates.
   const parsed: Partial<Record<Role, unknown>> = {};
   for (const role of ROLES) {
@@ -188,7 +200,7 @@ export async function planWrapper(
   args.push(...a.rest);
   const childEnv: Record<string, string> = { ...byRef.env };
   if (kubeconfigPath) childEnv.KUBECONFIG = kubeconfigPath;
-  return { command, args, props, env: childEnv, propsFileArgIndex, driver, templates };
+  return { command, args, props, env: childEnv, propsFileArgIndex, driver, templates, driverAuthSecret };
 }
 
 /** How often the driver pod is read while Spark waits for it (what was last seen, if it disappears). */
@@ -294,6 +306,11 @@ export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Pr
       const tpl = join(dir, `${role}-pod-template.json`);
       writeFileSync(tpl, text, { mode: 0o600 });
       plan.props.set(templateKey(role), tpl);
+    }
+    if (plan.driverAuthSecret) {
+      const f = join(dir, 'rpc-secret');
+      writeFileSync(f, plan.driverAuthSecret, { mode: 0o600 });
+      plan.props.set('spark.authenticate.secret.driver.file', f);
     }
     const anonymous = anonymousUser();
     if (anonymous) {
