@@ -9,6 +9,17 @@ import { ours } from './support.ts';
 
 let info: ClusterInfo;
 let sparkHome: string;
+/** SparkPi submitted without waiting for it: what Spark creates is checked, the driver (an image that does not exist) never runs. */
+const PI_NO_WAIT = [
+  '--conf',
+  'spark.kubernetes.submission.waitAppCompletion=false',
+  '--conf',
+  'spark.kubernetes.container.image=example/spark:1',
+  '--class',
+  'org.apache.spark.examples.SparkPi',
+  'local:///opt/spark/examples/jars/spark-examples.jar',
+  '10',
+];
 
 beforeAll(async () => {
   info = await ensureCluster();
@@ -90,16 +101,7 @@ describe('spark-submit with real Spark against the real apiserver', () => {
     const ns = uniqueName('psa');
     const env = { KUBECONFIG: info.adminKubeconfig, SPARK_HOME: sparkHome };
     expect((await ours('service-account-registry', ['create', '--username', 'psa', '--namespace', ns], env)).exitCode).toBe(0);
-    const job = [
-      '--conf',
-      'spark.kubernetes.submission.waitAppCompletion=false',
-      '--conf',
-      'spark.kubernetes.container.image=example/spark:1',
-      '--class',
-      'org.apache.spark.examples.SparkPi',
-      'local:///opt/spark/examples/jars/spark-examples.jar',
-      '10',
-    ];
+    const job = PI_NO_WAIT;
     // The control: Spark's own spark-submit, same account and job, no template.
     const alone = await execa(
       join(sparkHome, 'bin', 'spark-submit'),
@@ -159,26 +161,7 @@ describe('spark-submit with real Spark against the real apiserver', () => {
     writeFileSync(kubeconfig, JSON.stringify(admin), { mode: 0o600 });
     const env = { KUBECONFIG: kubeconfig, SPARK_HOME: sparkHome };
     expect((await ours('service-account-registry', ['create', '--context', good, '--username', 'c', '--namespace', ns], env)).exitCode).toBe(0);
-    const r = await ours(
-      'spark-submit',
-      [
-        '--context',
-        good,
-        '--username',
-        'c',
-        '--namespace',
-        ns,
-        '--conf',
-        'spark.kubernetes.submission.waitAppCompletion=false',
-        '--conf',
-        'spark.kubernetes.container.image=example/spark:1',
-        '--class',
-        'org.apache.spark.examples.SparkPi',
-        'local:///opt/spark/examples/jars/spark-examples.jar',
-        '10',
-      ],
-      env,
-    );
+    const r = await ours('spark-submit', ['--context', good, '--username', 'c', '--namespace', ns, ...PI_NO_WAIT], env);
     expect(
       r.exitCode,
       r.stderr
