@@ -885,9 +885,12 @@ unmount_ours() {
   # containerd names its pods' namespaces /run/netns/cni-*; ours are no longer held by a process
   # (a namespace some process is in belongs to someone else).
   local held; held=$(find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l\n' 2>/dev/null | sort -u || true)
-  for x in $(awk '$5 ~ "^/(var/)?run/netns/cni-" { print $5 }' /proc/self/mountinfo); do
+  # A namespace file can be mounted more than once (mount propagation; seen after pods were killed):
+  # every layer goes before the file, and a file still mounted is left, never an error.
+  for x in $(awk '$5 ~ "^/(var/)?run/netns/cni-" { print $5 }' /proc/self/mountinfo | sort -u); do
     grep -qxF "net:[$(stat -L -c %i "$x" 2>/dev/null)]" <<<"$held" && continue
-    umount "$x" 2>/dev/null && rm -f "$x"
+    for _ in 1 2 3 4; do umount "$x" 2>/dev/null || break; done
+    awk -v m="$x" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo || rm -f "$x" 2>/dev/null || true
   done
 }
 remove_cgroups() {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCluster, parseCluster } from '../src/lib/cluster.ts';
@@ -249,6 +249,34 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     const st = await execa('bash', [script, 'status']);
     expect(st.stdout).toMatch(/^running https:\/\/127\.0\.0\.1:/);
   });
+
+  it('stop removes a pod network namespace that is mounted twice (mount propagation), and exits 0', async () => {
+    await ensureCluster();
+    // What containerd leaves after its pods are killed: /run/netns/cni-* held by no process; seen here
+    // mounted twice, where stop unmounted once, `rm` said 'Device or resource busy' and reset failed.
+    const name = `cni-sparkcraft-test-${process.pid}`;
+    const file = `/run/netns/${name}`;
+    // (unshare, not `ip netns add`, which also bind-mounts /run/netns onto itself, hiding what is below)
+    await execa('mkdir', ['-p', '/run/netns']);
+    await execa('touch', [file]);
+    await execa('unshare', [`--net=${file}`, 'true']);
+    await execa('mount', ['--bind', file, file]);
+    const mounted = () =>
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.split(' ')[4] === file).length;
+    expect(mounted()).toBe(2);
+    try {
+      const st = await execa('bash', [script, 'stop'], { reject: false });
+      expect(st.exitCode, st.stderr).toBe(0);
+      expect(mounted()).toBe(0);
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      for (let i = 0; i < 3 && mounted(); i++) await execa('umount', [file], { reject: false });
+      rmSync(file, { force: true });
+      await execa('bash', [script, 'start']);
+    }
+  }, 300_000);
 
   it('a crashed component is started again by the next start', async () => {
     const info = await ensureCluster();
