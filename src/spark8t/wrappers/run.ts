@@ -93,7 +93,7 @@ export interface Plan {
   env: Record<string, string>;
   /** Cluster mode, waiting for the application: the driver pod whose final state is our status. */
   driver?: DriverRef & { creds: Credentials };
-  /** The pod templates to write next to the properties (conf/pod-template.ts); absent for local[N]. */
+  /** The pod templates to write next to the properties (src/lib/pod-security.ts); absent for local[N]. */
   templates?: TemplatePlan;
   /** Client mode with RPC authentication: the secret the local driver reads from a private file. */
   driverAuthSecret?: Buffer;
@@ -270,6 +270,9 @@ async function driverResult(watch: DriverWatch, sparkStatus: number): Promise<nu
 function anonymousUser(): Anonymous | undefined {
   if (process.platform !== 'linux' || typeof process.getuid !== 'function' || typeof process.getgid !== 'function') return undefined;
   const uid = process.getuid();
+  const passwd = existsSync('/etc/passwd') ? readFileSync('/etc/passwd', 'utf8') : '';
+  // Known to /etc/passwd, the usual case: no process to start. Otherwise NSS (LDAP, sssd) may know it.
+  if (passwd.split('\n').some((l) => l.split(':')[2] === String(uid))) return undefined;
   const found = spawnSync('getent', ['passwd', String(uid)], { stdio: 'ignore' });
   if (found.error || found.status !== 2) return undefined; // known, or no getent to ask
   let lib: string | undefined;
@@ -282,8 +285,8 @@ function anonymousUser(): Anonymous | undefined {
     return undefined;
   }
   if (!lib) return undefined;
-  const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-  return { uid, gid: process.getgid(), home: process.env.HOME || '/', passwd: read('/etc/passwd'), group: read('/etc/group'), lib };
+  const group = existsSync('/etc/group') ? readFileSync('/etc/group', 'utf8') : '';
+  return { uid, gid: process.getgid(), home: process.env.HOME || '/', passwd, group, lib };
 }
 
 export async function runWrapper(tool: WrapperTool, argv: readonly string[]): Promise<number> {
