@@ -93,21 +93,20 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   /** Scenario 1's admin pod: the account every other scenario submits as. */
   const account = () =>
     (setup ??= (async () => {
-      await base();
-      await k.apply([
-        rockPod(
-          'admin',
-          ns,
-          ctx.imageRef,
-          `spark-client.service-account-registry create --username ${user} --namespace ${ns} --conf spark.scenario=1 && spark-client.service-account-registry get-config --username ${user} --namespace ${ns} && ls /opt/spark/examples/src/main/python/pi.py /opt/spark/examples/pi.py 2>/dev/null | head -1 | sed 's/^/pi-path=/'`,
-          { serviceAccount: 'admin' },
-        ),
-      ]);
-      const r = await k.waitDone(ns, 'admin', 180);
+      const r = await asAdmin(
+        'admin',
+        `spark-client.service-account-registry create --username ${user} --namespace ${ns} --conf spark.scenario=1 && spark-client.service-account-registry get-config --username ${user} --namespace ${ns} && ls /opt/spark/examples/src/main/python/pi.py /opt/spark/examples/pi.py 2>/dev/null | head -1 | sed 's/^/pi-path=/'`,
+      );
       if (r.phase !== 'Succeeded' || !/spark\.scenario=1/.test(r.log)) throw await fail(`admin pod: ${r.phase}`, r.log);
       piPath = r.log.match(/^pi-path=(\S+)/m)?.[1] ?? '/opt/spark/examples/pi.py';
     })());
 
+  /** A pod of the namespace's admin (cluster-admin) that runs SCRIPT; its phase and log. */
+  const asAdmin = async (name: string, script: string, seconds = 180) => {
+    await base();
+    await k.apply([rockPod(name, ns, ctx.imageRef, script, { serviceAccount: 'admin' })]);
+    return k.waitDone(ns, name, seconds);
+  };
   /** A pod running as the account (only spark8t's rights) that runs SCRIPT; its phase and log. */
   const asUser = async (name: string, script: string, seconds: number, o: { configMap?: string; runAs?: { uid: number; gid: number } } = {}) => {
     await account();
@@ -116,6 +115,11 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   };
   /** The driver pod a cluster-mode submission with --conf spark.app.name=APP made. */
   const driverOf = async (app: string) => (await k.pods(ns, `spark-role=driver`)).find((p) => (p.metadata.name as string).startsWith(app));
+  /** The executor pods of DRIVER's application (selected by its app id; none without a driver). */
+  const executorsOf = async (driver: Json | undefined) => {
+    const app = driver?.metadata.labels?.['spark-app-selector'];
+    return (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
+  };
   // pi.py: where the rock has it (Spark's layout, src/main/python, or the examples folder itself).
   const findPi = 'PI=$(ls /opt/spark/examples/src/main/python/pi.py /opt/spark/examples/pi.py 2>/dev/null | head -1);';
   const submit = (app: string, rest: string) =>
@@ -208,8 +212,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         );
         const d = await driverOf('tpl');
         // The executors of that application (named after pi.py's own app name, selected by the app's id).
-        const app = d?.metadata.labels?.['spark-app-selector'];
-        const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
+        const ex = await executorsOf(d);
         // The user's templates are merged over spark8t's: their label and annotation, and a read-only
         // root, no privilege escalation (the namespace enforces restricted, so the pods exist at all).
         const ok = (p: Json | undefined, role: string) =>
@@ -268,8 +271,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         const r = await asUser('submit-anyuid', `id; ${submit('anyuid', conf)}`, 300, { configMap: 'anyuid', runAs });
         const d = await driverOf('anyuid');
         const log = d ? await k.logs(ns, d.metadata.name, 300) : '';
-        const app = d?.metadata.labels?.['spark-app-selector'];
-        const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
+        const ex = await executorsOf(d);
         const uids = [d, ...ex].map((p) => p?.spec.securityContext?.runAsUser);
         if (
           r.phase !== 'Succeeded' ||
@@ -309,15 +311,9 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
             `python3 -c "${layout.replace(/"/g, '\\"')}" && exec python3 -m http.server 8000 --bind 0.0.0.0 --directory /tmp/repo`,
           ),
         ]);
-        let ip: string | undefined;
-        for (let i = 0; i < 120 && !ip; i++) {
-          const p = await k.json(['-n', ns, 'get', 'pod', 'maven-repo']);
-          if (p.status?.phase === 'Running' && p.status.podIP) ip = p.status.podIP;
-          else if (p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded')
-            throw await fail(`repository pod ${p.status.phase}`, await k.logs(ns, 'maven-repo', 50));
-          else await sleep(1000);
-        }
-        if (!ip) throw await fail('the repository pod did not start in 120 s');
+        const { ip, phase } = await k.waitRunning(ns, 'maven-repo', 120);
+        if (phase === 'timeout') throw await fail('the repository pod did not start in 120 s');
+        if (!ip) throw await fail(`repository pod ${phase}`, await k.logs(ns, 'maven-repo', 50));
         await sleep(2000);
         const check = [
           'import os, zipfile',
@@ -348,27 +344,16 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
       async () => {
         await account();
         // The intruder: a second account of the namespace, made as scenario 1 made the user's.
-        await k.apply([
-          rockPod('admin-intruder', ns, ctx.imageRef, `spark-client.service-account-registry create --username ${INTRUDER} --namespace ${ns}`, {
-            serviceAccount: 'admin',
-          }),
-        ]);
-        const made = await k.waitDone(ns, 'admin-intruder', 180);
+        const made = await asAdmin('admin-intruder', `spark-client.service-account-registry create --username ${INTRUDER} --namespace ${ns}`);
         if (made.phase !== 'Succeeded') throw await fail(`creating account ${INTRUDER}: pod ${made.phase}`, made.log);
         // The victim: the user's pyspark session in client mode, its driver in the pod on a known port, kept up 90 s.
         const session = 'x = sc.parallelize(range(10), 1).sum()\nprint("victim-ready sum=%d" % x)\nimport time\ntime.sleep(90)\n';
         await k.apply([
           rockPod('victim', ns, ctx.imageRef, clientMode('pyspark', session).replace(' 2>&1', ' --conf spark.driver.port=7078 2>&1'), { serviceAccount: user }),
         ]);
-        let ip: string | undefined;
-        for (let i = 0; i < 180 && !ip; i++) {
-          const p = await k.json(['-n', ns, 'get', 'pod', 'victim']);
-          if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed')
-            throw await fail(`the victim's session ended ${p.status.phase} before the attack`, await k.logs(ns, 'victim', 100));
-          if (p.status?.phase === 'Running' && /victim-ready sum=45/.test(await k.logs(ns, 'victim', 100))) ip = p.status.podIP;
-          else await sleep(1000);
-        }
-        if (!ip) throw await fail('the victim session was not ready in 180 s', await k.logs(ns, 'victim', 100));
+        const { ip, phase } = await k.waitRunning(ns, 'victim', 180, (log) => /victim-ready sum=45/.test(log));
+        if (phase === 'timeout') throw await fail('the victim session was not ready in 180 s', await k.logs(ns, 'victim', 100));
+        if (!ip) throw await fail(`the victim's session ended ${phase} before the attack`, await k.logs(ns, 'victim', 100));
         const executors = (await k.pods(ns, 'spark-role=executor')).filter((p) => p.metadata.ownerReferences?.some((o: Json) => o.name === 'victim'));
         // Spark's default hands the executors the secret as a plain value of their pod spec.
         const leaked = executors
@@ -392,7 +377,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         ]
           .map((p) => `--add-opens=java.base/${p}=ALL-UNNAMED`)
           .join(' ');
-        const attack = `timeout 45 "$JAVA_HOME/bin/java" ${opens} -cp '/opt/spark/jars/*' org.apache.spark.executor.CoarseGrainedExecutorBackend --driver-url spark://CoarseGrainedScheduler@${ip}:7078 --executor-id 99 --hostname "$POD_IP" --cores 1 --app-id intruder 2>&1 | grep -vE '^\s+at |SecurityManager: Changing|SignalUtils' | head -40; true`;
+        const attack = `timeout 45 "$JAVA_HOME/bin/java" ${opens} -cp '/opt/spark/jars/*' org.apache.spark.executor.CoarseGrainedExecutorBackend --driver-url spark://CoarseGrainedScheduler@${ip}:7078 --executor-id 99 --hostname "$POD_IP" --cores 1 --app-id intruder 2>&1 | grep -vE '^[[:space:]]+at |SecurityManager: Changing|SignalUtils' | head -40; true`;
         await k.apply([rockPod('intruder', ns, ctx.imageRef, attack, { serviceAccount: INTRUDER })]);
         const r = await k.waitDone(ns, 'intruder', 120);
         const victimLog = await k.logs(ns, 'victim', 500);
@@ -499,8 +484,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
           if (r.phase !== 'Succeeded' || d?.status?.phase !== 'Succeeded' || !/Pi is roughly 3\.14/.test(log) || !/Finished task/.test(log)) {
             throw await fail(`submit pod ${r.phase}, driver ${d?.status?.phase}`, `${r.log}\n${log}`);
           }
-          const app = d.metadata.labels?.['spark-app-selector'];
-          const ex = (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
+          const ex = await executorsOf(d);
           const submitPod = await k.json(['-n', ns, 'get', 'pod', 'submit-reg']);
           const pods = [submitPod, d, ...ex];
           // Each pod names the tag, ran the pushed manifest, and the kubelet pulled it (Always: each asked the registry).
@@ -537,12 +521,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
     '7. service-account-registry delete: account, Role, RoleBinding and Secret gone, no pod left running',
     async () => {
       await account();
-      await k.apply([
-        rockPod('admin-delete', ns, ctx.imageRef, `spark-client.service-account-registry delete --username ${user} --namespace ${ns}`, {
-          serviceAccount: 'admin',
-        }),
-      ]);
-      const r = await k.waitDone(ns, 'admin-delete', 180);
+      const r = await asAdmin('admin-delete', `spark-client.service-account-registry delete --username ${user} --namespace ${ns}`);
       if (r.phase !== 'Succeeded') throw await fail(`delete pod ${r.phase}`, r.log);
       const left: string[] = [];
       for (const kind of ['serviceaccounts', 'roles', 'rolebindings', 'secrets']) {

@@ -46,6 +46,26 @@ export class Kube {
     }
     return { phase, log: (await this.run(['-n', ns, 'logs', pod], { reject: false })).stdout };
   }
+  /**
+   * Wait until the pod runs with an address and READY (given its log) holds: its address; or its phase
+   * when it ended first, or 'timeout'.
+   */
+  async waitRunning(
+    ns: string,
+    pod: string,
+    seconds: number,
+    ready?: (log: string) => boolean,
+  ): Promise<{ ip: string; phase: 'Running' } | { ip?: undefined; phase: string }> {
+    const until = Date.now() + seconds * 1000;
+    while (Date.now() < until) {
+      const p = await this.json(['-n', ns, 'get', 'pod', pod]).catch(() => undefined);
+      const phase = p?.status?.phase;
+      if (phase === 'Succeeded' || phase === 'Failed') return { phase };
+      if (phase === 'Running' && p?.status?.podIP && (!ready || ready(await this.logs(ns, pod, 100)))) return { ip: p.status.podIP, phase };
+      await sleep(1000);
+    }
+    return { phase: 'timeout' };
+  }
   /** What a failed scenario shows: pod phases, the namespace's events, the drivers' and executors' last lines. */
   async diagnose(ns: string): Promise<string> {
     const out: string[] = [];
