@@ -141,12 +141,12 @@ describe("spark8t's pod templates", () => {
     expect(restrictedViolations(tpl)).toEqual([]);
   });
 
-  it('planTemplates: ours when none is given, the merge for a local file (file: too), remote ones handed on as they are', () => {
+  it('planTemplates: ours when none is given, the merge for a local file (file: too), remote ones handed on as they are', async () => {
     const read = (path: string) => ({ spec: { containers: [{ name: 'c', env: [{ name: 'FROM', value: path }] }] } });
-    const none = planTemplates(new Map(), read);
+    const none = await planTemplates(new Map(), read);
     expect(Object.keys(none.files).sort()).toEqual(['driver', 'executor']);
     expect(JSON.parse(none.files.driver!)).toEqual(defaultTemplate('driver'));
-    const given = planTemplates(
+    const given = await planTemplates(
       new Map([
         [templateKey('driver'), 'file:///etc/t.yaml'],
         [templateKey('executor'), 's3a://bucket/exec.yaml'],

@@ -146,7 +146,7 @@ export interface TemplatePlan {
  * The templates for a submission to Kubernetes: ours, or the user's local one merged over ours.
  * READ returns the parsed contents of a local file (or throws a UserError naming it).
  */
-export function planTemplates(props: ReadonlyMap<string, string>, read: (path: string, role: Role) => unknown): TemplatePlan {
+export async function planTemplates(props: ReadonlyMap<string, string>, read: (path: string, role: Role) => unknown): Promise<TemplatePlan> {
   const plan: TemplatePlan = { files: {}, unmerged: [] };
   for (const role of ROLES) {
     const given = props.get(templateKey(role));
@@ -157,7 +157,7 @@ export function planTemplates(props: ReadonlyMap<string, string>, read: (path: s
     }
     const local = localTemplatePath(given);
     if (local === undefined) plan.unmerged.push({ role, value: given });
-    else plan.files[role] = JSON.stringify(mergeTemplate(role, read(local, role), name), null, 1);
+    else plan.files[role] = JSON.stringify(mergeTemplate(role, await read(local, role), name), null, 1);
   }
   return plan;
 }

@@ -3,7 +3,7 @@
  * of the namespace can reach a driver's RPC port, and without authentication another account's pod
  * can register with it as an executor (and be sent its tasks) or read its configuration. Spark's
  * default on Kubernetes generates a secret per application and hands it to the executors as the
- * plain environment value SPARK_AUTHENTICATE_SECRET of their pod specs, which every account may read;
+ * plain environment value `_SPARK_AUTH_SECRET` of their pod specs, which every account may read;
  * so the secret is the account's `spark8t-sa-auth-<name>` Secret (made by create and upgrade, read
  * only by the account). The driver reads it from a file (`spark.authenticate.secret.driver.file`): in
  * cluster mode the Secret mounted into its pod, in client mode a copy in spark8t's private temporary
@@ -11,8 +11,8 @@
  * the Secret's base64 form: Spark 3.5's executor reads `spark.authenticate.secret.executor.file` only
  * once it knows the master, after it has fetched the driver's configuration, over RPC that already needs
  * the secret: `A secret key must be specified via the spark.authenticate.secret config`, seen on the
- * node). The executor file is set too (the Secret mounted): with it Spark puts no
- * `SPARK_AUTHENTICATE_SECRET` value into the executors' pod specs.
+ * node). The executor file is set too (the Secret mounted): with it Spark puts no plain
+ * `_SPARK_AUTH_SECRET` value into the executors' pod specs.
  * A user who sets `spark.authenticate=false`, or a secret of their own, keeps theirs. Pure.
  */
 import type { Props } from './properties.ts';

@@ -10,7 +10,7 @@ export const roleName = (user: string) => `${user}-role`;
 export const roleBindingName = (user: string) => `${user}-role-binding`;
 export const secretName = (user: string) => `spark8t-sa-conf-${user}`;
 export const hubSecretName = (user: string) => `integrator-hub-conf-${user}`;
-/** The account's Spark RPC secret (spark.authenticate), mounted as a file into its pods: auth.ts. */
+/** The account's Spark RPC secret (spark.authenticate), mounted into its pods: conf/rpc-auth.ts. */
 export const authSecretName = (user: string) => `spark8t-sa-auth-${user}`;
 /** The secret as the file Spark's driver reads (`spark.authenticate.secret.driver.file`). */
 export const AUTH_SECRET_KEY = 'secret';

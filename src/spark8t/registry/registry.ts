@@ -48,6 +48,9 @@ export interface AccountConfig extends Account {
 
 export const accountId = (a: AccountRef) => `${a.namespace}:${a.name}`;
 
+/** A fresh RPC secret for the account (64 random hex digits). */
+const newAuthSecret = (user: string, namespace: string) => authSecretManifest(user, namespace, randomBytes(32).toString('hex'));
+
 /** How many times a config edit is re-applied after a 409 Conflict before it gives up. */
 export const EDIT_ATTEMPTS = 20;
 
@@ -205,7 +208,7 @@ export class Registry {
     const want = roleManifest(ref.name, ref.namespace);
     await this.kube.replace('Role', { ...role, rules: want.rules });
     if (!(await this.kube.find('Secret', authSecretName(ref.name), ref.namespace))) {
-      await this.kube.create('Secret', authSecretManifest(ref.name, ref.namespace, randomBytes(32).toString('hex')));
+      await this.kube.create('Secret', newAuthSecret(ref.name, ref.namespace));
     }
     await this.ensureIsolation();
   }
@@ -322,7 +325,7 @@ export class Registry {
       ['Role', withLabels(roleManifest(name, namespace))],
       ['RoleBinding', withLabels(roleBindingManifest(name, namespace))],
       ['Secret', secret],
-      ['Secret', authSecretManifest(name, namespace, randomBytes(32).toString('hex'))],
+      ['Secret', newAuthSecret(name, namespace)],
     ];
     const made: Array<[Kind, string]> = [];
     try {

@@ -20,7 +20,7 @@ import { expandVars, formatProperties, mergeLevels, parseConfArgs, readPropertie
 import { secretsByReference } from '../conf/secret-refs.ts';
 import { rpcAuth } from '../conf/rpc-auth.ts';
 import { AUTH_SECRET_ENV_KEY, AUTH_SECRET_KEY, authSecretName } from '../registry/manifests.ts';
-import { localTemplatePath, planTemplates, ROLES, templateKey, type Role, type TemplatePlan } from '../../lib/pod-security.ts';
+import { planTemplates, templateKey, type Role, type TemplatePlan } from '../../lib/pod-security.ts';
 import { parseWrapperArgs, type WrapperArgs } from './args.ts';
 import { driverOutcome, planDriverWatch, unreadableOutcome, type DriverRef, type PodState, type Seen } from './driver.ts';
 import { pysparkStdinEnv } from './stdin.ts';
@@ -183,13 +183,7 @@ export async function planWrapper(
   } else
     log.debug(`account ${account.namespace}:${account.name} has no RPC secret (service-account-registry upgrade makes one): Spark's RPC is not authenticated`);
   // Pod Security `restricted` and a read-only root for Spark's pods, under the user's own templates.
-  const parsed: Partial<Record<Role, unknown>> = {};
-  for (const role of ROLES) {
-    const given = props.get(templateKey(role));
-    const local = given ? localTemplatePath(given) : undefined;
-    if (local !== undefined) parsed[role] = await readTemplate(local, role);
-  }
-  const templates = planTemplates(props, (_path, role) => parsed[role]);
+  const templates = await planTemplates(props, readTemplate);
   for (const u of templates.unmerged)
     log.warn(`${templateKey(u.role)}=${u.value} is not a local file: Spark uses it as it is, without spark8t's restricted settings`);
   if (byRef.referenced.length) log.debug(`by reference to the account's Secret: ${byRef.referenced.join(', ')}`);
