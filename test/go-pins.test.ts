@@ -99,13 +99,10 @@ function pinsWith(file: 'go.mod' | 'go.sum', edit: (text: string) => string): st
   return d;
 }
 
-const saved = { ...process.env };
+/** The environment go starts from in a test: this process's with `vars` over it (process.env itself is never changed). */
+const envWith = (vars: Record<string, string>): NodeJS.ProcessEnv => ({ ...process.env, ...vars });
 const dirs: string[] = [];
 afterEach(async () => {
-  for (const k of ['GOPROXY', 'GOSUMDB', 'GONOSUMDB', 'GOPRIVATE', 'GOFLAGS']) {
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
-  }
   for (const d of dirs.splice(0)) {
     // Go leaves its module cache read-only.
     await execa('chmod', ['-R', 'u+w', d]);
@@ -129,12 +126,8 @@ describe('pebble from its pinned Go module', () => {
   it('a proxy serving a tampered pebble zip is refused, the checksum database off or not', async () => {
     const c = scratchCache();
     const p = scratch('go-pins-proxy-');
-    process.env.GOPROXY = proxy(join(p, 'proxy'), await tamperedZip(p));
-    process.env.GOSUMDB = 'off';
-    process.env.GONOSUMDB = '*';
-    process.env.GOPRIVATE = '*';
-    process.env.GOFLAGS = '-mod=mod';
-    const got = await outcome(goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell));
+    const env = envWith({ GOPROXY: proxy(join(p, 'proxy'), await tamperedZip(p)), GOSUMDB: 'off', GONOSUMDB: '*', GOPRIVATE: '*', GOFLAGS: '-mod=mod' });
+    const got = await outcome(goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell, undefined, env));
     console.log(got);
     expect(got).toMatch(
       new RegExp(
@@ -148,9 +141,9 @@ describe('pebble from its pinned Go module', () => {
     const c = scratchCache();
     const p = scratch('go-pins-proxy-');
     // The checksum database on (reached through the real proxy; every module itself is in ours).
-    process.env.GOPROXY = `${proxy(join(p, 'proxy'))},https://proxy.golang.org`;
+    const env = envWith({ GOPROXY: `${proxy(join(p, 'proxy'))},https://proxy.golang.org` });
     const t0 = Date.now();
-    const first = await outcome(goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell));
+    const first = await outcome(goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell, undefined, env));
     console.log(`genuine build, empty module cache: ${Date.now() - t0} ms`);
     expect(first).toBe(`built: ${pebble.version}`);
     // The extracted copy go builds from, changed in place; the built binary and its record gone.
@@ -159,7 +152,7 @@ describe('pebble from its pinned Go module', () => {
     chmodSync(f, 0o644);
     writeFileSync(f, readFileSync(f, 'utf8').replace(`var Version = "${pebble.version}"`, 'var Version = "v6.6.6-altered"'));
     for (const b of binaries(c)) rmSync(join(c, 'bin', b));
-    const got = await outcome(goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell));
+    const got = await outcome(goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell, undefined, env));
     console.log(got);
     expect(got).toMatch(
       new RegExp(
@@ -177,7 +170,7 @@ describe('pebble from its pinned Go module', () => {
     chmodSync(ziphash, 0o644);
     writeFileSync(ziphash, altered);
     rmSync(join(dirname(ziphash), `${pebble.version}.zip`));
-    const again = await outcome(goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell));
+    const again = await outcome(goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell, undefined, env));
     console.log(again);
     expect(again).toBe(
       `refused: E_GO_SUM building pebble ${pebble.version}: ${pebble.name}@${pebble.version} does not match scripts/pebble/go.sum (downloaded ${altered}, go.sum ${moduleZipHash(readFileSync(mod.zip))})`,
@@ -187,10 +180,10 @@ describe('pebble from its pinned Go module', () => {
 
   it('a go.sum without the hash of one module of the build is refused', async () => {
     const c = scratchCache();
-    process.env.GOPROXY = proxy(join(scratch('go-pins-proxy-'), 'proxy'));
+    const env = envWith({ GOPROXY: proxy(join(scratch('go-pins-proxy-'), 'proxy')) });
     const pins = pinsWith('go.sum', (s) => s.replace(/^golang\.org\/x\/sys v0\.33\.0 h1:.*\n/m, ''));
     expect(readFileSync(join(pins, 'go.sum'), 'utf8')).not.toMatch(/^golang\.org\/x\/sys v0\.33\.0 h1:/m);
-    const got = await outcome(goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell, pins));
+    const got = await outcome(goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell, pins, env));
     console.log(got);
     expect(got).toMatch(new RegExp(`^refused: E_GO_SUM building pebble ${pebble.version}: ${pins}/go\\.sum lacks a hash go needs: .*golang\\.org/x/sys`));
     expect(binaries(c)).toEqual([]);
@@ -214,18 +207,18 @@ describe('pebble from its pinned Go module', () => {
 
   it('the genuine build is kept under a key of the pins: the same pins reuse it, other pins build apart', async () => {
     const c = scratchCache();
-    process.env.GOPROXY = proxy(join(scratch('go-pins-proxy-'), 'proxy'));
-    const a = await goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell);
+    const env = envWith({ GOPROXY: proxy(join(scratch('go-pins-proxy-'), 'proxy')) });
+    const a = await goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell, undefined, env);
     expect((await execa(a, ['version', '--client'])).stdout).toBe(pebble.version);
     const record = JSON.parse(readFileSync(`${a}.state.json`, 'utf8'));
     expect(record.inputs).toMatchObject({ zip: pebble.sha256, module: pebble.name, version: pebble.version });
     expect(record.inputs['go.sum']).toMatch(/^[0-9a-f]{64}$/);
     const t0 = Date.now();
-    expect(await goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell)).toBe(a);
+    expect(await goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell, undefined, env)).toBe(a);
     console.log(`current build reused: ${Date.now() - t0} ms`);
     // One more (unused) hash line: go.sum is other bytes, so the binary is another one.
     const more = pinsWith('go.sum', (s) => `${s}gopkg.in/yaml.v3 v3.0.0/go.mod h1:${'B'.repeat(43)}=\n`);
-    const b = await goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell, more);
+    const b = await goBuildCached(c, 'pebble', mod, PKG, 'amd64', cell, more, env);
     expect(b).not.toBe(a);
     expect(binaries(c).filter((f) => !f.endsWith('.state.json'))).toHaveLength(2);
   }, 300_000);

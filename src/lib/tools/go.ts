@@ -129,6 +129,8 @@ export async function goBuildCached(
   goarch: string,
   cell: Cell,
   pins = goPins(name),
+  /** The caller's environment Go starts from (goEnv drops what would skip a check); tests pass their proxy here. */
+  callerEnv: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   const files = Object.fromEntries(
     PIN_FILES.map((f) => {
@@ -155,7 +157,7 @@ export async function goBuildCached(
     if (!(await decide(`go build ${name} ${mod.version}`, record, 'go-build', cell, inputs)).decision.run) return out;
     // Only before a build: a cached binary's record names this zip and these pins, checked when it was built.
     checkPins(pins, files, mod, moduleZipHash(readFileSync(mod.zip)));
-    await goBuild(cache, name, mod.version, pkg, goarch, out, pins, files, key);
+    await goBuild(cache, name, mod.version, pkg, goarch, out, pins, files, key, callerEnv);
     await writeRecord(record, makeRecord(record, 'go-build', cell, inputs, [out]));
     return out;
   });
@@ -171,13 +173,14 @@ async function goBuild(
   pins: string,
   files: Record<(typeof PIN_FILES)[number], string>,
   key: string,
+  callerEnv: NodeJS.ProcessEnv,
 ): Promise<void> {
   // A fresh copy of the committed module: go reads it, and -mod=readonly keeps it as it is.
   const work = join(cache, 'go', `${name}-build-${version}-${key}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   for (const f of PIN_FILES) writeFileSync(join(work, f), files[f]);
-  const env = { ...goEnv(cache), GOOS: 'linux', GOARCH: goarch };
+  const env = { ...goEnv(cache, callerEnv), GOOS: 'linux', GOARCH: goarch };
   try {
     // The module cache's copies (a cold cache downloads, each download checked against go.sum).
     await execa('go', ['mod', 'verify'], { cwd: work, env, extendEnv: false });
