@@ -25,8 +25,11 @@ MINOR=$(echo "$K8S_VERSION" | cut -d. -f2) # settings that differ between Kubern
 COREDNS_VERSION=v1.11.3 PAUSE_TAG=3.10
 DIR=${LOCAL_K8S_DIR:-$SPARKCRAFT_CACHE/local-k8s}
 API_PORT=${LOCAL_K8S_API_PORT:-16443}
-ETCD_PORT=${LOCAL_K8S_ETCD_PORT:-12379}
-ETCD_PEER_PORT=$((ETCD_PORT + 1))
+# etcd listens on unix sockets in $DIR (0700) only, client and peer: no other local user reaches it
+# (over TCP on loopback, any user could write RBAC objects into it and so own the cluster). etcd wants
+# "host:port" in its URLs and binds a unix URL's host:port as a path relative to its working directory,
+# which is $DIR: the sockets are $DIR/etcd.sock:0 and $DIR/etcd-peer.sock:0.
+ETCD_SOCK="$DIR/etcd.sock:0" ETCD_CLIENT_URL="unix://etcd.sock:0" ETCD_PEER_URL="unix://etcd-peer.sock:0"
 NODE=${LOCAL_K8S_NODE:-1}
 WITH_S3=${LOCAL_K8S_S3:-1}
 S3_PORT=${LOCAL_S3_PORT:-18333}
@@ -75,7 +78,7 @@ launch() {
     [ "$ARGV0" = "$1" ] && { f=${f#/proc/}; kill -9 "${f%/cmdline}" 2>/dev/null || true; }
   done
   [ -f "$DIR/$name.log" ] && mv -f "$DIR/$name.log" "$DIR/$name.log.1"
-  ( detach "$@" ) >"$DIR/$name.log" 2>&1 </dev/null &
+  ( cd "${LAUNCH_CWD:-.}" && detach "$@" ) >"$DIR/$name.log" 2>&1 </dev/null &
   local pid=$! i
   echo "$pid $1" > "$DIR/$name.pid"
   # Until setsid has exec'd the daemon, the pid's argv0 is the shell's or setsid's, and `alive` would
@@ -181,11 +184,12 @@ EOF
 # --- control plane ------------------------------------------------------------------------------
 control_plane() {
   if ! alive etcd; then
-    say "starting etcd on 127.0.0.1:$ETCD_PORT"
-    launch etcd "$ETCD" --name local --data-dir "$DIR/etcd" \
-      --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-      --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-      --initial-cluster "local=http://127.0.0.1:$ETCD_PEER_PORT" --quota-backend-bytes=1073741824
+    say "starting etcd on $ETCD_SOCK"
+    rm -f "$ETCD_SOCK" "$DIR/etcd-peer.sock:0" # a killed etcd's sockets: bind would fail on them
+    LAUNCH_CWD=$DIR launch etcd "$ETCD" --name local --data-dir "$DIR/etcd" \
+      --listen-client-urls "$ETCD_CLIENT_URL" --advertise-client-urls "$ETCD_CLIENT_URL" \
+      --listen-peer-urls "$ETCD_PEER_URL" --initial-advertise-peer-urls "$ETCD_PEER_URL" \
+      --initial-cluster "local=$ETCD_PEER_URL" --quota-backend-bytes=1073741824
   fi
   # The apiserver starts beside etcd, not after it: it connects once etcd listens (its readyz waits for that).
   if ! alive apiserver; then
@@ -204,7 +208,7 @@ control_plane() {
     fi
     say "starting kube-apiserver $K8S_VERSION on https://127.0.0.1:$API_PORT"
     launch apiserver "$APISERVER" "${mode[@]}" \
-      --etcd-servers "http://127.0.0.1:$ETCD_PORT" --secure-port "$API_PORT" \
+      --etcd-servers "unix://$ETCD_SOCK" --secure-port "$API_PORT" \
       --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" \
       --client-ca-file "$DIR/pki/ca.crt" \
       --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$DIR/pki/sa.pub" \
@@ -213,7 +217,7 @@ control_plane() {
       --enable-priority-and-fairness=false \
       --cert-dir "$DIR/pki"
   fi
-  etcd_ok() { curl -fsS --max-time 1 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1; }
+  etcd_ok() { curl -fsS --max-time 1 --unix-socket "$ETCD_SOCK" http://localhost/health >/dev/null 2>&1; }
   wait_for 20 etcd etcd_ok || { log_tail etcd; die "etcd did not become healthy (log: $DIR/etcd.log)"; }
   phase "etcd healthy"
   kubeconfig "$DIR/admin.kubeconfig" admin
@@ -779,7 +783,7 @@ NODE_PORTS=(10250 10256 10249 10257 10259)
 foreign_listeners() {
   local ours p line pid all; ours=$(our_pids)
   all=$(ss -Hltnp 2>/dev/null) || return 0 # one ss for all the ports
-  for p in "$API_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" $( [ "$NODE" = 1 ] && echo "${NODE_PORTS[@]}" ); do
+  for p in "$API_PORT" $( [ "$NODE" = 1 ] && echo "${NODE_PORTS[@]}" ); do
     line=$(awk -v p=":$p" 'substr($4, length($4) - length(p) + 1) == p { print; exit }' <<<"$all")
     [ -n "$line" ] || continue
     pid=$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$line" | head -1)
@@ -800,7 +804,7 @@ preflight() {
     fi
   fi
   x=$(foreign_listeners)
-  [ -z "$x" ] || { set -- $x; die "port $1 is taken by ${3:-a process} (pid $2), not by this instance: stop it, or choose other ports (LOCAL_K8S_API_PORT, LOCAL_K8S_ETCD_PORT)"; }
+  [ -z "$x" ] || { set -- $x; die "port $1 is taken by ${3:-a process} (pid $2), not by this instance: stop it, or choose another port (LOCAL_K8S_API_PORT)"; }
   # One Kubernetes version per instance: its etcd data and certificates are that version's.
   if [ -d "$DIR/etcd" ] && [ -f "$DIR/k8s-version" ] && [ "$(cat "$DIR/k8s-version")" != "$K8S_VERSION" ]; then
     die "this instance ($DIR) is Kubernetes $(cat "$DIR/k8s-version"), not $K8S_VERSION: run 'K8S_VERSION=$K8S_VERSION scripts/local-k8s.sh reset' (an empty cluster), or choose another LOCAL_K8S_DIR"
@@ -809,7 +813,7 @@ preflight() {
 }
 
 start() {
-  mkdir -p "$DIR"
+  mkdir -p "$DIR"; chmod 700 "$DIR" # etcd's sockets, the PKI and the kubeconfigs are root's alone
   rm -f "$DIR/start.phases"; phase begin
   preflight # before anything is fetched or built for a version this instance will refuse
   phase preflight

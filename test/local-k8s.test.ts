@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readCluster, parseCluster } from '../src/lib/cluster.ts';
 import { cacheDir } from '../src/lib/paths.ts';
 import { ensureRegistry } from './support/registry.ts';
@@ -129,6 +129,39 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     expect(gomod).toContain('k8s.io/kubelet => k8s.io/kubelet v0.31.14');
   });
 
+  it("etcd answers no other local user: it listens on no TCP port, only on unix sockets in the instance's 0700 directory", async () => {
+    const info = await ensureCluster();
+    const dir = join(cacheDir(), 'local-k8s');
+    const etcd = readFileSync(join(dir, 'etcd.pid'), 'utf8').split(/\s+/)[0]!;
+    // Every socket etcd listens on, TCP and unix (ss names the process).
+    const tcp = (await execa('ss', ['-Hltnp'])).stdout.split('\n').filter((l) => l.includes(`pid=${etcd},`));
+    const unix = (await execa('ss', ['-Hlxp'])).stdout
+      .split('\n')
+      .filter((l) => l.includes(`pid=${etcd},`))
+      // ss shows the path as bound: relative to etcd's working directory when etcd was given a relative one.
+      .map((l) => resolve(readlinkSync(`/proc/${etcd}/cwd`), l.trim().split(/\s+/)[4]!));
+    const key = Buffer.from(`/registry/sparkcraft-attack-${process.pid}`).toString('base64');
+    const put = JSON.stringify({ key, value: Buffer.from('owned').toString('base64') });
+    // The attack: an unprivileged user writes a key through etcd's v3 HTTP gateway (RBAC objects the same way).
+    const asNobody = (target: string[]) =>
+      execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'curl', '-fsS', '--max-time', '3', ...target, '-d', put], { reject: false });
+    const attempts = [...tcp.map((l) => `http://${l.trim().split(/\s+/)[3]!.replace(/^\*/, '127.0.0.1')}/v3/kv/put`), 'http://127.0.0.1:12379/v3/kv/put'].map(
+      (url) => asNobody([url]),
+    );
+    const viaSockets = unix.map((s) => asNobody(['--unix-socket', s, 'http://localhost/v3/kv/put']));
+    const results = await Promise.all([...attempts, ...viaSockets]);
+    expect(
+      results.filter((r) => r.exitCode === 0).map((r) => `${r.command}: ${r.stdout}`),
+      'an unprivileged user wrote into etcd',
+    ).toEqual([]);
+    expect(tcp).toEqual([]);
+    expect(unix.length).toBeGreaterThan(0);
+    for (const s of unix) expect(s.startsWith(`${dir}/`), s).toBe(true);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    // …while the apiserver, root's, still stores through it.
+    expect((await kubectl(info, ['get', '--raw', '/readyz/etcd'])).stdout).toBe('ok');
+  });
+
   it('cluster.json with a missing field is refused with the fix', () => {
     expect(() => parseCluster('{"apiUrl": "x"}', 'c.json')).toThrow(/c\.json: k8sVersion missing/);
     expect(() => parseCluster('nope', 'c.json')).toThrow(/not JSON/);
@@ -219,7 +252,7 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     // A second instance, in its own directory and on its own ports, without a node (LOCAL_K8S_NODE=0):
     // the suite's cluster stays up.
     const dir = mkdtempSync(join(tmpdir(), 'k8s-reset-'));
-    const env = { LOCAL_K8S_DIR: dir, LOCAL_K8S_API_PORT: '26443', LOCAL_K8S_ETCD_PORT: '22379', LOCAL_K8S_NODE: '0' };
+    const env = { LOCAL_K8S_DIR: dir, LOCAL_K8S_API_PORT: '26443', LOCAL_K8S_NODE: '0' };
     const info = await ensureCluster();
     const k = (...args: string[]) => execa(info.kubectlPath, ['--kubeconfig', join(dir, 'admin.kubeconfig'), ...args]);
     try {
@@ -249,34 +282,6 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     const st = await execa('bash', [script, 'status']);
     expect(st.stdout).toMatch(/^running https:\/\/127\.0\.0\.1:/);
   });
-
-  it('stop removes a pod network namespace that is mounted twice (mount propagation), and exits 0', async () => {
-    await ensureCluster();
-    // What containerd leaves after its pods are killed: /run/netns/cni-* held by no process; seen here
-    // mounted twice, where stop unmounted once, `rm` said 'Device or resource busy' and reset failed.
-    const name = `cni-sparkcraft-test-${process.pid}`;
-    const file = `/run/netns/${name}`;
-    // (unshare, not `ip netns add`, which also bind-mounts /run/netns onto itself, hiding what is below)
-    await execa('mkdir', ['-p', '/run/netns']);
-    await execa('touch', [file]);
-    await execa('unshare', [`--net=${file}`, 'true']);
-    await execa('mount', ['--bind', file, file]);
-    const mounted = () =>
-      readFileSync('/proc/self/mountinfo', 'utf8')
-        .split('\n')
-        .filter((l) => l.split(' ')[4] === file).length;
-    expect(mounted()).toBe(2);
-    try {
-      const st = await execa('bash', [script, 'stop'], { reject: false });
-      expect(st.exitCode, st.stderr).toBe(0);
-      expect(mounted()).toBe(0);
-      expect(existsSync(file)).toBe(false);
-    } finally {
-      for (let i = 0; i < 3 && mounted(); i++) await execa('umount', [file], { reject: false });
-      rmSync(file, { force: true });
-      await execa('bash', [script, 'start']);
-    }
-  }, 300_000);
 
   it('a crashed component is started again by the next start', async () => {
     const info = await ensureCluster();
@@ -364,8 +369,15 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     }
   }, 600_000);
 
-  it('stop leaves no process, mount, iptables rule, address, bridge, route, cgroup or sysctl change; start brings it all back', async () => {
+  it('stop leaves no process, mount, iptables rule, address, bridge, route, cgroup or sysctl change, not even a pod network namespace mounted twice; start brings it all back', async () => {
     const info = await ensureCluster();
+    // What containerd leaves after its pods are killed: /run/netns/cni-* held by no process; seen here
+    // mounted twice, where stop unmounted once, `rm` said 'Device or resource busy' and reset failed.
+    const twice = `/run/netns/cni-sparkcraft-test-${process.pid}`;
+    const mountedTwice = () =>
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.split(' ')[4] === twice).length;
     // A running pod, so that stop has containers, mounts and a network namespace to take away.
     const ns = await createNamespace(info, 'lk8s');
     try {
@@ -397,7 +409,16 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
           'net.ipv4.conf.all.route_localnet',
         ]),
       );
-      await execa('bash', [script, 'stop']);
+      // (unshare, not `ip netns add`, which also bind-mounts /run/netns onto itself, hiding what is below)
+      await execa('mkdir', ['-p', '/run/netns']);
+      await execa('touch', [twice]);
+      await execa('unshare', [`--net=${twice}`, 'true']);
+      await execa('mount', ['--bind', twice, twice]);
+      expect(mountedTwice()).toBe(2);
+      const st = await execa('bash', [script, 'stop'], { reject: false });
+      expect(st.exitCode, st.stderr).toBe(0);
+      expect(mountedTwice()).toBe(0);
+      expect(existsSync(twice)).toBe(false);
       const stopped = await footprint(info.stateDir);
       expect(stopped).toEqual({
         processes: [],
@@ -418,6 +439,8 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
       expect((await execa('bash', [script, 'status'])).stdout).toMatch(/^running/);
       console.log(`warm start after stop: ${seconds.toFixed(1)} s`);
     } finally {
+      for (let i = 0; i < 3 && mountedTwice(); i++) await execa('umount', [twice], { reject: false });
+      rmSync(twice, { force: true });
       await execa('bash', [script, 'start'], { reject: false });
       await deleteNamespace(info, ns);
     }
@@ -458,7 +481,7 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
       try {
         const st = await execa('bash', [script, 'stop'], {
           reject: false,
-          env: { LOCAL_K8S_DIR: other, LOCAL_K8S_NODE: '0', LOCAL_K8S_API_PORT: '26444', LOCAL_K8S_ETCD_PORT: '22381' },
+          env: { LOCAL_K8S_DIR: other, LOCAL_K8S_NODE: '0', LOCAL_K8S_API_PORT: '26444' },
         });
         expect(st.exitCode, st.stderr).toBe(0);
       } finally {
