@@ -257,7 +257,7 @@ async function stageBase(
   if (!spark8t) {
     // Rebuilt only when its sources changed since the last build.
     const { ensureSpark8t } = await import('../spark8t/build/build.ts');
-    spark8t = await ensureSpark8t({ arch: resolved.arch, java: null }, resolved.platform.bun);
+    spark8t = await ensureSpark8t({ arch: resolved.arch, java: null }, resolved.platform.bun, ws.cache);
   }
   // The staged tree hard-links the cached downloads: a cached file changed on disk changes it too, so
   // the cache is rechecked (cheaply: size, mtime, inode) before the record is believed.

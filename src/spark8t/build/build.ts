@@ -16,19 +16,23 @@ import { build } from 'esbuild';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { projectRoot } from '../../lib/paths.ts';
+import { join, relative } from 'node:path';
+import { UserError } from '../../lib/errors.ts';
+import { cacheDir, projectRoot } from '../../lib/paths.ts';
 import { decide, makeRecord, withLock, workspaceLock, writeRecord, type Cell } from '../../lib/state.ts';
 import { TOOLS } from '../main.ts';
 
 export type Runtime = 'bun' | 'node';
 const BUN = join(projectRoot, 'node_modules/@oven/bun-linux-x64/bin/bun');
+/** bun's target for this host (the compiler runs here; `ARCHITECTURES[arch].bun` names the others). */
+const HOST_TARGET = process.arch === 'arm64' ? 'bun-linux-arm64' : 'bun-linux-x64';
+const hostArch = () => (process.arch === 'x64' ? 'amd64' : process.arch);
 
 export function defaultRuntime(): Runtime {
   return existsSync(BUN) ? 'bun' : 'node';
 }
 
-async function buildWithBun(tmp: string, target: string): Promise<void> {
+async function buildWithBun(tmp: string, target: string, bunInstall?: string): Promise<void> {
   await execa(
     BUN,
     [
@@ -48,7 +52,8 @@ async function buildWithBun(tmp: string, target: string): Promise<void> {
       '--outfile',
       tmp,
     ],
-    { cwd: projectRoot },
+    // Another target's runtime is downloaded once into $BUN_INSTALL_CACHE_DIR (the workspace cache; else ~/.bun).
+    { cwd: projectRoot, ...(bunInstall ? { env: { BUN_INSTALL_CACHE_DIR: bunInstall } } : {}) },
   );
 }
 
@@ -77,7 +82,14 @@ async function buildWithNodeSea(tmp: string, work: string): Promise<void> {
   );
 }
 
-export async function buildSpark8t(opts: { outDir?: string; runtime?: Runtime; target?: string } = {}): Promise<string> {
+/**
+ * Build into `outDir` (dist/) as `name`: `spark8t` with a link per tool for the host's architecture, or
+ * `spark8t-<arch>` for another (bun compiles for any Linux target: the target's runtime comes from the
+ * npm registry's `@oven/bun-linux-<cpu>` package, cached under the workspace cache, `<cache>/bun`).
+ */
+export async function buildSpark8t(
+  opts: { outDir?: string; runtime?: Runtime; target?: string; name?: string; links?: boolean; bunInstall?: string } = {},
+): Promise<string> {
   const out = opts.outDir ?? join(projectRoot, 'dist');
   const work = join(projectRoot, 'build', 'spark8t');
   mkdirSync(out, { recursive: true });
@@ -86,11 +98,17 @@ export async function buildSpark8t(opts: { outDir?: string; runtime?: Runtime; t
   // name in a private directory beside the output, so the bytes do not depend on the process id.
   const tmpDir = mkdtempSync(join(out, '.spark8t-build-'));
   const tmp = join(tmpDir, 'spark8t');
+  const target = opts.target ?? HOST_TARGET;
   try {
-    if ((opts.runtime ?? defaultRuntime()) === 'bun') await buildWithBun(tmp, opts.target ?? 'bun-linux-x64');
+    if ((opts.runtime ?? defaultRuntime()) === 'bun') await buildWithBun(tmp, target, opts.bunInstall);
+    else if (target !== HOST_TARGET)
+      throw new UserError('E_TOOL', `spark8t for ${target} needs bun (the node runtime builds for this host only)`, {
+        hint: 'npm ci installs @oven/bun-linux-x64',
+      });
     else await buildWithNodeSea(tmp, work);
-    const final = join(out, 'spark8t');
+    const final = join(out, opts.name ?? 'spark8t');
     renameSync(tmp, final);
+    if (opts.links === false) return final;
     for (const t of TOOLS) {
       const link = join(out, t);
       rmSync(link, { force: true });
@@ -136,20 +154,22 @@ export function sourcesHash(): string {
  * the executable is not the file recorded (`build/spark8t/state.json`). Under the checkout's
  * spark8t lock: concurrent runs build it once.
  */
-/** `target`: bun's name for the cell's architecture (the resolved cell's `platform.bun`). */
-export async function ensureSpark8t(
-  cell: Cell = { arch: process.arch === 'x64' ? 'amd64' : process.arch, java: null },
-  target = 'bun-linux-x64',
-): Promise<string> {
-  const exe = join(projectRoot, 'dist', 'spark8t');
-  const record = join(projectRoot, 'build', 'spark8t', 'state.json');
-  return withLock(workspaceLock({ root: projectRoot }, 'spark8t'), 'dist/spark8t', async () => {
+/**
+ * `target`: bun's name for the cell's architecture (the resolved cell's `platform.bun`). The host's is
+ * dist/spark8t (what users run, with its links); another architecture's is dist/spark8t-<arch>, with its
+ * own record, so builds for two architectures never replace each other's executable.
+ */
+export async function ensureSpark8t(cell: Cell = { arch: hostArch(), java: null }, target = HOST_TARGET, cache: string = cacheDir()): Promise<string> {
+  const host = target === HOST_TARGET;
+  const exe = join(projectRoot, 'dist', host ? 'spark8t' : `spark8t-${cell.arch}`);
+  const record = join(projectRoot, 'build', 'spark8t', host ? 'state.json' : `state-${cell.arch}.json`);
+  return withLock(workspaceLock({ root: projectRoot }, 'spark8t'), relative(projectRoot, exe), async () => {
     const inputs = { sources: sourcesHash(), runtime: defaultRuntime(), target };
     const { decision } = await decide('spark8t', record, 'spark8t', cell, inputs, {
       legacy: [{ file: join(projectRoot, 'build', 'spark8t', 'sources.sha256'), format: 1 }],
     });
     if (!decision.run) return exe;
-    await buildSpark8t({ target });
+    await buildSpark8t({ target, ...(host ? {} : { name: `spark8t-${cell.arch}`, links: false, bunInstall: join(cache, 'bun') }) });
     rmSync(join(projectRoot, 'build', 'spark8t', 'sources.sha256'), { force: true });
     await writeRecord(record, makeRecord(record, 'spark8t', cell, inputs, [exe]));
     return exe;
