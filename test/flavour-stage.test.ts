@@ -11,7 +11,7 @@ import { stage } from '../src/pipeline.ts';
 const matrix = loadMatrix();
 const track = resolveLine(matrix, {}).line.track;
 const line = matrix.lines.find((l) => l.track === track)!;
-const [rapids] = lockedFlavourInputs(line, matrix.flavours.gpu!, readLock());
+const [rapids] = lockedFlavourInputs(line, matrix.flavours.gpu!, readLock(), 'amd64');
 const [group, artifact] = rapids!.name.split(':') as [string, string];
 const rapidsJar = `${artifact}-${rapids!.version}.jar`;
 const jupyterlab = matrix.flavours.jupyter!.pypi!.find((q) => q.name === 'jupyterlab')!.version;
@@ -30,7 +30,7 @@ describe('stage of a flavour: only its own inputs, verified, with an SBOM', () =
   it('jupyter: every wheel of the closure under inputs/wheels and in the SBOM', async () => {
     const st = await stage({ line: track, flavour: 'jupyter' });
     const wheels = readdirSync(join(st.inputs, 'wheels'));
-    const locked = lockedFlavourInputs(line, matrix.flavours.jupyter!, readLock());
+    const locked = lockedFlavourInputs(line, matrix.flavours.jupyter!, readLock(), st.resolved.arch);
     expect(wheels).toHaveLength(locked.length);
     const sbom = JSON.parse(readFileSync(join(st.inputs, 'sbom.spdx.json'), 'utf8'));
     expect(sbom.files).toHaveLength(locked.length);

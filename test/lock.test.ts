@@ -86,6 +86,16 @@ describe('a crafted lock file', () => {
   // What each crafted value is, and the key path its one line must name.
   const cases: Array<[string, (l: LockFile) => void, RegExp]> = [
     [
+      'a pure wheel given an architecture in its id (a platform wheel is the only one that names one)',
+      (l) => {
+        const w = 'wheel:jupyterlab@4.6.6';
+        const i = l.inputs[w]!;
+        delete l.inputs[w];
+        l.inputs[`${w}+amd64`] = { ...i, id: `${w}+amd64` };
+      },
+      /inputs\["wheel:jupyterlab@4\.6\.6\+amd64"\]\.id names "amd64", not an architecture of a platform wheel/,
+    ],
+    [
       'a sha256 that is a path out of the cache',
       (l) => (l.inputs[spark]!.sha256 = relative(join(cache, 'downloads', 'sha256'), victim)),
       new RegExp(`inputs\\["${esc(spark)}"\\]\\.sha256 is not a sha256-hex`),

@@ -230,7 +230,7 @@ describe('a gpu rock over a base archive: its attestations against its layers', 
     const packages = doc.packages.flatMap((p) => p.checksums?.filter((c) => c.algorithm === 'SHA256').map((c) => c.checksumValue) ?? []);
     expect(deps.filter((d) => d !== lockSha).sort()).toEqual([...new Set(packages)].sort());
     // What was missing before: the flavour's own input (the RAPIDS jar, in the flavour's layer) and the base's.
-    const rapids = lockedFlavourInputs(r.line, r.flavour, readLock(ws.lockFile));
+    const rapids = lockedFlavourInputs(r.line, r.flavour, readLock(ws.lockFile), r.arch);
     expect(rapids.length).toBeGreaterThan(0);
     for (const i of rapids) {
       expect(deps).toContain(i.sha256);

@@ -37,7 +37,7 @@ export interface LockFile {
   lockVersion: 1;
   inputs: Record<string, LockedInput>;
   lines: Record<string, string[]>;
-  /** The inputs of each layered flavour of a line (`3.5/gpu`), apart from the base's. */
+  /** The inputs of each layered flavour of a line on each architecture (`3.5/jupyter/amd64`), apart from the base's. */
   flavours?: Record<string, string[]>;
   /** What each line's jar closure (its ids in `lines`) was resolved from: see closureRequest. */
   closures?: Record<string, ClosureRequest>;
@@ -67,6 +67,22 @@ const sameRequest = (a: ClosureRequest | undefined, b: ClosureRequest) => !!a &&
 export const normalName = (n: string) => n.toLowerCase().replace(/[-_.]+/g, '-');
 export const wheelId = (name: string, version: string) => `wheel:${normalName(name)}@${version}`;
 
+/** Pure: the platform tag of a wheel's file name (`…-cp310-abi3-manylinux_2_28_x86_64.whl`), `any` for a pure one. */
+export function wheelPlatform(url: string): string {
+  const file = decodeURIComponent(url.split('/').pop() ?? '');
+  return file.replace(/\.whl$/, '').split('-').pop() ?? 'any';
+}
+/**
+ * Pure: a resolved wheel's id in the lock. A pure wheel (`none-any`) is the same file on every
+ * architecture: `wheel:name@version`. A platform wheel is another file per architecture:
+ * `wheel:name@version+<arch>`, so two architectures' closures share the lock without colliding.
+ */
+export function lockedWheelId(name: string, version: string, url: string, arch: string): string {
+  return wheelPlatform(url) === 'any' ? wheelId(name, version) : `${wheelId(name, version)}+${arch}`;
+}
+/** The same wheel whatever its architecture suffix: what a root requirement matches. */
+const sameWheel = (id: string, root: string) => id === root || id.startsWith(`${root}+`);
+
 /** A Maven jar as an input of the lock, before its checksum is known (pure). */
 function mavenInput(j: JarSpec): Omit<LockedInput, 'sha256'> {
   return {
@@ -92,19 +108,49 @@ export function plannedFlavourInputs(line: LineSpec, f: FlavourSpec): Array<Omit
   ];
 }
 
-export const flavourKey = (line: LineSpec, f: FlavourSpec) => `${line.track}/${f.name}`;
+/** A layered flavour's closure on one architecture (a wheel closure is resolved for each: pip's platform tags differ). */
+export const flavourKey = (line: LineSpec, f: FlavourSpec, arch: string) => `${line.track}/${f.name}/${arch}`;
 
-/** The pinned inputs of a layered flavour (its whole wheel closure included); refuses a stale lock. */
-export function lockedFlavourInputs(line: LineSpec, f: FlavourSpec, lock: LockFile): LockedInput[] {
-  const ids = lock.flavours?.[flavourKey(line, f)];
+/** The pinned inputs of a layered flavour on `arch` (its whole wheel closure included); refuses a stale lock. */
+export function lockedFlavourInputs(line: LineSpec, f: FlavourSpec, lock: LockFile, arch: string): LockedInput[] {
+  const key = flavourKey(line, f, arch);
+  const ids = lock.flavours?.[key];
   const roots = plannedFlavourInputs(line, f).map((i) => i.id);
-  const missing = ids ? roots.filter((id) => !ids.includes(id) || !lock.inputs[id]) : roots;
+  const missing = ids ? roots.filter((root) => !ids.some((id) => sameWheel(id, root) && lock.inputs[id])) : roots;
   const gone = (ids ?? []).filter((id) => !lock.inputs[id]);
   if (missing.length || gone.length)
-    throw new UserError('E_LOCK', `the lock file does not pin ${[...missing, ...gone].join(', ')} (${flavourKey(line, f)})`, {
-      hint: 'matrix.yaml changed: run `npm run lock` and commit the result',
+    throw new UserError('E_LOCK', `the lock file does not pin ${[...missing, ...gone].join(', ')} (flavours["${key}"])`, {
+      hint: 'matrix.yaml changed, or the architecture is new: run `npm run lock` and commit the result',
     });
   return ids!.map((id) => lock.inputs[id]!);
+}
+
+/**
+ * Pure: a lock of before per-architecture flavour closures (`flavours["3.5/jupyter"]`, resolved for the
+ * family's first architecture) read as the per-architecture one (`3.5/jupyter/<first>`, its platform
+ * wheels re-identified): the same files, so the first architecture's images do not change and nothing
+ * is resolved again.
+ */
+export function migrateFlavourKeys(lock: LockFile, firstArch: string): LockFile {
+  const flavours: Record<string, string[]> = {};
+  const inputs = { ...lock.inputs };
+  for (const [key, ids] of Object.entries(lock.flavours ?? {})) {
+    if (key.split('/').length !== 2) {
+      flavours[key] = ids;
+      continue;
+    }
+    flavours[`${key}/${firstArch}`] = ids.map((id) => {
+      const i = inputs[id];
+      if (!i || i.kind !== 'wheel') return id;
+      const now = lockedWheelId(i.name, i.version, i.url, firstArch);
+      if (now !== id) {
+        inputs[now] = { ...i, id: now };
+        delete inputs[id];
+      }
+      return now;
+    });
+  }
+  return { ...lock, inputs, ...(lock.flavours ? { flavours } : {}) };
 }
 
 /** What a line needs, before checksums are known (pure). */
@@ -191,7 +237,11 @@ export function validateLock(raw: unknown, file: string): LockFile {
   for (const [key, i] of Object.entries(lock.inputs)) {
     const want = `${i.kind}:${i.name}@${i.version}`;
     if (i.id !== key) throw refuse(`${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} is ${shown(i.id)}, not its key`);
-    if (i.id !== want)
+    // A platform wheel's id names the architecture it is the file of (lockedWheelId), one of the family's.
+    const arch = i.kind === 'wheel' && i.id.startsWith(`${want}+`) ? i.id.slice(want.length + 1) : undefined;
+    if (arch !== undefined && !(arch in ARCHITECTURES && wheelPlatform(i.url) !== 'any'))
+      throw refuse(`${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} names ${shown(arch)}, not an architecture of a platform wheel`);
+    if (i.id !== want && arch === undefined)
       throw refuse(`${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} is not ${shown(want)} (its kind, name and version)`);
   }
   return lock;
@@ -301,10 +351,10 @@ export async function checkMavenSha1(id: string, url: string, path: string): Pro
 
 /** Pin one layered flavour's inputs: the jar as the base's jars are; a wheel closure resolved once by pip. */
 async function lockFlavour(cache: string, lock: LockFile, line: LineSpec, f: FlavourSpec, arch: string): Promise<void> {
-  const key = flavourKey(line, f);
+  const key = flavourKey(line, f, arch);
   const planned = plannedFlavourInputs(line, f);
   const have = lock.flavours?.[key] ?? [];
-  const current = planned.every((i) => have.includes(i.id)) && have.every((id) => lock.inputs[id]);
+  const current = planned.every((i) => have.some((id) => sameWheel(id, i.id))) && have.every((id) => lock.inputs[id]);
   if (current) return;
   const ids: string[] = [];
   for (const inp of planned.filter((i) => i.kind === 'maven')) {
@@ -313,19 +363,19 @@ async function lockFlavour(cache: string, lock: LockFile, line: LineSpec, f: Fla
   }
   const roots = planned.filter((i) => i.kind === 'wheel');
   if (roots.length) {
-    log.info(`resolving ${roots.map((r) => `${r.name}==${r.version}`).join(' ')} for Python ${f.wheelPython} (${key})`);
+    log.info(`resolving ${roots.map((r) => `${r.name}==${r.version}`).join(' ')} for Python ${f.wheelPython} on ${arch} (${key})`);
     const wheels = await resolveWheels(
       roots.map((r) => `${r.name}==${r.version}`),
       f.wheelPython!,
       ARCHITECTURES[arch]!.pip,
     );
     for (const w of wheels) {
-      const id = wheelId(w.name, w.version);
-      const root = roots.find((r) => r.id === id);
+      const id = lockedWheelId(w.name, w.version, w.url, arch);
+      const root = roots.find((r) => sameWheel(id, r.id));
       lock.inputs[id] = { id, kind: 'wheel', name: normalName(w.name), version: w.version, url: w.url, sha256: w.sha256, license: root?.license ?? w.license };
       ids.push(id);
     }
-    const missing = roots.filter((r) => !ids.includes(r.id));
+    const missing = roots.filter((r) => !ids.some((id) => sameWheel(id, r.id)));
     if (missing.length) throw new UserError('E_LOCK_RESOLVE', `pip's resolution of ${key} lacks ${missing.map((r) => r.id).join(', ')}`);
     log.info(`locked ${wheels.length} wheels for ${key}`);
   }
@@ -335,7 +385,7 @@ async function lockFlavour(cache: string, lock: LockFile, line: LineSpec, f: Fla
 export async function refreshLock(cache: string, m: Matrix, tracks?: string[], file = LOCK_FILE): Promise<{ lock: LockFile; newer: Record<string, string[]> }> {
   let lock: LockFile;
   try {
-    lock = readLock(file);
+    lock = migrateFlavourKeys(readLock(file), m.architectures[0]!);
   } catch (e) {
     // A lock that is there but not valid is not trusted for any of its pins: all are locked again.
     if (!(e as Error).message.endsWith('is missing')) log.warn(`${(e as Error).message}: locking every input again`);
@@ -367,8 +417,8 @@ export async function refreshLock(cache: string, m: Matrix, tracks?: string[], f
     for (const name of line.flavours) {
       const f = m.flavours[name];
       if (!f?.over || f.available === false) continue;
-      // One closure per flavour of a line, resolved for the matrix's first architecture.
-      await lockFlavour(cache, lock, line, f, m.architectures[0]!);
+      // One closure per flavour of a line and architecture (pip resolves for that architecture's platform tags).
+      for (const arch of m.architectures) await lockFlavour(cache, lock, line, f, arch);
     }
   }
   // Lines gone from the matrix, and inputs no line uses any more, leave the lock.
@@ -376,7 +426,11 @@ export async function refreshLock(cache: string, m: Matrix, tracks?: string[], f
   for (const t of Object.keys(lock.lines)) if (!tracksNow.has(t)) delete lock.lines[t];
   for (const t of Object.keys(lock.closures ?? {})) if (!tracksNow.has(t)) delete lock.closures![t];
   const flavoursNow = new Set(
-    m.lines.flatMap((l) => l.flavours.filter((n) => m.flavours[n]?.over && m.flavours[n]?.available !== false).map((n) => `${l.track}/${n}`)),
+    m.lines.flatMap((l) =>
+      l.flavours
+        .filter((n) => m.flavours[n]?.over && m.flavours[n]?.available !== false)
+        .flatMap((n) => m.architectures.map((a) => `${l.track}/${n}/${a}`)),
+    ),
   );
   for (const k of Object.keys(lock.flavours ?? {})) if (!flavoursNow.has(k)) delete lock.flavours![k];
   const used = new Set([...Object.values(lock.lines).flat(), ...Object.values(lock.flavours ?? {}).flat()]);

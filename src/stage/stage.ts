@@ -413,7 +413,7 @@ async function stageFlavourLocked(
   const dir = rendered.dir;
   const cell = cellOf(resolved);
   const lockFile = o.lockFile ?? ws.lockFile;
-  const inputs = lockedFlavourInputs(resolved.line, resolved.flavour, readLock(lockFile));
+  const inputs = lockedFlavourInputs(resolved.line, resolved.flavour, readLock(lockFile), resolved.arch);
   const removed: string[] = [];
   for (const i of inputs) if ((await recheckCached(ws.cache, i.id, i.sha256, { rehash: o.verify })) === 'removed') removed.push(i.id);
   const stepInputs: Record<string, string> = { flavour: resolved.flavour.name, ...Object.fromEntries(inputs.map((i) => [i.id, i.sha256])) };
