@@ -247,7 +247,8 @@ describe("the lock pins each flavour's inputs", () => {
     expect(jar!.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
   it("gpu on 3.4 and 4.1: the lock pins the jar each line names (3.4 shares 3.5's)", () => {
-    const of = (track: string) => lockedFlavourInputs(matrix.lines.find((l) => l.track === track)!, matrix.flavours.gpu!, lock, 'amd64').map((i) => [i.id, i.url]);
+    const of = (track: string) =>
+      lockedFlavourInputs(matrix.lines.find((l) => l.track === track)!, matrix.flavours.gpu!, lock, 'amd64').map((i) => [i.id, i.url]);
     expect(of('3.4')).toEqual(of('3.5'));
     expect(of('4.1')).toEqual([
       ['maven:com.nvidia:rapids-4-spark_2.13@26.08.1', 'https://repo1.maven.org/maven2/com/nvidia/rapids-4-spark_2.13/26.08.1/rapids-4-spark_2.13-26.08.1.jar'],
@@ -271,7 +272,9 @@ describe("the lock pins each flavour's inputs", () => {
   });
   it("a lock without the flavour's pins is refused, naming what is missing", () => {
     const stale = { ...lock, flavours: {} };
-    expect(() => lockedFlavourInputs(line, matrix.flavours.jupyter!, stale, 'amd64')).toThrow(/does not pin wheel:jupyterlab@4\.6\.6 \(flavours\["3\.5\/jupyter\/amd64"\]\).*/);
+    expect(() => lockedFlavourInputs(line, matrix.flavours.jupyter!, stale, 'amd64')).toThrow(
+      /does not pin wheel:jupyterlab@4\.6\.6 \(flavours\["3\.5\/jupyter\/amd64"\]\).*/,
+    );
     expect(plannedFlavourInputs(line, matrix.flavours.gpu!).map((i) => i.id)).toEqual(['maven:com.nvidia:rapids-4-spark_2.12@25.04.0']);
   });
   it('pip: the resolving command and report parsing (pure)', () => {

@@ -70,7 +70,12 @@ export const wheelId = (name: string, version: string) => `wheel:${normalName(na
 /** Pure: the platform tag of a wheel's file name (`…-cp310-abi3-manylinux_2_28_x86_64.whl`), `any` for a pure one. */
 export function wheelPlatform(url: string): string {
   const file = decodeURIComponent(url.split('/').pop() ?? '');
-  return file.replace(/\.whl$/, '').split('-').pop() ?? 'any';
+  return (
+    file
+      .replace(/\.whl$/, '')
+      .split('-')
+      .pop() ?? 'any'
+  );
 }
 /**
  * Pure: a resolved wheel's id in the lock. A pure wheel (`none-any`) is the same file on every
@@ -427,9 +432,7 @@ export async function refreshLock(cache: string, m: Matrix, tracks?: string[], f
   for (const t of Object.keys(lock.closures ?? {})) if (!tracksNow.has(t)) delete lock.closures![t];
   const flavoursNow = new Set(
     m.lines.flatMap((l) =>
-      l.flavours
-        .filter((n) => m.flavours[n]?.over && m.flavours[n]?.available !== false)
-        .flatMap((n) => m.architectures.map((a) => `${l.track}/${n}/${a}`)),
+      l.flavours.filter((n) => m.flavours[n]?.over && m.flavours[n]?.available !== false).flatMap((n) => m.architectures.map((a) => `${l.track}/${n}/${a}`)),
     ),
   );
   for (const k of Object.keys(lock.flavours ?? {})) if (!flavoursNow.has(k)) delete lock.flavours![k];
