@@ -256,7 +256,11 @@ async function stageBase(
   let spark8t = o.spark8t;
   if (!spark8t) {
     // Rebuilt only when its sources changed since the last build.
-    const { ensureSpark8t } = await import('../spark8t/build/build.ts');
+    const { ensureSpark8t, canBuildFor } = await import('../spark8t/build/build.ts');
+    if (!canBuildFor(resolved.platform.bun))
+      throw new UserError('E_TOOL', `spark8t for ${resolved.arch} needs bun, which is not installed (@oven/bun-linux-x64, an optional dependency)`, {
+        hint: 'run `npm ci` on a Linux x64 host, or pass a built executable with --spark8t',
+      });
     spark8t = await ensureSpark8t({ arch: resolved.arch, java: null }, resolved.platform.bun, ws.cache);
   }
   // The staged tree hard-links the cached downloads: a cached file changed on disk changes it too, so

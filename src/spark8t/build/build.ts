@@ -17,7 +17,6 @@ import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { UserError } from '../../lib/errors.ts';
 import { cacheDir, projectRoot } from '../../lib/paths.ts';
 import { decide, makeRecord, withLock, workspaceLock, writeRecord, type Cell } from '../../lib/state.ts';
 import { TOOLS } from '../main.ts';
@@ -31,6 +30,9 @@ const hostArch = () => (process.arch === 'x64' ? 'amd64' : process.arch);
 export function defaultRuntime(): Runtime {
   return existsSync(BUN) ? 'bun' : 'node';
 }
+
+/** Whether spark8t can be built for `target` here (another architecture's needs bun). */
+export const canBuildFor = (target: string): boolean => target === HOST_TARGET || defaultRuntime() === 'bun';
 
 async function buildWithBun(tmp: string, target: string, bunInstall?: string): Promise<void> {
   await execa(
@@ -102,9 +104,7 @@ export async function buildSpark8t(
   try {
     if ((opts.runtime ?? defaultRuntime()) === 'bun') await buildWithBun(tmp, target, opts.bunInstall);
     else if (target !== HOST_TARGET)
-      throw new UserError('E_TOOL', `spark8t for ${target} needs bun (the node runtime builds for this host only)`, {
-        hint: 'npm ci installs @oven/bun-linux-x64',
-      });
+      throw new Error(`spark8t for ${target} needs bun (the node runtime builds for this host only): stage checks canCrossCompile() first`);
     else await buildWithNodeSea(tmp, work);
     const final = join(out, opts.name ?? 'spark8t');
     renameSync(tmp, final);
