@@ -66,7 +66,8 @@ describe(`Spark ${r.line.spark} on the local node (image ${r.image.ref})`, () =>
         } catch (e) {
           // The scenario's name, the pods' phases, the namespace's events and the last log lines.
           const log = (e as { log?: string }).log;
-          throw new Error(`${name}: ${(e as Error).message}${log ? `\n${log}` : ''}`);
+          // The one line again after the log: CI shows an output's end, and this says what failed.
+          throw new Error(`${name}: ${(e as Error).message}${log ? `\n${log}\n↑ ${name.split(' ')[0]} ${(e as Error).message}` : ''}`);
         }
       },
       name.startsWith('6.') || name.startsWith('jupyter') ? 1_800_000 : 900_000,

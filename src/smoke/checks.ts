@@ -38,6 +38,23 @@ export class CheckFailed extends Error {
 /** The last lines of a log a failed check shows (SMOKE_TAIL of them, 15 by default). */
 export const tail = (s: string, n = Number(process.env.SMOKE_TAIL) || 15) => s.trim().split('\n').slice(-n).join('\n');
 
+/**
+ * What is wrong with a cluster-mode SparkPi run, each failed condition named (pure); '' when nothing is.
+ * SparkPi's estimate from n = 1e5 × slices samples has a standard deviation of about 5e-4 at 100 slices,
+ * so "3.14" is 3 σ from π (one run in ~900 misses it); "3.1" is what a working Spark always prints.
+ */
+export function piFailures(submitPhase: string | undefined, driverPhase: string | undefined, driverLog: string): string {
+  const out: string[] = [];
+  if (submitPhase !== 'Succeeded') out.push(`submit pod ${submitPhase}`);
+  if (driverPhase !== 'Succeeded') out.push(`driver ${driverPhase ?? 'not found'}`);
+  if (!/Pi is roughly 3\.1/.test(driverLog)) {
+    const pi = driverLog.match(/Pi is roughly \S+/)?.[0];
+    out.push(pi ? `the driver printed "${pi}"` : 'no "Pi is roughly" line in the driver log');
+  }
+  if (!/Finished task/.test(driverLog)) out.push('no "Finished task" line in the driver log');
+  return out.join('; ');
+}
+
 export function expectOutput(what: string, out: { exitCode?: number; stdout: string; stderr: string }, re: RegExp): string {
   // pebble prefixes each line of a service's output with a timestamp and [service].
   const all = `${out.stdout}\n${out.stderr}`.replace(/^\S+ \[[\w-]+\] /gm, '');
