@@ -147,7 +147,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         const d = await driverOf('sparkpi');
         const log = d ? await k.logs(ns, d.metadata.name, 2000) : '';
         const wrong = piFailures(r.phase, d?.status?.phase, log);
-        if (wrong) {
+        if (wrong || !d) {
           throw await fail(wrong, `${r.log}\n${log}`);
         }
         if (RBAC_ERROR.test(log)) throw await fail('the driver log has an RBAC error', log);
@@ -467,7 +467,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
           const d = await driverOf('regpi');
           const log = d ? await k.logs(ns, d.metadata.name, 2000) : '';
           const piWrong = piFailures(r.phase, d?.status?.phase, log);
-          if (piWrong) {
+          if (piWrong || !d) {
             throw await fail(piWrong, `${r.log}\n${log}`);
           }
           const ex = await executorsOf(d);
