@@ -202,7 +202,9 @@ export function resolveLine(m: Matrix, sel: CellSelector = {}): ResolvedLine {
     ...(flavourVersion ? { flavourVersion } : {}),
     ...(base ? { base } : {}),
     arch,
-    architectures: m.architectures,
+    // One platform per manifest: its JAVA_HOME (and the snap's) is the architecture's, which a craft
+    // manifest's environment cannot vary by platform; each architecture's is rendered and built on its own.
+    architectures: [arch],
     platform: { oci: names.oci, go: names.go, bun: names.bun, pip: names.pip, triplet: names.triplet },
     java,
     javaHome: `/usr/lib/jvm/java-${java}-openjdk-${arch}`,

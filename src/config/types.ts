@@ -161,7 +161,7 @@ export interface ResolvedLine {
   base?: ResolvedLine;
   /** Debian architecture the cell is built for (`amd64`, `arm64`); the host's unless asked. */
   arch: string;
-  /** Every architecture the matrix builds (what a craft manifest's `platforms` lists). */
+  /** What the cell's craft manifests list as `platforms`: the cell's architecture alone (its JAVA_HOME is that architecture's). */
   architectures: string[];
   /** The architecture's names in the tools that take one (src/config/arch.ts). */
   platform: { oci: string; go: string; bun: string; pip: string[]; triplet: string };

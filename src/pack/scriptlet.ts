@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { sweepLeftovers } from '../lib/fsx.ts';
 import { cacheLock, decide, digestOf, FORMATS, makeRecord, stepKey, withLock, writeRecord, type Cell } from '../lib/state.ts';
+import { hostArch } from '../config/arch.ts';
 import { temporary } from '../lib/interrupt.ts';
 
 /** The scriptlet record format (lib/state.ts FORMATS.scriptlet): in every install tree's key. */
@@ -70,7 +71,7 @@ export async function runScriptlet(
   return withLock(cacheLock(dirname(root), `part-${p.name}-${key}`), `part ${p.name}'s build`, async () => {
     if (!(await decide(`override-build ${p.name}`, join(dest, RECORD), 'scriptlet', cell, inputs)).decision.run)
       return { install: join(dest, 'install'), cached: true, key };
-    await buildInto(p, env, root, dest, async (tmp) => writeRecord(join(tmp, RECORD), makeRecord(join(tmp, RECORD), 'scriptlet', cell, inputs)));
+    await buildInto(p, env, cell, root, dest, async (tmp) => writeRecord(join(tmp, RECORD), makeRecord(join(tmp, RECORD), 'scriptlet', cell, inputs)));
     return { install: join(dest, 'install'), cached: false, key };
   });
 }
@@ -78,6 +79,7 @@ export async function runScriptlet(
 async function buildInto(
   p: ScriptletPart,
   env: { sourceDateEpoch?: string; project: string; version: string },
+  cell: Cell,
   root: string,
   dest: string,
   record: (tmp: string) => Promise<void>,
@@ -121,6 +123,9 @@ async function buildInto(
         CRAFT_PART_BUILD: build,
         CRAFT_PART_INSTALL: install,
         CRAFT_STAGE: stage,
+        // As rockcraft sets them: the scriptlet runs on this host, for the cell's architecture.
+        CRAFT_ARCH_BUILD_ON: hostArch(),
+        CRAFT_ARCH_BUILD_FOR: cell.arch,
       },
     });
     if (r.exitCode !== 0) {

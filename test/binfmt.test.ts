@@ -1,0 +1,89 @@
+/**
+ * scripts/binfmt.sh on this host (root, Debian's qemu-user-static): an arm64 executable really runs
+ * through the entry it registers; an aarch64 entry somebody else made is used, never overridden;
+ * unregister removes only its own entry. Leaves the host registered as setup does.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const BINFMT = '/proc/sys/fs/binfmt_misc';
+const script = join(import.meta.dirname, '..', 'scripts', 'binfmt.sh');
+const ours = join(BINFMT, 'sparkcraft-aarch64');
+const other = join(BINFMT, 'sparkcraft-test-other-aarch64');
+const unrelated = join(BINFMT, 'sparkcraft-test-unrelated');
+const binfmt = (action: string) => execa('bash', [script, action], { reject: false, all: true });
+
+/** ELF e_machine of a file (62 x86-64, 183 aarch64). */
+function machine(file: string): number {
+  const b = Buffer.alloc(20);
+  readSync(openSync(file, 'r'), b, 0, 20, 0);
+  return b.readUInt16LE(18);
+}
+
+let work: string;
+let exe: string;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'binfmt-'));
+  // A static arm64 executable (no loader needed under emulation): prints the architecture it runs as.
+  writeFileSync(join(work, 'go.mod'), 'module arch\n\ngo 1.21\n');
+  writeFileSync(
+    join(work, 'main.go'),
+    'package main\n\nimport (\n\t"fmt"\n\t"runtime"\n)\n\nfunc main() { fmt.Println("running as", runtime.GOARCH) }\n',
+  );
+  exe = join(work, 'arch-arm64');
+  await execa('go', ['build', '-o', exe, '.'], {
+    cwd: work,
+    env: { GOOS: 'linux', GOARCH: 'arm64', CGO_ENABLED: '0', GOFLAGS: '-mod=mod', GOCACHE: join(work, 'gocache'), GOPROXY: 'off' },
+  });
+}, 300_000);
+
+afterAll(async () => {
+  for (const e of [other, unrelated]) if (existsSync(e)) writeFileSync(e, '-1');
+  // As setup leaves it.
+  await binfmt('register');
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('scripts/binfmt.sh', () => {
+  it('registers its entry, and an arm64 executable runs through it', async () => {
+    expect(machine(exe)).toBe(183);
+    const r = await binfmt('register');
+    expect(r.exitCode, r.all).toBe(0);
+    const status = await binfmt('status');
+    expect(status.all).toContain('sparkcraft-aarch64');
+    expect(readFileSync(ours, 'utf8')).toMatch(/^enabled\ninterpreter \/usr\/libexec\/qemu-binfmt\/aarch64-binfmt-P\nflags: P?O?F/);
+    expect((await execa(exe)).stdout).toBe('running as arm64');
+    // A second register changes nothing.
+    const again = await binfmt('register');
+    expect(again.exitCode).toBe(0);
+    expect(again.all).not.toMatch(/registered/);
+  });
+
+  it('unregister removes only its own entry; without any entry the arm64 executable does not run', async () => {
+    // An unrelated entry somebody else made (a magic no real file has).
+    writeFileSync(join(BINFMT, 'register'), `:${unrelated.split('/').pop()}:M::\\x00sparkcraft-test\\x00::/bin/false:`);
+    expect((await binfmt('unregister')).exitCode).toBe(0);
+    expect(existsSync(ours)).toBe(false);
+    expect(existsSync(unrelated)).toBe(true);
+    const r = await execa(exe, { reject: false });
+    expect(r.exitCode === 0 && r.stdout === 'running as arm64').toBe(false);
+    expect((await binfmt('status')).exitCode).toBe(1);
+  });
+
+  it('an aarch64 entry that is not ours is used as it is, never overridden', async () => {
+    const conf = readFileSync('/usr/lib/binfmt.d/qemu-aarch64.conf', 'utf8').trim();
+    writeFileSync(join(BINFMT, 'register'), conf.replace(':qemu-aarch64:', `:${other.split('/').pop()}:`));
+    const r = await binfmt('register');
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain("entry 'sparkcraft-test-other-aarch64' (not ours; used as it is)");
+    expect(existsSync(ours)).toBe(false);
+    expect((await execa(exe)).stdout).toBe('running as arm64');
+    // unregister leaves it too.
+    await binfmt('unregister');
+    expect(existsSync(other)).toBe(true);
+  });
+});
