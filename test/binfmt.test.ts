@@ -30,10 +30,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'binfmt-'));
   // A static arm64 executable (no loader needed under emulation): prints the architecture it runs as.
   writeFileSync(join(work, 'go.mod'), 'module arch\n\ngo 1.21\n');
-  writeFileSync(
-    join(work, 'main.go'),
-    'package main\n\nimport (\n\t"fmt"\n\t"runtime"\n)\n\nfunc main() { fmt.Println("running as", runtime.GOARCH) }\n',
-  );
+  writeFileSync(join(work, 'main.go'), 'package main\n\nimport (\n\t"fmt"\n\t"runtime"\n)\n\nfunc main() { fmt.Println("running as", runtime.GOARCH) }\n');
   exe = join(work, 'arch-arm64');
   await execa('go', ['build', '-o', exe, '.'], {
     cwd: work,
