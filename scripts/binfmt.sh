@@ -39,7 +39,8 @@ handler() {
 }
 
 register() {
-  apt_install qemu-user-static
+  # arch-test: mmdebstrap checks with it that the foreign architecture runs before it bootstraps one.
+  apt_install qemu-user-static arch-test
   [ -r "$CONF" ] || die "$CONF is missing after installing qemu-user-static: cannot register aarch64 emulation"
   mkdir -p "$STATE"
   if ! mounted; then
