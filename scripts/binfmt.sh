@@ -12,6 +12,7 @@
 #   overridden. Idempotent.
 # - unregister: removes the `sparkcraft-aarch64` entry if it is there, and unmounts binfmt_misc only if
 #   register mounted it. Entries it did not make are never touched.
+# - unregister waits while a build holds $SPARKCRAFT_CACHE/binfmt/lock (an arm64 root being bootstrapped).
 # - status: one line: which entry handles aarch64, or none.
 . "$(dirname "$0")/lib.sh"
 set -euo pipefail
@@ -64,6 +65,14 @@ register() {
 }
 
 unregister() {
+  # A build bootstrapping another architecture's root holds this lock shared while it runs emulated
+  # programs (src/lib/tools/mmdebstrap.ts): removing the entry under it would fail its dpkg. Wait for it.
+  mkdir -p "$STATE"
+  exec 9>"$STATE/lock"
+  if ! flock -x -n 9; then
+    say "waiting for a build that runs arm64 programs under emulation ($STATE/lock)"
+    flock -x 9
+  fi
   if mounted && [ -e "$BINFMT/$NAME" ]; then
     echo -1 | $sudo tee "$BINFMT/$NAME" >/dev/null
     say "removed binfmt_misc entry $NAME"

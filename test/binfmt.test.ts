@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 const BINFMT = '/proc/sys/fs/binfmt_misc';
 const script = join(import.meta.dirname, '..', 'scripts', 'binfmt.sh');
@@ -58,6 +58,24 @@ describe('scripts/binfmt.sh', () => {
     const again = await binfmt('register');
     expect(again.exitCode).toBe(0);
     expect(again.all).not.toMatch(/registered/);
+  });
+
+  it('unregister waits while a build holds the emulation lock shared (an arm64 root being bootstrapped)', async () => {
+    const lock = join(process.env.SPARKCRAFT_CACHE ?? join(homedir(), '.cache', 'sparkcraft'), 'binfmt', 'lock');
+    mkdirSync(dirname(lock), { recursive: true });
+    // What src/lib/tools/mmdebstrap.ts runs an arm64 bootstrap under: flock -s on that file.
+    const holder = execa('flock', ['-s', lock, 'sh', '-c', 'echo held; sleep 4']);
+    await new Promise<void>((ok) => holder.stdout!.once('data', () => ok()));
+    const un = binfmt('unregister');
+    await new Promise((r) => setTimeout(r, 1500));
+    // Still there while the holder runs.
+    expect(existsSync(ours)).toBe(true);
+    await holder;
+    const r = await un;
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain('waiting for a build that runs arm64 programs under emulation');
+    expect(existsSync(ours)).toBe(false);
+    expect((await binfmt('register')).exitCode).toBe(0);
   });
 
   it('unregister removes only its own entry; without any entry the arm64 executable does not run', async () => {

@@ -67,23 +67,29 @@ export async function rootfs(cache: string, variant: 'minbase', packages: string
   if (existsSync(record) && (await current())) return join(dir, 'root');
   return withLock(cacheLock(cache, `rootfs-${key}`), what, async () => {
     if (await current()) return join(dir, 'root');
-    await bootstrap(variant, packages, dir, cell);
+    await bootstrap(variant, packages, dir, cell, cache);
     await writeRecord(record, makeRecord(record, 'rootfs', cell, inputs, ['root/var/lib/dpkg/status']));
     return join(dir, 'root');
   });
 }
 
-async function bootstrap(variant: 'minbase', packages: string[], dir: string, cell: Cell): Promise<void> {
+async function bootstrap(variant: 'minbase', packages: string[], dir: string, cell: Cell, cache: string): Promise<void> {
   rmSync(join(dir, '.state.json'), { force: true });
   rmSync(join(dir, '.complete'), { force: true });
   mkdirSync(dir, { recursive: true });
   const tmp = temporary(join(dir, `root.tmp-${process.pid}`));
   rmSync(tmp, { recursive: true, force: true });
   log.info(`bootstrapping Debian ${cell.suite ?? SUITE} (${variant}${packages.length ? ` + ${packages.join(', ')}` : ''})`);
+  // Another architecture's root runs its packages' scripts under emulation: scripts/binfmt.sh's lock is
+  // held shared meanwhile, so that `binfmt.sh unregister` (or its test) waits instead of breaking dpkg.
+  const foreign = cell.arch !== (process.arch === 'x64' ? 'amd64' : process.arch);
+  const binfmtLock = join(cache, 'binfmt', 'lock');
+  if (foreign) mkdirSync(join(cache, 'binfmt'), { recursive: true });
   try {
     await execa(
-      'mmdebstrap',
+      foreign ? 'flock' : 'mmdebstrap',
       [
+        ...(foreign ? ['-s', binfmtLock, 'mmdebstrap'] : []),
         `--variant=${variant}`,
         '--mode=root',
         '--format=directory',
@@ -113,7 +119,9 @@ async function bootstrap(variant: 'minbase', packages: string[], dir: string, ce
   // them and stamped with the sources' times when it does not (seen: a build in a clean root got the
   // latter, so its runtime layer differed in 5 .pyc files). Every .pyc is made hash-checked here.
   if (existsSync(join(tmp, 'usr/bin/python3')))
-    await execa('chroot', [tmp, '/usr/bin/python3', '-c', PYC_HASH_CHECKED], { env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } });
+    await execa(foreign ? 'flock' : 'chroot', [...(foreign ? ['-s', binfmtLock, 'chroot'] : []), tmp, '/usr/bin/python3', '-c', PYC_HASH_CHECKED], {
+      env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) },
+    });
   rmSync(join(dir, 'root'), { recursive: true, force: true });
   renameSync(tmp, join(dir, 'root'));
 }
