@@ -10,9 +10,9 @@
 #   also works inside the chroot and the containers). If any enabled entry already handles aarch64 ELF
 #   executables (MicroK8s', Docker's, Debian's own), it is used as it is: nothing is registered or
 #   overridden. Idempotent.
-# - unregister: removes the `sparkcraft-aarch64` entry if it is there, and unmounts binfmt_misc only if
-#   register mounted it. Entries it did not make are never touched.
-# - unregister waits while a build holds $SPARKCRAFT_CACHE/binfmt/lock (an arm64 root being bootstrapped).
+# - unregister: waits while a build holds $LOCK shared (an arm64 root being bootstrapped),
+#   removes the `sparkcraft-aarch64` entry if it is there, and unmounts binfmt_misc only if register
+#   mounted it. Entries it did not make are never touched.
 # - status: one line: which entry handles aarch64, or none.
 . "$(dirname "$0")/lib.sh"
 set -euo pipefail
@@ -20,6 +20,8 @@ BINFMT=/proc/sys/fs/binfmt_misc
 NAME=sparkcraft-aarch64
 CONF=/usr/lib/binfmt.d/qemu-aarch64.conf
 STATE="$SPARKCRAFT_CACHE/binfmt"
+# Host-wide, as binfmt_misc is (src/lib/tools/mmdebstrap.ts BINFMT_LOCK names the same file).
+LOCK=/run/lock/sparkcraft-binfmt.lock
 # aarch64 ELF: what the kernel prints as the magic of an entry for it (Debian's and ours).
 AARCH64_MAGIC=7f454c460201010000000000000000000200b700
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -67,10 +69,10 @@ register() {
 unregister() {
   # A build bootstrapping another architecture's root holds this lock shared while it runs emulated
   # programs (src/lib/tools/mmdebstrap.ts): removing the entry under it would fail its dpkg. Wait for it.
-  mkdir -p "$STATE"
-  exec 9>"$STATE/lock"
+  $sudo mkdir -p "${LOCK%/*}"
+  exec 9>"$LOCK"
   if ! flock -x -n 9; then
-    say "waiting for a build that runs arm64 programs under emulation ($STATE/lock)"
+    say "waiting for a build that runs arm64 programs under emulation ($LOCK)"
     flock -x 9
   fi
   if mounted && [ -e "$BINFMT/$NAME" ]; then

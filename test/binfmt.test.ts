@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { BINFMT_LOCK } from '../src/lib/tools/mmdebstrap.ts';
 
 const BINFMT = '/proc/sys/fs/binfmt_misc';
 const script = join(import.meta.dirname, '..', 'scripts', 'binfmt.sh');
@@ -61,7 +62,7 @@ describe('scripts/binfmt.sh', () => {
   });
 
   it('unregister waits while a build holds the emulation lock shared (an arm64 root being bootstrapped)', async () => {
-    const lock = join(process.env.SPARKCRAFT_CACHE ?? join(homedir(), '.cache', 'sparkcraft'), 'binfmt', 'lock');
+    const lock = BINFMT_LOCK;
     mkdirSync(dirname(lock), { recursive: true });
     // What src/lib/tools/mmdebstrap.ts runs an arm64 bootstrap under: flock -s on that file.
     const holder = execa('flock', ['-s', lock, 'sh', '-c', 'echo held; sleep 4']);

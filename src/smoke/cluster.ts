@@ -146,9 +146,9 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         );
         const d = await driverOf('sparkpi');
         const log = d ? await k.logs(ns, d.metadata.name, 2000) : '';
-        const wrong = piFailures(r.phase, d?.status?.phase, log);
-        if (wrong || !d) {
-          throw await fail(wrong, `${r.log}\n${log}`);
+        const piWrong = piFailures(r.phase, d?.status?.phase, log);
+        if (piWrong || !d) {
+          throw await fail(piWrong, `${r.log}\n${log}`);
         }
         if (RBAC_ERROR.test(log)) throw await fail('the driver log has an RBAC error', log);
         return `${log.match(/Pi is roughly [\d.]+/)![0]}, ${log.match(/Finished task/g)!.length} task lines`;

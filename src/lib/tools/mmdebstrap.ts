@@ -1,12 +1,18 @@
 /** mmdebstrap: a Debian root file system in a directory, built once per package set and cached. */
 import { execa } from 'execa';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { log } from '../log.ts';
 import { normalizeJks } from '../jks.ts';
 import { cacheLock, decide, makeRecord, stepKey, withLock, writeRecord, type Cell } from '../state.ts';
 import { temporary } from '../interrupt.ts';
+
+/**
+ * The host's lock on binfmt_misc's emulation (scripts/binfmt.sh names the same file): host-wide, as the
+ * kernel's entries are, whatever cache or checkout a build uses.
+ */
+export const BINFMT_LOCK = '/run/lock/sparkcraft-binfmt.lock';
 
 /** The suite a Debian root is made from when the cell names none (the matrix gives one per Java). */
 export const SUITE = 'bookworm';
@@ -67,34 +73,34 @@ export async function rootfs(cache: string, variant: 'minbase', packages: string
   if (existsSync(record) && (await current())) return join(dir, 'root');
   return withLock(cacheLock(cache, `rootfs-${key}`), what, async () => {
     if (await current()) return join(dir, 'root');
-    await bootstrap(variant, packages, dir, cell, cache);
+    await bootstrap(variant, packages, dir, cell);
     await writeRecord(record, makeRecord(record, 'rootfs', cell, inputs, ['root/var/lib/dpkg/status']));
     return join(dir, 'root');
   });
 }
 
-async function bootstrap(variant: 'minbase', packages: string[], dir: string, cell: Cell, cache: string): Promise<void> {
+async function bootstrap(variant: 'minbase', packages: string[], dir: string, cell: Cell): Promise<void> {
   rmSync(join(dir, '.state.json'), { force: true });
   rmSync(join(dir, '.complete'), { force: true });
   mkdirSync(dir, { recursive: true });
   const tmp = temporary(join(dir, `root.tmp-${process.pid}`));
   rmSync(tmp, { recursive: true, force: true });
   log.info(`bootstrapping Debian ${cell.suite ?? SUITE} (${variant}${packages.length ? ` + ${packages.join(', ')}` : ''})`);
-  // Another architecture's root runs its packages' scripts under emulation: scripts/binfmt.sh's lock is
-  // held shared meanwhile, so that `binfmt.sh unregister` (or its test) waits instead of breaking dpkg.
+  // Another architecture's root runs its packages' scripts under emulation: BINFMT_LOCK is held shared
+  // meanwhile, so that `binfmt.sh unregister` (or its test) waits instead of breaking dpkg.
   const foreign = cell.arch !== (process.arch === 'x64' ? 'amd64' : process.arch);
-  const binfmtLock = join(cache, 'binfmt', 'lock');
-  if (foreign) mkdirSync(join(cache, 'binfmt'), { recursive: true });
+  if (foreign) mkdirSync(dirname(BINFMT_LOCK), { recursive: true });
+  const run = (cmd: string, args: string[], opts: Parameters<typeof execa>[1]) =>
+    foreign ? execa('flock', ['-s', BINFMT_LOCK, cmd, ...args], opts) : execa(cmd, args, opts);
   try {
-    await execa(
-      foreign ? 'flock' : 'mmdebstrap',
+    await run(
+      'mmdebstrap',
       [
-        ...(foreign ? ['-s', binfmtLock, 'mmdebstrap'] : []),
         `--variant=${variant}`,
         '--mode=root',
         '--format=directory',
         // Only for another architecture than the host's (the host's is mmdebstrap's default).
-        ...(cell.arch === (process.arch === 'x64' ? 'amd64' : process.arch) ? [] : [`--architectures=${cell.arch}`]),
+        ...(foreign ? [`--architectures=${cell.arch}`] : []),
         '--aptopt=Acquire::Retries "3"',
         '--dpkgopt=path-exclude=/usr/share/doc/*',
         '--dpkgopt=path-exclude=/usr/share/locale/*',
@@ -119,9 +125,7 @@ async function bootstrap(variant: 'minbase', packages: string[], dir: string, ce
   // them and stamped with the sources' times when it does not (seen: a build in a clean root got the
   // latter, so its runtime layer differed in 5 .pyc files). Every .pyc is made hash-checked here.
   if (existsSync(join(tmp, 'usr/bin/python3')))
-    await execa(foreign ? 'flock' : 'chroot', [...(foreign ? ['-s', binfmtLock, 'chroot'] : []), tmp, '/usr/bin/python3', '-c', PYC_HASH_CHECKED], {
-      env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) },
-    });
+    await run('chroot', [tmp, '/usr/bin/python3', '-c', PYC_HASH_CHECKED], { env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } });
   rmSync(join(dir, 'root'), { recursive: true, force: true });
   renameSync(tmp, join(dir, 'root'));
 }
