@@ -876,7 +876,23 @@ kill_pods() {
     { cmd=$(tr '\0' ' ' < "$f"); } 2>/dev/null || continue
     [[ "$cmd" == *" -address $SOCK "* ]] && pids+=" $(basename "$(dirname "$f")")"
   done
-  [ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null || true
+  [ -n "${pids// /}" ] || return 0
+  kill -9 $pids 2>/dev/null || true
+  # A killed process keeps its network namespace until its exit is done (memory is freed first): wait
+  # (at most 10 s) so that unmount_ours does not take a dying pod's namespace for someone else's.
+  # (seen in CI: two /run/netns/cni-* left mounted after stop, no pod process left by then)
+  local p st left
+  for _ in $(seq 1 100); do
+    left=""
+    for p in $pids; do
+      { read -r st < "/proc/$p/stat"; } 2>/dev/null || continue
+      st=${st##*) } # after the command's name, which may hold spaces and parentheses
+      [ "${st%% *}" = Z ] || left+=" $p"
+    done
+    [ -z "$left" ] && return 0
+    sleep 0.1
+  done
+  say "kill_pods: still exiting after 10 s:$left"
 }
 unmount_ours() {
   # Innermost first; whatever lives under the instance's directory, and the pods' network namespaces.
