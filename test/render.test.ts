@@ -124,6 +124,7 @@ describe('release cells (line × flavour × architecture × Java)', () => {
                 rock: `dist/${f.image}_${version}${j}_${arch}.rock`,
                 snap: `dist/${matrix.project.snapName}_${line.spark}${j}_${arch}.snap`,
                 examplesJar: `/opt/spark/examples/jars/spark-examples_${line.scala}-${line.spark}.jar`,
+                thriftAuthJar: `/opt/spark/jars/sparkcraft-thriftserver-auth-${line.spark}.jar`,
               });
               if (f.available === false) continue;
               if (risk !== wide.defaultRisk) continue; // the manifests differ by risk only in names checked above
@@ -174,6 +175,10 @@ describe('rendering', () => {
       expect(rock['run-user']).toBe('_daemon_');
       expect(rock.services.sparkd).toMatchObject({ startup: 'enabled', 'on-success': 'shutdown', 'on-failure': 'shutdown' });
       expect(rock.services['history-server'].startup).toBe('disabled');
+      expect(rock.services['thrift-server']).toMatchObject({ startup: 'disabled', command: '/bin/bash /opt/pebble/thrift-server.sh [ ]' });
+      // the part that builds the examples jar also builds the Thrift server's password check, onto Spark's classpath
+      const build = rock.parts['spark-examples']['override-build'] as string;
+      expect(build).toContain(`jar --create --file "$CRAFT_PART_INSTALL/opt/spark/jars/sparkcraft-thriftserver-auth-${line.spark}.jar"`);
       expect(rock.environment).toMatchObject({
         SPARK_HOME: '/opt/spark',
         SPARK_CONFS: '/etc/spark8t/conf',
@@ -273,6 +278,53 @@ describe('scripts in the rock keep arguments intact', () => {
     expect(ended).toBe(false);
     idle.kill();
     await idle;
+  });
+  it('thrift-server: refuses a missing password, a bad port or mode before starting anything; else spark-submit as the account, the pod as the driver', async () => {
+    const script = join(dir, 'opt/pebble/thrift-server.sh');
+    const data = mkdtempSync(join(tmpdir(), 'ts-data-'));
+    const run = (env: Record<string, string>) => execa('bash', [script, '--username', 'u1', '--conf', 'a=b c'], { env: { SPARK_USER_DATA: data, ...env }, extendEnv: false, reject: false });
+    const none = await run({ PATH: process.env.PATH! });
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toContain('THRIFT_SERVER_PASSWORD is not set');
+    expect((await run({ PATH: process.env.PATH!, THRIFT_SERVER_PASSWORD: 'p', THRIFT_SERVER_PORT: '10x' })).stderr).toContain("THRIFT_SERVER_PORT must be a port number, got '10x'");
+    expect((await run({ PATH: process.env.PATH!, THRIFT_SERVER_AUTH: 'LDAP' })).stderr).toContain("THRIFT_SERVER_AUTH must be CUSTOM or NONE, got 'LDAP'");
+    // spark8t's spark-submit stand-in: prints its arguments, one per line, and the password's presence
+    const bin = mkdtempSync(join(tmpdir(), 'ts-bin-'));
+    writeFileSync(join(bin, 'spark-client.spark-submit'), '#!/bin/bash\nprintf "%s\\n" "$@"; echo "cwd=$PWD pw=${THRIFT_SERVER_PASSWORD:+set}"\n', { mode: 0o755 });
+    const ok = await run({ PATH: `${bin}:${process.env.PATH}`, THRIFT_SERVER_PASSWORD: 'pw-1', POD_IP: '10.1.2.3', POD_NAME: 'ts-0' });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    const [said, ...args] = ok.stdout.split('\n');
+    expect(said).toBe(`thrift-server: port 10000, authentication CUSTOM, metastore in ${data}/metastore`);
+    expect(args.slice(0, 10)).toEqual([
+      '--conf',
+      'spark.driver.host=10.1.2.3',
+      '--conf',
+      'spark.driver.bindAddress=0.0.0.0',
+      '--conf',
+      'spark.kubernetes.driver.pod.name=ts-0',
+      '--username',
+      'u1',
+      '--conf',
+      'a=b c',
+    ]);
+    expect(args).toContain('org.apache.spark.sql.hive.thriftserver.HiveThriftServer2');
+    expect(args).toContain(`spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName=${data}/metastore/metastore_db;create=true`);
+    const internal = args.indexOf('spark-internal');
+    expect(args.slice(internal + 1)).toEqual([
+      '--hiveconf',
+      'hive.server2.thrift.port=10000',
+      '--hiveconf',
+      'hive.server2.thrift.bind.host=0.0.0.0',
+      '--hiveconf',
+      'hive.server2.authentication=CUSTOM',
+      '--hiveconf',
+      'hive.server2.custom.authentication.class=io.sparkcraft.thriftserver.SecretPasswordProvider',
+      `cwd=${data}/metastore pw=set`,
+    ]);
+    expect(ok.stdout + ok.stderr).not.toContain('pw-1');
+    const open = await run({ PATH: `${bin}:${process.env.PATH}`, THRIFT_SERVER_AUTH: 'NONE' });
+    expect(open.stdout).toContain('hive.server2.authentication=NONE');
+    expect(open.stdout).not.toContain('spark.driver.host=');
   });
   it('every script passes bash -n', async () => {
     for (const f of files.filter((x) => x.mode === 0o755)) {

@@ -220,6 +220,7 @@ export function resolveLine(m: Matrix, sel: CellSelector = {}): ResolvedLine {
       rock: `dist/${flavour.image}_${version}${javaSuffix}_${arch}.rock`,
       snap: `dist/${m.project.snapName}_${line.spark}${javaSuffix}_${arch}.snap`,
       examplesJar: `/opt/spark/examples/jars/spark-examples_${line.scala}-${line.spark}.jar`,
+      thriftAuthJar: `/opt/spark/jars/sparkcraft-thriftserver-auth-${line.spark}.jar`,
     },
   };
 }

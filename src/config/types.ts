@@ -198,5 +198,10 @@ export interface ResolvedLine {
      * (src/stage/examples/): `/opt/spark/examples/jars/spark-examples_<scala>-<spark>.jar`, Spark's own name.
      */
     examplesJar: string;
+    /**
+     * The Thrift JDBC server's password check (hive.server2.authentication=CUSTOM), which the same part
+     * compiles from src/stage/examples/io/sparkcraft/: on Spark's classpath, in /opt/spark/jars.
+     */
+    thriftAuthJar: string;
   };
 }

@@ -111,6 +111,7 @@ export function templateContext(r: ResolvedLine, ext: Record<string, unknown> = 
     py4j: r.line.py4j,
     packages: packages(r),
     examplesJar: { dir: posix.dirname(r.paths.examplesJar), path: r.paths.examplesJar },
+    thriftAuthJar: r.paths.thriftAuthJar,
     apps: WRAPPERS,
     arch: r.arch,
     architectures: r.architectures,

@@ -12,6 +12,7 @@ import { Kube, rockPod, SMALL, sleep, type Json } from './kube.ts';
 import { mask } from '../lib/secrets.ts';
 import { POD_SECURITY_ENFORCE } from '../lib/pod-security.ts';
 import { cleanupData, dataScenarios } from './data.ts';
+import { cleanupJdbc, jdbcScenarios } from './jdbc.ts';
 import type { ScenarioKit, Scenario } from '../flavours/index.ts';
 import type { SnapRunner } from './runner.ts';
 
@@ -391,7 +392,10 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   }
 
   // Issue 13: S3, Iceberg, metrics and the history server, with their own account.
-  scenarios.push(...dataScenarios({ cluster: () => ctx.cluster, k, ns, imageRef: ctx.imageRef, base }));
+  const data = { cluster: () => ctx.cluster, k, ns, imageRef: ctx.imageRef, base };
+  scenarios.push(...dataScenarios(data));
+  // Issue 25: the Thrift JDBC server as an account of its own, beeline as its client.
+  scenarios.push(...jdbcScenarios(data));
 
   // The flavours' own scenarios (the account's, before 7 deletes it).
   const kitFail = async (what: string, log = '', lines?: number) =>
@@ -528,4 +532,5 @@ export async function cleanupScenarios(c: LocalCluster, ns: string): Promise<voi
   await k.run(['delete', 'clusterrolebinding', `${ns}-admin`, '--ignore-not-found'], { reject: false });
   await k.run(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found'], { reject: false });
   await cleanupData(c, ns);
+  await cleanupJdbc(c, ns);
 }

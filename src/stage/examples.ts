@@ -45,7 +45,7 @@ export async function stageExamples(dest: string): Promise<void> {
 }
 
 /** SBOM packages: the staged sources, and the jar the rock's part builds from them at pack time. */
-export function examplesOrigins(r: Pick<ResolvedLine, 'line' | 'paths'>): { sources: Origin; jar: Origin } {
+export function examplesOrigins(r: Pick<ResolvedLine, 'line' | 'paths'>): { sources: Origin; jar: Origin; authJar: Origin } {
   const { line } = r;
   const jar = { name: posix.basename(r.paths.examplesJar), path: r.paths.examplesJar };
   return {
@@ -57,6 +57,14 @@ export function examplesOrigins(r: Pick<ResolvedLine, 'line' | 'paths'>): { sour
       sha256: '',
       license: 'Apache-2.0',
       sourceInfo: `built from project sources (examples/ here, src/stage/examples in sparkcraft) when the rock is packed: part spark-examples compiles them with javac against this line's Spark jars into ${jar.path}`,
+    },
+    authJar: {
+      name: posix.basename(r.paths.thriftAuthJar),
+      version: line.spark,
+      url: 'NOASSERTION',
+      sha256: '',
+      license: 'Apache-2.0',
+      sourceInfo: `built from project sources (examples/io/sparkcraft here, src/stage/examples/io/sparkcraft in sparkcraft) when the rock is packed: part spark-examples compiles them with javac against this line's Spark jars into ${r.paths.thriftAuthJar}`,
     },
   };
 }

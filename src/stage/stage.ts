@@ -354,7 +354,7 @@ async function stageBase(
                 ? examples.sources
                 : (jarOrigins.get(rel) ?? spark8tOrigin),
       );
-      const origins = [...inputs.map(origin), spark8tOrigin, examples.sources, examples.jar];
+      const origins = [...inputs.map(origin), spark8tOrigin, examples.sources, examples.jar, examples.authJar];
       const created = await sbomCreated(ws, lockFile);
       await writeFile(
         join(tmp, 'sbom.spdx.json'),

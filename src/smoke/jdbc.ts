@@ -1,0 +1,195 @@
+/**
+ * JDBC on the local node (issue 25): the rock's `thrift-server` service run for one spark8t account as
+ * an administrator would (lib/thrift-server.ts: Deployment + ClusterIP Service, the pod as the account,
+ * its password from a Secret), and beeline as a client from another pod of the rock. The account has
+ * an S3 bucket and an Iceberg catalog of its own, so these scenarios depend on no other.
+ * `--only '^jdbc'` selects them.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { LocalCluster } from '../lib/cluster.ts';
+import { s3Request, type S3Creds } from '../lib/s3.ts';
+import { mask, registerSecret } from '../lib/secrets.ts';
+import { exposures, THRIFT_PORT, thriftServerManifests } from '../lib/thrift-server.ts';
+import { CheckFailed, tail } from './checks.ts';
+import { type DataContext, podWhere } from './data.ts';
+import { rockPod, SMALL, sleep, type Json } from './kube.ts';
+import { makeBucket, s3Account, secretSightings, type AccountRef, type S3Ctx } from './s3.ts';
+
+/** The bucket the JDBC scenarios of namespace NS use (cleanupJdbc drops it). */
+export const jdbcBucket = (ns: string) => `${ns}-jdbc`;
+
+const USER = 'jdbcuser';
+
+/** What beeline printed, checked (pure): what is wrong, empty when all is right. */
+export function checkBeeline(out: string): string[] {
+  const wrong: string[] = [];
+  if (!/^ROWS 3 3 c$/m.test(out)) wrong.push(`the table read back is not 3 rows with max id 3 and kind c (${out.match(/^ROWS .*$/m)?.[0] ?? 'no ROWS line'})`);
+  if (!/^SNAPSHOTS 2$/m.test(out)) wrong.push(`the Iceberg table has not 2 snapshots (${out.match(/^SNAPSHOTS .*$/m)?.[0] ?? 'no SNAPSHOTS line'})`);
+  if (!/^EXIT-NOPASS [1-9]/m.test(out)) wrong.push('a client without the password was not refused');
+  if (!/^EXIT-WRONG [1-9]/m.test(out)) wrong.push('a client with a wrong password was not refused');
+  if (!/^EXIT-OTHERUSER [1-9]/m.test(out)) wrong.push('a client with the password but another user name was not refused');
+  return wrong;
+}
+
+/** The JDBC scenarios, in order ("jdbc N. …"). */
+export function jdbcScenarios(d: DataContext): Array<[string, () => Promise<string>]> {
+  const { k, ns } = d;
+  const bucket = jdbcBucket(ns);
+  const account: AccountRef = { username: USER, namespace: ns };
+  const password = randomBytes(24).toString('hex');
+  registerSecret(password);
+  const objects = () =>
+    thriftServerManifests({ username: USER, namespace: ns, image: d.imageRef, submitArgs: [...SMALL, '--conf', 'spark.executor.instances=1'] });
+  const name = objects()[1]!.metadata.name as string;
+  const outputs: string[] = [];
+  const fail = async (what: string, log = '') => new CheckFailed(mask(what), mask(`${log ? `${tail(log, 40)}\n` : ''}${await k.diagnose(ns)}`));
+  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof CheckFailed) throw e;
+      throw await fail((e as Error).message);
+    }
+  };
+  let server: Promise<{ pod: string; seconds: number }> | undefined;
+  let client: Promise<{ phase: string; log: string }> | undefined;
+
+  /** The account (s3a settings, an Iceberg catalog `lake` on its bucket) and its server, ready. */
+  const serve = () =>
+    (server ??= (async () => {
+      const s3 = d.cluster().s3;
+      if (!s3) throw new CheckFailed('the local cluster runs without S3 (LOCAL_K8S_S3=0, or no node)', 'start it with scripts/local-k8s.sh start');
+      const secret = readFileSync(s3.secretKeyFile, 'utf8').trim();
+      registerSecret(secret);
+      const creds: S3Creds = { ...s3, secret };
+      await makeBucket(creds, bucket);
+      const c: S3Ctx = { where: podWhere(d, s3, bucket, account), s3: creds, bucket, account, outputs };
+      await s3Account(c);
+      const catalog = [
+        'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
+        'spark.sql.catalog.lake=org.apache.iceberg.spark.SparkCatalog',
+        'spark.sql.catalog.lake.type=hadoop',
+        `spark.sql.catalog.lake.warehouse=s3a://${bucket}/iceberg`,
+      ];
+      const r = await c.where.run(
+        `spark-client.service-account-registry add-config --username ${USER} --namespace ${ns} ${catalog.map((x) => `--conf ${x}`).join(' ')}`,
+        {},
+        180_000,
+        { admin: true },
+      );
+      if (r.exitCode !== 0) throw await fail('add-config of the Iceberg catalog failed', r.output);
+      await k.create([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-auth`, namespace: ns }, stringData: { password } }]);
+      const t0 = Date.now();
+      await k.apply(objects());
+      const until = Date.now() + 480_000;
+      for (;;) {
+        const pod = (await k.pods(ns, `app.kubernetes.io/instance=${name}`))[0];
+        const ready = pod?.status?.conditions?.some((x: Json) => x.type === 'Ready' && x.status === 'True');
+        if (pod && ready) return { pod: pod.metadata.name as string, seconds: (Date.now() - t0) / 1000 };
+        const exited = pod?.status?.containerStatuses?.[0]?.state?.terminated ?? pod?.status?.containerStatuses?.[0]?.lastState?.terminated;
+        if (exited || Date.now() > until)
+          throw await fail(
+            `the Thrift server's pod ${pod?.metadata?.name ?? '(none)'} ${exited ? 'exited' : 'did not listen in 480 s'}`,
+            pod ? await k.logs(ns, pod.metadata.name, 60) : '',
+          );
+        await sleep(3000);
+      }
+    })());
+
+  /** beeline from a pod of the rock (the admin's ServiceAccount: the client needs no account). */
+  const beeline = () =>
+    (client ??= (async () => {
+      await serve();
+      const url = `jdbc:hive2://${name}:${THRIFT_PORT}/default`; // the Service, by its name in the namespace
+      const b = (user: string, pw: string) => `beeline -u '${url}' -n ${user} ${pw} --silent=true --showHeader=false --outputformat=tsv2`;
+      const sql = [
+        'CREATE NAMESPACE IF NOT EXISTS lake.db;',
+        'CREATE TABLE lake.db.visits (id BIGINT, kind STRING) USING iceberg;',
+        "INSERT INTO lake.db.visits VALUES (1, 'a'), (2, 'b');",
+        "INSERT INTO lake.db.visits VALUES (3, 'c');",
+      ].join('\n');
+      const read =
+        "SELECT concat('ROWS ', count(*), ' ', max(id), ' ', max(kind)) FROM lake.db.visits; SELECT concat('SNAPSHOTS ', count(*)) FROM lake.db.visits.snapshots;";
+      const script = [
+        `${b(USER, '-w /work/password')} -f /work/write.sql 2>&1; echo "EXIT-WRITE $?"`,
+        // a second connection (another session) reads what the first wrote
+        `${b(USER, '-w /work/password')} -e "${read}" 2>&1; echo "EXIT-READ $?"`,
+        `${b(USER, '')} -e 'SELECT 1' 2>&1 | grep -E -m 2 'Could not open|Peer indicated|validating the login|No current connection'; echo "EXIT-NOPASS \${PIPESTATUS[0]}"`,
+        `${b(USER, '-w /work/wrong')} -e 'SELECT 1' 2>&1 | grep -E -m 2 'Could not open|Peer indicated|validating the login|No current connection'; echo "EXIT-WRONG \${PIPESTATUS[0]}"`,
+        `${b('mallory', '-w /work/password')} -e 'SELECT 1' 2>&1 | grep -E -m 2 'Could not open|Peer indicated|validating the login|No current connection'; echo "EXIT-OTHERUSER \${PIPESTATUS[0]}"`,
+      ].join('\n');
+      const pod = `beeline-${Date.now().toString(36).slice(-4)}`;
+      await k.create([
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: `${pod}-files`, namespace: ns },
+          stringData: { password, wrong: `${password.slice(0, -1)}x`, 'write.sql': sql },
+        },
+      ]);
+      await k.apply([rockPod(pod, ns, d.imageRef, script, { serviceAccount: 'admin', secret: `${pod}-files` })]);
+      const r = await k.waitDone(ns, pod, 600);
+      outputs.push(`### beeline\n${r.log}`);
+      await k.run(['-n', ns, 'delete', 'secret', `${pod}-files`, '--ignore-not-found'], { reject: false });
+      return r;
+    })());
+
+  return [
+    [
+      "jdbc 1. the rock's thrift-server as a spark8t account (Deployment + ClusterIP Service): beeline with the account's password writes and reads an Iceberg table on S3; executors are pods",
+      () =>
+        guard(async () => {
+          const { pod, seconds } = await serve();
+          const r = await beeline();
+          const executors = (await k.pods(ns, 'spark-role=executor')).filter((p) => p.metadata.ownerReferences?.some((o: Json) => o.name === pod));
+          const wrong = checkBeeline(r.log).filter((w) => !/refused/.test(w));
+          if (!/^EXIT-WRITE 0$/m.test(r.log) || !/^EXIT-READ 0$/m.test(r.log)) wrong.unshift('beeline exited non-zero');
+          const sa = (await k.json(['-n', ns, 'get', 'pod', pod])).spec.serviceAccountName as string;
+          if (sa !== USER) wrong.push(`the server runs as ${sa}, not ${USER}`);
+          if (!executors.length) wrong.push("no executor pod owned by the server's pod");
+          if (wrong.length) throw await fail(wrong.join('; '), `${r.log}\n--- server:\n${await k.logs(ns, pod, 40)}`);
+          return `server ready in ${seconds.toFixed(0)} s as ${sa}; ${r.log.match(/^ROWS .*$/m)![0]}, ${r.log.match(/^SNAPSHOTS .*$/m)![0]}; ${executors.length} executor pod(s) of the server`;
+        }),
+    ],
+    [
+      'jdbc 2. a client without the password, with a wrong one or another user name is refused; ClusterIP only (no NodePort, hostPort, hostNetwork); the password is in no log',
+      () =>
+        guard(async () => {
+          const { pod } = await serve();
+          const r = await beeline();
+          try {
+            const wrong = checkBeeline(r.log).filter((w) => /refused/.test(w));
+            const live = [await k.json(['-n', ns, 'get', 'deployment', name]), await k.json(['-n', ns, 'get', 'service', name])];
+            const exposed = exposures(live);
+            if (exposed.length) wrong.push(...exposed);
+            // What refused them: the server's check, not a connection that never happened.
+            const why = r.log.match(/[^\n]*(Error validating the login|Peer indicated failure)[^\n]*/)?.[0]?.trim();
+            if (!why) wrong.push('no refusal names the login');
+            const logs = [`### server\n${(await k.run(['-n', ns, 'logs', pod], { reject: false })).stdout}`];
+            for (const e of await k.pods(ns, 'spark-role=executor'))
+              logs.push(`### executor ${e.metadata.name}\n${(await k.run(['-n', ns, 'logs', e.metadata.name], { reject: false })).stdout}`);
+            const seen = secretSightings([...outputs, ...logs], password);
+            if (seen.length) wrong.push(`the password is printed: ${seen.join('; ')}`);
+            if (wrong.length) throw await fail(wrong.join('; '), r.log);
+            return `refused without, with a wrong password and as another user (${why!.slice(0, 100)}); Service ${live[1]!.spec.type}, no host port or network; password in none of ${outputs.length + logs.length} outputs`;
+          } finally {
+            // gone before scenario 7 checks that no pod runs (the executors are the server pod's)
+            await k.run(['-n', ns, 'delete', 'deployment', name, '--cascade=foreground', '--ignore-not-found', '--timeout=120s'], { reject: false });
+            await k.run(['-n', ns, 'delete', `service/${name}`, `configmap/${name}-layer`, `secret/${name}-auth`, '--ignore-not-found', '--wait=false'], {
+              reject: false,
+            });
+            for (let i = 0; i < 60 && (await k.pods(ns, 'spark-role=executor')).some((p) => p.metadata.ownerReferences?.some((o: Json) => o.name === pod)); i++)
+              await sleep(2000);
+          }
+        }),
+    ],
+  ];
+}
+
+/** Drop the JDBC scenarios' bucket. */
+export async function cleanupJdbc(c: LocalCluster, ns: string): Promise<void> {
+  if (!c.s3) return;
+  const secret = readFileSync(c.s3.secretKeyFile, 'utf8').trim();
+  await s3Request({ ...c.s3, secret }, 'DELETE', `/${jdbcBucket(ns)}`).catch(() => undefined);
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { exposures, THRIFT_LAYER, thriftServerManifests } from '../src/lib/thrift-server.ts';
+import { checkBeeline } from '../src/smoke/jdbc.ts';
+import { parse } from 'yaml';
+
+const spec = { username: 'ada', namespace: 'team-a', image: 'ghcr.io/canonical/charmed-spark:3.5.9-22.04_edge' };
+
+describe('the Thrift JDBC server for one account (lib/thrift-server.ts)', () => {
+  it('a layer, a Deployment whose pod runs as the account with the password from its Secret, a ClusterIP Service', () => {
+    const [layer, deploy, svc] = thriftServerManifests(spec);
+    expect(layer!.kind).toBe('ConfigMap');
+    expect(parse(THRIFT_LAYER).services).toEqual({ 'thrift-server': { override: 'merge', startup: 'enabled' }, sparkd: { override: 'merge', startup: 'disabled' } });
+    expect(deploy!.metadata).toMatchObject({ name: 'thrift-server-ada', namespace: 'team-a' });
+    const pod = deploy!.spec.template.spec;
+    expect(pod.serviceAccountName).toBe('ada');
+    const c = pod.containers[0];
+    expect(c.command.slice(0, 9)).toEqual(['/usr/bin/pebble', 'enter', '--verbose', '--args', 'thrift-server', '--username', 'ada', '--namespace', 'team-a']);
+    expect(c.command.at(-1)).toBe(';');
+    // the password by reference only, never a value in the spec
+    const pw = c.env.find((e: { name: string }) => e.name === 'THRIFT_SERVER_PASSWORD');
+    expect(pw).toEqual({ name: 'THRIFT_SERVER_PASSWORD', valueFrom: { secretKeyRef: { name: 'thrift-server-ada-auth', key: 'password' } } });
+    expect(c.env).toContainEqual({ name: 'THRIFT_SERVER_USER', value: 'ada' });
+    // Pod Security restricted, read-only root, writable emptyDirs (the metastore under /var/lib/spark)
+    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
+    expect(c.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toEqual(expect.arrayContaining(['/tmp', '/var/lib/spark']));
+    expect(pod.volumes.filter((v: { emptyDir?: object }) => v.emptyDir).length).toBeGreaterThanOrEqual(2);
+    expect(svc!.spec.type).toBe('ClusterIP');
+    expect(svc!.spec.selector).toEqual(deploy!.spec.selector.matchLabels);
+    expect(exposures(thriftServerManifests(spec))).toEqual([]);
+  });
+  it('without a Secret the server is open (NONE), said in its environment', () => {
+    const c = thriftServerManifests({ ...spec, passwordSecret: null })[1]!.spec.template.spec.containers[0];
+    expect(c.env).toContainEqual({ name: 'THRIFT_SERVER_AUTH', value: 'NONE' });
+    expect(c.env.some((e: { name: string }) => e.name === 'THRIFT_SERVER_PASSWORD')).toBe(false);
+  });
+  it('exposures: a NodePort or LoadBalancer Service, externalIPs, a hostPort, hostNetwork', () => {
+    const [, deploy, svc] = thriftServerManifests(spec);
+    const open = structuredClone(deploy!);
+    open.spec.template.spec.hostNetwork = true;
+    open.spec.template.spec.containers[0].ports[0].hostPort = 10000;
+    expect(exposures([open, { ...svc, spec: { ...svc!.spec, type: 'NodePort', externalIPs: ['192.0.2.1'] } }])).toEqual([
+      'Deployment/thrift-server-ada uses hostNetwork',
+      'Deployment/thrift-server-ada container thrift-server has hostPort 10000',
+      'Service/thrift-server-ada is NodePort',
+      'Service/thrift-server-ada has externalIPs',
+    ]);
+    expect(exposures([{ kind: 'Pod', metadata: { name: 'p' }, spec: { hostNetwork: true, containers: [] } }])).toEqual(['Pod/p uses hostNetwork']);
+  });
+});
+
+describe("the JDBC scenario's verdict (smoke/jdbc.ts checkBeeline)", () => {
+  const good = ['ROWS 3 3 c', 'SNAPSHOTS 2', 'EXIT-NOPASS 2', 'EXIT-WRONG 2', 'EXIT-OTHERUSER 2'].join('\n');
+  it('all right', () => expect(checkBeeline(good)).toEqual([]));
+  it('names each thing that went wrong', () => {
+    expect(checkBeeline(good.replace('ROWS 3 3 c', 'ROWS 2 2 b').replace('EXIT-WRONG 2', 'EXIT-WRONG 0'))).toEqual([
+      'the table read back is not 3 rows with max id 3 and kind c (ROWS 2 2 b)',
+      'a client with a wrong password was not refused',
+    ]);
+    expect(checkBeeline('')).toHaveLength(5);
+  });
+});
