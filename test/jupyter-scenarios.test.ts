@@ -32,7 +32,8 @@ describe('jupyter scenarios: listed with the cluster scenarios', () => {
     expect(j.map((n) => n.split('.')[0])).toEqual(['jupyter 1', 'jupyter 2', 'jupyter 3']);
     const at = names.indexOf(j[0]!);
     expect(names.slice(at, at + 3)).toEqual(j);
-    expect(names[at - 1]).toMatch(/^data 5\. /);
+    expect(names[at - 1]).toMatch(/^jdbc 2\. /);
+    expect(names.findIndex((n) => n.startsWith('data 5. '))).toBeLessThan(at);
     expect(names.findIndex((n) => n.startsWith('7. '))).toBeGreaterThan(at + 2);
     // What `--only '^jupyter'` selects, and only those.
     expect(names.filter((n) => /^jupyter/.test(n))).toEqual(j);

@@ -188,7 +188,9 @@ describe('rendering', () => {
       });
       const snap = parse(files.find((f) => f.path === 'snap/snapcraft.yaml')!.content);
       expect(snap.version).toBe(line.spark);
-      expect(Object.keys(snap.apps)).toEqual(['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql']);
+      expect(Object.keys(snap.apps)).toEqual(['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql', 'beeline']);
+      expect(snap.apps.beeline.plugs).not.toContain('network-bind');
+      expect(files.find((f) => f.path === 'files/snap/bin/beeline')!.content).toContain('exec "$SNAP/opt/spark/bin/beeline" "$@"');
       expect(snap.apps['spark-shell'].plugs).toContain('network-bind');
       expect(snap.plugs['dot-kube-config']).toEqual({ interface: 'personal-files', read: ['$HOME/.kube/config'] });
       const defaults = files.find((f) => f.path === 'files/snap/etc/spark8t/conf/spark-defaults.conf')!.content;
@@ -282,15 +284,20 @@ describe('scripts in the rock keep arguments intact', () => {
   it('thrift-server: refuses a missing password, a bad port or mode before starting anything; else spark-submit as the account, the pod as the driver', async () => {
     const script = join(dir, 'opt/pebble/thrift-server.sh');
     const data = mkdtempSync(join(tmpdir(), 'ts-data-'));
-    const run = (env: Record<string, string>) => execa('bash', [script, '--username', 'u1', '--conf', 'a=b c'], { env: { SPARK_USER_DATA: data, ...env }, extendEnv: false, reject: false });
+    const run = (env: Record<string, string>) =>
+      execa('bash', [script, '--username', 'u1', '--conf', 'a=b c'], { env: { SPARK_USER_DATA: data, ...env }, extendEnv: false, reject: false });
     const none = await run({ PATH: process.env.PATH! });
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toContain('THRIFT_SERVER_PASSWORD is not set');
-    expect((await run({ PATH: process.env.PATH!, THRIFT_SERVER_PASSWORD: 'p', THRIFT_SERVER_PORT: '10x' })).stderr).toContain("THRIFT_SERVER_PORT must be a port number, got '10x'");
+    expect((await run({ PATH: process.env.PATH!, THRIFT_SERVER_PASSWORD: 'p', THRIFT_SERVER_PORT: '10x' })).stderr).toContain(
+      "THRIFT_SERVER_PORT must be a port number, got '10x'",
+    );
     expect((await run({ PATH: process.env.PATH!, THRIFT_SERVER_AUTH: 'LDAP' })).stderr).toContain("THRIFT_SERVER_AUTH must be CUSTOM or NONE, got 'LDAP'");
     // spark8t's spark-submit stand-in: prints its arguments, one per line, and the password's presence
     const bin = mkdtempSync(join(tmpdir(), 'ts-bin-'));
-    writeFileSync(join(bin, 'spark-client.spark-submit'), '#!/bin/bash\nprintf "%s\\n" "$@"; echo "cwd=$PWD pw=${THRIFT_SERVER_PASSWORD:+set}"\n', { mode: 0o755 });
+    writeFileSync(join(bin, 'spark-client.spark-submit'), '#!/bin/bash\nprintf "%s\\n" "$@"; echo "cwd=$PWD pw=${THRIFT_SERVER_PASSWORD:+set}"\n', {
+      mode: 0o755,
+    });
     const ok = await run({ PATH: `${bin}:${process.env.PATH}`, THRIFT_SERVER_PASSWORD: 'pw-1', POD_IP: '10.1.2.3', POD_NAME: 'ts-0' });
     expect(ok.exitCode, ok.stderr).toBe(0);
     const [said, ...args] = ok.stdout.split('\n');

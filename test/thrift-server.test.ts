@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exposures, THRIFT_LAYER, thriftServerManifests } from '../src/lib/thrift-server.ts';
-import { checkBeeline } from '../src/smoke/jdbc.ts';
+import { checkBeeline, unprompt } from '../src/smoke/jdbc.ts';
 import { parse } from 'yaml';
 
 const spec = { username: 'ada', namespace: 'team-a', image: 'ghcr.io/canonical/charmed-spark:3.5.9-22.04_edge' };
@@ -9,7 +9,10 @@ describe('the Thrift JDBC server for one account (lib/thrift-server.ts)', () => 
   it('a layer, a Deployment whose pod runs as the account with the password from its Secret, a ClusterIP Service', () => {
     const [layer, deploy, svc] = thriftServerManifests(spec);
     expect(layer!.kind).toBe('ConfigMap');
-    expect(parse(THRIFT_LAYER).services).toEqual({ 'thrift-server': { override: 'merge', startup: 'enabled' }, sparkd: { override: 'merge', startup: 'disabled' } });
+    expect(parse(THRIFT_LAYER).services).toEqual({
+      'thrift-server': { override: 'merge', startup: 'enabled' },
+      sparkd: { override: 'merge', startup: 'disabled' },
+    });
     expect(deploy!.metadata).toMatchObject({ name: 'thrift-server-ada', namespace: 'team-a' });
     const pod = deploy!.spec.template.spec;
     expect(pod.serviceAccountName).toBe('ada');
@@ -51,6 +54,12 @@ describe('the Thrift JDBC server for one account (lib/thrift-server.ts)', () => 
 describe("the JDBC scenario's verdict (smoke/jdbc.ts checkBeeline)", () => {
   const good = ['ROWS 3 3 c', 'SNAPSHOTS 2', 'EXIT-NOPASS 2', 'EXIT-WRONG 2', 'EXIT-OTHERUSER 2'].join('\n');
   it('all right', () => expect(checkBeeline(good)).toEqual([]));
+  it("beeline's prompts before a row are not part of it", () => {
+    expect(unprompt('0: jdbc:hive2://127.0.0.1:10000/default> ONE 1\n1: jdbc:hive2://h:1/d> 1: jdbc:hive2://h:1/d> ROWS 3 3 c\nplain')).toBe(
+      'ONE 1\nROWS 3 3 c\nplain',
+    );
+    expect(checkBeeline(good.replace('ROWS', '0: jdbc:hive2://thrift-server-jdbcuser:10000/default> ROWS'))).toEqual([]);
+  });
   it('names each thing that went wrong', () => {
     expect(checkBeeline(good.replace('ROWS 3 3 c', 'ROWS 2 2 b').replace('EXIT-WRONG 2', 'EXIT-WRONG 0'))).toEqual([
       'the table read back is not 3 rows with max id 3 and kind c (ROWS 2 2 b)',

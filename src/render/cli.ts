@@ -7,6 +7,11 @@ import type { Road } from '../pipeline.ts';
 import { flavourAvailable, loadMatrix, resolveLine } from '../config/matrix.ts';
 import type { Risk } from '../config/types.ts';
 import { check, loadTemplates, writeCommitted } from './render.ts';
+import { stringify } from 'yaml';
+import { thriftServerManifests } from '../lib/thrift-server.ts';
+
+/** A Kubernetes name (DNS-1123 label), as spark8t's accounts and namespaces are. */
+const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 interface RenderOptions {
   matrix?: string;
@@ -56,5 +61,39 @@ export function register(program: Command, ws: Workspace, road: Road): void {
         const t = loadTemplates(ws.templates);
         for (const f of await writeCommitted(ws, m, t)) log.info(`wrote ${f}`);
       }
+    });
+
+  program
+    .command('manifest')
+    .description("print the Kubernetes objects that run one of the rock's services for a spark8t account (kubectl apply -f -)")
+    .command('thrift-server')
+    .description("Spark's Thrift JDBC server as the account: a pebble layer, a Deployment, a ClusterIP Service")
+    .requiredOption('--username <name>', 'the spark8t account (its ServiceAccount) the server runs as')
+    .requiredOption('--namespace <ns>', "the account's namespace")
+    .option('--image <ref>', "the rock (default: the line's image of the matrix)")
+    .option('--line <track>', 'Spark line (default: the matrix default)')
+    .option('--no-auth', 'no password (THRIFT_SERVER_AUTH=NONE): anyone who reaches the Service is let in')
+    .option('--conf <k=v...>', "a spark-submit setting for the server, after the account's (repeatable)")
+    .action((o: { username: string; namespace: string; image?: string; line?: string; auth: boolean; conf?: string[] }) => {
+      for (const [what, v] of [
+        ['--username', o.username],
+        ['--namespace', o.namespace],
+      ] as const)
+        if (!LABEL.test(v))
+          throw new UserError('E_USAGE', `${what} ${JSON.stringify(v)} is not a Kubernetes name`, { hint: 'lower-case letters, digits and -, at most 63' });
+      for (const c of o.conf ?? []) if (!/^[^=\s]+=/.test(c)) throw new UserError('E_USAGE', `--conf ${JSON.stringify(c)} is not key=value`);
+      const image = o.image ?? resolveLine(loadMatrix(ws.matrixFile), { line: o.line }).image.ref;
+      const objects = thriftServerManifests({
+        username: o.username,
+        namespace: o.namespace,
+        image,
+        ...(o.auth ? {} : { passwordSecret: null }),
+        submitArgs: (o.conf ?? []).flatMap((c) => ['--conf', c]),
+      });
+      process.stdout.write(objects.map((x) => stringify(x)).join('---\n'));
+      if (o.auth)
+        log.info(
+          `the server reads its password from Secret ${objects[1]!.metadata.name}-auth (key password): kubectl -n ${o.namespace} create secret generic ${objects[1]!.metadata.name}-auth --from-file=password=<file>`,
+        );
     });
 }

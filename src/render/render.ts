@@ -75,6 +75,8 @@ const WRAPPERS = [
   { name: 'spark-shell', shell: true },
   { name: 'pyspark', shell: true },
   { name: 'spark-sql', shell: true },
+  // Hive's beeline from the line's Spark (SQL over JDBC, to the rock's thrift-server): not spark8t's.
+  { name: 'beeline', shell: false, exec: 'opt/spark/bin/beeline' },
 ];
 
 /** How a service's value is written into the manifest: as it is, or double-quoted where YAML would read it otherwise. */

@@ -395,7 +395,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   const data = { cluster: () => ctx.cluster, k, ns, imageRef: ctx.imageRef, base };
   scenarios.push(...dataScenarios(data));
   // Issue 25: the Thrift JDBC server as an account of its own, beeline as its client.
-  scenarios.push(...jdbcScenarios(data));
+  scenarios.push(...jdbcScenarios(data, ctx.snap));
 
   // The flavours' own scenarios (the account's, before 7 deletes it).
   const kitFail = async (what: string, log = '', lines?: number) =>

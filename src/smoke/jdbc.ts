@@ -15,14 +15,21 @@ import { CheckFailed, tail } from './checks.ts';
 import { type DataContext, podWhere } from './data.ts';
 import { rockPod, SMALL, sleep, type Json } from './kube.ts';
 import { makeBucket, s3Account, secretSightings, type AccountRef, type S3Ctx } from './s3.ts';
+import type { SnapRunner } from './runner.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** The bucket the JDBC scenarios of namespace NS use (cleanupJdbc drops it). */
 export const jdbcBucket = (ns: string) => `${ns}-jdbc`;
 
 const USER = 'jdbcuser';
 
+/** beeline's output without its prompts (`0: jdbc:hive2://host:port/db> `, printed before a row even with --silent). */
+export const unprompt = (out: string) => out.replace(/^(?:\d+: jdbc:hive2:\/\/\S*> ?)+/gm, '');
+
 /** What beeline printed, checked (pure): what is wrong, empty when all is right. */
-export function checkBeeline(out: string): string[] {
+export function checkBeeline(printed: string): string[] {
+  const out = unprompt(printed);
   const wrong: string[] = [];
   if (!/^ROWS 3 3 c$/m.test(out)) wrong.push(`the table read back is not 3 rows with max id 3 and kind c (${out.match(/^ROWS .*$/m)?.[0] ?? 'no ROWS line'})`);
   if (!/^SNAPSHOTS 2$/m.test(out)) wrong.push(`the Iceberg table has not 2 snapshots (${out.match(/^SNAPSHOTS .*$/m)?.[0] ?? 'no SNAPSHOTS line'})`);
@@ -33,7 +40,7 @@ export function checkBeeline(out: string): string[] {
 }
 
 /** The JDBC scenarios, in order ("jdbc N. …"). */
-export function jdbcScenarios(d: DataContext): Array<[string, () => Promise<string>]> {
+export function jdbcScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>): Array<[string, () => Promise<string>]> {
   const { k, ns } = d;
   const bucket = jdbcBucket(ns);
   const account: AccountRef = { username: USER, namespace: ns };
@@ -102,7 +109,7 @@ export function jdbcScenarios(d: DataContext): Array<[string, () => Promise<stri
     (client ??= (async () => {
       await serve();
       const url = `jdbc:hive2://${name}:${THRIFT_PORT}/default`; // the Service, by its name in the namespace
-      const b = (user: string, pw: string) => `beeline -u '${url}' -n ${user} ${pw} --silent=true --showHeader=false --outputformat=tsv2`;
+      const b = (user: string, pw: string) => `beeline -u '${url}' -n ${user} ${pw} --silent=true --showHeader=false --outputformat=tsv2 </dev/null`;
       const sql = [
         'CREATE NAMESPACE IF NOT EXISTS lake.db;',
         'CREATE TABLE lake.db.visits (id BIGINT, kind STRING) USING iceberg;',
@@ -135,7 +142,7 @@ export function jdbcScenarios(d: DataContext): Array<[string, () => Promise<stri
       return r;
     })());
 
-  return [
+  const scenarios: Array<[string, () => Promise<string>]> = [
     [
       "jdbc 1. the rock's thrift-server as a spark8t account (Deployment + ClusterIP Service): beeline with the account's password writes and reads an Iceberg table on S3; executors are pods",
       () =>
@@ -149,42 +156,90 @@ export function jdbcScenarios(d: DataContext): Array<[string, () => Promise<stri
           if (sa !== USER) wrong.push(`the server runs as ${sa}, not ${USER}`);
           if (!executors.length) wrong.push("no executor pod owned by the server's pod");
           if (wrong.length) throw await fail(wrong.join('; '), `${r.log}\n--- server:\n${await k.logs(ns, pod, 40)}`);
-          return `server ready in ${seconds.toFixed(0)} s as ${sa}; ${r.log.match(/^ROWS .*$/m)![0]}, ${r.log.match(/^SNAPSHOTS .*$/m)![0]}; ${executors.length} executor pod(s) of the server`;
-        }),
-    ],
-    [
-      'jdbc 2. a client without the password, with a wrong one or another user name is refused; ClusterIP only (no NodePort, hostPort, hostNetwork); the password is in no log',
-      () =>
-        guard(async () => {
-          const { pod } = await serve();
-          const r = await beeline();
-          try {
-            const wrong = checkBeeline(r.log).filter((w) => /refused/.test(w));
-            const live = [await k.json(['-n', ns, 'get', 'deployment', name]), await k.json(['-n', ns, 'get', 'service', name])];
-            const exposed = exposures(live);
-            if (exposed.length) wrong.push(...exposed);
-            // What refused them: the server's check, not a connection that never happened.
-            const why = r.log.match(/[^\n]*(Error validating the login|Peer indicated failure)[^\n]*/)?.[0]?.trim();
-            if (!why) wrong.push('no refusal names the login');
-            const logs = [`### server\n${(await k.run(['-n', ns, 'logs', pod], { reject: false })).stdout}`];
-            for (const e of await k.pods(ns, 'spark-role=executor'))
-              logs.push(`### executor ${e.metadata.name}\n${(await k.run(['-n', ns, 'logs', e.metadata.name], { reject: false })).stdout}`);
-            const seen = secretSightings([...outputs, ...logs], password);
-            if (seen.length) wrong.push(`the password is printed: ${seen.join('; ')}`);
-            if (wrong.length) throw await fail(wrong.join('; '), r.log);
-            return `refused without, with a wrong password and as another user (${why!.slice(0, 100)}); Service ${live[1]!.spec.type}, no host port or network; password in none of ${outputs.length + logs.length} outputs`;
-          } finally {
-            // gone before scenario 7 checks that no pod runs (the executors are the server pod's)
-            await k.run(['-n', ns, 'delete', 'deployment', name, '--cascade=foreground', '--ignore-not-found', '--timeout=120s'], { reject: false });
-            await k.run(['-n', ns, 'delete', `service/${name}`, `configmap/${name}-layer`, `secret/${name}-auth`, '--ignore-not-found', '--wait=false'], {
-              reject: false,
-            });
-            for (let i = 0; i < 60 && (await k.pods(ns, 'spark-role=executor')).some((p) => p.metadata.ownerReferences?.some((o: Json) => o.name === pod)); i++)
-              await sleep(2000);
-          }
+          const rows = unprompt(r.log);
+          return `server ready in ${seconds.toFixed(0)} s as ${sa}; ${rows.match(/^ROWS .*$/m)![0]}, ${rows.match(/^SNAPSHOTS .*$/m)![0]}; ${executors.length} executor pod(s) of the server`;
         }),
     ],
   ];
+  if (snapOf)
+    scenarios.push([
+      "jdbc 2. the snap's beeline on the host, at the Service's ClusterIP: writes and reads an Iceberg table of its own",
+      () =>
+        guard(async () => {
+          await serve();
+          const snap = await snapOf();
+          const ip = (await k.json(['-n', ns, 'get', 'service', name])).spec.clusterIP as string;
+          const dir = mkdtempSync(join(snap.dirs.userData, 'beeline-'));
+          try {
+            writeFileSync(join(dir, 'password'), password, { mode: 0o600 });
+            const sql = [
+              'CREATE NAMESPACE IF NOT EXISTS lake.db;',
+              'CREATE TABLE lake.db.from_snap (id BIGINT) USING iceberg;',
+              'INSERT INTO lake.db.from_snap VALUES (10), (20), (30);',
+              "SELECT concat('SNAPROWS ', count(*), ' ', sum(id)) FROM lake.db.from_snap;",
+            ].join('\n');
+            writeFileSync(join(dir, 'q.sql'), sql);
+            const r = await snap.app(
+              'beeline',
+              [
+                '-u',
+                `jdbc:hive2://${ip}:${THRIFT_PORT}/default`,
+                '-n',
+                USER,
+                '-w',
+                join(dir, 'password'),
+                '--silent=true',
+                '--showHeader=false',
+                '--outputformat=tsv2',
+                '-f',
+                join(dir, 'q.sql'),
+              ],
+              { timeout: 300_000 },
+            );
+            const out = `${r.stdout}\n${r.stderr}`;
+            outputs.push(`### snap beeline\n${out}`);
+            const rows = unprompt(r.stdout);
+            if (r.exitCode !== 0 || !/^SNAPROWS 3 60$/m.test(rows))
+              throw await fail(`the snap's beeline exited ${r.exitCode}, printed ${rows.match(/^SNAPROWS .*$/m)?.[0] ?? 'no SNAPROWS line'}`, out);
+            return `spark-client.beeline → ${ip}:${THRIFT_PORT}: ${rows.match(/^SNAPROWS .*$/m)![0]}`;
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
+          }
+        }),
+    ]);
+  scenarios.push([
+    `jdbc ${snapOf ? 3 : 2}. a client without the password, with a wrong one or another user name is refused; ClusterIP only (no NodePort, hostPort, hostNetwork); the password is in no log`,
+    () =>
+      guard(async () => {
+        const { pod } = await serve();
+        const r = await beeline();
+        try {
+          const wrong = checkBeeline(r.log).filter((w) => /refused/.test(w));
+          const live = [await k.json(['-n', ns, 'get', 'deployment', name]), await k.json(['-n', ns, 'get', 'service', name])];
+          const exposed = exposures(live);
+          if (exposed.length) wrong.push(...exposed);
+          // What refused them: the server's check, not a connection that never happened.
+          const why = r.log.match(/[^\n]*(Error validating the login|Peer indicated failure)[^\n]*/)?.[0]?.trim();
+          if (!why) wrong.push('no refusal names the login');
+          const logs = [`### server\n${(await k.run(['-n', ns, 'logs', pod], { reject: false })).stdout}`];
+          for (const e of await k.pods(ns, 'spark-role=executor'))
+            logs.push(`### executor ${e.metadata.name}\n${(await k.run(['-n', ns, 'logs', e.metadata.name], { reject: false })).stdout}`);
+          const seen = secretSightings([...outputs, ...logs], password);
+          if (seen.length) wrong.push(`the password is printed: ${seen.join('; ')}`);
+          if (wrong.length) throw await fail(wrong.join('; '), r.log);
+          return `refused without, with a wrong password and as another user (${why!.slice(0, 100)}); Service ${live[1]!.spec.type}, no host port or network; password in none of ${outputs.length + logs.length} outputs`;
+        } finally {
+          // gone before scenario 7 checks that no pod runs (the executors are the server pod's)
+          await k.run(['-n', ns, 'delete', 'deployment', name, '--cascade=foreground', '--ignore-not-found', '--timeout=120s'], { reject: false });
+          await k.run(['-n', ns, 'delete', `service/${name}`, `configmap/${name}-layer`, `secret/${name}-auth`, '--ignore-not-found', '--wait=false'], {
+            reject: false,
+          });
+          for (let i = 0; i < 60 && (await k.pods(ns, 'spark-role=executor')).some((p) => p.metadata.ownerReferences?.some((o: Json) => o.name === pod)); i++)
+            await sleep(2000);
+        }
+      }),
+  ]);
+  return scenarios;
 }
 
 /** Drop the JDBC scenarios' bucket. */
