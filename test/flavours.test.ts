@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadMatrix, resolveLine, validateMatrix } from '../src/config/matrix.ts';
 import { exactShim, shimOverride } from '../src/flavours/gpu.ts';
-import { ARCHITECTURES } from '../src/config/arch.ts';
+import { ARCHITECTURES } from '../src/lib/arch.ts';
 import { flavourContext, flavourOf } from '../src/flavours/index.ts';
 import type { ResolvedLine } from '../src/config/types.ts';
 import { check, loadTemplates, render, renderLine } from '../src/render/render.ts';

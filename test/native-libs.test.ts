@@ -8,7 +8,7 @@ import { crc32, inflateRawSync } from 'node:zlib';
 import { keptBy, nativeRules } from '../src/stage/native-libs.ts';
 import { dropZipEntries, zipDirectory } from '../src/lib/zip.ts';
 import { makeZip } from './support/zip.ts';
-import { ARCHITECTURES } from '../src/config/arch.ts';
+import { ARCHITECTURES } from '../src/lib/arch.ts';
 
 /** Every entry's content, read back through the local headers the central directory points at. */
 function readAll(zip: Buffer): Record<string, string> {

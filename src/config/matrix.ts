@@ -10,12 +10,12 @@ import { parse as parseYaml } from 'yaml';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { compileSchema } from '../lib/schema.ts';
-import { ARCHITECTURES, hostArch } from './arch.ts';
+import { ARCHITECTURES, hostArch } from '../lib/arch.ts';
 import { FORMATS } from './formats.ts';
 import { matrixSchema } from './schema.ts';
 import type { FlavourSpec, JarSpec, LineSpec, Matrix, PypiSpec, ResolvedLine, Risk } from './types.ts';
 
-export { hostArch } from './arch.ts';
+export { hostArch } from '../lib/arch.ts';
 
 export const RISKS: Risk[] = ['edge', 'beta', 'candidate', 'stable'];
 export const DEFAULT_MATRIX = join(projectRoot, 'matrix.yaml');
@@ -34,7 +34,7 @@ const scalaOf = (artifact: string) => /_(2\.1[0-9])$/.exec(artifact)?.[1];
 function crossChecks(m: Matrix): string[] {
   const p: string[] = [];
   for (const a of m.architectures)
-    if (!ARCHITECTURES[a]) p.push(`architectures: ${a} is not one of ${Object.keys(ARCHITECTURES).join(', ')} (src/config/arch.ts)`);
+    if (!ARCHITECTURES[a]) p.push(`architectures: ${a} is not one of ${Object.keys(ARCHITECTURES).join(', ')} (src/lib/arch.ts)`);
   for (const [name, f] of Object.entries(m.flavours)) {
     const path = `flavours.${name}`;
     if (f.name !== undefined && f.name !== name) p.push(`${path}.name must equal the key "${name}"`);

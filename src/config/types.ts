@@ -124,7 +124,7 @@ export interface Matrix {
   risks: Risk[];
   /** Risk the committed manifests and default builds use. */
   defaultRisk: Risk;
-  /** Debian architectures the family is built for (`amd64`, `arm64`); each must be in src/config/arch.ts. */
+  /** Debian architectures the family is built for (`amd64`, `arm64`); each must be in src/lib/arch.ts. */
   architectures: string[];
   project: {
     registry: string; // ghcr.io/canonical
@@ -163,7 +163,7 @@ export interface ResolvedLine {
   arch: string;
   /** What the cell's craft manifests list as `platforms`: the cell's architecture alone (its JAVA_HOME is that architecture's). */
   architectures: string[];
-  /** The architecture's names in the tools that take one (src/config/arch.ts). */
+  /** The architecture's names in the tools that take one (src/lib/arch.ts). */
   platform: { oci: string; go: string; bun: string; pip: string[]; triplet: string };
   /** The cell's Java version (the line's default unless asked) and where its JRE lives in the image. */
   java: number;

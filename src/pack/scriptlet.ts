@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { sweepLeftovers } from '../lib/fsx.ts';
 import { cacheLock, decide, digestOf, FORMATS, makeRecord, stepKey, withLock, writeRecord, type Cell } from '../lib/state.ts';
-import { hostArch } from '../config/arch.ts';
+import { hostArch } from '../lib/arch.ts';
 import { temporary } from '../lib/interrupt.ts';
 
 /** The scriptlet record format (lib/state.ts FORMATS.scriptlet): in every install tree's key. */

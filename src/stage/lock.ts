@@ -12,7 +12,7 @@ import { log } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
 import { flavourInputsOn, mavenUrl } from '../config/matrix.ts';
-import { ARCHITECTURES } from '../config/arch.ts';
+import { ARCHITECTURES } from '../lib/arch.ts';
 import { addSparkcraftFormats } from '../config/formats.ts';
 import lockSchema from '../config/schemas/lock.schema.json' with { type: 'json' };
 import type { FlavourSpec, JarSpec, LineSpec, Matrix } from '../config/types.ts';

@@ -1,7 +1,7 @@
 /**
  * Native libraries of other platforms in Spark's jars. rocksdbjni carries RocksDB's JNI library for
  * eleven platforms (162 MB of the 3.5 distribution's 324 MB of jars, 58 MB compressed) and loads only
- * the one of the JVM's platform; a cell's tree keeps that one (src/config/arch.ts, `jni`) and drops the
+ * the one of the JVM's platform; a cell's tree keeps that one (src/lib/arch.ts, `jni`) and drops the
  * others (src/lib/zip.ts dropZipEntries: the kept entries' bytes copied unchanged, no recompression, so the
  * same jar gives the same bytes). Pure.
  */

@@ -38,7 +38,7 @@ import {
 import { describeTree, spdxDocument, type Origin } from './sbom.ts';
 import { examplesOrigins, examplesSourcesKey, stageExamples } from './examples.ts';
 import { temporary } from '../lib/interrupt.ts';
-import { ARCHITECTURES } from '../config/arch.ts';
+import { ARCHITECTURES } from '../lib/arch.ts';
 import { keptBy, nativeRules, type NativeRule } from './native-libs.ts';
 import { dropZipEntries, zipDirectory } from '../lib/zip.ts';
 import { escapeRegExp } from '../lib/regexp.ts';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { readFileSync, statSync } from 'node:fs';
-import { ARCHITECTURES } from '../../src/config/arch.ts';
+import { ARCHITECTURES } from '../../src/lib/arch.ts';
 import { ensureSpark8t } from '../../src/spark8t/build/build.ts';
 
 /** The ELF header's e_machine: 62 x86-64, 183 AArch64. */

@@ -2,6 +2,7 @@
 import { execa } from 'execa';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { hostArch } from '../arch.ts';
 import { UserError } from '../errors.ts';
 import { log } from '../log.ts';
 import { normalizeJks } from '../jks.ts';
@@ -88,7 +89,7 @@ async function bootstrap(variant: 'minbase', packages: string[], dir: string, ce
   log.info(`bootstrapping Debian ${cell.suite ?? SUITE} (${variant}${packages.length ? ` + ${packages.join(', ')}` : ''})`);
   // Another architecture's root runs its packages' scripts under emulation: BINFMT_LOCK is held shared
   // meanwhile, so that `binfmt.sh unregister` (or its test) waits instead of breaking dpkg.
-  const foreign = cell.arch !== (process.arch === 'x64' ? 'amd64' : process.arch);
+  const foreign = cell.arch !== hostArch();
   if (foreign) mkdirSync(dirname(BINFMT_LOCK), { recursive: true });
   const run = (cmd: string, args: string[], opts: Parameters<typeof execa>[1]) =>
     foreign ? execa('flock', ['-s', BINFMT_LOCK, cmd, ...args], opts) : execa(cmd, args, opts);

@@ -16,7 +16,7 @@ export const PYTHON = '/usr/bin/python3';
 
 /**
  * Pure: the resolving command (binary wheels only, for CPython `python` on `platforms`: the pip tags of
- * the cell's architecture, src/config/arch.ts).
+ * the cell's architecture, src/lib/arch.ts).
  */
 export function resolveCommand(requirements: string[], python: string, reportFile: string, target: string, platforms: string[]): Command {
   const v = python.replace('.', '');

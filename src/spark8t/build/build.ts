@@ -17,6 +17,7 @@ import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { ARCHITECTURES, hostArch } from '../../lib/arch.ts';
 import { cacheDir, projectRoot } from '../../lib/paths.ts';
 import { decide, makeRecord, withLock, workspaceLock, writeRecord, type Cell } from '../../lib/state.ts';
 import { TOOLS } from '../main.ts';
@@ -24,8 +25,7 @@ import { TOOLS } from '../main.ts';
 export type Runtime = 'bun' | 'node';
 const BUN = join(projectRoot, 'node_modules/@oven/bun-linux-x64/bin/bun');
 /** bun's target for this host (the compiler runs here; `ARCHITECTURES[arch].bun` names the others). */
-const HOST_TARGET = process.arch === 'arm64' ? 'bun-linux-arm64' : 'bun-linux-x64';
-const hostArch = () => (process.arch === 'x64' ? 'amd64' : process.arch);
+const HOST_TARGET = ARCHITECTURES[hostArch()]?.bun ?? 'bun-linux-x64';
 
 export function defaultRuntime(): Runtime {
   return existsSync(BUN) ? 'bun' : 'node';
