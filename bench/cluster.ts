@@ -5,7 +5,7 @@
  * kubelet's pull of it by tag (the node's copy dropped first); scenario 2 (the documented SparkPi,
  * 1000 slices, 2 executors) from a user pod: spark-submit → driver Running and → completion; the
  * spark-sql round trip on S3 and history server start → application listed (issue 13's data
- * scenarios); RSS and CPU of the idle cluster; the load average before and after (the machine is shared).
+ * scenarios); the Thrift JDBC server's start and a beeline client's connect → first row (issue 25); RSS and CPU of the idle cluster; the load average before and after (the machine is shared).
  * Each start's phases (scripts/local-k8s.sh writes them to $DIR/start.phases) are printed after it, and
  * each start's row carries the load average at its end.
  * Targets: warm start ≤ 10 s and never slower than the cold one (issue 24), submit → driver Running ≤ 5 s,
@@ -34,6 +34,7 @@ import {
 } from '../src/lib/cluster.ts';
 import { Kube, rockPod, SMALL } from '../src/smoke/cluster.ts';
 import { cleanupData, dataScenarios } from '../src/smoke/data.ts';
+import { cleanupJdbc, jdbcScenarios } from '../src/smoke/jdbc.ts';
 
 const rows: Array<[string, string, string]> = [];
 const row = (what: string, value: string, target = '') => {
@@ -197,6 +198,16 @@ async function main() {
         `${hs.match(/\((\d+) s from deployment to listed\)/)?.[1] ?? '?'} s`,
       );
       await cleanupData(c, ns);
+      // Issue 25: the Thrift JDBC server for an account of its own (jdbc 2 is its refusals and removal here, without a snap).
+      const jdbc = new Map(jdbcScenarios({ cluster: () => c, k, ns, imageRef: r.image.ref, base: async () => {} }).map(([n, fn]) => [n.split('.')[0]!, fn]));
+      const j1 = await jdbc.get('jdbc 1')!();
+      row(
+        'JDBC: thrift-server Deployment created → pod Ready (its port open; Derby metastore, 1 executor)',
+        `${j1.match(/server ready in (\d+) s/)?.[1] ?? '?'} s`,
+      );
+      row("JDBC: beeline connect → first row (SELECT 1 from another pod, the client's JVM start included)", `${j1.match(/first row (\d+) ms/)?.[1] ?? '?'} ms`);
+      await jdbc.get('jdbc 2')!();
+      await cleanupJdbc(c, ns);
     } else row('S3 rows', 'skipped: the cluster runs without S3 (LOCAL_K8S_S3=0)');
   } finally {
     await k.run(['delete', 'clusterrolebinding', `${ns}-admin`], { reject: false });

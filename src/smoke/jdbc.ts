@@ -119,6 +119,8 @@ export function jdbcScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
       const read =
         "SELECT concat('ROWS ', count(*), ' ', max(id), ' ', max(kind)) FROM lake.db.visits; SELECT concat('SNAPSHOTS ', count(*)) FROM lake.db.visits.snapshots;";
       const script = [
+        // a client's connect → first row, its JVM's start included (the figure bench/cluster.ts reports)
+        `t0=$(date +%s%N); ${b(USER, '-w /work/password')} -e 'SELECT 1' >/dev/null 2>&1; rc=$?; echo "FIRSTROW-MS $(( ($(date +%s%N) - t0) / 1000000 )) $rc"`,
         `${b(USER, '-w /work/password')} -f /work/write.sql 2>&1; echo "EXIT-WRITE $?"`,
         // a second connection (another session) reads what the first wrote
         `${b(USER, '-w /work/password')} -e "${read}" 2>&1; echo "EXIT-READ $?"`,
@@ -151,13 +153,14 @@ export function jdbcScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
           const r = await beeline();
           const executors = (await k.pods(ns, 'spark-role=executor')).filter((p) => p.metadata.ownerReferences?.some((o: Json) => o.name === pod));
           const wrong = checkBeeline(r.log).filter((w) => !/refused/.test(w));
-          if (!/^EXIT-WRITE 0$/m.test(r.log) || !/^EXIT-READ 0$/m.test(r.log)) wrong.unshift('beeline exited non-zero');
+          if (!/^FIRSTROW-MS \d+ 0$/m.test(r.log) || !/^EXIT-WRITE 0$/m.test(r.log) || !/^EXIT-READ 0$/m.test(r.log)) wrong.unshift('beeline exited non-zero');
           const sa = (await k.json(['-n', ns, 'get', 'pod', pod])).spec.serviceAccountName as string;
           if (sa !== USER) wrong.push(`the server runs as ${sa}, not ${USER}`);
           if (!executors.length) wrong.push("no executor pod owned by the server's pod");
           if (wrong.length) throw await fail(wrong.join('; '), `${r.log}\n--- server:\n${await k.logs(ns, pod, 40)}`);
           const rows = unprompt(r.log);
-          return `server ready in ${seconds.toFixed(0)} s as ${sa}; ${rows.match(/^ROWS .*$/m)![0]}, ${rows.match(/^SNAPSHOTS .*$/m)![0]}; ${executors.length} executor pod(s) of the server`;
+          const first = r.log.match(/^FIRSTROW-MS (\d+)/m)?.[1] ?? '?';
+          return `server ready in ${seconds.toFixed(0)} s as ${sa}; beeline connect → first row ${first} ms; ${rows.match(/^ROWS .*$/m)![0]}, ${rows.match(/^SNAPSHOTS .*$/m)![0]}; ${executors.length} executor pod(s) of the server`;
         }),
     ],
   ];
