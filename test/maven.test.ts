@@ -107,6 +107,13 @@ describe("a line's jar closure in the lock", () => {
     expect(
       distributionProblems(['httpclient5-5.2.jar', ...jars.slice(1)], { hadoop: '3.3.4', provided: ['org.apache.httpcomponents:httpclient'] }),
     ).toHaveLength(1);
+    // A service's server at the line's exact version, never a jar of another version.
+    const connect = { 'spark-connect': { override: 'replace' as const, needs: 'spark-connect' } };
+    const line = { hadoop: '3.3.4', scala: '2.13', spark: '4.1.4' };
+    expect(distributionProblems([...jars, 'spark-connect_2.13-4.1.4.jar'], line, connect)).toEqual([]);
+    expect(distributionProblems([...jars, 'spark-connect_2.13-4.1.3.jar'], line, connect)).toEqual([
+      "its jars/ has no spark-connect_2.13-4.1.4.jar, which service spark-connect needs (list spark-connect under the line's unavailableServices in matrix.yaml, with the evidence)",
+    ]);
     expect(distributionProblems(jars, { hadoop: '3.4.2' })[0]).toBe(
       "its Hadoop is 3.3.4 (hadoop-client-api), not the line's 3.4.2, which its hadoop-aws must match",
     );

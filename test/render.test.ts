@@ -176,6 +176,15 @@ describe('rendering', () => {
       expect(rock.services.sparkd).toMatchObject({ startup: 'enabled', 'on-success': 'shutdown', 'on-failure': 'shutdown' });
       expect(rock.services['history-server'].startup).toBe('disabled');
       expect(rock.services['thrift-server']).toMatchObject({ startup: 'disabled', command: '/bin/bash /opt/pebble/thrift-server.sh [ ]' });
+      // spark-connect only where the line does not mark it unavailable; `needs` is matrix data, not pebble's
+      if (line.unavailableServices?.['spark-connect']) expect(rock.services['spark-connect']).toBeUndefined();
+      else
+        expect(rock.services['spark-connect']).toEqual({
+          override: 'replace',
+          summary: expect.any(String),
+          command: '/bin/bash /opt/pebble/spark-connect.sh [ ]',
+          startup: 'disabled',
+        });
       // the part that builds the examples jar also builds the Thrift server's password check, onto Spark's classpath
       const build = rock.parts['spark-examples']['override-build'] as string;
       expect(build).toContain(`jar --create --file "$CRAFT_PART_INSTALL/opt/spark/jars/sparkcraft-thriftserver-auth-${line.spark}.jar"`);
@@ -332,6 +341,55 @@ describe('scripts in the rock keep arguments intact', () => {
     const open = await run({ PATH: `${bin}:${process.env.PATH}`, THRIFT_SERVER_AUTH: 'NONE' });
     expect(open.stdout).toContain('hive.server2.authentication=NONE');
     expect(open.stdout).not.toContain('spark.driver.host=');
+  });
+  it("spark-connect: refuses a rock without the line's server, a missing token, a bad port or mode; else spark-submit as the account", async () => {
+    const script = join(dir, 'opt/pebble/spark-connect.sh');
+    const r = resolveLine(matrix, {});
+    const home = mkdtempSync(join(tmpdir(), 'sc-home-'));
+    const run = (env: Record<string, string>) =>
+      execa('bash', [script, '--username', 'u1'], { env: { SPARK_HOME: home, ...env }, extendEnv: false, reject: false });
+    const noServer = await run({ PATH: process.env.PATH!, SPARK_CONNECT_AUTHENTICATE_TOKEN: 't' });
+    expect(noServer.exitCode).toBe(2);
+    expect(noServer.stderr).toContain(
+      `this rock's Spark ${r.line.spark} has no Spark Connect server (${home}/jars/spark-connect_${r.line.scala}-${r.line.spark}.jar)`,
+    );
+    mkdirSync(join(home, 'jars'));
+    // another version's jar is not the server
+    writeFileSync(join(home, 'jars', `spark-connect_${r.line.scala}-0.0.1.jar`), '');
+    expect((await run({ PATH: process.env.PATH!, SPARK_CONNECT_AUTHENTICATE_TOKEN: 't' })).exitCode).toBe(2);
+    writeFileSync(join(home, 'jars', `spark-connect_${r.line.scala}-${r.line.spark}.jar`), '');
+    expect((await run({ PATH: process.env.PATH! })).stderr).toContain('SPARK_CONNECT_AUTHENTICATE_TOKEN is not set');
+    expect((await run({ PATH: process.env.PATH!, SPARK_CONNECT_AUTH: 'BASIC' })).stderr).toContain("SPARK_CONNECT_AUTH must be TOKEN or NONE, got 'BASIC'");
+    expect((await run({ PATH: process.env.PATH!, SPARK_CONNECT_AUTHENTICATE_TOKEN: 't', SPARK_CONNECT_PORT: 'x' })).exitCode).toBe(2);
+    const bin = mkdtempSync(join(tmpdir(), 'sc-bin-'));
+    writeFileSync(join(bin, 'spark-client.spark-submit'), '#!/bin/bash\nprintf "%s\\n" "$@"; echo "token=${SPARK_CONNECT_AUTHENTICATE_TOKEN:+set}"\n', {
+      mode: 0o755,
+    });
+    const ok = await run({ PATH: `${bin}:${process.env.PATH}`, SPARK_CONNECT_AUTHENTICATE_TOKEN: 'tok-1', POD_IP: '10.1.2.3', POD_NAME: 'sc-0' });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    const [said, ...args] = ok.stdout.split('\n');
+    expect(said).toBe('spark-connect: port 15002, authentication TOKEN');
+    expect(args).toEqual([
+      '--conf',
+      'spark.driver.host=10.1.2.3',
+      '--conf',
+      'spark.driver.bindAddress=0.0.0.0',
+      '--conf',
+      'spark.kubernetes.driver.pod.name=sc-0',
+      '--username',
+      'u1',
+      '--class',
+      'org.apache.spark.sql.connect.service.SparkConnectServer',
+      '--conf',
+      'spark.connect.grpc.binding.port=15002',
+      '--conf',
+      'spark.connect.grpc.binding.address=0.0.0.0',
+      'spark-internal',
+      'token=set',
+    ]);
+    expect(ok.stdout + ok.stderr).not.toContain('tok-1');
+    const open = await run({ PATH: `${bin}:${process.env.PATH}`, SPARK_CONNECT_AUTH: 'NONE', SPARK_CONNECT_AUTHENTICATE_TOKEN: 'tok-2' });
+    expect(open.stdout.trim().split('\n').at(-1)).toBe('token=');
   });
   it('every script passes bash -n', async () => {
     for (const f of files.filter((x) => x.mode === 0o755)) {

@@ -64,6 +64,9 @@ function crossChecks(m: Matrix): string[] {
     if (l.distribution.pypi.name !== 'pyspark' || l.distribution.pypi.version !== l.spark)
       p.push(`${path}.distribution must name pypi: {name: pyspark, version: ${l.spark}}`);
     for (const f of l.flavours) if (!m.flavours[f]) p.push(`${path}.flavours: ${f} is not among ${Object.keys(m.flavours).join(', ')}`);
+    for (const s of Object.keys(l.unavailableServices ?? {}))
+      if (!l.flavours.some((f) => m.flavours[f]?.services?.[s]?.needs))
+        p.push(`${path}.unavailableServices: ${s} is no service with \`needs\` of the line's flavours`);
     for (const j of l.java) if (!m.project.debianSuites[String(j)]) p.push(`${path}.java: Java ${j} has no Debian suite in project.debianSuites`);
     // s3a is hadoop-aws of the very Hadoop the distribution ships (hadoop-client-api/-runtime; stage checks it).
     l.jars.forEach((j, k) => {
@@ -195,7 +198,7 @@ export function resolveLine(m: Matrix, sel: CellSelector = {}): ResolvedLine {
   return {
     project: m.project,
     line,
-    flavour,
+    flavour: withoutUnavailable(flavour, line),
     risk,
     baseVersion,
     version,
@@ -223,6 +226,36 @@ export function resolveLine(m: Matrix, sel: CellSelector = {}): ResolvedLine {
       thriftAuthJar: `/opt/spark/jars/sparkcraft-thriftserver-auth-${line.spark}.jar`,
     },
   };
+}
+
+/** The flavour as the line's rock has it: without the services the line marks unavailable. */
+function withoutUnavailable(f: FlavourSpec, line: LineSpec): FlavourSpec {
+  const gone = Object.keys(line.unavailableServices ?? {});
+  if (!f.services || !gone.some((s) => f.services![s])) return f;
+  return { ...f, services: Object.fromEntries(Object.entries(f.services).filter(([s]) => !gone.includes(s))) };
+}
+
+/**
+ * A service of the line's rock, or a one-line refusal naming the service and the line's evidence (the
+ * `manifest` command asks before printing a server's objects).
+ */
+export function serviceOn(m: Matrix, track: string | undefined, service: string): { line: LineSpec } {
+  const line = m.lines.find((l) => l.track === (track ?? m.defaultLine));
+  if (!line)
+    throw new UserError('E_LINE', `no Spark line "${track}" in the release matrix`, { hint: `known lines: ${m.lines.map((l) => l.track).join(', ')}` });
+  const why = line.unavailableServices?.[service];
+  if (why)
+    throw new UserError('E_SERVICE', `Spark ${line.track}'s rock has no ${service} service: ${why}`, {
+      hint: `lines that have it: ${
+        m.lines
+          .filter((l) => !l.unavailableServices?.[service])
+          .map((l) => l.track)
+          .join(', ') || 'none'
+      }`,
+    });
+  if (!line.flavours.some((f) => m.flavours[f]?.services?.[service]))
+    throw new UserError('E_SERVICE', `no flavour of Spark ${line.track} has a ${service} service`);
+  return { line };
 }
 
 /** Every cell of the matrix at one risk: each line's available flavours × the architectures × the line's Java versions. */

@@ -56,6 +56,7 @@ const service = {
     'on-success': { enum: ['restart', 'shutdown', 'failure-shutdown', 'success-shutdown', 'ignore'] },
     'on-failure': { enum: ['restart', 'shutdown', 'failure-shutdown', 'success-shutdown', 'ignore'] },
     environment: { type: 'object', propertyNames: { pattern: '^[A-Z_][A-Z0-9_]*$' }, additionalProperties: text },
+    needs: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
   },
 };
 
@@ -120,6 +121,7 @@ const line = {
     jars: { type: 'array', items: rootJar },
     provided: { type: 'array', uniqueItems: true, items: groupArtifact },
     flavours: { type: 'array', minItems: 1, items: name },
+    unavailableServices: { type: 'object', propertyNames: name, additionalProperties: nonEmpty },
   },
 };
 

@@ -43,6 +43,13 @@ export interface ServiceSpec {
   'on-success'?: string;
   'on-failure'?: string;
   environment?: Record<string, string>;
+  /**
+   * A jar of Spark's distribution the service runs (`spark-connect`): a line's rock has the service only
+   * when its distribution carries `jars/<needs>_<scala>-<spark>.jar`, the line's exact version (stage
+   * checks it); a line without one names the service in its `unavailableServices` with the evidence.
+   * Not a pebble key: the manifest never shows it.
+   */
+  needs?: string;
 }
 
 /** What a flavour adds on one line (`flavours.<name>.lines.<track>`): jars, wheels and settings of its own. */
@@ -116,6 +123,8 @@ export interface LineSpec {
    */
   provided?: string[];
   flavours: string[];
+  /** Services its rock leaves out (their `needs` is not in this line's distribution), each with the evidence. */
+  unavailableServices?: Record<string, string>;
 }
 
 export interface Matrix {

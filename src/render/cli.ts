@@ -4,11 +4,11 @@ import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import type { Workspace } from '../lib/workspace.ts';
 import type { Road } from '../pipeline.ts';
-import { flavourAvailable, loadMatrix, resolveLine } from '../config/matrix.ts';
+import { flavourAvailable, loadMatrix, resolveLine, serviceOn } from '../config/matrix.ts';
 import type { Risk } from '../config/types.ts';
 import { check, loadTemplates, writeCommitted } from './render.ts';
 import { stringify } from 'yaml';
-import { thriftServerManifests } from '../lib/thrift-server.ts';
+import { SERVERS, type ServerName, serverManifests } from '../lib/servers.ts';
 
 /** A Kubernetes name (DNS-1123 label), as spark8t's accounts and namespaces are. */
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -64,17 +64,20 @@ export function register(program: Command, ws: Workspace, road: Road): void {
     });
 
   program
-    .command('manifest')
-    .description("print the Kubernetes objects that run one of the rock's services for a spark8t account (kubectl apply -f -)")
-    .command('thrift-server')
-    .description("Spark's Thrift JDBC server as the account: a pebble layer, a Deployment, a ClusterIP Service")
+    .command('manifest <server>')
+    .description(
+      "print the Kubernetes objects that run one of the rock's servers (thrift-server, spark-connect) for a spark8t account: a pebble layer, a Deployment as the account, a ClusterIP Service (kubectl apply -f -)",
+    )
     .requiredOption('--username <name>', 'the spark8t account (its ServiceAccount) the server runs as')
     .requiredOption('--namespace <ns>', "the account's namespace")
     .option('--image <ref>', "the rock (default: the line's image of the matrix)")
     .option('--line <track>', 'Spark line (default: the matrix default)')
-    .option('--no-auth', 'no password (THRIFT_SERVER_AUTH=NONE): anyone who reaches the Service is let in')
+    .option('--no-auth', 'no credential (THRIFT_SERVER_AUTH / SPARK_CONNECT_AUTH=NONE): anyone who reaches the Service is let in')
     .option('--conf <k=v...>', "a spark-submit setting for the server, after the account's (repeatable)")
-    .action((o: { username: string; namespace: string; image?: string; line?: string; auth: boolean; conf?: string[] }) => {
+    .action((server: string, o: { username: string; namespace: string; image?: string; line?: string; auth: boolean; conf?: string[] }) => {
+      if (!Object.hasOwn(SERVERS, server))
+        throw new UserError('E_USAGE', `no server ${JSON.stringify(server)}`, { hint: `one of ${Object.keys(SERVERS).join(', ')}` });
+      const name = server as ServerName;
       for (const [what, v] of [
         ['--username', o.username],
         ['--namespace', o.namespace],
@@ -82,18 +85,23 @@ export function register(program: Command, ws: Workspace, road: Road): void {
         if (!LABEL.test(v))
           throw new UserError('E_USAGE', `${what} ${JSON.stringify(v)} is not a Kubernetes name`, { hint: 'lower-case letters, digits and -, at most 63' });
       for (const c of o.conf ?? []) if (!/^[^=\s]+=/.test(c)) throw new UserError('E_USAGE', `--conf ${JSON.stringify(c)} is not key=value`);
-      const image = o.image ?? resolveLine(loadMatrix(ws.matrixFile), { line: o.line }).image.ref;
-      const objects = thriftServerManifests({
+      const m = loadMatrix(ws.matrixFile);
+      // The line's rock must have the service (refused by name, with the matrix's evidence, otherwise).
+      const { line } = serviceOn(m, o.line, name);
+      const image = o.image ?? resolveLine(m, { line: line.track }).image.ref;
+      const objects = serverManifests(name, {
         username: o.username,
         namespace: o.namespace,
         image,
-        ...(o.auth ? {} : { passwordSecret: null }),
+        ...(o.auth ? {} : { credentialSecret: null }),
         submitArgs: (o.conf ?? []).flatMap((c) => ['--conf', c]),
       });
       process.stdout.write(objects.map((x) => stringify(x)).join('---\n'));
+      const deploy = objects[1]!.metadata.name as string;
+      const key = SERVERS[name].secretKey;
       if (o.auth)
         log.info(
-          `the server reads its password from Secret ${objects[1]!.metadata.name}-auth (key password): kubectl -n ${o.namespace} create secret generic ${objects[1]!.metadata.name}-auth --from-file=password=<file>`,
+          `the server reads its ${key} from Secret ${deploy}-auth (key ${key}): kubectl -n ${o.namespace} create secret generic ${deploy}-auth --from-file=${key}=<file>`,
         );
     });
 }

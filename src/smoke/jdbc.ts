@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { LocalCluster } from '../lib/cluster.ts';
 import { s3Request, type S3Creds } from '../lib/s3.ts';
 import { mask, registerSecret } from '../lib/secrets.ts';
-import { exposures, THRIFT_PORT, thriftServerManifests } from '../lib/thrift-server.ts';
+import { exposures, serverManifests, THRIFT_PORT } from '../lib/servers.ts';
 import { CheckFailed, tail } from './checks.ts';
 import { type DataContext, podWhere } from './data.ts';
 import { rockPod, SMALL, sleep, type Json } from './kube.ts';
@@ -47,7 +47,7 @@ export function jdbcScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
   const password = randomBytes(24).toString('hex');
   registerSecret(password);
   const objects = () =>
-    thriftServerManifests({ username: USER, namespace: ns, image: d.imageRef, submitArgs: [...SMALL, '--conf', 'spark.executor.instances=1'] });
+    serverManifests('thrift-server', { username: USER, namespace: ns, image: d.imageRef, submitArgs: [...SMALL, '--conf', 'spark.executor.instances=1'] });
   const name = objects()[1]!.metadata.name as string;
   const outputs: string[] = [];
   const fail = async (what: string, log = '') => new CheckFailed(mask(what), mask(`${log ? `${tail(log, 40)}\n` : ''}${await k.diagnose(ns)}`));

@@ -14,7 +14,7 @@ import { inStep, log } from '../lib/log.ts';
 import { linkOrCopy, linkTreeOrCopy, replaceDirAtomic, sweepLeftovers } from '../lib/fsx.ts';
 import { goBuildCached } from '../lib/tools/go.ts';
 import { lastChange } from '../lib/tools/git.ts';
-import type { LineSpec, ResolvedLine, Matrix } from '../config/types.ts';
+import type { FlavourSpec, LineSpec, ResolvedLine, Matrix } from '../config/types.ts';
 import type { Rendered } from '../render/render.ts';
 import { sha256File, sha256Remembered } from '../lib/hash.ts';
 import { casPath, fetchVerified, recheckCached } from './fetch.ts';
@@ -225,8 +225,19 @@ async function replacedReason(cache: string, inputs: LockedInput[], placed: (i: 
  * `provided` artifact is there (any version: the distribution's serves), and Hadoop's client jars are of
  * the line's `hadoop`, the version its hadoop-aws root has (src/config/matrix.ts checks that one).
  */
-export function distributionProblems(jars: string[], line: Pick<LineSpec, 'hadoop' | 'provided'>): string[] {
+export function distributionProblems(
+  jars: string[],
+  line: Pick<LineSpec, 'hadoop' | 'provided'> & Partial<Pick<LineSpec, 'scala' | 'spark'>>,
+  services: FlavourSpec['services'] = {},
+): string[] {
   const p: string[] = [];
+  // A service's server at the line's exact version, never another's jar (matrix.yaml `needs`).
+  for (const [name, s] of Object.entries(services ?? {})) {
+    if (!s.needs) continue;
+    const want = `${s.needs}_${line.scala}-${line.spark}.jar`;
+    if (!jars.includes(want))
+      p.push(`its jars/ has no ${want}, which service ${name} needs (list ${name} under the line's unavailableServices in matrix.yaml, with the evidence)`);
+  }
   for (const ga of line.provided ?? []) {
     const artifact = ga.split(':')[1]!;
     const re = new RegExp(`^${escapeRegExp(artifact)}-\\d[^/]*\\.jar$`);
@@ -307,7 +318,7 @@ async function stageBase(
   const spark = inputs.find((i) => i.kind === 'pypi')!;
   const pebbleIn = inputs.find((i) => i.kind === 'go')!;
   const tree = await sparkTree(ws.cache, spark, paths.get(spark.id)!, resolved.line.py4j, cell);
-  const problem = distributionProblems(readdirSync(join(tree, 'jars')), resolved.line)[0];
+  const problem = distributionProblems(readdirSync(join(tree, 'jars')), resolved.line, resolved.flavour.services)[0];
   if (problem) throw new UserError('E_DISTRIBUTION', `${spark.name} ${spark.version}: ${problem}`);
   // Built from scripts/pebble (go.mod + go.sum), checked to pin the very zip the lock names and the SBOM lists.
   const pebble = await goBuildCached(

@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { exposures, THRIFT_LAYER, thriftServerManifests } from '../src/lib/thrift-server.ts';
+import { exposures, serverLayer, serverManifests } from '../src/lib/servers.ts';
 import { checkBeeline, unprompt } from '../src/smoke/jdbc.ts';
 import { parse } from 'yaml';
+import { serviceOn, validateMatrix } from '../src/config/matrix.ts';
+import { fixtureMatrix } from './support/fixture.ts';
 
 const spec = { username: 'ada', namespace: 'team-a', image: 'ghcr.io/canonical/charmed-spark:3.5.9-22.04_edge' };
 
-describe('the Thrift JDBC server for one account (lib/thrift-server.ts)', () => {
+describe('the Thrift JDBC server for one account (lib/servers.ts)', () => {
   it('a layer, a Deployment whose pod runs as the account with the password from its Secret, a ClusterIP Service', () => {
-    const [layer, deploy, svc] = thriftServerManifests(spec);
+    const [layer, deploy, svc] = serverManifests('thrift-server', spec);
     expect(layer!.kind).toBe('ConfigMap');
-    expect(parse(THRIFT_LAYER).services).toEqual({
+    expect(parse(serverLayer('thrift-server')).services).toEqual({
       'thrift-server': { override: 'merge', startup: 'enabled' },
       sparkd: { override: 'merge', startup: 'disabled' },
     });
@@ -29,15 +31,15 @@ describe('the Thrift JDBC server for one account (lib/thrift-server.ts)', () => 
     expect(pod.volumes.filter((v: { emptyDir?: object }) => v.emptyDir).length).toBeGreaterThanOrEqual(2);
     expect(svc!.spec.type).toBe('ClusterIP');
     expect(svc!.spec.selector).toEqual(deploy!.spec.selector.matchLabels);
-    expect(exposures(thriftServerManifests(spec))).toEqual([]);
+    expect(exposures(serverManifests('thrift-server', spec))).toEqual([]);
   });
   it('without a Secret the server is open (NONE), said in its environment', () => {
-    const c = thriftServerManifests({ ...spec, passwordSecret: null })[1]!.spec.template.spec.containers[0];
+    const c = serverManifests('thrift-server', { ...spec, credentialSecret: null })[1]!.spec.template.spec.containers[0];
     expect(c.env).toContainEqual({ name: 'THRIFT_SERVER_AUTH', value: 'NONE' });
     expect(c.env.some((e: { name: string }) => e.name === 'THRIFT_SERVER_PASSWORD')).toBe(false);
   });
   it('exposures: a NodePort or LoadBalancer Service, externalIPs, a hostPort, hostNetwork', () => {
-    const [, deploy, svc] = thriftServerManifests(spec);
+    const [, deploy, svc] = serverManifests('thrift-server', spec);
     const open = structuredClone(deploy!);
     open.spec.template.spec.hostNetwork = true;
     open.spec.template.spec.containers[0].ports[0].hostPort = 10000;
@@ -66,5 +68,34 @@ describe("the JDBC scenario's verdict (smoke/jdbc.ts checkBeeline)", () => {
       'a client with a wrong password was not refused',
     ]);
     expect(checkBeeline('')).toHaveLength(5);
+  });
+});
+
+describe('spark-connect: only on lines whose rock has it', () => {
+  const m = fixtureMatrix();
+  it('a line that marks it unavailable is refused by name with its evidence; a line that has it is served', () => {
+    expect(() => serviceOn(m, '7.1', 'spark-connect')).toThrow(
+      /Spark 7\.1's rock has no spark-connect service: the 7\.1\.6 distribution carries no spark-connect_2\.12-7\.1\.6\.jar/,
+    );
+    expect(serviceOn(m, '8.0', 'spark-connect').line.track).toBe('8.0');
+    expect(serviceOn(m, '7.1', 'thrift-server').line.track).toBe('7.1');
+    expect(() => serviceOn(m, '9.9', 'spark-connect')).toThrow(/no Spark line "9\.9"/);
+  });
+  it('the matrix refuses an unavailable service that is no service with `needs`', () => {
+    const raw = structuredClone(m);
+    raw.lines[0]!.unavailableServices = { 'thrift-server': 'x' };
+    expect(() => validateMatrix(raw, 'm')).toThrow(/lines\[0\]\.unavailableServices: thrift-server is no service with `needs`/);
+  });
+  it('its manifests: the token from the Secret by reference, gRPC on 15002, ClusterIP', () => {
+    const [, deploy, svc] = serverManifests('spark-connect', spec);
+    const c = deploy!.spec.template.spec.containers[0];
+    expect(c.command.slice(3, 5)).toEqual(['--args', 'spark-connect']);
+    expect(c.env).toContainEqual({ name: 'SPARK_CONNECT_AUTHENTICATE_TOKEN', valueFrom: { secretKeyRef: { name: 'spark-connect-ada-auth', key: 'token' } } });
+    expect(c.ports).toEqual([{ containerPort: 15002, name: 'grpc' }]);
+    expect(svc!.spec).toMatchObject({ type: 'ClusterIP', ports: [{ port: 15002, targetPort: 15002, name: 'grpc' }] });
+    expect(serverManifests('spark-connect', { ...spec, credentialSecret: null })[1]!.spec.template.spec.containers[0].env).toContainEqual({
+      name: 'SPARK_CONNECT_AUTH',
+      value: 'NONE',
+    });
   });
 });
