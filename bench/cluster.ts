@@ -34,7 +34,8 @@ import {
 } from '../src/lib/cluster.ts';
 import { Kube, rockPod, SMALL } from '../src/smoke/cluster.ts';
 import { cleanupData, dataScenarios } from '../src/smoke/data.ts';
-import { cleanupJdbc, jdbcScenarios } from '../src/smoke/jdbc.ts';
+import { jdbcScenarios } from '../src/smoke/jdbc.ts';
+import { dropServerBuckets } from '../src/smoke/server-node.ts';
 
 const rows: Array<[string, string, string]> = [];
 const row = (what: string, value: string, target = '') => {
@@ -207,7 +208,7 @@ async function main() {
       );
       row("JDBC: beeline connect → first row (SELECT 1 from another pod, the client's JVM start included)", `${j1.match(/first row (\d+) ms/)?.[1] ?? '?'} ms`);
       await jdbc.get('jdbc 2')!();
-      await cleanupJdbc(c, ns);
+      await dropServerBuckets(c, ns);
     } else row('S3 rows', 'skipped: the cluster runs without S3 (LOCAL_K8S_S3=0)');
   } finally {
     await k.run(['delete', 'clusterrolebinding', `${ns}-admin`], { reject: false });

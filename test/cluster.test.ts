@@ -14,7 +14,7 @@ import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { SnapRunner } from '../src/smoke/runner.ts';
 import { removeTree } from '../src/lib/mounts.ts';
 import { clusterScenarios, cleanupScenarios, type ScenarioContext } from '../src/smoke/cluster.ts';
-import { flavourScenarios } from '../src/smoke/smoke.ts';
+import { connectLine, flavourScenarios } from '../src/smoke/smoke.ts';
 import { flavourModules } from '../src/flavours/index.ts';
 import { workspace } from '../src/lib/workspace.ts';
 import { ensureCluster, type ClusterInfo } from './support/k8s.ts';
@@ -38,6 +38,8 @@ const ctx: ScenarioContext = {
   snap: () => (snap ??= build('snap', { backend: 'builtin' }).then((b) => SnapRunner.open(b.artifact, join(work, 'snap')))),
   // The line's flavours' scenarios (jupyter 1-3 on 3.5), their images built through the road on first use.
   flavours: await flavourScenarios(m, r, road(workspace()), flavourModules, (p) => importImage(cluster, p.artifact, p.ref)),
+  // Spark Connect on the default line if its rock has the server, else on the newest line that has (4.1).
+  connect: connectLine(m, r, road(workspace()), (p) => importImage(cluster, p.artifact, p.ref)),
 };
 const { namespace, scenarios } = clusterScenarios(ctx);
 
@@ -70,7 +72,7 @@ describe(`Spark ${r.line.spark} on the local node (image ${r.image.ref})`, () =>
           throw new Error(`${name}: ${(e as Error).message}${log ? `\n${log}\n↑ ${name.split(' ')[0]} ${(e as Error).message}` : ''}`);
         }
       },
-      name.startsWith('6.') || name.startsWith('jupyter') ? 1_800_000 : 900_000,
+      name.startsWith('6.') || name.startsWith('jupyter') || name.startsWith('connect 1') ? 1_800_000 : 900_000,
     );
   }
 });

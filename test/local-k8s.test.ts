@@ -415,6 +415,14 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
       await execa('unshare', [`--net=${twice}`, 'true']);
       await execa('mount', ['--bind', twice, twice]);
       expect(mountedTwice()).toBe(2);
+      // A namespace hidden under a later bind of /run/netns onto itself (what containerd makes when
+      // /run/netns is not a mount point): its path reaches the bind's file, not it. Two such mounts from
+      // an earlier day were left by every stop on this machine (and in CI) until stop learnt to lift the bind.
+      const hidden = '/run/netns/cni-sparkcraft-hidden';
+      await execa('touch', [hidden]);
+      await execa('unshare', [`--net=${hidden}`, 'true']);
+      await execa('mount', ['--bind', '/run/netns', '/run/netns']);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${hidden} `)).toBe(true);
       const st = await execa('bash', [script, 'stop'], { reject: false });
       expect(st.exitCode, st.stderr).toBe(0);
       expect(mountedTwice()).toBe(0);

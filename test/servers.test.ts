@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { exposures, serverLayer, serverManifests } from '../src/lib/servers.ts';
 import { checkBeeline, unprompt } from '../src/smoke/jdbc.ts';
 import { parse } from 'yaml';
-import { serviceOn, validateMatrix } from '../src/config/matrix.ts';
+import { resolveLine, serviceOn, validateMatrix } from '../src/config/matrix.ts';
+import { connectLine } from '../src/smoke/smoke.ts';
+import { checkConnect } from '../src/smoke/connect.ts';
 import { fixtureMatrix } from './support/fixture.ts';
 
 const spec = { username: 'ada', namespace: 'team-a', image: 'ghcr.io/canonical/charmed-spark:3.5.9-22.04_edge' };
@@ -97,5 +99,33 @@ describe('spark-connect: only on lines whose rock has it', () => {
       name: 'SPARK_CONNECT_AUTH',
       value: 'NONE',
     });
+  });
+});
+
+describe('the connect scenarios: where they run and their verdict', () => {
+  const m = fixtureMatrix();
+  const road = { run: async () => ({ packed: { artifact: 'a.rock' } }) } as never;
+  it("on the cell's line when its rock has spark-connect, else on the newest line that has", async () => {
+    const loaded: string[] = [];
+    const load = async (p: { ref: string }) => loaded.push(p.ref);
+    const on72 = connectLine(m, resolveLine(m, { line: '7.2' }), road, load)!;
+    expect(on72.track).toBe('8.0');
+    expect(await on72.image()).toBe(resolveLine(m, { line: '8.0' }).image.ref);
+    expect(loaded).toEqual([resolveLine(m, { line: '8.0' }).image.ref]);
+    // its own line's rock is already on the node: not loaded again
+    expect(connectLine(m, resolveLine(m, { line: '8.0' }), road, load)!.track).toBe('8.0');
+    const none = structuredClone(m);
+    for (const l of none.lines) l.unavailableServices = { 'spark-connect': 'no server' };
+    expect(connectLine(none, resolveLine(none, { line: '7.2' }), road, load)).toBeUndefined();
+  });
+  it('checkConnect names what is wrong', () => {
+    const good = { sessions: 2, sum: 499500, sql: 42, table: '3 3', snapshots: 2, a_views: ['only_a'], b_views: ['only_b'], hosts: ['sc-exec-1/10.0.0.5'] };
+    expect(checkConnect(good, ['spark-connect-connuser-abc-sc-exec-1'])).toEqual([]);
+    expect(checkConnect({ ...good, b_views: ['only_a', 'only_b'] }, ['x-sc-exec-1'])).toEqual([
+      'temporary views leak between sessions: A sees ["only_a"], B sees ["only_a","only_b"]',
+    ]);
+    expect(checkConnect({ ...good, hosts: ['spark-connect-pod/10.0.0.9'] }, ['x-sc-exec-1'])[0]).toMatch(
+      /^tasks ran on spark-connect-pod, not on the server's executor pods/,
+    );
   });
 });

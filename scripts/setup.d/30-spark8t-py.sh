@@ -11,7 +11,7 @@ install() {
   say "installing Python spark8t $SPARK8T_PY_VERSION (reference) into $venv"
   # venv scripts carry absolute shebangs, so the venv is built in place; the stamp marks it complete.
   rm -rf "$venv"; python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "spark8t==$SPARK8T_PY_VERSION" >/dev/null
+  "$venv/bin/pip" install -q --disable-pip-version-check "spark8t==$SPARK8T_PY_VERSION" >/dev/null || return 1
   touch "$stamp"
 }
 export -f install say; export venv stamp SPARK8T_PY_VERSION

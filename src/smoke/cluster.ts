@@ -12,7 +12,9 @@ import { Kube, rockPod, SMALL, sleep, type Json } from './kube.ts';
 import { mask } from '../lib/secrets.ts';
 import { POD_SECURITY_ENFORCE } from '../lib/pod-security.ts';
 import { cleanupData, dataScenarios } from './data.ts';
-import { cleanupJdbc, jdbcScenarios } from './jdbc.ts';
+import { jdbcScenarios } from './jdbc.ts';
+import { connectScenarios } from './connect.ts';
+import { dropServerBuckets } from './server-node.ts';
 import type { ScenarioKit, Scenario } from '../flavours/index.ts';
 import type { SnapRunner } from './runner.ts';
 
@@ -35,6 +37,8 @@ export interface ScenarioContext {
    * the node on first use; listed after the data scenarios, before 7 deletes the account.
    */
   flavours?: Array<{ image: () => Promise<string>; scenarios: (kit: ScenarioKit) => Scenario[] }>;
+  /** The line the connect scenarios run on and its rock, put on the node on first use (smoke.ts connectLine). */
+  connect?: { track: string; image: () => Promise<string> };
 }
 
 export { Kube, rockPod, SMALL } from './kube.ts';
@@ -396,6 +400,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   scenarios.push(...dataScenarios(data));
   // Issue 25: the Thrift JDBC server as an account of its own, beeline as its client.
   scenarios.push(...jdbcScenarios(data, ctx.snap));
+  if (ctx.connect) scenarios.push(...connectScenarios(data, ctx.connect));
 
   // The flavours' own scenarios (the account's, before 7 deletes it).
   const kitFail = async (what: string, log = '', lines?: number) =>
@@ -532,5 +537,5 @@ export async function cleanupScenarios(c: LocalCluster, ns: string): Promise<voi
   await k.run(['delete', 'clusterrolebinding', `${ns}-admin`, '--ignore-not-found'], { reject: false });
   await k.run(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found'], { reject: false });
   await cleanupData(c, ns);
-  await cleanupJdbc(c, ns);
+  await dropServerBuckets(c, ns);
 }

@@ -6,21 +6,14 @@
  * `--only '^jdbc'` selects them.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { LocalCluster } from '../lib/cluster.ts';
-import { s3Request, type S3Creds } from '../lib/s3.ts';
-import { mask, registerSecret } from '../lib/secrets.ts';
-import { exposures, serverManifests, THRIFT_PORT } from '../lib/servers.ts';
-import { CheckFailed, tail } from './checks.ts';
-import { type DataContext, podWhere } from './data.ts';
-import { rockPod, SMALL, sleep, type Json } from './kube.ts';
-import { makeBucket, s3Account, secretSightings, type AccountRef, type S3Ctx } from './s3.ts';
-import type { SnapRunner } from './runner.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-/** The bucket the JDBC scenarios of namespace NS use (cleanupJdbc drops it). */
-export const jdbcBucket = (ns: string) => `${ns}-jdbc`;
+import { exposures, THRIFT_PORT } from '../lib/servers.ts';
+import type { DataContext } from './data.ts';
+import { rockPod } from './kube.ts';
+import type { SnapRunner } from './runner.ts';
+import { secretSightings } from './s3.ts';
+import { serverOnNode } from './server-node.ts';
 
 const USER = 'jdbcuser';
 
@@ -42,72 +35,19 @@ export function checkBeeline(printed: string): string[] {
 /** The JDBC scenarios, in order ("jdbc N. …"). */
 export function jdbcScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>): Array<[string, () => Promise<string>]> {
   const { k, ns } = d;
-  const bucket = jdbcBucket(ns);
-  const account: AccountRef = { username: USER, namespace: ns };
   const password = randomBytes(24).toString('hex');
-  registerSecret(password);
-  const objects = () =>
-    serverManifests('thrift-server', { username: USER, namespace: ns, image: d.imageRef, submitArgs: [...SMALL, '--conf', 'spark.executor.instances=1'] });
-  const name = objects()[1]!.metadata.name as string;
-  const outputs: string[] = [];
-  const fail = async (what: string, log = '') => new CheckFailed(mask(what), mask(`${log ? `${tail(log, 40)}\n` : ''}${await k.diagnose(ns)}`));
-  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof CheckFailed) throw e;
-      throw await fail((e as Error).message);
-    }
-  };
-  let server: Promise<{ pod: string; seconds: number }> | undefined;
+  const { serve, outputs, fail, guard, executors, remove } = serverOnNode(d, {
+    server: 'thrift-server',
+    user: USER,
+    credential: password,
+    what: 'the Thrift server',
+  });
   let client: Promise<{ phase: string; log: string }> | undefined;
-
-  /** The account (s3a settings, an Iceberg catalog `lake` on its bucket) and its server, ready. */
-  const serve = () =>
-    (server ??= (async () => {
-      const s3 = d.cluster().s3;
-      if (!s3) throw new CheckFailed('the local cluster runs without S3 (LOCAL_K8S_S3=0, or no node)', 'start it with scripts/local-k8s.sh start');
-      const secret = readFileSync(s3.secretKeyFile, 'utf8').trim();
-      registerSecret(secret);
-      const creds: S3Creds = { ...s3, secret };
-      await makeBucket(creds, bucket);
-      const c: S3Ctx = { where: podWhere(d, s3, bucket, account), s3: creds, bucket, account, outputs };
-      await s3Account(c);
-      const catalog = [
-        'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
-        'spark.sql.catalog.lake=org.apache.iceberg.spark.SparkCatalog',
-        'spark.sql.catalog.lake.type=hadoop',
-        `spark.sql.catalog.lake.warehouse=s3a://${bucket}/iceberg`,
-      ];
-      const r = await c.where.run(
-        `spark-client.service-account-registry add-config --username ${USER} --namespace ${ns} ${catalog.map((x) => `--conf ${x}`).join(' ')}`,
-        {},
-        180_000,
-        { admin: true },
-      );
-      if (r.exitCode !== 0) throw await fail('add-config of the Iceberg catalog failed', r.output);
-      await k.create([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-auth`, namespace: ns }, stringData: { password } }]);
-      const t0 = Date.now();
-      await k.apply(objects());
-      const until = Date.now() + 480_000;
-      for (;;) {
-        const pod = (await k.pods(ns, `app.kubernetes.io/instance=${name}`))[0];
-        const ready = pod?.status?.conditions?.some((x: Json) => x.type === 'Ready' && x.status === 'True');
-        if (pod && ready) return { pod: pod.metadata.name as string, seconds: (Date.now() - t0) / 1000 };
-        const exited = pod?.status?.containerStatuses?.[0]?.state?.terminated ?? pod?.status?.containerStatuses?.[0]?.lastState?.terminated;
-        if (exited || Date.now() > until)
-          throw await fail(
-            `the Thrift server's pod ${pod?.metadata?.name ?? '(none)'} ${exited ? 'exited' : 'did not listen in 480 s'}`,
-            pod ? await k.logs(ns, pod.metadata.name, 60) : '',
-          );
-        await sleep(3000);
-      }
-    })());
 
   /** beeline from a pod of the rock (the admin's ServiceAccount: the client needs no account). */
   const beeline = () =>
     (client ??= (async () => {
-      await serve();
+      const { name } = await serve();
       const url = `jdbc:hive2://${name}:${THRIFT_PORT}/default`; // the Service, by its name in the namespace
       const b = (user: string, pw: string) => `beeline -u '${url}' -n ${user} ${pw} --silent=true --showHeader=false --outputformat=tsv2 </dev/null`;
       const sql = [
@@ -151,16 +91,16 @@ export function jdbcScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
         guard(async () => {
           const { pod, seconds } = await serve();
           const r = await beeline();
-          const executors = (await k.pods(ns, 'spark-role=executor')).filter((p) => p.metadata.ownerReferences?.some((o: Json) => o.name === pod));
+          const running = await executors(pod);
           const wrong = checkBeeline(r.log).filter((w) => !/refused/.test(w));
           if (!/^FIRSTROW-MS \d+ 0$/m.test(r.log) || !/^EXIT-WRITE 0$/m.test(r.log) || !/^EXIT-READ 0$/m.test(r.log)) wrong.unshift('beeline exited non-zero');
           const sa = (await k.json(['-n', ns, 'get', 'pod', pod])).spec.serviceAccountName as string;
           if (sa !== USER) wrong.push(`the server runs as ${sa}, not ${USER}`);
-          if (!executors.length) wrong.push("no executor pod owned by the server's pod");
+          if (!running.length) wrong.push("no executor pod owned by the server's pod");
           if (wrong.length) throw await fail(wrong.join('; '), `${r.log}\n--- server:\n${await k.logs(ns, pod, 40)}`);
           const rows = unprompt(r.log);
           const first = r.log.match(/^FIRSTROW-MS (\d+)/m)?.[1] ?? '?';
-          return `server ready in ${seconds.toFixed(0)} s as ${sa}; beeline connect → first row ${first} ms; ${rows.match(/^ROWS .*$/m)![0]}, ${rows.match(/^SNAPSHOTS .*$/m)![0]}; ${executors.length} executor pod(s) of the server`;
+          return `server ready in ${seconds.toFixed(0)} s as ${sa}; beeline connect → first row ${first} ms; ${rows.match(/^ROWS .*$/m)![0]}, ${rows.match(/^SNAPSHOTS .*$/m)![0]}; ${running.length} executor pod(s) of the server`;
         }),
     ],
   ];
@@ -169,7 +109,7 @@ export function jdbcScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
       "jdbc 2. the snap's beeline on the host, at the Service's ClusterIP: writes and reads an Iceberg table of its own",
       () =>
         guard(async () => {
-          await serve();
+          const { name } = await serve();
           const snap = await snapOf();
           const ip = (await k.json(['-n', ns, 'get', 'service', name])).spec.clusterIP as string;
           const dir = mkdtempSync(join(snap.dirs.userData, 'beeline-'));
@@ -214,7 +154,7 @@ export function jdbcScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
     `jdbc ${snapOf ? 3 : 2}. a client without the password, with a wrong one or another user name is refused; ClusterIP only (no NodePort, hostPort, hostNetwork); the password is in no log`,
     () =>
       guard(async () => {
-        const { pod } = await serve();
+        const { pod, name } = await serve();
         const r = await beeline();
         try {
           const wrong = checkBeeline(r.log).filter((w) => /refused/.test(w));
@@ -232,22 +172,9 @@ export function jdbcScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
           if (wrong.length) throw await fail(wrong.join('; '), r.log);
           return `refused without, with a wrong password and as another user (${why!.slice(0, 100)}); Service ${live[1]!.spec.type}, no host port or network; password in none of ${outputs.length + logs.length} outputs`;
         } finally {
-          // gone before scenario 7 checks that no pod runs (the executors are the server pod's)
-          await k.run(['-n', ns, 'delete', 'deployment', name, '--cascade=foreground', '--ignore-not-found', '--timeout=120s'], { reject: false });
-          await k.run(['-n', ns, 'delete', `service/${name}`, `configmap/${name}-layer`, `secret/${name}-auth`, '--ignore-not-found', '--wait=false'], {
-            reject: false,
-          });
-          for (let i = 0; i < 60 && (await k.pods(ns, 'spark-role=executor')).some((p) => p.metadata.ownerReferences?.some((o: Json) => o.name === pod)); i++)
-            await sleep(2000);
+          await remove();
         }
       }),
   ]);
   return scenarios;
-}
-
-/** Drop the JDBC scenarios' bucket. */
-export async function cleanupJdbc(c: LocalCluster, ns: string): Promise<void> {
-  if (!c.s3) return;
-  const secret = readFileSync(c.s3.secretKeyFile, 'utf8').trim();
-  await s3Request({ ...c.s3, secret }, 'DELETE', `/${jdbcBucket(ns)}`).catch(() => undefined);
 }

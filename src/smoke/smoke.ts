@@ -8,7 +8,8 @@ import { log } from '../lib/log.ts';
 import { err } from '../lib/output.ts';
 import type { Packed } from '../pack/pack.ts';
 import { flavourAvailable, resolveLine } from '../config/matrix.ts';
-import type { Matrix, ResolvedLine } from '../config/types.ts';
+import type { LineSpec, Matrix, ResolvedLine } from '../config/types.ts';
+import semver from 'semver';
 import type { Road } from '../pipeline.ts';
 import { flavourModules, type FlavourRegistry } from '../flavours/index.ts';
 import { at, type Workspace } from '../lib/workspace.ts';
@@ -106,7 +107,8 @@ async function smokeCluster(
     restore: () => importImage(cluster, rock.artifact, r.image.ref),
   };
   const flavours = await flavourScenarios(m, r, road, o.flavours ?? flavourModules, (p) => importImage(cluster, p.artifact, p.ref));
-  const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, examplesJar: r.paths.examplesJar, snap, registry, flavours });
+  const connect = connectLine(m, r, road, (p) => importImage(cluster, p.artifact, p.ref));
+  const { namespace, scenarios } = clusterScenarios({ cluster, imageRef: r.image.ref, examplesJar: r.paths.examplesJar, snap, registry, flavours, connect });
   const results: CheckResult[] = [];
   try {
     await runAll('scenario', scenarios, o.only, results);
@@ -115,6 +117,31 @@ async function smokeCluster(
     await removeTree(work);
   }
   return results;
+}
+
+/**
+ * Where the connect scenarios run: the cell's line when its rock has `spark-connect`, else the newest
+ * line whose rock has (its base image built through the road and put on the node on first use); none
+ * when no line has. The suite says which in the scenarios' names.
+ */
+export function connectLine(
+  m: Matrix,
+  r: ResolvedLine,
+  road: Road,
+  load: (p: { artifact: string; ref: string }) => Promise<unknown>,
+): ScenarioContext['connect'] {
+  const has = (l: LineSpec) => !l.unavailableServices?.['spark-connect'] && l.flavours.some((f) => m.flavours[f]?.services?.['spark-connect']);
+  const line = has(r.line) ? r.line : [...m.lines].filter(has).sort((a, b) => semver.compare(b.spark, a.spark))[0];
+  if (!line) return undefined;
+  const cell = line === r.line ? r : resolveLine(m, { line: line.track, risk: r.risk, arch: r.arch });
+  let done: Promise<string> | undefined;
+  const image = () =>
+    (done ??= (async () => {
+      const p = (await road.run(cell, { until: 'pack', kind: 'rock', backend: 'builtin' })).packed!;
+      if (cell !== r) await load({ artifact: p.artifact, ref: cell.image.ref });
+      return cell.image.ref;
+    })());
+  return { track: line.track, image };
 }
 
 /**
