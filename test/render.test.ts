@@ -175,7 +175,11 @@ describe('rendering', () => {
       expect(rock['run-user']).toBe('_daemon_');
       expect(rock.services.sparkd).toMatchObject({ startup: 'enabled', 'on-success': 'shutdown', 'on-failure': 'shutdown' });
       expect(rock.services['history-server'].startup).toBe('disabled');
-      expect(rock.services['thrift-server']).toMatchObject({ startup: 'disabled', command: '/bin/bash /opt/pebble/thrift-server.sh [ ]' });
+      expect(rock.services['thrift-server']).toMatchObject({
+        startup: 'disabled',
+        command: '/bin/bash /opt/pebble/thrift-server.sh [ ]',
+        'on-failure': 'shutdown',
+      });
       // spark-connect only where the line does not mark it unavailable; `needs` is matrix data, not pebble's
       if (line.unavailableServices?.['spark-connect']) expect(rock.services['spark-connect']).toBeUndefined();
       else
@@ -184,6 +188,7 @@ describe('rendering', () => {
           summary: expect.any(String),
           command: '/bin/bash /opt/pebble/spark-connect.sh [ ]',
           startup: 'disabled',
+          'on-failure': 'shutdown',
         });
       // the part that builds the examples jar also builds the Thrift server's password check, onto Spark's classpath
       const build = rock.parts['spark-examples']['override-build'] as string;
@@ -323,7 +328,7 @@ describe('scripts in the rock keep arguments intact', () => {
       '--conf',
       'a=b c',
     ]);
-    expect(args).toContain('org.apache.spark.sql.hive.thriftserver.HiveThriftServer2');
+    expect(args.slice(10, 14)).toEqual(['--deploy-mode', 'client', '--class', 'org.apache.spark.sql.hive.thriftserver.HiveThriftServer2']);
     expect(args).toContain(`spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName=${data}/metastore/metastore_db;create=true`);
     const internal = args.indexOf('spark-internal');
     expect(args.slice(internal + 1)).toEqual([
@@ -347,7 +352,7 @@ describe('scripts in the rock keep arguments intact', () => {
     const r = resolveLine(matrix, {});
     const home = mkdtempSync(join(tmpdir(), 'sc-home-'));
     const run = (env: Record<string, string>) =>
-      execa('bash', [script, '--username', 'u1'], { env: { SPARK_HOME: home, ...env }, extendEnv: false, reject: false });
+      execa('bash', [script, '--username', 'u1'], { env: { SPARK_HOME: home, SPARK_USER_DATA: home, ...env }, extendEnv: false, reject: false });
     const noServer = await run({ PATH: process.env.PATH!, SPARK_CONNECT_AUTHENTICATE_TOKEN: 't' });
     expect(noServer.exitCode).toBe(2);
     expect(noServer.stderr).toContain(
@@ -362,9 +367,13 @@ describe('scripts in the rock keep arguments intact', () => {
     expect((await run({ PATH: process.env.PATH!, SPARK_CONNECT_AUTH: 'BASIC' })).stderr).toContain("SPARK_CONNECT_AUTH must be TOKEN or NONE, got 'BASIC'");
     expect((await run({ PATH: process.env.PATH!, SPARK_CONNECT_AUTHENTICATE_TOKEN: 't', SPARK_CONNECT_PORT: 'x' })).exitCode).toBe(2);
     const bin = mkdtempSync(join(tmpdir(), 'sc-bin-'));
-    writeFileSync(join(bin, 'spark-client.spark-submit'), '#!/bin/bash\nprintf "%s\\n" "$@"; echo "token=${SPARK_CONNECT_AUTHENTICATE_TOKEN:+set}"\n', {
-      mode: 0o755,
-    });
+    writeFileSync(
+      join(bin, 'spark-client.spark-submit'),
+      '#!/bin/bash\nprintf "%s\\n" "$@"; echo "token=${SPARK_CONNECT_AUTHENTICATE_TOKEN:+set} cwd=$PWD"\n',
+      {
+        mode: 0o755,
+      },
+    );
     const ok = await run({ PATH: `${bin}:${process.env.PATH}`, SPARK_CONNECT_AUTHENTICATE_TOKEN: 'tok-1', POD_IP: '10.1.2.3', POD_NAME: 'sc-0' });
     expect(ok.exitCode, ok.stderr).toBe(0);
     const [said, ...args] = ok.stdout.split('\n');
@@ -378,6 +387,8 @@ describe('scripts in the rock keep arguments intact', () => {
       'spark.kubernetes.driver.pod.name=sc-0',
       '--username',
       'u1',
+      '--deploy-mode',
+      'client',
       '--class',
       'org.apache.spark.sql.connect.service.SparkConnectServer',
       '--conf',
@@ -385,11 +396,11 @@ describe('scripts in the rock keep arguments intact', () => {
       '--conf',
       'spark.connect.grpc.binding.address=0.0.0.0',
       'spark-internal',
-      'token=set',
+      `token=set cwd=${home}`,
     ]);
     expect(ok.stdout + ok.stderr).not.toContain('tok-1');
     const open = await run({ PATH: `${bin}:${process.env.PATH}`, SPARK_CONNECT_AUTH: 'NONE', SPARK_CONNECT_AUTHENTICATE_TOKEN: 'tok-2' });
-    expect(open.stdout.trim().split('\n').at(-1)).toBe('token=');
+    expect(open.stdout.trim().split('\n').at(-1)).toBe(`token= cwd=${home}`);
   });
   it('every script passes bash -n', async () => {
     for (const f of files.filter((x) => x.mode === 0o755)) {

@@ -19,9 +19,11 @@ if mode == "refused":
         s = SparkSession.builder.remote(url).create()
         s.range(1).collect()
         out["refused"] = False
-    except Exception as e:  # what the server answered, first line
+    except Exception as e:  # what the server answered: gRPC's status and details lines
+        text = str(e)
+        said = [line.strip() for line in text.splitlines() if line.strip().startswith(("status =", "details ="))]
         out["refused"] = True
-        out["error"] = str(e).strip().splitlines()[0][:300]
+        out["error"] = (" ".join(said) or text.strip().splitlines()[0])[:300]
     print(json.dumps(out))
     sys.exit(0)
 

@@ -204,6 +204,21 @@ async function listenersOf(dir: string): Promise<{ pids: string[]; addrs: string
   return { pids, addrs };
 }
 
+/**
+ * A bucket of its own for ACCOUNT and the account with its s3a settings (add-config from an admin pod):
+ * the context ./s3.ts's steps run in (pods on the node), and the keys the account stored.
+ */
+export async function s3AccountOnNode(d: DataContext, bucket: string, account: AccountRef, outputs: string[]): Promise<{ c: S3Ctx; keys: string[] }> {
+  const s3 = d.cluster().s3;
+  if (!s3) throw new CheckFailed('the local cluster runs without S3 (LOCAL_K8S_S3=0, or no node)', 'start it with scripts/local-k8s.sh start');
+  const secret = readFileSync(s3.secretKeyFile, 'utf8').trim();
+  registerSecret(secret);
+  const creds: S3Creds = { ...s3, secret };
+  await makeBucket(creds, bucket);
+  const c: S3Ctx = { where: podWhere(d, s3, bucket, account), s3: creds, bucket, account, outputs };
+  return { c, keys: await s3Account(c) };
+}
+
 /** The data scenarios, in order ("data N. …", `--only '^data'` selects them). */
 export function dataScenarios(d: DataContext): Array<[string, () => Promise<string>]> {
   const { k, ns } = d;
@@ -231,14 +246,7 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
   /** The bucket and the account with its s3a settings (add-config from an admin pod). */
   const prepare = () =>
     (setup ??= (async () => {
-      const s3 = d.cluster().s3;
-      if (!s3) throw new CheckFailed('the local cluster runs without S3 (LOCAL_K8S_S3=0, or no node)', 'start it with scripts/local-k8s.sh start');
-      const secret = readFileSync(s3.secretKeyFile, 'utf8').trim();
-      registerSecret(secret);
-      const creds: S3Creds = { ...s3, secret };
-      await makeBucket(creds, bucket);
-      const c: S3Ctx = { where: podWhere(d, s3, bucket, account), s3: creds, bucket, account, outputs: [] };
-      const keys = await s3Account(c);
+      const { c, keys } = await s3AccountOnNode(d, bucket, account, []);
       for (const want of ['spark.hadoop.fs.s3a.endpoint', 'spark.hadoop.fs.s3a.access.key', 'spark.hadoop.fs.s3a.secret.key']) {
         if (!keys.includes(want)) throw new CheckFailed(`the account's configuration lacks ${want} after add-config`, keys.join('\n'));
       }

@@ -5,14 +5,14 @@
  * Deployment and ClusterIP Service applied, and the pod Ready (its port open); and taking it all down.
  */
 import { readFileSync } from 'node:fs';
-import { s3Request, type S3Creds } from '../lib/s3.ts';
+import { s3Request } from '../lib/s3.ts';
 import { mask, registerSecret } from '../lib/secrets.ts';
 import { SERVERS, type ServerName, serverManifests } from '../lib/servers.ts';
 import type { LocalCluster } from '../lib/cluster.ts';
 import { CheckFailed, tail } from './checks.ts';
-import { type DataContext, podWhere } from './data.ts';
+import { type DataContext, s3AccountOnNode } from './data.ts';
 import { SMALL, sleep, type Json } from './kube.ts';
-import { makeBucket, s3Account, type AccountRef, type S3Ctx } from './s3.ts';
+import type { AccountRef } from './s3.ts';
 
 export interface ServerOnNode {
   /** The Deployment's and Service's name. */
@@ -65,14 +65,7 @@ export function serverOnNode(
 
   const serve = () =>
     (started ??= (async () => {
-      const s3 = d.cluster().s3;
-      if (!s3) throw new CheckFailed('the local cluster runs without S3 (LOCAL_K8S_S3=0, or no node)', 'start it with scripts/local-k8s.sh start');
-      const secret = readFileSync(s3.secretKeyFile, 'utf8').trim();
-      registerSecret(secret);
-      const creds: S3Creds = { ...s3, secret };
-      await makeBucket(creds, bucket);
-      const c: S3Ctx = { where: podWhere(d, s3, bucket, account), s3: creds, bucket, account, outputs };
-      await s3Account(c);
+      const { c } = await s3AccountOnNode(d, bucket, account, outputs);
       const catalog = [
         'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
         'spark.sql.catalog.lake=org.apache.iceberg.spark.SparkCatalog',
