@@ -27,6 +27,13 @@ if mode == "refused":
     print(json.dumps(out))
     sys.exit(0)
 
+if mode == "long":  # a query of minutes, until the test kills this client
+    s = SparkSession.builder.remote(url).create()
+    print("STARTED", flush=True)
+    s.range(0, 10**12, 1, 4).selectExpr("sum(id % 7) AS x").collect()
+    print(json.dumps({"finished": True}))
+    sys.exit(0)
+
 a = SparkSession.builder.remote(url).create()
 b = SparkSession.builder.remote(url).create()
 out["sessions"] = len({a.session_id, b.session_id})

@@ -12,9 +12,29 @@ import { cacheDir, projectRoot } from '../lib/paths.ts';
 import { CONNECT_PORT, exposures } from '../lib/servers.ts';
 import type { DataContext } from './data.ts';
 import { secretSightings } from './s3.ts';
+import { sleep, type Json } from './kube.ts';
 import { serverOnNode } from './server-node.ts';
 
 const USER = 'connectuser';
+/**
+ * The server's settings beyond the account's: dynamic allocation with shuffle tracking (idle executors go
+ * after executorIdleTimeout, those holding shuffle data after shuffleTracking.timeout), and a killed
+ * client's operation cancelled soon: its response stream ends within senderMaxStreamDuration (the client
+ * reattaches to a long one), and an operation nobody reattaches to is abandoned, which cancels its jobs,
+ * detachedTimeout later (Spark's defaults: 2 min and 5 min).
+ */
+export const CONNECT_SERVER_CONF = [
+  'spark.dynamicAllocation.enabled=true',
+  'spark.dynamicAllocation.shuffleTracking.enabled=true',
+  'spark.dynamicAllocation.shuffleTracking.timeout=30s',
+  'spark.dynamicAllocation.executorIdleTimeout=10s',
+  'spark.dynamicAllocation.minExecutors=0',
+  'spark.dynamicAllocation.initialExecutors=1',
+  'spark.dynamicAllocation.maxExecutors=2',
+  'spark.connect.execute.reattachable.senderMaxStreamDuration=10s',
+  'spark.connect.execute.manager.detachedTimeout=10s',
+  'spark.connect.execute.manager.maintenanceInterval=2s',
+];
 const CLIENT = join(projectRoot, 'src/smoke/connect-client.py');
 export const connectPython = () => join(cacheDir(), 'venv-connect', 'bin', 'python');
 
@@ -58,7 +78,25 @@ export function connectScenarios(d: DataContext, line: { track: string; image: (
     credential: token,
     image: line.image,
     what: `the Spark ${line.track} Connect server`,
+    conf: CONNECT_SERVER_CONF,
   });
+  const seen = new Set<string>();
+  /** Run FN while noting the server's executor pods every 2 s (dynamic allocation may release them after). */
+  const watching = async <T>(pod: string, fn: () => Promise<T>): Promise<T> => {
+    let on = true;
+    const watch = (async () => {
+      while (on) {
+        for (const p of await executors(pod).catch(() => [])) seen.add(p.metadata.name as string);
+        await sleep(2000);
+      }
+    })();
+    try {
+      return await fn();
+    } finally {
+      on = false;
+      await watch;
+    }
+  };
   let forward: Promise<{ port: number; stop: () => void }> | undefined;
 
   /** `kubectl port-forward` to the Service on a free loopback port (what a user outside the cluster runs). */
@@ -111,10 +149,9 @@ export function connectScenarios(d: DataContext, line: { track: string; image: (
         guard(async () => {
           const { pod, seconds } = await serve();
           const t = Date.now();
-          const r = await client('sessions', token);
+          const r = await watching(pod, () => client('sessions', token));
           const ran = (Date.now() - t) / 1000;
-          const pods = (await executors(pod)).map((p) => p.metadata.name as string);
-          const wrong = checkConnect(r, pods);
+          const wrong = checkConnect(r, [...seen]);
           const sa = (await k.json(['-n', ns, 'get', 'pod', pod])).spec.serviceAccountName as string;
           if (sa !== USER) wrong.push(`the server runs as ${sa}, not ${USER}`);
           if (wrong.length) throw await fail(wrong.join('; '), outputs.at(-1));
@@ -122,7 +159,49 @@ export function connectScenarios(d: DataContext, line: { track: string; image: (
         }),
     ],
     [
-      'connect 2. a client without the token or with a wrong one is refused; ClusterIP only (no NodePort, hostPort, hostNetwork); the token is in no log',
+      'connect 2. a client killed mid-query has its query cancelled on the server; with dynamic allocation (shuffle tracking, executorIdleTimeout 10s) the idle executors are released',
+      () =>
+        guard(async () => {
+          const { pod } = await serve();
+          const { port } = await forwarded();
+          const ip = (await k.json(['-n', ns, 'get', 'pod', pod])).status.podIP as string;
+          // the server's Spark UI REST API, at the pod's address from the host
+          const api = async (path: string) => (await (await fetch(`http://${ip}:4040/api/v1/applications${path}`)).json()) as Json[];
+          const app = (await api(''))[0]?.id as string;
+          const running = async () => (await api(`/${app}/jobs?status=running`)).length;
+          const long = execa(connectPython(), [CLIENT, String(port), 'long'], { env: { CONNECT_TOKEN: token }, reject: false, buffer: false });
+          try {
+            const until = Date.now() + 180_000;
+            while (!(await running())) {
+              if (Date.now() > until || long.exitCode !== null) throw await fail(`the long query never ran (client exit ${long.exitCode})`);
+              await sleep(2000);
+            }
+          } catch (e) {
+            long.kill('SIGKILL');
+            throw e;
+          }
+          long.kill('SIGKILL');
+          await long;
+          const killed = Date.now();
+          while ((await running()) > 0) {
+            if (Date.now() - killed > 150_000) throw await fail("the killed client's job still runs 150 s later", await k.logs(ns, pod, 40));
+            await sleep(2000);
+          }
+          const cancelled = (Date.now() - killed) / 1000;
+          const log = (await k.run(['-n', ns, 'logs', pod], { reject: false })).stdout;
+          outputs.push(`### server (cancel)\n${log}`);
+          const why = log.match(/Asked to cancel jobs with tag SparkConnect_OperationTag\S*/)?.[0];
+          if (!why) throw await fail('the job ended, but the server never cancelled the operation', log);
+          while ((await executors(pod)).length > 0) {
+            if (Date.now() - killed > 240_000) throw await fail(`${(await executors(pod)).length} executor(s) still there 240 s after the last query`);
+            await sleep(2000);
+          }
+          const released = (Date.now() - killed) / 1000;
+          return `job cancelled ${cancelled.toFixed(0)} s after the client was killed (the server: "${why.slice(0, 60)}…"); every executor released ${released.toFixed(0)} s after (${seen.size} executor pod(s) seen in all)`;
+        }),
+    ],
+    [
+      'connect 3. a client without the token or with a wrong one is refused; ClusterIP only (no NodePort, hostPort, hostNetwork); the token is in no log',
       () =>
         guard(async () => {
           const { pod, name } = await serve();

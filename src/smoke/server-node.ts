@@ -44,7 +44,7 @@ export const serverBucket = (ns: string, server: ServerName) => `${ns}-${server}
 
 export function serverOnNode(
   d: DataContext,
-  o: { server: ServerName; user: string; credential: string; image?: () => Promise<string>; what: string },
+  o: { server: ServerName; user: string; credential: string; image?: () => Promise<string>; what: string; conf?: string[] },
 ): ServerScenarioKit {
   const { k, ns } = d;
   const bucket = serverBucket(ns, o.server);
@@ -80,7 +80,12 @@ export function serverOnNode(
       );
       if (r.exitCode !== 0) throw await fail('add-config of the Iceberg catalog failed', r.output);
       const image = o.image ? await o.image() : d.imageRef;
-      const objects = serverManifests(o.server, { username: o.user, namespace: ns, image, submitArgs: [...SMALL, '--conf', 'spark.executor.instances=1'] });
+      const objects = serverManifests(o.server, {
+        username: o.user,
+        namespace: ns,
+        image,
+        submitArgs: [...SMALL, ...(o.conf ?? ['spark.executor.instances=1']).flatMap((c) => ['--conf', c])],
+      });
       name = objects[1]!.metadata.name as string;
       await k.create([
         { apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-auth`, namespace: ns }, stringData: { [SERVERS[o.server].secretKey]: o.credential } },
