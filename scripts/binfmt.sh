@@ -72,8 +72,10 @@ unregister() {
   $sudo mkdir -p "${LOCK%/*}"
   exec 9>"$LOCK"
   if ! flock -x -n 9; then
-    say "waiting for a build that runs arm64 programs under emulation ($LOCK)"
-    flock -x 9
+    # Bounded: an arm64 rock's bootstrap took about 6 min here; a holder stuck for longer is not waited for.
+    local wait="${BINFMT_UNREGISTER_WAIT:-1800}"
+    say "waiting for a build that runs arm64 programs under emulation ($LOCK), at most $wait s"
+    flock -x -w "$wait" 9 || die "a build still runs arm64 programs under emulation after $wait s ($LOCK): the entry stays; run unregister again when it is done"
   fi
   if mounted && [ -e "$BINFMT/$NAME" ]; then
     echo -1 | $sudo tee "$BINFMT/$NAME" >/dev/null

@@ -79,6 +79,17 @@ describe('scripts/binfmt.sh', () => {
     expect((await binfmt('register')).exitCode).toBe(0);
   });
 
+  it('unregister does not wait for ever: past BINFMT_UNREGISTER_WAIT it leaves the entry and says so', async () => {
+    mkdirSync(dirname(BINFMT_LOCK), { recursive: true });
+    const holder = execa('flock', ['-s', BINFMT_LOCK, 'sh', '-c', 'echo held; sleep 6']);
+    await new Promise<void>((ok) => holder.stdout!.once('data', () => ok()));
+    const r = await execa('bash', [script, 'unregister'], { reject: false, all: true, env: { BINFMT_UNREGISTER_WAIT: '1' } });
+    expect(r.exitCode).toBe(1);
+    expect(r.all).toContain('a build still runs arm64 programs under emulation after 1 s');
+    expect(existsSync(ours)).toBe(true);
+    await holder;
+  });
+
   it('unregister removes only its own entry; without any entry the arm64 executable does not run', async () => {
     // An unrelated entry somebody else made (a magic no real file has).
     writeFileSync(join(BINFMT, 'register'), `:${unrelated.split('/').pop()}:M::\\x00sparkcraft-test\\x00::/bin/false:`);
