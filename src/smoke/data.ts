@@ -172,7 +172,9 @@ from pyspark.sql import SparkSession
 bucket = sys.argv[1]
 spark = SparkSession.builder.appName("s3-metrics").getOrCreate()
 sc = spark.sparkContext
-print("SUM", sc.parallelize(range(1, 1001), 2).map(lambda x: x * 2).sum())
+# one write per line: the driver runs Python unbuffered, so print(a, b) is several writes, and the JVM's log
+# lines land between them (seen: "SCRAPED26/12/06 … INFO SparkContext: …" and " True" on the next line)
+print(f"SUM {sc.parallelize(range(1, 1001), 2).map(lambda x: x * 2).sum()}")
 jvm = sc._jvm
 path = lambda name: jvm.org.apache.hadoop.fs.Path(f"s3a://{bucket}/metrics/{name}")
 fs = path("waiting").getFileSystem(sc._jsc.hadoopConfiguration())
@@ -180,7 +182,7 @@ fs.create(path("waiting"), True).close()
 deadline = time.time() + 300
 while not fs.exists(path("scraped")) and time.time() < deadline:
     time.sleep(1)
-print("SCRAPED", fs.exists(path("scraped")))
+print(f"SCRAPED {fs.exists(path('scraped'))}")
 spark.stop()
 `;
 

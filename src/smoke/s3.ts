@@ -163,11 +163,11 @@ from pyspark.sql import SparkSession
 bucket = sys.argv[1]
 spark = SparkSession.builder.appName("s3-readback").getOrCreate()
 rows = sorted((r.id, r.name) for r in spark.read.parquet(f"s3a://{bucket}/warehouse/s3_people").collect())
-print("READ", ";".join(f"{i}:{n}" for i, n in rows))
+print("READ " + ";".join(f"{i}:{n}" for i, n in rows))  # one write: see data.ts METRICS_JOB
 # One object of about 11 MB with 5 MB parts: s3a's multipart upload.
 big = spark.range(0, 300000, numPartitions=1).selectExpr("concat(cast(id as string), repeat('x', 30)) as line")
 big.write.mode("overwrite").text(f"s3a://{bucket}/big")
-print("BIG", spark.read.text(f"s3a://{bucket}/big").count())
+print(f"BIG {spark.read.text(f's3a://{bucket}/big').count()}")
 spark.stop()
 `;
 
