@@ -8,8 +8,7 @@
 import { stringify } from 'yaml';
 import { evictImage, pulledSeconds, tagImage, type LocalCluster, type RegistryImage } from '../lib/cluster.ts';
 import { CheckFailed, tail, piFailures } from './checks.ts';
-import { Kube, rockPod, SMALL, sleep, type Json } from './kube.ts';
-import { mask } from '../lib/secrets.ts';
+import { Kube, rockPod, scenarioFailures, SMALL, sleep, type Json } from './kube.ts';
 import { POD_SECURITY_ENFORCE } from '../lib/pod-security.ts';
 import { cleanupData, dataScenarios } from './data.ts';
 import { jdbcScenarios } from './jdbc.ts';
@@ -403,8 +402,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   if (ctx.connect) scenarios.push(...connectScenarios(data, ctx.connect));
 
   // The flavours' own scenarios (the account's, before 7 deletes it).
-  const kitFail = async (what: string, log = '', lines?: number) =>
-    new CheckFailed(mask(what), mask(`${log ? `${tail(log, lines)}\n` : ''}${await k.diagnose(ns)}`));
+  const kitFail = scenarioFailures(k, ns).fail;
   for (const f of ctx.flavours ?? []) scenarios.push(...f.scenarios({ k, ns, user, account, image: f.image, fail: kitFail, small: SMALL, sleep }));
 
   if (ctx.snap) {

@@ -13,9 +13,9 @@ import { execa } from 'execa';
 import { stringify } from 'yaml';
 import type { LocalCluster, LocalS3 } from '../lib/cluster.ts';
 import { listKeys, s3Request, type S3Creds } from '../lib/s3.ts';
-import { mask, registerSecret } from '../lib/secrets.ts';
-import { CheckFailed, tail } from './checks.ts';
-import { type Kube, rockPod, SMALL, sleep, type Json } from './kube.ts';
+import { registerSecret } from '../lib/secrets.ts';
+import { CheckFailed } from './checks.ts';
+import { type Kube, rockPod, scenarioFailures, SMALL, sleep, type Json } from './kube.ts';
 import { restrictedPod } from '../lib/pod-security.ts';
 import {
   eventLogConf,
@@ -234,16 +234,8 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
     if (!mem.has(key)) mem.set(key, fn());
     return mem.get(key) as Promise<T>;
   };
-  const fail = async (what: string, log = '') => new CheckFailed(mask(what), mask(`${log ? `${tail(log, 30)}\n` : ''}${await k.diagnose(ns)}`));
   /** Run a step; any error becomes a failure with the pods' phases, events and log tails (masked). */
-  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof CheckFailed) throw e;
-      throw await fail((e as Error).message);
-    }
-  };
+  const { fail, guard } = scenarioFailures(k, ns, 30);
 
   /** The bucket and the account with its s3a settings (add-config from an admin pod). */
   const prepare = () =>

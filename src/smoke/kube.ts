@@ -4,7 +4,8 @@
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import type { LocalCluster } from '../lib/cluster.ts';
-import { tail } from './checks.ts';
+import { CheckFailed, tail } from './checks.ts';
+import { mask } from '../lib/secrets.ts';
 import { restrictedPod } from '../lib/pod-security.ts';
 
 export type Json = Record<string, any>;
@@ -91,6 +92,24 @@ export class Kube {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * How a group of scenarios in namespace NS fails: `fail` is a CheckFailed with the last LINES lines (tail's default when none) of a
+ * log and the namespace's diagnosis, both masked; `guard` runs a step and turns any other error into one.
+ */
+export function scenarioFailures(k: Kube, ns: string, lines?: number) {
+  const fail = async (what: string, log = '', n: number | undefined = lines) =>
+    new CheckFailed(mask(what), mask(`${log ? `${tail(log, n)}\n` : ''}${await k.diagnose(ns)}`));
+  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof CheckFailed) throw e;
+      throw await fail((e as Error).message);
+    }
+  };
+  return { fail, guard };
+}
 
 /** A pod running the rock with COMMAND in bash; restartPolicy Never. */
 export function rockPod(

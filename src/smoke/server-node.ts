@@ -6,12 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { s3Request } from '../lib/s3.ts';
-import { mask, registerSecret } from '../lib/secrets.ts';
+import { registerSecret } from '../lib/secrets.ts';
 import { SERVERS, type ServerName, serverManifests } from '../lib/servers.ts';
 import type { LocalCluster } from '../lib/cluster.ts';
-import { CheckFailed, tail } from './checks.ts';
+import type { CheckFailed } from './checks.ts';
 import { type DataContext, s3AccountOnNode } from './data.ts';
-import { SMALL, sleep, type Json } from './kube.ts';
+import { scenarioFailures, SMALL, sleep, type Json } from './kube.ts';
 import type { AccountRef } from './s3.ts';
 
 export interface ServerOnNode {
@@ -50,15 +50,8 @@ export function serverOnNode(
   const bucket = serverBucket(ns, o.server);
   const account: AccountRef = { username: o.user, namespace: ns };
   const outputs: string[] = [];
-  const fail = async (what: string, log = '') => new CheckFailed(mask(what), mask(`${log ? `${tail(log, 40)}\n` : ''}${await k.diagnose(ns)}`));
-  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof CheckFailed) throw e;
-      throw await fail((e as Error).message);
-    }
-  };
+  const { fail, guard } = scenarioFailures(k, ns, 40);
+
   registerSecret(o.credential);
   let started: Promise<ServerOnNode> | undefined;
   let name = `${o.server}-${o.user}`;
