@@ -235,6 +235,10 @@ function withoutUnavailable(f: FlavourSpec, line: LineSpec): FlavourSpec {
   return { ...f, services: Object.fromEntries(Object.entries(f.services).filter(([s]) => !gone.includes(s))) };
 }
 
+/** Whether LINE's rock has SERVICE: a flavour of the line declares it and the line does not mark it unavailable. */
+export const lineHasService = (m: Matrix, line: LineSpec, service: string): boolean =>
+  !line.unavailableServices?.[service] && line.flavours.some((f) => m.flavours[f]?.services?.[service]);
+
 /**
  * A service of the line's rock, or a one-line refusal naming the service and the line's evidence (the
  * `manifest` command asks before printing a server's objects).
@@ -248,13 +252,12 @@ export function serviceOn(m: Matrix, track: string | undefined, service: string)
     throw new UserError('E_SERVICE', `Spark ${line.track}'s rock has no ${service} service: ${why}`, {
       hint: `lines that have it: ${
         m.lines
-          .filter((l) => !l.unavailableServices?.[service])
+          .filter((l) => lineHasService(m, l, service))
           .map((l) => l.track)
           .join(', ') || 'none'
       }`,
     });
-  if (!line.flavours.some((f) => m.flavours[f]?.services?.[service]))
-    throw new UserError('E_SERVICE', `no flavour of Spark ${line.track} has a ${service} service`);
+  if (!lineHasService(m, line, service)) throw new UserError('E_SERVICE', `no flavour of Spark ${line.track} has a ${service} service`);
   return { line };
 }
 

@@ -7,7 +7,7 @@ import { removeTree } from '../lib/mounts.ts';
 import { log } from '../lib/log.ts';
 import { err } from '../lib/output.ts';
 import type { Packed } from '../pack/pack.ts';
-import { flavourAvailable, resolveLine } from '../config/matrix.ts';
+import { flavourAvailable, lineHasService, resolveLine } from '../config/matrix.ts';
 import type { LineSpec, Matrix, ResolvedLine } from '../config/types.ts';
 import semver from 'semver';
 import type { Road } from '../pipeline.ts';
@@ -130,7 +130,7 @@ export function connectLine(
   road: Road,
   load: (p: { artifact: string; ref: string }) => Promise<unknown>,
 ): ScenarioContext['connect'] {
-  const has = (l: LineSpec) => !l.unavailableServices?.['spark-connect'] && l.flavours.some((f) => m.flavours[f]?.services?.['spark-connect']);
+  const has = (l: LineSpec) => lineHasService(m, l, 'spark-connect');
   const line = has(r.line) ? r.line : [...m.lines].filter(has).sort((a, b) => semver.compare(b.spark, a.spark))[0];
   if (!line) return undefined;
   const cell = line === r.line ? r : resolveLine(m, { line: line.track, risk: r.risk, arch: r.arch });
