@@ -9,9 +9,7 @@ import type { Risk } from '../config/types.ts';
 import { check, loadTemplates, writeCommitted } from './render.ts';
 import { stringify } from 'yaml';
 import { SERVERS, type ServerName, serverManifests } from '../lib/servers.ts';
-
-/** A Kubernetes name (DNS-1123 label), as spark8t's accounts and namespaces are. */
-const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+import { dns1123Label } from '../lib/k8s-names.ts';
 
 interface RenderOptions {
   matrix?: string;
@@ -78,12 +76,17 @@ export function register(program: Command, ws: Workspace, road: Road): void {
       if (!Object.hasOwn(SERVERS, server))
         throw new UserError('E_USAGE', `no server ${JSON.stringify(server)}`, { hint: `one of ${Object.keys(SERVERS).join(', ')}` });
       const name = server as ServerName;
+      // Labels, both: the account's name goes into a Service's name.
       for (const [what, v] of [
         ['--username', o.username],
         ['--namespace', o.namespace],
-      ] as const)
-        if (!LABEL.test(v))
-          throw new UserError('E_USAGE', `${what} ${JSON.stringify(v)} is not a Kubernetes name`, { hint: 'lower-case letters, digits and -, at most 63' });
+      ] as const) {
+        const problem = dns1123Label(v);
+        if (problem)
+          throw new UserError('E_USAGE', `${what} ${JSON.stringify(v)} is not a Kubernetes name: it ${problem}`, {
+            hint: 'lower-case letters, digits and -, at most 63',
+          });
+      }
       for (const c of o.conf ?? []) if (!/^[^=\s]+=/.test(c)) throw new UserError('E_USAGE', `--conf ${JSON.stringify(c)} is not key=value`);
       const m = loadMatrix(ws.matrixFile);
       // The line's rock must have the service (refused by name, with the matrix's evidence, otherwise).

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeKey, encodeKey, encodeKeyLegacy, decodeKeyLegacy } from '../../src/spark8t/registry/encoding.ts';
 import { expandVars, mergeJavaOptions, mergeLevels, parseConfArgs, parseProperties, removeKeys, splitJavaOptions } from '../../src/spark8t/conf/properties.ts';
 import { parseWrapperArgs } from '../../src/spark8t/wrappers/args.ts';
-import { dns1123Label } from '../../src/spark8t/registry/manifests.ts';
+import { dns1123Label } from '../../src/lib/k8s-names.ts';
 import { EDIT_ATTEMPTS, Registry, validateRef } from '../../src/spark8t/registry/registry.ts';
 import { KubeApiError, type KubeClient, type KubeObject } from '../../src/spark8t/kube/client.ts';
 import { toolFromName } from '../../src/spark8t/main.ts';

@@ -85,20 +85,3 @@ export function authSecretManifest(user: string, namespace: string, secret: stri
 export function secretManifest(user: string, namespace: string): KubeObject {
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName(user), namespace, labels: { [GENERATED_BY]: SPARK8T } } };
 }
-
-/** DNS-1123 checks done before any request. Returns the problem, or undefined when valid. */
-export function dns1123Label(value: string): string | undefined {
-  if (value.length === 0) return 'must not be empty';
-  if (value.length > 63) return 'must be at most 63 characters';
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value))
-    return 'must consist of lower case alphanumeric characters or "-", and start and end with an alphanumeric character';
-  return undefined;
-}
-
-export function dns1123Subdomain(value: string): string | undefined {
-  if (value.length === 0) return 'must not be empty';
-  if (value.length > 253) return 'must be at most 253 characters';
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value))
-    return 'must consist of lower case alphanumeric characters, "-" or ".", and start and end with an alphanumeric character';
-  return undefined;
-}

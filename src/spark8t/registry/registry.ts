@@ -3,6 +3,7 @@
  * secret layout and key encoding. Differences on purpose: create is all-or-nothing, names are
  * validated before any request, and listing is one labelled cluster-wide request.
  */
+import { dns1123Label, dns1123Subdomain } from '../../lib/k8s-names.ts';
 import { UserError } from '../../lib/errors.ts';
 import { log } from '../../lib/log.ts';
 import { registerSecret } from '../../lib/secrets.ts';
@@ -17,10 +18,8 @@ import {
   MANAGED_BY,
   PRIMARY,
   SPARK8T,
-  dns1123Label,
   authSecretManifest,
   authSecretName,
-  dns1123Subdomain,
   hubSecretName,
   roleBindingManifest,
   roleBindingName,
