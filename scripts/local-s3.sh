@@ -105,16 +105,22 @@ launch() {
 # has re-registered its volumes with the master. Ready means: the probe object the previous start
 # wrote reads back (the old volumes are served again; 404 if someone removed it), and a new probe
 # object goes up and reads back.
+# A 200 with other bytes than the previous start wrote also means "served": SeaweedFS can come back
+# with an object's previous version when it was stopped soon after the write (seen in CI: the probe of
+# the start before read back, every time, so a byte comparison here failed every later start for
+# 60 s). That is said once on stderr, not waited on.
 PROBE_BUCKET=sparkcraft-readiness
 rw_ready() {
   local url="http://127.0.0.1:$PORT/$PROBE_BUCKET" code nonce
   if [ -s "$STATE/probe" ]; then
     code=$(s3_curl "$url/probe" -o "$STATE/probe.got" -w '%{http_code}' --max-time 5 2>/dev/null) || return 1
     case "$code" in
-      200) cmp -s "$STATE/probe" "$STATE/probe.got" || return 1 ;;
+      200) cmp -s "$STATE/probe" "$STATE/probe.got" ||
+             say "note: SeaweedFS came back with an older version of its readiness probe than the last start wrote (it lost a write made just before a stop); continuing" ;;
       404) ;;
       *) return 1 ;;
     esac
+    rm -f "$STATE/probe"
   fi
   code=$(s3_curl "$url" -X PUT -o /dev/null -w '%{http_code}' --max-time 5 2>/dev/null) || return 1
   [ "$code" = 200 ] || [ "$code" = 409 ] || return 1
