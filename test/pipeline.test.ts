@@ -24,7 +24,7 @@ describe('the steps', () => {
     const fake = { select: async () => ({}) as never, run: async () => ({}) as never } satisfies Road;
     for (const s of STEPS) (await s.cli()).register(program, workspace(), fake);
     // verify (a published image's signature, SBOM and provenance) is the publish step's, after publish.
-    expect(program.commands.map((c) => c.name())).toEqual(['render', 'manifest', 'stage', 'lock', 'build', 'smoke', 'publish', 'verify']);
+    expect(program.commands.map((c) => c.name())).toEqual(['render', 'cells', 'manifest', 'stage', 'lock', 'build', 'smoke', 'publish', 'verify']);
   });
 
   it('`build rock` and `stage` run the road they are handed, with the cell they selected and the options asked for', async () => {

@@ -80,8 +80,8 @@ describe('release matrix', () => {
 function widened(): Matrix {
   const raw = parse(readFileSync(FIXTURE_MATRIX, 'utf8'));
   raw.architectures = ['amd64', 'arm64'];
-  raw.project.debianSuites = { ...raw.project.debianSuites, '21': 'trixie' };
-  for (const l of raw.lines) l.java = [...l.java, 21];
+  raw.project.debianSuites = { ...raw.project.debianSuites, '21': { suite: 'trixie', python: '3.13' } };
+  for (const l of raw.lines) if (!l.java.includes(21)) l.java = [...l.java, 21];
   return validateMatrix(raw, 'widened');
 }
 
@@ -90,13 +90,21 @@ describe('release cells (line × flavour × architecture × Java)', () => {
     const wide = widened();
     let withOwnVersion = 0;
     let cells = 0;
+    let refused = 0;
     for (const line of wide.lines) {
       for (const name of line.flavours) {
         const f = wide.flavours[name]!;
         for (const arch of wide.architectures) {
           for (const java of line.java) {
             for (const risk of wide.risks) {
-              const r = resolveLine(wide, { line: line.track, flavour: name, risk, arch, java });
+              const sel = { line: line.track, flavour: name, risk, arch, java };
+              if (f.wheelPython && f.wheelPython !== wide.project.debianSuites[String(java)]!.python) {
+                // wheels locked for another Python than the cell's suite has: refused by name
+                expect(() => resolveLine(wide, sel)).toThrow(`flavour ${name}'s wheels are locked for Python ${f.wheelPython}`);
+                refused++;
+                continue;
+              }
+              const r = resolveLine(wide, sel);
               cells++;
               const def = java === line.java[0];
               const j = def ? '' : `-java${java}`;
@@ -108,7 +116,7 @@ describe('release cells (line × flavour × architecture × Java)', () => {
               expect(r.version).toBe(version);
               expect([r.arch, r.java, r.defaultJava]).toEqual([arch, java, def]);
               expect(r.javaHome).toBe(`/usr/lib/jvm/java-${java}-openjdk-${arch}`);
-              expect(r.debianSuite).toBe(java === 21 ? 'trixie' : 'bookworm');
+              expect([r.debianSuite, r.python]).toEqual(java === 21 ? ['trixie', '3.13'] : ['bookworm', '3.11']);
               expect(r.platform.go).toBe(arch);
               expect(r.key).toBe(`${line.track}/${name}/${arch}-java${java}`);
               expect(r.image.tags).toEqual([
@@ -154,7 +162,9 @@ describe('release cells (line × flavour × architecture × Java)', () => {
       }
     }
     expect(withOwnVersion).toBeGreaterThan(0);
-    expect(cells).toBe(wide.lines.reduce((n, l) => n + l.flavours.length * 2 * l.java.length * wide.risks.length, 0));
+    // jupyter (wheels for 3.11) on the default line's Java 21 cells (trixie, 3.13): both architectures, every risk
+    expect(refused).toBe(2 * wide.risks.length);
+    expect(cells + refused).toBe(wide.lines.reduce((n, l) => n + l.flavours.length * 2 * l.java.length * wide.risks.length, 0));
   });
   it("the architecture is the host's unless given; one the matrix does not build, or a Java the line lacks, is refused by name", () => {
     expect(resolveLine(matrix, {}).arch).toBe(hostArch());

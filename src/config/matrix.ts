@@ -187,6 +187,16 @@ export function resolveLine(m: Matrix, sel: CellSelector = {}): ResolvedLine {
   const java = sel.java ?? line.java[0]!;
   if (!line.java.includes(java)) throw new UserError('E_JAVA', `Spark ${line.track} is not built with Java ${java}`, { hint: `java: ${line.java.join(', ')}` });
   const defaultJava = java === line.java[0];
+  const suite = m.project.debianSuites[String(java)]!;
+  // A flavour's wheels are locked for one Python: a cell whose suite has another cannot take them.
+  if (flavour.wheelPython && flavour.wheelPython !== suite.python)
+    throw new UserError(
+      'E_FLAVOUR',
+      `flavour ${flavourName}'s wheels are locked for Python ${flavour.wheelPython}, and Spark ${line.track} with Java ${java} is built on Debian ${suite.suite}, whose python3 is ${suite.python}`,
+      {
+        hint: `build it with Java ${line.java.filter((j) => m.project.debianSuites[String(j)]?.python === flavour.wheelPython).join(' or ') || "(none of the line's)"}`,
+      },
+    );
   const baseVersion = line.rock.base.split('@')[1]!;
   const flavourVersion = flavourVersionOf(flavour, line);
   const version = flavourVersion ? `${line.spark}-${flavourVersion}` : line.spark;
@@ -212,7 +222,8 @@ export function resolveLine(m: Matrix, sel: CellSelector = {}): ResolvedLine {
     java,
     javaHome: `/usr/lib/jvm/java-${java}-openjdk-${arch}`,
     defaultJava,
-    debianSuite: m.project.debianSuites[String(java)]!,
+    debianSuite: suite.suite,
+    python: suite.python,
     inputs: flavourInputsOn(flavour, line),
     key: `${line.track}/${flavour.name}/${variant}`,
     image: { registry: m.project.registry, name: flavour.image, tags, ref: `${m.project.registry}/${flavour.image}:${tags[1]}` },

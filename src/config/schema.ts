@@ -101,13 +101,12 @@ const flavour = {
 const line = {
   type: 'object',
   additionalProperties: false,
-  required: ['track', 'spark', 'scala', 'java', 'python', 'hadoop', 'py4j', 'rock', 'snap', 'distribution', 'jars', 'flavours'],
+  required: ['track', 'spark', 'scala', 'java', 'hadoop', 'py4j', 'rock', 'snap', 'distribution', 'jars', 'flavours'],
   properties: {
     track: { type: 'string', pattern: track },
     spark: semverish,
     scala: { enum: ['2.12', '2.13'] },
     java: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [11, 17, 21, 25] } },
-    python: { type: 'string', pattern: '^3\\.\\d+$' },
     hadoop: semverish,
     py4j: { type: 'string', pattern: '^py4j-[\\d.]+-src\\.zip$' },
     rock: { type: 'object', additionalProperties: false, required: ['base'], properties: { base: { enum: ['ubuntu@22.04', 'ubuntu@24.04'] } } },
@@ -153,7 +152,16 @@ export const matrixSchema: JsonSchema = {
             version: { type: 'string', format: 'go-version' },
           },
         },
-        debianSuites: { type: 'object', propertyNames: { pattern: '^\\d+$' }, additionalProperties: { type: 'string', pattern: '^[a-z]+$' } },
+        debianSuites: {
+          type: 'object',
+          propertyNames: { pattern: '^\\d+$' },
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['suite', 'python'],
+            properties: { suite: { type: 'string', pattern: '^[a-z]+$' }, python: { type: 'string', pattern: '^3\\.\\d+$' } },
+          },
+        },
       },
     },
     flavours: { type: 'object', propertyNames: name, additionalProperties: flavour },

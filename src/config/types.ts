@@ -95,7 +95,7 @@ export interface FlavourSpec {
   entrypointService?: string;
   /** One line on what the flavour adds (the manifest's summary). */
   summary?: string;
-  /** Python the flavour's wheels are resolved for (the built-in backend's base: Debian bookworm's 3.11). */
+  /** Python the flavour's wheels are resolved for: a cell whose suite has another Python is refused (E_FLAVOUR). */
   wheelPython?: string;
 }
 
@@ -107,7 +107,6 @@ export interface LineSpec {
   scala: string;
   /** The Java versions the line is built with; the first is the line's default (its tags carry no Java). */
   java: number[];
-  python: string;
   hadoop: string;
   /** The py4j source zip under python/lib (PYTHONPATH names it). */
   py4j: string;
@@ -142,8 +141,8 @@ export interface Matrix {
     runUser: string; // _daemon_
     uid: number; // 584792
     pebble: { module: string; version: string };
-    /** The built-in backend's Debian suite per Java version (`"17": bookworm`). */
-    debianSuites: Record<string, string>;
+    /** The built-in backend's Debian suite per Java version, and the Python 3 that suite's python3 is (`"17": {suite: bookworm, python: "3.11"}`). */
+    debianSuites: Record<string, { suite: string; python: string }>;
   };
   flavours: Record<string, FlavourSpec>;
   lines: LineSpec[];
@@ -181,6 +180,8 @@ export interface ResolvedLine {
   defaultJava: boolean;
   /** The built-in backend's Debian suite for this Java. */
   debianSuite: string;
+  /** The image's Python (`3.11`): the suite's python3, which the smoke asserts. */
+  python: string;
   /** The flavour's inputs on this line: its jars and PyPI requirements, and its module's settings. */
   inputs: { jars: JarSpec[]; pypi: PypiSpec[]; settings: Record<string, string> };
   /** `3.5/spark/amd64-java17`: the cell, in every cache key and record. */

@@ -10,6 +10,8 @@ import { check, loadTemplates, writeCommitted } from './render.ts';
 import { stringify } from 'yaml';
 import { SERVERS, type ServerName, serverManifests } from '../lib/servers.ts';
 import { dns1123Label } from '../lib/k8s-names.ts';
+import { cellRows, cellTable } from './cells.ts';
+import { out, outJson } from '../lib/output.ts';
 
 interface RenderOptions {
   matrix?: string;
@@ -59,6 +61,17 @@ export function register(program: Command, ws: Workspace, road: Road): void {
         const t = loadTemplates(ws.templates);
         for (const f of await writeCommitted(ws, m, t)) log.info(`wrote ${f}`);
       }
+    });
+
+  program
+    .command('cells')
+    .description('list every cell of the image family (line × flavour × Java, with its architectures) and its tags, or why it is refused')
+    .option('--matrix <file>', 'release matrix (default: matrix.yaml)')
+    .option('--json', 'print the cells as JSON')
+    .action((o: { matrix?: string; json?: boolean }) => {
+      const rows = cellRows(loadMatrix(o.matrix ?? ws.matrixFile));
+      if (o.json) outJson(rows);
+      else out(cellTable(rows));
     });
 
   program

@@ -20,6 +20,7 @@ import { compileSchema } from '../lib/schema.ts';
 import { hardenScript } from '../lib/hardening.ts';
 import { defaultTemplate, ROLES } from '../lib/pod-security.ts';
 import { rockcraftSchema, snapcraftSchema } from './schemas.ts';
+import { readmeWithCells } from './cells.ts';
 
 const checkRockcraft = compileSchema(rockcraftSchema);
 const checkSnapcraft = compileSchema(snapcraftSchema);
@@ -325,7 +326,7 @@ export async function committedFiles(matrix: Matrix, t: Templates, registry: Fla
 
 /** Write the committed top-level manifests (the default line); returns their paths. */
 export async function writeCommitted(ws: Workspace, matrix: Matrix, t: Templates): Promise<string[]> {
-  const files = await committedFiles(matrix, t);
+  const files = [...(await committedFiles(matrix, t)), ...(await readmeCells(ws, matrix))];
   for (const f of files) {
     await mkdir(dirname(join(ws.root, f.path)), { recursive: true });
     await writeFileAtomic(join(ws.root, f.path), f.content, 0o644);
@@ -333,9 +334,17 @@ export async function writeCommitted(ws: Workspace, matrix: Matrix, t: Templates
   return files.map((f) => f.path);
 }
 
+/** README.md with its table of cells current (none when the checkout's README has no table markers). */
+async function readmeCells(ws: Workspace, matrix: Matrix): Promise<RenderedFile[]> {
+  const readme = await readFile(join(ws.root, 'README.md'), 'utf8').catch(() => undefined);
+  const content = readme === undefined ? undefined : readmeWithCells(readme, matrix);
+  return content === undefined ? [] : [{ path: 'README.md', content, mode: 0o644 }];
+}
+
 /** The committed manifests that differ from what the matrix and templates produce. */
 export async function check(o: { matrix?: string } = {}, ws: Workspace = workspace()): Promise<string[]> {
-  const want = await committedFiles(loadMatrix(o.matrix ?? ws.matrixFile), loadTemplates(ws.templates));
+  const matrix = loadMatrix(o.matrix ?? ws.matrixFile);
+  const want = [...(await committedFiles(matrix, loadTemplates(ws.templates))), ...(await readmeCells(ws, matrix))];
   const stale: string[] = [];
   for (const f of want) {
     const have = await readFile(join(ws.root, f.path), 'utf8').catch(() => undefined);

@@ -118,7 +118,11 @@ export async function runCheck(name: string, fn: () => Promise<string>): Promise
 }
 
 /** `work`: a directory of the caller's, removed by it (it will hold a kubeconfig with credentials). */
-export function rockChecks(rock: RockRunner, c: Cluster, opts: { archive: string; sparkJars: string; imageRef: string; work: string; examplesJar: string }) {
+export function rockChecks(
+  rock: RockRunner,
+  c: Cluster,
+  opts: { archive: string; sparkJars: string; imageRef: string; work: string; examplesJar: string; python: string; java: number },
+) {
   const work = opts.work;
   mkdirSync(work, { recursive: true });
   chmodSync(work, 0o755);
@@ -148,7 +152,15 @@ export function rockChecks(rock: RockRunner, c: Cluster, opts: { archive: string
     [
       'rock: PySpark job in local mode',
       async () => {
-        const r = await rock.run(['-c', 'spark-submit --master "local[2]" /opt/spark/examples/pi.py 4 2>&1'], { entrypoint: '/bin/bash' });
+        // The cell's Python and Java are what the image runs (matrix.yaml's debianSuites say which).
+        const r = await rock.run(
+          [
+            '-c',
+            `python3 -c 'import sys; print("python=%d.%d" % sys.version_info[:2])' && java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = /java=/p' && spark-submit --master "local[2]" /opt/spark/examples/pi.py 4 2>&1`,
+          ],
+          { entrypoint: '/bin/bash' },
+        );
+        expectOutput('the image', r, new RegExp(`^python=${opts.python.replace('.', '\\.')}\njava=${opts.java}$`, 'm'));
         return expectOutput('pi.py', r, /Pi is roughly 3\.1\d*/);
       },
     ],

@@ -26,12 +26,12 @@ export async function localCluster(): Promise<Cluster> {
 
 /** Build (cached) and really run the rock and/or the snap of the selected line. */
 export async function smoke(
-  o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; only?: RegExp; cluster?: boolean; flavours?: FlavourRegistry },
+  o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; java?: number; only?: RegExp; cluster?: boolean; flavours?: FlavourRegistry },
   ws: Workspace,
   road: Road,
 ): Promise<CheckResult[]> {
   const which = o.artifact ?? 'all';
-  const { matrix, cell: resolved } = await road.select({ line: o.line });
+  const { matrix, cell: resolved } = await road.select({ line: o.line, java: o.java });
   if (o.cluster) return smokeCluster(matrix, resolved, ws, road, o);
   const packed: Packed[] = [];
   for (const kind of ['rock', 'snap'] as const) {
@@ -67,7 +67,15 @@ export async function smokeArtifacts(r: ResolvedLine, ws: Workspace, packed: Pac
         const rock = await RockRunner.load(p.artifact, `${r.image.name}:smoke`);
         const sparkJars = join(at(ws, r.paths.inputs), 'spark', 'jars');
         await run(
-          rockChecks(rock, cluster, { archive: p.artifact, sparkJars, imageRef: r.image.ref, work: join(work, 'rock'), examplesJar: r.paths.examplesJar }),
+          rockChecks(rock, cluster, {
+            archive: p.artifact,
+            sparkJars,
+            imageRef: r.image.ref,
+            work: join(work, 'rock'),
+            examplesJar: r.paths.examplesJar,
+            python: r.python,
+            java: r.java,
+          }),
         );
       } else {
         const snap = await SnapRunner.open(p.artifact, join(work, 'snap'));

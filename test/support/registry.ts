@@ -91,7 +91,7 @@ export function fixtureLine(
       runUser: '_daemon_',
       uid: 584792,
       pebble: { module: 'github.com/canonical/pebble', version: 'v1.26.0' },
-      debianSuites: { '17': 'bookworm' },
+      debianSuites: { '17': { suite: 'bookworm', python: '3.11' } },
     },
     flavours: { spark: { name: 'spark', image: over.name ?? 'charmed-spark', ...(over.tagVersion ? { tagVersion: over.tagVersion } : {}) } },
     lines: [
@@ -100,7 +100,6 @@ export function fixtureLine(
         spark,
         scala: '2.12',
         java: [17],
-        python: '3.10',
         hadoop: '3.3.4',
         py4j: 'py4j-0.10.9.7-src.zip',
         rock: { base: 'ubuntu@22.04' },
