@@ -2,6 +2,7 @@
  * The flavours as data: matrix → resolved names, manifests and files (pure), the lock's pins and
  * the scripts they ship. The stage of a flavour's own inputs (real downloads) is test/flavour-stage.test.ts.
  */
+import { stagedJarName } from '../src/stage/stage.ts';
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -275,7 +276,19 @@ describe("the lock pins each flavour's inputs", () => {
     expect(() => lockedFlavourInputs(line, matrix.flavours.jupyter!, stale, 'amd64')).toThrow(
       /does not pin wheel:jupyterlab@4\.6\.6 \(flavours\["3\.5\/jupyter\/amd64"\]\).*/,
     );
-    expect(plannedFlavourInputs(line, matrix.flavours.gpu!).map((i) => i.id)).toEqual(['maven:com.nvidia:rapids-4-spark_2.12@25.04.0']);
+    expect(plannedFlavourInputs(line, matrix.flavours.gpu!, 'amd64').map((i) => i.id)).toEqual(['maven:com.nvidia:rapids-4-spark_2.12@25.04.0']);
+    // arm64: RAPIDS' AArch64 build is another file of the same version (its classifier), another id and URL
+    const arm = plannedFlavourInputs(line, matrix.flavours.gpu!, 'arm64');
+    expect(arm.map((i) => [i.id, i.url])).toEqual([
+      [
+        'maven:com.nvidia:rapids-4-spark_2.12@25.04.0+cuda12-arm64',
+        'https://repo1.maven.org/maven2/com/nvidia/rapids-4-spark_2.12/25.04.0/rapids-4-spark_2.12-25.04.0-cuda12-arm64.jar',
+      ],
+    ]);
+    // staged under Maven's own file name, the classifier included
+    const staged = (i: (typeof arm)[number]) => stagedJarName({ ...i, url: i.url!, sha256: 'a'.repeat(64) });
+    expect(staged(arm[0]!)).toBe('rapids-4-spark_2.12-25.04.0-cuda12-arm64.jar');
+    expect(staged(plannedFlavourInputs(line, matrix.flavours.gpu!, 'amd64')[0]!)).toBe('rapids-4-spark_2.12-25.04.0.jar');
   });
   it('pip: the resolving command and report parsing (pure)', () => {
     const [cli, args] = resolveCommand(['jupyterlab==4.6.6'], '3.11', '/r.json', '/t', ARCHITECTURES.arm64!.pip);

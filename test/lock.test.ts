@@ -96,6 +96,14 @@ describe('a crafted lock file', () => {
       /inputs\["wheel:jupyterlab@4\.6\.6\+amd64"\]\.id names "amd64", not an architecture of a platform wheel/,
     ],
     [
+      "a jar's id naming a classifier its URL's file does not carry (the plain x86_64 jar passed off as the arm64 one)",
+      (l) => {
+        const arm = 'maven:com.nvidia:rapids-4-spark_2.12@25.04.0+cuda12-arm64';
+        l.inputs[arm]!.url = l.inputs['maven:com.nvidia:rapids-4-spark_2.12@25.04.0']!.url;
+      },
+      /inputs\["maven:com\.nvidia:rapids-4-spark_2\.12@25\.04\.0\+cuda12-arm64"\]\.id names the classifier "cuda12-arm64", which its url's file does not carry/,
+    ],
+    [
       'a sha256 that is a path out of the cache',
       (l) => (l.inputs[spark]!.sha256 = relative(join(cache, 'downloads', 'sha256'), victim)),
       new RegExp(`inputs\\["${esc(spark)}"\\]\\.sha256 is not a sha256-hex`),

@@ -141,7 +141,7 @@ describe('a flavour is a matrix entry, its templates and its module', () => {
     expect(manifest.services).toEqual({ demo: { override: 'replace', summary: 'the demo server', command: '/bin/bash /opt/demo.sh [ ]', startup: 'enabled' } });
     expect(manifest.description).toBe('demo 4242');
     expect(readFileSync(join(road.rendered.dir, 'files/rock/opt/demo.sh'), 'utf8')).toBe('exec demo --port 4242\n');
-    expect(plannedFlavourInputs(cell.line, cell.flavour).map((i) => i.id)).toEqual(['maven:org.example:demo-server_2.12@1.2.3']);
+    expect(plannedFlavourInputs(cell.line, cell.flavour, cell.arch).map((i) => i.id)).toEqual(['maven:org.example:demo-server_2.12@1.2.3']);
     const committed = await committedFiles(m, loadTemplates(ws.templates), registry);
     expect(committed.map((f) => f.path)).toContain('flavours/demo/rockcraft.yaml');
   });

@@ -135,10 +135,17 @@ export function imageTags(version: string, track: string, baseVersion: string, r
   return tags;
 }
 
-/** A flavour's inputs on one line (pure): its own jars and requirements, then the line's additions. */
-export function flavourInputsOn(f: FlavourSpec, line: LineSpec): { jars: JarSpec[]; pypi: PypiSpec[]; settings: Record<string, string> } {
+/**
+ * A flavour's inputs on one line (pure): its own jars and requirements, then the line's additions. On an
+ * architecture, a jar with `classifiers` is that architecture's file (its classifier, or the plain jar).
+ */
+export function flavourInputsOn(f: FlavourSpec, line: LineSpec, arch?: string): { jars: JarSpec[]; pypi: PypiSpec[]; settings: Record<string, string> } {
   const on = f.lines?.[line.track];
-  return { jars: [...(f.jars ?? []), ...(on?.jars ?? [])], pypi: [...(f.pypi ?? []), ...(on?.pypi ?? [])], settings: { ...(on?.settings ?? {}) } };
+  const jars = [...(f.jars ?? []), ...(on?.jars ?? [])].map(({ classifiers, ...j }) => {
+    const c = arch === undefined ? undefined : classifiers?.[arch];
+    return c ? { ...j, classifier: c } : j;
+  });
+  return { jars, pypi: [...(f.pypi ?? []), ...(on?.pypi ?? [])], settings: { ...(on?.settings ?? {}) } };
 }
 
 /**
@@ -224,7 +231,7 @@ export function resolveLine(m: Matrix, sel: CellSelector = {}): ResolvedLine {
     defaultJava,
     debianSuite: suite.suite,
     python: suite.python,
-    inputs: flavourInputsOn(flavour, line),
+    inputs: flavourInputsOn(flavour, line, arch),
     key: `${line.track}/${flavour.name}/${variant}`,
     image: { registry: m.project.registry, name: flavour.image, tags, ref: `${m.project.registry}/${flavour.image}:${tags[1]}` },
     snap: { name: m.project.snapName, version: line.spark, channel: `${line.track}/${risk}` },

@@ -27,6 +27,7 @@ const jar = {
     artifact: { type: 'string', format: 'maven-artifact' },
     version: mavenVersion,
     classifier: { type: 'string', format: 'path-segment' },
+    classifiers: { type: 'object', propertyNames: { pattern: '^[a-z0-9]+$' }, additionalProperties: { type: 'string', format: 'path-segment' } },
     license: nonEmpty,
   },
 };

@@ -14,6 +14,11 @@ export interface JarSpec {
   version: string;
   /** Optional classifier (e.g. `shaded`). */
   classifier?: string;
+  /**
+   * The classifier per architecture where the jar differs by architecture (RAPIDS: the plain jar carries
+   * x86_64's native libraries, `cuda12-arm64` AArch64's): a cell of that architecture gets that file.
+   */
+  classifiers?: Record<string, string>;
   /** SPDX licence identifier, for the SBOM. */
   license: string;
 }

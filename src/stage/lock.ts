@@ -91,7 +91,8 @@ const sameWheel = (id: string, root: string) => id === root || id.startsWith(`${
 /** A Maven jar as an input of the lock, before its checksum is known (pure). */
 function mavenInput(j: JarSpec): Omit<LockedInput, 'sha256'> {
   return {
-    id: `maven:${j.group}:${j.artifact}@${j.version}`,
+    // A classifier's jar is another file (RAPIDS' cuda12-arm64): another id.
+    id: `maven:${j.group}:${j.artifact}@${j.version}${j.classifier ? `+${j.classifier}` : ''}`,
     kind: 'maven',
     name: `${j.group}:${j.artifact}`,
     version: j.version,
@@ -105,8 +106,8 @@ function mavenInput(j: JarSpec): Omit<LockedInput, 'sha256'> {
  * and its PyPI requirements (whose closure `npm run lock` resolves: these ids are its roots), as
  * matrix.yaml gives them for the flavour and the line.
  */
-export function plannedFlavourInputs(line: LineSpec, f: FlavourSpec): Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> {
-  const { jars, pypi } = flavourInputsOn(f, line);
+export function plannedFlavourInputs(line: LineSpec, f: FlavourSpec, arch: string): Array<Omit<LockedInput, 'sha256' | 'url'> & { url?: string }> {
+  const { jars, pypi } = flavourInputsOn(f, line, arch);
   return [
     ...jars.map(mavenInput),
     ...pypi.map((q) => ({ id: wheelId(q.name, q.version), kind: 'wheel' as const, name: normalName(q.name), version: q.version, license: q.license })),
@@ -120,7 +121,7 @@ export const flavourKey = (line: LineSpec, f: FlavourSpec, arch: string) => `${l
 export function lockedFlavourInputs(line: LineSpec, f: FlavourSpec, lock: LockFile, arch: string): LockedInput[] {
   const key = flavourKey(line, f, arch);
   const ids = lock.flavours?.[key];
-  const roots = plannedFlavourInputs(line, f).map((i) => i.id);
+  const roots = plannedFlavourInputs(line, f, arch).map((i) => i.id);
   const missing = ids ? roots.filter((root) => !ids.some((id) => sameWheel(id, root) && lock.inputs[id])) : roots;
   const gone = (ids ?? []).filter((id) => !lock.inputs[id]);
   if (missing.length || gone.length)
@@ -246,7 +247,13 @@ export function validateLock(raw: unknown, file: string): LockFile {
     const arch = i.kind === 'wheel' && i.id.startsWith(`${want}+`) ? i.id.slice(want.length + 1) : undefined;
     if (arch !== undefined && !(arch in ARCHITECTURES && wheelPlatform(i.url) !== 'any'))
       throw refuse(`${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} names ${shown(arch)}, not an architecture of a platform wheel`);
-    if (i.id !== want && arch === undefined)
+    // A Maven jar's id names its classifier when it has one (mavenInput): the file its URL names must carry it.
+    const classifier = i.kind === 'maven' && i.id.startsWith(`${want}+`) ? i.id.slice(want.length + 1) : undefined;
+    if (classifier !== undefined && !(/^[A-Za-z0-9_.-]+$/.test(classifier) && i.url.endsWith(`/${i.name.split(':')[1]}-${i.version}-${classifier}.jar`)))
+      throw refuse(
+        `${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} names the classifier ${shown(classifier)}, which its url's file does not carry`,
+      );
+    if (i.id !== want && arch === undefined && classifier === undefined)
       throw refuse(`${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} is not ${shown(want)} (its kind, name and version)`);
   }
   return lock;
@@ -357,7 +364,7 @@ export async function checkMavenSha1(id: string, url: string, path: string): Pro
 /** Pin one layered flavour's inputs: the jar as the base's jars are; a wheel closure resolved once by pip. */
 async function lockFlavour(cache: string, lock: LockFile, line: LineSpec, f: FlavourSpec, arch: string): Promise<void> {
   const key = flavourKey(line, f, arch);
-  const planned = plannedFlavourInputs(line, f);
+  const planned = plannedFlavourInputs(line, f, arch);
   const have = lock.flavours?.[key] ?? [];
   const current = planned.every((i) => have.some((id) => sameWheel(id, i.id))) && have.every((id) => lock.inputs[id]);
   if (current) return;

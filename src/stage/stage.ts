@@ -77,9 +77,12 @@ export interface Staged {
   seconds: number;
 }
 
-/** The file name of a Maven input under inputs/jars. */
+/** The file name of a Maven input under inputs/jars: Maven's own (`<artifact>-<version>[-<classifier>].jar`, its URL's last segment). */
 export function stagedJarName(i: LockedInput): string {
-  return `${i.name.split(':')[1]!}-${i.version}.jar`;
+  const file = decodeURIComponent(new URL(i.url).pathname.split('/').pop()!);
+  const plain = `${i.name.split(':')[1]!}-${i.version}`;
+  // the lock's schema vouches for the URL's form; a file not named after the artifact is never staged under its own name
+  return file.startsWith(`${plain}-`) && /^[A-Za-z0-9_.-]+\.jar$/.test(file) ? file : `${plain}.jar`;
 }
 
 /**
