@@ -28,6 +28,8 @@ export const CLUSTER = [
 ];
 
 export const TOOLS = [
+  // Builds the default line's arm64 rock and runs it under qemu-user-static (binfmt_misc, root): ~4 min.
+  'test/arm64-rock.test.ts',
   'test/base-archive.test.ts',
   // Registers qemu-user-static through binfmt_misc (root) and runs an arm64 executable Go cross-compiles.
   'test/binfmt.test.ts',

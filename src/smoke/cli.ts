@@ -13,15 +13,16 @@ export function register(program: Command, ws: Workspace, road: Road): void {
     .description('run Spark jobs, the history server and spark8t in the built rock and snap (builds them when missing)')
     .option('--artifact <which>', 'rock, snap or all', 'all')
     .option('--line <track>', 'Spark line (default: the matrix default)')
+    .option('--arch <arch>', "architecture (default: this host's; another runs under qemu-user-static, scripts/binfmt.sh)")
     .option('--java <version>', "Java version (default: the line's first)", Number)
     .option('--only <regex>', 'run only the checks whose name matches')
     .option('--cluster', 'run the Spark-on-Kubernetes scenarios on the local node instead (scripts/local-k8s.sh)')
     .option('--json', 'print the results as JSON')
-    .action(async (o: { artifact: 'rock' | 'snap' | 'all'; line?: string; java?: number; only?: string; json?: boolean; cluster?: boolean }) => {
+    .action(async (o: { artifact: 'rock' | 'snap' | 'all'; line?: string; arch?: string; java?: number; only?: string; json?: boolean; cluster?: boolean }) => {
       if (!['rock', 'snap', 'all'].includes(o.artifact)) throw new UserError('E_USAGE', `--artifact must be rock, snap or all`);
       const t = Date.now();
       const results = await smoke(
-        { artifact: o.artifact, line: o.line, java: o.java, only: o.only ? new RegExp(o.only) : undefined, cluster: o.cluster },
+        { artifact: o.artifact, line: o.line, arch: o.arch, java: o.java, only: o.only ? new RegExp(o.only) : undefined, cluster: o.cluster },
         ws,
         road,
       );

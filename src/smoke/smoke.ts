@@ -26,12 +26,12 @@ export async function localCluster(): Promise<Cluster> {
 
 /** Build (cached) and really run the rock and/or the snap of the selected line. */
 export async function smoke(
-  o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; java?: number; only?: RegExp; cluster?: boolean; flavours?: FlavourRegistry },
+  o: { artifact?: 'rock' | 'snap' | 'all'; line?: string; arch?: string; java?: number; only?: RegExp; cluster?: boolean; flavours?: FlavourRegistry },
   ws: Workspace,
   road: Road,
 ): Promise<CheckResult[]> {
   const which = o.artifact ?? 'all';
-  const { matrix, cell: resolved } = await road.select({ line: o.line, java: o.java });
+  const { matrix, cell: resolved } = await road.select({ line: o.line, arch: o.arch, java: o.java });
   if (o.cluster) return smokeCluster(matrix, resolved, ws, road, o);
   const packed: Packed[] = [];
   for (const kind of ['rock', 'snap'] as const) {
