@@ -33,12 +33,13 @@ interface LineOpts {
   line?: string;
   flavour?: string;
   risk?: string;
+  arch?: string;
 }
 
 /** The line the options select (risk checked first, so a typo is a usage error). */
 export function loadLine(o: LineOpts, ws: Workspace): { matrix: Matrix; resolved: ResolvedLine } {
   checkRisk(o.risk);
-  return selectLine(o.matrix ?? ws.matrixFile, { line: o.line, flavour: o.flavour, risk: o.risk as Risk | undefined });
+  return selectLine(o.matrix ?? ws.matrixFile, { line: o.line, flavour: o.flavour, risk: o.risk as Risk | undefined, ...(o.arch ? { arch: o.arch } : {}) });
 }
 
 function lineOptions(cmd: Command): Command {
@@ -47,6 +48,7 @@ function lineOptions(cmd: Command): Command {
     .option('--line <track>', 'Spark line, e.g. 3.5 (default: the matrix default)')
     .option('--flavour <name>', 'flavour (default: spark)')
     .option('--risk <risk>', `one of ${RISKS.join(', ')} (default: the matrix default)`)
+    .option('--arch <arch>', "architecture (default: this host's)")
     .option('--artifact <file>', 'the file to publish (default: from dist/)')
     .option('-y, --yes', 'publish for real (default: dry run, print the plan)', false)
     .option('--json', 'print the plan (and the result) as JSON on stdout', false);
@@ -77,7 +79,17 @@ interface RockCliOpts extends LineOpts {
 }
 
 export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const { resolved } = loadLine(o, ws);
+  const { matrix, resolved } = loadLine(o, ws);
+  // One tag names one image today: the multi-arch index (a tag naming both platforms) is not built yet,
+  // so another architecture's rock published alone would take the first one's place under its tags.
+  if (resolved.arch !== matrix.architectures[0])
+    throw new UserError(
+      'E_ARCH',
+      `publishing the ${resolved.arch} rock would put it under the tags of the ${matrix.architectures[0]} one (one tag names one image until the multi-arch index is built)`,
+      {
+        hint: `publish from an ${matrix.architectures[0]} host; ${resolved.arch} rocks are built and run (build rock --arch ${resolved.arch}) but not published`,
+      },
+    );
   const { plan, session } = await planRockPublish(
     resolved,
     ws,
