@@ -57,6 +57,8 @@ export const TOOLS = [
   'test/reproducible-scratch.test.ts',
   // Builds the rock and reads every layer of it (the hardening rule, issue 23).
   'test/rock-hardening.test.ts',
+  // Two real minbase Debian roots (mmdebstrap), ~40 s.
+  'test/rootfs-path.test.ts',
   'test/sign.test.ts',
   'test/snap-runner.test.ts',
   'test/spark8t/properties.test.ts',

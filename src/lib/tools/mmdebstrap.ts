@@ -103,6 +103,10 @@ async function bootstrap(variant: 'minbase', packages: string[], dir: string, ce
         // Only for another architecture than the host's (the host's is mmdebstrap's default).
         ...(foreign ? [`--architectures=${cell.arch}`] : []),
         '--aptopt=Acquire::Retries "3"',
+        // apt downloads as root, wherever the cache is: as its sandbox user `_apt` (when `_apt` can reach the
+        // target directory, e.g. a cache under /work, not under a 0700 ~/.cache) it leaves two `partial`
+        // directories owned by `_apt`, and the root (and its layers) would depend on the cache's path.
+        '--aptopt=APT::Sandbox::User "root"',
         '--dpkgopt=path-exclude=/usr/share/doc/*',
         '--dpkgopt=path-exclude=/usr/share/locale/*',
         ...(packages.length ? [`--include=${packages.join(',')}`] : []),
