@@ -43,13 +43,17 @@ async function main() {
   for (const arch of arches) {
     const cell = resolveLine(m, { arch });
     let cold: number | undefined;
+    let coldDigest: string | undefined;
     if (process.env.BENCH_COLD !== '0') {
       // A cache of its own for the Debian roots, layers and parts; downloads, extracted inputs and tools shared.
       const cache = mkdtempSync(join(tmpdir(), `bench-arch-${arch}-`));
       for (const d of ['downloads', 'extract', 'bin', 'go', 'bun', 'maven-repo']) symlinkSync(join(cacheDir(), d), join(cache, d));
       const built = await build('rock', { backend: 'builtin', arch });
       rmSync(artifactStamp(workspace(), built.artifact, 'state.json'), { force: true });
-      cold = await secs(() => cli(['build', 'rock', '--backend', 'builtin', '--arch', arch, '--json'], { SPARKCRAFT_CACHE: cache }));
+      cold = await secs(async () => {
+        const out = await cli(['build', 'rock', '--backend', 'builtin', '--arch', arch, '--json'], { SPARKCRAFT_CACHE: cache });
+        coldDigest = (JSON.parse(out.stdout) as { digest: string }).digest;
+      });
       rmSync(cache, { recursive: true, force: true });
     }
     const b = await build('rock', { backend: 'builtin', arch });
@@ -60,7 +64,7 @@ async function main() {
     const pi = await secs(() => sparkPiFromExamplesJar(rock, cell.paths.examplesJar));
     rows[arch] = { ...(cold === undefined ? {} : { cold }), noop: median(noops), size: b.size, pi };
     console.log(
-      `${cell.line.spark} ${arch}${arch === host ? ' (native)' : ' (emulated)'}: ${cold === undefined ? '' : `cold build ${cold.toFixed(1)} s, `}no-op ${median(noops).toFixed(2)} s (median of ${runs}), rock ${mib(b.size)}, SparkPi ${pi.toFixed(1)} s (load average ${loadavg()[0]!.toFixed(1)})`,
+      `${cell.line.spark} ${arch}${arch === host ? ' (native)' : ' (emulated)'}: ${cold === undefined ? '' : `cold build ${cold.toFixed(1)} s (${coldDigest === b.digest ? 'the same archive as' : `NOT the same archive (${coldDigest}) as`} the build from the shared cache), `}no-op ${median(noops).toFixed(2)} s (median of ${runs}), rock ${mib(b.size)}, SparkPi ${pi.toFixed(1)} s (load average ${loadavg()[0]!.toFixed(1)})`,
     );
   }
   const [a, e] = [rows[host]!, rows.arm64!];
