@@ -8,15 +8,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootfs } from '../src/lib/tools/mmdebstrap.ts';
 import { hostArch } from '../src/lib/arch.ts';
 
-/** Every path of a root but regular files' content: type, mode, owner (what a layer records besides bytes). */
+/** Every path of a root but regular files' content: type, mode, owner, size (what a layer records besides bytes). */
 async function listing(root: string): Promise<string> {
-  return (await execa('bash', ['-c', `cd "$1" && find . -xdev -printf '%p %y %m %U %G\\n' | LC_ALL=C sort`, '_', root])).stdout;
+  return (await execa('bash', ['-c', `cd "$1" && find . -xdev -printf '%p %y %m %U %G %s\\n' | LC_ALL=C sort`, '_', root])).stdout;
 }
 
 describe("a Debian root made in a cache that apt's sandbox user can reach", () => {
@@ -34,12 +34,16 @@ describe("a Debian root made in a cache that apt's sandbox user can reach", () =
       const a = await rootfs(closed, 'minbase', [], cell);
       const b = await rootfs(open, 'minbase', [], cell);
       const [la, lb] = [await listing(a), await listing(b)];
-      expect(lb.split('\n').filter((l) => l.includes('/partial '))).toEqual([
-        './var/cache/apt/archives/partial d 700 0 0',
-        './var/lib/apt/lists/partial d 700 0 0',
-        './var/lib/apt/mirrors/partial d 755 0 0',
-      ]);
+      expect(
+        lb
+          .split('\n')
+          .filter((l) => l.includes('/partial '))
+          .map((l) => l.split(' ').slice(0, 5).join(' ')),
+      ).toEqual(['./var/cache/apt/archives/partial d 700 0 0', './var/lib/apt/lists/partial d 700 0 0', './var/lib/apt/mirrors/partial d 755 0 0']);
       expect(lb === la).toBe(true);
+      // and nothing of the fix is left in the root (mmdebstrap writes --aptopt values into it)
+      expect(readFileSync(join(b, 'etc/apt/apt.conf.d/99mmdebstrap'), 'utf8')).toBe(readFileSync(join(a, 'etc/apt/apt.conf.d/99mmdebstrap'), 'utf8'));
+      expect(readFileSync(join(b, 'etc/apt/apt.conf.d/99mmdebstrap'), 'utf8')).not.toContain('Sandbox');
     } finally {
       rmSync(base, { recursive: true, force: true });
     }

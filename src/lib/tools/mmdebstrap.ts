@@ -1,6 +1,6 @@
 /** mmdebstrap: a Debian root file system in a directory, built once per package set and cached. */
 import { execa } from 'execa';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hostArch } from '../arch.ts';
 import { UserError } from '../errors.ts';
@@ -103,10 +103,6 @@ async function bootstrap(variant: 'minbase', packages: string[], dir: string, ce
         // Only for another architecture than the host's (the host's is mmdebstrap's default).
         ...(foreign ? [`--architectures=${cell.arch}`] : []),
         '--aptopt=Acquire::Retries "3"',
-        // apt downloads as root, wherever the cache is: as its sandbox user `_apt` (when `_apt` can reach the
-        // target directory, e.g. a cache under /work, not under a 0700 ~/.cache) it leaves two `partial`
-        // directories owned by `_apt`, and the root (and its layers) would depend on the cache's path.
-        '--aptopt=APT::Sandbox::User "root"',
         '--dpkgopt=path-exclude=/usr/share/doc/*',
         '--dpkgopt=path-exclude=/usr/share/locale/*',
         ...(packages.length ? [`--include=${packages.join(',')}`] : []),
@@ -122,6 +118,11 @@ async function bootstrap(variant: 'minbase', packages: string[], dir: string, ce
     const lines = (err.stderr ?? '').split('\n').filter((l) => /^E: |Errors were|error processing/.test(l));
     throw new UserError('E_BOOTSTRAP', `mmdebstrap failed: ${lines.slice(0, 2).join(' / ').slice(0, 300) || 'see its output'}`);
   }
+  // apt downloads as its sandbox user `_apt` when `_apt` can reach the target directory (a cache under
+  // /work, not under a 0700 ~/.cache) and then leaves its `partial` directories owned by `_apt`: they get
+  // the owner apt gives them otherwise (root), so that the root does not depend on the cache's path. (An
+  // aptopt would do it too, but mmdebstrap writes aptopts into the root's etc/apt/apt.conf.d/99mmdebstrap.)
+  for (const d of ['var/cache/apt/archives/partial', 'var/lib/apt/lists/partial']) if (existsSync(join(tmp, d))) chownSync(join(tmp, d), 0, 0);
   // The one file the packages' scripts make differently every time: Java's trust store (JKS with the
   // time of writing in every entry). Its entries get the root's time.
   const cacerts = join(tmp, 'etc/ssl/certs/java/cacerts');
