@@ -147,6 +147,31 @@ describe('publish rock to a real registry (TLS + htpasswd)', () => {
     console.log(`push of 3 tags + verify: ${secs.toFixed(2)} s`);
   });
 
+  it("refuses a file built for another architecture than the cell's, whatever its name, before anything is pushed", async () => {
+    // an arm64 image named like the amd64 cell's file (makeTestRock names every file _amd64.rock)
+    const rock = await makeTestRock(dir, { arch: 'arm64' });
+    expect((await execa('skopeo', ['inspect', '--config', `oci-archive:${rock}`])).stdout).toContain('"architecture": "arm64"');
+    const name = uniq();
+    const registry = `${reg.address}/sparkcraft-test`;
+    const r = await publish({ registry, artifact: rock, name }).catch((e: unknown) => e);
+    expect(r).toBeInstanceOf(UserError);
+    expect((r as UserError).code).toBe('E_ARTIFACT');
+    expect((r as UserError).message).toMatch(/is an image for arm64, and the cell 3\.5\/spark\/amd64-java17 publishes amd64$/);
+    // nothing reached the registry: no tag of the line there
+    const env = registryEnv(reg);
+    const creds = credentialsFromEnv(reg.address, env);
+    const auth = await writeAuthFile(reg.address, creds);
+    try {
+      const tags = await execa('skopeo', ['list-tags', '--cert-dir', reg.certDir, '--authfile', auth.path!, `docker://${registry}/${name}`], {
+        reject: false,
+        env: auth.env,
+      });
+      expect(tags.exitCode === 0 ? (JSON.parse(tags.stdout) as { Tags: string[] }).Tags : []).toEqual([]);
+    } finally {
+      await auth.dispose();
+    }
+  });
+
   it('refuses to overwrite an immutable tag with another digest (nothing changes), overwrites with --force, and moves moving tags', async () => {
     const name = uniq();
     const registry = `${reg.address}/sparkcraft-test`;

@@ -14,7 +14,15 @@ import { promises as fs } from 'node:fs';
 import type { ResolvedLine } from '../config/types.ts';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
-import { archiveDigest, copyArchiveCommand, formatCommand, pushArchive, remoteDigest, type RegistryAccess } from '../lib/tools/skopeo-registry.ts';
+import {
+  archiveConfig,
+  archiveDigest,
+  copyArchiveCommand,
+  formatCommand,
+  pushArchive,
+  remoteDigest,
+  type RegistryAccess,
+} from '../lib/tools/skopeo-registry.ts';
 import type { RegistrySession } from './session.ts';
 
 export type TagKind = 'immutable' | 'moving';
@@ -173,6 +181,14 @@ export async function inspectRock(o: RockOptions, session: RegistrySession): Pro
       hint: 'rebuild it with npm run build:rock',
     });
   }
+  // The file's own platform, not its name: another architecture's image under this cell's tags would be
+  // pulled by nodes of this one (one tag names one image until the multi-arch index is built).
+  const config = (await archiveConfig(o.artifact).catch(() => undefined)) as { architecture?: unknown } | undefined;
+  const arch = typeof config?.architecture === 'string' ? config.architecture : undefined;
+  if (arch && arch !== o.resolved.platform.oci)
+    throw new UserError('E_ARTIFACT', `${o.artifact} is an image for ${arch}, and the cell ${o.resolved.key} publishes ${o.resolved.platform.oci}`, {
+      hint: 'publish the file the cell built (no --artifact), or select the cell of that architecture (--arch)',
+    });
   const { repository } = repositoryOf(o.registry, o.resolved.image.name);
   const existing: Record<string, Existing> = {};
   // Dry runs make one attempt per read (no waiting on an unreachable registry); apply retries.

@@ -46,7 +46,7 @@ export function ensureRegistry(): LocalRegistry {
  * A small but real rock: an oci-archive with one gzip layer of `bytes` random bytes (unique per call,
  * so no registry already holds its blob) and a config, made with umoci and skopeo.
  */
-export async function makeTestRock(dir: string, opts: { bytes?: number; name?: string } = {}): Promise<string> {
+export async function makeTestRock(dir: string, opts: { bytes?: number; name?: string; arch?: string } = {}): Promise<string> {
   const work = await fs.mkdtemp(path.join(dir, 'rock-'));
   const rootfs = path.join(work, 'rootfs');
   await fs.mkdir(path.join(rootfs, 'opt/spark'), { recursive: true });
@@ -58,7 +58,7 @@ export async function makeTestRock(dir: string, opts: { bytes?: number; name?: s
   await execa('umoci', ['init', '--layout', layout]);
   await execa('umoci', ['new', '--image', `${layout}:t`]);
   await execa('umoci', ['raw', 'add-layer', '--image', `${layout}:t`, layer]);
-  await execa('umoci', ['config', '--image', `${layout}:t`, '--config.entrypoint', '/bin/true']);
+  await execa('umoci', ['config', '--image', `${layout}:t`, '--config.entrypoint', '/bin/true', ...(opts.arch ? ['--architecture', opts.arch] : [])]);
   const file = path.join(dir, `${opts.name ?? 'charmed-spark'}_${randomBytes(3).toString('hex')}_amd64.rock`);
   await execa('skopeo', ['copy', `oci:${layout}:t`, `oci-archive:${file}:t`]);
   await fs.rm(work, { recursive: true, force: true });
