@@ -294,7 +294,10 @@ export function selectLine(file: string, sel: CellSelector = {}): { matrix: Matr
   return { matrix, resolved: resolveLine(matrix, sel) };
 }
 
+/** Maven's file name of a jar: `<artifact>-<version>[-<classifier>].jar`. */
+export const mavenFileName = (j: { artifact: string; version: string; classifier?: string | undefined }): string =>
+  `${j.artifact}-${j.version}${j.classifier ? `-${j.classifier}` : ''}.jar`;
+
 export function mavenUrl(j: JarSpec, repo = 'https://repo1.maven.org/maven2'): string {
-  const file = `${j.artifact}-${j.version}${j.classifier ? `-${j.classifier}` : ''}.jar`;
-  return `${repo}/${j.group.replace(/\./g, '/')}/${j.artifact}/${j.version}/${file}`;
+  return `${repo}/${j.group.replace(/\./g, '/')}/${j.artifact}/${j.version}/${mavenFileName(j)}`;
 }

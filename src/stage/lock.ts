@@ -11,7 +11,7 @@ import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
-import { flavourInputsOn, mavenUrl } from '../config/matrix.ts';
+import { flavourInputsOn, mavenFileName, mavenUrl } from '../config/matrix.ts';
 import { ARCHITECTURES } from '../lib/arch.ts';
 import { addSparkcraftFormats } from '../config/formats.ts';
 import lockSchema from '../config/schemas/lock.schema.json' with { type: 'json' };
@@ -87,6 +87,15 @@ export function lockedWheelId(name: string, version: string, url: string, arch: 
 }
 /** The same wheel whatever its architecture suffix: what a root requirement matches. */
 const sameWheel = (id: string, root: string) => id === root || id.startsWith(`${root}+`);
+
+/**
+ * What an input's id adds after its kind, name and version (`+<arch>` of a platform wheel, `+<classifier>`
+ * of a Maven jar of another file than the plain one); undefined when nothing.
+ */
+export function idSuffix(i: Pick<LockedInput, 'id' | 'kind' | 'name' | 'version'>): string | undefined {
+  const want = `${i.kind}:${i.name}@${i.version}+`;
+  return i.id.startsWith(want) ? i.id.slice(want.length) : undefined;
+}
 
 /** A Maven jar as an input of the lock, before its checksum is known (pure). */
 function mavenInput(j: JarSpec): Omit<LockedInput, 'sha256'> {
@@ -242,19 +251,21 @@ export function validateLock(raw: unknown, file: string): LockFile {
   const lock = raw as LockFile;
   for (const [key, i] of Object.entries(lock.inputs)) {
     const want = `${i.kind}:${i.name}@${i.version}`;
-    if (i.id !== key) throw refuse(`${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} is ${shown(i.id)}, not its key`);
+    const idPath = keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`);
+    if (i.id !== key) throw refuse(`${idPath} is ${shown(i.id)}, not its key`);
+    const suffix = idSuffix(i);
     // A platform wheel's id names the architecture it is the file of (lockedWheelId), one of the family's.
-    const arch = i.kind === 'wheel' && i.id.startsWith(`${want}+`) ? i.id.slice(want.length + 1) : undefined;
-    if (arch !== undefined && !(arch in ARCHITECTURES && wheelPlatform(i.url) !== 'any'))
-      throw refuse(`${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} names ${shown(arch)}, not an architecture of a platform wheel`);
+    if (i.kind === 'wheel' && suffix !== undefined && !(suffix in ARCHITECTURES && wheelPlatform(i.url) !== 'any'))
+      throw refuse(`${idPath} names ${shown(suffix)}, not an architecture of a platform wheel`);
     // A Maven jar's id names its classifier when it has one (mavenInput): the file its URL names must carry it.
-    const classifier = i.kind === 'maven' && i.id.startsWith(`${want}+`) ? i.id.slice(want.length + 1) : undefined;
-    if (classifier !== undefined && !(/^[A-Za-z0-9_.-]+$/.test(classifier) && i.url.endsWith(`/${i.name.split(':')[1]}-${i.version}-${classifier}.jar`)))
-      throw refuse(
-        `${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} names the classifier ${shown(classifier)}, which its url's file does not carry`,
-      );
-    if (i.id !== want && arch === undefined && classifier === undefined)
-      throw refuse(`${keyPath(`/inputs/${key.replace(/~/g, '~0').replace(/\//g, '~1')}/id`)} is not ${shown(want)} (its kind, name and version)`);
+    if (
+      i.kind === 'maven' &&
+      suffix !== undefined &&
+      !(/^[A-Za-z0-9_.-]+$/.test(suffix) && i.url.endsWith(`/${mavenFileName({ artifact: i.name.split(':')[1]!, version: i.version, classifier: suffix })}`))
+    )
+      throw refuse(`${idPath} names the classifier ${shown(suffix)}, which its url's file does not carry`);
+    if (i.id !== want && (suffix === undefined || (i.kind !== 'wheel' && i.kind !== 'maven')))
+      throw refuse(`${idPath} is not ${shown(want)} (its kind, name and version)`);
   }
   return lock;
 }

@@ -18,7 +18,8 @@ import type { FlavourSpec, LineSpec, ResolvedLine, Matrix } from '../config/type
 import type { Rendered } from '../render/render.ts';
 import { sha256File, sha256Remembered } from '../lib/hash.ts';
 import { casPath, fetchVerified, recheckCached } from './fetch.ts';
-import { lockedFlavourInputs, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
+import { idSuffix, lockedFlavourInputs, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
+import { mavenFileName } from '../config/matrix.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import {
   decide,
@@ -77,12 +78,9 @@ export interface Staged {
   seconds: number;
 }
 
-/** The file name of a Maven input under inputs/jars: Maven's own (`<artifact>-<version>[-<classifier>].jar`, its URL's last segment). */
+/** The file name of a Maven input under inputs/jars: Maven's own (its id's classifier included; the lock's validation ties it to the URL). */
 export function stagedJarName(i: LockedInput): string {
-  const file = decodeURIComponent(new URL(i.url).pathname.split('/').pop()!);
-  const plain = `${i.name.split(':')[1]!}-${i.version}`;
-  // the lock's schema vouches for the URL's form; a file not named after the artifact is never staged under its own name
-  return file.startsWith(`${plain}-`) && /^[A-Za-z0-9_.-]+\.jar$/.test(file) ? file : `${plain}.jar`;
+  return mavenFileName({ artifact: i.name.split(':')[1]!, version: i.version, classifier: idSuffix(i) });
 }
 
 /**
