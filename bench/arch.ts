@@ -10,26 +10,22 @@
  * BENCH_COLD=0 leaves out the cold builds (minutes under emulation).
  */
 import { execa } from 'execa';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { build } from '../src/pipeline.ts';
-import { cacheDir, projectRoot } from '../src/lib/paths.ts';
+import { projectRoot } from '../src/lib/paths.ts';
 import { loadMatrix, resolveLine, hostArch } from '../src/config/matrix.ts';
 import { artifactStamp } from '../src/pack/oci.ts';
 import { workspace } from '../src/lib/workspace.ts';
 import { RockRunner } from '../src/smoke/runner.ts';
 import { sparkPiFromExamplesJar } from '../src/smoke/checks.ts';
 import { setLogLevel } from '../src/lib/log.ts';
-import { median } from './stats.ts';
+import { median, scratchCache, timed } from './stats.ts';
 
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   execa('node', ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), ...args], { env: { ...process.env, ...env } });
-const secs = async (fn: () => Promise<unknown>) => {
-  const t = performance.now();
-  await fn();
-  return (performance.now() - t) / 1000;
-};
+const secs = async (fn: () => Promise<unknown>) => (await timed(fn))[1];
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 async function main() {
@@ -46,8 +42,7 @@ async function main() {
     let coldDigest: string | undefined;
     if (process.env.BENCH_COLD !== '0') {
       // A cache of its own for the Debian roots, layers and parts; downloads, extracted inputs and tools shared.
-      const cache = mkdtempSync(join(tmpdir(), `bench-arch-${arch}-`));
-      for (const d of ['downloads', 'extract', 'bin', 'go', 'bun', 'maven-repo']) symlinkSync(join(cacheDir(), d), join(cache, d));
+      const cache = scratchCache(`bench-arch-${arch}-`, ['downloads', 'extract', 'bin', 'go', 'bun', 'maven-repo']);
       const built = await build('rock', { backend: 'builtin', arch });
       rmSync(artifactStamp(workspace(), built.artifact, 'state.json'), { force: true });
       cold = await secs(async () => {

@@ -12,7 +12,7 @@
  *    against what a cold node pulls.
  */
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { layerCacheDir } from '../src/pack/layer.ts';
 import { artifactStamp } from '../src/pack/oci.ts';
 import { workspace } from '../src/lib/workspace.ts';
@@ -28,12 +28,7 @@ import { rootfs } from '../src/lib/tools/mmdebstrap.ts';
 import { planRock } from '../src/pack/rock.ts';
 import { parse } from 'yaml';
 import { setLogLevel } from '../src/lib/log.ts';
-
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t = performance.now();
-  const r = await fn();
-  return [r, (performance.now() - t) / 1000];
-}
+import { scratchCache, timed } from './stats.ts';
 
 /**
  * A no-op rebuild through the npm script's entry point (scripts/sparkcraft.sh), run NOOP_RUNS times
@@ -93,8 +88,7 @@ async function main() {
   console.log(`no-op rebuild (whole CLI process): ${await noopRebuild([])} (target < 2 s)`);
 
   // Cold: a fresh layer cache, sharing downloads, extracted inputs and the Debian bootstrap.
-  const cache = mkdtempSync(join(tmpdir(), 'bench-cache-'));
-  for (const d of ['downloads', 'extract', 'rootfs', 'bin', 'go']) symlinkSync(join(cacheDir(), d), join(cache, d));
+  const cache = scratchCache('bench-cache-', ['downloads', 'extract', 'rootfs', 'bin', 'go']);
   // Forget that dist/ already holds this image, so the cold build writes the archive too.
   rmSync(artifactStamp(workspace(), first.artifact, 'state.json'), { force: true });
   const [coldOut, cold] = await timed(() =>
@@ -144,8 +138,7 @@ async function flavourRows(flavour: string, base: { artifact: string; size: numb
   const noop = await noopRebuild(['--flavour', flavour]);
   // Cold over the built base: a layer cache holding only the base's layers (no flavour layer, no
   // cached part build), downloads and the Debian bootstrap shared.
-  const cache = mkdtempSync(join(tmpdir(), `bench-${flavour}-`));
-  for (const d of ['downloads', 'extract', 'rootfs', 'bin', 'go']) symlinkSync(join(cacheDir(), d), join(cache, d));
+  const cache = scratchCache(`bench-${flavour}-`, ['downloads', 'extract', 'rootfs', 'bin', 'go']);
   mkdirSync(join(cache, 'layers'));
   for (const key of (JSON.parse(readFileSync(artifactStamp(ws, base.artifact, 'state.json'), 'utf8')) as { data: { layers: string[] } }).data.layers) {
     const meta = join(layerCacheDir(ws.cache), `${key}.json`);
