@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { RockRunner, SnapRunner } from './runner.ts';
 import { flatten as flattenKubeconfig, getJson } from '../lib/tools/kubectl.ts';
 import { findingLine, rockFindings } from '../lib/hardening.ts';
+import { escapeRegExp } from '../lib/regexp.ts';
 
 export interface Cluster {
   apiUrl: string;
@@ -160,7 +161,7 @@ export function rockChecks(
           ],
           { entrypoint: '/bin/bash' },
         );
-        expectOutput('the image', r, new RegExp(`^python=${opts.python.replace('.', '\\.')}\njava=${opts.java}$`, 'm'));
+        expectOutput('the image', r, new RegExp(`^python=${escapeRegExp(opts.python)}\njava=${opts.java}$`, 'm'));
         return expectOutput('pi.py', r, /Pi is roughly 3\.1\d*/);
       },
     ],
