@@ -19,7 +19,9 @@ import { execa } from 'execa';
 import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { build } from '../src/pipeline.ts';
+import { build, road } from '../src/pipeline.ts';
+import { platformArtifacts } from '../src/smoke/smoke.ts';
+import { workspace } from '../src/lib/workspace.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import {
   clusterDir,
@@ -95,7 +97,8 @@ function usage(pids: number[]): { rssKiB: number; ticks: number } {
 }
 
 async function main() {
-  const r = resolveLine(loadMatrix(), {});
+  const m = loadMatrix();
+  const r = resolveLine(m, {});
   const dir = clusterDir();
   const sh = (cmd: string) => execa('bash', [localK8sScript, cmd], { stdio: ['ignore', 'ignore', 'inherit'] });
   console.error(
@@ -142,7 +145,11 @@ async function main() {
   ]);
   try {
     // The rock through the local TLS registry: publish:rock pushes it, the node loses its copy, a pod pulls it by tag.
-    const img = await publishToLocalRegistry({ artifact: rock.artifact, line: r.line.track, imageRef: r.image.ref });
+    const img = await publishToLocalRegistry({
+      artifacts: await platformArtifacts(m, r, road(workspace()), rock.artifact),
+      line: r.line.track,
+      imageRef: r.image.ref,
+    });
     row('publish:rock to the local TLS registry (push and verify)', `${img.seconds.toFixed(1)} s`);
     const evicted = await evictImage(c, img);
     try {

@@ -1,5 +1,5 @@
 /**
- * The default line's arm64 rock, really run (tools tier): the built-in backend's arm64 image under
+ * The default line's arm64 rock (another with SPARKCRAFT_LINE, as the release's arm64 job runs it), really run (tools tier): the built-in backend's arm64 image under
  * qemu-user-static through binfmt_misc (scripts/binfmt.sh, which setup runs), with podman. The same
  * checks as the host's rock, on the emulated CPU: a PySpark job and the documented SparkPi in local
  * mode, and spark8t's own arm64 executable. Emulation makes each JVM about 7x slower (the times are
@@ -16,8 +16,9 @@ import { ROOT } from './support/k8s.ts';
 describe('the arm64 rock of the default line, run under emulation', () => {
   it('is AArch64 through and through: uname, the image config, spark8t, a PySpark job and SparkPi in local mode', async () => {
     await execa('bash', [`${ROOT}/scripts/binfmt.sh`, 'register']);
-    const cell = resolveLine(loadMatrix(), { arch: 'arm64' });
-    const b = await build('rock', { arch: 'arm64', backend: 'builtin' });
+    const line = process.env.SPARKCRAFT_LINE || undefined;
+    const cell = resolveLine(loadMatrix(), { arch: 'arm64', ...(line ? { line } : {}) });
+    const b = await build('rock', { arch: 'arm64', backend: 'builtin', ...(line ? { line } : {}) });
     expect(b.artifact).toMatch(/_arm64\.rock$/);
     const rock = await RockRunner.load(b.artifact, 'charmed-spark:arm64-test');
     const inspect = await execa('podman', ['image', 'inspect', '--format', '{{.Os}}/{{.Architecture}}', 'charmed-spark:arm64-test']);

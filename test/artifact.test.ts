@@ -30,21 +30,38 @@ describe('the default artifact of a publish', () => {
   });
 });
 
-describe('publishing another architecture than the family first one', () => {
-  it('is refused in one line before any registry is read: one tag names one image until the multi-arch index exists', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'artifact-'));
+describe('a multi-architecture publish (the matrix builds amd64 and arm64)', () => {
+  const twoArch = (root: string) => {
     const matrix = join(root, 'matrix.yaml');
-    // the fixture matrix with arm64 beside amd64
     writeFileSync(matrix, readFileSync(FIXTURE_MATRIX, 'utf8').replace('architectures: [amd64]', 'architectures: [amd64, arm64]'));
-    const err = await publishRock(
-      { matrix, arch: 'arm64', registry: '127.0.0.1:9', yes: true, json: false, force: false, attempts: 1, retryDelayMs: 0, sign: false },
+    return matrix;
+  };
+  const publish = (root: string, o: { arch?: string }) =>
+    publishRock(
+      { matrix: twoArch(root), ...o, registry: '127.0.0.1:9', yes: true, json: false, force: false, attempts: 1, retryDelayMs: 0, sign: false },
       workspace(root),
     ).then(
       () => undefined,
       (e: unknown) => e,
     );
+
+  it('refuses --arch: one architecture alone under the tags would replace the others', async () => {
+    const err = await publish(mkdtempSync(join(tmpdir(), 'artifact-')), { arch: 'arm64' });
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).code).toBe('E_ARCH');
-    expect((err as UserError).oneLine()).toMatch(/^publishing the arm64 rock would put it under the tags of the amd64 one/);
+    expect((err as UserError).oneLine()).toMatch(/^publish names every architecture of the matrix \(amd64, arm64\) by one tag; it does not take --arch arm64/);
+  });
+
+  it("refuses the plan whole, before the registry is read, when a platform's rock is missing, naming each with its build command", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'artifact-'));
+    mkdirSync(join(root, 'dist'));
+    // The registry (127.0.0.1:9) cannot be reached: a plan that read it would fail with E_REGISTRY_UNAVAILABLE.
+    const err = await publish(root, {});
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).code).toBe('E_ARTIFACT');
+    const line = (err as UserError).oneLine();
+    expect(line).toMatch(/^the amd64 \+ arm64 publish of charmed-spark \S+ is refused whole: /);
+    expect(line).toContain('no amd64 rock of ');
+    expect(line).toMatch(/no arm64 rock of \S+ \(dist\/charmed-spark_\S+_arm64\.rock\): build it with npm run build:rock -- --arch arm64/);
   });
 });

@@ -14,7 +14,7 @@ import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { SnapRunner } from '../src/smoke/runner.ts';
 import { removeTree } from '../src/lib/mounts.ts';
 import { clusterScenarios, cleanupScenarios, type ScenarioContext } from '../src/smoke/cluster.ts';
-import { connectLine, flavourScenarios } from '../src/smoke/smoke.ts';
+import { connectLine, flavourScenarios, platformArtifacts } from '../src/smoke/smoke.ts';
 import { flavourModules } from '../src/flavours/index.ts';
 import { workspace } from '../src/lib/workspace.ts';
 import { ensureCluster, type ClusterInfo } from './support/k8s.ts';
@@ -32,7 +32,8 @@ const ctx: ScenarioContext = {
   imageRef: r.image.ref,
   examplesJar: r.paths.examplesJar,
   registry: {
-    publish: () => publishToLocalRegistry({ artifact: rockFile, line: r.line.track, imageRef: r.image.ref }),
+    publish: async () =>
+      publishToLocalRegistry({ artifacts: await platformArtifacts(m, r, road(workspace()), rockFile), line: r.line.track, imageRef: r.image.ref }),
     restore: () => importImage(cluster, rockFile, r.image.ref),
   },
   snap: () => (snap ??= build('snap', { backend: 'builtin' }).then((b) => SnapRunner.open(b.artifact, join(work, 'snap')))),

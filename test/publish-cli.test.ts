@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { execa } from 'execa';
 import { projectRoot } from '../src/lib/paths.ts';
 import { ensureRegistry, makeTestRock, tmpDir, type LocalRegistry } from './support/registry.ts';
+import { credentialsFromEnv, writeAuthFile } from '../src/publish/credentials.ts';
+import { remoteDigest, sha256Digest } from '../src/lib/tools/skopeo-registry.ts';
 
 let reg: LocalRegistry;
 let dir: string;
@@ -34,41 +36,139 @@ afterAll(async () => {
 });
 
 describe('publish rock (CLI)', () => {
-  it('dry run prints the plan and pushes nothing; --yes publishes every matrix tag; --json is the plan and result', async () => {
-    const rock = await makeTestRock(dir);
+  it('dry run prints the plan and pushes nothing; --yes publishes every matrix tag as an index of both platforms; --json is the plan and result', async () => {
+    const amd = await makeTestRock(dir, { arch: 'amd64' });
+    const arm = await makeTestRock(dir, { arch: 'arm64' });
     const registry = `${reg.address}/cli-${path.basename(dir).slice(-6).toLowerCase()}`;
     // Signing is test/sign.test.ts's: here the push alone (unsigned, by --no-sign).
-    const common = ['publish', 'rock', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir, '--no-sign'];
+    const common = ['publish', 'rock', '--artifact', arm, '--artifact', amd, '--registry', registry, '--registry-cert-dir', reg.certDir, '--no-sign'];
     const tags = resolved.tags!.split(' ');
 
     const dry = await cli(common);
-    expect(dry.exitCode).toBe(0);
+    expect(dry.exitCode, dry.stderr).toBe(0);
     expect(dry.stdout.split('\n')[0]).toBe(
       `plan: publish rock ${resolved.image} (line ${resolved.track}, flavour ${resolved.flavour}, risk ${resolved.risk}) → ${registry}/${resolved.image}`,
     );
+    expect(dry.stdout).toMatch(/^ {2}artifact {4}index of linux\/amd64, linux\/arm64$/m);
+    expect(dry.stdout).toMatch(/^ {2}digest {6}sha256:[0-9a-f]{64} \(image index\)$/m);
+    expect(dry.stdout).toContain(`  linux/amd64`);
+    expect(dry.stdout).toMatch(new RegExp(`^ {2}linux/arm64 sha256:[0-9a-f]{64} {2}${arm.replace(/\./g, '\\.')}$`, 'm'));
     for (const t of tags) expect(dry.stdout).toMatch(new RegExp(`${t.replace(/\./g, '\\.')}\\s+(immutable|moving)\\s+push\\s+\\(now: absent\\)`));
     expect(dry.stdout).toContain('dry run: nothing pushed; add --yes to publish');
 
     const json = await cli([...common, '--json']);
-    const plan = JSON.parse(json.stdout) as { dryRun: boolean; plan: { tags: Array<{ tag: string; existing: unknown }> } };
+    const plan = JSON.parse(json.stdout) as {
+      dryRun: boolean;
+      plan: {
+        tags: Array<{ tag: string; existing: unknown }>;
+        artifact: { digest: string };
+        index: { platforms: Array<{ arch: string; digest: string; file: string }> };
+      };
+    };
     expect(plan.dryRun).toBe(true);
     expect(plan.plan.tags.map((t) => t.tag).sort()).toEqual([...tags].sort());
     expect(plan.plan.tags.every((t) => t.existing === null)).toBe(true); // the dry run pushed nothing
+    // The matrix's order, whatever the order of the files given.
+    expect(plan.plan.index.platforms.map((p) => [p.arch, p.file])).toEqual([
+      ['amd64', amd],
+      ['arm64', arm],
+    ]);
 
     const yes = await cli([...common, '--yes', '--json']);
-    expect(yes.exitCode).toBe(0);
+    expect(yes.exitCode, yes.stderr).toBe(0);
     const doc = JSON.parse(yes.stdout) as { result: { digest: string; pushed: Array<{ tag: string }>; verified: Array<{ ref: string; digest: string }> } };
+    expect(doc.result.digest).toBe(plan.plan.artifact.digest);
     expect(doc.result.pushed.map((p) => p.tag).sort()).toEqual([...tags].sort());
-    expect(doc.result.verified).toHaveLength(tags.length + 1);
-    expect(new Set(doc.result.verified.map((v) => v.digest))).toEqual(new Set([doc.result.digest]));
+    // Every tag and the index by digest, then each platform by its digest.
+    expect(doc.result.verified).toHaveLength(tags.length + 1 + 2);
+    expect(new Set(doc.result.verified.map((v) => v.digest))).toEqual(new Set([doc.result.digest, ...plan.plan.index.platforms.map((p) => p.digest)]));
+    // A client of each platform resolves the same tag to its own image.
+    const auth = await writeAuthFile(reg.address, credentialsFromEnv(reg.address, { REGISTRY_USER: reg.user, REGISTRY_PASSWORD: reg.password }));
+    try {
+      const raw = JSON.parse(
+        (
+          await execa(
+            'skopeo',
+            ['inspect', '--raw', '--authfile', auth.path!, '--cert-dir', reg.certDir, `docker://${registry}/${resolved.image}:${tags[0]}`],
+            { env: auth.env },
+          )
+        ).stdout,
+      ) as { mediaType: string; manifests: Array<{ digest: string; platform: { architecture: string; os: string } }> };
+      expect(raw.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+      expect(raw.manifests.map((m) => [m.platform.os, m.platform.architecture, m.digest])).toEqual(
+        plan.plan.index.platforms.map((p) => ['linux', p.arch, p.digest]),
+      );
+      for (const p of plan.plan.index.platforms) {
+        const cfg = JSON.parse(
+          (
+            await execa(
+              'skopeo',
+              [
+                'inspect',
+                '--config',
+                '--override-arch',
+                p.arch,
+                '--authfile',
+                auth.path!,
+                '--cert-dir',
+                reg.certDir,
+                `docker://${registry}/${resolved.image}:${tags[0]}`,
+              ],
+              { env: auth.env },
+            )
+          ).stdout,
+        ) as { architecture: string };
+        expect(cfg.architecture).toBe(p.arch);
+      }
+    } finally {
+      await auth.dispose();
+    }
     for (const out of [dry.stdout, dry.stderr, json.stdout, yes.stdout, yes.stderr]) expect(out).not.toContain(reg.password);
   });
 
+  it("a platform's rock missing, or two for one platform: refused whole, nothing pushed", async () => {
+    const amd = await makeTestRock(dir, { arch: 'amd64' });
+    const amd2 = await makeTestRock(dir, { arch: 'amd64' });
+    const registry = `${reg.address}/cli-half-${path.basename(dir).slice(-6).toLowerCase()}`;
+    const base = ['publish', 'rock', '--registry', registry, '--registry-cert-dir', reg.certDir, '--no-sign', '--yes'];
+    const half = await cli([...base, '--artifact', amd]);
+    expect(half.exitCode).toBe(1);
+    expect(half.stderr.trim()).toMatch(
+      /^error: the amd64 \+ arm64 publish of charmed-spark \S+ is refused whole: no arm64 rock of \S+ \(dist\/\S+_arm64\.rock\): build it with npm run build:rock -- --arch arm64/,
+    );
+    const twice = await cli([...base, '--artifact', amd, '--artifact', amd2]);
+    expect(twice.exitCode).toBe(1);
+    expect(twice.stderr).toContain(`2 files are images for amd64: ${amd}, ${amd2}`);
+    const auth = await writeAuthFile(reg.address, credentialsFromEnv(reg.address, { REGISTRY_USER: reg.user, REGISTRY_PASSWORD: reg.password }));
+    try {
+      for (const f of [amd, amd2]) {
+        const digest = sha256Digest((await execa('skopeo', ['inspect', '--raw', `oci-archive:${f}`])).stdout);
+        expect(await remoteDigest(`${registry}/${resolved.image}@${digest}`, { authfile: auth.path!, certDir: reg.certDir, env: auth.env })).toBeNull();
+      }
+    } finally {
+      await auth.dispose();
+    }
+  });
+
   it('a wrong password: exit 1 and exactly one error line on stderr, without the password', async () => {
-    const rock = await makeTestRock(dir);
+    const rock = await makeTestRock(dir, { arch: 'amd64' });
+    const arm = await makeTestRock(dir, { arch: 'arm64' });
     const bad = 'not-the-password-1234';
     const r = await cli(
-      ['publish', 'rock', '--artifact', rock, '--registry', `${reg.address}/cli-bad`, '--registry-cert-dir', reg.certDir, '--no-sign', '--yes'],
+      [
+        'publish',
+        'rock',
+        '--artifact',
+        rock,
+        '--artifact',
+        arm,
+        '--registry',
+        `${reg.address}/cli-bad`,
+        '--registry-cert-dir',
+        reg.certDir,
+        '--no-sign',
+        '--yes',
+      ],
       { REGISTRY_PASSWORD: bad },
     );
     expect(r.exitCode).toBe(1);

@@ -13,6 +13,9 @@ import { applyRockPlan, classifyTag, decideRockPlan, formatRockPlan, repositoryO
 import { RegistrySession } from '../src/publish/session.ts';
 import { planPromote, planSnapUpload, snapRefusal } from '../src/publish/store.ts';
 import { fixtureLine } from './support/registry.ts';
+import { imageIndex, matchPlatforms } from '../src/publish/platforms.ts';
+import { indexPlatforms } from '../src/publish/verify.ts';
+import { perArch } from '../src/publish/cli.ts';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
@@ -301,5 +304,83 @@ describe('promote plan', () => {
     expect(() => planPromote({ snapName: 'spark-client', track: '3.5', from: 'stable', to: 'edge', missing: [] })).toThrow(/less stable risk/);
     expect(() => planPromote({ snapName: 'spark-client', track: '3.5', from: 'beta', to: 'beta', missing: [] })).toThrow(UserError);
     expect(() => planPromote({ snapName: 'spark-client', track: '3.5', to: 'beta', missing: [] })).toThrow(/--revision N or --from RISK/);
+  });
+});
+
+describe('a multi-architecture publish (pure)', () => {
+  const img = (architecture: string, d: string, file = `/d/${architecture}.rock`) => ({
+    file,
+    digest: d,
+    size: 400,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    architecture,
+    os: 'linux',
+  });
+  const cells = ['amd64', 'arm64'].map((arch) => {
+    const r = fixtureLine();
+    return { ...r, arch, key: `3.5/spark/${arch}-java17`, platform: { ...r.platform, oci: arch }, paths: { ...r.paths, rock: `dist/x_${arch}.rock` } };
+  });
+
+  it("matches each file to its cell by its config's platform, in the matrix's order; the index is canonical and names each platform", () => {
+    const { platforms, problems } = matchPlatforms(cells, [img('arm64', D2), img('amd64', D1)]);
+    expect(problems).toEqual([]);
+    expect(platforms.map((p) => [p.arch, p.name, p.digest])).toEqual([
+      ['amd64', 'linux/amd64', D1],
+      ['arm64', 'linux/arm64', D2],
+    ]);
+    const index = imageIndex(platforms);
+    expect(JSON.parse(index.json)).toEqual({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: D1, size: 400, platform: { architecture: 'amd64', os: 'linux' } },
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: D2, size: 400, platform: { architecture: 'arm64', os: 'linux' } },
+      ],
+    });
+    expect(index.digest).toBe(imageIndex([...platforms]).digest);
+    expect(index.digest).not.toBe(imageIndex([platforms[0]!]).digest);
+    expect(indexPlatforms(index.json)).toEqual([
+      { platform: 'linux/amd64', digest: D1 },
+      { platform: 'linux/arm64', digest: D2 },
+    ]);
+    expect(indexPlatforms(JSON.stringify({ schemaVersion: 2, config: {}, layers: [] }))).toBeNull();
+  });
+
+  it('reports every problem at once: a missing platform (with its build command), two files for one, one the matrix does not build', () => {
+    const { platforms, problems } = matchPlatforms(cells, [img('amd64', D1, '/a'), img('amd64', D2, '/b'), img('s390x', D2, '/c')]);
+    expect(platforms).toEqual([]);
+    expect(problems).toEqual([
+      '/c is an image for s390x, which the matrix does not build (architectures: amd64, arm64)',
+      '2 files are images for amd64: /a, /b',
+      'no arm64 rock of 3.5/spark/arm64-java17 (dist/x_arm64.rock): build it with npm run build:rock -- --arch arm64',
+    ]);
+  });
+
+  it('the plan of an index: its digest is what the tags name, each platform is listed, the commands push the layout with --all', () => {
+    const { platforms } = matchPlatforms(cells, [img('amd64', D1), img('arm64', D2)]);
+    const index = imageIndex(platforms);
+    const plan = decideRockPlan({
+      resolved: fixtureLine(),
+      registry: 'ghcr.io/canonical',
+      index: { digest: index.digest, platforms },
+      existing: { '3.5.9-22.04_edge': index.digest },
+      force: false,
+      credentials: 'anonymous',
+    });
+    expect(plan.artifact).toEqual({ file: 'index of linux/amd64, linux/arm64', digest: index.digest });
+    expect(plan.tags.map((t) => t.action)).toEqual(['unchanged', 'push']);
+    expect(plan.commands).toEqual([
+      `skopeo copy --all --preserve-digests --dest-authfile '<authfile>' --digestfile '<digestfile>' 'oci:<index layout>:index' docker://ghcr.io/canonical/charmed-spark:3.5-22.04_edge`,
+    ]);
+    expect(formatRockPlan(plan)).toContain(`  linux/arm64 ${D2}  /d/arm64.rock`);
+  });
+
+  it('--sbom / --base-sbom: ARCH=FILE for one architecture, a bare FILE for all; twice for one is a usage error', () => {
+    expect(perArch(['a.json', 'arm64=b.json'], '--sbom')).toEqual({ all: 'a.json', byArch: { arm64: 'b.json' } });
+    expect(perArch(undefined, '--sbom')).toEqual({ byArch: {} });
+    // Not an architecture: a file name with "=" in it.
+    expect(perArch(['x=y.json'], '--sbom')).toEqual({ all: 'x=y.json', byArch: {} });
+    expect(() => perArch(['arm64=a', 'arm64=b'], '--sbom')).toThrow('--sbom names two files for arm64');
+    expect(() => perArch(['a', 'b'], '--sbom')).toThrow('--sbom is given twice without an architecture');
   });
 });

@@ -25,6 +25,7 @@ import {
 } from '../src/lib/tools/cosign.ts';
 import { verifierFrom } from '../src/publish/cli.ts';
 import { describeTree, spdxDocument } from '../src/stage/sbom.ts';
+import { assembleIndexLayout, imageIndex, readPlatformArchive } from '../src/publish/platforms.ts';
 import { builderFromEnv, canonicalJson, provenancePredicate, sbomDigest, type ProvenanceInput } from '../src/publish/attestation.ts';
 import { decideSigning, signingKeyFrom, type SbomInfo } from '../src/publish/sign.ts';
 import { checkProvenance, checkSbom, parseImageRef, summarise, type InTotoStatement } from '../src/publish/verify.ts';
@@ -216,6 +217,8 @@ let reg: LocalRegistry;
 let dir: string;
 let keys: { key: string; pub: string; password: string; otherPub: string; otherKey: string };
 let sbomFile: string;
+/** matrix.yaml with its first architecture alone: the publish of one image (no index), as a one-architecture family has. */
+let oneArch: string;
 /** Any request to a non-loopback address goes to this closed port instead of leaving the machine. */
 const NO_EGRESS = {
   HTTPS_PROXY: 'http://127.0.0.1:9',
@@ -305,16 +308,37 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     const files = await describeTree(tree, () => origin);
     sbomFile = path.join(dir, 'sbom.spdx.json');
     await fs.writeFile(sbomFile, JSON.stringify(spdxDocument('test-sbom', '2026-11-26T00:00:00Z', files, [origin]), null, 1));
+    oneArch = path.join(dir, 'matrix-one-arch.yaml');
+    const text = readFileSync(path.join(projectRoot, 'matrix.yaml'), 'utf8');
+    const archs = /^architectures: \[([a-z0-9]+)(, [a-z0-9]+)*\]$/m;
+    expect(text).toMatch(archs);
+    await fs.writeFile(oneArch, text.replace(archs, 'architectures: [$1]'));
   }, 1800_000);
   afterAll(async () => {
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it('dry run: the plan shows signing, SBOM and provenance, and nothing is pushed or signed', async () => {
-    const rock = await makeTestRock(dir);
+  it('dry run: the plan shows signing, SBOM and provenance of each platform and the index, and nothing is pushed or signed', async () => {
+    const rock = await makeTestRock(dir, { arch: 'amd64' });
+    const arm = await makeTestRock(dir, { arch: 'arm64' });
     const registry = `${reg.address}/sign-dry`;
     const r = await cli(
-      ['publish', 'rock', '--line', '3.5', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sbom', sbomFile],
+      [
+        'publish',
+        'rock',
+        '--line',
+        '3.5',
+        '--artifact',
+        rock,
+        '--artifact',
+        arm,
+        '--registry',
+        registry,
+        '--registry-cert-dir',
+        reg.certDir,
+        '--sbom',
+        sbomFile,
+      ],
       {
         COSIGN_KEY: readFileSync(keys.key, 'utf8'),
         COSIGN_PASSWORD: keys.password,
@@ -329,14 +353,21 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
       /provenance {2}SLSA v1: commit [0-9a-f]{12}.*, \d+ inputs with sha256 \(those the SBOM records\), builder https:\/\/sparkcraft\.invalid\/builders\/local → attestation slsaprovenance1/,
     );
     expect(r.stdout).toContain('dry run: nothing pushed, nothing signed; add --yes to publish');
-    const digest = /@(sha256:[0-9a-f]{64})/.exec(r.stdout)![1]!;
-    expect(await digestAt(`${registry}/charmed-spark@${digest}`)).toBeNull();
-    expect(await digestAt(`${registry}/charmed-spark:${digest.replace(':', '-')}.sig`)).toBeNull();
+    // Each platform is signed with its SBOM and provenance, then the index (its signature alone).
+    const subjects = [...r.stdout.matchAll(/^ {2}signing {5}\S+@(sha256:[0-9a-f]{64})( \(the index: its signature only\))?$/gm)];
+    expect(subjects.map((m) => !!m[2])).toEqual([false, false, true]);
+    expect(r.stdout.match(/→ attestation spdxjson/g)).toHaveLength(2);
+    expect(subjects[2]![1]).toBe(/digest +(sha256:[0-9a-f]{64}) \(image index\)/.exec(r.stdout)![1]);
+    for (const [, digest] of subjects) {
+      expect(await digestAt(`${registry}/charmed-spark@${digest}`)).toBeNull();
+      expect(await digestAt(`${registry}/charmed-spark:${digest!.replace(':', '-')}.sig`)).toBeNull();
+    }
     expectNoSecret([r.stdout, r.stderr]);
   });
 
   it('without a key --yes refuses before pushing, naming every way to give one', async () => {
-    const rock = await makeTestRock(dir);
+    const rock = await makeTestRock(dir, { arch: 'amd64' });
+    const arm = await makeTestRock(dir, { arch: 'arm64' });
     const registry = `${reg.address}/sign-nokey`;
     const r = await cli([
       'publish',
@@ -345,6 +376,8 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
       '3.5',
       '--artifact',
       rock,
+      '--artifact',
+      arm,
       '--registry',
       registry,
       '--registry-cert-dir',
@@ -368,10 +401,29 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     const repo = `${registry}/charmed-spark`;
     const t0 = Date.now();
     const watched = await watchCmdlines([keys.password, ...pemLines(keys.key)], /cosign-v[\d.]+ (sign|attest|verify)/, () =>
-      cli(['publish', 'rock', '--line', '3.5', '--artifact', rock, '--registry', registry, '--registry-cert-dir', reg.certDir, '--sbom', sbomFile, '--yes'], {
-        COSIGN_KEY: readFileSync(keys.key, 'utf8'),
-        COSIGN_PASSWORD: keys.password,
-      }),
+      cli(
+        [
+          'publish',
+          'rock',
+          '--matrix',
+          oneArch,
+          '--line',
+          '3.5',
+          '--artifact',
+          rock,
+          '--registry',
+          registry,
+          '--registry-cert-dir',
+          reg.certDir,
+          '--sbom',
+          sbomFile,
+          '--yes',
+        ],
+        {
+          COSIGN_KEY: readFileSync(keys.key, 'utf8'),
+          COSIGN_PASSWORD: keys.password,
+        },
+      ),
     );
     const pub = watched.value;
     // cosign ran (sign, attest ×2, verify ×3) and no command line ever held the key or its password.
@@ -474,6 +526,120 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     expect(res.checks[1]!.detail).toMatch(/^no SBOM attestation verifies with /);
   }, 900_000);
 
+  it('an index of both platforms: each platform signed with its own SBOM and provenance, the index signed; verify checks all in one line; an unsigned index of signed images and a forged platform SBOM fail', async () => {
+    const amd = await makeTestRock(dir, { arch: 'amd64' });
+    const arm = await makeTestRock(dir, { arch: 'arm64' });
+    // A different SBOM per platform: each must be attached to its own image.
+    const sboms: Record<string, string> = {};
+    for (const arch of ['amd64', 'arm64']) {
+      sboms[arch] = path.join(dir, `sbom-${arch}.spdx.json`);
+      await fs.writeFile(sboms[arch]!, JSON.stringify({ ...(JSON.parse(readFileSync(sbomFile, 'utf8')) as object), name: `sbom-of-${arch}` }));
+    }
+    const registry = `${reg.address}/sign-idx-${randomBytes(3).toString('hex')}`;
+    const repo = `${registry}/charmed-spark`;
+    const t0 = Date.now();
+    const pub = await cli(
+      [
+        'publish',
+        'rock',
+        '--line',
+        '3.5',
+        '--artifact',
+        amd,
+        '--artifact',
+        arm,
+        '--registry',
+        registry,
+        '--registry-cert-dir',
+        reg.certDir,
+        '--sbom',
+        `arm64=${sboms.arm64}`,
+        '--sbom',
+        `amd64=${sboms.amd64}`,
+        '--yes',
+        '--json',
+      ],
+      { COSIGN_KEY: readFileSync(keys.key, 'utf8'), COSIGN_PASSWORD: keys.password },
+    );
+    expect(pub.exitCode, pub.stderr).toBe(0);
+    expectNoSecret([pub.stdout, pub.stderr]);
+    console.log(`index of 2 platforms: push + 3 signatures + 4 attestations + read-back verify ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const doc = JSON.parse(pub.stdout) as {
+      plan: { index: { platforms: Array<{ arch: string; digest: string }> } };
+      result: { digest: string; signing: { verified: { ok: boolean; line: string } }; platformSigning: Array<{ subject: string; attestations: string[] }> };
+    };
+    const index = doc.result.digest;
+    const platforms = doc.plan.index.platforms;
+    expect(doc.result.signing.verified.ok).toBe(true);
+    expect(doc.result.platformSigning.map((p) => p.subject)).toEqual(platforms.map((p) => `${repo}@${p.digest}`));
+    const tag = (JSON.parse((await cli(['publish', 'resolve', '--line', '3.5', '--json'])).stdout) as { tags: string }).tags.split(' ').at(-1)!;
+
+    // One line for the index and both platforms, by tag.
+    const v = await cli(['verify', `${repo}:${tag}`, '--key', keys.pub, '--registry-cert-dir', reg.certDir]);
+    expect(v.exitCode, v.stderr).toBe(0);
+    expect(v.stdout.trim().split('\n')).toHaveLength(1);
+    expect(v.stdout.trim()).toMatch(
+      new RegExp(
+        `^verified ${repo.replace(/\./g, '\\.')}@${index} \\(index of linux/amd64, linux/arm64\\) with \\S+cosign\\.pub: index signature ok \\(1 signature\\); ` +
+          ['amd64', 'arm64']
+            .map((a) => `linux/${a} signature ok \\(1 signature\\); linux/${a} SBOM ok \\([^)]*\\); linux/${a} provenance ok \\([^)]*\\)`)
+            .join('; ') +
+          '$',
+      ),
+    );
+    // Each platform carries its own SBOM.
+    const vj = JSON.parse((await cli(['verify', `${repo}:${tag}`, '--key', keys.pub, '--registry-cert-dir', reg.certDir, '--json'])).stdout) as {
+      platforms: Array<{ platform: string; digest: string; sbom: { name: string } }>;
+    };
+    expect(vj.platforms.map((p) => [p.platform, p.digest, p.sbom.name])).toEqual(platforms.map((p) => [`linux/${p.arch}`, p.digest, `sbom-of-${p.arch}`]));
+    // cosign agrees on each of the three.
+    for (const d of [index, ...platforms.map((p) => p.digest)]) {
+      const cv = await cosign(['verify', '--key', keys.pub, '--insecure-ignore-tlog=true', `${repo}@${d}`]);
+      expect(cv.exitCode, cv.stderr).toBe(0);
+    }
+
+    // An index nobody signed, naming a signed platform image, put under the tag: its own signature fails.
+    const amdImage = { ...(await readPlatformArchive(amd)), arch: 'amd64', name: 'linux/amd64' };
+    const lone = imageIndex([amdImage]);
+    const layout = await assembleIndexLayout([amdImage], lone.digest);
+    try {
+      await skopeo(['copy', '--all', '--preserve-digests', '--dest-cert-dir', reg.certDir, `oci:${layout}:index`, `docker://${repo}:${tag}`]);
+    } finally {
+      await fs.rm(layout, { recursive: true, force: true });
+    }
+    const unsigned = await cli(['verify', `${repo}:${tag}`, '--key', keys.pub, '--registry-cert-dir', reg.certDir]);
+    expect(unsigned.exitCode).toBe(1);
+    expect(unsigned.stderr).toContain(`index signature FAILED (no signature for ${lone.digest}`);
+    expect(unsigned.stderr).toMatch(/linux\/amd64 signature ok \(1 signature\); linux\/amd64 SBOM ok/);
+
+    // The arm64 image's SBOM replaced by someone without our key: that platform fails, by name.
+    const forged = await cosign(
+      [
+        'attest',
+        '--key',
+        keys.otherKey,
+        '--tlog-upload=false',
+        '--type',
+        'spdxjson',
+        '--predicate',
+        sboms.amd64!,
+        '--replace',
+        '--yes',
+        `${repo}@${platforms[1]!.digest}`,
+      ],
+      { COSIGN_PASSWORD: 'other-password' },
+    );
+    expect(forged.exitCode, forged.stderr).toBe(0);
+    const f = await cli(['verify', `${repo}@${index}`, '--key', keys.pub, '--registry-cert-dir', reg.certDir]);
+    expect(f.exitCode).toBe(1);
+    expect(f.stderr).toMatch(/index signature ok \(1 signature\); .*linux\/amd64 SBOM ok .*linux\/arm64 SBOM FAILED \(no SBOM attestation verifies with /);
+    for (const [what, x] of [
+      ['unsigned index', unsigned],
+      ['forged arm64 SBOM', f],
+    ] as const)
+      console.log(`${what}: ${x.stderr.trim()}`);
+  }, 900_000);
+
   it('the real rock (built by the pack step) with the staged SBOM: published, signed, attached, verified', async () => {
     const { build } = await import('../src/pipeline.ts');
     const packed = await build('rock', { line: '3.5', backend: 'builtin' });
@@ -484,6 +650,8 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
       [
         'publish',
         'rock',
+        '--matrix',
+        oneArch,
         '--line',
         '3.5',
         '--artifact',

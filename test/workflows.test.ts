@@ -16,6 +16,7 @@ import { buildLayer } from '../src/pack/layer.ts';
 import { assembleImage, writeOciArchive } from '../src/pack/oci.ts';
 import { workspace } from '../src/lib/workspace.ts';
 import { flavourAvailable, loadMatrix, resolveLine } from '../src/config/matrix.ts';
+import { ensureRegistry, makeTestRock } from './support/registry.ts';
 
 const WF = path.join(projectRoot, '.github/workflows');
 const VERSION = /ACTIONLINT_VERSION:-(v[\d.]+)/.exec(readFileSync(path.join(projectRoot, 'scripts/setup.d/50-actionlint.sh'), 'utf8'))![1]!;
@@ -125,6 +126,58 @@ describe('release.yaml steps, run', () => {
     const bad = await run(elsewhere);
     expect(bad.exitCode).toBe(1);
     expect(bad.stdout).toContain(`::error::${elsewhere} does not start with the 2 layers of ${base}`);
+    await fs.rm(dir, { recursive: true, force: true });
+  }, 120_000);
+  it("the publish job's rock step, run as is (a dry run against the loopback registry): an index of both platforms, each with its own SBOM", async () => {
+    const step = (rel.jobs.publish.steps as Doc[]).find((s) => /publish:rock/.test(s.run ?? ''))!;
+    const reg = ensureRegistry();
+    // What the job downloads: each platform's rock into dist/, each platform's SBOM into its folder.
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-gh-publish-'));
+    await fs.mkdir(path.join(dir, 'dist'));
+    const amd = await makeTestRock(path.join(dir, 'dist'), { arch: 'amd64' });
+    const arm = await makeTestRock(path.join(dir, 'dist'), { arch: 'arm64' });
+    for (const d of ['sbom', 'sbom-arm64']) {
+      await fs.mkdir(path.join(dir, d));
+      await fs.writeFile(path.join(dir, d, 'sbom.spdx.json'), JSON.stringify({ spdxVersion: 'SPDX-2.3', name: `from-${d}`, packages: [], files: [] }));
+    }
+    // `npm run -s publish:rock -- ARGS` is the CLI's `publish rock ARGS`, run where the step runs.
+    const npm = `npm() { [ "$1 $2 $3 $4" = "run -s publish:rock --" ] || exit 9; shift 4; node --import ${path.join(projectRoot, 'node_modules/tsx/dist/loader.mjs')} ${path.join(projectRoot, 'src/cli/main.ts')} publish rock "$@"; }`;
+    const r = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', `${npm}\n${step.run}`], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        LINE: '3.5',
+        FLAVOUR: 'spark',
+        RISK: 'edge',
+        APPLY: '',
+        LAYERED: '',
+        SPARKCRAFT_REGISTRY: `${reg.address}/gh-dry`,
+        SPARKCRAFT_REGISTRY_CERT_DIR: reg.certDir,
+        REGISTRY_USER: reg.user,
+        REGISTRY_PASSWORD: reg.password,
+      },
+      reject: false,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(await fs.readFile(path.join(dir, 'publish-rock.json'), 'utf8')) as {
+      dryRun: boolean;
+      plan: {
+        index: { platforms: Array<{ arch: string; file: string }> };
+        signing: { keySource: string };
+        platformSigning: Array<{ sbom: { file: string; name: string } }>;
+      };
+    };
+    expect(doc.dryRun).toBe(true);
+    expect(doc.plan.index.platforms.map((p) => [p.arch, p.file])).toEqual([
+      ['amd64', amd],
+      ['arm64', arm],
+    ]);
+    expect(doc.plan.platformSigning.map((s) => [s.sbom.file, s.sbom.name])).toEqual([
+      [path.join(dir, 'sbom/sbom.spdx.json'), 'from-sbom'],
+      [path.join(dir, 'sbom-arm64/sbom.spdx.json'), 'from-sbom-arm64'],
+    ]);
+    expect(doc.plan.signing.keySource).toMatch(/^keyless/);
     await fs.rm(dir, { recursive: true, force: true });
   }, 120_000);
   it('the select step parses a release tag the way the workflow documents', async () => {

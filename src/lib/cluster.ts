@@ -166,6 +166,10 @@ export interface RegistryImage {
   layers: string[];
   /** The chain IDs of its layers, bottom first: the names of their unpacked snapshots on a node. */
   chainIds: string[];
+  /** An image index: each platform's manifest digest (empty for one image). */
+  platforms: Array<{ arch: string; digest: string }>;
+  /** The manifest digest of the node's own platform (of an index: the one the node should pull). */
+  manifest: string;
   /** How long publish:rock took (push and verify). */
   seconds: number;
 }
@@ -178,7 +182,11 @@ export interface RegistryImage {
  * restarts containerd when they changed. `--force`: the local registry is a test registry, a rebuilt
  * rock may replace the immutable tag there. The tag pods name is the line's first moving tag.
  */
-export async function publishToLocalRegistry(o: { artifact: string; line: string; imageRef: string; env?: NodeJS.ProcessEnv }): Promise<RegistryImage> {
+/**
+ * publish:rock of the line's rocks (`artifacts`: one per architecture of the matrix, the node's first;
+ * several are one image index) to the local TLS registry, unsigned.
+ */
+export async function publishToLocalRegistry(o: { artifacts: string[]; line: string; imageRef: string; env?: NodeJS.ProcessEnv }): Promise<RegistryImage> {
   const env = { ...process.env, ...o.env };
   await execa('bash', [join(projectRoot, 'scripts', 'setup.d', '55-registry.sh')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   await execa('bash', [localRegistryScript, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -199,8 +207,7 @@ export async function publishToLocalRegistry(o: { artifact: string; line: string
       `${vars.LOCAL_REGISTRY}/sparkcraft`,
       '--registry-cert-dir',
       vars.LOCAL_REGISTRY_CERT_DIR!,
-      '--artifact',
-      o.artifact,
+      ...o.artifacts.flatMap((a) => ['--artifact', a]),
       '--force',
       '--yes',
       '--json',
@@ -211,6 +218,7 @@ export async function publishToLocalRegistry(o: { artifact: string; line: string
   );
   const seconds = (Date.now() - t) / 1000;
   const out = JSON.parse(stdout) as {
+    plan?: { index: { platforms: Array<{ arch: string; digest: string }> } | null };
     result?: { repository: string; digest: string; pushed: Array<{ tag: string }>; verified: Array<{ ref: string; digest: string }> };
   };
   const res = out.result;
@@ -218,7 +226,9 @@ export async function publishToLocalRegistry(o: { artifact: string; line: string
   const there = res?.pushed.some((p) => p.tag === tag) || res?.verified.some((v) => v.ref === `${res.repository}:${tag}` && v.digest === res.digest);
   if (!res || !there)
     throw new UserError('E_PUBLISH', `publish:rock neither pushed nor verified the tag ${tag} on ${vars.LOCAL_REGISTRY}`, { hint: stdout.slice(0, 300) });
-  return { ref: `${res.repository}:${tag}`, digest: res.digest, ...(await archiveLayers(o.artifact)), seconds };
+  const platforms = (out.plan?.index?.platforms ?? []).map((p) => ({ arch: p.arch, digest: p.digest }));
+  const manifest = await archiveDigest(o.artifacts[0]!);
+  return { ref: `${res.repository}:${tag}`, digest: res.digest, platforms, manifest, ...(await archiveLayers(o.artifacts[0]!)), seconds };
 }
 
 /** The layer digests of an oci-archive's (first) image, and the chain IDs of their snapshots. */
@@ -250,6 +260,12 @@ export function manifestLayers(doc: unknown): string[] {
 }
 
 /** `ctr` in the node's k8s.io namespace. */
+/** Which of DIGESTS the node's content store holds (manifests, configs, layers). */
+export async function nodeHolds(c: LocalCluster, digests: string[]): Promise<string[]> {
+  const have = new Set((await ctrOf(c)(['content', 'ls', '-q'])).stdout.split('\n').map((d) => d.trim()));
+  return digests.filter((d) => have.has(d));
+}
+
 function ctrOf(c: LocalCluster) {
   if (!c.node) throw new UserError('E_CLUSTER', 'the local cluster has no node (LOCAL_K8S_NODE=0)');
   const n = c.node;

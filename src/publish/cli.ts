@@ -16,12 +16,15 @@ import { RegistrySession } from './session.ts';
 import { parseImageRef, verifyImage } from './verify.ts';
 import type { Verifier } from '../lib/tools/cosign.ts';
 import { RISKS, formatSnapPlan } from './store.ts';
+import { ARCHITECTURES } from '../lib/arch.ts';
+
 import {
   applyPromotion,
   applyRockPublish,
   applySnapPublish,
   checkRisk,
   formatPublishRockPlan,
+  signingProblems,
   planPromotion,
   planRockPublish,
   planSnapPublish,
@@ -34,13 +37,58 @@ interface LineOpts {
   flavour?: string;
   risk?: string;
   arch?: string;
+  java?: number;
 }
 
 /** The line the options select (risk checked first, so a typo is a usage error). */
 export function loadLine(o: LineOpts, ws: Workspace): { matrix: Matrix; resolved: ResolvedLine } {
   checkRisk(o.risk);
-  return selectLine(o.matrix ?? ws.matrixFile, { line: o.line, flavour: o.flavour, risk: o.risk as Risk | undefined, ...(o.arch ? { arch: o.arch } : {}) });
+  return selectLine(o.matrix ?? ws.matrixFile, {
+    line: o.line,
+    flavour: o.flavour,
+    risk: o.risk as Risk | undefined,
+    ...(o.arch ? { arch: o.arch } : {}),
+    ...(o.java !== undefined ? { java: o.java } : {}),
+  });
 }
+
+/**
+ * The cells one publish names by its tags: every architecture of the matrix (the same line, flavour,
+ * Java and risk), or the one `--arch` selects when the matrix builds only that one. With several
+ * architectures, `--arch` is refused: one of them alone under the tags would replace the others.
+ */
+export function publishCells(o: LineOpts, ws: Workspace): { matrix: Matrix; cells: ResolvedLine[] } {
+  const { matrix, resolved } = loadLine(o, ws);
+  if (matrix.architectures.length === 1) return { matrix, cells: [resolved] };
+  if (o.arch)
+    throw new UserError(
+      'E_ARCH',
+      `publish names every architecture of the matrix (${matrix.architectures.join(', ')}) by one tag; it does not take --arch ${o.arch}`,
+      {
+        hint: `build each (npm run build:rock -- --arch A) and publish without --arch, or give each platform's file with --artifact FILE (repeatable)`,
+      },
+    );
+  return { matrix, cells: matrix.architectures.map((arch) => loadLine({ ...o, arch }, ws).resolved) };
+}
+
+/** Pure: repeatable `[arch=]FILE` values → one for every architecture (`all`) and those per architecture. */
+export function perArch(values: string[] | undefined, option: string): { all?: string; byArch: Record<string, string> } {
+  const byArch: Record<string, string> = {};
+  let all: string | undefined;
+  for (const v of values ?? []) {
+    const m = /^([a-z0-9]+)=(.+)$/.exec(v);
+    if (m && ARCHITECTURES[m[1]!]) {
+      if (byArch[m[1]!]) throw new UserError('E_USAGE', `${option} names two files for ${m[1]}`);
+      byArch[m[1]!] = m[2]!;
+    } else {
+      if (all) throw new UserError('E_USAGE', `${option} is given twice without an architecture`, { hint: `give ${option} ARCH=FILE for each architecture` });
+      all = v;
+    }
+  }
+  return { ...(all ? { all } : {}), byArch };
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 function lineOptions(cmd: Command): Command {
   return cmd
@@ -48,8 +96,9 @@ function lineOptions(cmd: Command): Command {
     .option('--line <track>', 'Spark line, e.g. 3.5 (default: the matrix default)')
     .option('--flavour <name>', 'flavour (default: spark)')
     .option('--risk <risk>', `one of ${RISKS.join(', ')} (default: the matrix default)`)
-    .option('--arch <arch>', "architecture (default: this host's)")
-    .option('--artifact <file>', 'the file to publish (default: from dist/)')
+    .option('--arch <arch>', "architecture (default: this host's; a rock publish names every architecture of the matrix)")
+    .option('--java <version>', "Java version (default: the line's first)", Number)
+    .option('--artifact <file>', 'the file to publish (default: from dist/); repeat it for each architecture of a rock', collect)
     .option('-y, --yes', 'publish for real (default: dry run, print the plan)', false)
     .option('--json', 'print the plan (and the result) as JSON on stdout', false);
 }
@@ -61,7 +110,7 @@ function positiveInt(v: string): number {
 }
 
 interface RockCliOpts extends LineOpts {
-  artifact?: string;
+  artifact?: string[];
   yes: boolean;
   json: boolean;
   force: boolean;
@@ -73,28 +122,26 @@ interface RockCliOpts extends LineOpts {
   keyless?: boolean;
   /** commander's --no-sign: sign=false. */
   sign: boolean;
-  sbom?: string;
-  baseSbom?: string;
+  sbom?: string[];
+  baseSbom?: string[];
   lock?: string;
 }
 
 export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const { matrix, resolved } = loadLine(o, ws);
-  // One tag names one image today: the multi-arch index (a tag naming both platforms) is not built yet,
-  // so another architecture's rock published alone would take the first one's place under its tags.
-  if (resolved.arch !== matrix.architectures[0])
-    throw new UserError(
-      'E_ARCH',
-      `publishing the ${resolved.arch} rock would put it under the tags of the ${matrix.architectures[0]} one (one tag names one image until the multi-arch index is built)`,
-      {
-        hint: `publish from an ${matrix.architectures[0]} host; ${resolved.arch} rocks are built and run (build rock --arch ${resolved.arch}) but not published`,
-      },
-    );
+  const { cells } = publishCells(o, ws);
+  const sbom = perArch(o.sbom, '--sbom');
+  const baseSbom = perArch(o.baseSbom, '--base-sbom');
+  const { artifact: _files, sbom: _s, baseSbom: _b, ...rest } = o;
   const { plan, session } = await planRockPublish(
-    resolved,
+    cells,
     ws,
     {
-      ...o,
+      ...rest,
+      ...(o.artifact?.length ? { artifacts: o.artifact } : {}),
+      ...(sbom.all ? { sbom: sbom.all } : {}),
+      ...(baseSbom.all ? { baseSbom: baseSbom.all } : {}),
+      sboms: sbom.byArch,
+      baseSboms: baseSbom.byArch,
       dryRun: !o.yes,
       noSign: !o.sign,
       ...(o.lock ? { lockFile: o.lock } : {}),
@@ -106,7 +153,7 @@ export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.Pro
     if (!o.yes) {
       if (o.json) outJson({ dryRun: true, plan });
       else {
-        const refused = plan.problems.length + (plan.signing?.problems.length ?? 0);
+        const refused = plan.problems.length + signingProblems(plan).length;
         out(
           `dry run: nothing pushed${plan.signing?.key ? ', nothing signed' : ''}${refused ? ' (the refusals above would stop --yes)' : ''}; add --yes to publish`,
         );
@@ -121,6 +168,10 @@ export async function publishRock(o: RockCliOpts, ws: Workspace, env: NodeJS.Pro
           `published ${plan.repository}@${result.digest}: ${result.pushed.length} tag(s) pushed, ${result.verified.length} reference(s) verified in ${result.seconds.toFixed(1)} s`,
         );
         if (result.signing?.verified) out(result.signing.verified.line);
+        else if (result.signing?.signed && plan.index)
+          out(
+            `signed the index ${result.signing.subject} and ${result.platformSigning.length} platforms, each with its SBOM and provenance (${plan.signing?.keySource})`,
+          );
         else if (result.signing?.signed)
           out(`signed ${result.signing.subject} and attached ${result.signing.attestations.join(', ')} (${plan.signing?.keySource})`);
         else out('not signed (--no-sign)');
@@ -185,14 +236,15 @@ export function verifierFrom(o: Pick<VerifyCliOpts, 'key' | 'certificateIdentity
 }
 
 interface SnapCliOpts extends LineOpts {
-  artifact?: string;
+  artifact?: string[];
   yes: boolean;
   json: boolean;
 }
 
 export async function publishSnap(o: SnapCliOpts, ws: Workspace, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const { resolved } = loadLine(o, ws);
-  const plan = await planSnapPublish(resolved, ws, o, env);
+  if ((o.artifact?.length ?? 0) > 1) throw new UserError('E_USAGE', 'publish snap uploads one file (its --arch); give --artifact once');
+  const plan = await planSnapPublish(resolved, ws, { ...(o.artifact?.[0] ? { artifact: o.artifact[0] } : {}) }, env);
   if (!o.json) out(formatSnapPlan(plan));
   if (!o.yes) {
     if (o.json) outJson({ dryRun: true, plan });
@@ -259,10 +311,15 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .option('--sign-key <file>', 'cosign private key to sign the pushed digest with (default: $COSIGN_KEY; password: $COSIGN_PASSWORD)')
     .option('--keyless', "sign keyless with the CI's OIDC identity (Fulcio certificate, Rekor entry)", false)
     .option('--no-sign', 'publish without signing or attaching the SBOM and provenance')
-    .option('--sbom <file>', "SPDX SBOM to attach (default: the line's build/<track>/<flavour>/inputs/sbom.spdx.json)")
     .option(
-      '--base-sbom <file>',
-      "a layered flavour: its base's SPDX SBOM, merged into the one attached (default: the base line's build/<track>/spark/inputs/sbom.spdx.json)",
+      '--sbom <[arch=]file>',
+      "SPDX SBOM to attach (default: each cell's build/<track>/<flavour>/<arch>-java<N>/inputs/sbom.spdx.json); ARCH=FILE for one architecture",
+      collect,
+    )
+    .option(
+      '--base-sbom <[arch=]file>',
+      "a layered flavour: its base's SPDX SBOM, merged into the one attached (default: the base cell's inputs/sbom.spdx.json); ARCH=FILE for one architecture",
+      collect,
     )
     .option('--lock <file>', 'lock file whose inputs the provenance lists (default: sparkcraft.lock.json)')
     .action(async (o: RockCliOpts) => publishRock(o, ws));
@@ -294,6 +351,8 @@ export function register(program: Command, ws: Workspace = workspace()): void {
     .option('--line <track>', 'Spark line')
     .option('--flavour <name>', 'flavour')
     .option('--risk <risk>', 'risk')
+    .option('--arch <arch>', "architecture (default: this host's)")
+    .option('--java <version>', "Java version (default: the line's first)", Number)
     .option('--json', 'as JSON', false)
     .action(async (o: LineOpts & { json: boolean }) => {
       const { resolved, matrix } = loadLine(o, ws);

@@ -10,10 +10,12 @@ import type { Workspace } from '../lib/workspace.ts';
 import type { Packed } from '../pack/pack.ts';
 import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../lib/retry.ts';
+import { existsSync } from 'node:fs';
 import { findRockArtifact } from './artifact.ts';
-import { applyRockPlan, formatRockPlan, inspectRock, repositoryOf, type RockPlan, type RockResult } from './registry.ts';
+import { imageIndex, matchPlatforms, readPlatformArchive, type PlatformImage } from './platforms.ts';
+import { applyRockPlan, formatRockPlan, inspectIndex, inspectRock, repositoryOf, type RockPlan, type RockResult } from './registry.ts';
 import { RegistrySession } from './session.ts';
-import { applySigning, formatSignPlan, inspectSigning, type SignPlan, type SignResult } from './sign.ts';
+import { applySigning, decideIndexSigning, formatSignPlan, inspectSigning, type SignPlan, type SignResult } from './sign.ts';
 import {
   RISKS,
   applySnapUpload,
@@ -31,6 +33,11 @@ import {
 export interface RockPublishOptions {
   /** The file to publish (default: the pack step's, else the line's rock in dist/). */
   artifact?: string;
+  /** Several architectures: the files, each the platform its config names (default: each cell's rock in dist/). */
+  artifacts?: string[];
+  /** Several architectures: an SBOM (and a layered flavour's base SBOM) per architecture, over `sbom`/`baseSbom`. */
+  sboms?: Record<string, string>;
+  baseSboms?: Record<string, string>;
   packed?: Packed;
   registry?: string;
   registryCertDir?: string;
@@ -52,26 +59,38 @@ export interface RockPublishOptions {
 
 /**
  * The rock's publish plan: the push (registry.ts) and, for the digest it pushes, the signing with its
- * SBOM and provenance (sign.ts; null: not planned). `commands` holds both plans' commands, push first.
+ * SBOM and provenance (sign.ts; null: not planned). An image index: `signing` is the index's signature,
+ * `platformSigning` each platform's signature, SBOM and provenance. `commands` holds every plan's commands, push first.
  */
-export type PublishRockPlan = RockPlan & { signing: SignPlan | null };
+export type PublishRockPlan = RockPlan & { signing: SignPlan | null; platformSigning: SignPlan[] };
 
 export function formatPublishRockPlan(p: PublishRockPlan): string {
-  return [formatRockPlan(p), ...(p.signing ? formatSignPlan(p.signing) : [])].join('\n');
+  // Unsigned: the one line saying so, not one per platform.
+  const platforms = p.signing?.key ? p.platformSigning.flatMap(formatSignPlan) : [];
+  return [formatRockPlan(p), ...platforms, ...(p.signing ? formatSignPlan(p.signing) : [])].join('\n');
 }
 
-/** The plan, and the registry session apply uses (close it when done). */
+/** Every refusal of the plan's signing (each platform's, the index's), once each. */
+export function signingProblems(p: PublishRockPlan): string[] {
+  return [...new Set([...p.platformSigning, ...(p.signing ? [p.signing] : [])].flatMap((s) => s.problems))];
+}
+
+/**
+ * The plan, and the registry session apply uses (close it when done). `cells`: the cell of each
+ * architecture the tags name (one: the tags name its image; several: an index of all of them).
+ */
 export async function planRockPublish(
-  r: ResolvedLine,
+  cells: ResolvedLine | ResolvedLine[],
   ws: Workspace,
   o: RockPublishOptions,
   env: NodeJS.ProcessEnv,
 ): Promise<{ plan: PublishRockPlan; session: RegistrySession }> {
-  const registry = o.registry || env.SPARKCRAFT_REGISTRY || r.image.registry;
-  const artifact = o.artifact ? path.resolve(o.artifact) : (o.packed?.artifact ?? (await findRockArtifact(ws.root, r)));
-  const certDir = o.registryCertDir || env.SPARKCRAFT_REGISTRY_CERT_DIR || undefined;
-  const retry: RetryPolicy = { attempts: Math.max(1, o.attempts), baseDelayMs: o.retryDelayMs, maxDelayMs: Math.max(o.retryDelayMs, DEFAULT_RETRY.maxDelayMs) };
-  const session = new RegistrySession(repositoryOf(registry, r.image.name).host, env, certDir, retry);
+  const all = Array.isArray(cells) ? cells : [cells];
+  const r = all[0]!;
+  if (all.length > 1) return planIndexPublish(all, ws, o, env);
+  const given = o.artifact ?? o.artifacts?.[0];
+  const artifact = given ? path.resolve(given) : (o.packed?.artifact ?? (await findRockArtifact(ws.root, r)));
+  const { registry, certDir, session } = sessionFor(r, o, env);
   try {
     const push = await inspectRock({ resolved: r, registry, artifact, force: o.force, dryRun: o.dryRun, ...(certDir ? { certDir } : {}) }, session);
     const signing = await inspectSigning({
@@ -89,26 +108,111 @@ export async function planRockPublish(
       ...(o.noSign ? { noSign: true } : {}),
       env,
     });
-    return { plan: { ...push, commands: [...push.commands, ...signing.commands], signing }, session };
+    return { plan: { ...push, commands: [...push.commands, ...signing.commands], signing, platformSigning: [] }, session };
   } catch (e) {
     await session.close();
     throw e;
   }
 }
 
-/** Push and read back every tag, then sign the digest and attach its SBOM and provenance (when planned). */
+function sessionFor(r: ResolvedLine, o: RockPublishOptions, env: NodeJS.ProcessEnv): { registry: string; certDir?: string; session: RegistrySession } {
+  const registry = o.registry || env.SPARKCRAFT_REGISTRY || r.image.registry;
+  const certDir = o.registryCertDir || env.SPARKCRAFT_REGISTRY_CERT_DIR || undefined;
+  const retry: RetryPolicy = { attempts: Math.max(1, o.attempts), baseDelayMs: o.retryDelayMs, maxDelayMs: Math.max(o.retryDelayMs, DEFAULT_RETRY.maxDelayMs) };
+  return { registry, ...(certDir ? { certDir } : {}), session: new RegistrySession(repositoryOf(registry, r.image.name).host, env, certDir, retry) };
+}
+
+/**
+ * The multi-architecture plan: every platform's archive (given, else each cell's in dist/), matched to
+ * its cell by the platform its config names; one missing, unreadable or doubled refuses the plan whole,
+ * before anything is read from the registry. The tags name the image index; each platform is signed
+ * with its own cell's SBOM and provenance, the index is signed too.
+ */
+async function planIndexPublish(
+  cells: ResolvedLine[],
+  ws: Workspace,
+  o: RockPublishOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<{ plan: PublishRockPlan; session: RegistrySession }> {
+  const r = cells[0]!;
+  const files = o.artifacts?.length ? o.artifacts.map((f) => path.resolve(f)) : cells.map((c) => path.join(ws.root, c.paths.rock)).filter((f) => existsSync(f));
+  const found: PlatformImage[] = [];
+  const unreadable: string[] = [];
+  for (const f of files) {
+    try {
+      found.push(await readPlatformArchive(f));
+    } catch (e) {
+      unreadable.push(`${f} is not a readable oci-archive (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+    }
+  }
+  const { platforms, problems } = matchPlatforms(cells, found);
+  if (unreadable.length || problems.length)
+    throw new UserError(
+      'E_ARTIFACT',
+      `the ${cells.map((c) => c.arch).join(' + ')} publish of ${r.image.name} ${r.version} is refused whole: ${[...unreadable, ...problems].join('; ')}`,
+      {
+        hint: `every architecture of the matrix is published under one index: build each (npm run build:rock -- --arch A) or give each file with --artifact`,
+      },
+    );
+  const index = imageIndex(platforms);
+  const { registry, certDir, session } = sessionFor(r, o, env);
+  try {
+    const push = await inspectIndex(
+      { resolved: r, registry, index: { digest: index.digest, platforms }, force: o.force, dryRun: o.dryRun, ...(certDir ? { certDir } : {}) },
+      session,
+    );
+    const platformSigning: SignPlan[] = [];
+    for (const p of platforms) {
+      const cell = cells.find((c) => c.arch === p.arch)!;
+      const sbom = o.sboms?.[p.arch] ?? o.sbom;
+      const baseSbom = o.baseSboms?.[p.arch] ?? o.baseSbom;
+      platformSigning.push(
+        await inspectSigning({
+          resolved: cell,
+          repository: push.repository,
+          digest: p.digest,
+          root: ws.root,
+          artifact: p.file,
+          ...(baseSbom ? { baseSbomFile: baseSbom } : {}),
+          lockFile: o.lockFile ? path.resolve(o.lockFile) : ws.lockFile,
+          ...(sbom ? { sbomFile: sbom } : {}),
+          ...(o.signKey ? { signKey: o.signKey } : {}),
+          ...(o.keyless ? { keyless: true } : {}),
+          ...(o.noSign ? { noSign: true } : {}),
+          env,
+        }),
+      );
+    }
+    const first = platformSigning[0]!;
+    const signing = decideIndexSigning(push.repository, index.digest, { key: first.key, source: first.keySource });
+    return {
+      plan: { ...push, commands: [...push.commands, ...platformSigning.flatMap((s) => s.commands), ...signing.commands], signing, platformSigning },
+      session,
+    };
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
+}
+
+/**
+ * Push and read back every tag, then sign the digest and attach its SBOM and provenance (when planned).
+ * An index: each platform signed and attested first, the index last, whose read-back verifies them all.
+ */
 export async function applyRockPublish(
   plan: PublishRockPlan,
   session: RegistrySession,
   env: NodeJS.ProcessEnv,
-): Promise<RockResult & { signing: SignResult | null }> {
+): Promise<RockResult & { signing: SignResult | null; platformSigning: SignResult[] }> {
   const result = await applyRockPlan(
     plan,
     session,
-    (plan.signing?.problems ?? []).map((p) => new UserError('E_SIGNING', p)),
+    signingProblems(plan).map((p) => new UserError('E_SIGNING', p)),
   );
+  const platformSigning: SignResult[] = [];
+  for (const s of plan.platformSigning) if (s.key) platformSigning.push(await applySigning(s, session, env, { verify: false }));
   const signing = plan.signing?.key ? await applySigning(plan.signing, session, env) : null;
-  return { ...result, signing };
+  return { ...result, signing, platformSigning };
 }
 
 export async function planSnapPublish(r: ResolvedLine, ws: Workspace, o: { artifact?: string; packed?: Packed }, env: NodeJS.ProcessEnv): Promise<SnapPlan> {

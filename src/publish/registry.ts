@@ -8,6 +8,9 @@
  *   applyRockPlan(plan, ...)         I/O: pre-checks (all problems at once), push with bounded retries,
  *                                    verify every tag and the digest by reading the manifests back
  *
+ * With several architectures the tags name an OCI image index of every platform's image (platforms.ts):
+ * the plan's digest is the index's, each platform's manifest is pushed with it and read back by digest.
+ *
  * Signing the pushed digest is sign.ts's; publish.ts composes the two plans.
  */
 import { promises as fs } from 'node:fs';
@@ -18,12 +21,16 @@ import {
   archiveConfig,
   archiveDigest,
   copyArchiveCommand,
+  copyLayoutCommand,
   formatCommand,
   pushArchive,
+  pushLayout,
   remoteDigest,
   type RegistryAccess,
 } from '../lib/tools/skopeo-registry.ts';
+import { INDEX_REF, assembleIndexLayout, type Platform } from './platforms.ts';
 import type { RegistrySession } from './session.ts';
+import { promises as fsp } from 'node:fs';
 
 export type TagKind = 'immutable' | 'moving';
 export interface TagSpec {
@@ -79,7 +86,10 @@ export interface RockPlan {
   flavour: string;
   risk: string;
   image: string;
+  /** What the tags name: the one archive, or (several platforms) the image index, `file` then describing it. */
   artifact: { file: string; digest: string };
+  /** A multi-architecture publish: each platform's image (pushed with the index); null for one platform. */
+  index: { digest: string; platforms: Platform[] } | null;
   registry: string;
   repository: string;
   credentials: string;
@@ -94,7 +104,10 @@ export interface RockPlan {
 export interface DecideInput {
   resolved: ResolvedLine;
   registry: string;
-  artifact: { file: string; digest: string };
+  /** One archive; ignored (may be omitted) when `index` is given. */
+  artifact?: { file: string; digest: string };
+  /** Several platforms: the tags name their index. */
+  index?: { digest: string; platforms: Platform[] };
   existing: Record<string, Existing>;
   force: boolean;
   credentials: string;
@@ -105,23 +118,32 @@ export interface DecideInput {
 export function decideRockPlan(i: DecideInput): RockPlan {
   const { repository } = repositoryOf(i.registry, i.resolved.image.name);
   const problems: string[] = [];
+  const artifact = i.index
+    ? { file: `index of ${i.index.platforms.map((p) => p.name).join(', ')}`, digest: i.index.digest }
+    : (i.artifact ?? { file: '', digest: '' });
   const tags: TagPlan[] = tagsForLine(i.resolved).map((t) => {
     const existing = i.existing[t.tag] ?? null;
     let action: TagAction;
     if (existing === null || existing === 'unknown') action = 'push';
-    else if (existing === i.artifact.digest) action = 'unchanged';
+    else if (existing === artifact.digest) action = 'unchanged';
     else if (t.kind === 'moving') action = 'move';
     else if (i.force) action = 'overwrite';
     else {
       action = 'refuse';
-      problems.push(`immutable tag ${repository}:${t.tag} already holds ${existing}, not ${i.artifact.digest}`);
+      problems.push(`immutable tag ${repository}:${t.tag} already holds ${existing}, not ${artifact.digest}`);
     }
     return { ...t, ref: `${repository}:${t.tag}`, existing, action };
   });
   const access: RegistryAccess = { authfile: '<authfile>', ...(i.certDir ? { certDir: i.certDir } : {}) };
   const commands = tags
     .filter((t) => t.action !== 'unchanged' && t.action !== 'refuse')
-    .map((t) => formatCommand(copyArchiveCommand(i.artifact.file, t.ref, { ...access, digestFile: '<digestfile>' })));
+    .map((t) =>
+      formatCommand(
+        i.index
+          ? copyLayoutCommand('<index layout>', INDEX_REF, t.ref, { ...access, digestFile: '<digestfile>' })
+          : copyArchiveCommand(artifact.file, t.ref, { ...access, digestFile: '<digestfile>' }),
+      ),
+    );
   return {
     kind: 'sparkcraft.publish.rock/plan',
     version: 2,
@@ -129,7 +151,8 @@ export function decideRockPlan(i: DecideInput): RockPlan {
     flavour: i.resolved.flavour.name,
     risk: i.resolved.risk,
     image: i.resolved.image.name,
-    artifact: i.artifact,
+    artifact,
+    index: i.index ? { digest: i.index.digest, platforms: i.index.platforms } : null,
     registry: i.registry,
     repository,
     credentials: i.credentials,
@@ -144,7 +167,8 @@ export function formatRockPlan(p: RockPlan): string {
   const lines = [
     `plan: publish rock ${p.image} (line ${p.line}, flavour ${p.flavour}, risk ${p.risk}) → ${p.repository}`,
     `  artifact    ${p.artifact.file}`,
-    `  digest      ${p.artifact.digest}`,
+    `  digest      ${p.artifact.digest}${p.index ? ' (image index)' : ''}`,
+    ...(p.index?.platforms ?? []).map((x) => `  ${x.name.padEnd(11)} ${x.digest}  ${x.file}`),
     `  credentials ${p.credentials}`,
   ];
   const w = Math.max(...p.tags.map((t) => t.tag.length));
@@ -189,6 +213,35 @@ export async function inspectRock(o: RockOptions, session: RegistrySession): Pro
     throw new UserError('E_ARTIFACT', `${o.artifact} is an image for ${arch}, and the cell ${o.resolved.key} publishes ${o.resolved.platform.oci}`, {
       hint: 'publish the file the cell built (no --artifact), or select the cell of that architecture (--arch)',
     });
+  return decideRockPlan({
+    resolved: o.resolved,
+    registry: o.registry,
+    artifact: { file: o.artifact, digest },
+    existing: await existingTags(o, session),
+    force: o.force,
+    credentials: session.credentialsSource,
+    ...(o.certDir ? { certDir: o.certDir } : {}),
+  });
+}
+
+/** I/O: the plan of a multi-architecture publish, whose platforms platforms.ts matched and indexed. */
+export async function inspectIndex(
+  o: Omit<RockOptions, 'artifact'> & { index: { digest: string; platforms: Platform[] } },
+  session: RegistrySession,
+): Promise<RockPlan> {
+  return decideRockPlan({
+    resolved: o.resolved,
+    registry: o.registry,
+    index: o.index,
+    existing: await existingTags(o, session),
+    force: o.force,
+    credentials: session.credentialsSource,
+    ...(o.certDir ? { certDir: o.certDir } : {}),
+  });
+}
+
+/** I/O: what each of the cell's tags holds now. */
+async function existingTags(o: Pick<RockOptions, 'resolved' | 'registry' | 'dryRun'>, session: RegistrySession): Promise<Record<string, Existing>> {
   const { repository } = repositoryOf(o.registry, o.resolved.image.name);
   const existing: Record<string, Existing> = {};
   // Dry runs make one attempt per read (no waiting on an unreachable registry); apply retries.
@@ -202,15 +255,7 @@ export async function inspectRock(o: RockOptions, session: RegistrySession): Pro
       existing[t.tag] = 'unknown';
     }
   }
-  return decideRockPlan({
-    resolved: o.resolved,
-    registry: o.registry,
-    artifact: { file: o.artifact, digest },
-    existing,
-    force: o.force,
-    credentials: session.credentialsSource,
-    ...(o.certDir ? { certDir: o.certDir } : {}),
-  });
+  return existing;
 }
 
 export interface RockResult {
@@ -241,23 +286,34 @@ export async function applyRockPlan(plan: RockPlan, session: RegistrySession, al
   if (problems.length > 1) throw new AggregateUserError(problems);
 
   const pushed: RockResult['pushed'] = [];
-  for (const t of plan.tags) {
-    if (t.action === 'unchanged') continue;
-    const { value: digest, attempts } = await session.call(`pushing ${t.ref}`, (a) => pushArchive(plan.artifact.file, t.ref, a));
-    if (digest !== plan.artifact.digest) {
-      throw new UserError('E_DIGEST_MISMATCH', `${t.ref} was pushed as ${digest}, expected ${plan.artifact.digest}`);
+  // An index: one layout with every platform's blobs, assembled once for all the tags.
+  const layout = plan.index && plan.tags.some((t) => t.action !== 'unchanged') ? await assembleIndexLayout(plan.index.platforms, plan.index.digest) : null;
+  try {
+    for (const t of plan.tags) {
+      if (t.action === 'unchanged') continue;
+      const { value: digest, attempts } = await session.call(`pushing ${t.ref}`, (a) =>
+        layout ? pushLayout(layout, INDEX_REF, t.ref, a) : pushArchive(plan.artifact.file, t.ref, a),
+      );
+      if (digest !== plan.artifact.digest) {
+        throw new UserError('E_DIGEST_MISMATCH', `${t.ref} was pushed as ${digest}, expected ${plan.artifact.digest}`);
+      }
+      log.info(`pushed ${t.ref} (${t.action}, ${attempts} attempt${attempts === 1 ? '' : 's'})`);
+      pushed.push({ tag: t.tag, action: t.action, attempts, digest });
     }
-    log.info(`pushed ${t.ref} (${t.action}, ${attempts} attempt${attempts === 1 ? '' : 's'})`);
-    pushed.push({ tag: t.tag, action: t.action, attempts, digest });
+  } finally {
+    if (layout) await fsp.rm(layout, { recursive: true, force: true });
   }
 
-  // Verify: every tag and the digest itself read back from the registry.
+  // Verify: every tag and the digest itself read back from the registry (and each platform's by digest).
   const verified: RockResult['verified'] = [];
-  const refs = [...plan.tags.map((t) => t.ref), `${plan.repository}@${plan.artifact.digest}`];
-  for (const ref of refs) {
+  const expect = [
+    ...[...plan.tags.map((t) => t.ref), `${plan.repository}@${plan.artifact.digest}`].map((ref) => ({ ref, digest: plan.artifact.digest })),
+    ...(plan.index?.platforms ?? []).map((p) => ({ ref: `${plan.repository}@${p.digest}`, digest: p.digest })),
+  ];
+  for (const { ref, digest } of expect) {
     const { value: got } = await session.call(`verifying ${ref}`, (a) => remoteDigest(ref, a));
-    if (got !== plan.artifact.digest) {
-      throw new UserError('E_VERIFY', `${ref} reads back as ${got ?? 'absent'}, expected ${plan.artifact.digest}`, {
+    if (got !== digest) {
+      throw new UserError('E_VERIFY', `${ref} reads back as ${got ?? 'absent'}, expected ${digest}`, {
         hint: 'another publisher may have moved the tag; rerun publish:rock',
       });
     }

@@ -89,6 +89,8 @@ export interface SbomInfo {
 export interface SignPlan {
   /** `repository@digest`: what is signed and what the attestations are about. */
   subject: string;
+  /** An image index: signed only (its platforms' images carry the SBOM and provenance, each its own). */
+  index?: true;
   key: SigningKey | null;
   keySource: string;
   sbom: SbomInfo | null;
@@ -104,6 +106,22 @@ export interface DecideSigningInput {
   choice: KeyChoice;
   sbom: SbomInfo | { file: string; problem: string };
   provenance: ProvenanceInput | { problem: string };
+}
+
+/** Pure: an image index's signing plan: the signature alone, with the key its platforms are signed with. */
+export function decideIndexSigning(repository: string, digest: string, choice: KeyChoice): SignPlan {
+  const subject = `${repository}@${digest}`;
+  const commands = choice.key ? [formatCommand(signCommand(subject, choice.key))] : [];
+  return {
+    subject,
+    index: true,
+    key: choice.key,
+    keySource: choice.source,
+    sbom: null,
+    provenance: null,
+    commands,
+    problems: choice.problem ? [choice.problem] : [],
+  };
 }
 
 /** Pure: the signing plan. Problems stop `--yes` before anything is pushed. */
@@ -139,7 +157,7 @@ export function decideSigning(i: DecideSigningInput): SignPlan {
 
 export function formatSignPlan(p: SignPlan): string[] {
   if (!p.key) return [`  signing     ${p.keySource}`];
-  const lines = [`  signing     ${p.subject}`, `              ${p.keySource}`];
+  const lines = [`  signing     ${p.subject}${p.index ? ' (the index: its signature only)' : ''}`, `              ${p.keySource}`];
   if (p.sbom) {
     const base = p.sbom.base;
     lines.push(
@@ -287,11 +305,14 @@ export interface SignResult {
   seconds: number;
 }
 
-/** I/O: sign, attest, verify. The plan's problems were checked before the push (applyRockPlan). */
-export async function applySigning(plan: SignPlan, session: RegistrySession, env: NodeJS.ProcessEnv): Promise<SignResult> {
+/**
+ * I/O: sign, attest, verify. The plan's problems were checked before the push (applyRockPlan).
+ * `verify: false`: the caller verifies (an index's platforms are verified with the index, once).
+ */
+export async function applySigning(plan: SignPlan, session: RegistrySession, env: NodeJS.ProcessEnv, o: { verify?: boolean } = {}): Promise<SignResult> {
   const t0 = Date.now();
   if (!plan.key) return { subject: plan.subject, signed: false, attestations: [], verified: null, seconds: 0 };
-  if (!plan.sbom || !plan.provenance) throw new UserError('E_SIGNING', `cannot sign ${plan.subject}: ${plan.problems.join('; ')}`);
+  if (!plan.index && (!plan.sbom || !plan.provenance)) throw new UserError('E_SIGNING', `cannot sign ${plan.subject}: ${plan.problems.join('; ')}`);
   const bin = await ensureCosign();
   const cenv = await session.cosignEnv(env);
   const tmp = temporary(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-sign-')));
@@ -303,6 +324,20 @@ export async function applySigning(plan: SignPlan, session: RegistrySession, env
     }
   };
   try {
+    const verify = async (): Promise<VerifyResult | null> => {
+      // Read back: everything verifies with the key's public half (keyless: cosign verified at signing).
+      if (o.verify === false || plan.key!.kind === 'keyless') return null;
+      const pub = path.join(tmp, 'cosign.pub');
+      await fs.writeFile(pub, await step('reading the public key', publicKeyCommand(plan.key!, bin)));
+      const verified = await verifyImage(plan.subject, { publicKey: pub, session, env });
+      if (!verified.ok) throw new UserError('E_SIGNING', `${plan.subject} was signed but does not verify: ${verified.line}`);
+      return verified;
+    };
+    if (plan.index || !plan.sbom || !plan.provenance) {
+      await step(`signing ${plan.subject}`, signCommand(plan.subject, plan.key, bin));
+      log.info(`signed the image index ${plan.subject} (${plan.keySource})`);
+      return { subject: plan.subject, signed: true, attestations: [], verified: await verify(), seconds: (Date.now() - t0) / 1000 };
+    }
     const sbomFile = path.join(tmp, 'sbom.spdx.json');
     if (plan.sbom.base) {
       // The merged document, made again from the same files: refused if they changed since the plan.
@@ -320,15 +355,7 @@ export async function applySigning(plan: SignPlan, session: RegistrySession, env
     log.info(`attached the SBOM (${SBOM_TYPE}) to ${plan.subject}`);
     await step(`attaching the provenance to ${plan.subject}`, attestCommand(plan.subject, plan.key, PROVENANCE_TYPE, provFile, bin));
     log.info(`attached the SLSA v1 provenance (${PROVENANCE_TYPE}) to ${plan.subject}`);
-    // Read back: everything verifies with the key's public half (keyless: cosign verified at signing).
-    let verified: VerifyResult | null = null;
-    if (plan.key.kind !== 'keyless') {
-      const pub = path.join(tmp, 'cosign.pub');
-      await fs.writeFile(pub, await step('reading the public key', publicKeyCommand(plan.key, bin)));
-      verified = await verifyImage(plan.subject, { publicKey: pub, session, env });
-      if (!verified.ok) throw new UserError('E_SIGNING', `${plan.subject} was signed but does not verify: ${verified.line}`);
-    }
-    return { subject: plan.subject, signed: true, attestations: [SBOM_TYPE, PROVENANCE_TYPE], verified, seconds: (Date.now() - t0) / 1000 };
+    return { subject: plan.subject, signed: true, attestations: [SBOM_TYPE, PROVENANCE_TYPE], verified: await verify(), seconds: (Date.now() - t0) / 1000 };
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }

@@ -7,11 +7,13 @@
  *   parseImageRef(ref)                 pure: repository, tag or digest
  *   checkSignatures / checkStatements  pure: cosign's verified payloads → one check each, with the reason
  *   summarise(checks)                  pure: the one line of what holds (and what does not)
- *   verifyImage(ref, ...)              I/O: resolve the tag, run cosign verify / verify-attestation
+ *   verifyImage(ref, ...)              I/O: resolve the tag, run cosign verify / verify-attestation; an
+ *                                      image index: its signature, then each platform's three checks,
+ *                                      all in the one line
  */
 import { UserError } from '../lib/errors.ts';
 import { CosignError, describeVerifier, ensureCosign, runCosign, verifyAttestationCommand, verifyCommand, type Verifier } from '../lib/tools/cosign.ts';
-import { remoteDigest } from '../lib/tools/skopeo-registry.ts';
+import { remoteDigest, remoteManifest, sha256Digest } from '../lib/tools/skopeo-registry.ts';
 import { PROVENANCE_PREDICATE_TYPE, PROVENANCE_TYPE, SBOM_PREDICATE_TYPE, SBOM_TYPE, sbomDigest } from './attestation.ts';
 import type { RegistrySession } from './session.ts';
 
@@ -47,6 +49,8 @@ export interface VerifyCheck {
   name: CheckName;
   ok: boolean;
   detail: string;
+  /** An image index's check: `index` (its own signature) or the platform (`linux/arm64`) it is about. */
+  platform?: string;
 }
 
 export interface InTotoStatement {
@@ -162,7 +166,7 @@ const LABEL: Record<CheckName, string> = { signature: 'signature', sbom: 'SBOM',
 /** Pure: one line saying what holds and what does not. */
 export function summarise(subject: string, key: string, checks: VerifyCheck[]): { ok: boolean; line: string } {
   const ok = checks.every((c) => c.ok);
-  const parts = checks.map((c) => `${LABEL[c.name]} ${c.ok ? 'ok' : 'FAILED'} (${c.detail})`);
+  const parts = checks.map((c) => `${c.platform ? `${c.platform} ` : ''}${LABEL[c.name]} ${c.ok ? 'ok' : 'FAILED'} (${c.detail})`);
   return { ok, line: `${ok ? 'verified' : 'NOT verified'} ${subject} with ${key}: ${parts.join('; ')}` };
 }
 
@@ -210,7 +214,19 @@ export interface VerifyResult {
   checks: VerifyCheck[];
   sbom?: SbomSummary;
   provenance?: ProvenanceSummary;
+  /** An image index: each platform's image, its digest and what its attestations say. */
+  platforms?: Array<{ platform: string; digest: string; sbom?: SbomSummary; provenance?: ProvenanceSummary }>;
   line: string;
+}
+
+/** Pure: an image index's platform manifests (`os/architecture[/variant]` and digest), or null for an image manifest. */
+export function indexPlatforms(raw: string): Array<{ platform: string; digest: string }> | null {
+  const doc = JSON.parse(raw) as { manifests?: Array<{ digest?: string; platform?: { os?: string; architecture?: string; variant?: string } }> };
+  if (!Array.isArray(doc.manifests)) return null;
+  return doc.manifests.map((m) => ({
+    platform: `${m.platform?.os ?? '?'}/${m.platform?.architecture ?? '?'}${m.platform?.variant ? `/${m.platform.variant}` : ''}`,
+    digest: String(m.digest),
+  }));
 }
 
 /** I/O: resolve `ref` to its digest and check signature, SBOM and provenance against a public key (or a keyless signer's identity). */
@@ -230,42 +246,66 @@ export async function verifyImage(
   const subject = `${parsed.repository}@${digest}`;
   const bin = await ensureCosign();
   const env = await o.session.cosignEnv(o.env);
-  const ctx = { digest, ref: parsed, key: keyName };
+  const raw = (await o.session.call(`reading ${subject}`, (a) => remoteManifest(subject, a))).value;
+  if (raw === null) throw new UserError('E_VERIFY', `${subject} does not exist`, { hint: 'check the repository and digest' });
+  if (sha256Digest(raw) !== digest) throw new UserError('E_VERIFY', `${subject} reads back as ${sha256Digest(raw)}`);
+  const platforms = indexPlatforms(raw);
+  const run = (d: string, platform?: string) =>
+    verifyManifest(parsed.repository, d, { verifier, bin, env, ref: parsed, key: keyName, ...(platform ? { platform } : {}) });
+  if (!platforms) {
+    const one = await run(digest);
+    const { ok, line } = summarise(subject, keyName, one.checks);
+    return { kind: 'sparkcraft.verify/result', version: 1, ref, subject, digest, key: keyName, ok, checks: one.checks, ...one.found, line };
+  }
+  // An index: its own signature, then each platform's image as a whole.
   const checks: VerifyCheck[] = [];
-
   try {
-    checks.push(checkSignatures(await runCosign(verifyCommand(subject, verifier, bin), { env }), digest));
+    checks.push({ ...checkSignatures(await runCosign(verifyCommand(subject, verifier, bin), { env }), digest), platform: 'index' });
   } catch (e) {
-    checks.push({ name: 'signature', ok: false, detail: failureReason(e, 'signature', ctx) });
+    checks.push({ name: 'signature', ok: false, detail: failureReason(e, 'signature', { digest, ref: parsed, key: keyName }), platform: 'index' });
+  }
+  if (!platforms.length) checks.push({ name: 'signature', ok: false, detail: 'the image index names no platform', platform: 'index' });
+  const each: NonNullable<VerifyResult['platforms']> = [];
+  for (const p of platforms) {
+    const one = await run(p.digest, p.platform);
+    checks.push(...one.checks);
+    each.push({ platform: p.platform, digest: p.digest, ...one.found });
+  }
+  const { ok, line } = summarise(`${subject} (index of ${platforms.map((p) => p.platform).join(', ')})`, keyName, checks);
+  return { kind: 'sparkcraft.verify/result', version: 1, ref, subject, digest, key: keyName, ok, checks, platforms: each, line };
+}
+
+/** I/O: one image manifest's signature, SBOM and provenance checks (`platform`: an index's platform they are about). */
+async function verifyManifest(
+  repository: string,
+  digest: string,
+  o: { verifier: Verifier; bin: string; env: NodeJS.ProcessEnv; ref: ImageRef; key: string; platform?: string },
+): Promise<{ checks: VerifyCheck[]; found: { sbom?: SbomSummary; provenance?: ProvenanceSummary } }> {
+  const subject = `${repository}@${digest}`;
+  const ctx = { digest, ref: o.ref, key: o.key };
+  const env = o.env;
+  const checks: VerifyCheck[] = [];
+  const tagged = (c: VerifyCheck): VerifyCheck => (o.platform ? { ...c, platform: o.platform } : c);
+  try {
+    checks.push(tagged(checkSignatures(await runCosign(verifyCommand(subject, o.verifier, o.bin), { env }), digest)));
+  } catch (e) {
+    checks.push(tagged({ name: 'signature', ok: false, detail: failureReason(e, 'signature', ctx) }));
   }
   let sbom: SbomSummary | undefined;
   try {
-    const r = checkSbom(statementsOf(await runCosign(verifyAttestationCommand(subject, verifier, SBOM_TYPE, bin), { env })), digest);
-    checks.push(r.check);
+    const r = checkSbom(statementsOf(await runCosign(verifyAttestationCommand(subject, o.verifier, SBOM_TYPE, o.bin), { env })), digest);
+    checks.push(tagged(r.check));
     sbom = r.sbom;
   } catch (e) {
-    checks.push({ name: 'sbom', ok: false, detail: failureReason(e, 'sbom', ctx) });
+    checks.push(tagged({ name: 'sbom', ok: false, detail: failureReason(e, 'sbom', ctx) }));
   }
   let provenance: ProvenanceSummary | undefined;
   try {
-    const r = checkProvenance(statementsOf(await runCosign(verifyAttestationCommand(subject, verifier, PROVENANCE_TYPE, bin), { env })), digest, sbom);
-    checks.push(r.check);
+    const r = checkProvenance(statementsOf(await runCosign(verifyAttestationCommand(subject, o.verifier, PROVENANCE_TYPE, o.bin), { env })), digest, sbom);
+    checks.push(tagged(r.check));
     provenance = r.provenance;
   } catch (e) {
-    checks.push({ name: 'provenance', ok: false, detail: failureReason(e, 'provenance', ctx) });
+    checks.push(tagged({ name: 'provenance', ok: false, detail: failureReason(e, 'provenance', ctx) }));
   }
-  const { ok, line } = summarise(subject, keyName, checks);
-  return {
-    kind: 'sparkcraft.verify/result',
-    version: 1,
-    ref,
-    subject,
-    digest,
-    key: keyName,
-    ok,
-    checks,
-    ...(sbom ? { sbom } : {}),
-    ...(provenance ? { provenance } : {}),
-    line,
-  };
+  return { checks, found: { ...(sbom ? { sbom } : {}), ...(provenance ? { provenance } : {}) } };
 }

@@ -6,7 +6,7 @@
  * of the driver's and executors' logs.
  */
 import { stringify } from 'yaml';
-import { evictImage, pulledSeconds, tagImage, type LocalCluster, type RegistryImage } from '../lib/cluster.ts';
+import { evictImage, nodeHolds, pulledSeconds, tagImage, type LocalCluster, type RegistryImage } from '../lib/cluster.ts';
 import { CheckFailed, tail, piFailures } from './checks.ts';
 import { Kube, rockPod, scenarioFailures, SMALL, sleep, type Json } from './kube.ts';
 import { POD_SECURITY_ENFORCE } from '../lib/pod-security.ts';
@@ -498,9 +498,19 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
               r.log,
             );
           }
+          // An image index: the node fetched its own platform's manifest by the tag, and no other platform's.
+          const held = img.platforms.length ? await nodeHolds(ctx.cluster, img.platforms.map((p) => p.digest)) : [];
+          if (img.platforms.length && (held.length !== 1 || held[0] !== img.manifest))
+            throw await fail(
+              `the node holds ${held.length ? held.map((d) => img.platforms.find((p) => p.digest === d)!.arch).join(', ') : 'no platform'} of the index ${img.digest}, expected only its own (${img.manifest})`,
+              r.log,
+            );
+          const platformsNote = img.platforms.length
+            ? `; the tag names an index of ${img.platforms.map((p) => p.arch).join(' + ')}, the node pulled ${img.platforms.find((p) => p.digest === img.manifest)?.arch} only`
+            : '';
           return (
             `${log.match(/Pi is roughly [\d.]+/)![0]}; ${img.ref} pushed in ${img.seconds.toFixed(1)} s, pulled by the kubelet in ${pulled['submit-reg']!.toFixed(1)} s ` +
-            `(${evicted.unpackedLeft ? `${evicted.unpackedLeft} of ${img.layers.length} layers still unpacked for other containers on the node, not fetched again` : 'every layer fetched'}), ${pods.length} pods ran ${img.digest.slice(0, 19)}…`
+            `(${evicted.unpackedLeft ? `${evicted.unpackedLeft} of ${img.layers.length} layers still unpacked for other containers on the node, not fetched again` : 'every layer fetched'}), ${pods.length} pods ran ${img.digest.slice(0, 19)}…${platformsNote}`
           );
         } finally {
           if (evicted.names.includes(ctx.imageRef)) await tagImage(ctx.cluster, img.ref, ctx.imageRef).catch(() => undefined);

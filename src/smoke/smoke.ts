@@ -111,7 +111,7 @@ async function smokeCluster(
     ? async () => SnapRunner.open((await road.run(r, { until: 'pack', kind: 'snap', backend: 'builtin' })).packed!.artifact, join(work, 'snap'))
     : undefined;
   const registry = {
-    publish: () => publishToLocalRegistry({ artifact: rock.artifact, line: r.line.track, imageRef: r.image.ref }),
+    publish: async () => publishToLocalRegistry({ artifacts: await platformArtifacts(m, r, road, rock.artifact), line: r.line.track, imageRef: r.image.ref }),
     restore: () => importImage(cluster, rock.artifact, r.image.ref),
   };
   const flavours = await flavourScenarios(m, r, road, o.flavours ?? flavourModules, (p) => importImage(cluster, p.artifact, p.ref));
@@ -179,4 +179,18 @@ export async function flavourScenarios(
     out.push({ image, scenarios });
   }
   return out;
+}
+
+/**
+ * The cell's rock for every architecture of the matrix, the node's (`own`, already built) first: what
+ * publish:rock names by one image index. The others come through the road (no-ops when built; an
+ * emulated build otherwise).
+ */
+export async function platformArtifacts(m: Matrix, r: ResolvedLine, road: Road, own: string): Promise<string[]> {
+  const others: string[] = [];
+  for (const arch of m.architectures.filter((a) => a !== r.arch)) {
+    const cell = resolveLine(m, { line: r.line.track, flavour: r.flavour.name, risk: r.risk, arch, java: r.java });
+    others.push((await road.run(cell, { until: 'pack', kind: 'rock', backend: 'builtin' })).packed!.artifact);
+  }
+  return [own, ...others];
 }

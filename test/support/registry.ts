@@ -59,7 +59,7 @@ export async function makeTestRock(dir: string, opts: { bytes?: number; name?: s
   await execa('umoci', ['new', '--image', `${layout}:t`]);
   await execa('umoci', ['raw', 'add-layer', '--image', `${layout}:t`, layer]);
   await execa('umoci', ['config', '--image', `${layout}:t`, '--config.entrypoint', '/bin/true', ...(opts.arch ? ['--architecture', opts.arch] : [])]);
-  const file = path.join(dir, `${opts.name ?? 'charmed-spark'}_${randomBytes(3).toString('hex')}_amd64.rock`);
+  const file = path.join(dir, `${opts.name ?? 'charmed-spark'}_${randomBytes(3).toString('hex')}_${opts.arch ?? 'amd64'}.rock`);
   await execa('skopeo', ['copy', `oci:${layout}:t`, `oci-archive:${file}:t`]);
   await fs.rm(work, { recursive: true, force: true });
   return file;

@@ -115,6 +115,17 @@ export function copyArchiveCommand(file: string, ref: string, a: RegistryAccess 
   return [SKOPEO, args];
 }
 
+/**
+ * `skopeo copy --all --preserve-digests oci:DIR:NAME docker://REF`: an OCI layout's image index with
+ * every image it names, each pushed unchanged (the index's digest is the layout's).
+ */
+export function copyLayoutCommand(dir: string, name: string, ref: string, a: RegistryAccess & { digestFile?: string }): Command {
+  const args = ['copy', '--all', '--preserve-digests', ...accessArgs('dest-', a)];
+  if (a.digestFile) args.push('--digestfile', a.digestFile);
+  args.push(`oci:${dir}:${name}`, `docker://${ref}`);
+  return [SKOPEO, args];
+}
+
 /** `skopeo copy docker://REF oci:DIR` — pull an image back (tests, verification). */
 export function pullToLayoutCommand(ref: string, dir: string, tag: string, a: RegistryAccess): Command {
   return [SKOPEO, ['copy', '--preserve-digests', ...accessArgs('src-', a), `docker://${ref}`, `oci:${dir}:${tag}`]];
@@ -135,9 +146,14 @@ export async function run(c: Command, opts: { env?: NodeJS.ProcessEnv; timeoutMs
 
 /** Digest of the manifest stored under REF, or null when the tag does not exist. */
 export async function remoteDigest(ref: string, a: RegistryAccess): Promise<string | null> {
+  const raw = await remoteManifest(ref, a);
+  return raw === null ? null : sha256Digest(raw);
+}
+
+/** The manifest (or image index) stored under REF exactly as the registry holds it, or null when absent. */
+export async function remoteManifest(ref: string, a: RegistryAccess): Promise<string | null> {
   try {
-    const raw = await run(inspectRawCommand(ref, a), { env: a.env });
-    return sha256Digest(raw);
+    return await run(inspectRawCommand(ref, a), { env: a.env });
   } catch (e) {
     if (e instanceof SkopeoError && e.kind === 'notfound') return null;
     throw e;
@@ -157,10 +173,19 @@ export async function archiveConfig(file: string, env?: NodeJS.ProcessEnv): Prom
 
 /** Push FILE to REF; returns the digest skopeo reports for the pushed manifest. */
 export async function pushArchive(file: string, ref: string, a: RegistryAccess): Promise<string> {
+  return pushWith((digestFile) => copyArchiveCommand(file, ref, { ...a, digestFile }), a);
+}
+
+/** Push the layout's image index NAME (and every image it names) to REF; returns the pushed index's digest. */
+export async function pushLayout(dir: string, name: string, ref: string, a: RegistryAccess): Promise<string> {
+  return pushWith((digestFile) => copyLayoutCommand(dir, name, ref, { ...a, digestFile }), a);
+}
+
+async function pushWith(command: (digestFile: string) => Command, a: RegistryAccess): Promise<string> {
   const tmp = temporary(await fs.mkdtemp(path.join(os.tmpdir(), 'sparkcraft-digest-')));
   const digestFile = path.join(tmp, 'digest');
   try {
-    await run(copyArchiveCommand(file, ref, { ...a, digestFile }), { env: a.env });
+    await run(command(digestFile), { env: a.env });
     return (await fs.readFile(digestFile, 'utf8')).trim();
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
