@@ -49,7 +49,7 @@ describe('a multi-architecture publish (the matrix builds amd64 and arm64)', () 
     const err = await publish(mkdtempSync(join(tmpdir(), 'artifact-')), { arch: 'arm64' });
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).code).toBe('E_ARCH');
-    expect((err as UserError).oneLine()).toMatch(/^publish names every architecture of the matrix \(amd64, arm64\) by one tag; it does not take --arch arm64/);
+    expect((err as UserError).oneLine()).toMatch(/^publish names every architecture of the matrix \(amd64, arm64\) at once; it does not take --arch arm64/);
   });
 
   it("refuses the plan whole, before the registry is read, when a platform's rock is missing, naming each with its build command", async () => {

@@ -181,25 +181,49 @@ describe('publish rock (CLI)', () => {
 });
 
 describe('publish snap (CLI)', () => {
-  it('without snapcraft and credentials: dry run prints the plan (exit 0); --yes stops with the reason (exit 1)', async () => {
+  /** A real (tiny) snap of the matrix's name and version, built for ARCH. */
+  async function testSnap(arch: string): Promise<string> {
     const d = await fs.mkdtemp(path.join(dir, 'snap-'));
     await fs.chmod(d, 0o755);
     await fs.mkdir(path.join(d, 'meta'));
     await fs.writeFile(
       path.join(d, 'meta/snap.yaml'),
-      `name: ${resolved['snap-name']}\nversion: "${resolved.spark}"\nsummary: t\ndescription: t\nbase: core22\ngrade: stable\nconfinement: strict\n`,
+      `name: ${resolved['snap-name']}\nversion: "${resolved.spark}"\nsummary: t\ndescription: t\nbase: core22\narchitectures: [${arch}]\ngrade: stable\nconfinement: strict\n`,
     );
     const out = await fs.mkdtemp(path.join(dir, 'snapout-'));
     await execa('timeout', ['120', 'snap', 'pack', d, out]);
-    const file = path.join(out, (await fs.readdir(out))[0]!);
+    return path.join(out, (await fs.readdir(out))[0]!);
+  }
+
+  it('without snapcraft and credentials: one upload per architecture; dry run prints the plans (exit 0); --yes stops with the reason (exit 1)', async () => {
+    const amd = await testSnap('amd64');
+    const arm = await testSnap('arm64');
     const env = { PATH: '/usr/bin:/bin:' + path.dirname(process.execPath) };
-    const dry = await cli(['publish', 'snap', '--artifact', file], env);
-    expect(dry.exitCode).toBe(0);
-    expect(dry.stdout).toContain(`command  snapcraft upload --release=${resolved['snap-channel']} ${file}`);
+    const dry = await cli(['publish', 'snap', '--artifact', arm, '--artifact', amd], env);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    // The matrix's order, one upload each, to the same channel.
+    const plans = [...dry.stdout.matchAll(/^plan: upload snap \S+ \S+ \((\w+)\) → Snap Store channel (\S+)\n {2}file {5}(\S+)\n {2}command {2}(.*)$/gm)];
+    expect(plans.map((m) => [m[1], m[2], m[3], m[4]])).toEqual([
+      ['amd64', resolved['snap-channel'], amd, `snapcraft upload --release=${resolved['snap-channel']} ${amd}`],
+      ['arm64', resolved['snap-channel'], arm, `snapcraft upload --release=${resolved['snap-channel']} ${arm}`],
+    ]);
     expect(dry.stdout).toContain('dry run: nothing uploaded; --yes would stop here');
-    const yes = await cli(['publish', 'snap', '--artifact', file, '--yes'], env);
+    const yes = await cli(['publish', 'snap', '--artifact', amd, '--artifact', arm, '--yes'], env);
     expect(yes.exitCode).toBe(1);
-    expect(yes.stdout).toContain(`command  snapcraft upload --release=${resolved['snap-channel']} ${file}`);
     expect(yes.stderr.trim()).toMatch(/^error: cannot upload to the Snap Store: snapcraft is not installed .*SNAPCRAFT_STORE_CREDENTIALS is not set/);
+    expect(yes.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it("an architecture's snap missing: refused whole, naming it; a snap built for another architecture is not taken for it", async () => {
+    const amd = await testSnap('amd64');
+    const env = { PATH: '/usr/bin:/bin:' + path.dirname(process.execPath) };
+    const half = await cli(['publish', 'snap', '--artifact', amd], env);
+    expect(half.exitCode).toBe(1);
+    expect(half.stderr.trim()).toMatch(
+      /^error: the amd64 \+ arm64 upload of spark-client \S+ is refused whole: no arm64 snap of \S+ \(dist\/spark-client_\S+_arm64\.snap\): build it with npm run build:snap -- --arch arm64/,
+    );
+    const twice = await cli(['publish', 'snap', '--artifact', amd, '--artifact', await testSnap('amd64')], env);
+    expect(twice.exitCode).toBe(1);
+    expect(twice.stderr).toMatch(/2 snaps are built for amd64: /);
   });
 });

@@ -65,8 +65,8 @@ afterAll(async () => {
 });
 
 describe('snap upload', () => {
-  it('reads name, version and grade from a real snap', async () => {
-    expect(await readSnapMeta(snapFile)).toEqual({ name: 'spark-client', version: '3.5.9', grade: 'stable', confinement: 'strict' });
+  it('reads name, version, grade and architectures from a real snap', async () => {
+    expect(await readSnapMeta(snapFile)).toEqual({ name: 'spark-client', version: '3.5.9', grade: 'stable', confinement: 'strict', architectures: ['amd64'] });
     const notASnap = path.join(dir, 'junk.snap');
     await fs.writeFile(notASnap, 'not squashfs');
     await expect(readSnapMeta(notASnap)).rejects.toMatchObject({ code: 'E_ARTIFACT' });
@@ -87,6 +87,12 @@ describe('snap upload', () => {
       'cannot upload to the Snap Store: snapcraft is not installed (snap install snapcraft --classic) (the plan above is what would run); ' +
         'cannot upload to the Snap Store: SNAPCRAFT_STORE_CREDENTIALS is not set (snapcraft export-login, stored as a CI secret) (the plan above is what would run)',
     );
+  });
+
+  it('refuses a snap built for another architecture than the upload it is planned as', async () => {
+    const meta = { ...(await readSnapMeta(snapFile)), architectures: ['arm64'] };
+    const plan = planSnapUpload({ resolved: fixtureLine(), snapName: 'spark-client', file: snapFile, meta, missing: [] });
+    expect(plan.problems).toEqual([`${snapFile} is built for arm64, the upload of amd64`]);
   });
 
   it("refuses a snap whose version is not the line's", async () => {

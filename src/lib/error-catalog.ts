@@ -162,7 +162,11 @@ export const SPARKCRAFT_ERRORS = {
     hint: 'ask for a line that has it (the message lists them)',
     exit: 1,
   },
-  E_ARCH: { summary: 'the matrix does not build this architecture', hint: 'use one listed under architectures: in matrix.yaml', exit: 1 },
+  E_ARCH: {
+    summary: 'the matrix does not build this architecture, or publish was given one architecture of a family that has several',
+    hint: 'use one listed under architectures: in matrix.yaml; publish every architecture together (no --arch)',
+    exit: 1,
+  },
   E_JAVA: { summary: 'the line is not built with this Java version', hint: "use one of the line's java: versions in matrix.yaml", exit: 1 },
   E_RISK: { summary: 'unknown release risk', hint: 'use a risk listed under risks: in matrix.yaml', exit: 1 },
   E_SOURCE_DATE_EPOCH: {

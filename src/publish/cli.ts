@@ -53,9 +53,10 @@ export function loadLine(o: LineOpts, ws: Workspace): { matrix: Matrix; resolved
 }
 
 /**
- * The cells one publish names by its tags: every architecture of the matrix (the same line, flavour,
- * Java and risk), or the one `--arch` selects when the matrix builds only that one. With several
- * architectures, `--arch` is refused: one of them alone under the tags would replace the others.
+ * The cells one publish names (the rock's tags, the snap's channel): every architecture of the matrix
+ * (the same line, flavour, Java and risk), or the one `--arch` selects when the matrix builds only that
+ * one. With several architectures, `--arch` is refused: one of them alone under the tags would replace
+ * the others (the store, too, gets every architecture's upload of a release).
  */
 export function publishCells(o: LineOpts, ws: Workspace): { matrix: Matrix; cells: ResolvedLine[] } {
   const { matrix, resolved } = loadLine(o, ws);
@@ -63,9 +64,9 @@ export function publishCells(o: LineOpts, ws: Workspace): { matrix: Matrix; cell
   if (o.arch)
     throw new UserError(
       'E_ARCH',
-      `publish names every architecture of the matrix (${matrix.architectures.join(', ')}) by one tag; it does not take --arch ${o.arch}`,
+      `publish names every architecture of the matrix (${matrix.architectures.join(', ')}) at once; it does not take --arch ${o.arch}`,
       {
-        hint: `build each (npm run build:rock -- --arch A) and publish without --arch, or give each platform's file with --artifact FILE (repeatable)`,
+        hint: "build each (--arch A) and publish without --arch, or give each architecture's file with --artifact FILE (repeatable)",
       },
     );
   return { matrix, cells: matrix.architectures.map((arch) => loadLine({ ...o, arch }, ws).resolved) };
@@ -242,23 +243,28 @@ interface SnapCliOpts extends LineOpts {
 }
 
 export async function publishSnap(o: SnapCliOpts, ws: Workspace, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const { resolved } = loadLine(o, ws);
-  if ((o.artifact?.length ?? 0) > 1) throw new UserError('E_USAGE', 'publish snap uploads one file (its --arch); give --artifact once');
-  const plan = await planSnapPublish(resolved, ws, { ...(o.artifact?.[0] ? { artifact: o.artifact[0] } : {}) }, env);
-  if (!o.json) out(formatSnapPlan(plan));
+  const { cells } = publishCells(o, ws);
+  const plans = await planSnapPublish(cells, ws, { ...(o.artifact?.length ? { artifacts: o.artifact } : {}) }, env);
+  // One plan: the object as before; several (one upload per architecture): the list.
+  const planJson = plans.length === 1 ? { plan: plans[0] } : { plans };
+  if (!o.json) out(plans.map(formatSnapPlan).join('\n'));
   if (!o.yes) {
-    if (o.json) outJson({ dryRun: true, plan });
-    else if (plan.missing.length || plan.problems.length) {
-      out(`dry run: nothing uploaded; --yes would stop here: ${[...plan.problems, ...plan.missing].join('; ')}`);
-    } else out('dry run: nothing uploaded; add --yes to upload');
+    const stops = [...new Set(plans.flatMap((p) => [...p.problems, ...p.missing]))];
+    if (o.json) outJson({ dryRun: true, ...planJson });
+    else if (stops.length) out(`dry run: nothing uploaded; --yes would stop here: ${stops.join('; ')}`);
+    else out('dry run: nothing uploaded; add --yes to upload');
     return;
   }
   try {
-    const result = await applySnapPublish(plan, env);
-    if (o.json) outJson({ dryRun: false, plan, result });
-    else out(`uploaded ${plan.snap} ${plan.meta.version} to ${plan.channel}${result.revision ? ` as revision ${result.revision}` : ''}`);
+    const results = await applySnapPublish(plans, env);
+    if (o.json) outJson({ dryRun: false, ...planJson, result: plans.length === 1 ? results[0] : results });
+    else
+      for (const [i, p] of plans.entries())
+        out(
+          `uploaded ${p.snap} ${p.meta.version}${p.meta.architectures ? ` (${p.meta.architectures.join(', ')})` : ''} to ${p.channel}${results[i]!.revision ? ` as revision ${results[i]!.revision}` : ''}`,
+        );
   } catch (e) {
-    if (o.json) outJson({ dryRun: false, plan, error: errorJson(e) });
+    if (o.json) outJson({ dryRun: false, ...planJson, error: errorJson(e) });
     throw e;
   }
 }

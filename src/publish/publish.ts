@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import type { Matrix, ResolvedLine, Risk } from '../config/types.ts';
-import { UserError } from '../lib/errors.ts';
+import { AggregateUserError, UserError } from '../lib/errors.ts';
 import type { Workspace } from '../lib/workspace.ts';
 import type { Packed } from '../pack/pack.ts';
 import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
@@ -26,6 +26,7 @@ import {
   snapRefusal,
   applyStoreCommand,
   type PromotePlan,
+  type SnapMeta,
   type SnapPlan,
   type SnapResult,
 } from './store.ts';
@@ -215,17 +216,58 @@ export async function applyRockPublish(
   return { ...result, signing, platformSigning };
 }
 
-export async function planSnapPublish(r: ResolvedLine, ws: Workspace, o: { artifact?: string; packed?: Packed }, env: NodeJS.ProcessEnv): Promise<SnapPlan> {
-  const file = o.artifact ? path.resolve(o.artifact) : (o.packed?.artifact ?? (await findSnapArtifact(ws.root, r)));
-  const meta = await readSnapMeta(file);
+/**
+ * The snap's upload plan, one per architecture (`cells`: the cell of each architecture of the matrix):
+ * each file is matched to its cell by the architecture its meta/snap.yaml names (given files, else each
+ * cell's in dist/); a missing one refuses the publish whole before anything is uploaded.
+ */
+export async function planSnapPublish(
+  cells: ResolvedLine | ResolvedLine[],
+  ws: Workspace,
+  o: { artifact?: string; artifacts?: string[]; packed?: Packed },
+  env: NodeJS.ProcessEnv,
+): Promise<SnapPlan[]> {
+  const all = Array.isArray(cells) ? cells : [cells];
   const { missing } = await storeReadiness(env);
-  return planSnapUpload({ resolved: r, snapName: r.snap.name, file, meta, missing });
+  const plan = async (r: ResolvedLine, file: string, meta?: SnapMeta) =>
+    planSnapUpload({ resolved: r, snapName: r.snap.name, file, meta: meta ?? (await readSnapMeta(file)), missing });
+  if (all.length === 1) {
+    const r = all[0]!;
+    const given = o.artifact ?? o.artifacts?.[0];
+    return [await plan(r, given ? path.resolve(given) : (o.packed?.artifact ?? (await findSnapArtifact(ws.root, r))))];
+  }
+  const files = o.artifacts?.length ? o.artifacts.map((f) => path.resolve(f)) : all.map((c) => path.join(ws.root, c.paths.snap)).filter((f) => existsSync(f));
+  const metas = await Promise.all(files.map(async (file) => ({ file, meta: await readSnapMeta(file) })));
+  const problems: string[] = [];
+  const plans: SnapPlan[] = [];
+  for (const c of all) {
+    const mine = metas.filter((m) => m.meta.architectures?.includes(c.arch));
+    if (mine.length > 1) problems.push(`${mine.length} snaps are built for ${c.arch}: ${mine.map((m) => m.file).join(', ')}`);
+    else if (!mine.length) problems.push(`no ${c.arch} snap of ${c.key} (${c.paths.snap}): build it with npm run build:snap -- --arch ${c.arch}`);
+    else plans.push(await plan(c, mine[0]!.file, mine[0]!.meta));
+  }
+  for (const m of metas)
+    if (!all.some((c) => m.meta.architectures?.includes(c.arch)))
+      problems.push(`${m.file} is built for ${m.meta.architectures?.join(', ') ?? 'no architecture it names'}, which the matrix does not build`);
+  if (problems.length)
+    throw new UserError(
+      'E_ARTIFACT',
+      `the ${all.map((c) => c.arch).join(' + ')} upload of ${all[0]!.snap.name} ${all[0]!.snap.version} is refused whole: ${problems.join('; ')}`,
+      {
+        hint: 'the store gets one upload per architecture of the matrix: build each, or give each file with --artifact',
+      },
+    );
+  return plans;
 }
 
-export async function applySnapPublish(plan: SnapPlan, env: NodeJS.ProcessEnv): Promise<SnapResult> {
-  const refusal = snapRefusal(plan);
-  if (refusal) throw refusal;
-  return applySnapUpload(plan, env);
+/** Every upload's refusals first (nothing uploaded if any), then each upload. */
+export async function applySnapPublish(plans: SnapPlan[], env: NodeJS.ProcessEnv): Promise<SnapResult[]> {
+  const refusals = plans.map(snapRefusal).filter((e): e is NonNullable<typeof e> => !!e);
+  if (refusals.length === 1) throw refusals[0];
+  if (refusals.length) throw new AggregateUserError(refusals.flatMap((e) => (e instanceof AggregateUserError ? e.problems : [e])));
+  const out: SnapResult[] = [];
+  for (const p of plans) out.push(await applySnapUpload(p, env));
+  return out;
 }
 
 export function checkRisk(r: string | undefined): void {

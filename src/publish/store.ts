@@ -22,6 +22,8 @@ export interface SnapMeta {
   version: string;
   grade?: string;
   confinement?: string;
+  /** meta/snap.yaml's `architectures` (the store files an upload under each). */
+  architectures?: string[];
 }
 
 export interface SnapPlan {
@@ -47,6 +49,8 @@ export function planSnapUpload(i: { resolved: ResolvedLine; snapName: string; fi
   if (i.meta.name !== i.snapName) problems.push(`${i.file} is snap "${i.meta.name}", the matrix publishes "${i.snapName}"`);
   if (i.meta.version !== i.resolved.snap.version)
     problems.push(`${i.file} has version ${i.meta.version}, line ${i.resolved.line.track} is ${i.resolved.snap.version}`);
+  if (i.meta.architectures && !i.meta.architectures.includes(i.resolved.arch))
+    problems.push(`${i.file} is built for ${i.meta.architectures.join(', ')}, the upload of ${i.resolved.arch}`);
   if (i.resolved.risk === 'stable' || i.resolved.risk === 'candidate') {
     if (i.meta.grade && i.meta.grade !== 'stable') problems.push(`${i.file} has grade ${i.meta.grade}; ${i.resolved.risk} needs grade stable`);
   }
@@ -65,7 +69,8 @@ export function planSnapUpload(i: { resolved: ResolvedLine; snapName: string; fi
 }
 
 export function formatSnapPlan(p: SnapPlan): string {
-  const lines = [`plan: upload snap ${p.snap} ${p.meta.version} → Snap Store channel ${p.channel}`, `  file     ${p.file}`, `  command  ${p.command}`];
+  const arch = p.meta.architectures ? ` (${p.meta.architectures.join(', ')})` : '';
+  const lines = [`plan: upload snap ${p.snap} ${p.meta.version}${arch} → Snap Store channel ${p.channel}`, `  file     ${p.file}`, `  command  ${p.command}`];
   for (const m of p.missing) lines.push(`  missing: ${m}`);
   for (const pr of p.problems) lines.push(`  problem: ${pr}`);
   return lines.join('\n');
@@ -93,6 +98,7 @@ export async function readSnapMeta(file: string): Promise<SnapMeta> {
     version: String(doc.version),
     ...(typeof doc.grade === 'string' ? { grade: doc.grade } : {}),
     ...(typeof doc.confinement === 'string' ? { confinement: doc.confinement } : {}),
+    ...(Array.isArray(doc.architectures) ? { architectures: doc.architectures.map(String) } : {}),
   };
 }
 

@@ -499,7 +499,12 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
             );
           }
           // An image index: the node fetched its own platform's manifest by the tag, and no other platform's.
-          const held = img.platforms.length ? await nodeHolds(ctx.cluster, img.platforms.map((p) => p.digest)) : [];
+          const held = img.platforms.length
+            ? await nodeHolds(
+                ctx.cluster,
+                img.platforms.map((p) => p.digest),
+              )
+            : [];
           if (img.platforms.length && (held.length !== 1 || held[0] !== img.manifest))
             throw await fail(
               `the node holds ${held.length ? held.map((d) => img.platforms.find((p) => p.digest === d)!.arch).join(', ') : 'no platform'} of the index ${img.digest}, expected only its own (${img.manifest})`,
