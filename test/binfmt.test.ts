@@ -1,14 +1,17 @@
 /**
- * scripts/binfmt.sh on this host (root, Debian's qemu-user-static): an arm64 executable really runs
- * through the entry it registers; an aarch64 entry somebody else made is used, never overridden;
+ * scripts/binfmt.sh on this host (root, QEMU from Debian bookworm-backports): an arm64 executable really
+ * runs through the entry it registers, and can make itself its children's subreaper as pebble does
+ * (bookworm's QEMU 7.2 answered EINVAL, so the rock's entrypoint could not start under emulation); an
+ * entry of ours with another interpreter is replaced; an aarch64 entry somebody else made is used, never overridden;
  * unregister removes only its own entry. Leaves the host registered as setup does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, realpathSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BINFMT_LOCK } from '../src/lib/tools/mmdebstrap.ts';
+import { cacheDir } from '../src/lib/paths.ts';
 
 const BINFMT = '/proc/sys/fs/binfmt_misc';
 const script = join(import.meta.dirname, '..', 'scripts', 'binfmt.sh');
@@ -29,9 +32,30 @@ let exe: string;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'binfmt-'));
-  // A static arm64 executable (no loader needed under emulation): prints the architecture it runs as.
+  // A static arm64 executable (no loader needed under emulation): prints the architecture it runs as and,
+  // like pebble (the rock's entrypoint) when it starts, makes itself its children's subreaper.
   writeFileSync(join(work, 'go.mod'), 'module arch\n\ngo 1.21\n');
-  writeFileSync(join(work, 'main.go'), 'package main\n\nimport (\n\t"fmt"\n\t"runtime"\n)\n\nfunc main() { fmt.Println("running as", runtime.GOARCH) }\n');
+  writeFileSync(
+    join(work, 'main.go'),
+    [
+      'package main',
+      'import (',
+      '\t"fmt"',
+      '\t"runtime"',
+      '\t"syscall"',
+      ')',
+      'func main() {',
+      '\tfmt.Println("running as", runtime.GOARCH)',
+      '\t// prctl(PR_SET_CHILD_SUBREAPER, 1)',
+      '\tif _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, 36, 1, 0); e != 0 {',
+      '\t\tfmt.Println("subreaper:", e)',
+      '\t} else {',
+      '\t\tfmt.Println("subreaper: ok")',
+      '\t}',
+      '}',
+      '',
+    ].join('\n'),
+  );
   exe = join(work, 'arch-arm64');
   await execa('go', ['build', '-o', exe, '.'], {
     cwd: work,
@@ -53,8 +77,8 @@ describe('scripts/binfmt.sh', () => {
     expect(r.exitCode, r.all).toBe(0);
     const status = await binfmt('status');
     expect(status.all).toContain('sparkcraft-aarch64');
-    expect(readFileSync(ours, 'utf8')).toMatch(/^enabled\ninterpreter \/usr\/libexec\/qemu-binfmt\/aarch64-binfmt-P\nflags: P?O?F/);
-    expect((await execa(exe)).stdout).toBe('running as arm64');
+    expect(readFileSync(ours, 'utf8')).toMatch(new RegExp(`^enabled\ninterpreter ${cacheDir()}/qemu/[^/]+/usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: P?O?F`));
+    expect((await execa(exe)).stdout).toBe('running as arm64\nsubreaper: ok');
     // A second register changes nothing.
     const again = await binfmt('register');
     expect(again.exitCode).toBe(0);
@@ -97,18 +121,34 @@ describe('scripts/binfmt.sh', () => {
     expect(existsSync(ours)).toBe(false);
     expect(existsSync(unrelated)).toBe(true);
     const r = await execa(exe, { reject: false });
-    expect(r.exitCode === 0 && r.stdout === 'running as arm64').toBe(false);
+    expect(r.exitCode === 0 && r.stdout.startsWith('running as arm64')).toBe(false);
     expect((await binfmt('status')).exitCode).toBe(1);
   });
 
+  it('an entry of ours that runs another interpreter (an older QEMU) is replaced', async () => {
+    await binfmt('register');
+    const line = readFileSync(join(cacheDir(), 'qemu', 'current', 'usr/share/qemu/binfmt.d/qemu-aarch64.conf'), 'utf8').trim();
+    writeFileSync(ours, '-1');
+    writeFileSync(join(BINFMT, 'register'), line.replace(':qemu-aarch64:', ':sparkcraft-aarch64:').replace(/:[^:]*aarch64-binfmt-P:/, ':/bin/false:'));
+    expect(readFileSync(ours, 'utf8')).toMatch(/^interpreter \/bin\/false$/m);
+    const r = await binfmt('register');
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain('replacing binfmt_misc entry sparkcraft-aarch64 (it ran another interpreter)');
+    expect((await execa(exe)).stdout).toBe('running as arm64\nsubreaper: ok');
+    await binfmt('unregister');
+  });
+
   it('an aarch64 entry that is not ours is used as it is, never overridden', async () => {
-    const conf = readFileSync('/usr/lib/binfmt.d/qemu-aarch64.conf', 'utf8').trim();
-    writeFileSync(join(BINFMT, 'register'), conf.replace(':qemu-aarch64:', `:${other.split('/').pop()}:`));
+    // Another's entry: the same QEMU, registered under its own name (as Debian's qemu-user-binfmt would).
+    const interpreter = realpathSync(join(cacheDir(), 'qemu', 'current', 'usr/libexec/qemu-binfmt/aarch64-binfmt-P'));
+    const conf = readFileSync(join(cacheDir(), 'qemu', 'current', 'usr/share/qemu/binfmt.d/qemu-aarch64.conf'), 'utf8').trim();
+    await binfmt('unregister');
+    writeFileSync(join(BINFMT, 'register'), conf.replace(':qemu-aarch64:', `:${other.split('/').pop()}:`).replace(/:[^:]*aarch64-binfmt-P:/, `:${interpreter}:`));
     const r = await binfmt('register');
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toContain("entry 'sparkcraft-test-other-aarch64' (not ours; used as it is)");
     expect(existsSync(ours)).toBe(false);
-    expect((await execa(exe)).stdout).toBe('running as arm64');
+    expect((await execa(exe)).stdout).toBe('running as arm64\nsubreaper: ok');
     // unregister leaves it too.
     await binfmt('unregister');
     expect(existsSync(other)).toBe(true);

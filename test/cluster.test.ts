@@ -35,6 +35,9 @@ const ctx: ScenarioContext = {
     publish: async () =>
       publishToLocalRegistry({ artifacts: await platformArtifacts(m, r, road(workspace()), rockFile), line: r.line.track, imageRef: r.image.ref }),
     restore: () => importImage(cluster, rockFile, r.image.ref),
+    // Scenario 9 (the arm64 platform's driver and executor under emulation, about 4 min here) is not in the
+    // suite: `sparkcraft smoke --cluster --only '^9\. '` runs it (issue 22's suite allowance is spent on the
+    // arm64 rock's podman run).
   },
   snap: () => (snap ??= build('snap', { backend: 'builtin' }).then((b) => SnapRunner.open(b.artifact, join(work, 'snap')))),
   // The line's flavours' scenarios (jupyter 1-3 on 3.5), their images built through the road on first use.

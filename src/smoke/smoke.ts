@@ -2,6 +2,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
+import { projectRoot } from '../lib/paths.ts';
 import { sweepLeftovers } from '../lib/fsx.ts';
 import { removeTree } from '../lib/mounts.ts';
 import { log } from '../lib/log.ts';
@@ -113,6 +115,7 @@ async function smokeCluster(
   const registry = {
     publish: async () => publishToLocalRegistry({ artifacts: await platformArtifacts(m, r, road, rock.artifact), line: r.line.track, imageRef: r.image.ref }),
     restore: () => importImage(cluster, rock.artifact, r.image.ref),
+    emulated: emulation(m, r),
   };
   const flavours = await flavourScenarios(m, r, road, o.flavours ?? flavourModules, (p) => importImage(cluster, p.artifact, p.ref));
   const connect = connectLine(m, r, road, (p) => importImage(cluster, p.artifact, p.ref));
@@ -193,4 +196,12 @@ export async function platformArtifacts(m: Matrix, r: ResolvedLine, road: Road, 
     others.push((await road.run(cell, { until: 'pack', kind: 'rock', backend: 'builtin' })).packed!.artifact);
   }
   return [own, ...others];
+}
+
+/** The other architectures the cell's publish names (scenario 9 runs one under emulation), and their binfmt_misc entries' registration. */
+export function emulation(m: Matrix, r: ResolvedLine): { arches: string[]; register: () => Promise<unknown> } {
+  return {
+    arches: m.architectures.filter((a) => a !== r.arch),
+    register: () => execa('bash', [join(projectRoot, 'scripts', 'binfmt.sh'), 'register'], { stdio: ['ignore', 'ignore', 'inherit'] }),
+  };
 }
