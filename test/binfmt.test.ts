@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { existsSync, realpathSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { BINFMT_LOCK } from '../src/lib/tools/mmdebstrap.ts';
+import { BINFMT_LOCK, holdShared } from '../src/lib/tools/mmdebstrap.ts';
 import { cacheDir } from '../src/lib/paths.ts';
 
 const BINFMT = '/proc/sys/fs/binfmt_misc';
@@ -77,7 +77,9 @@ describe('scripts/binfmt.sh', () => {
     expect(r.exitCode, r.all).toBe(0);
     const status = await binfmt('status');
     expect(status.all).toContain('sparkcraft-aarch64');
-    expect(readFileSync(ours, 'utf8')).toMatch(new RegExp(`^enabled\ninterpreter ${cacheDir()}/qemu/[^/]+/usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: P?O?F`));
+    expect(readFileSync(ours, 'utf8')).toMatch(
+      new RegExp(`^enabled\ninterpreter ${cacheDir()}/qemu/[^/]+/usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: P?O?F`),
+    );
     expect((await execa(exe)).stdout).toBe('running as arm64\nsubreaper: ok');
     // A second register changes nothing.
     const again = await binfmt('register');
@@ -101,6 +103,18 @@ describe('scripts/binfmt.sh', () => {
     expect(r.all).toContain('waiting for a build that runs arm64 programs under emulation');
     expect(existsSync(ours)).toBe(false);
     expect((await binfmt('register')).exitCode).toBe(0);
+  });
+
+  it('a foreign root holds the emulation lock shared from its first emulated command to its last (holdShared)', async () => {
+    const lock = join(work, 'emulation.lock');
+    const exclusive = () => execa('flock', ['-x', '-n', lock, 'true'], { reject: false });
+    const release = await holdShared(lock);
+    expect((await exclusive()).exitCode).toBe(1);
+    // Between two commands of the build, too: still held.
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await exclusive()).exitCode).toBe(1);
+    await release();
+    expect((await exclusive()).exitCode).toBe(0);
   });
 
   it('unregister does not wait for ever: past BINFMT_UNREGISTER_WAIT it leaves the entry and says so', async () => {
@@ -140,10 +154,14 @@ describe('scripts/binfmt.sh', () => {
 
   it('an aarch64 entry that is not ours is used as it is, never overridden', async () => {
     // Another's entry: the same QEMU, registered under its own name (as Debian's qemu-user-binfmt would).
-    const interpreter = realpathSync(join(cacheDir(), 'qemu', 'current', 'usr/libexec/qemu-binfmt/aarch64-binfmt-P'));
+    // The -binfmt-P name, as in the package's entry: QEMU takes the P flag's extra argument by that name.
+    const interpreter = join(realpathSync(join(cacheDir(), 'qemu', 'current')), 'usr/libexec/qemu-binfmt/aarch64-binfmt-P');
     const conf = readFileSync(join(cacheDir(), 'qemu', 'current', 'usr/share/qemu/binfmt.d/qemu-aarch64.conf'), 'utf8').trim();
     await binfmt('unregister');
-    writeFileSync(join(BINFMT, 'register'), conf.replace(':qemu-aarch64:', `:${other.split('/').pop()}:`).replace(/:[^:]*aarch64-binfmt-P:/, `:${interpreter}:`));
+    writeFileSync(
+      join(BINFMT, 'register'),
+      conf.replace(':qemu-aarch64:', `:${other.split('/').pop()}:`).replace(/:[^:]*aarch64-binfmt-P:/, `:${interpreter}:`),
+    );
     const r = await binfmt('register');
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toContain("entry 'sparkcraft-test-other-aarch64' (not ours; used as it is)");

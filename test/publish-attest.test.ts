@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { workspace, type Workspace } from '../src/lib/workspace.ts';
-import { archiveDigest } from '../src/lib/tools/skopeo-registry.ts';
+import { readArchiveImage } from '../src/lib/oci-archive.ts';
 import type { Packed } from '../src/pack/pack.ts';
 import { build } from '../src/pipeline.ts';
 import { BASE_IMAGE_SPDXID, inputsOfSbom, layeredImageSbom, sbomDigest, type SpdxDocument } from '../src/publish/attestation.ts';
@@ -98,7 +98,7 @@ describe('the signing plan of a layered image, from small archives (no build)', 
     const ident = { 'org.opencontainers.image.ref.name': r.base!.image.name, 'org.opencontainers.image.version': r.base!.version };
     const baseFile = join(dir, 'base.rock');
     await writeFakeBase(ws, baseFile, ident, salt);
-    const baseDigest = await archiveDigest(baseFile);
+    const baseDigest = readArchiveImage(baseFile).manifestDigest;
     // Stands in for the flavour image: what matters here is its label naming the base.
     const image = join(dir, 'image.rock');
     await writeFakeBase(ws, image, { ...ident, 'org.opencontainers.image.base.digest': baseDigest }, `${salt}-image`);
@@ -200,7 +200,7 @@ describe('a gpu rock over a base archive: its attestations against its layers', 
   afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
 
   it('pack recorded the base (its manifest digest, its layer count); the plan names the same base, with no problem', async () => {
-    const baseDigest = await archiveDigest(baseFile);
+    const baseDigest = readArchiveImage(baseFile).manifestDigest;
     expect(packed.base).toEqual({ manifestDigest: baseDigest, layers: 2 });
     expect(plan.problems).toEqual([]);
     expect(plan.sbom!.base).toMatchObject({ image: r.base!.image.name, version: r.base!.version, manifestDigest: baseDigest });

@@ -245,6 +245,20 @@ function cli(args: string[], env: Record<string, string | undefined> = {}) {
   });
 }
 
+/** `publish rock` of the 3.5 line: FILES (one per platform) to REGISTRY, then EXTRA. */
+const publishArgs = (registry: string, files: string[], ...extra: string[]) => [
+  'publish',
+  'rock',
+  '--line',
+  '3.5',
+  ...files.flatMap((f) => ['--artifact', f]),
+  '--registry',
+  registry,
+  '--registry-cert-dir',
+  reg.certDir,
+  ...extra,
+];
+
 async function cosign(args: string[], env: Record<string, string> = {}, cwd = dir) {
   const auth = await writeAuthFile(reg.address, credentialsFromEnv(reg.address, { REGISTRY_USER: reg.user, REGISTRY_PASSWORD: reg.password }));
   try {
@@ -322,28 +336,10 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     const rock = await makeTestRock(dir, { arch: 'amd64' });
     const arm = await makeTestRock(dir, { arch: 'arm64' });
     const registry = `${reg.address}/sign-dry`;
-    const r = await cli(
-      [
-        'publish',
-        'rock',
-        '--line',
-        '3.5',
-        '--artifact',
-        rock,
-        '--artifact',
-        arm,
-        '--registry',
-        registry,
-        '--registry-cert-dir',
-        reg.certDir,
-        '--sbom',
-        sbomFile,
-      ],
-      {
-        COSIGN_KEY: readFileSync(keys.key, 'utf8'),
-        COSIGN_PASSWORD: keys.password,
-      },
-    );
+    const r = await cli(publishArgs(registry, [rock, arm], '--sbom', sbomFile), {
+      COSIGN_KEY: readFileSync(keys.key, 'utf8'),
+      COSIGN_PASSWORD: keys.password,
+    });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
       /signing {5}127\.0\.0\.1:\d+\/sign-dry\/charmed-spark@sha256:[0-9a-f]{64}\n {14}key from COSIGN_KEY, password from COSIGN_PASSWORD/,
@@ -369,23 +365,7 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     const rock = await makeTestRock(dir, { arch: 'amd64' });
     const arm = await makeTestRock(dir, { arch: 'arm64' });
     const registry = `${reg.address}/sign-nokey`;
-    const r = await cli([
-      'publish',
-      'rock',
-      '--line',
-      '3.5',
-      '--artifact',
-      rock,
-      '--artifact',
-      arm,
-      '--registry',
-      registry,
-      '--registry-cert-dir',
-      reg.certDir,
-      '--sbom',
-      sbomFile,
-      '--yes',
-    ]);
+    const r = await cli(publishArgs(registry, [rock, arm], '--sbom', sbomFile, '--yes'));
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim()).toMatch(
       /^error: no signing key: set COSIGN_KEY \(and COSIGN_PASSWORD\), pass --sign-key FILE, or --keyless in CI; --no-sign publishes unsigned$/,
@@ -401,29 +381,10 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     const repo = `${registry}/charmed-spark`;
     const t0 = Date.now();
     const watched = await watchCmdlines([keys.password, ...pemLines(keys.key)], /cosign-v[\d.]+ (sign|attest|verify)/, () =>
-      cli(
-        [
-          'publish',
-          'rock',
-          '--matrix',
-          oneArch,
-          '--line',
-          '3.5',
-          '--artifact',
-          rock,
-          '--registry',
-          registry,
-          '--registry-cert-dir',
-          reg.certDir,
-          '--sbom',
-          sbomFile,
-          '--yes',
-        ],
-        {
-          COSIGN_KEY: readFileSync(keys.key, 'utf8'),
-          COSIGN_PASSWORD: keys.password,
-        },
-      ),
+      cli(publishArgs(registry, [rock], '--matrix', oneArch, '--sbom', sbomFile, '--yes'), {
+        COSIGN_KEY: readFileSync(keys.key, 'utf8'),
+        COSIGN_PASSWORD: keys.password,
+      }),
     );
     const pub = watched.value;
     // cosign ran (sign, attest ×2, verify ×3) and no command line ever held the key or its password.
@@ -538,29 +499,10 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     const registry = `${reg.address}/sign-idx-${randomBytes(3).toString('hex')}`;
     const repo = `${registry}/charmed-spark`;
     const t0 = Date.now();
-    const pub = await cli(
-      [
-        'publish',
-        'rock',
-        '--line',
-        '3.5',
-        '--artifact',
-        amd,
-        '--artifact',
-        arm,
-        '--registry',
-        registry,
-        '--registry-cert-dir',
-        reg.certDir,
-        '--sbom',
-        `arm64=${sboms.arm64}`,
-        '--sbom',
-        `amd64=${sboms.amd64}`,
-        '--yes',
-        '--json',
-      ],
-      { COSIGN_KEY: readFileSync(keys.key, 'utf8'), COSIGN_PASSWORD: keys.password },
-    );
+    const pub = await cli(publishArgs(registry, [amd, arm], '--sbom', `arm64=${sboms.arm64}`, '--sbom', `amd64=${sboms.amd64}`, '--yes', '--json'), {
+      COSIGN_KEY: readFileSync(keys.key, 'utf8'),
+      COSIGN_PASSWORD: keys.password,
+    });
     expect(pub.exitCode, pub.stderr).toBe(0);
     expectNoSecret([pub.stdout, pub.stderr]);
     console.log(`index of 2 platforms: push + 3 signatures + 4 attestations + read-back verify ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -646,29 +588,9 @@ describe('publish:rock signs, attaches, and sparkcraft verify checks (real cosig
     // A namespace of its own per run: the rock's immutable tag would refuse another commit's digest (its revision label).
     const registry = `${reg.address}/sign-real-${randomBytes(3).toString('hex')}`;
     const t0 = Date.now();
-    const pub = await cli(
-      [
-        'publish',
-        'rock',
-        '--matrix',
-        oneArch,
-        '--line',
-        '3.5',
-        '--artifact',
-        packed.artifact,
-        '--registry',
-        registry,
-        '--registry-cert-dir',
-        reg.certDir,
-        '--sign-key',
-        keys.key,
-        '--yes',
-        '--json',
-      ],
-      {
-        COSIGN_PASSWORD: keys.password,
-      },
-    );
+    const pub = await cli(publishArgs(registry, [packed.artifact], '--matrix', oneArch, '--sign-key', keys.key, '--yes', '--json'), {
+      COSIGN_PASSWORD: keys.password,
+    });
     const secs = (Date.now() - t0) / 1000;
     expect(pub.exitCode, pub.stderr).toBe(0);
     expectNoSecret([pub.stdout, pub.stderr]);

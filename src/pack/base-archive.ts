@@ -19,16 +19,12 @@ import { Transform } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
 import { sha256File } from '../lib/hash.ts';
-import { GZIP_LAYERS, indexTar, readMember, walkLayer, type TarMember } from '../lib/tar-read.ts';
+import { GZIP_LAYERS, walkLayer } from '../lib/tar-read.ts';
+import { ArchiveError, readArchiveImage, type ArchiveImage } from '../lib/oci-archive.ts';
 import { cachedLayer, layerCacheDir, recordLayer, type LayerBlob } from './layer.ts';
 import { MT, type Image } from './oci.ts';
 import { FORMAT, type RockBuild } from './rock.ts';
 import { temporary } from '../lib/interrupt.ts';
-
-const MANIFESTS = new Set([MT.manifest, 'application/vnd.docker.distribution.manifest.v2+json']);
-const INDEXES = new Set([MT.index, 'application/vnd.docker.distribution.manifest.list.v2+json']);
-/** The most an index, manifest or config read into memory may be (real ones are a few KiB). */
-const MAX_JSON = 8 << 20;
 
 /**
  * The directories a gzip-compressed layer writes, with their metadata (a later entry wins). Reading
@@ -105,54 +101,16 @@ export async function importBaseArchive(cache: string, file: string, want: BaseW
     hint = `pass the ${want.name} ${want.version} rock the release publishes (an oci-archive, e.g. dist/${want.name}_${want.version}_${want.arch}.rock)`,
   ) => new UserError('E_BASE_ARCHIVE', `--base-archive ${file}: ${why}`, { hint });
   if (!existsSync(file) || !statSync(file).isFile()) throw bad('no such file');
-  let members: Map<string, TarMember>;
+  let img: ArchiveImage;
   try {
-    members = indexTar(file);
+    img = readArchiveImage(file, { arch: want.arch });
   } catch (e) {
-    throw bad(`not an oci-archive (${(e as Error).message})`);
+    if (e instanceof ArchiveError) throw bad(e.message);
+    throw e;
   }
-  // A JSON document of the archive, read whole: within MAX_JSON, and what went wrong naming this file.
-  const readSmall = (member: TarMember, what: string): Buffer => {
-    if (member.size > MAX_JSON) throw bad(`${what} is ${member.size} bytes, more than ${MAX_JSON} (an index, manifest or config is a few KiB)`);
-    try {
-      return readMember(file, member);
-    } catch (e) {
-      throw bad(`${what}: ${(e as Error).message}`);
-    }
-  };
-  const blobOf = (digest: string, what: string): Buffer => {
-    const m = /^sha256:([0-9a-f]{64})$/.exec(String(digest));
-    const member = m && members.get(`blobs/sha256/${m[1]}`);
-    if (!member) throw bad(`${what} ${digest} is not in the archive`);
-    const b = readSmall(member, what);
-    if (createHash('sha256').update(b).digest('hex') !== m[1]) throw bad(`${what} ${digest} does not match its digest`);
-    return b;
-  };
-  const json = <T>(b: Buffer, what: string): T => {
-    try {
-      return JSON.parse(b.toString('utf8')) as T;
-    } catch {
-      throw bad(`${what} is not JSON`);
-    }
-  };
-  const indexMember = members.get('index.json');
-  if (!indexMember) throw bad('not an oci-archive (no index.json)');
-  const index = readSmall(indexMember, 'index.json');
-  type Descriptor = { mediaType?: string; digest: string; size?: number; platform?: { architecture?: string } };
-  let entries = json<{ manifests?: Descriptor[] }>(index, 'index.json').manifests ?? [];
-  // A multi-architecture index inside: the manifest for this architecture.
-  for (let depth = 0; entries.length === 1 && INDEXES.has(entries[0]!.mediaType ?? '') && depth < 2; depth++) {
-    entries = (json<{ manifests?: Descriptor[] }>(blobOf(entries[0]!.digest, 'index'), 'nested index').manifests ?? []).filter(
-      (d) => !d.platform?.architecture || d.platform.architecture === want.arch,
-    );
-  }
-  if (entries.length !== 1 || !MANIFESTS.has(entries[0]!.mediaType ?? MT.manifest)) throw bad(`holds ${entries.length} images, not one`);
-  const manifestDigest = entries[0]!.digest;
-  const manifest = blobOf(manifestDigest, 'manifest');
-  const mf = json<{ config?: Descriptor; layers?: Descriptor[] }>(manifest, 'the manifest');
-  if (!mf.config || !mf.layers?.length) throw bad('its manifest has no config or no layers');
-  const config = blobOf(mf.config.digest, 'config');
-  const cfg = json<OciConfig>(config, 'the image config');
+  const { members, manifestDigest, manifest: mf } = img;
+  if (!mf.layers?.length) throw bad('its manifest has no config or no layers');
+  const cfg = img.config as OciConfig;
 
   const got = imageIdentity(cfg);
   if (got.name !== want.name || got.version !== want.version || got.arch !== want.arch) {
@@ -208,6 +166,6 @@ export async function importBaseArchive(cache: string, file: string, want: BaseW
     await recordLayer(cache, blob);
     layers.push({ ...blob, history: hist, cached: false });
   }
-  const image: Image = { config, configDigest: mf.config.digest, manifest, manifestDigest, index, layers };
+  const image: Image = { config: img.configRaw, configDigest: mf.config!.digest, manifest: img.manifestRaw, manifestDigest, index: img.indexRaw, layers };
   return { artifact: file, image, layers, reused: true };
 }

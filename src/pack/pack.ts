@@ -6,7 +6,7 @@ import { log } from '../lib/log.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
 import type { Staged } from '../stage/stage.ts';
 import { sha256File } from '../lib/hash.ts';
-import { archiveDigest } from '../lib/tools/skopeo-registry.ts';
+import { readArchiveImage } from '../lib/oci-archive.ts';
 import type { ResolvedLine } from '../config/types.ts';
 import { craftPack, onPath } from './craft.ts';
 import { buildFlavourRock, buildRock, gitRevision, layersInUse, type RockBuild } from './rock.ts';
@@ -82,7 +82,7 @@ export async function pack(r: ResolvedLine, ws: Workspace, st: Staged, o: PackOp
   }
   if (backend === 'craft') {
     const artifact = await craftPack(kind === 'rock' ? 'rockcraft' : 'snapcraft', st.dir, ws.dist, `.${kind}`);
-    const digest = kind === 'rock' ? await archiveDigest(artifact) : `sha256:${await sha256File(artifact)}`;
+    const digest = kind === 'rock' ? readArchiveImage(artifact).manifestDigest : `sha256:${await sha256File(artifact)}`;
     return { kind, backend, artifact, digest, size: statSync(artifact).size, seconds: seconds(), reused: false };
   }
   await sweepTmpArtifacts(ws);

@@ -15,7 +15,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ResolvedLine } from '../config/types.ts';
 import { temporary } from '../lib/interrupt.ts';
-import { archiveConfig, archiveManifestCommand, run, sha256Digest, SKOPEO, type Command } from '../lib/tools/skopeo-registry.ts';
+import { readArchiveImage } from '../lib/oci-archive.ts';
+import { run, sha256Digest, SKOPEO, type Command } from '../lib/tools/skopeo-registry.ts';
 
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -84,15 +85,13 @@ export function imageIndex(platforms: Platform[]): { json: string; digest: strin
   return { json, digest: sha256Digest(json), size: Buffer.byteLength(json) };
 }
 
-/** I/O: the archive's manifest and platform (two reads of the archive by skopeo). */
+/** I/O: the archive's manifest and platform (its tar headers and small blobs, read in place). */
 export async function readPlatformArchive(file: string): Promise<PlatformImage> {
-  const raw = await run(archiveManifestCommand(file));
-  const manifest = JSON.parse(raw) as { mediaType?: string };
-  const config = (await archiveConfig(file)) as { architecture?: string; os?: string; variant?: string };
+  const { manifestDigest, manifestRaw, manifest, config } = readArchiveImage(file);
   return {
     file,
-    digest: sha256Digest(raw),
-    size: Buffer.byteLength(raw),
+    digest: manifestDigest,
+    size: manifestRaw.length,
     mediaType: manifest.mediaType ?? OCI_MANIFEST,
     architecture: config.architecture ?? 'unknown',
     os: config.os ?? 'linux',

@@ -17,9 +17,8 @@ import { promises as fs } from 'node:fs';
 import type { ResolvedLine } from '../config/types.ts';
 import { AggregateUserError, UserError } from '../lib/errors.ts';
 import { log } from '../lib/log.ts';
+import { readArchiveImage } from '../lib/oci-archive.ts';
 import {
-  archiveConfig,
-  archiveDigest,
   copyArchiveCommand,
   copyLayoutCommand,
   formatCommand,
@@ -198,17 +197,18 @@ export async function inspectRock(o: RockOptions, session: RegistrySession): Pro
   } catch {
     throw new UserError('E_ARTIFACT', `no rock at ${o.artifact}`, { hint: 'run npm run build:rock first, or pass --artifact FILE' });
   }
+  let arch: string | undefined;
   try {
-    digest = await archiveDigest(o.artifact);
+    const img = readArchiveImage(o.artifact);
+    digest = img.manifestDigest;
+    arch = img.config.architecture;
   } catch (e) {
     throw new UserError('E_ARTIFACT', `${o.artifact} is not a readable oci-archive: ${e instanceof Error ? e.message : String(e)}`, {
       hint: 'rebuild it with npm run build:rock',
     });
   }
   // The file's own platform, not its name: another architecture's image under this cell's tags would be
-  // pulled by nodes of this one (one tag names one image until the multi-arch index is built).
-  const config = (await archiveConfig(o.artifact).catch(() => undefined)) as { architecture?: unknown } | undefined;
-  const arch = typeof config?.architecture === 'string' ? config.architecture : undefined;
+  // pulled by nodes of this one.
   if (arch && arch !== o.resolved.platform.oci)
     throw new UserError('E_ARTIFACT', `${o.artifact} is an image for ${arch}, and the cell ${o.resolved.key} publishes ${o.resolved.platform.oci}`, {
       hint: 'publish the file the cell built (no --artifact), or select the cell of that architecture (--arch)',

@@ -24,7 +24,7 @@ import { log } from '../lib/log.ts';
 import { registerSecret } from '../lib/secrets.ts';
 import { hasLocalChanges, headRevision } from '../lib/tools/git.ts';
 import { CosignError, attestCommand, ensureCosign, formatCommand, publicKeyCommand, runCosign, signCommand, type SigningKey } from '../lib/tools/cosign.ts';
-import { archiveConfig } from '../lib/tools/skopeo-registry.ts';
+import { readArchiveImage } from '../lib/oci-archive.ts';
 import {
   PROVENANCE_PREDICATE_TYPE,
   PROVENANCE_TYPE,
@@ -288,7 +288,12 @@ export async function inspectSigning(o: InspectSigningOptions): Promise<SignPlan
 
 /** I/O: a layered image's base, by the manifest digest pack wrote into its config. */
 async function baseDigestOf(artifact: string): Promise<string> {
-  const label = (await archiveConfig(artifact)).config?.Labels?.['org.opencontainers.image.base.digest'];
+  let label: string | undefined;
+  try {
+    label = readArchiveImage(artifact).config.config?.Labels?.['org.opencontainers.image.base.digest'];
+  } catch (e) {
+    throw new UserError('E_PROVENANCE', `${artifact} is not a readable oci-archive: ${e instanceof Error ? e.message : String(e)}`);
+  }
   if (!label || !/^sha256:[0-9a-f]{64}$/.test(label)) {
     throw new UserError('E_PROVENANCE', `${artifact} names no base image (label org.opencontainers.image.base.digest)`, {
       hint: 'publish the layered image pack built (npm run build:rock -- --flavour …)',

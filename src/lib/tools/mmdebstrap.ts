@@ -87,14 +87,41 @@ async function bootstrap(variant: 'minbase', packages: string[], dir: string, ce
   const tmp = temporary(join(dir, `root.tmp-${process.pid}`));
   rmSync(tmp, { recursive: true, force: true });
   log.info(`bootstrapping Debian ${cell.suite ?? SUITE} (${variant}${packages.length ? ` + ${packages.join(', ')}` : ''})`);
-  // Another architecture's root runs its packages' scripts under emulation: BINFMT_LOCK is held shared
-  // meanwhile, so that `binfmt.sh unregister` (or its test) waits instead of breaking dpkg.
+  // Another architecture's root runs its packages' scripts (and the byte-code step below) under
+  // emulation: BINFMT_LOCK is held shared from the first to the last, so that `binfmt.sh unregister` (or
+  // its test) waits instead of breaking dpkg or python3. (Held per command, a test's unregister once got
+  // in between the two and the byte-code step failed with exit 126.)
   const foreign = cell.arch !== hostArch();
-  if (foreign) mkdirSync(dirname(BINFMT_LOCK), { recursive: true });
-  const run = (cmd: string, args: string[], opts: Parameters<typeof execa>[1]) =>
-    foreign ? execa('flock', ['-s', BINFMT_LOCK, cmd, ...args], opts) : execa(cmd, args, opts);
+  const release = foreign ? await holdShared(BINFMT_LOCK) : undefined;
   try {
-    await run(
+    await bootstrapIn(tmp, variant, packages, cell, foreign);
+  } finally {
+    await release?.();
+  }
+  rmSync(join(dir, 'root'), { recursive: true, force: true });
+  renameSync(tmp, join(dir, 'root'));
+}
+
+/**
+ * Hold LOCK shared (flock(1), in a child that keeps it until its stdin closes) until the returned
+ * function is called; if this process dies, the pipe closes and the kernel releases the lock.
+ */
+export async function holdShared(lock: string): Promise<() => Promise<void>> {
+  mkdirSync(dirname(lock), { recursive: true });
+  const holder = execa('flock', ['-s', lock, 'sh', '-c', 'echo held; exec cat >/dev/null'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout!.once('data', () => resolve());
+    void holder.then((r) => reject(new UserError('E_TOOL', `could not hold ${lock} shared: ${r.stderr || `flock exited ${r.exitCode}`}`)));
+  });
+  return async () => {
+    holder.stdin!.end();
+    await holder;
+  };
+}
+
+async function bootstrapIn(tmp: string, variant: 'minbase', packages: string[], cell: Cell, foreign: boolean): Promise<void> {
+  try {
+    await execa(
       'mmdebstrap',
       [
         `--variant=${variant}`,
@@ -131,9 +158,7 @@ async function bootstrap(variant: 'minbase', packages: string[], dir: string, ce
   // them and stamped with the sources' times when it does not (seen: a build in a clean root got the
   // latter, so its runtime layer differed in 5 .pyc files). Every .pyc is made hash-checked here.
   if (existsSync(join(tmp, 'usr/bin/python3')))
-    await run('chroot', [tmp, '/usr/bin/python3', '-c', PYC_HASH_CHECKED], { env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } });
-  rmSync(join(dir, 'root'), { recursive: true, force: true });
-  renameSync(tmp, join(dir, 'root'));
+    await execa('chroot', [tmp, '/usr/bin/python3', '-c', PYC_HASH_CHECKED], { env: { SOURCE_DATE_EPOCH: String(ROOTFS_EPOCH) } });
 }
 
 /**

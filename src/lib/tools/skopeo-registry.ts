@@ -94,16 +94,6 @@ export function inspectRawCommand(ref: string, a: RegistryAccess): Command {
   return [SKOPEO, ['inspect', '--raw', ...accessArgs('', a), `docker://${ref}`]];
 }
 
-/** `skopeo inspect --raw oci-archive:FILE` — the archive's manifest. */
-export function archiveManifestCommand(file: string): Command {
-  return [SKOPEO, ['inspect', '--raw', `oci-archive:${file}`]];
-}
-
-/** `skopeo inspect --config oci-archive:FILE` — the archive's image config. */
-export function archiveConfigCommand(file: string): Command {
-  return [SKOPEO, ['inspect', '--config', `oci-archive:${file}`]];
-}
-
 /**
  * `skopeo copy --preserve-digests oci-archive:FILE docker://REF`: blobs the registry already has are
  * skipped, the manifest is written unchanged (or the copy fails), the pushed digest goes to digestFile.
@@ -158,17 +148,6 @@ export async function remoteManifest(ref: string, a: RegistryAccess): Promise<st
     if (e instanceof SkopeoError && e.kind === 'notfound') return null;
     throw e;
   }
-}
-
-/** Digest of the manifest inside an oci-archive (what `--preserve-digests` pushes). */
-export async function archiveDigest(file: string, env?: NodeJS.ProcessEnv): Promise<string> {
-  const raw = await run(archiveManifestCommand(file), { env });
-  return sha256Digest(raw);
-}
-
-/** The image config of an oci-archive (its labels, environment, layer history). */
-export async function archiveConfig(file: string, env?: NodeJS.ProcessEnv): Promise<{ config?: { Labels?: Record<string, string> } }> {
-  return JSON.parse(await run(archiveConfigCommand(file), { env })) as { config?: { Labels?: Record<string, string> } };
 }
 
 /** Push FILE to REF; returns the digest skopeo reports for the pushed manifest. */
