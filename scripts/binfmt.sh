@@ -3,12 +3,16 @@
 # under QEMU's user-mode emulation through the kernel's binfmt_misc, for the built-in backend's arm64
 # Debian root, for running arm64 executables in tests, and for arm64 pods on the local node.
 #
-# The emulator is Debian's qemu-user from bookworm-backports (10.x), not bookworm's qemu-user-static
-# (7.2): 7.2's linux-user answers prctl(PR_SET_CHILD_SUBREAPER) with EINVAL, and pebble, the rock's
-# entrypoint, refuses to start without it ("cannot start child process reaper: child subreaping
-# unavailable on this platform"). Its package is fetched with apt into $SPARKCRAFT_CACHE/qemu (apt's own
-# signature check against debian-archive-keyring, with a sources list and package lists of its own: the
-# host's apt sources are not changed) and unpacked there, never installed.
+# Two emulators, SPARKCRAFT_QEMU selecting one:
+# - `debian` (the default): bookworm's qemu-user-static 7.2 (installed as a Debian package). It builds the
+#   arm64 roots and runs the arm64 rock's jobs in the suite. It cannot run pebble, the rock's entrypoint:
+#   its linux-user answers prctl(PR_SET_CHILD_SUBREAPER) with EINVAL, and pebble stops with "cannot start
+#   child process reaper: child subreaping unavailable on this platform".
+# - `backports`: QEMU 10 from bookworm-backports' qemu-user, which runs pebble (arm64 pods on the local node:
+#   cluster scenario 9), but under which a PySpark job in the arm64 rock (pi.py) hung here (its JVM waiting
+#   in accept, no python3 process, 15 min), so it is not the default. Its package is fetched with apt into
+#   $SPARKCRAFT_CACHE/qemu (apt's own signature check against debian-archive-keyring, with a sources list and
+#   package lists of its own: the host's apt sources are not changed) and unpacked there, never installed.
 #
 # What it changes on the host, and only that:
 # - register: mounts binfmt_misc on /proc/sys/fs/binfmt_misc if nothing is mounted there (and records
@@ -28,6 +32,8 @@ BINFMT=/proc/sys/fs/binfmt_misc
 NAME=sparkcraft-aarch64
 STATE="$SPARKCRAFT_CACHE/binfmt"
 QEMU_DIR="$SPARKCRAFT_CACHE/qemu"
+QEMU_FROM="${SPARKCRAFT_QEMU:-debian}"
+CONF=/usr/lib/binfmt.d/qemu-aarch64.conf
 QEMU_SUITE=bookworm-backports
 QEMU_MIRROR=http://deb.debian.org/debian
 # Host-wide, as binfmt_misc is (src/lib/tools/mmdebstrap.ts BINFMT_LOCK names the same file).
@@ -94,8 +100,20 @@ register() {
   # arch-test: mmdebstrap checks with it that the foreign architecture runs before it bootstraps one.
   apt_install arch-test
   local tree line want
-  tree=$(qemu_tree)
-  line=$(entry_line "$tree")
+  case "$QEMU_FROM" in
+    backports)
+      tree=$(qemu_tree)
+      line=$(entry_line "$tree")
+      ;;
+    debian)
+      apt_install qemu-user-static
+      [ -r "$CONF" ] || die "$CONF is missing after installing qemu-user-static: cannot register aarch64 emulation"
+      line=$(grep -v '^#' "$CONF" | head -1)
+      [ "${line#:qemu-aarch64:}" != "$line" ] || die "$CONF does not hold the qemu-aarch64 entry it should: $line"
+      line=":$NAME:${line#:qemu-aarch64:}"
+      ;;
+    *) die "SPARKCRAFT_QEMU=$QEMU_FROM: use debian (the default) or backports" ;;
+  esac
   want=$(awk -F: '{print $7}' <<<"$line")
   [ -x "$want" ] || die "the interpreter $want is missing from the unpacked qemu-user"
   mkdir -p "$STATE"

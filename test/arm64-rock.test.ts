@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { build } from '../src/pipeline.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import { RockRunner } from '../src/smoke/runner.ts';
-import { expectOutput, sparkPiFromExamplesJar } from '../src/smoke/checks.ts';
+import { SPARKD_DRY_RUN, SPARKD_EXECUTOR_COMMAND, expectOutput, sparkPiFromExamplesJar } from '../src/smoke/checks.ts';
 import { ROOT } from './support/k8s.ts';
 
 describe('the arm64 rock of the default line, run under emulation', () => {
@@ -36,6 +36,14 @@ describe('the arm64 rock of the default line, run under emulation', () => {
     expectOutput('arm64 rock', r, /^aarch64\ne_machine=183\nspark8t-ok$/m);
     expectOutput('pi.py under emulation', r, /Pi is roughly 3\.1\d*/);
     console.log(`arm64 ${cell.line.spark}: pi.py (PySpark, local[2]) under emulation in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+    // The image's own entrypoint, as a Spark pod starts it: pebble, then sparkd. Under bookworm's QEMU 7.2
+    // pebble stopped at once ("cannot start child process reaper: child subreaping unavailable on this
+    // platform"), which the bash entrypoint above never showed.
+    t = Date.now();
+    const ex = await rock.run(['executor'], { envs: SPARKD_DRY_RUN, timeout: 600_000 });
+    expectOutput('arm64 sparkd through pebble', ex, SPARKD_EXECUTOR_COMMAND);
+    console.log(`arm64 ${cell.line.spark}: pebble and sparkd (an executor's command, dry run) under emulation in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
     t = Date.now();
     expect(await sparkPiFromExamplesJar(rock, cell.paths.examplesJar)).toMatch(/^Pi is roughly 3\.1/);

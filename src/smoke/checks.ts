@@ -119,6 +119,18 @@ export async function runCheck(name: string, fn: () => Promise<string>): Promise
 }
 
 /** `work`: a directory of the caller's, removed by it (it will hold a kubeconfig with credentials). */
+/** What a Spark pod gives sparkd (an executor's), with the entrypoint printing the command instead of running it. */
+export const SPARKD_DRY_RUN = {
+  SPARK_ENTRYPOINT_DRY_RUN: '1',
+  SPARK_DRIVER_URL: 'spark://d:7078',
+  SPARK_EXECUTOR_ID: '1',
+  SPARK_EXECUTOR_CORES: '1',
+  SPARK_APPLICATION_ID: 'a',
+  SPARK_EXECUTOR_POD_IP: '127.0.0.1',
+};
+/** The executor's command sparkd prints for SPARKD_DRY_RUN. */
+export const SPARKD_EXECUTOR_COMMAND = /KubernetesExecutorBackend[\s\S]*--driver-url\s+spark:\/\/d:7078/;
+
 export function rockChecks(
   rock: RockRunner,
   c: Cluster,
@@ -215,16 +227,9 @@ export function rockChecks(
     [
       'rock: sparkd runs driver and executor through the Spark entrypoint',
       async () => {
-        const dry = {
-          SPARK_ENTRYPOINT_DRY_RUN: '1',
-          SPARK_DRIVER_URL: 'spark://d:7078',
-          SPARK_EXECUTOR_ID: '1',
-          SPARK_EXECUTOR_CORES: '1',
-          SPARK_APPLICATION_ID: 'a',
-          SPARK_EXECUTOR_POD_IP: '127.0.0.1',
-        };
+        const dry = SPARKD_DRY_RUN;
         const ex = await rock.run(['executor'], { envs: dry, timeout: 120_000 });
-        expectOutput('sparkd executor', ex, /KubernetesExecutorBackend[\s\S]*--driver-url\s+spark:\/\/d:7078/);
+        expectOutput('sparkd executor', ex, SPARKD_EXECUTOR_COMMAND);
         const dr = await rock.run(['driver', '--properties-file', '/tmp/x.conf', '--class', 'A'], { envs: dry, timeout: 120_000 });
         expectOutput('sparkd driver', dr, /\/opt\/spark\/bin\/spark-submit[\s\S]*--deploy-mode\s+client\s+--properties-file\s+\/tmp\/x\.conf/);
         const bad = await rock.run(['painter'], { timeout: 120_000 });

@@ -35,7 +35,7 @@ export interface ScenarioContext {
      * Scenario 9: the architectures publish adds beside the node's (an image index), and what makes the
      * node run them (binfmt_misc's qemu-user-static entries); none: not listed.
      */
-    emulated?: { arches: string[]; register: () => Promise<unknown> };
+    emulated?: { arches: string[]; register: () => Promise<unknown>; restore: () => Promise<unknown> };
   };
   /** Makes the unpacked snap (scenario 6); absent: that scenario is not listed. */
   snap?: () => Promise<SnapRunner>;
@@ -542,50 +542,57 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
       async () => {
         await account();
         await emulated.register();
-        const img = await reg.publish();
-        const p = img.platforms.find((x) => x.arch === arch);
-        if (!p) throw await fail(`publish:rock published no ${arch} platform (${img.platforms.map((x) => x.arch).join(', ') || 'no index'})`);
-        // The platform as published: containerd's CRI pulls the node's platform of an index by its tag, and
-        // the manifest itself when named by its digest (no platform filter on the image's own manifest).
-        const image = `${img.ref.slice(0, img.ref.lastIndexOf(':'))}@${p.digest}`;
-        // Each JVM says which CPU it runs on (os.arch) in its log.
-        const show = '-XshowSettings:properties';
-        const t0 = Date.now();
-        await k.apply([
-          rockPod(
-            'submit-emu',
-            ns,
-            img.ref,
-            submit(
-              'emupi',
-              `--conf spark.kubernetes.container.image=${image} --conf spark.kubernetes.executor.deleteOnTermination=false --conf spark.executor.instances=1 ` +
-                `--conf spark.driver.extraJavaOptions=${show} --conf spark.executor.extraJavaOptions=${show} --class org.apache.spark.examples.SparkPi ${examplesJar} 10`,
-            ),
-            { serviceAccount: user },
-          ),
-        ]);
-        const r = await k.waitDone(ns, 'submit-emu', 1500);
-        const d = await driverOf('emupi');
-        const log = d ? await k.logs(ns, d.metadata.name, 4000) : '';
-        const piWrong = piFailures(r.phase, d?.status?.phase, log);
-        if (piWrong || !d) throw await fail(piWrong, `${r.log}\n${log}`);
-        const ex = (await executorsOf(d))[0];
-        const exLog = ex ? await k.logs(ns, ex.metadata.name, 4000) : '';
-        const ran = (pod: Json | undefined) => String(pod?.status?.containerStatuses?.[0]?.imageID ?? '');
-        const cpu = (text: string) => /\bos\.arch = (\S+)/.exec(text)?.[1];
-        const wrong = [
-          ...[d, ex].filter((pod) => !ran(pod).endsWith(`@${p.digest}`)).map((pod) => `${pod?.metadata.name ?? 'no executor'} ran ${ran(pod) || 'nothing'}`),
-          ...[
-            ['driver', cpu(log)],
-            ['executor', cpu(exLog)],
-          ]
-            .filter(([, c]) => c !== 'aarch64')
-            .map(([who, c]) => `the ${who}'s JVM reports os.arch ${c ?? '(none)'}`),
-        ];
-        if (wrong.length) throw await fail(`not the ${arch} platform of ${img.digest}: ${wrong.join('; ')}`, `${log}\n${exLog}`);
-        return `${log.match(/Pi is roughly [\d.]+/)![0]}; the driver and its executor ran ${p.digest.slice(0, 19)}… (linux/${arch}, os.arch aarch64 in both JVMs) under QEMU user-mode emulation, submit to done in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+        try {
+          return await emulatedPi();
+        } finally {
+          await emulated.restore();
+        }
       },
     ]);
+    const emulatedPi = async () => {
+      const img = await reg.publish();
+      const p = img.platforms.find((x) => x.arch === arch);
+      if (!p) throw await fail(`publish:rock published no ${arch} platform (${img.platforms.map((x) => x.arch).join(', ') || 'no index'})`);
+      // The platform as published: containerd's CRI pulls the node's platform of an index by its tag, and
+      // the manifest itself when named by its digest (no platform filter on the image's own manifest).
+      const image = `${img.ref.slice(0, img.ref.lastIndexOf(':'))}@${p.digest}`;
+      // Each JVM says which CPU it runs on (os.arch) in its log.
+      const show = '-XshowSettings:properties';
+      const t0 = Date.now();
+      await k.apply([
+        rockPod(
+          'submit-emu',
+          ns,
+          img.ref,
+          submit(
+            'emupi',
+            `--conf spark.kubernetes.container.image=${image} --conf spark.kubernetes.executor.deleteOnTermination=false --conf spark.executor.instances=1 ` +
+              `--conf spark.driver.extraJavaOptions=${show} --conf spark.executor.extraJavaOptions=${show} --class org.apache.spark.examples.SparkPi ${examplesJar} 10`,
+          ),
+          { serviceAccount: user },
+        ),
+      ]);
+      const r = await k.waitDone(ns, 'submit-emu', 1500);
+      const d = await driverOf('emupi');
+      const log = d ? await k.logs(ns, d.metadata.name, 4000) : '';
+      const piWrong = piFailures(r.phase, d?.status?.phase, log);
+      if (piWrong || !d) throw await fail(piWrong, `${r.log}\n${log}`);
+      const ex = (await executorsOf(d))[0];
+      const exLog = ex ? await k.logs(ns, ex.metadata.name, 4000) : '';
+      const ran = (pod: Json | undefined) => String(pod?.status?.containerStatuses?.[0]?.imageID ?? '');
+      const cpu = (text: string) => /\bos\.arch = (\S+)/.exec(text)?.[1];
+      const wrong = [
+        ...[d, ex].filter((pod) => !ran(pod).endsWith(`@${p.digest}`)).map((pod) => `${pod?.metadata.name ?? 'no executor'} ran ${ran(pod) || 'nothing'}`),
+        ...[
+          ['driver', cpu(log)],
+          ['executor', cpu(exLog)],
+        ]
+          .filter(([, c]) => c !== 'aarch64')
+          .map(([who, c]) => `the ${who}'s JVM reports os.arch ${c ?? '(none)'}`),
+      ];
+      if (wrong.length) throw await fail(`not the ${arch} platform of ${img.digest}: ${wrong.join('; ')}`, `${log}\n${exLog}`);
+      return `${log.match(/Pi is roughly [\d.]+/)![0]}; the driver and its executor ran ${p.digest.slice(0, 19)}… (linux/${arch}, os.arch aarch64 in both JVMs) under QEMU 10's user-mode emulation, submit to done in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+    };
   }
 
   scenarios.push([

@@ -198,10 +198,12 @@ export async function platformArtifacts(m: Matrix, r: ResolvedLine, road: Road, 
   return [own, ...others];
 }
 
-/** The other architectures the cell's publish names (scenario 9 runs one under emulation), and their binfmt_misc entries' registration. */
-export function emulation(m: Matrix, r: ResolvedLine): { arches: string[]; register: () => Promise<unknown> } {
-  return {
-    arches: m.architectures.filter((a) => a !== r.arch),
-    register: () => execa('bash', [join(projectRoot, 'scripts', 'binfmt.sh'), 'register'], { stdio: ['ignore', 'ignore', 'inherit'] }),
-  };
+/**
+ * The other architectures the cell's publish names (scenario 9 runs one under emulation), the binfmt_misc
+ * entry that runs pebble (QEMU 10, scripts/binfmt.sh's `backports`) and the default one put back after.
+ */
+export function emulation(m: Matrix, r: ResolvedLine): { arches: string[]; register: () => Promise<unknown>; restore: () => Promise<unknown> } {
+  const binfmt = (qemu: string) =>
+    execa('bash', [join(projectRoot, 'scripts', 'binfmt.sh'), 'register'], { env: { SPARKCRAFT_QEMU: qemu }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return { arches: m.architectures.filter((a) => a !== r.arch), register: () => binfmt('backports'), restore: () => binfmt('debian') };
 }
