@@ -94,26 +94,47 @@ export async function planRockPublish(
   const { registry, certDir, session } = sessionFor(r, o, env);
   try {
     const push = await inspectRock({ resolved: r, registry, artifact, force: o.force, dryRun: o.dryRun, ...(certDir ? { certDir } : {}) }, session);
-    const signing = await inspectSigning({
-      resolved: r,
+    const signing = await planSigning(r, ws, o, env, {
       repository: push.repository,
       digest: push.artifact.digest,
-      root: ws.root,
       artifact,
       ...(o.packed?.base ? { baseDigest: o.packed.base.manifestDigest } : {}),
-      ...(o.baseSbom ? { baseSbomFile: o.baseSbom } : {}),
-      lockFile: o.lockFile ? path.resolve(o.lockFile) : ws.lockFile,
-      ...(o.sbom ? { sbomFile: o.sbom } : {}),
-      ...(o.signKey ? { signKey: o.signKey } : {}),
-      ...(o.keyless ? { keyless: true } : {}),
-      ...(o.noSign ? { noSign: true } : {}),
-      env,
     });
     return { plan: { ...push, commands: [...push.commands, ...signing.commands], signing, platformSigning: [] }, session };
   } catch (e) {
     await session.close();
     throw e;
   }
+}
+
+/**
+ * The signing plan of one image of CELL: its SBOM is `--sbom ARCH=FILE` for the cell's architecture, else
+ * a bare `--sbom FILE`, else the cell's staged one (the base SBOM likewise).
+ */
+function planSigning(
+  cell: ResolvedLine,
+  ws: Workspace,
+  o: RockPublishOptions,
+  env: NodeJS.ProcessEnv,
+  image: { repository: string; digest: string; artifact: string; baseDigest?: string },
+): Promise<SignPlan> {
+  const sbom = o.sboms?.[cell.arch] ?? o.sbom;
+  const baseSbom = o.baseSboms?.[cell.arch] ?? o.baseSbom;
+  return inspectSigning({
+    resolved: cell,
+    repository: image.repository,
+    digest: image.digest,
+    root: ws.root,
+    artifact: image.artifact,
+    ...(image.baseDigest ? { baseDigest: image.baseDigest } : {}),
+    ...(baseSbom ? { baseSbomFile: baseSbom } : {}),
+    lockFile: o.lockFile ? path.resolve(o.lockFile) : ws.lockFile,
+    ...(sbom ? { sbomFile: sbom } : {}),
+    ...(o.signKey ? { signKey: o.signKey } : {}),
+    ...(o.keyless ? { keyless: true } : {}),
+    ...(o.noSign ? { noSign: true } : {}),
+    env,
+  });
 }
 
 function sessionFor(r: ResolvedLine, o: RockPublishOptions, env: NodeJS.ProcessEnv): { registry: string; certDir?: string; session: RegistrySession } {
@@ -165,24 +186,7 @@ async function planIndexPublish(
     const platformSigning: SignPlan[] = [];
     for (const p of platforms) {
       const cell = cells.find((c) => c.arch === p.arch)!;
-      const sbom = o.sboms?.[p.arch] ?? o.sbom;
-      const baseSbom = o.baseSboms?.[p.arch] ?? o.baseSbom;
-      platformSigning.push(
-        await inspectSigning({
-          resolved: cell,
-          repository: push.repository,
-          digest: p.digest,
-          root: ws.root,
-          artifact: p.file,
-          ...(baseSbom ? { baseSbomFile: baseSbom } : {}),
-          lockFile: o.lockFile ? path.resolve(o.lockFile) : ws.lockFile,
-          ...(sbom ? { sbomFile: sbom } : {}),
-          ...(o.signKey ? { signKey: o.signKey } : {}),
-          ...(o.keyless ? { keyless: true } : {}),
-          ...(o.noSign ? { noSign: true } : {}),
-          env,
-        }),
-      );
+      platformSigning.push(await planSigning(cell, ws, o, env, { repository: push.repository, digest: p.digest, artifact: p.file }));
     }
     const first = platformSigning[0]!;
     const signing = decideIndexSigning(push.repository, index.digest, { key: first.key, source: first.keySource });

@@ -13,7 +13,7 @@
  */
 import { UserError } from '../lib/errors.ts';
 import { CosignError, describeVerifier, ensureCosign, runCosign, verifyAttestationCommand, verifyCommand, type Verifier } from '../lib/tools/cosign.ts';
-import { remoteDigest, remoteManifest, sha256Digest } from '../lib/tools/skopeo-registry.ts';
+import { remoteManifest, sha256Digest } from '../lib/tools/skopeo-registry.ts';
 import { PROVENANCE_PREDICATE_TYPE, PROVENANCE_TYPE, SBOM_PREDICATE_TYPE, SBOM_TYPE, sbomDigest } from './attestation.ts';
 import type { RegistrySession } from './session.ts';
 
@@ -237,18 +237,15 @@ export async function verifyImage(
   const verifier: Verifier = o.verifier ?? { kind: 'key', publicKey: o.publicKey ?? '' };
   const keyName = describeVerifier(verifier);
   const parsed = parseImageRef(ref);
-  let digest = parsed.digest;
-  if (!digest) {
-    const got = (await o.session.call(`reading ${ref}`, (a) => remoteDigest(ref, a))).value;
-    if (!got) throw new UserError('E_VERIFY', `${ref} does not exist`, { hint: 'check the repository and tag' });
-    digest = got;
-  }
+  // One read: the manifest (or index) the reference names now; a tag's digest is that of those bytes.
+  const raw = (await o.session.call(`reading ${ref}`, (a) => remoteManifest(ref, a))).value;
+  if (raw === null)
+    throw new UserError('E_VERIFY', `${ref} does not exist`, { hint: parsed.digest ? 'check the repository and digest' : 'check the repository and tag' });
+  const digest = parsed.digest ?? sha256Digest(raw);
+  if (sha256Digest(raw) !== digest) throw new UserError('E_VERIFY', `${ref} reads back as ${sha256Digest(raw)}`);
   const subject = `${parsed.repository}@${digest}`;
   const bin = await ensureCosign();
   const env = await o.session.cosignEnv(o.env);
-  const raw = (await o.session.call(`reading ${subject}`, (a) => remoteManifest(subject, a))).value;
-  if (raw === null) throw new UserError('E_VERIFY', `${subject} does not exist`, { hint: 'check the repository and digest' });
-  if (sha256Digest(raw) !== digest) throw new UserError('E_VERIFY', `${subject} reads back as ${sha256Digest(raw)}`);
   const platforms = indexPlatforms(raw);
   const run = (d: string, platform?: string) =>
     verifyManifest(parsed.repository, d, { verifier, bin, env, ref: parsed, key: keyName, ...(platform ? { platform } : {}) });
