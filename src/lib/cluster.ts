@@ -4,6 +4,7 @@
  * parses the script's `export` lines.
  */
 import { createHash } from 'node:crypto';
+import { readArchiveImage, type ArchiveImage } from './oci-archive.ts';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -227,16 +228,18 @@ export async function publishToLocalRegistry(o: { artifacts: string[]; line: str
   if (!res || !there)
     throw new UserError('E_PUBLISH', `publish:rock neither pushed nor verified the tag ${tag} on ${vars.LOCAL_REGISTRY}`, { hint: stdout.slice(0, 300) });
   const platforms = (out.plan?.index?.platforms ?? []).map((p) => ({ arch: p.arch, digest: p.digest }));
-  const manifest = await archiveDigest(o.artifacts[0]!);
-  return { ref: `${res.repository}:${tag}`, digest: res.digest, platforms, manifest, ...(await archiveLayers(o.artifacts[0]!)), seconds };
+  // The node's platform: its manifest, layers and their snapshots' names, from one read of its archive.
+  const img = readArchiveImage(o.artifacts[0]!);
+  return { ref: `${res.repository}:${tag}`, digest: res.digest, platforms, manifest: img.manifestDigest, ...imageLayers(img), seconds };
 }
 
 /** The layer digests of an oci-archive's (first) image, and the chain IDs of their snapshots. */
 export async function archiveLayers(archive: string): Promise<{ layers: string[]; chainIds: string[] }> {
-  const blob = async (d: string) => JSON.parse((await execa('tar', ['-xOf', archive, `blobs/sha256/${d.slice('sha256:'.length)}`])).stdout);
-  const manifest = await blob(await archiveDigest(archive));
-  const config = await blob(manifest.config.digest);
-  return { layers: manifestLayers(manifest), chainIds: chainIds(config.rootfs?.diff_ids ?? []) };
+  return imageLayers(readArchiveImage(archive));
+}
+
+function imageLayers(img: ArchiveImage): { layers: string[]; chainIds: string[] } {
+  return { layers: manifestLayers(img.manifest), chainIds: chainIds(img.config.rootfs?.diff_ids ?? []) };
 }
 
 /** The OCI chain IDs of a stack of layers given their diff IDs, bottom first (pure). */
