@@ -209,6 +209,7 @@ describe('rendering', () => {
         HOME: '/var/lib/spark',
         SPARK_USER_DATA: '/var/lib/spark',
         SPARK_LOG_DIR: '/var/log/spark',
+        SPARK_BEELINE_OPTS: '-Duser.home=/var/lib/spark',
       });
       const snap = parse(files.find((f) => f.path === 'snap/snapcraft.yaml')!.content);
       expect(snap.version).toBe(line.spark);

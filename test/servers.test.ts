@@ -56,7 +56,7 @@ describe('the Thrift JDBC server for one account (lib/servers.ts)', () => {
 });
 
 describe("the JDBC scenario's verdict (smoke/jdbc.ts checkBeeline)", () => {
-  const good = ['ROWS 3 3 c', 'SNAPSHOTS 2', 'EXIT-NOPASS 2', 'EXIT-WRONG 2', 'EXIT-OTHERUSER 2'].join('\n');
+  const good = ['ROWS 3 3 c', 'SNAPSHOTS 2', 'EXIT-NOPASS 2', 'EXIT-WRONG 2', 'EXIT-OTHERUSER 2', 'HISTORY 6'].join('\n');
   it('all right', () => expect(checkBeeline(good)).toEqual([]));
   it("beeline's prompts before a row are not part of it", () => {
     expect(unprompt('0: jdbc:hive2://127.0.0.1:10000/default> ONE 1\n1: jdbc:hive2://h:1/d> 1: jdbc:hive2://h:1/d> ROWS 3 3 c\nplain')).toBe(
@@ -69,7 +69,14 @@ describe("the JDBC scenario's verdict (smoke/jdbc.ts checkBeeline)", () => {
       'the table read back is not 3 rows with max id 3 and kind c (ROWS 2 2 b)',
       'a client with a wrong password was not refused',
     ]);
-    expect(checkBeeline('')).toHaveLength(5);
+    expect(checkBeeline('')).toHaveLength(6);
+  });
+  it("beeline that cannot keep its history (the passwd entry's home) is named", () => {
+    const printed = good.replace('HISTORY 6', '[WARN] Failed to create directory: /nonexistent/.beeline\nNo such file or directory\nHISTORY ');
+    expect(checkBeeline(printed)).toEqual([
+      'beeline could not keep its history (it tried /nonexistent/.beeline)',
+      "beeline's history is not in the rock's home (HISTORY )",
+    ]);
   });
 });
 

@@ -29,6 +29,9 @@ export function checkBeeline(printed: string): string[] {
   if (!/^EXIT-NOPASS [1-9]/m.test(out)) wrong.push('a client without the password was not refused');
   if (!/^EXIT-WRONG [1-9]/m.test(out)) wrong.push('a client with a wrong password was not refused');
   if (!/^EXIT-OTHERUSER [1-9]/m.test(out)) wrong.push('a client with the password but another user name was not refused');
+  const dir = out.match(/Failed to create directory: (\S+)/)?.[1];
+  if (dir) wrong.push(`beeline could not keep its history (it tried ${dir})`);
+  if (!/^HISTORY \d+$/m.test(out)) wrong.push(`beeline's history is not in the rock's home (${out.match(/^HISTORY .*$/m)?.[0] ?? 'no HISTORY line'})`);
   return wrong;
 }
 
@@ -67,6 +70,8 @@ export function jdbcScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
         `${b(USER, '')} -e 'SELECT 1' 2>&1 | grep -E -m 2 'Could not open|Peer indicated|validating the login|No current connection'; echo "EXIT-NOPASS \${PIPESTATUS[0]}"`,
         `${b(USER, '-w /work/wrong')} -e 'SELECT 1' 2>&1 | grep -E -m 2 'Could not open|Peer indicated|validating the login|No current connection'; echo "EXIT-WRONG \${PIPESTATUS[0]}"`,
         `${b('mallory', '-w /work/password')} -e 'SELECT 1' 2>&1 | grep -E -m 2 'Could not open|Peer indicated|validating the login|No current connection'; echo "EXIT-OTHERUSER \${PIPESTATUS[0]}"`,
+        // the history of the sessions above, under the rock's home (HOME), not the passwd entry's /nonexistent
+        'echo "HISTORY $(wc -l < /var/lib/spark/.beeline/history)"',
       ].join('\n');
       const pod = `beeline-${Date.now().toString(36).slice(-4)}`;
       await k.create([
@@ -93,7 +98,8 @@ export function jdbcScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
           const r = await beeline();
           const running = await executors(pod);
           const wrong = checkBeeline(r.log).filter((w) => !/refused/.test(w));
-          if (!/^FIRSTROW-MS \d+ 0$/m.test(r.log) || !/^EXIT-WRITE 0$/m.test(r.log) || !/^EXIT-READ 0$/m.test(r.log)) wrong.unshift('beeline exited non-zero');
+          // (with -f, beeline ends the DDL's empty results with `null` columns and no line end: the status line follows them)
+          if (!/^FIRSTROW-MS \d+ 0$/m.test(r.log) || !/EXIT-WRITE 0$/m.test(r.log) || !/^EXIT-READ 0$/m.test(r.log)) wrong.unshift('beeline exited non-zero');
           const sa = (await k.json(['-n', ns, 'get', 'pod', pod])).spec.serviceAccountName as string;
           if (sa !== USER) wrong.push(`the server runs as ${sa}, not ${USER}`);
           if (!running.length) wrong.push("no executor pod owned by the server's pod");
