@@ -6,6 +6,7 @@ import { clearSecrets, mask, registerSecret } from '../src/lib/secrets.ts';
 import { replaceDirAtomic, sweepLeftovers, writeFileAtomic } from '../src/lib/fsx.ts';
 import { alive } from '../src/lib/procs.ts';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { UserError, describeError } from '../src/lib/errors.ts';
 
 describe('secret masking', () => {
@@ -165,9 +166,13 @@ describe('cluster: the manifest digest of an oci-archive', () => {
       [
         'text.rock',
         Buffer.concat([tarHeader('index.json', 5), blocks(Buffer.from('hello')), END]),
-        /text\.rock is not a readable oci-archive: its index\.json is not JSON/,
+        /text\.rock is not a readable oci-archive: index\.json is not JSON/,
       ],
-      ['empty.rock', Buffer.concat([tarHeader('index.json', 2), blocks(Buffer.from('{}')), END]), /empty\.rock has no manifest in its index\.json/],
+      [
+        'empty.rock',
+        Buffer.concat([tarHeader('index.json', 2), blocks(Buffer.from('{}')), END]),
+        /empty\.rock is not a readable oci-archive: holds 0 images, not one/,
+      ],
     ];
     for (const [name, bytes, want] of cases) {
       const file = path.join(d, name);
@@ -180,10 +185,22 @@ describe('cluster: the manifest digest of an oci-archive', () => {
       expect((e as UserError).oneLine(), name).toMatch(want);
       expect((e as UserError).oneLine(), name).not.toContain('\n');
     }
-    const digest = `sha256:${'a'.repeat(64)}`;
-    const ok = Buffer.from(JSON.stringify({ manifests: [{ digest }] }));
-    await fs.writeFile(path.join(d, 'ok.rock'), Buffer.concat([tarHeader('index.json', ok.length), blocks(ok), END]));
-    expect(await archiveDigest(path.join(d, 'ok.rock'))).toBe(digest);
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, config: { digest: `sha256:${sha(config)}` }, layers: [] }));
+    const ok = Buffer.from(JSON.stringify({ manifests: [{ digest: `sha256:${sha(manifest)}` }] }));
+    const member = (name: string, b: Buffer) => Buffer.concat([tarHeader(name, b.length), blocks(b)]);
+    const archive = (...m: Buffer[]) => Buffer.concat([...m, END]);
+    await fs.writeFile(
+      path.join(d, 'ok.rock'),
+      archive(member('index.json', ok), member(`blobs/sha256/${sha(manifest)}`, manifest), member(`blobs/sha256/${sha(config)}`, config)),
+    );
+    expect(await archiveDigest(path.join(d, 'ok.rock'))).toBe(`sha256:${sha(manifest)}`);
+    // an index naming a manifest the archive does not hold
+    await fs.writeFile(path.join(d, 'hollow.rock'), archive(member('index.json', ok)));
+    await expect(archiveDigest(path.join(d, 'hollow.rock'))).rejects.toThrow(
+      /hollow\.rock is not a readable oci-archive: manifest sha256:\w+ is not in the archive/,
+    );
     await fs.rm(d, { recursive: true, force: true });
   });
 });

@@ -4,7 +4,7 @@
  * parses the script's `export` lines.
  */
 import { createHash } from 'node:crypto';
-import { readArchiveImage, type ArchiveImage } from './oci-archive.ts';
+import { ArchiveError, readArchiveImage, type ArchiveImage } from './oci-archive.ts';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -109,26 +109,14 @@ export async function startCluster(opts: { env?: NodeJS.ProcessEnv; quiet?: bool
   return readCluster(env);
 }
 
-/** The manifest digest an oci-archive's index names (its first manifest). */
+/** The manifest digest of an oci-archive's one image (read in place by readArchiveImage; one line naming the archive when it is not one). */
 export async function archiveDigest(archive: string): Promise<string> {
-  // GNU tar reads the headers (it stops at a member that claims more than the file holds); index.json
-  // is read only up to 8 MiB, and whatever is wrong is one line naming the archive.
-  const r = await execa('tar', ['-xOf', archive, 'index.json'], { reject: false, maxBuffer: 8 << 20 });
-  const why = r.isMaxBuffer
-    ? 'its index.json is over 8 MiB'
-    : r.exitCode !== 0
-      ? (r.stderr.split('\n').find((l) => l.trim()) ?? `tar exited ${r.exitCode}`)
-      : undefined;
-  if (why) throw new UserError('E_IMAGE', `${archive} is not a readable oci-archive: ${why.replace(/^tar: /, '').slice(0, 200)}`);
-  let idx: { manifests?: Array<{ digest?: unknown }> };
   try {
-    idx = JSON.parse(r.stdout) as typeof idx;
-  } catch {
-    throw new UserError('E_IMAGE', `${archive} is not a readable oci-archive: its index.json is not JSON`);
+    return readArchiveImage(archive).manifestDigest;
+  } catch (e) {
+    if (e instanceof ArchiveError) throw new UserError('E_IMAGE', `${archive} is not a readable oci-archive: ${e.message.slice(0, 200)}`);
+    throw e;
   }
-  const d = idx?.manifests?.[0]?.digest;
-  if (typeof d !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(d)) throw new UserError('E_IMAGE', `${archive} has no manifest in its index.json`);
-  return d;
 }
 
 /**

@@ -47,27 +47,40 @@ export const platformName = (p: Pick<PlatformImage, 'os' | 'architecture' | 'var
   `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
 
 /**
+ * Pure: each cell's one file, by what the file says it is built for (never its name): a file no cell
+ * takes, several files for one cell and a cell without a file are each a problem, all named at once.
+ * The rock's platforms and the snap's uploads are matched by it; each names its own problems.
+ */
+export function matchCells<C, F>(
+  cells: C[],
+  files: F[],
+  o: { fits: (c: C, f: F) => boolean; foreign: (f: F) => string; several: (c: C, fs: F[]) => string; missing: (c: C) => string },
+): { matched: Array<[C, F]>; problems: string[] } {
+  const problems = files.filter((f) => !cells.some((c) => o.fits(c, f))).map(o.foreign);
+  const matched: Array<[C, F]> = [];
+  for (const c of cells) {
+    const mine = files.filter((f) => o.fits(c, f));
+    if (mine.length > 1) problems.push(o.several(c, mine));
+    else if (!mine.length) problems.push(o.missing(c));
+    else matched.push([c, mine[0]!]);
+  }
+  return { matched: problems.length ? [] : matched, problems };
+}
+
+/**
  * Pure: the files found (each with its config's architecture) matched to the cells (one per architecture
  * of the matrix, in its order). Problems: a file whose platform no cell publishes, two files for one
  * platform, a cell with no file (naming the command that builds it).
  */
 export function matchPlatforms(cells: ResolvedLine[], found: PlatformImage[]): { platforms: Platform[]; problems: string[] } {
-  const problems: string[] = [];
-  const platforms: Platform[] = [];
-  for (const f of found) {
-    if (!cells.some((c) => c.platform.oci === f.architecture))
-      problems.push(`${f.file} is an image for ${f.architecture}, which the matrix does not build (architectures: ${cells.map((c) => c.arch).join(', ')})`);
-  }
-  for (const c of cells) {
-    const files = found.filter((f) => f.architecture === c.platform.oci);
-    if (files.length > 1) problems.push(`${files.length} files are images for ${c.platform.oci}: ${files.map((f) => f.file).join(', ')}`);
-    else if (!files.length)
-      problems.push(
-        `no ${c.arch} rock of ${c.key} (${c.paths.rock}): build it with npm run build:rock -- --arch ${c.arch}${c.defaultJava ? '' : ` --java ${c.java}`}`,
-      );
-    else platforms.push({ ...files[0]!, arch: c.arch, name: platformName(files[0]!) });
-  }
-  return { platforms: problems.length ? [] : platforms, problems };
+  const { matched, problems } = matchCells(cells, found, {
+    fits: (c, f) => c.platform.oci === f.architecture,
+    foreign: (f) => `${f.file} is an image for ${f.architecture}, which the matrix does not build (architectures: ${cells.map((c) => c.arch).join(', ')})`,
+    several: (c, fs) => `${fs.length} files are images for ${c.platform.oci}: ${fs.map((f) => f.file).join(', ')}`,
+    missing: (c) =>
+      `no ${c.arch} rock of ${c.key} (${c.paths.rock}): build it with npm run build:rock -- --arch ${c.arch}${c.defaultJava ? '' : ` --java ${c.java}`}`,
+  });
+  return { platforms: matched.map(([c, f]) => ({ ...f, arch: c.arch, name: platformName(f) })), problems };
 }
 
 /** Pure: the image index naming each platform's manifest, as bytes, with its digest. */

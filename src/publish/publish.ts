@@ -12,7 +12,7 @@ import { storeReadiness } from '../lib/tools/snapcraft-store.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../lib/retry.ts';
 import { existsSync } from 'node:fs';
 import { findRockArtifact } from './artifact.ts';
-import { imageIndex, matchPlatforms, readPlatformArchive, type PlatformImage } from './platforms.ts';
+import { imageIndex, matchCells, matchPlatforms, readPlatformArchive, type PlatformImage } from './platforms.ts';
 import { applyRockPlan, formatRockPlan, inspectIndex, inspectRock, repositoryOf, type RockPlan, type RockResult } from './registry.ts';
 import { RegistrySession } from './session.ts';
 import { applySigning, decideIndexSigning, formatSignPlan, inspectSigning, type SignPlan, type SignResult } from './sign.ts';
@@ -242,17 +242,12 @@ export async function planSnapPublish(
   }
   const files = o.artifacts?.length ? o.artifacts.map((f) => path.resolve(f)) : all.map((c) => path.join(ws.root, c.paths.snap)).filter((f) => existsSync(f));
   const metas = await Promise.all(files.map(async (file) => ({ file, meta: await readSnapMeta(file) })));
-  const problems: string[] = [];
-  const plans: SnapPlan[] = [];
-  for (const c of all) {
-    const mine = metas.filter((m) => m.meta.architectures?.includes(c.arch));
-    if (mine.length > 1) problems.push(`${mine.length} snaps are built for ${c.arch}: ${mine.map((m) => m.file).join(', ')}`);
-    else if (!mine.length) problems.push(`no ${c.arch} snap of ${c.key} (${c.paths.snap}): build it with npm run build:snap -- --arch ${c.arch}`);
-    else plans.push(await plan(c, mine[0]!.file, mine[0]!.meta));
-  }
-  for (const m of metas)
-    if (!all.some((c) => m.meta.architectures?.includes(c.arch)))
-      problems.push(`${m.file} is built for ${m.meta.architectures?.join(', ') ?? 'no architecture it names'}, which the matrix does not build`);
+  const { matched, problems } = matchCells(all, metas, {
+    fits: (c, m) => !!m.meta.architectures?.includes(c.arch),
+    foreign: (m) => `${m.file} is built for ${m.meta.architectures?.join(', ') ?? 'no architecture it names'}, which the matrix does not build`,
+    several: (c, ms) => `${ms.length} snaps are built for ${c.arch}: ${ms.map((m) => m.file).join(', ')}`,
+    missing: (c) => `no ${c.arch} snap of ${c.key} (${c.paths.snap}): build it with npm run build:snap -- --arch ${c.arch}`,
+  });
   if (problems.length)
     throw new UserError(
       'E_ARTIFACT',
@@ -261,7 +256,7 @@ export async function planSnapPublish(
         hint: 'the store gets one upload per architecture of the matrix: build each, or give each file with --artifact',
       },
     );
-  return plans;
+  return Promise.all(matched.map(([c, m]) => plan(c, m.file, m.meta)));
 }
 
 /** Every upload's refusals first (nothing uploaded if any), then each upload. */
