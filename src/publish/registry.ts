@@ -100,18 +100,15 @@ export interface RockPlan {
   commands: string[];
 }
 
-export interface DecideInput {
+/** What the tags will name: one archive, or (several platforms) their index; never both, never neither. */
+export type DecideInput = {
   resolved: ResolvedLine;
   registry: string;
-  /** One archive; ignored (may be omitted) when `index` is given. */
-  artifact?: { file: string; digest: string };
-  /** Several platforms: the tags name their index. */
-  index?: { digest: string; platforms: Platform[] };
   existing: Record<string, Existing>;
   force: boolean;
   credentials: string;
   certDir?: string;
-}
+} & ({ artifact: { file: string; digest: string }; index?: undefined } | { index: { digest: string; platforms: Platform[] }; artifact?: undefined });
 
 /** Pure: the plan. */
 export function decideRockPlan(i: DecideInput): RockPlan {
@@ -119,7 +116,7 @@ export function decideRockPlan(i: DecideInput): RockPlan {
   const problems: string[] = [];
   const artifact = i.index
     ? { file: `index of ${i.index.platforms.map((p) => p.name).join(', ')}`, digest: i.index.digest }
-    : (i.artifact ?? { file: '', digest: '' });
+    : i.artifact;
   const tags: TagPlan[] = tagsForLine(i.resolved).map((t) => {
     const existing = i.existing[t.tag] ?? null;
     let action: TagAction;
