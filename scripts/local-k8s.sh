@@ -20,6 +20,7 @@
 # no upstream DNS, pod traffic towards any interface but the bridge is dropped, image pulls from
 # any registry but the local one (scripts/local-registry.sh) go to a closed loopback port.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
 K8S_VERSION=${K8S_VERSION:-v1.31.14}
 MINOR=$(echo "$K8S_VERSION" | cut -d. -f2) # settings that differ between Kubernetes versions
 COREDNS_VERSION=v1.11.3 PAUSE_TAG=3.10
@@ -51,54 +52,24 @@ KUBELET="$bin/kubelet-$K8S_VERSION" KUBE_PROXY="$bin/kube-proxy-$K8S_VERSION"
 SCHEDULER="$bin/kube-scheduler-$K8S_VERSION" CONTROLLER_MANAGER="$bin/kube-controller-manager-$K8S_VERSION"
 CTRD="$DIR/containerd" SOCK="$DIR/containerd/containerd.sock"
 NODE_PROCS=(kubelet kube-proxy scheduler controller-manager containerd)
+. "$SPARKCRAFT_ROOT/scripts/k8s/config.sh" # the generated configuration: cfg_* (golden files per minor)
 
-# --- processes ---------------------------------------------------------------------------------
-# alive NAME: its pid file names a live process started from the expected binary.
-alive() {
-  local f="$DIR/$1.pid" pid exe
-  [ -f "$f" ] || return 1
-  read -r pid exe < "$f" || true
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  [ -z "$exe" ] && return 0 # a pid file of an earlier version of this script
-  argv0_of "/proc/$pid/cmdline" && [ "$ARGV0" = "$exe" ]
-}
-# argv0_of /proc/PID/cmdline: the process's argv[0] in ARGV0 (read by bash itself, not tr | head in a
-# command substitution: no process per process scanned); 1 when gone or empty.
-argv0_of() {
-  ARGV0=""
-  { IFS= read -r -d '' ARGV0 < "$1"; } 2>/dev/null || [ -n "$ARGV0" ]
-}
-# launch NAME BINARY ARGS...: a daemon in its own session, logging to $DIR/NAME.log.
+# --- processes (scripts/daemon.sh: pid files "PID ARGV0", launch, stop) --------------------------
+alive() { daemon_alive "$DIR/$1.pid"; } # NAME
+argv0_of() { daemon_argv0 "$1"; }
+# launch NAME BINARY ARGS...: a daemon in its own session, logging to $DIR/NAME.log (LAUNCH_CWD: its folder).
 launch() {
   local name=$1; shift
   # A start killed between starting a daemon and writing its pid file left it running: end it.
-  local f argv0
+  local f
   for f in $(grep -lzF -- "$DIR/" /proc/[0-9]*/cmdline 2>/dev/null || true); do
     argv0_of "$f" || continue
     [ "$ARGV0" = "$1" ] && { f=${f#/proc/}; kill -9 "${f%/cmdline}" 2>/dev/null || true; }
   done
-  [ -f "$DIR/$name.log" ] && mv -f "$DIR/$name.log" "$DIR/$name.log.1"
-  ( cd "${LAUNCH_CWD:-.}" && detach "$@" ) >"$DIR/$name.log" 2>&1 </dev/null &
-  local pid=$! i
-  echo "$pid $1" > "$DIR/$name.pid"
-  # Until setsid has exec'd the daemon, the pid's argv0 is the shell's or setsid's, and `alive` would
-  # call a daemon that is still starting dead (seen once under load: "kube-apiserver did not become
-  # ready" within the second, its log empty). Wait for the exec, or the exit, a few seconds at most.
-  for i in $(seq 1 100); do
-    [ -r "/proc/$pid/cmdline" ] || break
-    argv0_of "/proc/$pid/cmdline" && [ "$ARGV0" = "$1" ] && break
-    sleep 0.05
-  done
+  DAEMON_CWD=${LAUNCH_CWD:-.} daemon_launch "$DIR/$name.pid" "$DIR/$name.log" "$@"
 }
-halt() { # NAME: TERM, then KILL after 5 s
-  if alive "$1"; then
-    local pid; read -r pid _ < "$DIR/$1.pid"
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$DIR/$1.pid"
-}
+# halt NAME: TERM, then KILL after 5 s; one that outlives SIGKILL (a D state) is named, and stop goes on.
+halt() { daemon_stop "$DIR/$1.pid" || say "warning: $1 (pid $(cut -d' ' -f1 "$DIR/$1.pid")) outlived SIGKILL"; }
 # serving: the apiserver answers (its post-start hooks, RBAC's bootstrap among them, may still run).
 serving() { curl -fsS --max-time 2 --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" "https://127.0.0.1:$API_PORT/version" >/dev/null 2>&1; }
 ready() { curl -fsS --max-time 2 --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1; }
@@ -113,12 +84,7 @@ put() {
 }
 # log_errors NAME N: the last N error lines of a daemon's log (klog's E/F lines, or level=error/fatal ones).
 log_errors() { grep -E '^[EF][0-9]{4} |level=(error|fatal)|"level":"(error|fatal)"' "$DIR/$1.log" 2>/dev/null | tail -"$2" || true; }
-# log_tail NAME: what to show of a daemon's log when it failed: its last error lines if it has any
-# (not the flag dump before them), else its last lines.
-log_tail() {
-  local errs; errs=$(log_errors "$1" 10)
-  if [ -n "$errs" ]; then printf '%s\n' "$errs" >&2; else tail -20 "$DIR/$1.log" >&2 2>/dev/null || true; fi
-}
+log_tail() { daemon_log_tail "$DIR/$1.log"; } # NAME: its last error lines, else its last lines
 # phase NAME: NAME and the seconds since this start began, one line in $DIR/start.phases (the bench
 # prints them: where a start's time goes).
 phase() { local d=$(( (${EPOCHREALTIME/./} - LOCAL_K8S_T0) / 10000 )); printf '%d.%02d %s\n' $((d / 100)) $((d % 100)) "$1" >> "$DIR/start.phases" 2>/dev/null || true; }
@@ -156,29 +122,8 @@ pki() {
 }
 
 kubeconfig() { # file user [namespace]
-  local f=$1 u=$2 ns=${3:-}
-  put "$f" <<EOF || true
-apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster:
-    server: https://127.0.0.1:$API_PORT
-    certificate-authority: $DIR/pki/ca.crt
-users:
-- name: $u
-  user:
-    client-certificate: $DIR/pki/$u.crt
-    client-key: $DIR/pki/$u.key
-contexts:
-- name: $u@local
-  context:
-    cluster: local
-    user: $u
-$( [ -n "$ns" ] && echo "    namespace: $ns" )
-current-context: $u@local
-EOF
-  chmod 600 "$f"
+  cfg_kubeconfig "$2" "${3:-}" | put "$1" || true
+  chmod 600 "$1"
 }
 
 # --- control plane ------------------------------------------------------------------------------
@@ -186,36 +131,14 @@ control_plane() {
   if ! alive etcd; then
     say "starting etcd on $ETCD_SOCK"
     rm -f "$ETCD_SOCK" "$DIR/etcd-peer.sock:0" # a killed etcd's sockets: bind would fail on them
-    LAUNCH_CWD=$DIR launch etcd "$ETCD" --name local --data-dir "$DIR/etcd" \
-      --listen-client-urls "$ETCD_CLIENT_URL" --advertise-client-urls "$ETCD_CLIENT_URL" \
-      --listen-peer-urls "$ETCD_PEER_URL" --initial-advertise-peer-urls "$ETCD_PEER_URL" \
-      --initial-cluster "local=$ETCD_PEER_URL" --quota-backend-bytes=1073741824
+    local args; mapfile -t args < <(cfg_args etcd)
+    LAUNCH_CWD=$DIR launch etcd "$ETCD" "${args[@]}"
   fi
   # The apiserver starts beside etcd, not after it: it connects once etcd listens (its readyz waits for that).
   if ! alive apiserver; then
-    local mode=()
-    if [ "$NODE" = 1 ]; then
-      # Pods reach the API at the node address (the kubernetes Service's endpoint); an INPUT rule
-      # (network_up) keeps the port to loopback, the node address and the pods.
-      mode=(--bind-address 0.0.0.0 --advertise-address "$NODE_IP" --authorization-mode Node,RBAC --allow-privileged=true
-        --kubelet-client-certificate "$DIR/pki/apiserver-kubelet-client.crt" --kubelet-client-key "$DIR/pki/apiserver-kubelet-client.key"
-        --kubelet-certificate-authority "$DIR/pki/ca.crt" --kubelet-preferred-address-types InternalIP)
-    else
-      # No controller-manager makes the namespaces' default ServiceAccounts: pods would be refused.
-      # No endpoints for the kubernetes Service (no pods reach it): from 1.37 the reconciler refuses a
-      # loopback advertise address ("may not be in the loopback range").
-      mode=(--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --endpoint-reconciler-type none --authorization-mode RBAC --disable-admission-plugins ServiceAccount)
-    fi
     say "starting kube-apiserver $K8S_VERSION on https://127.0.0.1:$API_PORT"
-    launch apiserver "$APISERVER" "${mode[@]}" \
-      --etcd-servers "unix://$ETCD_SOCK" --secure-port "$API_PORT" \
-      --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" \
-      --client-ca-file "$DIR/pki/ca.crt" \
-      --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$DIR/pki/sa.pub" \
-      --service-account-signing-key-file "$DIR/pki/sa.key" \
-      --service-cluster-ip-range "$SVC_CIDR" \
-      --enable-priority-and-fairness=false \
-      --cert-dir "$DIR/pki"
+    local args; mapfile -t args < <(cfg_args apiserver)
+    launch apiserver "$APISERVER" "${args[@]}"
   fi
   etcd_ok() { curl -fsS --max-time 1 --unix-socket "$ETCD_SOCK" http://localhost/health >/dev/null 2>&1; }
   wait_for 20 etcd etcd_ok || { log_tail etcd; die "etcd did not become healthy (log: $DIR/etcd.log)"; }
@@ -243,34 +166,13 @@ ssa() {
   printf 'apply %s: HTTP %s\n' "$1" "$code" >&2; cat "$DIR/apply.out" >&2 2>/dev/null || true; echo >&2
   return 1
 }
-# The restricted user: one namespace, ServiceAccounts and Secrets yes, Roles/RoleBindings no.
-restricted_apply() {
-  ssa /api/v1/namespaces/$RESTRICTED_NS <<EOF || return 1
-apiVersion: v1
-kind: Namespace
-metadata: {name: $RESTRICTED_NS}
-EOF
-  ssa /apis/rbac.authorization.k8s.io/v1/namespaces/$RESTRICTED_NS/roles/restricted-user <<EOF || return 1
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: restricted-user, namespace: $RESTRICTED_NS}
-rules:
-- apiGroups: [""]
-  resources: [serviceaccounts, secrets, pods, configmaps, services]
-  verbs: [create, get, list, watch, delete, deletecollection, update, patch]
-- apiGroups: [rbac.authorization.k8s.io]
-  resources: [roles, rolebindings]
-  verbs: [get, list, delete]
-EOF
-  ssa /apis/rbac.authorization.k8s.io/v1/namespaces/$RESTRICTED_NS/rolebindings/restricted-user <<EOF || return 1
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: restricted-user, namespace: $RESTRICTED_NS}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: restricted-user}
-subjects:
-- {kind: User, name: restricted, apiGroup: rbac.authorization.k8s.io}
-EOF
+# apply NAME...: each object of config.sh at its path (server-side apply); 1 at the first that fails.
+apply() {
+  local n
+  for n in "$@"; do cfg_object "$n" | ssa "$(cfg_object_path "$n")" || return 1; done
 }
+# The restricted user: one namespace, ServiceAccounts and Secrets yes, Roles/RoleBindings no.
+restricted_apply() { apply "${RESTRICTED_OBJECTS[@]}"; }
 
 # --- the node's network -------------------------------------------------------------------------
 ensure_rule() { # iptables|ip6tables TABLE CHAIN RULE...: append unless present
@@ -363,69 +265,17 @@ network_down() {
 # --- the node -----------------------------------------------------------------------------------
 containerd_config() {
   mkdir -p "$CTRD/certs.d" "$DIR/cni/net.d" "$DIR/cni/ipam"
-  local auth=""
+  local reg="" password=""
   if [ -s "$REGISTRY_STATE/port" ] && [ -s "$REGISTRY_STATE/certs/ca.crt" ]; then
-    local reg="127.0.0.1:$(cat "$REGISTRY_STATE/port")"
+    reg="127.0.0.1:$(cat "$REGISTRY_STATE/port")"
     mkdir -p "$CTRD/certs.d/$reg"
-    put "$CTRD/certs.d/$reg/hosts.toml" <<EOF || true
-server = "https://$reg"
-[host."https://$reg"]
-  capabilities = ["pull", "resolve"]
-  ca = "$REGISTRY_STATE/certs/ca.crt"
-EOF
-    [ -s "$REGISTRY_STATE/password" ] && auth="
-  [plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"$reg\".auth]
-    username = \"sparkcraft\"
-    password = \"$(cat "$REGISTRY_STATE/password")\""
+    cfg_registry_hosts "$reg" | put "$CTRD/certs.d/$reg/hosts.toml" || true
+    [ -s "$REGISTRY_STATE/password" ] && password=$(cat "$REGISTRY_STATE/password")
   fi
-  (umask 077; put "$CTRD/config.toml") <<EOF
-version = 2
-root = "$CTRD/root"
-state = "$CTRD/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$CTRD/containerd.ttrpc.sock"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$CTRD/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$PAUSE_IMAGE"
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  # The CRI asks for oom_score_adj -998, which needs CAP_SYS_RESOURCE: without this every sandbox
-  # fails with "can't get final child's PID from pipe: EOF".
-  restrict_oom_score_adj = true
-  disable_apparmor = true
-  tolerate_missing_hugetlb_controller = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$DIR/cni/net.d"
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "$CTRD/certs.d"$auth
-EOF
+  cfg_containerd "$reg" "$password" | (umask 077; put "$CTRD/config.toml")
 }
 
-cni_config() {
-  put "$DIR/cni/net.d/10-$CNI_NET.conflist" <<EOF || true
-{
-  "cniVersion": "1.0.0",
-  "name": "$CNI_NET",
-  "plugins": [{
-    "type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-    "ipam": {"type": "host-local", "dataDir": "$DIR/cni/ipam", "ranges": [[{"subnet": "$NODE_POD_CIDR", "gateway": "$POD_GW"}]],
-             "routes": [{"dst": "0.0.0.0/0"}]}
-  }]
-}
-EOF
-}
+cni_config() { cfg_cni | put "$DIR/cni/net.d/10-$CNI_NET.conflist" || true; }
 
 node_configs() {
   mkdir -p "$DIR/kubelet" "$DIR/pod-logs"
@@ -433,55 +283,9 @@ node_configs() {
   kubeconfig "$DIR/kube-proxy.kubeconfig" kube-proxy
   kubeconfig "$DIR/controller-manager.kubeconfig" controller-manager
   kubeconfig "$DIR/scheduler.kubeconfig" scheduler
-  put "$DIR/kubelet/resolv.conf" <<EOF || true
-nameserver $DNS_IP
-EOF
-  put "$DIR/kubelet/config.yaml" <<EOF || true
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-address: $NODE_IP
-readOnlyPort: 0
-healthzBindAddress: 127.0.0.1
-authentication:
-  anonymous: {enabled: false}
-  webhook: {enabled: true}
-  x509: {clientCAFile: $DIR/pki/ca.crt}
-authorization: {mode: Webhook}
-tlsCertFile: $DIR/pki/kubelet-serving.crt
-tlsPrivateKeyFile: $DIR/pki/kubelet-serving.key
-containerRuntimeEndpoint: unix://$SOCK
-cgroupDriver: cgroupfs
-clusterDomain: cluster.local
-clusterDNS: [$DNS_IP]
-resolvConf: $DIR/kubelet/resolv.conf
-podLogsDir: $DIR/pod-logs
-volumePluginDir: $DIR/kubelet/volume-plugins
-failSwapOn: false
-# The default 1000000 needs CAP_SYS_RESOURCE; -999 would too.
-maxOpenFiles: 20000
-oomScoreAdj: 0
-serializeImagePulls: false
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
-$( [ "$MINOR" -ge 31 ] && echo "# This machine has cgroup v1 (hybrid); from 1.35 on the kubelet refuses it unless told.
-failCgroupV1: false" )
-EOF
-  put "$DIR/kube-proxy.yaml" <<EOF || true
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-clientConnection: {kubeconfig: $DIR/kube-proxy.kubeconfig}
-mode: iptables
-clusterCIDR: $POD_CIDR
-hostnameOverride: $NODE_NAME
-bindAddress: $NODE_IP
-healthzBindAddress: 127.0.0.1:10256
-metricsBindAddress: 127.0.0.1:10249
-nodePortAddresses: [$NODE_IP/32]
-oomScoreAdj: 0
-# No conntrack sysctls are written.
-conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s, udpTimeout: 0s, udpStreamTimeout: 0s}
-EOF
+  cfg_resolv | put "$DIR/kubelet/resolv.conf" || true
+  cfg_kubelet | put "$DIR/kubelet/config.yaml" || true
+  cfg_kube_proxy | put "$DIR/kube-proxy.yaml" || true
 }
 
 import_images() {
@@ -495,85 +299,7 @@ import_images() {
   done
 }
 
-coredns_apply() {
-  ssa /api/v1/namespaces/kube-system/serviceaccounts/coredns <<EOF || return 1
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: coredns, namespace: kube-system}
-EOF
-  ssa /apis/rbac.authorization.k8s.io/v1/clusterroles/system:coredns <<EOF || return 1
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: "system:coredns"}
-rules:
-- apiGroups: [""]
-  resources: [endpoints, services, pods, namespaces]
-  verbs: [list, watch]
-- apiGroups: [discovery.k8s.io]
-  resources: [endpointslices]
-  verbs: [list, watch]
-EOF
-  ssa /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/system:coredns <<EOF || return 1
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "system:coredns"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:coredns"}
-subjects:
-- {kind: ServiceAccount, name: coredns, namespace: kube-system}
-EOF
-  ssa /api/v1/namespaces/kube-system/configmaps/coredns <<EOF || return 1
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: coredns, namespace: kube-system}
-data:
-  # Cluster names only: no forward plugin, nothing is asked upstream.
-  Corefile: |
-    .:53 {
-        errors
-        health :8080
-        ready :8181
-        kubernetes cluster.local in-addr.arpa ip6.arpa {
-            pods insecure
-            fallthrough in-addr.arpa ip6.arpa
-        }
-        cache 30
-    }
-EOF
-  ssa /apis/apps/v1/namespaces/kube-system/deployments/coredns <<EOF || return 1
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {k8s-app: kube-dns}}
-  template:
-    metadata: {labels: {k8s-app: kube-dns}}
-    spec:
-      serviceAccountName: coredns
-      priorityClassName: system-cluster-critical
-      dnsPolicy: Default
-      tolerations: [{key: CriticalAddonsOnly, operator: Exists}, {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoSchedule}]
-      containers:
-      - name: coredns
-        image: $COREDNS_IMAGE
-        imagePullPolicy: Never
-        args: [-conf, /etc/coredns/Corefile]
-        ports: [{containerPort: 53, protocol: UDP, name: dns}, {containerPort: 53, protocol: TCP, name: dns-tcp}]
-        resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {memory: 128Mi}}
-        readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 1}
-        volumeMounts: [{name: config, mountPath: /etc/coredns, readOnly: true}]
-      volumes: [{name: config, configMap: {name: coredns}}]
-EOF
-  ssa /api/v1/namespaces/kube-system/services/kube-dns <<EOF || return 1
-apiVersion: v1
-kind: Service
-metadata: {name: kube-dns, namespace: kube-system, labels: {k8s-app: kube-dns}}
-spec:
-  selector: {k8s-app: kube-dns}
-  clusterIP: $DNS_IP
-  ports: [{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53, protocol: TCP}]
-EOF
-}
+coredns_apply() { apply "${COREDNS_OBJECTS[@]}"; }
 
 # dns_ok: CoreDNS answers kubernetes.default.svc.cluster.local with the API's Service address.
 dns_ok() {
@@ -606,11 +332,9 @@ cri_ok() {
     http://localhost/runtime.v1.RuntimeService/Version 2>/dev/null | tr -d '\r' | grep -x 'grpc-status: 0' >/dev/null
 }
 kubelet_launch() {
-  # Before 1.27 the runtime's endpoint was a flag only (the config field is ignored, with a warning).
-  local old=(); [ "$MINOR" -lt 27 ] && old=(--container-runtime-endpoint "unix://$SOCK")
   KUBELET_STARTED=$SECONDS KUBELET_EPOCH=${EPOCHSECONDS}
-  launch kubelet "$KUBELET" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet.kubeconfig" \
-    --root-dir "$DIR/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1 "${old[@]}"
+  local args; mapfile -t args < <(cfg_args kubelet)
+  launch kubelet "$KUBELET" "${args[@]}"
 }
 # kubelet_kept CMD...: a kubelet that exited is started again (as systemd's Restart= would: at least
 # 2 s after its last start, up to 3 times in one start; its last error is said), else CMD is tried.
@@ -664,21 +388,18 @@ node_up() {
   node_daemons
 }
 node_daemons() {
+  local args
   if ! alive controller-manager; then
-    launch controller-manager "$CONTROLLER_MANAGER" --kubeconfig "$DIR/controller-manager.kubeconfig" \
-      --authentication-kubeconfig "$DIR/controller-manager.kubeconfig" --authorization-kubeconfig "$DIR/controller-manager.kubeconfig" \
-      --bind-address 127.0.0.1 --secure-port 10257 --leader-elect=false \
-      --service-account-private-key-file "$DIR/pki/sa.key" --root-ca-file "$DIR/pki/ca.crt" --use-service-account-credentials \
-      --cluster-signing-cert-file "$DIR/pki/ca.crt" --cluster-signing-key-file "$DIR/pki/ca.key" \
-      --allocate-node-cidrs --cluster-cidr "$POD_CIDR" --node-cidr-mask-size 24 --service-cluster-ip-range "$SVC_CIDR"
+    mapfile -t args < <(cfg_args controller-manager)
+    launch controller-manager "$CONTROLLER_MANAGER" "${args[@]}"
   fi
   if ! alive scheduler; then
-    launch scheduler "$SCHEDULER" --kubeconfig "$DIR/scheduler.kubeconfig" \
-      --authentication-kubeconfig "$DIR/scheduler.kubeconfig" --authorization-kubeconfig "$DIR/scheduler.kubeconfig" \
-      --bind-address 127.0.0.1 --secure-port 10259 --leader-elect=false
+    mapfile -t args < <(cfg_args scheduler)
+    launch scheduler "$SCHEDULER" "${args[@]}"
   fi
   if ! alive kube-proxy; then
-    launch kube-proxy "$KUBE_PROXY" --config "$DIR/kube-proxy.yaml"
+    mapfile -t args < <(cfg_args kube-proxy)
+    launch kube-proxy "$KUBE_PROXY" "${args[@]}"
   fi
   if ! alive kubelet; then
     say "starting kubelet ($NODE_NAME, $NODE_IP)"
@@ -1009,5 +730,6 @@ export KUBECTL=$KUBECTL
 EOF
     if [ -s "$DIR/s3.env" ]; then cat "$DIR/s3.env"; fi
     ;;
-  *) die "usage: $0 start|reset|stop|status|env" ;;
+  config) cfg_all ;; # the generated configuration of K8S_VERSION (nothing is written or started)
+  *) die "usage: $0 start|reset|stop|status|env|config" ;;
 esac

@@ -10,14 +10,12 @@
 # State lives in "$SPARKCRAFT_CACHE/local-registry" (or LOCAL_REGISTRY_STATE): certs/, htpasswd, config.yml,
 # data/, port, pid, registry.log. The password is generated once (0600 file) and printed only by `env`.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
 STATE=${LOCAL_REGISTRY_STATE:-$SPARKCRAFT_CACHE/local-registry}
 USER_NAME=sparkcraft
 
-running() {
-  [ -f "$STATE/pid" ] || return 1
-  local pid; pid=$(cat "$STATE/pid")
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "docker-registry serve $STATE/config.yml"
-}
+# running: docker-registry serving this state's config runs (daemon.sh: its pid file, argv[0], config path)
+running() { daemon_alive "$STATE/pid" "docker-registry serve $STATE/config.yml"; }
 
 port() { cat "$STATE/port"; }
 
@@ -97,26 +95,17 @@ ready() {
 start() {
   if running; then echo "127.0.0.1:$(port)"; return 0; fi
   ensure_files
-  ( detach docker-registry serve "$STATE/config.yml" ) >> "$STATE/registry.log" 2>&1 < /dev/null &
-  echo $! > "$STATE/pid"
-  for _ in $(seq 1 100); do
-    if ready; then echo "127.0.0.1:$(port)"; return 0; fi
-    running || break
-    sleep 0.1
-  done
+  daemon_launch "$STATE/pid" "$STATE/registry.log" docker-registry serve "$STATE/config.yml"
+  local rc=0
+  daemon_wait "$STATE/pid" 10 ready || rc=$?
+  if [ "$rc" = 0 ]; then echo "127.0.0.1:$(port)"; return 0; fi
   tail -n 5 "$STATE/registry.log" >&2 || true
-  die "local registry did not become ready on 127.0.0.1:$(port) (log: $STATE/registry.log)"
+  daemon_stop "$STATE/pid" "docker-registry serve $STATE/config.yml" || true
+  [ "$rc" = 2 ] && die "local registry exited while starting (log: $STATE/registry.log)"
+  die "local registry did not become ready on 127.0.0.1:$(port) within 10 s (log: $STATE/registry.log)"
 }
 
-stop() {
-  if running; then
-    local pid; pid=$(cat "$STATE/pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-    [ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$STATE/pid"
-}
+stop() { daemon_stop "$STATE/pid" "docker-registry serve $STATE/config.yml" || die "the local registry (pid $(cut -d' ' -f1 "$STATE/pid")) does not stop"; }
 
 env_lines() {
   running || die "local registry is not running (run: bash scripts/local-registry.sh start)"
@@ -130,7 +119,7 @@ env_lines() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  status) if running; then echo "running on 127.0.0.1:$(port) (pid $(cat "$STATE/pid"))"; else echo "stopped"; exit 1; fi ;;
+  status) if running; then echo "running on 127.0.0.1:$(port) (pid $(cut -d' ' -f1 "$STATE/pid"))"; else echo "stopped"; exit 1; fi ;;
   env) env_lines ;;
   *) die "usage: $0 start|stop|status|env" ;;
 esac

@@ -16,6 +16,7 @@
 # The secret key lives only in "$LOCAL_S3_DIR/secret-key" and "$LOCAL_S3_DIR/s3.json" (both 0600) while
 # the server runs; nothing here prints it, and curl gets it on stdin, not argv.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
 STATE=${LOCAL_S3_DIR:-$SPARKCRAFT_CACHE/local-s3}
 PORT=${LOCAL_S3_PORT:-18333}
 BIND=${LOCAL_S3_BIND:-}
@@ -25,25 +26,14 @@ WEED="$SPARKCRAFT_CACHE/seaweedfs/$SEAWEEDFS_VERSION/weed"
 
 [[ "$PORT" =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1024 ] && [ "$PORT" -le 55000 ] || die "LOCAL_S3_PORT must be a port from 1024 to 55000 (its gRPC ports are PORT+10000..10004), got '$PORT'"
 
-# pid_alive FILE: the process in FILE runs and is ours (its command line names $STATE).
-pid_alive() {
-  [ -s "$1" ] || return 1
-  local pid; pid=$(cat "$1")
-  [ -r "/proc/$pid/cmdline" ] || return 1
-  # (no `| grep -q`: with pipefail, grep leaving early can fail the pipeline with SIGPIPE)
-  local cmd; cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ "$cmd" == *"$STATE/"* ]]
-}
+# pid_alive FILE: the process in FILE runs and is ours (weed, its command line naming $STATE; daemon.sh).
+pid_alive() { daemon_alive "$1" "$STATE/"; }
 
 running() { pid_alive "$STATE/server.pid"; }
 
-# A process just launched: alive while its pid is. (Its command line is not checked: right after the
-# fork it is still this script's, until setsid and weed are exec'ed; pid reuse cannot happen that soon.)
-launched_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
 # start failed: what it launched goes too, so the next start begins clean.
 abandon() { # abandon PIDFILE MESSAGE
-  local pid; pid=$(cat "$1" 2>/dev/null || true)
+  local pid=""; read -r pid _ < "$1" 2>/dev/null || true
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
   rm -f "$1"
   die "$2"
@@ -93,13 +83,6 @@ new_credentials() {
    mv "$STATE/access-key.tmp" "$STATE/access-key")
 }
 
-# launch PIDFILE LOG CMD...: start CMD in its own session, detached from the caller.
-launch() {
-  local pidfile=$1 log=$2; shift 2
-  ( detach "$@" ) > "$log" 2>&1 < /dev/null &
-  echo $! > "$pidfile"
-}
-
 # rw_ready: data is served, not only metadata. Right after a restart the gateway answers ListBuckets
 # (the filer's metadata) while reads and writes still get 500 InternalError until the volume server
 # has re-registered its volumes with the master. Ready means: the probe object the previous start
@@ -136,27 +119,18 @@ rw_ready() {
   rm -f "$STATE/probe.got"
 }
 
-wait_rw() {
-  local i
-  for i in $(seq 1 120); do
-    rw_ready && return 0
-    launched_alive "$STATE/server.pid" || { tail -n 20 "$STATE/server.log" >&2; abandon "$STATE/server.pid" "SeaweedFS exited while starting (log: $STATE/server.log)"; }
-    sleep 0.5
-  done
-  tail -n 20 "$STATE/server.log" >&2
-  abandon "$STATE/server.pid" "S3 on 127.0.0.1:$PORT answered but did not store and read back an object within 60 s (log: $STATE/server.log)"
+# waited PIDFILE LOG SECONDS WHAT CMD...: CMD succeeds within SECONDS while the launched weed runs, or
+# the start is abandoned with the log's tail.
+waited() {
+  local pidfile=$1 log=$2 seconds=$3 what=$4 rc=0; shift 4
+  daemon_wait "$pidfile" "$seconds" "$@" || rc=$?
+  [ "$rc" = 0 ] && return 0
+  tail -n 20 "$log" >&2
+  [ "$rc" = 2 ] && abandon "$pidfile" "SeaweedFS exited while starting (log: $log)"
+  abandon "$pidfile" "$what within $seconds s (log: $log)"
 }
-
-wait_answers() { # wait_answers HOST PIDFILE LOG
-  local i
-  for i in $(seq 1 150); do
-    answers "$1" && return 0
-    launched_alive "$2" || { tail -n 20 "$3" >&2; abandon "$2" "SeaweedFS exited while starting (log: $3)"; }
-    sleep 0.2
-  done
-  tail -n 20 "$3" >&2
-  abandon "$2" "S3 on $1:$PORT did not answer within 30 s (log: $3)"
-}
+wait_rw() { waited "$STATE/server.pid" "$STATE/server.log" 60 "S3 on 127.0.0.1:$PORT answered but did not store and read back an object" rw_ready; }
+wait_answers() { waited "$2" "$3" 30 "S3 on $1:$PORT did not answer" answers "$1"; } # wait_answers HOST PIDFILE LOG
 
 start_server() {
   mkdir -p "$STATE/data"
@@ -165,7 +139,7 @@ start_server() {
   printf '%s\n' "$PORT" > "$STATE/port"
   # Loopback only; telemetry off (and pointed at a closed loopback port, should a default ever flip);
   # the Iceberg REST and Lance ports of the S3 gateway are off; sockets live in the state directory.
-  launch "$STATE/server.pid" "$STATE/server.log" "$WEED" server \
+  daemon_launch "$STATE/server.pid" "$STATE/server.log" "$WEED" server \
     -dir="$STATE/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port=$((PORT + 1)) -master.port.grpc=$((PORT + 10001)) \
     -master.telemetry=false -master.telemetry.url=http://127.0.0.1:9/ -master.volumeSizeLimitMB=256 -master.electionTimeout=1s \
@@ -184,7 +158,7 @@ start_bind() {
     die "the S3 gateway already listens on $(cat "$STATE/bind"); stop first to move it to $BIND"
   fi
   printf '%s\n' "$BIND" > "$STATE/bind"
-  launch "$STATE/bind.pid" "$STATE/bind.log" "$WEED" s3 \
+  daemon_launch "$STATE/bind.pid" "$STATE/bind.log" "$WEED" s3 \
     -filer=127.0.0.1:$((PORT + 3)) -ip="$BIND" -ip.bind="$BIND" -port="$PORT" -port.grpc=$((PORT + 10004)) \
     -port.iceberg=0 -port.lance=0 -localSocket="$STATE/s3-bind.sock" -config="$STATE/s3.json"
   wait_answers "$BIND" "$STATE/bind.pid" "$STATE/bind.log"
@@ -193,13 +167,7 @@ start_bind() {
 # weed's own graceful stop takes 25 s (the filer waits 15 s on its own metadata subscription, the
 # volume server 10 s more); what it has written is in the kernel already, so after 5 s it is killed.
 stop_pid() { # stop_pid PIDFILE: TERM, up to 5 s, then KILL; returns when the process is gone
-  pid_alive "$1" || { rm -f "$1"; return 0; }
-  local pid i; pid=$(cat "$1")
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 25); do pid_alive "$1" || break; sleep 0.2; done
-  if pid_alive "$1"; then kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
-  pid_alive "$1" && die "process $pid ($1) does not stop"
-  rm -f "$1"
+  daemon_stop "$1" "$STATE/" 5 || die "process $(cut -d' ' -f1 "$1") ($1) does not stop"
 }
 
 case "${1:-}" in
@@ -232,7 +200,7 @@ case "${1:-}" in
   status)
     running || { echo "local S3: stopped" >&2; exit 1; }
     PORT=$(cat "$STATE/port")
-    answers 127.0.0.1 || { echo "local S3: pid $(cat "$STATE/server.pid") runs but 127.0.0.1:$PORT does not answer" >&2; exit 1; }
+    answers 127.0.0.1 || { echo "local S3: pid $(cut -d' ' -f1 "$STATE/server.pid") runs but 127.0.0.1:$PORT does not answer" >&2; exit 1; }
     if pid_alive "$STATE/bind.pid"; then
       answers "$(cat "$STATE/bind")" || { echo "local S3: the gateway on $(cat "$STATE/bind"):$PORT does not answer" >&2; exit 1; }
     fi

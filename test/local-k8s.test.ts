@@ -283,6 +283,31 @@ describe('scripts/local-k8s.sh: a real single-node Kubernetes', () => {
     expect(st.stdout).toMatch(/^running https:\/\/127\.0\.0\.1:/);
   });
 
+  it("the running node is what `config` prints (test/fixtures/local-k8s): its files and every daemon's arguments", async () => {
+    const info = await ensureCluster();
+    const printed = (await execa('bash', [script, 'config'], { env: { CFG_REGISTRY_PORT: '0' } })).stdout;
+    const section = (name: string) =>
+      printed
+        .split(/^### /m)
+        .find((x) => x.startsWith(`${name}\n`))
+        ?.slice(name.length + 1);
+    for (const f of [
+      'admin.kubeconfig',
+      'restricted.kubeconfig',
+      'kubelet.kubeconfig',
+      'kube-proxy.yaml',
+      'kubelet/config.yaml',
+      'kubelet/resolv.conf',
+      'cni/net.d/10-sparkcraft.conflist',
+    ])
+      expect(`${section(f)}`, f).toBe(readFileSync(join(info.stateDir, f), 'utf8'));
+    for (const d of ['etcd', 'apiserver', 'controller-manager', 'scheduler', 'kube-proxy', 'kubelet']) {
+      const pid = readFileSync(join(info.stateDir, `${d}.pid`), 'utf8').split(' ')[0];
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1, -1);
+      expect(argv.join('\n'), d).toBe(section(`${d} arguments`)!.trimEnd());
+    }
+  });
+
   it('a crashed component is started again by the next start', async () => {
     const info = await ensureCluster();
     const pid = Number(readFileSync(join(info.stateDir, 'kubelet.pid'), 'utf8').split(' ')[0]);
