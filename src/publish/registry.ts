@@ -114,9 +114,7 @@ export type DecideInput = {
 export function decideRockPlan(i: DecideInput): RockPlan {
   const { repository } = repositoryOf(i.registry, i.resolved.image.name);
   const problems: string[] = [];
-  const artifact = i.index
-    ? { file: `index of ${i.index.platforms.map((p) => p.name).join(', ')}`, digest: i.index.digest }
-    : i.artifact;
+  const artifact = i.index ? { file: `index of ${i.index.platforms.map((p) => p.name).join(', ')}`, digest: i.index.digest } : i.artifact;
   const tags: TagPlan[] = tagsForLine(i.resolved).map((t) => {
     const existing = i.existing[t.tag] ?? null;
     let action: TagAction;
