@@ -33,6 +33,8 @@ export const TOOLS = [
   'test/base-archive.test.ts',
   // Registers qemu-user-static through binfmt_misc (root) and runs an arm64 executable Go cross-compiles.
   'test/binfmt.test.ts',
+  // Debian's headless Chromium (playwright-core) on pages served on loopback.
+  'test/browser.test.ts',
   'test/build.test.ts',
   'test/cache-verify.test.ts',
   'test/concurrent.test.ts',

@@ -40,7 +40,8 @@ try {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['esbuild'],
+    // playwright-core reads its own files at run time (and is 7 MB): imported from node_modules, only by the UI scenarios.
+    external: ['esbuild', 'playwright-core'],
     banner: { js: "import { createRequire as __sparkcraftRequire } from 'node:module'; const require = __sparkcraftRequire(import.meta.url);" },
     // The map is named after the final file, not the temporary one esbuild writes.
     sourcemap: 'external',

@@ -7,6 +7,7 @@
  * One set of jobs serves several checks: every job logs its events to S3 for the history server,
  * and every output and driver log is kept for the secret check.
  */
+import { browse, uiDir, type UiSeen } from './browser.ts';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { execa } from 'execa';
@@ -91,6 +92,23 @@ export function podWhere(d: DataContext, s3: LocalS3, bucket: string, user: Acco
     historyServer: (properties) => historyDeployment(d, properties),
     async close() {},
   };
+}
+
+/**
+ * The history server's UI in Chromium (./browser.ts): its applications table, rendered by the page's
+ * JavaScript, lists every id; then the first application's page of completed jobs. Screenshots in uiDir().
+ */
+async function browseHistory(url: string, ids: string[], apps: number): Promise<UiSeen[]> {
+  const seen = await browse(
+    [
+      // (the page blocks itself with jQuery blockUI's overlay while it loads the listing)
+      { name: 'history-applications', url: `${url}/`, rows: '#history-summary-table tbody tr', want: ids, busy: '.blockUI' },
+      { name: 'history-jobs', url: `${url}/history/${ids[0]}/jobs/`, rows: '#completedJob-table tbody tr' },
+    ],
+    uiDir(),
+  );
+  if (seen[0]!.rows.length < apps) throw new Error(`the history UI shows ${seen[0]!.rows.length} application rows, not ${apps}`);
+  return seen;
 }
 
 /** The pebble layer that makes `history-server` the container's service (as a charm's layer does). */
@@ -389,7 +407,7 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
           if (!apps.length) await sql();
           const c = ctx ?? (await prepare());
           const t = Date.now();
-          const r = await historyServerOnS3(c, apps);
+          const r = await historyServerOnS3(c, apps, { browse: (url, ids) => browseHistory(url, ids, apps.length) });
           const seconds = (Date.now() - t) / 1000;
           // The application ids the jobs' event logs on S3 carry are the ones the server lists.
           const logged = [...(await eventLogs(c.s3, bucket)).apps.keys()];
@@ -398,7 +416,8 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
             throw await fail(
               `UI ${r.ui}, ${r.redactedEnvironments}/${apps.length} environments with the secret redacted, event logs of ${missing.join(', ') || 'none'} not listed`,
             );
-          return `lists ${r.listed.join(', ')} = the ${logged.length} app ids of the event logs (${seconds.toFixed(0)} s from deployment to listed); UI 200; secret redacted in ${r.redactedEnvironments} environments`;
+          const [list, jobs] = r.seen;
+          return `lists ${r.listed.join(', ')} = the ${logged.length} app ids of the event logs (${seconds.toFixed(0)} s from deployment to listed); UI 200; secret redacted in ${r.redactedEnvironments} environments; in Chromium: ${list!.rows.length} application rows, ${jobs!.rows.length} completed job(s) of ${r.ids[0]} (${list!.screenshot}, ${jobs!.screenshot})`;
         }),
     ],
     [

@@ -4,6 +4,7 @@
  * later, with the same scenario functions. Every scenario records what it printed in `ctx.outputs`,
  * so a test can assert the secret key never appears there.
  */
+import type { UiSeen } from './browser.ts';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -243,8 +244,9 @@ export async function eventLogs(s3: S3Creds, bucket: string): Promise<{ apps: Ma
 export async function historyServerOnS3(
   ctx: S3Ctx,
   names: string[],
-  timeoutMs = 420_000,
-): Promise<{ listed: string[]; ids: string[]; ui: number; redactedEnvironments: number }> {
+  o: { timeoutMs?: number; browse?: (url: string, ids: string[]) => Promise<UiSeen[]> } = {},
+): Promise<{ listed: string[]; ids: string[]; ui: number; redactedEnvironments: number; seen: UiSeen[] }> {
+  const timeoutMs = o.timeoutMs ?? 420_000;
   const props = [
     s3aProperties(ctx.s3, ctx.where.s3Endpoint).trim(),
     `spark.history.fs.logDirectory=s3a://${ctx.bucket}/spark-events`,
@@ -253,6 +255,7 @@ export async function historyServerOnS3(
   ].join('\n');
   const hs = await ctx.where.historyServer(props);
   let body = '';
+  let found: { listed: string[]; ids: string[]; ui: number; redactedEnvironments: number } | undefined;
   try {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
@@ -274,14 +277,18 @@ export async function historyServerOnS3(
             if (/"spark\.hadoop\.fs\.s3a\.secret\.key",\s*"\*+\(redacted\)"/.test(env)) redactedEnvironments++;
           }
           const ids = apps.filter((a) => a.attempts.some((t) => t.completed)).map((a) => a.id);
-          return { listed: listed.sort(), ids, ui: /History Server/.test(page) ? ui.status : -ui.status, redactedEnvironments };
+          found = { listed: listed.sort(), ids, ui: /History Server/.test(page) ? ui.status : -ui.status, redactedEnvironments };
+          break;
         }
       } catch {
         /* not up yet */
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
-    throw new ScenarioFailed(`history server on S3 (${ctx.where.name})`, `did not list ${names.join(', ')}: ${body.slice(0, 300)}`, await hs.logs());
+    if (!found)
+      throw new ScenarioFailed(`history server on S3 (${ctx.where.name})`, `did not list ${names.join(', ')}: ${body.slice(0, 300)}`, await hs.logs());
+    // The UI as a user sees it (its table is rendered by JavaScript), while the server runs.
+    return { ...found, seen: o.browse ? await o.browse(hs.url, found.ids) : [] };
   } finally {
     ctx.outputs.push(`### history: server log\n${await hs.logs()}`);
     await hs.stop();
