@@ -5,7 +5,10 @@
  * kubelet's pull of it by tag (the node's copy dropped first); scenario 2 (the documented SparkPi,
  * 1000 slices, 2 executors) from a user pod: spark-submit → driver Running and → completion; the
  * spark-sql round trip on S3 and history server start → application listed (issue 13's data
- * scenarios); the Thrift JDBC server's start and a beeline client's connect → first row (issue 25); RSS and CPU of the idle cluster; the load average before and after (the machine is shared).
+ * scenarios); the Thrift JDBC server's start and a beeline client's connect → first row (issue 25); Spark
+ * Connect on its line (start → first query, a new session's first query, a small query warm) against the
+ * same small query by spark-submit in cluster mode on the same rock (issue 25); RSS and CPU of the idle
+ * cluster; the load average before and after (the machine is shared).
  * Each start's phases (scripts/local-k8s.sh writes them to $DIR/start.phases) are printed after it, and
  * each start's row carries the load average at its end.
  * Targets: warm start ≤ 10 s and never slower than the cold one (issue 24), submit → driver Running ≤ 5 s,
@@ -20,7 +23,7 @@ import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { build, road } from '../src/pipeline.ts';
-import { platformArtifacts } from '../src/smoke/smoke.ts';
+import { connectLine, platformArtifacts } from '../src/smoke/smoke.ts';
 import { workspace } from '../src/lib/workspace.ts';
 import { loadMatrix, resolveLine } from '../src/config/matrix.ts';
 import {
@@ -37,6 +40,7 @@ import {
 import { Kube, rockPod, SMALL } from '../src/smoke/cluster.ts';
 import { cleanupData, dataScenarios } from '../src/smoke/data.ts';
 import { jdbcScenarios } from '../src/smoke/jdbc.ts';
+import { connectScenarios, SMALL_QUERY, SMALL_SUM } from '../src/smoke/connect.ts';
 import { dropServerBuckets } from '../src/smoke/server-node.ts';
 
 const rows: Array<[string, string, string]> = [];
@@ -215,6 +219,30 @@ async function main() {
       );
       row("JDBC: beeline connect → first row (SELECT 1 from another pod, the client's JVM start included)", `${j1.match(/first row (\d+) ms/)?.[1] ?? '?'} ms`);
       await jdbc.get('jdbc 2')!();
+      // Issue 25: Spark Connect on its line (4.1 today), its figures from connect 1; then the same small
+      // query by spark-submit in cluster mode on the same rock (the reference a Connect user is spared).
+      const line = connectLine(m, r, road(workspace()), (p) => importImage(c, p.artifact, p.ref));
+      if (line) {
+        const image = await line.image();
+        const cs = new Map(connectScenarios({ cluster: () => c, k, ns, imageRef: image, base: async () => {} }, line).map(([n, fn]) => [n.split('.')[0]!, fn]));
+        const c1 = await cs.get('connect 1')!();
+        const ready = Number(c1.match(/server ready in (\d+) s/)?.[1]);
+        const first = Number(c1.match(/first query (\d+) ms/)?.[1]);
+        const warm = Number(c1.match(/small query warm (\d+) ms/)?.[1]);
+        await cs.get('connect 3')!(); // its refusals, then the server removed
+        const submitted = await smallQueryByCluster(k, ns, image);
+        row(`Connect (${line.track}): spark-connect Deployment created → pod Ready (its gRPC port open)`, `${ready} s`);
+        row(
+          'Connect: server start → first query answered (Ready, then a new session and its first query from the host)',
+          `${(ready + first / 1000).toFixed(1)} s`,
+        );
+        row("Connect: a new session's first query (thin client on the host, no JVM)", `${first} ms`);
+        row(`Connect: the small query warm (${SMALL_QUERY}, median of 5)`, `${warm} ms`);
+        row(
+          `the same query by spark-submit in cluster mode (submit → driver done; reference) vs Connect warm`,
+          `${submitted.toFixed(1)} s = ${((submitted * 1000) / warm).toFixed(0)}× the Connect query`,
+        );
+      } else row('Connect rows', 'skipped: no line of the matrix has a spark-connect server');
       await dropServerBuckets(c, ns);
     } else row('S3 rows', 'skipped: the cluster runs without S3 (LOCAL_K8S_S3=0)');
   } finally {
@@ -229,6 +257,32 @@ async function main() {
   row('idle cluster RSS (all its processes and pods)', `${(b.rssKiB / 1024).toFixed(0)} MiB in ${pids.length} processes`, '≤ 1 GiB');
   row('idle cluster CPU', `${(((b.ticks - a.ticks) / 100 / 20) * 1000).toFixed(0)} millicores`);
   table();
+}
+
+/**
+ * SMALL_QUERY as a PySpark application in cluster mode (the script and a driver pod template from a
+ * ConfigMap, no upload): seconds from spark-submit's start to its end, the driver's answer checked.
+ */
+async function smallQueryByCluster(k: Kube, ns: string, image: string): Promise<number> {
+  const script = `from pyspark.sql import SparkSession\nprint("SMALL", SparkSession.builder.getOrCreate().sql(${JSON.stringify(SMALL_QUERY)}).collect()[0].s)\n`;
+  const template =
+    'apiVersion: v1\nkind: Pod\nspec:\n  volumes: [{name: q, configMap: {name: small-query}}]\n  containers: [{name: driver, volumeMounts: [{name: q, mountPath: /q}]}]\n';
+  await k.apply([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'small-query', namespace: ns }, data: { 'q.py': script, 'driver.yaml': template } }]);
+  await k.apply([
+    rockPod(
+      'small',
+      ns,
+      image,
+      `spark-client.service-account-registry create --username q --namespace ${ns} >/dev/null && echo "submit-at=$(date +%s.%N)" && spark-client.spark-submit --username q --namespace ${ns} --deploy-mode cluster --name small --conf spark.kubernetes.driver.pod.name=small-driver --conf spark.kubernetes.driver.podTemplateFile=/files/driver.yaml ${SMALL.join(' ')} --conf spark.executor.instances=1 local:///q/q.py 2>&1; rc=$?; echo "done-at=$(date +%s.%N) rc=$rc"; exit $rc`,
+      { serviceAccount: 'admin', configMap: 'small-query' },
+    ),
+  ]);
+  const done = await k.waitDone(ns, 'small', 900);
+  const at = (what: string) => Number(done.log.match(new RegExp(`${what}=([\\d.]+)`))?.[1] ?? Number.NaN);
+  const said = await k.logs(ns, 'small-driver', 50);
+  if (done.phase !== 'Succeeded' || !said.includes(`SMALL ${SMALL_SUM}`))
+    throw new Error(`the cluster-mode query did not answer ${SMALL_SUM}: submit pod ${done.phase}\n${done.log.slice(-1500)}\n${said.slice(-800)}`);
+  return at('done-at') - at('submit-at');
 }
 
 function table() {

@@ -126,7 +126,17 @@ describe('the connect scenarios: where they run and their verdict', () => {
     expect(connectLine(none, resolveLine(none, { line: '7.2' }), road, load)).toBeUndefined();
   });
   it('checkConnect names what is wrong', () => {
-    const good = { sessions: 2, sum: 499500, sql: 42, table: '3 3', snapshots: 2, a_views: ['only_a'], b_views: ['only_b'], hosts: ['sc-exec-1/10.0.0.5'] };
+    const good = {
+      sessions: 2,
+      sum: 499500,
+      sql: 42,
+      small: 499999500000,
+      table: '3 3',
+      snapshots: 2,
+      a_views: ['only_a'],
+      b_views: ['only_b'],
+      hosts: ['sc-exec-1/10.0.0.5'],
+    };
     expect(checkConnect(good, ['spark-connect-connuser-abc-sc-exec-1'])).toEqual([]);
     expect(checkConnect({ ...good, b_views: ['only_a', 'only_b'] }, ['x-sc-exec-1'])).toEqual([
       'temporary views leak between sessions: A sees ["only_a"], B sees ["only_a","only_b"]',
@@ -134,5 +144,6 @@ describe('the connect scenarios: where they run and their verdict', () => {
     expect(checkConnect({ ...good, hosts: ['spark-connect-pod/10.0.0.9'] }, ['x-sc-exec-1'])[0]).toMatch(
       /^tasks ran on spark-connect-pod, not on the server's executor pods/,
     );
+    expect(checkConnect({ ...good, small: 1 }, ['x-sc-exec-1'])).toEqual(['SELECT sum(id) AS s FROM range(1000000) gave 1, not 499999500000']);
   });
 });

@@ -6,6 +6,7 @@
 import json
 import os
 import sys
+import time
 
 from pyspark.sql import SparkSession
 
@@ -13,6 +14,7 @@ port, mode = sys.argv[1], sys.argv[2]
 token = os.environ.get("CONNECT_TOKEN", "")
 url = f"sc://localhost:{port}/" + (f";token={token}" if token else "")
 out = {}
+SMALL_QUERY = "SELECT sum(id) AS s FROM range(1000000)"  # 499999500000
 
 if mode == "refused":
     try:
@@ -34,10 +36,19 @@ if mode == "long":  # a query of minutes, until the test kills this client
     print(json.dumps({"finished": True}))
     sys.exit(0)
 
+t0 = time.monotonic()
 a = SparkSession.builder.remote(url).create()
+out["sum"] = a.range(1000).selectExpr("sum(id) AS s").collect()[0].s
+out["first_ms"] = round((time.monotonic() - t0) * 1000)  # a new session's first query (bench:cluster)
+# A small query, warm: the median of 5 (the same query bench:cluster runs through spark-submit in cluster mode).
+small = []
+for _ in range(5):
+    t = time.monotonic()
+    out["small"] = a.sql(SMALL_QUERY).collect()[0].s
+    small.append((time.monotonic() - t) * 1000)
+out["warm_ms"] = round(sorted(small)[2])
 b = SparkSession.builder.remote(url).create()
 out["sessions"] = len({a.session_id, b.session_id})
-out["sum"] = a.range(1000).selectExpr("sum(id) AS s").collect()[0].s
 out["sql"] = a.sql("SELECT 40 + 2 AS x").collect()[0].x
 # An Iceberg table on the account's bucket: written by one session, read by the other.
 a.sql("CREATE NAMESPACE IF NOT EXISTS lake.db")

@@ -5,6 +5,7 @@
  * its rock has the service, else the newest that has; 4.1 today), and the PySpark thin client
  * (pyspark-client, no JVM) on the host through `kubectl port-forward`. `--only '^connect'` selects them.
  */
+import { browse, uiDir, type UiSeen } from './browser.ts';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -36,6 +37,9 @@ export const CONNECT_SERVER_CONF = [
   'spark.connect.execute.manager.maintenanceInterval=2s',
 ];
 const CLIENT = join(projectRoot, 'src/smoke/connect-client.py');
+/** The small query of the figures (connect-client.py runs it warm; bench:cluster also through spark-submit in cluster mode). */
+export const SMALL_QUERY = 'SELECT sum(id) AS s FROM range(1000000)';
+export const SMALL_SUM = 499999500000;
 export const connectPython = () => join(cacheDir(), 'venv-connect', 'bin', 'python');
 
 export interface ConnectRun {
@@ -48,6 +52,11 @@ export interface ConnectRun {
   b_views?: string[];
   a_count?: number;
   hosts?: string[];
+  /** Session created and its first query answered, ms. */
+  first_ms?: number;
+  /** SMALL_QUERY, warm (the median of 5), ms; and its answer. */
+  warm_ms?: number;
+  small?: number;
   refused?: boolean;
   error?: string;
 }
@@ -58,6 +67,7 @@ export function checkConnect(r: ConnectRun, executorPods: string[]): string[] {
   if (r.sessions !== 2) wrong.push(`the two sessions are not two (${r.sessions})`);
   if (r.sum !== 499500) wrong.push(`sum(id) of range(1000) is ${r.sum}, not 499500`);
   if (r.sql !== 42) wrong.push(`SELECT 40 + 2 gave ${r.sql}`);
+  if (r.small !== SMALL_SUM) wrong.push(`${SMALL_QUERY} gave ${r.small}, not ${SMALL_SUM}`);
   if (r.table !== '3 3') wrong.push(`the Iceberg table read back by the other session is "${r.table}", not 3 rows with max id 3`);
   if (r.snapshots !== 2) wrong.push(`the Iceberg table has ${r.snapshots} snapshots, not 2`);
   if (JSON.stringify(r.a_views) !== '["only_a"]' || JSON.stringify(r.b_views) !== '["only_b"]')
@@ -155,7 +165,7 @@ export function connectScenarios(d: DataContext, line: { track: string; image: (
           const sa = (await k.json(['-n', ns, 'get', 'pod', pod])).spec.serviceAccountName as string;
           if (sa !== USER) wrong.push(`the server runs as ${sa}, not ${USER}`);
           if (wrong.length) throw await fail(wrong.join('; '), outputs.at(-1));
-          return `server ready in ${seconds.toFixed(0)} s as ${sa}; client run ${ran.toFixed(1)} s: sum ${r.sum}, table ${r.table} (${r.snapshots} snapshots), views A ${r.a_views} / B ${r.b_views}; tasks on ${r.hosts?.length} executor host(s)`;
+          return `server ready in ${seconds.toFixed(0)} s as ${sa}; client run ${ran.toFixed(1)} s: first query ${r.first_ms} ms (a new session's), small query warm ${r.warm_ms} ms; sum ${r.sum}, table ${r.table} (${r.snapshots} snapshots), views A ${r.a_views} / B ${r.b_views}; tasks on ${r.hosts?.length} executor host(s)`;
         }),
     ],
     [
@@ -169,6 +179,7 @@ export function connectScenarios(d: DataContext, line: { track: string; image: (
           const api = async (path: string) => (await (await fetch(`http://${ip}:4040/api/v1/applications${path}`)).json()) as Json[];
           const app = (await api(''))[0]?.id as string;
           const running = async () => (await api(`/${app}/jobs?status=running`)).length;
+          let ui: UiSeen | undefined;
           const long = execa(connectPython(), [CLIENT, String(port), 'long'], { env: { CONNECT_TOKEN: token }, reject: false, buffer: false });
           try {
             const until = Date.now() + 180_000;
@@ -176,6 +187,11 @@ export function connectScenarios(d: DataContext, line: { track: string; image: (
               if (Date.now() > until || long.exitCode !== null) throw await fail(`the long query never ran (client exit ${long.exitCode})`);
               await sleep(2000);
             }
+            // The server's Spark UI in Chromium while the session's query runs: its active job rendered.
+            [ui] = await browse(
+              [{ name: 'connect-active-jobs', url: `http://${ip}:4040/jobs/`, rows: '#activeJob-table tbody tr', want: ['Spark Connect - session_id'] }],
+              uiDir(),
+            );
           } catch (e) {
             long.kill('SIGKILL');
             throw e;
@@ -197,7 +213,7 @@ export function connectScenarios(d: DataContext, line: { track: string; image: (
             await sleep(2000);
           }
           const released = (Date.now() - killed) / 1000;
-          return `job cancelled ${cancelled.toFixed(0)} s after the client was killed (the server: "${why.slice(0, 60)}…"); every executor released ${released.toFixed(0)} s after (${seen.size} executor pod(s) seen in all)`;
+          return `job cancelled ${cancelled.toFixed(0)} s after the client was killed (the server: "${why.slice(0, 60)}…"); every executor released ${released.toFixed(0)} s after (${seen.size} executor pod(s) seen in all); in Chromium while it ran: ${ui!.rows.length} active job row(s) on the server's UI (${ui!.screenshot})`;
         }),
     ],
     [
