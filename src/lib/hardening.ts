@@ -8,7 +8,8 @@
  * - the build test and the smoke check list what breaks it in a built rock (`rockFindings`): every
  *   layer read in order, a later layer's entry or whiteout winning, as a container runtime sees it.
  */
-import { GZIP_LAYERS, indexTar, readMember, walkLayer, type TarHeader } from './tar-read.ts';
+import { ArchiveError, readArchiveImage, type ArchiveImage } from './oci-archive.ts';
+import { GZIP_LAYERS, walkLayer, type TarHeader } from './tar-read.ts';
 
 /** The world-writable directories the rock declares (paths in the image, no leading `/`): sticky 1777. */
 export const WORLD_WRITABLE = ['tmp'];
@@ -76,17 +77,18 @@ const kindOf = (type: string): Kind =>
  * its entries replace theirs (an entry that is not a directory hides a directory's contents below).
  */
 export async function rockView(archive: string): Promise<Map<string, ViewEntry>> {
-  const members = indexTar(archive);
+  let img: ArchiveImage;
+  try {
+    img = readArchiveImage(archive);
+  } catch (e) {
+    throw e instanceof ArchiveError ? new Error(`${archive}: ${e.message}`) : e;
+  }
+  const { members, manifest } = img;
   const blob = (digest: string) => {
     const m = members.get(`blobs/sha256/${String(digest).replace(/^sha256:/, '')}`);
     if (!m) throw new Error(`${archive}: blob ${digest} is not in the archive`);
     return m;
   };
-  const index = members.get('index.json');
-  if (!index) throw new Error(`${archive}: not an oci-archive (no index.json)`);
-  const manifests = (JSON.parse(readMember(archive, index).toString('utf8')) as { manifests?: Array<{ digest: string }> }).manifests ?? [];
-  if (manifests.length !== 1) throw new Error(`${archive}: holds ${manifests.length} images, not one`);
-  const manifest = JSON.parse(readMember(archive, blob(manifests[0]!.digest)).toString('utf8')) as { layers?: Array<{ mediaType?: string; digest: string }> };
   const view = new Map<string, ViewEntry>();
   const removeBelow = (dir: string, self: boolean) => {
     if (self) view.delete(dir);
