@@ -7,11 +7,17 @@
 # directory, its config file), while its command line names the MARKER (the same program started for
 # another state directory is not ours either). A pid file of one field (an older version's) is read too.
 
-# daemon_argv0 /proc/PID/cmdline: the process's argv[0] in ARGV0 (read by bash itself: no process per
-# process scanned); 1 when it is gone or its command line is empty.
+# daemon_argv0 /proc/PID/cmdline: the process's argv[0] in ARGV0 and the file it was read from in CMDLINE
+# (read by bash itself: no process per process scanned); 1 when it is gone or its command line is empty.
+# A process whose main thread has exited while others still run (a Go program shutting down: seen on CI,
+# the kubelet's port still held with its /proc/PID/cmdline already empty) is read through a live thread.
 daemon_argv0() {
-  ARGV0=""
-  { IFS= read -r -d '' ARGV0 < "$1"; } 2>/dev/null || [ -n "$ARGV0" ]
+  ARGV0="" CMDLINE=$1
+  { IFS= read -r -d '' ARGV0 < "$1"; } 2>/dev/null || [ -n "$ARGV0" ] && return 0
+  for CMDLINE in "${1%/cmdline}"/task/*/cmdline; do
+    { IFS= read -r -d '' ARGV0 < "$CMDLINE"; } 2>/dev/null || [ -n "$ARGV0" ] && return 0
+  done
+  return 1
 }
 
 # daemon_alive PIDFILE [MARKER]: the pid file names a live process that is ours (see above).
@@ -20,10 +26,11 @@ daemon_alive() {
   [ -f "$f" ] || return 1
   read -r pid exe < "$f" || true
   [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 1
-  if [ -n "$exe" ]; then daemon_argv0 "/proc/$pid/cmdline" && [ "$ARGV0" = "$exe" ] || return 1; fi
+  daemon_argv0 "/proc/$pid/cmdline" || return 1
+  [ -z "$exe" ] || [ "$ARGV0" = "$exe" ] || return 1
   [ -z "$marker" ] && return 0
   # (no `| grep -q`: with pipefail, grep leaving early can fail the pipeline with SIGPIPE)
-  cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
+  cmd=$(tr '\0' ' ' < "$CMDLINE" 2>/dev/null) || return 1
   [[ "$cmd" == *"$marker"* ]]
 }
 

@@ -62,9 +62,10 @@ launch() {
   local name=$1; shift
   # A start killed between starting a daemon and writing its pid file left it running: end it.
   local f
-  for f in $(grep -lzF -- "$DIR/" /proc/[0-9]*/cmdline 2>/dev/null || true); do
+  # (every thread's command line: one whose main thread has exited still holds the daemon's ports)
+  for f in $(grep -lzF -- "$DIR/" /proc/[0-9]*/task/[0-9]*/cmdline 2>/dev/null || true); do
     argv0_of "$f" || continue
-    [ "$ARGV0" = "$1" ] && { f=${f#/proc/}; kill -9 "${f%/cmdline}" 2>/dev/null || true; }
+    [ "$ARGV0" = "$1" ] && { f=${f#/proc/}; kill -9 "${f%%/*}" 2>/dev/null || true; }
   done
   DAEMON_CWD=${LAUNCH_CWD:-.} daemon_launch "$DIR/$name.pid" "$DIR/$name.log" "$@"
 }
@@ -494,7 +495,7 @@ foreign_nodes() {
     [[ "${argv0##*/}" =~ ^(kubelet|kube-proxy|kubelite)(-v[0-9.]+)?$ ]] || continue
     grep -qxF "$pid" <<<"$ours" && continue
     # Ours without a pid file (a start killed before writing it): its flags name this instance.
-    grep -qzF -- "$DIR/" "$f" 2>/dev/null && continue
+    grep -qzF -- "$DIR/" "$CMDLINE" 2>/dev/null && continue
     [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$host" ] || continue
     echo "$pid $argv0"; return 0
   done

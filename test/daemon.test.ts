@@ -2,11 +2,13 @@
  * scripts/daemon.sh, the one daemon library of local-k8s.sh, local-s3.sh and local-registry.sh: a daemon is
  * recognised by its pid file, argv[0] and marker (a reused pid or the same program for another state is not
  * ours, and stop never signals it), is detached from its caller (a lock the caller holds is not inherited),
- * is stopped with SIGKILL when it ignores SIGTERM, and a wait ends early when it exits.
+ * is stopped with SIGKILL when it ignores SIGTERM, and a wait ends early when it exits. A daemon whose main
+ * thread has exited while others still run (its port still held) is alive until its last thread is gone.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,5 +112,52 @@ describe('scripts/daemon.sh', () => {
       `daemon_launch "${pf}" "${dir}/w.log" sleep 30; rc=0; daemon_wait "${pf}" 1 false || rc=$?; echo $rc; daemon_wait "${pf}" 1 true; echo $?; daemon_stop "${pf}"`,
     );
     expect(slow.stdout).toBe('1\n0');
+  });
+
+  it('a daemon whose main thread has exited while another still holds its port (a Go program shutting down) is alive, and stop returns once the port is free', async () => {
+    // Seen on CI: `stop` returned while the kubelet's main thread was gone (its /proc/PID/cmdline empty) but
+    // other threads still listened on 10250, and the next start refused "port 10250 is taken by a process (pid ?)".
+    const python = (await execa('python3', ['-c', 'import sys; print(sys.executable)'])).stdout.trim();
+    const prog = join(dir, 'linger.py');
+    writeFileSync(
+      prog,
+      [
+        'import ctypes, os, signal, socket, sys, threading, time',
+        'signal.signal(signal.SIGTERM, signal.SIG_IGN)',
+        "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 0)); s.listen()",
+        'print(s.getsockname()[1], flush=True)',
+        'def linger():',
+        '    time.sleep(float(sys.argv[1])); os._exit(0)',
+        'threading.Thread(target=linger).start()',
+        'ctypes.CDLL(None).pthread_exit(None)  # the main thread ends; the other holds the socket',
+        '',
+      ].join('\n'),
+    );
+    const pf = join(dir, 'linger.pid');
+    const log = join(dir, 'linger.log');
+    const r = await sh(`daemon_launch "${pf}" "${log}" "${python}" "${prog}" 2`);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const pid = pidOf(pf);
+    let port = 0;
+    let state = '';
+    for (let i = 0; i < 100 && !(port && state === 'Z'); i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      port = Number(readFileSync(log, 'utf8').trim()) || 0;
+      state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
+    }
+    expect(port).toBeGreaterThan(0);
+    expect(state).toBe('Z'); // the main thread has exited: /proc/PID/cmdline reads empty
+    const listening = () =>
+      new Promise<boolean>((res) => {
+        const c = connect(port, '127.0.0.1');
+        c.once('connect', () => (c.destroy(), res(true)));
+        c.once('error', () => res(false));
+      });
+    expect(await listening()).toBe(true);
+    expect((await sh(`daemon_alive "${pf}" && echo yes`)).stdout).toBe('yes');
+    const s = await sh(`daemon_stop "${pf}" "" 10 && echo 0`);
+    expect(s.stdout, s.stderr).toBe('0');
+    expect(await listening()).toBe(false);
+    expect(existsSync(`/proc/${pid}/task`) && readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Threads:\s+(\d+)/m)?.[1] !== '1').toBe(false);
   });
 });
