@@ -526,6 +526,9 @@ preflight() {
     fi
   fi
   x=$(foreign_listeners)
+  # A listener no process is named for (ss reads /proc/PID/fd, gone with the main thread) is mostly a
+  # program exiting, its last threads still holding the port: it gets 10 s to let go.
+  for _ in $(seq 1 50); do [ "$(cut -d' ' -f2 <<<"$x")" = "?" ] || break; sleep 0.2; x=$(foreign_listeners); done
   [ -z "$x" ] || { set -- $x; die "port $1 is taken by ${3:-a process} (pid $2), not by this instance: stop it, or choose another port (LOCAL_K8S_API_PORT)"; }
   # One Kubernetes version per instance: its etcd data and certificates are that version's.
   if [ -d "$DIR/etcd" ] && [ -f "$DIR/k8s-version" ] && [ "$(cat "$DIR/k8s-version")" != "$K8S_VERSION" ]; then
