@@ -11,7 +11,8 @@
 # Settings (environment): LOCAL_S3_DIR (state; default $SPARKCRAFT_CACHE/local-s3), LOCAL_S3_PORT (S3
 # port, default 18333; the internal master/volume/filer ports are PORT+1..3 and their gRPC ports
 # PORT+10000..10004), LOCAL_S3_BIND (an IPv4 address of this machine other than the outside interface's;
-# the gateway there uses the same PORT).
+# the gateway there uses the same PORT, and serves HTTPS on PORT+4 with the certificate of a CA made at
+# its start: `env` names the CA's file, LOCAL_S3_CA_FILE).
 #
 # The secret key lives only in "$LOCAL_S3_DIR/secret-key" and "$LOCAL_S3_DIR/s3.json" (both 0600) while
 # the server runs; nothing here prints it, and curl gets it on stdin, not argv.
@@ -57,6 +58,9 @@ s3_curl() {
 
 answers() { # answers HOST: a signed ListBuckets on HOST:PORT returns 200
   [ "$(s3_curl "http://$1:$PORT/" -o /dev/null -w '%{http_code}' --max-time 5 2>/dev/null)" = 200 ]
+}
+answers_tls() { # answers_tls HOST: the same over HTTPS on PORT+4, the server's certificate checked against our CA
+  [ "$(s3_curl "https://$1:$((PORT + 4))/" --cacert "$STATE/tls/ca.crt" -o /dev/null -w '%{http_code}' --max-time 5 2>/dev/null)" = 200 ]
 }
 
 check_bind() {
@@ -155,6 +159,25 @@ start_server() {
   wait_rw
 }
 
+# tls_material: a CA made at this start (its key discarded once it has signed) and the gateway's certificate
+# for BIND and 127.0.0.1, under $STATE/tls: ca.crt (what clients trust), server.crt, server.key (0600).
+tls_material() {
+  local d="$STATE/tls" t="$STATE/tls.tmp"
+  rm -rf "$t"; (umask 077; mkdir -p "$t")
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  openssl req -x509 "${ec[@]}" -days 30 -subj "/CN=sparkcraft local S3 CA $(date -u +%Y%m%dT%H%M%SZ)" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null || die "openssl could not make the local S3 CA"
+  openssl req "${ec[@]}" -subj "/CN=$BIND" -keyout "$t/server.key" -out "$t/server.csr" 2>/dev/null \
+    || die "openssl could not make the local S3 server key"
+  printf 'subjectAltName=IP:%s,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' "$BIND" > "$t/ext"
+  openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+    -days 30 -extfile "$t/ext" -out "$t/server.crt" 2>/dev/null || die "openssl could not sign the local S3 certificate"
+  rm -f "$t/ca.key" "$t/server.csr" "$t/ext"
+  chmod 644 "$t/ca.crt" "$t/server.crt"
+  rm -rf "$d" && mv "$t" "$d"
+}
+
 start_bind() {
   [ -z "$BIND" ] && return 0
   if pid_alive "$STATE/bind.pid"; then
@@ -162,10 +185,14 @@ start_bind() {
     die "the S3 gateway already listens on $(cat "$STATE/bind"); stop first to move it to $BIND"
   fi
   printf '%s\n' "$BIND" > "$STATE/bind"
+  tls_material
+  # HTTP on PORT, HTTPS (the certificate of a CA made now: $STATE/tls/ca.crt) on PORT+4.
   daemon_launch "$STATE/bind.pid" "$STATE/bind.log" "$WEED" s3 \
     -filer=127.0.0.1:$((PORT + 3)) -ip="$BIND" -ip.bind="$BIND" -port="$PORT" -port.grpc=$((PORT + 10004)) \
+    -port.https=$((PORT + 4)) -cert.file="$STATE/tls/server.crt" -key.file="$STATE/tls/server.key" \
     -port.iceberg=0 -port.lance=0 -localSocket="$STATE/s3-bind.sock" -config="$STATE/s3.json"
   wait_answers "$BIND" "$STATE/bind.pid" "$STATE/bind.log"
+  waited "$STATE/bind.pid" "$STATE/bind.log" 30 "S3 on https://$BIND:$((PORT + 4)) did not answer" answers_tls "$BIND"
 }
 
 # weed's own graceful stop takes 25 s (the filer waits 15 s on its own metadata subscription, the
@@ -192,7 +219,7 @@ case "${1:-}" in
       die "local S3 already runs on port $(cat "$STATE/port") from $STATE; stop it first to use $PORT"
     fi
     start_bind
-    echo "http://127.0.0.1:$PORT${BIND:+ http://$BIND:$PORT}"
+    echo "http://127.0.0.1:$PORT${BIND:+ http://$BIND:$PORT https://$BIND:$((PORT + 4))}"
     ;;
   stop)
     stop_pid "$STATE/bind.pid"
@@ -200,6 +227,7 @@ case "${1:-}" in
     [ -s "$STATE/port" ] && PORT=$(cat "$STATE/port")
     drop_sockets
     rm -f "$STATE/secret-key" "$STATE/s3.json" "$STATE/access-key" "$STATE/bind"
+    rm -rf "$STATE/tls"
     ;;
   status)
     running || { echo "local S3: stopped" >&2; exit 1; }
@@ -214,7 +242,11 @@ case "${1:-}" in
     running || die "local S3 is not running (scripts/local-s3.sh start)"
     PORT=$(cat "$STATE/port")
     echo "export LOCAL_S3_ENDPOINT=http://127.0.0.1:$PORT"
-    if pid_alive "$STATE/bind.pid"; then echo "export LOCAL_S3_POD_ENDPOINT=http://$(cat "$STATE/bind"):$PORT"; fi
+    if pid_alive "$STATE/bind.pid"; then
+      echo "export LOCAL_S3_POD_ENDPOINT=http://$(cat "$STATE/bind"):$PORT"
+      echo "export LOCAL_S3_TLS_ENDPOINT=https://$(cat "$STATE/bind"):$((PORT + 4))"
+      echo "export LOCAL_S3_CA_FILE=$STATE/tls/ca.crt"
+    fi
     echo "export LOCAL_S3_REGION=$REGION"
     echo "export LOCAL_S3_ACCESS_KEY=$(cat "$STATE/access-key")"
     echo "export LOCAL_S3_SECRET_KEY_FILE=$STATE/secret-key"

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JksError, normalizeJks } from '../src/lib/jks.ts';
+import { JksError, jksAliases, normalizeJks } from '../src/lib/jks.ts';
+import { runImportCertificate } from '../src/spark8t/certs.ts';
+import { UserError } from '../src/lib/errors.ts';
 
 /** A JKS trust store with two certificates, made by the JDK's keytool (as ca-certificates-java does). */
 async function trustStore(dir: string, name: string): Promise<Buffer> {
@@ -76,5 +78,83 @@ describe('Java trust stores made reproducible', () => {
     expect(() => normalizeJks(a, 'other', 0)).toThrow(/integrity digest/);
     expect(() => normalizeJks(a.subarray(0, a.length - 30), 'changeit', 0)).toThrow(/truncated|integrity/);
     expect(() => normalizeJks(Buffer.from('PK\u0003\u0004 not a keystore at all, long enough'), 'changeit', 0)).toThrow(/not a Java KeyStore/);
+  }, 120_000);
+
+  it("import-certificate: the JDK's CAs plus every certificate of the file, read by keytool; a second alias adds, a taken alias, a non-certificate or a damaged store is refused in one line and the store is left as it was", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jks-import-'));
+    const javaHome = (await execa('bash', ['-c', 'dirname "$(dirname "$(readlink -f "$(command -v keytool)")")"'])).stdout.trim();
+    const cacerts = readFileSync(join(javaHome, 'lib/security/cacerts'));
+    const jdkCount = jksAliases(cacerts).length;
+    expect(jdkCount).toBeGreaterThan(10);
+    // a CA and an intermediate in one file (openssl, as an S3 operator would make them)
+    const ssl = (...a: string[]) => execa('openssl', a, { cwd: dir });
+    await ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=test root',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+    );
+    await ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=test other',
+      '-keyout',
+      'o.key',
+      '-out',
+      'o.crt',
+    );
+    writeFileSync(join(dir, 'bundle.pem'), readFileSync(join(dir, 'ca.crt'), 'utf8') + readFileSync(join(dir, 'o.crt'), 'utf8'));
+    const env = { SPARK_USER_DATA: join(dir, 'user'), JAVA_HOME: javaHome };
+    expect(await runImportCertificate(['my-ca', join(dir, 'bundle.pem')], env)).toBe(0);
+    const store = join(dir, 'user', 'truststore.jks');
+    const list = async () => (await execa('keytool', ['-list', '-keystore', store, '-storepass', 'changeit'])).stdout;
+    expect(await list()).toContain(`Your keystore contains ${jdkCount + 2} entries`);
+    const one = await execa('keytool', ['-list', '-v', '-keystore', store, '-storepass', 'changeit', '-alias', 'my-ca-2']);
+    expect(one.stdout).toContain('Owner: CN=test other');
+    const before = readFileSync(store);
+    const refused = async (args: string[], want: RegExp) => {
+      const e = await runImportCertificate(args, env).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(UserError);
+      expect((e as UserError).oneLine()).toMatch(want);
+      expect((e as UserError).oneLine()).not.toContain('\n');
+      expect(readFileSync(store).equals(before)).toBe(true);
+    };
+    await refused(['MY-CA', join(dir, 'ca.crt')], /alias "my-ca" is taken.*choose another alias/);
+    await refused(['key', join(dir, 'ca.key')], /no PEM certificate/);
+    await refused(['x', join(dir, 'missing.pem')], /cannot read .*missing\.pem: ENOENT/);
+    await refused(['bad alias!', join(dir, 'ca.crt')], /alias "bad alias!"/);
+    await refused(['only-one'], /ALIAS and FILE/);
+    expect(await runImportCertificate(['second', join(dir, 'o.crt')], env)).toBe(0);
+    expect(await list()).toContain(`Your keystore contains ${jdkCount + 3} entries`);
+    // a damaged store is refused, not replaced by a new one that would drop what was imported
+    writeFileSync(store, readFileSync(store).subarray(0, 200));
+    const damaged = readFileSync(store);
+    const e = await runImportCertificate(['third', join(dir, 'o.crt')], env).catch((x: unknown) => x);
+    expect((e as UserError).oneLine()).toMatch(/truststore\.jks: JKS (truncated|integrity)/);
+    expect(readFileSync(store).equals(damaged)).toBe(true);
+    expect(readdirSync(join(dir, 'user')).filter((f) => f !== 'truststore.jks')).toEqual([]); // no temporary file left
+    expect(existsSync(join(dir, 'user', 'truststore.jks'))).toBe(true);
   }, 120_000);
 });

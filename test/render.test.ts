@@ -213,7 +213,15 @@ describe('rendering', () => {
       });
       const snap = parse(files.find((f) => f.path === 'snap/snapcraft.yaml')!.content);
       expect(snap.version).toBe(line.spark);
-      expect(Object.keys(snap.apps)).toEqual(['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql', 'beeline']);
+      expect(Object.keys(snap.apps)).toEqual([
+        'service-account-registry',
+        'spark-submit',
+        'spark-shell',
+        'pyspark',
+        'spark-sql',
+        'import-certificate',
+        'beeline',
+      ]);
       expect(snap.apps.beeline.plugs).not.toContain('network-bind');
       expect(files.find((f) => f.path === 'files/snap/bin/beeline')!.content).toContain('exec "$SNAP/opt/spark/bin/beeline" "$@"');
       expect(snap.apps['spark-shell'].plugs).toContain('network-bind');
@@ -293,6 +301,51 @@ describe('scripts in the rock keep arguments intact', () => {
     expect(cmd.slice(0, 4)).toEqual(['/jvm/bin/java', '-Dk=v w', '-Xms2g', '-Xmx2g']);
     expect(cmd).toContain('org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend');
     expect(cmd.join(' ')).toContain('--driver-url spark://d:7078 --executor-id 3 --cores 2 --app-id app-1 --hostname 10.1.1.1');
+  });
+  it('trust.sh: every certificate of the files in the CA folder goes into a trust store under /tmp (keytool once each), named to spark-submit, the history server, beeline and the executor; a file without one stops the start naming it', async () => {
+    // keytool's stand-in: logs its arguments, writes the store
+    const jdk = mkdtempSync(join(tmpdir(), 'jdk-'));
+    mkdirSync(join(jdk, 'bin'));
+    mkdirSync(join(jdk, 'lib/security'), { recursive: true });
+    writeFileSync(join(jdk, 'lib/security/cacerts'), 'system CAs');
+    writeFileSync(
+      join(jdk, 'bin/keytool'),
+      `#!/bin/bash\necho "$*" >> "${jdk}/calls"; while [ $# -gt 0 ]; do case $1 in -keystore) s=$2;; -file) f=$2;; esac; shift; done; cat "$f" >> "$s"\n`,
+      { mode: 0o755 },
+    );
+    const ca = mkdtempSync(join(tmpdir(), 'ca-'));
+    const pem = (n: string) => `-----BEGIN CERTIFICATE-----\n${n}\n-----END CERTIFICATE-----\n`;
+    writeFileSync(join(ca, 'ca.crt'), `${pem('QUFB')}some text between\n${pem('QkJC')}`);
+    writeFileSync(join(ca, 'other.pem'), pem('Q0ND'));
+    mkdirSync(join(ca, '..data')); // what a mounted Secret also holds
+    const env = { SPARK_ENTRYPOINT_DRY_RUN: '1', SPARK_HOME: '/opt/spark', JAVA_HOME: jdk, SPARK_TRUSTED_CA_DIR: ca, SPARK_EXECUTOR_MEMORY: '1g' };
+    const r = await execa('bash', [entry, 'executor'], { env });
+    expect(r.stderr).toContain(`trust: 3 certificate(s) from ${ca} trusted by this pod's JVMs`);
+    const calls = readFileSync(join(jdk, 'calls'), 'utf8').trim().split('\n');
+    expect(calls.map((c) => /-alias (\S+)/.exec(c)?.[1])).toEqual(['spark8t-ca-ca.crt.1', 'spark8t-ca-ca.crt.2', 'spark8t-ca-other.pem.1']);
+    const store = /-keystore (\S+)/.exec(calls[0]!)![1]!;
+    expect(store).toMatch(/^\/tmp\/trust\.\w+\/truststore\.jks$/);
+    expect(readFileSync(store, 'utf8')).toBe(`system CAs${pem('QUFB')}${pem('QkJC')}${pem('Q0ND')}`);
+    const cmd = r.stdout.split('\n');
+    expect(cmd.slice(1, 4)).toEqual([
+      `-Djavax.net.ssl.trustStore=${store}`,
+      '-Djavax.net.ssl.trustStorePassword=changeit',
+      '-Djavax.net.ssl.trustStoreType=JKS',
+    ]);
+    const opts = await execa('bash', ['-c', `. "${dir}/opt/spark/trust.sh" 2>/dev/null; echo "$SPARK_SUBMIT_OPTS|$SPARK_HISTORY_OPTS|$SPARK_BEELINE_OPTS"`], {
+      env: { ...env, SPARK_BEELINE_OPTS: '-Duser.home=/var/lib/spark' },
+    });
+    const [submit, history, beeline] = opts.stdout.split('|');
+    expect(submit).toMatch(/^-Djavax\.net\.ssl\.trustStore=\/tmp\/trust\.\w+\/truststore\.jks -Djavax/);
+    expect(history).toBe(submit);
+    expect(beeline).toBe(`-Duser.home=/var/lib/spark ${submit}`);
+    // no CA folder: nothing changes
+    const plain = await execa('bash', [entry, 'executor'], { env: { ...env, SPARK_TRUSTED_CA_DIR: join(ca, 'absent') } });
+    expect(plain.stdout).not.toContain('trustStore');
+    writeFileSync(join(ca, 'notes.txt'), 'not a certificate');
+    const bad = await execa('bash', [entry, 'executor'], { env, reject: false });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`trust: ${ca}/notes.txt holds no PEM certificate`);
   });
   it('sparkd: refuses unknown roles, idles without one', async () => {
     const bad = await execa('bash', [join(dir, 'opt/pebble/sparkd.sh'), 'painter'], { reject: false });

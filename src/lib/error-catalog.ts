@@ -98,6 +98,11 @@ export const SPARK8T_ERRORS = {
   },
   E_PROPERTIES_FILE: { summary: 'a properties file cannot be read', hint: 'check the path', exit: 1 },
   E_CONF: { summary: 'a --conf argument is not key=value', hint: 'write --conf spark.some.key=value', exit: 2 },
+  E_CERTIFICATE: {
+    summary: 'import-certificate: the file holds no certificate, or the trust store cannot take it',
+    hint: 'give a PEM file (-----BEGIN CERTIFICATE-----)',
+    exit: 2,
+  },
   E_KUBECONFIG: {
     summary: 'the kubeconfig is missing, unreadable or mistyped (a field named by its path), or lacks what was asked for',
     hint: 'fix the kubeconfig',

@@ -67,3 +67,72 @@ export function normalizeJks(buf: Buffer, password: string, timeMs: number): Buf
   integrity(out.subarray(0, end), password).copy(out, end);
   return out;
 }
+
+/** Every certificate of a PEM text, as DER; throws JksError naming what is wrong when there is none. */
+export function pemCertificates(text: string): Buffer[] {
+  const out: Buffer[] = [];
+  for (const m of text.matchAll(/-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----/g)) {
+    out.push(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  }
+  if (out.length === 0) throw new JksError('no PEM certificate in it (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)');
+  return out;
+}
+
+/** The aliases of a JKS trust store, in order (lower-case, as the JDK keeps them). */
+export function jksAliases(buf: Buffer): string[] {
+  parse(buf);
+  const out: string[] = [];
+  let p = 12;
+  for (let i = 0; i < buf.readUInt32BE(8); i++) {
+    p += 4;
+    const n = buf.readUInt16BE(p);
+    out.push(buf.subarray(p + 2, p + 2 + n).toString('utf8'));
+    p += 2 + n + 8;
+    p += 2 + buf.readUInt16BE(p);
+    p += 4 + buf.readUInt32BE(p);
+  }
+  return out;
+}
+
+/**
+ * A JKS trust store with `certs` added after the entries of `store` (none: a new store), each a trusted
+ * certificate entry written at `timeMs`, the integrity digest made under `password`. `store`'s digest must
+ * match `password`; an alias already in it is refused (the JDK folds aliases to lower case: so do we).
+ */
+export function addTrustedCertificates(store: Buffer | undefined, certs: { alias: string; der: Buffer }[], password: string, timeMs: number): Buffer {
+  let body: Buffer;
+  let aliases: string[] = [];
+  if (store) {
+    const { end } = parse(store);
+    if (!integrity(store.subarray(0, end), password).equals(store.subarray(end, end + 20)))
+      throw new JksError('JKS integrity digest does not match (wrong password or damaged store)');
+    aliases = jksAliases(store);
+    body = Buffer.from(store.subarray(0, end));
+  } else {
+    body = Buffer.alloc(12);
+    body.writeUInt32BE(MAGIC, 0);
+    body.writeUInt32BE(2, 4);
+  }
+  const parts: Buffer[] = [body];
+  for (const { alias, der } of certs) {
+    const a = alias.toLowerCase();
+    if (aliases.includes(a)) throw new JksError(`the alias "${a}" is taken`);
+    aliases.push(a);
+    const str = (s: string) => {
+      const b = Buffer.from(s, 'utf8');
+      const h = Buffer.alloc(2);
+      h.writeUInt16BE(b.length);
+      return Buffer.concat([h, b]);
+    };
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(TRUSTED_CERT);
+    const time = Buffer.alloc(8);
+    time.writeBigUInt64BE(BigInt(timeMs));
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(der.length);
+    parts.push(head, str(a), time, str('X.509'), len, der);
+  }
+  const out = Buffer.concat(parts);
+  out.writeUInt32BE(aliases.length, 8);
+  return Buffer.concat([out, integrity(out, password)]);
+}

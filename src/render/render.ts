@@ -76,6 +76,8 @@ const WRAPPERS = [
   { name: 'spark-shell', shell: true },
   { name: 'pyspark', shell: true },
   { name: 'spark-sql', shell: true },
+  // A private CA for the JVMs these start (src/spark8t/certs.ts; the reference snap's import-certificate).
+  { name: 'import-certificate', shell: false },
   // Hive's beeline from the line's Spark (SQL over JDBC, to the rock's thrift-server): not spark8t's.
   { name: 'beeline', shell: false, exec: 'opt/spark/bin/beeline' },
 ];

@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import { writeOut } from './output.ts';
 
-export const TOOLS = ['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql'] as const;
+export const TOOLS = ['service-account-registry', 'spark-submit', 'spark-shell', 'pyspark', 'spark-sql', 'import-certificate'] as const;
 export type Tool = (typeof TOOLS)[number];
 
 export const VERSION = '1.6.0-ts';
@@ -21,6 +21,7 @@ tools:
   spark-shell                interactive Scala shell on Kubernetes
   pyspark                    interactive Python shell on Kubernetes
   spark-sql                  interactive SQL shell on Kubernetes
+  import-certificate         trust a CA (PEM) in the Spark JVMs this client starts
 
 every tool takes --master, --kubeconfig, --context, --log-level; the Spark wrappers also take
 --username, --namespace, --properties-file, --conf and --ignore-integration-hub.
@@ -37,6 +38,10 @@ export async function run(tool: Tool, args: string[]): Promise<number> {
   if (tool === 'service-account-registry') {
     const { runRegistry } = await import('./registry/cli.ts');
     return runRegistry(args);
+  }
+  if (tool === 'import-certificate') {
+    const { runImportCertificate } = await import('./certs.ts');
+    return runImportCertificate(args);
   }
   const { runWrapper } = await import('./wrappers/run.ts');
   return runWrapper(tool, args);
