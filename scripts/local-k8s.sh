@@ -431,9 +431,10 @@ s3_up() {
   printf '%s %s\n' "$s3dir" "$S3_PORT" > "$DIR/s3.on"
   LOCAL_S3_DIR=$s3dir LOCAL_S3_PORT=$S3_PORT LOCAL_S3_BIND=$NODE_IP bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" start >/dev/null
   # Only loopback and pods may reach it on the node address (as for the API port): the S3 port and
-  # the gateway's gRPC port (PORT+10004), which weed binds to the same address.
+  # the gateway's gRPC port (PORT+10004), which weed binds to the same address, and its HTTPS port (PORT+4).
   ensure_rule iptables filter INPUT -p tcp --dport "$S3_PORT" -d "$NODE_IP" ! -i lo ! -s "$POD_CIDR" -m comment --comment "$MARK" -j DROP
   ensure_rule iptables filter INPUT -p tcp --dport "$((S3_PORT + 10004))" -d "$NODE_IP" ! -i lo ! -s "$POD_CIDR" -m comment --comment "$MARK" -j DROP
+  ensure_rule iptables filter INPUT -p tcp --dport "$((S3_PORT + 4))" -d "$NODE_IP" ! -i lo ! -s "$POD_CIDR" -m comment --comment "$MARK" -j DROP
   LOCAL_S3_DIR=$s3dir LOCAL_S3_PORT=$S3_PORT bash "$SPARKCRAFT_ROOT/scripts/local-s3.sh" env > "$DIR/s3.env.tmp"
   mv "$DIR/s3.env.tmp" "$DIR/s3.env"
   phase "S3 answering"
@@ -448,8 +449,8 @@ s3_down() {
 s3_json() {
   [ -s "$DIR/s3.env" ] || { echo null; return 0; }
   ( . "$DIR/s3.env"
-    printf '{\n    "endpoint": "%s",\n    "podEndpoint": "%s",\n    "region": "%s",\n    "accessKey": "%s",\n    "secretKeyFile": "%s"\n  }\n' \
-      "$LOCAL_S3_ENDPOINT" "${LOCAL_S3_POD_ENDPOINT:-}" "$LOCAL_S3_REGION" "$LOCAL_S3_ACCESS_KEY" "$LOCAL_S3_SECRET_KEY_FILE" )
+    printf '{\n    "endpoint": "%s",\n    "podEndpoint": "%s",\n    "tlsEndpoint": "%s",\n    "caFile": "%s",\n    "region": "%s",\n    "accessKey": "%s",\n    "secretKeyFile": "%s"\n  }\n' \
+      "$LOCAL_S3_ENDPOINT" "${LOCAL_S3_POD_ENDPOINT:-}" "${LOCAL_S3_TLS_ENDPOINT:-}" "${LOCAL_S3_CA_FILE:-}" "$LOCAL_S3_REGION" "$LOCAL_S3_ACCESS_KEY" "$LOCAL_S3_SECRET_KEY_FILE" )
 }
 
 cluster_json() {

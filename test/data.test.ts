@@ -54,7 +54,12 @@ describe('data scenarios: how pods run Spark', () => {
   it('are listed as "data N." scenarios in order, selectable with --only ^data', () => {
     const names = dataScenarios(d).map(([n]) => n);
     expect(names.every((n) => /^data \d+[a-z]?\. /.test(n))).toBe(true);
-    expect(names.map((n) => n.split('.')[0])).toEqual(['data 1', 'data 1b', 'data 1c', 'data 2', 'data 3', 'data 4', 'data 5']);
+    expect(names.map((n) => n.split('.')[0])).toEqual(['data 1', 'data 1b', 'data 1c', 'data 2', 'data 3', 'data 4', 'data 4b', 'data 5']);
+    // with the snap, its import-certificate scenario too
+    const withSnap = dataScenarios(d, async () => {
+      throw new Error('not opened in a unit test');
+    }).map(([n]) => n.split('.')[0]);
+    expect(withSnap).toEqual(['data 1', 'data 1b', 'data 1c', 'data 2', 'data 3', 'data 4', 'data 4b', 'data 4c', 'data 5']);
   });
   it("a driver's log reads as the program printed it (pebble's prefix dropped)", () => {
     expect(unprefix('2026-11-26T02:01:30.271Z [sparkd] READ 1:ada\n2026-11-26T02:01:31.715Z [pebble] Service "sparkd" stopped\nplain')).toBe(

@@ -29,6 +29,10 @@ export interface LocalS3 {
   endpoint: string;
   /** For pods: http://<node address>:PORT. */
   podEndpoint: string;
+  /** HTTPS for pods and the host: https://<node address>:PORT+4, its certificate signed by `caFile`'s CA (absent in older descriptions). */
+  tlsEndpoint?: string;
+  /** The PEM certificate of the CA made at the S3 server's start. */
+  caFile?: string;
   region: string;
   accessKey: string;
   /** A 0600 file holding the secret key. */
@@ -86,6 +90,8 @@ export function parseCluster(text: string, source = 'cluster.json'): LocalCluste
     const x = o.s3 as Record<string, unknown>;
     for (const k of S3_STRINGS) if (typeof x[k] !== 'string' || x[k] === '') throw bad(`s3.${k} missing`);
     s3 = Object.fromEntries(S3_STRINGS.map((k) => [k, x[k]])) as unknown as LocalS3;
+    if (typeof x.tlsEndpoint === 'string' && x.tlsEndpoint && typeof x.caFile === 'string' && x.caFile)
+      Object.assign(s3, { tlsEndpoint: x.tlsEndpoint, caFile: x.caFile });
   }
   return { ...(Object.fromEntries(STRINGS.map((k) => [k, o[k]])) as Omit<LocalCluster, 'node' | 's3'>), node, s3 };
 }

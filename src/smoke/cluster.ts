@@ -404,7 +404,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
 
   // Issue 13: S3, Iceberg, metrics and the history server, with their own account.
   const data = { cluster: () => ctx.cluster, k, ns, imageRef: ctx.imageRef, base };
-  scenarios.push(...dataScenarios(data));
+  scenarios.push(...dataScenarios(data, ctx.snap));
   // Issue 25: the Thrift JDBC server as an account of its own, beeline as its client.
   scenarios.push(...jdbcScenarios(data, ctx.snap));
   if (ctx.connect) scenarios.push(...connectScenarios(data, ctx.connect));

@@ -8,14 +8,15 @@
  * and every output and driver log is kept for the secret check.
  */
 import { browse, uiDir, type UiSeen } from './browser.ts';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import type { LocalCluster, LocalS3 } from '../lib/cluster.ts';
 import { listKeys, s3Request, type S3Creds } from '../lib/s3.ts';
 import { registerSecret } from '../lib/secrets.ts';
 import { CheckFailed } from './checks.ts';
+import type { SnapRunner } from './runner.ts';
 import { type Kube, rockPod, scenarioFailures, SMALL, sleep, type Json } from './kube.ts';
 import { restrictedPod } from '../lib/pod-security.ts';
 import {
@@ -216,6 +217,91 @@ for target in sys.argv[1:]:
         print("M", role, n)
 `;
 
+/**
+ * The CA as the ConfigMap s3-ca and the Secret s3-ca. A spark8t account's pods may mount only Secrets the
+ * account may read itself (src/spark8t/registry/isolation.ts: without this Role the executors were refused,
+ * "a spark8t account may mount or reference only Secrets it may read itself"), so the account is granted
+ * `get` on that one Secret; a ConfigMap needs no grant.
+ */
+async function caObjects(d: DataContext, account: AccountRef, ca: string): Promise<void> {
+  const { k, ns } = d;
+  await d.base();
+  await k.apply([
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 's3-ca', namespace: ns }, data: { 'ca.crt': ca } },
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's3-ca', namespace: ns }, stringData: { 'ca.crt': ca } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 's3-ca-reader', namespace: ns },
+      rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['s3-ca'], verbs: ['get'] }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 's3-ca-reader', namespace: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 's3-ca-reader' },
+      subjects: [{ kind: 'ServiceAccount', name: account.username, namespace: account.namespace }],
+    },
+  ]);
+}
+
+/** Writes a small table through s3a at the endpoint the job was given and reads it back (tasks in executors). */
+const TLS_JOB = `
+import sys
+from pyspark.sql import SparkSession
+bucket = sys.argv[1]
+spark = SparkSession.builder.appName("s3-tls").getOrCreate()
+print("ENDPOINT " + spark.sparkContext._jsc.hadoopConfiguration().get("fs.s3a.endpoint"))
+people = spark.createDataFrame([(1, "ada"), (2, "grace"), (3, "linus")], ["id", "name"]).repartition(2)
+people.write.mode("overwrite").parquet(f"s3a://{bucket}/tls/people")
+rows = spark.read.parquet(f"s3a://{bucket}/tls/people").orderBy("id").collect()
+print("TLS " + ";".join(f"{r.id}:{r.name}" for r in rows))
+spark.stop()
+`;
+
+/**
+ * TLS_JOB in cluster mode from a user pod, s3a pointed at the HTTPS endpoint. The user pod trusts the CA
+ * (the Secret s3-ca at /etc/spark8t/ca, its script sourcing the rock's trust.sh) so that spark-submit can
+ * upload the script; with `trusted`, the driver gets the CA from the ConfigMap s3-ca (a pod template) and
+ * the executors from the Secret s3-ca (spark.kubernetes.executor.secrets), else neither.
+ */
+async function tlsJob(d: DataContext, c: S3Ctx, endpoint: string, trusted: boolean) {
+  const { k, ns } = d;
+  await d.base();
+  const name = `tls-${trusted ? 'ca' : 'none'}-${Date.now().toString(36).slice(-4)}`;
+  const template = stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    spec: {
+      containers: [{ name: 'spark-driver', volumeMounts: [{ name: 's3-ca', mountPath: '/etc/spark8t/ca', readOnly: true }] }],
+      volumes: [{ name: 's3-ca', configMap: { name: 's3-ca' } }],
+    },
+  });
+  const conf = [
+    `--conf spark.hadoop.fs.s3a.endpoint=${endpoint}`,
+    '--conf spark.hadoop.fs.s3a.connection.ssl.enabled=true',
+    // one try: a handshake refused is not retried for minutes
+    '--conf spark.hadoop.fs.s3a.attempts.maximum=1',
+    '--conf spark.hadoop.fs.s3a.retry.limit=1',
+    `--conf spark.kubernetes.file.upload.path=s3a://${c.bucket}/uploads-tls`,
+    ...(trusted ? ['--conf spark.kubernetes.driver.podTemplateFile=$W/driver.yaml', '--conf spark.kubernetes.executor.secrets.s3-ca=/etc/spark8t/ca'] : []),
+  ];
+  const script = `export W=/work; cd "$(mktemp -d)"; . /opt/spark/trust.sh; ${c.where.spark('spark-submit', c.account)} ${conf.join(' ')} "$W/tls.py" ${c.bucket} 2>&1`;
+  await k.create([
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-files`, namespace: ns }, stringData: { 'tls.py': TLS_JOB, 'driver.yaml': template } },
+  ]);
+  const pod = rockPod(name, ns, d.imageRef, script, { serviceAccount: c.account.username, secret: `${name}-files` });
+  pod.spec.volumes.push({ name: 'ca', secret: { secretName: 's3-ca' } });
+  pod.spec.containers[0].volumeMounts.push({ name: 'ca', mountPath: '/etc/spark8t/ca', readOnly: true });
+  await k.apply([pod]);
+  const r = await k.waitDone(ns, name, 420);
+  const driver = await k.json(['-n', ns, 'get', 'pod', `${name}-driver`]).catch(() => undefined);
+  const driverLog = unprefix((await k.run(['-n', ns, 'logs', `${name}-driver`], { reject: false })).stdout);
+  c.outputs.push(`### ${name}: submit pod\n${r.log}`, `### ${name}: driver\n${driverLog}`);
+  await k.run(['-n', ns, 'delete', 'secret', `${name}-files`, '--ignore-not-found'], { reject: false });
+  return { phase: r.phase, log: r.log, driverPhase: (driver?.status?.phase as string | undefined) ?? 'missing', driverLog };
+}
+
 /** Processes whose command line names DIR/ and the addresses they listen on (ss). */
 async function listenersOf(dir: string): Promise<{ pids: string[]; addrs: string[] }> {
   const pids = (await execa('pgrep', ['-f', `${dir}/`], { reject: false })).stdout.split('\n').filter(Boolean);
@@ -240,7 +326,7 @@ export async function s3AccountOnNode(d: DataContext, bucket: string, account: A
 }
 
 /** The data scenarios, in order ("data N. …", `--only '^data'` selects them). */
-export function dataScenarios(d: DataContext): Array<[string, () => Promise<string>]> {
+export function dataScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>): Array<[string, () => Promise<string>]> {
   const { k, ns } = d;
   const bucket = dataBucket(ns);
   const account: AccountRef = { username: 's3user', namespace: ns };
@@ -420,6 +506,112 @@ export function dataScenarios(d: DataContext): Array<[string, () => Promise<stri
           return `lists ${r.listed.join(', ')} = the ${logged.length} app ids of the event logs (${seconds.toFixed(0)} s from deployment to listed); UI 200; secret redacted in ${r.redactedEnvironments} environments; in Chromium: ${list!.rows.length} application rows, ${jobs!.rows.length} completed job(s) of ${r.ids[0]} (${list!.screenshot}, ${jobs!.screenshot})`;
         }),
     ],
+    [
+      'data 4b. S3 over TLS with a private CA: a cluster-mode job whose driver trusts the CA from a ConfigMap and its executors from a Secret writes and reads s3a over HTTPS; without the CA in its pods the job fails, naming the certificate problem',
+      () =>
+        guard(async () => {
+          const c = ctx ?? (await prepare());
+          const s3 = d.cluster().s3!;
+          if (!s3.tlsEndpoint || !s3.caFile)
+            throw new CheckFailed(
+              'the local S3 server has no HTTPS endpoint (cluster.json has no s3.tlsEndpoint)',
+              'restart the node: scripts/local-k8s.sh stop; scripts/local-k8s.sh start',
+            );
+          await caObjects(d, account, readFileSync(s3.caFile, 'utf8'));
+          const t = Date.now();
+          const ok = await tlsJob(d, c, s3.tlsEndpoint, true);
+          const seconds = (Date.now() - t) / 1000;
+          const objects = await listKeys(c.s3, bucket, 'tls/people/');
+          if (
+            ok.phase !== 'Succeeded' ||
+            ok.driverPhase !== 'Succeeded' ||
+            !ok.driverLog.includes('TLS 1:ada;2:grace;3:linus') ||
+            !ok.driverLog.includes(`ENDPOINT ${s3.tlsEndpoint}`) ||
+            !objects.some((x) => x.endsWith('.parquet'))
+          )
+            throw await fail(
+              `with the CA: submit pod ${ok.phase}, driver ${ok.driverPhase}, ${objects.length} object(s) under tls/people/`,
+              `${ok.log}\n${ok.driverLog}`,
+            );
+          const trusted = ok.driverLog.match(/trust: \d+ certificate\(s\)[^\n]*/)?.[0];
+          const no = await tlsJob(d, c, s3.tlsEndpoint, false);
+          const cert = /PKIX path building failed|unable to find valid certification path/;
+          if (no.driverPhase !== 'Failed' || !cert.test(no.driverLog))
+            throw await fail(
+              `without the CA: driver ${no.driverPhase}; its log ${cert.test(no.driverLog) ? 'names' : 'does not name'} the certificate problem`,
+              `${no.log}\n${no.driverLog}`,
+            );
+          const said = no.driverLog.match(cert)![0];
+          return `with the CA: driver Succeeded in ${seconds.toFixed(0)} s (${trusted ?? 'trust line missing'}), read back 1:ada;2:grace;3:linus over ${s3.tlsEndpoint}, ${objects.filter((x) => x.endsWith('.parquet')).length} parquet object(s); without it: driver Failed, "${said}"`;
+        }),
+    ],
+    ...(snapOf
+      ? ([
+          [
+            'data 4c. the snap on the host: before import-certificate its spark-sql fails on S3 over HTTPS naming the certificate problem; after it, spark-sql (driver on the host, an executor pod with the CA Secret) writes and reads s3a over HTTPS',
+            () =>
+              guard(async () => {
+                const c = ctx ?? (await prepare());
+                const s3 = d.cluster().s3!;
+                if (!s3.tlsEndpoint || !s3.caFile) throw new CheckFailed('the local S3 server has no HTTPS endpoint (cluster.json has no s3.tlsEndpoint)', '');
+                await caObjects(d, account, readFileSync(s3.caFile, 'utf8'));
+                const snap = await snapOf();
+                await snap.hook('install');
+                // The host's user: the admin's kubeconfig, as `~/.kube/config` of the snap's user.
+                mkdirSync(join(snap.dirs.realHome, '.kube'), { recursive: true });
+                copyFileSync(d.cluster().adminKubeconfig, join(snap.dirs.realHome, '.kube', 'config'));
+                const store = join(snap.dirs.userData, 'truststore.jks');
+                rmSync(store, { force: true });
+                const node = d.cluster().node!.ip;
+                const sql = [
+                  `INSERT OVERWRITE DIRECTORY 's3a://${bucket}/tls/snap' USING parquet SELECT * FROM VALUES (1, 'ada'), (2, 'grace') AS t(id, name);`,
+                  `SELECT concat('SNAPTLS ', count(*), ' ', sum(id)) FROM parquet.\`s3a://${bucket}/tls/snap\`;`,
+                ].join('\n');
+                const work = mkdtempSync(join(snap.dirs.userData, 'tls-'));
+                const sparkSql = () =>
+                  snap.app(
+                    'spark-sql',
+                    [
+                      ...['--username', account.username, '--namespace', ns, ...SMALL],
+                      ...['--conf', 'spark.executor.instances=1', '--conf', `spark.driver.host=${node}`],
+                      ...[
+                        '--conf',
+                        `spark.hadoop.fs.s3a.endpoint=${s3.tlsEndpoint}`,
+                        '--conf',
+                        'spark.hadoop.fs.s3a.attempts.maximum=1',
+                        '--conf',
+                        'spark.hadoop.fs.s3a.retry.limit=1',
+                      ],
+                      ...['--conf', 'spark.kubernetes.executor.secrets.s3-ca=/etc/spark8t/ca', '-e', sql],
+                    ],
+                    { timeout: 300_000, cwd: work },
+                  );
+                try {
+                  const before = await sparkSql();
+                  const beforeOut = `${before.stdout}\n${before.stderr}`;
+                  c.outputs.push(`### snap spark-sql without the CA\n${beforeOut}`);
+                  const cert = /PKIX path building failed|unable to find valid certification path/;
+                  if (before.exitCode === 0 || !cert.test(beforeOut))
+                    throw await fail(
+                      `without import-certificate the snap's spark-sql exited ${before.exitCode}, ${cert.test(beforeOut) ? 'naming' : 'not naming'} the certificate problem`,
+                      beforeOut,
+                    );
+                  const imp = await snap.app('import-certificate', ['local-s3-ca', s3.caFile]);
+                  if (imp.exitCode !== 0 || !existsSync(store)) throw await fail(`import-certificate exited ${imp.exitCode}`, `${imp.stdout}\n${imp.stderr}`);
+                  const t = Date.now();
+                  const after = await sparkSql();
+                  const out = `${after.stdout}\n${after.stderr}`;
+                  c.outputs.push(`### snap spark-sql with the CA\n${out}`);
+                  if (after.exitCode !== 0 || !/^SNAPTLS 2 3$/m.test(after.stdout))
+                    throw await fail(`after import-certificate the snap's spark-sql exited ${after.exitCode}`, out);
+                  return `before: exit ${before.exitCode}, "${beforeOut.match(cert)![0]}"; import-certificate: ${imp.stdout.split('\n')[0]}; after: SNAPTLS 2 3 over ${s3.tlsEndpoint} in ${((Date.now() - t) / 1000).toFixed(0)} s`;
+                } finally {
+                  rmSync(work, { recursive: true, force: true });
+                }
+              }),
+          ],
+        ] as Array<[string, () => Promise<string>]>)
+      : []),
     [
       'data 5. the secret key is in no output, driver log, history server answer, event log, ConfigMap or pod spec',
       () =>

@@ -140,12 +140,12 @@ export class SnapRunner {
   }
 
   /** `spark-client.<app> args`: command-chain entries, then the command, as snapd runs them. */
-  app(app: string, args: string[], opts: { input?: string; timeout?: number } = {}) {
+  app(app: string, args: string[], opts: { input?: string; timeout?: number; cwd?: string } = {}) {
     const a = this.yaml.apps[app];
     if (!a) throw new Error(`snap has no app ${app}`);
     const [cmd, ...cmdArgs] = a.command.split(' ');
     const chain = (a['command-chain'] ?? []).map((c) => join(this.root, c));
     const argv = [...chain, join(this.root, cmd!), ...cmdArgs, ...args];
-    return run([argv[0]!, argv.slice(1)], { env: this.env(app), extendEnv: false, input: opts.input ?? '', timeoutMs: opts.timeout ?? 600_000 });
+    return run([argv[0]!, argv.slice(1)], { env: this.env(app), extendEnv: false, input: opts.input ?? '', timeoutMs: opts.timeout ?? 600_000, cwd: opts.cwd });
   }
 }

@@ -7,8 +7,8 @@
  * rewritten whole (temporary file, then rename); an alias already in it is refused.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { writeFileAtomic } from '../lib/fsx.ts';
 import { JksError, addTrustedCertificates, pemCertificates } from '../lib/jks.ts';
@@ -28,6 +28,25 @@ export function truststorePath(env: NodeJS.ProcessEnv = process.env): string {
   const home = env.SPARK_USER_DATA || env.HOME;
   if (!home) throw new UserError('E_USAGE', 'neither SPARK_USER_DATA nor HOME is set: no place for the trust store');
   return join(home, 'truststore.jks');
+}
+
+/**
+ * The JDK's own trust store. Debian's JDK links lib/security/cacerts to /etc/ssl/certs/java/cacerts, an
+ * absolute path: inside a snap that is the base's /etc (no Java there), so the snap's copy under $SNAP
+ * comes first.
+ */
+export function jdkTrustStore(env: NodeJS.ProcessEnv): string | undefined {
+  if (!env.JAVA_HOME) return undefined;
+  const link = join(env.JAVA_HOME, 'lib', 'security', 'cacerts');
+  const candidates: string[] = [];
+  try {
+    const target = readlinkSync(link);
+    if (isAbsolute(target) && env.SNAP) candidates.push(join(env.SNAP, target));
+  } catch {
+    /* not a link */
+  }
+  candidates.push(link);
+  return candidates.find((f) => existsSync(f));
 }
 
 export async function runImportCertificate(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -58,8 +77,8 @@ export async function runImportCertificate(args: string[], env: NodeJS.ProcessEn
     throw new UserError('E_CERTIFICATE', `${file}: ${e instanceof JksError ? e.message : `not an X.509 certificate (${(e as Error).message})`}`);
   }
   const store = truststorePath(env);
-  const javaStore = env.JAVA_HOME ? join(env.JAVA_HOME, 'lib', 'security', 'cacerts') : undefined;
-  const base = existsSync(store) ? store : javaStore && existsSync(javaStore) ? javaStore : undefined;
+  const javaStore = jdkTrustStore(env);
+  const base = existsSync(store) ? store : javaStore;
   const entries = ders.map((der, i) => ({ alias: i === 0 ? alias : `${alias}-${i + 1}`, der }));
   let out: Buffer;
   try {
@@ -71,6 +90,6 @@ export async function runImportCertificate(args: string[], env: NodeJS.ProcessEn
   }
   await writeFileAtomic(store, out, 0o644);
   for (const [i, s] of subjects.entries()) writeOut(`imported ${entries[i]!.alias.toLowerCase()}: ${s}\n`);
-  writeOut(`trust store: ${store}${base === javaStore && base ? ` (made from ${javaStore})` : ''}\n`);
+  writeOut(`trust store: ${store}${base === store ? '' : base ? ` (made from ${base})` : ' (new: no JDK trust store found, only these certificates)'}\n`);
   return 0;
 }
