@@ -347,6 +347,26 @@ describe('scripts in the rock keep arguments intact', () => {
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain(`trust: ${ca}/notes.txt holds no PEM certificate`);
   });
+  it("the snap's wrappers name a trust store to the JVMs they start: import-certificate's, else the snap's own copy of the JDK's", async () => {
+    const snap = mkdtempSync(join(tmpdir(), 'snap-'));
+    const user = mkdtempSync(join(tmpdir(), 'snap-user-'));
+    mkdirSync(join(snap, 'bin'));
+    for (const f of files.filter((x) => x.path.startsWith('files/snap/bin/')))
+      writeFileSync(join(snap, 'bin', f.path.slice('files/snap/bin/'.length)), f.content, { mode: 0o755 });
+    // spark8t's stand-in: what its Spark children would get
+    writeFileSync(join(snap, 'bin/spark8t'), '#!/bin/bash\necho "$1|${SPARK_SUBMIT_OPTS:-}|${SPARK_BEELINE_OPTS:-}"\n', { mode: 0o755 });
+    const run = async (app: string) =>
+      (await execa('bash', [join(snap, 'bin', app)], { env: { SNAP: snap, SPARK_USER_DATA: user, PATH: process.env.PATH! }, extendEnv: false })).stdout;
+    expect(await run('spark-submit')).toBe('spark-submit||');
+    mkdirSync(join(snap, 'etc/ssl/certs/java'), { recursive: true });
+    writeFileSync(join(snap, 'etc/ssl/certs/java/cacerts'), 'x');
+    const jdk = `-Djavax.net.ssl.trustStore=${snap}/etc/ssl/certs/java/cacerts -Djavax.net.ssl.trustStorePassword=changeit`;
+    expect(await run('spark-sql')).toBe(`spark-sql|${jdk}|${jdk}`);
+    writeFileSync(join(user, 'truststore.jks'), 'y');
+    const mine = `-Djavax.net.ssl.trustStore=${user}/truststore.jks -Djavax.net.ssl.trustStorePassword=changeit`;
+    expect(await run('pyspark')).toBe(`pyspark|${mine}|${mine}`);
+    expect(await run('import-certificate')).toBe('import-certificate||');
+  });
   it('sparkd: refuses unknown roles, idles without one', async () => {
     const bad = await execa('bash', [join(dir, 'opt/pebble/sparkd.sh'), 'painter'], { reject: false });
     expect(bad.exitCode).toBe(2);
