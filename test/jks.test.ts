@@ -87,41 +87,30 @@ describe('Java trust stores made reproducible', () => {
     const jdkCount = jksAliases(cacerts).length;
     expect(jdkCount).toBeGreaterThan(10);
     // a CA and an intermediate in one file (openssl, as an S3 operator would make them)
-    const ssl = (...a: string[]) => execa('openssl', a, { cwd: dir });
-    await ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=test root',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-    );
-    await ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=test other',
-      '-keyout',
-      'o.key',
-      '-out',
-      'o.crt',
-    );
+    const selfSigned = (cn: string, name: string) =>
+      execa(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '2',
+          '-subj',
+          `/CN=${cn}`,
+          '-keyout',
+          `${name}.key`,
+          '-out',
+          `${name}.crt`,
+        ],
+        { cwd: dir },
+      );
+    await selfSigned('test root', 'ca');
+    await selfSigned('test other', 'o');
     writeFileSync(join(dir, 'bundle.pem'), readFileSync(join(dir, 'ca.crt'), 'utf8') + readFileSync(join(dir, 'o.crt'), 'utf8'));
     const env = { SPARK_USER_DATA: join(dir, 'user'), JAVA_HOME: javaHome };
     expect(await runImportCertificate(['my-ca', join(dir, 'bundle.pem')], env)).toBe(0);
