@@ -96,7 +96,12 @@ describe('dist/spark8t, one self-contained executable', () => {
   it('unknown tools and bad flags fail with one line and a non-zero status', async () => {
     const r = await execa(exe, ['nope'], { reject: false });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr.trim()).toBe('error: unknown tool "nope" (one of: service-account-registry, spark-submit, spark-shell, pyspark, spark-sql)');
+    expect(r.stderr.trim()).toBe(
+      'error: unknown tool "nope" (one of: service-account-registry, spark-submit, spark-shell, pyspark, spark-sql, import-certificate)',
+    );
+    const r1 = await execa(exe, ['import-certificate', 'only-an-alias'], { reject: false });
+    expect(r1.exitCode).toBe(2);
+    expect(r1.stderr.trim()).toBe('error: import-certificate takes ALIAS and FILE, got 1 argument(s) (import-certificate my-ca ./ca.crt)');
     const r2 = await execa(join(exe, '..', 'spark-submit'), ['--deploy-mode', 'sideways'], { reject: false });
     expect(r2.exitCode).toBe(2);
     expect(r2.stderr.trim()).toBe('error: --deploy-mode must be client or cluster, not "sideways"');
