@@ -22,8 +22,8 @@ function integrity(body: Buffer, password: string): Buffer {
   return createHash('sha1').update(pw).update(Buffer.from('Mighty Aphrodite', 'utf8')).update(body).digest();
 }
 
-/** Where each entry's time is, and where the body ends; throws JksError on anything but a JKS v2 trust store. */
-function parse(buf: Buffer): { times: number[]; end: number } {
+/** Each entry's alias and where its time is, and where the body ends; throws JksError on anything but a JKS v2 trust store. */
+function parse(buf: Buffer): { aliases: string[]; times: number[]; end: number } {
   if (buf.length < 32 || buf.readUInt32BE(0) !== MAGIC) throw new JksError('not a Java KeyStore (JKS)');
   if (buf.readUInt32BE(4) !== 2) throw new JksError(`JKS version ${buf.readUInt32BE(4)} (only 2 is handled)`);
   const count = buf.readUInt32BE(8);
@@ -36,14 +36,16 @@ function parse(buf: Buffer): { times: number[]; end: number } {
     const n = buf.readUInt16BE(p);
     need(2 + n);
     p += 2 + n;
+    return buf.subarray(p - n, p).toString('utf8');
   };
+  const aliases: string[] = [];
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     need(4);
     const tag = buf.readUInt32BE(p);
     p += 4;
     if (tag !== TRUSTED_CERT) throw new JksError(`JKS entry ${i} is not a trusted certificate (tag ${tag})`);
-    utf(); // alias
+    aliases.push(utf());
     need(8);
     times.push(p);
     p += 8;
@@ -54,14 +56,20 @@ function parse(buf: Buffer): { times: number[]; end: number } {
     p += 4 + len;
   }
   need(20);
-  return { times, end: p };
+  return { aliases, times, end: p };
+}
+
+/** The body of a parsed store, its integrity digest checked under `password`. */
+function checkedBody(buf: Buffer, password: string): { aliases: string[]; times: number[]; end: number } {
+  const parsed = parse(buf);
+  if (!integrity(buf.subarray(0, parsed.end), password).equals(buf.subarray(parsed.end, parsed.end + 20)))
+    throw new JksError('JKS integrity digest does not match (wrong password or damaged store)');
+  return parsed;
 }
 
 /** The same trust store with every entry's time set to `timeMs`, its digest recomputed under `password`. */
 export function normalizeJks(buf: Buffer, password: string, timeMs: number): Buffer {
-  const { times, end } = parse(buf);
-  if (!integrity(buf.subarray(0, end), password).equals(buf.subarray(end, end + 20)))
-    throw new JksError('JKS integrity digest does not match (wrong password or damaged store)');
+  const { times, end } = checkedBody(buf, password);
   const out = Buffer.from(buf.subarray(0, end + 20));
   for (const at of times) out.writeBigUInt64BE(BigInt(timeMs), at);
   integrity(out.subarray(0, end), password).copy(out, end);
@@ -80,18 +88,15 @@ export function pemCertificates(text: string): Buffer[] {
 
 /** The aliases of a JKS trust store, in order (lower-case, as the JDK keeps them). */
 export function jksAliases(buf: Buffer): string[] {
-  parse(buf);
-  const out: string[] = [];
-  let p = 12;
-  for (let i = 0; i < buf.readUInt32BE(8); i++) {
-    p += 4;
-    const n = buf.readUInt16BE(p);
-    out.push(buf.subarray(p + 2, p + 2 + n).toString('utf8'));
-    p += 2 + n + 8;
-    p += 2 + buf.readUInt16BE(p);
-    p += 4 + buf.readUInt32BE(p);
-  }
-  return out;
+  return parse(buf).aliases;
+}
+
+/** A u16 length and the UTF-8 bytes of `s`, as JKS writes its strings. */
+function jksString(s: string): Buffer {
+  const b = Buffer.from(s, 'utf8');
+  const h = Buffer.alloc(2);
+  h.writeUInt16BE(b.length);
+  return Buffer.concat([h, b]);
 }
 
 /**
@@ -103,11 +108,9 @@ export function addTrustedCertificates(store: Buffer | undefined, certs: { alias
   let body: Buffer;
   let aliases: string[] = [];
   if (store) {
-    const { end } = parse(store);
-    if (!integrity(store.subarray(0, end), password).equals(store.subarray(end, end + 20)))
-      throw new JksError('JKS integrity digest does not match (wrong password or damaged store)');
-    aliases = jksAliases(store);
-    body = Buffer.from(store.subarray(0, end));
+    const parsed = checkedBody(store, password);
+    aliases = parsed.aliases;
+    body = Buffer.from(store.subarray(0, parsed.end));
   } else {
     body = Buffer.alloc(12);
     body.writeUInt32BE(MAGIC, 0);
@@ -118,19 +121,13 @@ export function addTrustedCertificates(store: Buffer | undefined, certs: { alias
     const a = alias.toLowerCase();
     if (aliases.includes(a)) throw new JksError(`the alias "${a}" is taken`);
     aliases.push(a);
-    const str = (s: string) => {
-      const b = Buffer.from(s, 'utf8');
-      const h = Buffer.alloc(2);
-      h.writeUInt16BE(b.length);
-      return Buffer.concat([h, b]);
-    };
     const head = Buffer.alloc(4);
     head.writeUInt32BE(TRUSTED_CERT);
     const time = Buffer.alloc(8);
     time.writeBigUInt64BE(BigInt(timeMs));
     const len = Buffer.alloc(4);
     len.writeUInt32BE(der.length);
-    parts.push(head, str(a), time, str('X.509'), len, der);
+    parts.push(head, jksString(a), time, jksString('X.509'), len, der);
   }
   const out = Buffer.concat(parts);
   out.writeUInt32BE(aliases.length, 8);
