@@ -420,12 +420,8 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
       async () => {
         await account();
         const snap = await snapOf();
-        await snap.hook('install');
         // The host's user: the admin's kubeconfig, as `~/.kube/config` of the snap's user.
-        const { mkdirSync, copyFileSync } = await import('node:fs');
-        const { join } = await import('node:path');
-        mkdirSync(join(snap.dirs.realHome, '.kube'), { recursive: true });
-        copyFileSync(ctx.cluster.adminKubeconfig, join(snap.dirs.realHome, '.kube', 'config'));
+        await snap.asHostUser(ctx.cluster.adminKubeconfig);
         const r = await snap.app('spark-submit', [
           '--username',
           user,

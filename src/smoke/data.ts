@@ -8,7 +8,7 @@
  * and every output and driver log is kept for the secret check.
  */
 import { browse, uiDir, type UiSeen } from './browser.ts';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
@@ -225,7 +225,6 @@ for target in sys.argv[1:]:
  */
 async function caObjects(d: DataContext, account: AccountRef, ca: string): Promise<void> {
   const { k, ns } = d;
-  await d.base();
   await k.apply([
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 's3-ca', namespace: ns }, data: { 'ca.crt': ca } },
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's3-ca', namespace: ns }, stringData: { 'ca.crt': ca } },
@@ -243,6 +242,22 @@ async function caObjects(d: DataContext, account: AccountRef, ca: string): Promi
       subjects: [{ kind: 'ServiceAccount', name: account.username, namespace: account.namespace }],
     },
   ]);
+}
+
+/** What a JVM says when a server's certificate chain ends at a CA it does not trust. */
+const CERT_PROBLEM = /PKIX path building failed|unable to find valid certification path/;
+
+/** The node's S3 HTTPS endpoint and its CA file, the CA given to the namespace (caObjects); a failure without one. */
+async function tlsWithCa(d: DataContext, account: AccountRef): Promise<{ tlsEndpoint: string; caFile: string }> {
+  const s3 = d.cluster().s3;
+  if (!s3?.tlsEndpoint || !s3.caFile)
+    throw new CheckFailed(
+      'the local S3 server has no HTTPS endpoint (cluster.json has no s3.tlsEndpoint)',
+      'restart the node: scripts/local-k8s.sh stop; scripts/local-k8s.sh start',
+    );
+  await d.base();
+  await caObjects(d, account, readFileSync(s3.caFile, 'utf8'));
+  return { tlsEndpoint: s3.tlsEndpoint, caFile: s3.caFile };
 }
 
 /** Writes a small table through s3a at the endpoint the job was given and reads it back (tasks in executors). */
@@ -511,13 +526,7 @@ export function dataScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
       () =>
         guard(async () => {
           const c = ctx ?? (await prepare());
-          const s3 = d.cluster().s3!;
-          if (!s3.tlsEndpoint || !s3.caFile)
-            throw new CheckFailed(
-              'the local S3 server has no HTTPS endpoint (cluster.json has no s3.tlsEndpoint)',
-              'restart the node: scripts/local-k8s.sh stop; scripts/local-k8s.sh start',
-            );
-          await caObjects(d, account, readFileSync(s3.caFile, 'utf8'));
+          const s3 = await tlsWithCa(d, account);
           const t = Date.now();
           const ok = await tlsJob(d, c, s3.tlsEndpoint, true);
           const seconds = (Date.now() - t) / 1000;
@@ -535,13 +544,12 @@ export function dataScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
             );
           const trusted = ok.driverLog.match(/trust: \d+ certificate\(s\)[^\n]*/)?.[0];
           const no = await tlsJob(d, c, s3.tlsEndpoint, false);
-          const cert = /PKIX path building failed|unable to find valid certification path/;
-          if (no.driverPhase !== 'Failed' || !cert.test(no.driverLog))
+          if (no.driverPhase !== 'Failed' || !CERT_PROBLEM.test(no.driverLog))
             throw await fail(
-              `without the CA: driver ${no.driverPhase}; its log ${cert.test(no.driverLog) ? 'names' : 'does not name'} the certificate problem`,
+              `without the CA: driver ${no.driverPhase}; its log ${CERT_PROBLEM.test(no.driverLog) ? 'names' : 'does not name'} the certificate problem`,
               `${no.log}\n${no.driverLog}`,
             );
-          const said = no.driverLog.match(cert)![0];
+          const said = no.driverLog.match(CERT_PROBLEM)![0];
           return `with the CA: driver Succeeded in ${seconds.toFixed(0)} s (${trusted ?? 'trust line missing'}), read back 1:ada;2:grace;3:linus over ${s3.tlsEndpoint}, ${objects.filter((x) => x.endsWith('.parquet')).length} parquet object(s); without it: driver Failed, "${said}"`;
         }),
     ],
@@ -552,14 +560,10 @@ export function dataScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
             () =>
               guard(async () => {
                 const c = ctx ?? (await prepare());
-                const s3 = d.cluster().s3!;
-                if (!s3.tlsEndpoint || !s3.caFile) throw new CheckFailed('the local S3 server has no HTTPS endpoint (cluster.json has no s3.tlsEndpoint)', '');
-                await caObjects(d, account, readFileSync(s3.caFile, 'utf8'));
+                const s3 = await tlsWithCa(d, account);
                 const snap = await snapOf();
-                await snap.hook('install');
                 // The host's user: the admin's kubeconfig, as `~/.kube/config` of the snap's user.
-                mkdirSync(join(snap.dirs.realHome, '.kube'), { recursive: true });
-                copyFileSync(d.cluster().adminKubeconfig, join(snap.dirs.realHome, '.kube', 'config'));
+                await snap.asHostUser(d.cluster().adminKubeconfig);
                 const store = join(snap.dirs.userData, 'truststore.jks');
                 rmSync(store, { force: true });
                 const node = d.cluster().node!.ip;
@@ -590,10 +594,9 @@ export function dataScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
                   const before = await sparkSql();
                   const beforeOut = `${before.stdout}\n${before.stderr}`;
                   c.outputs.push(`### snap spark-sql without the CA\n${beforeOut}`);
-                  const cert = /PKIX path building failed|unable to find valid certification path/;
-                  if (before.exitCode === 0 || !cert.test(beforeOut))
+                  if (before.exitCode === 0 || !CERT_PROBLEM.test(beforeOut))
                     throw await fail(
-                      `without import-certificate the snap's spark-sql exited ${before.exitCode}, ${cert.test(beforeOut) ? 'naming' : 'not naming'} the certificate problem`,
+                      `without import-certificate the snap's spark-sql exited ${before.exitCode}, ${CERT_PROBLEM.test(beforeOut) ? 'naming' : 'not naming'} the certificate problem`,
                       beforeOut,
                     );
                   const imp = await snap.app('import-certificate', ['local-s3-ca', s3.caFile]);
@@ -604,7 +607,7 @@ export function dataScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
                   c.outputs.push(`### snap spark-sql with the CA\n${out}`);
                   if (after.exitCode !== 0 || !/^SNAPTLS 2 3$/m.test(after.stdout))
                     throw await fail(`after import-certificate the snap's spark-sql exited ${after.exitCode}`, out);
-                  return `before: exit ${before.exitCode}, "${beforeOut.match(cert)![0]}"; import-certificate: ${imp.stdout.split('\n')[0]}; after: SNAPTLS 2 3 over ${s3.tlsEndpoint} in ${((Date.now() - t) / 1000).toFixed(0)} s`;
+                  return `before: exit ${before.exitCode}, "${beforeOut.match(CERT_PROBLEM)![0]}"; import-certificate: ${imp.stdout.split('\n')[0]}; after: SNAPTLS 2 3 over ${s3.tlsEndpoint} in ${((Date.now() - t) / 1000).toFixed(0)} s`;
                 } finally {
                   rmSync(work, { recursive: true, force: true });
                 }

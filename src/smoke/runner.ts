@@ -3,7 +3,7 @@
  * ulimits fail on this kind of host: see the containers.conf written here), the snap mounted (or
  * unpacked) and run with the environment snapd would give it.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { containersConf, execCommand, logsCommand, podman, removeCommand, runCommand } from '../lib/tools/podman.ts';
@@ -133,6 +133,16 @@ export class SnapRunner {
 
   env(app?: string): Record<string, string> {
     return snapEnvironment(this.yaml, app, this.dirs, process.env.PATH ?? '/usr/bin:/bin');
+  }
+
+  /**
+   * The snap installed for a user of this host: its install hook run, and KUBECONFIG as that user's
+   * `~/.kube/config` (what the dot-kube-config plug lets the snap read).
+   */
+  async asHostUser(kubeconfig: string): Promise<void> {
+    await this.hook('install');
+    mkdirSync(join(this.dirs.realHome, '.kube'), { recursive: true });
+    copyFileSync(kubeconfig, join(this.dirs.realHome, '.kube', 'config'));
   }
 
   hook(name: string) {
