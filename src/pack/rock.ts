@@ -14,7 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
 import { inStep } from '../lib/log.ts';
-import { rootfs, rootfsDiff, rootfsKey, SUITE } from '../lib/tools/mmdebstrap.ts';
+import { rootfs, rootfsDiff, rootfsKey, rootfsPair, SUITE } from '../lib/tools/mmdebstrap.ts';
 import { headRevision, lastChange } from '../lib/tools/git.ts';
 import { HARDENING, hardenScript, hardenedMode } from '../lib/hardening.ts';
 import { hostArch } from '../config/matrix.ts';
@@ -413,7 +413,9 @@ async function buildRockLocked(ws: Workspace, buildDir: string, outFile: string,
   const layers: Array<LayerBlob & { cached: boolean }> = [];
   const step = <T>(what: string, fn: () => Promise<T>) => inStep(`rock ${plan.name}: ${what}`, fn);
 
-  // 1-2: Debian base and the runtime packages, as two layers.
+  // 1-2: Debian base and the runtime packages, as two layers (both roots made at once if missing).
+  let roots: Promise<[string, string]> | undefined;
+  const bothRoots = () => (roots ??= rootfsPair(ws.cache, plan.packages, cell));
   const baseKey = rootfsKey('minbase', [], cell);
   const fullKey = rootfsKey('minbase', plan.packages, cell);
   layers.push(
@@ -423,7 +425,7 @@ async function buildRockLocked(ws: Workspace, buildDir: string, outFile: string,
       'base layer',
       `debian ${cell.suite ?? SUITE} minbase`,
       { rootfs: baseKey, mtime: String(mtime) },
-      async () => dirEntries(await rootfs(ws.cache, 'minbase', [], cell), ''),
+      async () => dirEntries((await bothRoots())[0], ''),
       mtime,
       step,
     ),
@@ -436,8 +438,7 @@ async function buildRockLocked(ws: Workspace, buildDir: string, outFile: string,
       `packages: ${plan.packages.join(' ')}`,
       { rootfs: fullKey, base: baseKey, mtime: String(mtime) },
       async () => {
-        const base = await rootfs(ws.cache, 'minbase', [], cell);
-        const full = await rootfs(ws.cache, 'minbase', plan.packages, cell);
+        const [base, full] = await bothRoots();
         return dirEntries(await rootfsDiff(ws.cache, base, full, cell), '', { skip: (r) => r === 'var/cache/apt' || r.startsWith('var/log/') });
       },
       mtime,

@@ -13,7 +13,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { UserError } from '../lib/errors.ts';
 import { sweepLeftovers } from '../lib/fsx.ts';
 import { inStep } from '../lib/log.ts';
-import { rootfs, rootfsDiff } from '../lib/tools/mmdebstrap.ts';
+import { rootfsDiff, rootfsPair } from '../lib/tools/mmdebstrap.ts';
 import { mksquashfs } from '../lib/tools/squashfs.ts';
 import { dirEntries } from './layer.ts';
 import { hostArch } from '../config/matrix.ts';
@@ -170,7 +170,7 @@ async function buildSnapLocked(
   try {
     if (packages.length) {
       await inStep(`snap ${sy.name}: stage-packages ${packages.join(', ')}`, async () => {
-        const diff = await rootfsDiff(ws.cache, await rootfs(ws.cache, 'minbase', [], cell), await rootfs(ws.cache, 'minbase', packages, cell), cell);
+        const diff = await rootfsDiff(ws.cache, ...(await rootfsPair(ws.cache, packages, cell)), cell);
         for (const top of ['usr', 'etc', 'lib', 'lib64']) {
           if (existsSync(join(diff, top))) await execa('cp', ['-a', join(diff, top), join(prime, top)]);
         }

@@ -162,6 +162,15 @@ async function bootstrapIn(tmp: string, variant: 'minbase', packages: string[], 
 }
 
 /**
+ * The minbase root and the root with PACKAGES, [base, full], bootstrapped at the same time when both
+ * are missing: each mmdebstrap runs one package script after another (under emulation for another
+ * architecture), so two of them keep both cores of a small machine busy.
+ */
+export function rootfsPair(cache: string, packages: string[], cell: Cell): Promise<[string, string]> {
+  return Promise.all([rootfs(cache, 'minbase', [], cell), rootfs(cache, 'minbase', packages, cell)]);
+}
+
+/**
  * Files of `full` whose content differs from `base` (rsync --compare-dest, by checksum: a file
  * written at another second with the same bytes is not a difference), cached next to `full` with
  * its record (`root.diff.state.json`); made under a cache lock.
