@@ -102,19 +102,11 @@ describe('the examples jar, compiled with javac against the staged Spark jars', 
   }, 1_200_000);
 
   it('is reproducible: two fresh builds give the same bytes; entries sorted, every time the epoch; cached by its inputs', async () => {
-    const caches = [temp('parts-a-'), temp('parts-b-')];
+    // Each cache in a folder of its own: a part's build lock lives beside its cache (cacheLock), so two
+    // caches side by side in the temporary folder would share it and the two builds would wait for each other.
+    const caches = [join(temp('parts-a-'), 'parts'), join(temp('parts-b-'), 'parts')];
     {
       const epoch = 1_700_000_000;
-      const a = await buildJar(st, epoch, caches[0]);
-      const b = await buildJar(st, epoch, caches[1]);
-      expect([a.cached, b.cached]).toEqual([false, false]);
-      expect(sha256(b.jar)).toBe(sha256(a.jar));
-      const again = await buildJar(st, epoch, caches[0]);
-      expect(again).toMatchObject({ cached: true, install: a.install });
-      // Negative control: another epoch is another jar (the times in it come from SOURCE_DATE_EPOCH).
-      const other = await buildJar(st, epoch + 3600, caches[0]);
-      expect(other.cached).toBe(false);
-      expect(sha256(other.jar)).not.toBe(sha256(a.jar));
       const entries = async (jar: string) => {
         const list = await execa('jar', ['tvf', jar], { env: { TZ: 'UTC' } });
         return list.stdout
@@ -123,6 +115,21 @@ describe('the examples jar, compiled with javac against the staged Spark jars', 
           .map((l) => /^\s*\d+ (.+ \d{4}) (\S+)$/.exec(l)!)
           .map((r) => ({ time: r[1], name: r[2] }));
       };
+      // Two builds at once, each in its own cache (the builds share nothing but the staged inputs).
+      const [a, b] = await Promise.all([buildJar(st, epoch, caches[0]), buildJar(st, epoch, caches[1])]);
+      expect([a.cached, b.cached]).toEqual([false, false]);
+      expect(sha256(b.jar)).toBe(sha256(a.jar));
+      const again = await buildJar(st, epoch, caches[0]);
+      expect(again).toMatchObject({ cached: true, install: a.install });
+      // Negative control: another epoch is another jar (the times in it come from SOURCE_DATE_EPOCH);
+      // built in cache a while the two builds below use cache b.
+      const otherBuild = buildJar(st, epoch + 3600, caches[0]);
+      // Without SOURCE_DATE_EPOCH (rockcraft's managed build), and with one before 1980: the earliest time a jar holds.
+      const early: string[] = [];
+      for (const e of [undefined, 2_345_678]) for (const r of await entries((await buildJar(st, e, caches[1])).jar)) early.push(String(r.time));
+      const other = await otherBuild;
+      expect(other.cached).toBe(false);
+      expect(sha256(other.jar)).not.toBe(sha256(a.jar));
       const rows = await entries(a.jar);
       expect(rows.map((r) => r.name)).toEqual([
         'META-INF/',
@@ -131,9 +138,7 @@ describe('the examples jar, compiled with javac against the staged Spark jars', 
         'org/apache/spark/examples/SparkPi.class',
       ]);
       expect(new Set(rows.map((r) => r.time))).toEqual(new Set(['Tue Nov 14 22:13:20 UTC 2023']));
-      // Without SOURCE_DATE_EPOCH (rockcraft's managed build), and with one before 1980: the earliest time a jar holds.
-      for (const e of [undefined, 2_345_678])
-        expect(new Set((await entries((await buildJar(st, e, caches[1])).jar)).map((r) => r.time))).toEqual(new Set(['Tue Jan 01 00:00:02 UTC 1980']));
+      expect(new Set(early)).toEqual(new Set(['Tue Jan 01 00:00:02 UTC 1980']));
       const x = temp('jar-x-');
       await execa('jar', ['xf', a.jar, 'META-INF/MANIFEST.MF'], { cwd: x });
       expect(readFileSync(join(x, 'META-INF/MANIFEST.MF'), 'utf8')).toBe(

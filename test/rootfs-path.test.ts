@@ -31,8 +31,8 @@ describe("a Debian root made in a cache that apt's sandbox user can reach", () =
       chmodSync(open, 0o755);
       chmodSync(closed, 0o700);
       const cell = { arch: hostArch(), java: null };
-      const a = await rootfs(closed, 'minbase', [], cell);
-      const b = await rootfs(open, 'minbase', [], cell);
+      // Both at once: each in its own cache, under its own lock (about half the time of one after the other).
+      const [a, b] = await Promise.all([rootfs(closed, 'minbase', [], cell), rootfs(open, 'minbase', [], cell)]);
       const [la, lb] = [await listing(a), await listing(b)];
       expect(
         lb
