@@ -11,7 +11,7 @@ import { createServer as createTcpServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { casPath, fetchVerified, recheckCached } from '../src/stage/fetch.ts';
+import { casPath, fetchAllVerified, fetchVerified, recheckCached } from '../src/stage/fetch.ts';
 import { newerPatches } from '../src/stage/lock.ts';
 
 describe('the download cache re-verifies what may have changed', () => {
@@ -96,5 +96,56 @@ describe('downloads', () => {
   });
   it('reports newer patch releases of a line', () => {
     expect(newerPatches(['1.2.8', '1.2.9', '1.2.10', '1.3.0', '2.0.0.dev1'], { track: '1.2', spark: '1.2.9' } as never)).toEqual(['1.2.10']);
+  });
+});
+
+describe('a stage downloads its inputs a few at a time', () => {
+  const cache = mkdtempSync(join(tmpdir(), 'fetch-all-'));
+  const bodies = Array.from({ length: 9 }, (_, i) => Buffer.from(`input ${i} `.repeat(100 + i)));
+  let server: Server;
+  let base = '';
+  let open = 0;
+  let most = 0;
+  const asked: string[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const n = Number(req.url!.slice(1));
+      asked.push(req.url!);
+      open++;
+      most = Math.max(most, open);
+      // Each answer waits a little, so that downloads overlap when they run at once.
+      setTimeout(() => {
+        open--;
+        if (n === 99) res.end('not what the lock pins');
+        else res.end(bodies[n]);
+      }, 60);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(() => {
+    server.close();
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it('at most PARALLEL at once, each sha256 once, the paths in the inputs order; a bad one stops the queue with its error', async () => {
+    const inputs = bodies.map((b, i) => ({ id: `in-${i}`, url: `${base}/${i}`, sha256: sha(b) }));
+    // The same bytes under another name (another id, another URL) are fetched once.
+    const twin = { id: 'in-0-again', url: `${base}/0`, sha256: sha(bodies[0]!) };
+    const paths = await fetchAllVerified(cache, [...inputs, twin], 3);
+    expect([...paths.keys()]).toEqual([...inputs.map((i) => i.id), 'in-0-again']);
+    for (const i of inputs) expect(sha(readFileSync(paths.get(i.id)!))).toBe(i.sha256);
+    expect(paths.get('in-0-again')).toBe(paths.get('in-0'));
+    expect(asked).toHaveLength(9);
+    expect(most).toBe(3);
+    // A checksum failure (no retry: it is the input that is wrong) ends the run with its one-line error;
+    // the inputs after it in the queue are not asked for.
+    asked.length = 0;
+    const bad = [
+      { id: 'bad', url: `${base}/99`, sha256: 'a'.repeat(64) },
+      ...Array.from({ length: 5 }, (_, i) => ({ id: `late-${i}`, url: `${base}/${i + 1}`, sha256: 'b'.repeat(63) + i })),
+    ];
+    await expect(fetchAllVerified(cache, bad, 1)).rejects.toThrow(/checksum mismatch for bad: expected sha256 a{64}/);
+    expect(asked).toEqual(['/99']);
   });
 });

@@ -312,6 +312,38 @@ export async function fetchVerified(
   });
 }
 
+/** How many verified downloads a stage runs at once (small files are mostly round trips; a large one is the link's). */
+export const PARALLEL_DOWNLOADS = 4;
+
+/**
+ * fetchVerified for every input, PARALLEL at a time, each sha256 once (two inputs with the same bytes
+ * would share one partial file): id → cache path, in the inputs' order. After a failure no new download
+ * starts and the first error is thrown; the ones already running finish as resumable partials.
+ */
+export async function fetchAllVerified(
+  cache: string,
+  inputs: ReadonlyArray<{ id: string; url: string; sha256: string }>,
+  parallel = PARALLEL_DOWNLOADS,
+): Promise<Map<string, string>> {
+  const bySha = new Map<string, { id: string; url: string; sha256: string }>();
+  for (const i of inputs) if (!bySha.has(i.sha256)) bySha.set(i.sha256, i);
+  const queue = [...bySha.values()];
+  const got = new Map<string, string>();
+  let failed = false;
+  const worker = async () => {
+    for (let i = queue.shift(); i && !failed; i = queue.shift()) {
+      try {
+        got.set(i.sha256, await fetchVerified(cache, i.id, i.url, i.sha256));
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, queue.length)) }, worker));
+  return new Map(inputs.map((i) => [i.id, got.get(i.sha256)!]));
+}
+
 /** Download without a known checksum (lock refresh only) and return its cache path and sha256. */
 export async function fetchUnpinned(
   cache: string,

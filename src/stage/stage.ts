@@ -17,7 +17,7 @@ import { lastChange } from '../lib/tools/git.ts';
 import type { FlavourSpec, LineSpec, ResolvedLine, Matrix } from '../config/types.ts';
 import type { Rendered } from '../render/render.ts';
 import { sha256File, sha256Remembered } from '../lib/hash.ts';
-import { casPath, fetchVerified, recheckCached } from './fetch.ts';
+import { casPath, fetchAllVerified, recheckCached } from './fetch.ts';
 import { idSuffix, lockedFlavourInputs, lockedInputsFor, readLock, type LockedInput } from './lock.ts';
 import { mavenFileName } from '../config/matrix.ts';
 import { at, workspace, type Workspace } from '../lib/workspace.ts';
@@ -314,8 +314,7 @@ async function stageBase(
   }
   log.info(`${what}: ${decision.reason}`);
   // Every download verified before anything is staged.
-  const paths = new Map<string, string>();
-  for (const i of inputs) paths.set(i.id, await fetchVerified(ws.cache, i.id, i.url, i.sha256));
+  const paths = await fetchAllVerified(ws.cache, inputs);
   const spark = inputs.find((i) => i.kind === 'pypi')!;
   const pebbleIn = inputs.find((i) => i.kind === 'go')!;
   const tree = await sparkTree(ws.cache, spark, paths.get(spark.id)!, resolved.line.py4j, cell);
@@ -449,8 +448,7 @@ async function stageFlavourLocked(
     return { dir, inputs: target, stamp, skipped: true, seconds: (Date.now() - started) / 1000 };
   }
   log.info(`${what}: ${decision.reason}`);
-  const paths = new Map<string, string>();
-  for (const i of inputs) paths.set(i.id, await fetchVerified(ws.cache, i.id, i.url, i.sha256));
+  const paths = await fetchAllVerified(ws.cache, inputs);
   await inStep(`stage ${resolved.line.track}/${resolved.flavour.name}: writing ${target}`, () =>
     replaceDirAtomic(target, async (tmp) => {
       const byFile = new Map<string, Origin>();
