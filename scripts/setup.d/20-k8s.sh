@@ -7,16 +7,41 @@ K8S_VERSION=${K8S_VERSION:-v1.31.14}
 bin="$SPARKCRAFT_CACHE/bin"
 names=(kube-apiserver kubectl etcd kubelet kube-proxy kube-scheduler kube-controller-manager)
 want=(); for n in "${names[@]}"; do want+=("$bin/$n-$K8S_VERSION"); done
-ok=1; for f in "${want[@]}"; do [ -x "$f" ] || ok=0; done
-[ $ok = 1 ] && exit 0
+# etcd serves its clients on a unix socket (local-k8s.sh's only etcd endpoint) from v3.5.10 on
+# (etcd-io/etcd#15940): v1.26.15's go.mod pins v3.5.5, which listens on the peer socket only and
+# never on the client one. A Kubernetes that pins an older etcd gets ETCD_FLOOR's, built in a module
+# of its own (the apiserver keeps its own etcd client: v1.26.15's talks to the socket).
+ETCD_FLOOR=v3.5.14
+# etcd_current FILE: FILE is an etcd of at least v3.5.10.
+etcd_current() {
+  local v; v=$("$1" --version 2>/dev/null | sed -n 's/^etcd Version: //p')
+  [ -n "$v" ] && [ "$(printf '%s\n' 3.5.10 "$v" | sort -V | head -1)" = 3.5.10 ]
+}
+present() { # every binary there, the etcd new enough
+  local f; for f in "${want[@]}"; do [ -x "$f" ] || return 1; done
+  etcd_current "$bin/etcd-$K8S_VERSION"
+}
+present && exit 0
 command -v go >/dev/null || PATH=/usr/local/go/bin:$PATH
 command -v go >/dev/null || die "Go toolchain not found; install Go >= 1.22 (https://go.dev/dl) and re-run"
 apt_install openssl curl
 
+# build_etcd OUT: etcd at ETCD_FLOOR into OUT, from a throwaway module of its own.
+build_etcd() {
+  local emod="$SPARKCRAFT_CACHE/go/etcd-build-$ETCD_FLOOR"
+  mkdir -p "$emod"
+  printf 'module sparkcraft/etcd-build\n\ngo 1.22\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_FLOOR" > "$emod/go.mod"
+  printf 'package tools\n\nimport _ "go.etcd.io/etcd/server/v3/etcdmain"\n' > "$emod/tools.go"
+  say "building etcd $ETCD_FLOOR for Kubernetes $K8S_VERSION (its own pin cannot serve clients on a unix socket)"
+  (cd "$emod" && go mod tidy >/dev/null 2>"$emod/tidy.log" && rm -rf out && mkdir out \
+    && nice go build -trimpath -ldflags "-s -w" -o out/ go.etcd.io/etcd/server/v3 2>"$emod/build.log") \
+    || { tail -20 "$emod/tidy.log" "$emod/build.log" >&2 2>/dev/null; die "building etcd $ETCD_FLOOR failed (logs: $emod)"; }
+  mv "$emod/out/server" "$1"
+}
+
 build() {
   # Re-check under the lock: a parallel run may have built them.
-  local ok=1; for f in "${want[@]}"; do [ -x "$f" ] || ok=0; done
-  [ $ok = 1 ] && return 0
+  present && return 0
   local mod="$SPARKCRAFT_CACHE/go/k8s-build-$K8S_VERSION"
   mkdir -p "$mod" "$bin"
   export GOMODCACHE="$SPARKCRAFT_CACHE/go/mod" GOCACHE="$SPARKCRAFT_CACHE/go/build" GOFLAGS=-mod=mod GOTOOLCHAIN=local
@@ -34,11 +59,20 @@ build() {
   fi
   local out="$mod/out"; rm -rf "$out"; mkdir -p "$out"
   # Only what is missing (an earlier version of this script built the first three).
-  local pkgs=() todo=(); for n in "${names[@]}"; do
+  local pkgs=() todo=() pinned
+  pinned=$(cd "$mod" && go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
+  # An etcd too old for a unix socket (or one built before this floor) is replaced.
+  if [ -x "$bin/etcd-$K8S_VERSION" ] && ! etcd_current "$bin/etcd-$K8S_VERSION"; then rm -f "$bin/etcd-$K8S_VERSION"; fi
+  for n in "${names[@]}"; do
     [ -x "$bin/$n-$K8S_VERSION" ] && continue
+    if [ "$n" = etcd ] && [ "$(printf '%s\n' v3.5.10 "$pinned" | sort -V | head -1)" != v3.5.10 ]; then
+      build_etcd "$bin/etcd-$K8S_VERSION.tmp.$$" && mv "$bin/etcd-$K8S_VERSION.tmp.$$" "$bin/etcd-$K8S_VERSION"
+      continue
+    fi
     todo+=("$n")
     case $n in etcd) pkgs+=(go.etcd.io/etcd/server/v3) ;; *) pkgs+=("k8s.io/kubernetes/cmd/$n") ;; esac
   done
+  [ ${#pkgs[@]} -gt 0 ] || return 0
   (cd "$mod" && nice go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION" \
       -o "$out/" "${pkgs[@]}" 2>"$mod/build.log") \
     || { tail -20 "$mod/build.log" >&2; die "building Kubernetes $K8S_VERSION failed (log: $mod/build.log)"; }
@@ -47,4 +81,4 @@ build() {
   for n in "${todo[@]}"; do mv "$out/$n" "$bin/$n-$K8S_VERSION"; done
   say "built: $(cd "$bin" && du -h "${todo[@]/%/-$K8S_VERSION}" | tr '\t\n' ' ')"
 }
-with_lock "k8s-build-$K8S_VERSION" bash -c "$(declare -f build say die); $(declare -p want names bin K8S_VERSION SPARKCRAFT_CACHE SPARKCRAFT_ROOT); build"
+with_lock "k8s-build-$K8S_VERSION" bash -c "$(declare -f build build_etcd etcd_current present say die); $(declare -p want names bin K8S_VERSION ETCD_FLOOR SPARKCRAFT_CACHE SPARKCRAFT_ROOT); build"
