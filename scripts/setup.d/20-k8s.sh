@@ -11,12 +11,11 @@ want=(); for n in "${names[@]}"; do want+=("$bin/$n-$K8S_VERSION"); done
 # (etcd-io/etcd#15940): v1.26.15's go.mod pins v3.5.5, which listens on the peer socket only and
 # never on the client one. A Kubernetes that pins an older etcd gets ETCD_FLOOR's, built in a module
 # of its own (the apiserver keeps its own etcd client: v1.26.15's talks to the socket).
-ETCD_FLOOR=v3.5.14
-# etcd_current FILE: FILE is an etcd of at least v3.5.10.
-etcd_current() {
-  local v; v=$("$1" --version 2>/dev/null | sed -n 's/^etcd Version: //p')
-  [ -n "$v" ] && [ "$(printf '%s\n' 3.5.10 "$v" | sort -V | head -1)" = 3.5.10 ]
-}
+ETCD_FLOOR=v3.5.14 ETCD_UNIX=3.5.10
+# at_least MIN VERSION: VERSION (a leading v ignored) is MIN or later.
+at_least() { [ -n "$2" ] && [ "$(printf '%s\n' "$1" "${2#v}" | sort -V | head -1)" = "$1" ]; }
+# etcd_current FILE: FILE is an etcd that serves clients on a unix socket.
+etcd_current() { at_least "$ETCD_UNIX" "$("$1" --version 2>/dev/null | sed -n 's/^etcd Version: //p')"; }
 present() { # every binary there, the etcd new enough
   local f; for f in "${want[@]}"; do [ -x "$f" ] || return 1; done
   etcd_current "$bin/etcd-$K8S_VERSION"
@@ -65,7 +64,7 @@ build() {
   if [ -x "$bin/etcd-$K8S_VERSION" ] && ! etcd_current "$bin/etcd-$K8S_VERSION"; then rm -f "$bin/etcd-$K8S_VERSION"; fi
   for n in "${names[@]}"; do
     [ -x "$bin/$n-$K8S_VERSION" ] && continue
-    if [ "$n" = etcd ] && [ "$(printf '%s\n' v3.5.10 "$pinned" | sort -V | head -1)" != v3.5.10 ]; then
+    if [ "$n" = etcd ] && ! at_least "$ETCD_UNIX" "$pinned"; then
       build_etcd "$bin/etcd-$K8S_VERSION.tmp.$$" && mv "$bin/etcd-$K8S_VERSION.tmp.$$" "$bin/etcd-$K8S_VERSION"
       continue
     fi
@@ -81,4 +80,4 @@ build() {
   for n in "${todo[@]}"; do mv "$out/$n" "$bin/$n-$K8S_VERSION"; done
   say "built: $(cd "$bin" && du -h "${todo[@]/%/-$K8S_VERSION}" | tr '\t\n' ' ')"
 }
-with_lock "k8s-build-$K8S_VERSION" bash -c "$(declare -f build build_etcd etcd_current present say die); $(declare -p want names bin K8S_VERSION ETCD_FLOOR SPARKCRAFT_CACHE SPARKCRAFT_ROOT); build"
+with_lock "k8s-build-$K8S_VERSION" bash -c "$(declare -f build build_etcd at_least etcd_current present say die); $(declare -p want names bin K8S_VERSION ETCD_FLOOR ETCD_UNIX SPARKCRAFT_CACHE SPARKCRAFT_ROOT); build"
