@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is needed, type-check, prove the committed manifests are
 # current, then run the three vitest tiers (vitest.config.ts): unit (pure logic), tools (real tools
-# and the build, no Kubernetes), cluster (the local kube-apiserver and node). A failing tier does not
-# stop the next; the last line sums all three, and the exit status is non-zero if any tier failed.
+# and the build, no Kubernetes; its two lanes side by side), cluster (the local kube-apiserver and
+# node). A failing tier does not stop the next; the last line sums all three, and the exit status is
+# non-zero if any tier failed.
 # Arguments (file filters, -t NAME) go to every tier.
 . "$(dirname "$0")/lib.sh"
 cd "$SPARKCRAFT_ROOT"
@@ -19,26 +20,57 @@ reports=$(mktemp -d)
 # With a filter, a tier may hold none of the files named.
 extra=(); [ $# -eq 0 ] || extra=(--passWithNoTests)
 rc=0
-for tier in unit tools cluster; do
-  if [ "$tier" = cluster ]; then
-    say "a fresh local Kubernetes API"
-    # What earlier runs left (hundreds of namespaces and accounts) would slow the cluster and the
-    # benchmarks' list; every test makes what it needs.
-    bash scripts/local-k8s.sh reset || { say "local-k8s.sh reset failed: the cluster tier is not run"; rc=1; continue; }
-  fi
-  say "tests: $tier"
+PROJECTS=(unit tools tools-side cluster-node cluster cluster-side)
+# vitest PROJECT [ARGS]: one vitest project, its JSON report under $reports; a failure is counted.
+project() {
+  local name=$1 status
+  shift
   set +e
-  npx vitest run --project "$tier" --reporter=default --reporter=json --outputFile="$reports/$tier.json" "${extra[@]}" "$@"
+  npx vitest run --project "$name" --reporter=default --reporter=json --outputFile="$reports/$name.json" "$@"
   status=$?
   set -e
-  [ "$status" -eq 0 ] || { say "tier $tier failed (status $status)"; rc=1; }
-done
+  [ "$status" -eq 0 ] || { say "tier $name failed (status $status)"; rc=1; }
+}
+# lanes MAIN SIDE: two projects side by side (vitest.config.ts says why they may be); the side lane's
+# output follows the main lane's, whole, so the two never interleave.
+lanes() {
+  local main=$1 side=$2 pid status
+  say "tests: $main, and $side beside it"
+  npx vitest run --project "$side" --passWithNoTests --reporter=default --reporter=json --outputFile="$reports/$side.json" "$@" \
+    >"$reports/$side.log" 2>&1 &
+  pid=$!
+  # Background jobs of a script ignore SIGINT: an interrupted run stops the side lane too.
+  trap 'kill -TERM "$pid" 2>/dev/null; exit 130' INT TERM
+  project "$main" "${extra[@]}" "$@"
+  set +e
+  wait "$pid"
+  status=$?
+  set -e
+  trap - INT TERM
+  say "tests: $side (ran beside $main)"
+  cat "$reports/$side.log"
+  [ "$status" -eq 0 ] || { say "tier $side failed (status $status)"; rc=1; }
+}
+say "tests: unit"
+project unit "${extra[@]}" "$@"
+lanes tools tools-side "$@"
+say "a fresh local Kubernetes API"
+# What earlier runs left (hundreds of namespaces and accounts) would slow the cluster and the
+# benchmarks' list; every test makes what it needs.
+if bash scripts/local-k8s.sh reset; then
+  say "tests: cluster-node"
+  project cluster-node --passWithNoTests "$@"
+  lanes cluster cluster-side "$@"
+else
+  say "local-k8s.sh reset failed: the cluster tier is not run"
+  rc=1
+fi
 # The closing line CI reads: 'tests: N passed, N failed, N skipped', over every tier. A tier that
 # wrote no report (it crashed, or never ran) counts as one failure.
 node -e '
 const fs = require("fs");
 let passed = 0, failed = 0, skipped = 0;
-for (const tier of ["unit", "tools", "cluster"]) {
+for (const tier of process.argv.slice(2)) {
   const f = `${process.argv[1]}/${tier}.json`;
   if (!fs.existsSync(f)) { console.error(`${tier}: no report`); failed++; continue; }
   const r = JSON.parse(fs.readFileSync(f, "utf8"));
@@ -47,5 +79,5 @@ for (const tier of ["unit", "tools", "cluster"]) {
   skipped += r.numPendingTests + r.numTodoTests;
 }
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-' "$reports" || rc=1
+' "$reports" "${PROJECTS[@]}" || rc=1
 exit $rc
