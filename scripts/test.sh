@@ -35,6 +35,7 @@ project() {
 # output follows the main lane's, whole, so the two never interleave.
 lanes() {
   local main=$1 side=$2 pid status
+  shift 2
   say "tests: $main, and $side beside it"
   npx vitest run --project "$side" --passWithNoTests --reporter=default --reporter=json --outputFile="$reports/$side.json" "$@" \
     >"$reports/$side.log" 2>&1 &
