@@ -29,7 +29,7 @@ export const CLUSTER = ['test/cluster.test.ts'];
  * The cluster tier's second lane, beside test/cluster.test.ts: files that use the apiserver, the node and
  * the local S3 under names of their own (namespaces, accounts, buckets) and never run a pod from the
  * line's image by its name (scenario 8 evicts that image from the node for a while). The scenarios
- * leave the 2 cores idle about 40 % of their time (vmstat, 2026-12-07).
+ * leave the 2 cores idle about a third of their time (32.8 %, vmstat, 2026-12-07).
  */
 export const CLUSTER_SIDE = [
   'test/s3.test.ts',
@@ -71,7 +71,7 @@ export const TOOLS = [
  * The tools tier's second lane: files whose state is all their own (temporary folders, their own caches,
  * servers on loopback, the local registry under a name of their own): no build into the checkout's
  * dist/ or build/, no Debian root or layer of the shared cache being made, no binfmt_misc entry. The
- * tools tier's builds leave a core idle about 30 % of their time (vmstat, 2026-12-07), so `npm test` runs
+ * tools tier one file at a time left the 2 cores idle 29.5 % of its time (vmstat, 2026-12-07), so `npm test` runs
  * this lane beside the first (scripts/test.sh); `npm run test:tools` runs both, one file at a time.
  */
 export const TOOLS_SIDE = [
