@@ -21,6 +21,16 @@ reports=$(mktemp -d)
 extra=(); [ $# -eq 0 ] || extra=(--passWithNoTests)
 rc=0
 PROJECTS=(unit tools tools-side cluster-node cluster cluster-side)
+side_pid=
+# An interrupted run (Ctrl-C, SIGTERM) stops there, side lane included: it does not go on to the next tier.
+# vitest handles SIGINT itself and exits 130, and bash then skips its own trap (it waits for a child
+# that handled the signal), so a status of 130 or 143 from vitest stops the run as the trap does.
+interrupted() {
+  [ -z "$side_pid" ] || kill -TERM "$side_pid" 2>/dev/null || true
+  say "interrupted: the remaining tiers are not run"
+  exit 130
+}
+trap interrupted INT TERM
 # vitest PROJECT [ARGS]: one vitest project, its JSON report under $reports; a failure is counted.
 project() {
   local name=$1 status
@@ -29,25 +39,26 @@ project() {
   npx vitest run --project "$name" --reporter=default --reporter=json --outputFile="$reports/$name.json" "$@"
   status=$?
   set -e
+  case $status in 130 | 143) interrupted ;; esac
   [ "$status" -eq 0 ] || { say "tier $name failed (status $status)"; rc=1; }
 }
 # lanes MAIN SIDE: two projects side by side (vitest.config.ts says why they may be); the side lane's
 # output follows the main lane's, whole, so the two never interleave.
 lanes() {
-  local main=$1 side=$2 pid status
+  local main=$1 side=$2 status
   shift 2
   say "tests: $main, and $side beside it"
   npx vitest run --project "$side" --passWithNoTests --reporter=default --reporter=json --outputFile="$reports/$side.json" "$@" \
     >"$reports/$side.log" 2>&1 &
-  pid=$!
-  # Background jobs of a script ignore SIGINT: an interrupted run stops the side lane too.
-  trap 'kill -TERM "$pid" 2>/dev/null; exit 130' INT TERM
+  # Background jobs of a script ignore SIGINT: interrupted() stops this one.
+  side_pid=$!
   project "$main" "${extra[@]}" "$@"
   set +e
-  wait "$pid"
+  wait "$side_pid"
   status=$?
   set -e
-  trap - INT TERM
+  side_pid=
+  case $status in 130 | 143) interrupted ;; esac
   say "tests: $side (ran beside $main)"
   cat "$reports/$side.log"
   [ "$status" -eq 0 ] || { say "tier $side failed (status $status)"; rc=1; }
