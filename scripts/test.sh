@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is needed, type-check, prove the committed manifests are
 # current, then run the three vitest tiers (vitest.config.ts): unit (pure logic), tools (real tools
-# and the build, no Kubernetes; its two lanes side by side), cluster (the local kube-apiserver and
-# node). A failing tier does not stop the next; the last line sums all three, and the exit status is
-# non-zero if any tier failed.
+# and the build, no Kubernetes), cluster (the local kube-apiserver and node); the tools and cluster
+# tiers each run two lanes side by side (vitest.config.ts says which files). A failing tier does not
+# stop the next; the last line sums all three, and the exit status is non-zero if any tier failed.
 # Arguments (file filters, -t NAME) go to every tier.
 . "$(dirname "$0")/lib.sh"
 cd "$SPARKCRAFT_ROOT"
@@ -31,25 +31,31 @@ interrupted() {
   exit 130
 }
 trap interrupted INT TERM
-# vitest PROJECT [ARGS]: one vitest project, its JSON report under $reports; a failure is counted.
+# run_vitest PROJECT [ARGS]: one vitest project, its JSON report under $reports.
+run_vitest() {
+  npx vitest run --project "$1" --reporter=default --reporter=json --outputFile="$reports/$1.json" "${@:2}"
+}
+# counted PROJECT STATUS: an interrupted project stops the run; a failed one is counted.
+counted() {
+  case $2 in 130 | 143) interrupted ;; esac
+  [ "$2" -eq 0 ] || { say "tier $1 failed (status $2)"; rc=1; }
+}
+# project PROJECT [ARGS]: one project in the foreground.
 project() {
-  local name=$1 status
-  shift
+  local status
   set +e
-  npx vitest run --project "$name" --reporter=default --reporter=json --outputFile="$reports/$name.json" "$@"
+  run_vitest "$@"
   status=$?
   set -e
-  case $status in 130 | 143) interrupted ;; esac
-  [ "$status" -eq 0 ] || { say "tier $name failed (status $status)"; rc=1; }
+  counted "$1" "$status"
 }
-# lanes MAIN SIDE: two projects side by side (vitest.config.ts says why they may be); the side lane's
-# output follows the main lane's, whole, so the two never interleave.
+# lanes MAIN SIDE [ARGS]: two projects side by side (vitest.config.ts says why they may be); the side
+# lane's output follows the main lane's, whole, so the two never interleave.
 lanes() {
   local main=$1 side=$2 status
   shift 2
   say "tests: $main, and $side beside it"
-  npx vitest run --project "$side" --passWithNoTests --reporter=default --reporter=json --outputFile="$reports/$side.json" "$@" \
-    >"$reports/$side.log" 2>&1 &
+  run_vitest "$side" "${extra[@]}" "$@" >"$reports/$side.log" 2>&1 &
   # Background jobs of a script ignore SIGINT: interrupted() stops this one.
   side_pid=$!
   project "$main" "${extra[@]}" "$@"
@@ -58,10 +64,9 @@ lanes() {
   status=$?
   set -e
   side_pid=
-  case $status in 130 | 143) interrupted ;; esac
   say "tests: $side (ran beside $main)"
   cat "$reports/$side.log"
-  [ "$status" -eq 0 ] || { say "tier $side failed (status $status)"; rc=1; }
+  counted "$side" "$status"
 }
 say "tests: unit"
 project unit "${extra[@]}" "$@"
@@ -71,7 +76,7 @@ say "a fresh local Kubernetes API"
 # benchmarks' list; every test makes what it needs.
 if bash scripts/local-k8s.sh reset; then
   say "tests: cluster-node"
-  project cluster-node --passWithNoTests "$@"
+  project cluster-node "${extra[@]}" "$@"
   lanes cluster cluster-side "$@"
 else
   say "local-k8s.sh reset failed: the cluster tier is not run"
