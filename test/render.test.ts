@@ -13,6 +13,8 @@ import type { Matrix, ResolvedLine } from '../src/config/types.ts';
 /** What the cell's flavour module gives its templates. */
 const ext = (r: ResolvedLine) => flavourContext(r);
 import { ROOT } from './support/k8s.ts';
+import { planRock, type RockManifest } from '../src/pack/rock.ts';
+import { CDS_PRIME_SCRIPT } from '../src/lib/cds.ts';
 
 // Logic on the fixture matrix (made-up versions): a version bump in matrix.yaml changes nothing here.
 const matrix = fixtureMatrix();
@@ -80,10 +82,39 @@ describe('release matrix', () => {
 function widened(): Matrix {
   const raw = parse(readFileSync(FIXTURE_MATRIX, 'utf8'));
   raw.architectures = ['amd64', 'arm64'];
-  raw.project.debianSuites = { ...raw.project.debianSuites, '21': { suite: 'trixie', python: '3.13' } };
+  raw.project.debianSuites = { ...raw.project.debianSuites, '21': { suite: 'trixie', python: '3.13', cds: true } };
   for (const l of raw.lines) if (!l.java.includes(21)) l.java = [...l.java, 21];
   return validateMatrix(raw, 'widened');
 }
+
+describe('class-data sharing in the cells whose Java has cds', () => {
+  const wide = widened();
+  const line = wide.lines[0]!.track;
+  const rendered = (java: number) => {
+    const files = renderLine(resolveLine(wide, { line, arch: 'amd64', java }), templates);
+    return { files, manifest: parse(files.find((f) => f.path === 'rockcraft.yaml')!.content) as RockManifest };
+  };
+  it('a cds cell has the spark-cds part after harden, with the script the built-in backend runs, and ships train.sh; a cell without has neither', () => {
+    const on = rendered(21);
+    expect(on.manifest.parts['spark-cds']).toEqual({ plugin: 'nil', after: ['harden'], 'override-prime': CDS_PRIME_SCRIPT });
+    expect(planRock(on.manifest).cds).toBe('spark-cds');
+    const train = on.files.find((f) => f.path === 'files/rock/opt/spark/cds/train.sh')!;
+    expect(train.mode).toBe(0o755);
+    expect(train.content).toContain('export JAVA_HOME=/usr/lib/jvm/java-21-openjdk-amd64 ');
+    const off = rendered(17);
+    expect(off.manifest.parts['spark-cds']).toBeUndefined();
+    expect(planRock(off.manifest).cds).toBeUndefined();
+    expect(off.files.some((f) => f.path.includes('/cds/'))).toBe(false);
+  });
+  it('the built-in backend refuses a spark-cds part whose script it does not know, pointing at rockcraft', () => {
+    const { manifest } = rendered(21);
+    const edited = {
+      ...manifest,
+      parts: { ...manifest.parts, 'spark-cds': { ...manifest.parts['spark-cds']!, 'override-prime': `${CDS_PRIME_SCRIPT}echo more\n` } },
+    };
+    expect(() => planRock(edited)).toThrow(/part spark-cds has an override-prime the built-in backend does not run/);
+  });
+});
 
 describe('release cells (line × flavour × architecture × Java)', () => {
   it('every cell of every risk resolves and renders, each name derived once', async () => {
@@ -301,6 +332,79 @@ describe('scripts in the rock keep arguments intact', () => {
     expect(cmd.slice(0, 4)).toEqual(['/jvm/bin/java', '-Dk=v w', '-Xms2g', '-Xmx2g']);
     expect(cmd).toContain('org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend');
     expect(cmd.join(' ')).toContain('--driver-url spark://d:7078 --executor-id 3 --cores 2 --app-id app-1 --hostname 10.1.1.1');
+  });
+  describe('class-data sharing (cds/spark.jsa in SPARK_HOME)', () => {
+    // A SPARK_HOME with an archive and its class path, and a spark-submit that prints what it was given.
+    const home = mkdtempSync(join(tmpdir(), 'cds-home-'));
+    mkdirSync(join(home, 'cds'));
+    mkdirSync(join(home, 'bin'));
+    writeFileSync(join(home, 'cds/spark.jsa'), 'archive');
+    writeFileSync(join(home, 'cds/classpath'), `${home}/jars/a.jar:${home}/jars/b.jar\n`);
+    writeFileSync(join(home, 'bin/spark-submit'), '#!/bin/bash\necho "opts=$SPARK_SUBMIT_OPTS"\nprintf \'%s\\n\' "$@"\n', { mode: 0o755 });
+    const props = (body: string) => {
+      const f = join(mkdtempSync(join(tmpdir(), 'cds-props-')), 'spark.properties');
+      writeFileSync(f, body);
+      return f;
+    };
+    const driver = (env: Record<string, string>, ...args: string[]) =>
+      execa('bash', [entry, 'driver', ...args], { env: { SPARK_HOME: home, SPARK_DRIVER_BIND_ADDRESS: '10.0.0.5', ...env }, extendEnv: false, reject: false });
+    const executor = (env: Record<string, string>) =>
+      execa('bash', [entry, 'executor'], { env: { SPARK_ENTRYPOINT_DRY_RUN: '1', SPARK_HOME: home, JAVA_HOME: '/jvm', ...env }, extendEnv: false });
+    const archiveOpts = [`-XX:SharedArchiveFile=${home}/cds/spark.jsa`, '-Xshare:auto'];
+
+    it('driver: the archive in SPARK_SUBMIT_OPTS and its class path as spark.driver.extraClassPath, first', async () => {
+      const r = await driver({}, '--properties-file', props('spark.app.name=x\n'), '--class', 'A');
+      expect(r.exitCode, r.stderr).toBe(0);
+      const out = r.stdout.split('\n');
+      expect(out[0]).toBe(`opts=${archiveOpts.join(' ')}`);
+      expect(out.slice(5, 7)).toEqual(['--conf', `spark.driver.extraClassPath=${home}/jars/a.jar:${home}/jars/b.jar`]);
+      expect(r.stderr).not.toContain('cds:');
+    });
+    it("driver: a job's own spark.driver.extraClassPath (properties file, --conf or --driver-class-path) keeps it, without the archive, in one line", async () => {
+      for (const args of [
+        ['--properties-file', props('spark.app.name=x\nspark.driver.extraClassPath=/opt/extra/my.jar\n')],
+        ['--properties-file', props('spark.driver.extraClassPath : /opt/extra/my.jar\n')],
+        ['--conf', 'spark.driver.extraClassPath=/opt/extra/my.jar'],
+        ['--driver-class-path', '/opt/extra/my.jar'],
+      ]) {
+        const r = await driver({}, ...args, '--class', 'A');
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(r.stdout.split('\n')[0]).toBe('opts=');
+        expect(r.stdout).not.toContain(`${home}/jars/a.jar`);
+        expect(r.stderr.trim()).toBe('cds: spark.driver.extraClassPath is set, so this JVM starts without the class-data archive');
+      }
+      // an empty value is no class path of its own
+      const empty = await driver({}, '--properties-file', props('spark.driver.extraClassPath=\n'), '--class', 'A');
+      expect(empty.stdout.split('\n')[0]).toBe(`opts=${archiveOpts.join(' ')}`);
+    });
+    it('driver: SPARK_CDS=off starts without the archive, silently, and passes the setting on to the executors', async () => {
+      const r = await driver({ SPARK_CDS: 'off' }, '--properties-file', props('spark.app.name=x\n'), '--class', 'A');
+      expect(r.stdout.split('\n')[0]).toBe('opts=');
+      expect(r.stdout).not.toContain('extraClassPath');
+      expect(r.stdout).toContain('--conf\nspark.executorEnv.SPARK_CDS=off\n');
+      expect(r.stderr).toBe('');
+    });
+    it('executor: the archive first among the JVM options and its class path first on -cp; its own class path or SPARK_CDS=off keep it off', async () => {
+      const cmd = (await executor({})).stdout.split('\n');
+      expect(cmd.slice(0, 3)).toEqual(['/jvm/bin/java', ...archiveOpts]);
+      expect(cmd[cmd.indexOf('-cp') + 1]).toBe(`${home}/jars/a.jar:${home}/jars/b.jar:${home}/jars/*`);
+      const own = await executor({ SPARK_CLASSPATH: '/opt/extra/my.jar' });
+      expect(own.stderr.trim()).toBe('cds: spark.executor.extraClassPath is set, so this JVM starts without the class-data archive');
+      const ownCmd = own.stdout.split('\n');
+      expect(ownCmd).not.toContain(archiveOpts[0]);
+      expect(ownCmd[ownCmd.indexOf('-cp') + 1]).toBe(`/opt/extra/my.jar:${home}/jars/*`);
+      const off = await executor({ SPARK_CDS: 'off' });
+      expect(off.stdout.split('\n')).not.toContain(archiveOpts[0]);
+      expect(off.stderr).toBe('');
+    });
+    it('no archive in the rock (Java 17 cells): nothing changes, nothing is said', async () => {
+      const bare = mkdtempSync(join(tmpdir(), 'cds-bare-'));
+      const r = await execa('bash', [entry, 'executor'], { env: { SPARK_ENTRYPOINT_DRY_RUN: '1', SPARK_HOME: bare, JAVA_HOME: '/jvm' }, extendEnv: false });
+      const cmd = r.stdout.split('\n');
+      expect(cmd[1]).toBe('-Xms1g');
+      expect(cmd[cmd.indexOf('-cp') + 1]).toBe(`${bare}/jars/*`);
+      expect(r.stderr).toBe('');
+    });
   });
   it('trust.sh: every certificate of the files in the CA folder goes into a trust store under /tmp (keytool once each), named to spark-submit, the history server, beeline and the executor; a file without one stops the start naming it', async () => {
     // keytool's stand-in: logs its arguments, writes the store

@@ -231,6 +231,7 @@ export function resolveLine(m: Matrix, sel: CellSelector = {}): ResolvedLine {
     defaultJava,
     debianSuite: suite.suite,
     python: suite.python,
+    cds: suite.cds === true,
     inputs: flavourInputsOn(flavour, line, arch),
     key: `${line.track}/${flavour.name}/${variant}`,
     image: { registry: m.project.registry, name: flavour.image, tags, ref: `${m.project.registry}/${flavour.image}:${tags[1]}` },

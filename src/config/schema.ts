@@ -160,7 +160,7 @@ export const matrixSchema: JsonSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['suite', 'python'],
-            properties: { suite: { type: 'string', pattern: '^[a-z]+$' }, python: { type: 'string', pattern: '^3\\.\\d+$' } },
+            properties: { suite: { type: 'string', pattern: '^[a-z]+$' }, python: { type: 'string', pattern: '^3\\.\\d+$' }, cds: { type: 'boolean' } },
           },
         },
       },

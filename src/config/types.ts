@@ -147,7 +147,7 @@ export interface Matrix {
     uid: number; // 584792
     pebble: { module: string; version: string };
     /** The built-in backend's Debian suite per Java version, and the Python 3 that suite's python3 is (`"17": {suite: bookworm, python: "3.11"}`). */
-    debianSuites: Record<string, { suite: string; python: string }>;
+    debianSuites: Record<string, { suite: string; python: string; cds?: boolean }>;
   };
   flavours: Record<string, FlavourSpec>;
   lines: LineSpec[];
@@ -187,6 +187,8 @@ export interface ResolvedLine {
   debianSuite: string;
   /** The image's Python (`3.11`): the suite's python3, which the smoke asserts. */
   python: string;
+  /** Whether the rock ships a class-data sharing archive of Spark's classes (the Java's `cds` in matrix.yaml; src/pack/cds.ts). */
+  cds: boolean;
   /** The flavour's inputs on this line: its jars and PyPI requirements, and its module's settings. */
   inputs: { jars: JarSpec[]; pypi: PypiSpec[]; settings: Record<string, string> };
   /** `3.5/spark/amd64-java17`: the cell, in every cache key and record. */

@@ -40,6 +40,8 @@ import {
 } from '../lib/state.ts';
 import type { TarEntry } from './tar.ts';
 import { runScriptlet } from './scriptlet.ts';
+import { trainInLayers } from './cds.ts';
+import { CDS_DIR, CDS_PRIME_SCRIPT } from '../lib/cds.ts';
 import type { Workspace } from '../lib/workspace.ts';
 
 /** The layer record format (lib/state.ts FORMATS.layer): in every layer key. */
@@ -139,6 +141,8 @@ export interface RockBuildPlan {
   entrypoint: string[];
   pebbleLayer: string;
   labels: Record<string, string>;
+  /** The part that makes the class-data archive (pack/cds.ts), when the manifest has one. */
+  cds?: string;
 }
 
 /**
@@ -153,12 +157,18 @@ export const HARDEN_SCRIPTS = {
 
 /** Pure: what the manifest asks for, as data. Unsupported constructs are refused by name. */
 export function planRock(m: RockManifest, where = 'rockcraft.yaml', suite = SUITE): RockBuildPlan {
+  let cds: string | undefined;
   for (const [name, p] of Object.entries(m.parts))
-    for (const k of ['overlay-script', 'override-prime'] as const)
+    for (const k of ['overlay-script', 'override-prime'] as const) {
+      if (k === 'override-prime' && p[k] === CDS_PRIME_SCRIPT && p.plugin === 'nil' && !p.source) {
+        cds = name;
+        continue;
+      }
       if (p[k] !== undefined && p[k] !== HARDEN_SCRIPTS[k])
         throw new UserError('E_UNSUPPORTED', `${where}: part ${name} has an ${k} the built-in backend does not run (only the file-mode rule's)`, {
           hint: 'install rockcraft and use --backend craft',
         });
+    }
   const { parts, packages } = planParts(m.parts, where, (pkg) => UBUNTU_TO_DEBIAN[pkg] ?? pkg);
   const user = m['run-user'] ? RUN_USERS[m['run-user']] : undefined;
   if (m['run-user'] && !user) throw new UserError('E_MANIFEST', `${where}: run-user ${m['run-user']} is not one rockcraft knows`);
@@ -181,6 +191,7 @@ export function planRock(m: RockManifest, where = 'rockcraft.yaml', suite = SUIT
       'org.opencontainers.image.base.name': `debian:${suite}`,
       'io.sparkcraft.base-note': `built by the sparkcraft built-in backend on Debian ${suite}; rockcraft would use ${m.base}`,
     },
+    ...(cds ? { cds } : {}),
   };
 }
 
@@ -367,6 +378,43 @@ export async function partLayers(
   return out;
 }
 
+/**
+ * The class-data archive's layer (pack/cds.ts): train.sh run in the root of the layers below; keyed by
+ * those layers' contents (their diff ids) and the part's script, so it is trained again only when a
+ * jar, the JDK or the script changes.
+ */
+async function cdsLayer(
+  ws: Workspace,
+  part: string,
+  layers: LayerBlob[],
+  below: DirMeta,
+  mtime: number,
+  step: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+  steps: LayerSteps,
+): Promise<LayerBlob & { cached: boolean }> {
+  let out: string | undefined;
+  const inputs = { below: digestOf(layers.map((l) => l.diffId)), script: digestOf(CDS_PRIME_SCRIPT), mtime: String(mtime) };
+  try {
+    const l = await layerStep(
+      steps,
+      `part-${part}`,
+      `part ${part}: class-data training`,
+      `part ${part} (class-data sharing archive)`,
+      inputs,
+      async () => {
+        out = await trainInLayers(layers, steps.cell, join(ws.cache, 'parts'));
+        return inheritDirs(await dirEntries(out, CDS_DIR, { owner: { uid: 0, gid: 0 }, includeRoot: true }), below);
+      },
+      mtime,
+      step,
+    );
+    for (const [p, m] of Object.entries(l.dirs)) below.set(p, m);
+    return l;
+  } finally {
+    if (out) rmSync(out, { recursive: true, force: true });
+  }
+}
+
 export interface RockBuild {
   artifact: string;
   image: Image;
@@ -453,6 +501,7 @@ async function buildRockLocked(ws: Workspace, buildDir: string, outFile: string,
   layers.forEach(remember);
 
   layers.push(...(await partLayers(ws, plan, buildDir, below, mtime, step, steps)));
+  if (plan.cds) layers.push(await cdsLayer(ws, plan.cds, layers, below, mtime, step, steps));
 
   // Users, pebble and its layer: the rock's own additions.
   const full = await rootfs(ws.cache, 'minbase', plan.packages, cell);

@@ -21,6 +21,7 @@ import { hardenScript } from '../lib/hardening.ts';
 import { defaultTemplate, ROLES } from '../lib/pod-security.ts';
 import { rockcraftSchema, snapcraftSchema } from './schemas.ts';
 import { readmeWithCells } from './cells.ts';
+import { CDS_PRIME } from '../lib/cds.ts';
 
 const checkRockcraft = compileSchema(rockcraftSchema);
 const checkSnapcraft = compileSchema(snapcraftSchema);
@@ -128,6 +129,8 @@ export function templateContext(r: ResolvedLine, ext: Record<string, unknown> = 
     services: servicesYaml(r.flavour.services),
     /** The rock's file-mode rule as shell, over the base (the overlay) and over the primed parts. */
     harden: { overlay: hardenScript('$CRAFT_OVERLAY'), prime: hardenScript('$CRAFT_PRIME') },
+    /** The class-data archive's part (src/pack/cds.ts): its override-prime, in cells whose Java has `cds`. */
+    cds: r.cds ? { prime: CDS_PRIME } : undefined,
     ext,
   };
 }
@@ -188,6 +191,7 @@ export function renderLine(r: ResolvedLine, t: Templates, ext: Record<string, un
   ];
   for (const name of [...t.keys()].sort()) {
     if (!name.startsWith('rock/') && !name.startsWith('snap/etc/')) continue;
+    if (name.startsWith('rock/opt/spark/cds/') && !r.cds) continue;
     const out = name.replace(/\.hbs$/, '');
     files.push({ path: `files/${out}`, content: run(t, name, ctx), mode: out.endsWith('.sh') ? 0o755 : 0o644 });
   }

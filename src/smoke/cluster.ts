@@ -13,6 +13,7 @@ import { POD_SECURITY_ENFORCE } from '../lib/pod-security.ts';
 import { cleanupData, dataScenarios } from './data.ts';
 import { jdbcScenarios } from './jdbc.ts';
 import { connectScenarios } from './connect.ts';
+import { cdsScenarios } from './cds.ts';
 import { dropServerBuckets } from './server-node.ts';
 import type { ScenarioKit, Scenario } from '../flavours/index.ts';
 import type { SnapRunner } from './runner.ts';
@@ -45,7 +46,7 @@ export interface ScenarioContext {
    */
   flavours?: Array<{ image: () => Promise<string>; scenarios: (kit: ScenarioKit) => Scenario[] }>;
   /** The line the connect scenarios run on and its rock, put on the node on first use (smoke.ts connectLine). */
-  connect?: { track: string; image: () => Promise<string> };
+  connect?: { track: string; image: () => Promise<string>; cds?: boolean };
 }
 
 export { Kube, rockPod, SMALL } from './kube.ts';
@@ -408,6 +409,8 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   // Issue 25: the Thrift JDBC server as an account of its own, beeline as its client.
   scenarios.push(...jdbcScenarios(data, ctx.snap));
   if (ctx.connect) scenarios.push(...connectScenarios(data, ctx.connect));
+  // The newest line's rock ships the class-data archive where its Java has cds (4.1, Java 21).
+  if (ctx.connect?.cds) scenarios.push(...cdsScenarios(data, ctx.connect));
 
   // The flavours' own scenarios (the account's, before 7 deletes it).
   const kitFail = scenarioFailures(k, ns).fail;

@@ -152,7 +152,7 @@ export function connectLine(
       if (cell !== r) await load({ artifact: p.artifact, ref: cell.image.ref });
       return cell.image.ref;
     })());
-  return { track: line.track, image };
+  return { track: line.track, image, cds: cell.cds };
 }
 
 /**
