@@ -7,7 +7,9 @@
  * spark-sql round trip on S3 and history server start → application listed (issue 13's data
  * scenarios); the Thrift JDBC server's start and a beeline client's connect → first row (issue 25); Spark
  * Connect on its line (start → first query, a new session's first query, a small query warm) against the
- * same small query by spark-submit in cluster mode on the same rock (issue 25); RSS and CPU of the idle
+ * same small query by spark-submit in cluster mode on the same rock (issue 25); where that line's rock has
+ * the class-data archive, its driver's and executor's JVM uptime to Spark's milestones with and without it
+ * (scenario cds 1, issue 24); RSS and CPU of the idle
  * cluster; the load average before and after (the machine is shared).
  * Each start's phases (scripts/local-k8s.sh writes them to $DIR/start.phases) are printed after it, and
  * each start's row carries the load average at its end.
@@ -41,6 +43,7 @@ import { Kube, rockPod, SMALL } from '../src/smoke/cluster.ts';
 import { cleanupData, dataScenarios } from '../src/smoke/data.ts';
 import { jdbcScenarios } from '../src/smoke/jdbc.ts';
 import { connectScenarios, SMALL_QUERY, SMALL_SUM } from '../src/smoke/connect.ts';
+import { cdsScenarios } from '../src/smoke/cds.ts';
 import { dropServerBuckets } from '../src/smoke/server-node.ts';
 
 const rows: Array<[string, string, string]> = [];
@@ -242,6 +245,17 @@ async function main() {
           `the same query by spark-submit in cluster mode (submit → driver done; reference) vs Connect warm`,
           `${submitted.toFixed(1)} s = ${((submitted * 1000) / warm).toFixed(0)}× the Connect query`,
         );
+        // Issue 24: the line's class-data archive, by scenario cds 1 (SparkPi with and without it).
+        if (line.cds) {
+          const [[, cds1]] = cdsScenarios({ cluster: () => c, k, ns, imageRef: image, base: async () => {} }, line) as [[string, () => Promise<string>]];
+          const out = await cds1();
+          for (const x of out.matchAll(/(driver|executor) (\w+) at ([\d.]+) s against ([\d.]+) s/g))
+            row(
+              `class-data archive (${line.track}): ${x[1]} JVM uptime when ${x[2]} loads, with vs without (SPARK_CDS=off)`,
+              `${x[3]} s vs ${x[4]} s = ${(Number(x[3]) / Number(x[4])).toFixed(2)}×`,
+              '≤ 0.70×',
+            );
+        }
       } else row('Connect rows', 'skipped: no line of the matrix has a spark-connect server');
       await dropServerBuckets(c, ns);
     } else row('S3 rows', 'skipped: the cluster runs without S3 (LOCAL_K8S_S3=0)');

@@ -57,7 +57,7 @@ export async function trainInLayers(layers: LayerBlob[], cell: Cell, scratch: st
       const said = (r.all ?? '')
         .trim()
         .split('\n')
-        .filter((l) => l.startsWith('cds:') || !/^\s*$/.test(l));
+        .filter((l) => l.trim());
       throw new UserError('E_BUILD', `class-data training failed (status ${r.exitCode}): ${said.slice(-3).join(' | ')}`, {
         hint: 'the training run and the archive dump are templates/rock/opt/spark/cds/train.sh; set SPARKCRAFT_KEEP_CDS_ROOT=1 to keep its root',
       });

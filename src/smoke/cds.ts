@@ -64,7 +64,7 @@ export function cdsScenarios(d: DataContext, line: { track: string; image: () =>
         : `--conf spark.kubernetes.driverEnv.SPARK_CDS=off --conf "spark.driver.extraJavaOptions=${log}" --conf "spark.executor.extraJavaOptions=${log}"`,
     ].join(' ');
     const script = [
-      `spark-client.service-account-registry create --username ${user} --namespace ${ns} >/dev/null 2>&1 || true`,
+      `spark-client.service-account-registry get-config --username ${user} --namespace ${ns} >/dev/null 2>&1 || spark-client.service-account-registry create --username ${user} --namespace ${ns}`,
       `spark-client.spark-submit --username ${user} --namespace ${ns} --deploy-mode cluster --name ${app} ${conf} --class org.apache.spark.examples.SparkPi local://$(ls /opt/spark/examples/jars/spark-examples_*.jar) 10 2>&1 | tail -n 5`,
     ].join('\n');
     await d.base();
