@@ -9,7 +9,7 @@
  * Connect on its line (start → first query, a new session's first query, a small query warm) against the
  * same small query by spark-submit in cluster mode on the same rock (issue 25); where that line's rock has
  * the class-data archive, its driver's and executor's JVM uptime to Spark's milestones with and without it
- * (scenario cds 1, issue 24); RSS and CPU of the idle
+ * (scenarios cds 1 and 2, issue 24); RSS and CPU of the idle
  * cluster; the load average before and after (the machine is shared).
  * Each start's phases (scripts/local-k8s.sh writes them to $DIR/start.phases) are printed after it, and
  * each start's row carries the load average at its end.
@@ -245,10 +245,11 @@ async function main() {
           `the same query by spark-submit in cluster mode (submit → driver done; reference) vs Connect warm`,
           `${submitted.toFixed(1)} s = ${((submitted * 1000) / warm).toFixed(0)}× the Connect query`,
         );
-        // Issue 24: the line's class-data archive, by scenario cds 1 (SparkPi with and without it).
+        // Issue 24: the line's class-data archive, by scenarios cds 1 and 2 (SparkPi with it, then without).
         if (line.cds) {
-          const [[, cds1]] = cdsScenarios({ cluster: () => c, k, ns, imageRef: image, base: async () => {} }, line) as [[string, () => Promise<string>]];
-          const out = await cds1();
+          const cds = cdsScenarios({ cluster: () => c, k, ns, imageRef: image, base: async () => {} }, line).map(([, fn]) => fn);
+          await cds[0]!();
+          const out = await cds[1]!();
           for (const x of out.matchAll(/(driver|executor) (\w+) at ([\d.]+) s against ([\d.]+) s/g))
             row(
               `class-data archive (${line.track}): ${x[1]} JVM uptime when ${x[2]} loads, with vs without (SPARK_CDS=off)`,

@@ -45,7 +45,10 @@ const ctx: ScenarioContext = {
   // Spark Connect on the default line if its rock has the server, else on the newest line that has (4.1).
   connect: connectLine(m, r, road(workspace()), (p) => importImage(cluster, p.artifact, p.ref)),
 };
-const { namespace, scenarios } = clusterScenarios(ctx);
+const { namespace, scenarios: all } = clusterScenarios(ctx);
+// cds 2 (the same job again without the class-data archive, for the figures) is the bench's, not the suite's:
+// issue 24's allowance of the suite is cds 1, the archive mapped on the node (`sparkcraft smoke --cluster --only '^cds'` runs both).
+const scenarios = all.filter(([name]) => !name.startsWith('cds 2.'));
 
 describe(`Spark ${r.line.spark} on the local node (image ${r.image.ref})`, () => {
   beforeAll(async () => {

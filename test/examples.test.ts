@@ -134,6 +134,9 @@ describe('the examples jar, compiled with javac against the staged Spark jars', 
       expect(rows.map((r) => r.name)).toEqual([
         'META-INF/',
         'META-INF/MANIFEST.MF',
+        // the class-data training run of the Java 21 rocks (templates/rock/opt/spark/cds/train.sh)
+        'org/apache/spark/examples/ClassDataTraining$End.class',
+        'org/apache/spark/examples/ClassDataTraining.class',
         'org/apache/spark/examples/JavaWordCount.class',
         'org/apache/spark/examples/SparkPi.class',
       ]);
