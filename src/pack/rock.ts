@@ -3,8 +3,8 @@
  * into an OCI archive. Plan first (pure, from the manifest), then apply (bootstrap, layers, archive).
  *
  * Layers: 1 Debian base (minbase) · 2 runtime packages · one per dump part (spark, extra-jars,
- * spark8t + pebble, config) · the class-data archive in a cds cell (pack/cds.ts) · users, pebble layer. Ubuntu is not reachable here, so the base is
- * Debian bookworm; the image labels say so. Every layer's entries are written under the rock's
+ * spark8t + pebble, config) · the class-data archive in a cds cell (pack/cds.ts) · users, pebble
+ * layer. Ubuntu is not reachable here, so the base is Debian bookworm; the image labels say so. Every layer's entries are written under the rock's
  * file-mode rule (lib/hardening.ts): no setuid or setgid path, nothing world-writable but /tmp.
  */
 import { createHash } from 'node:crypto';

@@ -4,8 +4,7 @@
  * start unless it maps the archive) and `-Xlog:class+load`, so their logs say where each class came from
  * and at which JVM uptime; then the same job with `SPARK_CDS=off`. `--only '^cds'` selects it.
  */
-import type { DataContext } from './data.ts';
-import { unprefix } from './data.ts';
+import { type DataContext, unprefix } from './data.ts';
 import { rockPod, scenarioFailures, SMALL, type Json } from './kube.ts';
 
 /** One class load of `-Xlog:class+load`: the JVM's uptime (s) and whether the class came from a shared archive. */
@@ -71,13 +70,12 @@ export function cdsScenarios(d: DataContext, line: { track: string; image: () =>
     await k.apply([rockPod(`${app}-submit`, ns, image, script, { serviceAccount: 'admin' })]);
     const r = await k.waitDone(ns, `${app}-submit`, 600);
     const driver = `${app}-driver`;
-    const driverLog = (await k.run(['-n', ns, 'logs', driver], { reject: false })).stdout;
+    const driverLog = await k.logs(ns, driver, -1);
     if (r.phase !== 'Succeeded' || !/Pi is roughly 3\.1/.test(driverLog))
       throw await fail(`${app}: submission ${r.phase}, no "Pi is roughly 3.1"`, `${r.log}\n${driverLog}`);
-    const app_ = (await k.json(['-n', ns, 'get', 'pod', driver])).metadata.labels?.['spark-app-selector'];
-    const ex = (await k.pods(ns, 'spark-role=executor')).filter((p: Json) => p.metadata.labels?.['spark-app-selector'] === app_);
+    const ex = await k.executorsOf(ns, await k.json(['-n', ns, 'get', 'pod', driver]));
     if (!ex.length) throw await fail(`${app}: no executor pod of the application is left`);
-    const exLog = (await k.run(['-n', ns, 'logs', ex[0]!.metadata.name], { reject: false })).stdout;
+    const exLog = await k.logs(ns, ex[0]!.metadata.name, -1);
     await k.run(['-n', ns, 'delete', 'pod', '--wait=false', ...ex.map((p: Json) => p.metadata.name as string)], { reject: false });
     return { driver: classLoads(driverLog), executor: classLoads(exLog), driverLog, exLog };
   };

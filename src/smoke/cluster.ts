@@ -128,11 +128,6 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
   };
   /** The driver pod a cluster-mode submission with --conf spark.app.name=APP made. */
   const driverOf = async (app: string) => (await k.pods(ns, `spark-role=driver`)).find((p) => (p.metadata.name as string).startsWith(app));
-  /** The executor pods of DRIVER's application (selected by its app id; none without a driver). */
-  const executorsOf = async (driver: Json | undefined) => {
-    const app = driver?.metadata.labels?.['spark-app-selector'];
-    return (await k.pods(ns, 'spark-role=executor')).filter((p) => app && p.metadata.labels?.['spark-app-selector'] === app);
-  };
   // pi.py: where the rock has it (Spark's layout, src/main/python, or the examples folder itself).
   const findPi = 'PI=$(ls /opt/spark/examples/src/main/python/pi.py /opt/spark/examples/pi.py 2>/dev/null | head -1);';
   const submit = (app: string, rest: string) =>
@@ -214,7 +209,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         );
         const d = await driverOf('tpl');
         // The executors of that application (named after pi.py's own app name, selected by the app's id).
-        const ex = await executorsOf(d);
+        const ex = await k.executorsOf(ns, d);
         // The user's templates are merged over spark8t's: their label and annotation, and a read-only
         // root, no privilege escalation (the namespace enforces restricted, so the pods exist at all).
         const ok = (p: Json | undefined, role: string) =>
@@ -263,7 +258,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
         const r = await asUser('submit-anyuid', `id; ${submit('anyuid', conf)}`, 300, { configMap: 'anyuid', runAs });
         const d = await driverOf('anyuid');
         const log = d ? await k.logs(ns, d.metadata.name, 300) : '';
-        const ex = await executorsOf(d);
+        const ex = await k.executorsOf(ns, d);
         const uids = [d, ...ex].map((p) => p?.spec.securityContext?.runAsUser);
         if (
           r.phase !== 'Succeeded' ||
@@ -484,7 +479,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
           if (piWrong || !d) {
             throw await fail(piWrong, `${r.log}\n${log}`);
           }
-          const ex = await executorsOf(d);
+          const ex = await k.executorsOf(ns, d);
           const submitPod = await k.json(['-n', ns, 'get', 'pod', 'submit-reg']);
           const pods = [submitPod, d, ...ex];
           // Each pod names the tag, ran the pushed manifest, and the kubelet pulled it (Always: each asked the registry).
@@ -576,7 +571,7 @@ export function clusterScenarios(ctx: ScenarioContext): { namespace: string; sce
       const log = d ? await k.logs(ns, d.metadata.name, 4000) : '';
       const piWrong = piFailures(r.phase, d?.status?.phase, log);
       if (piWrong || !d) throw await fail(piWrong, `${r.log}\n${log}`);
-      const ex = (await executorsOf(d))[0];
+      const ex = (await k.executorsOf(ns, d))[0];
       const exLog = ex ? await k.logs(ns, ex.metadata.name, 4000) : '';
       const ran = (pod: Json | undefined) => String(pod?.status?.containerStatuses?.[0]?.imageID ?? '');
       const cpu = (text: string) => /\bos\.arch = (\S+)/.exec(text)?.[1];

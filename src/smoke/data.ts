@@ -454,8 +454,7 @@ export function dataScenarios(d: DataContext, snapOf?: () => Promise<SnapRunner>
             await sleep(2000);
           }
           const dp = await k.json(['-n', ns, 'get', 'pod', driver]).catch(() => undefined);
-          const app = dp?.metadata?.labels?.['spark-app-selector'];
-          const execs = app ? (await k.pods(ns, `spark-app-selector=${app},spark-role=executor`)).filter((p: Json) => p.status?.phase === 'Running') : [];
+          const execs = (await k.executorsOf(ns, dp)).filter((p: Json) => p.status?.phase === 'Running');
           if (dp?.status?.phase !== 'Running' || !execs.length)
             throw await fail(
               `driver ${dp?.status?.phase ?? 'missing'}, ${execs.length} running executor(s)`,

@@ -32,6 +32,11 @@ export class Kube {
   async pods(ns: string, selector?: string): Promise<Json[]> {
     return (await this.json(['-n', ns, 'get', 'pods', ...(selector ? ['-l', selector] : [])])).items;
   }
+  /** The executor pods of DRIVER's application (its spark-app-selector label); none without a driver or label. */
+  async executorsOf(ns: string, driver: Json | undefined): Promise<Json[]> {
+    const app = driver?.metadata?.labels?.['spark-app-selector'];
+    return app ? this.pods(ns, `spark-app-selector=${app},spark-role=executor`) : [];
+  }
   async logs(ns: string, pod: string, lines = 40): Promise<string> {
     return (await this.run(['-n', ns, 'logs', pod, `--tail=${lines}`], { reject: false })).stdout;
   }
